@@ -1,0 +1,1 @@
+"""The bus: NATS connection, stream definitions, publisher, readers, and the embedded runtime."""

@@ -1,0 +1,78 @@
+"""The running mesh's address book: `<data dir>/mesh.json` (mode 0600), read by every other command."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import msgspec
+
+from vsmesh.settings import Settings
+
+STATE_FILE = "mesh.json"
+
+
+class MeshState(msgspec.Struct, kw_only=True):
+    nats_url: str | None = None
+    nats_user: str | None = None
+    nats_password: str | None = None
+    nats_pid: int | None = None
+    nats_port: int | None = None
+    database_url: str | None = None
+    supervisor_pid: int | None = None
+    ready: bool = False
+
+
+def state_path(data_dir: Path) -> Path:
+    return data_dir / STATE_FILE
+
+
+def load_state(data_dir: Path) -> MeshState:
+    path = state_path(data_dir)
+    if not path.exists():
+        return MeshState()
+    return msgspec.json.decode(path.read_bytes(), type=MeshState)
+
+
+def save_state(data_dir: Path, state: MeshState) -> None:
+    """Write atomically with mode 0600: the file holds the admin password."""
+    data_dir.mkdir(parents=True, exist_ok=True)
+    tmp = state_path(data_dir).with_suffix(".tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "wb") as f:
+        f.write(msgspec.json.format(msgspec.json.encode(state)))
+    os.replace(tmp, state_path(data_dir))
+
+
+def pid_alive(pid: int | None) -> bool:
+    if not pid:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    try:  # a zombie child is not alive for our purposes
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().split(") ", 1)[1][0] != "Z"
+    except (OSError, IndexError):
+        return True
+
+
+def with_mesh(settings: Settings) -> Settings:
+    """Settings with the running embedded mesh's URLs and credentials filled in where env left them unset."""
+    state = load_state(settings.data_dir)
+    if not state.ready:
+        return settings  # a stopped mesh's addresses would only lead to "cannot reach" errors
+    return fill_from(settings, state)
+
+
+def fill_from(settings: Settings, state: MeshState) -> Settings:
+    """Settings with the state's addresses where the env left them unset."""
+    updates: dict[str, object] = {}
+    if not settings.nats_url and state.nats_url:
+        updates.update(nats_url=state.nats_url, nats_user=state.nats_user, nats_password=state.nats_password)
+    if not settings.database_url and state.database_url:
+        updates["database_url"] = state.database_url
+    return settings.model_copy(update=updates) if updates else settings

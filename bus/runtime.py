@@ -1,0 +1,181 @@
+"""`vsmesh up`: start or reuse the embedded servers, create the streams, run the hubs, stop in order."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import signal
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import structlog
+from vsmesh.bus.connection import connect
+from vsmesh.bus.mesh_state import MeshState, fill_from, load_state, pid_alive, save_state
+from vsmesh.bus.nats_server import port_answers, start_nats, stop_pid
+from vsmesh.bus.postgres_server import postmaster_pid, start_postgres, stop_postgres
+from vsmesh.bus.streams import ensure_streams
+
+from vsmesh.settings import Settings
+
+log = structlog.get_logger(__name__)
+
+
+class AlreadyUp(Exception):
+    def __init__(self, pid: int) -> None:
+        super().__init__(pid)
+        self.pid = pid
+
+
+@dataclass
+class EmbeddedServers:
+    """What this `up` owns: the servers it started or adopted under its data dir."""
+
+    data_dir: Path
+    nats_pid: int | None = None
+    postgres: bool = False
+
+    @property
+    def pgdata(self) -> Path:
+        return self.data_dir / "postgres"
+
+    def stop(self) -> None:
+        if self.nats_pid:
+            stop_pid(self.nats_pid)
+            self.nats_pid = None
+        if self.postgres:
+            stop_postgres(self.pgdata)
+            self.postgres = False
+
+
+def start_servers(settings: Settings, servers: EmbeddedServers) -> Settings:
+    """Start (or reuse) whatever the env does not point elsewhere; returns settings that reach them.
+
+    What it starts is recorded in `servers` as it goes, so a failure half-way can still stop it.
+    """
+    data_dir = servers.data_dir
+    data_dir.mkdir(parents=True, exist_ok=True)
+    state = load_state(data_dir)
+    if not settings.nats_url:
+        if pid_alive(state.nats_pid) and state.nats_port and port_answers(state.nats_port):
+            log.info("reusing nats-server", pid=state.nats_pid, port=state.nats_port)
+        else:
+            nats = start_nats(data_dir, port=state.nats_port, password=state.nats_password)
+            state.nats_pid, state.nats_port, state.nats_url = nats.pid, nats.port, nats.url
+            state.nats_user, state.nats_password = nats.user, nats.password
+            log.info("nats-server started", pid=nats.pid, url=nats.url)
+        servers.nats_pid = state.nats_pid
+        save_state(data_dir, state)
+    if not settings.database_url:
+        reused = postmaster_pid(servers.pgdata) is not None
+        servers.postgres = True
+        state.database_url = start_postgres(servers.pgdata)
+        log.info("postgresql " + ("reused" if reused else "started"), url=state.database_url)
+    save_state(data_dir, state)
+    return fill_from(settings, state)
+
+
+def mark(data_dir: Path, **changes: object) -> None:
+    state = load_state(data_dir)
+    for k, v in changes.items():
+        setattr(state, k, v)
+    save_state(data_dir, state)
+
+
+@dataclass
+class Mesh:
+    """The foreground mesh process: servers, streams and every hub's projector."""
+
+    settings: Settings
+    on_status: Callable[[str], None] = lambda line: None
+    stop_event: asyncio.Event = field(default_factory=asyncio.Event)
+
+    async def run(self) -> None:
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, self.stop_event.set)
+        servers = EmbeddedServers(self.settings.data_dir.resolve())
+        settings = self.settings.model_copy(update={"data_dir": servers.data_dir})
+        running = load_state(servers.data_dir).supervisor_pid
+        if pid_alive(running) and running != os.getpid():
+            raise AlreadyUp(running)
+        mark(servers.data_dir, supervisor_pid=os.getpid(), ready=False)
+        try:
+            settings = await asyncio.to_thread(start_servers, settings, servers)
+            if not self.stop_event.is_set():
+                await self._serve(settings)
+        finally:
+            await asyncio.to_thread(servers.stop)
+            mark(settings.data_dir, supervisor_pid=None, ready=False, nats_pid=servers.nats_pid)
+            log.info("mesh stopped")
+
+    async def _serve(self, settings: Settings) -> None:
+        from vsmesh.hubs import hub
+        from vsmesh.projectors.database import check_database, create_engine
+        from vsmesh.projectors.runner import ProjectorStats, run_projection
+
+        nc = await connect(settings, name="vsmesh-up")
+        engine = create_engine(settings)
+        try:
+            await check_database(engine, settings.database_url or "")
+            await ensure_streams(nc.jetstream(), max_msg_bytes=settings.max_event_bytes)
+            stats = [ProjectorStats(h) for h in settings.hubs]
+            tasks = [
+                asyncio.create_task(
+                    run_projection(nc.jetstream(), engine, hub(s.hub).projection(), settings, self.stop_event, s),
+                    name=f"projector:{s.hub}",
+                )
+                for s in stats
+            ]
+            mark(settings.data_dir, ready=True)
+            log.info("mesh up", nats=settings.nats_url, hubs=list(settings.hubs), data_dir=str(settings.data_dir))
+            await self._watch(tasks, stats)
+        finally:
+            await engine.dispose()
+            with contextlib.suppress(Exception):
+                await nc.drain()
+
+    async def _watch(self, tasks: list[asyncio.Task], stats: list) -> None:
+        while not self.stop_event.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.stop_event.wait(), 1.0)
+            for t in tasks:
+                if t.done() and not t.cancelled() and t.exception() is not None:
+                    # A failed hub reports and stays down; the others keep running.
+                    log.error("projector failed", task=t.get_name(), error=str(t.exception()))
+                    tasks.remove(t)
+            self.on_status(
+                "  ".join(
+                    f"{s.hub}: {s.applied} applied @ "
+                    + ",".join(f"{k}:{v}" for k, v in sorted(s.positions.items()))
+                    + (f" ERROR {s.last_error}" if s.last_error else "")
+                    for s in stats
+                )
+            )
+        for t in tasks:
+            t.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+
+def stop_mesh(settings: Settings, timeout: float = 30.0) -> str:
+    """`vsmesh down`: ask the supervisor to stop; if it is gone, stop the servers it left."""
+    import time
+
+    data_dir = settings.data_dir.resolve()
+    state: MeshState = load_state(data_dir)
+    if pid_alive(state.supervisor_pid):
+        os.kill(state.supervisor_pid, signal.SIGTERM)
+        deadline = time.monotonic() + timeout
+        while pid_alive(state.supervisor_pid) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        if pid_alive(state.supervisor_pid):
+            return f"mesh (pid {state.supervisor_pid}) did not stop in {timeout:.0f} s"
+        return f"mesh in {data_dir} stopped"
+    left = EmbeddedServers(data_dir, nats_pid=state.nats_pid if pid_alive(state.nats_pid) else None)
+    left.postgres = postmaster_pid(left.pgdata) is not None
+    if not left.nats_pid and not left.postgres:
+        return f"no mesh running in {data_dir}"
+    left.stop()
+    mark(data_dir, supervisor_pid=None, ready=False, nats_pid=None)
+    return f"servers left in {data_dir} stopped"

@@ -1,0 +1,82 @@
+"""The horizon streams of DESIGN.md, created idempotently and reconciled when their config drifts."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import structlog
+from nats.js import JetStreamContext
+from nats.js.api import DiscardPolicy, RetentionPolicy, StorageType, StreamConfig
+from nats.js.errors import NotFoundError
+from vsmesh.events.envelope import Horizon
+
+log = structlog.get_logger(__name__)
+
+DAY = 24 * 3600
+
+
+@dataclass(frozen=True)
+class StreamSpec:
+    name: str
+    subjects: tuple[str, ...]
+    max_age_s: float  # 0 keeps forever
+    locked: bool = False  # deny delete and purge
+
+    def config(self, replicas: int, max_msg_bytes: int) -> StreamConfig:
+        return StreamConfig(
+            name=self.name,
+            subjects=list(self.subjects),
+            retention=RetentionPolicy.LIMITS,
+            storage=StorageType.FILE,
+            max_age=self.max_age_s,
+            max_msg_size=max_msg_bytes,
+            num_replicas=replicas,
+            discard=DiscardPolicy.OLD,
+            duplicate_window=120.0,
+            deny_delete=self.locked,
+            deny_purge=self.locked,
+            allow_direct=True,
+        )
+
+
+STREAMS: dict[str, StreamSpec] = {
+    "OPERATIONAL": StreamSpec("OPERATIONAL", ("operational.>",), 90 * DAY),
+    "TACTICAL": StreamSpec("TACTICAL", ("tactical.>",), 2 * 365 * DAY),
+    "STRATEGIC": StreamSpec("STRATEGIC", ("strategic.>",), 10 * 365 * DAY),
+    "CONSTITUTIONAL": StreamSpec("CONSTITUTIONAL", ("constitutional.>",), 0, locked=True),
+    "QUARANTINE": StreamSpec("QUARANTINE", ("quarantine.>",), 30 * DAY),
+}
+HORIZON_STREAMS = ("OPERATIONAL", "TACTICAL", "STRATEGIC", "CONSTITUTIONAL")
+
+
+def stream_for(horizon: Horizon | str) -> str:
+    return str(horizon).upper()
+
+
+def _drifted(current: StreamConfig, wanted: StreamConfig) -> list[str]:
+    fields = ("subjects", "max_age", "max_msg_size", "deny_delete", "deny_purge", "duplicate_window")
+    return [f for f in fields if _norm(getattr(current, f)) != _norm(getattr(wanted, f))]
+
+
+def _norm(value: object) -> object:
+    if isinstance(value, list):
+        return sorted(value)
+    if isinstance(value, float):
+        return round(value, 3)
+    return value or None
+
+
+async def ensure_streams(js: JetStreamContext, *, replicas: int = 1, max_msg_bytes: int = 1 << 20) -> None:
+    """Create every stream that is missing and update any whose config differs from its spec."""
+    for spec in STREAMS.values():
+        wanted = spec.config(replicas, max_msg_bytes)
+        try:
+            info = await js.stream_info(spec.name)
+        except NotFoundError:
+            await js.add_stream(wanted)
+            log.info("stream created", stream=spec.name)
+            continue
+        drift = _drifted(info.config, wanted)
+        if drift:
+            await js.update_stream(wanted)
+            log.info("stream reconciled", stream=spec.name, fields=drift)

@@ -1,0 +1,39 @@
+"""Subjects: `{horizon}.{hub}.{type}.{entity}`, with the entity escaped so it is one literal token."""
+
+from __future__ import annotations
+
+import re
+
+from vsmesh.errors import InvalidEvent
+
+NO_ENTITY = "_"
+# Characters a NATS token cannot hold literally, plus `%` so the escape stays reversible.
+_UNSAFE = re.compile(r"[.*>%\s]")
+_SLUG = re.compile(r"^[a-z0-9][a-z0-9-]*$")
+
+
+def entity_token(subject: str | None) -> str:
+    """The CloudEvents `subject` as one NATS token: `/` → `:`, unsafe characters %-encoded."""
+    if not subject:
+        return NO_ENTITY
+    if any(ord(c) < 0x20 or ord(c) == 0x7F for c in subject if not c.isspace()):
+        raise InvalidEvent(f"subject {subject!r} holds control characters; use printable text")
+    return _UNSAFE.sub(lambda m: f"%{ord(m.group()):02X}", subject.replace("/", ":"))
+
+
+def entity_from_token(token: str) -> str | None:
+    """Inverse of `entity_token`."""
+    if token == NO_ENTITY:
+        return None
+    return re.sub(r"%([0-9A-F]{2})", lambda m: chr(int(m.group(1), 16)), token).replace(":", "/")
+
+
+def check_slug(value: str, what: str) -> str:
+    if not _SLUG.match(value):
+        raise InvalidEvent(f"{what} {value!r} must be lower-case letters, digits and hyphens, e.g. ops-hub")
+    return value
+
+
+def event_subject(horizon: str, hub: str, event_type: str, subject: str | None) -> str:
+    """The NATS subject an event is published on."""
+    return f"{horizon}.{check_slug(hub, 'hub')}.{check_slug(event_type, 'event type')}.{entity_token(subject)}"

@@ -1,0 +1,1 @@
+"""The `vsmesh` command line."""

@@ -1,0 +1,35 @@
+"""The `vsmesh` typer application: one command per module, registered here."""
+
+from __future__ import annotations
+
+import typer
+from vsmesh.cli.publish_cmd import publish
+from vsmesh.cli.rebuild_cmd import rebuild_cmd
+from vsmesh.cli.runtime_cmds import down, env, up
+from vsmesh.cli.status_cmd import status
+from vsmesh.cli.summary_cmd import summary
+from vsmesh.cli.tail_cmd import tail
+
+app = typer.Typer(
+    name="vsmesh",
+    help="An event-sourced mesh of organisational hubs on NATS JetStream.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+app.command()(up)
+app.command()(down)
+app.command()(env)
+app.command()(publish)
+app.command()(tail)
+app.command()(summary)
+app.command()(status)
+app.command("rebuild")(rebuild_cmd)
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,59 @@
+"""The edge: settings read once from env and flags, errors turned into one clear line."""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import os
+import sys
+from collections.abc import Callable, Coroutine
+from pathlib import Path
+from typing import Any, TypeVar
+
+import typer
+from vsmesh.bus.mesh_state import with_mesh
+
+from vsmesh.errors import VsmeshError
+from vsmesh.logs import configure_logging
+from vsmesh.settings import Settings
+
+T = TypeVar("T")
+
+
+def settings_from(data_dir: Path | None = None, *, discover: bool = True, **overrides: Any) -> Settings:
+    """Settings from `VSMESH_*` and flags, with the running embedded mesh filled in when `discover`."""
+    settings = Settings.from_env(os.environ, data_dir=data_dir, **overrides)
+    configure_logging(settings)
+    return with_mesh(settings) if discover else settings
+
+
+def fail(message: str, code: int = 1) -> typer.Exit:
+    typer.echo(f"error: {message}", err=True)
+    return typer.Exit(code)
+
+
+def run(coro: Coroutine[Any, Any, T]) -> T:
+    """Run a command's coroutine; a VsmeshError becomes `error: …` on stderr and exit code 1."""
+    try:
+        return asyncio.run(coro)
+    except VsmeshError as e:
+        raise fail(str(e)) from None
+    except KeyboardInterrupt:
+        raise typer.Exit(130) from None
+
+
+def guarded(fn: Callable[..., T]) -> Callable[..., T]:
+    """For synchronous commands: the same one-line errors as `run`."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> T:
+        try:
+            return fn(*args, **kwargs)
+        except VsmeshError as e:
+            raise fail(str(e)) from None
+
+    return wrapper
+
+
+def is_terminal() -> bool:
+    return sys.stdout.isatty()

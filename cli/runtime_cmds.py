@@ -1,0 +1,86 @@
+"""`vsmesh up`, `down` and `env`: the embedded runtime's life cycle."""
+
+from __future__ import annotations
+
+import asyncio
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import typer
+from rich.console import Console
+from vsmesh.bus.mesh_state import load_state, pid_alive
+from vsmesh.bus.runtime import AlreadyUp, Mesh, stop_mesh
+from vsmesh.cli.context import fail, guarded, settings_from
+from vsmesh.cli.options import DataDir
+
+from vsmesh.errors import VsmeshError
+
+console = Console(stderr=True)
+
+
+def up(
+    data_dir: Path | None = DataDir,
+    hub: list[str] = typer.Option(None, "--hub", help="run only these hubs (repeatable) [env VSMESH_HUBS]"),
+    detach: bool = typer.Option(False, "--detach", "-d", help="run in the background; stop with `vsmesh down`"),
+) -> None:
+    """Start the mesh: embedded nats-server and PostgreSQL (unless the env points elsewhere), streams, hubs."""
+    # Only the env may point `up` at outside servers; the data dir's own addresses are for reuse.
+    settings = settings_from(data_dir, discover=False, hubs=tuple(hub) if hub else None)
+    if detach:
+        _detach(settings.data_dir.resolve(), hub or [])
+        return
+    live = console.is_terminal
+
+    def status(line: str) -> None:
+        if live:
+            console.print(f"[dim]{time.strftime('%H:%M:%S')}[/] {line}", end="\r", highlight=False)
+
+    try:
+        asyncio.run(Mesh(settings, on_status=status).run())
+    except AlreadyUp as e:
+        typer.echo(f"vsmesh is already up in {settings.data_dir.resolve()} (pid {e.pid}); `vsmesh down` stops it")
+    except VsmeshError as e:
+        raise fail(str(e)) from None
+
+
+def _detach(data_dir: Path, hubs: list[str]) -> None:
+    state = load_state(data_dir)
+    if pid_alive(state.supervisor_pid):
+        typer.echo(f"vsmesh is already up in {data_dir} (pid {state.supervisor_pid})")
+        return
+    data_dir.mkdir(parents=True, exist_ok=True)
+    args = [sys.executable, "-m", "vsmesh.cli.app", "up", "--data-dir", str(data_dir)]
+    for h in hubs:
+        args += ["--hub", h]
+    with open(data_dir / "mesh.log", "ab") as out:
+        proc = subprocess.Popen(
+            args, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True
+        )
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise fail(f"the mesh exited at start (code {proc.returncode}); see {data_dir}/mesh.log")
+        state = load_state(data_dir)
+        if state.ready and state.supervisor_pid == proc.pid:
+            typer.echo(f"vsmesh up in the background (pid {proc.pid}); nats {state.nats_url}")
+            return
+        time.sleep(0.2)
+    raise fail(f"the mesh did not become ready in 120 s; see {data_dir}/mesh.log")
+
+
+@guarded
+def down(data_dir: Path | None = DataDir) -> None:
+    """Stop a mesh running in the background (or the servers a killed one left)."""
+    typer.echo(stop_mesh(settings_from(data_dir)))
+
+
+@guarded
+def env(data_dir: Path | None = DataDir) -> None:
+    """Print `export VSMESH_…` lines for the running mesh: `eval "$(vsmesh env)"`."""
+    settings = settings_from(data_dir)
+    lines = settings.env_lines()
+    if not lines:
+        raise fail(f"no mesh found in {settings.data_dir}: start one with `vsmesh up`")
+    typer.echo("\n".join(lines))

@@ -1,0 +1,19 @@
+"""One package per hub, each with the same parts: manifest, tables, projector, contract."""
+
+from __future__ import annotations
+
+from types import ModuleType
+
+from vsmesh.hubs import ops
+
+from vsmesh.errors import ConfigError
+
+HUBS: dict[str, ModuleType] = {ops.manifest.SLUG: ops}
+
+
+def hub(slug: str) -> ModuleType:
+    """The hub package for a slug, or a clear error listing the known ones."""
+    try:
+        return HUBS[slug]
+    except KeyError:
+        raise ConfigError(f"unknown hub {slug!r}; known hubs: {', '.join(sorted(HUBS))}") from None

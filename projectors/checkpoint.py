@@ -1,0 +1,28 @@
+"""Positions: the last stream sequence a hub applied, written in the same transaction as its rows."""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+POSITIONS_TABLE = "vsmesh_positions"
+
+
+def positions_table(metadata: sa.MetaData) -> sa.Table:
+    return sa.Table(
+        POSITIONS_TABLE,
+        metadata,
+        sa.Column("stream", sa.Text, primary_key=True),
+        sa.Column("position", sa.BigInteger, nullable=False),
+    )
+
+
+async def read_positions(conn: AsyncConnection, table: sa.Table) -> dict[str, int]:
+    rows = await conn.execute(sa.select(table.c.stream, table.c.position))
+    return {stream: position for stream, position in rows}
+
+
+async def save_position(conn: AsyncConnection, table: sa.Table, stream: str, position: int) -> None:
+    stmt = pg_insert(table).values(stream=stream, position=position)
+    await conn.execute(stmt.on_conflict_do_update(index_elements=["stream"], set_={"position": position}))

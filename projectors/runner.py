@@ -1,0 +1,110 @@
+"""Live projection: follow each stream from the hub's position, batch, apply, repeat."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from dataclasses import dataclass, field
+
+import structlog
+from nats.aio.msg import Msg
+from nats.js import JetStreamContext
+from sqlalchemy.exc import DBAPIError, InterfaceError
+from sqlalchemy.ext.asyncio import AsyncEngine
+from vsmesh.bus.reader import Start, StreamReader
+from vsmesh.projectors.engine import BatchResult, apply_batch, ensure_schema, in_schema, positions
+from vsmesh.projectors.projection import Projection
+
+from vsmesh.errors import ProjectionError
+from vsmesh.settings import Settings
+
+log = structlog.get_logger(__name__)
+
+
+@dataclass
+class ProjectorStats:
+    """What `vsmesh up` shows on its status line."""
+
+    hub: str
+    applied: int = 0
+    positions: dict[str, int] = field(default_factory=dict)
+    last_error: str | None = None
+
+
+async def run_projection(
+    js: JetStreamContext,
+    engine: AsyncEngine,
+    projection: Projection,
+    settings: Settings,
+    stop: asyncio.Event,
+    stats: ProjectorStats,
+) -> None:
+    """Follow every stream of the projection until `stop` is set."""
+    await ensure_schema(engine, projection, projection.schema)
+    stats.positions = await positions(engine, projection, projection.schema)
+    await asyncio.gather(
+        *(
+            _follow(js, engine, projection, stream, subject, settings, stop, stats)
+            for stream, subject in projection.streams.items()
+        )
+    )
+
+
+async def _follow(
+    js: JetStreamContext,
+    engine: AsyncEngine,
+    projection: Projection,
+    stream: str,
+    subject: str,
+    settings: Settings,
+    stop: asyncio.Event,
+    stats: ProjectorStats,
+) -> None:
+    start = Start(after_seq=stats.positions.get(stream, 0))
+    bound = log.bind(hub=projection.hub, stream=stream)
+    bound.info("projector following", position=start.after_seq, subject=subject)
+    last_log = time.monotonic()
+    async with StreamReader(js, stream, subject, start) as reader:
+        while not stop.is_set():
+            batch = await reader.batch(settings.batch_size, settings.batch_wait_ms / 1000, timeout=0.25)
+            if not batch:
+                continue
+            result = await _apply_with_retry(engine, projection, stream, batch, stop, stats, bound)
+            if result is None:
+                return
+            stats.applied += result.applied
+            stats.positions[stream] = result.position
+            if time.monotonic() - last_log > 10:
+                bound.info("projector progress", position=result.position, applied=stats.applied)
+                last_log = time.monotonic()
+
+
+async def _apply_with_retry(
+    engine: AsyncEngine,
+    projection: Projection,
+    stream: str,
+    batch: list[Msg],
+    stop: asyncio.Event,
+    stats: ProjectorStats,
+    bound: structlog.typing.FilteringBoundLogger,
+) -> BatchResult | None:
+    """Apply a batch, retrying while PostgreSQL is away (a batch is idempotent by position)."""
+    delay = 0.2
+    while True:
+        try:
+            async with engine.begin() as conn:
+                result = await apply_batch(await in_schema(conn, projection.schema), projection, stream, batch)
+            stats.last_error = None
+            return result
+        except ProjectionError as e:
+            # The event stays in the log; the projector stops here rather than skip state silently.
+            stats.last_error = str(e)
+            bound.error("projector stopped", error=str(e))
+            raise
+        except (DBAPIError, InterfaceError, OSError) as e:
+            stats.last_error = str(e).splitlines()[0]
+            bound.warning("batch will be retried", error=stats.last_error, first=batch[0].metadata.sequence.stream)
+            if stop.is_set():
+                return None
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 5.0)

@@ -1,0 +1,47 @@
+"""Errors vsmesh raises; every message names the problem and the fix.
+
+VsmeshError
+ ├── ConfigError (ValueError)           settings or flags that cannot work
+ ├── MeshNotRunning (ConnectionError)   no server answers where we looked
+ ├── InvalidEvent (ValueError)          an event that fails its schema or limits
+ │    └── UnknownEventType
+ ├── PublishError (ConnectionError)     the bus did not acknowledge
+ └── ProjectionError (RuntimeError)     a handler failed on a stored event
+"""
+
+from __future__ import annotations
+
+
+class VsmeshError(Exception):
+    """Root of every error vsmesh raises on purpose."""
+
+
+class ConfigError(VsmeshError, ValueError):
+    pass
+
+
+class MeshNotRunning(VsmeshError, ConnectionError):
+    pass
+
+
+class InvalidEvent(VsmeshError, ValueError):
+    pass
+
+
+class UnknownEventType(InvalidEvent):
+    pass
+
+
+class PublishError(VsmeshError, ConnectionError):
+    pass
+
+
+class ProjectionError(VsmeshError, RuntimeError):
+    """A handler failed; carries where in the log it happened."""
+
+    def __init__(self, message: str, *, hub: str, stream: str, sequence: int, event_id: str) -> None:
+        super().__init__(f"{message} (hub={hub} stream={stream} seq={sequence} event={event_id})")
+        self.hub = hub
+        self.stream = stream
+        self.sequence = sequence
+        self.event_id = event_id

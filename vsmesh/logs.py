@@ -1,0 +1,39 @@
+"""structlog set-up: JSON lines for services and pipes, pretty output on a terminal."""
+
+from __future__ import annotations
+
+import logging
+import sys
+
+import structlog
+
+from vsmesh.settings import Settings
+
+_SECRET_KEYS = {"password", "nats_password", "token", "secret"}
+
+
+def _redact(_logger: object, _name: str, event: dict) -> dict:
+    # Secrets must never reach a log line, whatever a caller passes.
+    for key in list(event):
+        if key.lower() in _SECRET_KEYS:
+            event[key] = "***"
+    return event
+
+
+def configure_logging(settings: Settings) -> None:
+    """Configure structlog once per process, to stderr."""
+    pretty = settings.log_format == "console" or (settings.log_format == "auto" and sys.stderr.isatty())
+    renderer = structlog.dev.ConsoleRenderer() if pretty else structlog.processors.JSONRenderer()
+    level = logging.getLevelNamesMapping().get(settings.log_level.upper(), logging.INFO)
+    structlog.configure(
+        processors=[
+            structlog.contextvars.merge_contextvars,
+            structlog.processors.add_log_level,
+            structlog.processors.TimeStamper(fmt="iso", utc=True),
+            _redact,
+            renderer,
+        ],
+        wrapper_class=structlog.make_filtering_bound_logger(level),
+        logger_factory=structlog.PrintLoggerFactory(file=sys.stderr),
+        cache_logger_on_first_use=False,
+    )

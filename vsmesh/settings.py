@@ -1,0 +1,67 @@
+"""One settings object, read once at the edge (CLI flags, `VSMESH_*` env) and passed down."""
+
+from __future__ import annotations
+
+import getpass
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from vsmesh.errors import ConfigError
+
+ENV_PREFIX = "VSMESH_"
+
+
+class Settings(BaseModel):
+    """Everything a vsmesh process needs to know; each field has a `VSMESH_<NAME>` variable."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    data_dir: Path = Field(Path(".vsmesh"), description="where the embedded runtime keeps its servers' data")
+    nats_url: str | None = Field(None, description="external NATS server(s); unset: the embedded mesh's")
+    nats_user: str | None = Field(None, description="NATS user; unset: the embedded mesh's admin")
+    nats_password: str | None = Field(None, description="NATS password for nats_user")
+    database_url: str | None = Field(None, description="external PostgreSQL; unset: the embedded one's")
+    actor: str = Field(default_factory=getpass.getuser, description="who acts, recorded on every event")
+    actor_kind: Literal["human", "agent", "service"] = Field("human", description="human, agent or service")
+    log_format: Literal["auto", "json", "console"] = Field("auto", description="auto: pretty on a terminal")
+    log_level: str = Field("info", description="debug, info, warning, error")
+    max_event_bytes: int = Field(1 << 20, gt=0, description="largest event accepted, in bytes")
+    batch_size: int = Field(1000, gt=0, description="most events a projector applies in one transaction")
+    batch_wait_ms: float = Field(5.0, ge=0, description="how long a projector waits to fill a batch")
+    connect_timeout: float = Field(2.0, gt=0, description="seconds to wait for a server before giving up")
+    hubs: tuple[str, ...] = Field(("ops-hub",), description="hubs this process runs (comma-separated)")
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str], **overrides: object) -> Settings:
+        """Build settings from `VSMESH_*` variables; explicit overrides (CLI flags) win."""
+        values: dict[str, object] = {}
+        for name in cls.model_fields:
+            raw = env.get(ENV_PREFIX + name.upper())
+            if raw not in (None, ""):
+                values[name] = tuple(h.strip() for h in raw.split(",") if h.strip()) if name == "hubs" else raw
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        try:
+            return cls(**values)
+        except ValidationError as e:
+            first = e.errors()[0]
+            field = str(first["loc"][0]) if first["loc"] else "?"
+            raise ConfigError(
+                f"setting {ENV_PREFIX}{field.upper()}: {first['msg']}; fix the variable or the flag"
+            ) from e
+
+    def env_lines(self) -> list[str]:
+        """`export` lines a shell can eval to reach the same mesh."""
+        pairs = {
+            "NATS_URL": self.nats_url,
+            "NATS_USER": self.nats_user,
+            "NATS_PASSWORD": self.nats_password,
+            "DATABASE_URL": self.database_url,
+        }
+        return [f"export {ENV_PREFIX}{k}={_shell_quote(v)}" for k, v in pairs.items() if v]
+
+
+def _shell_quote(value: str) -> str:
+    return "'" + value.replace("'", "'\"'\"'") + "'"
