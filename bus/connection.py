@@ -18,6 +18,12 @@ async def connect(settings: Settings, *, name: str = "vsmesh") -> Client:
     if not settings.nats_url:
         raise MeshNotRunning(f"no mesh found in {settings.data_dir}: start one with `vsmesh up` or set VSMESH_NATS_URL")
     nc = Client()
+    seen: list[Exception] = []
+
+    async def remember(error: Exception) -> None:
+        # nats-py would print every reconnect attempt; we keep them to explain a failed connect.
+        seen.append(error)
+
     try:
         await nc.connect(
             settings.nats_url,
@@ -27,11 +33,10 @@ async def connect(settings: Settings, *, name: str = "vsmesh") -> Client:
             connect_timeout=settings.connect_timeout,
             reconnect_time_wait=0.5,
             max_reconnect_attempts=1,  # 0 would mean "forever" to nats-py
-            error_cb=_quiet,
+            error_cb=remember,
         )
     except (NatsError, OSError, TimeoutError) as e:
-        cause = nc.last_error or e
-        if "authorization" in str(cause).lower():
+        if any("authorization" in str(err).lower() for err in [*seen, e]):
             raise MeshNotRunning(
                 f"NATS at {settings.nats_url} refused the login: check VSMESH_NATS_USER and VSMESH_NATS_PASSWORD"
             ) from e
@@ -40,8 +45,3 @@ async def connect(settings: Settings, *, name: str = "vsmesh") -> Client:
         ) from e
     nc.options["max_reconnect_attempts"] = -1
     return nc
-
-
-async def _quiet(_error: Exception) -> None:
-    # nats-py would print every reconnect attempt; callers report what matters.
-    return None

@@ -62,8 +62,8 @@ def _norm(value: object) -> object:
     if isinstance(value, list):
         return sorted(value)
     if isinstance(value, float):
-        return round(value, 3)
-    return value or None
+        value = round(value, 3)
+    return value or None  # the server reports "unset" as 0, None or False interchangeably
 
 
 async def ensure_streams(js: JetStreamContext, *, replicas: int = 1, max_msg_bytes: int = 1 << 20) -> None:

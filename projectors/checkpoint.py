@@ -10,6 +10,9 @@ POSITIONS_TABLE = "vsmesh_positions"
 
 
 def positions_table(metadata: sa.MetaData) -> sa.Table:
+    """The positions table inside a hub's metadata (created once, shared by every Projection of the hub)."""
+    if POSITIONS_TABLE in metadata.tables:
+        return metadata.tables[POSITIONS_TABLE]
     return sa.Table(
         POSITIONS_TABLE,
         metadata,

@@ -1,0 +1,95 @@
+"""`vsmesh up` on the embedded default: real servers under a data dir, reused, stopped without orphans."""
+
+import json
+import os
+import signal
+import subprocess
+
+import pytest
+
+from tests.conftest import VSMESH, wait_until
+from vsmesh.bus.mesh_state import load_state, pid_alive
+from vsmesh.bus.postgres_server import postmaster_pid
+
+
+def vsmesh(data_dir, *args, check=True, timeout=120):
+    env = {k: v for k, v in os.environ.items() if not k.startswith("VSMESH_")}
+    env["VSMESH_DATA_DIR"] = str(data_dir)
+    result = subprocess.run([*VSMESH, *args], env=env, capture_output=True, text=True, timeout=timeout)
+    if check:
+        assert result.returncode == 0, result.stderr
+    return result
+
+
+def start_foreground(data_dir):
+    env = {k: v for k, v in os.environ.items() if not k.startswith("VSMESH_")}
+    env["VSMESH_DATA_DIR"] = str(data_dir)
+    proc = subprocess.Popen([*VSMESH, "up"], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    wait_until(lambda: load_state(data_dir).ready, what="vsmesh up", proc=proc)
+    return proc
+
+
+@pytest.fixture
+def data_dir(tmp_path):
+    yield tmp_path / "mesh"
+    vsmesh(tmp_path / "mesh", "down", check=False)
+
+
+def test_up_twice_then_sigterm_leaves_no_process(data_dir):
+    proc = start_foreground(data_dir)
+    state = load_state(data_dir)
+    assert pid_alive(state.nats_pid) and postmaster_pid(data_dir / "postgres")
+
+    # A second `up` on the same data dir says so and leaves the first alone.
+    again = vsmesh(data_dir, "up", timeout=60)
+    assert f"already up in {data_dir}" in again.stdout
+    assert proc.poll() is None
+
+    # `vsmesh env` prints what a script needs; the state file holding the password is private.
+    exports = vsmesh(data_dir, "env").stdout
+    assert "export VSMESH_NATS_URL=" in exports and "export VSMESH_DATABASE_URL=" in exports
+    assert (data_dir / "mesh.json").stat().st_mode & 0o777 == 0o600
+
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(60) == 0
+    assert not pid_alive(state.nats_pid)
+    assert postmaster_pid(data_dir / "postgres") is None
+
+
+def test_restarted_mesh_keeps_events_and_read_model(data_dir):
+    up = vsmesh(data_dir, "up", "--detach")
+    assert "up in the background" in up.stdout
+    vsmesh(
+        data_dir,
+        "publish",
+        "ops-health-checked",
+        "--hub",
+        "ops-hub",
+        "--subject",
+        "service/gitea",
+        "--data",
+        '{"status":"green"}',
+    )
+    wait_until(lambda: "gitea" in vsmesh(data_dir, "summary", "ops-hub").stdout, timeout=10, what="gitea")
+    assert "stopped" in vsmesh(data_dir, "down").stdout
+    assert "no mesh found" in vsmesh(data_dir, "summary", "ops-hub", check=False).stderr
+
+    vsmesh(data_dir, "up", "--detach")
+    summary = json.loads(vsmesh(data_dir, "summary", "ops-hub", "--json").stdout)
+    assert [(s["name"], s["status"]) for s in summary["services"]] == [("gitea", "green")]
+    assert "service/gitea" in vsmesh(data_dir, "tail", "--no-follow").stdout
+    # The projector resumed from its position: a new event applies once, on top.
+    vsmesh(
+        data_dir,
+        "publish",
+        "ops-health-checked",
+        "--hub",
+        "ops-hub",
+        "--subject",
+        "service/gitea",
+        "--data",
+        '{"status":"red"}',
+    )
+    wait_until(lambda: '"red"' in vsmesh(data_dir, "summary", "ops-hub", "--json").stdout, timeout=10, what="red")
+    events = json.loads(vsmesh(data_dir, "summary", "ops-hub", "--json").stdout)["recent_events"]
+    assert len(events) == 2

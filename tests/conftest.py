@@ -1,0 +1,99 @@
+"""Shared fixtures: one real nats-server and one real PostgreSQL per test session, never fakes."""
+
+from __future__ import annotations
+
+import os
+import secrets
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from vsmesh.bus.mesh_state import load_state
+from vsmesh.bus.nats_server import start_nats, stop_pid
+from vsmesh.bus.postgres_server import start_postgres, stop_postgres
+from vsmesh.settings import Settings
+
+VSMESH = [sys.executable, "-m", "vsmesh.cli.app"]
+
+
+@pytest.fixture(scope="session")
+def session_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("mesh")
+
+
+@pytest.fixture(scope="session")
+def nats_server(session_dir: Path) -> Iterator:
+    server = start_nats(session_dir, port=None, password=secrets.token_urlsafe(12))
+    yield server
+    stop_pid(server.pid)
+
+
+@pytest.fixture(scope="session")
+def database_url(session_dir: Path) -> Iterator[str]:
+    pgdata = session_dir / "postgres"
+    url = start_postgres(pgdata)
+    yield url
+    stop_postgres(pgdata)
+
+
+@pytest.fixture(scope="session")
+def mesh_env(nats_server, database_url: str, session_dir: Path) -> dict[str, str]:
+    """`VSMESH_*` variables pointing at the session's servers, as a user of external servers sets them."""
+    return {
+        "VSMESH_NATS_URL": nats_server.url,
+        "VSMESH_NATS_USER": nats_server.user,
+        "VSMESH_NATS_PASSWORD": nats_server.password,
+        "VSMESH_DATABASE_URL": database_url,
+        "VSMESH_DATA_DIR": str(session_dir / "client"),
+        "VSMESH_LOG_FORMAT": "json",
+    }
+
+
+@pytest.fixture(scope="session")
+def settings(mesh_env: dict[str, str]) -> Settings:
+    return Settings.from_env(mesh_env)
+
+
+@pytest.fixture(scope="session")
+def running_mesh(mesh_env: dict[str, str], session_dir: Path) -> Iterator[subprocess.Popen]:
+    """`vsmesh up` against the session's servers (external mode), projecting every hub."""
+    env = {**os.environ, **mesh_env, "VSMESH_DATA_DIR": str(session_dir / "up")}
+    proc = subprocess.Popen([*VSMESH, "up"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    wait_until(lambda: load_state(session_dir / "up").ready, what="vsmesh up to be ready", proc=proc)
+    yield proc
+    proc.terminate()
+    proc.wait(30)
+
+
+@pytest.fixture
+def cli(mesh_env: dict[str, str], monkeypatch: pytest.MonkeyPatch):
+    """Invoke the real CLI in-process, configured only through `VSMESH_*` like a user would."""
+    from vsmesh.cli.app import app
+
+    for key, value in mesh_env.items():
+        monkeypatch.setenv(key, value)
+    runner = CliRunner()
+
+    def invoke(*args: str, input: str | None = None):
+        return runner.invoke(app, list(args), input=input, catch_exceptions=False)
+
+    return invoke
+
+
+def wait_until(check, *, timeout: float = 60.0, what: str = "condition", proc: subprocess.Popen | None = None):
+    """Poll `check` until it is truthy; fail naming what never happened."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = check()
+        if value:
+            return value
+        if proc is not None and proc.poll() is not None:
+            err = proc.stderr.read().decode() if proc.stderr else ""
+            pytest.fail(f"process exited ({proc.returncode}) while waiting for {what}:\n{err[-2000:]}")
+        time.sleep(0.05)
+    pytest.fail(f"timed out after {timeout} s waiting for {what}")
