@@ -10,13 +10,13 @@ from typing import Any
 import msgspec
 from nats.js import JetStreamContext
 from nats.js.errors import APIError
+
 from vsmesh.bus.streams import stream_for
 from vsmesh.bus.subjects import check_slug, event_subject
+from vsmesh.errors import InvalidEvent, PublishError, UnknownEventType
 from vsmesh.events.codec import encode_event
 from vsmesh.events.envelope import Event, new_event_id, utc_now
 from vsmesh.events.registry import REGISTRY, EventRegistry
-
-from vsmesh.errors import InvalidEvent, PublishError, UnknownEventType
 from vsmesh.settings import Settings
 
 

@@ -11,12 +11,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import structlog
+
 from vsmesh.bus.connection import connect
 from vsmesh.bus.mesh_state import MeshState, fill_from, load_state, pid_alive, save_state
 from vsmesh.bus.nats_server import port_answers, start_nats, stop_pid
 from vsmesh.bus.postgres_server import postmaster_pid, start_postgres, stop_postgres
 from vsmesh.bus.streams import ensure_streams
-
 from vsmesh.settings import Settings
 
 log = structlog.get_logger(__name__)

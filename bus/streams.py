@@ -8,6 +8,7 @@ import structlog
 from nats.js import JetStreamContext
 from nats.js.api import DiscardPolicy, RetentionPolicy, StorageType, StreamConfig
 from nats.js.errors import NotFoundError
+
 from vsmesh.events.envelope import Horizon
 
 log = structlog.get_logger(__name__)

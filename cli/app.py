@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import typer
+
 from vsmesh.cli.publish_cmd import publish
 from vsmesh.cli.rebuild_cmd import rebuild_cmd
 from vsmesh.cli.runtime_cmds import down, env, up

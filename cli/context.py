@@ -11,8 +11,8 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import typer
-from vsmesh.bus.mesh_state import with_mesh
 
+from vsmesh.bus.mesh_state import with_mesh
 from vsmesh.errors import VsmeshError
 from vsmesh.logs import configure_logging
 from vsmesh.settings import Settings

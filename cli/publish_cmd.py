@@ -9,11 +9,11 @@ from typing import Any
 
 import msgspec
 import typer
+
 from vsmesh.bus.connection import connect
 from vsmesh.bus.publisher import Publisher
 from vsmesh.cli.context import run, settings_from
 from vsmesh.cli.options import DataDir, Json
-
 from vsmesh.errors import InvalidEvent
 from vsmesh.settings import Settings
 

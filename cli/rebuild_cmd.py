@@ -8,6 +8,7 @@ from pathlib import Path
 
 import structlog
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
 from vsmesh.bus.connection import connect
 from vsmesh.cli.context import run, settings_from
 from vsmesh.cli.options import DataDir, HubArg, Json
@@ -15,7 +16,6 @@ from vsmesh.cli.output import echo_json
 from vsmesh.hubs import hub as hub_package
 from vsmesh.projectors.database import check_database, create_engine
 from vsmesh.projectors.rebuild import RebuildResult, rebuild
-
 from vsmesh.settings import Settings
 
 log = structlog.get_logger(__name__)

@@ -10,11 +10,11 @@ from pathlib import Path
 
 import typer
 from rich.console import Console
+
 from vsmesh.bus.mesh_state import load_state, pid_alive
 from vsmesh.bus.runtime import AlreadyUp, Mesh, stop_mesh
 from vsmesh.cli.context import fail, guarded, settings_from
 from vsmesh.cli.options import DataDir
-
 from vsmesh.errors import VsmeshError
 
 console = Console(stderr=True)

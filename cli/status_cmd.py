@@ -7,6 +7,7 @@ from typing import Any
 
 from nats.js import JetStreamContext
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
+
 from vsmesh.bus.connection import connect
 from vsmesh.bus.streams import STREAMS
 from vsmesh.cli.context import run, settings_from
@@ -15,7 +16,6 @@ from vsmesh.cli.output import console, echo_json, table
 from vsmesh.hubs import HUBS
 from vsmesh.projectors.database import check_database, create_engine
 from vsmesh.projectors.engine import ensure_schema, positions
-
 from vsmesh.settings import Settings
 
 

@@ -11,7 +11,6 @@ from vsmesh.cli.output import console, echo_json, table
 from vsmesh.hubs import hub as hub_package
 from vsmesh.projectors.database import check_database, create_engine
 from vsmesh.projectors.engine import ensure_schema, in_schema
-
 from vsmesh.settings import Settings
 
 _COLOURS = {"green": "green", "amber": "yellow", "red": "red"}

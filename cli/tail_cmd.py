@@ -11,13 +11,13 @@ from pathlib import Path
 import msgspec
 import typer
 from nats.aio.msg import Msg
+
 from vsmesh.bus.connection import connect
 from vsmesh.bus.reader import Start, StreamReader
 from vsmesh.bus.streams import HORIZON_STREAMS
 from vsmesh.bus.subjects import entity_from_token
 from vsmesh.cli.context import run, settings_from
 from vsmesh.cli.options import DataDir, Json
-
 from vsmesh.errors import ConfigError
 from vsmesh.settings import Settings
 

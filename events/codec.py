@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import msgspec
-from vsmesh.events.envelope import Event
-from vsmesh.events.registry import REGISTRY, EventRegistry
 
 from vsmesh.errors import InvalidEvent, UnknownEventType
+from vsmesh.events.envelope import Event
+from vsmesh.events.registry import REGISTRY, EventRegistry
 
 _encoder = msgspec.json.Encoder()
 

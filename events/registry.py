@@ -7,6 +7,7 @@ from types import ModuleType
 from typing import Union
 
 import msgspec
+
 from vsmesh.events.envelope import Event, Horizon
 from vsmesh.events.schemas import FAMILIES
 

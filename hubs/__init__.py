@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from types import ModuleType
 
-from vsmesh.hubs import ops
-
 from vsmesh.errors import ConfigError
+from vsmesh.hubs import ops
 
 HUBS: dict[str, ModuleType] = {ops.manifest.SLUG: ops}
 

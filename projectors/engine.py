@@ -9,12 +9,12 @@ import sqlalchemy as sa
 import structlog
 from nats.aio.msg import Msg
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from vsmesh.errors import InvalidEvent, ProjectionError
 from vsmesh.events.codec import decode_event
 from vsmesh.projectors.changes import Changes
 from vsmesh.projectors.checkpoint import read_positions, save_position
 from vsmesh.projectors.projection import Applied, Projection
-
-from vsmesh.errors import InvalidEvent, ProjectionError
 
 log = structlog.get_logger(__name__)
 

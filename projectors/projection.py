@@ -6,6 +6,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 import sqlalchemy as sa
+
 from vsmesh.events.envelope import Event
 from vsmesh.projectors.changes import Changes
 from vsmesh.projectors.checkpoint import positions_table

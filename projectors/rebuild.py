@@ -11,6 +11,7 @@ import sqlalchemy as sa
 import structlog
 from nats.js import JetStreamContext
 from sqlalchemy.ext.asyncio import AsyncEngine
+
 from vsmesh.bus.reader import Start, StreamReader
 from vsmesh.projectors.engine import apply_batch, ensure_schema, in_schema, lock_hub
 from vsmesh.projectors.projection import Projection

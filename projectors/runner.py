@@ -11,11 +11,11 @@ from nats.aio.msg import Msg
 from nats.js import JetStreamContext
 from sqlalchemy.exc import DBAPIError, InterfaceError
 from sqlalchemy.ext.asyncio import AsyncEngine
+
 from vsmesh.bus.reader import Start, StreamReader
+from vsmesh.errors import ProjectionError
 from vsmesh.projectors.engine import BatchResult, apply_batch, ensure_schema, in_schema, positions
 from vsmesh.projectors.projection import Projection
-
-from vsmesh.errors import ProjectionError
 from vsmesh.settings import Settings
 
 log = structlog.get_logger(__name__)

@@ -6,6 +6,7 @@ from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
+
 from vsmesh.hubs.ops.tables import alerts, recent_events, services
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sqlalchemy as sa
+
 from vsmesh.events.envelope import Event
 from vsmesh.events.schemas.alert import AlertRaised
 from vsmesh.events.schemas.ops import OpsHealthChecked, OpsInventoryRegistered
