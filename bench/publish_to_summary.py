@@ -1,0 +1,100 @@
+"""Publish → visible in `summary`: the latency a person sees, beside the raw JetStream round trip.
+
+Floor: a raw nats-py client publishes to the stream and an ordered consumer receives it (no
+decoding, no PostgreSQL). Last line: JSON with the median latency, the floor and their ratio.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import statistics
+import time
+import uuid
+
+from _servers import servers
+
+from vsmesh.bus.connection import connect
+from vsmesh.bus.publisher import Publisher
+from vsmesh.bus.reader import Start, StreamReader
+from vsmesh.bus.streams import ensure_streams
+from vsmesh.hubs.ops import contract, projection
+from vsmesh.logs import configure_logging
+from vsmesh.projectors.database import create_engine
+from vsmesh.projectors.engine import in_schema
+from vsmesh.projectors.runner import ProjectorStats, run_projection
+
+
+async def raw_round_trips(js, n: int) -> list[float]:
+    subject = "operational.bench-hub.ops-health-checked.service:floor"
+    out = []
+    async with StreamReader(js, "OPERATIONAL", subject, Start(new_only=True)) as reader:
+        await asyncio.sleep(0.2)
+        for _ in range(n):
+            t = time.perf_counter()
+            await js.publish(subject, b'{"status":"green"}')
+            await reader.batch(1, 0.0, timeout=5)
+            out.append(time.perf_counter() - t)
+    return out
+
+
+async def summary_latencies(js, settings, n: int) -> list[float]:
+    publisher = Publisher(js, settings, source="vsmesh/bench")
+    engine = create_engine(settings)
+    stop = asyncio.Event()
+    ops = projection()
+    task = asyncio.create_task(run_projection(js, engine, ops, settings, stop, ProjectorStats(ops.hub)))
+    await asyncio.sleep(0.5)
+    out = []
+    try:
+        for i in range(n):
+            name = f"bench-{uuid.uuid4().hex[:6]}"
+            status = ("green", "amber", "red")[i % 3]
+            t = time.perf_counter()
+            await publisher.publish(
+                publisher.build("ops-health-checked", hub="ops-hub", subject=f"service/{name}", data={"status": status})
+            )
+            while True:
+                async with engine.connect() as conn:
+                    s = await contract.domain_summary(await in_schema(conn, ops.schema), recent=1)
+                if any(x["name"] == name and x["status"] == status for x in s["services"]):
+                    break
+                await asyncio.sleep(0.001)
+            out.append(time.perf_counter() - t)
+    finally:
+        stop.set()
+        await task
+        await engine.dispose()
+    return out
+
+
+async def main(n: int) -> None:
+    with servers() as settings:
+        configure_logging(settings)
+        nc = await connect(settings, name="bench")
+        js = nc.jetstream()
+        await ensure_streams(js)
+        floor = statistics.median(await raw_round_trips(js, n)) * 1000
+        lat = await summary_latencies(js, settings, n)
+        await nc.close()
+    p50, p95 = statistics.median(lat) * 1000, statistics.quantiles(lat, n=20)[-1] * 1000
+    print(f"publish -> summary: p50 {p50:.1f} ms, p95 {p95:.1f} ms, max {max(lat) * 1000:.1f} ms over {n}")
+    print(f"raw publish -> ordered consumer: p50 {floor:.2f} ms")
+    print(
+        json.dumps(
+            {
+                "metric": "publish_to_summary_ms_p50",
+                "value": round(p50, 2),
+                "floor": round(floor, 2),
+                "ratio": round(p50 / floor, 1),
+                "target_ms": 1000,
+            }
+        )
+    )
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("-n", type=int, default=200)
+    asyncio.run(main(parser.parse_args().n))
