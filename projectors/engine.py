@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import zlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import sqlalchemy as sa
 import structlog
 from nats.aio.msg import Msg
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from vsmesh.bus.quarantine import Rejected
 from vsmesh.errors import InvalidEvent, ProjectionError
 from vsmesh.events.codec import decode_event
 from vsmesh.projectors.changes import Changes
@@ -24,6 +25,7 @@ class BatchResult:
     applied: int
     skipped: int
     position: int
+    rejected: list[Rejected] = field(default_factory=list)  # invalid messages, for the quarantine
 
 
 def hub_lock_key(hub: str) -> int:
@@ -52,10 +54,11 @@ async def positions(engine: AsyncEngine, projection: Projection, schema: str) ->
         return await read_positions(await in_schema(conn, schema), projection.positions)
 
 
-def fold(projection: Projection, stream: str, msgs: list[Msg], after: int) -> tuple[Changes, int, int]:
-    """Fold the messages past `after` into changes; returns (changes, applied, skipped)."""
+def fold(projection: Projection, stream: str, msgs: list[Msg], after: int) -> tuple[Changes, int, int, list[Rejected]]:
+    """Fold the messages past `after` into changes; returns (changes, applied, skipped, rejected)."""
     changes = Changes()
     applied = skipped = 0
+    rejected: list[Rejected] = []
     for msg in msgs:
         seq = msg.metadata.sequence.stream
         if seq <= after:
@@ -63,8 +66,8 @@ def fold(projection: Projection, stream: str, msgs: list[Msg], after: int) -> tu
         try:
             event = decode_event(msg.data)
         except InvalidEvent as e:
-            # Stays in the log untouched; quarantine and replay come with the events issue.
-            log.warning("event skipped", hub=projection.hub, stream=stream, sequence=seq, reason=str(e))
+            # Stays in the log untouched; the caller copies it to the quarantine with its reason.
+            rejected.append(Rejected(msg, str(e)))
             skipped += 1
             continue
         handler = projection.handler_for(event.type)
@@ -82,7 +85,7 @@ def fold(projection: Projection, stream: str, msgs: list[Msg], after: int) -> tu
                 event_id=event.id,
             ) from e
         applied += 1
-    return changes, applied, skipped
+    return changes, applied, skipped, rejected
 
 
 async def lock_hub(conn: AsyncConnection, hub: str) -> None:
@@ -97,7 +100,7 @@ async def apply_batch(
     if lock:
         await lock_hub(conn, projection.hub)
     after = (await read_positions(conn, projection.positions)).get(stream, 0)
-    changes, applied, skipped = fold(projection, stream, msgs, after)
+    changes, applied, skipped, rejected = fold(projection, stream, msgs, after)
     last = msgs[-1].metadata.sequence.stream
     if last <= after:
         return BatchResult(0, 0, after)
@@ -105,4 +108,4 @@ async def apply_batch(
     for stmt in projection.after_batch():
         await conn.execute(stmt)
     await save_position(conn, projection.positions, stream, last)
-    return BatchResult(applied, skipped, last)
+    return BatchResult(applied, skipped, last, rejected)

@@ -12,6 +12,7 @@ from nats.js import JetStreamContext
 from sqlalchemy.exc import DBAPIError, InterfaceError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from vsmesh.bus.quarantine import quarantine
 from vsmesh.bus.reader import Start, StreamReader
 from vsmesh.errors import ProjectionError
 from vsmesh.projectors.engine import BatchResult, apply_batch, ensure_schema, in_schema, positions
@@ -69,7 +70,7 @@ async def _follow(
             batch = await reader.batch(settings.batch_size, settings.batch_wait_ms / 1000, timeout=0.25)
             if not batch:
                 continue
-            result = await _apply_with_retry(engine, projection, stream, batch, stop, stats, bound)
+            result = await _apply_with_retry(js, engine, projection, stream, batch, stop, stats, bound)
             if result is None:
                 return
             stats.applied += result.applied
@@ -80,6 +81,7 @@ async def _follow(
 
 
 async def _apply_with_retry(
+    js: JetStreamContext,
     engine: AsyncEngine,
     projection: Projection,
     stream: str,
@@ -94,6 +96,9 @@ async def _apply_with_retry(
         try:
             async with engine.begin() as conn:
                 result = await apply_batch(await in_schema(conn, projection.schema), projection, stream, batch)
+                if result.rejected:
+                    # Before the commit: a crash in between re-reads the batch, and the copy is idempotent.
+                    await quarantine(js, result.rejected, found_by=projection.hub)
             stats.last_error = None
             return result
         except ProjectionError as e:

@@ -14,7 +14,7 @@ import pytest
 from typer.testing import CliRunner
 
 from vsmesh.bus.mesh_state import load_state
-from vsmesh.bus.nats_server import start_nats, stop_pid
+from vsmesh.bus.nats_server import free_port, start_nats, stop_pid
 from vsmesh.bus.postgres_server import start_postgres, stop_postgres
 from vsmesh.settings import Settings
 
@@ -28,7 +28,8 @@ def session_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="session")
 def nats_server(session_dir: Path) -> Iterator:
-    server = start_nats(session_dir, port=None, password=secrets.token_urlsafe(12))
+    # A random port: several test sessions (and a developer's own mesh on 4222) may run at once.
+    server = start_nats(session_dir, port=free_port(), password=secrets.token_urlsafe(12))
     yield server
     stop_pid(server.pid)
 

@@ -1,0 +1,56 @@
+"""Quarantine: an invalid message found where events are consumed is copied, bytes and headers intact,
+with its reason, to the QUARANTINE stream; consumption goes on."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import structlog
+from nats.aio.msg import Msg
+from nats.js import JetStreamContext
+
+log = structlog.get_logger(__name__)
+
+REASON = "Vsmesh-Quarantine-Reason"
+ORIGIN_STREAM = "Vsmesh-Origin-Stream"
+ORIGIN_SEQ = "Vsmesh-Origin-Seq"
+ORIGIN_SUBJECT = "Vsmesh-Origin-Subject"
+FOUND_BY = "Vsmesh-Found-By"
+
+
+@dataclass(frozen=True)
+class Rejected:
+    """A stored message that failed validation where it was consumed."""
+
+    msg: Msg
+    reason: str
+
+    @property
+    def stream(self) -> str:
+        return self.msg.metadata.stream
+
+    @property
+    def sequence(self) -> int:
+        return self.msg.metadata.sequence.stream
+
+
+def quarantine_subject(origin_subject: str) -> str:
+    return f"quarantine.{origin_subject}"
+
+
+async def quarantine(js: JetStreamContext, rejected: list[Rejected], *, found_by: str) -> None:
+    """Copy each rejected message to QUARANTINE; the origin (stream, seq) is its id, so it is copied once."""
+    for r in rejected:
+        headers = {k: v for k, v in (r.msg.headers or {}).items() if not k.startswith("Nats-")}
+        headers.update(
+            {
+                REASON: r.reason.replace("\n", " ")[:1000],
+                ORIGIN_STREAM: r.stream,
+                ORIGIN_SEQ: str(r.sequence),
+                ORIGIN_SUBJECT: r.msg.subject,
+                FOUND_BY: found_by,
+                "Nats-Msg-Id": f"q:{r.stream}:{r.sequence}",
+            }
+        )
+        await js.publish(quarantine_subject(r.msg.subject), r.msg.data, headers=headers, stream="QUARANTINE")
+        log.warning("event quarantined", hub=found_by, stream=r.stream, sequence=r.sequence, reason=r.reason)
