@@ -1,4 +1,8 @@
-"""Publishing events: validate, encode once, publish with the event id as `Nats-Msg-Id`."""
+"""Publishing events: validate, encode once, publish with the event id as `Nats-Msg-Id`.
+
+A retry of the same event (same id) is stored once: JetStream drops duplicates within the stream's
+duplicate window, so retries after a NATS restart are safe.
+"""
 
 from __future__ import annotations
 
@@ -8,16 +12,33 @@ from dataclasses import dataclass
 from typing import Any
 
 import msgspec
+import structlog
+from nats.errors import ConnectionClosedError, NoRespondersError
+from nats.errors import TimeoutError as NatsTimeout
 from nats.js import JetStreamContext
-from nats.js.errors import APIError
+from nats.js.errors import APIError, NoStreamResponseError, ServiceUnavailableError
 
 from vsmesh.bus.streams import stream_for
-from vsmesh.bus.subjects import check_slug, event_subject
-from vsmesh.errors import InvalidEvent, PublishError, UnknownEventType
+from vsmesh.bus.subjects import check_slug, entity_token, event_subject
+from vsmesh.errors import ConcurrencyConflict, InvalidEvent, PublishError, UnknownEventType
 from vsmesh.events.codec import encode_event
 from vsmesh.events.envelope import Event, new_event_id, utc_now
 from vsmesh.events.registry import REGISTRY, EventRegistry
 from vsmesh.settings import Settings
+
+log = structlog.get_logger(__name__)
+
+WRONG_LAST_SEQUENCE = 10071  # JetStream's error code for a failed expected-sequence check
+RETRYABLE = (
+    NatsTimeout,
+    TimeoutError,
+    NoRespondersError,
+    NoStreamResponseError,
+    ConnectionClosedError,
+    ServiceUnavailableError,
+)
+EXPECTED_SUBJECT_SEQ = "Nats-Expected-Last-Subject-Sequence"
+EXPECTED_SUBJECT_FILTER = "Nats-Expected-Last-Subject-Sequence-Subject"
 
 
 @dataclass(frozen=True)
@@ -26,6 +47,14 @@ class Published:
     stream: str
     sequence: int
     duplicate: bool = False
+
+
+@dataclass(frozen=True)
+class _Wire:
+    subject: str
+    payload: bytes
+    headers: dict[str, str]
+    stream: str
 
 
 class Publisher:
@@ -38,11 +67,13 @@ class Publisher:
         *,
         source: str = "vsmesh/cli",
         registry: EventRegistry = REGISTRY,
+        attempts: int = 6,
     ) -> None:
         self._js = js
         self._settings = settings
         self._source = source
         self._registry = registry
+        self._attempts = attempts
 
     def build(
         self,
@@ -83,7 +114,7 @@ class Publisher:
         except msgspec.ValidationError as e:
             raise InvalidEvent(f"invalid {event_type} event: {e}") from e
 
-    def _prepare(self, event: Event) -> tuple[str, bytes, dict[str, str], str]:
+    def _wire(self, event: Event, expect_entity_seq: int | None = None) -> _Wire:
         horizon = type(event).horizon
         payload = encode_event(event)
         if len(payload) > self._settings.max_event_bytes:
@@ -91,44 +122,104 @@ class Publisher:
                 f"event {event.id} is {len(payload)} bytes, over the {self._settings.max_event_bytes}-byte "
                 "limit; put large content elsewhere and link it (or raise VSMESH_MAX_EVENT_BYTES)"
             )
+        headers = {"Nats-Msg-Id": event.id}
+        if expect_entity_seq is not None:
+            # The check spans every type of the entity, not only this subject (NATS ≥ 2.11).
+            headers[EXPECTED_SUBJECT_SEQ] = str(expect_entity_seq)
+            headers[EXPECTED_SUBJECT_FILTER] = entity_filter(horizon, event.hub, event.subject)
         subject = event_subject(horizon, event.hub, event.type, event.subject)
-        return subject, payload, {"Nats-Msg-Id": event.id}, stream_for(horizon)
+        return _Wire(subject, payload, headers, stream_for(horizon))
 
-    async def publish(self, event: Event) -> Published:
-        """Publish one event and wait for the stream's acknowledgement."""
-        subject, payload, headers, stream = self._prepare(event)
-        try:
-            ack = await self._js.publish(subject, payload, headers=headers, stream=stream)
-        except APIError as e:
-            raise PublishError(f"stream {stream} refused event {event.id}: {e.description}") from e
-        except (TimeoutError, ConnectionError) as e:
-            raise PublishError(f"no acknowledgement for event {event.id} on {subject}: {e!r}") from e
-        return Published(event.id, ack.stream, ack.seq, bool(ack.duplicate))
+    async def publish(self, event: Event, *, expect_entity_seq: int | None = None) -> Published:
+        """Publish one event and wait for the stream's acknowledgement, retrying while NATS is away.
+
+        With `expect_entity_seq`, the event is stored only if the entity's last event (any type) is
+        still at that stream sequence (0: the entity has none yet); otherwise `ConcurrencyConflict`.
+        """
+        wire = self._wire(event, expect_entity_seq)
+        return await self._send(event, wire)
+
+    async def _send(self, event: Event, wire: _Wire) -> Published:
+        delay = 0.1
+        for attempt in range(1, self._attempts + 1):
+            try:
+                ack = await self._js.publish(wire.subject, wire.payload, headers=wire.headers, stream=wire.stream)
+                return Published(event.id, ack.stream, ack.seq, bool(ack.duplicate))
+            except APIError as e:
+                if e.err_code == WRONG_LAST_SEQUENCE:
+                    raise _conflict(event, wire, e) from e
+                if not isinstance(e, ServiceUnavailableError):
+                    raise PublishError(f"stream {wire.stream} refused event {event.id}: {e.description}") from e
+                error: Exception = e
+            except RETRYABLE as e:
+                error = e
+            log.warning("publish retried", event_id=event.id, subject=wire.subject, attempt=attempt, error=repr(error))
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 2.0)
+        raise PublishError(
+            f"no acknowledgement for event {event.id} on {wire.subject} after {self._attempts} attempts; "
+            "is NATS up (`vsmesh status`)?"
+        )
 
     async def publish_many(
         self, events: Iterable[Event] | AsyncIterable[Event], *, window: int = 4096
     ) -> list[Published]:
-        """Publish many events pipelined (at most `window` unacknowledged), in order of the input."""
-        pending: list[tuple[Event, asyncio.Future]] = []
+        """Publish many events pipelined, at most `window` unacknowledged (back-pressure).
+
+        Results come in input order. An event whose acknowledgement is lost is sent again alone
+        (same id, so stored once); it may then sit later in the stream than its neighbours.
+        """
+        pending: list[tuple[Event, _Wire, asyncio.Future]] = []
         results: list[Published] = []
 
         async def settle(upto: int) -> None:
             while len(pending) > upto:
-                event, future = pending.pop(0)
+                event, wire, future = pending.pop(0)
                 try:
                     ack = await future
+                    results.append(Published(event.id, ack.stream, ack.seq, bool(ack.duplicate)))
                 except APIError as e:
-                    raise PublishError(f"stream refused event {event.id}: {e.description}") from e
-                results.append(Published(event.id, ack.stream, ack.seq, bool(ack.duplicate)))
+                    if not isinstance(e, ServiceUnavailableError):
+                        raise PublishError(f"stream {wire.stream} refused event {event.id}: {e.description}") from e
+                    results.append(await self._send(event, wire))
+                except RETRYABLE:
+                    results.append(await self._send(event, wire))
 
         async for event in _aiter(events):
-            subject, payload, headers, _stream = self._prepare(event)
-            future = await self._js.publish_async(subject, payload, headers=headers)
-            pending.append((event, future))
+            wire = self._wire(event)
+            try:
+                future = await self._js.publish_async(wire.subject, wire.payload, headers=wire.headers)
+            except RETRYABLE:
+                future = asyncio.get_running_loop().create_future()
+                future.set_exception(ConnectionClosedError())
+            pending.append((event, wire, future))
             if len(pending) >= window:
                 await settle(window // 2)
         await settle(0)
         return results
+
+    async def entity_sequence(self, event_type: str, hub: str, subject: str | None) -> int:
+        """The stream sequence of the entity's latest event of any type (0: none), for `expect_entity_seq`."""
+        horizon = self._registry.horizon(event_type)
+        try:
+            msg = await self._js.get_last_msg(stream_for(horizon), entity_filter(horizon, hub, subject))
+        except APIError as e:
+            if e.code == 404:
+                return 0
+            raise PublishError(f"cannot read the last event of {subject} on {hub}: {e.description}") from e
+        return msg.seq or 0
+
+
+def entity_filter(horizon: str, hub: str, subject: str | None) -> str:
+    """Every event of one entity of one hub, whatever its type."""
+    return f"{horizon}.{hub}.*.{entity_token(subject)}"
+
+
+def _conflict(event: Event, wire: _Wire, error: APIError) -> ConcurrencyConflict:
+    return ConcurrencyConflict(
+        f"{event.subject or 'the entity'} of {event.hub} changed since sequence {wire.headers[EXPECTED_SUBJECT_SEQ]} "
+        f"({error.description}); read it again and retry"
+    )
 
 
 async def _aiter(events: Iterable[Event] | AsyncIterable[Event]):

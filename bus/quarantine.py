@@ -54,3 +54,35 @@ async def quarantine(js: JetStreamContext, rejected: list[Rejected], *, found_by
         )
         await js.publish(quarantine_subject(r.msg.subject), r.msg.data, headers=headers, stream="QUARANTINE")
         log.warning("event quarantined", hub=found_by, stream=r.stream, sequence=r.sequence, reason=r.reason)
+
+
+@dataclass(frozen=True)
+class Quarantined:
+    """One quarantined message as `vsmesh quarantine` shows it."""
+
+    seq: int
+    time: str
+    reason: str
+    origin_stream: str
+    origin_seq: int
+    origin_subject: str
+    found_by: str
+    size: int
+    data: bytes
+    headers: dict[str, str]
+
+    @classmethod
+    def from_stored(cls, seq: int, time: str, data: bytes, headers: dict[str, str] | None) -> Quarantined:
+        h = headers or {}
+        return cls(
+            seq=seq,
+            time=time,
+            reason=h.get(REASON, "?"),
+            origin_stream=h.get(ORIGIN_STREAM, "?"),
+            origin_seq=int(h.get(ORIGIN_SEQ, "0") or 0),
+            origin_subject=h.get(ORIGIN_SUBJECT, "?"),
+            found_by=h.get(FOUND_BY, "?"),
+            size=len(data),
+            data=data,
+            headers={k: v for k, v in h.items() if not k.startswith(("Vsmesh-", "Nats-"))},
+        )

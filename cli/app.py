@@ -5,6 +5,7 @@ from __future__ import annotations
 import typer
 
 from vsmesh.cli.publish_cmd import publish
+from vsmesh.cli.quarantine_cmd import quarantine_app
 from vsmesh.cli.rebuild_cmd import rebuild_cmd
 from vsmesh.cli.runtime_cmds import down, env, up
 from vsmesh.cli.status_cmd import status
@@ -26,6 +27,7 @@ app.command()(tail)
 app.command()(summary)
 app.command()(status)
 app.command("rebuild")(rebuild_cmd)
+app.add_typer(quarantine_app, name="quarantine")
 
 
 def main() -> None:

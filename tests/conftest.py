@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import os
 import secrets
+import shutil
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -21,9 +23,17 @@ from vsmesh.settings import Settings
 VSMESH = [sys.executable, "-m", "vsmesh.cli.app"]
 
 
+def server_dir() -> Path:
+    """A temp dir for server data outside pytest's own: pytest keeps that one at mode 0700 (and may reset
+    it when another session starts), which locks out PostgreSQL's system user when we run as root."""
+    return Path(tempfile.mkdtemp(prefix="vsmesh-test-"))
+
+
 @pytest.fixture(scope="session")
-def session_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return tmp_path_factory.mktemp("mesh")
+def session_dir() -> Iterator[Path]:
+    path = server_dir()
+    yield path
+    shutil.rmtree(path, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")

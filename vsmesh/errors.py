@@ -6,6 +6,7 @@ VsmeshError
  ├── InvalidEvent (ValueError)          an event that fails its schema or limits
  │    └── UnknownEventType
  ├── PublishError (ConnectionError)     the bus did not acknowledge
+ │    └── ConcurrencyConflict           the entity moved on since the writer last read it
  └── ProjectionError (RuntimeError)     a handler failed on a stored event
 """
 
@@ -34,6 +35,10 @@ class UnknownEventType(InvalidEvent):
 
 class PublishError(VsmeshError, ConnectionError):
     pass
+
+
+class ConcurrencyConflict(PublishError):
+    """A stale writer: the entity has newer events than the sequence it expected."""
 
 
 class ProjectionError(VsmeshError, RuntimeError):

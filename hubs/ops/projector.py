@@ -76,7 +76,7 @@ def on_health_checked(event: OpsHealthChecked, at: Applied, changes: Changes) ->
 
 def on_alert_raised(event: AlertRaised, at: Applied, changes: Changes) -> None:
     _remember(event, at, changes, f"alert {event.data.severity}: {event.data.title}")
-    changes.insert(
+    changes.upsert(  # keyed by event id: the same event seen twice (a replay) is one alert
         alerts,
         {
             "event_id": event.id,

@@ -7,7 +7,7 @@ import pytest
 from vsmesh.bus.connection import connect
 from vsmesh.bus.publisher import Publisher
 from vsmesh.bus.streams import ensure_streams
-from vsmesh.errors import InvalidEvent, MeshNotRunning, UnknownEventType
+from vsmesh.errors import ConcurrencyConflict, InvalidEvent, MeshNotRunning, UnknownEventType
 
 
 @pytest.fixture
@@ -64,3 +64,23 @@ async def test_wrong_password_is_refused_clearly(settings):
     wrong = settings.model_copy(update={"nats_password": "not-the-password"})
     with pytest.raises(MeshNotRunning, match="refused the login"):
         await connect(wrong)
+
+
+async def test_stale_writer_gets_a_conflict_and_nothing_is_stored(publisher):
+    entity = f"service/occ-{uuid.uuid4().hex[:6]}"
+    assert await publisher.entity_sequence("ops-health-checked", "ops-hub", entity) == 0
+
+    def health(status: str):
+        return publisher.build("ops-health-checked", hub="ops-hub", subject=entity, data={"status": status})
+
+    first = await publisher.publish(health("green"), expect_entity_seq=0)
+    # Two writers read the entity at `first`; one wins with an event of another type, the other is stale.
+    seen = await publisher.entity_sequence("ops-health-checked", "ops-hub", entity)
+    assert seen == first.sequence
+    registered = publisher.build(
+        "ops-inventory-registered", hub="ops-hub", subject=entity, data={"kind": "service", "name": "occ"}
+    )
+    winner = await publisher.publish(registered, expect_entity_seq=seen)
+    with pytest.raises(ConcurrencyConflict, match=f"{entity} of ops-hub changed since sequence {seen}"):
+        await publisher.publish(health("red"), expect_entity_seq=seen)
+    assert await publisher.entity_sequence("ops-health-checked", "ops-hub", entity) == winner.sequence

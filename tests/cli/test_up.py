@@ -2,12 +2,13 @@
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 
 import pytest
 
-from tests.conftest import VSMESH, wait_until
+from tests.conftest import VSMESH, server_dir, wait_until
 from vsmesh.bus.mesh_state import load_state, pid_alive
 from vsmesh.bus.postgres_server import postmaster_pid
 
@@ -30,9 +31,11 @@ def start_foreground(data_dir):
 
 
 @pytest.fixture
-def data_dir(tmp_path):
-    yield tmp_path / "mesh"
-    vsmesh(tmp_path / "mesh", "down", check=False)
+def data_dir():
+    root = server_dir()
+    yield root / "mesh"
+    vsmesh(root / "mesh", "down", check=False)
+    shutil.rmtree(root, ignore_errors=True)
 
 
 def test_up_twice_then_sigterm_leaves_no_process(data_dir):
