@@ -8,8 +8,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterable, Iterable
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 import msgspec
 import structlog
@@ -18,6 +17,7 @@ from nats.errors import TimeoutError as NatsTimeout
 from nats.js import JetStreamContext
 from nats.js.errors import APIError, NoStreamResponseError, ServiceUnavailableError
 
+from vsmesh.bus.pipeline import AckPipeline
 from vsmesh.bus.streams import stream_for
 from vsmesh.bus.subjects import check_slug, entity_token, event_subject
 from vsmesh.errors import ConcurrencyConflict, InvalidEvent, PublishError, UnknownEventType
@@ -41,16 +41,16 @@ EXPECTED_SUBJECT_SEQ = "Nats-Expected-Last-Subject-Sequence"
 EXPECTED_SUBJECT_FILTER = "Nats-Expected-Last-Subject-Sequence-Subject"
 
 
-@dataclass(frozen=True)
-class Published:
+class Published(msgspec.Struct, frozen=True):
+    """Where an event was stored; `duplicate` when the stream already had its id."""
+
     event_id: str
     stream: str
     sequence: int
     duplicate: bool = False
 
 
-@dataclass(frozen=True)
-class _Wire:
+class _Wire(NamedTuple):
     subject: str
     payload: bytes
     headers: dict[str, str]
@@ -68,12 +68,14 @@ class Publisher:
         source: str = "vsmesh/cli",
         registry: EventRegistry = REGISTRY,
         attempts: int = 6,
+        ack_timeout: float = 2.0,
     ) -> None:
         self._js = js
         self._settings = settings
         self._source = source
         self._registry = registry
         self._attempts = attempts
+        self._ack_timeout = ack_timeout
 
     def build(
         self,
@@ -143,7 +145,9 @@ class Publisher:
         delay = 0.1
         for attempt in range(1, self._attempts + 1):
             try:
-                ack = await self._js.publish(wire.subject, wire.payload, headers=wire.headers, stream=wire.stream)
+                ack = await self._js.publish(
+                    wire.subject, wire.payload, headers=wire.headers, stream=wire.stream, timeout=self._ack_timeout
+                )
                 return Published(event.id, ack.stream, ack.seq, bool(ack.duplicate))
             except APIError as e:
                 if e.err_code == WRONG_LAST_SEQUENCE:
@@ -169,34 +173,37 @@ class Publisher:
         Results come in input order. An event whose acknowledgement is lost is sent again alone
         (same id, so stored once); it may then sit later in the stream than its neighbours.
         """
-        pending: list[tuple[Event, _Wire, asyncio.Future]] = []
-        results: list[Published] = []
+        sent: list[tuple[Event, _Wire]] = []
+        # JetStreamContext keeps its client private; acks are plain replies on that client.
+        async with AckPipeline(self._js._nc, window) as pipeline:
 
-        async def settle(upto: int) -> None:
-            while len(pending) > upto:
-                event, wire, future = pending.pop(0)
+            async def push(event: Event) -> None:
+                wire = self._wire(event)
+                sent.append((event, wire))
                 try:
-                    ack = await future
-                    results.append(Published(event.id, ack.stream, ack.seq, bool(ack.duplicate)))
-                except APIError as e:
-                    if not isinstance(e, ServiceUnavailableError):
-                        raise PublishError(f"stream {wire.stream} refused event {event.id}: {e.description}") from e
-                    results.append(await self._send(event, wire))
+                    await pipeline.send(len(sent) - 1, wire.subject, wire.payload, wire.headers)
                 except RETRYABLE:
-                    results.append(await self._send(event, wire))
+                    pass  # no ack will come; resent below
 
-        async for event in _aiter(events):
-            wire = self._wire(event)
-            try:
-                future = await self._js.publish_async(wire.subject, wire.payload, headers=wire.headers)
-            except RETRYABLE:
-                future = asyncio.get_running_loop().create_future()
-                future.set_exception(ConnectionClosedError())
-            pending.append((event, wire, future))
-            if len(pending) >= window:
-                await settle(window // 2)
-        await settle(0)
-        return results
+            if isinstance(events, AsyncIterable):
+                async for event in events:
+                    await push(event)
+            else:
+                for event in events:  # no async-generator hop per event on the common path
+                    await push(event)
+            acks = await pipeline.wait(quiet=5.0)
+        return [await self._settle(event, wire, acks.get(i)) for i, (event, wire) in enumerate(sent)]
+
+    async def _settle(self, event: Event, wire: _Wire, ack: object) -> Published:
+        if ack is None or isinstance(ack, Exception):
+            return await self._send(event, wire)
+        if ack.error:
+            if ack.error.get("err_code") == WRONG_LAST_SEQUENCE:
+                raise PublishError(f"event {event.id} failed a sequence check: {ack.error.get('description')}")
+            if ack.error.get("code") == 503:
+                return await self._send(event, wire)
+            raise PublishError(f"stream {wire.stream} refused event {event.id}: {ack.error.get('description')}")
+        return Published(event.id, ack.stream, ack.seq, ack.duplicate)
 
     async def entity_sequence(self, event_type: str, hub: str, subject: str | None) -> int:
         """The stream sequence of the entity's latest event of any type (0: none), for `expect_entity_seq`."""
@@ -220,12 +227,3 @@ def _conflict(event: Event, wire: _Wire, error: APIError) -> ConcurrencyConflict
         f"{event.subject or 'the entity'} of {event.hub} changed since sequence {wire.headers[EXPECTED_SUBJECT_SEQ]} "
         f"({error.description}); read it again and retry"
     )
-
-
-async def _aiter(events: Iterable[Event] | AsyncIterable[Event]):
-    if isinstance(events, AsyncIterable):
-        async for e in events:
-            yield e
-    else:
-        for e in events:
-            yield e

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 
 from vsmesh.errors import InvalidEvent
@@ -28,12 +29,14 @@ def entity_from_token(token: str) -> str | None:
     return re.sub(r"%([0-9A-F]{2})", lambda m: chr(int(m.group(1), 16)), token).replace(":", "/")
 
 
+@functools.lru_cache(maxsize=4096)
 def check_slug(value: str, what: str) -> str:
     if not _SLUG.match(value):
         raise InvalidEvent(f"{what} {value!r} must be lower-case letters, digits and hyphens, e.g. ops-hub")
     return value
 
 
+@functools.lru_cache(maxsize=65536)
 def event_subject(horizon: str, hub: str, event_type: str, subject: str | None) -> str:
-    """The NATS subject an event is published on."""
+    """The NATS subject an event is published on (cached: publishers repeat the same few entities)."""
     return f"{horizon}.{check_slug(hub, 'hub')}.{check_slug(event_type, 'event type')}.{entity_token(subject)}"

@@ -8,10 +8,14 @@ from __future__ import annotations
 
 import datetime as dt
 import enum
-import uuid
+import random
+import time
 from typing import Any, ClassVar, Literal
 
 import msgspec
+
+
+_random_bits = random.Random().getrandbits  # seeded from os.urandom at import
 
 
 class Horizon(enum.StrEnum):
@@ -60,9 +64,14 @@ class Event(msgspec.Struct, kw_only=True, frozen=True, omit_defaults=True, tag_f
 
 
 def new_event_id() -> str:
-    """A fresh, time-ordered event id (UUIDv7 where Python has it)."""
-    maker = getattr(uuid, "uuid7", None)
-    return str(maker() if maker else uuid.uuid4())
+    """A fresh, time-ordered UUIDv7 (RFC 9562) as text.
+
+    Built by hand because `uuid.uuid4()` costs more than the rest of publishing an event; ids need
+    to be unique, not secret, so the fast PRNG is enough.
+    """
+    value = (time.time_ns() // 1_000_000) << 80 | 0x7 << 76 | _random_bits(12) << 64 | 0b10 << 62 | _random_bits(62)
+    h = f"{value:032x}"
+    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
 
 
 def utc_now() -> dt.datetime:
