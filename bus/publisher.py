@@ -143,6 +143,7 @@ class Publisher:
 
     async def _send(self, event: Event, wire: _Wire) -> Published:
         delay = 0.1
+        error: Exception | None = None
         for attempt in range(1, self._attempts + 1):
             try:
                 ack = await self._js.publish(
@@ -154,12 +155,17 @@ class Publisher:
                     raise _conflict(event, wire, e) from e
                 if not isinstance(e, ServiceUnavailableError):
                     raise PublishError(f"stream {wire.stream} refused event {event.id}: {e.description}") from e
-                error: Exception = e
+                error = e
             except RETRYABLE as e:
                 error = e
             log.warning("publish retried", event_id=event.id, subject=wire.subject, attempt=attempt, error=repr(error))
             await asyncio.sleep(delay)
             delay = min(delay * 2, 2.0)
+        if isinstance(error, NoStreamResponseError):
+            raise PublishError(
+                f"no stream takes {wire.subject} (event {event.id}, {self._attempts} attempts); "
+                "`vsmesh up` creates the streams"
+            )
         raise PublishError(
             f"no acknowledgement for event {event.id} on {wire.subject} after {self._attempts} attempts; "
             "is NATS up (`vsmesh status`)?"

@@ -8,7 +8,7 @@ from nats.js.errors import NotFoundError
 from vsmesh.bus.quarantine import Quarantined
 from vsmesh.bus.reader import Start, StreamReader
 from vsmesh.errors import ConfigError
-from vsmesh.events.codec import decode_event
+from vsmesh.events.codec import decode_message
 
 STREAM = "QUARANTINE"
 
@@ -40,7 +40,7 @@ async def replay(js: JetStreamContext, seq: int) -> int:
     stays quarantined and the error says why.
     """
     q = await get_quarantined(js, seq)
-    decode_event(q.data)  # raises InvalidEvent with today's reason when it is still bad
+    decode_message(q.data, q.headers)  # raises InvalidEvent with today's reason when it is still bad
     headers = {**q.headers, "Nats-Msg-Id": f"replay:{q.origin_stream}:{q.origin_seq}"}
     ack = await js.publish(q.origin_subject, q.data, headers=headers, stream=q.origin_stream)
     await js.delete_msg(STREAM, seq)

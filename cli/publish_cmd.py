@@ -25,16 +25,25 @@ def publish(
     data: str = typer.Option("{}", "--data", help="JSON, @file, or - for JSON lines on stdin (one event each)"),
     actor: str = typer.Option(None, "--actor", help="who acts [env VSMESH_ACTOR; default: your OS user]"),
     actor_kind: str = typer.Option(None, "--actor-kind", help="human, agent or service [env VSMESH_ACTOR_KIND]"),
+    expect_seq: int = typer.Option(
+        None, "--expect-seq", help="store only if the entity's last event is still at this sequence (0: none yet)"
+    ),
     data_dir: Path | None = DataDir,
     as_json: bool = Json,
 ) -> None:
     """Publish an event; prints its id and stream sequence."""
     settings = settings_from(data_dir, actor=actor, actor_kind=actor_kind)
-    run(_publish(settings, event_type, hub, subject, data, as_json))
+    run(_publish(settings, event_type, hub, subject, data, as_json, expect_seq))
 
 
 async def _publish(
-    settings: Settings, event_type: str, hub: str, subject: str | None, data: str, as_json: bool
+    settings: Settings,
+    event_type: str,
+    hub: str,
+    subject: str | None,
+    data: str,
+    as_json: bool,
+    expect_seq: int | None = None,
 ) -> None:
     if data == "-":
         payloads = [_parse(line, f"stdin line {n}") for n, line in enumerate(sys.stdin, 1) if line.strip()]
@@ -46,7 +55,7 @@ async def _publish(
         events = [publisher.build(event_type, hub=hub, subject=subject, data=p) for p in payloads]
         started = time.perf_counter()
         if len(events) == 1 and data != "-":
-            results = [await publisher.publish(events[0])]
+            results = [await publisher.publish(events[0], expect_entity_seq=expect_seq)]
         else:
             results = await publisher.publish_many(events)
         elapsed = time.perf_counter() - started

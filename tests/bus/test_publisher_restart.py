@@ -77,3 +77,18 @@ async def test_retries_are_bounded_and_the_error_says_so(settings):
         with contextlib.suppress(ConnectionError):  # nats-py's close flushes into the dead socket
             await nc.close()
         shutil.rmtree(root, ignore_errors=True)
+
+
+async def test_a_nats_without_our_streams_is_named_with_the_fix(own_server, settings):
+    server = own_server["server"]
+    bare = settings.model_copy(
+        update={"nats_url": server.url, "nats_user": server.user, "nats_password": server.password}
+    )
+    nc = await connect(bare)
+    try:
+        publisher = Publisher(nc.jetstream(), bare, attempts=2)
+        event = publisher.build("ops-health-checked", hub="ops-hub", subject="service/x", data={"status": "red"})
+        with pytest.raises(PublishError, match=r"no stream takes operational\.ops-hub\..*`vsmesh up` creates"):
+            await publisher.publish(event)
+    finally:
+        await nc.close()

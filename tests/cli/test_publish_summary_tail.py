@@ -169,3 +169,49 @@ def test_status_shows_streams_and_projector_lag(cli, running_mesh):
     assert streams["OPERATIONAL"]["messages"] > 0
     ops = next(p for p in status["projectors"] if p["hub"] == "ops-hub")
     assert ops["lag"] == 0 and ops["position"] > 0
+
+
+def test_expect_seq_refuses_a_stale_writer_in_one_line(cli, running_mesh):
+    entity = f"service/{service()}"
+    first = cli(
+        "publish",
+        "ops-health-checked",
+        "--hub",
+        "ops-hub",
+        "--subject",
+        entity,
+        "--data",
+        '{"status":"green"}',
+        "--expect-seq",
+        "0",
+    )
+    assert first.exit_code == 0, first.stderr
+    seq = first.stdout.split()[-1]
+    second = cli(
+        "publish",
+        "ops-health-checked",
+        "--hub",
+        "ops-hub",
+        "--subject",
+        entity,
+        "--data",
+        '{"status":"red"}',
+        "--expect-seq",
+        seq,
+    )
+    assert second.exit_code == 0, second.stderr
+    stale = cli(
+        "publish",
+        "ops-health-checked",
+        "--hub",
+        "ops-hub",
+        "--subject",
+        entity,
+        "--data",
+        '{"status":"amber"}',
+        "--expect-seq",
+        seq,
+    )
+    assert stale.exit_code == 1
+    assert stale.stderr.startswith(f"error: {entity} of ops-hub changed since sequence {seq}")
+    assert len(stale.stderr.strip().splitlines()) == 1
