@@ -8,6 +8,7 @@ from vsmesh.cli.publish_cmd import publish
 from vsmesh.cli.quarantine_cmd import quarantine_app
 from vsmesh.cli.rebuild_cmd import rebuild_cmd
 from vsmesh.cli.runtime_cmds import down, env, up
+from vsmesh.cli.schema_cmd import schema_app
 from vsmesh.cli.status_cmd import status
 from vsmesh.cli.summary_cmd import summary
 from vsmesh.cli.tail_cmd import tail
@@ -27,6 +28,7 @@ app.command()(tail)
 app.command()(summary)
 app.command()(status)
 app.command("rebuild")(rebuild_cmd)
+app.add_typer(schema_app, name="schema")
 app.add_typer(quarantine_app, name="quarantine")
 
 

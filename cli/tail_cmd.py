@@ -106,7 +106,25 @@ def _emit(msg: Msg, type_glob: str | None, as_json: bool) -> None:
         tokens = msg.subject.split(".")
         if len(tokens) < 3 or not fnmatch.fnmatchcase(tokens[2], type_glob):
             return
-    typer.echo(msg.data.decode(errors="replace") if as_json else format_line(msg))
+    typer.echo(_json_line(msg) if as_json else format_line(msg))
+
+
+def _json_line(msg: Msg) -> str:
+    """The stored event as it is; a payload that is not a JSON object is wrapped, so every line parses."""
+    try:
+        if isinstance(msgspec.json.decode(msg.data), dict):
+            return msg.data.decode()
+    except (msgspec.DecodeError, UnicodeDecodeError):
+        pass
+    return msgspec.json.encode(
+        {
+            "invalid": "not a JSON event",
+            "subject": msg.subject,
+            "stream": msg.metadata.stream,
+            "seq": msg.metadata.sequence.stream,
+            "raw": msg.data.decode(errors="replace"),
+        }
+    ).decode()
 
 
 async def _tail(

@@ -1,6 +1,6 @@
 """Canonical events: the CloudEvents envelope, the type registry and the codec. Imports nothing of ours."""
 
-from vsmesh.events.codec import decode_event, encode_event
+from vsmesh.events.codec import decode_event, decode_message, encode_event
 from vsmesh.events.envelope import ActorKind, Event, Horizon, new_event_id
 from vsmesh.events.registry import REGISTRY, EventRegistry
 
@@ -11,6 +11,7 @@ __all__ = [
     "EventRegistry",
     "Horizon",
     "decode_event",
+    "decode_message",
     "encode_event",
     "new_event_id",
 ]

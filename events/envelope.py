@@ -14,7 +14,6 @@ from typing import Any, ClassVar, Literal
 
 import msgspec
 
-
 _random_bits = random.Random().getrandbits  # seeded from os.urandom at import
 
 

@@ -1,4 +1,4 @@
-"""The type registry: every event type, its Struct and its horizon, and one decoder built once."""
+"""The type registry: every event type, its Struct, horizon and version, and one decoder built once."""
 
 from __future__ import annotations
 
@@ -10,12 +10,13 @@ import msgspec
 
 from vsmesh.events.envelope import Event, Horizon
 from vsmesh.events.schemas import FAMILIES
+from vsmesh.events.upcasters import UPCASTERS, Upcasters
 
 
 class EventRegistry:
-    """Knows every event type; builds one tagged-union decoder at construction."""
+    """Knows every event type; builds one tagged-union decoder and checks the upcaster chains at construction."""
 
-    def __init__(self, families: Iterable[ModuleType]) -> None:
+    def __init__(self, families: Iterable[ModuleType], upcasters: Upcasters = UPCASTERS) -> None:
         self._types: dict[str, type[Event]] = {}
         for module in families:
             for obj in vars(module).values():
@@ -25,6 +26,8 @@ class EventRegistry:
                         raise TypeError(f"event type {tag!r} is defined twice")
                     self._types[tag] = obj
         self.decoder = msgspec.json.Decoder(Union[tuple(self._types.values())])  # noqa: UP007
+        self.upcasters = upcasters
+        upcasters.check({tag: cls.version for tag, cls in self._types.items()})
 
     def __contains__(self, event_type: str) -> bool:
         return event_type in self._types
@@ -37,6 +40,18 @@ class EventRegistry:
 
     def horizon(self, event_type: str) -> Horizon:
         return self._types[event_type].horizon
+
+    def version(self, event_type: str) -> int:
+        """The current schema version: what publishers write and every older version is upcast to."""
+        return self._types[event_type].version
+
+    def family(self, event_type: str) -> str:
+        """The schema module that defines the type, e.g. `ops` (the type's prefix, or `core`/`hub`)."""
+        return self._types[event_type].__module__.rsplit(".", 1)[-1]
+
+    def supported_versions(self, event_type: str) -> list[int]:
+        """The schema versions this build can read for the type."""
+        return self.upcasters.supported(event_type, self.version(event_type))
 
 
 REGISTRY = EventRegistry(FAMILIES)

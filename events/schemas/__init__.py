@@ -1,7 +1,7 @@
-"""One module per event family; each defines one tagged Struct per event type."""
+"""One module per event family; each defines one tagged Struct per event type (shared types: `common`)."""
 
-from vsmesh.events.schemas import alert, ops
+from vsmesh.events.schemas import alert, canon, core, dev, fin, hub, ops, risk
 
-FAMILIES = (ops, alert)
+FAMILIES = (hub, ops, risk, alert, dev, fin, canon, core)
 
-__all__ = ["FAMILIES", "alert", "ops"]
+__all__ = ["FAMILIES", "alert", "canon", "core", "dev", "fin", "hub", "ops", "risk"]

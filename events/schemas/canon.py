@@ -1,0 +1,69 @@
+"""canon-*: policies, mandates and escalations to System 5; constitutional, kept forever."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import ClassVar
+
+from vsmesh.events.envelope import Event, EventData, Horizon
+from vsmesh.events.schemas.common import EventId, Severity
+
+
+class PolicyDeclaredData(EventData, frozen=True):
+    policy: str  # a stable slug, e.g. credential-management
+    title: str
+    scope: str | None = None  # a policy scope, e.g. ops-production
+    statement: str | None = None
+    document: str | None = None  # where the full text lives
+    version: str | None = None
+    supersedes: str | None = None
+
+
+class CanonPolicyDeclared(Event, frozen=True, tag="canon-policy-declared"):
+    """A policy is in force from now on."""
+
+    data: PolicyDeclaredData
+    horizon: ClassVar[Horizon] = Horizon.CONSTITUTIONAL
+
+
+class MandateGrantedData(EventData, frozen=True):
+    role: str  # e.g. Technical Operator
+    holder: str  # a person, agent or service
+    scope: str | None = None
+    constraints: list[str] = []
+    granted_until: dt.datetime | None = None
+
+
+class CanonMandateGranted(Event, frozen=True, tag="canon-mandate-granted"):
+    """Someone may now act in a role, within a scope."""
+
+    data: MandateGrantedData
+    horizon: ClassVar[Horizon] = Horizon.CONSTITUTIONAL
+
+
+class EscalationRaisedData(EventData, frozen=True):
+    title: str
+    severity: Severity = "high"
+    from_hub: str | None = None
+    reason: str | None = None
+    cause_event_id: EventId | None = None  # e.g. the runway projection below threshold
+
+
+class CanonEscalationRaised(Event, frozen=True, tag="canon-escalation-raised"):
+    """An issue reached the top of the mesh for a decision."""
+
+    data: EscalationRaisedData
+    horizon: ClassVar[Horizon] = Horizon.CONSTITUTIONAL
+
+
+class EscalationResolvedData(EventData, frozen=True):
+    escalation_id: EventId
+    decision: str
+    rationale: str | None = None
+
+
+class CanonEscalationResolved(Event, frozen=True, tag="canon-escalation-resolved"):
+    """An escalation was decided."""
+
+    data: EscalationResolvedData
+    horizon: ClassVar[Horizon] = Horizon.CONSTITUTIONAL
