@@ -7,7 +7,8 @@ VsmeshError
  │    └── UnknownEventType
  ├── PublishError (ConnectionError)     the bus did not acknowledge
  │    └── ConcurrencyConflict           the entity moved on since the writer last read it
- └── ProjectionError (RuntimeError)     a handler failed on a stored event
+ ├── ProjectionError (RuntimeError)     a handler failed on a stored event
+ └── ContractError                      a hub answered a contract request with an error
 """
 
 from __future__ import annotations
@@ -50,3 +51,11 @@ class ProjectionError(VsmeshError, RuntimeError):
         self.stream = stream
         self.sequence = sequence
         self.event_id = event_id
+
+
+class ContractError(VsmeshError):
+    """A hub's contract answered with an error; `code` is machine-readable (e.g. invalid_request)."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code

@@ -5,8 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 import sqlalchemy as sa
+from pydantic import Field
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from vsmesh.hubs.contract import ContractRequest, HubContext, Operation
 from vsmesh.hubs.ops.tables import alerts, recent_events, services
 
 
@@ -51,3 +53,17 @@ async def domain_summary(conn: AsyncConnection, *, recent: int = 10) -> dict[str
         "open_alerts": open_alerts,
         "recent_events": [dict(e) for e in events],
     }
+
+
+class SummaryRequest(ContractRequest):
+    recent: int = Field(10, ge=0, le=200, description="how many of the latest events to include")
+
+
+async def get_domain_summary(ctx: HubContext, request: SummaryRequest) -> dict[str, Any]:
+    async with ctx.read() as conn:
+        return await domain_summary(conn, recent=request.recent)
+
+
+def operations() -> list[Operation]:
+    """ops-hub's contract operations (the generic core's come with the hubs issue)."""
+    return [Operation("get_domain_summary", SummaryRequest, get_domain_summary, "services by health, alerts, events")]

@@ -1,0 +1,156 @@
+"""The cross-hub contract: each hub answers `vsmesh.{hub}.{operation}` as the nats.micro service `vsmesh-{hub}`.
+
+Reads answer from the hub's read model; writes publish an event and return its id. A request is
+validated with pydantic; every failure comes back as JSON `{"error": {"code", "message"}}` (and the
+micro error headers), never as a timeout.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime as dt
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import msgspec
+import structlog
+from nats.aio.client import Client
+from nats.js import JetStreamContext
+from nats.micro import add_service
+from nats.micro.request import Request
+from nats.micro.service import Service
+from pydantic import BaseModel, ConfigDict, ValidationError
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from vsmesh import __version__
+from vsmesh.bus.publisher import Publisher
+from vsmesh.errors import ContractError, VsmeshError
+from vsmesh.projectors.engine import in_schema, positions
+from vsmesh.projectors.projection import Projection
+from vsmesh.settings import Settings
+
+log = structlog.get_logger(__name__)
+
+
+class ContractRequest(BaseModel):
+    """Base of every request model: unknown fields are refused, so a typo is an error, not a no-op.
+
+    `wait_for_seq` asks a read to wait until the hub has applied that stream sequence
+    (read-your-writes for a script that just published).
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    wait_for_seq: dict[str, int] | None = None
+
+
+@dataclass
+class HubContext:
+    """What a contract handler may use: the hub's read model (read-only by habit) and a publisher."""
+
+    hub: str
+    projection: Projection
+    engine: AsyncEngine
+    js: JetStreamContext
+    settings: Settings
+    publisher: Publisher = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.publisher = Publisher(self.js, self.settings, source=f"vsmesh/{self.hub}")
+
+    @contextlib.asynccontextmanager
+    async def read(self) -> AsyncIterator[AsyncConnection]:
+        """A connection whose schema-less tables resolve to this hub's live schema."""
+        async with self.engine.connect() as conn:
+            yield await in_schema(conn, self.projection.schema)
+
+    async def wait_for(self, wanted: dict[str, int], timeout: float = 5.0) -> None:
+        """Return once the hub's positions reach `wanted` ({stream: seq}); ContractError on timeout."""
+        deadline = asyncio.get_running_loop().time() + timeout
+        while True:
+            at = await positions(self.engine, self.projection, self.projection.schema)
+            if all(at.get(stream, 0) >= seq for stream, seq in wanted.items()):
+                return
+            if asyncio.get_running_loop().time() > deadline:
+                raise ContractError("not_yet_applied", f"{self.hub} has not applied {wanted} within {timeout} s")
+            await asyncio.sleep(0.01)
+
+    async def publish(self, event_type: str, *, subject: str | None, data: Any, **ids: Any) -> dict[str, Any]:
+        """Publish an event for this hub; the answer a write returns."""
+        event = self.publisher.build(event_type, hub=self.hub, subject=subject, data=data, **ids)
+        stored = await self.publisher.publish(event)
+        return {"id": stored.event_id, "stream": stored.stream, "seq": stored.sequence}
+
+
+Handler = Callable[[HubContext, Any], Awaitable[Any]]
+
+
+@dataclass(frozen=True)
+class Operation:
+    """One contract operation: its name, its pydantic request model and its handler."""
+
+    name: str
+    request: type[ContractRequest]
+    handler: Handler
+    description: str = ""
+
+
+def _encode(value: Any) -> bytes:
+    return msgspec.json.encode(value, enc_hook=_enc_hook)
+
+
+def _enc_hook(value: Any) -> Any:
+    if isinstance(value, dt.datetime | dt.date):
+        return value.isoformat()
+    return str(value)  # Decimal, UUID, Path …
+
+
+def error_body(code: str, message: str) -> bytes:
+    return _encode({"error": {"code": code, "message": message}})
+
+
+def _endpoint(ctx: HubContext, op: Operation) -> Callable[[Request], Awaitable[None]]:
+    async def handle(req: Request) -> None:
+        try:
+            raw = msgspec.json.decode(req.data) if req.data.strip() else {}
+            request = op.request.model_validate(raw)
+            if request.wait_for_seq:
+                await ctx.wait_for(request.wait_for_seq)
+            answer = await op.handler(ctx, request)
+            await req.respond(_encode(answer))
+        except (msgspec.DecodeError, ValidationError) as e:
+            await _fail(req, "invalid_request", _first_error(e))
+        except ContractError as e:
+            await _fail(req, e.code, str(e))
+        except VsmeshError as e:
+            await _fail(req, "rejected", str(e))
+        except Exception as e:  # noqa: BLE001 - the caller must get an answer, and we log what broke
+            log.exception("contract handler failed", hub=ctx.hub, operation=op.name)
+            await _fail(req, "internal", f"{op.name} failed on {ctx.hub}: {type(e).__name__}: {e}")
+
+    return handle
+
+
+def _first_error(e: Exception) -> str:
+    if isinstance(e, ValidationError):
+        err = e.errors()[0]
+        where = ".".join(str(p) for p in err["loc"]) or "request"
+        return f"{where}: {err['msg']}"
+    return f"request is not JSON: {e}"
+
+
+async def _fail(req: Request, code: str, message: str) -> None:
+    await req.respond_error(code, message.splitlines()[0][:500], data=error_body(code, message))
+
+
+async def start_contract(nc: Client, ctx: HubContext, operations: list[Operation]) -> Service:
+    """Start the hub's `vsmesh-{hub}` micro service with one endpoint per operation."""
+    service = await add_service(
+        nc, name=f"vsmesh-{ctx.hub}", version=__version__, description=f"the {ctx.hub} contract"
+    )
+    group = service.add_group(name=f"vsmesh.{ctx.hub}")
+    for op in operations:
+        await group.add_endpoint(name=op.name, handler=_endpoint(ctx, op), metadata={"description": op.description})
+    log.info("contract answering", hub=ctx.hub, operations=[op.name for op in operations])
+    return service
