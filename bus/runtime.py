@@ -113,6 +113,7 @@ class Mesh:
     async def _serve(self, settings: Settings) -> None:
         from vsmesh.hubs import hub
         from vsmesh.projectors.database import check_database, create_engine
+        from vsmesh.projectors.engine import ensure_schema
         from vsmesh.projectors.runner import ProjectorStats, run_projection
 
         nc = await connect(settings, name="vsmesh-up")
@@ -120,6 +121,9 @@ class Mesh:
         try:
             await check_database(engine, settings.database_url or "")
             await ensure_streams(nc.jetstream(), max_msg_bytes=settings.max_event_bytes)
+            for slug in settings.hubs:  # before anything answers: a contract read needs the tables
+                projection = hub(slug).projection()
+                await ensure_schema(engine, projection, projection.schema)
             stats = [ProjectorStats(h) for h in settings.hubs]
             tasks = [
                 asyncio.create_task(
@@ -128,9 +132,12 @@ class Mesh:
                 )
                 for s in stats
             ]
+            services = [await _start_contract(nc, engine, settings, h) for h in settings.hubs]
             mark(settings.data_dir, ready=True)
             log.info("mesh up", nats=settings.nats_url, hubs=list(settings.hubs), data_dir=str(settings.data_dir))
             await self._watch(tasks, stats)
+            for service in services:
+                await service.stop()
         finally:
             await engine.dispose()
             with contextlib.suppress(Exception):
@@ -156,6 +163,15 @@ class Mesh:
         for t in tasks:
             t.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
+
+
+async def _start_contract(nc, engine, settings: Settings, slug: str):
+    from vsmesh.hubs import hub
+    from vsmesh.hubs.contract import HubContext, start_contract
+
+    package = hub(slug)
+    ctx = HubContext(slug, package.projection(), engine, nc.jetstream(), settings)
+    return await start_contract(nc, ctx, package.contract.operations())
 
 
 def stop_mesh(settings: Settings, timeout: float = 30.0) -> str:
