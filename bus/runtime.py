@@ -116,6 +116,10 @@ class Mesh:
         from vsmesh.projectors.engine import ensure_schema
         from vsmesh.projectors.runner import ProjectorStats, run_projection
 
+        from vsmesh.hubs import HUBS
+
+        if not settings.hubs:
+            settings = settings.model_copy(update={"hubs": tuple(HUBS)})
         nc = await connect(settings, name="vsmesh-up")
         engine = create_engine(settings)
         try:

@@ -32,7 +32,7 @@ class Settings(BaseModel):
     batch_size: int = Field(1000, gt=0, description="most events a projector applies in one transaction")
     batch_wait_ms: float = Field(5.0, ge=0, description="how long a projector waits to fill a batch")
     connect_timeout: float = Field(2.0, gt=0, description="seconds to wait for a server before giving up")
-    hubs: tuple[str, ...] = Field(("ops-hub",), description="hubs this process runs (comma-separated)")
+    hubs: tuple[str, ...] = Field((), description="hubs this process runs (comma-separated); empty: all")
 
     @classmethod
     def from_env(cls, env: Mapping[str, str], **overrides: object) -> Settings:

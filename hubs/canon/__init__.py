@@ -1,0 +1,1 @@
+"""canon-hub (being built)."""

@@ -1,0 +1,1 @@
+"""dev-hub (being built)."""

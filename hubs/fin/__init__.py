@@ -1,0 +1,1 @@
+"""fin-hub (being built)."""
