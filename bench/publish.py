@@ -75,8 +75,17 @@ async def main(n: int, rounds: int) -> None:
         await js.delete_stream("BENCHRAW")
         await nc.close()
     print(f"{n} events of ~{size:.0f} B: vsmesh {value:,.0f} ev/s, raw publish_async {floor:,.0f} ev/s")
-    print(json.dumps({"metric": "publish_events_per_s", "value": round(value), "floor": round(floor),
-                      "ratio": round(value / floor, 2), "target": 0.8}))
+    print(
+        json.dumps(
+            {
+                "metric": "publish_events_per_s",
+                "value": round(value),
+                "floor": round(floor),
+                "ratio": round(value / floor, 2),
+                "target": 0.8,
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

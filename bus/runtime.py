@@ -111,12 +111,11 @@ class Mesh:
             log.info("mesh stopped")
 
     async def _serve(self, settings: Settings) -> None:
-        from vsmesh.hubs import hub
+        from vsmesh.hubs import HUBS, hub
         from vsmesh.projectors.database import check_database, create_engine
         from vsmesh.projectors.engine import ensure_schema
+        from vsmesh.projectors.housekeeping import start_housekeeping
         from vsmesh.projectors.runner import ProjectorStats, run_projection
-
-        from vsmesh.hubs import HUBS
 
         if not settings.hubs:
             settings = settings.model_copy(update={"hubs": tuple(HUBS)})
@@ -136,6 +135,9 @@ class Mesh:
                 )
                 for s in stats
             ]
+            tasks += start_housekeeping(
+                nc.jetstream(), engine, [hub(s.hub).projection() for s in stats], stats, settings, self.stop_event
+            )
             services = [await _start_contract(nc, engine, settings, h) for h in settings.hubs]
             mark(settings.data_dir, ready=True)
             log.info("mesh up", nats=settings.nats_url, hubs=list(settings.hubs), data_dir=str(settings.data_dir))

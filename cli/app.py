@@ -4,11 +4,16 @@ from __future__ import annotations
 
 import typer
 
+from vsmesh.cli.core_cmds import add_core_commands
+from vsmesh.cli.demo_cmd import demo
+from vsmesh.cli.fin_cmds import fin_app
+from vsmesh.cli.ops_cmds import ops_app
 from vsmesh.cli.publish_cmd import publish
 from vsmesh.cli.quarantine_cmd import quarantine_app
 from vsmesh.cli.rebuild_cmd import rebuild_cmd
 from vsmesh.cli.runtime_cmds import down, env, up
 from vsmesh.cli.schema_cmd import schema_app
+from vsmesh.cli.snapshot_cmd import snapshot
 from vsmesh.cli.status_cmd import status
 from vsmesh.cli.summary_cmd import summary
 from vsmesh.cli.tail_cmd import tail
@@ -28,8 +33,13 @@ app.command()(tail)
 app.command()(summary)
 app.command()(status)
 app.command("rebuild")(rebuild_cmd)
+app.command()(snapshot)
 app.add_typer(schema_app, name="schema")
 app.add_typer(quarantine_app, name="quarantine")
+add_core_commands(app)
+app.add_typer(fin_app, name="fin")
+app.add_typer(ops_app, name="ops")
+app.command()(demo)
 
 
 def main() -> None:

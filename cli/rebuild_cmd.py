@@ -1,77 +1,231 @@
-"""`vsmesh rebuild HUB`: replay the log into a fresh schema and swap it in."""
+"""`vsmesh rebuild`: replay the log into a fresh schema and swap it in, or build a hub as it was at a past
+moment into a point-in-time copy of its own; list and drop those copies."""
 
 from __future__ import annotations
 
+import datetime as dt
+import re
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import structlog
+import typer
+from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 from vsmesh.bus.connection import connect
 from vsmesh.cli.context import run, settings_from
-from vsmesh.cli.options import DataDir, HubArg, Json
-from vsmesh.cli.output import echo_json
+from vsmesh.cli.options import DataDir, Json
+from vsmesh.cli.output import console, echo_json, table
+from vsmesh.errors import ConfigError
 from vsmesh.hubs import hub as hub_package
+from vsmesh.projectors.builds import BuildInfo, Until, drop_schema, list_builds, pit_schema, read_build_info
 from vsmesh.projectors.database import check_database, create_engine
-from vsmesh.projectors.rebuild import RebuildResult, rebuild
+from vsmesh.projectors.pipeline import Progress as ProgressFn
+from vsmesh.projectors.rebuild import DEFAULT_BATCH_SIZE, RebuildResult, rebuild
 from vsmesh.settings import Settings
 
 log = structlog.get_logger(__name__)
 
+_AGO = re.compile(r"^(\d+)([smhd])$")
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+LOG_EVERY_S = 2.0
 
-def rebuild_cmd(hub: str = HubArg, data_dir: Path | None = DataDir, as_json: bool = Json) -> None:
-    """Rebuild a hub from the log while it keeps answering; a progress bar on a terminal."""
+
+def rebuild_cmd(
+    hub: str = typer.Argument(None, help="hub slug, e.g. ops-hub (not needed with --list or --drop)"),
+    into: str = typer.Option(None, "--into", help="build a point-in-time copy NAME instead of swapping the live hub"),
+    as_of: str = typer.Option(
+        None, "--as-of", help="with --into: stop after this time (ISO 8601, UTC if no zone; or 2h, 3d ago)"
+    ),
+    to_seq: list[str] = typer.Option(
+        None, "--to-seq", help="with --into: stop after stream sequence N ([STREAM:]N, repeatable)"
+    ),
+    list_copies: bool = typer.Option(False, "--list", help="list point-in-time copies and interrupted rebuilds"),
+    drop: str = typer.Option(None, "--drop", help="remove the point-in-time copy NAME"),
+    fresh: bool = typer.Option(False, "--fresh", help="discard an interrupted rebuild instead of resuming it"),
+    allow_gap: bool = typer.Option(
+        False, "--allow-gap", help="build even if retention aged out events no snapshot covers"
+    ),
+    batch_size: int = typer.Option(DEFAULT_BATCH_SIZE, "--batch-size", min=1, help="events per transaction"),
+    data_dir: Path | None = DataDir,
+    as_json: bool = Json,
+) -> None:
+    """Rebuild a hub from the log while it keeps answering (progress bar on a terminal, log lines otherwise)."""
     settings = settings_from(data_dir)
-    result = run(_rebuild(settings, hub, interactive=sys.stderr.isatty() and not as_json))
-    if as_json:
-        echo_json(
-            {
-                "hub": result.hub,
-                "events": result.events,
-                "seconds": round(result.seconds, 3),
-                "events_per_s": round(result.rate),
-                "positions": result.positions,
-            }
-        )
-    else:
-        print(f"{result.hub} rebuilt from {result.events} events in {result.seconds:.2f} s ({result.rate:,.0f} ev/s)")
+    if list_copies:
+        _show_builds(run(_list(settings)), as_json)
+        return
+    if drop:
+        run(_drop(settings, drop))
+        _say(as_json, {"dropped": drop}, f"point-in-time copy {drop} dropped")
+        return
+    if not hub:
+        raise typer.BadParameter("give a HUB to rebuild (or --list / --drop NAME)", param_hint="HUB")
+    until = Until(seq=_parse_seqs(to_seq or []), time=_parse_time(as_of) if as_of else None)
+    options = {"into": into, "until": until, "fresh": fresh, "allow_gap": allow_gap, "batch_size": batch_size}
+    interactive = sys.stderr.isatty() and not as_json
+    result = run(_rebuild(settings, hub, interactive=interactive, **options))
+    _say(as_json, _as_dict(result, into), _sentence(result, into))
 
 
-async def _rebuild(settings: Settings, hub: str, *, interactive: bool) -> RebuildResult:
+async def _rebuild(settings: Settings, hub: str, *, interactive: bool, **options: Any) -> RebuildResult:
     projection = hub_package(hub).projection()
     nc = await connect(settings, name="vsmesh-rebuild")
     engine = create_engine(settings)
     try:
         await check_database(engine, settings.database_url or "")
-        if interactive:
-            with Progress(
-                TextColumn(f"rebuilding {hub}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn()
-            ) as bar:
-                task = bar.add_task(hub, total=None)
-                return await rebuild(
-                    nc.jetstream(),
-                    engine,
-                    projection,
-                    batch_size=settings.batch_size * 2,
-                    progress=lambda done, total: bar.update(task, completed=done, total=total),
-                )
-        return await rebuild(
-            nc.jetstream(), engine, projection, batch_size=settings.batch_size * 2, progress=_log_progress(hub)
-        )
+        with _progress(hub, interactive) as progress:
+            return await rebuild(nc.jetstream(), engine, projection, progress=progress, **options)
     finally:
         await engine.dispose()
         await nc.drain()
 
 
-def _log_progress(hub: str):
-    last = [0.0]
+@contextmanager
+def _progress(hub: str, interactive: bool) -> Iterator[ProgressFn]:
+    """A rich bar with events/s and ETA on a terminal; otherwise a structured log line every few seconds."""
+    started = time.monotonic()
 
-    def report(done: int, total: int) -> None:
-        now = time.monotonic()
-        if now - last[0] >= 2 or done == total:
-            log.info("rebuild progress", hub=hub, events=done, total=total)
-            last[0] = now
+    def rate(done: int) -> float:
+        elapsed = time.monotonic() - started
+        return done / elapsed if elapsed > 0 else 0.0
 
-    return report
+    if not interactive:
+        last = [0.0]
+
+        def report(done: int, total: int) -> None:
+            now = time.monotonic()
+            if now - last[0] >= LOG_EVERY_S or (done and done >= total):
+                r = rate(done)
+                eta = round((total - done) / r, 1) if r and total > done else 0.0
+                log.info("rebuild progress", hub=hub, events=done, total=total, events_per_s=round(r), eta_s=eta)
+                last[0] = now
+
+        yield report
+        return
+    columns = (
+        TextColumn(f"rebuilding {hub}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.fields[rate]} ev/s"),
+        TimeRemainingColumn(),
+    )
+    with Progress(*columns, console=Console(stderr=True), transient=True) as bar:
+        task = bar.add_task(hub, total=None, rate="-")
+        yield lambda done, total: bar.update(task, completed=done, total=total, rate=f"{rate(done):,.0f}")
+
+
+async def _list(settings: Settings) -> list[BuildInfo]:
+    engine = create_engine(settings)
+    try:
+        await check_database(engine, settings.database_url or "")
+        return await list_builds(engine)
+    finally:
+        await engine.dispose()
+
+
+async def _drop(settings: Settings, name: str) -> None:
+    schema = pit_schema(name)
+    engine = create_engine(settings)
+    try:
+        await check_database(engine, settings.database_url or "")
+        async with engine.connect() as conn:
+            info = await read_build_info(conn, schema)
+        if info is None or info.kind != "point-in-time":
+            raise ConfigError(f"no point-in-time copy named {name!r}; `vsmesh rebuild --list` shows them")
+        await drop_schema(engine, schema)
+    finally:
+        await engine.dispose()
+
+
+def _parse_time(text: str) -> dt.datetime:
+    """ISO 8601 (a naive time is UTC), a date (its midnight UTC), or an age such as 90m, 2h, 3d."""
+    ago = _AGO.match(text)
+    if ago:
+        return dt.datetime.now(dt.UTC) - dt.timedelta(seconds=int(ago.group(1)) * _UNITS[ago.group(2)])
+    try:
+        moment = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise typer.BadParameter(
+            f"{text!r} is no time: use ISO 8601 (2024-06-01T12:00:00Z, 2024-06-01) or an age (90m, 2h, 3d)",
+            param_hint="--as-of",
+        ) from None
+    return moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)
+
+
+def _parse_seqs(values: list[str]) -> dict[str, int]:
+    """`N` (every stream of the hub) or `STREAM:N`."""
+    seqs: dict[str, int] = {}
+    for value in values:
+        stream, _, number = value.rpartition(":")
+        if not number.isdigit():
+            raise typer.BadParameter(
+                f"{value!r}: expected N or STREAM:N, e.g. 5000 or OPERATIONAL:5000", param_hint="--to-seq"
+            )
+        seqs[stream.upper() or "*"] = int(number)
+    return seqs
+
+
+def _as_dict(result: RebuildResult, into: str | None) -> dict[str, Any]:
+    return {
+        "hub": result.hub,
+        "into": into,
+        "schema": result.schema,
+        "events": result.events,
+        "seconds": round(result.seconds, 3),
+        "events_per_s": round(result.rate),
+        "positions": result.positions,
+        "source": result.source,
+        "resumed": result.resumed,
+    }
+
+
+def _sentence(result: RebuildResult, into: str | None) -> str:
+    done = f"from {result.events} events in {result.seconds:.2f} s ({result.rate:,.0f} ev/s)"
+    start = "" if result.source == "log" else f", starting from snapshot {result.source}"
+    resumed = ", resuming an interrupted build" if result.resumed else ""
+    if into:
+        return f"{result.hub} as of {_positions(result.positions)} built into {into} {done}{start}{resumed}"
+    return f"{result.hub} rebuilt {done}{start}{resumed}"
+
+
+def _positions(positions: dict[str, int]) -> str:
+    return ", ".join(f"{s}:{p}" for s, p in sorted(positions.items())) or "the start"
+
+
+def _say(as_json: bool, value: dict[str, Any], sentence: str) -> None:
+    if as_json:
+        echo_json(value)
+    else:
+        print(sentence)
+
+
+def _show_builds(builds: list[BuildInfo], as_json: bool) -> None:
+    rows = [
+        {
+            "name": b.name if b.kind == "point-in-time" and b.finished_at else None,
+            "hub": b.hub,
+            "kind": b.kind,
+            "schema": b.schema,
+            "until": b.until.describe(),
+            "source": b.source,
+            "started_at": b.started_at,
+            "finished_at": b.finished_at,
+            "state": "complete" if b.finished_at else "interrupted (resumed or discarded by the next run)",
+        }
+        for b in builds
+    ]
+    if as_json:
+        echo_json(rows)
+        return
+    columns = ["name", "hub", "until", "source", "built", "state"]
+    cells = [
+        [r["name"] or "-", r["hub"], r["until"], r["source"], r["finished_at"] or r["started_at"], r["state"]]
+        for r in rows
+    ]
+    console.print(table("point-in-time copies and interrupted rebuilds", columns, cells))

@@ -14,6 +14,7 @@ from rich.console import Console
 from vsmesh.bus.mesh_state import load_state, pid_alive
 from vsmesh.bus.runtime import AlreadyUp, Mesh, stop_mesh
 from vsmesh.cli.context import fail, guarded, settings_from
+from vsmesh.cli.demo_cmd import is_fresh, run_mesh
 from vsmesh.cli.options import DataDir
 from vsmesh.errors import VsmeshError
 
@@ -24,12 +25,16 @@ def up(
     data_dir: Path | None = DataDir,
     hub: list[str] = typer.Option(None, "--hub", help="run only these hubs (repeatable) [env VSMESH_HUBS]"),
     detach: bool = typer.Option(False, "--detach", "-d", help="run in the background; stop with `vsmesh down`"),
+    demo: bool = typer.Option(
+        None, "--demo/--no-demo", help="publish the demo picture once ready [default: only for a new embedded data dir]"
+    ),
 ) -> None:
     """Start the mesh: embedded nats-server and PostgreSQL (unless the env points elsewhere), streams, hubs."""
     # Only the env may point `up` at outside servers; the data dir's own addresses are for reuse.
     settings = settings_from(data_dir, discover=False, hubs=tuple(hub) if hub else None)
+    demo = is_fresh(settings) if demo is None else demo
     if detach:
-        _detach(settings.data_dir.resolve(), hub or [])
+        _detach(settings.data_dir.resolve(), hub or [], demo)
         return
     live = console.is_terminal
 
@@ -38,14 +43,14 @@ def up(
             console.print(f"[dim]{time.strftime('%H:%M:%S')}[/] {line}", end="\r", highlight=False)
 
     try:
-        asyncio.run(Mesh(settings, on_status=status).run())
+        asyncio.run(run_mesh(Mesh(settings, on_status=status), demo))
     except AlreadyUp as e:
         typer.echo(f"vsmesh is already up in {settings.data_dir.resolve()} (pid {e.pid}); `vsmesh down` stops it")
     except VsmeshError as e:
         raise fail(str(e)) from None
 
 
-def _detach(data_dir: Path, hubs: list[str]) -> None:
+def _detach(data_dir: Path, hubs: list[str], demo: bool = False) -> None:
     state = load_state(data_dir)
     if pid_alive(state.supervisor_pid):
         typer.echo(f"vsmesh is already up in {data_dir} (pid {state.supervisor_pid})")
@@ -54,6 +59,7 @@ def _detach(data_dir: Path, hubs: list[str]) -> None:
     args = [sys.executable, "-m", "vsmesh.cli.app", "up", "--data-dir", str(data_dir)]
     for h in hubs:
         args += ["--hub", h]
+    args.append("--demo" if demo else "--no-demo")
     with open(data_dir / "mesh.log", "ab") as out:
         proc = subprocess.Popen(
             args, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True

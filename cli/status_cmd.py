@@ -1,26 +1,31 @@
-"""`vsmesh status`: every stream and every hub's projector position and lag."""
+"""`vsmesh status`: every stream, and every hub's projector (position, head, lag, rate, last error, snapshot)."""
 
 from __future__ import annotations
 
+import datetime as dt
 from pathlib import Path
 from typing import Any
 
 from nats.js import JetStreamContext
-from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 
 from vsmesh.bus.connection import connect
+from vsmesh.bus.reader import count_pending
 from vsmesh.bus.streams import STREAMS
 from vsmesh.cli.context import run, settings_from
 from vsmesh.cli.options import DataDir, Json
 from vsmesh.cli.output import console, echo_json, table
 from vsmesh.hubs import HUBS
+from vsmesh.projectors.builds import list_builds
 from vsmesh.projectors.database import check_database, create_engine
 from vsmesh.projectors.engine import ensure_schema, positions
+from vsmesh.projectors.projection import Projection
+from vsmesh.projectors.snapshot_store import list_snapshots
+from vsmesh.projectors.status import ProjectorReport, read_reports
 from vsmesh.settings import Settings
 
 
 def status(data_dir: Path | None = DataDir, as_json: bool = Json) -> None:
-    """Streams (messages, bytes, sequences, retention) and projectors (position, lag)."""
+    """Streams (messages, bytes, sequences, retention) and projectors (position, head, lag, events/s, errors)."""
     settings = settings_from(data_dir)
     result = run(_status(settings))
     if as_json:
@@ -39,10 +44,26 @@ def status(data_dir: Path | None = DataDir, as_json: bool = Json) -> None:
     console.print(
         table(
             "projectors",
-            ["hub", "stream", "position", "lag"],
-            [[p["hub"], p["stream"], p["position"], p["lag"]] for p in result["projectors"]],
+            ["hub", "stream", "position", "head", "lag", "events/s", "running", "last error", "last snapshot"],
+            [
+                [
+                    p["hub"],
+                    p["stream"],
+                    p["position"],
+                    p["head"],
+                    p["lag"],
+                    "-" if p["events_per_s"] is None else f"{p['events_per_s']:,.0f}",
+                    p["running"] or "no",
+                    p["last_error"] or "",
+                    p["last_snapshot"] or "",
+                ]
+                for p in result["projectors"]
+            ],
         )
     )
+    if result["point_in_time"]:
+        cells = [[c["name"], c["hub"], c["until"], c["built"]] for c in result["point_in_time"]]
+        console.print(table("point-in-time copies", ["name", "hub", "as of", "built"], cells))
 
 
 async def _status(settings: Settings) -> dict[str, Any]:
@@ -51,54 +72,66 @@ async def _status(settings: Settings) -> dict[str, Any]:
     try:
         js = nc.jetstream()
         await check_database(engine, settings.database_url or "")
-        streams = []
-        for name, spec in STREAMS.items():
-            info = await js.stream_info(name)
-            streams.append(
-                {
-                    "stream": name,
-                    "messages": info.state.messages,
-                    "bytes": info.state.bytes,
-                    "first_seq": info.state.first_seq,
-                    "last_seq": info.state.last_seq,
-                    "retention": f"{spec.max_age_s / 86400:.0f} days" if spec.max_age_s else "forever",
-                }
-            )
+        streams = [await _stream(js, name) for name in STREAMS]
+        heads = {s["stream"]: s["last_seq"] for s in streams}
+        reports = await read_reports(js)
+        snapshots = {}
+        for info in reversed(await list_snapshots(js)):  # oldest first, so the newest per hub wins
+            snapshots[info.hub] = info.name
         projectors = []
         for package in HUBS.values():
             projection = package.projection()
-            await ensure_schema(engine, projection, projection.schema)
-            at = await positions(engine, projection, projection.schema)
-            for stream, subject in projection.streams.items():
-                position = at.get(stream, 0)
-                projectors.append(
-                    {
-                        "hub": projection.hub,
-                        "stream": stream,
-                        "position": position,
-                        "lag": await _lag(js, stream, subject, position),
-                    }
-                )
-        return {"streams": streams, "projectors": projectors}
+            projectors += await _projector(js, engine, projection, heads, reports.get(projection.hub), snapshots)
+        copies = [
+            {"name": b.name, "hub": b.hub, "until": b.until.describe(), "built": b.finished_at}
+            for b in await list_builds(engine)
+            if b.kind == "point-in-time" and b.finished_at
+        ]
+        return {"streams": streams, "projectors": projectors, "point_in_time": copies}
     finally:
         await engine.dispose()
         await nc.drain()
 
 
-async def _lag(js: JetStreamContext, stream: str, subject: str, position: int) -> int:
-    """Stored events on the hub's subjects past its position (a short-lived consumer counts them)."""
-    info = await js.add_consumer(
-        stream,
-        ConsumerConfig(
-            filter_subject=subject,
-            deliver_policy=DeliverPolicy.BY_START_SEQUENCE,
-            opt_start_seq=position + 1,
-            ack_policy=AckPolicy.NONE,
-            inactive_threshold=5.0,
-            mem_storage=True,
-        ),
-    )
-    try:
-        return info.num_pending
-    finally:
-        await js.delete_consumer(stream, info.name)
+async def _stream(js: JetStreamContext, name: str) -> dict[str, Any]:
+    info = await js.stream_info(name)
+    spec = STREAMS[name]
+    return {
+        "stream": name,
+        "messages": info.state.messages,
+        "bytes": info.state.bytes,
+        "first_seq": info.state.first_seq,
+        "last_seq": info.state.last_seq,
+        "retention": f"{spec.max_age_s / 86400:.0f} days" if spec.max_age_s else "forever",
+    }
+
+
+async def _projector(
+    js: JetStreamContext,
+    engine: Any,
+    projection: Projection,
+    heads: dict[str, int],
+    report: ProjectorReport | None,
+    snapshots: dict[str, str],
+) -> list[dict[str, Any]]:
+    """One row per stream of the hub: the database's position, the stream's head, and what the process reports."""
+    await ensure_schema(engine, projection, projection.schema)
+    at = await positions(engine, projection, projection.schema)
+    rows = []
+    for stream, subject in projection.streams.items():
+        position = at.get(stream, 0)
+        rows.append(
+            {
+                "hub": projection.hub,
+                "stream": stream,
+                "position": position,
+                "head": heads.get(stream, 0),
+                "lag": await count_pending(js, stream, subject, position),
+                "events_per_s": report.events_per_s if report else None,
+                "running": f"{report.host} pid {report.pid}" if report else None,
+                "last_error": report.last_error if report else None,
+                "last_snapshot": snapshots.get(projection.hub),
+                "reported_at": report.updated.astimezone(dt.UTC) if report else None,
+            }
+        )
+    return rows

@@ -5,9 +5,9 @@ from __future__ import annotations
 from types import ModuleType
 
 from vsmesh.errors import ConfigError
-from vsmesh.hubs import ops
+from vsmesh.hubs import canon, dev, fin, ops
 
-HUBS: dict[str, ModuleType] = {ops.manifest.SLUG: ops}
+HUBS: dict[str, ModuleType] = {h.manifest.SLUG: h for h in (ops, dev, fin, canon)}
 
 
 def hub(slug: str) -> ModuleType:

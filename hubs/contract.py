@@ -76,9 +76,20 @@ class HubContext:
                 raise ContractError("not_yet_applied", f"{self.hub} has not applied {wanted} within {timeout} s")
             await asyncio.sleep(0.01)
 
-    async def publish(self, event_type: str, *, subject: str | None, data: Any, **ids: Any) -> dict[str, Any]:
-        """Publish an event for this hub; the answer a write returns."""
+    async def publish(
+        self,
+        event_type: str,
+        *,
+        subject: str | None,
+        data: Any,
+        actor: str | None = None,
+        actor_kind: str | None = None,
+        **ids: Any,
+    ) -> dict[str, Any]:
+        """Publish an event for this hub, naming the caller as actor when given; the answer a write returns."""
         event = self.publisher.build(event_type, hub=self.hub, subject=subject, data=data, **ids)
+        if actor or actor_kind:  # the caller acted, not the hub's own service identity
+            event = msgspec.structs.replace(event, actor=actor or event.actor, actorkind=actor_kind or event.actorkind)
         stored = await self.publisher.publish(event)
         return {"id": stored.event_id, "stream": stored.stream, "seq": stored.sequence}
 

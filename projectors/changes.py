@@ -6,11 +6,13 @@ Handlers record upserts and inserts here; many events touching one row become on
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Iterable
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncConnection
+
+from vsmesh.projectors.bulk import insert_rows, upsert_rows
 
 
 class Changes:
@@ -22,7 +24,8 @@ class Changes:
 
     def upsert(self, table: sa.Table, row: dict[str, Any]) -> None:
         """Insert the row, or update the given columns of the row with the same primary key."""
-        key = tuple(row[c.name] for c in table.primary_key.columns)
+        names = _KEYS.get(table) or _key_names(table)
+        key = tuple(row[name] for name in names)
         pending = self._upserts[table]
         if key in pending:
             pending[key].update(row)
@@ -30,32 +33,33 @@ class Changes:
             pending[key] = dict(row)
 
     def insert(self, table: sa.Table, row: dict[str, Any]) -> None:
+        """Append a row (its key must be new: inserts are not folded)."""
         self._inserts[table].append(row)
 
     def __len__(self) -> int:
         return sum(map(len, self._upserts.values())) + sum(map(len, self._inserts.values()))
 
     async def flush(self, conn: AsyncConnection) -> None:
-        """Write every change; rows with the same set of columns go in one statement."""
+        """Write every change; rows with the same set of columns go in one statement (or one COPY)."""
         for table, rows in self._inserts.items():
-            if rows:
-                await conn.execute(table.insert(), rows)
+            for columns, group in _group_by_columns(rows).items():
+                await insert_rows(conn, table, columns, group)
         for table, by_key in self._upserts.items():
-            for columns, rows in _group_by_columns(by_key.values()).items():
-                await conn.execute(_upsert_statement(table, columns), rows)
+            for columns, group in _group_by_columns(by_key.values()).items():
+                await upsert_rows(conn, table, columns, group)
 
 
-def _group_by_columns(rows) -> dict[tuple[str, ...], list[dict[str, Any]]]:
+_KEYS: dict[sa.Table, tuple[str, ...]] = {}
+
+
+def _key_names(table: sa.Table) -> tuple[str, ...]:
+    # Cached: iterating a Table's primary key costs more than the rest of an upsert.
+    names = _KEYS[table] = tuple(c.name for c in table.primary_key.columns)
+    return names
+
+
+def _group_by_columns(rows: Iterable[dict[str, Any]]) -> dict[tuple[str, ...], list[dict[str, Any]]]:
     groups: dict[tuple[str, ...], list[dict[str, Any]]] = defaultdict(list)
     for row in rows:
         groups[tuple(sorted(row))].append(row)
     return groups
-
-
-def _upsert_statement(table: sa.Table, columns: tuple[str, ...]):
-    keys = [c.name for c in table.primary_key.columns]
-    stmt = pg_insert(table)
-    updates = {c: stmt.excluded[c] for c in columns if c not in keys}
-    if not updates:
-        return stmt.on_conflict_do_nothing(index_elements=keys)
-    return stmt.on_conflict_do_update(index_elements=keys, set_=updates)

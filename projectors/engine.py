@@ -11,8 +11,9 @@ from nats.aio.msg import Msg
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from vsmesh.bus.quarantine import Rejected
+from vsmesh.bus.reader import stream_sequence
 from vsmesh.errors import InvalidEvent, ProjectionError
-from vsmesh.events.codec import decode_event
+from vsmesh.events.codec import decode_message
 from vsmesh.projectors.changes import Changes
 from vsmesh.projectors.checkpoint import read_positions, save_position
 from vsmesh.projectors.projection import Applied, Projection
@@ -54,28 +55,40 @@ async def positions(engine: AsyncEngine, projection: Projection, schema: str) ->
         return await read_positions(await in_schema(conn, schema), projection.positions)
 
 
-def fold(projection: Projection, stream: str, msgs: list[Msg], after: int) -> tuple[Changes, int, int, list[Rejected]]:
-    """Fold the messages past `after` into changes; returns (changes, applied, skipped, rejected)."""
-    changes = Changes()
-    applied = skipped = 0
-    rejected: list[Rejected] = []
+@dataclass
+class Folded:
+    """One batch folded in memory, ready to be written with its position."""
+
+    stream: str
+    changes: Changes
+    last: int  # the batch's last stream sequence: the position once written
+    messages: int = 0
+    applied: int = 0
+    skipped: int = 0
+    rejected: list[Rejected] = field(default_factory=list)
+
+
+def fold(projection: Projection, stream: str, msgs: list[Msg], after: int) -> Folded:
+    """Fold the messages past `after` into changes (no I/O); invalid ones are listed for the quarantine."""
+    folded = Folded(stream, Changes(), max(after, stream_sequence(msgs[-1])) if msgs else after)
     for msg in msgs:
-        seq = msg.metadata.sequence.stream
+        seq = stream_sequence(msg)
         if seq <= after:
             continue  # already applied: a replayed or overlapping delivery
+        folded.messages += 1
         try:
-            event = decode_event(msg.data)
+            event = decode_message(msg.data, msg.headers)  # structured or binary CloudEvents
         except InvalidEvent as e:
             # Stays in the log untouched; the caller copies it to the quarantine with its reason.
-            rejected.append(Rejected(msg, str(e)))
-            skipped += 1
+            folded.rejected.append(Rejected(msg, str(e)))
+            folded.skipped += 1
             continue
         handler = projection.handler_for(event.type)
         if handler is None:
-            skipped += 1
+            folded.skipped += 1
             continue
         try:
-            handler(event, Applied(stream, seq), changes)
+            handler(event, Applied(stream, seq), folded.changes)
         except Exception as e:
             raise ProjectionError(
                 f"{event.type} handler failed: {e}",
@@ -84,8 +97,8 @@ def fold(projection: Projection, stream: str, msgs: list[Msg], after: int) -> tu
                 sequence=seq,
                 event_id=event.id,
             ) from e
-        applied += 1
-    return changes, applied, skipped, rejected
+        folded.applied += 1
+    return folded
 
 
 async def lock_hub(conn: AsyncConnection, hub: str) -> None:
@@ -100,12 +113,16 @@ async def apply_batch(
     if lock:
         await lock_hub(conn, projection.hub)
     after = (await read_positions(conn, projection.positions)).get(stream, 0)
-    changes, applied, skipped, rejected = fold(projection, stream, msgs, after)
-    last = msgs[-1].metadata.sequence.stream
-    if last <= after:
+    folded = fold(projection, stream, msgs, after)
+    if folded.last <= after:
         return BatchResult(0, 0, after)
-    await changes.flush(conn)
+    return await write_folded(conn, projection, folded)
+
+
+async def write_folded(conn: AsyncConnection, projection: Projection, folded: Folded) -> BatchResult:
+    """Write a folded batch: its rows, the hub's after-batch statements and the new position (caller's transaction)."""
+    await folded.changes.flush(conn)
     for stmt in projection.after_batch():
         await conn.execute(stmt)
-    await save_position(conn, projection.positions, stream, last)
-    return BatchResult(applied, skipped, last, rejected)
+    await save_position(conn, projection.positions, folded.stream, folded.last)
+    return BatchResult(folded.applied, folded.skipped, folded.last, folded.rejected)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 import sqlalchemy as sa
 
@@ -12,9 +13,8 @@ from vsmesh.projectors.changes import Changes
 from vsmesh.projectors.checkpoint import positions_table
 
 
-@dataclass(frozen=True)
-class Applied:
-    """Where an event sits in the log, as handlers see it."""
+class Applied(NamedTuple):
+    """Where an event sits in the log, as handlers see it (a tuple: one is made per event)."""
 
     stream: str
     sequence: int

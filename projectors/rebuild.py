@@ -1,24 +1,47 @@
-"""Rebuild: replay a hub's streams into a fresh schema while the live one serves, then swap in one transaction."""
+"""Rebuild: replay a hub's streams into a staging schema while the live one serves, then swap in one transaction.
+
+With `into`, the build stops at `until` and becomes a point-in-time copy of its own (no swap). A build that
+was interrupted leaves its staging schema behind: the next run resumes it when it was the same build (same
+projector code, same stop), and discards it otherwise. Neither ever touches the live schema before the swap.
+"""
 
 from __future__ import annotations
 
-import contextlib
+import dataclasses
+import datetime as dt
 import time
-from collections.abc import Callable
+import zlib
 from dataclasses import dataclass
 
 import sqlalchemy as sa
 import structlog
 from nats.js import JetStreamContext
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from vsmesh.bus.reader import Start, StreamReader
-from vsmesh.projectors.engine import apply_batch, ensure_schema, in_schema, lock_hub
+from vsmesh.errors import ConfigError
+from vsmesh.projectors.builds import (
+    BuildInfo,
+    Until,
+    drop_schema,
+    fingerprint,
+    pit_schema,
+    read_build_info,
+    schema_exists,
+    staging_schema,
+    swap_in,
+    write_build_info,
+)
+from vsmesh.projectors.engine import apply_batch, ensure_schema, in_schema, lock_hub, positions
+from vsmesh.projectors.pipeline import Progress, replay
 from vsmesh.projectors.projection import Projection
+from vsmesh.projectors.retention import first_sequences, gaps, plan_start
+from vsmesh.projectors.snapshot import restore_snapshot
+from vsmesh.projectors.snapshot_store import load_snapshot
 
 log = structlog.get_logger(__name__)
 
-Progress = Callable[[int, int], None]  # (events read, events to read)
+DEFAULT_BATCH_SIZE = 10_000  # nobody reads a staging schema: big batches fold more events into each row
 
 
 @dataclass(frozen=True)
@@ -27,15 +50,13 @@ class RebuildResult:
     events: int
     seconds: float
     positions: dict[str, int]
+    schema: str = ""
+    source: str = "log"
+    resumed: bool = False
 
     @property
     def rate(self) -> float:
         return self.events / self.seconds if self.seconds else 0.0
-
-
-async def _drop_schema(engine: AsyncEngine, schema: str) -> None:
-    async with engine.begin() as conn:
-        await conn.execute(sa.text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
 
 
 async def rebuild(
@@ -43,52 +64,149 @@ async def rebuild(
     engine: AsyncEngine,
     projection: Projection,
     *,
-    batch_size: int = 2000,
+    batch_size: int = DEFAULT_BATCH_SIZE,
     progress: Progress = lambda done, total: None,
+    into: str | None = None,
+    until: Until | None = None,
+    fresh: bool = False,
+    allow_gap: bool = False,
 ) -> RebuildResult:
-    """Rebuild `projection`'s hub from the log; the live schema answers until the final swap."""
-    live = projection.schema
-    target = f"{live}__rebuild"
+    """Rebuild `projection`'s hub from the log (or into the point-in-time copy `into`, stopping at `until`)."""
+    until = until or Until()
+    if until and not into:
+        raise ConfigError("a rebuild that stops early needs --into NAME: the live hub always follows the head")
+    target = pit_schema(into) if into else projection.schema
+    staging = staging_schema(target)
+    wanted = BuildInfo(
+        projection.hub, "point-in-time" if into else "rebuild", until, fingerprint(projection), name=into
+    )
     started = time.perf_counter()
-    await _drop_schema(engine, target)  # a leftover of an interrupted rebuild is never trusted
-    await ensure_schema(engine, projection, target)
-    positions: dict[str, int] = {}
-    done = 0
-    async with contextlib.AsyncExitStack() as stack:
-        readers = [
-            await stack.enter_async_context(StreamReader(js, stream, subject, Start()))
-            for stream, subject in projection.streams.items()
-        ]
-        total = sum([await r.pending() for r in readers])
-        progress(0, total)
-        for reader in readers:
-            async for batch in reader.drain_to_head(batch_size):
-                async with engine.begin() as conn:
-                    result = await apply_batch(
-                        await in_schema(conn, target), projection, reader.stream, batch, lock=False
-                    )
-                positions[reader.stream] = result.position
-                done += len(batch)
-                progress(done, max(total, done))
-        async with engine.begin() as conn:
-            # Under the hub lock the live projector waits: catch up what arrived meanwhile, then swap.
-            await lock_hub(conn, projection.hub)
-            target_conn = await in_schema(conn, target)
-            for reader in readers:
-                async for batch in reader.catch_up(batch_size):
-                    result = await apply_batch(target_conn, projection, reader.stream, batch, lock=False)
-                    positions[reader.stream] = result.position
-                    done += len(batch)
-            await conn.execute(sa.text(f'DROP SCHEMA IF EXISTS "{live}__old" CASCADE'))
-            await conn.execute(
-                sa.text(
-                    f"DO $$ BEGIN IF EXISTS (SELECT 1 FROM pg_namespace WHERE nspname = '{live}') THEN "
-                    f'ALTER SCHEMA "{live}" RENAME TO "{live}__old"; END IF; END $$'
-                )
+    bound = log.bind(hub=projection.hub, schema=target)
+    async with engine.connect() as guard:
+        await _claim(guard, staging, projection.hub)
+        try:
+            if into:
+                await _refuse_existing(engine, target, into)
+            start, info, resumed = await _prepare(js, engine, projection, staging, wanted, fresh, allow_gap)
+            replayed = await replay(
+                js, engine, projection, staging, start, until=until, batch_size=batch_size, progress=progress
             )
-            await conn.execute(sa.text(f'ALTER SCHEMA "{target}" RENAME TO "{live}"'))
-            await conn.execute(sa.text(f'DROP SCHEMA IF EXISTS "{live}__old" CASCADE'))
-    progress(done, done)
-    result = RebuildResult(projection.hub, done, time.perf_counter() - started, positions)
-    log.info("rebuild swapped in", hub=projection.hub, events=done, seconds=round(result.seconds, 2))
+            events = replayed.messages
+            if into:
+                await _finish_copy(engine, staging, target, info)
+                reached = replayed.positions
+            else:
+                reached, caught_up = await _swap(js, engine, projection, staging, replayed.positions, info, batch_size)
+                events += caught_up
+            progress(events, events)
+        finally:
+            await _release(guard, staging)
+    result = RebuildResult(projection.hub, events, time.perf_counter() - started, reached, target, info.source, resumed)
+    bound.info(
+        "point-in-time copy built" if into else "rebuild swapped in",
+        events=events,
+        seconds=round(result.seconds, 2),
+        events_per_s=round(result.rate),
+        positions=reached,
+        source=info.source,
+        resumed=resumed,
+        rejected=replayed.rejected,
+    )
     return result
+
+
+async def _prepare(
+    js: JetStreamContext,
+    engine: AsyncEngine,
+    projection: Projection,
+    staging: str,
+    wanted: BuildInfo,
+    fresh: bool,
+    allow_gap: bool,
+) -> tuple[dict[str, int], BuildInfo, bool]:
+    """Resume a leftover staging schema of the same build, or start a new one; returns (start, info, resumed)."""
+    async with engine.connect() as conn:
+        leftover = await read_build_info(conn, staging)
+    if leftover is not None and not fresh and _same_build(leftover, wanted):
+        start = await positions(engine, projection, staging)
+        if not gaps(await first_sequences(js, projection), start):
+            log.info("resuming an interrupted build", hub=projection.hub, schema=staging, positions=start)
+            return start, leftover, True
+    if leftover is not None or await _exists(engine, staging):
+        log.info("discarding an interrupted build", hub=projection.hub, schema=staging, fresh=fresh)
+    await drop_schema(engine, staging)
+    await ensure_schema(engine, projection, staging)
+    start, snapshot = await plan_start(js, projection, wanted.until, allow_gap=allow_gap)
+    info = dataclasses.replace(wanted, source=snapshot.name if snapshot else "log")
+    body = await load_snapshot(js, snapshot) if snapshot else None
+    async with engine.begin() as conn:
+        # The snapshot's rows and the build record commit together: a crash in between leaves no half-restore.
+        if body is not None:
+            await restore_snapshot(conn, projection, staging, body)
+        await write_build_info(conn, staging, info)
+    return start, info, False
+
+
+async def _swap(
+    js: JetStreamContext,
+    engine: AsyncEngine,
+    projection: Projection,
+    staging: str,
+    reached: dict[str, int],
+    info: BuildInfo,
+    batch_size: int,
+) -> tuple[dict[str, int], int]:
+    """Under the hub lock (the live projector waits): catch up what arrived meanwhile, then swap."""
+    reached = dict(reached)
+    caught_up = 0
+    async with engine.begin() as conn:
+        await lock_hub(conn, projection.hub)
+        target = await in_schema(conn, staging)
+        for stream, subject in projection.streams.items():
+            start = Start(after_seq=reached.get(stream, 0))
+            async with StreamReader(js, stream, subject, start) as reader:
+                async for batch in reader.drain_to_head(batch_size):
+                    result = await apply_batch(target, projection, stream, batch, lock=False)
+                    reached[stream] = result.position
+                    caught_up += len(batch)
+        await write_build_info(conn, staging, dataclasses.replace(info, finished_at=dt.datetime.now(dt.UTC)))
+        await swap_in(conn, staging, projection.schema)
+    return reached, caught_up
+
+
+async def _finish_copy(engine: AsyncEngine, staging: str, target: str, info: BuildInfo) -> None:
+    async with engine.begin() as conn:
+        await write_build_info(conn, staging, dataclasses.replace(info, finished_at=dt.datetime.now(dt.UTC)))
+        await conn.execute(sa.text(f'ALTER SCHEMA "{staging}" RENAME TO "{target}"'))
+
+
+async def _refuse_existing(engine: AsyncEngine, target: str, name: str) -> None:
+    if await _exists(engine, target):
+        raise ConfigError(f"point-in-time copy {name!r} already exists; drop it with `vsmesh rebuild --drop {name}`")
+
+
+async def _exists(engine: AsyncEngine, schema: str) -> bool:
+    async with engine.connect() as conn:
+        return await schema_exists(conn, schema)
+
+
+def _same_build(a: BuildInfo, b: BuildInfo) -> bool:
+    return (a.hub, a.kind, a.until, a.fingerprint) == (b.hub, b.kind, b.until, b.fingerprint)
+
+
+def _guard_key(staging: str) -> int:
+    # A different key space from the hub write lock (engine.hub_lock_key), so the two never collide.
+    return -(zlib.crc32(f"build:{staging}".encode()) + 1)
+
+
+async def _claim(conn: AsyncConnection, staging: str, hub: str) -> None:
+    """One build per target at a time; the lock dies with the connection, so a killed build frees it."""
+    got = (await conn.execute(sa.select(sa.func.pg_try_advisory_lock(_guard_key(staging))))).scalar_one()
+    await conn.commit()
+    if not got:
+        raise ConfigError(f"a rebuild of {hub} into {staging} is already running; wait for it or stop it first")
+
+
+async def _release(conn: AsyncConnection, staging: str) -> None:
+    await conn.execute(sa.select(sa.func.pg_advisory_unlock(_guard_key(staging))))
+    await conn.commit()

@@ -16,6 +16,7 @@ from vsmesh.bus.quarantine import quarantine
 from vsmesh.bus.reader import Start, StreamReader
 from vsmesh.errors import ProjectionError
 from vsmesh.projectors.engine import BatchResult, apply_batch, ensure_schema, in_schema, positions
+from vsmesh.projectors.pipeline import READ_AHEAD
 from vsmesh.projectors.projection import Projection
 from vsmesh.settings import Settings
 
@@ -24,12 +25,14 @@ log = structlog.get_logger(__name__)
 
 @dataclass
 class ProjectorStats:
-    """What `vsmesh up` shows on its status line."""
+    """What `vsmesh up` shows on its status line and publishes for `vsmesh status`."""
 
     hub: str
     applied: int = 0
     positions: dict[str, int] = field(default_factory=dict)
     last_error: str | None = None
+    events_per_s: float = 0.0
+    last_snapshot: str | None = None
 
 
 async def run_projection(
@@ -65,7 +68,7 @@ async def _follow(
     bound = log.bind(hub=projection.hub, stream=stream)
     bound.info("projector following", position=start.after_seq, subject=subject)
     last_log = time.monotonic()
-    async with StreamReader(js, stream, subject, start) as reader:
+    async with StreamReader(js, stream, subject, start, max_queued=READ_AHEAD) as reader:
         while not stop.is_set():
             batch = await reader.batch(settings.batch_size, settings.batch_wait_ms / 1000, timeout=0.25)
             if not batch:

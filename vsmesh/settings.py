@@ -32,7 +32,15 @@ class Settings(BaseModel):
     batch_size: int = Field(1000, gt=0, description="most events a projector applies in one transaction")
     batch_wait_ms: float = Field(5.0, ge=0, description="how long a projector waits to fill a batch")
     connect_timeout: float = Field(2.0, gt=0, description="seconds to wait for a server before giving up")
+    snapshot_every_events: int = Field(100_000, ge=0, description="snapshot a hub after this many events (0: off)")
+    snapshot_every_minutes: float = Field(60.0, ge=0, description="snapshot a hub this often if it changed (0: off)")
+    snapshot_keep: int = Field(3, gt=0, description="snapshots kept per hub in the object store")
     hubs: tuple[str, ...] = Field((), description="hubs this process runs (comma-separated); empty: all")
+    fin_runway_alert_months: float = Field(
+        6.0, gt=0, description="fin-hub alerts when the projected runway falls below this many months"
+    )
+    ops_stale_amber_minutes: float = Field(60.0, gt=0, description="ops evidence older than this turns amber")
+    ops_stale_red_minutes: float = Field(1440.0, gt=0, description="ops evidence older than this turns red")
 
     @classmethod
     def from_env(cls, env: Mapping[str, str], **overrides: object) -> Settings:

@@ -1,1 +1,6 @@
-"""fin-hub (being built)."""
+"""fin-hub: the resource hub (S3) — budgets, commitments, costs, token spend, burn rate and runway."""
+
+from vsmesh.hubs.fin import contract, manifest, projector, tables
+from vsmesh.hubs.fin.projector import projection
+
+__all__ = ["contract", "manifest", "projection", "projector", "tables"]

@@ -1,7 +1,29 @@
-"""ops-hub's identity and the event types it accepts (the seed 002 vocabulary grows here)."""
+"""ops-hub's identity and the event types it accepts (seed 002's vocabulary)."""
 
 SLUG = "ops-hub"
 NAME = "Operations hub"
 VSM_FUNCTION = "OPS"
 VSM_SYSTEM = "S1"
-EVENT_TYPES = ("ops-inventory-registered", "ops-health-checked", "alert-raised")
+EVENT_TYPES = (
+    "ops-inventory-registered",
+    "ops-inventory-updated",
+    "ops-inventory-retired",
+    "ops-service-discovered",
+    "ops-health-checked",
+    "ops-endpoint-verified",
+    "ops-backup-verified",
+    "ops-restore-tested",
+    "ops-runbook-executed",
+    "ops-drift-detected",
+    "ops-readiness-gate-updated",
+    "ops-migration-gate-passed",
+    "ops-migration-gate-failed",
+    "ops-incident-opened",
+    "ops-incident-updated",
+    "ops-incident-resolved",
+    "ops-change-recorded",
+    "ops-release-observed",
+    "alert-raised",
+    "alert-acknowledged",
+    "alert-resolved",
+)

@@ -60,7 +60,7 @@ def test_up_twice_then_sigterm_leaves_no_process(data_dir):
 
 
 def test_restarted_mesh_keeps_events_and_read_model(data_dir):
-    up = vsmesh(data_dir, "up", "--detach")
+    up = vsmesh(data_dir, "up", "--detach", "--no-demo")
     assert "up in the background" in up.stdout
     vsmesh(
         data_dir,

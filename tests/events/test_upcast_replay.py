@@ -9,7 +9,7 @@ from vsmesh.bus.connection import connect
 from vsmesh.bus.reader import Start, StreamReader
 from vsmesh.bus.streams import ensure_streams
 from vsmesh.hubs.ops import projection as ops_projection
-from vsmesh.hubs.ops.tables import recent_events, services
+from vsmesh.hubs.ops.tables import evidence, inventory, recent_events
 from vsmesh.projectors.database import create_engine
 from vsmesh.projectors.engine import apply_batch, ensure_schema, in_schema
 
@@ -74,8 +74,10 @@ async def test_v1_events_replay_into_the_read_model_as_v2(js, db):
     async with db.connect() as conn:
         conn = await in_schema(conn, projection.schema)
         # The service exists because its v1 kind reads as v2's `service`; its health came from v1 too.
-        row = (await conn.execute(sa.select(services).where(services.c.entity == subject))).one()
-        assert (row.name, row.owner, row.status) == (name, "rail", "amber")
+        row = (await conn.execute(sa.select(inventory).where(inventory.c.entity == subject))).one()
+        assert (row.kind, row.name, row.owner) == ("service", name, "rail")
+        health = (await conn.execute(sa.select(evidence.c.status).where(evidence.c.entity == subject))).scalar_one()
+        assert health == "amber"
         summaries = (
             await conn.execute(sa.select(recent_events.c.summary).where(recent_events.c.entity == subject))
         ).scalars()
@@ -105,4 +107,5 @@ async def test_a_v1_kind_outside_the_vocabulary_is_kept_as_detail(js, db):
             await conn.execute(sa.select(recent_events.c.summary).where(recent_events.c.entity == subject))
         ).scalar_one()
         assert summary == f"other {name} registered"
-        assert (await conn.execute(sa.select(services).where(services.c.entity == subject))).first() is None
+        row = (await conn.execute(sa.select(inventory).where(inventory.c.entity == subject))).one()
+        assert (row.kind, row.kind_detail) == ("other", "object store")

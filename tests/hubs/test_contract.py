@@ -4,7 +4,6 @@ import uuid
 
 import pytest
 
-from tests.conftest import wait_until
 from vsmesh.bus.connection import connect
 from vsmesh.bus.contract_client import ask
 from vsmesh.bus.publisher import Publisher
@@ -44,6 +43,6 @@ async def test_bad_requests_come_back_as_json_errors(nc, running_mesh):
 
 
 async def test_a_hub_that_is_not_running_is_named(nc, running_mesh):
-    with pytest.raises(ContractError, match="fin-hub does not answer get_domain_summary") as e:
-        await ask(nc, "fin-hub", "get_domain_summary")
+    with pytest.raises(ContractError, match="nobody-hub does not answer get_domain_summary") as e:
+        await ask(nc, "nobody-hub", "get_domain_summary")
     assert e.value.code == "not_running"

@@ -1,0 +1,121 @@
+"""`vsmesh demo`: publish the seeds' real picture through the ordinary publisher, once.
+
+Ids derive from stable keys, so JetStream drops a rerun within its duplicate window; beyond it, a
+demo event already last on its subject (or any newer event there) is not sent again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from collections import defaultdict
+from pathlib import Path
+
+import structlog
+import typer
+from nats.js import JetStreamContext
+from nats.js.errors import NotFoundError
+
+from vsmesh.bus.connection import connect
+from vsmesh.bus.mesh_state import load_state, state_path, with_mesh
+from vsmesh.bus.publisher import Publisher
+from vsmesh.bus.runtime import Mesh
+from vsmesh.bus.streams import stream_for
+from vsmesh.bus.subjects import event_subject
+from vsmesh.cli.context import run, settings_from
+from vsmesh.cli.options import DataDir, Json
+from vsmesh.cli.output import echo_json
+from vsmesh.demo import demo_events
+from vsmesh.errors import VsmeshError
+from vsmesh.events.envelope import Event
+from vsmesh.settings import Settings
+
+log = structlog.get_logger(__name__)
+
+
+def demo(data_dir: Path | None = DataDir, as_json: bool = Json) -> None:
+    """Publish the demo picture (ops: CoulombCore → ThreePhoenix); a second run publishes nothing new."""
+    settings = settings_from(data_dir)
+    new, present = run(publish_demo(settings))
+    if as_json:
+        echo_json({"published": new, "present": present})
+    else:
+        typer.echo(f"demo: published {new} new events ({present} already there)")
+
+
+async def publish_demo(settings: Settings) -> tuple[int, int]:
+    """Publish the demo events not yet stored; (new, already there)."""
+    nc = await connect(settings, name="vsmesh-demo")
+    try:
+        js = nc.jetstream()
+        publisher = Publisher(js, settings, source="vsmesh/demo")
+        events = demo_events()
+        built = [publisher.build(e.type, hub=e.hub, subject=e.subject, data=e.data, event_id=e.id) for e in events]
+        todo = await _not_yet_stored(js, built)
+        results = await publisher.publish_many(todo) if todo else []
+    finally:
+        await nc.drain()
+    new = sum(not r.duplicate for r in results)
+    return new, len(built) - new
+
+
+async def _not_yet_stored(js: JetStreamContext, events: list[Event]) -> list[Event]:
+    by_subject: dict[tuple[str, str], list[Event]] = defaultdict(list)
+    for event in events:
+        horizon = type(event).horizon
+        by_subject[(stream_for(horizon), event_subject(horizon, event.hub, event.type, event.subject))].append(event)
+    todo: list[Event] = []
+    for (stream, subject), mine in by_subject.items():
+        last = await _last_id(js, stream, subject)
+        ids = [e.id for e in mine]
+        if last is None:
+            todo += mine
+        elif last in ids:
+            todo += mine[ids.index(last) + 1 :]
+        # else: something newer than the demo lives there; the demo must not overwrite it
+    # Keep the demo's order (an incident opens before it is updated).
+    wanted = {e.id for e in todo}
+    return [e for e in events if e.id in wanted]
+
+
+async def _last_id(js: JetStreamContext, stream: str, subject: str) -> str | None:
+    try:
+        msg = await js.get_last_msg(stream, subject)
+    except NotFoundError:
+        return None
+    return (msg.headers or {}).get("Nats-Msg-Id")
+
+
+def is_fresh(settings: Settings) -> bool:
+    """A new data dir of the embedded mesh: the one case where `vsmesh up` adds the demo by default."""
+    # Never by default against outside servers: they may be production.
+    return settings.nats_url is None and not state_path(settings.data_dir.resolve()).exists()
+
+
+async def run_mesh(mesh: Mesh, demo: bool) -> None:
+    """Run the mesh; with `demo`, publish the demo picture once it is ready."""
+    if not demo:
+        await mesh.run()
+        return
+    task = asyncio.create_task(_demo_when_ready(mesh))
+    try:
+        await mesh.run()
+    finally:
+        task.cancel()
+
+
+async def _demo_when_ready(mesh: Mesh) -> None:
+    data_dir = mesh.settings.data_dir.resolve()
+    while not mesh.stop_event.is_set():
+        state = load_state(data_dir)
+        if state.ready and state.supervisor_pid == os.getpid():
+            break
+        await asyncio.sleep(0.2)
+    else:
+        return
+    try:
+        new, present = await publish_demo(with_mesh(mesh.settings.model_copy(update={"data_dir": data_dir})))
+        log.info("demo published", new=new, already_there=present)
+    except VsmeshError as e:
+        # The mesh is what matters; a demo that could not be published is reported, not fatal.
+        log.warning("demo not published", error=str(e))

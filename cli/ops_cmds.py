@@ -1,0 +1,127 @@
+"""`vsmesh ops …`: ops-hub's services and migration readiness, asked over NATS through its contract."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import typer
+
+from vsmesh.bus.connection import connect
+from vsmesh.bus.contract_client import ask
+from vsmesh.cli.context import run, settings_from
+from vsmesh.cli.options import DataDir, Json
+from vsmesh.cli.output import console, echo_json, table
+from vsmesh.settings import Settings
+
+ops_app = typer.Typer(help="ops-hub: what runs where, its health, and migration readiness.", no_args_is_help=True)
+
+_COLOURS = {"green": "green", "amber": "yellow", "red": "red", "retired": "dim"}
+
+
+async def _ask(settings: Settings, operation: str, request: dict[str, Any]) -> Any:
+    nc = await connect(settings, name="vsmesh-ops")
+    try:
+        return await ask(nc, "ops-hub", operation, request)
+    finally:
+        await nc.close()
+
+
+def _health(status: str | None) -> str:
+    return f"[{_COLOURS.get(status or '', 'dim')}]{status or 'unknown'}[/]"
+
+
+@ops_app.command("services")
+def services(
+    environment: str = typer.Option(None, "--environment", "-e", help="only services in this environment"),
+    name: str = typer.Option(None, "--name", help="only this service"),
+    include_retired: bool = typer.Option(False, "--retired", help="include retired services"),
+    data_dir: Path | None = DataDir,
+    as_json: bool = Json,
+) -> None:
+    """What runs where, why, who owns it, how it is reached, and what proves it healthy."""
+    settings = settings_from(data_dir)
+    request = {"environment": environment, "name": name, "include_retired": include_retired}
+    answer = run(_ask(settings, "get_services", {k: v for k, v in request.items() if v}))
+    if as_json:
+        echo_json(answer)
+        return
+    rows = [_service_row(s) for s in answer["services"]]
+    columns = ["service", "health", "environment", "runs on", "owner", "why", "reached via", "evidence"]
+    shown = table("ops-hub services", columns, rows)
+    for column in shown.columns[:2]:  # a name or health folded over lines is hard to read and to grep
+        column.no_wrap = True
+    console.print(shown)
+
+
+def _service_row(s: dict[str, Any]) -> list[Any]:
+    place = (s["host"] or "") + (f" ({s['namespace']})" if s["namespace"] else "")
+    reach = [e["url"] or e["name"] for e in s["endpoints"]] + [f"{p['type']}: {p['target']}" for p in s["access_paths"]]
+    proof = [f"{e['kind']} {e['status']} ({_age(e['age_minutes'])})" for e in s["evidence"]]
+    name = s["name"] if s["catalogued"] else f"{s['name']} (uncatalogued)"
+    return [
+        name,
+        _health(s["status"]),
+        s["environment"],
+        place,
+        s["owner"],
+        s["purpose"],
+        "\n".join(reach),
+        "\n".join(proof),
+    ]
+
+
+def _age(minutes: float | None) -> str:
+    if minutes is None:
+        return "no time"
+    if minutes < 60:
+        return f"{minutes:.0f} min ago"
+    if minutes < 2880:
+        return f"{minutes / 60:.0f} h ago"
+    return f"{minutes / 1440:.0f} d ago"
+
+
+@ops_app.command("readiness")
+def readiness(
+    wave: str = typer.Argument(..., help="the migration wave, e.g. coulombcore-to-threephoenix"),
+    data_dir: Path | None = DataDir,
+    as_json: bool = Json,
+) -> None:
+    """A migration wave's gates, their status and evidence, and whether the wave may proceed."""
+    settings = settings_from(data_dir)
+    answer = run(_ask(settings, "get_readiness", {"wave": wave}))
+    if as_json:
+        echo_json(answer)
+        return
+    verdict = "[green]may proceed[/]" if answer["may_proceed"] else "[red]may not proceed[/]"
+    console.print(f"[bold]{answer['wave']}[/]: {answer['passing']}/{answer['total']} gates passing; {verdict}")
+    rows = [
+        [
+            g["gate"],
+            _health(g["status"]) + (f" ({g['verdict']})" if g["verdict"] else ""),
+            "yes" if g["passing"] else "no",
+            g["owner_repo"],
+            g["evidence_required"],
+            "\n".join(f"{p['event_id'][:8]} {p.get('summary') or '(superseded)'}" for p in g["evidence"]),
+        ]
+        for g in answer["gates"]
+    ]
+    console.print(table("gates", ["gate", "status", "passing", "owner repo", "evidence required", "evidence"], rows))
+
+
+@ops_app.command("incidents")
+def incidents(
+    include_resolved: bool = typer.Option(False, "--all", help="include resolved incidents"),
+    data_dir: Path | None = DataDir,
+    as_json: bool = Json,
+) -> None:
+    """Open incidents (or all) with their timelines."""
+    settings = settings_from(data_dir)
+    answer = run(_ask(settings, "get_incidents", {"include_resolved": include_resolved}))
+    if as_json:
+        echo_json(answer)
+        return
+    for i in answer["incidents"]:
+        console.print(f"[bold]{i['title']}[/] [{i['severity']}] {i['status']} — {i['incident_id']}")
+        steps = [[t["time"], t["status"], t["actor"], t["note"]] for t in i["timeline"]]
+        console.print(table("timeline", ["time", "status", "actor", "note"], steps))

@@ -1,0 +1,12 @@
+"""canon-hub's identity and the event types it accepts."""
+
+SLUG = "canon-hub"
+NAME = "Canon hub"
+VSM_FUNCTION = "CANON"
+VSM_SYSTEM = "S5"
+EVENT_TYPES = (
+    "canon-policy-declared",
+    "canon-mandate-granted",
+    "canon-escalation-raised",
+    "canon-escalation-resolved",
+)

@@ -1,0 +1,66 @@
+"""canon-hub's handlers: pure folds of one event into the batch's changes."""
+
+from __future__ import annotations
+
+from vsmesh.events.schemas.canon import CanonMandateGranted, CanonPolicyDeclared
+from vsmesh.hubs.canon import manifest
+from vsmesh.hubs.canon.tables import mandates, metadata, policies, policy_versions
+from vsmesh.hubs.core import core_handlers, hub_streams
+from vsmesh.projectors.changes import Changes
+from vsmesh.projectors.projection import Applied, Handler, Projection
+
+
+def on_policy_declared(event: CanonPolicyDeclared, at: Applied, changes: Changes) -> None:
+    d = event.data
+    # The schema has no field for machine-readable values yet, so they travel in metadata.values.
+    values = d.metadata.get("values")
+    row = {
+        "policy": d.policy,
+        "version": d.version,
+        "title": d.title,
+        "scope": d.scope,
+        "statement": d.statement,
+        "document": d.document,
+        "supersedes": d.supersedes,
+        "values": values if isinstance(values, dict) else None,
+        "event_id": event.id,
+        "declared_at": event.time,
+        "actor": event.actor,
+    }
+    changes.upsert(policy_versions, {**row, "version_key": d.version or event.id})
+    changes.upsert(policies, row)
+
+
+def on_mandate_granted(event: CanonMandateGranted, at: Applied, changes: Changes) -> None:
+    d = event.data
+    delegated_from = d.metadata.get("delegated_from")
+    changes.upsert(
+        mandates,
+        {
+            "mandate_id": event.id,
+            "role": d.role,
+            "holder": d.holder,
+            "scope": d.scope,
+            "constraints": d.constraints,
+            "granted_until": d.granted_until,
+            "granted_at": event.time,
+            "granted_by": event.actor,
+            "delegated_from": str(delegated_from) if delegated_from else None,
+        },
+    )
+
+
+HANDLERS: dict[str, Handler] = {
+    "canon-policy-declared": on_policy_declared,
+    "canon-mandate-granted": on_mandate_granted,
+}
+
+
+def projection() -> Projection:
+    # Escalations raised on canon and their resolutions are folded by the core handlers.
+    return Projection(
+        hub=manifest.SLUG,
+        streams=hub_streams(manifest.SLUG),
+        metadata=metadata,
+        handlers={**core_handlers(), **HANDLERS},
+    )

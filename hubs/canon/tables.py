@@ -1,0 +1,56 @@
+"""canon-hub's read model: policies and their versions, mandates (plus the core's, escalations among them)."""
+
+import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import JSONB
+
+from vsmesh.hubs.core import add_core_tables
+
+metadata = sa.MetaData()
+add_core_tables(metadata)
+
+_POLICY_COLUMNS = (
+    ("version", sa.Text),
+    ("title", sa.Text),
+    ("scope", sa.Text),
+    ("statement", sa.Text),
+    ("document", sa.Text),
+    ("supersedes", sa.Text),
+    ("values", JSONB),  # machine-readable values, e.g. {"spend_threshold_pct": 90}
+    ("event_id", sa.Text),
+    ("declared_at", sa.TIMESTAMP(timezone=True)),
+    ("actor", sa.Text),
+)
+
+# Every version ever declared, kept: a policy's history is part of the constitution.
+policy_versions = sa.Table(
+    "policy_versions",
+    metadata,
+    sa.Column("policy", sa.Text, primary_key=True),
+    sa.Column("version_key", sa.Text, primary_key=True),  # the version, or the event id when none was given
+    *(sa.Column(name, kind) for name, kind in _POLICY_COLUMNS),
+)
+
+# The version in force: the latest declared.
+policies = sa.Table(
+    "policies",
+    metadata,
+    sa.Column("policy", sa.Text, primary_key=True),
+    *(sa.Column(name, kind) for name, kind in _POLICY_COLUMNS),
+)
+
+mandates = sa.Table(
+    "mandates",
+    metadata,
+    sa.Column("mandate_id", sa.Text, primary_key=True),
+    sa.Column("role", sa.Text, nullable=False),
+    sa.Column("holder", sa.Text, nullable=False),
+    sa.Column("scope", sa.Text),
+    sa.Column("constraints", JSONB),
+    sa.Column("granted_until", sa.TIMESTAMP(timezone=True)),
+    sa.Column("granted_at", sa.TIMESTAMP(timezone=True), nullable=False),
+    sa.Column("granted_by", sa.Text, nullable=False),
+    sa.Column("delegated_from", sa.Text),  # the mandate this one was delegated from (metadata.delegated_from)
+)
+
+# Escalations received and their resolution live in the core's `escalations` table (core handlers).
+escalations = metadata.tables["escalations"]

@@ -1,0 +1,16 @@
+"""dev-hub's identity and the event types it accepts."""
+
+SLUG = "dev-hub"
+NAME = "Development hub"
+VSM_FUNCTION = "DEV"
+VSM_SYSTEM = "S3"
+EVENT_TYPES = (
+    "dev-repo-registered",
+    "dev-deployment-started",
+    "dev-deployment-completed",
+    "dev-deployment-failed",
+    "dev-deployment-rolled-back",
+    "dev-blocker-raised",
+    "dev-blocker-cleared",
+    "dev-decision-recorded",
+)

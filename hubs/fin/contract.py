@@ -1,0 +1,94 @@
+"""fin-hub's answers, read from its read model."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from pydantic import Field
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from vsmesh.hubs.contract import ContractRequest, HubContext, Operation
+from vsmesh.hubs.core import core_operations
+from vsmesh.hubs.fin import manifest, queries
+
+DEFAULT_RUNWAY_ALERT_MONTHS = 6.0  # when the settings object does not carry the fin threshold
+
+
+def _threshold(ctx: HubContext) -> float:
+    return float(getattr(ctx.settings, "fin_runway_alert_months", DEFAULT_RUNWAY_ALERT_MONTHS))
+
+
+async def domain_summary(conn: AsyncConnection, *, as_of: dt.date, threshold: float) -> dict[str, Any]:
+    """Runway, budgets, token spend and the alerts they raise."""
+    runway = await queries.runway(conn, as_of, threshold, None)
+    budgets = await queries.budgets(conn)
+    alerts = [
+        {"kind": "budget", "domain": b["domain"], "period": b["period"], "spent_pct": b["spent_pct"]}
+        for b in budgets
+        if b["alert"]
+    ]
+    if runway["below_threshold"]:
+        alerts.append({"kind": "runway", "months_remaining": runway["months_remaining"], "threshold": threshold})
+    return {
+        "hub": manifest.SLUG,
+        "runway": runway,
+        "budgets": budgets,
+        "token_spend": await queries.token_totals(conn),
+        "alerts": alerts,
+        "recorded_alerts": await queries.recorded_alerts(conn),
+    }
+
+
+class SummaryRequest(ContractRequest):
+    as_of: dt.date | None = Field(None, description="the day to project from; default today (UTC)")
+
+
+class RunwayRequest(ContractRequest):
+    as_of: dt.date | None = Field(None, description="the day to project from; default today (UTC)")
+    currency: str | None = Field(None, pattern="^[A-Z]{3}$", description="default: the latest balance's")
+
+
+class BudgetsRequest(ContractRequest):
+    domain: str | None = None
+    period: str | None = None
+
+
+class KnownEventsRequest(ContractRequest):
+    ids: list[str] = Field(..., max_length=5000, description="cost or token-spend event ids")
+
+
+def _today() -> dt.date:
+    return dt.datetime.now(dt.UTC).date()
+
+
+async def get_domain_summary(ctx: HubContext, request: SummaryRequest) -> dict[str, Any]:
+    async with ctx.read() as conn:
+        return await domain_summary(conn, as_of=request.as_of or _today(), threshold=_threshold(ctx))
+
+
+async def get_runway(ctx: HubContext, request: RunwayRequest) -> dict[str, Any]:
+    async with ctx.read() as conn:
+        return await queries.runway(conn, request.as_of or _today(), _threshold(ctx), request.currency)
+
+
+async def get_budgets(ctx: HubContext, request: BudgetsRequest) -> dict[str, Any]:
+    async with ctx.read() as conn:
+        return {"budgets": await queries.budgets(conn, request.domain, request.period)}
+
+
+async def known_events(ctx: HubContext, request: KnownEventsRequest) -> dict[str, Any]:
+    async with ctx.read() as conn:
+        return {"known": await queries.known_event_ids(conn, request.ids)}
+
+
+def operations() -> list[Operation]:
+    """fin-hub's contract: the core's operations plus its own (its own win on a shared name)."""
+    own = [
+        Operation("get_domain_summary", SummaryRequest, get_domain_summary, "runway, budgets, token spend, alerts"),
+        Operation("get_runway", RunwayRequest, get_runway, "months of runway at the projected burn"),
+        Operation("get_budgets", BudgetsRequest, get_budgets, "budgets: allocated, committed, spent"),
+        Operation("known_events", KnownEventsRequest, known_events, "which cost events the hub already has"),
+    ]
+    names = {op.name for op in own}
+    return [*(op for op in core_operations() if op.name not in names), *own]

@@ -1,0 +1,120 @@
+"""Loading ops-hub's read model into memory for one answer (the inventory is hundreds of rows, not millions)."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from vsmesh.hubs.ops.tables import (
+    change_records,
+    evidence,
+    incident_timeline,
+    incidents,
+    inventory,
+    inventory_attributes,
+    metadata,
+    readiness_gates,
+    recent_events,
+)
+
+Row = dict[str, Any]
+
+
+@dataclass
+class Snapshot:
+    """The inventory with its attributes, and every entity's latest evidence."""
+
+    items: dict[str, Row] = field(default_factory=dict)  # entity -> inventory row with `attributes`
+    evidence: dict[str, list[Row]] = field(default_factory=lambda: defaultdict(list))  # entity -> rows
+
+    def of_kind(self, *kinds: str) -> list[Row]:
+        return [row for row in self.items.values() if row["kind"] in kinds]
+
+    def related(self, kind: str, relation: str, name: str) -> list[Row]:
+        """Items of `kind` whose `relation` attribute names `name` (e.g. endpoints whose service is gitea)."""
+        return [row for row in self.of_kind(kind) if _names(row["attributes"].get(relation), name)]
+
+
+def _names(value: Any, name: str) -> bool:
+    return value == name or (isinstance(value, list) and name in value)
+
+
+async def load_snapshot(conn: AsyncConnection) -> Snapshot:
+    """Inventory rows, their live attributes and all evidence, ordered so answers are stable."""
+    snap = Snapshot()
+    for row in (await conn.execute(sa.select(inventory).order_by(inventory.c.entity))).mappings():
+        snap.items[row["entity"]] = {**row, "attributes": {}}
+    attrs = sa.select(inventory_attributes).where(sa.not_(inventory_attributes.c.removed))
+    for row in (await conn.execute(attrs.order_by(inventory_attributes.c.entity, inventory_attributes.c.key))).all():
+        if row.entity in snap.items:
+            snap.items[row.entity]["attributes"][row.key] = row.value
+    ordered = sa.select(evidence).order_by(evidence.c.entity, evidence.c.kind)
+    for row in (await conn.execute(ordered)).mappings():
+        snap.evidence[row["entity"]].append(dict(row))
+    return snap
+
+
+async def evidence_by_id(conn: AsyncConnection, ids: list[str]) -> dict[str, Row]:
+    """Evidence rows still current for these event ids (a superseded observation is not kept)."""
+    if not ids:
+        return {}
+    rows = (await conn.execute(sa.select(evidence).where(evidence.c.event_id.in_(ids)))).mappings()
+    return {r["event_id"]: dict(r) for r in rows}
+
+
+async def gate_rows(conn: AsyncConnection) -> list[Row]:
+    rows = await conn.execute(sa.select(readiness_gates).order_by(readiness_gates.c.gate))
+    return [dict(r) for r in rows.mappings()]
+
+
+async def incident_rows(conn: AsyncConnection, *, open_only: bool, incident_id: str | None = None) -> list[Row]:
+    """Incidents (newest first) with their timelines, oldest entry first."""
+    query = sa.select(incidents).order_by(incidents.c.opened_at.desc().nulls_last(), incidents.c.incident_id)
+    if open_only:
+        query = query.where(incidents.c.status != "resolved")
+    if incident_id:
+        query = query.where(incidents.c.incident_id == incident_id)
+    found = [dict(r) for r in (await conn.execute(query)).mappings()]
+    if not found:
+        return []
+    steps = sa.select(incident_timeline).where(incident_timeline.c.incident_id.in_([i["incident_id"] for i in found]))
+    timeline: dict[str, list[Row]] = defaultdict(list)
+    order = (incident_timeline.c.time, incident_timeline.c.stream, incident_timeline.c.seq)
+    for step in (await conn.execute(steps.order_by(*order))).mappings():
+        timeline[step["incident_id"]].append(
+            {k: step[k] for k in ("time", "type", "status", "severity", "note", "actor", "event_id")}
+        )
+    return [{**i, "timeline": timeline[i["incident_id"]]} for i in found]
+
+
+async def recent_changes(conn: AsyncConnection, limit: int) -> list[Row]:
+    query = sa.select(change_records).order_by(change_records.c.time.desc(), change_records.c.seq.desc()).limit(limit)
+    return [dict(r) for r in (await conn.execute(query)).mappings()]
+
+
+async def latest_events(conn: AsyncConnection, limit: int) -> list[Row]:
+    cols = (recent_events.c.time, recent_events.c.type, recent_events.c.entity, recent_events.c.actor)
+    query = (
+        sa.select(*cols, recent_events.c.summary)
+        .order_by(recent_events.c.time.desc(), recent_events.c.seq.desc())
+        .limit(limit)
+    )
+    return [dict(r) for r in (await conn.execute(query)).mappings()]
+
+
+async def open_alert_count(conn: AsyncConnection) -> int:
+    """Open alerts from the generic core's `alerts` table; 0 while the core has none."""
+    alerts = metadata.tables.get("alerts")
+    if alerts is None:
+        return 0
+    query = sa.select(sa.func.count()).select_from(alerts)
+    # The core's column names are its own; count what is not closed by whichever marker it keeps.
+    if "status" in alerts.c:
+        query = query.where(alerts.c.status.not_in(("resolved", "closed")))
+    elif "resolved_at" in alerts.c:
+        query = query.where(alerts.c.resolved_at.is_(None))
+    return (await conn.execute(query)).scalar_one()

@@ -1,0 +1,135 @@
+"""What runs where, why, who owns it, how it is reached, and what evidence proves it is healthy (seed 002)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from vsmesh.hubs.ops.fold_inventory import name_of
+from vsmesh.hubs.ops.health import Staleness, minutes_between, worst
+from vsmesh.hubs.ops.reads import Row, Snapshot
+
+SERVICE_KINDS = ("service", "datastore")
+HEALTH_KINDS = ("health", "endpoint")  # what proves a service healthy now; backups prove recoverability
+
+
+def service_entities(snap: Snapshot) -> list[str]:
+    """Catalogued or discovered services and data stores, plus services only seen in evidence."""
+    known = {row["entity"] for row in snap.of_kind(*SERVICE_KINDS)}
+    seen = {e for e in snap.evidence if e.startswith("service/")}
+    return sorted(known | seen)
+
+
+def _item(snap: Snapshot, entity: str) -> Row:
+    return snap.items.get(entity) or {"entity": entity, "kind": "service", "name": name_of(entity), "attributes": {}}
+
+
+def _evidence(snap: Snapshot, entity: str, staleness: Staleness, now: dt.datetime) -> list[Row]:
+    return [
+        {
+            "entity": entity,
+            "kind": e["kind"],
+            "observed": e["status"],
+            "status": staleness.effective(e["status"], e["at"], now),
+            "at": e["at"],
+            "age_minutes": round(minutes_between(e["at"], now), 1) if e["at"] else None,
+            "summary": e["summary"],
+            "event_id": e["event_id"],
+            "actor": e["actor"],
+        }
+        for e in snap.evidence.get(entity, [])
+        if e["kind"] in HEALTH_KINDS
+    ]
+
+
+def _reach(snap: Snapshot, name: str, staleness: Staleness, now: dt.datetime) -> tuple[list[Row], list[Row]]:
+    """The service's endpoints (with their verification) and its access paths."""
+    endpoints = []
+    for ep in snap.related("endpoint", "service", name):
+        proof = _evidence(snap, ep["entity"], staleness, now)
+        endpoints.append(
+            {
+                "name": ep["name"],
+                "entity": ep["entity"],
+                "url": ep["attributes"].get("url"),
+                "status": worst(p["status"] for p in proof) if proof else None,
+                "retired": ep["retired_at"] is not None,
+            }
+        )
+    paths = [
+        {
+            "name": p["name"],
+            "type": p["attributes"].get("type") or p["kind_detail"],
+            "target": p["attributes"].get("target"),
+            "auth": p["attributes"].get("auth_method"),
+        }
+        for p in snap.related("access-path", "service", name)
+    ]
+    return endpoints, paths
+
+
+def _host_environment(snap: Snapshot, host: str | None) -> str | None:
+    row = snap.items.get(f"host/{host}") if host else None
+    return row["environment"] if row else None
+
+
+def _evidence_of_service(snap: Snapshot, entity: str, staleness: Staleness, now: dt.datetime) -> list[Row]:
+    proof = _evidence(snap, entity, staleness, now)
+    for ep in snap.related("endpoint", "service", name_of(entity)):
+        if ep["retired_at"] is None:
+            proof += _evidence(snap, ep["entity"], staleness, now)
+    return proof
+
+
+def describe_service(
+    snap: Snapshot, entity: str, staleness: Staleness, now: dt.datetime, incidents: list[Row]
+) -> dict[str, Any]:
+    """One service with its place, purpose, owner, reach and health evidence."""
+    item = _item(snap, entity)
+    attrs = item["attributes"]
+    name = item.get("name") or name_of(entity)
+    proof = _evidence_of_service(snap, entity, staleness, now)
+    endpoints, paths = _reach(snap, name, staleness, now)
+    retired = item.get("retired_at") is not None
+    status = "retired" if retired else (worst(p["status"] for p in proof) if proof else None)
+    return {
+        "name": name,
+        "entity": entity,
+        "kind": item.get("kind"),
+        "kind_detail": item.get("kind_detail"),
+        "status": status,
+        "environment": item.get("environment") or _host_environment(snap, attrs.get("host")),
+        "host": attrs.get("host"),
+        "cluster": attrs.get("cluster"),
+        "namespace": attrs.get("namespace"),
+        "owner": item.get("owner"),
+        "owner_repo": attrs.get("owner_repo"),
+        "purpose": attrs.get("purpose"),
+        "depends_on": attrs.get("depends_on") or [],
+        "catalogued": item.get("registered_at") is not None,
+        "discovered_via": item.get("discovered_via"),
+        "retired": retired,
+        "replaced_by": item.get("replaced_by"),
+        "checked_at": max((p["at"] for p in proof if p["at"]), default=None),
+        "evidence": proof,
+        "endpoints": endpoints,
+        "access_paths": paths,
+        "backups": [b["name"] for b in snap.related("backup-set", "service", name)],
+        "runbooks": [r["name"] for r in snap.related("runbook", "service", name)],
+        "open_incidents": [i["incident_id"] for i in incidents if entity in (i["affected"] or [])],
+        "attributes": attrs,
+    }
+
+
+def describe_services(
+    snap: Snapshot, staleness: Staleness, now: dt.datetime, incidents: list[Row], **filters: Any
+) -> list[dict[str, Any]]:
+    """Every service matching the filters (`environment`, `name`, `include_retired`), by name."""
+    found = [describe_service(snap, e, staleness, now, incidents) for e in service_entities(snap)]
+    if not filters.get("include_retired"):
+        found = [s for s in found if not s["retired"]]
+    if filters.get("environment"):
+        found = [s for s in found if s["environment"] == filters["environment"]]
+    if filters.get("name"):
+        found = [s for s in found if s["name"] == filters["name"]]
+    return sorted(found, key=lambda s: (s["environment"] or "", s["name"]))

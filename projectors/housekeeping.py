@@ -1,0 +1,34 @@
+"""What `vsmesh up` runs beside its projectors: status reports for `vsmesh status`, and periodic snapshots."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+
+from nats.js import JetStreamContext
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from vsmesh.projectors.projection import Projection
+from vsmesh.projectors.runner import ProjectorStats
+from vsmesh.projectors.snapshot import snapshot_periodically
+from vsmesh.projectors.status import publish_periodically
+from vsmesh.settings import Settings
+
+
+def start_housekeeping(
+    js: JetStreamContext,
+    engine: AsyncEngine,
+    projections: Sequence[Projection],
+    stats: Sequence[ProjectorStats],
+    settings: Settings,
+    stop: asyncio.Event,
+) -> list[asyncio.Task]:
+    """Tasks that end when `stop` is set; each catches its own errors, since none may stop the mesh."""
+    tasks = [asyncio.create_task(publish_periodically(js, stats, stop), name="status")]
+    for projection, s in zip(projections, stats, strict=True):
+        tasks.append(
+            asyncio.create_task(
+                snapshot_periodically(js, engine, projection, settings, stop, s), name=f"snapshots:{projection.hub}"
+            )
+        )
+    return tasks

@@ -1,0 +1,179 @@
+"""Snapshots of a hub: its tables and positions read in one consistent transaction, stored with the log;
+restored into a fresh schema when retention has aged out the events a rebuild would need."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import time
+from collections.abc import AsyncIterator
+from typing import Any
+
+import sqlalchemy as sa
+import structlog
+from nats.errors import Error as NatsError
+from nats.js import JetStreamContext
+from sqlalchemy.exc import DBAPIError, InterfaceError
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from vsmesh.errors import VsmeshError
+from vsmesh.projectors.builds import fingerprint
+from vsmesh.projectors.checkpoint import read_positions, save_position
+from vsmesh.projectors.engine import in_schema
+from vsmesh.projectors.projection import Projection
+from vsmesh.projectors.snapshot_store import (
+    SnapshotBody,
+    SnapshotInfo,
+    TableDump,
+    list_snapshots,
+    object_name,
+    prune_snapshots,
+    put_snapshot,
+)
+from vsmesh.settings import Settings
+
+log = structlog.get_logger(__name__)
+
+
+class SnapshotMismatch(VsmeshError, ValueError):
+    """A snapshot's tables do not fit the hub's current tables."""
+
+
+async def take_snapshot(
+    js: JetStreamContext, engine: AsyncEngine, projection: Projection, *, keep: int = 0
+) -> SnapshotInfo:
+    """Snapshot the live hub (every table and its positions, as one moment) into the object store."""
+    schema = projection.schema
+    async with engine.connect() as conn:
+        # One REPEATABLE READ transaction: the tables and positions agree although the projector writes on.
+        conn = await conn.execution_options(isolation_level="REPEATABLE READ")
+        async with conn.begin():
+            positions = await read_positions(await in_schema(conn, schema), projection.positions)
+            dumps = [await _dump(conn, schema, table) for table in _data_tables(projection)]
+            rows = await _count_rows(conn, schema, projection)
+    created = dt.datetime.now(dt.UTC)
+    info = SnapshotInfo(
+        hub=projection.hub,
+        name=object_name(projection.hub, created),
+        created=created,
+        positions=positions,
+        stamps=await _stamps(js, positions),
+        fingerprint=fingerprint(projection),
+        tables=[d.name for d in dumps],
+        rows=rows,
+    )
+    stored = await put_snapshot(js, SnapshotBody(info, dumps))
+    if keep:
+        await prune_snapshots(js, projection.hub, keep)
+    return stored
+
+
+async def restore_snapshot(conn: AsyncConnection, projection: Projection, schema: str, body: SnapshotBody) -> None:
+    """Load a snapshot's rows and positions into `schema`'s (empty) tables, in the caller's transaction."""
+    raw = (await conn.get_raw_connection()).driver_connection
+    tables = projection.metadata.tables
+    for dump in body.tables:
+        table = tables.get(dump.name)
+        missing = [c for c in dump.columns if table is None or c not in table.c]
+        if missing:
+            raise SnapshotMismatch(
+                f"snapshot {body.info.name} has {dump.name}.{missing[0]}, which {projection.hub} no longer has; "
+                "restore the projector version that took it, or rebuild with --allow-gap"
+            )
+        await raw.copy_to_table(
+            dump.name, source=_chunks(dump.copy), columns=dump.columns, schema_name=schema, format="binary"
+        )
+    target = await in_schema(conn, schema)
+    for stream, position in body.info.positions.items():
+        await save_position(target, projection.positions, stream, position)
+
+
+async def snapshot_periodically(
+    js: JetStreamContext,
+    engine: AsyncEngine,
+    projection: Projection,
+    settings: Settings,
+    stop: asyncio.Event,
+    stats: Any,
+) -> None:
+    """In `vsmesh up`: snapshot the hub every N applied events or M minutes, whichever comes first."""
+    if not settings.snapshot_every_events and not settings.snapshot_every_minutes:
+        return
+    try:
+        newest = next(iter(await list_snapshots(js, projection.hub)), None)
+    except (NatsError, TimeoutError) as e:
+        log.warning("snapshots not listed; counting from now", hub=projection.hub, error=str(e) or repr(e))
+        newest = None
+    last_positions = dict(newest.positions) if newest else {}
+    last_time = time.monotonic() - (_age_s(newest) if newest else 0.0)
+    applied_then = stats.applied
+    bound = log.bind(hub=projection.hub)
+    while not stop.is_set():
+        try:
+            await asyncio.wait_for(stop.wait(), 1.0)
+            return
+        except TimeoutError:
+            pass
+        moved = {s: p for s, p in stats.positions.items() if p} != {s: p for s, p in last_positions.items() if p}
+        by_count = settings.snapshot_every_events and stats.applied - applied_then >= settings.snapshot_every_events
+        by_time = (
+            settings.snapshot_every_minutes and time.monotonic() - last_time >= settings.snapshot_every_minutes * 60
+        )
+        if not moved or not (by_count or by_time):
+            continue
+        try:
+            info = await take_snapshot(js, engine, projection, keep=settings.snapshot_keep)
+        except (NatsError, DBAPIError, InterfaceError, OSError, TimeoutError) as e:
+            # Nothing is lost: the log still holds every event; the next tick tries again.
+            bound.warning("snapshot failed; will retry", error=str(e).splitlines()[0] if str(e) else repr(e))
+            last_time = time.monotonic()
+            continue
+        last_positions, last_time, applied_then = dict(info.positions), time.monotonic(), stats.applied
+        stats.last_snapshot = info.name
+
+
+async def _chunks(data: bytes) -> AsyncIterator[bytes]:
+    # asyncpg reads plain bytes as a file name; an async iterable is taken as the data itself.
+    yield data
+
+
+def _data_tables(projection: Projection) -> list[sa.Table]:
+    return [t for t in projection.metadata.sorted_tables if t is not projection.positions]
+
+
+async def _dump(conn: AsyncConnection, schema: str, table: sa.Table) -> TableDump:
+    raw = (await conn.get_raw_connection()).driver_connection
+    columns = [str(c.name) for c in table.columns]  # plain str: msgpack knows no quoted_name
+    parts: list[bytes] = []
+
+    async def sink(chunk: bytes) -> None:
+        parts.append(bytes(chunk))
+
+    await raw.copy_from_table(table.name, output=sink, columns=columns, schema_name=schema, format="binary")
+    return TableDump(str(table.name), columns, b"".join(parts))
+
+
+async def _count_rows(conn: AsyncConnection, schema: str, projection: Projection) -> int:
+    target = await in_schema(conn, schema)
+    total = 0
+    for table in _data_tables(projection):
+        total += (await target.execute(sa.select(sa.func.count()).select_from(table))).scalar_one()
+    return total
+
+
+async def _stamps(js: JetStreamContext, positions: dict[str, int]) -> dict[str, dt.datetime]:
+    """The stream time of the message at each position (a point-in-time build may start from this snapshot)."""
+    stamps = {}
+    for stream, position in positions.items():
+        if position:
+            try:
+                msg = await js.get_msg(stream, position)
+            except NatsError:
+                continue  # aged out already: the snapshot's own time stands in
+            if msg.time:
+                stamps[stream] = msg.time
+    return stamps
+
+
+def _age_s(info: SnapshotInfo) -> float:
+    return max(0.0, (dt.datetime.now(dt.UTC) - info.created).total_seconds())

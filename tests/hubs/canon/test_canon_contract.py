@@ -1,0 +1,96 @@
+"""canon-hub over NATS: policies (versioned, with machine-readable values), mandates, escalations."""
+
+import uuid
+
+import pytest
+
+from vsmesh.bus.connection import connect
+from vsmesh.bus.contract_client import ask
+from vsmesh.bus.publisher import Publisher
+
+HUB = "canon-hub"
+
+
+@pytest.fixture
+async def nc(settings):
+    client = await connect(settings)
+    yield client
+    await client.close()
+
+
+@pytest.fixture
+def publisher(nc, settings):
+    return Publisher(nc.jetstream(), settings)
+
+
+async def publish(publisher, event_type: str, data: dict, subject: str | None = None):
+    return await publisher.publish(publisher.build(event_type, hub=HUB, subject=subject, data=data))
+
+
+async def test_the_latest_policy_version_is_in_force_and_history_keeps_all(nc, publisher, running_mesh):
+    slug, scope = f"spending-{uuid.uuid4().hex[:6]}", f"fin-{uuid.uuid4().hex[:6]}"
+    await publish(
+        publisher,
+        "canon-policy-declared",
+        {
+            "policy": slug,
+            "title": "Spending",
+            "scope": scope,
+            "version": "1",
+            "statement": "ask above 1000",
+            "metadata": {"values": {"approval_above": "1000", "budget_alert_pct": 90}},
+        },
+    )
+    last = await publish(
+        publisher,
+        "canon-policy-declared",
+        {
+            "policy": slug,
+            "title": "Spending",
+            "scope": scope,
+            "version": "2",
+            "supersedes": "1",
+            "statement": "ask above 500",
+            "metadata": {"values": {"approval_above": "500", "budget_alert_pct": 80}},
+        },
+    )
+
+    wait = {"wait_for_seq": {last.stream: last.sequence}}
+    [current] = (await ask(nc, HUB, "get_policies", {"scope": scope, **wait}))["policies"]
+    assert (current["version"], current["values"]["approval_above"], current["supersedes"]) == ("2", "500", "1")
+    history = (await ask(nc, HUB, "get_policies", {"policy": slug, "history": True}))["policies"]
+    assert [p["version"] for p in history] == ["1", "2"]
+    assert slug in [p["policy"] for p in (await ask(nc, HUB, "get_domain_summary", {}))["policies"]]
+
+
+async def test_mandates_delegation_and_escalations(nc, publisher, running_mesh):
+    tag = uuid.uuid4().hex[:6]
+    root = await publish(
+        publisher, "canon-mandate-granted", {"role": "Financial Allocator", "holder": f"ana-{tag}", "scope": "fin"}
+    )
+    await publish(
+        publisher,
+        "canon-mandate-granted",
+        {
+            "role": "Financial Allocator",
+            "holder": f"bot-{tag}",
+            "scope": "fin",
+            "constraints": ["below 100 EUR"],
+            "metadata": {"delegated_from": root.event_id},
+        },
+    )
+    open_one = await publish(publisher, "canon-escalation-raised", {"title": f"runway {tag}", "from_hub": "fin-hub"})
+    decided = await publish(publisher, "canon-escalation-raised", {"title": f"budget {tag}", "severity": "medium"})
+    last = await publish(
+        publisher, "canon-escalation-resolved", {"escalation_id": decided.event_id, "decision": "cut cloud spend"}
+    )
+
+    summary = await ask(nc, HUB, "get_domain_summary", {"wait_for_seq": {last.stream: last.sequence}})
+    mandates = {m["holder"]: m for m in summary["mandates"] if m["holder"].endswith(tag)}
+    assert (
+        mandates[f"bot-{tag}"]["delegated_from"] == root.event_id and mandates[f"ana-{tag}"]["delegated_from"] is None
+    )
+    open_ids = [e["escalation_id"] for e in summary["open_escalations"]]
+    assert open_one.event_id in open_ids and decided.event_id not in open_ids
+    # The core's get_escalations answers on canon too, with the resolution.
+    assert summary["resolved_escalations"] >= 1

@@ -1,0 +1,166 @@
+"""Rebuild: equal to live and answering throughout; interrupted builds resumed (or discarded when the
+projector changed) without touching the live hub; point-in-time copies by sequence and by time."""
+
+import asyncio
+import dataclasses
+import datetime as dt
+
+import pytest
+import sqlalchemy as sa
+
+from tests.projectors.sample import digest, entities, health_events, ledger_seqs, read_all, sample_projection
+from vsmesh.bus.reader import count_pending
+from vsmesh.errors import ConfigError
+from vsmesh.projectors.builds import Until, list_builds, pit_schema, point_in_time_schema, staging_schema
+from vsmesh.projectors.engine import apply_batch, ensure_schema, in_schema, positions
+from vsmesh.projectors.rebuild import rebuild
+from vsmesh.projectors.runner import ProjectorStats, run_projection
+
+
+async def project_live(js, db, settings, projection) -> None:
+    """Run the live projector until it has applied everything stored, then stop it."""
+    await ensure_schema(db, projection, projection.schema)
+    stop, stats = asyncio.Event(), ProjectorStats(projection.hub)
+    task = asyncio.create_task(run_projection(js, db, projection, settings, stop, stats))
+    async with asyncio.timeout(30):
+        while not await caught_up(js, db, projection):
+            if task.done():
+                task.result()
+            await asyncio.sleep(0.05)
+    stop.set()
+    await task
+
+
+async def caught_up(js, db, projection) -> bool:
+    at = (await positions(db, projection, projection.schema)).get("OPERATIONAL", 0)
+    return at > 0 and await count_pending(js, "OPERATIONAL", projection.streams["OPERATIONAL"], at) == 0
+
+
+async def test_rebuild_equals_live_and_the_hub_answers_throughout(bus, db, settings):
+    js, publisher = bus
+    projection = sample_projection()
+    await publisher.publish_many(health_events(publisher, projection.hub, 3000, entities_count=7, alerts_every=11))
+    await project_live(js, db, settings, projection)
+    live = await digest(db, projection, projection.schema)
+
+    errors: list[Exception] = []
+    stop = asyncio.Event()
+
+    async def keep_asking() -> int:
+        asked = 0
+        while not stop.is_set():
+            try:
+                async with db.connect() as conn:
+                    conn = await in_schema(conn, projection.schema)
+                    n = (await conn.execute(sa.select(sa.func.count()).select_from(entities))).scalar_one()
+                    assert n == 7, "the hub answered with an emptied table"
+            except Exception as e:  # noqa: BLE001 - every failure is the finding
+                errors.append(e)
+            asked += 1
+            await asyncio.sleep(0)
+        return asked
+
+    asker = asyncio.create_task(keep_asking())
+    result = await rebuild(js, db, projection, batch_size=100)
+    stop.set()
+    asked = await asker
+    assert not errors, errors[:3]
+    assert asked > 0
+    assert result.events == 3000 and result.source == "log" and not result.resumed
+    assert await digest(db, projection, projection.schema) == live
+
+
+async def test_an_interrupted_rebuild_is_resumed_and_never_touches_the_live_hub(bus, db, settings):
+    js, publisher = bus
+    projection = sample_projection()
+    await publisher.publish_many(health_events(publisher, projection.hub, 4000, entities_count=20))
+    await project_live(js, db, settings, projection)
+    live = await digest(db, projection, projection.schema)
+
+    # A rebuild dies half-way (the task is cancelled as a killed process would stop).
+    progress_seen = asyncio.Event()
+    task = asyncio.create_task(
+        rebuild(js, db, projection, batch_size=200, progress=lambda done, total: done >= 1000 and progress_seen.set())
+    )
+    await asyncio.wait_for(progress_seen.wait(), 30)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    left = [b for b in await list_builds(db) if b.schema == staging_schema(projection.schema)]
+    assert len(left) == 1 and left[0].finished_at is None
+    assert await digest(db, projection, projection.schema) == live  # the live hub never noticed
+
+    # The next run resumes from the staging schema's positions and ends where a full rebuild would.
+    done_before = len(await ledger_seqs(db, staging_schema(projection.schema)))
+    result = await rebuild(js, db, projection, batch_size=200)
+    assert result.resumed and 0 < done_before < 4000 and result.events == 4000 - done_before
+    assert await digest(db, projection, projection.schema) == live
+    assert not [b for b in await list_builds(db) if b.hub == projection.hub]
+
+
+async def test_a_leftover_of_another_projector_version_is_discarded(bus, db, settings):
+    js, publisher = bus
+    projection = sample_projection()
+    await publisher.publish_many(health_events(publisher, projection.hub, 2000))
+    seen = asyncio.Event()
+    task = asyncio.create_task(
+        rebuild(js, db, projection, batch_size=100, progress=lambda done, total: done >= 500 and seen.set())
+    )
+    await asyncio.wait_for(seen.wait(), 30)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+
+    # The projector changed (one handler less): its leftover cannot be trusted, the build starts over.
+    changed = dataclasses.replace(
+        projection, handlers={"ops-health-checked": projection.handlers["ops-health-checked"]}
+    )
+    result = await rebuild(js, db, changed)
+    assert not result.resumed and result.events == 2000
+    assert len(await ledger_seqs(db, changed.schema)) == 2000
+
+
+async def test_point_in_time_copies_stop_at_a_sequence_or_a_time(bus, db, settings):
+    js, publisher = bus
+    projection = sample_projection()
+    first = await publisher.publish_many(health_events(publisher, projection.hub, 300))
+    await asyncio.sleep(0.05)  # a clear gap in stream time between the two halves
+    # A millisecond past the last of the first half: stream times are nanoseconds, Python's microseconds.
+    middle = (await js.get_msg("OPERATIONAL", first[-1].sequence)).time + dt.timedelta(milliseconds=1)
+    await publisher.publish_many(health_events(publisher, projection.hub, 300))
+    by_seq, by_time = f"s{projection.hub[-8:]}", f"t{projection.hub[-8:]}"
+
+    await rebuild(js, db, projection, into=by_seq, until=Until(seq={"*": first[149].sequence}))
+    await rebuild(js, db, projection, into=by_time, until=Until(time=middle))
+
+    # By sequence: exactly the first 150 events; by time: exactly the first 300; no live hub was made.
+    assert await ledger_seqs(db, pit_schema(by_seq)) == [p.sequence for p in first[:150]]
+    assert await ledger_seqs(db, pit_schema(by_time)) == [p.sequence for p in first]
+    assert (await positions(db, projection, pit_schema(by_seq)))["OPERATIONAL"] == first[149].sequence
+    async with db.connect() as conn:
+        live_exists = await conn.execute(sa.text("SELECT to_regnamespace(:s)"), {"s": projection.schema})
+        assert live_exists.scalar_one() is None
+
+    # Listed, readable by name, refused for another hub, and dropped.
+    names = {b.name for b in await list_builds(db) if b.hub == projection.hub and b.finished_at}
+    assert names == {by_seq, by_time}
+    assert await point_in_time_schema(db, projection.hub, by_seq) == pit_schema(by_seq)
+    with pytest.raises(ConfigError, match="is of"):
+        await point_in_time_schema(db, "other-hub", by_seq)
+    with pytest.raises(ConfigError, match="already exists"):
+        await rebuild(js, db, projection, into=by_seq, until=Until(seq={"*": 1}))
+    with pytest.raises(ConfigError, match="needs --into"):
+        await rebuild(js, db, projection, until=Until(seq={"*": 1}))
+
+
+async def test_apply_batch_after_a_swap_skips_what_the_rebuild_applied(bus, db, settings):
+    js, publisher = bus
+    projection = sample_projection()
+    await publisher.publish_many(health_events(publisher, projection.hub, 500))
+    await rebuild(js, db, projection)
+    msgs = await read_all(js, "OPERATIONAL", projection.streams["OPERATIONAL"])
+    # A live projector that was behind delivers an old batch after the swap: nothing is applied twice.
+    async with db.begin() as conn:
+        result = await apply_batch(await in_schema(conn, projection.schema), projection, "OPERATIONAL", msgs[:200])
+    assert result.applied == 0
+    assert len(await ledger_seqs(db, projection.schema)) == 500
