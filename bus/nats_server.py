@@ -2,21 +2,37 @@
 
 from __future__ import annotations
 
+import json
 import os
-import secrets
 import shutil
 import signal
 import socket
 import subprocess
 import sysconfig
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
+import msgspec
+
+from vsmesh.bus.creds import (
+    ADMIN_USER,
+    AUTH_FILE,
+    Creds,
+    ensure_creds,
+    ensure_users,
+    hub_user,
+    known_hubs,
+    load_creds,
+    users_config,
+    write_private,
+)
 from vsmesh.errors import ConfigError, MeshNotRunning
 
-ADMIN_USER = "admin"
 PREFERRED_PORT = 4222
+# Above our own event limit, so oversize events get vsmesh's message rather than the server's.
+MAX_PAYLOAD = 8 << 20
 
 
 def nats_server_binary() -> Path:
@@ -70,26 +86,45 @@ class NatsServer:
         return f"nats://127.0.0.1:{self.port}"
 
 
-def _config(store: Path, port: int, password: str, max_payload: int) -> str:
+def _config(store: Path, port: int, max_payload: int) -> str:
     return (
         f"listen: 127.0.0.1:{port}\n"
         f"server_name: vsmesh\n"
         f"max_payload: {max_payload}\n"
-        f'jetstream {{ store_dir: "{store}" }}\n'
-        f'authorization {{ users: [ {{ user: "{ADMIN_USER}", password: "{password}" }} ] }}\n'
+        f"jetstream {{ store_dir: {json.dumps(str(store))} }}\n"
+        # Users live in their own file, regenerated from `creds/` when a hub's user is issued.
+        f"authorization {{ include {json.dumps(AUTH_FILE)} }}\n"
     )
 
 
-def start_nats(data_dir: Path, *, port: int | None = None, password: str | None = None) -> NatsServer:
-    """Start nats-server in its own session (Ctrl-C reaches only us, and we stop it in order)."""
+def configure_nats(data_dir: Path, *, port: int, password: str | None = None, hubs: Iterable[str] | None = None) -> str:
+    """Write `nats.conf` and `auth.conf` (both 0600): admin, reader and one user per hub; the admin password."""
+    data_dir = data_dir.resolve()
+    admin = ensure_users(data_dir, admin_password=password, hubs=known_hubs() if hubs is None else hubs)
+    write_private(data_dir / "nats.conf", _config(data_dir / "jetstream", port, MAX_PAYLOAD).encode())
+    return admin.password
+
+
+def reload_nats(pid: int) -> None:
+    """Make a running nats-server re-read its config (users, permissions): SIGHUP."""
+    try:
+        os.kill(pid, signal.SIGHUP)
+    except ProcessLookupError:
+        pass
+
+
+def start_nats(
+    data_dir: Path, *, port: int | None = None, password: str | None = None, hubs: Iterable[str] | None = None
+) -> NatsServer:
+    """Start nats-server in its own session (Ctrl-C reaches only us, and we stop it in order).
+
+    Authorization is always on: `admin` (the CLI's, `password` or a generated one), `reader`, and a
+    service user per hub (`hubs`, default every known hub), credentials in `<data_dir>/creds/`.
+    """
     data_dir = data_dir.resolve()
     port = free_port(port or PREFERRED_PORT)
-    password = password or secrets.token_urlsafe(24)
+    password = configure_nats(data_dir, port=port, password=password, hubs=hubs)
     conf = data_dir / "nats.conf"
-    fd = os.open(conf, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as f:
-        # Above our own event limit, so oversize events get vsmesh's message rather than the server's.
-        f.write(_config(data_dir / "jetstream", port, password, 8 << 20))
     with open(data_dir / "nats.log", "ab") as log_file:
         proc = subprocess.Popen(
             [str(nats_server_binary()), "--config", str(conf)],
@@ -131,3 +166,19 @@ def stop_pid(pid: int, *, timeout: float = 10.0) -> None:
         os.kill(pid, signal.SIGKILL)
     except ProcessLookupError:
         pass
+
+
+def issue_hub_creds(data_dir: Path, hub: str) -> Creds:
+    """A hub service user's credentials (created if new); a running embedded nats-server reloads its users."""
+    from vsmesh.bus.mesh_state import load_state, pid_alive
+
+    data_dir = data_dir.resolve()
+    user = hub_user(hub)
+    existing = load_creds(data_dir, user)
+    creds = existing or ensure_creds(data_dir, user, hub=hub)
+    state = load_state(data_dir)
+    if existing is None:
+        write_private(data_dir / AUTH_FILE, users_config(data_dir).encode())
+        if pid_alive(state.nats_pid):
+            reload_nats(state.nats_pid)
+    return msgspec.structs.replace(creds, nats_url=state.nats_url)

@@ -95,7 +95,7 @@ class Publisher:
         cls = self._registry[event_type]
         event_id = event_id or new_event_id()
         try:
-            return msgspec.convert(
+            event = msgspec.convert(
                 {
                     "type": event_type,
                     "specversion": "1.0",
@@ -115,8 +115,11 @@ class Publisher:
             )
         except msgspec.ValidationError as e:
             raise InvalidEvent(f"invalid {event_type} event: {e}") from e
+        check_actor(event)
+        return event
 
     def _wire(self, event: Event, expect_entity_seq: int | None = None) -> _Wire:
+        check_actor(event)
         horizon = type(event).horizon
         payload = encode_event(event)
         if len(payload) > self._settings.max_event_bytes:
@@ -221,6 +224,24 @@ class Publisher:
                 return 0
             raise PublishError(f"cannot read the last event of {subject} on {hub}: {e.description}") from e
         return msg.seq or 0
+
+
+ACTOR_KINDS = ("human", "agent", "service")
+
+
+def check_actor(event: Event) -> None:
+    """Every stored event names who acted and what kind of actor it is; refuse one that does not."""
+    actor = event.actor if isinstance(event.actor, str) else ""
+    if not actor.strip() or any(ord(c) < 0x20 or ord(c) == 0x7F for c in actor):
+        raise InvalidEvent(
+            f"event {event.id} names no actor ({event.actor!r}); "
+            "name who acts, in printable text, with --actor or VSMESH_ACTOR"
+        )
+    if event.actorkind not in ACTOR_KINDS:
+        raise InvalidEvent(
+            f"event {event.id} has actor kind {event.actorkind!r}; use human, agent or service "
+            "(--actor-kind or VSMESH_ACTOR_KIND)"
+        )
 
 
 def entity_filter(horizon: str, hub: str, subject: str | None) -> str:

@@ -14,7 +14,7 @@ import structlog
 
 from vsmesh.bus.connection import connect
 from vsmesh.bus.mesh_state import MeshState, fill_from, load_state, pid_alive, save_state
-from vsmesh.bus.nats_server import port_answers, start_nats, stop_pid
+from vsmesh.bus.nats_server import configure_nats, port_answers, reload_nats, start_nats, stop_pid
 from vsmesh.bus.postgres_server import postmaster_pid, start_postgres, stop_postgres
 from vsmesh.bus.streams import ensure_streams
 from vsmesh.settings import Settings
@@ -60,6 +60,9 @@ def start_servers(settings: Settings, servers: EmbeddedServers) -> Settings:
     if not settings.nats_url:
         if pid_alive(state.nats_pid) and state.nats_port and port_answers(state.nats_port):
             log.info("reusing nats-server", pid=state.nats_pid, port=state.nats_port)
+            # Its users may predate this build or a new hub: rewrite them and let it reload.
+            configure_nats(data_dir, port=state.nats_port, password=state.nats_password)
+            reload_nats(state.nats_pid)
         else:
             nats = start_nats(data_dir, port=state.nats_port, password=state.nats_password)
             state.nats_pid, state.nats_port, state.nats_url = nats.pid, nats.port, nats.url
@@ -112,6 +115,7 @@ class Mesh:
 
     async def _serve(self, settings: Settings) -> None:
         from vsmesh.hubs import HUBS, hub
+        from vsmesh.hubs.registry.service import ManifestHubs
         from vsmesh.projectors.database import check_database, create_engine
         from vsmesh.projectors.engine import ensure_schema
         from vsmesh.projectors.housekeeping import start_housekeeping
@@ -138,7 +142,10 @@ class Mesh:
             tasks += start_housekeeping(
                 nc.jetstream(), engine, [hub(s.hub).projection() for s in stats], stats, settings, self.stop_event
             )
+            tasks += await _start_reactors(nc, engine, settings, self.stop_event)
             services = [await _start_contract(nc, engine, settings, h) for h in settings.hubs]
+            # The registry and every hub that has only a manifest (hubs/registry/service.py).
+            tasks.append(await ManifestHubs(nc, engine, settings, self.stop_event, set(HUBS)).start())
             mark(settings.data_dir, ready=True)
             log.info("mesh up", nats=settings.nats_url, hubs=list(settings.hubs), data_dir=str(settings.data_dir))
             await self._watch(tasks, stats)
@@ -178,6 +185,17 @@ async def _start_contract(nc, engine, settings: Settings, slug: str):
     package = hub(slug)
     ctx = HubContext(slug, package.projection(), engine, nc.jetstream(), settings)
     return await start_contract(nc, ctx, package.contract.operations())
+
+
+async def _start_reactors(nc, engine, settings: Settings, stop: asyncio.Event) -> list[asyncio.Task]:
+    """The couplings of the hubs this process runs (the reacting hub owns them), minus the disabled ones."""
+    from vsmesh.hubs.coupling_engine import active_couplings, ensure_tables, start_reactors
+
+    await ensure_tables(engine)
+    couplings = [c for c in active_couplings(settings) if c.target_hub in settings.hubs]
+    tasks, _ = start_reactors(nc, engine, settings, couplings, stop)
+    log.info("reactors running", couplings=[c.name for c in couplings])
+    return tasks
 
 
 def stop_mesh(settings: Settings, timeout: float = 30.0) -> str:

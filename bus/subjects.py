@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import functools
 import re
+from urllib.parse import unquote
 
 from vsmesh.errors import InvalidEvent
 
 NO_ENTITY = "_"
-# Characters a NATS token cannot hold literally, plus `%` so the escape stays reversible.
-_UNSAFE = re.compile(r"[.*>%\s]")
+# Characters a NATS token cannot hold literally, plus `%` so the escape stays reversible and `:`
+# (it stands for `/`), so `a:b` and `a/b` stay two entities.
+_UNSAFE = re.compile(r"[.*>%:\s]")
 _SLUG = re.compile(r"^[a-z0-9][a-z0-9-]*$")
 
 
@@ -17,16 +19,23 @@ def entity_token(subject: str | None) -> str:
     """The CloudEvents `subject` as one NATS token: `/` → `:`, unsafe characters %-encoded."""
     if not subject:
         return NO_ENTITY
-    if any(ord(c) < 0x20 or ord(c) == 0x7F for c in subject if not c.isspace()):
+    if any(ord(c) < 0x20 or ord(c) == 0x7F or 0xD800 <= ord(c) <= 0xDFFF for c in subject if not c.isspace()):
         raise InvalidEvent(f"subject {subject!r} holds control characters; use printable text")
-    return _UNSAFE.sub(lambda m: f"%{ord(m.group()):02X}", subject.replace("/", ":"))
+    if subject == NO_ENTITY:
+        return "%5F"  # `_` alone means "no entity"
+    return _UNSAFE.sub(_escape, subject).replace("/", ":")
+
+
+def _escape(match: re.Match[str]) -> str:
+    # Byte-wise, so a wide character (U+3000 IDEOGRAPHIC SPACE) is as reversible as a dot.
+    return "".join(f"%{b:02X}" for b in match.group().encode())
 
 
 def entity_from_token(token: str) -> str | None:
     """Inverse of `entity_token`."""
     if token == NO_ENTITY:
         return None
-    return re.sub(r"%([0-9A-F]{2})", lambda m: chr(int(m.group(1), 16)), token).replace(":", "/")
+    return unquote(token.replace(":", "/"), errors="strict")
 
 
 @functools.lru_cache(maxsize=4096)

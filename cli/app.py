@@ -5,8 +5,11 @@ from __future__ import annotations
 import typer
 
 from vsmesh.cli.core_cmds import add_core_commands
+from vsmesh.cli.couplings_cmd import couplings, trace
+from vsmesh.cli.creds_cmd import creds_app
 from vsmesh.cli.demo_cmd import demo
 from vsmesh.cli.fin_cmds import fin_app
+from vsmesh.cli.hub_cmds import hub_app
 from vsmesh.cli.ops_cmds import ops_app
 from vsmesh.cli.publish_cmd import publish
 from vsmesh.cli.quarantine_cmd import quarantine_app
@@ -36,10 +39,14 @@ app.command("rebuild")(rebuild_cmd)
 app.command()(snapshot)
 app.add_typer(schema_app, name="schema")
 app.add_typer(quarantine_app, name="quarantine")
+app.add_typer(creds_app, name="creds")
 add_core_commands(app)
 app.add_typer(fin_app, name="fin")
 app.add_typer(ops_app, name="ops")
+app.add_typer(hub_app, name="hub")
 app.command()(demo)
+app.command()(couplings)
+app.command()(trace)
 
 
 def main() -> None:

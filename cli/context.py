@@ -22,7 +22,10 @@ T = TypeVar("T")
 
 def settings_from(data_dir: Path | None = None, *, discover: bool = True, **overrides: Any) -> Settings:
     """Settings from `VSMESH_*` and flags, with the running embedded mesh filled in when `discover`."""
-    settings = Settings.from_env(os.environ, data_dir=data_dir, **overrides)
+    try:
+        settings = Settings.from_env(os.environ, data_dir=data_dir, **overrides)
+    except VsmeshError as e:  # a bad flag or variable is one line, not a traceback
+        raise fail(str(e)) from None
     configure_logging(settings)
     return with_mesh(settings) if discover else settings
 

@@ -47,7 +47,7 @@ def services(
         echo_json(answer)
         return
     rows = [_service_row(s) for s in answer["services"]]
-    columns = ["service", "health", "environment", "runs on", "owner", "why", "reached via", "evidence"]
+    columns = ["service", "health", "environment", "runs on", "owner", "why", "reached via", "evidence", "cost"]
     shown = table("ops-hub services", columns, rows)
     for column in shown.columns[:2]:  # a name or health folded over lines is hard to read and to grep
         column.no_wrap = True
@@ -68,6 +68,7 @@ def _service_row(s: dict[str, Any]) -> list[Any]:
         s["purpose"],
         "\n".join(reach),
         "\n".join(proof),
+        "\n".join(f"{amount} {currency}" for currency, amount in (s.get("cost") or {}).items()),
     ]
 
 

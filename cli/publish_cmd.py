@@ -11,10 +11,13 @@ import msgspec
 import typer
 
 from vsmesh.bus.connection import connect
+from vsmesh.bus.contract_client import ask
 from vsmesh.bus.publisher import Publisher
 from vsmesh.cli.context import run, settings_from
 from vsmesh.cli.options import DataDir, Json
-from vsmesh.errors import InvalidEvent
+from vsmesh.errors import ContractError, InvalidEvent
+from vsmesh.events.envelope import Horizon
+from vsmesh.hubs.registry.state import VOCABULARIES, ActiveManifest
 from vsmesh.settings import Settings
 
 
@@ -51,6 +54,7 @@ async def _publish(
         payloads = [_parse(_read(data), "--data")]
     nc = await connect(settings, name="vsmesh-publish")
     try:
+        await check_vocabulary(nc, hub, event_type)
         publisher = Publisher(nc.jetstream(), settings)
         events = [publisher.build(event_type, hub=hub, subject=subject, data=p) for p in payloads]
         started = time.perf_counter()
@@ -75,6 +79,31 @@ async def _publish(
         dups = sum(r.duplicate for r in results)
         rate = len(results) / elapsed if elapsed else 0.0
         typer.echo(f"published {len(results)} events ({dups} duplicates) in {elapsed:.2f} s, {rate:,.0f} ev/s")
+
+
+async def check_vocabulary(nc, hub: str, event_type: str) -> None:
+    """Refuse a type the hub's active manifest does not declare; learn its declared schema-less types.
+
+    A hub the registry does not know (or a mesh whose registry is not running) is not checked here;
+    the projector side still skips what the manifest does not declare.
+    """
+    try:
+        found = await ask(nc, "registry", "get_hub", {"hub": hub}, timeout=5.0)
+    except ContractError as e:
+        if e.code in ("not_found", "not_running", "timeout"):
+            return
+        raise
+    active = found.get("active_manifest")
+    if not active:
+        return
+    VOCABULARIES.learn(
+        ActiveManifest(
+            hub, active["revision"], frozenset(active["vocabulary"]["event_types"]), Horizon(active["horizon"])
+        )
+    )
+    refusal = VOCABULARIES.refusal(hub, event_type)
+    if refusal:
+        raise InvalidEvent(f"refused: {refusal}")
 
 
 def _read(data: str) -> str:

@@ -29,6 +29,16 @@ class EventRegistry:
         self.upcasters = upcasters
         upcasters.check({tag: cls.version for tag, cls in self._types.items()})
 
+    def add_generic(self, event_type: str, horizon: Horizon) -> bool:
+        """Accept a manifest-declared type with no schema (a `GenericEvent`); False when it is already known."""
+        from vsmesh.events.generic import generic_type
+
+        if event_type in self._types:
+            return False
+        self._types[event_type] = generic_type(event_type, horizon)
+        self.decoder = msgspec.json.Decoder(Union[tuple(self._types.values())])  # noqa: UP007
+        return True
+
     def __contains__(self, event_type: str) -> bool:
         return event_type in self._types
 

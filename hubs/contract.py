@@ -86,7 +86,15 @@ class HubContext:
         actor_kind: str | None = None,
         **ids: Any,
     ) -> dict[str, Any]:
-        """Publish an event for this hub, naming the caller as actor when given; the answer a write returns."""
+        """Publish an event for this hub, naming the caller as actor when given; the answer a write returns.
+
+        A type the hub's active manifest does not declare is refused (`undeclared_type`).
+        """
+        from vsmesh.hubs.registry.state import VOCABULARIES
+
+        refusal = VOCABULARIES.refusal(self.hub, event_type)
+        if refusal:
+            raise ContractError("undeclared_type", refusal)
         event = self.publisher.build(event_type, hub=self.hub, subject=subject, data=data, **ids)
         if actor or actor_kind:  # the caller acted, not the hub's own service identity
             event = msgspec.structs.replace(event, actor=actor or event.actor, actorkind=actor_kind or event.actorkind)

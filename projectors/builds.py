@@ -9,8 +9,9 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import re
-import types
+import sys
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import msgspec
 import sqlalchemy as sa
@@ -86,29 +87,26 @@ def pit_schema(name: str) -> str:
 
 
 def fingerprint(projection: Projection) -> str:
-    """A digest of the projection's tables and handler code: a leftover build resumes only if it matches."""
+    """A digest of the projection's tables, event types and code: a leftover build resumes only if it matches."""
     h = hashlib.sha256()
     dialect = postgresql.dialect()
     for table in projection.metadata.sorted_tables:
         h.update(str(CreateTable(table).compile(dialect=dialect)).encode())
-    for event_type, handler in sorted(projection.handlers.items()):
-        h.update(event_type.encode())
-        _hash_code(h, getattr(handler, "__code__", None))
-    _hash_code(h, getattr(projection.after_batch, "__code__", None))
+    h.update(",".join(sorted(projection.handlers)).encode())
+    for path in sorted(_source_files(projection)):
+        h.update(path.read_bytes())
     return h.hexdigest()[:16]
 
 
-def _hash_code(h: hashlib._Hash, code: types.CodeType | None) -> None:
-    # Nested code objects print their address; hash their contents instead so the digest is stable.
-    if code is None:
-        return
-    h.update(code.co_code)
-    h.update(repr(code.co_names).encode())
-    for const in code.co_consts:
-        if isinstance(const, types.CodeType):
-            _hash_code(h, const)
-        else:
-            h.update(repr(const).encode())
+def _source_files(projection: Projection) -> set[Path]:
+    # Every module beside a handler (the helpers it calls live there too) and the engine itself: a change
+    # to any of them may change a row, so an interrupted build made with other code is not resumed.
+    files = set(Path(__file__).parent.glob("*.py"))
+    for fn in (*projection.handlers.values(), projection.after_batch):
+        module = sys.modules.get(getattr(fn, "__module__", "") or "")
+        if module is not None and getattr(module, "__file__", None):
+            files.update(Path(module.__file__).parent.glob("*.py"))
+    return files
 
 
 async def schema_exists(conn: AsyncConnection, schema: str) -> bool:

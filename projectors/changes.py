@@ -25,12 +25,13 @@ class Changes:
     def upsert(self, table: sa.Table, row: dict[str, Any]) -> None:
         """Insert the row, or update the given columns of the row with the same primary key."""
         names = _KEYS.get(table) or _key_names(table)
-        key = tuple(row[name] for name in names)
+        key = tuple([row[name] for name in names])
         pending = self._upserts[table]
-        if key in pending:
-            pending[key].update(row)
-        else:
+        found = pending.get(key)
+        if found is None:
             pending[key] = dict(row)
+        else:
+            found.update(row)
 
     def insert(self, table: sa.Table, row: dict[str, Any]) -> None:
         """Append a row (its key must be new: inserts are not folded)."""

@@ -79,7 +79,9 @@ async def _follow(
             stats.applied += result.applied
             stats.positions[stream] = result.position
             if time.monotonic() - last_log > 10:
-                bound.info("projector progress", position=result.position, applied=stats.applied)
+                # The consumer's pending count is the lag: the hub's stored events not yet delivered.
+                lag = batch[-1].metadata.num_pending
+                bound.info("projector progress", position=result.position, applied=stats.applied, lag=lag)
                 last_log = time.monotonic()
 
 

@@ -4,10 +4,11 @@ restored into a fresh schema when retention has aged out the events a rebuild wo
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
 import time
 from collections.abc import AsyncIterator
-from typing import Any
+from dataclasses import dataclass
 
 import sqlalchemy as sa
 import structlog
@@ -21,6 +22,7 @@ from vsmesh.projectors.builds import fingerprint
 from vsmesh.projectors.checkpoint import read_positions, save_position
 from vsmesh.projectors.engine import in_schema
 from vsmesh.projectors.projection import Projection
+from vsmesh.projectors.runner import ProjectorStats
 from vsmesh.projectors.snapshot_store import (
     SnapshotBody,
     SnapshotInfo,
@@ -33,6 +35,8 @@ from vsmesh.projectors.snapshot_store import (
 from vsmesh.settings import Settings
 
 log = structlog.get_logger(__name__)
+
+RETRY_S = 60.0  # after a failed snapshot
 
 
 class SnapshotMismatch(VsmeshError, ValueError):
@@ -94,7 +98,7 @@ async def snapshot_periodically(
     projection: Projection,
     settings: Settings,
     stop: asyncio.Event,
-    stats: Any,
+    stats: ProjectorStats,
 ) -> None:
     """In `vsmesh up`: snapshot the hub every N applied events or M minutes, whichever comes first."""
     if not settings.snapshot_every_events and not settings.snapshot_every_minutes:
@@ -104,32 +108,41 @@ async def snapshot_periodically(
     except (NatsError, TimeoutError) as e:
         log.warning("snapshots not listed; counting from now", hub=projection.hub, error=str(e) or repr(e))
         newest = None
-    last_positions = dict(newest.positions) if newest else {}
-    last_time = time.monotonic() - (_age_s(newest) if newest else 0.0)
-    applied_then = stats.applied
-    bound = log.bind(hub=projection.hub)
+    last = _Last(dict(newest.positions) if newest else {}, time.monotonic() - _age_s(newest), stats.applied)
+    not_before = 0.0
     while not stop.is_set():
-        try:
+        with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(stop.wait(), 1.0)
             return
-        except TimeoutError:
-            pass
-        moved = {s: p for s, p in stats.positions.items() if p} != {s: p for s, p in last_positions.items() if p}
-        by_count = settings.snapshot_every_events and stats.applied - applied_then >= settings.snapshot_every_events
-        by_time = (
-            settings.snapshot_every_minutes and time.monotonic() - last_time >= settings.snapshot_every_minutes * 60
-        )
-        if not moved or not (by_count or by_time):
+        if time.monotonic() < not_before or not last.due(stats, settings):
             continue
         try:
             info = await take_snapshot(js, engine, projection, keep=settings.snapshot_keep)
         except (NatsError, DBAPIError, InterfaceError, OSError, TimeoutError) as e:
-            # Nothing is lost: the log still holds every event; the next tick tries again.
-            bound.warning("snapshot failed; will retry", error=str(e).splitlines()[0] if str(e) else repr(e))
-            last_time = time.monotonic()
+            # Nothing is lost: the log still holds every event. Try again in a minute, not every tick.
+            log.warning("snapshot failed; will retry", hub=projection.hub, error=(str(e).splitlines() or [repr(e)])[0])
+            not_before = time.monotonic() + RETRY_S
             continue
-        last_positions, last_time, applied_then = dict(info.positions), time.monotonic(), stats.applied
+        last = _Last(dict(info.positions), time.monotonic(), stats.applied)
         stats.last_snapshot = info.name
+
+
+@dataclass(frozen=True)
+class _Last:
+    """The last snapshot as the schedule sees it: its positions, when, and the applied count then."""
+
+    positions: dict[str, int]
+    at: float
+    applied: int
+
+    def due(self, stats: ProjectorStats, settings: Settings) -> bool:
+        """Something changed since, and N events or M minutes have passed."""
+        if {s: p for s, p in stats.positions.items() if p} == {s: p for s, p in self.positions.items() if p}:
+            return False
+        every_events, every_minutes = settings.snapshot_every_events, settings.snapshot_every_minutes
+        return bool(every_events and stats.applied - self.applied >= every_events) or bool(
+            every_minutes and time.monotonic() - self.at >= every_minutes * 60
+        )
 
 
 async def _chunks(data: bytes) -> AsyncIterator[bytes]:
@@ -175,5 +188,5 @@ async def _stamps(js: JetStreamContext, positions: dict[str, int]) -> dict[str, 
     return stamps
 
 
-def _age_s(info: SnapshotInfo) -> float:
-    return max(0.0, (dt.datetime.now(dt.UTC) - info.created).total_seconds())
+def _age_s(info: SnapshotInfo | None) -> float:
+    return max(0.0, (dt.datetime.now(dt.UTC) - info.created).total_seconds()) if info else 0.0

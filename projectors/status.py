@@ -9,7 +9,6 @@ import os
 import socket
 import time
 from collections.abc import Sequence
-from typing import Any
 
 import msgspec
 import structlog
@@ -18,6 +17,8 @@ from nats.js import JetStreamContext
 from nats.js.api import KeyValueConfig, StorageType
 from nats.js.errors import BucketNotFoundError
 from nats.js.kv import KeyValue
+
+from vsmesh.projectors.runner import ProjectorStats
 
 log = structlog.get_logger(__name__)
 
@@ -56,7 +57,7 @@ async def bucket(js: JetStreamContext, *, create: bool) -> KeyValue | None:
     )
 
 
-def report_of(stats: Any) -> ProjectorReport:
+def report_of(stats: ProjectorStats) -> ProjectorReport:
     """A report from the runner's ProjectorStats."""
     return ProjectorReport(
         hub=stats.hub,
@@ -71,7 +72,7 @@ def report_of(stats: Any) -> ProjectorReport:
     )
 
 
-async def publish_periodically(js: JetStreamContext, stats: Sequence[Any], stop: asyncio.Event) -> None:
+async def publish_periodically(js: JetStreamContext, stats: Sequence[ProjectorStats], stop: asyncio.Event) -> None:
     """Every INTERVAL_S: work out each projector's rate and put its report in the bucket."""
     kv: KeyValue | None = None
     seen = {s.hub: (s.applied, time.monotonic()) for s in stats}

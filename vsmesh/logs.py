@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 import sys
 
 import structlog
@@ -12,11 +13,26 @@ from vsmesh.settings import Settings
 _SECRET_KEYS = {"password", "nats_password", "token", "secret"}
 
 
+_URL_PASSWORD = re.compile(r"(://[^/\s:@]*:)[^@\s]*@")
+_PLAIN = (str, int, float, bool, type(None))
+
+
+def redact_url(text: str) -> str:
+    """`scheme://user:secret@host` → `scheme://user:***@host`."""
+    return _URL_PASSWORD.sub(r"\1***@", text)
+
+
 def _redact(_logger: object, _name: str, event: dict) -> dict:
-    # Secrets must never reach a log line, whatever a caller passes.
-    for key in list(event):
+    # Secrets must never reach a log line, whatever a caller passes: secret keys, and passwords in URLs.
+    for key, value in list(event.items()):
         if key.lower() in _SECRET_KEYS:
             event[key] = "***"
+        elif isinstance(value, str):
+            event[key] = redact_url(value)
+        elif not isinstance(value, _PLAIN):
+            shown = repr(value)
+            if redact_url(shown) != shown:
+                event[key] = redact_url(shown)
     return event
 
 

@@ -12,6 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from vsmesh.errors import ConfigError
 
 ENV_PREFIX = "VSMESH_"
+_LISTS = ("hubs", "couplings_disabled")  # comma-separated in the environment
 
 
 class Settings(BaseModel):
@@ -22,7 +23,7 @@ class Settings(BaseModel):
     data_dir: Path = Field(Path(".vsmesh"), description="where the embedded runtime keeps its servers' data")
     nats_url: str | None = Field(None, description="external NATS server(s); unset: the embedded mesh's")
     nats_user: str | None = Field(None, description="NATS user; unset: the embedded mesh's admin")
-    nats_password: str | None = Field(None, description="NATS password for nats_user")
+    nats_password: str | None = Field(None, repr=False, description="NATS password for nats_user")
     database_url: str | None = Field(None, description="external PostgreSQL; unset: the embedded one's")
     actor: str = Field(default_factory=getpass.getuser, description="who acts, recorded on every event")
     actor_kind: Literal["human", "agent", "service"] = Field("human", description="human, agent or service")
@@ -40,6 +41,9 @@ class Settings(BaseModel):
         6.0, gt=0, description="fin-hub alerts when the projected runway falls below this many months"
     )
     ops_stale_amber_minutes: float = Field(60.0, gt=0, description="ops evidence older than this turns amber")
+    couplings_disabled: tuple[str, ...] = Field(
+        (), description="couplings this deployment does not run (comma-separated names, see `vsmesh couplings`)"
+    )
     ops_stale_red_minutes: float = Field(1440.0, gt=0, description="ops evidence older than this turns red")
 
     @classmethod
@@ -49,7 +53,7 @@ class Settings(BaseModel):
         for name in cls.model_fields:
             raw = env.get(ENV_PREFIX + name.upper())
             if raw not in (None, ""):
-                values[name] = tuple(h.strip() for h in raw.split(",") if h.strip()) if name == "hubs" else raw
+                values[name] = tuple(h.strip() for h in raw.split(",") if h.strip()) if name in _LISTS else raw
         values.update({k: v for k, v in overrides.items() if v is not None})
         try:
             return cls(**values)

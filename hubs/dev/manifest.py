@@ -13,4 +13,5 @@ EVENT_TYPES = (
     "dev-blocker-raised",
     "dev-blocker-cleared",
     "dev-decision-recorded",
+    "message-sent",  # core: e.g. resource pressure from the fin-budget-alert-to-dev-pressure coupling
 )

@@ -133,6 +133,17 @@ async def get_incidents(ctx: HubContext, request: IncidentsRequest) -> dict[str,
     return {"hub": "ops-hub", "incidents": found}
 
 
+class EvidenceRequest(ContractRequest):
+    entity: str = Field(..., min_length=1, description="the entity, e.g. endpoint/gitea-registry")
+
+
+async def get_evidence(ctx: HubContext, request: EvidenceRequest) -> dict[str, Any]:
+    """The entity's latest evidence of each kind, the whole event data (metadata included) as `detail`."""
+    async with ctx.read() as conn:
+        snap = await reads.load_snapshot(conn)
+    return {"hub": "ops-hub", "entity": request.entity, "evidence": snap.evidence.get(request.entity, [])}
+
+
 def ops_operations() -> list[Operation]:
     """ops-hub's own contract operations."""
     return [
@@ -140,6 +151,7 @@ def ops_operations() -> list[Operation]:
         Operation("get_services", ServicesRequest, get_services, "what runs where, who owns it, how it is reached"),
         Operation("get_readiness", ReadinessRequest, get_readiness, "a migration wave's gates and whether it may go"),
         Operation("get_incidents", IncidentsRequest, get_incidents, "incidents with their timelines"),
+        Operation("get_evidence", EvidenceRequest, get_evidence, "an entity's latest evidence, metadata included"),
     ]
 
 

@@ -23,6 +23,7 @@ EVENT_TYPES = (
     "ops-incident-resolved",
     "ops-change-recorded",
     "ops-release-observed",
+    "fin-cost-recorded",  # a fin cost attributed to one of ops' services, by the fin-cost-to-ops-service coupling
     "alert-raised",
     "alert-acknowledged",
     "alert-resolved",

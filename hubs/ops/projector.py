@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from vsmesh.hubs.core import core_handlers, hub_streams
-from vsmesh.hubs.ops import fold_evidence, fold_incidents, fold_inventory, fold_readiness, manifest
+from vsmesh.hubs.ops import fold_costs, fold_evidence, fold_incidents, fold_inventory, fold_readiness, manifest
 from vsmesh.hubs.ops.recent import trim_recent
 from vsmesh.hubs.ops.tables import metadata
 from vsmesh.projectors.projection import Handler, Projection
@@ -16,6 +16,7 @@ def ops_handlers() -> dict[str, Handler]:
         **fold_evidence.handlers(),
         **fold_incidents.handlers(),
         **fold_readiness.handlers(),
+        **fold_costs.handlers(),
     }
 
 

@@ -19,6 +19,7 @@ from vsmesh.hubs.ops.tables import (
     metadata,
     readiness_gates,
     recent_events,
+    service_costs,
 )
 
 Row = dict[str, Any]
@@ -30,6 +31,7 @@ class Snapshot:
 
     items: dict[str, Row] = field(default_factory=dict)  # entity -> inventory row with `attributes`
     evidence: dict[str, list[Row]] = field(default_factory=lambda: defaultdict(list))  # entity -> rows
+    costs: dict[str, dict[str, Any]] = field(default_factory=dict)  # entity -> {currency: total} attributed by fin
 
     def of_kind(self, *kinds: str) -> list[Row]:
         return [row for row in self.items.values() if row["kind"] in kinds]
@@ -55,6 +57,10 @@ async def load_snapshot(conn: AsyncConnection) -> Snapshot:
     ordered = sa.select(evidence).order_by(evidence.c.entity, evidence.c.kind)
     for row in (await conn.execute(ordered)).mappings():
         snap.evidence[row["entity"]].append(dict(row))
+    c = service_costs.c
+    totals = sa.select(c.entity, c.currency, sa.func.sum(c.amount)).group_by(c.entity, c.currency)
+    for entity, currency, total in (await conn.execute(totals.order_by(c.entity, c.currency))).all():
+        snap.costs.setdefault(entity, {})[currency] = total
     return snap
 
 

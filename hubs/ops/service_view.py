@@ -16,7 +16,7 @@ HEALTH_KINDS = ("health", "endpoint")  # what proves a service healthy now; back
 def service_entities(snap: Snapshot) -> list[str]:
     """Catalogued or discovered services and data stores, plus services only seen in evidence."""
     known = {row["entity"] for row in snap.of_kind(*SERVICE_KINDS)}
-    seen = {e for e in snap.evidence if e.startswith("service/")}
+    seen = {e for e in (*snap.evidence, *snap.costs) if e.startswith("service/")}
     return sorted(known | seen)
 
 
@@ -116,6 +116,7 @@ def describe_service(
         "access_paths": paths,
         "backups": [b["name"] for b in snap.related("backup-set", "service", name)],
         "runbooks": [r["name"] for r in snap.related("runbook", "service", name)],
+        "cost": {currency: str(total) for currency, total in snap.costs.get(entity, {}).items()},
         "open_incidents": [i["incident_id"] for i in incidents if entity in (i["affected"] or [])],
         "attributes": attrs,
     }

@@ -169,3 +169,17 @@ recent_events = sa.Table(
     sa.Column("actor", sa.Text, nullable=False),
     sa.Column("summary", sa.Text, nullable=False),
 )
+
+# Costs fin attributed to a service (fin-cost-recorded on ops-hub, from the fin-cost-to-ops-service coupling).
+service_costs = sa.Table(
+    "service_costs",
+    metadata,
+    sa.Column("event_id", sa.Text, primary_key=True),
+    sa.Column("entity", sa.Text, nullable=False, index=True),  # service/<name>
+    sa.Column("amount", sa.Numeric, nullable=False),
+    sa.Column("currency", sa.Text, nullable=False),
+    sa.Column("period", sa.Text),
+    sa.Column("category", sa.Text),
+    _ts("time"),
+    sa.Column("seq", sa.BigInteger, nullable=False),
+)

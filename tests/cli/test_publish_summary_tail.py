@@ -2,6 +2,7 @@
 
 import json
 import os
+import select
 import subprocess
 import time
 import uuid
@@ -89,18 +90,23 @@ def test_tail_follow_streams_new_events(cli, mesh_env):
         text=True,
     )
     try:
-        time.sleep(1.0)  # let the follower's consumer start; --follow shows only new events
-        cli(
-            "publish",
-            "ops-health-checked",
-            "--hub",
-            "ops-hub",
-            "--subject",
-            f"service/{name}",
-            "--data",
-            '{"status":"green"}',
-        )
-        line = follower.stdout.readline()
+        # --follow shows only events after its consumer starts, and we cannot see when that is: publish
+        # until the follower prints ours (on a loaded machine start-up takes a while).
+        deadline = time.monotonic() + 60
+        line = ""
+        while name not in line and time.monotonic() < deadline:
+            cli(
+                "publish",
+                "ops-health-checked",
+                "--hub",
+                "ops-hub",
+                "--subject",
+                f"service/{name}",
+                "--data",
+                '{"status":"green"}',
+            )
+            if select.select([follower.stdout], [], [], 1.0)[0]:
+                line = follower.stdout.readline()
         assert name in line and "green" in line
     finally:
         follower.terminate()

@@ -2,10 +2,31 @@
 `summary --as-of`, listed and dropped; snapshots; status with each projector's head, lag and rate;
 progress as log lines off a terminal."""
 
+import asyncio
 import json
+import os
+import signal
+import subprocess
 import uuid
 
-from tests.conftest import wait_until
+import asyncpg
+
+from tests.conftest import VSMESH, wait_until
+
+
+def staged(database_url: str) -> int:
+    """The position the ops-hub staging schema reached (0 while there is none)."""
+
+    async def position() -> int:
+        conn = await asyncpg.connect(database_url)
+        try:
+            return await conn.fetchval("SELECT coalesce(max(position), 0) FROM ops_hub__rebuild.vsmesh_positions")
+        except (asyncpg.UndefinedTableError, asyncpg.InvalidSchemaNameError):
+            return 0
+        finally:
+            await conn.close()
+
+    return asyncio.run(position())
 
 
 def publish_health(cli, name: str, status: str) -> int:
@@ -87,3 +108,28 @@ def test_status_shows_each_projector_with_head_lag_and_rate(cli, running_mesh):
     row = wait_until(ops_row, timeout=15, what="ops-hub reported as running and caught up")
     assert row["head"] >= row["position"] > 0
     assert row["events_per_s"] is not None and row["last_error"] is None
+
+
+def test_a_killed_rebuild_is_resumed_by_the_next_run(cli, running_mesh, mesh_env, settings, tmp_path):
+    lines = "\n".join(json.dumps({"status": ("green", "red")[i % 2]}) for i in range(20_000)) + "\n"
+    args = ("publish", "ops-health-checked", "--hub", "ops-hub", "--subject", f"service/k-{uuid.uuid4().hex[:6]}")
+    assert cli(*args, "--data", "-", input=lines).exit_code == 0
+
+    # A rebuild in its own process, SIGKILLed once its staging schema holds some batches.
+    env = {**os.environ, **mesh_env}
+    with open(tmp_path / "rebuild.log", "wb") as err:
+        proc = subprocess.Popen([*VSMESH, "rebuild", "ops-hub", "--batch-size", "100"], env=env, stderr=err)
+    wait_until(lambda: staged(settings.database_url) > 0, timeout=30, what="the rebuild to write batches", proc=proc)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+
+    # Left behind and listed as interrupted; the live hub answers as before.
+    listed = json.loads(cli("rebuild", "--list", "--json").stdout)
+    assert any(b["schema"] == "ops_hub__rebuild" and b["finished_at"] is None for b in listed)
+    assert cli("summary", "ops-hub", "--json").exit_code == 0
+
+    # The next run picks it up where it stopped, and swaps in.
+    resumed = cli("rebuild", "ops-hub", "--json")
+    assert resumed.exit_code == 0, resumed.output
+    assert json.loads(resumed.stdout)["resumed"] is True
+    assert not [b for b in json.loads(cli("rebuild", "--list", "--json").stdout) if b["hub"] == "ops-hub"]

@@ -1,0 +1,152 @@
+"""NATS users of the embedded runtime: an admin, one service user per hub, a read-only reader.
+
+Each user's credentials live in `<data dir>/creds/<user>.json` (mode 0600); the server's
+`auth.conf` is generated from them, so issuing a user is: write its file, regenerate, reload.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+import msgspec
+
+from vsmesh.bus.subjects import check_slug
+from vsmesh.errors import ConfigError, InvalidEvent
+
+ADMIN_USER = "admin"
+READER_USER = "reader"
+HUB_USER_PREFIX = "svc-"  # so no hub slug (e.g. `admin`) can ever name a built-in user
+HORIZONS = ("operational", "tactical", "strategic", "constitutional")
+CREDS_DIR = "creds"
+AUTH_FILE = "auth.conf"
+
+
+class Creds(msgspec.Struct, kw_only=True):
+    """How one NATS user logs in; `hub` is set for a hub's service user."""
+
+    user: str
+    password: str
+    hub: str | None = None
+    nats_url: str | None = None
+
+
+def hub_user(hub: str) -> str:
+    try:
+        return HUB_USER_PREFIX + check_slug(hub, "hub")
+    except InvalidEvent as e:
+        raise ConfigError(str(e)) from None
+
+
+def creds_path(data_dir: Path, user: str) -> Path:
+    return data_dir / CREDS_DIR / f"{user}.json"
+
+
+def write_private(path: Path, data: bytes) -> None:
+    """Write atomically with mode 0600: the file holds a password."""
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    tmp = path.with_name(path.name + ".tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "wb") as f:
+        f.write(data)
+    os.replace(tmp, path)
+
+
+def load_creds(data_dir: Path, user: str) -> Creds | None:
+    path = creds_path(data_dir, user)
+    if not path.exists():
+        return None
+    return msgspec.json.decode(path.read_bytes(), type=Creds)
+
+
+def ensure_creds(data_dir: Path, user: str, *, hub: str | None = None, password: str | None = None) -> Creds:
+    """The user's credentials, created (random password) if missing; `password` replaces a stored one."""
+    existing = load_creds(data_dir, user)
+    if existing and (password is None or existing.password == password):
+        return existing
+    creds = Creds(user=user, password=password or secrets.token_urlsafe(24), hub=hub)
+    write_private(creds_path(data_dir, user), msgspec.json.format(msgspec.json.encode(creds)))
+    return creds
+
+
+def all_creds(data_dir: Path) -> list[Creds]:
+    folder = data_dir / CREDS_DIR
+    return [msgspec.json.decode(p.read_bytes(), type=Creds) for p in sorted(folder.glob("*.json"))]
+
+
+def hub_permissions(hub: str) -> dict[str, Any]:
+    """A hub's service: publish its own events, answer its contract; no stream or consumer administration."""
+    check_slug(hub, "hub")
+    return {
+        "publish": {
+            "allow": [
+                *(f"{h}.{hub}.>" for h in HORIZONS),
+                # Optimistic concurrency reads the entity's last message; a read, not configuration.
+                "$JS.API.STREAM.MSG.GET.*",
+                "$JS.API.DIRECT.GET.>",
+            ],
+            "deny": ["$JS.API.STREAM.CREATE.>", "$JS.API.STREAM.UPDATE.>", "$JS.API.STREAM.DELETE.>"],
+        },
+        "subscribe": {"allow": ["_INBOX.>", f"vsmesh.{hub}.>", "$SRV.>"]},
+        # Answering requests (the contract, `$SRV` pings) = publishing to the requester's reply subject.
+        "allow_responses": True,
+    }
+
+
+def reader_permissions() -> dict[str, Any]:
+    """Read-only: stream and consumer info, ordered (ephemeral) consumers, message gets; no events."""
+    return {
+        "publish": {
+            "allow": [
+                "$JS.API.INFO",
+                "$JS.API.STREAM.NAMES",
+                "$JS.API.STREAM.LIST",
+                "$JS.API.STREAM.INFO.*",
+                "$JS.API.STREAM.MSG.GET.*",
+                "$JS.API.DIRECT.GET.>",
+                "$JS.API.CONSUMER.CREATE.>",  # ordered consumers are ephemeral ones
+                "$JS.API.CONSUMER.INFO.>",
+                "$JS.API.CONSUMER.DELETE.>",
+                "$JS.API.CONSUMER.NAMES.*",
+                "$JS.API.CONSUMER.LIST.*",
+                "$JS.FC.>",  # flow-control replies of a push consumer
+            ],
+        },
+        "subscribe": {"allow": ["_INBOX.>", *(f"{h}.>" for h in HORIZONS)]},
+    }
+
+
+def users_config(data_dir: Path) -> str:
+    """`auth.conf`: every user with a credentials file, each with its permissions."""
+    users = []
+    for creds in all_creds(data_dir):
+        entry: dict[str, Any] = {"user": creds.user, "password": creds.password}
+        if creds.user == READER_USER:
+            entry["permissions"] = reader_permissions()
+        elif creds.hub:
+            entry["permissions"] = hub_permissions(creds.hub)
+        elif creds.user != ADMIN_USER:
+            continue  # an unknown file grants nothing
+        users.append(entry)
+    # nats-server reads JSON; every string is quoted, so no password or subject can break the syntax.
+    return "users: " + json.dumps(users, indent=1) + "\n"
+
+
+def ensure_users(data_dir: Path, *, admin_password: str | None, hubs: Iterable[str]) -> Creds:
+    """Credentials for admin, reader and every hub; returns the admin's."""
+    admin = ensure_creds(data_dir, ADMIN_USER, password=admin_password)
+    ensure_creds(data_dir, READER_USER)
+    for hub in hubs:
+        ensure_creds(data_dir, hub_user(hub), hub=hub)
+    write_private(data_dir / AUTH_FILE, users_config(data_dir).encode())
+    return admin
+
+
+def known_hubs() -> list[str]:
+    from vsmesh.hubs import HUBS
+
+    return list(HUBS)

@@ -1,0 +1,35 @@
+"""`vsmesh creds issue HUB`: NATS credentials for a hub's service running outside the mesh."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import msgspec
+import typer
+
+from vsmesh.bus.creds import write_private
+from vsmesh.bus.nats_server import issue_hub_creds
+from vsmesh.cli.context import fail, guarded, settings_from
+from vsmesh.cli.options import DataDir
+
+creds_app = typer.Typer(help="NATS credentials for services outside the mesh.", no_args_is_help=True)
+
+
+@creds_app.command("issue")
+@guarded
+def issue(
+    hub: str = typer.Argument(..., help="the hub the service publishes for, e.g. ops-hub"),
+    out: Path | None = typer.Option(None, "--out", help="write the credentials to this file (mode 0600)"),
+    data_dir: Path | None = DataDir,
+) -> None:
+    """Create (or return) a hub's service user: it may publish only that hub's events and answer its contract."""
+    settings = settings_from(data_dir, discover=False)
+    if settings.nats_url:
+        raise fail("VSMESH_NATS_URL points at an outside NATS server; create users in that server's config")
+    creds = issue_hub_creds(settings.data_dir, hub)
+    body = msgspec.json.format(msgspec.json.encode(creds))
+    if out is None:
+        typer.echo(body.decode())
+        return
+    write_private(out, body + b"\n")
+    typer.echo(f"credentials of {creds.user} written to {out}")

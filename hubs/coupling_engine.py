@@ -1,0 +1,315 @@
+"""The reactor engine: follows each coupling's sources from a durable position and publishes what it emits.
+
+Per (coupling, stream) a position lives in `vsmesh_reactors.positions`. A batch is handled as:
+
+1. decode the source events, ask the coupling what to emit, give each emission its derived id;
+2. drop ids already in `vsmesh_reactors.emitted` (published and committed before);
+3. publish the rest and wait for their acknowledgements;
+4. in one transaction: record the emitted ids and move the position past the batch.
+
+A crash before 4 re-reads the batch and derives the same ids: JetStream drops them within its duplicate
+window, and after a restart the first batch also checks the stream's last message on each emitted
+subject, so an emission older than the window is not stored twice either. Nothing is skipped, because
+the position moves only after the acknowledgements. The `emitted` table is also the index
+`vsmesh trace` reads (each row names its cause). Projector rebuilds never touch any of this.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime as dt
+from dataclasses import dataclass, field
+from typing import Any
+
+import msgspec
+import sqlalchemy as sa
+import structlog
+from nats.aio.client import Client
+from nats.aio.msg import Msg
+from nats.js import JetStreamContext
+from nats.js.errors import APIError
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from vsmesh.bus.contract_client import ask
+from vsmesh.bus.publisher import Publisher
+from vsmesh.bus.reader import Start, StreamReader, stream_sequence
+from vsmesh.bus.streams import stream_for
+from vsmesh.bus.subjects import event_subject
+from vsmesh.events.codec import decode_message
+from vsmesh.events.envelope import Event
+from vsmesh.hubs.coupling import Coupling, Emit, all_couplings, derived_id, enabled
+from vsmesh.settings import Settings
+
+log = structlog.get_logger(__name__)
+
+SCHEMA = "vsmesh_reactors"
+metadata = sa.MetaData(schema=SCHEMA)
+
+positions = sa.Table(
+    "positions",
+    metadata,
+    sa.Column("coupling", sa.Text, primary_key=True),
+    sa.Column("stream", sa.Text, primary_key=True),
+    sa.Column("seq", sa.BigInteger, nullable=False),
+    sa.Column("emitted", sa.BigInteger, nullable=False, server_default="0"),
+    sa.Column("updated_at", sa.TIMESTAMP(timezone=True)),
+    sa.Column("last_error", sa.Text),
+    sa.Column("error_at", sa.TIMESTAMP(timezone=True)),
+)
+
+# One row per emitted event, with its cause: the idempotency guard and the causation index of `vsmesh trace`.
+emitted = sa.Table(
+    "emitted",
+    metadata,
+    sa.Column("event_id", sa.Text, primary_key=True),
+    sa.Column("coupling", sa.Text, nullable=False),
+    sa.Column("correlation_id", sa.Text, nullable=False, index=True),
+    sa.Column("type", sa.Text, nullable=False),
+    sa.Column("hub", sa.Text, nullable=False),
+    sa.Column("subject", sa.Text),
+    sa.Column("time", sa.TIMESTAMP(timezone=True), nullable=False),
+    sa.Column("stream", sa.Text, nullable=False),
+    sa.Column("seq", sa.BigInteger),
+    sa.Column("cause_id", sa.Text, nullable=False, index=True),
+    sa.Column("cause_type", sa.Text, nullable=False),
+    sa.Column("cause_hub", sa.Text, nullable=False),
+    sa.Column("cause_subject", sa.Text),
+    sa.Column("cause_time", sa.TIMESTAMP(timezone=True), nullable=False),
+    sa.Column("cause_stream", sa.Text, nullable=False),
+    sa.Column("cause_seq", sa.BigInteger, nullable=False),
+    sa.Column("cause_correlation_id", sa.Text),
+)
+
+
+async def ensure_tables(engine: AsyncEngine) -> None:
+    async with engine.begin() as conn:
+        await conn.execute(sa.text(f"CREATE SCHEMA IF NOT EXISTS {SCHEMA}"))
+        await conn.run_sync(metadata.create_all)
+
+
+@dataclass
+class ReactorStats:
+    """What a running coupling reports: positions per stream, emissions, and its last error."""
+
+    coupling: str
+    positions: dict[str, int] = field(default_factory=dict)
+    emitted: int = 0
+    last_error: str | None = None
+
+
+@dataclass
+class _Context:
+    """The `Context` a reaction sees for one source event."""
+
+    nc: Client
+    engine: AsyncEngine
+    stream: str
+    seq: int
+    batch: dict[str, dict[str, Any]]  # emissions of the batch at hand, not committed yet
+
+    async def ask(self, hub: str, operation: str, request: dict[str, Any]) -> Any:
+        return await ask(self.nc, hub, operation, request)
+
+    async def emitted(self, event_id: str) -> dict[str, Any] | None:
+        if event_id in self.batch:
+            return self.batch[event_id]
+        async with self.engine.connect() as conn:
+            row = (await conn.execute(sa.select(emitted).where(emitted.c.event_id == event_id))).mappings().first()
+        return dict(row) if row else None
+
+
+class Reactor:
+    """One coupling following one stream."""
+
+    def __init__(
+        self, nc: Client, engine: AsyncEngine, settings: Settings, coupling: Coupling, stream: str, stats: ReactorStats
+    ) -> None:
+        self.nc, self.js, self.engine = nc, nc.jetstream(), engine
+        self.coupling, self.stream, self.stats = coupling, stream, stats
+        self.publisher = Publisher(self.js, settings, source=f"vsmesh/couplings/{coupling.name}")
+        self.recovering = True  # the first batch after a start may hold emissions published before a crash
+        self.log = log.bind(coupling=coupling.name, stream=stream)
+
+    async def run(self, stop: asyncio.Event) -> None:
+        position = await self._position()
+        self.stats.positions[self.stream] = position
+        self.log.info("reactor following", position=position)
+        subject = self.coupling.sources[self.stream]
+        async with StreamReader(self.js, self.stream, subject, Start(after_seq=position), max_queued=1000) as reader:
+            while not stop.is_set():
+                batch = await reader.batch(100, 0.005, timeout=0.25)
+                if batch:
+                    await self._handle_with_retry(batch, stop)
+
+    async def _position(self) -> int:
+        query = sa.select(positions.c.seq).where(
+            positions.c.coupling == self.coupling.name, positions.c.stream == self.stream
+        )
+        async with self.engine.connect() as conn:
+            return (await conn.execute(query)).scalar_one_or_none() or 0
+
+    async def _handle_with_retry(self, batch: list[Msg], stop: asyncio.Event) -> None:
+        """Handle a batch; on any failure report it and retry the same batch (never skip it)."""
+        delay = 0.2
+        while True:
+            try:
+                await self.handle(batch)
+                if self.stats.last_error:
+                    self.stats.last_error = None
+                return
+            except Exception as e:  # noqa: BLE001 - reported, kept and retried: the position does not move
+                error = f"{type(e).__name__}: {e}".splitlines()[0][:500]
+                self.stats.last_error = error
+                self.log.error("reactor failed; batch will be retried", error=error, first=stream_sequence(batch[0]))
+                with contextlib.suppress(Exception):
+                    await self._record_error(error)
+                if stop.is_set():
+                    return
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stop.wait(), delay)
+                if stop.is_set():
+                    return
+                delay = min(delay * 2, 5.0)
+
+    async def handle(self, batch: list[Msg]) -> None:
+        rows: list[dict[str, Any]] = []
+        pending: list[tuple[Event, dict[str, Any]]] = []
+        in_batch: dict[str, dict[str, Any]] = {}
+        for msg in batch:
+            if msg.subject.split(".")[2] not in self.coupling.types:
+                continue
+            cause = decode_message(msg.data, msg.headers)
+            seq = stream_sequence(msg)
+            ctx = _Context(self.nc, self.engine, self.stream, seq, in_batch)
+            for emit in await self.coupling.reactions(cause, ctx):
+                event = self._build(cause, emit)
+                row = _row(self.coupling.name, event, cause, self.stream, seq)
+                pending.append((event, row))
+                in_batch[event.id] = row
+        done = await self._already_emitted([e.id for e, _ in pending])
+        for event, row in pending:
+            if event.id in done:
+                continue
+            if self.recovering and await self._in_stream(event):
+                row["seq"] = None  # stored before a crash; its sequence is not worth a lookup
+            else:
+                published = await self.publisher.publish(event)
+                row["seq"] = published.sequence
+            rows.append(row)
+        await self._commit(rows, stream_sequence(batch[-1]))
+        self.recovering = False
+        self.stats.positions[self.stream] = stream_sequence(batch[-1])
+        self.stats.emitted += len(rows)
+
+    def _build(self, cause: Event, emit: Emit) -> Event:
+        event = self.publisher.build(
+            emit.type,
+            hub=emit.hub,
+            subject=emit.subject,
+            data=emit.data,
+            event_id=derived_id(self.coupling.name, cause.id, emit.key),
+            correlation_id=emit.correlation_id or cause.correlationid or cause.id,
+            causation_id=cause.id,
+        )
+        return msgspec.structs.replace(event, actor=f"coupling:{self.coupling.name}", actorkind="service")
+
+    async def _already_emitted(self, ids: list[str]) -> set[str]:
+        if not ids:
+            return set()
+        async with self.engine.connect() as conn:
+            return set((await conn.execute(sa.select(emitted.c.event_id).where(emitted.c.event_id.in_(ids)))).scalars())
+
+    async def _in_stream(self, event: Event) -> bool:
+        """Whether the last message on the event's exact subject is this event (published before a crash)."""
+        horizon = type(event).horizon
+        subject = event_subject(horizon, event.hub, event.type, event.subject)
+        try:
+            msg = await self.js.get_last_msg(stream_for(horizon), subject)
+        except APIError:
+            return False
+        return bool(msg.headers and msg.headers.get("Nats-Msg-Id") == event.id)
+
+    async def _commit(self, rows: list[dict[str, Any]], seq: int) -> None:
+        now = dt.datetime.now(dt.UTC)
+        async with self.engine.begin() as conn:
+            if rows:
+                await conn.execute(insert(emitted).values(rows).on_conflict_do_nothing())
+            stmt = insert(positions).values(
+                coupling=self.coupling.name, stream=self.stream, seq=seq, emitted=len(rows), updated_at=now
+            )
+            await conn.execute(
+                stmt.on_conflict_do_update(
+                    index_elements=[positions.c.coupling, positions.c.stream],
+                    set_={
+                        "seq": seq,
+                        "emitted": positions.c.emitted + len(rows),
+                        "updated_at": now,
+                        "last_error": None,
+                    },
+                )
+            )
+
+    async def _record_error(self, error: str) -> None:
+        now = dt.datetime.now(dt.UTC)
+        stmt = insert(positions).values(
+            coupling=self.coupling.name, stream=self.stream, seq=0, last_error=error, error_at=now
+        )
+        async with self.engine.begin() as conn:
+            await conn.execute(
+                stmt.on_conflict_do_update(
+                    index_elements=[positions.c.coupling, positions.c.stream],
+                    set_={"last_error": error, "error_at": now},
+                )
+            )
+
+
+def _row(coupling: str, event: Event, cause: Event, cause_stream: str, cause_seq: int) -> dict[str, Any]:
+    return {
+        "event_id": event.id,
+        "coupling": coupling,
+        "correlation_id": event.correlationid,
+        "type": event.type,
+        "hub": event.hub,
+        "subject": event.subject,
+        "time": event.time,
+        "stream": stream_for(type(event).horizon),
+        "cause_id": cause.id,
+        "cause_type": cause.type,
+        "cause_hub": cause.hub,
+        "cause_subject": cause.subject,
+        "cause_time": cause.time,
+        "cause_stream": cause_stream,
+        "cause_seq": cause_seq,
+        "cause_correlation_id": cause.correlationid,
+    }
+
+
+def active_couplings(settings: Settings, extra: list[Coupling] | None = None) -> list[Coupling]:
+    """The couplings this deployment runs: every hub's (plus `extra`), minus VSMESH_COUPLINGS_DISABLED."""
+    found = all_couplings() + list(extra or [])
+    return enabled(found, settings.couplings_disabled)
+
+
+def start_reactors(
+    nc: Client, engine: AsyncEngine, settings: Settings, couplings: list[Coupling], stop: asyncio.Event
+) -> tuple[list[asyncio.Task], list[ReactorStats]]:
+    """One task per (coupling, stream); a failing one reports and retries without stopping the others."""
+    tasks, stats = [], []
+    for coupling in couplings:
+        s = ReactorStats(coupling.name)
+        stats.append(s)
+        for stream in coupling.sources:
+            reactor = Reactor(nc, engine, settings, coupling, stream, s)
+            tasks.append(asyncio.create_task(reactor.run(stop), name=f"reactor:{coupling.name}:{stream}"))
+    return tasks, stats
+
+
+async def lag(js: JetStreamContext, coupling: Coupling, at: dict[str, int]) -> int:
+    """Source events stored past the coupling's positions."""
+    from vsmesh.bus.reader import count_pending
+
+    return sum(
+        [await count_pending(js, stream, subject, at.get(stream, 0)) for stream, subject in coupling.sources.items()]
+    )

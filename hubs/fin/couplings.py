@@ -1,0 +1,43 @@
+"""fin-hub's coupling: a recorded balance projects the runway, and a runway below threshold is published."""
+
+from __future__ import annotations
+
+from vsmesh.events.schemas.fin import FinBalanceRecorded
+from vsmesh.hubs.coupling import Context, Coupling, Emit
+from vsmesh.hubs.fin import manifest
+
+BALANCE = "fin-balance-to-runway"
+
+
+async def balance_to_runway(event: FinBalanceRecorded, ctx: Context) -> list[Emit]:
+    """Ask fin's read model (once it has this balance) for the runway; publish it when it is below threshold."""
+    request = {"currency": event.data.balance.currency, "wait_for_seq": {ctx.stream: ctx.seq}}
+    if event.data.as_of:
+        request["as_of"] = event.data.as_of.isoformat()
+    runway = await ctx.ask(manifest.SLUG, "get_runway", request)
+    if not runway["below_threshold"] or runway["months_remaining"] is None:
+        return []
+    currency = runway["currency"]
+    data = {
+        "balance": {"amount": str(runway["balance"]), "currency": currency},
+        "monthly_burn": {"amount": str(runway["monthly_burn"]), "currency": currency},
+        "months_remaining": float(runway["months_remaining"]),
+        "alert_threshold_months": float(runway["alert_threshold_months"]),
+        "method": "balance recorded: average recorded spend plus commitments",
+    }
+    return [Emit("fin-runway-projected", manifest.SLUG, f"runway/{currency}", data)]
+
+
+def couplings() -> list[Coupling]:
+    return [
+        Coupling(
+            name=BALANCE,
+            source_hub=manifest.SLUG,
+            target_hub=manifest.SLUG,
+            sources={"STRATEGIC": "strategic.fin-hub.fin-balance-recorded.>"},
+            types=frozenset({"fin-balance-recorded"}),
+            react=balance_to_runway,
+            emits=("fin-runway-projected",),
+            description="a fin balance → runway projected, when below the threshold",
+        ),
+    ]

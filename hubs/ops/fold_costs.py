@@ -1,0 +1,29 @@
+"""A fin cost attributed to an ops service: one row per cost, summed per service when answering."""
+
+from __future__ import annotations
+
+from vsmesh.events.schemas.fin import FinCostRecorded
+from vsmesh.hubs.ops.tables import service_costs
+from vsmesh.projectors.changes import Changes
+from vsmesh.projectors.projection import Applied, Handler
+
+
+def on_cost_recorded(event: FinCostRecorded, at: Applied, changes: Changes) -> None:
+    d = event.data
+    changes.upsert(
+        service_costs,
+        {
+            "event_id": event.id,
+            "entity": event.subject or f"service/{d.service}",
+            "amount": d.amount.amount,
+            "currency": d.amount.currency,
+            "period": d.period,
+            "category": d.category,
+            "time": event.time,
+            "seq": at.sequence,
+        },
+    )
+
+
+def handlers() -> dict[str, Handler]:
+    return {"fin-cost-recorded": on_cost_recorded}

@@ -1,0 +1,108 @@
+"""The manifest layer of `vsmesh up`: the registry's projector and contract, and every manifest hub.
+
+At start it loads the registry read model (claims for the projection; active manifests so declared
+types decode and are enforced), then starts a projector and a `vsmesh.{hub}.*` contract for every hub
+that has a manifest but no code. Every few seconds it re-reads the registry: a newly bootstrapped hub
+starts, a new manifest version takes effect.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from typing import Any
+
+import sqlalchemy as sa
+import structlog
+from nats.aio.client import Client
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from vsmesh.hubs.contract import HubContext, start_contract
+from vsmesh.hubs.registry import tables as t
+from vsmesh.hubs.registry.contract import manifest_hub_operations, registry_operations
+from vsmesh.hubs.registry.projector import REGISTRY_HUB, RegistryFolds, manifest_projection, registry_projection
+from vsmesh.hubs.registry.state import VOCABULARIES, from_row
+from vsmesh.projectors.engine import ensure_schema, in_schema
+from vsmesh.projectors.runner import ProjectorStats, run_projection
+from vsmesh.settings import Settings
+
+log = structlog.get_logger(__name__)
+POLL_SECONDS = 2.0
+
+
+async def _registry_rows(engine: AsyncEngine, table: sa.Table, *where: Any) -> list[dict[str, Any]]:
+    async with engine.connect() as conn:
+        conn = await in_schema(conn, REGISTRY_HUB)
+        return [dict(r) for r in (await conn.execute(sa.select(table).where(*where))).mappings()]
+
+
+class ManifestHubs:
+    def __init__(self, nc: Client, engine: AsyncEngine, settings: Settings, stop: asyncio.Event, coded: set[str]):
+        self.nc, self.engine, self.settings, self.stop, self.coded = nc, engine, settings, stop, coded
+        self.tasks: list[asyncio.Task] = []
+        self.services: list[Any] = []
+        self.running: set[str] = set()
+        self.stats: list[ProjectorStats] = []
+
+    async def start(self) -> asyncio.Task:
+        """Start the registry and the known manifest hubs; returns the task that keeps them (cancel to stop)."""
+        folds = RegistryFolds()
+        projection = registry_projection(folds)
+        await ensure_schema(self.engine, projection, projection.schema)
+        folds.load(await _registry_rows(self.engine, t.claims, t.claims.c.slug.is_not(None)),
+                   await _registry_rows(self.engine, t.manifests))  # fmt: skip
+        self._run(projection)
+        ctx = HubContext(REGISTRY_HUB, projection, self.engine, self.nc.jetstream(), self.settings)
+        self.services.append(await start_contract(self.nc, ctx, registry_operations()))
+        await self.refresh()
+        return asyncio.create_task(self._keep(), name="manifest-hubs")
+
+    def _run(self, projection) -> None:
+        stats = ProjectorStats(projection.hub)
+        self.stats.append(stats)
+        js = self.nc.jetstream()
+        run = run_projection(js, self.engine, projection, self.settings, self.stop, stats)
+        self.tasks.append(asyncio.create_task(run, name=f"projector:{projection.hub}"))
+
+    async def refresh(self) -> None:
+        """Learn every active manifest; start the manifest hubs not running yet."""
+        for row in await _registry_rows(self.engine, t.manifests, t.manifests.c.status == "active"):
+            manifest = from_row(row)
+            known = VOCABULARIES.active.get(manifest.slug)
+            if known != manifest:
+                VOCABULARIES.learn(manifest)
+                log.info("manifest active", hub=manifest.slug, revision=manifest.revision)
+            if manifest.slug not in self.coded and manifest.slug not in self.running:
+                await self._start_hub(manifest.slug)
+
+    async def _start_hub(self, slug: str) -> None:
+        projection = manifest_projection(slug)
+        await ensure_schema(self.engine, projection, projection.schema)
+        self._run(projection)
+        ctx = HubContext(slug, projection, self.engine, self.nc.jetstream(), self.settings)
+        self.services.append(await start_contract(self.nc, ctx, manifest_hub_operations()))
+        self.running.add(slug)
+        log.info("manifest hub started", hub=slug)
+
+    async def _keep(self) -> None:
+        try:
+            while not self.stop.is_set():
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self.stop.wait(), POLL_SECONDS)
+                if self.stop.is_set():
+                    break
+                try:
+                    await self.refresh()
+                except Exception as e:  # noqa: BLE001 - the database may be away a moment; try again
+                    log.warning("registry refresh failed", error=str(e))
+                for task in list(self.tasks):
+                    if task.done() and not task.cancelled() and task.exception() is not None:
+                        log.error("projector failed", task=task.get_name(), error=str(task.exception()))
+                        self.tasks.remove(task)
+        finally:
+            for task in self.tasks:
+                task.cancel()
+            await asyncio.gather(*self.tasks, return_exceptions=True)
+            for service in self.services:
+                with contextlib.suppress(Exception):
+                    await service.stop()

@@ -1,0 +1,248 @@
+"""Hostile input: whatever bytes, JSON, headers or names arrive, vsmesh answers with its own errors only."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import json
+import logging
+import os
+import secrets
+import subprocess
+import uuid
+
+import msgspec
+import pytest
+from hypothesis import HealthCheck, given
+from hypothesis import settings as hsettings
+from hypothesis import strategies as st
+from nats.js.errors import APIError
+
+from tests.conftest import VSMESH, wait_until
+from vsmesh.bus.connection import connect
+from vsmesh.bus.mesh_state import load_state
+from vsmesh.bus.publisher import Publisher
+from vsmesh.bus.streams import ensure_streams
+from vsmesh.bus.subjects import entity_from_token, entity_token, event_subject
+from vsmesh.errors import InvalidEvent
+from vsmesh.events.codec import decode_event, decode_message, encode_event
+from vsmesh.events.registry import REGISTRY
+from vsmesh.logs import configure_logging
+from vsmesh.settings import Settings
+
+TYPES = sorted(REGISTRY.types())
+FAST = hsettings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=12), inner, max_size=4),
+    max_leaves=12,
+)
+ENVELOPE_KEYS = [
+    "type",
+    "specversion",
+    "id",
+    "source",
+    "subject",
+    "time",
+    "hub",
+    "actor",
+    "actorkind",
+    "correlationid",
+    "causationid",
+    "schemaversion",
+    "data",
+    "datacontenttype",
+]
+# Objects that look like events: known types, envelope keys, hostile values.
+envelopes = st.fixed_dictionaries(
+    {"type": st.sampled_from(TYPES) | st.text(max_size=20)},
+    optional={k: json_values for k in ENVELOPE_KEYS if k != "type"}
+    | {"schemaversion": st.integers(-3, 1 << 70) | json_values},
+)
+
+
+def decodes_or_refuses(call) -> None:
+    try:
+        call()
+    except InvalidEvent:
+        pass  # UnknownEventType is one too
+
+
+@FAST
+@given(st.binary(max_size=2048))
+def test_decoder_survives_any_bytes(payload):
+    decodes_or_refuses(lambda: decode_event(payload))
+
+
+@FAST
+@given(json_values)
+def test_decoder_survives_any_json(value):
+    decodes_or_refuses(lambda: decode_event(msgspec.json.encode(value)))
+
+
+@FAST
+@given(envelopes)
+def test_decoder_survives_event_shaped_objects(raw):
+    decodes_or_refuses(lambda: decode_event(msgspec.json.encode(raw)))
+
+
+@FAST
+@given(envelopes, st.binary(max_size=256), st.dictionaries(st.text(max_size=20), st.text(max_size=40), max_size=6))
+def test_binary_mode_decoder_survives_hostile_headers(raw, body, extra):
+    headers = {f"ce-{k}": v if isinstance(v, str) else json.dumps(v) for k, v in raw.items()}
+    headers = {**headers, **extra, "ce-specversion": "1.0"}
+    decodes_or_refuses(lambda: decode_message(body, headers))
+
+
+@FAST
+@given(st.text(max_size=64))
+def test_entity_token_is_one_literal_token_or_refused(entity):
+    controls = any((ord(c) < 0x20 or ord(c) == 0x7F or 0xD800 <= ord(c) <= 0xDFFF) and not c.isspace() for c in entity)
+    try:
+        token = entity_token(entity)
+    except InvalidEvent as e:
+        assert controls and "control characters" in str(e)
+        return
+    assert not controls
+    assert token and not any(c in ".*>" or c.isspace() for c in token), token
+    assert entity_from_token(token) == (entity or None)
+    subject = event_subject("operational", "ops-hub", "ops-health-checked", entity)
+    assert subject.split(".")[:3] == ["operational", "ops-hub", "ops-health-checked"] and subject.count(".") == 3
+
+
+@pytest.mark.parametrize("entity", ["a\x00b", "x\x1b[31m", "del\x7f", "\x01", "lone\ud800"])
+def test_control_characters_in_entities_are_refused(entity):
+    with pytest.raises(InvalidEvent, match="control characters"):
+        entity_token(entity)
+
+
+@pytest.mark.parametrize(("a", "b"), [("a:b", "a/b"), ("_", None), ("a%2Eb", "a.b"), ("\u3000", "%E3%80%80")])
+def test_distinct_entities_get_distinct_tokens(a, b):
+    assert entity_token(a) != entity_token(b)
+
+
+@FAST
+@given(st.text(max_size=30))
+def test_hub_and_type_names_never_become_wildcards(name):
+    try:
+        subject = event_subject("operational", name, "ops-health-checked", None)
+    except InvalidEvent:
+        return
+    assert subject.count(".") == 3 and not set(subject) & set("*> \t")
+
+
+def test_an_encoded_event_round_trips(settings):
+    event = Publisher(None, settings).build(  # type: ignore[arg-type]
+        "ops-health-checked", hub="ops-hub", subject="service/a.b*c>d e", data={"status": "green"}
+    )
+    assert decode_event(encode_event(event)) == event
+
+
+# --- actor provenance ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("actor", ["", "   ", "bob\x00", "\n"])
+def test_publisher_refuses_an_event_without_an_actor(settings, actor):
+    publisher = Publisher(None, settings.model_copy(update={"actor": actor}))  # type: ignore[arg-type]
+    with pytest.raises(InvalidEvent, match="names no actor"):
+        publisher.build("ops-health-checked", hub="ops-hub", subject=None, data={"status": "green"})
+    # An event built elsewhere and stripped of its actor is refused before it is sent.
+    good = Publisher(None, settings).build("ops-health-checked", hub="ops-hub", subject=None, data={"status": "red"})  # type: ignore[arg-type]
+    with pytest.raises(InvalidEvent, match="names no actor"):
+        publisher._wire(msgspec.structs.replace(good, actor=actor))
+
+
+def test_publisher_refuses_an_unknown_actor_kind(settings):
+    good = Publisher(None, settings).build("ops-health-checked", hub="ops-hub", subject=None, data={"status": "red"})  # type: ignore[arg-type]
+    with pytest.raises(InvalidEvent, match="use human, agent or service"):
+        Publisher(None, settings)._wire(msgspec.structs.replace(good, actorkind="god"))  # type: ignore[arg-type]
+
+
+def test_cli_records_actor_and_kind(cli, settings):
+    asyncio.run(_streams(settings))
+    entity = f"service/prov-{uuid.uuid4().hex[:6]}"
+    published = cli(
+        "publish", "ops-health-checked", "--hub", "ops-hub", "--subject", entity,
+        "--data", '{"status": "green"}', "--actor", "planner-7", "--actor-kind", "agent", "--json",
+    )  # fmt: skip
+    assert published.exit_code == 0, published.output
+    red = '{"status": "red"}'
+    default = cli("publish", "ops-health-checked", "--hub", "ops-hub", "--subject", entity, "--data", red)
+    assert default.exit_code == 0, default.output
+    tail = cli("tail", "--json", "--hub", "ops-hub")
+    mine = [json.loads(line) for line in tail.stdout.splitlines() if entity.split("/")[1] in line]
+    assert [(e["actor"], e["actorkind"]) for e in mine][-2:] == [("planner-7", "agent"), (settings.actor, "human")]
+    refused = cli("publish", "ops-health-checked", "--hub", "ops-hub", "--data", red, "--actor", " ")
+    assert refused.exit_code == 1 and "names no actor" in refused.output
+    bad_kind = cli("publish", "ops-health-checked", "--hub", "ops-hub", "--data", red, "--actor-kind", "god")
+    assert bad_kind.exit_code == 1 and "VSMESH_ACTOR_KIND" in bad_kind.output
+
+
+async def _streams(settings: Settings) -> None:
+    nc = await connect(settings)
+    await ensure_streams(nc.jetstream(), max_msg_bytes=settings.max_event_bytes)
+    await nc.close()
+
+
+# --- oversize ----------------------------------------------------------------------------------
+
+
+async def test_oversize_is_refused_by_the_stream_too(settings):
+    """A client that skips vsmesh's own check still cannot store an event over the limit."""
+    nc = await connect(settings)
+    try:
+        js = nc.jetstream()
+        await ensure_streams(js, max_msg_bytes=settings.max_event_bytes)
+        subject = f"operational.ops-hub.ops-health-checked.huge-{uuid.uuid4().hex[:6]}"
+        with pytest.raises(APIError, match="(?i)maximum"):
+            await js.publish(subject, b"x" * (settings.max_event_bytes + 1))
+    finally:
+        await nc.close()
+
+
+# --- secrets in logs ---------------------------------------------------------------------------
+
+
+def test_secrets_never_reach_log_lines(capsys):
+    secret = "s3cr3t-" + secrets.token_urlsafe(8)
+    settings = Settings(
+        nats_url=f"nats://admin:{secret}@127.0.0.1:4222",
+        nats_password=secret,
+        database_url=f"postgresql://vsmesh:{secret}@db/vsmesh",
+        log_level="debug",
+        log_format="json",
+    )
+    configure_logging(settings)
+    import structlog
+
+    log = structlog.get_logger("test")
+    log.debug("settings", settings=settings, nats_password=secret, url=settings.nats_url)
+    log.info("connecting", database_url=settings.database_url, Password=secret, token=secret)
+    log.warning("retry", error=repr(ConnectionError(f"to {settings.nats_url}")))
+    err = capsys.readouterr().err
+    assert "settings" in err and "connecting" in err and "retry" in err
+    assert secret not in err
+    assert secret not in repr(settings.model_copy(update={"nats_url": None, "database_url": None}))
+    logging.getLogger("vsmesh").debug("%s", io.StringIO())  # stdlib logging is untouched
+
+
+def test_vsmesh_up_logs_no_password_at_debug_level(mesh_env, session_dir):
+    """A whole `vsmesh up` (external mode, session servers) at debug level: its log holds no password."""
+    data_dir = session_dir / f"up-debug-{uuid.uuid4().hex[:6]}"
+    env = {
+        **os.environ,
+        **mesh_env,
+        "VSMESH_DATA_DIR": str(data_dir),
+        "VSMESH_LOG_LEVEL": "debug",
+        "VSMESH_HUBS": "ops-hub",
+    }
+    proc = subprocess.Popen([*VSMESH, "up", "--no-demo"], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        wait_until(lambda: load_state(data_dir).ready, what="vsmesh up to be ready", proc=proc)
+    finally:
+        proc.terminate()
+        out, err = proc.communicate(timeout=30)
+    logged = (out + err).decode()
+    assert '"mesh up"' in logged or "mesh up" in logged
+    assert mesh_env["VSMESH_NATS_PASSWORD"] not in logged

@@ -1,0 +1,28 @@
+"""A coupling only the SIGKILL test runs (in its own reactor process): each sigkill/* decision → one message."""
+
+from __future__ import annotations
+
+from vsmesh.events.envelope import Event
+from vsmesh.hubs.coupling import Coupling, Emit
+
+NAME = "test-sigkill-echo"
+
+
+def echo(event: Event) -> list[Emit]:
+    if not (event.subject or "").startswith("sigkill/"):
+        return []
+    return [Emit("message-sent", "dev-hub", event.subject, {"to": "sigkill", "body": event.id})]
+
+
+def couplings() -> list[Coupling]:
+    return [
+        Coupling(
+            name=NAME,
+            source_hub="dev-hub",
+            target_hub="dev-hub",
+            sources={"TACTICAL": "tactical.dev-hub.dev-decision-recorded.>"},
+            types=frozenset({"dev-decision-recorded"}),
+            react=echo,
+            emits=("message-sent",),
+        )
+    ]

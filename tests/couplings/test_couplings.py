@@ -1,0 +1,212 @@
+"""Couplings end to end on the session's real servers, with `vsmesh up` running every hub and reactor."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import json
+import time
+import uuid
+
+import pytest
+import sqlalchemy as sa
+
+from tests.conftest import wait_until
+from vsmesh.bus.connection import connect
+from vsmesh.bus.publisher import Publisher
+from vsmesh.hubs.coupling import derived_id
+from vsmesh.projectors.database import create_engine
+
+pytestmark = pytest.mark.usefixtures("running_mesh")
+
+
+async def publish(settings, event_type: str, hub: str, subject: str | None, data: dict) -> str:
+    nc = await connect(settings, name="test-couplings")
+    try:
+        publisher = Publisher(nc.jetstream(), settings)
+        stored = await publisher.publish(publisher.build(event_type, hub=hub, subject=subject, data=data))
+        return stored.event_id
+    finally:
+        await nc.close()
+
+
+async def rows(settings, query: str, **params) -> list[dict]:
+    engine = create_engine(settings)
+    try:
+        async with engine.connect() as conn:
+            return [dict(r) for r in (await conn.execute(sa.text(query), params)).mappings()]
+    finally:
+        await engine.dispose()
+
+
+def pub(settings, event_type: str, hub: str, subject: str | None, data: dict) -> str:
+    return asyncio.run(publish(settings, event_type, hub, subject, data))
+
+
+def q(settings, query: str, **params) -> list[dict]:
+    return asyncio.run(rows(settings, query, **params))
+
+
+def tree_ids(node: dict) -> list[tuple[str, str]]:
+    return [(node["hub"], node["type"])] + [pair for child in node["children"] for pair in tree_ids(child)]
+
+
+def test_a_deployment_becomes_an_ops_change_record_and_release(settings, cli):
+    service = f"svc-{uuid.uuid4().hex[:8]}"
+    cause = pub(
+        settings, "dev-deployment-completed", "dev-hub", f"deployment/{service}",
+        {"service": service, "version": "1.4.2", "environment": "prod", "rollback_path": "helm rollback"},
+    )  # fmt: skip
+    # The ops change record carries the deployment as its cause, with the derived id.
+    change_id = derived_id("dev-deployment-to-ops-change", cause)
+    found = wait_until(
+        lambda: q(settings, "SELECT * FROM ops_hub.change_records WHERE event_id = :id", id=change_id),
+        what="the ops change record",
+    )
+    assert found[0]["entity"] == f"service/{service}"
+    assert (found[0]["environment"], found[0]["version"], found[0]["change_kind"]) == ("prod", "1.4.2", "deployment")
+    assert found[0]["actor"] == "coupling:dev-deployment-to-ops-change"
+    # The release is observed as evidence on the service.
+    wait_until(
+        lambda: q(
+            settings, "SELECT * FROM ops_hub.evidence WHERE entity = :e AND kind = 'release'", e=f"service/{service}"
+        ),
+        what="the release evidence",
+    )
+    # The trace shows the deployment with both of its effects, root first.
+    answer = json.loads(cli("trace", change_id, "--json").stdout)
+    (root,) = answer["roots"]
+    assert root["id"] == cause and root["type"] == "dev-deployment-completed"
+    assert sorted(c["type"] for c in root["children"]) == ["ops-change-recorded", "ops-release-observed"]
+
+
+def test_an_incident_opens_and_clears_a_dev_blocker(settings, cli):
+    service = f"api-{uuid.uuid4().hex[:8]}"
+    # A low incident blocks nothing.
+    low = pub(settings, "ops-incident-opened", "ops-hub", f"incident/{service}-low",
+                        {"title": "slow", "severity": "low", "affected": [f"service/{service}"]})  # fmt: skip
+    opened = pub(settings, "ops-incident-opened", "ops-hub", f"incident/{service}",
+                           {"title": f"{service} down", "severity": "critical",
+                  "affected": [f"service/{service}"]})  # fmt: skip
+    blocker_id = derived_id("ops-incident-to-dev-blocker", opened)
+    raised = wait_until(
+        lambda: q(settings, "SELECT * FROM dev_hub.blockers WHERE blocker_id = :id", id=blocker_id),
+        what="the dev blocker",
+    )
+    assert raised[0]["status"] == "raised" and raised[0]["cause_event_id"] == opened
+    assert raised[0]["blocking"] == [f"repo/{service}"]
+    assert not q(settings, "SELECT 1 FROM vsmesh_reactors.emitted WHERE cause_id = :id", id=low)
+    # Resolving the incident clears the blocker.
+    resolved = pub(settings, "ops-incident-resolved", "ops-hub", f"incident/{service}",
+                             {"incident_id": opened, "resolution": "restarted"})  # fmt: skip
+    wait_until(
+        lambda: q(settings, "SELECT 1 FROM dev_hub.blockers WHERE blocker_id = :id AND status = 'cleared'",
+                     id=blocker_id),
+        what="the blocker to clear",
+    )  # fmt: skip
+    # One trace from any of its events: the open and its blocker, the resolve and its clear.
+    for start in (opened, blocker_id, resolved):
+        answer = json.loads(cli("trace", start, "--json").stdout)
+        assert answer["correlation_ids"] == [opened]
+        chain = [pair for root in answer["roots"] for pair in tree_ids(root)]
+        assert chain == [
+            ("ops-hub", "ops-incident-opened"),
+            ("dev-hub", "dev-blocker-raised"),
+            ("ops-hub", "ops-incident-resolved"),
+            ("dev-hub", "dev-blocker-cleared"),
+        ]
+    shown = cli("trace", opened)
+    assert shown.exit_code == 0 and "dev-blocker-cleared" in shown.stdout
+    print(shown.stdout)
+
+
+def test_balance_and_burn_under_the_threshold_escalate_to_canon(settings, cli):
+    currency = "X" + uuid.uuid4().hex[:2].upper().replace("0", "A").replace("1", "B")  # a currency no other test uses
+    currency = "".join(c if c.isalpha() else "Q" for c in currency)[:3]
+    today = dt.datetime.now(dt.UTC).date()
+    # A burn of 1000 a month for the last months, then a balance that lasts two of them.
+    for months_ago in (1, 2, 3):
+        day = (today.replace(day=1) - dt.timedelta(days=28 * months_ago - 27)).replace(day=15)
+        pub(settings, "fin-cost-recorded", "fin-hub", None,
+                      {"amount": {"amount": "1000.00", "currency": currency},
+             "incurred_on": day.isoformat()})  # fmt: skip
+    balance = pub(settings, "fin-balance-recorded", "fin-hub", "account/main",
+                            {"balance": {"amount": "2000.00", "currency": currency},
+                   "as_of": today.isoformat()})  # fmt: skip
+    runway_id = derived_id("fin-balance-to-runway", balance)
+    escalation_id = derived_id("fin-runway-to-canon-escalation", runway_id)
+    found = wait_until(
+        lambda: q(settings, "SELECT * FROM canon_hub.escalations WHERE escalation_id = :id", id=escalation_id),
+        what="the canon escalation",
+    )
+    assert found[0]["from_hub"] == "fin-hub" and found[0]["title"].startswith("viability: runway")
+    answer = json.loads(cli("trace", escalation_id, "--json").stdout)
+    (root,) = answer["roots"]
+    assert tree_ids(root) == [
+        ("fin-hub", "fin-balance-recorded"),
+        ("fin-hub", "fin-runway-projected"),
+        ("canon-hub", "canon-escalation-raised"),
+    ]
+
+
+def test_a_budget_alert_presses_on_dev_and_a_service_cost_reaches_ops(settings, cli):
+    domain = f"dom-{uuid.uuid4().hex[:6]}"
+    alert = pub(settings, "fin-budget-alert-raised", "fin-hub", f"budget/{domain}",
+                          {"domain": domain, "severity": "high", "threshold_pct": 90})  # fmt: skip
+    message_id = derived_id("fin-budget-alert-to-dev-pressure", alert)
+    sent = wait_until(
+        lambda: q(settings, "SELECT * FROM dev_hub.messages WHERE message_id = :id", id=message_id),
+        what="the resource-pressure message",
+    )
+    assert sent[0]["recipient"] == domain and sent[0]["priority"] == "high"
+    service = f"cost-{uuid.uuid4().hex[:6]}"
+    for amount in ("10.50", "4.25"):
+        pub(settings, "fin-cost-recorded", "fin-hub", None,
+                      {"amount": {"amount": amount, "currency": "EUR"}, "service": service})  # fmt: skip
+
+    def cost() -> bool:
+        answer = json.loads(cli("ops", "services", "--name", service, "--json").stdout)
+        return answer["services"] and answer["services"][0]["cost"] == {"EUR": "14.75"}
+
+    wait_until(cost, what="the service's cost in ops")
+    assert cli("ops", "services", "--name", service).exit_code == 0  # the table has a cost column
+
+
+def test_couplings_are_listed_with_their_positions(settings, cli):
+    answer = json.loads(cli("couplings", "--json").stdout)
+    names = {c["name"]: c for c in answer}
+    assert set(names) >= {
+        "dev-deployment-to-ops-change", "ops-incident-to-dev-blocker", "fin-budget-alert-to-dev-pressure",
+        "fin-cost-to-ops-service", "fin-runway-to-canon-escalation", "fin-balance-to-runway",
+    }  # fmt: skip
+    assert all(c["enabled"] and c["last_error"] is None for c in names.values())
+    assert cli("couplings").exit_code == 0
+
+
+def test_a_disabled_coupling_is_shown_off_and_an_unknown_name_fails(cli, monkeypatch):
+    monkeypatch.setenv("VSMESH_COUPLINGS_DISABLED", "fin-cost-to-ops-service")
+    answer = json.loads(cli("couplings", "--json").stdout)
+    assert [c["name"] for c in answer if not c["enabled"]] == ["fin-cost-to-ops-service"]
+
+
+def test_a_projector_rebuild_emits_nothing(settings, cli):
+    # Whatever the couplings have emitted so far, a rebuild of every hub adds nothing to the log.
+    async def counts():
+        nc = await connect(settings, name="test-couplings")
+        try:
+            js = nc.jetstream()
+            return {
+                s: (await js.stream_info(s)).state.last_seq
+                for s in ("OPERATIONAL", "TACTICAL", "STRATEGIC", "CONSTITUTIONAL")
+            }
+        finally:
+            await nc.close()
+
+    before_rows = q(settings, "SELECT count(*) AS n FROM vsmesh_reactors.emitted")[0]["n"]
+    before = asyncio.run(counts())
+    for hub in ("ops-hub", "dev-hub"):
+        assert cli("rebuild", hub).exit_code == 0
+    time.sleep(1.0)
+    assert asyncio.run(counts()) == before
+    after = q(settings, "SELECT count(*) AS n FROM vsmesh_reactors.emitted")
+    assert after[0]["n"] == before_rows
