@@ -37,10 +37,24 @@ def demo(data_dir: Path | None = DataDir, as_json: bool = Json) -> None:
     """Publish the demo picture (ops: CoulombCore → ThreePhoenix); a second run publishes nothing new."""
     settings = settings_from(data_dir)
     new, present = run(publish_demo(settings))
+    registered = run(bootstrap_shipped(settings))
     if as_json:
-        echo_json({"published": new, "present": present})
+        echo_json({"published": new, "present": present, "manifests_published": registered})
     else:
-        typer.echo(f"demo: published {new} new events ({present} already there)")
+        typer.echo(f"demo: published {new} new events ({present} already there); "
+                   f"{registered} shipped hub manifests newly bootstrapped")  # fmt: skip
+
+
+async def bootstrap_shipped(settings: Settings) -> int:
+    """Bootstrap every shipped manifest (the seven VSM hubs); returns how many published anything."""
+    from vsmesh.cli.hub_cmds import bootstrap_manifest
+    from vsmesh.hubs.registry.manifest_model import load_manifest, shipped_dir
+
+    changed = 0
+    for path in sorted(shipped_dir().glob("*.yaml")):
+        answer = await bootstrap_manifest(settings, load_manifest(path))
+        changed += bool(answer["published"])
+    return changed
 
 
 async def publish_demo(settings: Settings) -> tuple[int, int]:
@@ -114,8 +128,10 @@ async def _demo_when_ready(mesh: Mesh) -> None:
     else:
         return
     try:
-        new, present = await publish_demo(with_mesh(mesh.settings.model_copy(update={"data_dir": data_dir})))
-        log.info("demo published", new=new, already_there=present)
+        settings = with_mesh(mesh.settings.model_copy(update={"data_dir": data_dir}))
+        new, present = await publish_demo(settings)
+        registered = await bootstrap_shipped(settings)
+        log.info("demo published", new=new, already_there=present, manifests_bootstrapped=registered)
     except VsmeshError as e:
         # The mesh is what matters; a demo that could not be published is reported, not fatal.
         log.warning("demo not published", error=str(e))

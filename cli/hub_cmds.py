@@ -72,7 +72,8 @@ async def _registry(nc, operation: str, request: dict[str, Any] | None = None) -
         raise
 
 
-async def _bootstrap(settings: Settings, manifest: Manifest) -> dict[str, Any]:
+async def bootstrap_manifest(settings: Settings, manifest: Manifest) -> dict[str, Any]:
+    """Publish what the registry lacks of this manifest; the registry's view of the hub afterwards."""
     nc = await connect(settings, name="vsmesh-hub")
     try:
         hubs = (await _registry(nc, "list_hubs"))["hubs"]
@@ -117,7 +118,7 @@ def bootstrap(
     except ConfigError as e:
         typer.echo(f"error: {e}", err=True)
         raise typer.Exit(1) from None
-    answer = run(_bootstrap(settings, manifest))
+    answer = run(bootstrap_manifest(settings, manifest))
     if as_json:
         echo_json(answer)
     elif not answer["published"]:

@@ -137,8 +137,29 @@ async def record_event(ctx: HubContext, request: RecordEventRequest) -> dict[str
     )
 
 
+class SummaryRequest(ContractRequest):
+    recent: int = Field(10, ge=0, le=200)
+
+
+async def get_domain_summary(ctx: HubContext, request: SummaryRequest) -> dict[str, Any]:
+    """Widgets, vocabulary and the latest declared events: what any manifest hub can say of itself."""
+    widgets = (await get_widgets(ctx, WidgetsRequest()))["widgets"]
+    timeline = (await get_timeline(ctx, TimelineRequest(limit=max(request.recent, 1))))["events"]
+    vocabulary = (await get_vocabulary(ctx, VocabularyRequest()))["vocabulary"]
+    return {
+        "hub": ctx.hub,
+        "widgets": [{"slug": w["slug"], "type": w.get("widget_type"), "title": w.get("title")} for w in widgets],
+        "event_types": vocabulary.get("event-type", []),
+        "recent_events": [
+            {"time": e.get("time"), "type": e.get("type"), "entity": e.get("entity"), "actor": e.get("actor")}
+            for e in timeline[: request.recent]
+        ],
+    }
+
+
 def manifest_hub_operations() -> list[Operation]:
     own = [
+        Operation("get_domain_summary", SummaryRequest, get_domain_summary, "widgets, vocabulary, latest events"),
         Operation("get_widgets", WidgetsRequest, get_widgets, "the hub's widgets"),
         Operation("get_timeline", TimelineRequest, get_timeline, "declared events, newest first, per widget"),
         Operation("get_vocabulary", VocabularyRequest, get_vocabulary, "the active manifest's terms"),

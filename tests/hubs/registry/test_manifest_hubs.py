@@ -225,3 +225,14 @@ def test_hub_list_shows_the_seven_vsm_hubs(cli, running_mesh):
     assert {by_slug[s]["vsm_function"] for s in vsm} == {"OPS", "SYN", "CTL", "AUD", "INT", "POL", "ENV"}
     table = cli("hub", "list").output
     assert "env-hub" in table and "S3*" in table
+
+
+def test_a_manifest_hub_summarises_itself_like_any_hub(cli, running_mesh):
+    assert cli("hub", "bootstrap", "syn-hub").exit_code == 0
+    summary = wait_until(
+        lambda: (r := cli("summary", "syn-hub", "--json")).exit_code == 0 and json.loads(r.stdout),
+        timeout=15,
+        what="syn-hub answering get_domain_summary",
+    )
+    assert {w["slug"] for w in summary["widgets"]} >= {"syn-conflicts", "syn-handoffs", "syn-workstreams"}
+    assert "syn-handoff-requested" in summary["event_types"]
