@@ -5,7 +5,7 @@ from __future__ import annotations
 from vsmesh.events.schemas.canon import CanonMandateGranted, CanonPolicyDeclared
 from vsmesh.hubs.canon import manifest
 from vsmesh.hubs.canon.tables import mandates, metadata, policies, policy_versions
-from vsmesh.hubs.core import core_handlers, hub_streams
+from vsmesh.hubs.core import hub_projection
 from vsmesh.projectors.changes import Changes
 from vsmesh.projectors.projection import Applied, Handler, Projection
 
@@ -58,9 +58,4 @@ HANDLERS: dict[str, Handler] = {
 
 def projection() -> Projection:
     # Escalations raised on canon and their resolutions are folded by the core handlers.
-    return Projection(
-        hub=manifest.SLUG,
-        streams=hub_streams(manifest.SLUG),
-        metadata=metadata,
-        handlers={**core_handlers(), **HANDLERS},
-    )
+    return hub_projection(manifest.SLUG, metadata, HANDLERS)

@@ -13,11 +13,17 @@ handles that type itself (canon) should call `on_escalation_raised` from its own
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
+import sqlalchemy as sa
+
 from vsmesh.hubs.contract import Operation
 from vsmesh.hubs.core.projector import core_handlers
 from vsmesh.hubs.core.reads import read_operations
 from vsmesh.hubs.core.tables import add_core_tables
 from vsmesh.hubs.core.writes import write_operations
+from vsmesh.projectors.projection import Handler, Projection
 
 HORIZON_STREAMS = ("OPERATIONAL", "TACTICAL", "STRATEGIC", "CONSTITUTIONAL")
 
@@ -30,6 +36,13 @@ __all__ = ["CORE_EVENT_TYPES", "HORIZON_STREAMS", "add_core_tables", "core_handl
 def hub_streams(slug: str) -> dict[str, str]:
     """Every horizon stream, filtered to this hub's subjects: {stream: filter subject}."""
     return {stream: f"{stream.lower()}.{slug}.>" for stream in HORIZON_STREAMS}
+
+
+def hub_projection(slug: str, metadata: sa.MetaData, handlers: Mapping[str, Handler], **options: Any) -> Projection:
+    """A coded hub's projection: its own handlers over the core's, on every horizon stream of the hub."""
+    return Projection(
+        hub=slug, streams=hub_streams(slug), metadata=metadata, handlers={**core_handlers(), **handlers}, **options
+    )
 
 
 def core_operations() -> list[Operation]:

@@ -15,7 +15,7 @@ from vsmesh.events.schemas.dev import (
     DevDeploymentStarted,
     DevRepoRegistered,
 )
-from vsmesh.hubs.core import core_handlers, hub_streams
+from vsmesh.hubs.core import hub_projection
 from vsmesh.hubs.dev import manifest
 from vsmesh.hubs.dev.tables import blockers, decisions, deployments, metadata, repos, running
 from vsmesh.projectors.changes import Changes
@@ -160,9 +160,4 @@ HANDLERS: dict[str, Handler] = {
 
 
 def projection() -> Projection:
-    return Projection(
-        hub=manifest.SLUG,
-        streams=hub_streams(manifest.SLUG),
-        metadata=metadata,
-        handlers={**core_handlers(), **HANDLERS},
-    )
+    return hub_projection(manifest.SLUG, metadata, HANDLERS)

@@ -15,7 +15,7 @@ from vsmesh.events.schemas.fin import (
     FinRunwayProjected,
     FinTokenSpendRecorded,
 )
-from vsmesh.hubs.core import core_handlers, hub_streams
+from vsmesh.hubs.core import hub_projection
 from vsmesh.hubs.fin import manifest
 from vsmesh.hubs.fin.runway import month_key, period_months
 from vsmesh.hubs.fin.tables import (
@@ -181,9 +181,4 @@ HANDLERS: dict[str, Handler] = {
 
 
 def projection() -> Projection:
-    return Projection(
-        hub=manifest.SLUG,
-        streams=hub_streams(manifest.SLUG),
-        metadata=metadata,
-        handlers={**core_handlers(), **HANDLERS},
-    )
+    return hub_projection(manifest.SLUG, metadata, HANDLERS)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from vsmesh.hubs.core import core_handlers, hub_streams
+from vsmesh.hubs.core import hub_projection
 from vsmesh.hubs.ops import fold_costs, fold_evidence, fold_incidents, fold_inventory, fold_readiness, manifest
 from vsmesh.hubs.ops.recent import trim_recent
 from vsmesh.hubs.ops.tables import metadata
@@ -21,10 +21,4 @@ def ops_handlers() -> dict[str, Handler]:
 
 
 def projection() -> Projection:
-    return Projection(
-        hub=manifest.SLUG,
-        streams=hub_streams(manifest.SLUG),
-        metadata=metadata,
-        handlers={**core_handlers(), **ops_handlers()},
-        after_batch=trim_recent,
-    )
+    return hub_projection(manifest.SLUG, metadata, ops_handlers(), after_batch=trim_recent)
