@@ -26,7 +26,8 @@ async def connect(settings: Settings, *, name: str = "vsmesh") -> Client:
 
     try:
         await nc.connect(
-            settings.nats_url,
+            # A cluster is a comma-separated list; the client fails over between them.
+            [u.strip() for u in settings.nats_url.split(",") if u.strip()],
             name=name,
             user=settings.nats_user,
             password=settings.nats_password,

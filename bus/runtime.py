@@ -12,7 +12,9 @@ from pathlib import Path
 
 import structlog
 
+from vsmesh.bus.cluster import stream_replicas
 from vsmesh.bus.connection import connect
+from vsmesh.bus.lease import lease_bucket, run_leased
 from vsmesh.bus.mesh_state import MeshState, fill_from, load_state, pid_alive, save_state
 from vsmesh.bus.nats_server import configure_nats, port_answers, reload_nats, start_nats, stop_pid
 from vsmesh.bus.postgres_server import postmaster_pid, start_postgres, stop_postgres
@@ -127,14 +129,24 @@ class Mesh:
         engine = create_engine(settings)
         try:
             await check_database(engine, settings.database_url or "")
-            await ensure_streams(nc.jetstream(), max_msg_bytes=settings.max_event_bytes)
+            replicas = await stream_replicas(nc, settings.replicas)  # 3 on a cluster (bus/cluster.py)
+            await ensure_streams(nc.jetstream(), replicas=replicas, max_msg_bytes=settings.max_event_bytes)
+            leases = await lease_bucket(nc.jetstream(), replicas=replicas)
             for slug in settings.hubs:  # before anything answers: a contract read needs the tables
                 projection = hub(slug).projection()
                 await ensure_schema(engine, projection, projection.schema)
             stats = [ProjectorStats(h) for h in settings.hubs]
+            # Each hub's projector runs only while this process holds its lease (bus/lease.py).
             tasks = [
                 asyncio.create_task(
-                    run_projection(nc.jetstream(), engine, hub(s.hub).projection(), settings, self.stop_event, s),
+                    run_leased(
+                        leases,
+                        s.hub,
+                        lambda stop, s=s: run_projection(
+                            nc.jetstream(), engine, hub(s.hub).projection(), settings, stop, s
+                        ),
+                        self.stop_event,
+                    ),
                     name=f"projector:{s.hub}",
                 )
                 for s in stats

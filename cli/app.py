@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import typer
 
+from vsmesh.cli.audit_cmd import audit
+from vsmesh.cli.cluster_cmd import cluster_app
 from vsmesh.cli.core_cmds import add_core_commands
 from vsmesh.cli.couplings_cmd import couplings, trace
 from vsmesh.cli.creds_cmd import creds_app
@@ -14,6 +16,7 @@ from vsmesh.cli.ops_cmds import ops_app
 from vsmesh.cli.publish_cmd import publish
 from vsmesh.cli.quarantine_cmd import quarantine_app
 from vsmesh.cli.rebuild_cmd import rebuild_cmd
+from vsmesh.cli.revert_cmd import revert
 from vsmesh.cli.runtime_cmds import down, env, up
 from vsmesh.cli.schema_cmd import schema_app
 from vsmesh.cli.snapshot_cmd import snapshot
@@ -40,6 +43,7 @@ app.command()(snapshot)
 app.add_typer(schema_app, name="schema")
 app.add_typer(quarantine_app, name="quarantine")
 app.add_typer(creds_app, name="creds")
+app.add_typer(cluster_app, name="cluster")
 add_core_commands(app)
 app.add_typer(fin_app, name="fin")
 app.add_typer(ops_app, name="ops")
@@ -47,6 +51,8 @@ app.add_typer(hub_app, name="hub")
 app.command()(demo)
 app.command()(couplings)
 app.command()(trace)
+app.command()(revert)
+app.command()(audit)
 
 
 def main() -> None:

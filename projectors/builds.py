@@ -6,6 +6,7 @@ named `june` lives in `pit__june` (no swap, until dropped). Each built schema ha
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import hashlib
 import re
@@ -16,6 +17,7 @@ from pathlib import Path
 import msgspec
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from sqlalchemy.schema import CreateTable
 
@@ -173,12 +175,29 @@ async def list_builds(engine: AsyncEngine) -> list[BuildInfo]:
 
 
 async def swap_in(conn: AsyncConnection, staging: str, live: str) -> None:
-    """Replace `live` by `staging` inside the caller's transaction: readers see the old or the new, never neither."""
-    await conn.execute(sa.text(f'DROP SCHEMA IF EXISTS "{live}__old" CASCADE'))
+    """Replace `live` by `staging` inside the caller's transaction: readers see the old or the new, never neither.
+
+    Renames take no table locks; the old schema is dropped after the commit (`drop_old`): dropping it here
+    locked every table while readers held some of them, and PostgreSQL broke the deadlock by killing one.
+    """
+    await conn.execute(sa.text(f'DROP SCHEMA IF EXISTS "{live}__old" CASCADE'))  # normally gone already
     if await schema_exists(conn, live):
         await conn.execute(sa.text(f'ALTER SCHEMA "{live}" RENAME TO "{live}__old"'))
     await conn.execute(sa.text(f'ALTER SCHEMA "{staging}" RENAME TO "{live}"'))
-    await conn.execute(sa.text(f'DROP SCHEMA IF EXISTS "{live}__old" CASCADE'))
+
+
+async def drop_old(engine: AsyncEngine, live: str, attempts: int = 20) -> bool:
+    """Drop the schema a swap replaced, giving way to readers still in it (a short lock timeout, retried)."""
+    for attempt in range(attempts):
+        try:
+            async with engine.begin() as conn:
+                # Shorter than deadlock_timeout (1 s): the drop gives up before PostgreSQL picks a victim.
+                await conn.execute(sa.text("SET LOCAL lock_timeout = '100ms'"))
+                await conn.execute(sa.text(f'DROP SCHEMA IF EXISTS "{live}__old" CASCADE'))
+            return True
+        except DBAPIError:
+            await asyncio.sleep(0.05 * (attempt + 1))
+    return False
 
 
 async def point_in_time_schema(engine: AsyncEngine, hub: str, name: str) -> str:

@@ -17,6 +17,7 @@ from vsmesh.events.codec import decode_message
 from vsmesh.projectors.changes import Changes
 from vsmesh.projectors.checkpoint import read_positions, save_position
 from vsmesh.projectors.projection import Applied, Projection
+from vsmesh.projectors.reverts import REVERT_TYPE, load_reverted, record
 
 log = structlog.get_logger(__name__)
 
@@ -27,6 +28,7 @@ class BatchResult:
     skipped: int
     position: int
     rejected: list[Rejected] = field(default_factory=list)  # invalid messages, for the quarantine
+    reverts: int = 0  # the hub's event-reverted events in the batch: the live projector then rebuilds
 
 
 def hub_lock_key(hub: str) -> int:
@@ -66,10 +68,17 @@ class Folded:
     applied: int = 0
     skipped: int = 0
     rejected: list[Rejected] = field(default_factory=list)
+    reverts: int = 0
 
 
-def fold(projection: Projection, stream: str, msgs: list[Msg], after: int) -> Folded:
-    """Fold the messages past `after` into changes (no I/O); invalid ones are listed for the quarantine."""
+def fold(
+    projection: Projection, stream: str, msgs: list[Msg], after: int, reverted: frozenset[str] = frozenset()
+) -> Folded:
+    """Fold the messages past `after` into changes (no I/O); invalid ones are listed for the quarantine.
+
+    The hub's event-reverted events are recorded in its reverts table; events whose id is in `reverted`
+    are skipped (projectors/reverts.py).
+    """
     folded = Folded(stream, Changes(), max(after, stream_sequence(msgs[-1])) if msgs else after)
     for msg in msgs:
         seq = stream_sequence(msg)
@@ -81,6 +90,12 @@ def fold(projection: Projection, stream: str, msgs: list[Msg], after: int) -> Fo
         except InvalidEvent as e:
             # Stays in the log untouched; the caller copies it to the quarantine with its reason.
             folded.rejected.append(Rejected(msg, str(e)))
+            folded.skipped += 1
+            continue
+        if event.type == REVERT_TYPE and event.hub == projection.hub:
+            record(projection.reverted, event, folded.changes)
+            folded.reverts += 1
+        if event.id in reverted:
             folded.skipped += 1
             continue
         handler = projection.handler_for(event.type)
@@ -113,7 +128,7 @@ async def apply_batch(
     if lock:
         await lock_hub(conn, projection.hub)
     after = (await read_positions(conn, projection.positions)).get(stream, 0)
-    folded = fold(projection, stream, msgs, after)
+    folded = fold(projection, stream, msgs, after, await load_reverted(conn, projection.reverted))
     if folded.last <= after:
         return BatchResult(0, 0, after)
     return await write_folded(conn, projection, folded)
@@ -125,4 +140,4 @@ async def write_folded(conn: AsyncConnection, projection: Projection, folded: Fo
     for stmt in projection.after_batch():
         await conn.execute(stmt)
     await save_position(conn, projection.positions, folded.stream, folded.last)
-    return BatchResult(folded.applied, folded.skipped, folded.last, folded.rejected)
+    return BatchResult(folded.applied, folded.skipped, folded.last, folded.rejected, folded.reverts)

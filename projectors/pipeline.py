@@ -22,6 +22,7 @@ from vsmesh.bus.reader import Start, Stop, StreamReader, count_pending, stream_s
 from vsmesh.projectors.builds import Until
 from vsmesh.projectors.engine import Folded, fold, in_schema, write_folded
 from vsmesh.projectors.projection import Projection
+from vsmesh.projectors.reverts import load_reverted
 
 log = structlog.get_logger(__name__)
 
@@ -67,6 +68,8 @@ async def replay(
 ) -> Replayed:
     """Replay every stream of `projection` from `start` into `schema`, up to its head or `until`."""
     result = Replayed(dict(start))
+    async with engine.connect() as conn:  # seeded by the build before the replay (projectors/reverts.py)
+        reverted = await load_reverted(await in_schema(conn, schema), projection.reverted)
     queue: asyncio.Queue[Folded | BaseException | None] = asyncio.Queue(maxsize=QUEUE_DEPTH)
     total = 0
     async with contextlib.AsyncExitStack() as stack:
@@ -76,7 +79,7 @@ async def replay(
             readers.append(await stack.enter_async_context(reader))
             total += events
         progress(0, total)
-        reading = asyncio.create_task(_read(projection, readers, start, until, batch_size, queue, result))
+        reading = asyncio.create_task(_read(projection, readers, start, until, batch_size, queue, result, reverted))
         try:
             await _write(engine, projection, schema, queue, result, lambda: progress(result.messages, total))
         finally:
@@ -108,13 +111,14 @@ async def _read(
     batch_size: int,
     queue: asyncio.Queue[Folded | BaseException | None],
     result: Replayed,
+    reverted: frozenset[str] = frozenset(),
 ) -> None:
     """Read and fold each stream in turn; an error travels through the queue so the writer raises it."""
     try:
         for reader in readers:
             after = start.get(reader.stream, 0)
             async for batch in reader.drain_to_head(batch_size, stop=stop_for(until, reader.stream)):
-                folded = fold(projection, reader.stream, batch, after)
+                folded = fold(projection, reader.stream, batch, after, reverted)
                 after = folded.last
                 await queue.put(folded)
         await queue.put(None)

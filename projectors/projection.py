@@ -11,6 +11,7 @@ import sqlalchemy as sa
 from vsmesh.events.envelope import Event
 from vsmesh.projectors.changes import Changes
 from vsmesh.projectors.checkpoint import positions_table
+from vsmesh.projectors.reverts import reverted_table
 
 
 class Applied(NamedTuple):
@@ -35,6 +36,7 @@ class Projection:
 
     def __post_init__(self) -> None:
         self.positions = positions_table(self.metadata)
+        self.reverted = reverted_table(self.metadata)  # the hub's reverts (projectors/reverts.py)
 
     @property
     def schema(self) -> str:

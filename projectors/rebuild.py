@@ -16,6 +16,7 @@ from dataclasses import dataclass
 import sqlalchemy as sa
 import structlog
 from nats.js import JetStreamContext
+from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from vsmesh.bus.reader import Start, StreamReader
@@ -23,6 +24,7 @@ from vsmesh.errors import ConfigError
 from vsmesh.projectors.builds import (
     BuildInfo,
     Until,
+    drop_old,
     drop_schema,
     fingerprint,
     pit_schema,
@@ -33,9 +35,10 @@ from vsmesh.projectors.builds import (
     write_build_info,
 )
 from vsmesh.projectors.engine import apply_batch, ensure_schema, in_schema, lock_hub, positions
-from vsmesh.projectors.pipeline import Progress, replay
+from vsmesh.projectors.pipeline import Progress, replay, stop_for
 from vsmesh.projectors.projection import Projection
 from vsmesh.projectors.retention import first_sequences, gaps, plan_start
+from vsmesh.projectors.reverts import REVERT_STREAM, revert_row, reverts_in_log
 from vsmesh.projectors.snapshot import restore_snapshot
 from vsmesh.projectors.snapshot_store import load_snapshot
 
@@ -139,12 +142,24 @@ async def _prepare(
     start, snapshot = await plan_start(js, projection, wanted.until, allow_gap=allow_gap)
     info = dataclasses.replace(wanted, source=snapshot.name if snapshot else "log")
     body = await load_snapshot(js, snapshot) if snapshot else None
+    reverts = await _reverts(js, projection, wanted.until)
     async with engine.begin() as conn:
         # The snapshot's rows and the build record commit together: a crash in between leaves no half-restore.
         if body is not None:
             await restore_snapshot(conn, projection, staging, body)
+        if reverts:  # the whole set before any stream is folded: streams replay one after the other
+            table = projection.reverted
+            stmt = pg_insert(table).values(reverts).on_conflict_do_nothing(index_elements=["revert_id"])
+            await (await in_schema(conn, staging)).execute(stmt)
         await write_build_info(conn, staging, info)
     return start, info, False
+
+
+async def _reverts(js: JetStreamContext, projection: Projection, until: Until) -> list[dict]:
+    """The hub's reverts up to `until`, as rows of its reverts table."""
+    if REVERT_STREAM not in projection.streams:
+        return []
+    return [revert_row(e) for e in await reverts_in_log(js, projection.hub, stop_for(until, REVERT_STREAM))]
 
 
 async def _swap(
@@ -159,6 +174,7 @@ async def _swap(
     """Under the hub lock (the live projector waits): catch up what arrived meanwhile, then swap."""
     reached = dict(reached)
     caught_up = 0
+    await drop_old(engine, projection.schema)  # a leftover of an earlier swap, before taking the lock
     async with engine.begin() as conn:
         await lock_hub(conn, projection.hub)
         target = await in_schema(conn, staging)
@@ -171,6 +187,8 @@ async def _swap(
                     caught_up += len(batch)
         await write_build_info(conn, staging, dataclasses.replace(info, finished_at=dt.datetime.now(dt.UTC)))
         await swap_in(conn, staging, projection.schema)
+    if not await drop_old(engine, projection.schema):
+        log.warning("the replaced schema is still read; the next swap drops it", hub=projection.hub)
     return reached, caught_up
 
 

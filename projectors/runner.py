@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from dataclasses import dataclass, field
 
@@ -14,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from vsmesh.bus.quarantine import quarantine
 from vsmesh.bus.reader import Start, StreamReader
-from vsmesh.errors import ProjectionError
+from vsmesh.errors import ConfigError, ProjectionError
 from vsmesh.projectors.engine import BatchResult, apply_batch, ensure_schema, in_schema, positions
 from vsmesh.projectors.pipeline import READ_AHEAD
 from vsmesh.projectors.projection import Projection
@@ -46,12 +47,56 @@ async def run_projection(
     """Follow every stream of the projection until `stop` is set."""
     await ensure_schema(engine, projection, projection.schema)
     stats.positions = await positions(engine, projection, projection.schema)
-    await asyncio.gather(
-        *(
-            _follow(js, engine, projection, stream, subject, settings, stop, stats)
-            for stream, subject in projection.streams.items()
+    refold = Refold(js, engine, projection, stop)
+    refolding = asyncio.create_task(refold.run())
+    try:
+        await asyncio.gather(
+            *(
+                _follow(js, engine, projection, stream, subject, settings, stop, stats, refold)
+                for stream, subject in projection.streams.items()
+            )
         )
-    )
+    finally:
+        refolding.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await refolding
+
+
+class Refold:
+    """Rebuilds the hub (replay + swap, no downtime) after a revert or an unrevert reached it.
+
+    Events a revert hides were already applied, and handlers fold any table in any way, so the one
+    correct re-fold for every hub is the hub's whole log without them (projectors/reverts.py). Requests
+    that arrive during a rebuild coalesce into one more.
+    """
+
+    def __init__(self, js: JetStreamContext, engine: AsyncEngine, projection: Projection, stop: asyncio.Event):
+        self.js, self.engine, self.projection, self.stop = js, engine, projection, stop
+        self.wanted = asyncio.Event()
+
+    def request(self) -> None:
+        self.wanted.set()
+
+    async def run(self) -> None:
+        from vsmesh.projectors.rebuild import rebuild  # rebuild imports the engine, as the runner does
+
+        bound = log.bind(hub=self.projection.hub)
+        while not self.stop.is_set():
+            await self.wanted.wait()
+            self.wanted.clear()
+            started = time.perf_counter()
+            try:
+                # fresh: a leftover staging schema was folded with another set of reverts.
+                await rebuild(self.js, self.engine, self.projection, fresh=True)
+                bound.info("re-folded after a revert", seconds=round(time.perf_counter() - started, 3))
+            except ConfigError as e:  # another rebuild of the hub is running: try again after it
+                bound.warning("re-fold after a revert waits", reason=str(e))
+                await asyncio.sleep(0.5)
+                self.wanted.set()
+            except Exception as e:  # noqa: BLE001 - the live projector goes on; the next revert retries
+                bound.error("re-fold after a revert failed", error=repr(e))
+                await asyncio.sleep(1.0)
+                self.wanted.set()
 
 
 async def _follow(
@@ -63,6 +108,7 @@ async def _follow(
     settings: Settings,
     stop: asyncio.Event,
     stats: ProjectorStats,
+    refold: Refold | None = None,
 ) -> None:
     start = Start(after_seq=stats.positions.get(stream, 0))
     bound = log.bind(hub=projection.hub, stream=stream)
@@ -78,6 +124,8 @@ async def _follow(
                 return
             stats.applied += result.applied
             stats.positions[stream] = result.position
+            if result.reverts and refold is not None:
+                refold.request()
             if time.monotonic() - last_log > 10:
                 # The consumer's pending count is the lag: the hub's stored events not yet delivered.
                 lag = batch[-1].metadata.num_pending

@@ -33,6 +33,7 @@ class Settings(BaseModel):
     batch_size: int = Field(1000, gt=0, description="most events a projector applies in one transaction")
     batch_wait_ms: float = Field(5.0, ge=0, description="how long a projector waits to fill a batch")
     connect_timeout: float = Field(2.0, gt=0, description="seconds to wait for a server before giving up")
+    replicas: int = Field(0, ge=0, description="stream replicas; 0: 3 on a NATS cluster of 3+ servers, else 1")
     snapshot_every_events: int = Field(100_000, ge=0, description="snapshot a hub after this many events (0: off)")
     snapshot_every_minutes: float = Field(60.0, ge=0, description="snapshot a hub this often if it changed (0: off)")
     snapshot_keep: int = Field(3, gt=0, description="snapshots kept per hub in the object store")

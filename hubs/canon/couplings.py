@@ -1,12 +1,26 @@
-"""canon-hub's coupling: a runway below its threshold is a viability question for System 5."""
+"""canon-hub's couplings: a runway below its threshold is a viability question for System 5, and an agent's
+spend above a canon policy's threshold escalates to a person.
+
+Policy thresholds are policy values (`canon-policy-declared` with `metadata.values`), read from canon's
+read model through its contract, never written here: e.g. `{"agent_spend_threshold": {"amount": "500",
+"currency": "EUR"}}` (or a number beside `"currency"`). Declaring a new version of the policy changes the
+outcome of the next spend.
+"""
 
 from __future__ import annotations
 
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from vsmesh.events.envelope import Event
 from vsmesh.events.schemas.fin import FinRunwayProjected
 from vsmesh.hubs.canon import manifest
-from vsmesh.hubs.coupling import Coupling, Emit
+from vsmesh.hubs.coupling import Context, Coupling, Emit
 
 RUNWAY = "fin-runway-to-canon-escalation"
+AGENT_SPEND = "fin-agent-spend-to-canon-escalation"
+SPEND_TYPES = ("fin-cost-recorded", "fin-token-spend-recorded", "fin-commitment-recorded")
+THRESHOLD_VALUE = "agent_spend_threshold"  # the policy value naming the most an agent may spend at once
 DEFAULT_THRESHOLD_MONTHS = 6.0  # when the projection names no threshold
 
 
@@ -28,8 +42,71 @@ def runway_to_escalation(event: FinRunwayProjected) -> list[Emit]:
     return [Emit("canon-escalation-raised", manifest.SLUG, "viability/runway", data)]
 
 
+def spend_of(event: Event) -> tuple[Decimal, str]:
+    """(amount, currency) of a fin spend: a cost, a token spend or a commitment (per cadence)."""
+    money = event.data.cost if event.type == "fin-token-spend-recorded" else event.data.amount
+    return Decimal(money.amount), money.currency
+
+
+def thresholds(policies: list[dict[str, Any]], currency: str) -> list[tuple[Decimal, dict[str, Any]]]:
+    """(threshold, policy) for every policy in force with an agent spend threshold in `currency`."""
+    found = []
+    for p in policies:
+        values = p.get("values") or {}
+        value = values.get(THRESHOLD_VALUE)
+        if isinstance(value, dict):
+            amount, unit = value.get("amount"), value.get("currency")
+        else:
+            amount, unit = value, values.get("currency")
+        if amount is None or unit != currency:
+            continue
+        try:
+            found.append((Decimal(str(amount)), p))
+        except InvalidOperation:
+            continue  # a value that is not a number is no threshold
+    return sorted(found, key=lambda t: t[0])
+
+
+async def agent_spend_to_escalation(event: Event, ctx: Context) -> list[Emit]:
+    """An agent's spend above the lowest threshold of canon's policies in force → an escalation to a person."""
+    if event.actorkind != "agent":
+        return []
+    amount, currency = spend_of(event)
+    answer = await ctx.ask(manifest.SLUG, "get_policies", {})
+    over = [(t, p) for t, p in thresholds(answer["policies"], currency) if amount > t]
+    if not over:
+        return []
+    threshold, policy = over[0]
+    data = {
+        "title": f"policy {policy['policy']}: agent {event.actor} spent {amount} {currency}, above {threshold}",
+        "severity": "high",
+        "from_hub": event.hub,
+        "reason": f"{event.type} by agent {event.actor} exceeds {THRESHOLD_VALUE} {threshold} {currency}",
+        "cause_event_id": event.id,
+        "metadata": {
+            "policy": policy["policy"],
+            "policy_version": policy.get("version"),
+            "policy_event_id": policy.get("event_id"),
+            "threshold": {"amount": str(threshold), "currency": currency},
+            "spent": {"amount": str(amount), "currency": currency},
+            "actor": event.actor,
+        },
+    }
+    return [Emit("canon-escalation-raised", manifest.SLUG, f"policy/{policy['policy']}", data)]
+
+
 def couplings() -> list[Coupling]:
     return [
+        Coupling(
+            name=AGENT_SPEND,
+            source_hub="fin-hub",
+            target_hub=manifest.SLUG,
+            sources={"STRATEGIC": "strategic.fin-hub.>"},
+            types=frozenset(SPEND_TYPES),
+            react=agent_spend_to_escalation,
+            emits=("canon-escalation-raised",),
+            description="an agent's fin spend above a canon policy threshold → canon escalation",
+        ),
         Coupling(
             name=RUNWAY,
             source_hub="fin-hub",

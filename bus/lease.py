@@ -1,0 +1,166 @@
+"""Leases in NATS KV: of several processes that could do one piece of work, one does it at a time.
+
+Used for projectors: any number of `vsmesh up --hub ops-hub` may run; the one holding the lease
+`projector.ops-hub` in the `vsmesh-leases` bucket projects, the others stand by. The holder renews
+the entry every RENEW_S with a compare-and-set on its revision (`kv.update(last=…)`); the bucket's TTL
+removes an entry nobody renews, and a standby's `kv.create` (which succeeds only on a missing key)
+takes it over. A holder that cannot renew for LOSE_AFTER_S stops its work before the TTL can hand the
+lease to someone else; a holder that stops cleanly deletes its entry, so a standby takes over at once.
+
+The lease is for efficiency and clarity, not for correctness: a projector is idempotent by position
+(advisory lock + position check in the same transaction as its rows, projectors/engine.py), so even a
+brief overlap of two holders would not apply an event twice.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import socket
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+
+import msgspec
+import structlog
+from nats.errors import Error as NatsError
+from nats.js import JetStreamContext
+from nats.js.api import KeyValueConfig, StorageType
+from nats.js.errors import BucketNotFoundError, KeyWrongLastSequenceError
+from nats.js.kv import KeyValue
+
+log = structlog.get_logger(__name__)
+
+BUCKET = "vsmesh-leases"
+TTL_S = 4.0  # an entry not renewed for this long is gone: its holder died or lost NATS
+RENEW_S = 1.0  # holders renew, standbys try to acquire, this often
+LOSE_AFTER_S = TTL_S * 0.75  # a holder that could not renew for this long stops, before the TTL runs out
+
+
+class LeaseEntry(msgspec.Struct, frozen=True, kw_only=True):
+    """Who holds a lease, as stored in the bucket."""
+
+    holder: str
+    host: str
+    pid: int
+    since: float  # unix time it was acquired
+
+
+def lease_key(name: str) -> str:
+    return f"projector.{name}"
+
+
+def holder_id() -> str:
+    """This process's identity in leases: host, pid and a random part (pids repeat across hosts)."""
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+
+async def lease_bucket(js: JetStreamContext, *, replicas: int = 1) -> KeyValue:
+    """The lease bucket, created on first use (replicated like the streams, so a lease survives a node)."""
+    try:
+        return await js.key_value(BUCKET)
+    except BucketNotFoundError:
+        pass
+    return await js.create_key_value(
+        config=KeyValueConfig(bucket=BUCKET, history=1, ttl=TTL_S, storage=StorageType.MEMORY, replicas=replicas)
+    )
+
+
+async def current_holder(kv: KeyValue, name: str) -> LeaseEntry | None:
+    """Who holds the lease now (None: nobody)."""
+    try:
+        entry = await kv.get(lease_key(name))
+    except NatsError:  # KeyNotFoundError / KeyDeletedError: nobody holds it
+        return None
+    if not entry.value:
+        return None
+    return msgspec.json.decode(entry.value, type=LeaseEntry)
+
+
+async def _wait(event: asyncio.Event, seconds: float) -> bool:
+    """Wait up to `seconds` for `event`; True when it is set."""
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(event.wait(), seconds)
+    return event.is_set()
+
+
+async def run_leased(
+    kv: KeyValue,
+    name: str,
+    work: Callable[[asyncio.Event], Awaitable[None]],
+    stop: asyncio.Event,
+    *,
+    holder: str | None = None,
+) -> None:
+    """Run `work(stop_work)` whenever this process holds the lease `name`, until `stop` is set.
+
+    `work` must return soon after `stop_work` is set (it is set when the lease is lost or on stop).
+    An exception from `work` releases the lease and propagates.
+    """
+    holder = holder or holder_id()
+    bound = log.bind(lease=lease_key(name), holder=holder)
+    while not stop.is_set():
+        entry = LeaseEntry(holder=holder, host=socket.gethostname(), pid=os.getpid(), since=time.time())
+        value = msgspec.json.encode(entry)
+        try:
+            revision = await kv.create(lease_key(name), value)
+        except KeyWrongLastSequenceError:
+            revision = None  # someone else holds it
+        except (NatsError, TimeoutError, OSError) as e:
+            bound.warning("lease not acquired", error=str(e) or repr(e))
+            revision = None
+        if revision is None:
+            await _wait(stop, RENEW_S)
+            continue
+        bound.info("lease acquired", at=time.time())
+        revision = await _hold(kv, name, value, revision, work, stop, bound)
+        if revision is not None:
+            with contextlib.suppress(NatsError, TimeoutError, OSError):
+                await kv.delete(lease_key(name), last=revision)  # hand over at once
+            bound.info("lease released", at=time.time())
+
+
+async def _hold(
+    kv: KeyValue,
+    name: str,
+    value: bytes,
+    revision: int,
+    work: Callable[[asyncio.Event], Awaitable[None]],
+    stop: asyncio.Event,
+    bound: structlog.typing.FilteringBoundLogger,
+) -> int | None:
+    """Run the work while renewing; returns the last revision if we still hold the lease, else None."""
+    stop_work = asyncio.Event()
+    task = asyncio.create_task(work(stop_work), name=f"leased:{name}")
+    renewed = time.monotonic()
+    held: int | None = revision
+    stopped = asyncio.create_task(stop.wait())
+    try:
+        while not stop.is_set() and not task.done():
+            await asyncio.wait({task, stopped}, timeout=RENEW_S, return_when=asyncio.FIRST_COMPLETED)
+            if stop.is_set() or task.done():
+                break
+            try:
+                held = await kv.update(lease_key(name), value, last=held)
+                renewed = time.monotonic()
+            except KeyWrongLastSequenceError:
+                bound.warning("lease lost: taken over", at=time.time())
+                held = None
+                break
+            except (NatsError, TimeoutError, OSError) as e:
+                if time.monotonic() - renewed > LOSE_AFTER_S:
+                    bound.warning("lease lost: cannot renew", error=str(e) or repr(e), at=time.time())
+                    held = None
+                    break
+    finally:
+        stopped.cancel()
+        stop_work.set()
+        try:
+            await task  # an error from the work propagates, after the lease is released
+        except BaseException:
+            if held is not None:
+                with contextlib.suppress(NatsError, TimeoutError, OSError):
+                    await kv.delete(lease_key(name), last=held)
+            raise
+    return held

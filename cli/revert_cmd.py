@@ -1,0 +1,151 @@
+"""`vsmesh revert EVENT_ID --reason TEXT [--cascade]`: a person takes an event back; its hub re-folds without it.
+
+The revert is an `event-reverted` event (constitutional, the reverted event's hub); every hub's projector
+skips reverted events and rebuilds itself when a revert arrives (projectors/reverts.py). Reverting the
+revert restores the event. With `--cascade`, everything the event caused (causation ids, across hubs) is
+reverted too, each revert caused by the first one, so reverting that one with `--cascade` restores them all.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import defaultdict
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import typer
+from nats.js import JetStreamContext
+
+from vsmesh.bus.connection import connect
+from vsmesh.bus.publisher import Publisher
+from vsmesh.bus.reader import Start, StreamReader
+from vsmesh.bus.streams import HORIZON_STREAMS
+from vsmesh.cli.context import run, settings_from
+from vsmesh.cli.options import DataDir, Json
+from vsmesh.cli.output import console, echo_json, table
+from vsmesh.errors import ConfigError, InvalidEvent
+from vsmesh.events.codec import decode_message
+from vsmesh.events.envelope import Event
+from vsmesh.projectors.reverts import REVERT_TYPE, effective
+from vsmesh.settings import Settings
+
+
+@dataclass(frozen=True)
+class Stored:
+    event: Event
+    stream: str
+    seq: int
+
+
+async def history(
+    js: JetStreamContext, subject: str = "*.>", start: Start | None = None, streams: tuple[str, ...] = HORIZON_STREAMS
+) -> list[Stored]:
+    """Every decodable event of the horizon streams matching `subject` (its first token is the horizon), by time."""
+    found: list[Stored] = []
+    rest = subject.partition(".")[2] or ">"
+    for stream in streams:
+        async with StreamReader(js, stream, f"{stream.lower()}.{rest}", start or Start()) as reader:
+            async for batch in reader.drain_to_head(1000):
+                for msg in batch:
+                    try:
+                        event = decode_message(msg.data, msg.headers)
+                    except InvalidEvent:
+                        continue
+                    found.append(Stored(event, stream, msg.metadata.sequence.stream))
+    found.sort(key=lambda s: s.event.time)
+    return found
+
+
+def revert_state(reverts: list[Event]) -> tuple[frozenset[str], dict[str, list[Event]]]:
+    """(the ids reverted now, the reverts of each id) from `event-reverted` events."""
+    by_target: dict[str, list[Event]] = defaultdict(list)
+    for r in reverts:
+        by_target[r.data.event_id].append(r)
+    return effective((r.id, r.data.event_id) for r in reverts), by_target
+
+
+def revert(
+    event_id: str = typer.Argument(..., help="the event to revert (see `vsmesh audit`)"),
+    reason: str = typer.Option(..., "--reason", help="why, for the audit"),
+    cascade: bool = typer.Option(False, "--cascade", help="also revert everything it caused, across hubs"),
+    actor: str = typer.Option(None, "--actor", help="who reverts [env VSMESH_ACTOR; default: your OS user]"),
+    actor_kind: str = typer.Option(None, "--actor-kind", help="human, agent or service [env VSMESH_ACTOR_KIND]"),
+    data_dir: Path | None = DataDir,
+    as_json: bool = Json,
+) -> None:
+    """Revert an event: its hub shows its state without it within seconds; revert the revert to restore it."""
+    settings = settings_from(data_dir, actor=actor, actor_kind=actor_kind)
+    done = run(_revert(settings, event_id, reason, cascade))
+    if as_json:
+        echo_json(done)
+        return
+    cells = [[d["revert_id"], d["event_id"], d["hub"], d["type"], d["entity"] or "-", d["note"]] for d in done]
+    console.print(table("reverted", ["revert id", "event", "hub", "type", "entity", "note"], cells))
+
+
+async def _revert(settings: Settings, event_id: str, reason: str, cascade: bool) -> list[dict[str, Any]]:
+    if not reason.strip():
+        raise ConfigError("--reason must say why the event is reverted")
+    nc = await connect(settings, name="vsmesh-revert")
+    try:
+        js = nc.jetstream()
+        events = [s.event for s in await history(js)]
+        by_id = {e.id: e for e in events}
+        target = by_id.get(event_id)
+        if target is None:
+            raise ConfigError(f"no stored event has id {event_id}; `vsmesh audit` lists events with their ids")
+        reverted, _ = revert_state([e for e in events if e.type == REVERT_TYPE])
+        targets = [target] + (_caused_by(target, events) if cascade else [])
+        publisher = Publisher(js, settings)
+        done: list[dict[str, Any]] = []
+        root: Event | None = None
+        for e in targets:
+            if e is not target and e.id in reverted:
+                continue  # already reverted on its own: reverting the cascade's root leaves that revert alone
+            data = {"event_id": e.id, "event_type": e.type, "entity": e.subject, "reason": reason}
+            if root is not None:
+                data["metadata"] = {"cascade_of": target.id}
+            built = publisher.build(
+                REVERT_TYPE,
+                hub=e.hub,
+                subject=e.subject,
+                data=data,
+                causation_id=root.id if root else None,
+                correlation_id=root.id if root else None,
+            )
+            await publisher.publish(built)
+            root = root or built
+            note = "already reverted: reverted again" if e.id in reverted else ("cascade" if e is not target else "")
+            done.append(
+                {
+                    "revert_id": built.id,
+                    "event_id": e.id,
+                    "hub": e.hub,
+                    "type": e.type,
+                    "entity": e.subject,
+                    "note": note,
+                    "time": dt.datetime.now(dt.UTC),
+                }
+            )
+        return done
+    finally:
+        await nc.drain()
+
+
+def _caused_by(root: Event, events: list[Event]) -> list[Event]:
+    """Everything `root` caused, directly or through what it caused, in causal order."""
+    children: dict[str, list[Event]] = defaultdict(list)
+    for e in events:
+        if e.causationid and e.causationid != e.id:
+            children[e.causationid].append(e)
+    found: list[Event] = []
+    seen = {root.id}
+    queue = [root]
+    while queue:
+        for child in children.get(queue.pop(0).id, []):
+            if child.id not in seen:
+                seen.add(child.id)
+                found.append(child)
+                queue.append(child)
+    return found

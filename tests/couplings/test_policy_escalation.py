@@ -1,0 +1,101 @@
+"""Policy escalation end to end: an agent's fin spend above a canon policy's threshold escalates to canon.
+
+The threshold is a policy value declared through canon events; declaring a new version changes the outcome.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import uuid
+
+import pytest
+
+from tests.conftest import wait_until
+from tests.couplings.test_couplings import q
+from vsmesh.bus.connection import connect
+from vsmesh.bus.contract_client import ask
+from vsmesh.hubs.canon.couplings import AGENT_SPEND
+from vsmesh.hubs.coupling import derived_id
+
+pytestmark = pytest.mark.usefixtures("running_mesh")
+
+ESCALATION = "SELECT * FROM canon_hub.escalations WHERE escalation_id = :id"
+
+
+def currency() -> str:
+    """A made-up currency code no other test uses, so other tests' thresholds never apply."""
+    return "".join(chr(ord("A") + b % 26) for b in uuid.uuid4().bytes[:3])
+
+
+def policies(settings, policy: str) -> list[dict]:
+    async def go():
+        nc = await connect(settings, name="test-policy")
+        try:
+            return (await ask(nc, "canon-hub", "get_policies", {"policy": policy}, timeout=5.0))["policies"]
+        finally:
+            await nc.close()
+
+    return asyncio.run(go())
+
+
+def declare(cli, settings, policy: str, version: str, amount: str, cur: str) -> None:
+    data = {
+        "policy": policy, "title": "agents spend within a limit", "version": version,
+        "metadata": {"values": {"agent_spend_threshold": {"amount": amount, "currency": cur}}},
+    }  # fmt: skip
+    result = cli("publish", "canon-policy-declared", "--hub", "canon-hub", "--subject", f"policy/{policy}",
+                 "--data", json.dumps(data))  # fmt: skip
+    assert result.exit_code == 0, result.output
+    wait_until(lambda: any(p["version"] == version for p in policies(settings, policy)), what="the policy version")
+
+
+def spend(cli, event_type: str, data: dict, kind: str = "agent") -> str:
+    result = cli("publish", event_type, "--hub", "fin-hub", "--data", json.dumps(data),
+                 "--actor", "buyer-bot", "--actor-kind", kind, "--json")  # fmt: skip
+    assert result.exit_code == 0, result.output
+    return json.loads(result.stdout)["id"]
+
+
+def cost(amount: str, cur: str) -> dict:
+    return {"amount": {"amount": amount, "currency": cur}, "vendor": "cloudco"}
+
+
+def test_agent_spend_over_the_canon_threshold_escalates_and_under_does_not(settings, cli):
+    cur, policy = currency(), f"agent-spend-{uuid.uuid4().hex[:6]}"
+    declare(cli, settings, policy, "1", "500", cur)
+
+    over = spend(cli, "fin-cost-recorded", cost("750.00", cur))
+    under = spend(cli, "fin-cost-recorded", cost("120.00", cur))
+    human = spend(cli, "fin-cost-recorded", cost("900.00", cur), kind="human")
+    tokens = spend(cli, "fin-token-spend-recorded", {"provider": "anthropic", "model": "m", "tokens_in": 1,
+                   "tokens_out": 1, "cost": {"amount": "501", "currency": cur}})  # fmt: skip
+
+    for cause in (over, tokens):
+        found = wait_until(lambda c=cause: q(settings, ESCALATION, id=derived_id(AGENT_SPEND, c)), what="escalation")
+        assert found[0]["from_hub"] == "fin-hub" and found[0]["cause_event_id"] == cause
+        assert policy in found[0]["title"] and "buyer-bot" in found[0]["title"]
+    # Causation is the spend (the trace shows the chain).
+    answer = json.loads(cli("trace", derived_id(AGENT_SPEND, over), "--json").stdout)
+    assert answer["roots"][0]["id"] == over
+    assert answer["roots"][0]["children"][0]["type"] == "canon-escalation-raised"
+    # Nothing for the spend under the threshold nor for a person's spend; the reactor is past both.
+    wait_until(
+        lambda: q(settings, "SELECT 1 FROM vsmesh_reactors.positions WHERE coupling = :c AND seq >= "
+                  "(SELECT max(cause_seq) FROM vsmesh_reactors.emitted WHERE cause_id = :t)", c=AGENT_SPEND, t=tokens),
+        what="the reactor past the spends",
+    )  # fmt: skip
+    for cause in (under, human):
+        assert not q(settings, ESCALATION, id=derived_id(AGENT_SPEND, cause))
+
+
+def test_a_changed_policy_value_changes_the_outcome(settings, cli):
+    cur, policy = currency(), f"agent-spend-{uuid.uuid4().hex[:6]}"
+    declare(cli, settings, policy, "1", "500", cur)
+    first = spend(cli, "fin-cost-recorded", cost("300.00", cur))
+    # The policy is tightened: the same spend now escalates.
+    declare(cli, settings, policy, "2", "200", cur)
+    second = spend(cli, "fin-cost-recorded", cost("300.00", cur))
+    found = wait_until(lambda: q(settings, ESCALATION, id=derived_id(AGENT_SPEND, second)), what="the escalation")
+    assert "200" in found[0]["title"]
+    assert not q(settings, ESCALATION, id=derived_id(AGENT_SPEND, first))
