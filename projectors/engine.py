@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from vsmesh.bus.quarantine import Rejected
 from vsmesh.bus.reader import stream_sequence
-from vsmesh.errors import InvalidEvent, ProjectionError
+from vsmesh.errors import InvalidEvent
 from vsmesh.events.codec import decode_message
 from vsmesh.projectors.changes import Changes
 from vsmesh.projectors.checkpoint import read_positions, save_position
@@ -102,16 +102,17 @@ def fold(
         if handler is None:
             folded.skipped += 1
             continue
+        mark = folded.changes.mark()
         try:
             handler(event, Applied(stream, seq), folded.changes)
-        except Exception as e:
-            raise ProjectionError(
-                f"{event.type} handler failed: {e}",
-                hub=projection.hub,
-                stream=stream,
-                sequence=seq,
-                event_id=event.id,
-            ) from e
+        except Exception as e:  # noqa: BLE001 - a poison event goes to the quarantine; the batch goes on
+            folded.changes.undo_to(mark)
+            reason = f"{event.type} handler of {projection.hub} failed: {type(e).__name__}: {e}"
+            log.warning("event rejected by its handler", hub=projection.hub, stream=stream, sequence=seq,
+                        event_id=event.id, reason=reason)  # fmt: skip
+            folded.rejected.append(Rejected(msg, reason))
+            folded.skipped += 1
+            continue
         folded.applied += 1
     return folded
 

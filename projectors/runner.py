@@ -10,13 +10,14 @@ from dataclasses import dataclass, field
 import structlog
 from nats.aio.msg import Msg
 from nats.js import JetStreamContext
-from sqlalchemy.exc import DBAPIError, InterfaceError
+from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, InterfaceError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from vsmesh.bus.quarantine import quarantine
+from vsmesh.bus.quarantine import Rejected, quarantine
 from vsmesh.bus.reader import Start, StreamReader
-from vsmesh.errors import ConfigError, ProjectionError
-from vsmesh.projectors.engine import BatchResult, apply_batch, ensure_schema, in_schema, positions
+from vsmesh.errors import ConfigError
+from vsmesh.projectors.checkpoint import save_position
+from vsmesh.projectors.engine import BatchResult, apply_batch, ensure_schema, in_schema, lock_hub, positions
 from vsmesh.projectors.pipeline import READ_AHEAD
 from vsmesh.projectors.projection import Projection
 from vsmesh.settings import Settings
@@ -154,11 +155,10 @@ async def _apply_with_retry(
                     await quarantine(js, result.rejected, found_by=projection.hub)
             stats.last_error = None
             return result
-        except ProjectionError as e:
-            # The event stays in the log; the projector stops here rather than skip state silently.
-            stats.last_error = str(e)
-            bound.error("projector stopped", error=str(e))
-            raise
+        except (IntegrityError, DataError) as e:
+            # A value PostgreSQL refuses would fail this batch forever: find the event and quarantine it.
+            bound.warning("batch refused by PostgreSQL; applying it event by event", error=str(e).splitlines()[0])
+            return await _apply_one_by_one(js, engine, projection, stream, batch, bound)
         except (DBAPIError, InterfaceError, OSError) as e:
             stats.last_error = str(e).splitlines()[0]
             bound.warning("batch will be retried", error=stats.last_error, first=batch[0].metadata.sequence.stream)
@@ -166,3 +166,35 @@ async def _apply_with_retry(
                 return None
             await asyncio.sleep(delay)
             delay = min(delay * 2, 5.0)
+
+
+async def _apply_one_by_one(
+    js: JetStreamContext,
+    engine: AsyncEngine,
+    projection: Projection,
+    stream: str,
+    batch: list[Msg],
+    bound: structlog.typing.FilteringBoundLogger,
+) -> BatchResult:
+    """Apply each message in its own transaction; one PostgreSQL refuses is quarantined and passed over."""
+    applied = skipped = reverts = 0
+    last = 0
+    for msg in batch:
+        try:
+            async with engine.begin() as conn:
+                result = await apply_batch(await in_schema(conn, projection.schema), projection, stream, [msg])
+                if result.rejected:
+                    await quarantine(js, result.rejected, found_by=projection.hub)
+            applied, skipped, last = applied + result.applied, skipped + result.skipped, result.position
+            reverts += result.reverts
+        except (IntegrityError, DataError) as e:
+            reason = f"{projection.hub} could not store it: {str(e).splitlines()[0]}"
+            async with engine.begin() as conn:
+                conn = await in_schema(conn, projection.schema)
+                await lock_hub(conn, projection.hub)
+                await quarantine(js, [Rejected(msg, reason)], found_by=projection.hub)
+                last = msg.metadata.sequence.stream
+                await save_position(conn, projection.positions, stream, last)
+            bound.warning("event quarantined", sequence=last, reason=reason)
+            skipped += 1
+    return BatchResult(applied, skipped, last, reverts=reverts)

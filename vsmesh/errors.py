@@ -7,7 +7,6 @@ VsmeshError
  │    └── UnknownEventType
  ├── PublishError (ConnectionError)     the bus did not acknowledge
  │    └── ConcurrencyConflict           the entity moved on since the writer last read it
- ├── ProjectionError (RuntimeError)     a handler failed on a stored event
  └── ContractError                      a hub answered a contract request with an error
 """
 
@@ -40,17 +39,6 @@ class PublishError(VsmeshError, ConnectionError):
 
 class ConcurrencyConflict(PublishError):
     """A stale writer: the entity has newer events than the sequence it expected."""
-
-
-class ProjectionError(VsmeshError, RuntimeError):
-    """A handler failed; carries where in the log it happened."""
-
-    def __init__(self, message: str, *, hub: str, stream: str, sequence: int, event_id: str) -> None:
-        super().__init__(f"{message} (hub={hub} stream={stream} seq={sequence} event={event_id})")
-        self.hub = hub
-        self.stream = stream
-        self.sequence = sequence
-        self.event_id = event_id
 
 
 class ContractError(VsmeshError):

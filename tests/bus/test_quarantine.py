@@ -55,6 +55,7 @@ def test_raw_bad_events_are_quarantined_with_reasons_and_good_ones_flow(settings
         "unknown": (json.dumps(cloudevent(type="ops-teleported")).encode(), "unknown event type 'ops-teleported'"),
         "no-actor": (json.dumps(no_actor).encode(), "missing required field `actor`"),
         "shape": (json.dumps(cloudevent(data={"status": 3})).encode(), "$.data.status"),
+        "version": (json.dumps(cloudevent(schemaversion=99)).encode(), "unsupported schemaversion 99"),
     }
     good = json.dumps(cloudevent(subject=f"service/q-good-{tag}", data={"status": "amber"})).encode()
 
@@ -78,7 +79,7 @@ def test_raw_bad_events_are_quarantined_with_reasons_and_good_ones_flow(settings
         found = with_js(settings, list_quarantined)
         return {q.origin_seq: q for q in found if q.origin_stream == "OPERATIONAL" and q.origin_seq in sent}
 
-    quarantined = wait_until(lambda: len(mine()) == len(sent) and mine(), timeout=15, what="all four quarantined")
+    quarantined = wait_until(lambda: len(mine()) == len(sent) and mine(), timeout=15, what="every bad event quarantined")
     assert set(quarantined) == set(sent)
     for seq, name in sent.items():
         q = quarantined[seq]
