@@ -79,7 +79,9 @@ def test_raw_bad_events_are_quarantined_with_reasons_and_good_ones_flow(settings
         found = with_js(settings, list_quarantined)
         return {q.origin_seq: q for q in found if q.origin_stream == "OPERATIONAL" and q.origin_seq in sent}
 
-    quarantined = wait_until(lambda: len(mine()) == len(sent) and mine(), timeout=15, what="every bad event quarantined")
+    quarantined = wait_until(
+        lambda: len(mine()) == len(sent) and mine(), timeout=15, what="every bad event quarantined"
+    )
     assert set(quarantined) == set(sent)
     for seq, name in sent.items():
         q = quarantined[seq]
