@@ -1,21 +1,28 @@
-"""Rebuild throughput: `vsmesh` rebuild beside a naive rebuild loop, over the same stored events.
+"""Rebuild throughput: `vsmesh rebuild` of the ops projection beside a bare ordered-consumer read of the same events.
 
-Publishes N events (~300 B: ops-health-checked over ~1000 services, plus inventory and alerts) under a
-hub of the run's own, then measures
-  (a) the floor: an ordered consumer read, msgspec decode, and one upsert per event with the checkpoint
-      in the same transaction per batch (asyncpg executemany, no folding);
-  (b) `vsmesh.projectors.rebuild.rebuild` of the ops-hub projection over those events.
-Last line: JSON with the rebuild rate, the floor and their ratio.
+Publishes N events (default 1,000,000, ~300 B: ops-health-checked over 10,000 services, one inventory
+record per service, 1% alerts) under a hub of the run's own, then measures, in the same run:
+  (a) the floor: a bare nats-py ordered consumer reading the same events off the stream (no decoding,
+      no PostgreSQL), best of one read before and one after the rebuild;
+  (b) `vsmesh.projectors.rebuild.rebuild` of the ops-hub projection over those events, in a child process
+      (bench/_rebuild_child.py) so its peak RSS is the rebuild's own, not the publisher's.
+Target: ratio (rebuild ev/s / raw read ev/s) >= 0.5; the rebuild's peak RSS under 300 MB and flat in N.
+With --naive-floor, also times a naive rebuild loop (read, msgspec, one upsert per event) for reference.
+Last line: JSON with the rebuild rate, the floor, their ratio, the target and peak_rss_mb.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import dataclasses
+import itertools
 import json
+import os
+import sys
 import time
 import uuid
+from collections.abc import Iterator
+from pathlib import Path
 
 import asyncpg
 import msgspec
@@ -25,53 +32,70 @@ from vsmesh.bus.connection import connect
 from vsmesh.bus.publisher import Publisher
 from vsmesh.bus.streams import ensure_streams
 from vsmesh.events.envelope import Event
-from vsmesh.hubs.ops import projection as ops_projection
 from vsmesh.logs import configure_logging
-from vsmesh.projectors.database import create_engine
-from vsmesh.projectors.rebuild import DEFAULT_BATCH_SIZE, rebuild
+from vsmesh.projectors.rebuild import DEFAULT_BATCH_SIZE
 
-SERVICES = 1000
+ENTITIES = 10_000
+CHUNK = 50_000  # events per publish_many call: it keeps what it sent until acked, so the publisher stays small
+TARGET_RATIO = 0.5
+RSS_LIMIT_MB = 300
 
 
-def events(publisher: Publisher, hub: str, n: int) -> list[Event]:
-    """Mostly health checks over SERVICES services; one inventory record per service, 1% alerts."""
-    out = []
+def events(publisher: Publisher, hub: str, n: int) -> Iterator[Event]:
+    """Mostly health checks over ENTITIES services; one inventory record per service first, 1% alerts."""
     for i in range(n):
-        name = f"svc-{i % SERVICES:04d}"
-        if i < SERVICES:
-            out.append(
-                publisher.build(
-                    "ops-inventory-registered",
-                    hub=hub,
-                    subject=f"service/{name}",
-                    data={"kind": "service", "name": name, "environment": "prod", "owner": f"team-{i % 17}"},
-                )
+        name = f"svc-{i % ENTITIES:05d}"
+        if i < ENTITIES:
+            yield publisher.build(
+                "ops-inventory-registered",
+                hub=hub,
+                subject=f"service/{name}",
+                data={"kind": "service", "name": name, "environment": "prod", "owner": f"team-{i % 17}"},
             )
         elif i % 100 == 0:
-            out.append(
-                publisher.build(
-                    "alert-raised",
-                    hub=hub,
-                    subject=f"service/{name}",
-                    data={"title": f"{name} latency above 500 ms", "severity": "high"},
-                )
+            yield publisher.build(
+                "alert-raised",
+                hub=hub,
+                subject=f"service/{name}",
+                data={"title": f"{name} latency above 500 ms", "severity": "high"},
             )
         else:
-            out.append(
-                publisher.build(
-                    "ops-health-checked",
-                    hub=hub,
-                    subject=f"service/{name}",
-                    data={
-                        "status": ("green", "green", "green", "amber", "red")[i % 5],
-                        "observations": {"latency_ms": i % 997, "probe": "http"},
-                    },
-                )
+            yield publisher.build(
+                "ops-health-checked",
+                hub=hub,
+                subject=f"service/{name}",
+                data={
+                    "status": ("green", "green", "green", "amber", "red")[i % 5],
+                    "observations": {"latency_ms": i % 997, "probe": "http"},
+                },
             )
-    return out
 
 
-class _Floor(msgspec.Struct):
+async def publish(publisher: Publisher, hub: str, n: int) -> None:
+    generated = events(publisher, hub, n)
+    while chunk := list(itertools.islice(generated, CHUNK)):
+        await publisher.publish_many(chunk)
+
+
+async def raw_read(js, subject: str, n: int) -> float:
+    """The floor: a bare nats-py ordered consumer reading the n stored events of `subject`."""
+    done = asyncio.get_running_loop().create_future()
+    count = 0
+
+    async def receive(msg) -> None:
+        nonlocal count
+        count += 1
+        if count == n and not done.done():
+            done.set_result(time.perf_counter())
+
+    started = time.perf_counter()
+    sub = await js.subscribe(subject, stream="OPERATIONAL", cb=receive, ordered_consumer=True, pending_msgs_limit=-1)
+    finished = await asyncio.wait_for(done, timeout=max(60, n / 5_000))
+    await sub.unsubscribe()
+    return n / (finished - started)
+
+
+class _Naive(msgspec.Struct):
     type: str
     subject: str | None = None
     time: str = ""
@@ -79,11 +103,11 @@ class _Floor(msgspec.Struct):
     data: dict = {}
 
 
-async def floor(js, database_url: str, subject: str, n: int) -> float:
-    """The naive rebuild: read a batch, decode, upsert every event and the checkpoint in one transaction."""
-    decoder = msgspec.json.Decoder(_Floor)
+async def naive_rebuild(js, database_url: str, subject: str, n: int) -> float:
+    """A naive rebuild loop: read a batch, decode, upsert every event and the checkpoint in one transaction."""
+    decoder = msgspec.json.Decoder(_Naive)
     conn = await asyncpg.connect(database_url)
-    schema = f"floor_{uuid.uuid4().hex[:6]}"
+    schema = f"naive_{uuid.uuid4().hex[:6]}"
     await conn.execute(
         f"CREATE SCHEMA {schema};"
         f"CREATE TABLE {schema}.services (entity text PRIMARY KEY, status text, checked_at text, seq bigint);"
@@ -124,7 +148,36 @@ async def floor(js, database_url: str, subject: str, n: int) -> float:
     return n / seconds
 
 
-async def main(n: int, batch_size: int) -> None:
+async def rebuild_in_child(settings, hub: str, batch_size: int) -> dict:
+    """Run bench/_rebuild_child.py against the same servers; its last stdout line is its JSON report."""
+    env = dict(os.environ)
+    env.update(
+        {
+            "VSMESH_NATS_URL": settings.nats_url or "",
+            "VSMESH_NATS_USER": settings.nats_user or "",
+            "VSMESH_NATS_PASSWORD": settings.nats_password or "",
+            "VSMESH_DATABASE_URL": settings.database_url or "",
+            "VSMESH_DATA_DIR": str(settings.data_dir),
+        }
+    )
+    child = Path(__file__).with_name("_rebuild_child.py")
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        str(child),
+        "--hub",
+        hub,
+        "--batch-size",
+        str(batch_size),
+        env=env,
+        stdout=asyncio.subprocess.PIPE,
+    )
+    out, _ = await proc.communicate()
+    if proc.returncode != 0:
+        raise SystemExit(f"rebuild child failed (exit {proc.returncode})")
+    return json.loads(out.decode().strip().splitlines()[-1])
+
+
+async def main(n: int, batch_size: int, naive: bool) -> None:
     with servers() as settings:
         configure_logging(settings)
         nc = await connect(settings, name="bench")
@@ -133,24 +186,43 @@ async def main(n: int, batch_size: int) -> None:
         hub = f"bench-{uuid.uuid4().hex[:6]}"
         publisher = Publisher(js, settings, source="vsmesh/bench")
         t = time.perf_counter()
-        await publisher.publish_many(events(publisher, hub, n))
-        print(f"published {n} events in {time.perf_counter() - t:.1f} s")
+        await publish(publisher, hub, n)
+        print(f"published {n:,} events over {ENTITIES:,} entities in {time.perf_counter() - t:.1f} s", flush=True)
         subject = f"operational.{hub}.>"
-        floor_rate = await floor(js, settings.database_url or "", subject, n)
-        print(f"floor (read -> msgspec -> upsert per event, checkpoint per batch): {floor_rate:,.0f} ev/s")
-        projection = dataclasses.replace(ops_projection(), hub=hub, streams={"OPERATIONAL": subject})
-        engine = create_engine(settings)
-        result = await rebuild(js, engine, projection, batch_size=batch_size)
-        await engine.dispose()
+        floors = [await raw_read(js, subject, n)]
+        print(f"raw ordered-consumer read: {floors[0]:,.0f} ev/s", flush=True)
+        child = await rebuild_in_child(settings, hub, batch_size)
+        print(
+            f"vsmesh rebuild (child process): {child['events']:,} events in {child['seconds']:.2f} s = "
+            f"{child['rate']:,.0f} ev/s; peak RSS {child['peak_rss_mb']:.0f} MB "
+            f"({child['rss_at_start_mb']:.0f} MB after imports; ru_maxrss {child['ru_maxrss_mb']:.0f} MB, "
+            "which on Linux includes the parent's RSS at fork)",
+            flush=True,
+        )
+        floors.append(await raw_read(js, subject, n))
+        print(f"raw ordered-consumer read again: {floors[1]:,.0f} ev/s", flush=True)
+        if naive:
+            naive_rate = await naive_rebuild(js, settings.database_url or "", subject, n)
+            print(f"naive rebuild loop (read, msgspec, upsert per event, checkpoint per batch): {naive_rate:,.0f} ev/s")
         await nc.close()
-    print(f"vsmesh rebuild: {result.events} events in {result.seconds:.2f} s = {result.rate:,.0f} ev/s")
+    floor = max(floors)
+    ratio = child["rate"] / floor
+    ok = ratio >= TARGET_RATIO and child["peak_rss_mb"] < RSS_LIMIT_MB
+    verdict = "OK" if ok else "MISSED"
+    print(
+        f"ratio {ratio:.2f} (target >= {TARGET_RATIO}), peak RSS {child['peak_rss_mb']:.0f} MB "
+        f"(limit {RSS_LIMIT_MB}): {verdict}"
+    )
     print(
         json.dumps(
             {
                 "metric": "rebuild_events_per_s",
-                "value": round(result.rate),
-                "floor": round(floor_rate),
-                "ratio": round(result.rate / floor_rate, 2),
+                "value": child["rate"],
+                "floor": round(floor),
+                "ratio": round(ratio, 2),
+                "target": TARGET_RATIO,
+                "peak_rss_mb": child["peak_rss_mb"],
+                "events": n,
             }
         )
     )
@@ -158,7 +230,8 @@ async def main(n: int, batch_size: int) -> None:
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("-n", type=int, default=100_000, help="events to publish and rebuild")
+    parser.add_argument("--events", "-n", type=int, default=1_000_000, help="events to publish and rebuild")
     parser.add_argument("--batch-size", type=int, default=DEFAULT_BATCH_SIZE, help="rebuild batch size")
+    parser.add_argument("--naive-floor", action="store_true", help="also time a naive upsert-per-event rebuild loop")
     args = parser.parse_args()
-    asyncio.run(main(args.n, args.batch_size))
+    asyncio.run(main(args.events, args.batch_size, args.naive_floor))

@@ -1,0 +1,75 @@
+"""Child process of bench/rebuild.py: rebuild one hub's ops projection and report its rate and peak RSS.
+
+Run apart from the publisher so that only the rebuild's own memory counts. Reads the servers from the
+VSMESH_* environment; prints one JSON line: events, seconds, rate, peak_rss_mb (VmHWM, see peak_rss_mb).
+
+    python bench/_rebuild_child.py --hub bench-abc123 [--batch-size N]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import dataclasses
+import json
+import os
+import resource
+import sys
+from pathlib import Path
+
+from vsmesh.bus.connection import connect
+from vsmesh.hubs.ops import projection as ops_projection
+from vsmesh.logs import configure_logging
+from vsmesh.projectors.database import create_engine
+from vsmesh.projectors.rebuild import DEFAULT_BATCH_SIZE, rebuild
+from vsmesh.settings import Settings
+
+
+def peak_rss_mb() -> float:
+    """This process's own peak RSS.
+
+    On Linux, VmHWM of /proc/self/status: ru_maxrss (getrusage RUSAGE_SELF) carries over the parent's peak
+    across fork + exec, so a child of a big publisher would report the publisher's memory as a floor.
+    """
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    return ru_maxrss_mb()
+
+
+def ru_maxrss_mb() -> float:
+    kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB on Linux, bytes on macOS
+    return kb / (1024 * 1024 if sys.platform == "darwin" else 1024)
+
+
+async def main(hub: str, batch_size: int) -> None:
+    settings = Settings.from_env(os.environ, log_format="json", log_level="warning")
+    configure_logging(settings)
+    before = peak_rss_mb()
+    nc = await connect(settings, name="bench-rebuild")
+    js = nc.jetstream()
+    # The ops-hub projection (handlers, tables) under the bench's own hub, on the stream the bench filled.
+    projection = dataclasses.replace(ops_projection(), hub=hub, streams={"OPERATIONAL": f"operational.{hub}.>"})
+    engine = create_engine(settings)
+    result = await rebuild(js, engine, projection, batch_size=batch_size)
+    await engine.dispose()
+    await nc.close()
+    out = {
+        "events": result.events,
+        "seconds": round(result.seconds, 3),
+        "rate": round(result.rate),
+        "peak_rss_mb": round(peak_rss_mb(), 1),
+        "rss_at_start_mb": round(before, 1),
+        "ru_maxrss_mb": round(ru_maxrss_mb(), 1),
+    }
+    print(json.dumps(out), flush=True)
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--hub", required=True)
+    parser.add_argument("--batch-size", type=int, default=DEFAULT_BATCH_SIZE)
+    args = parser.parse_args()
+    asyncio.run(main(args.hub, args.batch_size))

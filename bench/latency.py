@@ -1,0 +1,248 @@
+"""Publish → visible in the read model under a steady offered load, beside the raw JetStream latency.
+
+Starts the servers (bench/_servers.py) and the live ops-hub projector as its own process
+(`python -m vsmesh.cli.app up --hub ops-hub`), then publishes ops-health-checked events at an offered rate
+(default 1,000 events/s for 30 s; open loop: each publish starts on schedule, whether or not the previous
+ones were acknowledged). Each event's publish time is kept by its stream sequence; a poller reads ops-hub's
+`vsmesh_positions` row for OPERATIONAL about every millisecond, and every sequence at or below the position
+it reads counts as visible at the moment the read returned.
+
+Floor, same run: raw nats-py `js.publish` at the same rate to a stream of the bench's own, received by a
+bare ordered consumer (no decoding, no PostgreSQL). Target: p99 <= 50 ms.
+Last line: JSON with the p99, the floor's p99, their ratio and the target.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import bisect
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import asyncpg
+from _servers import servers
+from nats.js.api import StreamConfig
+
+from vsmesh.bus.connection import connect
+from vsmesh.bus.mesh_state import load_state
+from vsmesh.bus.publisher import Publisher
+from vsmesh.bus.streams import ensure_streams
+from vsmesh.hubs.ops import projection
+from vsmesh.logs import configure_logging
+
+TARGET_MS = 50.0
+FLOOR_SECONDS = 10.0  # the raw floor runs at the same rate, for at most this long
+ENTITIES = 1000
+
+
+def percentiles(values: list[float]) -> tuple[float, float, float]:
+    """p50, p99 and max, in ms."""
+    ordered = sorted(values)
+    p99 = ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))]
+    return statistics.median(ordered) * 1000, p99 * 1000, ordered[-1] * 1000
+
+
+async def paced(rate: float, seconds: float, start_one) -> int:
+    """Call start_one(i) on an open-loop schedule of `rate` per second; returns how many were started."""
+    loop = asyncio.get_running_loop()
+    total = int(rate * seconds)
+    t0 = loop.time()
+    for i in range(total):
+        delay = t0 + i / rate - loop.time()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        start_one(i)
+    return total
+
+
+async def raw_floor(js, rate: float, seconds: float) -> list[float]:
+    """Raw nats-py publish → bare ordered consumer receive, at the same offered rate."""
+    await js.add_stream(StreamConfig(name="BENCHLAT", subjects=["benchlat.>"]))
+    sent: dict[int, float] = {}
+    received: dict[int, float] = {}
+    everything = asyncio.Event()
+    total = int(rate * seconds)
+
+    async def receive(msg) -> None:
+        received[int(msg.data)] = time.perf_counter()
+        if len(received) == total:
+            everything.set()
+
+    sub = await js.subscribe("benchlat.>", stream="BENCHLAT", cb=receive, ordered_consumer=True)
+    await asyncio.sleep(0.2)
+    tasks = set()
+
+    def start_one(i: int) -> None:
+        sent[i] = time.perf_counter()
+        task = asyncio.create_task(js.publish(f"benchlat.s{i % ENTITIES}", str(i).encode()))
+        tasks.add(task)
+        task.add_done_callback(tasks.discard)
+
+    await paced(rate, seconds, start_one)
+    await asyncio.wait_for(everything.wait(), 30)
+    await sub.unsubscribe()
+    await js.delete_stream("BENCHLAT")
+    return [received[i] - sent[i] for i in range(total)]
+
+
+def start_projector(settings, data_dir: Path) -> subprocess.Popen:
+    """`vsmesh up --hub ops-hub` against the bench's servers; returns once its mesh.json says ready."""
+    env = dict(os.environ)
+    env.update(
+        {
+            "VSMESH_NATS_URL": settings.nats_url or "",
+            "VSMESH_NATS_USER": settings.nats_user or "",
+            "VSMESH_NATS_PASSWORD": settings.nats_password or "",
+            "VSMESH_DATABASE_URL": settings.database_url or "",
+            "VSMESH_DATA_DIR": str(data_dir),
+            "VSMESH_LOG_FORMAT": "json",
+            "VSMESH_LOG_LEVEL": "warning",
+        }
+    )
+    data_dir.mkdir(parents=True, exist_ok=True)
+    log = open(data_dir / "up.log", "ab")  # noqa: SIM115 - handed to the child for its whole life
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "vsmesh.cli.app", "up", "--hub", "ops-hub", "--no-demo"],
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        stdin=subprocess.DEVNULL,
+    )
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise SystemExit(f"`vsmesh up` exited at start (code {proc.returncode}); see {data_dir / 'up.log'}")
+        state = load_state(data_dir)
+        if state.ready and state.supervisor_pid == proc.pid:
+            return proc
+        time.sleep(0.1)
+    proc.terminate()
+    raise SystemExit(f"`vsmesh up` not ready in 120 s; see {data_dir / 'up.log'}")
+
+
+def stop_projector(proc: subprocess.Popen) -> None:
+    proc.terminate()  # SIGTERM: the mesh stops in order
+    try:
+        proc.wait(30)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
+async def visible_latencies(js, settings, rate: float, seconds: float) -> tuple[list[float], int]:
+    """Latency of every published event from its publish call to its sequence being in ops-hub's position."""
+    publisher = Publisher(js, settings, source="vsmesh/bench")
+    conn = await asyncpg.connect(settings.database_url)
+    query = await conn.prepare(f'SELECT position FROM "{projection().schema}".vsmesh_positions WHERE stream = $1')
+    seen_at: list[float] = []  # when the poller saw the position move to seen_pos[k]
+    seen_pos: list[int] = []
+    sent: dict[int, float] = {}  # stream sequence -> publish time
+    failures: list[BaseException] = []
+    publishing = True
+
+    async def poll() -> None:
+        last = -1
+        while True:
+            position = await query.fetchval("OPERATIONAL") or 0
+            now = time.perf_counter()
+            if position != last:
+                seen_at.append(now)
+                seen_pos.append(position)
+                last = position
+            if not publishing and sent and position >= max(sent):
+                return
+            await asyncio.sleep(0.001)
+
+    tasks = set()
+
+    def start_one(i: int) -> None:
+        event = publisher.build(
+            "ops-health-checked",
+            hub="ops-hub",
+            subject=f"service/lat-{i % ENTITIES:04d}",
+            data={"status": ("green", "amber", "red")[i % 3], "observations": {"latency_ms": i % 500}},
+        )
+        t = time.perf_counter()
+
+        def done(task: asyncio.Task) -> None:
+            tasks.discard(task)
+            if task.exception() is not None:
+                failures.append(task.exception())
+            else:
+                sent[task.result().sequence] = t
+
+        task = asyncio.create_task(publisher.publish(event))
+        tasks.add(task)
+        task.add_done_callback(done)
+
+    poller = asyncio.create_task(poll())
+    started = time.perf_counter()
+    total = await paced(rate, seconds, start_one)
+    offered_for = time.perf_counter() - started
+    if tasks:
+        await asyncio.wait(set(tasks))
+    publishing = False
+    await asyncio.wait_for(poller, 60)
+    await conn.close()
+    if failures:
+        raise SystemExit(f"{len(failures)} of {total} publishes failed: {failures[0]!r}")
+    if offered_for > seconds * 1.05:
+        print(f"warning: the publisher fell behind ({total} events in {offered_for:.1f} s, not {seconds:.0f} s)")
+    out = []
+    for seq, t in sent.items():
+        k = bisect.bisect_left(seen_pos, seq)  # positions only grow
+        out.append(max(seen_at[k] - t, 0.0))
+    return out, total
+
+
+async def main(rate: float, seconds: float) -> None:
+    with servers() as settings:
+        configure_logging(settings)
+        nc = await connect(settings, name="bench-latency")
+        js = nc.jetstream()
+        await ensure_streams(js)
+        proc = start_projector(settings, Path(settings.data_dir) / "up")
+        try:
+            floor = await raw_floor(js, rate, min(seconds, FLOOR_SECONDS))
+            lat, total = await visible_latencies(js, settings, rate, seconds)
+        finally:
+            stop_projector(proc)
+            await nc.close()
+    p50, p99, top = percentiles(lat)
+    f50, f99, ftop = percentiles(floor)
+    print(
+        f"publish -> visible in ops-hub ({total:,} events at {rate:,.0f}/s offered for {seconds:.0f} s): "
+        f"p50 {p50:.1f} ms, p99 {p99:.1f} ms, max {top:.1f} ms"
+    )
+    print(
+        f"raw publish -> ordered consumer ({len(floor):,} events): "
+        f"p50 {f50:.2f} ms, p99 {f99:.2f} ms, max {ftop:.1f} ms"
+    )
+    print(f"p99 {p99:.1f} ms (target <= {TARGET_MS:.0f} ms): {'OK' if p99 <= TARGET_MS else 'MISSED'}")
+    print(
+        json.dumps(
+            {
+                "metric": "publish_to_visible_ms_p99",
+                "value": round(p99, 2),
+                "floor": round(f99, 2),
+                "ratio": round(p99 / f99, 1) if f99 else None,
+                "target": TARGET_MS,
+                "p50": round(p50, 2),
+                "max": round(top, 2),
+            }
+        )
+    )
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--rate", type=float, default=1000.0, help="offered events per second")
+    parser.add_argument("--seconds", type=float, default=30.0, help="how long to offer that load")
+    args = parser.parse_args()
+    asyncio.run(main(args.rate, args.seconds))
