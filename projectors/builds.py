@@ -104,7 +104,7 @@ def _source_files(projection: Projection) -> set[Path]:
     # Every module beside a handler (the helpers it calls live there too) and the engine itself: a change
     # to any of them may change a row, so an interrupted build made with other code is not resumed.
     files = set(Path(__file__).parent.glob("*.py"))
-    for fn in (*projection.handlers.values(), projection.after_batch):
+    for fn in (*projection.handlers.values(), projection.after_batch, projection.before_write):
         module = sys.modules.get(getattr(fn, "__module__", "") or "")
         if module is not None and getattr(module, "__file__", None):
             files.update(Path(module.__file__).parent.glob("*.py"))

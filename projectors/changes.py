@@ -6,7 +6,7 @@ Handlers record upserts and inserts here; many events touching one row become on
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 import sqlalchemy as sa
@@ -21,8 +21,6 @@ class Changes:
     def __init__(self) -> None:
         self._upserts: dict[sa.Table, dict[tuple, dict[str, Any]]] = defaultdict(dict)
         self._inserts: dict[sa.Table, list[dict[str, Any]]] = defaultdict(list)
-        # What each change replaced, so a handler that fails half-way can be undone (see `undo_to`).
-        self._journal: list[tuple[Any, Any, dict[str, Any] | None]] = []
 
     def upsert(self, table: sa.Table, row: dict[str, Any]) -> None:
         """Insert the row, or update the given columns of the row with the same primary key."""
@@ -32,31 +30,19 @@ class Changes:
         found = pending.get(key)
         if found is None:
             pending[key] = dict(row)
-            self._journal.append((pending, key, None))
         else:
-            self._journal.append((pending, key, dict(found)))
             found.update(row)
 
     def insert(self, table: sa.Table, row: dict[str, Any]) -> None:
         """Append a row (its key must be new: inserts are not folded)."""
-        rows = self._inserts[table]
-        rows.append(row)
-        self._journal.append((rows, None, None))
+        self._inserts[table].append(row)
 
-    def mark(self) -> int:
-        """A point to return to with `undo_to`."""
-        return len(self._journal)
-
-    def undo_to(self, mark: int) -> None:
-        """Forget every change recorded since `mark` (a poison event's half-done fold)."""
-        while len(self._journal) > mark:
-            target, key, before = self._journal.pop()
-            if isinstance(target, list):
-                target.pop()
-            elif before is None:
-                del target[key]
-            else:
-                target[key] = before
+    def keep_newest(self, table: sa.Table, count: int, key: Callable[[dict[str, Any]], Any]) -> None:
+        """Keep only the `count` inserted rows of `table` with the largest `key`."""
+        rows = self._inserts.get(table)
+        if rows and len(rows) > count:
+            rows.sort(key=key, reverse=True)
+            del rows[count:]
 
     def __len__(self) -> int:
         return sum(map(len, self._upserts.values())) + sum(map(len, self._inserts.values()))

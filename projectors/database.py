@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import msgspec
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
@@ -26,7 +27,14 @@ def create_engine(settings: Settings) -> AsyncEngine:
         sqlalchemy_url(settings.database_url),
         pool_size=4,
         connect_args={"timeout": settings.connect_timeout},
+        # JSONB columns are on the hot path of every fold: msgspec, not the json module.
+        json_serializer=_json_text,
+        json_deserializer=msgspec.json.decode,
     )
+
+
+def _json_text(value: object) -> str:
+    return msgspec.json.encode(value).decode()
 
 
 async def check_database(engine: AsyncEngine, url: str) -> None:

@@ -71,20 +71,48 @@ class Folded:
     reverts: int = 0
 
 
+class _Poisoned(Exception):
+    def __init__(self, sequence: int, reason: str) -> None:
+        super().__init__(reason)
+        self.sequence = sequence
+        self.reason = reason
+
+
 def fold(
     projection: Projection, stream: str, msgs: list[Msg], after: int, reverted: frozenset[str] = frozenset()
 ) -> Folded:
     """Fold the messages past `after` into changes (no I/O); invalid ones are listed for the quarantine.
 
     The hub's event-reverted events are recorded in its reverts table; events whose id is in `reverted`
-    are skipped (projectors/reverts.py).
+    are skipped (projectors/reverts.py). A handler that raises leaves its changes half-done, so the
+    batch is folded again without that event (handlers are pure: a second fold is the same fold).
     """
+    poisoned: dict[int, str] = {}
+    while True:
+        try:
+            return _fold_once(projection, stream, msgs, after, reverted, poisoned)
+        except _Poisoned as p:
+            poisoned[p.sequence] = p.reason
+
+
+def _fold_once(
+    projection: Projection,
+    stream: str,
+    msgs: list[Msg],
+    after: int,
+    reverted: frozenset[str],
+    poisoned: dict[int, str],
+) -> Folded:
     folded = Folded(stream, Changes(), max(after, stream_sequence(msgs[-1])) if msgs else after)
     for msg in msgs:
         seq = stream_sequence(msg)
         if seq <= after:
             continue  # already applied: a replayed or overlapping delivery
         folded.messages += 1
+        if seq in poisoned:
+            folded.rejected.append(Rejected(msg, poisoned[seq]))
+            folded.skipped += 1
+            continue
         try:
             event = decode_message(msg.data, msg.headers)  # structured or binary CloudEvents
         except InvalidEvent as e:
@@ -102,17 +130,13 @@ def fold(
         if handler is None:
             folded.skipped += 1
             continue
-        mark = folded.changes.mark()
         try:
             handler(event, Applied(stream, seq), folded.changes)
         except Exception as e:  # noqa: BLE001 - a poison event goes to the quarantine; the batch goes on
-            folded.changes.undo_to(mark)
             reason = f"{event.type} handler of {projection.hub} failed: {type(e).__name__}: {e}"
             log.warning("event rejected by its handler", hub=projection.hub, stream=stream, sequence=seq,
                         event_id=event.id, reason=reason)  # fmt: skip
-            folded.rejected.append(Rejected(msg, reason))
-            folded.skipped += 1
-            continue
+            raise _Poisoned(seq, reason) from e
         folded.applied += 1
     return folded
 
@@ -137,6 +161,8 @@ async def apply_batch(
 
 async def write_folded(conn: AsyncConnection, projection: Projection, folded: Folded) -> BatchResult:
     """Write a folded batch: its rows, the hub's after-batch statements and the new position (caller's transaction)."""
+    if projection.before_write is not None:
+        projection.before_write(folded.changes)
     await folded.changes.flush(conn)
     for stmt in projection.after_batch():
         await conn.execute(stmt)

@@ -33,6 +33,8 @@ class Projection:
     metadata: sa.MetaData
     handlers: Mapping[str, Handler]
     after_batch: Callable[[], list[sa.Executable]] = field(default=lambda: [])
+    # Runs on a batch's folded changes before they are written, e.g. to drop rows after_batch would delete.
+    before_write: Callable[[Changes], None] | None = None
 
     def __post_init__(self) -> None:
         self.positions = positions_table(self.metadata)

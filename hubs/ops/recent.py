@@ -37,3 +37,8 @@ def trim_recent() -> list[sa.Executable]:
     )
     keep = sa.tuple_(recent_events.c.stream, recent_events.c.seq).in_(newest)
     return [sa.delete(recent_events).where(sa.not_(keep))]
+
+
+def cap_recent(changes: Changes) -> None:
+    """Write only the batch's newest rows: the trim after the batch would delete the others anyway."""
+    changes.keep_newest(recent_events, RECENT_EVENTS_KEPT, key=lambda r: (r["time"], r["stream"], r["seq"]))
