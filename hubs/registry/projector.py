@@ -202,7 +202,7 @@ def on_declared(event: Event, at: Applied, changes: Changes) -> None:
 class ManifestProjection(Projection):
     """A hub with no code: the core's handlers, widgets, vocabulary, and a timeline of its declared types.
 
-    A type the hub's active manifest does not declare is skipped, never folded.
+    A type the hub's active manifest does not declare is refused: the engine quarantines the event.
     """
 
     vocabularies: Vocabularies = field(default_factory=lambda: VOCABULARIES)
@@ -212,9 +212,21 @@ class ManifestProjection(Projection):
         if found is not None:
             return found
         active = self.vocabularies.active.get(self.hub)
-        if active is not None and event_type in active.event_types:
+        if active is None:
+            return None  # not bootstrapped yet: nothing to check against
+        if event_type in active.event_types:
             return on_declared
-        return None
+        if event_type in SHARED_TYPES:
+            return None  # the core's and the registry's own types belong to every hub
+        return _refuse_undeclared
+
+
+def _refuse_undeclared(event: Event, at: Applied, changes: Changes) -> None:
+    # Raising sends the event to the quarantine with this reason; the batch goes on (engine.fold).
+    raise ValueError(
+        f"{event.type} is not declared by {event.hub}'s active manifest; declare it in the manifest and "
+        "bootstrap it again, then `vsmesh quarantine replay`"
+    )
 
 
 def manifest_projection(slug: str) -> ManifestProjection:

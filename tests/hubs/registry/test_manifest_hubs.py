@@ -236,3 +236,30 @@ def test_a_manifest_hub_summarises_itself_like_any_hub(cli, running_mesh):
     )
     assert {w["slug"] for w in summary["widgets"]} >= {"syn-conflicts", "syn-handoffs", "syn-workstreams"}
     assert "syn-handoff-requested" in summary["event_types"]
+
+
+def test_a_raw_client_sending_an_undeclared_type_is_quarantined(cli, settings, running_mesh):
+    assert cli("hub", "bootstrap", "syn-hub").exit_code == 0
+    # ops-health-checked is a known type, but syn-hub's manifest does not declare it.
+    event = {
+        "specversion": "1.0", "id": str(uuid.uuid4()), "source": "raw", "type": "ops-health-checked",
+        "subject": "service/undeclared", "time": "2026-11-23T10:00:00Z", "hub": "syn-hub",
+        "actor": "script", "actorkind": "service", "data": {"status": "green"},
+    }  # fmt: skip
+
+    async def send() -> int:
+        nc = await connect(settings)
+        try:
+            subject = "operational.syn-hub.ops-health-checked.service:undeclared"
+            return (await nc.jetstream().publish(subject, json.dumps(event).encode())).seq
+        finally:
+            await nc.close()
+
+    seq = asyncio.run(send())
+
+    def quarantined():
+        rows = json.loads(cli("quarantine", "list", "--json").stdout)
+        return next((r for r in rows if r["origin"] == f"OPERATIONAL:{seq}"), None)
+
+    found = wait_until(quarantined, timeout=15, what="the undeclared event in the quarantine")
+    assert "not declared by syn-hub's active manifest" in found["reason"]
