@@ -21,7 +21,7 @@ from vsmesh.settings import Settings
 def couplings(data_dir: Path | None = DataDir, as_json: bool = Json) -> None:
     """Every coupling: from → to, enabled, position, lag, events emitted and its last error."""
     settings = settings_from(data_dir)
-    rows = run(_couplings(settings))
+    rows = run(coupling_rows(settings))
     if as_json:
         echo_json(rows)
         return
@@ -43,7 +43,8 @@ def couplings(data_dir: Path | None = DataDir, as_json: bool = Json) -> None:
     console.print(shown)
 
 
-async def _couplings(settings: Settings) -> list[dict[str, Any]]:
+async def coupling_rows(settings: Settings) -> list[dict[str, Any]]:
+    """Every coupling with its position, lag, emitted count and last error (the static list with no mesh)."""
     from vsmesh.hubs.coupling_engine import ensure_tables, lag, positions
 
     disabled = set(settings.couplings_disabled)

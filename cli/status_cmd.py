@@ -12,6 +12,7 @@ from vsmesh.bus.connection import connect
 from vsmesh.bus.reader import count_pending
 from vsmesh.bus.streams import STREAMS
 from vsmesh.cli.context import run, settings_from
+from vsmesh.cli.couplings_cmd import coupling_rows
 from vsmesh.cli.options import DataDir, Json
 from vsmesh.cli.output import console, echo_json, table
 from vsmesh.hubs import HUBS
@@ -28,6 +29,7 @@ def status(data_dir: Path | None = DataDir, as_json: bool = Json) -> None:
     """Streams (messages, bytes, sequences, retention) and projectors (position, head, lag, events/s, errors)."""
     settings = settings_from(data_dir)
     result = run(_status(settings))
+    result["couplings"] = run(coupling_rows(settings))
     if as_json:
         echo_json(result)
         return
@@ -61,6 +63,11 @@ def status(data_dir: Path | None = DataDir, as_json: bool = Json) -> None:
             ],
         )
     )
+    cells = [
+        [c["name"], "yes" if c["enabled"] else "no", "-" if c["lag"] is None else c["lag"], c["last_error"] or ""]
+        for c in result["couplings"]
+    ]
+    console.print(table("couplings", ["coupling", "enabled", "lag", "last error"], cells))
     if result["point_in_time"]:
         cells = [[c["name"], c["hub"], c["until"], c["built"]] for c in result["point_in_time"]]
         console.print(table("point-in-time copies", ["name", "hub", "as of", "built"], cells))

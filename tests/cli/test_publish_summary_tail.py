@@ -176,6 +176,10 @@ def test_status_shows_streams_and_projector_lag(cli, running_mesh):
     assert streams["OPERATIONAL"]["messages"] > 0
     ops = next(p for p in status["projectors"] if p["hub"] == "ops-hub")
     assert ops["lag"] == 0 and ops["position"] > 0
+    # Couplings show beside the projectors, with their lag and last error.
+    couplings = {c["name"]: c for c in status["couplings"]}
+    assert couplings["ops-incident-to-dev-blocker"]["enabled"]
+    assert isinstance(couplings["ops-incident-to-dev-blocker"]["lag"], int)
 
 
 def test_expect_seq_refuses_a_stale_writer_in_one_line(cli, running_mesh):
