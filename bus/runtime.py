@@ -172,11 +172,10 @@ class Mesh:
         while not self.stop_event.is_set():
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self.stop_event.wait(), 1.0)
-            for t in tasks:
-                if t.done() and not t.cancelled() and t.exception() is not None:
-                    # A failed hub reports and stays down; the others keep running.
-                    log.error("projector failed", task=t.get_name(), error=str(t.exception()))
-                    tasks.remove(t)
+            for t in [t for t in tasks if t.done() and not t.cancelled() and t.exception() is not None]:
+                # A failed task reports and stays down; the others keep running.
+                log.error("task failed", task=t.get_name(), error=str(t.exception()))
+                tasks.remove(t)
             self.on_status(
                 "  ".join(
                     f"{s.hub}: {s.applied} applied @ "
