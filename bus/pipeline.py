@@ -29,12 +29,14 @@ _ack_decoder = msgspec.json.Decoder(_Ack)
 class AckPipeline:
     """Sends messages with a reply inbox each and collects their JetStream acks, at most `window` open."""
 
-    def __init__(self, nc: Client, window: int) -> None:
+    def __init__(self, nc: Client, window: int, quiet: float = 5.0) -> None:
         self._nc = nc
         self._window = window
+        self._quiet = quiet
         self._inbox = nc.new_inbox()
         self._acks: dict[int, _Ack | Exception] = {}
-        self._open = 0
+        # Indices, not a count: an ack that arrives after its index was given up must not open room twice.
+        self._open: set[int] = set()
         self._room = asyncio.Event()
         self._room.set()
         self._idle = asyncio.Event()
@@ -58,28 +60,45 @@ class AckPipeline:
                 self._acks[index] = _ack_decoder.decode(msg.data)
             except msgspec.DecodeError as e:
                 self._acks[index] = e
-        self._open -= 1
-        if self._open <= self._window // 2:
+        self._open.discard(index)
+        self._update_events()
+
+    def _update_events(self) -> None:
+        if len(self._open) <= self._window // 2:
             self._room.set()
-        if self._open == 0:
+        if not self._open:
             self._idle.set()
 
     async def send(self, index: int, subject: str, payload: bytes, headers: dict[str, str]) -> None:
         """Send one message; waits while `window` acks are outstanding (back-pressure)."""
-        if self._open >= self._window:
+        if len(self._open) >= self._window:
             self._room.clear()
-            await self._room.wait()
-        self._open += 1
+            await self._wait_for_room()
+        self._open.add(index)
         self._idle.clear()
         await self._nc.publish(subject, payload, reply=f"{self._inbox}.{index}", headers=headers)
 
-    async def wait(self, quiet: float) -> dict[int, _Ack | Exception]:
+    async def _wait_for_room(self) -> None:
+        """Wait for acks to free the window; when none arrive for `quiet` seconds, give the open ones up."""
+        while not self._room.is_set():
+            before = len(self._acks)
+            try:
+                await asyncio.wait_for(self._room.wait(), self._quiet)
+            except TimeoutError:
+                if len(self._acks) == before:
+                    self._give_up()  # lost in a disconnect: the caller resends what has no ack
+
+    def _give_up(self) -> None:
+        self._open.clear()
+        self._update_events()
+
+    async def wait(self) -> dict[int, _Ack | Exception]:
         """All acks received so far, once none is outstanding or none arrived for `quiet` seconds."""
         while not self._idle.is_set():
             before = len(self._acks)
             try:
-                await asyncio.wait_for(self._idle.wait(), quiet)
+                await asyncio.wait_for(self._idle.wait(), self._quiet)
             except TimeoutError:
                 if len(self._acks) == before:
-                    break  # lost in a disconnect: the caller resends what is missing
+                    self._give_up()
         return self._acks

@@ -200,7 +200,7 @@ class Publisher:
             else:
                 for event in events:  # no async-generator hop per event on the common path
                     await push(event)
-            acks = await pipeline.wait(quiet=5.0)
+            acks = await pipeline.wait()
         return [await self._settle(event, wire, acks.get(i)) for i, (event, wire) in enumerate(sent)]
 
     async def _settle(self, event: Event, wire: _Wire, ack: object) -> Published:
