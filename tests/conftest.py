@@ -74,8 +74,11 @@ def settings(mesh_env: dict[str, str]) -> Settings:
 def running_mesh(mesh_env: dict[str, str], session_dir: Path) -> Iterator[subprocess.Popen]:
     """`vsmesh up` against the session's servers (external mode), projecting every hub."""
     env = {**os.environ, **mesh_env, "VSMESH_DATA_DIR": str(session_dir / "up")}
-    proc = subprocess.Popen([*VSMESH, "up"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    wait_until(lambda: load_state(session_dir / "up").ready, what="vsmesh up to be ready", proc=proc)
+    # A file, not a pipe: nobody reads a session-long pipe, and a full one would freeze the mesh mid-session.
+    log = session_dir / "up.log"
+    with log.open("wb") as err:
+        proc = subprocess.Popen([*VSMESH, "up"], env=env, stdout=subprocess.DEVNULL, stderr=err)
+    wait_until(lambda: load_state(session_dir / "up").ready, what="vsmesh up to be ready", proc=proc, log=log)
     yield proc
     proc.terminate()
     proc.wait(30)
@@ -96,15 +99,22 @@ def cli(mesh_env: dict[str, str], monkeypatch: pytest.MonkeyPatch):
     return invoke
 
 
-def wait_until(check, *, timeout: float = 60.0, what: str = "condition", proc: subprocess.Popen | None = None):
-    """Poll `check` until it is truthy; fail naming what never happened."""
+def wait_until(
+    check,
+    *,
+    timeout: float = 60.0,
+    what: str = "condition",
+    proc: subprocess.Popen | None = None,
+    log: Path | None = None,
+):
+    """Poll `check` until it is truthy; fail naming what never happened (and what `proc` said, if it died)."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         value = check()
         if value:
             return value
         if proc is not None and proc.poll() is not None:
-            err = proc.stderr.read().decode() if proc.stderr else ""
+            err = log.read_text(errors="replace") if log else proc.stderr.read().decode() if proc.stderr else ""
             pytest.fail(f"process exited ({proc.returncode}) while waiting for {what}:\n{err[-2000:]}")
         time.sleep(0.05)
     pytest.fail(f"timed out after {timeout} s waiting for {what}")

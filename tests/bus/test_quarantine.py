@@ -4,6 +4,7 @@ and the projector keeps going."""
 import asyncio
 import json
 import uuid
+from datetime import UTC, datetime
 
 import nats
 import pytest
@@ -22,7 +23,7 @@ def cloudevent(**overrides) -> dict:
         "source": "raw-client",
         "type": "ops-health-checked",
         "subject": "service/raw",
-        "time": "2026-11-23T10:00:00Z",
+        "time": datetime.now(UTC).isoformat(),  # recent: stale health evidence turns red
         "hub": "ops-hub",
         "actor": "script",
         "actorkind": "service",
