@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
+import time
 from dataclasses import dataclass
 
 import structlog
+from nats.errors import TimeoutError as NatsTimeout
 from nats.js import JetStreamContext
-from nats.js.api import DiscardPolicy, RetentionPolicy, StorageType, StreamConfig
-from nats.js.errors import NotFoundError
+from nats.js.api import DiscardPolicy, RetentionPolicy, StorageType, StreamConfig, StreamInfo
+from nats.js.errors import NotFoundError, ServiceUnavailableError
 
 from vsmesh.events.envelope import Horizon
 
@@ -57,6 +60,21 @@ def stream_for(horizon: Horizon | str) -> str:
 def _drifted(current: StreamConfig, wanted: StreamConfig) -> list[str]:
     fields = ("subjects", "max_age", "max_msg_size", "deny_delete", "deny_purge", "duplicate_window")
     return [f for f in fields if _norm(getattr(current, f)) != _norm(getattr(wanted, f))]
+
+
+async def stream_info(js: JetStreamContext, name: str, *, patience: float = 30.0) -> StreamInfo:
+    """The stream's info, waiting out a cluster that is electing a leader (no answer, or 503) for `patience` s."""
+    deadline = time.monotonic() + patience
+    delay = 0.2
+    while True:
+        try:
+            return await js.stream_info(name)
+        except (NatsTimeout, ServiceUnavailableError) as e:
+            if time.monotonic() + delay > deadline:
+                raise
+            log.warning("stream info retried", stream=name, error=repr(e))
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 2.0)
 
 
 def _norm(value: object) -> object:

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 import structlog
 from nats.js import JetStreamContext
 
+from vsmesh.bus.streams import stream_info
 from vsmesh.errors import VsmeshError
 from vsmesh.projectors.builds import Until
 from vsmesh.projectors.projection import Projection
@@ -32,7 +33,7 @@ async def first_sequences(js: JetStreamContext, projection: Projection) -> dict[
     """Each stream's first stored sequence (for an emptied stream, one past its last)."""
     firsts = {}
     for stream in projection.streams:
-        state = (await js.stream_info(stream)).state
+        state = (await stream_info(js, stream)).state
         firsts[stream] = state.first_seq if state.messages else state.last_seq + 1
     return firsts
 
