@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+from collections import deque
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 
 from nats.aio.msg import Msg
 from nats.js import JetStreamContext
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
+
+from vsmesh.bus.streams import stream_info
 
 
 @dataclass(frozen=True)
@@ -32,6 +35,8 @@ class Start:
 
 
 _V1_ACK_TOKENS = 9  # $JS.ACK.<stream>.<consumer>.<delivered>.<stream seq>.<consumer seq>.<time>.<pending>
+
+_FILL_POLL_S = 0.005  # how often a filling batch takes what arrived
 
 Stop = Callable[[Msg], bool]  # true for the first message a bounded read must not include
 
@@ -58,9 +63,10 @@ def subject_filter(filter_subject: str) -> Callable[[str], bool]:
 
 def stream_sequence(msg: Msg) -> int:
     """A delivered message's stream sequence, read straight from its reply subject (msg.metadata parses all)."""
-    tokens = msg.reply.split(".")
-    if len(tokens) == _V1_ACK_TOKENS:
-        return int(tokens[5])
+    reply = msg.reply
+    if reply.count(".") == _V1_ACK_TOKENS - 1:
+        # The 6th of 9 tokens is the 4th from the end: split off only the last four (runs once per event).
+        return int(reply.rsplit(".", 4)[1])
     return msg.metadata.sequence.stream
 
 
@@ -119,7 +125,10 @@ class StreamReader:
         self.filter_subject = filter_subject
         self._start = start
         self._max_queued = max(max_queued, 2) if max_queued else 0
-        self._queue: asyncio.Queue[Msg] = asyncio.Queue()
+        # A deque and an Event rather than an asyncio.Queue: the callback runs once per message, and
+        # Queue.put_nowait/get_nowait cost several times an append/popleft (bench/rebuild.py).
+        self._queue: deque[Msg] = deque()
+        self._arrived = asyncio.Event()
         self._sub = None
         self._consumer_subject = filter_subject
         self._filter_locally = filter_locally
@@ -130,7 +139,7 @@ class StreamReader:
 
     async def __aenter__(self) -> StreamReader:
         if self._filter_locally:
-            subjects = (await self._js.stream_info(self.stream)).config.subjects or []
+            subjects = (await stream_info(self._js, self.stream)).config.subjects or []
             if len(subjects) == 1:
                 self._consumer_subject = subjects[0]
             else:
@@ -150,8 +159,11 @@ class StreamReader:
                 if msg.metadata.num_pending:
                     return
                 self._markers += 1  # another subject's message at the head: passed on only to say so
-            self._queue.put_nowait(msg)
-            if self._max_queued and self._queue.qsize() >= self._max_queued:
+            queue = self._queue
+            queue.append(msg)
+            if not self._arrived.is_set():
+                self._arrived.set()
+            if self._max_queued and len(queue) >= self._max_queued:
                 self._pause()
 
         self._sub = await self._js.subscribe(
@@ -168,7 +180,7 @@ class StreamReader:
         self._paused = asyncio.create_task(_unsubscribe(self._sub))
 
     async def _resume_when_drained(self) -> None:
-        if self._paused is None or self._queue.qsize() > self._max_queued // 4:
+        if self._paused is None or len(self._queue) > self._max_queued // 4:
             return
         await self._paused
         self._paused = None
@@ -182,25 +194,47 @@ class StreamReader:
         elif self._sub is not None:
             await _unsubscribe(self._sub)
 
-    async def batch(self, max_size: int, wait_s: float, timeout: float | None = None) -> list[Msg]:
-        """The next batch: waits for a first message (up to `timeout`), then briefly for more."""
-        try:
-            first = await asyncio.wait_for(self._queue.get(), timeout)
-        except TimeoutError:
+    async def _wait(self, timeout: float | None) -> bool:
+        """Wait (up to `timeout`) until a message is queued; true when one is."""
+        while not self._queue:
+            self._arrived.clear()
+            try:
+                await asyncio.wait_for(self._arrived.wait(), timeout)
+            except TimeoutError:
+                return bool(self._queue)
+        return True
+
+    async def batch(
+        self, max_size: int, wait_s: float, timeout: float | None = None, *, until_head: bool = False
+    ) -> list[Msg]:
+        """The next batch: waits for a first message (up to `timeout`), then briefly for more.
+
+        With `until_head`, it stops waiting for more once it holds the stream's last stored message.
+        """
+        queue = self._queue
+        if not queue and not await self._wait(timeout):
             return []
-        batch = [first]
+        batch: list[Msg] = []
         deadline = asyncio.get_running_loop().time() + wait_s
-        while len(batch) < max_size:
-            if self._queue.empty():
-                remaining = deadline - asyncio.get_running_loop().time()
-                if remaining <= 0:
-                    break
-                try:
-                    batch.append(await asyncio.wait_for(self._queue.get(), remaining))
-                except TimeoutError:
-                    break
-                continue
-            batch.append(self._queue.get_nowait())
+        while True:
+            take = min(max_size - len(batch), len(queue))
+            if take == len(queue):
+                batch.extend(queue)
+                queue.clear()
+            else:
+                batch.extend(queue.popleft() for _ in range(take))
+            if len(batch) >= max_size or (until_head and batch[-1].metadata.num_pending == 0):
+                break
+            if self._paused is not None:
+                break  # nothing more arrives before this batch is taken
+            remaining = deadline - asyncio.get_running_loop().time()
+            if remaining <= 0:
+                break
+            if until_head:
+                # Filling a big batch: look again in a moment rather than wake for every chunk read.
+                await asyncio.sleep(min(remaining, _FILL_POLL_S))
+            elif not await self._wait(remaining):
+                break
         await self._resume_when_drained()
         return batch
 
@@ -208,14 +242,19 @@ class StreamReader:
         """True when the consumer matched nothing at all (so a bounded read can end at once)."""
         assert self._sub is not None
         info = await self._sub.consumer_info()
-        return info.num_pending == 0 and info.delivered.consumer_seq == 0 and self._queue.empty()
+        return info.num_pending == 0 and info.delivered.consumer_seq == 0 and not self._queue
 
-    async def drain_to_head(self, max_size: int = 1000, stop: Stop | None = None) -> AsyncIterator[list[Msg]]:
-        """Batches of everything already stored that matches, then stop (earlier, before `stop`'s message)."""
+    async def drain_to_head(
+        self, max_size: int = 1000, stop: Stop | None = None, *, fill_s: float = 0.0
+    ) -> AsyncIterator[list[Msg]]:
+        """Batches of everything already stored that matches, then stop (earlier, before `stop`'s message).
+
+        With `fill_s`, a batch waits up to that long for more messages until it has `max_size` (or the head).
+        """
         if await self.nothing_to_read():
             return
         while True:
-            batch = await self.batch(max_size, 0.0, timeout=5.0)
+            batch = await self.batch(max_size, fill_s, timeout=5.0, until_head=fill_s > 0)
             if not batch:
                 if await self._caught_up():
                     return
@@ -246,7 +285,7 @@ class StreamReader:
     async def catch_up(self, max_size: int = 1000) -> AsyncIterator[list[Msg]]:
         """Batches of whatever arrived since the last read, until the head at this moment."""
         while True:
-            if self._queue.empty() and await self._caught_up():
+            if not self._queue and await self._caught_up():
                 return
             batch = await self.batch(max_size, 0.0, timeout=1.0)
             if batch:
@@ -255,7 +294,7 @@ class StreamReader:
     async def _caught_up(self) -> bool:
         assert self._sub is not None
         info = await self._sub.consumer_info()
-        return info.num_pending == 0 and self._queue.empty()
+        return info.num_pending == 0 and not self._queue
 
 
 async def _unsubscribe(sub: object) -> None:

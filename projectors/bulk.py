@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import operator
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -73,13 +74,30 @@ def _schema(conn: AsyncConnection) -> str | None:
 
 def _records(conn: AsyncConnection, table: sa.Table, columns: tuple[str, ...], rows: Sequence[Row]) -> list[tuple]:
     """Rows as tuples of driver values: each column's SQLAlchemy bind processor (e.g. JSONB → text) applied."""
-    procs = [_processor(conn, table.c[c]) for c in columns]
-    if not any(procs):
-        return [tuple(row.get(c) for c in columns) for row in rows]
-    return [
-        tuple(v if p is None else p(v) for p, v in zip(procs, (row.get(c) for c in columns), strict=True))
-        for row in rows
-    ]
+    # Rows of one group set exactly `columns` (changes._group_by_columns), so itemgetter reads them in C;
+    # a row missing a column would raise KeyError, so those (and only those) fall back to row.get.
+    values = _values_of(columns)
+    try:
+        tuples = [values(row) for row in rows]
+    except KeyError:
+        tuples = [tuple(row.get(c) for c in columns) for row in rows]
+    procs = [(i, p) for i, p in enumerate(_processor(conn, table.c[c]) for c in columns) if p is not None]
+    if not procs:
+        return tuples
+    out = []
+    for t in tuples:
+        record = list(t)
+        for i, p in procs:
+            record[i] = p(record[i])
+        out.append(tuple(record))
+    return out
+
+
+def _values_of(columns: tuple[str, ...]) -> Callable[[Row], tuple]:
+    if len(columns) == 1:
+        name = columns[0]
+        return lambda row: (row[name],)
+    return operator.itemgetter(*columns)
 
 
 def _processor(conn: AsyncConnection, column: sa.Column) -> Callable[[Any], Any] | None:

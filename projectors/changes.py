@@ -5,6 +5,7 @@ Handlers record upserts and inserts here; many events touching one row become on
 
 from __future__ import annotations
 
+import operator
 from collections import defaultdict
 from collections.abc import Callable, Iterable
 from typing import Any
@@ -24,8 +25,7 @@ class Changes:
 
     def upsert(self, table: sa.Table, row: dict[str, Any]) -> None:
         """Insert the row, or update the given columns of the row with the same primary key."""
-        names = _KEYS.get(table) or _key_names(table)
-        key = tuple([row[name] for name in names])
+        key = (_KEY_OF.get(table) or _key_of(table))(row)
         pending = self._upserts[table]
         found = pending.get(key)
         if found is None:
@@ -57,17 +57,27 @@ class Changes:
                 await upsert_rows(conn, table, columns, group)
 
 
-_KEYS: dict[sa.Table, tuple[str, ...]] = {}
+_KEY_OF: dict[sa.Table, Callable[[dict[str, Any]], tuple]] = {}
 
 
-def _key_names(table: sa.Table) -> tuple[str, ...]:
-    # Cached: iterating a Table's primary key costs more than the rest of an upsert.
-    names = _KEYS[table] = tuple(c.name for c in table.primary_key.columns)
-    return names
+def _key_of(table: sa.Table) -> Callable[[dict[str, Any]], tuple]:
+    """A row's primary key as a tuple (cached: iterating a Table's primary key costs more than an upsert)."""
+    names = tuple(c.name for c in table.primary_key.columns)
+    if len(names) == 1:
+        (name,) = names
+        key_of = _KEY_OF[table] = lambda row: (row[name],)
+    else:
+        key_of = _KEY_OF[table] = operator.itemgetter(*names)  # a tuple, read in C
+    return key_of
 
 
 def _group_by_columns(rows: Iterable[dict[str, Any]]) -> dict[tuple[str, ...], list[dict[str, Any]]]:
     groups: dict[tuple[str, ...], list[dict[str, Any]]] = defaultdict(list)
+    sorted_names: dict[tuple[str, ...], tuple[str, ...]] = {}  # rows of one handler list their keys alike
     for row in rows:
-        groups[tuple(sorted(row))].append(row)
+        names = tuple(row)
+        columns = sorted_names.get(names)
+        if columns is None:
+            columns = sorted_names[names] = tuple(sorted(names))
+        groups[columns].append(row)
     return groups

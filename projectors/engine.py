@@ -14,6 +14,7 @@ from vsmesh.bus.quarantine import Rejected
 from vsmesh.bus.reader import stream_sequence
 from vsmesh.errors import InvalidEvent
 from vsmesh.events.codec import decode_message
+from vsmesh.events.envelope import Event
 from vsmesh.projectors.changes import Changes
 from vsmesh.projectors.checkpoint import read_positions, save_position
 from vsmesh.projectors.projection import Applied, Projection
@@ -104,41 +105,59 @@ def _fold_once(
     poisoned: dict[int, str],
 ) -> Folded:
     folded = Folded(stream, Changes(), max(after, stream_sequence(msgs[-1])) if msgs else after)
+    changes = folded.changes
+    handler_for = projection.handler_for
+    hub = projection.hub
+    rejected = folded.rejected
+    messages = applied = skipped = 0
     for msg in msgs:
         seq = stream_sequence(msg)
         if seq <= after:
             continue  # already applied: a replayed or overlapping delivery
-        folded.messages += 1
-        if seq in poisoned:
-            folded.rejected.append(Rejected(msg, poisoned[seq]))
-            folded.skipped += 1
+        messages += 1
+        if poisoned and seq in poisoned:
+            rejected.append(Rejected(msg, poisoned[seq]))
+            skipped += 1
             continue
         try:
             event = decode_message(msg.data, msg.headers)  # structured or binary CloudEvents
         except InvalidEvent as e:
             # Stays in the log untouched; the caller copies it to the quarantine with its reason.
-            folded.rejected.append(Rejected(msg, str(e)))
-            folded.skipped += 1
+            rejected.append(Rejected(msg, str(e)))
+            skipped += 1
             continue
-        if event.type == REVERT_TYPE and event.hub == projection.hub:
-            record(projection.reverted, event, folded.changes)
+        event_type = _TYPES.get(type(event)) or _type_of(event)
+        if event_type == REVERT_TYPE and event.hub == hub:
+            record(projection.reverted, event, changes)
             folded.reverts += 1
-        if event.id in reverted:
-            folded.skipped += 1
+        if reverted and event.id in reverted:
+            skipped += 1
             continue
-        handler = projection.handler_for(event.type)
+        handler = handler_for(event_type)
         if handler is None:
-            folded.skipped += 1
+            skipped += 1
             continue
         try:
-            handler(event, Applied(stream, seq), folded.changes)
+            handler(event, _applied(Applied, (stream, seq)), changes)
         except Exception as e:  # noqa: BLE001 - a poison event goes to the quarantine; the batch goes on
-            reason = f"{event.type} handler of {projection.hub} failed: {type(e).__name__}: {e}"
-            log.warning("event rejected by its handler", hub=projection.hub, stream=stream, sequence=seq,
+            reason = f"{event_type} handler of {hub} failed: {type(e).__name__}: {e}"
+            log.warning("event rejected by its handler", hub=hub, stream=stream, sequence=seq,
                         event_id=event.id, reason=reason)  # fmt: skip
             raise _Poisoned(seq, reason) from e
-        folded.applied += 1
+        applied += 1
+    folded.messages, folded.applied, folded.skipped = messages, applied, skipped
     return folded
+
+
+_TYPES: dict[type, str] = {}  # event class -> its type (Event.type is a property: one lookup per class)
+
+
+def _type_of(event: Event) -> str:
+    event_type = _TYPES[type(event)] = event.type
+    return event_type
+
+
+_applied = tuple.__new__  # Applied(stream, seq) without NamedTuple's Python-level __new__ (one per event)
 
 
 async def lock_hub(conn: AsyncConnection, hub: str) -> None:

@@ -10,7 +10,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import datetime as dt
-from collections.abc import Callable
+import gc
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 import sqlalchemy as sa
@@ -19,6 +20,7 @@ from nats.js import JetStreamContext
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from vsmesh.bus.reader import Start, Stop, StreamReader, count_pending, stream_sequence, stream_time_ns
+from vsmesh.bus.streams import stream_info
 from vsmesh.projectors.builds import Until
 from vsmesh.projectors.engine import Folded, fold, in_schema, write_folded
 from vsmesh.projectors.projection import Projection
@@ -30,6 +32,9 @@ Progress = Callable[[int, int], None]  # (events read, events to read)
 
 _EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 QUEUE_DEPTH = 2  # folded batches waiting for the writer: one in PostgreSQL, one ready, one being folded
+# How long a batch may wait to fill up: while it waits, the loop reads (and the writer writes) the messages
+# it waits for, and a fuller batch folds more events into each row.
+FILL_S = 0.5
 READ_AHEAD = 100_000  # messages a reader holds before it pauses its consumer (~1 KB each in memory)
 
 
@@ -68,6 +73,21 @@ async def replay(
 ) -> Replayed:
     """Replay every stream of `projection` from `start` into `schema`, up to its head or `until`."""
     result = Replayed(dict(start))
+    with _fewer_collections():
+        return await _replay(js, engine, projection, schema, start, until, batch_size, progress, result)
+
+
+async def _replay(
+    js: JetStreamContext,
+    engine: AsyncEngine,
+    projection: Projection,
+    schema: str,
+    start: dict[str, int],
+    until: Until,
+    batch_size: int,
+    progress: Progress,
+    result: Replayed,
+) -> Replayed:
     async with engine.connect() as conn:  # seeded by the build before the replay (projectors/reverts.py)
         reverted = await load_reverted(await in_schema(conn, schema), projection.reverted)
     queue: asyncio.Queue[Folded | BaseException | None] = asyncio.Queue(maxsize=QUEUE_DEPTH)
@@ -87,6 +107,31 @@ async def replay(
             with contextlib.suppress(asyncio.CancelledError):
                 await reading
     return result
+
+
+_GC_GEN0 = 100_000  # allocations between young collections while replaying (CPython's default is 700)
+_replaying = 0  # replays running in this process (they may overlap): the last one out restores the collector
+_saved_threshold = gc.get_threshold()
+
+
+@contextlib.contextmanager
+def _fewer_collections() -> Iterator[None]:
+    """Collect garbage less often while replaying: a replay keeps ~100k messages and their rows alive, and
+    with the default thresholds the cyclic collector kept walking them (a quarter of the CPU time of a
+    rebuild, bench/rebuild.py). Objects alive before the replay are frozen out of the collector's walks."""
+    global _replaying, _saved_threshold
+    if _replaying == 0:
+        _saved_threshold = saved = gc.get_threshold()
+        gc.freeze()
+        gc.set_threshold(max(saved[0], _GC_GEN0), *saved[1:])
+    _replaying += 1
+    try:
+        yield
+    finally:
+        _replaying -= 1
+        if _replaying == 0:
+            gc.set_threshold(*_saved_threshold)
+            gc.unfreeze()
 
 
 async def _open(
@@ -117,7 +162,8 @@ async def _read(
     try:
         for reader in readers:
             after = start.get(reader.stream, 0)
-            async for batch in reader.drain_to_head(batch_size, stop=stop_for(until, reader.stream)):
+            stop = stop_for(until, reader.stream)
+            async for batch in reader.drain_to_head(batch_size, stop=stop, fill_s=FILL_S):
                 folded = fold(projection, reader.stream, batch, after, reverted)
                 after = folded.last
                 await queue.put(folded)
@@ -161,6 +207,6 @@ async def _mostly_ours(js: JetStreamContext, stream: str, after: int, last: int 
     Measured on 2 cores (bench/rebuild.py): all ours, 38k ev/s filtered here vs 32k by the server; half
     ours, 28k vs 38k (skipping another hub's message costs Python more than the server's filter costs it).
     """
-    head = (await js.stream_info(stream)).state.last_seq
+    head = (await stream_info(js, stream)).state.last_seq
     remaining = min(head, last if last is not None else head) - after
     return remaining > 0 and matching * 5 >= remaining * 4
