@@ -71,5 +71,11 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--hub", required=True)
     parser.add_argument("--batch-size", type=int, default=DEFAULT_BATCH_SIZE)
+    parser.add_argument("--profile", help="write a cProfile of the rebuild to this file")
     args = parser.parse_args()
-    asyncio.run(main(args.hub, args.batch_size))
+    if args.profile:
+        import cProfile
+
+        cProfile.run("asyncio.run(main(args.hub, args.batch_size))", args.profile)
+    else:
+        asyncio.run(main(args.hub, args.batch_size))

@@ -148,7 +148,7 @@ async def naive_rebuild(js, database_url: str, subject: str, n: int) -> float:
     return n / seconds
 
 
-async def rebuild_in_child(settings, hub: str, batch_size: int) -> dict:
+async def rebuild_in_child(settings, hub: str, batch_size: int, profile: str | None) -> dict:
     """Run bench/_rebuild_child.py against the same servers; its last stdout line is its JSON report."""
     env = dict(os.environ)
     env.update(
@@ -168,6 +168,7 @@ async def rebuild_in_child(settings, hub: str, batch_size: int) -> dict:
         hub,
         "--batch-size",
         str(batch_size),
+        *(["--profile", profile] if profile else []),
         env=env,
         stdout=asyncio.subprocess.PIPE,
     )
@@ -177,7 +178,7 @@ async def rebuild_in_child(settings, hub: str, batch_size: int) -> dict:
     return json.loads(out.decode().strip().splitlines()[-1])
 
 
-async def main(n: int, batch_size: int, naive: bool) -> None:
+async def main(n: int, batch_size: int, naive: bool, profile: str | None) -> None:
     with servers() as settings:
         configure_logging(settings)
         nc = await connect(settings, name="bench")
@@ -191,7 +192,7 @@ async def main(n: int, batch_size: int, naive: bool) -> None:
         subject = f"operational.{hub}.>"
         floors = [await raw_read(js, subject, n)]
         print(f"raw ordered-consumer read: {floors[0]:,.0f} ev/s", flush=True)
-        child = await rebuild_in_child(settings, hub, batch_size)
+        child = await rebuild_in_child(settings, hub, batch_size, profile)
         print(
             f"vsmesh rebuild (child process): {child['events']:,} events in {child['seconds']:.2f} s = "
             f"{child['rate']:,.0f} ev/s; peak RSS {child['peak_rss_mb']:.0f} MB "
@@ -233,5 +234,6 @@ if __name__ == "__main__":
     parser.add_argument("--events", "-n", type=int, default=1_000_000, help="events to publish and rebuild")
     parser.add_argument("--batch-size", type=int, default=DEFAULT_BATCH_SIZE, help="rebuild batch size")
     parser.add_argument("--naive-floor", action="store_true", help="also time a naive upsert-per-event rebuild loop")
+    parser.add_argument("--profile", metavar="FILE", help="cProfile the rebuild into FILE (slows it down)")
     args = parser.parse_args()
-    asyncio.run(main(args.events, args.batch_size, args.naive_floor))
+    asyncio.run(main(args.events, args.batch_size, args.naive_floor, args.profile))
