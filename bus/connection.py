@@ -9,6 +9,32 @@ from vsmesh.errors import MeshNotRunning
 from vsmesh.settings import Settings
 
 
+class MeshClient(Client):
+    """nats-py's client with a faster message-header parser (same results; tests/bus/test_headers.py).
+
+    Every stored event carries a header (its `Nats-Msg-Id`), and nats-py's parser tests each header
+    name character by character in a generator: a fifth of the client's time per message in a rebuild.
+    """
+
+    @staticmethod
+    def _parse_header_lines(raw: bytes) -> dict[str, str]:
+        return parse_header_lines(raw)
+
+
+def parse_header_lines(raw: bytes) -> dict[str, str]:
+    """`Name: Value` lines as a dict, skipping names that are not ASCII or hold whitespace, as nats-py does."""
+    out: dict[str, str] = {}
+    for line in raw.split(b"\r\n"):
+        name, sep, value = line.partition(b":")
+        if not sep or not name.isascii():
+            continue
+        key = name.strip().decode()
+        if key and key.split() != [key]:  # str.split() splits on exactly what str.isspace() calls space
+            continue
+        out[key] = value.strip().decode("utf-8", "replace")
+    return out
+
+
 async def connect(settings: Settings, *, name: str = "vsmesh") -> Client:
     """Connect to the mesh's NATS; a missing server or refused login is one clear `MeshNotRunning`.
 
@@ -17,7 +43,7 @@ async def connect(settings: Settings, *, name: str = "vsmesh") -> Client:
     """
     if not settings.nats_url:
         raise MeshNotRunning(f"no mesh found in {settings.data_dir}: start one with `vsmesh up` or set VSMESH_NATS_URL")
-    nc = Client()
+    nc = MeshClient()
     seen: list[Exception] = []
 
     async def remember(error: Exception) -> None:

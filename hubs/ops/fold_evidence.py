@@ -44,7 +44,9 @@ def record(event: Event, at: Applied, changes: Changes, entity: str, kind: str, 
             "event_id": event.id,
             "actor": event.actor,
             "summary": summary,
-            "detail": _plain(event.data),
+            # The Struct itself: the JSONB writer encodes it with msgspec (projectors/database.py), and
+            # most of a batch's rows are overwritten before they are written, so no conversion here.
+            "detail": event.data,
             "updated_seq": at.sequence,
         },
     )
