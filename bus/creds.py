@@ -79,8 +79,16 @@ def all_creds(data_dir: Path) -> list[Creds]:
 
 
 def hub_permissions(hub: str) -> dict[str, Any]:
-    """A hub's service: publish its own events, answer its contract; no stream or consumer administration."""
+    """A hub's service: publish its own events, answer its contract; no stream or consumer administration.
+
+    `vsmesh up` runs each hub's contract as this user (bus/contract_identity.py). What a contract does
+    on NATS, and what grants it: a write publishes one event of its own hub (`{horizon}.{hub}.>`) and
+    reads the stream's ack (`_INBOX.>`); the `vsmesh-{hub}` micro service listens on `vsmesh.{hub}.>`
+    and on the `$SRV` discovery subjects of all services and of its own name, and answers on the
+    caller's reply subject (`allow_responses`). Reads and `wait_for_seq` go to PostgreSQL, not NATS.
+    """
     check_slug(hub, "hub")
+    service = f"vsmesh-{hub}"  # the contract's nats.micro service name (hubs/contract.py)
     return {
         "publish": {
             "allow": [
@@ -91,7 +99,17 @@ def hub_permissions(hub: str) -> dict[str, Any]:
             ],
             "deny": ["$JS.API.STREAM.CREATE.>", "$JS.API.STREAM.UPDATE.>", "$JS.API.STREAM.DELETE.>"],
         },
-        "subscribe": {"allow": ["_INBOX.>", f"vsmesh.{hub}.>", "$SRV.>"]},
+        "subscribe": {
+            "allow": [
+                "_INBOX.>",
+                f"vsmesh.{hub}.>",
+                # `$SRV.PING` (every service), `$SRV.PING.vsmesh-ops-hub` and `….<id>`: its own name only,
+                # so it can never answer discovery for another hub's service.
+                "$SRV.*",
+                f"$SRV.*.{service}",
+                f"$SRV.*.{service}.*",
+            ]
+        },
         # Answering requests (the contract, `$SRV` pings) = publishing to the requester's reply subject.
         "allow_responses": True,
     }

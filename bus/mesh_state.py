@@ -18,6 +18,7 @@ class MeshState(msgspec.Struct, kw_only=True):
     nats_password: str | None = None
     nats_pid: int | None = None
     nats_port: int | None = None
+    nats_monitor_port: int | None = None  # the embedded server's HTTP monitoring, on loopback
     database_url: str | None = None
     supervisor_pid: int | None = None
     ready: bool = False

@@ -80,28 +80,46 @@ class NatsServer:
     port: int
     user: str
     password: str
+    monitor_port: int
 
     @property
     def url(self) -> str:
         return f"nats://127.0.0.1:{self.port}"
 
 
-def _config(store: Path, port: int, max_payload: int) -> str:
+def monitor_url(port: int) -> str:
+    """The server's HTTP monitoring (`/connz?auth=1` shows which user each connection logged in as)."""
+    return f"http://127.0.0.1:{port}"
+
+
+def _config(store: Path, port: int, max_payload: int, monitor_port: int | None) -> str:
+    # Monitoring on loopback only, like the client port: it shows connections and users, never passwords.
+    # None keeps a server started without it as it was (a reload cannot add the HTTP listener).
+    http = f"http: 127.0.0.1:{monitor_port}\n" if monitor_port else ""
     return (
         f"listen: 127.0.0.1:{port}\n"
         f"server_name: vsmesh\n"
         f"max_payload: {max_payload}\n"
+        f"{http}"
         f"jetstream {{ store_dir: {json.dumps(str(store))} }}\n"
         # Users live in their own file, regenerated from `creds/` when a hub's user is issued.
         f"authorization {{ include {json.dumps(AUTH_FILE)} }}\n"
     )
 
 
-def configure_nats(data_dir: Path, *, port: int, password: str | None = None, hubs: Iterable[str] | None = None) -> str:
+def configure_nats(
+    data_dir: Path,
+    *,
+    port: int,
+    password: str | None = None,
+    hubs: Iterable[str] | None = None,
+    monitor_port: int | None = None,
+) -> str:
     """Write `nats.conf` and `auth.conf` (both 0600): admin, reader and one user per hub; the admin password."""
     data_dir = data_dir.resolve()
     admin = ensure_users(data_dir, admin_password=password, hubs=known_hubs() if hubs is None else hubs)
-    write_private(data_dir / "nats.conf", _config(data_dir / "jetstream", port, MAX_PAYLOAD).encode())
+    config = _config(data_dir / "jetstream", port, MAX_PAYLOAD, monitor_port)
+    write_private(data_dir / "nats.conf", config.encode())
     return admin.password
 
 
@@ -114,16 +132,25 @@ def reload_nats(pid: int) -> None:
 
 
 def start_nats(
-    data_dir: Path, *, port: int | None = None, password: str | None = None, hubs: Iterable[str] | None = None
+    data_dir: Path,
+    *,
+    port: int | None = None,
+    password: str | None = None,
+    hubs: Iterable[str] | None = None,
+    monitor_port: int | None = None,
 ) -> NatsServer:
     """Start nats-server in its own session (Ctrl-C reaches only us, and we stop it in order).
 
     Authorization is always on: `admin` (the CLI's, `password` or a generated one), `reader`, and a
     service user per hub (`hubs`, default every known hub), credentials in `<data_dir>/creds/`.
+    Monitoring listens on loopback at `monitor_port` (kept across restarts; a free one if it is taken).
     """
     data_dir = data_dir.resolve()
     port = free_port(port or PREFERRED_PORT)
-    password = configure_nats(data_dir, port=port, password=password, hubs=hubs)
+    monitor_port = free_port(monitor_port)
+    while monitor_port == port:  # both only chosen, not yet bound: a random pick may repeat the other
+        monitor_port = free_port()
+    password = configure_nats(data_dir, port=port, password=password, hubs=hubs, monitor_port=monitor_port)
     conf = data_dir / "nats.conf"
     with open(data_dir / "nats.log", "ab") as log_file:
         proc = subprocess.Popen(
@@ -141,7 +168,7 @@ def start_nats(
             proc.kill()
             raise MeshNotRunning(f"nats-server did not listen on port {port} in 15 s; see {data_dir}/nats.log")
         time.sleep(0.05)
-    return NatsServer(pid=proc.pid, port=port, user=ADMIN_USER, password=password)
+    return NatsServer(pid=proc.pid, port=port, user=ADMIN_USER, password=password, monitor_port=monitor_port)
 
 
 def stop_pid(pid: int, *, timeout: float = 10.0) -> None:

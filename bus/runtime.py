@@ -14,9 +14,10 @@ import structlog
 
 from vsmesh.bus.cluster import stream_replicas
 from vsmesh.bus.connection import connect
+from vsmesh.bus.contract_identity import ContractConnections
 from vsmesh.bus.lease import lease_bucket, run_leased
 from vsmesh.bus.mesh_state import MeshState, fill_from, load_state, pid_alive, save_state
-from vsmesh.bus.nats_server import configure_nats, port_answers, reload_nats, start_nats, stop_pid
+from vsmesh.bus.nats_server import configure_nats, monitor_url, port_answers, reload_nats, start_nats, stop_pid
 from vsmesh.bus.postgres_server import postmaster_pid, start_postgres, stop_postgres
 from vsmesh.bus.streams import ensure_streams
 from vsmesh.settings import Settings
@@ -63,13 +64,18 @@ def start_servers(settings: Settings, servers: EmbeddedServers) -> Settings:
         if pid_alive(state.nats_pid) and state.nats_port and port_answers(state.nats_port):
             log.info("reusing nats-server", pid=state.nats_pid, port=state.nats_port)
             # Its users may predate this build or a new hub: rewrite them and let it reload.
-            configure_nats(data_dir, port=state.nats_port, password=state.nats_password)
+            configure_nats(
+                data_dir, port=state.nats_port, password=state.nats_password, monitor_port=state.nats_monitor_port
+            )
             reload_nats(state.nats_pid)
         else:
-            nats = start_nats(data_dir, port=state.nats_port, password=state.nats_password)
+            nats = start_nats(
+                data_dir, port=state.nats_port, password=state.nats_password, monitor_port=state.nats_monitor_port
+            )
             state.nats_pid, state.nats_port, state.nats_url = nats.pid, nats.port, nats.url
             state.nats_user, state.nats_password = nats.user, nats.password
-            log.info("nats-server started", pid=nats.pid, url=nats.url)
+            state.nats_monitor_port = nats.monitor_port
+            log.info("nats-server started", pid=nats.pid, url=nats.url, monitor=monitor_url(nats.monitor_port))
         servers.nats_pid = state.nats_pid
         save_state(data_dir, state)
     if not settings.database_url:
@@ -109,13 +115,20 @@ class Mesh:
         try:
             settings = await asyncio.to_thread(start_servers, settings, servers)
             if not self.stop_event.is_set():
-                await self._serve(settings)
+                await self._serve(settings, embedded_nats=servers.nats_pid is not None)
         finally:
             await asyncio.to_thread(servers.stop)
             mark(settings.data_dir, supervisor_pid=None, ready=False, nats_pid=servers.nats_pid)
             log.info("mesh stopped")
 
-    async def _serve(self, settings: Settings) -> None:
+    async def _serve(self, settings: Settings, *, embedded_nats: bool) -> None:
+        """Run every hub until stopped.
+
+        One admin connection carries the mesh infrastructure: streams, projectors, housekeeping,
+        reactors (couplings) and leases need consumers, KV and object stores and cross-hub publishing.
+        Each hub's contract answers on a connection of its own hub user instead (bus/contract_identity.py),
+        where the data dir holds that user, i.e. when this process runs the embedded nats-server.
+        """
         from vsmesh.hubs import HUBS, hub
         from vsmesh.hubs.registry.service import ManifestHubs
         from vsmesh.projectors.database import check_database, create_engine
@@ -126,6 +139,7 @@ class Mesh:
         if not settings.hubs:
             settings = settings.model_copy(update={"hubs": tuple(HUBS)})
         nc = await connect(settings, name="vsmesh-up")
+        contracts = ContractConnections(nc, settings, embedded=embedded_nats)
         engine = create_engine(settings)
         try:
             await check_database(engine, settings.database_url or "")
@@ -155,15 +169,17 @@ class Mesh:
                 nc.jetstream(), engine, [hub(s.hub).projection() for s in stats], stats, settings, self.stop_event
             )
             tasks += await _start_reactors(nc, engine, settings, self.stop_event)
-            services = [await _start_contract(nc, engine, settings, h) for h in settings.hubs]
+            services = [await _start_contract(contracts, engine, settings, h) for h in settings.hubs]
             # The registry and every hub that has only a manifest (hubs/registry/service.py).
-            tasks.append(await ManifestHubs(nc, engine, settings, self.stop_event, set(HUBS)).start())
+            manifest_hubs = ManifestHubs(nc, engine, settings, self.stop_event, set(HUBS), contracts)
+            tasks.append(await manifest_hubs.start())
             mark(settings.data_dir, ready=True)
             log.info("mesh up", nats=settings.nats_url, hubs=list(settings.hubs), data_dir=str(settings.data_dir))
             await self._watch(tasks, stats)
             for service in services:
                 await service.stop()
         finally:
+            await contracts.close()
             await engine.dispose()
             with contextlib.suppress(Exception):
                 await nc.drain()
@@ -189,11 +205,13 @@ class Mesh:
         await asyncio.gather(*tasks, return_exceptions=True)
 
 
-async def _start_contract(nc, engine, settings: Settings, slug: str):
+async def _start_contract(contracts: ContractConnections, engine, settings: Settings, slug: str):
+    """A coded hub's contract, answering and publishing as the hub's own user where there is one."""
     from vsmesh.hubs import hub
     from vsmesh.hubs.contract import HubContext, start_contract
 
     package = hub(slug)
+    nc = await contracts.for_hub(slug)
     ctx = HubContext(slug, package.projection(), engine, nc.jetstream(), settings)
     return await start_contract(nc, ctx, package.contract.operations())
 

@@ -4,6 +4,10 @@ At start it loads the registry read model (claims for the projection; active man
 types decode and are enforced), then starts a projector and a `vsmesh.{hub}.*` contract for every hub
 that has a manifest but no code. Every few seconds it re-reads the registry: a newly bootstrapped hub
 starts, a new manifest version takes effect.
+
+Projectors run on the shared admin connection (mesh infrastructure: consumers, cross-stream reads);
+each contract, the registry's included, answers on its own hub user's connection where the mesh has
+one (bus/contract_identity.py).
 """
 
 from __future__ import annotations
@@ -17,6 +21,8 @@ import structlog
 from nats.aio.client import Client
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from vsmesh.bus.contract_identity import ContractConnections
+from vsmesh.errors import MeshNotRunning
 from vsmesh.hubs.contract import HubContext, start_contract
 from vsmesh.hubs.registry import tables as t
 from vsmesh.hubs.registry.contract import manifest_hub_operations, registry_operations
@@ -37,8 +43,17 @@ async def _registry_rows(engine: AsyncEngine, table: sa.Table, *where: Any) -> l
 
 
 class ManifestHubs:
-    def __init__(self, nc: Client, engine: AsyncEngine, settings: Settings, stop: asyncio.Event, coded: set[str]):
+    def __init__(
+        self,
+        nc: Client,
+        engine: AsyncEngine,
+        settings: Settings,
+        stop: asyncio.Event,
+        coded: set[str],
+        contracts: ContractConnections,
+    ):
         self.nc, self.engine, self.settings, self.stop, self.coded = nc, engine, settings, stop, coded
+        self.contracts = contracts
         self.tasks: list[asyncio.Task] = []
         self.services: list[Any] = []
         self.running: set[str] = set()
@@ -52,8 +67,10 @@ class ManifestHubs:
         folds.load(await _registry_rows(self.engine, t.claims, t.claims.c.slug.is_not(None)),
                    await _registry_rows(self.engine, t.manifests))  # fmt: skip
         self._run(projection)
-        ctx = HubContext(REGISTRY_HUB, projection, self.engine, self.nc.jetstream(), self.settings)
-        self.services.append(await start_contract(self.nc, ctx, registry_operations()))
+        # Read-only operations, but on its own user all the same: it answers `vsmesh.registry.*` only.
+        contract_nc = await self.contracts.for_hub(REGISTRY_HUB)
+        ctx = HubContext(REGISTRY_HUB, projection, self.engine, contract_nc.jetstream(), self.settings)
+        self.services.append(await start_contract(contract_nc, ctx, registry_operations()))
         await self.refresh()
         return asyncio.create_task(self._keep(), name="manifest-hubs")
 
@@ -73,14 +90,21 @@ class ManifestHubs:
                 VOCABULARIES.learn(manifest)
                 log.info("manifest active", hub=manifest.slug, revision=manifest.revision)
             if manifest.slug not in self.coded and manifest.slug not in self.running:
-                await self._start_hub(manifest.slug)
+                try:
+                    await self._start_hub(manifest.slug)
+                except MeshNotRunning as e:
+                    # Its user cannot log in: that hub stays down (tried again next refresh), the others start.
+                    log.error("manifest hub not started", hub=manifest.slug, error=str(e))
 
     async def _start_hub(self, slug: str) -> None:
+        # The connection first: if the hub's user cannot log in yet, nothing of the hub runs and the
+        # next refresh tries again (a projector started here would be started twice).
+        contract_nc = await self.contracts.for_hub(slug)
         projection = manifest_projection(slug)
         await ensure_schema(self.engine, projection, projection.schema)
         self._run(projection)
-        ctx = HubContext(slug, projection, self.engine, self.nc.jetstream(), self.settings)
-        self.services.append(await start_contract(self.nc, ctx, manifest_hub_operations()))
+        ctx = HubContext(slug, projection, self.engine, contract_nc.jetstream(), self.settings)
+        self.services.append(await start_contract(contract_nc, ctx, manifest_hub_operations()))
         self.running.add(slug)
         log.info("manifest hub started", hub=slug)
 

@@ -151,6 +151,19 @@ async def test_hub_user_cannot_answer_another_hubs_contract(secured):
         await nc.close()
 
 
+async def test_hub_user_answers_discovery_only_for_its_own_service(secured):
+    server, path = secured
+    nc, errors = await as_hub(server, path, "ops-hub")
+    try:
+        for allowed in ("$SRV.PING", "$SRV.INFO.vsmesh-ops-hub", "$SRV.STATS.vsmesh-ops-hub.abc123"):
+            await nc.subscribe(allowed)
+        await nc.subscribe("$SRV.INFO.vsmesh-fin-hub")
+        assert await violated(errors, "$SRV.INFO.vsmesh-fin-hub")
+        assert not any("vsmesh-ops-hub" in str(e) or "$SRV.PING" in str(e) for e in errors)
+    finally:
+        await nc.close()
+
+
 async def test_reader_reads_but_cannot_publish(secured):
     server, path = secured
     creds = load_creds(path, READER_USER)

@@ -1,0 +1,97 @@
+"""Which NATS identity each hub's contract answers with: its own service user wherever the mesh has one.
+
+Embedded, every hub has a service user (bus/creds.py `hub_permissions`) that may publish only its own
+hub's events and answer only its own contract. `vsmesh up` connects each contract service (the
+`vsmesh-{hub}` micro service and the publisher of its writes) as that user, so a bug or a compromised
+handler in one hub's contract cannot publish into another hub or touch stream configuration: the
+server refuses it, whatever the handler does.
+
+Projectors, housekeeping, reactors (couplings) and leases stay on the admin connection on purpose: they
+are mesh infrastructure, not a hub's face. They create consumers, KV buckets and the snapshot object
+store, and reactors publish into other hubs, none of which a hub user may do.
+
+On external NATS (`VSMESH_NATS_URL`) the data dir's credentials are not that server's users, so every
+contract shares the connection `vsmesh up` was given.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from dataclasses import dataclass, field
+
+import structlog
+from nats.aio.client import Client
+
+from vsmesh.bus.connection import connect
+from vsmesh.bus.creds import Creds
+from vsmesh.bus.nats_server import issue_hub_creds
+from vsmesh.errors import MeshNotRunning
+from vsmesh.settings import Settings
+
+log = structlog.get_logger(__name__)
+
+# A new hub user (a manifest hub seen for the first time) exists once nats-server has reloaded its
+# users after SIGHUP, which it does asynchronously: the first logins may be refused for a moment.
+LOGIN_PATIENCE_S = 10.0
+LOGIN_RETRY_S = 0.1
+
+
+def contract_connection_name(hub: str) -> str:
+    """The client name of a hub's own contract connection, as the server's monitoring shows it."""
+    return f"vsmesh-{hub}"
+
+
+@dataclass
+class ContractConnections:
+    """The NATS connection each hub's contract answers on, opened on first use, closed together.
+
+    `embedded`: this process runs (or adopted) the nats-server whose users live in the data dir, so it
+    can give every hub its service user, issuing one for a hub seen for the first time.
+    """
+
+    shared: Client
+    settings: Settings
+    embedded: bool
+    _own: dict[str, Client] = field(default_factory=dict)
+
+    async def for_hub(self, hub: str) -> Client:
+        """The hub's own connection when embedded, else the shared one; logs which identity, once per hub."""
+        if hub in self._own:
+            return self._own[hub]
+        if not self.embedded:
+            log.info(
+                "contract identity",
+                hub=hub,
+                user=self.settings.nats_user,
+                connection="shared",
+                reason="external NATS: the data dir holds none of its users",
+            )
+            return self.shared
+        creds = await asyncio.to_thread(issue_hub_creds, self.settings.data_dir, hub)
+        nc = await self._login(hub, creds)
+        self._own[hub] = nc
+        log.info("contract identity", hub=hub, user=creds.user, connection=contract_connection_name(hub))
+        return nc
+
+    async def _login(self, hub: str, creds: Creds) -> Client:
+        """Log in as the hub's user. A refusal past the reload is an error, never a silent run as admin."""
+        settings = self.settings.model_copy(update={"nats_user": creds.user, "nats_password": creds.password})
+        deadline = asyncio.get_running_loop().time() + LOGIN_PATIENCE_S
+        while True:
+            try:
+                return await connect(settings, name=contract_connection_name(hub))
+            except MeshNotRunning as e:
+                if asyncio.get_running_loop().time() > deadline:
+                    raise MeshNotRunning(
+                        f"{hub}'s contract cannot log in to NATS as {creds.user} ({e}); "
+                        f"its credentials are in {self.settings.data_dir}/creds"
+                    ) from e
+                await asyncio.sleep(LOGIN_RETRY_S)
+
+    async def close(self) -> None:
+        """Drain every hub's own connection (after its service stopped); the shared one is the caller's."""
+        for nc in self._own.values():
+            with contextlib.suppress(Exception):
+                await nc.drain()
+        self._own.clear()
