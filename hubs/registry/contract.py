@@ -13,6 +13,7 @@ from vsmesh.hubs.core import core_operations
 from vsmesh.hubs.core.queries import filtered, one, rows
 from vsmesh.hubs.core.writes import Slug, WriteRequest
 from vsmesh.hubs.registry import tables as t
+from vsmesh.hubs.registry.state import GOVERNANCE_TYPES
 
 # --- the registry
 
@@ -129,6 +130,13 @@ class RecordEventRequest(WriteRequest):
 
 
 async def record_event(ctx: HubContext, request: RecordEventRequest) -> dict[str, Any]:
+    if request.type in GOVERNANCE_TYPES:
+        # Whoever may call a hub's contract must not re-manifest the hub or undo its history through it.
+        raise ContractError(
+            "governance_type",
+            f"record_event does not publish {request.type!r}: it changes how the mesh sees {ctx.hub}; "
+            "use `vsmesh hub bootstrap` (manifests, widgets) or `vsmesh revert` (reverts)",
+        )
     data = dict(request.data)
     if request.metadata:
         data["metadata"] = {**data.get("metadata", {}), **request.metadata}

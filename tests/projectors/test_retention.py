@@ -122,7 +122,13 @@ async def test_vsmesh_up_snapshots_every_n_events(bus, db, settings):
                 # Each round of 250 events ends in a snapshot at exactly the projector's position.
                 while True:
                     newest = next(iter(await list_snapshots(js, projection.hub)), None)
-                    if stats.applied == 250 * rounds and newest and newest.positions == stats.positions:
+                    # `last_snapshot` is set once the snapshot is stored and the old ones pruned.
+                    if (
+                        stats.applied == 250 * rounds
+                        and newest
+                        and newest.positions == stats.positions
+                        and stats.last_snapshot == newest.name
+                    ):
                         break
                     await asyncio.sleep(0.1)
         snapshots = await list_snapshots(js, projection.hub)

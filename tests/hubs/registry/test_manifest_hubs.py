@@ -111,6 +111,11 @@ def test_syn_hub_from_its_manifest_alone(cli, running_mesh, settings):
     with pytest.raises(ContractError) as e:
         call(settings, "syn-hub", "record_event", {"type": "ops-health-checked", "data": {"status": "green"}})
     assert e.value.code == "undeclared_type"
+    # Nor may a caller of the contract re-manifest the hub or revert its history through it.
+    forged = {"type": "hub-manifest-activated", "data": {"slug": "syn-hub", "revision": 99}}
+    with pytest.raises(ContractError) as e:
+        call(settings, "syn-hub", "record_event", forged)
+    assert e.value.code == "governance_type" and "vsmesh hub bootstrap" in str(e.value)
     write = {"type": "syn-conflict-detected", "widget": "syn-conflicts", "metadata": {"repo": "ops-hub"}}
     written = call(settings, "syn-hub", "record_event", write)
     timeline = call(settings, "syn-hub", "get_timeline",
