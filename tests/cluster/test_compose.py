@@ -149,3 +149,18 @@ def test_mesh_services_wait_for_healthy_servers_they_name():
         hosts = re.findall(r"nats://([\w-]+):4222", service["environment"]["VSMESH_NATS_URL"])
         assert hosts == list(NODES), name
         assert "@postgres:5432/" in service["environment"]["VSMESH_DATABASE_URL"], name
+
+
+def test_the_image_installs_every_package_of_the_project():
+    import tomllib
+
+    setup = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]
+    mapped = setup["package-dir"]
+    # A folder of modules missing from `packages` works in the editable dev install and breaks `pip install .`.
+    packaged = set(mapped.values())
+    folders = {p.parent.relative_to(ROOT).as_posix() for root in packaged for p in (ROOT / root).rglob("*.py")}
+    assert folders <= packaged, f"not packaged: {sorted(folders - packaged)}"
+    assert set(setup["packages"]) == set(mapped)
+    copied = set(re.findall(r"^COPY (\S+) \1$", (ROOT / "Dockerfile").read_text(), flags=re.MULTILINE))
+    tops = {path.split("/")[0] for path in mapped.values()}
+    assert tops <= copied, f"the Dockerfile does not copy {sorted(tops - copied)}"
