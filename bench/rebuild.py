@@ -192,7 +192,8 @@ async def main(n: int, batch_size: int, naive: bool, profile: str | None) -> Non
         print(f"published {n:,} events over {ENTITIES:,} entities in {time.perf_counter() - t:.1f} s", flush=True)
         subject = f"operational.{hub}.>"
         # The floor reads with nats-py exactly as shipped, not through vsmesh's client (bus/connection.py).
-        bare = await nats.connect(settings.nats_url, user=settings.nats_user, password=settings.nats_password)
+        servers_ = [u.strip() for u in (settings.nats_url or "").split(",")]  # a cluster is a list
+        bare = await nats.connect(servers_, user=settings.nats_user, password=settings.nats_password)
         floors = [await raw_read(bare.jetstream(), subject, n)]
         print(f"raw ordered-consumer read: {floors[0]:,.0f} ev/s", flush=True)
         child = await rebuild_in_child(settings, hub, batch_size, profile)
