@@ -79,26 +79,23 @@ class AckPipeline:
         await self._nc.publish(subject, payload, reply=f"{self._inbox}.{index}", headers=headers)
 
     async def _wait_for_room(self) -> None:
-        """Wait for acks to free the window; when none arrive for `quiet` seconds, give the open ones up."""
-        while not self._room.is_set():
-            before = len(self._acks)
-            try:
-                await asyncio.wait_for(self._room.wait(), self._quiet)
-            except TimeoutError:
-                if len(self._acks) == before:
-                    self._give_up()  # lost in a disconnect: the caller resends what has no ack
-
-    def _give_up(self) -> None:
-        self._open.clear()
-        self._update_events()
+        await self._until(self._room)
 
     async def wait(self) -> dict[int, _Ack | Exception]:
         """All acks received so far, once none is outstanding or none arrived for `quiet` seconds."""
-        while not self._idle.is_set():
+        await self._until(self._idle)
+        return self._acks
+
+    async def _until(self, event: asyncio.Event) -> None:
+        """Wait for `event`; when no ack arrives for `quiet` seconds, give the open ones up.
+
+        Acks lost in a disconnect never come: the caller resends whatever has none (same id, stored once).
+        """
+        while not event.is_set():
             before = len(self._acks)
             try:
-                await asyncio.wait_for(self._idle.wait(), self._quiet)
+                await asyncio.wait_for(event.wait(), self._quiet)
             except TimeoutError:
                 if len(self._acks) == before:
-                    self._give_up()
-        return self._acks
+                    self._open.clear()
+                    self._update_events()

@@ -73,39 +73,25 @@ async def replay(
 ) -> Replayed:
     """Replay every stream of `projection` from `start` into `schema`, up to its head or `until`."""
     result = Replayed(dict(start))
-    with _fewer_collections():
-        return await _replay(js, engine, projection, schema, start, until, batch_size, progress, result)
-
-
-async def _replay(
-    js: JetStreamContext,
-    engine: AsyncEngine,
-    projection: Projection,
-    schema: str,
-    start: dict[str, int],
-    until: Until,
-    batch_size: int,
-    progress: Progress,
-    result: Replayed,
-) -> Replayed:
     async with engine.connect() as conn:  # seeded by the build before the replay (projectors/reverts.py)
         reverted = await load_reverted(await in_schema(conn, schema), projection.reverted)
     queue: asyncio.Queue[Folded | BaseException | None] = asyncio.Queue(maxsize=QUEUE_DEPTH)
     total = 0
-    async with contextlib.AsyncExitStack() as stack:
-        readers = []
-        for stream, subject in projection.streams.items():
-            reader, events = await _open(js, projection.hub, stream, subject, start.get(stream, 0), until)
-            readers.append(await stack.enter_async_context(reader))
-            total += events
-        progress(0, total)
-        reading = asyncio.create_task(_read(projection, readers, start, until, batch_size, queue, result, reverted))
-        try:
-            await _write(engine, projection, schema, queue, result, lambda: progress(result.messages, total))
-        finally:
-            reading.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await reading
+    with _fewer_collections():
+        async with contextlib.AsyncExitStack() as stack:
+            readers = []
+            for stream, subject in projection.streams.items():
+                reader, events = await _open(js, projection.hub, stream, subject, start.get(stream, 0), until)
+                readers.append(await stack.enter_async_context(reader))
+                total += events
+            progress(0, total)
+            reading = asyncio.create_task(_read(projection, readers, start, until, batch_size, queue, result, reverted))
+            try:
+                await _write(engine, projection, schema, queue, result, lambda: progress(result.messages, total))
+            finally:
+                reading.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await reading
     return result
 
 
