@@ -26,6 +26,7 @@ from nats.aio.client import Client
 from vsmesh.bus.connection import connect
 from vsmesh.bus.creds import Creds
 from vsmesh.bus.nats_server import issue_hub_creds
+from vsmesh.bus.subjects import contract_service
 from vsmesh.errors import MeshNotRunning
 from vsmesh.settings import Settings
 
@@ -35,11 +36,6 @@ log = structlog.get_logger(__name__)
 # users after SIGHUP, which it does asynchronously: the first logins may be refused for a moment.
 LOGIN_PATIENCE_S = 10.0
 LOGIN_RETRY_S = 0.1
-
-
-def contract_connection_name(hub: str) -> str:
-    """The client name of a hub's own contract connection, as the server's monitoring shows it."""
-    return f"vsmesh-{hub}"
 
 
 @dataclass
@@ -71,7 +67,7 @@ class ContractConnections:
         creds = await asyncio.to_thread(issue_hub_creds, self.settings.data_dir, hub)
         nc = await self._login(hub, creds)
         self._own[hub] = nc
-        log.info("contract identity", hub=hub, user=creds.user, connection=contract_connection_name(hub))
+        log.info("contract identity", hub=hub, user=creds.user, connection=contract_service(hub))
         return nc
 
     async def _login(self, hub: str, creds: Creds) -> Client:
@@ -80,7 +76,7 @@ class ContractConnections:
         deadline = asyncio.get_running_loop().time() + LOGIN_PATIENCE_S
         while True:
             try:
-                return await connect(settings, name=contract_connection_name(hub))
+                return await connect(settings, name=contract_service(hub))
             except MeshNotRunning as e:
                 if asyncio.get_running_loop().time() > deadline:
                     raise MeshNotRunning(

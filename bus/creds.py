@@ -15,7 +15,7 @@ from typing import Any
 
 import msgspec
 
-from vsmesh.bus.subjects import check_slug
+from vsmesh.bus.subjects import check_slug, contract_service
 from vsmesh.errors import ConfigError, InvalidEvent
 
 ADMIN_USER = "admin"
@@ -88,7 +88,7 @@ def hub_permissions(hub: str) -> dict[str, Any]:
     caller's reply subject (`allow_responses`). Reads and `wait_for_seq` go to PostgreSQL, not NATS.
     """
     check_slug(hub, "hub")
-    service = f"vsmesh-{hub}"  # the contract's nats.micro service name (hubs/contract.py)
+    service = contract_service(hub)
     return {
         "publish": {
             "allow": [

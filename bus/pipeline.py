@@ -73,13 +73,10 @@ class AckPipeline:
         """Send one message; waits while `window` acks are outstanding (back-pressure)."""
         if len(self._open) >= self._window:
             self._room.clear()
-            await self._wait_for_room()
+            await self._until(self._room)
         self._open.add(index)
         self._idle.clear()
         await self._nc.publish(subject, payload, reply=f"{self._inbox}.{index}", headers=headers)
-
-    async def _wait_for_room(self) -> None:
-        await self._until(self._room)
 
     async def wait(self) -> dict[int, _Ack | Exception]:
         """All acks received so far, once none is outstanding or none arrived for `quiet` seconds."""

@@ -45,6 +45,11 @@ def check_slug(value: str, what: str) -> str:
     return value
 
 
+def contract_service(hub: str) -> str:
+    """The name of a hub's contract service (nats.micro), also its NATS connection name in `vsmesh up`."""
+    return f"vsmesh-{hub}"
+
+
 @functools.lru_cache(maxsize=65536)
 def event_subject(horizon: str, hub: str, event_type: str, subject: str | None) -> str:
     """The NATS subject an event is published on (cached: publishers repeat the same few entities)."""

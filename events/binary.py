@@ -22,7 +22,15 @@ _JSON_MEDIA = re.compile(r"^application/(?:[\w.+-]+\+)?json$")
 
 def is_binary(headers: Mapping[str, str]) -> bool:
     """Binary mode is announced by a `ce-specversion` header; anything else is structured."""
-    return any(name.lower() == "ce-specversion" for name in headers)
+    # A plain loop with a length check first: this runs for every message a projector reads.
+    for name in headers:
+        if len(name) == _SPECVERSION_LEN and name.lower() == _SPECVERSION:
+            return True
+    return False
+
+
+_SPECVERSION = PREFIX + "specversion"
+_SPECVERSION_LEN = len(_SPECVERSION)
 
 
 def attributes(headers: Mapping[str, str]) -> dict[str, str]:

@@ -41,25 +41,13 @@ def decode_event(payload: bytes, registry: EventRegistry = REGISTRY) -> Event:
 
 def decode_message(data: bytes, headers: Mapping[str, str] | None, registry: EventRegistry = REGISTRY) -> Event:
     """Decode a NATS message in either content mode: binary when a `ce-specversion` header is present."""
-    if headers is None or not _is_binary(headers):
+    if headers is None or not binary.is_binary(headers):
         return decode_event(data, registry)
     content_type = next((v for k, v in headers.items() if k.lower() == "content-type"), None)
     if content_type and content_type.lower().startswith("application/cloudevents"):
         content_type = None  # names the structured format, not the data's type
     raw = binary.event_dict(binary.attributes(headers), data, _REQUIRED_ATTRIBUTES, content_type)
     return event_from_dict(raw, registry)
-
-
-def _is_binary(headers: Mapping[str, str]) -> bool:
-    # binary.is_binary, without a generator per message (this runs for every event a projector reads).
-    for name in headers:
-        if len(name) == _SPECVERSION_LEN and name.lower() == _SPECVERSION:
-            return True
-    return False
-
-
-_SPECVERSION = "ce-specversion"
-_SPECVERSION_LEN = len(_SPECVERSION)
 
 
 def event_from_dict(raw: dict[str, Any], registry: EventRegistry = REGISTRY) -> Event:

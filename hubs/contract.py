@@ -26,6 +26,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from vsmesh import __version__
 from vsmesh.bus.publisher import Publisher
+from vsmesh.bus.subjects import contract_service
 from vsmesh.errors import ContractError, VsmeshError
 from vsmesh.projectors.engine import in_schema, positions
 from vsmesh.projectors.projection import Projection
@@ -166,7 +167,7 @@ async def _fail(req: Request, code: str, message: str) -> None:
 async def start_contract(nc: Client, ctx: HubContext, operations: list[Operation]) -> Service:
     """Start the hub's `vsmesh-{hub}` micro service with one endpoint per operation."""
     service = await add_service(
-        nc, name=f"vsmesh-{ctx.hub}", version=__version__, description=f"the {ctx.hub} contract"
+        nc, name=contract_service(ctx.hub), version=__version__, description=f"the {ctx.hub} contract"
     )
     group = service.add_group(name=f"vsmesh.{ctx.hub}")
     for op in operations:
