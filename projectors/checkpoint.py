@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import sqlalchemy as sa
-from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncConnection
+
+from vsmesh.projectors import driver
+from vsmesh.projectors.bulk import upsert_statement
 
 POSITIONS_TABLE = "vsmesh_positions"
 
@@ -27,5 +29,5 @@ async def read_positions(conn: AsyncConnection, table: sa.Table) -> dict[str, in
 
 
 async def save_position(conn: AsyncConnection, table: sa.Table, stream: str, position: int) -> None:
-    stmt = pg_insert(table).values(stream=stream, position=position)
-    await conn.execute(stmt.on_conflict_do_update(index_elements=["stream"], set_={"position": position}))
+    row = {"position": position, "stream": stream}
+    await driver.execute(conn, upsert_statement(table, ("position", "stream")), row)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import zlib
 from dataclasses import dataclass, field
 
@@ -15,10 +16,11 @@ from vsmesh.bus.reader import stream_sequence
 from vsmesh.errors import InvalidEvent
 from vsmesh.events.codec import decode_message
 from vsmesh.events.envelope import Event
+from vsmesh.projectors import driver
 from vsmesh.projectors.changes import Changes
 from vsmesh.projectors.checkpoint import read_positions, save_position
 from vsmesh.projectors.projection import Applied, Projection
-from vsmesh.projectors.reverts import REVERT_TYPE, load_reverted, record
+from vsmesh.projectors.reverts import REVERT_TYPE, effective, record
 
 log = structlog.get_logger(__name__)
 
@@ -171,11 +173,27 @@ async def apply_batch(
     """Apply one batch inside the caller's transaction; the hub lock makes concurrent writers take turns."""
     if lock:
         await lock_hub(conn, projection.hub)
-    after = (await read_positions(conn, projection.positions)).get(stream, 0)
-    folded = fold(projection, stream, msgs, after, await load_reverted(conn, projection.reverted))
+    after, reverted = await _read_state(conn, projection, stream)
+    folded = fold(projection, stream, msgs, after, reverted)
     if folded.last <= after:
         return BatchResult(0, 0, after)
     return await write_folded(conn, projection, folded)
+
+
+async def _read_state(conn: AsyncConnection, projection: Projection, stream: str) -> tuple[int, frozenset[str]]:
+    """The stream's position and the hub's reverted ids, in one round trip."""
+    rows = await driver.fetch(conn, _state_query(projection.positions, projection.reverted))
+    after = next((position for name, position, _, _ in rows if name == stream), 0)
+    return after, effective((revert_id, event_id) for name, _, revert_id, event_id in rows if name is None)
+
+
+@functools.cache
+def _state_query(positions: sa.Table, reverted: sa.Table) -> sa.CompoundSelect:
+    none = sa.null()
+    return sa.union_all(
+        sa.select(positions.c.stream, positions.c.position, sa.cast(none, sa.Text), sa.cast(none, sa.Text)),
+        sa.select(sa.cast(none, sa.Text), sa.cast(none, sa.BigInteger), reverted.c.revert_id, reverted.c.event_id),
+    )
 
 
 async def write_folded(conn: AsyncConnection, projection: Projection, folded: Folded) -> BatchResult:
@@ -184,6 +202,6 @@ async def write_folded(conn: AsyncConnection, projection: Projection, folded: Fo
         projection.before_write(folded.changes)
     await folded.changes.flush(conn)
     for stmt in projection.after_batch():
-        await conn.execute(stmt)
+        await driver.execute(conn, stmt)
     await save_position(conn, projection.positions, folded.stream, folded.last)
     return BatchResult(folded.applied, folded.skipped, folded.last, folded.rejected, folded.reverts)

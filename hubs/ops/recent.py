@@ -29,6 +29,10 @@ def remember(event: Event, at: Applied, changes: Changes, summary: str) -> None:
 
 def trim_recent() -> list[sa.Executable]:
     """Statements keeping only the newest rows."""
+    return [_TRIM]
+
+
+def _trim() -> sa.Executable:
     # Keeps the newest rows whatever the batch boundaries were, so a rebuild ends identical.
     newest = (
         sa.select(recent_events.c.stream, recent_events.c.seq)
@@ -36,7 +40,10 @@ def trim_recent() -> list[sa.Executable]:
         .limit(RECENT_EVENTS_KEPT)
     )
     keep = sa.tuple_(recent_events.c.stream, recent_events.c.seq).in_(newest)
-    return [sa.delete(recent_events).where(sa.not_(keep))]
+    return sa.delete(recent_events).where(sa.not_(keep))
+
+
+_TRIM = _trim()  # built once: the engine compiles a statement once per schema (projectors/driver.py)
 
 
 def cap_recent(changes: Changes) -> None:
