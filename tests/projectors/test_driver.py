@@ -1,0 +1,54 @@
+"""Statements the engine runs through asyncpg itself: inside the caller's transaction, with SQLAlchemy's errors,
+and a live batch's no-flush commit confined to its own transaction."""
+
+import pytest
+import sqlalchemy as sa
+
+from tests.projectors.sample import entities, health_events, read_all, sample_projection
+from vsmesh.projectors import driver
+from vsmesh.projectors.bulk import upsert_statement
+from vsmesh.projectors.engine import apply_batch, ensure_schema, in_schema
+
+
+async def _count(db, schema: str) -> int:
+    async with db.connect() as conn:
+        return (await conn.execute(sa.text(f'SELECT count(*) FROM "{schema}".entities'))).scalar_one()
+
+
+async def test_a_first_statement_run_by_the_driver_rolls_back_with_the_transaction(db):
+    projection = sample_projection()
+    await ensure_schema(db, projection, projection.schema)
+    row = {"entity": "service/a", "status": "green", "updated_seq": 1}
+    with pytest.raises(RuntimeError):
+        async with db.begin() as conn:
+            conn = await in_schema(conn, projection.schema)
+            # Nothing ran through SQLAlchemy yet: its BEGIN is still to be sent.
+            await driver.execute(conn, upsert_statement(entities, tuple(sorted(row))), row)
+            raise RuntimeError("roll back")
+    assert await _count(db, projection.schema) == 0
+
+
+async def test_a_value_postgresql_refuses_raises_sqlalchemys_integrity_error(db):
+    projection = sample_projection()
+    await ensure_schema(db, projection, projection.schema)
+    row = {"entity": "service/a", "updated_seq": None}  # NOT NULL
+    with pytest.raises(sa.exc.IntegrityError, match="updated_seq"):
+        async with db.begin() as conn:
+            conn = await in_schema(conn, projection.schema)
+            await driver.execute_many(conn, upsert_statement(entities, tuple(sorted(row))), tuple(sorted(row)), [row])
+
+
+async def test_a_live_batch_skips_the_flush_wait_in_its_own_transaction_only(bus, db):
+    js, publisher = bus
+    projection = sample_projection()
+    await ensure_schema(db, projection, projection.schema)
+    await publisher.publish_many(health_events(publisher, projection.hub, 3))
+    msgs = await read_all(js, "OPERATIONAL", f"operational.{projection.hub}.>")
+    show = sa.text("SHOW synchronous_commit")
+    async with db.connect() as conn:
+        async with conn.begin():
+            await apply_batch(await in_schema(conn, projection.schema), projection, "OPERATIONAL", msgs)
+            assert (await conn.execute(show)).scalar_one() == "off"
+        # The same pooled connection: whatever runs on it next waits for its flush again.
+        assert (await conn.execute(show)).scalar_one() == "on"
+    assert await _count(db, projection.schema) == 3
