@@ -168,6 +168,7 @@ recent_events = sa.Table(
     sa.Column("entity", sa.Text),
     sa.Column("actor", sa.Text, nullable=False),
     sa.Column("summary", sa.Text, nullable=False),
+    sa.Index("ix_recent_events_order", "time", "stream", "seq"),  # the trim after each batch walks it
 )
 
 # Costs fin attributed to a service (fin-cost-recorded on ops-hub, from the fin-cost-to-ops-service coupling).
