@@ -38,14 +38,14 @@ async def upsert_rows(conn: AsyncConnection, table: sa.Table, columns: tuple[str
     target = f'"{schema}"."{table.name}"' if schema else f'"{table.name}"'
     names = ", ".join(f'"{c}"' for c in columns)
     # CREATE … AS keeps the column types but none of the NOT NULLs: a staged row may set only some columns.
-    await conn.execute(
-        sa.text(f"CREATE TEMP TABLE {STAGE} ON COMMIT DROP AS SELECT {names} FROM {target} WITH NO DATA")
+    await driver.execute(
+        conn, sa.text(f"CREATE TEMP TABLE {STAGE} ON COMMIT DROP AS SELECT {names} FROM {target} WITH NO DATA")
     )
     c = driver.compiled(conn, _insert(table), columns)
     await driver.copy_records(conn, STAGE, c.records(rows), c.names, "pg_temp")
     stage = sa.table(STAGE, *(sa.column(c) for c in columns), schema="pg_temp")
-    await conn.execute(_upsert(table, columns, source=sa.select(*stage.c)))
-    await conn.execute(sa.text(f"DROP TABLE pg_temp.{STAGE}"))
+    await driver.execute(conn, _upsert(table, columns, source=sa.select(*stage.c)))
+    await driver.execute(conn, sa.text(f"DROP TABLE pg_temp.{STAGE}"))
 
 
 @functools.cache

@@ -12,13 +12,13 @@ from __future__ import annotations
 import contextlib
 import operator
 import weakref
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import asyncpg
 import sqlalchemy as sa
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 Processor = Callable[[Any], Any]
 
@@ -96,6 +96,11 @@ def _compile(
     return Compiled(done.string, names, processors, tuple(None if b.required else b.effective_value for b in binds))
 
 
+async def in_schema(conn: AsyncConnection, schema: str) -> AsyncConnection:
+    """The connection, with the hub's schema-less tables resolved to `schema`."""
+    return await conn.execution_options(schema_translate_map={None: schema})
+
+
 def schema_of(conn: AsyncConnection) -> str | None:
     """The schema the connection maps the hub's schema-less tables to (see engine.in_schema)."""
     return conn.sync_connection.get_execution_options().get("schema_translate_map", {}).get(None)
@@ -111,6 +116,26 @@ async def driver(conn: AsyncConnection) -> asyncpg.Connection:
     if conn.in_transaction() and not raw.is_in_transaction():
         await conn.execute(sa.select(1))
     return raw
+
+
+@contextlib.asynccontextmanager
+async def transaction(engine: AsyncEngine, schema: str) -> AsyncIterator[AsyncConnection]:
+    """A connection mapped to `schema`, in a transaction asyncpg runs (no SQLAlchemy bookkeeping per batch).
+
+    SQLAlchemy does not know this transaction: only this module's statements belong in it (one of its own
+    would run in a savepoint). For the same reason a connection that broke is invalidated here.
+    """
+    async with engine.connect() as conn:
+        raw = await driver(conn)
+        try:
+            with sqlalchemy_errors("BEGIN"):
+                async with raw.transaction():
+                    yield await in_schema(conn, schema)
+                    if conn.in_transaction():
+                        raise RuntimeError("a SQLAlchemy statement ran in a driver transaction: use driver.execute")
+        except (sa.exc.OperationalError, OSError):
+            await conn.invalidate()
+            raise
 
 
 async def execute(conn: AsyncConnection, stmt: sa.ClauseElement, row: dict[str, Any] | None = None) -> None:

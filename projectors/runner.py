@@ -16,8 +16,9 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from vsmesh.bus.quarantine import Rejected, quarantine
 from vsmesh.bus.reader import Start, StreamReader
 from vsmesh.errors import ConfigError
+from vsmesh.projectors import driver
 from vsmesh.projectors.checkpoint import save_position
-from vsmesh.projectors.engine import BatchResult, apply_batch, ensure_schema, in_schema, lock_hub, positions
+from vsmesh.projectors.engine import BatchResult, apply_batch, ensure_schema, lock_hub, positions
 from vsmesh.projectors.pipeline import READ_AHEAD
 from vsmesh.projectors.projection import Projection
 from vsmesh.settings import Settings
@@ -117,7 +118,9 @@ async def _follow(
     last_log = time.monotonic()
     async with StreamReader(js, stream, subject, start, max_queued=READ_AHEAD) as reader:
         while not stop.is_set():
-            batch = await reader.batch(settings.batch_size, settings.batch_wait_ms / 1000, timeout=0.25)
+            # At the head a batch goes at once (latency); behind it, it fills up for a moment (throughput).
+            wait_s = settings.batch_wait_ms / 1000
+            batch = await reader.batch(settings.batch_size, wait_s, timeout=0.25, until_head=True)
             if not batch:
                 continue
             result = await _apply_with_retry(js, engine, projection, stream, batch, stop, stats, bound)
@@ -148,8 +151,8 @@ async def _apply_with_retry(
     delay = 0.2
     while True:
         try:
-            async with engine.begin() as conn:
-                result = await apply_batch(await in_schema(conn, projection.schema), projection, stream, batch)
+            async with driver.transaction(engine, projection.schema) as conn:
+                result = await apply_batch(conn, projection, stream, batch)
                 if result.rejected:
                     # Before the commit: a crash in between re-reads the batch, and the copy is idempotent.
                     await quarantine(js, result.rejected, found_by=projection.hub)
@@ -160,7 +163,10 @@ async def _apply_with_retry(
             bound.warning("batch refused by PostgreSQL; applying it event by event", error=str(e).splitlines()[0])
             return await _apply_one_by_one(js, engine, projection, stream, batch, bound)
         except (DBAPIError, InterfaceError, OSError) as e:
-            stats.last_error = str(e).splitlines()[0]
+            stats.last_error = (
+                f"cannot write to PostgreSQL ({str(e).splitlines()[0]}); retrying: check that it runs and that "
+                "VSMESH_DATABASE_URL points at it"
+            )
             bound.warning("batch will be retried", error=stats.last_error, first=batch[0].metadata.sequence.stream)
             if stop.is_set():
                 return None
@@ -181,16 +187,15 @@ async def _apply_one_by_one(
     last = 0
     for msg in batch:
         try:
-            async with engine.begin() as conn:
-                result = await apply_batch(await in_schema(conn, projection.schema), projection, stream, [msg])
+            async with driver.transaction(engine, projection.schema) as conn:
+                result = await apply_batch(conn, projection, stream, [msg])
                 if result.rejected:
                     await quarantine(js, result.rejected, found_by=projection.hub)
             applied, skipped, last = applied + result.applied, skipped + result.skipped, result.position
             reverts += result.reverts
         except (IntegrityError, DataError) as e:
             reason = f"{projection.hub} could not store it: {str(e).splitlines()[0]}"
-            async with engine.begin() as conn:
-                conn = await in_schema(conn, projection.schema)
+            async with driver.transaction(engine, projection.schema) as conn:
                 await lock_hub(conn, projection.hub)
                 await quarantine(js, [Rejected(msg, reason)], found_by=projection.hub)
                 last = msg.metadata.sequence.stream

@@ -8,14 +8,15 @@ import sqlalchemy as sa
 
 from tests.projectors.sample import digest, entities, health_events, ledger_seqs, read_all, sample_projection
 from vsmesh.bus.reader import Start, StreamReader, subject_matches
+from vsmesh.projectors import driver
 from vsmesh.projectors.bulk import COPY_THRESHOLD
 from vsmesh.projectors.engine import apply_batch, ensure_schema, in_schema, positions
 
 
 async def apply_in_batches(db, projection, msgs, size: int) -> None:
+    """Apply as the live projector does: each batch in a transaction asyncpg runs (projectors/driver.py)."""
     for start in range(0, len(msgs), size):
-        async with db.begin() as conn:
-            conn = await in_schema(conn, projection.schema)
+        async with driver.transaction(db, projection.schema) as conn:
             await apply_batch(conn, projection, "OPERATIONAL", msgs[start : start + size])
 
 
