@@ -112,7 +112,11 @@ async def driver(conn: AsyncConnection) -> asyncpg.Connection:
     SQLAlchemy sends BEGIN only with its first statement; before that, asyncpg would run each of ours in a
     transaction of its own, so a transaction nothing has run in yet is begun here first.
     """
-    raw = (await conn.get_raw_connection()).driver_connection
+    try:
+        # No I/O while the connection is checked out and valid: no greenlet hop (a fifth of a batch's CPU).
+        raw = conn.sync_connection.connection.driver_connection
+    except sa.exc.MissingGreenlet:  # invalidated: reconnecting needs I/O
+        raw = (await conn.get_raw_connection()).driver_connection
     if conn.in_transaction() and not raw.is_in_transaction():
         await conn.execute(sa.select(1))
     return raw
