@@ -226,3 +226,11 @@ def test_expect_seq_refuses_a_stale_writer_in_one_line(cli, running_mesh):
     assert stale.exit_code == 1
     assert stale.stderr.startswith(f"error: {entity} of ops-hub changed since sequence {seq}")
     assert len(stale.stderr.strip().splitlines()) == 1
+
+
+def test_tail_refuses_a_bad_since_or_two_filters_in_one_line(cli):
+    bad_since = cli("tail", "--no-follow", "--since", "xx")
+    assert bad_since.exit_code == 1
+    assert bad_since.output.strip() == ("error: --since 'xx': use a duration like 10m, 2h, 1d or a sequence number")
+    both = cli("tail", "--no-follow", "--hub", "ops-hub", "operational.>")
+    assert both.exit_code == 1 and both.output.strip() == "error: give either SUBJECT_FILTER or --hub, not both"
