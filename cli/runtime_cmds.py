@@ -11,12 +11,11 @@ from pathlib import Path
 import typer
 from rich.console import Console
 
-from vsmesh.bus.mesh_state import load_state, pid_alive
-from vsmesh.bus.runtime import AlreadyUp, Mesh, stop_mesh
 from vsmesh.cli.context import fail, guarded, settings_from
-from vsmesh.cli.demo_cmd import is_fresh, run_mesh
 from vsmesh.cli.options import DataDir
 from vsmesh.errors import VsmeshError
+
+# Heavy imports inside the functions that use them: `vsmesh --help` starts in ~0.4 s (was 1.5 s).
 
 console = Console(stderr=True)
 
@@ -30,6 +29,9 @@ def up(
     ),
 ) -> None:
     """Start the mesh: embedded nats-server and PostgreSQL (unless the env points elsewhere), streams, hubs."""
+    from vsmesh.bus.runtime import AlreadyUp, Mesh
+    from vsmesh.cli.demo_cmd import is_fresh, run_mesh
+
     # Only the env may point `up` at outside servers; the data dir's own addresses are for reuse.
     settings = settings_from(data_dir, discover=False, hubs=tuple(hub) if hub else None)
     demo = is_fresh(settings) if demo is None else demo
@@ -51,6 +53,8 @@ def up(
 
 
 def _detach(data_dir: Path, hubs: list[str], demo: bool = False) -> None:
+    from vsmesh.bus.mesh_state import load_state, pid_alive
+
     state = load_state(data_dir)
     if pid_alive(state.supervisor_pid):
         typer.echo(f"vsmesh is already up in {data_dir} (pid {state.supervisor_pid})")
@@ -79,6 +83,8 @@ def _detach(data_dir: Path, hubs: list[str], demo: bool = False) -> None:
 @guarded
 def down(data_dir: Path | None = DataDir) -> None:
     """Stop a mesh running in the background (or the servers a killed one left)."""
+    from vsmesh.bus.runtime import stop_mesh
+
     typer.echo(stop_mesh(settings_from(data_dir)))
 
 

@@ -4,29 +4,26 @@ from __future__ import annotations
 
 import datetime as dt
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from nats.js import JetStreamContext
-
-from vsmesh.bus.connection import connect
-from vsmesh.bus.reader import count_pending
-from vsmesh.bus.streams import STREAMS
 from vsmesh.cli.context import run, settings_from
-from vsmesh.cli.couplings_cmd import coupling_rows
 from vsmesh.cli.options import DataDir, Json
 from vsmesh.cli.output import console, echo_json, table
-from vsmesh.hubs import HUBS
-from vsmesh.projectors.builds import list_builds
-from vsmesh.projectors.database import check_database, create_engine
-from vsmesh.projectors.engine import ensure_schema, positions
-from vsmesh.projectors.projection import Projection
-from vsmesh.projectors.snapshot_store import list_snapshots
-from vsmesh.projectors.status import ProjectorReport, read_reports
 from vsmesh.settings import Settings
+
+if TYPE_CHECKING:
+    from nats.js import JetStreamContext
+
+    from vsmesh.projectors.projection import Projection
+    from vsmesh.projectors.status import ProjectorReport
+
+# Heavy imports inside the functions that use them: `vsmesh --help` starts in ~0.4 s (was 1.5 s).
 
 
 def status(data_dir: Path | None = DataDir, as_json: bool = Json) -> None:
     """Streams (messages, bytes, sequences, retention) and projectors (position, head, lag, events/s, errors)."""
+    from vsmesh.cli.couplings_cmd import coupling_rows
+
     settings = settings_from(data_dir)
     result = run(_status(settings))
     result["couplings"] = run(coupling_rows(settings))
@@ -74,6 +71,14 @@ def status(data_dir: Path | None = DataDir, as_json: bool = Json) -> None:
 
 
 async def _status(settings: Settings) -> dict[str, Any]:
+    from vsmesh.bus.connection import connect
+    from vsmesh.bus.streams import STREAMS
+    from vsmesh.hubs import HUBS
+    from vsmesh.projectors.builds import list_builds
+    from vsmesh.projectors.database import check_database, create_engine
+    from vsmesh.projectors.snapshot_store import list_snapshots
+    from vsmesh.projectors.status import read_reports
+
     nc = await connect(settings, name="vsmesh-status")
     engine = create_engine(settings)
     try:
@@ -101,6 +106,8 @@ async def _status(settings: Settings) -> dict[str, Any]:
 
 
 async def _stream(js: JetStreamContext, name: str) -> dict[str, Any]:
+    from vsmesh.bus.streams import STREAMS
+
     info = await js.stream_info(name)
     spec = STREAMS[name]
     return {
@@ -122,6 +129,9 @@ async def _projector(
     snapshots: dict[str, str],
 ) -> list[dict[str, Any]]:
     """One row per stream of the hub: the database's position, the stream's head, and what the process reports."""
+    from vsmesh.bus.reader import count_pending
+    from vsmesh.projectors.engine import ensure_schema, positions
+
     await ensure_schema(engine, projection, projection.schema)
     at = await positions(engine, projection, projection.schema)
     rows = []

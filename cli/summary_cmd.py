@@ -7,17 +7,13 @@ from typing import Any
 
 import typer
 
-from vsmesh.bus.connection import connect
-from vsmesh.bus.contract_client import ask
 from vsmesh.cli.context import run, settings_from
 from vsmesh.cli.options import DataDir, HubArg, Json
 from vsmesh.cli.output import console, echo_json, table
 from vsmesh.errors import ConfigError
-from vsmesh.hubs import hub as hub_package
-from vsmesh.projectors.builds import point_in_time_schema
-from vsmesh.projectors.database import check_database, create_engine
-from vsmesh.projectors.engine import ensure_schema, in_schema
 from vsmesh.settings import Settings
+
+# Heavy imports inside the functions that use them: `vsmesh --help` starts in ~0.4 s (was 1.5 s).
 
 _COLOURS = {"green": "green", "amber": "yellow", "red": "red"}
 
@@ -40,6 +36,9 @@ def summary(
 
 
 async def _ask(settings: Settings, hub: str) -> dict[str, Any]:
+    from vsmesh.bus.connection import connect
+    from vsmesh.bus.contract_client import ask
+
     nc = await connect(settings, name="vsmesh-summary")
     try:
         return await ask(nc, hub, "get_domain_summary")
@@ -49,6 +48,11 @@ async def _ask(settings: Settings, hub: str) -> dict[str, Any]:
 
 async def _point_in_time(settings: Settings, hub: str, as_of: str) -> dict[str, Any]:
     """A copy built by `vsmesh rebuild --into` has no service answering for it: read its schema directly."""
+    from vsmesh.hubs import hub as hub_package
+    from vsmesh.projectors.builds import point_in_time_schema
+    from vsmesh.projectors.database import check_database, create_engine
+    from vsmesh.projectors.engine import ensure_schema, in_schema
+
     package = hub_package(hub)
     reader = getattr(package.contract, "domain_summary", None)
     if reader is None or hub == "fin-hub":  # fin's summary needs a clock and a threshold, not only a schema

@@ -2,17 +2,28 @@
 
 from __future__ import annotations
 
+import importlib
 from types import ModuleType
 
 from vsmesh.errors import ConfigError
-from vsmesh.hubs import canon, dev, fin, ops
 
-HUBS: dict[str, ModuleType] = {h.manifest.SLUG: h for h in (ops, dev, fin, canon)}
+# Slug -> package. Imported on first use: a hub package brings SQLAlchemy and its tables, and commands
+# like `vsmesh publish` that only read vsmesh.hubs.registry should not pay for every hub (about a second).
+_PACKAGES = {"ops-hub": "ops", "dev-hub": "dev", "fin-hub": "fin", "canon-hub": "canon"}
 
 
 def hub(slug: str) -> ModuleType:
     """The hub package for a slug, or a clear error listing the known ones."""
     try:
-        return HUBS[slug]
+        name = _PACKAGES[slug]
     except KeyError:
-        raise ConfigError(f"unknown hub {slug!r}; known hubs: {', '.join(sorted(HUBS))}") from None
+        raise ConfigError(f"unknown hub {slug!r}; known hubs: {', '.join(sorted(_PACKAGES))}") from None
+    return importlib.import_module(f"vsmesh.hubs.{name}")
+
+
+def __getattr__(name: str) -> dict[str, ModuleType]:
+    if name != "HUBS":
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    hubs = {slug: hub(slug) for slug in _PACKAGES}
+    globals()["HUBS"] = hubs
+    return hubs

@@ -1,0 +1,22 @@
+"""Every `vsmesh` command imports vsmesh.cli.app first: it must stay light, or `vsmesh --help` takes seconds."""
+
+import subprocess
+import sys
+
+from vsmesh.cli.rebuild_cmd import DEFAULT_BATCH_SIZE
+
+HEAVY = ("sqlalchemy", "asyncpg", "vsmesh.projectors", "vsmesh.hubs")
+
+
+def test_importing_the_app_imports_nothing_heavy():
+    # A fresh interpreter: this one has imported everything already.
+    code = f"import sys, vsmesh.cli.app; print(sorted(m for m in {HEAVY!r} if m in sys.modules))"
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "[]", "import these inside the command that needs them"
+
+
+def test_rebuild_help_shows_the_rebuilds_own_default_batch_size():
+    from vsmesh.projectors.rebuild import DEFAULT_BATCH_SIZE as rebuilds_own
+
+    assert DEFAULT_BATCH_SIZE == rebuilds_own
