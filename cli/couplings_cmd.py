@@ -15,8 +15,6 @@ from vsmesh.settings import Settings
 if TYPE_CHECKING:
     from rich.tree import Tree
 
-# Heavy imports inside the functions that use them: `vsmesh --help` starts in ~0.4 s (was 1.5 s).
-
 
 def couplings(data_dir: Path | None = DataDir, as_json: bool = Json) -> None:
     """Every coupling: from → to, enabled, position, lag, events emitted and its last error."""

@@ -20,7 +20,6 @@ if TYPE_CHECKING:
     from vsmesh.events.envelope import Event
     from vsmesh.hubs.fin.costs_csv import BadRow, CostRow
 
-# Heavy imports inside the functions that use them: `vsmesh --help` starts in ~0.4 s (was 1.5 s).
 
 FIN_HUB = "fin-hub"
 CHUNK = 500  # rows per known-ids question and per published slice (one progress step)

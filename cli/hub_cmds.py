@@ -18,7 +18,6 @@ if TYPE_CHECKING:
     from vsmesh.events.envelope import Event
     from vsmesh.hubs.registry.manifest_model import Manifest
 
-# Heavy imports inside the functions that use them: `vsmesh --help` starts in ~0.4 s (was 1.5 s).
 
 hub_app = typer.Typer(
     help="Hubs from manifests: bootstrap one from a file, list and show the registry.", no_args_is_help=True

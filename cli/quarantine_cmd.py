@@ -14,7 +14,6 @@ from vsmesh.cli.output import console, echo_json, table
 if TYPE_CHECKING:
     from vsmesh.bus.quarantine import Quarantined
 
-# Heavy imports inside the functions that use them: `vsmesh --help` starts in ~0.4 s (was 1.5 s).
 
 quarantine_app = typer.Typer(help="Events rejected where they were consumed, with their reasons.", no_args_is_help=True)
 

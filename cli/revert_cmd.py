@@ -28,8 +28,6 @@ if TYPE_CHECKING:
     from vsmesh.bus.reader import Start
     from vsmesh.events.envelope import Event
 
-# Heavy imports inside the functions that use them: `vsmesh --help` starts in ~0.4 s (was 1.5 s).
-
 
 @dataclass(frozen=True)
 class Stored:

@@ -14,8 +14,6 @@ from vsmesh.cli.context import fail
 from vsmesh.cli.options import Json
 from vsmesh.cli.output import console, echo_json, table
 
-# Heavy imports inside the functions that use them: `vsmesh --help` starts in ~0.4 s (was 1.5 s).
-
 schema_app = typer.Typer(help="Event types, their fields and JSON Schemas.", no_args_is_help=True)
 
 

@@ -13,8 +13,6 @@ from vsmesh.cli.output import console, echo_json, table
 from vsmesh.errors import ConfigError
 from vsmesh.settings import Settings
 
-# Heavy imports inside the functions that use them: `vsmesh --help` starts in ~0.4 s (was 1.5 s).
-
 _COLOURS = {"green": "green", "amber": "yellow", "red": "red"}
 
 
