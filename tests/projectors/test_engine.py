@@ -83,3 +83,15 @@ async def test_a_paced_reader_pauses_and_resumes_without_gaps_or_repeats(bus):
 )
 def test_subject_matching_follows_nats_wildcards(pattern, subject, matches):
     assert subject_matches(pattern, subject) is matches
+
+
+async def test_a_reader_takes_messages_as_nats_py_reads_them_in_order(bus):
+    js, publisher = bus
+    hub = sample_projection().hub
+    published = await publisher.publish_many(health_events(publisher, hub, 300))
+    async with StreamReader(js, "OPERATIONAL", f"operational.{hub}.>", Start()) as reader:
+        # No per-subscription queue and task in between (bus/reader._Direct): a nats-py whose internals
+        # changed would fall back to them silently, and read slower; this says so.
+        assert type(reader._sub._sub._pending_queue).__name__ == "_Direct"
+        got = [m.metadata.sequence.stream async for batch in reader.drain_to_head(100) for m in batch]
+    assert got == [p.sequence for p in published]
