@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import typer
 
-# Each command module imports NATS, SQLAlchemy, the projectors and the hubs inside its functions, so this
-# file stays light: `vsmesh --help` starts in ~0.4 s (was 1.5 s). tests/cli/test_startup.py keeps it so.
 from vsmesh.cli.audit_cmd import audit
 from vsmesh.cli.cluster_cmd import cluster_app
 from vsmesh.cli.core_cmds import add_core_commands

@@ -25,8 +25,7 @@ async def insert_rows(conn: AsyncConnection, table: sa.Table, columns: tuple[str
     if len(rows) < COPY_THRESHOLD:
         await driver.execute_many(conn, _insert(table), columns, rows)
         return
-    c = driver.compiled(conn, _insert(table), columns)
-    await driver.copy_records(conn, table.name, c.records(rows), c.names, driver.schema_of(conn))
+    await _copy(conn, table, columns, rows, table.name, driver.schema_of(conn))
 
 
 async def upsert_rows(conn: AsyncConnection, table: sa.Table, columns: tuple[str, ...], rows: Sequence[Row]) -> None:
@@ -41,11 +40,18 @@ async def upsert_rows(conn: AsyncConnection, table: sa.Table, columns: tuple[str
     await driver.execute(
         conn, sa.text(f"CREATE TEMP TABLE {STAGE} ON COMMIT DROP AS SELECT {names} FROM {target} WITH NO DATA")
     )
-    c = driver.compiled(conn, _insert(table), columns)
-    await driver.copy_records(conn, STAGE, c.records(rows), c.names, "pg_temp")
+    await _copy(conn, table, columns, rows, STAGE, "pg_temp")
     stage = sa.table(STAGE, *(sa.column(c) for c in columns), schema="pg_temp")
     await driver.execute(conn, _upsert(table, columns, source=sa.select(*stage.c)))
     await driver.execute(conn, sa.text(f"DROP TABLE pg_temp.{STAGE}"))
+
+
+async def _copy(
+    conn: AsyncConnection, table: sa.Table, columns: tuple[str, ...], rows: Sequence[Row], into: str, schema: str | None
+) -> None:
+    """COPY rows of `table` into `into` (the table itself, or its staging copy), converted as an INSERT would."""
+    c = driver.compiled(conn, _insert(table), columns)
+    await driver.copy_records(conn, into, c.records(rows), c.names, schema)
 
 
 @functools.cache

@@ -106,7 +106,7 @@ def schema_of(conn: AsyncConnection) -> str | None:
     return conn.sync_connection.get_execution_options().get("schema_translate_map", {}).get(None)
 
 
-async def driver(conn: AsyncConnection) -> asyncpg.Connection:
+async def raw_connection(conn: AsyncConnection) -> asyncpg.Connection:
     """The asyncpg connection under `conn`, inside the transaction `conn` is in.
 
     SQLAlchemy sends BEGIN only with its first statement; before that, asyncpg would run each of ours in a
@@ -130,7 +130,7 @@ async def transaction(engine: AsyncEngine, schema: str) -> AsyncIterator[AsyncCo
     would run in a savepoint). For the same reason a connection that broke is invalidated here.
     """
     async with engine.connect() as conn:
-        raw = await driver(conn)
+        raw = await raw_connection(conn)
         try:
             with sqlalchemy_errors("BEGIN"):
                 async with raw.transaction():
@@ -150,7 +150,7 @@ async def execute(conn: AsyncConnection, stmt: sa.ClauseElement, row: dict[str, 
     else:
         c = compiled(conn, stmt, tuple(row))
         (args,) = c.records([row])
-    raw = await driver(conn)
+    raw = await raw_connection(conn)
     with sqlalchemy_errors(c.sql):
         await raw.execute(c.sql, *args)
 
@@ -162,7 +162,7 @@ async def execute_many(
     if not rows:
         return
     c = compiled(conn, stmt, columns)
-    raw = await driver(conn)
+    raw = await raw_connection(conn)
     with sqlalchemy_errors(c.sql):
         await raw.executemany(c.sql, c.records(rows))
 
@@ -170,7 +170,7 @@ async def execute_many(
 async def fetch(conn: AsyncConnection, stmt: sa.ClauseElement) -> list[asyncpg.Record]:
     """Rows of a query with its own parameter values."""
     c = compiled(conn, stmt)
-    raw = await driver(conn)
+    raw = await raw_connection(conn)
     with sqlalchemy_errors(c.sql):
         return await raw.fetch(c.sql, *c.args())
 
@@ -179,7 +179,7 @@ async def copy_records(
     conn: AsyncConnection, table: str, records: list[tuple], columns: Sequence[str], schema: str | None
 ) -> None:
     """COPY records into a table (one round trip for any number of rows)."""
-    raw = await driver(conn)
+    raw = await raw_connection(conn)
     with sqlalchemy_errors(f"COPY {table}"):
         await raw.copy_records_to_table(table, records=records, columns=list(columns), schema_name=schema)
 

@@ -180,7 +180,11 @@ def _lock_statement(hub: str, wait_for_flush: bool) -> sa.Select:
 async def apply_batch(
     conn: AsyncConnection, projection: Projection, stream: str, msgs: list[Msg], *, lock: bool = True
 ) -> BatchResult:
-    """Apply one live batch inside the caller's transaction; the hub lock makes concurrent writers take turns."""
+    """Apply one batch inside the caller's transaction; the hub lock makes concurrent writers take turns.
+
+    With `lock`, the batch is a live one: its commit does not wait for the WAL flush (see lock_hub). A
+    caller that holds the lock already (a rebuild's swap) passes `lock=False` and keeps its own commit.
+    """
     if lock:
         await lock_hub(conn, projection.hub, wait_for_flush=False)
     after, reverted = await _read_state(conn, projection, stream)

@@ -20,7 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from vsmesh.errors import VsmeshError
 from vsmesh.projectors.builds import fingerprint
 from vsmesh.projectors.checkpoint import read_positions, save_position
-from vsmesh.projectors.driver import driver
+from vsmesh.projectors.driver import raw_connection
 from vsmesh.projectors.engine import in_schema
 from vsmesh.projectors.projection import Projection
 from vsmesh.projectors.runner import ProjectorStats
@@ -75,7 +75,7 @@ async def take_snapshot(
 
 async def restore_snapshot(conn: AsyncConnection, projection: Projection, schema: str, body: SnapshotBody) -> None:
     """Load a snapshot's rows and positions into `schema`'s (empty) tables, in the caller's transaction."""
-    raw = await driver(conn)  # inside the caller's transaction: rows and positions commit together
+    raw = await raw_connection(conn)  # inside the caller's transaction: rows and positions commit together
     tables = projection.metadata.tables
     for dump in body.tables:
         table = tables.get(dump.name)
@@ -156,7 +156,7 @@ def _data_tables(projection: Projection) -> list[sa.Table]:
 
 
 async def _dump(conn: AsyncConnection, schema: str, table: sa.Table) -> TableDump:
-    raw = await driver(conn)  # in the snapshot's REPEATABLE READ transaction
+    raw = await raw_connection(conn)  # in the snapshot's REPEATABLE READ transaction
     columns = [str(c.name) for c in table.columns]  # plain str: msgpack knows no quoted_name
     parts: list[bytes] = []
 
