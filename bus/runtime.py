@@ -18,7 +18,7 @@ from vsmesh.bus.contract_identity import ContractConnections
 from vsmesh.bus.lease import lease_bucket, run_leased
 from vsmesh.bus.mesh_state import MeshState, fill_from, load_state, pid_alive, save_state
 from vsmesh.bus.nats_server import configure_nats, monitor_url, port_answers, reload_nats, start_nats, stop_pid
-from vsmesh.bus.postgres_server import postmaster_pid, start_postgres, stop_postgres
+from vsmesh.bus.postgres_server import SystemPlaces, postmaster_pid, start_postgres, stop_postgres
 from vsmesh.bus.streams import ensure_streams
 from vsmesh.settings import Settings
 
@@ -38,6 +38,7 @@ class EmbeddedServers:
     data_dir: Path
     nats_pid: int | None = None
     postgres: bool = False
+    places: SystemPlaces = field(default_factory=SystemPlaces)
 
     @property
     def pgdata(self) -> Path:
@@ -48,7 +49,7 @@ class EmbeddedServers:
             stop_pid(self.nats_pid)
             self.nats_pid = None
         if self.postgres:
-            stop_postgres(self.pgdata)
+            stop_postgres(self.pgdata, self.places)
             self.postgres = False
 
 
@@ -81,7 +82,7 @@ def start_servers(settings: Settings, servers: EmbeddedServers) -> Settings:
     if not settings.database_url:
         reused = postmaster_pid(servers.pgdata) is not None
         servers.postgres = True
-        state.database_url = start_postgres(servers.pgdata)
+        state.database_url = start_postgres(servers.pgdata, servers.places)
         log.info("postgresql " + ("reused" if reused else "started"), url=state.database_url)
     save_state(data_dir, state)
     return fill_from(settings, state)
@@ -106,7 +107,7 @@ class Mesh:
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, self.stop_event.set)
-        servers = EmbeddedServers(self.settings.data_dir.resolve())
+        servers = EmbeddedServers(self.settings.data_dir.resolve(), places=SystemPlaces.of(self.settings))
         settings = self.settings.model_copy(update={"data_dir": servers.data_dir})
         running = load_state(servers.data_dir).supervisor_pid
         if pid_alive(running) and running != os.getpid():
@@ -241,7 +242,8 @@ def stop_mesh(settings: Settings, timeout: float = 30.0) -> str:
         if pid_alive(state.supervisor_pid):
             return f"mesh (pid {state.supervisor_pid}) did not stop in {timeout:.0f} s"
         return f"mesh in {data_dir} stopped"
-    left = EmbeddedServers(data_dir, nats_pid=state.nats_pid if pid_alive(state.nats_pid) else None)
+    nats_pid = state.nats_pid if pid_alive(state.nats_pid) else None
+    left = EmbeddedServers(data_dir, nats_pid=nats_pid, places=SystemPlaces.of(settings))
     left.postgres = postmaster_pid(left.pgdata) is not None
     if not left.nats_pid and not left.postgres:
         return f"no mesh running in {data_dir}"

@@ -62,20 +62,31 @@ def _detach(data_dir: Path, hubs: list[str], demo: bool = False) -> None:
     for h in hubs:
         args += ["--hub", h]
     args.append("--demo" if demo else "--no-demo")
-    with open(data_dir / "mesh.log", "ab") as out:
+    log_path = data_dir / "mesh.log"
+    with open(log_path, "ab") as out:
+        start = out.tell()
         proc = subprocess.Popen(
             args, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True
         )
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
         if proc.poll() is not None:
-            raise fail(f"the mesh exited at start (code {proc.returncode}); see {data_dir}/mesh.log")
+            reason = _last_error(log_path, start) or f"the mesh exited at start (code {proc.returncode})"
+            raise fail(f"{reason}; see {log_path}")
         state = load_state(data_dir)
         if state.ready and state.supervisor_pid == proc.pid:
             typer.echo(f"vsmesh up in the background (pid {proc.pid}); nats {state.nats_url}")
             return
         time.sleep(0.2)
     raise fail(f"the mesh did not become ready in 120 s; see {data_dir}/mesh.log")
+
+
+def _last_error(log_path: Path, start: int) -> str | None:
+    """The `error: …` line the background `up` wrote since `start`, without its prefix."""
+    with open(log_path, "rb") as f:
+        f.seek(start)
+        lines = f.read().decode(errors="replace").splitlines()
+    return next((line.removeprefix("error: ") for line in reversed(lines) if line.startswith("error: ")), None)
 
 
 @guarded

@@ -17,15 +17,16 @@ from typer.testing import CliRunner
 
 from vsmesh.bus.mesh_state import load_state
 from vsmesh.bus.nats_server import free_port, start_nats, stop_pid
-from vsmesh.bus.postgres_server import start_postgres, stop_postgres
+from vsmesh.bus.postgres_server import SystemPlaces, start_postgres, stop_postgres
 from vsmesh.settings import Settings
 
 VSMESH = [sys.executable, "-m", "vsmesh.cli.app"]
 
 
 def server_dir() -> Path:
-    """A temp dir for server data outside pytest's own: pytest keeps that one at mode 0700 (and may reset
-    it when another session starts), which locks out PostgreSQL's system user when we run as root."""
+    """A temp dir (mode 0700) for server data outside pytest's own, which pytest may reset when another
+    session starts. As root, PostgreSQL's system user cannot reach into it: its cluster then lives in the
+    system home, linked from here (bus/postgres_server.py), as for a data dir in a private home."""
     return Path(tempfile.mkdtemp(prefix="vsmesh-test-"))
 
 
@@ -47,9 +48,10 @@ def nats_server(session_dir: Path) -> Iterator:
 @pytest.fixture(scope="session")
 def database_url(session_dir: Path) -> Iterator[str]:
     pgdata = session_dir / "postgres"
-    url = start_postgres(pgdata)
+    places = SystemPlaces.of(Settings.from_env(os.environ))  # VSMESH_POSTGRES_HOME/_USER, as `vsmesh up` reads them
+    url = start_postgres(pgdata, places)
     yield url
-    stop_postgres(pgdata)
+    stop_postgres(pgdata, places)
 
 
 @pytest.fixture(scope="session")

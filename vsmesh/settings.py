@@ -25,6 +25,13 @@ class Settings(BaseModel):
     nats_user: str | None = Field(None, description="NATS user; unset: the embedded mesh's admin")
     nats_password: str | None = Field(None, repr=False, description="NATS password for nats_user")
     database_url: str | None = Field(None, description="external PostgreSQL; unset: the embedded one's")
+    postgres_home: Path = Field(
+        Path("/var/lib/vsmesh"),
+        description="as root: where the embedded PostgreSQL's binaries, and data its system user cannot reach, live",
+    )
+    postgres_user: str = Field(
+        "embedded_postgres", description="as root: the system user the embedded PostgreSQL runs as"
+    )
     actor: str = Field(default_factory=getpass.getuser, description="who acts, recorded on every event")
     actor_kind: Literal["human", "agent", "service"] = Field("human", description="human, agent or service")
     log_format: Literal["auto", "json", "console"] = Field("auto", description="auto: pretty on a terminal")
