@@ -17,6 +17,7 @@ import msgspec
 
 from vsmesh.bus.subjects import check_slug, contract_service
 from vsmesh.errors import ConfigError, InvalidEvent
+from vsmesh.events.governance import ADMIN_ONLY_TYPES
 
 ADMIN_USER = "admin"
 READER_USER = "reader"
@@ -79,7 +80,8 @@ def all_creds(data_dir: Path) -> list[Creds]:
 
 
 def hub_permissions(hub: str) -> dict[str, Any]:
-    """A hub's service: publish its own events, answer its contract; no stream or consumer administration.
+    """A hub's service: publish its own events, answer its contract; no stream or consumer administration,
+    and no governance event (registry, manifests, widgets, reverts, canon policies and mandates).
 
     `vsmesh up` runs each hub's contract as this user (bus/contract_identity.py). What a contract does
     on NATS, and what grants it: a write publishes one event of its own hub (`{horizon}.{hub}.>`) and
@@ -97,7 +99,13 @@ def hub_permissions(hub: str) -> dict[str, Any]:
                 "$JS.API.STREAM.MSG.GET.*",
                 "$JS.API.DIRECT.GET.>",
             ],
-            "deny": ["$JS.API.STREAM.CREATE.>", "$JS.API.STREAM.UPDATE.>", "$JS.API.STREAM.DELETE.>"],
+            "deny": [
+                "$JS.API.STREAM.CREATE.>",
+                "$JS.API.STREAM.UPDATE.>",
+                "$JS.API.STREAM.DELETE.>",
+                # Governance events (events/governance.py) on any subject, its own hub's included.
+                *(f"*.*.{event_type}.>" for event_type in sorted(ADMIN_ONLY_TYPES)),
+            ],
         },
         "subscribe": {
             "allow": [

@@ -5,10 +5,10 @@ from __future__ import annotations
 from nats.js import JetStreamContext
 from nats.js.errors import NotFoundError
 
+from vsmesh.bus.provenance import decode_stored
 from vsmesh.bus.quarantine import Quarantined
 from vsmesh.bus.reader import Start, StreamReader
 from vsmesh.errors import ConfigError
-from vsmesh.events.codec import decode_message
 
 STREAM = "QUARANTINE"
 
@@ -40,7 +40,7 @@ async def replay(js: JetStreamContext, seq: int) -> int:
     stays quarantined and the error says why.
     """
     q = await get_quarantined(js, seq)
-    decode_message(q.data, q.headers)  # raises InvalidEvent with today's reason when it is still bad
+    decode_stored(q.data, q.headers, q.origin_subject)  # InvalidEvent with today's reason when it is still bad
     headers = {**q.headers, "Nats-Msg-Id": f"replay:{q.origin_stream}:{q.origin_seq}"}
     ack = await js.publish(q.origin_subject, q.data, headers=headers, stream=q.origin_stream)
     await js.delete_msg(STREAM, seq)

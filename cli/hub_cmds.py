@@ -30,6 +30,7 @@ def plan(manifest: Manifest, hubs: list[dict[str, Any]], publisher: Publisher) -
     Ids are content hashes, so a re-run (or a retry) never stores an event twice.
     ConfigError, naming both hubs, when another hub's active manifest claims one of its event types.
     """
+    from vsmesh.events.governance import REGISTRY_HUB, registry_entity
     from vsmesh.hubs.registry.manifest_model import content_id
     from vsmesh.hubs.registry.projector import conflict_message, conflicts
 
@@ -46,23 +47,26 @@ def plan(manifest: Manifest, hubs: list[dict[str, Any]], publisher: Publisher) -
     current = next((h for h in hubs if h["slug"] == slug), None) or {}
     events: list[Event] = []
 
-    def add(event_type: str, subject: str, data: dict[str, Any], *key: Any) -> None:
+    def add(event_type: str, data: dict[str, Any], *key: Any) -> None:
+        # In the registry's namespace, about this hub: where only governance identities may publish.
         event_id = content_id(event_type, slug, *key)
-        events.append(publisher.build(event_type, hub=slug, subject=subject, data=data, event_id=event_id))
+        events.append(
+            publisher.build(event_type, hub=REGISTRY_HUB, subject=registry_entity(slug), data=data, event_id=event_id)
+        )
 
     registration = manifest.registration()
     if current.get("registered_event_id") != content_id("hub-registered", slug, registration):
-        add("hub-registered", f"hub/{slug}", registration, registration)
+        add("hub-registered", registration, registration)
     active = current.get("active_manifest") or {}
     if active.get("content_hash") != manifest.content_hash():
         revision = (current.get("revisions") or 0) + 1
-        add("hub-manifest-activated", f"hub/{slug}", {**manifest.activation(), "revision": revision},
-            manifest.content_hash(), revision)  # fmt: skip
+        activation = {**manifest.activation(), "revision": revision}
+        add("hub-manifest-activated", activation, manifest.content_hash(), revision)
     have = {w["slug"]: w["event_id"] for w in current.get("widget_list", [])}
     for w in manifest.widgets:
         data = w.model_dump(exclude_none=True)
         if have.get(w.slug) != content_id("widget-created", slug, data):
-            add("widget-created", f"widget/{w.slug}", data, data)
+            add("widget-created", data, data)
     return events
 
 

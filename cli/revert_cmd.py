@@ -39,10 +39,14 @@ class Stored:
 async def history(
     js: JetStreamContext, subject: str = "*.>", start: Start | None = None, streams: tuple[str, ...] | None = None
 ) -> list[Stored]:
-    """Every decodable event of the horizon streams matching `subject` (its first token is the horizon), by time."""
+    """Every valid event of the horizon streams matching `subject` (its first token is the horizon), by time.
+
+    Valid includes its provenance (bus/provenance.py): an event whose envelope contradicts its subject is
+    nobody's action, so audit does not list it and revert does not find it.
+    """
+    from vsmesh.bus.provenance import decode_stored
     from vsmesh.bus.reader import Start, StreamReader
     from vsmesh.bus.streams import HORIZON_STREAMS
-    from vsmesh.events.codec import decode_message
 
     if streams is None:  # not the default value: that would import NATS with this module
         streams = HORIZON_STREAMS
@@ -53,7 +57,7 @@ async def history(
             async for batch in reader.drain_to_head(1000):
                 for msg in batch:
                     try:
-                        event = decode_message(msg.data, msg.headers)
+                        event = decode_stored(msg.data, msg.headers, msg.subject)
                     except InvalidEvent:
                         continue
                     found.append(Stored(event, stream, msg.metadata.sequence.stream))

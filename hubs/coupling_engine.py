@@ -33,11 +33,12 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from vsmesh.bus.contract_client import ask
+from vsmesh.bus.provenance import decode_stored
 from vsmesh.bus.publisher import Publisher
 from vsmesh.bus.reader import Start, StreamReader, stream_sequence
 from vsmesh.bus.streams import stream_for
 from vsmesh.bus.subjects import event_subject
-from vsmesh.events.codec import decode_message
+from vsmesh.errors import InvalidEvent
 from vsmesh.events.envelope import Event
 from vsmesh.hubs.coupling import Coupling, Emit, all_couplings, derived_id, enabled
 from vsmesh.settings import Settings
@@ -180,8 +181,13 @@ class Reactor:
         for msg in batch:
             if msg.subject.split(".")[2] not in self.coupling.types:
                 continue
-            cause = decode_message(msg.data, msg.headers)
             seq = stream_sequence(msg)
+            try:
+                cause = decode_stored(msg.data, msg.headers, msg.subject)
+            except InvalidEvent as e:
+                # The hub's projector quarantines it with this reason; a coupling passes over it, never stalls.
+                self.log.warning("cause passed over", sequence=seq, reason=str(e))
+                continue
             ctx = _Context(self.nc, self.engine, self.stream, seq, in_batch)
             for emit in await self.coupling.reactions(cause, ctx):
                 event = self._build(cause, emit)

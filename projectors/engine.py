@@ -11,10 +11,10 @@ import structlog
 from nats.aio.msg import Msg
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from vsmesh.bus.provenance import decode_stored
 from vsmesh.bus.quarantine import Rejected
 from vsmesh.bus.reader import stream_sequence
 from vsmesh.errors import InvalidEvent
-from vsmesh.events.codec import decode_message
 from vsmesh.events.envelope import Event
 from vsmesh.projectors import driver
 from vsmesh.projectors.changes import Changes
@@ -118,7 +118,8 @@ def _fold_once(
             skipped += 1
             continue
         try:
-            event = decode_message(msg.data, msg.headers)  # structured or binary CloudEvents
+            # Structured or binary CloudEvents, and the envelope must agree with the subject it was stored on.
+            event = decode_stored(msg.data, msg.headers, msg.subject)
         except InvalidEvent as e:
             # Stays in the log untouched; the caller copies it to the quarantine with its reason.
             rejected.append(Rejected(msg, str(e)))

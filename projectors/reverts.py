@@ -19,14 +19,14 @@ import sqlalchemy as sa
 from nats.js import JetStreamContext
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from vsmesh.bus.provenance import decode_stored
 from vsmesh.bus.reader import Start, Stop, StreamReader
 from vsmesh.errors import InvalidEvent
-from vsmesh.events.codec import decode_message
 from vsmesh.events.envelope import Event
+from vsmesh.events.governance import REVERT_TYPE
 from vsmesh.projectors.changes import Changes
 
 REVERTED_TABLE = "vsmesh_reverted"
-REVERT_TYPE = "event-reverted"
 REVERT_STREAM = "CONSTITUTIONAL"
 
 
@@ -92,7 +92,7 @@ async def reverts_in_log(js: JetStreamContext, hub: str, stop: Stop | None = Non
         async for batch in reader.drain_to_head(1000, stop=stop):
             for msg in batch:
                 try:
-                    event = decode_message(msg.data, msg.headers)
+                    event = decode_stored(msg.data, msg.headers, msg.subject)
                 except InvalidEvent:
                     continue
                 if event.type == REVERT_TYPE and event.hub == hub:

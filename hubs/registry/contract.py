@@ -2,18 +2,23 @@
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import AsyncIterator
 from typing import Any
 
 import sqlalchemy as sa
 from pydantic import Field
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from vsmesh.errors import ContractError
+from vsmesh.events.governance import REGISTRY_HUB
 from vsmesh.hubs.contract import ContractRequest, HubContext, Operation
 from vsmesh.hubs.core import core_operations
 from vsmesh.hubs.core.queries import filtered, one, rows
 from vsmesh.hubs.core.writes import Slug, WriteRequest
 from vsmesh.hubs.registry import tables as t
 from vsmesh.hubs.registry.state import GOVERNANCE_TYPES
+from vsmesh.projectors.engine import in_schema
 
 # --- the registry
 
@@ -83,11 +88,20 @@ class WidgetsRequest(ContractRequest):
     widget_type: str | None = None
 
 
+@contextlib.asynccontextmanager
+async def _registry(ctx: HubContext) -> AsyncIterator[AsyncConnection]:
+    """A read of the registry's schema: a manifest hub's widgets and vocabulary are registry events."""
+    async with ctx.engine.connect() as conn:
+        yield await in_schema(conn, REGISTRY_HUB)
+
+
+_WIDGET_COLUMNS = [c for c in t.widgets.c if c.name != "hub"]
+
+
 async def get_widgets(ctx: HubContext, request: WidgetsRequest) -> dict[str, Any]:
-    query = filtered(
-        t.hub_widgets, sa.select(t.hub_widgets).order_by(t.hub_widgets.c.slug), widget_type=request.widget_type
-    )
-    async with ctx.read() as conn:
+    query = sa.select(*_WIDGET_COLUMNS).where(t.widgets.c.hub == ctx.hub).order_by(t.widgets.c.slug)
+    query = filtered(t.widgets, query, widget_type=request.widget_type)
+    async with _registry(ctx) as conn:
         return {"hub": ctx.hub, "widgets": await rows(conn, query)}
 
 
@@ -101,11 +115,14 @@ async def get_timeline(ctx: HubContext, request: TimelineRequest) -> dict[str, A
     tl = t.timeline
     query = sa.select(tl).order_by(tl.c.time.desc(), tl.c.event_id.desc()).limit(request.limit)
     query = filtered(tl, query, type=request.type)
+    if request.widget:
+        async with _registry(ctx) as conn:
+            w = await one(
+                conn, sa.select(t.widgets).where(t.widgets.c.hub == ctx.hub, t.widgets.c.slug == request.widget)
+            )
+        names = {request.widget, *([w["entity"]] if w and w["entity"] else [])}
+        query = query.where(tl.c.entity.in_(sorted(names)))
     async with ctx.read() as conn:
-        if request.widget:
-            w = await one(conn, sa.select(t.hub_widgets).where(t.hub_widgets.c.slug == request.widget))
-            names = {request.widget, *([w["entity"]] if w and w["entity"] else [])}
-            query = query.where(tl.c.entity.in_(sorted(names)))
         return {"hub": ctx.hub, "events": await rows(conn, query)}
 
 
@@ -113,13 +130,19 @@ class VocabularyRequest(ContractRequest):
     pass
 
 
+_TERMS = {
+    "widget-type": "widget_types",
+    "event-type": "event_types",
+    "annotation-category": "annotation_categories",
+    "policy-scope": "policy_scopes",
+}
+
+
 async def get_vocabulary(ctx: HubContext, request: VocabularyRequest) -> dict[str, Any]:
-    v = t.vocabulary
-    async with ctx.read() as conn:
-        found = await rows(conn, sa.select(v).order_by(v.c.kind, v.c.term))
-    by_kind: dict[str, list[str]] = {}
-    for row in found:
-        by_kind.setdefault(row["kind"], []).append(row["term"])
+    m = t.manifests
+    async with _registry(ctx) as conn:
+        active = await one(conn, sa.select(m).where(m.c.slug == ctx.hub, m.c.status == "active"))
+    by_kind = {kind: sorted(active[column] or []) for kind, column in _TERMS.items() if active and active[column]}
     return {"hub": ctx.hub, "vocabulary": by_kind, "policy_scopes": by_kind.get("policy-scope", [])}
 
 

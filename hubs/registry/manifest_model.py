@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from vsmesh.errors import ConfigError
 from vsmesh.events.envelope import Horizon
+from vsmesh.events.governance import REGISTRY_HUB
 
 SLUG = r"^[a-z0-9][a-z0-9-]*$"
 VsmFunction = Literal["OPS", "SYN", "CTL", "AUD", "INT", "POL", "ENV", "CANON", "DEV", "FIN"]
@@ -37,6 +38,13 @@ class Identity(_Strict):
     vsm_system: VsmSystem | None = None
     description: str | None = None
     owner: str | None = None
+
+    @field_validator("slug")
+    @classmethod
+    def _not_the_registry(cls, slug: str) -> str:
+        if slug == REGISTRY_HUB:
+            raise ValueError(f"{slug!r} is the registry's own namespace; choose another slug, e.g. reg-hub")
+        return slug
 
 
 class Vocabulary(_Strict):

@@ -15,14 +15,13 @@ import msgspec
 
 from vsmesh.events.envelope import Event
 from vsmesh.events.generic import metadata_of
+from vsmesh.events.governance import REGISTRY_HUB, registry_entity
 from vsmesh.events.schemas.hub import HubManifestActivated, HubRegistered, WidgetCreated
 from vsmesh.hubs.core import core_handlers, hub_streams
 from vsmesh.hubs.registry import tables as t
 from vsmesh.hubs.registry.state import SHARED_TYPES, VOCABULARIES, Vocabularies
 from vsmesh.projectors.changes import Changes
 from vsmesh.projectors.projection import Applied, Handler, Projection
-
-REGISTRY_HUB = "registry"
 
 
 def conflicts(claimed: dict[str, str], slug: str, event_types: list[str]) -> dict[str, str]:
@@ -55,6 +54,7 @@ class RegistryFolds:
 
     def on_registered(self, event: HubRegistered, at: Applied, changes: Changes) -> None:
         d = event.data
+        about(event, d.slug)
         changes.upsert(
             t.hubs,
             {
@@ -74,6 +74,7 @@ class RegistryFolds:
 
     def on_manifest_activated(self, event: HubManifestActivated, at: Applied, changes: Changes) -> None:
         d = event.data
+        about(event, d.slug)
         revision = d.revision or self.revisions.get(d.slug, 0) + 1
         self.revisions[d.slug] = max(self.revisions.get(d.slug, 0), revision)
         row = {
@@ -114,7 +115,7 @@ class RegistryFolds:
         changes.upsert(
             t.widgets,
             {
-                "hub": event.hub,
+                "hub": about(event),
                 "slug": d.slug,
                 "widget_type": d.widget_type,
                 "title": d.title,
@@ -133,11 +134,28 @@ class RegistryFolds:
         }
 
 
+def about(event: Event, slug: str | None = None) -> str:
+    """The hub a registry event is about: its entity `hub/<slug>` in the registry's namespace.
+
+    Raising quarantines the event with the reason: a manifest or registration for hub X counts only when
+    stored as `constitutional.registry.{type}.hub:X` (only the admin may publish there, README Security),
+    and only for the hub its data names.
+    """
+    named = (event.subject or "").removeprefix("hub/")
+    if event.subject != registry_entity(named) or (slug is not None and slug != named):
+        raise ValueError(
+            f"{event.type} about hub {slug or named!r} must be stored as constitutional.{REGISTRY_HUB}."
+            f"{event.type}.hub:{slug or named} (subject {registry_entity(slug or named)!r}); publish it "
+            "with `vsmesh hub bootstrap`"
+        )
+    return named
+
+
 def registry_projection(folds: RegistryFolds | None = None) -> Projection:
-    """The registry reads every hub's constitutional events (hub-* among them)."""
+    """The registry reads its own namespace of the constitutional stream: registrations, manifests, widgets."""
     return Projection(
         hub=REGISTRY_HUB,
-        streams={"CONSTITUTIONAL": "constitutional.>"},
+        streams={"CONSTITUTIONAL": f"constitutional.{REGISTRY_HUB}.>"},
         metadata=t.registry_metadata,
         handlers=(folds or RegistryFolds()).handlers(),
     )
@@ -148,35 +166,6 @@ def registry_projection(folds: RegistryFolds | None = None) -> Projection:
 
 def _plain(value: Any) -> Any:
     return msgspec.to_builtins(value)
-
-
-def on_hub_widget(event: WidgetCreated, at: Applied, changes: Changes) -> None:
-    d = event.data
-    changes.upsert(
-        t.hub_widgets,
-        {
-            "slug": d.slug,
-            "widget_type": d.widget_type,
-            "title": d.title,
-            "entity": d.entity,
-            "attributes": d.attributes,
-            "event_id": event.id,
-            "created_at": event.time,
-        },
-    )
-
-
-def on_hub_manifest(event: HubManifestActivated, at: Applied, changes: Changes) -> None:
-    d = event.data
-    terms = {
-        "widget-type": d.widget_types,
-        "event-type": d.event_types,
-        "annotation-category": d.annotation_categories,
-        "policy-scope": d.policy_scopes,
-    }
-    for kind, values in terms.items():
-        for term in values:
-            changes.upsert(t.vocabulary, {"kind": kind, "term": term, "revision": d.revision, "active": True})
 
 
 def on_declared(event: Event, at: Applied, changes: Changes) -> None:
@@ -230,9 +219,6 @@ def _refuse_undeclared(event: Event, at: Applied, changes: Changes) -> None:
 
 
 def manifest_projection(slug: str) -> ManifestProjection:
-    handlers: dict[str, Handler] = {
-        **core_handlers(),
-        "widget-created": on_hub_widget,
-        "hub-manifest-activated": on_hub_manifest,
-    }
+    # Its widgets and vocabulary are the registry's (stored in the registry's namespace, read from its schema).
+    handlers: dict[str, Handler] = core_handlers()
     return ManifestProjection(hub=slug, streams=hub_streams(slug), metadata=t.generic_metadata, handlers=handlers)

@@ -10,12 +10,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from vsmesh.events.envelope import Horizon
+from vsmesh.events.governance import REGISTRY_TYPES, REVERT_TYPE
 from vsmesh.events.registry import REGISTRY
 from vsmesh.hubs.core import CORE_EVENT_TYPES
 
 # Events that change what the mesh believes of a hub (its registration, manifest, widgets) or undo its
 # history: published by `vsmesh hub bootstrap` and `vsmesh revert`, never through a hub's own contract.
-GOVERNANCE_TYPES = frozenset({"hub-registered", "hub-manifest-activated", "widget-created", "event-reverted"})
+GOVERNANCE_TYPES = REGISTRY_TYPES | {REVERT_TYPE}
 # Every hub accepts the core's types and the hub-* events about itself; no manifest claims them.
 SHARED_TYPES = frozenset(CORE_EVENT_TYPES) | GOVERNANCE_TYPES
 

@@ -70,21 +70,10 @@ widgets = sa.Table(
     sa.Column("created_at", TIME),
 )
 
-# --- a manifest hub: the core's tables plus widgets, their event timeline, its vocabulary
+# --- a manifest hub: the core's tables plus its declared events' timeline (widgets and vocabulary are
+# the registry's: their events live in the registry's namespace)
 generic_metadata = sa.MetaData()
 add_core_tables(generic_metadata)
-
-hub_widgets = sa.Table(
-    "widgets",
-    generic_metadata,
-    sa.Column("slug", sa.Text, primary_key=True),
-    sa.Column("widget_type", sa.Text),
-    sa.Column("title", sa.Text),
-    sa.Column("entity", sa.Text),
-    sa.Column("attributes", JSONB),
-    sa.Column("event_id", sa.Text),
-    sa.Column("created_at", TIME),
-)
 
 timeline = sa.Table(  # every declared event, under the widget (or entity) it names as subject
     "timeline",
@@ -99,13 +88,4 @@ timeline = sa.Table(  # every declared event, under the widget (or entity) it na
     sa.Column("metadata", JSONB),
     sa.Column("stream", sa.Text),
     sa.Column("seq", sa.BigInteger),
-)
-
-vocabulary = sa.Table(  # the active manifest's terms: widget-type, event-type, annotation-category, policy-scope
-    "vocabulary",
-    generic_metadata,
-    sa.Column("kind", sa.Text, primary_key=True),
-    sa.Column("term", sa.Text, primary_key=True),
-    sa.Column("revision", sa.Integer),
-    sa.Column("active", sa.Boolean),
 )

@@ -57,6 +57,8 @@ def test_raw_bad_events_are_quarantined_with_reasons_and_good_ones_flow(settings
         "no-actor": (json.dumps(no_actor).encode(), "missing required field `actor`"),
         "shape": (json.dumps(cloudevent(data={"status": 3})).encode(), "$.data.status"),
         "version": (json.dumps(cloudevent(schemaversion=99)).encode(), "unsupported schemaversion 99"),
+        # Valid, but its envelope names another hub and entity than the subject it is stored on.
+        "elsewhere": (json.dumps(cloudevent(hub="fin-hub")).encode(), "but its envelope says hub 'fin-hub'"),
     }
     good = json.dumps(cloudevent(subject=f"service/q-good-{tag}", data={"status": "amber"})).encode()
 
@@ -64,7 +66,7 @@ def test_raw_bad_events_are_quarantined_with_reasons_and_good_ones_flow(settings
         sent = {}
         for name, (payload, _) in bad.items():
             sent[(await js.publish(subject, payload, headers={"X-Case": name})).seq] = name
-        await js.publish(subject, good)
+        await js.publish(f"operational.ops-hub.ops-health-checked.service:q-good-{tag}", good)
         return sent
 
     sent = with_js(settings, send)

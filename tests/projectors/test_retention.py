@@ -9,6 +9,7 @@ from nats.js.api import DiscardPolicy, StorageType, StreamConfig
 
 from tests.projectors.sample import digest, health_events, ledger_seqs, sample_projection
 from vsmesh.bus.reader import count_pending
+from vsmesh.bus.subjects import entity_token
 from vsmesh.events.codec import encode_event
 from vsmesh.projectors.engine import ensure_schema, positions
 from vsmesh.projectors.rebuild import rebuild
@@ -37,7 +38,8 @@ async def short_stream(bus):
 
 async def publish(js, publisher, prefix: str, hub: str, count: int) -> None:
     for event in health_events(publisher, hub, count, entities_count=30, alerts_every=9):
-        await js.publish(f"{prefix}.{hub}.{event.type}.x", encode_event(event))
+        # On the entity's own subject: an event counts only where its envelope says (bus/provenance.py).
+        await js.publish(f"{prefix}.{hub}.{event.type}.{entity_token(event.subject)}", encode_event(event))
 
 
 async def follow_to_head(js, db, settings, projection, stream: str) -> None:

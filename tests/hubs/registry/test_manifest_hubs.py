@@ -151,7 +151,7 @@ def test_two_hubs_may_not_claim_one_event_type(cli, running_mesh, settings, tmp_
     assert thief in refused.output and owner in refused.output and owned in refused.output
     assert "no hub" in json.dumps(call_or_error(settings, thief))
 
-    # A raw client bypassing the CLI: the registry records the manifest as rejected, naming both hubs.
+    # A raw (admin) client bypassing the CLI: the registry records the manifest as rejected, naming both hubs.
     from vsmesh.bus.publisher import Publisher
 
     async def raw():
@@ -159,7 +159,8 @@ def test_two_hubs_may_not_claim_one_event_type(cli, running_mesh, settings, tmp_
         try:
             p = Publisher(nc.jetstream(), settings)
             data = {"slug": thief, "event_types": [owned], "revision": 1}
-            stored = await p.publish(p.build("hub-manifest-activated", hub=thief, subject=f"hub/{thief}", data=data))
+            manifest = p.build("hub-manifest-activated", hub="registry", subject=f"hub/{thief}", data=data)
+            stored = await p.publish(manifest)
             return await ask(
                 nc, "registry", "get_hub", {"hub": thief, "wait_for_seq": {stored.stream: stored.sequence}}
             )

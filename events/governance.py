@@ -1,0 +1,37 @@
+"""Governance events: those that change what the mesh believes of a hub, its rules, or its history.
+
+Only governance identities publish them (the admin: `vsmesh hub bootstrap`, `vsmesh revert`, `vsmesh
+publish`), never a hub's service user: NATS refuses them to every hub user on every subject
+(bus/creds.py), and the folds check where they were stored (hubs/registry/projector.py). README,
+Security, lists this table for people.
+"""
+
+from __future__ import annotations
+
+REGISTRY_HUB = "registry"  # the registry's namespace: `constitutional.registry.{type}.hub:{slug}`
+
+# Registry events about hub X are stored only as `constitutional.registry.{type}.hub:X`.
+REGISTRY_TYPES = frozenset({"hub-registered", "hub-manifest-activated", "widget-created"})
+REVERT_TYPE = "event-reverted"
+CANON_TYPES = frozenset({"canon-policy-declared", "canon-mandate-granted"})
+
+# type -> who may publish it, and where
+PUBLISHERS: dict[str, str] = {
+    "hub-registered": f"admin (`vsmesh hub bootstrap`), on `constitutional.{REGISTRY_HUB}.hub-registered.hub:<slug>`",
+    "hub-manifest-activated": (
+        f"admin (`vsmesh hub bootstrap`), on `constitutional.{REGISTRY_HUB}.hub-manifest-activated.hub:<slug>`"
+    ),
+    "widget-created": f"admin (`vsmesh hub bootstrap`), on `constitutional.{REGISTRY_HUB}.widget-created.hub:<slug>`",
+    REVERT_TYPE: "admin (`vsmesh revert`), on `constitutional.<reverted event's hub>.event-reverted.<entity>`",
+    "canon-policy-declared": "admin (`vsmesh publish`, the demo), on `constitutional.canon-hub.…`",
+    "canon-mandate-granted": "admin (`vsmesh publish`, the demo), on `constitutional.canon-hub.…`",
+}
+ADMIN_ONLY_TYPES = frozenset(PUBLISHERS)
+
+
+def registry_entity(slug: str) -> str:
+    """The CloudEvents subject of every registry event about hub `slug`."""
+    return f"hub/{slug}"
+
+
+__all__ = ["ADMIN_ONLY_TYPES", "CANON_TYPES", "PUBLISHERS", "REGISTRY_HUB", "REGISTRY_TYPES", "REVERT_TYPE"]
