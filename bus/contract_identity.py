@@ -12,18 +12,25 @@ store, and reactors publish into other hubs, none of which a hub user may do.
 
 On external NATS (`VSMESH_NATS_URL`) the data dir's credentials are not that server's users, so every
 contract shares the connection `vsmesh up` was given.
+
+A hub's own connection can be closed by the server: nats-py closes a client for good on any `-ERR` other
+than a permissions violation (an authorization error while the server reloads its users is one). `serve`
+therefore keeps each contract answering: when its connection closes it logs in again and starts the
+contract anew, so start-up converges however the reloads interleave.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 import structlog
 from nats.aio.client import Client
 
-from vsmesh.bus.connection import connect
+from vsmesh.bus.connection import MeshClient, connect
 from vsmesh.bus.creds import Creds
 from vsmesh.bus.nats_server import issue_hub_creds
 from vsmesh.bus.subjects import contract_service
@@ -36,6 +43,8 @@ log = structlog.get_logger(__name__)
 # users after SIGHUP, which it does asynchronously: the first logins may be refused for a moment.
 LOGIN_PATIENCE_S = 10.0
 LOGIN_RETRY_S = 0.1
+
+StartContract = Callable[[Client], Awaitable[Any]]  # starts the hub's service on a connection, returns it
 
 
 @dataclass
@@ -50,10 +59,38 @@ class ContractConnections:
     settings: Settings
     embedded: bool
     _own: dict[str, Client] = field(default_factory=dict)
+    _services: dict[str, Any] = field(default_factory=dict)
+    _keepers: dict[str, asyncio.Task] = field(default_factory=dict)
+
+    async def serve(self, hub: str, start: StartContract) -> None:
+        """Start the hub's contract and return once it answers; then keep it answering (see module doc)."""
+        if hub in self._services:
+            raise ValueError(f"{hub}'s contract is served already")  # a second service would answer twice
+        nc = await self.for_hub(hub)
+        self._services[hub] = await start(nc)
+        if nc is not self.shared:
+            self._keepers[hub] = asyncio.create_task(self._keep(hub, nc, start), name=f"contract:{hub}")
+
+    async def _keep(self, hub: str, nc: MeshClient, start: StartContract) -> None:
+        while True:
+            await nc.closed.wait()
+            log.warning("contract connection closed; logging in again", hub=hub, error=repr(nc.last_error))
+            self._own.pop(hub, None)
+            with contextlib.suppress(Exception):
+                await self._services.pop(hub).stop()
+            while True:
+                try:
+                    nc = await self.for_hub(hub)
+                    self._services[hub] = await start(nc)
+                    break
+                except Exception as e:  # noqa: BLE001 - keep trying: the contract must come back
+                    log.error("contract not restarted; trying again", hub=hub, error=str(e))
+                    await asyncio.sleep(1.0)
+            log.info("contract answering again", hub=hub)
 
     async def for_hub(self, hub: str) -> Client:
         """The hub's own connection when embedded, else the shared one; logs which identity, once per hub."""
-        if hub in self._own:
+        if hub in self._own and not self._own[hub].is_closed:  # a closed one is never reused: log in again
             return self._own[hub]
         if not self.embedded:
             log.info(
@@ -86,7 +123,15 @@ class ContractConnections:
                 await asyncio.sleep(LOGIN_RETRY_S)
 
     async def close(self) -> None:
-        """Drain every hub's own connection (after its service stopped); the shared one is the caller's."""
+        """Stop every contract and drain every hub's own connection; the shared one is the caller's."""
+        for task in self._keepers.values():
+            task.cancel()
+        await asyncio.gather(*self._keepers.values(), return_exceptions=True)
+        self._keepers.clear()
+        for service in self._services.values():
+            with contextlib.suppress(Exception):
+                await service.stop()
+        self._services.clear()
         for nc in self._own.values():
             with contextlib.suppress(Exception):
                 await nc.drain()

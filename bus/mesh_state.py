@@ -70,10 +70,16 @@ def with_mesh(settings: Settings) -> Settings:
 
 
 def fill_from(settings: Settings, state: MeshState) -> Settings:
-    """Settings with the state's addresses where the env left them unset."""
+    """Settings with the state's addresses where the env left them unset.
+
+    Credentials follow the environment: VSMESH_NATS_USER/_PASSWORD, when set, are used (a reader stays a
+    reader, a wrong password is refused); the embedded admin's only when they are not.
+    """
     updates: dict[str, object] = {}
     if not settings.nats_url and state.nats_url:
-        updates.update(nats_url=state.nats_url, nats_user=state.nats_user, nats_password=state.nats_password)
+        updates["nats_url"] = state.nats_url
+        if settings.nats_user is None and settings.nats_password is None:
+            updates.update(nats_user=state.nats_user, nats_password=state.nats_password)
     if not settings.database_url and state.database_url:
         updates["database_url"] = state.database_url
     return settings.model_copy(update=updates) if updates else settings

@@ -12,6 +12,7 @@ from typing import Any, NamedTuple
 
 import msgspec
 import structlog
+from nats.aio.client import Client
 from nats.errors import ConnectionClosedError, NoRespondersError
 from nats.errors import TimeoutError as NatsTimeout
 from nats.js import JetStreamContext
@@ -149,9 +150,7 @@ class Publisher:
         error: Exception | None = None
         for attempt in range(1, self._attempts + 1):
             try:
-                ack = await self._js.publish(
-                    wire.subject, wire.payload, headers=wire.headers, stream=wire.stream, timeout=self._ack_timeout
-                )
+                ack = await self._acked(event, wire)
                 return Published(event.id, ack.stream, ack.seq, bool(ack.duplicate))
             except APIError as e:
                 if e.err_code == WRONG_LAST_SEQUENCE:
@@ -174,6 +173,33 @@ class Publisher:
             "is NATS up (`vsmesh status`)?"
         )
 
+    async def _acked(self, event: Event, wire: _Wire):
+        """The stream's acknowledgement; PublishError at once when the server refuses the subject to this user."""
+        publish = self._js.publish(
+            wire.subject, wire.payload, headers=wire.headers, stream=wire.stream, timeout=self._ack_timeout
+        )
+        denials = getattr(self._client, "denials", None)
+        if denials is None:  # a plain nats-py client: a refusal shows only as a missing acknowledgement
+            return await publish
+        acked = asyncio.ensure_future(publish)
+        refused = denials.refused(wire.subject)
+        try:
+            await asyncio.wait((acked, refused), return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            refused.cancel()
+        if not acked.done():
+            acked.cancel()
+            user = self._client.options.get("user") or "the default user"
+            raise PublishError(
+                f"NATS user {user!r} may not publish on {wire.subject} (event {event.id}): a hub's user publishes "
+                "only its own hub's subjects and no governance events; use that hub's credentials or the admin's"
+            )
+        return acked.result()
+
+    @property
+    def _client(self) -> Client:
+        return self._js._nc  # JetStreamContext keeps its client private; acks are plain replies on it
+
     async def publish_many(
         self, events: Iterable[Event] | AsyncIterable[Event], *, window: int = 4096
     ) -> list[Published]:
@@ -183,8 +209,7 @@ class Publisher:
         (same id, so stored once); it may then sit later in the stream than its neighbours.
         """
         sent: list[tuple[Event, _Wire]] = []
-        # JetStreamContext keeps its client private; acks are plain replies on that client.
-        async with AckPipeline(self._js._nc, window) as pipeline:
+        async with AckPipeline(self._client, window) as pipeline:
 
             async def push(event: Event) -> None:
                 wire = self._wire(event)

@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 import os
 import signal
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -102,6 +102,8 @@ class Mesh:
     settings: Settings
     on_status: Callable[[str], None] = lambda line: None
     stop_event: asyncio.Event = field(default_factory=asyncio.Event)
+    # Runs once every hub answers, before the mesh says it is ready (the demo: `vsmesh up` on a new data dir).
+    before_ready: Callable[[Settings], Awaitable[None]] | None = None
 
     async def run(self) -> None:
         loop = asyncio.get_running_loop()
@@ -150,6 +152,8 @@ class Mesh:
             for slug in settings.hubs:  # before anything answers: a contract read needs the tables
                 projection = hub(slug).projection()
                 await ensure_schema(engine, projection, projection.schema)
+            for slug in settings.hubs:  # each contract answers before its hub's projector runs
+                await _start_contract(contracts, engine, settings, slug)
             stats = [ProjectorStats(h) for h in settings.hubs]
             # Each hub's projector runs only while this process holds its lease (bus/lease.py).
             tasks = [
@@ -170,15 +174,15 @@ class Mesh:
                 nc.jetstream(), engine, [hub(s.hub).projection() for s in stats], stats, settings, self.stop_event
             )
             tasks += await _start_reactors(nc, engine, settings, self.stop_event)
-            services = [await _start_contract(contracts, engine, settings, h) for h in settings.hubs]
             # The registry and every hub that has only a manifest (hubs/registry/service.py).
             manifest_hubs = ManifestHubs(nc, engine, settings, self.stop_event, set(HUBS), contracts)
             tasks.append(await manifest_hubs.start())
+            if self.before_ready is not None:
+                await self.before_ready(settings)
+                await manifest_hubs.refresh()  # the hubs it bootstrapped answer before the mesh says it is ready
             mark(settings.data_dir, ready=True)
             log.info("mesh up", nats=settings.nats_url, hubs=list(settings.hubs), data_dir=str(settings.data_dir))
             await self._watch(tasks, stats)
-            for service in services:
-                await service.stop()
         finally:
             await contracts.close()
             await engine.dispose()
@@ -206,15 +210,18 @@ class Mesh:
         await asyncio.gather(*tasks, return_exceptions=True)
 
 
-async def _start_contract(contracts: ContractConnections, engine, settings: Settings, slug: str):
+async def _start_contract(contracts: ContractConnections, engine, settings: Settings, slug: str) -> None:
     """A coded hub's contract, answering and publishing as the hub's own user where there is one."""
     from vsmesh.hubs import hub
     from vsmesh.hubs.contract import HubContext, start_contract
 
     package = hub(slug)
-    nc = await contracts.for_hub(slug)
-    ctx = HubContext(slug, package.projection(), engine, nc.jetstream(), settings)
-    return await start_contract(nc, ctx, package.contract.operations())
+
+    async def start(nc):
+        ctx = HubContext(slug, package.projection(), engine, nc.jetstream(), settings)
+        return await start_contract(nc, ctx, package.contract.operations())
+
+    await contracts.serve(slug, start)
 
 
 async def _start_reactors(nc, engine, settings: Settings, stop: asyncio.Event) -> list[asyncio.Task]:

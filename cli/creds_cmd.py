@@ -22,10 +22,12 @@ def issue(
 ) -> None:
     """Create (or return) a hub's service user: it may publish only that hub's events and answer its contract."""
     from vsmesh.bus.creds import write_private
+    from vsmesh.bus.mesh_state import load_state
     from vsmesh.bus.nats_server import issue_hub_creds
 
     settings = settings_from(data_dir, discover=False)
-    if settings.nats_url:
+    # The URL `vsmesh env` printed is the embedded mesh's own: its users live in this data dir.
+    if settings.nats_url and settings.nats_url != load_state(settings.data_dir).nats_url:
         raise fail("VSMESH_NATS_URL points at an outside NATS server; create users in that server's config")
     creds = issue_hub_creds(settings.data_dir, hub)
     body = msgspec.json.format(msgspec.json.encode(creds))

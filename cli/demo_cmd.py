@@ -6,8 +6,6 @@ demo event already last on its subject (or any newer event there) is not sent ag
 
 from __future__ import annotations
 
-import asyncio
-import os
 from collections import defaultdict
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -112,33 +110,17 @@ def is_fresh(settings: Settings) -> bool:
 
 
 async def run_mesh(mesh: Mesh, demo: bool) -> None:
-    """Run the mesh; with `demo`, publish the demo picture once it is ready."""
-    if not demo:
-        await mesh.run()
-        return
-    task = asyncio.create_task(_demo_when_ready(mesh))
-    try:
-        await mesh.run()
-    finally:
-        task.cancel()
+    """Run the mesh; with `demo`, publish the demo picture before it says it is ready."""
+    if demo:
+        mesh.before_ready = _publish_picture
+    await mesh.run()
 
 
-async def _demo_when_ready(mesh: Mesh) -> None:
+async def _publish_picture(settings: Settings) -> None:
     import structlog
 
-    from vsmesh.bus.mesh_state import load_state, with_mesh
-
     log = structlog.get_logger(__name__)
-    data_dir = mesh.settings.data_dir.resolve()
-    while not mesh.stop_event.is_set():
-        state = load_state(data_dir)
-        if state.ready and state.supervisor_pid == os.getpid():
-            break
-        await asyncio.sleep(0.2)
-    else:
-        return
     try:
-        settings = with_mesh(mesh.settings.model_copy(update={"data_dir": data_dir}))
         new, present = await publish_demo(settings)
         registered = await bootstrap_shipped(settings)
         log.info("demo published", new=new, already_there=present, manifests_bootstrapped=registered)

@@ -22,7 +22,6 @@ from nats.aio.client import Client
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from vsmesh.bus.contract_identity import ContractConnections
-from vsmesh.errors import MeshNotRunning
 from vsmesh.hubs.contract import HubContext, start_contract
 from vsmesh.hubs.registry import tables as t
 from vsmesh.hubs.registry.contract import manifest_hub_operations, registry_operations
@@ -33,7 +32,7 @@ from vsmesh.projectors.runner import ProjectorStats, run_projection
 from vsmesh.settings import Settings
 
 log = structlog.get_logger(__name__)
-POLL_SECONDS = 2.0
+POLL_SECONDS = 0.5  # one small query; a newly bootstrapped hub answers within about this
 
 
 async def _registry_rows(engine: AsyncEngine, table: sa.Table, *where: Any) -> list[dict[str, Any]]:
@@ -55,7 +54,7 @@ class ManifestHubs:
         self.nc, self.engine, self.settings, self.stop, self.coded = nc, engine, settings, stop, coded
         self.contracts = contracts
         self.tasks: list[asyncio.Task] = []
-        self.services: list[Any] = []
+        self._refreshing = asyncio.Lock()  # `_keep` and `vsmesh up` (after the demo) both refresh
         self.running: set[str] = set()
         self.stats: list[ProjectorStats] = []
 
@@ -66,11 +65,9 @@ class ManifestHubs:
         await ensure_schema(self.engine, projection, projection.schema)
         folds.load(await _registry_rows(self.engine, t.claims, t.claims.c.slug.is_not(None)),
                    await _registry_rows(self.engine, t.manifests))  # fmt: skip
-        self._run(projection)
         # Read-only operations, but on its own user all the same: it answers `vsmesh.registry.*` only.
-        contract_nc = await self.contracts.for_hub(REGISTRY_HUB)
-        ctx = HubContext(REGISTRY_HUB, projection, self.engine, contract_nc.jetstream(), self.settings)
-        self.services.append(await start_contract(contract_nc, ctx, registry_operations()))
+        await self.contracts.serve(REGISTRY_HUB, self._contract(REGISTRY_HUB, projection, registry_operations()))
+        self._run(projection)
         await self.refresh()
         return asyncio.create_task(self._keep(), name="manifest-hubs")
 
@@ -81,8 +78,19 @@ class ManifestHubs:
         run = run_projection(js, self.engine, projection, self.settings, self.stop, stats)
         self.tasks.append(asyncio.create_task(run, name=f"projector:{projection.hub}"))
 
+    def _contract(self, slug: str, projection, operations):
+        async def start(nc: Client):
+            ctx = HubContext(slug, projection, self.engine, nc.jetstream(), self.settings)
+            return await start_contract(nc, ctx, operations)
+
+        return start
+
     async def refresh(self) -> None:
-        """Learn every active manifest; start the manifest hubs not running yet."""
+        """Learn every active manifest; start every manifest hub not running yet that can start, report the others."""
+        async with self._refreshing:
+            await self._refresh()
+
+    async def _refresh(self) -> None:
         for row in await _registry_rows(self.engine, t.manifests, t.manifests.c.status == "active"):
             manifest = from_row(row)
             known = VOCABULARIES.active.get(manifest.slug)
@@ -92,19 +100,16 @@ class ManifestHubs:
             if manifest.slug not in self.coded and manifest.slug not in self.running:
                 try:
                     await self._start_hub(manifest.slug)
-                except MeshNotRunning as e:
-                    # Its user cannot log in: that hub stays down (tried again next refresh), the others start.
+                except Exception as e:  # noqa: BLE001 - that hub is tried again next refresh; the others start
                     log.error("manifest hub not started", hub=manifest.slug, error=str(e))
 
     async def _start_hub(self, slug: str) -> None:
-        # The connection first: if the hub's user cannot log in yet, nothing of the hub runs and the
-        # next refresh tries again (a projector started here would be started twice).
-        contract_nc = await self.contracts.for_hub(slug)
+        # The contract first, the projector last: if the contract cannot start yet, nothing of the hub
+        # runs and the next refresh tries again (a projector started here would be started twice).
         projection = manifest_projection(slug)
         await ensure_schema(self.engine, projection, projection.schema)
+        await self.contracts.serve(slug, self._contract(slug, projection, manifest_hub_operations()))
         self._run(projection)
-        ctx = HubContext(slug, projection, self.engine, contract_nc.jetstream(), self.settings)
-        self.services.append(await start_contract(contract_nc, ctx, manifest_hub_operations()))
         self.running.add(slug)
         log.info("manifest hub started", hub=slug)
 
@@ -127,6 +132,3 @@ class ManifestHubs:
             for task in self.tasks:
                 task.cancel()
             await asyncio.gather(*self.tasks, return_exceptions=True)
-            for service in self.services:
-                with contextlib.suppress(Exception):
-                    await service.stop()

@@ -7,6 +7,8 @@ import os
 import secrets
 import shutil
 import stat
+import subprocess
+import time
 import uuid
 
 import msgspec
@@ -15,11 +17,11 @@ import pytest
 from nats.js.errors import NotFoundError
 from typer.testing import CliRunner
 
-from tests.conftest import server_dir
+from tests.conftest import VSMESH, server_dir
 from vsmesh.bus.connection import connect
 from vsmesh.bus.creds import READER_USER, hub_user, load_creds
 from vsmesh.bus.mesh_state import MeshState, save_state
-from vsmesh.bus.nats_server import free_port, start_nats, stop_pid
+from vsmesh.bus.nats_server import free_port, issue_hub_creds, start_nats, stop_pid
 from vsmesh.bus.streams import ensure_streams
 from vsmesh.errors import MeshNotRunning
 from vsmesh.settings import Settings
@@ -32,7 +34,17 @@ def secured():
     """A nats-server started the way `vsmesh up` starts it, with the mesh's streams."""
     path = server_dir()
     server = start_nats(path, port=free_port(), password=ADMIN_PASSWORD)
-    save_state(path, MeshState(nats_url=server.url, nats_pid=server.pid, nats_port=server.port, ready=True))
+    save_state(
+        path,
+        MeshState(
+            nats_url=server.url,
+            nats_user="admin",
+            nats_password=ADMIN_PASSWORD,
+            nats_pid=server.pid,
+            nats_port=server.port,
+            ready=True,
+        ),
+    )
 
     async def streams():
         nc = await nats.connect(server.url, user="admin", password=ADMIN_PASSWORD)
@@ -254,9 +266,116 @@ def test_creds_issue_refuses_names_that_are_not_hub_slugs(secured, hub):
         assert result.exit_code == 1 and "must be lower-case letters" in result.output
 
 
+def vsmesh(path, *args: str, **env: str) -> subprocess.CompletedProcess:
+    """The CLI as a user runs it on the mesh in `path`: no VSMESH_NATS_URL unless given."""
+    base = {k: v for k, v in os.environ.items() if not k.startswith("VSMESH_")}
+    full = {**base, "VSMESH_DATA_DIR": str(path), "VSMESH_LOG_FORMAT": "json", **env}
+    return subprocess.run([*VSMESH, *args], env=full, capture_output=True, text=True, timeout=60)
+
+
+def error_lines(result: subprocess.CompletedProcess) -> list[str]:
+    assert "Traceback" not in result.stderr, result.stderr
+    return [line for line in result.stderr.splitlines() if line.startswith("error:")]
+
+
+def test_the_cli_logs_in_as_the_user_the_environment_names(secured):
+    """Finding 4 and 5 of the provenance issue: the reader named by the env stays a reader, and a refusal
+    for permissions is one line at once (it was retried for ~13 s and read "is NATS up?")."""
+    server, path = secured
+    reader = load_creds(path, READER_USER)
+    entity = f"service/env-{uuid.uuid4().hex[:6]}"
+    subject = f"operational.ops-hub.ops-health-checked.{entity.replace('/', ':')}"
+    publish = ["publish", "ops-health-checked", "--hub", "ops-hub", "--subject", entity, "--data", '{"status":"green"}']
+
+    started = time.monotonic()
+    refused = vsmesh(path, *publish, VSMESH_NATS_USER=reader.user, VSMESH_NATS_PASSWORD=reader.password)
+    took = time.monotonic() - started
+    assert refused.returncode == 1
+    [line] = error_lines(refused)
+    assert f"NATS user '{READER_USER}' may not publish on {subject}" in line
+    assert took < 6, f"the refusal took {took:.1f} s: it was retried like an outage"
+    assert asyncio.run(last_on(server, "OPERATIONAL", subject)) is None
+
+    wrong = vsmesh(path, *publish, VSMESH_NATS_USER="admin", VSMESH_NATS_PASSWORD="not-the-password")
+    assert wrong.returncode == 1
+    [line] = error_lines(wrong)
+    assert "refused the login" in line and "VSMESH_NATS_PASSWORD" in line
+    assert asyncio.run(last_on(server, "OPERATIONAL", subject)) is None
+
+    stored = vsmesh(path, *publish)  # nothing in the env: the embedded admin
+    assert stored.returncode == 0, stored.stderr
+    assert asyncio.run(last_on(server, "OPERATIONAL", subject)) is not None
+
+
+def test_creds_issue_accepts_the_url_vsmesh_env_prints(secured):
+    _, path = secured
+    exports = vsmesh(path, "env")
+    assert exports.returncode == 0, exports.stderr
+    env = dict(line.removeprefix("export ").split("=", 1) for line in exports.stdout.splitlines())
+    env = {k: v.strip("'") for k, v in env.items()}
+    assert env["VSMESH_NATS_URL"]
+    issued = vsmesh(path, "creds", "issue", "ops-hub", **env)
+    assert issued.returncode == 0, issued.stderr
+    assert msgspec.json.decode(issued.stdout)["user"] == hub_user("ops-hub")
+
+    elsewhere = vsmesh(path, "creds", "issue", "ops-hub", **{**env, "VSMESH_NATS_URL": "nats://10.0.0.1:4222"})
+    assert elsewhere.returncode == 1 and "outside NATS server" in elsewhere.stderr
+
+
 def test_the_server_log_holds_no_password(secured):
     """After every attack above (refused logins included), nats-server's own log names no password."""
     _, path = secured
     logged = (path / "nats.log").read_text()
     for user in ("admin", READER_USER, hub_user("ops-hub")):
         assert load_creds(path, user).password not in logged
+
+
+GOVERNANCE_SUBJECTS = {
+    "hub-registered": [
+        "constitutional.registry.hub-registered.hub:{hub}",
+        "constitutional.{hub}.hub-registered.hub:{hub}",
+    ],
+    "hub-manifest-activated": [
+        "constitutional.registry.hub-manifest-activated.hub:{hub}",
+        "constitutional.{hub}.hub-manifest-activated.hub:{hub}",
+    ],
+    "widget-created": ["constitutional.registry.widget-created.hub:{hub}", "constitutional.{hub}.widget-created.w"],
+    "event-reverted": ["constitutional.{hub}.event-reverted.service:x"],
+    "canon-policy-declared": ["constitutional.canon-hub.canon-policy-declared.policy:p"],
+    "canon-mandate-granted": ["constitutional.canon-hub.canon-mandate-granted.role:r"],
+}
+
+
+async def test_only_the_admin_publishes_governance_events(secured):
+    """Every governance type (events/governance.py) under every issued identity, on its own subjects and the
+    registry's: refused to the reader and to every hub user (the registry's and canon's included), stored
+    for the admin."""
+    from vsmesh.bus.creds import READER_USER
+    from vsmesh.events.governance import ADMIN_ONLY_TYPES
+
+    server, path = secured
+    assert set(GOVERNANCE_SUBJECTS) == ADMIN_ONLY_TYPES  # a new governance type needs a row here
+    hubs = ["ops-hub", "canon-hub", "registry", "syn-hub"]
+    for hub in ("registry", "syn-hub"):  # issued as `vsmesh up` issues them
+        await asyncio.to_thread(issue_hub_creds, path, hub)
+    await asyncio.sleep(0.5)  # the reload after issuing
+    identities = [(hub_user(h), h) for h in hubs] + [(READER_USER, "ops-hub")]
+    for user, hub in identities:
+        creds = load_creds(path, user)
+        nc, errors = await login(server, creds.user, creds.password)
+        try:
+            for event_type, subjects in GOVERNANCE_SUBJECTS.items():
+                for pattern in subjects:
+                    subject = pattern.format(hub=hub)
+                    await nc.publish(subject, b"{}")
+                    assert await violated(errors, subject), f"{user} published {event_type} on {subject}"
+        finally:
+            await nc.close()
+    nc = await nats.connect(server.url, user="admin", password=ADMIN_PASSWORD)
+    try:
+        for subjects in GOVERNANCE_SUBJECTS.values():
+            for pattern in subjects:
+                ack = await nc.jetstream().publish(pattern.format(hub="syn-hub"), b"{}")
+                assert ack.seq > 0
+    finally:
+        await nc.close()

@@ -25,8 +25,9 @@ from tests.conftest import VSMESH, server_dir, wait_until
 from vsmesh.bus.connection import connect
 from vsmesh.bus.contract_client import ask
 from vsmesh.bus.contract_identity import ContractConnections
-from vsmesh.bus.creds import hub_user
+from vsmesh.bus.creds import hub_user, load_creds
 from vsmesh.bus.mesh_state import load_state, with_mesh
+from vsmesh.errors import ContractError
 from vsmesh.settings import Settings
 
 CORE_HUBS = ("ops-hub", "dev-hub", "fin-hub", "canon-hub")
@@ -216,3 +217,44 @@ def test_external_mesh_logs_the_shared_identity_of_each_contract(running_mesh, s
     lines = identity_lines(session_dir / "up.log")
     assert {line["hub"] for line in lines} >= {*CORE_HUBS, "registry"}
     assert all(line["connection"] == "shared" and line["user"] == "admin" for line in lines)
+
+
+def test_a_contract_whose_connection_the_server_closed_answers_again(embedded_mesh):
+    """The start-up finding of the provenance issue: a users reload made the server close a hub's contract
+    connection, nats-py closed that client for good, and the hub never answered again. Here the server
+    is made to close ops-hub's connection (its password changes, the users reload), then the password comes
+    back: the contract logs in again and answers."""
+    from vsmesh.bus.nats_server import reload_nats
+
+    settings = mesh_settings(embedded_mesh)
+    auth = embedded_mesh / "auth.conf"
+    original = auth.read_bytes()
+    password = json.dumps(load_creds(embedded_mesh, hub_user("ops-hub")).password)
+    assert original.count(password.encode()) == 1
+    pid = load_state(embedded_mesh).nats_pid
+
+    def summary() -> bool:
+        try:
+            asyncio.run(_summary(settings))
+            return True
+        except ContractError:
+            return False
+
+    assert summary()
+    try:
+        auth.write_bytes(original.replace(password.encode(), json.dumps("changed-" + uuid.uuid4().hex).encode()))
+        reload_nats(pid)
+        wait_until(lambda: not summary(), timeout=20, what="the server to close ops-hub's contract connection")
+    finally:
+        auth.write_bytes(original)
+        reload_nats(pid)
+    wait_until(summary, timeout=20, what="ops-hub's contract to answer again")
+    assert "contract connection closed; logging in again" in (embedded_mesh / "mesh.log").read_text()
+
+
+async def _summary(settings: Settings) -> None:
+    nc = await connect(settings, name="identity-test")
+    try:
+        await ask(nc, "ops-hub", "get_domain_summary", {}, timeout=2)
+    finally:
+        await nc.close()
