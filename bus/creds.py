@@ -98,6 +98,11 @@ def hub_permissions(hub: str) -> dict[str, Any]:
                 # Optimistic concurrency reads the entity's last message; a read, not configuration.
                 "$JS.API.STREAM.MSG.GET.*",
                 "$JS.API.DIRECT.GET.>",
+                # Replies to the contract's callers. `allow_responses` alone is not enough: a users reload
+                # (every new hub user) forgets which replies a responder may send, and a request in flight
+                # then gets no answer (seen as 10-s time-outs at start-up; nats.log: "Publish Violation -
+                # Subject _INBOX…"). Inboxes are random; a hub user sees only its own callers' ones.
+                "_INBOX.>",
             ],
             "deny": [
                 "$JS.API.STREAM.CREATE.>",

@@ -10,6 +10,7 @@ import socket
 import subprocess
 import sysconfig
 import time
+import urllib.request
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -123,12 +124,31 @@ def configure_nats(
     return admin.password
 
 
-def reload_nats(pid: int) -> None:
-    """Make a running nats-server re-read its config (users, permissions): SIGHUP."""
+def reload_nats(pid: int, monitor_port: int | None = None, *, timeout: float = 5.0) -> None:
+    """Make a running nats-server re-read its config (users, permissions): SIGHUP.
+
+    With its monitoring port, wait until it has: the reload is asynchronous, and a new user who logs in
+    before it lands is refused, or half let in (seen as a flush time-out of the new hub's first contract).
+    """
+    before = _config_load_time(monitor_port)
     try:
         os.kill(pid, signal.SIGHUP)
     except ProcessLookupError:
-        pass
+        return
+    deadline = time.monotonic() + timeout
+    while before is not None and _config_load_time(monitor_port) == before and time.monotonic() < deadline:
+        time.sleep(0.01)
+
+
+def _config_load_time(monitor_port: int | None) -> str | None:
+    """When the server last loaded its config (`/varz`), or None without monitoring."""
+    if not monitor_port:
+        return None
+    try:
+        with urllib.request.urlopen(f"{monitor_url(monitor_port)}/varz", timeout=1) as answer:
+            return json.loads(answer.read())["config_load_time"]
+    except (OSError, ValueError, KeyError):
+        return None
 
 
 def start_nats(
@@ -207,5 +227,5 @@ def issue_hub_creds(data_dir: Path, hub: str) -> Creds:
     if existing is None:
         write_private(data_dir / AUTH_FILE, users_config(data_dir).encode())
         if pid_alive(state.nats_pid):
-            reload_nats(state.nats_pid)
+            reload_nats(state.nats_pid, state.nats_monitor_port)
     return msgspec.structs.replace(creds, nats_url=state.nats_url)

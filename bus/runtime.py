@@ -68,7 +68,7 @@ def start_servers(settings: Settings, servers: EmbeddedServers) -> Settings:
             configure_nats(
                 data_dir, port=state.nats_port, password=state.nats_password, monitor_port=state.nats_monitor_port
             )
-            reload_nats(state.nats_pid)
+            reload_nats(state.nats_pid, state.nats_monitor_port)
         else:
             nats = start_nats(
                 data_dir, port=state.nats_port, password=state.nats_password, monitor_port=state.nats_monitor_port

@@ -210,3 +210,29 @@ def test_a_projector_rebuild_emits_nothing(settings, cli):
     assert asyncio.run(counts()) == before
     after = q(settings, "SELECT count(*) AS n FROM vsmesh_reactors.emitted")
     assert after[0]["n"] == before_rows
+
+
+def test_a_malformed_cause_is_passed_over_and_the_next_deployment_still_couples(settings):
+    """Issue "one engine": `{not json` before a valid deployment stopped the coupling for good (it retried
+    the same batch forever). The hub's projector quarantines it; the coupling passes over it and goes on."""
+    service = f"svc-{uuid.uuid4().hex[:8]}"
+
+    async def raw() -> None:
+        nc = await connect(settings, name="test-couplings")
+        try:
+            await nc.jetstream().publish(f"tactical.dev-hub.dev-deployment-completed.service:{service}", b"{not json")
+        finally:
+            await nc.close()
+
+    asyncio.run(raw())
+    cause = pub(
+        settings, "dev-deployment-completed", "dev-hub", f"deployment/{service}",
+        {"service": service, "version": "2.0.0", "environment": "prod", "rollback_path": "helm rollback"},
+    )  # fmt: skip
+    change_id = derived_id("dev-deployment-to-ops-change", cause)
+    wait_until(
+        lambda: q(settings, "SELECT * FROM ops_hub.change_records WHERE event_id = :id", id=change_id),
+        what="the ops change record after the malformed message",
+    )
+    [row] = q(settings, "SELECT * FROM vsmesh_reactors.positions WHERE coupling = 'dev-deployment-to-ops-change'")
+    assert row["last_error"] is None

@@ -105,7 +105,9 @@ def test_fresh_mesh_brings_every_hub_up_every_time():
                 if second != first:
                     failures.append(f"run {run}: consumers {first} -> {second} while idle")
             if late or "registry refresh failed" in log:
-                failures.append(f"run {run}: {late or 'registry refresh failed'}")
+                kept = Path(tempfile.gettempdir()) / f"vsmesh-soak-run{run}.log"
+                shutil.copy(data_dir / "mesh.log", kept)  # the data dir goes; what happened stays
+                failures.append(f"run {run}: {late or 'registry refresh failed'} (log: {kept})")
             timings.append(max((a for a in answers.values() if not isinstance(a, str)), default=0.0))
             print(f"run {run}: {answers}", flush=True)
         finally:
