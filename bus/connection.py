@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable
+from typing import TypeVar
 
 from nats.aio.client import Client
 from nats.errors import Error as NatsError
 
-from vsmesh.errors import MeshNotRunning
+from vsmesh.errors import MeshNotRunning, PermissionDenied
 from vsmesh.settings import Settings
+
+T = TypeVar("T")
 
 
 class Denials:
@@ -29,6 +33,19 @@ class Denials:
         for waiter in self._waiting.pop(subject, []):
             if not waiter.done():
                 waiter.set_result(text)
+
+    async def guard(self, subject: str, operation: Awaitable[T]) -> T:
+        """The operation's result, or PermissionDenied at once when the server refuses `subject` to us."""
+        done = asyncio.ensure_future(operation)
+        refused = self.refused(subject)
+        try:
+            await asyncio.wait((done, refused), return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            refused.cancel()
+        if done.done():
+            return done.result()
+        done.cancel()
+        raise PermissionDenied(refused.result())
 
     def refused(self, subject: str) -> asyncio.Future[str]:
         """Resolves with the server's message if it refuses a publish on `subject` (cancel it when acked)."""

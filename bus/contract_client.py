@@ -9,7 +9,7 @@ from nats.aio.client import Client
 from nats.errors import NoRespondersError
 from nats.errors import TimeoutError as NatsTimeout
 
-from vsmesh.errors import ContractError
+from vsmesh.errors import ContractError, PermissionDenied
 
 
 async def ask(
@@ -17,8 +17,13 @@ async def ask(
 ) -> Any:
     """The hub's JSON answer; a hub that is not running is named, never a bare timeout."""
     subject = f"vsmesh.{hub}.{operation}"
+    asked = nc.request(subject, msgspec.json.encode(request or {}), timeout=timeout)
+    denials = getattr(nc, "denials", None)
     try:
-        reply = await nc.request(subject, msgspec.json.encode(request or {}), timeout=timeout)
+        reply = await (denials.guard(subject, asked) if denials else asked)
+    except PermissionDenied:
+        user = nc.options.get("user") or "the default user"
+        raise ContractError("forbidden", f"NATS user {user!r} may not call {hub}'s {operation}") from None
     except NoRespondersError:
         raise ContractError(
             "not_running", f"{hub} does not answer {operation}: is `vsmesh up` running it (see `vsmesh status`)?"

@@ -21,7 +21,7 @@ from nats.js.errors import APIError, NoStreamResponseError, ServiceUnavailableEr
 from vsmesh.bus.pipeline import AckPipeline
 from vsmesh.bus.streams import stream_for
 from vsmesh.bus.subjects import check_slug, entity_token, event_subject
-from vsmesh.errors import ConcurrencyConflict, InvalidEvent, PublishError, UnknownEventType
+from vsmesh.errors import ConcurrencyConflict, InvalidEvent, PermissionDenied, PublishError, UnknownEventType
 from vsmesh.events.codec import encode_event
 from vsmesh.events.envelope import Event, new_event_id, utc_now
 from vsmesh.events.registry import REGISTRY, EventRegistry
@@ -181,20 +181,14 @@ class Publisher:
         denials = getattr(self._client, "denials", None)
         if denials is None:  # a plain nats-py client: a refusal shows only as a missing acknowledgement
             return await publish
-        acked = asyncio.ensure_future(publish)
-        refused = denials.refused(wire.subject)
         try:
-            await asyncio.wait((acked, refused), return_when=asyncio.FIRST_COMPLETED)
-        finally:
-            refused.cancel()
-        if not acked.done():
-            acked.cancel()
+            return await denials.guard(wire.subject, publish)
+        except PermissionDenied:
             user = self._client.options.get("user") or "the default user"
             raise PublishError(
                 f"NATS user {user!r} may not publish on {wire.subject} (event {event.id}): a hub's user publishes "
                 "only its own hub's subjects and no governance events; use that hub's credentials or the admin's"
-            )
-        return acked.result()
+            ) from None
 
     @property
     def _client(self) -> Client:

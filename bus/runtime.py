@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import os
 import signal
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -95,6 +96,20 @@ def mark(data_dir: Path, **changes: object) -> None:
     save_state(data_dir, state)
 
 
+@dataclass(frozen=True)
+class Ready:
+    """What `vsmesh up` tells a person once the mesh answers."""
+
+    seconds: float
+    data_dir: Path
+    nats_url: str
+    nats_monitor: str | None
+    database_url: str
+    hubs: list[str]
+    manifest_hubs: list[str]
+    couplings: int
+
+
 @dataclass
 class Mesh:
     """The foreground mesh process: servers, streams and every hub's projector."""
@@ -104,8 +119,10 @@ class Mesh:
     stop_event: asyncio.Event = field(default_factory=asyncio.Event)
     # Runs once every hub answers, before the mesh says it is ready (the demo: `vsmesh up` on a new data dir).
     before_ready: Callable[[Settings], Awaitable[None]] | None = None
+    on_ready: Callable[[Ready], None] = lambda ready: None  # the banner of `vsmesh up`
 
     async def run(self) -> None:
+        self._started = time.monotonic()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, self.stop_event.set)
@@ -134,6 +151,7 @@ class Mesh:
         """
         from vsmesh.hubs import HUBS, hub
         from vsmesh.hubs.registry.service import ManifestHubs
+        from vsmesh.hubs.registry.state import VOCABULARIES
         from vsmesh.projectors.database import check_database, create_engine
         from vsmesh.projectors.engine import ensure_schema
         from vsmesh.projectors.housekeeping import start_housekeeping
@@ -141,6 +159,8 @@ class Mesh:
 
         if not settings.hubs:
             settings = settings.model_copy(update={"hubs": tuple(HUBS)})
+        for slug, package in HUBS.items():  # a contract refuses what its hub does not declare
+            VOCABULARIES.declare_coded(slug, package.manifest.EVENT_TYPES)
         nc = await connect(settings, name="vsmesh-up")
         contracts = ContractConnections(nc, settings, embedded=embedded_nats)
         engine = create_engine(settings)
@@ -173,7 +193,8 @@ class Mesh:
             tasks += start_housekeeping(
                 nc.jetstream(), engine, [hub(s.hub).projection() for s in stats], stats, settings, self.stop_event
             )
-            tasks += await _start_reactors(nc, engine, settings, self.stop_event)
+            reactors, couplings = await _start_reactors(nc, engine, settings, self.stop_event)
+            tasks += reactors
             # The registry and every hub that has only a manifest (hubs/registry/service.py).
             manifest_hubs = ManifestHubs(nc, engine, settings, self.stop_event, set(HUBS), contracts)
             tasks.append(await manifest_hubs.start())
@@ -182,6 +203,19 @@ class Mesh:
                 await manifest_hubs.refresh()  # the hubs it bootstrapped answer before the mesh says it is ready
             mark(settings.data_dir, ready=True)
             log.info("mesh up", nats=settings.nats_url, hubs=list(settings.hubs), data_dir=str(settings.data_dir))
+            monitor = load_state(settings.data_dir).nats_monitor_port if embedded_nats else None
+            self.on_ready(
+                Ready(
+                    seconds=time.monotonic() - self._started,
+                    data_dir=settings.data_dir,
+                    nats_url=settings.nats_url or "",
+                    nats_monitor=monitor_url(monitor) if monitor else None,
+                    database_url=settings.database_url or "",
+                    hubs=list(settings.hubs),
+                    manifest_hubs=sorted(manifest_hubs.running),
+                    couplings=len(couplings),
+                )
+            )
             await self._watch(tasks, stats)
         finally:
             await contracts.close()
@@ -197,13 +231,12 @@ class Mesh:
                 # A failed task reports and stays down; the others keep running.
                 log.error("task failed", task=t.get_name(), error=str(t.exception()))
                 tasks.remove(t)
+            errors = "; ".join(f"{s.hub}: {s.last_error}" for s in stats if s.last_error)
             self.on_status(
-                "  ".join(
-                    f"{s.hub}: {s.applied} applied @ "
-                    + ",".join(f"{k}:{v}" for k, v in sorted(s.positions.items()))
-                    + (f" ERROR {s.last_error}" if s.last_error else "")
-                    for s in stats
-                )
+                f"{sum(s.applied for s in stats)} events applied ("
+                + ", ".join(f"{s.hub} {s.applied}" for s in stats)
+                + ")"
+                + (f"  ERROR {errors}" if errors else "")
             )
         for t in tasks:
             t.cancel()
@@ -224,7 +257,7 @@ async def _start_contract(contracts: ContractConnections, engine, settings: Sett
     await contracts.serve(slug, start)
 
 
-async def _start_reactors(nc, engine, settings: Settings, stop: asyncio.Event) -> list[asyncio.Task]:
+async def _start_reactors(nc, engine, settings: Settings, stop: asyncio.Event) -> tuple[list[asyncio.Task], list[str]]:
     """The couplings of the hubs this process runs (the reacting hub owns them), minus the disabled ones."""
     from vsmesh.hubs.coupling_engine import active_couplings, ensure_tables, start_reactors
 
@@ -232,13 +265,11 @@ async def _start_reactors(nc, engine, settings: Settings, stop: asyncio.Event) -
     couplings = [c for c in active_couplings(settings) if c.target_hub in settings.hubs]
     tasks, _ = start_reactors(nc, engine, settings, couplings, stop)
     log.info("reactors running", couplings=[c.name for c in couplings])
-    return tasks
+    return tasks, [c.name for c in couplings]
 
 
 def stop_mesh(settings: Settings, timeout: float = 30.0) -> str:
     """`vsmesh down`: ask the supervisor to stop; if it is gone, stop the servers it left."""
-    import time
-
     data_dir = settings.data_dir.resolve()
     state: MeshState = load_state(data_dir)
     if pid_alive(state.supervisor_pid):

@@ -12,7 +12,7 @@ import typer
 
 from vsmesh.cli.context import run, settings_from
 from vsmesh.cli.options import DataDir, Json
-from vsmesh.errors import ContractError, InvalidEvent
+from vsmesh.errors import ContractError, InvalidEvent, UnknownEventType
 from vsmesh.settings import Settings
 
 
@@ -80,31 +80,40 @@ async def _publish(
 
 
 async def check_vocabulary(nc, hub: str, event_type: str) -> None:
-    """Refuse a type the hub's active manifest does not declare; learn its declared schema-less types.
+    """Refuse a type the hub does not declare: its active manifest's, or a coded hub's own event types
+    while it has none; learn a manifest's declared schema-less types.
 
-    A hub the registry does not know (or a mesh whose registry is not running) is not checked here;
-    the projector side still skips what the manifest does not declare.
+    A hub that is neither coded nor known to the registry (or a mesh whose registry is not running) is not
+    checked here; its projector quarantines what its manifest does not declare.
     """
     from vsmesh.bus.contract_client import ask
+    from vsmesh.hubs import is_coded
 
+    active = None
     try:
-        found = await ask(nc, "registry", "get_hub", {"hub": hub}, timeout=5.0)
+        active = (await ask(nc, "registry", "get_hub", {"hub": hub}, timeout=5.0)).get("active_manifest")
     except ContractError as e:
-        if e.code in ("not_found", "not_running", "timeout"):
-            return
-        raise
-    active = found.get("active_manifest")
-    if not active:
+        if e.code not in ("not_found", "not_running", "timeout", "forbidden"):
+            raise
+    if not active and not is_coded(hub):
         return
     # Only here: the vocabulary brings the hub core and SQLAlchemy (about half a second).
     from vsmesh.events.envelope import Horizon
+    from vsmesh.hubs import declared_types
     from vsmesh.hubs.registry.state import VOCABULARIES, ActiveManifest
 
-    VOCABULARIES.learn(
-        ActiveManifest(
-            hub, active["revision"], frozenset(active["vocabulary"]["event_types"]), Horizon(active["horizon"])
+    if active:
+        VOCABULARIES.learn(
+            ActiveManifest(
+                hub, active["revision"], frozenset(active["vocabulary"]["event_types"]), Horizon(active["horizon"])
+            )
         )
-    )
+    else:
+        VOCABULARIES.declare_coded(hub, declared_types(hub))
+    from vsmesh.events.registry import REGISTRY
+
+    if event_type not in REGISTRY:  # no schema and no manifest declares it: say that, not "not accepted"
+        raise UnknownEventType(f"unknown event type {event_type!r}; see `vsmesh schema list` for the known types")
     refusal = VOCABULARIES.refusal(hub, event_type)
     if refusal:
         raise InvalidEvent(f"refused: {refusal}")

@@ -25,6 +25,7 @@ def up(
     demo: bool = typer.Option(
         None, "--demo/--no-demo", help="publish the demo picture once ready [default: only for a new embedded data dir]"
     ),
+    verbose: bool = typer.Option(False, "--verbose", "-v", help="log lines on the terminal too, not only in the log"),
 ) -> None:
     """Start the mesh: embedded nats-server and PostgreSQL (unless the env points elsewhere), streams, hubs."""
     from vsmesh.bus.runtime import AlreadyUp, Mesh
@@ -37,17 +38,45 @@ def up(
         _detach(settings.data_dir.resolve(), hub or [], demo)
         return
     live = console.is_terminal
+    log_file = settings.data_dir.resolve() / "mesh.log"
+    if live and not verbose:
+        # A person at a terminal gets the banner and a status line; the detail goes to the log file.
+        from vsmesh.logs import configure_logging
+
+        configure_logging(settings, to_file=log_file)
+        console.print(f"starting vsmesh in {settings.data_dir.resolve()} …", highlight=False)
 
     def status(line: str) -> None:
         if live:
             console.print(f"[dim]{time.strftime('%H:%M:%S')}[/] {line}", end="\r", highlight=False)
 
+    def ready(r) -> None:
+        typer.echo(banner(r, log_file if live and not verbose else None))
+
     try:
-        asyncio.run(run_mesh(Mesh(settings, on_status=status), demo))
+        asyncio.run(run_mesh(Mesh(settings, on_status=status, on_ready=ready), demo))
     except AlreadyUp as e:
         typer.echo(f"vsmesh is already up in {settings.data_dir.resolve()} (pid {e.pid}); `vsmesh down` stops it")
     except VsmeshError as e:
         raise fail(str(e)) from None
+
+
+def banner(r, log_file: Path | None) -> str:
+    """Where everything is, what runs, how long it took: what a person wants from `vsmesh up`."""
+    from vsmesh.logs import redact_url
+
+    monitor = f"  (monitoring {r.nats_monitor})" if r.nats_monitor else ""
+    manifest = f" + {len(r.manifest_hubs)} from manifests ({', '.join(r.manifest_hubs)})" if r.manifest_hubs else ""
+    lines = [
+        f"vsmesh ready in {r.seconds:.1f} s",
+        f"  data dir    {r.data_dir}",
+        f"  NATS        {redact_url(r.nats_url)}{monitor}",
+        f"  PostgreSQL  {redact_url(r.database_url)}",
+        f"  hubs        {len(r.hubs)} coded ({', '.join(r.hubs)}){manifest}, the registry; {r.couplings} couplings",
+        f"  log         {log_file}  (`vsmesh up --verbose` shows it here)" if log_file else "",
+        "Ctrl-C stops the mesh; in another terminal: `vsmesh status`, `vsmesh summary ops-hub`, `vsmesh tail -f`.",
+    ]
+    return "\n".join(line for line in lines if line)
 
 
 def _detach(data_dir: Path, hubs: list[str], demo: bool = False) -> None:

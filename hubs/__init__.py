@@ -21,6 +21,15 @@ def hub(slug: str) -> ModuleType:
     return importlib.import_module(f"vsmesh.hubs.{name}")
 
 
+def declared_types(slug: str) -> tuple[str, ...]:
+    """A coded hub's own event types (its manifest module's EVENT_TYPES)."""
+    return hub(slug).manifest.EVENT_TYPES
+
+
+def is_coded(slug: str) -> bool:
+    return slug in _PACKAGES
+
+
 def __getattr__(name: str) -> dict[str, ModuleType]:
     if name != "HUBS":
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -35,6 +35,8 @@ class Projection:
     after_batch: Callable[[], list[sa.Executable]] = field(default=lambda: [])
     # Runs on a batch's folded changes before they are written, e.g. to drop rows after_batch would delete.
     before_write: Callable[[Changes], None] | None = None
+    # The event types the hub accepts; another type on its subjects is quarantined. None: no check.
+    declared: frozenset[str] | None = None
 
     def __post_init__(self) -> None:
         self.positions = positions_table(self.metadata)
@@ -45,7 +47,19 @@ class Projection:
         return schema_name(self.hub)
 
     def handler_for(self, event_type: str) -> Handler | None:
-        return self.handlers.get(event_type)
+        found = self.handlers.get(event_type)
+        if found is not None or self.declared is None or event_type in self.declared:
+            return found
+        return refuse_undeclared
+
+
+def refuse_undeclared(event: Event, at: Applied, changes: Changes) -> None:
+    """The handler of a type the hub does not declare: raising sends the event to the quarantine, with this
+    reason, and the batch goes on (engine.fold)."""
+    raise ValueError(
+        f"{event.type} is not declared by {event.hub}; publish it to the hub that declares it (or declare it), "
+        "then `vsmesh quarantine replay`"
+    )
 
 
 def schema_name(hub: str) -> str:

@@ -3,6 +3,7 @@
 VsmeshError
  ├── ConfigError (ValueError)           settings or flags that cannot work
  ├── MeshNotRunning (ConnectionError)   no server answers where we looked
+ ├── PermissionDenied (PermissionError) the server refuses a subject to this NATS user
  ├── InvalidEvent (ValueError)          an event that fails its schema or limits
  │    └── UnknownEventType
  ├── PublishError (ConnectionError)     the bus did not acknowledge
@@ -22,6 +23,10 @@ class ConfigError(VsmeshError, ValueError):
 
 
 class MeshNotRunning(VsmeshError, ConnectionError):
+    pass
+
+
+class PermissionDenied(VsmeshError, PermissionError):
     pass
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import re
 import sys
+from pathlib import Path
 
 import structlog
 
@@ -36,9 +37,16 @@ def _redact(_logger: object, _name: str, event: dict) -> dict:
     return event
 
 
-def configure_logging(settings: Settings) -> None:
-    """Configure structlog once per process, to stderr."""
-    pretty = settings.log_format == "console" or (settings.log_format == "auto" and sys.stderr.isatty())
+def configure_logging(settings: Settings, *, to_file: Path | None = None) -> None:
+    """Configure structlog once per process: to stderr, or as JSON lines appended to `to_file`."""
+    if to_file is not None:
+        to_file.parent.mkdir(parents=True, exist_ok=True)
+        out = open(to_file, "a", buffering=1)  # noqa: SIM115 - the process's log, open while it runs
+    else:
+        out = None
+    pretty = out is None and (
+        settings.log_format == "console" or (settings.log_format == "auto" and sys.stderr.isatty())
+    )
     renderer = structlog.dev.ConsoleRenderer() if pretty else structlog.processors.JSONRenderer()
     level = logging.getLevelNamesMapping().get(settings.log_level.upper(), logging.INFO)
     structlog.configure(
@@ -51,6 +59,6 @@ def configure_logging(settings: Settings) -> None:
         ],
         wrapper_class=structlog.make_filtering_bound_logger(level),
         # Resolve sys.stderr per logger: tests and tools swap it, and a captured stream may close.
-        logger_factory=lambda *_: structlog.PrintLogger(file=sys.stderr),
+        logger_factory=lambda *_: structlog.PrintLogger(file=out or sys.stderr),
         cache_logger_on_first_use=False,
     )

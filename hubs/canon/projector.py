@@ -58,4 +58,4 @@ HANDLERS: dict[str, Handler] = {
 
 def projection() -> Projection:
     # Escalations raised on canon and their resolutions are folded by the core handlers.
-    return hub_projection(manifest.SLUG, metadata, HANDLERS)
+    return hub_projection(manifest.SLUG, metadata, HANDLERS, manifest.EVENT_TYPES)

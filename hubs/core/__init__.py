@@ -13,11 +13,12 @@ handles that type itself (canon) should call `on_escalation_raised` from its own
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 import sqlalchemy as sa
 
+from vsmesh.events.governance import REGISTRY_TYPES, REVERT_TYPE
 from vsmesh.hubs.contract import Operation
 from vsmesh.hubs.core.projector import core_handlers
 from vsmesh.hubs.core.reads import read_operations
@@ -29,8 +30,19 @@ HORIZON_STREAMS = ("OPERATIONAL", "TACTICAL", "STRATEGIC", "CONSTITUTIONAL")
 
 # For a manifest's event types: every hub accepts the core's.
 CORE_EVENT_TYPES = tuple(core_handlers())
+# Every hub accepts the core's types and governance events about itself (reverts; registry events stored on
+# a hub's subjects by earlier versions, which nothing reads any more); no manifest claims them.
+SHARED_TYPES = frozenset(CORE_EVENT_TYPES) | REGISTRY_TYPES | {REVERT_TYPE}
 
-__all__ = ["CORE_EVENT_TYPES", "HORIZON_STREAMS", "add_core_tables", "core_handlers", "core_operations", "hub_streams"]
+__all__ = [
+    "CORE_EVENT_TYPES",
+    "HORIZON_STREAMS",
+    "SHARED_TYPES",
+    "add_core_tables",
+    "core_handlers",
+    "core_operations",
+    "hub_streams",
+]
 
 
 def hub_streams(slug: str) -> dict[str, str]:
@@ -38,10 +50,18 @@ def hub_streams(slug: str) -> dict[str, str]:
     return {stream: f"{stream.lower()}.{slug}.>" for stream in HORIZON_STREAMS}
 
 
-def hub_projection(slug: str, metadata: sa.MetaData, handlers: Mapping[str, Handler], **options: Any) -> Projection:
-    """A coded hub's projection: its own handlers over the core's, on every horizon stream of the hub."""
+def hub_projection(
+    slug: str, metadata: sa.MetaData, handlers: Mapping[str, Handler], declared: Iterable[str], **options: Any
+) -> Projection:
+    """A coded hub's projection: its own handlers over the core's, on every horizon stream of the hub; a type
+    outside `declared` (its manifest's EVENT_TYPES) and the shared ones is quarantined."""
     return Projection(
-        hub=slug, streams=hub_streams(slug), metadata=metadata, handlers={**core_handlers(), **handlers}, **options
+        hub=slug,
+        streams=hub_streams(slug),
+        metadata=metadata,
+        handlers={**core_handlers(), **handlers},
+        declared=frozenset(declared) | SHARED_TYPES,
+        **options,
     )
 
 

@@ -160,4 +160,4 @@ HANDLERS: dict[str, Handler] = {
 
 
 def projection() -> Projection:
-    return hub_projection(manifest.SLUG, metadata, HANDLERS)
+    return hub_projection(manifest.SLUG, metadata, HANDLERS, manifest.EVENT_TYPES)

@@ -21,4 +21,11 @@ def ops_handlers() -> dict[str, Handler]:
 
 
 def projection() -> Projection:
-    return hub_projection(manifest.SLUG, metadata, ops_handlers(), after_batch=trim_recent, before_write=cap_recent)
+    return hub_projection(
+        manifest.SLUG,
+        metadata,
+        ops_handlers(),
+        manifest.EVENT_TYPES,
+        after_batch=trim_recent,
+        before_write=cap_recent,
+    )

@@ -7,18 +7,17 @@ checked (coded hubs keep working before their manifest is bootstrapped).
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from vsmesh.events.envelope import Horizon
 from vsmesh.events.governance import REGISTRY_TYPES, REVERT_TYPE
 from vsmesh.events.registry import REGISTRY
-from vsmesh.hubs.core import CORE_EVENT_TYPES
+from vsmesh.hubs.core import SHARED_TYPES
 
 # Events that change what the mesh believes of a hub (its registration, manifest, widgets) or undo its
 # history: published by `vsmesh hub bootstrap` and `vsmesh revert`, never through a hub's own contract.
 GOVERNANCE_TYPES = REGISTRY_TYPES | {REVERT_TYPE}
-# Every hub accepts the core's types and the hub-* events about itself; no manifest claims them.
-SHARED_TYPES = frozenset(CORE_EVENT_TYPES) | GOVERNANCE_TYPES
 
 
 @dataclass
@@ -32,6 +31,11 @@ class ActiveManifest:
 @dataclass
 class Vocabularies:
     active: dict[str, ActiveManifest] = field(default_factory=dict)
+    coded: dict[str, frozenset[str]] = field(default_factory=dict)  # a coded hub's EVENT_TYPES
+
+    def declare_coded(self, hub: str, event_types: Iterable[str]) -> None:
+        """A coded hub's own types: what it accepts while no manifest of it is active in the registry."""
+        self.coded[hub] = frozenset(event_types)
 
     def learn(self, manifest: ActiveManifest) -> None:
         """Make the manifest the hub's active one; declared types without a schema become generic types."""
@@ -40,14 +44,17 @@ class Vocabularies:
         self.active[manifest.slug] = manifest
 
     def accepts(self, hub: str, event_type: str) -> bool:
-        found = self.active.get(hub)
-        return found is None or event_type in SHARED_TYPES or event_type in found.event_types
+        found = self.active[hub].event_types if hub in self.active else self.coded.get(hub)
+        return found is None or event_type in SHARED_TYPES or event_type in found
 
     def refusal(self, hub: str, event_type: str) -> str | None:
         """Why the hub refuses the type, or None when it accepts it."""
         if self.accepts(hub, event_type):
             return None
-        found = self.active[hub]
+        found = self.active.get(hub)
+        if found is None:
+            declared = ", ".join(sorted(self.coded[hub]))
+            return f"{hub} does not accept {event_type!r}: its event types are {declared}; publish it to its own hub"
         declared = ", ".join(sorted(found.event_types))
         return (
             f"{hub} does not accept {event_type!r}: it is not in {hub}'s active manifest "

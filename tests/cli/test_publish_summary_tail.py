@@ -1,5 +1,6 @@
 """End to end through the CLI: publish → projector → summary, and tail, on the session's real servers."""
 
+import asyncio
 import json
 import os
 import select
@@ -8,6 +9,9 @@ import time
 import uuid
 
 from tests.conftest import VSMESH, wait_until
+from vsmesh.bus.connection import connect
+from vsmesh.bus.publisher import Publisher
+from vsmesh.bus.quarantine_store import list_quarantined
 
 
 def service() -> str:
@@ -234,3 +238,34 @@ def test_tail_refuses_a_bad_since_or_two_filters_in_one_line(cli):
     assert bad_since.output.strip() == ("error: --since 'xx': use a duration like 10m, 2h, 1d or a sequence number")
     both = cli("tail", "--no-follow", "--hub", "ops-hub", "operational.>")
     assert both.exit_code == 1 and both.output.strip() == "error: give either SUBJECT_FILTER or --hub, not both"
+
+
+def test_a_coded_hub_refuses_a_type_it_does_not_declare(cli, running_mesh, settings):
+    """Vocabulary holds for coded hubs too: refused at the edge in one line, quarantined when it comes raw."""
+    refused = cli("publish", "ops-health-checked", "--hub", "fin-hub", "--subject", "service/x", "--data",
+                  '{"status":"green"}')  # fmt: skip
+    assert refused.exit_code == 1
+    assert len(refused.stderr.strip().splitlines()) == 1
+    assert "fin-hub does not accept 'ops-health-checked'" in refused.stderr
+
+    entity = f"service/vocab-{uuid.uuid4().hex[:6]}"
+
+    async def raw() -> int:
+        nc = await connect(settings)
+        try:  # the publisher does not check vocabulary: as any raw client would
+            p = Publisher(nc.jetstream(), settings)
+            event = p.build("ops-health-checked", hub="fin-hub", subject=entity, data={"status": "green"})
+            return (await p.publish(event)).sequence
+        finally:
+            await nc.close()
+
+    async def quarantined() -> list:
+        nc = await connect(settings)
+        try:
+            return [q for q in await list_quarantined(nc.jetstream()) if q.origin_seq == seq]
+        finally:
+            await nc.close()
+
+    seq = asyncio.run(raw())
+    [found] = wait_until(lambda: asyncio.run(quarantined()), timeout=15, what="the undeclared event quarantined")
+    assert "ops-health-checked is not declared by fin-hub" in found.reason and found.found_by == "fin-hub"

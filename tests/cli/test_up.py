@@ -96,3 +96,33 @@ def test_restarted_mesh_keeps_events_and_read_model(data_dir):
     wait_until(lambda: '"red"' in vsmesh(data_dir, "summary", "ops-hub", "--json").stdout, timeout=10, what="red")
     events = json.loads(vsmesh(data_dir, "summary", "ops-hub", "--json").stdout)["recent_events"]
     assert len(events) == 2
+
+
+def test_up_on_a_terminal_prints_a_banner_and_keeps_the_detail_in_the_log(data_dir):
+    """A person at a terminal: a short banner and a status line, not the mesh's structured log lines."""
+    import pty
+    import select
+    import time
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("VSMESH_")}
+    env["VSMESH_DATA_DIR"] = str(data_dir)
+    main, side = pty.openpty()
+    proc = subprocess.Popen([*VSMESH, "up", "--no-demo"], env=env, stdin=side, stdout=side, stderr=side)
+    os.close(side)
+    seen = b""
+    try:
+        deadline = time.monotonic() + 90
+        while b"Ctrl-C stops" not in seen and time.monotonic() < deadline and proc.poll() is None:
+            if select.select([main], [], [], 0.5)[0]:
+                seen += os.read(main, 65536)
+        text = seen.decode(errors="replace")
+        assert "vsmesh ready in" in text, text[-2000:]
+        state = load_state(data_dir)
+        for shown in (str(data_dir), state.nats_url, "PostgreSQL", "4 coded", "couplings", "mesh.log"):
+            assert shown in text, (shown, text[-2000:])
+        assert "projector following" not in text and '"level"' not in text  # the detail is in the log file
+        assert "projector following" in (data_dir / "mesh.log").read_text()
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(60)
+        os.close(main)

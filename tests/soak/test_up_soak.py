@@ -1,9 +1,9 @@
 """Start-up converges: a fresh mesh, started and stopped again and again, brings every hub up every time.
 
 Not part of `make test` (30 starts take minutes): `make soak` runs it (`VSMESH_SOAK_RUNS`, default 30).
-Each run: a new data dir, `vsmesh up --detach` (the demo then bootstraps the shipped manifest hubs); once it
-says it is up, every hub, coded and manifest, answers `get_domain_summary` (the registry `list_hubs`) within 5 s, the log holds no
-refresh failure, and a minute of running creates no projector consumer twice.
+Each run: a new data dir, `vsmesh up --detach` (the demo bootstraps the shipped manifest hubs); once it says
+it is up, every hub, coded and manifest, answers `get_domain_summary` (the registry: `list_hubs`) within 5 s,
+the log holds no refresh failure, and a minute of running creates no projector consumer twice.
 """
 
 from __future__ import annotations
