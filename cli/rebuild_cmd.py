@@ -76,15 +76,15 @@ def rebuild_cmd(
 
 async def _rebuild(settings: Settings, hub: str, *, interactive: bool, **options: Any) -> RebuildResult:
     from vsmesh.bus.connection import connect
-    from vsmesh.hubs import hub as hub_package
+    from vsmesh.hubs.projections import projection_of
     from vsmesh.projectors.database import check_database, create_engine
     from vsmesh.projectors.rebuild import rebuild
 
-    projection = hub_package(hub).projection()
     nc = await connect(settings, name="vsmesh-rebuild")
     engine = create_engine(settings)
     try:
         await check_database(engine, settings.database_url or "")
+        projection = await projection_of(engine, hub)  # coded, the registry, or a manifest hub
         with _progress(hub, interactive) as progress:
             return await rebuild(nc.jetstream(), engine, projection, progress=progress, **options)
     finally:

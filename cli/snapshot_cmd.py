@@ -41,16 +41,16 @@ def snapshot(
 
 async def _take(settings: Settings, hub: str, keep: int) -> SnapshotInfo:
     from vsmesh.bus.connection import connect
-    from vsmesh.hubs import hub as hub_package
+    from vsmesh.hubs.projections import projection_of
     from vsmesh.projectors.database import check_database, create_engine
     from vsmesh.projectors.engine import ensure_schema
     from vsmesh.projectors.snapshot import take_snapshot
 
-    projection = hub_package(hub).projection()
     nc = await connect(settings, name="vsmesh-snapshot")
     engine = create_engine(settings)
     try:
         await check_database(engine, settings.database_url or "")
+        projection = await projection_of(engine, hub)
         await ensure_schema(engine, projection, projection.schema)
         return await take_snapshot(nc.jetstream(), engine, projection, keep=keep)
     finally:

@@ -71,7 +71,7 @@ def status(data_dir: Path | None = DataDir, as_json: bool = Json) -> None:
 async def _status(settings: Settings) -> dict[str, Any]:
     from vsmesh.bus.connection import connect
     from vsmesh.bus.streams import STREAMS
-    from vsmesh.hubs import HUBS
+    from vsmesh.hubs.projections import all_projections
     from vsmesh.projectors.builds import list_builds
     from vsmesh.projectors.database import check_database, create_engine
     from vsmesh.projectors.snapshot_store import list_snapshots
@@ -89,8 +89,7 @@ async def _status(settings: Settings) -> dict[str, Any]:
         for info in reversed(await list_snapshots(js)):  # oldest first, so the newest per hub wins
             snapshots[info.hub] = info.name
         projectors = []
-        for package in HUBS.values():
-            projection = package.projection()
+        for projection in await all_projections(engine, to_fold=False):  # coded, the registry, manifest hubs
             projectors += await _projector(js, engine, projection, heads, reports.get(projection.hub), snapshots)
         copies = [
             {"name": b.name, "hub": b.hub, "until": b.until.describe(), "built": b.finished_at}

@@ -133,3 +133,44 @@ def test_a_killed_rebuild_is_resumed_by_the_next_run(cli, running_mesh, mesh_env
     assert resumed.exit_code == 0, resumed.output
     assert json.loads(resumed.stdout)["resumed"] is True
     assert not [b for b in json.loads(cli("rebuild", "--list", "--json").stdout) if b["hub"] == "ops-hub"]
+
+
+def test_every_hub_rebuilds_the_registry_and_manifest_hubs_too(cli, running_mesh, mesh_env):
+    """`vsmesh rebuild syn-hub` answered "unknown hub"; every hub goes through the same engine paths now.
+    (Rebuilds run as their own process: one learns syn-hub's declared types, as it must to fold them.)"""
+
+    def vsmesh(*args: str) -> subprocess.CompletedProcess:
+        env = {**os.environ, **mesh_env}
+        return subprocess.run([*VSMESH, *args], env=env, capture_output=True, text=True, timeout=120)
+
+    assert cli("hub", "bootstrap", "syn-hub").exit_code == 0
+    written = vsmesh("publish", "syn-conflict-detected", "--hub", "syn-hub", "--subject", "syn-conflicts",
+                     "--data", '{"metadata": {"repo": "rebuilt"}}', "--json")  # fmt: skip
+    assert written.returncode == 0, written.stderr
+
+    def timeline() -> list:
+        shown = cli("summary", "syn-hub", "--json")
+        if shown.exit_code != 0:
+            return []  # a hub bootstrapped a moment ago starts within the registry's next look
+        return [e for e in json.loads(shown.stdout)["recent_events"] if e["type"] == "syn-conflict-detected"]
+
+    wait_until(timeline, what="the declared event in syn-hub")
+    before = timeline()
+    for hub in ("syn-hub", "registry"):
+        done = vsmesh("rebuild", hub, "--json")
+        assert done.returncode == 0, done.stderr
+        assert json.loads(done.stdout)["hub"] == hub
+    assert timeline() == before
+    assert json.loads(cli("hub", "show", "syn-hub", "--json").stdout)["active_manifest"]["status"] == "active"
+
+    copy = f"syn-{uuid.uuid4().hex[:6]}"
+    assert vsmesh("rebuild", "syn-hub", "--into", copy, "--json").returncode == 0
+    assert copy in cli("rebuild", "--list").stdout
+    assert cli("rebuild", "--drop", copy).exit_code == 0
+    snap = vsmesh("snapshot", "syn-hub", "--json")
+    assert snap.returncode == 0, snap.stderr
+    listed = json.loads(cli("status", "--json").stdout)["projectors"]
+    assert {"syn-hub", "registry"} <= {p["hub"] for p in listed}
+
+    unknown = vsmesh("rebuild", "no-such-hub")
+    assert unknown.returncode == 1 and "known hubs:" in unknown.stderr and "syn-hub" in unknown.stderr
