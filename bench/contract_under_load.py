@@ -136,6 +136,22 @@ async def publish(settings: Settings, n: int) -> None:
         await nc.close()
 
 
+async def wait_applied(settings: Settings) -> None:
+    """Until the live ops-hub projector has applied everything on OPERATIONAL so far (lag 0)."""
+    import asyncpg
+
+    nc = await connect(settings, name="bench-contract-head")
+    conn = await asyncpg.connect(settings.database_url)
+    query = "SELECT coalesce(max(position), 0) FROM ops_hub.vsmesh_positions WHERE stream = 'OPERATIONAL'"
+    try:
+        head = (await nc.jetstream().stream_info("OPERATIONAL")).state.last_seq
+        while await conn.fetchval(query) < head:  # noqa: ASYNC110 - another process moves the position
+            await asyncio.sleep(0.2)
+    finally:
+        await conn.close()
+        await nc.close()
+
+
 async def main(n: int) -> int:
     root = Path(tempfile.mkdtemp(prefix="vsmesh-bench-contract-"))
     data_dir = root / "mesh"
@@ -145,9 +161,10 @@ async def main(n: int) -> int:
         settings = settings_of(data_dir)
         assert settings is not None
         phases = {"start with demo": started}
+        await publish(settings, n)
+        await wait_applied(settings)
+        # The floor: the same calls on the idle mesh holding the same data as the rebuild and snapshot phases.
         phases["idle (floor)"] = await during(settings, lambda: asyncio.sleep(10))
-        await publish(settings, n)  # then let the live projector catch up before the rebuild
-        await during(settings, lambda: asyncio.sleep(5))
         phases[f"rebuild ops-hub ({n} events)"] = await during(
             settings, lambda: run_cli("rebuild", "ops-hub", "--data-dir", str(data_dir))
         )

@@ -96,7 +96,8 @@ async def run_leased(
     """Run `work(stop_work)` whenever this process holds the lease `name`, until `stop` is set.
 
     `work` must return soon after `stop_work` is set (it is set when the lease is lost or on stop).
-    An exception from `work` releases the lease and propagates.
+    An exception from `work` releases the lease; a NATS error (NATS away a moment) is logged and the lease
+    tried again, any other propagates.
     """
     holder = holder or holder_id()
     bound = log.bind(lease=lease_key(name), holder=holder)
@@ -114,7 +115,15 @@ async def run_leased(
             await _wait(stop, RENEW_S)
             continue
         bound.info("lease acquired", at=time.time())
-        revision = await _hold(kv, name, value, revision, work, stop, bound)
+        try:
+            revision = await _hold(kv, name, value, revision, work, stop, bound)
+        except (NatsError, TimeoutError) as e:
+            # NATS away a moment (a stream leader killed, an election): the work stopped on it, the lease is
+            # released; lead again once NATS answers. Before, this ended the task for good and the hub was
+            # never projected again (tests/cluster/test_failover.py, 1 run in ~10).
+            bound.warning("leased work stopped by NATS; trying again", error=str(e) or repr(e), at=time.time())
+            await _wait(stop, RENEW_S)
+            continue
         if revision is not None:
             with contextlib.suppress(NatsError, TimeoutError, OSError):
                 await kv.delete(lease_key(name), last=revision)  # hand over at once

@@ -36,10 +36,15 @@ def _aware(now: dt.datetime | None) -> dt.datetime:
 
 
 async def services(
-    conn: AsyncConnection, *, now: dt.datetime | None = None, staleness: Staleness | None = None, **filters: Any
+    conn: AsyncConnection,
+    *,
+    now: dt.datetime | None = None,
+    staleness: Staleness | None = None,
+    snap: reads.Snapshot | None = None,
+    **filters: Any,
 ) -> list[dict[str, Any]]:
     """Every service with its place, owner, reach and health evidence."""
-    snap = await reads.load_snapshot(conn)
+    snap = snap or await reads.load_snapshot(conn)
     incidents = await reads.incident_rows(conn, open_only=True)
     return describe_services(snap, staleness or DEFAULT_STALENESS, _aware(now), incidents, **filters)
 
@@ -60,7 +65,8 @@ async def domain_summary(
     conn: AsyncConnection, *, recent: int = 10, now: dt.datetime | None = None, staleness: Staleness | None = None
 ) -> dict[str, Any]:
     """Services by health, open alerts and incidents, waves, and the latest events."""
-    found = await services(conn, now=now, staleness=staleness)
+    snap = await reads.load_snapshot(conn)  # once: the whole inventory and its evidence
+    found = await services(conn, now=now, staleness=staleness, snap=snap)
     service_list = [
         {k: s[k] for k in ("name", "status", "environment", "host", "owner", "checked_at")}
         for s in sorted(found, key=lambda s: s["name"])
@@ -69,7 +75,6 @@ async def domain_summary(
     for s in service_list:
         key = s["status"] or "unknown"
         by_status[key] = by_status.get(key, 0) + 1
-    snap = await reads.load_snapshot(conn)
     gates = await reads.gate_rows(conn)
     waves = [describe_wave(snap, w, gates, {}) for w in wave_names(snap, gates)]
     return {

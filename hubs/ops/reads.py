@@ -32,17 +32,32 @@ class Snapshot:
     items: dict[str, Row] = field(default_factory=dict)  # entity -> inventory row with `attributes`
     evidence: dict[str, list[Row]] = field(default_factory=lambda: defaultdict(list))  # entity -> rows
     costs: dict[str, dict[str, Any]] = field(default_factory=dict)  # entity -> {currency: total} attributed by fin
+    # Indexes built on first use: a summary asks `related` once per service, and scanning every item each
+    # time made ops-hub's summary quadratic (10,000 services: seconds with the event loop held, so every
+    # contract of the process timed out; bench/contract_under_load.py).
+    _by_kind: dict[str, list[Row]] | None = field(default=None, repr=False)
+    _by_relation: dict[tuple[str, str], dict[Any, list[Row]]] = field(default_factory=dict, repr=False)
 
     def of_kind(self, *kinds: str) -> list[Row]:
-        return [row for row in self.items.values() if row["kind"] in kinds]
+        if self._by_kind is None:
+            self._by_kind = defaultdict(list)
+            for row in self.items.values():
+                self._by_kind[row["kind"]].append(row)
+        if len(kinds) == 1:
+            return list(self._by_kind.get(kinds[0], ()))
+        return [row for row in self.items.values() if row["kind"] in kinds]  # the items' own order
 
     def related(self, kind: str, relation: str, name: str) -> list[Row]:
         """Items of `kind` whose `relation` attribute names `name` (e.g. endpoints whose service is gitea)."""
-        return [row for row in self.of_kind(kind) if _names(row["attributes"].get(relation), name)]
-
-
-def _names(value: Any, name: str) -> bool:
-    return value == name or (isinstance(value, list) and name in value)
+        index = self._by_relation.get((kind, relation))
+        if index is None:
+            index = self._by_relation[(kind, relation)] = defaultdict(list)
+            for row in self.of_kind(kind):
+                value = row["attributes"].get(relation)
+                for named in value if isinstance(value, list) else [value]:
+                    if isinstance(named, str) and row not in index[named]:
+                        index[named].append(row)
+        return list(index.get(name, ()))
 
 
 async def load_snapshot(conn: AsyncConnection) -> Snapshot:
