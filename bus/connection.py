@@ -37,7 +37,7 @@ class Denials:
     async def guard(self, subject: str, operation: Awaitable[T]) -> T:
         """The operation's result, or PermissionDenied at once when the server refuses `subject` to us."""
         done = asyncio.ensure_future(operation)
-        refused = self.refused(subject)
+        refused = self._refused(subject)
         try:
             await asyncio.wait((done, refused), return_when=asyncio.FIRST_COMPLETED)
         finally:
@@ -47,7 +47,7 @@ class Denials:
         done.cancel()
         raise PermissionDenied(refused.result())
 
-    def refused(self, subject: str) -> asyncio.Future[str]:
+    def _refused(self, subject: str) -> asyncio.Future[str]:
         """Resolves with the server's message if it refuses a publish on `subject` (cancel it when acked)."""
         waiter: asyncio.Future[str] = asyncio.get_running_loop().create_future()
         self._waiting.setdefault(subject, []).append(waiter)

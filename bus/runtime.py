@@ -120,6 +120,7 @@ class Mesh:
     # Runs once every hub answers, before the mesh says it is ready (the demo: `vsmesh up` on a new data dir).
     before_ready: Callable[[Settings], Awaitable[None]] | None = None
     on_ready: Callable[[Ready], None] = lambda ready: None  # the banner of `vsmesh up`
+    _started: float = field(default=0.0, init=False)  # monotonic time `run` began, for "ready in N s"
 
     async def run(self) -> None:
         self._started = time.monotonic()
@@ -149,7 +150,7 @@ class Mesh:
         Each hub's contract answers on a connection of its own hub user instead (bus/contract_identity.py),
         where the data dir holds that user, i.e. when this process runs the embedded nats-server.
         """
-        from vsmesh.hubs import HUBS, hub
+        from vsmesh.hubs import HUBS, declared_types, hub
         from vsmesh.hubs.registry.service import ManifestHubs
         from vsmesh.hubs.registry.state import VOCABULARIES
         from vsmesh.projectors.database import check_database, create_engine
@@ -159,8 +160,8 @@ class Mesh:
 
         if not settings.hubs:
             settings = settings.model_copy(update={"hubs": tuple(HUBS)})
-        for slug, package in HUBS.items():  # a contract refuses what its hub does not declare
-            VOCABULARIES.declare_coded(slug, package.manifest.EVENT_TYPES)
+        for slug in HUBS:  # a contract refuses what its hub does not declare
+            VOCABULARIES.declare_coded(slug, declared_types(slug))
         nc = await connect(settings, name="vsmesh-up")
         contracts = ContractConnections(nc, settings, embedded=embedded_nats)
         engine = create_engine(settings)

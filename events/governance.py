@@ -27,6 +27,9 @@ PUBLISHERS: dict[str, str] = {
     "canon-mandate-granted": "admin (`vsmesh publish`, the demo), on `constitutional.canon-hub.…`",
 }
 ADMIN_ONLY_TYPES = frozenset(PUBLISHERS)
+# What changes how the mesh sees one hub (registration, manifest, widgets) or undoes its history: never
+# published through a hub's own contract, and every hub accepts them about itself.
+GOVERNANCE_TYPES = REGISTRY_TYPES | {REVERT_TYPE}
 
 
 def registry_entity(slug: str) -> str:
@@ -34,4 +37,12 @@ def registry_entity(slug: str) -> str:
     return f"hub/{slug}"
 
 
-__all__ = ["ADMIN_ONLY_TYPES", "CANON_TYPES", "PUBLISHERS", "REGISTRY_HUB", "REGISTRY_TYPES", "REVERT_TYPE"]
+__all__ = [
+    "ADMIN_ONLY_TYPES",
+    "CANON_TYPES",
+    "GOVERNANCE_TYPES",
+    "PUBLISHERS",
+    "REGISTRY_HUB",
+    "REGISTRY_TYPES",
+    "REVERT_TYPE",
+]

@@ -7,28 +7,15 @@ the registry's read model is read first; a rebuild of it folds its whole log wit
 
 from __future__ import annotations
 
-import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from vsmesh.errors import ConfigError
 from vsmesh.events.governance import REGISTRY_HUB
 from vsmesh.hubs import HUBS, hub, is_coded
-from vsmesh.hubs.registry import tables as t
 from vsmesh.hubs.registry.projector import manifest_projection, registry_projection
+from vsmesh.hubs.registry.reads import active_manifests
 from vsmesh.hubs.registry.state import VOCABULARIES, from_row
-from vsmesh.projectors.driver import in_schema
 from vsmesh.projectors.projection import Projection
-
-
-async def active_manifests(engine: AsyncEngine) -> list[dict]:
-    """The registry's active manifest rows ([] when the registry has no schema yet)."""
-    async with engine.connect() as conn:
-        exists = await conn.scalar(sa.text("SELECT 1 FROM pg_namespace WHERE nspname = :s"), {"s": REGISTRY_HUB})
-        if not exists:
-            return []
-        conn = await in_schema(conn, REGISTRY_HUB)
-        query = sa.select(t.manifests).where(t.manifests.c.status == "active").order_by(t.manifests.c.slug)
-        return [dict(r) for r in (await conn.execute(query)).mappings()]
 
 
 async def manifest_hub_slugs(engine: AsyncEngine) -> list[str]:

@@ -18,7 +18,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from vsmesh.events.governance import REGISTRY_TYPES, REVERT_TYPE
+from vsmesh.events.governance import GOVERNANCE_TYPES
 from vsmesh.hubs.contract import Operation
 from vsmesh.hubs.core.projector import core_handlers
 from vsmesh.hubs.core.reads import read_operations
@@ -32,7 +32,7 @@ HORIZON_STREAMS = ("OPERATIONAL", "TACTICAL", "STRATEGIC", "CONSTITUTIONAL")
 CORE_EVENT_TYPES = tuple(core_handlers())
 # Every hub accepts the core's types and governance events about itself (reverts; registry events stored on
 # a hub's subjects by earlier versions, which nothing reads any more); no manifest claims them.
-SHARED_TYPES = frozenset(CORE_EVENT_TYPES) | REGISTRY_TYPES | {REVERT_TYPE}
+SHARED_TYPES = frozenset(CORE_EVENT_TYPES) | GOVERNANCE_TYPES
 
 __all__ = [
     "CORE_EVENT_TYPES",

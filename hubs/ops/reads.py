@@ -54,9 +54,9 @@ class Snapshot:
             index = self._by_relation[(kind, relation)] = defaultdict(list)
             for row in self.of_kind(kind):
                 value = row["attributes"].get(relation)
-                for named in value if isinstance(value, list) else [value]:
-                    if isinstance(named, str) and row not in index[named]:
-                        index[named].append(row)
+                names = value if isinstance(value, list) else [value]
+                for named in dict.fromkeys(n for n in names if isinstance(n, str)):  # each once, in order
+                    index[named].append(row)
         return list(index.get(name, ()))
 
 

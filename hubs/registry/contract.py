@@ -2,23 +2,19 @@
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import AsyncIterator
 from typing import Any
 
 import sqlalchemy as sa
 from pydantic import Field
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 from vsmesh.errors import ContractError
-from vsmesh.events.governance import REGISTRY_HUB
+from vsmesh.events.governance import GOVERNANCE_TYPES
 from vsmesh.hubs.contract import ContractRequest, HubContext, Operation
 from vsmesh.hubs.core import core_operations
 from vsmesh.hubs.core.queries import filtered, one, rows
 from vsmesh.hubs.core.writes import Slug, WriteRequest
 from vsmesh.hubs.registry import tables as t
-from vsmesh.hubs.registry.state import GOVERNANCE_TYPES
-from vsmesh.projectors.engine import in_schema
+from vsmesh.hubs.registry.reads import registry_connection
 
 # --- the registry
 
@@ -88,20 +84,13 @@ class WidgetsRequest(ContractRequest):
     widget_type: str | None = None
 
 
-@contextlib.asynccontextmanager
-async def _registry(ctx: HubContext) -> AsyncIterator[AsyncConnection]:
-    """A read of the registry's schema: a manifest hub's widgets and vocabulary are registry events."""
-    async with ctx.engine.connect() as conn:
-        yield await in_schema(conn, REGISTRY_HUB)
-
-
 _WIDGET_COLUMNS = [c for c in t.widgets.c if c.name != "hub"]
 
 
 async def get_widgets(ctx: HubContext, request: WidgetsRequest) -> dict[str, Any]:
     query = sa.select(*_WIDGET_COLUMNS).where(t.widgets.c.hub == ctx.hub).order_by(t.widgets.c.slug)
     query = filtered(t.widgets, query, widget_type=request.widget_type)
-    async with _registry(ctx) as conn:
+    async with registry_connection(ctx.engine) as conn:
         return {"hub": ctx.hub, "widgets": await rows(conn, query)}
 
 
@@ -116,7 +105,7 @@ async def get_timeline(ctx: HubContext, request: TimelineRequest) -> dict[str, A
     query = sa.select(tl).order_by(tl.c.time.desc(), tl.c.event_id.desc()).limit(request.limit)
     query = filtered(tl, query, type=request.type)
     if request.widget:
-        async with _registry(ctx) as conn:
+        async with registry_connection(ctx.engine) as conn:
             w = await one(
                 conn, sa.select(t.widgets).where(t.widgets.c.hub == ctx.hub, t.widgets.c.slug == request.widget)
             )
@@ -140,7 +129,7 @@ _TERMS = {
 
 async def get_vocabulary(ctx: HubContext, request: VocabularyRequest) -> dict[str, Any]:
     m = t.manifests
-    async with _registry(ctx) as conn:
+    async with registry_connection(ctx.engine) as conn:
         active = await one(conn, sa.select(m).where(m.c.slug == ctx.hub, m.c.status == "active"))
     by_kind = {kind: sorted(active[column] or []) for kind, column in _TERMS.items() if active and active[column]}
     return {"hub": ctx.hub, "vocabulary": by_kind, "policy_scopes": by_kind.get("policy-scope", [])}

@@ -14,9 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from typing import Any
 
-import sqlalchemy as sa
 import structlog
 from nats.aio.client import Client
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -26,19 +24,14 @@ from vsmesh.hubs.contract import HubContext, start_contract
 from vsmesh.hubs.registry import tables as t
 from vsmesh.hubs.registry.contract import manifest_hub_operations, registry_operations
 from vsmesh.hubs.registry.projector import REGISTRY_HUB, RegistryFolds, manifest_projection, registry_projection
+from vsmesh.hubs.registry.reads import registry_rows
 from vsmesh.hubs.registry.state import VOCABULARIES, from_row
-from vsmesh.projectors.engine import ensure_schema, in_schema
+from vsmesh.projectors.engine import ensure_schema
 from vsmesh.projectors.runner import ProjectorStats, run_projection
 from vsmesh.settings import Settings
 
 log = structlog.get_logger(__name__)
 POLL_SECONDS = 0.5  # one small query; a newly bootstrapped hub answers within about this
-
-
-async def _registry_rows(engine: AsyncEngine, table: sa.Table, *where: Any) -> list[dict[str, Any]]:
-    async with engine.connect() as conn:
-        conn = await in_schema(conn, REGISTRY_HUB)
-        return [dict(r) for r in (await conn.execute(sa.select(table).where(*where))).mappings()]
 
 
 class ManifestHubs:
@@ -63,8 +56,8 @@ class ManifestHubs:
         folds = RegistryFolds()
         projection = registry_projection(folds)
         await ensure_schema(self.engine, projection, projection.schema)
-        folds.load(await _registry_rows(self.engine, t.claims, t.claims.c.slug.is_not(None)),
-                   await _registry_rows(self.engine, t.manifests))  # fmt: skip
+        folds.load(await registry_rows(self.engine, t.claims, t.claims.c.slug.is_not(None)),
+                   await registry_rows(self.engine, t.manifests))  # fmt: skip
         # Read-only operations, but on its own user all the same: it answers `vsmesh.registry.*` only.
         await self.contracts.serve(REGISTRY_HUB, self._contract(REGISTRY_HUB, projection, registry_operations()))
         self._run(projection)
@@ -91,7 +84,7 @@ class ManifestHubs:
             await self._refresh()
 
     async def _refresh(self) -> None:
-        for row in await _registry_rows(self.engine, t.manifests, t.manifests.c.status == "active"):
+        for row in await registry_rows(self.engine, t.manifests, t.manifests.c.status == "active"):
             manifest = from_row(row)
             known = VOCABULARIES.active.get(manifest.slug)
             if known != manifest:

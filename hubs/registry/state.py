@@ -11,13 +11,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from vsmesh.events.envelope import Horizon
-from vsmesh.events.governance import REGISTRY_TYPES, REVERT_TYPE
 from vsmesh.events.registry import REGISTRY
 from vsmesh.hubs.core import SHARED_TYPES
-
-# Events that change what the mesh believes of a hub (its registration, manifest, widgets) or undo its
-# history: published by `vsmesh hub bootstrap` and `vsmesh revert`, never through a hub's own contract.
-GOVERNANCE_TYPES = REGISTRY_TYPES | {REVERT_TYPE}
 
 
 @dataclass
