@@ -33,10 +33,11 @@ def tree_modes(root: Path) -> dict[str, int]:
     return {str(p): p.lstat().st_mode & 0o7777 for p in [root, *root.rglob("*")]}
 
 
-async def answers(url: str) -> int:
+async def answers(url: str, query: str = "select 1"):
+    """The first value `query` answers on the server at `url`."""
     conn = await asyncpg.connect(url)
     try:
-        return await conn.fetchval("select 1")
+        return await conn.fetchval(query)
     finally:
         await conn.close()
 
@@ -92,22 +93,10 @@ def test_server_starts_without_changing_any_parent(places, private_dir, inside):
 def test_a_stopped_cluster_starts_again_and_keeps_its_data(places, private_dir):
     pgdata = private_dir / "postgres"
 
-    async def write(url: str) -> None:
-        conn = await asyncpg.connect(url)
-        await conn.execute("create table kept (v int); insert into kept values (42)")
-        await conn.close()
-
-    async def read(url: str) -> int:
-        conn = await asyncpg.connect(url)
-        try:
-            return await conn.fetchval("select v from kept")
-        finally:
-            await conn.close()
-
-    asyncio.run(write(start_postgres(pgdata, places)))
+    asyncio.run(answers(start_postgres(pgdata, places), "create table kept as select 42 as v"))
     stop_postgres(pgdata, places)
     assert postmaster_pid(pgdata) is None
-    assert asyncio.run(read(start_postgres(pgdata, places))) == 42
+    assert asyncio.run(answers(start_postgres(pgdata, places), "select v from kept")) == 42
     stop_postgres(pgdata, places)
 
 
