@@ -10,6 +10,8 @@ COPY bus bus
 COPY events events
 COPY projectors projectors
 COPY hubs hubs
+COPY runtime runtime
+COPY gateway gateway
 COPY cli cli
 COPY manifests manifests
 RUN pip install . && useradd --system --create-home vsmesh

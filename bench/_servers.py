@@ -8,8 +8,8 @@ import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
-from vsmesh.bus.nats_server import start_nats, stop_pid
-from vsmesh.bus.postgres_server import start_postgres, stop_postgres
+from vsmesh.runtime.nats_server import start_nats, stop_pid
+from vsmesh.runtime.postgres_server import start_postgres, stop_postgres
 from vsmesh.settings import Settings
 
 

@@ -24,9 +24,9 @@ from pathlib import Path
 
 from vsmesh.bus.connection import connect
 from vsmesh.bus.contract_client import ask
-from vsmesh.bus.mesh_state import load_state
 from vsmesh.bus.publisher import Publisher
 from vsmesh.errors import ContractError, VsmeshError
+from vsmesh.runtime.mesh_state import load_state
 from vsmesh.settings import Settings
 
 sys.path.insert(0, str(Path(__file__).parent))

@@ -30,11 +30,11 @@ from _servers import servers
 from nats.js.api import StreamConfig
 
 from vsmesh.bus.connection import connect
-from vsmesh.bus.mesh_state import load_state
 from vsmesh.bus.publisher import Publisher
 from vsmesh.bus.streams import ensure_streams
 from vsmesh.hubs.ops import projection
 from vsmesh.logs import configure_logging
+from vsmesh.runtime.mesh_state import load_state
 
 TARGET_MS = 50.0
 FLOOR_SECONDS = 10.0  # the raw floor runs at the same rate, for at most this long

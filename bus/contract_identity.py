@@ -32,7 +32,6 @@ from nats.aio.client import Client
 
 from vsmesh.bus.connection import MeshClient, connect
 from vsmesh.bus.creds import Creds
-from vsmesh.bus.nats_server import issue_hub_creds
 from vsmesh.bus.subjects import contract_service
 from vsmesh.errors import MeshNotRunning
 from vsmesh.settings import Settings
@@ -45,19 +44,21 @@ LOGIN_PATIENCE_S = 10.0
 LOGIN_RETRY_S = 0.1
 
 StartContract = Callable[[Client], Awaitable[Any]]  # starts the hub's service on a connection, returns it
+IssueCreds = Callable[[str], Creds]  # a hub's service user, created (and the server reloaded) if new; blocking
 
 
 @dataclass
 class ContractConnections:
     """The NATS connection each hub's contract answers on, opened on first use, closed together.
 
-    `embedded`: this process runs (or adopted) the nats-server whose users live in the data dir, so it
-    can give every hub its service user, issuing one for a hub seen for the first time.
+    `issue_creds`: given when this process runs (or adopted) the nats-server whose users live in the data
+    dir (runtime/nats_server.py `issue_hub_creds`), so it can give every hub its service user, issuing one
+    for a hub seen for the first time; None on external NATS, where every contract shares `shared`.
     """
 
     shared: Client
     settings: Settings
-    embedded: bool
+    issue_creds: IssueCreds | None
     _own: dict[str, Client] = field(default_factory=dict)
     _services: dict[str, Any] = field(default_factory=dict)
     _keepers: dict[str, asyncio.Task] = field(default_factory=dict)
@@ -92,7 +93,7 @@ class ContractConnections:
         """The hub's own connection when embedded, else the shared one; logs which identity, once per hub."""
         if hub in self._own and not self._own[hub].is_closed:  # a closed one is never reused: log in again
             return self._own[hub]
-        if not self.embedded:
+        if self.issue_creds is None:
             log.info(
                 "contract identity",
                 hub=hub,
@@ -101,7 +102,7 @@ class ContractConnections:
                 reason="external NATS: the data dir holds none of its users",
             )
             return self.shared
-        creds = await asyncio.to_thread(issue_hub_creds, self.settings.data_dir, hub)
+        creds = await asyncio.to_thread(self.issue_creds, hub)
         nc = await self._login(hub, creds)
         self._own[hub] = nc
         log.info("contract identity", hub=hub, user=creds.user, connection=contract_service(hub))

@@ -175,9 +175,3 @@ def ensure_users(data_dir: Path, *, admin_password: str | None, hubs: Iterable[s
         ensure_creds(data_dir, hub_user(hub), hub=hub)
     write_private(data_dir / AUTH_FILE, users_config(data_dir).encode())
     return admin
-
-
-def known_hubs() -> list[str]:
-    from vsmesh.hubs import HUBS
-
-    return list(HUBS)

@@ -1,4 +1,4 @@
-"""`vsmesh cluster up|down`: a local N-node NATS JetStream cluster (bus/cluster.py)."""
+"""`vsmesh cluster up|down`: a local N-node NATS JetStream cluster (runtime/cluster.py)."""
 
 from __future__ import annotations
 
@@ -28,7 +28,7 @@ def cluster_up(
     detach: bool = typer.Option(False, "--detach", "-d", help="leave the nodes running; stop with `cluster down`"),
 ) -> None:
     """Start NODES clustered nats-servers on loopback; print the client URLs and the env to reach them."""
-    from vsmesh.bus.cluster import start_cluster, stop_cluster
+    from vsmesh.runtime.cluster import start_cluster, stop_cluster
 
     folder = _dir(data_dir)
     state = start_cluster(folder, nodes=nodes)
@@ -55,7 +55,7 @@ def cluster_up(
 @guarded
 def cluster_down(data_dir: Path | None = DataDir) -> None:
     """Stop the local cluster's nodes (their stores are kept: `cluster up` resumes them)."""
-    from vsmesh.bus.cluster import load_cluster, stop_cluster
+    from vsmesh.runtime.cluster import load_cluster, stop_cluster
 
     folder = _dir(data_dir)
     if load_cluster(folder) is None:

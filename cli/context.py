@@ -21,8 +21,8 @@ T = TypeVar("T")
 def settings_from(data_dir: Path | None = None, *, discover: bool = True, **overrides: Any) -> Settings:
     """Settings from `VSMESH_*` and flags, with the running embedded mesh filled in when `discover`."""
     # Imported here, not at the top: every command module imports this one, and `--help` needs neither.
-    from vsmesh.bus.mesh_state import with_mesh
     from vsmesh.logs import configure_logging
+    from vsmesh.runtime.mesh_state import with_mesh
 
     try:
         settings = Settings.from_env(os.environ, data_dir=data_dir, **overrides)

@@ -47,8 +47,8 @@ async def coupling_rows(settings: Settings) -> list[dict[str, Any]]:
 
     from vsmesh.bus.connection import connect
     from vsmesh.hubs.coupling import all_couplings
-    from vsmesh.hubs.coupling_engine import ensure_tables, lag, positions
     from vsmesh.projectors.database import create_engine
+    from vsmesh.projectors.reactor import ensure_tables, lag, positions
 
     disabled = set(settings.couplings_disabled)
     found = all_couplings()

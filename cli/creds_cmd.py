@@ -22,8 +22,8 @@ def issue(
 ) -> None:
     """Create (or return) a hub's service user: it may publish only that hub's events and answer its contract."""
     from vsmesh.bus.creds import write_private
-    from vsmesh.bus.mesh_state import load_state
-    from vsmesh.bus.nats_server import issue_hub_creds
+    from vsmesh.runtime.mesh_state import load_state
+    from vsmesh.runtime.nats_server import issue_hub_creds
 
     settings = settings_from(data_dir, discover=False)
     # The URL `vsmesh env` printed is the embedded mesh's own: its users live in this data dir.

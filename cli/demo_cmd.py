@@ -21,8 +21,8 @@ from vsmesh.settings import Settings
 if TYPE_CHECKING:
     from nats.js import JetStreamContext
 
-    from vsmesh.bus.runtime import Mesh
     from vsmesh.events.envelope import Event
+    from vsmesh.runtime.supervisor import Mesh
 
 
 def demo(data_dir: Path | None = DataDir, as_json: bool = Json) -> None:
@@ -53,7 +53,7 @@ async def publish_demo(settings: Settings) -> tuple[int, int]:
     """Publish the demo events not yet stored; (new, already there)."""
     from vsmesh.bus.connection import connect
     from vsmesh.bus.publisher import Publisher
-    from vsmesh.demo import demo_events
+    from vsmesh.hubs.demo import demo_events
 
     nc = await connect(settings, name="vsmesh-demo")
     try:
@@ -103,7 +103,7 @@ async def _last_id(js: JetStreamContext, stream: str, subject: str) -> str | Non
 
 def is_fresh(settings: Settings) -> bool:
     """A new data dir of the embedded mesh: the one case where `vsmesh up` adds the demo by default."""
-    from vsmesh.bus.mesh_state import state_path
+    from vsmesh.runtime.mesh_state import state_path
 
     # Never by default against outside servers: they may be production.
     return settings.nats_url is None and not state_path(settings.data_dir.resolve()).exists()

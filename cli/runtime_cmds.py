@@ -13,7 +13,7 @@ from rich.console import Console
 
 from vsmesh.cli.context import fail, guarded, settings_from
 from vsmesh.cli.options import DataDir
-from vsmesh.errors import VsmeshError
+from vsmesh.errors import AlreadyRunning, VsmeshError
 
 console = Console(stderr=True)
 
@@ -28,8 +28,8 @@ def up(
     verbose: bool = typer.Option(False, "--verbose", "-v", help="log lines on the terminal too, not only in the log"),
 ) -> None:
     """Start the mesh: embedded nats-server and PostgreSQL (unless the env points elsewhere), streams, hubs."""
-    from vsmesh.bus.runtime import AlreadyUp, Mesh
     from vsmesh.cli.demo_cmd import is_fresh, run_mesh
+    from vsmesh.runtime.supervisor import Mesh
 
     # Only the env may point `up` at outside servers; the data dir's own addresses are for reuse.
     settings = settings_from(data_dir, discover=False, hubs=tuple(hub) if hub else None)
@@ -55,8 +55,8 @@ def up(
 
     try:
         asyncio.run(run_mesh(Mesh(settings, on_status=status, on_ready=ready), demo))
-    except AlreadyUp as e:
-        typer.echo(f"vsmesh is already up in {settings.data_dir.resolve()} (pid {e.pid}); `vsmesh down` stops it")
+    except AlreadyRunning as e:
+        typer.echo(str(e))
     except VsmeshError as e:
         raise fail(str(e)) from None
 
@@ -80,7 +80,7 @@ def banner(r, log_file: Path | None) -> str:
 
 
 def _detach(data_dir: Path, hubs: list[str], demo: bool = False) -> None:
-    from vsmesh.bus.mesh_state import load_state, pid_alive
+    from vsmesh.runtime.mesh_state import load_state, pid_alive
 
     state = load_state(data_dir)
     if pid_alive(state.supervisor_pid):
@@ -121,7 +121,7 @@ def _last_error(log_path: Path, start: int) -> str | None:
 @guarded
 def down(data_dir: Path | None = DataDir) -> None:
     """Stop a mesh running in the background (or the servers a killed one left)."""
-    from vsmesh.bus.runtime import stop_mesh
+    from vsmesh.runtime.supervisor import stop_mesh
 
     typer.echo(stop_mesh(settings_from(data_dir)))
 

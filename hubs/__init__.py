@@ -5,7 +5,7 @@ from __future__ import annotations
 import importlib
 from types import ModuleType
 
-from vsmesh.errors import ConfigError
+from vsmesh.errors import NotFound
 
 # Slug -> package. Imported on first use: a hub package brings SQLAlchemy and its tables, and commands
 # like `vsmesh publish` that only read vsmesh.hubs.registry should not pay for every hub (about a second).
@@ -17,7 +17,7 @@ def hub(slug: str) -> ModuleType:
     try:
         name = _PACKAGES[slug]
     except KeyError:
-        raise ConfigError(f"unknown hub {slug!r}; known hubs: {', '.join(sorted(_PACKAGES))}") from None
+        raise NotFound(f"unknown hub {slug!r}; known hubs: {', '.join(sorted(_PACKAGES))}") from None
     return importlib.import_module(f"vsmesh.hubs.{name}")
 
 

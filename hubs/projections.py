@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from vsmesh.errors import ConfigError
+from vsmesh.errors import NotFound
 from vsmesh.events.governance import REGISTRY_HUB
 from vsmesh.hubs import HUBS, hub, is_coded
 from vsmesh.hubs.registry.projector import manifest_projection, registry_projection
@@ -23,7 +23,7 @@ async def manifest_hub_slugs(engine: AsyncEngine) -> list[str]:
 
 
 async def projection_of(engine: AsyncEngine, slug: str, *, to_fold: bool = True) -> Projection:
-    """The hub's projection; ConfigError naming every known hub when there is none.
+    """The hub's projection; NotFound naming every known hub when there is none.
 
     `to_fold`: the projection will fold events, so the manifests' declared types are learned (and become
     decodable in this process); a reader of positions only (status) passes False.
@@ -38,7 +38,7 @@ async def projection_of(engine: AsyncEngine, slug: str, *, to_fold: bool = True)
     if any(row["slug"] == slug for row in rows):
         return manifest_projection(slug)
     known = [*HUBS, REGISTRY_HUB, *(r["slug"] for r in rows if not is_coded(r["slug"]))]
-    raise ConfigError(f"unknown hub {slug!r}; known hubs: {', '.join(sorted(known))}")
+    raise NotFound(f"unknown hub {slug!r}; known hubs: {', '.join(sorted(known))}")
 
 
 async def all_projections(engine: AsyncEngine, *, to_fold: bool = True) -> list[Projection]:

@@ -20,7 +20,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from vsmesh.bus.reader import Start, StreamReader
-from vsmesh.errors import ConfigError
+from vsmesh.errors import Busy, ConfigError
 from vsmesh.projectors.builds import (
     BuildInfo,
     Until,
@@ -223,7 +223,7 @@ async def _claim(conn: AsyncConnection, staging: str, hub: str) -> None:
     got = (await conn.execute(sa.select(sa.func.pg_try_advisory_lock(_guard_key(staging))))).scalar_one()
     await conn.commit()
     if not got:
-        raise ConfigError(f"a rebuild of {hub} into {staging} is already running; wait for it or stop it first")
+        raise Busy(f"a rebuild of {hub} into {staging} is already running; wait for it or stop it first")
 
 
 async def _release(conn: AsyncConnection, staging: str) -> None:

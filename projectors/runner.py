@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from vsmesh.bus.quarantine import Rejected, quarantine
 from vsmesh.bus.reader import Start, StreamReader
-from vsmesh.errors import ConfigError
+from vsmesh.errors import Busy
 from vsmesh.projectors import driver
 from vsmesh.projectors.checkpoint import save_position
 from vsmesh.projectors.engine import BatchResult, apply_batch, ensure_schema, lock_hub, positions
@@ -91,7 +91,7 @@ class Refold:
                 # fresh: a leftover staging schema was folded with another set of reverts.
                 await rebuild(self.js, self.engine, self.projection, fresh=True)
                 bound.info("re-folded after a revert", seconds=round(time.perf_counter() - started, 3))
-            except ConfigError as e:  # another rebuild of the hub is running: try again after it
+            except Busy as e:  # another rebuild of the hub is running: try again after it
                 bound.warning("re-fold after a revert waits", reason=str(e))
                 await asyncio.sleep(0.5)
                 self.wanted.set()

@@ -15,9 +15,9 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from vsmesh.bus.mesh_state import load_state
-from vsmesh.bus.nats_server import free_port, start_nats, stop_pid
-from vsmesh.bus.postgres_server import SystemPlaces, start_postgres, stop_postgres
+from vsmesh.runtime.mesh_state import load_state
+from vsmesh.runtime.nats_server import free_port, start_nats, stop_pid
+from vsmesh.runtime.postgres_server import SystemPlaces, start_postgres, stop_postgres
 from vsmesh.settings import Settings
 
 VSMESH = [sys.executable, "-m", "vsmesh.cli.app"]
@@ -26,7 +26,7 @@ VSMESH = [sys.executable, "-m", "vsmesh.cli.app"]
 def server_dir() -> Path:
     """A temp dir (mode 0700) for server data outside pytest's own, which pytest may reset when another
     session starts. As root, PostgreSQL's system user cannot reach into it: its cluster then lives in the
-    system home, linked from here (bus/postgres_server.py), as for a data dir in a private home."""
+    system home, linked from here (runtime/postgres_server.py), as for a data dir in a private home."""
     return Path(tempfile.mkdtemp(prefix="vsmesh-test-"))
 
 

@@ -2,8 +2,12 @@
 
 VsmeshError
  ├── ConfigError (ValueError)           settings or flags that cannot work
+ ├── NotFound (LookupError)             a hub, coupling, copy or event that does not exist
+ ├── Busy (RuntimeError)                another process is doing that right now
+ │    └── AlreadyRunning                the mesh is up in this data dir already
  ├── MeshNotRunning (ConnectionError)   no server answers where we looked
- ├── PermissionDenied (PermissionError) the server refuses a subject to this NATS user
+ ├── PermissionDenied (PermissionError) the server refuses a subject, or no mandate allows the call
+ ├── Unauthorized (PermissionError)     no verified identity: a missing, expired or invalid token
  ├── InvalidEvent (ValueError)          an event that fails its schema or limits
  │    └── UnknownEventType
  ├── PublishError (ConnectionError)     the bus did not acknowledge
@@ -22,12 +26,34 @@ class ConfigError(VsmeshError, ValueError):
     pass
 
 
+class NotFound(VsmeshError, LookupError):
+    pass
+
+
+class Busy(VsmeshError, RuntimeError):
+    """Another process holds what this needs (a hub's rebuild, a data dir's mesh); try again after it."""
+
+
+class AlreadyRunning(Busy):
+    def __init__(self, message: str, pid: int) -> None:
+        super().__init__(message)
+        self.pid = pid
+
+
 class MeshNotRunning(VsmeshError, ConnectionError):
     pass
 
 
 class PermissionDenied(VsmeshError, PermissionError):
     pass
+
+
+class Unauthorized(VsmeshError, PermissionError):
+    """The caller proved no identity; `challenge` is the WWW-Authenticate value an HTTP 401 carries."""
+
+    def __init__(self, message: str, challenge: str = "Bearer") -> None:
+        super().__init__(message)
+        self.challenge = challenge
 
 
 class InvalidEvent(VsmeshError, ValueError):

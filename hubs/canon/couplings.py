@@ -15,7 +15,7 @@ from typing import Any
 from vsmesh.events.envelope import Event
 from vsmesh.events.schemas.fin import FinRunwayProjected
 from vsmesh.hubs.canon import manifest
-from vsmesh.hubs.coupling import Context, Coupling, Emit
+from vsmesh.projectors.coupling import Context, Coupling, Emit
 
 RUNWAY = "fin-runway-to-canon-escalation"
 AGENT_SPEND = "fin-agent-spend-to-canon-escalation"

@@ -6,8 +6,8 @@ from typing import Any
 
 from vsmesh.events.envelope import Event
 from vsmesh.events.schemas.fin import FinBudgetAlertRaised
-from vsmesh.hubs.coupling import Context, Coupling, Emit, derived_id
 from vsmesh.hubs.dev import manifest
+from vsmesh.projectors.coupling import Context, Coupling, Emit, derived_id
 
 INCIDENT = "ops-incident-to-dev-blocker"
 BUDGET = "fin-budget-alert-to-dev-pressure"

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from vsmesh.events.schemas.fin import FinBalanceRecorded
-from vsmesh.hubs.coupling import Context, Coupling, Emit
 from vsmesh.hubs.fin import manifest
+from vsmesh.projectors.coupling import Context, Coupling, Emit
 
 BALANCE = "fin-balance-to-runway"
 

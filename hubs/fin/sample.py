@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from vsmesh.demo import DemoEvent
+from vsmesh.hubs.demo import DemoEvent
 
 HUB = "fin-hub"
 

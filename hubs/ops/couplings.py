@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from vsmesh.events.schemas.dev import DevDeploymentCompleted
 from vsmesh.events.schemas.fin import FinCostRecorded
-from vsmesh.hubs.coupling import Coupling, Emit
 from vsmesh.hubs.ops import manifest
+from vsmesh.projectors.coupling import Coupling, Emit
 
 DEPLOYMENT = "dev-deployment-to-ops-change"
 COST = "fin-cost-to-ops-service"

@@ -20,10 +20,10 @@ from typer.testing import CliRunner
 from tests.conftest import VSMESH, server_dir
 from vsmesh.bus.connection import connect
 from vsmesh.bus.creds import READER_USER, hub_user, load_creds
-from vsmesh.bus.mesh_state import MeshState, save_state
-from vsmesh.bus.nats_server import free_port, issue_hub_creds, start_nats, stop_pid
 from vsmesh.bus.streams import ensure_streams
 from vsmesh.errors import MeshNotRunning
+from vsmesh.runtime.mesh_state import MeshState, save_state
+from vsmesh.runtime.nats_server import free_port, issue_hub_creds, start_nats, stop_pid
 from vsmesh.settings import Settings
 
 ADMIN_PASSWORD = "admin-" + secrets.token_urlsafe(12)

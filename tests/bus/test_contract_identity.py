@@ -7,6 +7,7 @@ connection that holds each contract's subscriptions.
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import os
 import shutil
@@ -26,8 +27,9 @@ from vsmesh.bus.connection import connect
 from vsmesh.bus.contract_client import ask
 from vsmesh.bus.contract_identity import ContractConnections
 from vsmesh.bus.creds import hub_user, load_creds
-from vsmesh.bus.mesh_state import load_state, with_mesh
 from vsmesh.errors import ContractError
+from vsmesh.runtime.mesh_state import load_state, with_mesh
+from vsmesh.runtime.nats_server import issue_hub_creds
 from vsmesh.settings import Settings
 
 CORE_HUBS = ("ops-hub", "dev-hub", "fin-hub", "canon-hub")
@@ -159,7 +161,7 @@ async def test_a_contract_connection_cannot_publish_for_another_hub(embedded_mes
     """What a compromised ops-hub handler could try with its HubContext's connection: the server refuses."""
     settings = mesh_settings(embedded_mesh)
     shared = await connect(settings, name="identity-test")
-    contracts = ContractConnections(shared, settings, embedded=True)
+    contracts = ContractConnections(shared, settings, issue_creds=functools.partial(issue_hub_creds, settings.data_dir))
     try:
         js = (await contracts.for_hub("ops-hub")).jetstream()
         own = f"operational.ops-hub.ops-health-checked.service:own-{uuid.uuid4().hex[:6]}"
@@ -181,7 +183,7 @@ async def test_a_contract_connection_cannot_publish_for_another_hub(embedded_mes
 async def test_a_contract_connection_cannot_answer_another_hubs_discovery(embedded_mesh):
     settings = mesh_settings(embedded_mesh)
     shared = await connect(settings, name="identity-test")
-    contracts = ContractConnections(shared, settings, embedded=True)
+    contracts = ContractConnections(shared, settings, issue_creds=functools.partial(issue_hub_creds, settings.data_dir))
     try:
         ops = await contracts.for_hub("ops-hub")
         token = uuid.uuid4().hex
@@ -205,7 +207,7 @@ async def test_external_nats_contracts_share_the_given_connection(settings):
     """External mode (`VSMESH_NATS_URL`): the data dir holds none of that server's users."""
     shared = await connect(settings, name="identity-test")
     try:
-        contracts = ContractConnections(shared, settings, embedded=False)
+        contracts = ContractConnections(shared, settings, issue_creds=None)
         assert await contracts.for_hub("ops-hub") is shared
         await contracts.close()
         assert shared.is_connected
@@ -224,7 +226,7 @@ def test_a_contract_whose_connection_the_server_closed_answers_again(embedded_me
     connection, nats-py closed that client for good, and the hub never answered again. Here the server
     is made to close ops-hub's connection (its password changes, the users reload), then the password comes
     back: the contract logs in again and answers."""
-    from vsmesh.bus.nats_server import reload_nats
+    from vsmesh.runtime.nats_server import reload_nats
 
     settings = mesh_settings(embedded_mesh)
     auth = embedded_mesh / "auth.conf"

@@ -20,7 +20,6 @@ from nats.js.errors import APIError
 
 from tests.conftest import VSMESH, wait_until
 from vsmesh.bus.connection import connect
-from vsmesh.bus.mesh_state import load_state
 from vsmesh.bus.publisher import Publisher
 from vsmesh.bus.streams import ensure_streams
 from vsmesh.bus.subjects import entity_from_token, entity_token, event_subject
@@ -28,6 +27,7 @@ from vsmesh.errors import InvalidEvent
 from vsmesh.events.codec import decode_event, decode_message, encode_event
 from vsmesh.events.registry import REGISTRY
 from vsmesh.logs import configure_logging
+from vsmesh.runtime.mesh_state import load_state
 from vsmesh.settings import Settings
 
 TYPES = sorted(REGISTRY.types())

@@ -8,10 +8,10 @@ import pytest
 
 from tests.conftest import server_dir
 from vsmesh.bus.connection import connect
-from vsmesh.bus.nats_server import free_port, start_nats, stop_pid
 from vsmesh.bus.publisher import Publisher
 from vsmesh.bus.streams import ensure_streams
 from vsmesh.errors import PublishError
+from vsmesh.runtime.nats_server import free_port, start_nats, stop_pid
 
 
 @pytest.fixture

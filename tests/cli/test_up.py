@@ -9,8 +9,8 @@ import subprocess
 import pytest
 
 from tests.conftest import VSMESH, server_dir, wait_until
-from vsmesh.bus.mesh_state import load_state, pid_alive
-from vsmesh.bus.postgres_server import postmaster_pid
+from vsmesh.runtime.mesh_state import load_state, pid_alive
+from vsmesh.runtime.postgres_server import postmaster_pid
 
 
 def vsmesh(data_dir, *args, check=True, timeout=120):

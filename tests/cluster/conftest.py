@@ -1,4 +1,4 @@
-"""A real local 3-node NATS JetStream cluster (bus/cluster.py) and a database of its own per test."""
+"""A real local 3-node NATS JetStream cluster (runtime/cluster.py) and a database of its own per test."""
 
 from __future__ import annotations
 
@@ -14,8 +14,8 @@ import asyncpg
 import pytest
 
 from tests.conftest import VSMESH, server_dir, wait_until
-from vsmesh.bus.cluster import ClusterState, start_cluster, stop_cluster
-from vsmesh.bus.mesh_state import load_state
+from vsmesh.runtime.cluster import ClusterState, start_cluster, stop_cluster
+from vsmesh.runtime.mesh_state import load_state
 
 
 class LocalCluster:

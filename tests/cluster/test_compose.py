@@ -21,8 +21,8 @@ from typer.testing import CliRunner
 
 from tests.conftest import server_dir, wait_until
 from vsmesh.bus.connection import connect
-from vsmesh.bus.nats_server import free_port, nats_server_binary, port_answers, stop_pid
 from vsmesh.bus.streams import STREAMS, ensure_streams
+from vsmesh.runtime.nats_server import free_port, nats_server_binary, port_answers, stop_pid
 from vsmesh.settings import ENV_PREFIX, Settings
 
 ROOT = Path(__file__).resolve().parents[2]

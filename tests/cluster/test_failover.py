@@ -11,13 +11,13 @@ import time
 from tests.cluster.conftest import cluster_env, start_up
 from tests.conftest import server_dir
 from tests.projectors.sample import digest, read_all
-from vsmesh.bus.cluster import start_node
 from vsmesh.bus.connection import connect
 from vsmesh.bus.publisher import Publisher
 from vsmesh.hubs.ops import projection as ops_projection
 from vsmesh.projectors.database import create_engine
 from vsmesh.projectors.engine import positions
 from vsmesh.projectors.rebuild import rebuild
+from vsmesh.runtime.cluster import start_node
 from vsmesh.settings import Settings
 
 EVENTS = 3000

@@ -14,11 +14,11 @@ from tests.cluster.conftest import cluster_env, start_up
 from tests.cluster.test_failover import HUB, health_events
 from tests.conftest import server_dir
 from vsmesh.bus.connection import connect
-from vsmesh.bus.lease import TTL_S, current_holder, lease_bucket
 from vsmesh.bus.publisher import Publisher
 from vsmesh.hubs.ops import projection as ops_projection
 from vsmesh.projectors.database import create_engine
 from vsmesh.projectors.engine import positions
+from vsmesh.projectors.lease import TTL_S, current_holder, lease_bucket
 from vsmesh.settings import Settings
 
 

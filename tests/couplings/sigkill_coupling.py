@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from vsmesh.events.envelope import Event
-from vsmesh.hubs.coupling import Coupling, Emit
+from vsmesh.projectors.coupling import Coupling, Emit
 
 NAME = "test-sigkill-echo"
 

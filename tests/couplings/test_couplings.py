@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from tests.conftest import wait_until
 from vsmesh.bus.connection import connect
 from vsmesh.bus.publisher import Publisher
-from vsmesh.hubs.coupling import derived_id
+from vsmesh.projectors.coupling import derived_id
 from vsmesh.projectors.database import create_engine
 
 pytestmark = pytest.mark.usefixtures("running_mesh")

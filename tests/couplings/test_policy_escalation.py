@@ -16,7 +16,7 @@ from tests.couplings.test_couplings import q
 from vsmesh.bus.connection import connect
 from vsmesh.bus.contract_client import ask
 from vsmesh.hubs.canon.couplings import AGENT_SPEND
-from vsmesh.hubs.coupling import derived_id
+from vsmesh.projectors.coupling import derived_id
 
 pytestmark = pytest.mark.usefixtures("running_mesh")
 

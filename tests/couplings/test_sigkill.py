@@ -24,7 +24,7 @@ EVENTS = 300
 
 
 def start_reactor(mesh_env: dict[str, str]) -> subprocess.Popen:
-    cmd = [sys.executable, "-m", "vsmesh.hubs.reactor_main", "--extra", "tests.couplings.sigkill_coupling:couplings",
+    cmd = [sys.executable, "-m", "vsmesh.runtime.reactor_main", "--extra", "tests.couplings.sigkill_coupling:couplings",
            "--only", NAME]  # fmt: skip
     env = {**os.environ, **mesh_env}
     return subprocess.Popen(cmd, env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)

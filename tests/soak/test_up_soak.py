@@ -19,9 +19,9 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import VSMESH
-from vsmesh.bus.mesh_state import load_state
 from vsmesh.hubs import HUBS
 from vsmesh.hubs.registry.manifest_model import load_manifest, shipped_dir
+from vsmesh.runtime.mesh_state import load_state
 from vsmesh.settings import Settings
 
 RUNS = int(os.environ.get("VSMESH_SOAK_RUNS", "30"))

@@ -24,7 +24,6 @@ from vsmesh.bus.creds import (
     ensure_creds,
     ensure_users,
     hub_user,
-    known_hubs,
     load_creds,
     users_config,
     write_private,
@@ -215,9 +214,16 @@ def stop_pid(pid: int, *, timeout: float = 10.0) -> None:
         pass
 
 
+def known_hubs() -> list[str]:
+    """The coded hubs, each of which gets a NATS user (imported late: the hubs are heavy to import)."""
+    from vsmesh.hubs import HUBS
+
+    return list(HUBS)
+
+
 def issue_hub_creds(data_dir: Path, hub: str) -> Creds:
     """A hub service user's credentials (created if new); a running embedded nats-server reloads its users."""
-    from vsmesh.bus.mesh_state import load_state, pid_alive
+    from vsmesh.runtime.mesh_state import load_state, pid_alive
 
     data_dir = data_dir.resolve()
     user = hub_user(hub)

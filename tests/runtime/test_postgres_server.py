@@ -1,7 +1,7 @@
 """The embedded PostgreSQL as root: it never widens a directory the user owns, wherever the data dir is.
 
 PostgreSQL's system user cannot reach into a 0700 home; the server binaries and such a data dir's cluster
-live where that user can reach them by design (bus/postgres_server.py). CI runs as root, as these tests must.
+live where that user can reach them by design (runtime/postgres_server.py). CI runs as root, as these tests must.
 """
 
 from __future__ import annotations
@@ -18,7 +18,13 @@ import asyncpg
 import pytest
 
 from tests.conftest import VSMESH
-from vsmesh.bus.postgres_server import POSTGRES_BIN_PATH, SystemPlaces, postmaster_pid, start_postgres, stop_postgres
+from vsmesh.runtime.postgres_server import (
+    POSTGRES_BIN_PATH,
+    SystemPlaces,
+    postmaster_pid,
+    start_postgres,
+    stop_postgres,
+)
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="the system-user layout exists only when run as root")
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import os
 import signal
 import time
@@ -13,23 +14,36 @@ from pathlib import Path
 
 import structlog
 
-from vsmesh.bus.cluster import stream_replicas
 from vsmesh.bus.connection import connect
 from vsmesh.bus.contract_identity import ContractConnections
-from vsmesh.bus.lease import lease_bucket, run_leased
-from vsmesh.bus.mesh_state import MeshState, fill_from, load_state, pid_alive, save_state
-from vsmesh.bus.nats_server import configure_nats, monitor_url, port_answers, reload_nats, start_nats, stop_pid
-from vsmesh.bus.postgres_server import SystemPlaces, postmaster_pid, start_postgres, stop_postgres
 from vsmesh.bus.streams import ensure_streams
+from vsmesh.errors import AlreadyRunning
+from vsmesh.hubs import HUBS, declared_types, hub
+from vsmesh.hubs.contract import HubContext, start_contract
+from vsmesh.hubs.coupling import active_couplings
+from vsmesh.hubs.registry.service import ManifestHubs
+from vsmesh.hubs.registry.state import VOCABULARIES
+from vsmesh.projectors.database import check_database, create_engine
+from vsmesh.projectors.engine import ensure_schema
+from vsmesh.projectors.housekeeping import start_housekeeping
+from vsmesh.projectors.lease import lease_bucket, run_leased
+from vsmesh.projectors.reactor import ensure_tables, start_reactors
+from vsmesh.projectors.runner import ProjectorStats, run_projection
+from vsmesh.runtime.cluster import stream_replicas
+from vsmesh.runtime.mesh_state import MeshState, fill_from, load_state, pid_alive, save_state
+from vsmesh.runtime.nats_server import (
+    configure_nats,
+    issue_hub_creds,
+    monitor_url,
+    port_answers,
+    reload_nats,
+    start_nats,
+    stop_pid,
+)
+from vsmesh.runtime.postgres_server import SystemPlaces, postmaster_pid, start_postgres, stop_postgres
 from vsmesh.settings import Settings
 
 log = structlog.get_logger(__name__)
-
-
-class AlreadyUp(Exception):
-    def __init__(self, pid: int) -> None:
-        super().__init__(pid)
-        self.pid = pid
 
 
 @dataclass
@@ -123,6 +137,8 @@ class Mesh:
     _started: float = field(default=0.0, init=False)  # monotonic time `run` began, for "ready in N s"
 
     async def run(self) -> None:
+        """Start everything in order, each part stopping with the stack, so a failure during start-up
+        stops exactly what was started before it (nats-py's micro service example does the same)."""
         self._started = time.monotonic()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
@@ -131,98 +147,100 @@ class Mesh:
         settings = self.settings.model_copy(update={"data_dir": servers.data_dir})
         running = load_state(servers.data_dir).supervisor_pid
         if pid_alive(running) and running != os.getpid():
-            raise AlreadyUp(running)
-        mark(servers.data_dir, supervisor_pid=os.getpid(), ready=False)
-        try:
+            raise AlreadyRunning(
+                f"vsmesh is already up in {servers.data_dir} (pid {running}); `vsmesh down` stops it", running
+            )
+        async with contextlib.AsyncExitStack() as stack:
+            mark(servers.data_dir, supervisor_pid=os.getpid(), ready=False)
+            stack.callback(log.info, "mesh stopped")
+            stack.push_async_callback(self._release, servers)
             settings = await asyncio.to_thread(start_servers, settings, servers)
-            if not self.stop_event.is_set():
-                await self._serve(settings, embedded_nats=servers.nats_pid is not None)
-        finally:
-            await asyncio.to_thread(servers.stop)
-            mark(settings.data_dir, supervisor_pid=None, ready=False, nats_pid=servers.nats_pid)
-            log.info("mesh stopped")
+            if self.stop_event.is_set():
+                return
+            tasks, stats = await self._start(stack, settings, embedded_nats=servers.nats_pid is not None)
+            await self._watch(tasks, stats)
 
-    async def _serve(self, settings: Settings, *, embedded_nats: bool) -> None:
-        """Run every hub until stopped.
+    async def _release(self, servers: EmbeddedServers) -> None:
+        await asyncio.to_thread(servers.stop)
+        mark(servers.data_dir, supervisor_pid=None, ready=False, nats_pid=servers.nats_pid)
+
+    async def _start(
+        self, stack: contextlib.AsyncExitStack, settings: Settings, *, embedded_nats: bool
+    ) -> tuple[list[asyncio.Task], list[ProjectorStats]]:
+        """Start every hub; returns the tasks to watch and the projectors' stats.
 
         One admin connection carries the mesh infrastructure: streams, projectors, housekeeping,
         reactors (couplings) and leases need consumers, KV and object stores and cross-hub publishing.
         Each hub's contract answers on a connection of its own hub user instead (bus/contract_identity.py),
         where the data dir holds that user, i.e. when this process runs the embedded nats-server.
         """
-        from vsmesh.hubs import HUBS, declared_types, hub
-        from vsmesh.hubs.registry.service import ManifestHubs
-        from vsmesh.hubs.registry.state import VOCABULARIES
-        from vsmesh.projectors.database import check_database, create_engine
-        from vsmesh.projectors.engine import ensure_schema
-        from vsmesh.projectors.housekeeping import start_housekeeping
-        from vsmesh.projectors.runner import ProjectorStats, run_projection
-
         if not settings.hubs:
             settings = settings.model_copy(update={"hubs": tuple(HUBS)})
         for slug in HUBS:  # a contract refuses what its hub does not declare
             VOCABULARIES.declare_coded(slug, declared_types(slug))
         nc = await connect(settings, name="vsmesh-up")
-        contracts = ContractConnections(nc, settings, embedded=embedded_nats)
+        stack.push_async_callback(_drain, nc)
         engine = create_engine(settings)
-        try:
-            await check_database(engine, settings.database_url or "")
-            replicas = await stream_replicas(nc, settings.replicas)  # 3 on a cluster (bus/cluster.py)
-            await ensure_streams(nc.jetstream(), replicas=replicas, max_msg_bytes=settings.max_event_bytes)
-            leases = await lease_bucket(nc.jetstream(), replicas=replicas)
-            for slug in settings.hubs:  # before anything answers: a contract read needs the tables
-                projection = hub(slug).projection()
-                await ensure_schema(engine, projection, projection.schema)
-            for slug in settings.hubs:  # each contract answers before its hub's projector runs
-                await _start_contract(contracts, engine, settings, slug)
-            stats = [ProjectorStats(h) for h in settings.hubs]
-            # Each hub's projector runs only while this process holds its lease (bus/lease.py).
-            tasks = [
-                asyncio.create_task(
-                    run_leased(
-                        leases,
-                        s.hub,
-                        lambda stop, s=s: run_projection(
-                            nc.jetstream(), engine, hub(s.hub).projection(), settings, stop, s
-                        ),
-                        self.stop_event,
+        stack.push_async_callback(engine.dispose)
+        issue = functools.partial(issue_hub_creds, settings.data_dir) if embedded_nats else None
+        contracts = ContractConnections(nc, settings, issue_creds=issue)
+        stack.push_async_callback(contracts.close)
+        tasks: list[asyncio.Task] = []
+        stack.push_async_callback(_cancel, tasks)  # first to stop: nothing may use what closes after it
+
+        await check_database(engine, settings.database_url or "")
+        replicas = await stream_replicas(nc, settings.replicas)  # 3 on a cluster (runtime/cluster.py)
+        await ensure_streams(nc.jetstream(), replicas=replicas, max_msg_bytes=settings.max_event_bytes)
+        js = nc.jetstream()
+        leases = await lease_bucket(js, replicas=replicas)
+        for slug in settings.hubs:  # before anything answers: a contract read needs the tables
+            projection = hub(slug).projection()
+            await ensure_schema(engine, projection, projection.schema)
+        for slug in settings.hubs:  # each contract answers before its hub's projector runs
+            await _start_contract(contracts, engine, settings, slug)
+        stats = [ProjectorStats(h) for h in settings.hubs]
+        # Each hub's projector runs only while this process holds its lease (projectors/lease.py).
+        tasks += [
+            asyncio.create_task(
+                run_leased(
+                    leases,
+                    s.hub,
+                    lambda stop, s=s: run_projection(
+                        nc.jetstream(), engine, hub(s.hub).projection(), settings, stop, s
                     ),
-                    name=f"projector:{s.hub}",
-                )
-                for s in stats
-            ]
-            tasks += start_housekeeping(
-                nc.jetstream(), engine, [hub(s.hub).projection() for s in stats], stats, settings, self.stop_event
+                    self.stop_event,
+                ),
+                name=f"projector:{s.hub}",
             )
-            reactors, couplings = await _start_reactors(nc, engine, settings, self.stop_event)
-            tasks += reactors
-            # The registry and every hub that has only a manifest (hubs/registry/service.py).
-            manifest_hubs = ManifestHubs(nc, engine, settings, self.stop_event, set(HUBS), contracts)
-            tasks.append(await manifest_hubs.start())
-            if self.before_ready is not None:
-                await self.before_ready(settings)
-                await manifest_hubs.refresh()  # the hubs it bootstrapped answer before the mesh says it is ready
-            mark(settings.data_dir, ready=True)
-            log.info("mesh up", nats=settings.nats_url, hubs=list(settings.hubs), data_dir=str(settings.data_dir))
-            monitor = load_state(settings.data_dir).nats_monitor_port if embedded_nats else None
-            self.on_ready(
-                Ready(
-                    seconds=time.monotonic() - self._started,
-                    data_dir=settings.data_dir,
-                    nats_url=settings.nats_url or "",
-                    nats_monitor=monitor_url(monitor) if monitor else None,
-                    database_url=settings.database_url or "",
-                    hubs=list(settings.hubs),
-                    manifest_hubs=sorted(manifest_hubs.running),
-                    couplings=len(couplings),
-                )
+            for s in stats
+        ]
+        tasks += start_housekeeping(
+            nc.jetstream(), engine, [hub(s.hub).projection() for s in stats], stats, settings, self.stop_event
+        )
+        reactors, couplings = await _start_reactors(nc, engine, settings, self.stop_event)
+        tasks += reactors
+        # The registry and every hub that has only a manifest (hubs/registry/service.py).
+        manifest_hubs = ManifestHubs(nc, engine, settings, self.stop_event, set(HUBS), contracts)
+        tasks.append(await manifest_hubs.start())
+        if self.before_ready is not None:
+            await self.before_ready(settings)
+            await manifest_hubs.refresh()  # the hubs it bootstrapped answer before the mesh says it is ready
+        mark(settings.data_dir, ready=True)
+        log.info("mesh up", nats=settings.nats_url, hubs=list(settings.hubs), data_dir=str(settings.data_dir))
+        monitor = load_state(settings.data_dir).nats_monitor_port if embedded_nats else None
+        self.on_ready(
+            Ready(
+                seconds=time.monotonic() - self._started,
+                data_dir=settings.data_dir,
+                nats_url=settings.nats_url or "",
+                nats_monitor=monitor_url(monitor) if monitor else None,
+                database_url=settings.database_url or "",
+                hubs=list(settings.hubs),
+                manifest_hubs=sorted(manifest_hubs.running),
+                couplings=len(couplings),
             )
-            await self._watch(tasks, stats)
-        finally:
-            await contracts.close()
-            await engine.dispose()
-            with contextlib.suppress(Exception):
-                await nc.drain()
+        )
+        return tasks, stats
 
     async def _watch(self, tasks: list[asyncio.Task], stats: list) -> None:
         while not self.stop_event.is_set():
@@ -239,16 +257,21 @@ class Mesh:
                 + ")"
                 + (f"  ERROR {errors}" if errors else "")
             )
-        for t in tasks:
-            t.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
+
+
+async def _cancel(tasks: list[asyncio.Task]) -> None:
+    for t in tasks:
+        t.cancel()
+    await asyncio.gather(*tasks, return_exceptions=True)
+
+
+async def _drain(nc) -> None:
+    with contextlib.suppress(Exception):
+        await nc.drain()
 
 
 async def _start_contract(contracts: ContractConnections, engine, settings: Settings, slug: str) -> None:
     """A coded hub's contract, answering and publishing as the hub's own user where there is one."""
-    from vsmesh.hubs import hub
-    from vsmesh.hubs.contract import HubContext, start_contract
-
     package = hub(slug)
 
     async def start(nc):
@@ -260,8 +283,6 @@ async def _start_contract(contracts: ContractConnections, engine, settings: Sett
 
 async def _start_reactors(nc, engine, settings: Settings, stop: asyncio.Event) -> tuple[list[asyncio.Task], list[str]]:
     """The couplings of the hubs this process runs (the reacting hub owns them), minus the disabled ones."""
-    from vsmesh.hubs.coupling_engine import active_couplings, ensure_tables, start_reactors
-
     await ensure_tables(engine)
     couplings = [c for c in active_couplings(settings) if c.target_hub in settings.hubs]
     tasks, _ = start_reactors(nc, engine, settings, couplings, stop)

@@ -40,7 +40,7 @@ from vsmesh.bus.streams import stream_for
 from vsmesh.bus.subjects import event_subject
 from vsmesh.errors import InvalidEvent
 from vsmesh.events.envelope import Event
-from vsmesh.hubs.coupling import Coupling, Emit, all_couplings, derived_id, enabled
+from vsmesh.projectors.coupling import Coupling, Emit, derived_id
 from vsmesh.settings import Settings
 
 log = structlog.get_logger(__name__)
@@ -290,12 +290,6 @@ def _row(coupling: str, event: Event, cause: Event, cause_stream: str, cause_seq
         "cause_seq": cause_seq,
         "cause_correlation_id": cause.correlationid,
     }
-
-
-def active_couplings(settings: Settings, extra: list[Coupling] | None = None) -> list[Coupling]:
-    """The couplings this deployment runs: every hub's (plus `extra`), minus VSMESH_COUPLINGS_DISABLED."""
-    found = all_couplings() + list(extra or [])
-    return enabled(found, settings.couplings_disabled)
 
 
 def start_reactors(

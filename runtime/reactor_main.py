@@ -1,4 +1,4 @@
-"""`python -m vsmesh.hubs.reactor_main`: run the couplings alone, against the servers the `VSMESH_*` variables name.
+"""`python -m vsmesh.runtime.reactor_main`: run the couplings alone, against the servers the `VSMESH_*` variables name.
 
 `vsmesh up` runs them with everything else; this entry runs reactors as a process of their own (e.g. on
 another machine). `--extra module:function` adds couplings from elsewhere (the SIGKILL test uses it),
@@ -14,9 +14,10 @@ import os
 import signal
 
 from vsmesh.bus.connection import connect
-from vsmesh.hubs.coupling import Coupling
-from vsmesh.hubs.coupling_engine import active_couplings, ensure_tables, start_reactors
+from vsmesh.hubs.coupling import active_couplings
+from vsmesh.projectors.coupling import Coupling
 from vsmesh.projectors.database import create_engine
+from vsmesh.projectors.reactor import ensure_tables, start_reactors
 from vsmesh.settings import Settings
 
 

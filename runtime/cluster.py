@@ -18,10 +18,10 @@ from pathlib import Path
 
 import msgspec
 
-from vsmesh.bus.creds import ADMIN_USER, AUTH_FILE, ensure_users, known_hubs, write_private
-from vsmesh.bus.mesh_state import pid_alive
-from vsmesh.bus.nats_server import MAX_PAYLOAD, free_port, nats_server_binary, port_answers, stop_pid
+from vsmesh.bus.creds import ADMIN_USER, AUTH_FILE, ensure_users, write_private
 from vsmesh.errors import ConfigError, MeshNotRunning
+from vsmesh.runtime.mesh_state import pid_alive
+from vsmesh.runtime.nats_server import MAX_PAYLOAD, free_port, known_hubs, nats_server_binary, port_answers, stop_pid
 
 CLUSTER_FILE = "cluster.json"
 CLUSTER_NAME = "vsmesh"
