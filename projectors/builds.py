@@ -22,7 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from sqlalchemy.schema import CreateTable
 
 from vsmesh.errors import ConfigError
-from vsmesh.projectors.projection import Projection
+from vsmesh.projectors.projection import Projection, event_type_of
 
 STAGING_SUFFIX = "__rebuild"
 PIT_PREFIX = "pit__"
@@ -94,7 +94,7 @@ def fingerprint(projection: Projection) -> str:
     dialect = postgresql.dialect()
     for table in projection.metadata.sorted_tables:
         h.update(str(CreateTable(table).compile(dialect=dialect)).encode())
-    h.update(",".join(sorted(projection.handlers)).encode())
+    h.update(",".join(sorted(event_type_of(c) for c in projection.handlers)).encode())
     for path in sorted(_source_files(projection)):
         h.update(path.read_bytes())
     return h.hexdigest()[:16]

@@ -15,13 +15,13 @@ from vsmesh.bus.provenance import decode_stored
 from vsmesh.bus.quarantine import Rejected
 from vsmesh.bus.reader import stream_sequence
 from vsmesh.errors import InvalidEvent
-from vsmesh.events.envelope import Event
+from vsmesh.events.schemas.hub import EventReverted
 from vsmesh.projectors import driver
 from vsmesh.projectors.changes import Changes
 from vsmesh.projectors.checkpoint import read_positions, save_position
 from vsmesh.projectors.driver import in_schema
 from vsmesh.projectors.projection import Applied, Projection
-from vsmesh.projectors.reverts import REVERT_TYPE, effective, record
+from vsmesh.projectors.reverts import effective, record
 
 log = structlog.get_logger(__name__)
 
@@ -125,35 +125,27 @@ def _fold_once(
             rejected.append(Rejected(msg, str(e)))
             skipped += 1
             continue
-        event_type = _TYPES.get(type(event)) or _type_of(event)
-        if event_type == REVERT_TYPE and event.hub == hub:
+        event_class = type(event)
+        if event_class is EventReverted and event.hub == hub:
             record(projection.reverted, event, changes)
             folded.reverts += 1
         if reverted and event.id in reverted:
             skipped += 1
             continue
-        handler = handler_for(event_type)
+        handler = handler_for(event_class)
         if handler is None:
             skipped += 1
             continue
         try:
             handler(event, _applied(Applied, (stream, seq)), changes)
         except Exception as e:  # noqa: BLE001 - a poison event goes to the quarantine; the batch goes on
-            reason = f"{event_type} handler of {hub} failed: {type(e).__name__}: {e}"
+            reason = f"{event.type} handler of {hub} failed: {type(e).__name__}: {e}"
             log.warning("event rejected by its handler", hub=hub, stream=stream, sequence=seq,
                         event_id=event.id, reason=reason)  # fmt: skip
             raise _Poisoned(seq, reason) from e
         applied += 1
     folded.messages, folded.applied, folded.skipped = messages, applied, skipped
     return folded
-
-
-_TYPES: dict[type, str] = {}  # event class -> its type (Event.type is a property: one lookup per class)
-
-
-def _type_of(event: Event) -> str:
-    event_type = _TYPES[type(event)] = event.type
-    return event_type
 
 
 _applied = tuple.__new__  # Applied(stream, seq) without NamedTuple's Python-level __new__ (one per event)

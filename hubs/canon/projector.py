@@ -7,7 +7,7 @@ from vsmesh.hubs.canon import manifest
 from vsmesh.hubs.canon.tables import mandates, metadata, policies, policy_versions
 from vsmesh.hubs.core import hub_projection
 from vsmesh.projectors.changes import Changes
-from vsmesh.projectors.projection import Applied, Handler, Projection
+from vsmesh.projectors.projection import Applied, Handlers, Projection
 
 
 def on_policy_declared(event: CanonPolicyDeclared, at: Applied, changes: Changes) -> None:
@@ -50,9 +50,9 @@ def on_mandate_granted(event: CanonMandateGranted, at: Applied, changes: Changes
     )
 
 
-HANDLERS: dict[str, Handler] = {
-    "canon-policy-declared": on_policy_declared,
-    "canon-mandate-granted": on_mandate_granted,
+HANDLERS: Handlers = {
+    CanonPolicyDeclared: on_policy_declared,
+    CanonMandateGranted: on_mandate_granted,
 }
 
 

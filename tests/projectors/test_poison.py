@@ -8,6 +8,7 @@ import sqlalchemy as sa
 
 from vsmesh.bus.quarantine_store import list_quarantined
 from vsmesh.events.envelope import Event
+from vsmesh.events.schemas.ops import OpsHealthChecked
 from vsmesh.projectors.changes import Changes
 from vsmesh.projectors.engine import ensure_schema, in_schema, positions
 from vsmesh.projectors.projection import Applied, Projection
@@ -38,7 +39,7 @@ async def test_a_poison_event_is_quarantined_and_the_projector_goes_on(bus, db, 
     js, publisher = bus
     hub = f"poison-{uuid.uuid4().hex[:8]}"
     projection = Projection(hub=hub, streams={"OPERATIONAL": f"operational.{hub}.>"}, metadata=metadata,
-                            handlers={"ops-health-checked": on_health})  # fmt: skip
+                            handlers={OpsHealthChecked: on_health})  # fmt: skip
 
     def check(entity: str, status: str, **observations):
         return publisher.build("ops-health-checked", hub=hub, subject=f"service/{entity}",
