@@ -11,10 +11,8 @@ import structlog
 from nats.aio.msg import Msg
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from vsmesh.bus.provenance import decode_stored
 from vsmesh.bus.quarantine import Rejected
 from vsmesh.bus.reader import stream_sequence
-from vsmesh.errors import InvalidEvent
 from vsmesh.events.schemas.hub import EventReverted
 from vsmesh.projectors import driver
 from vsmesh.projectors.changes import Changes
@@ -22,6 +20,7 @@ from vsmesh.projectors.checkpoint import read_positions, save_position
 from vsmesh.projectors.driver import in_schema
 from vsmesh.projectors.projection import Applied, Projection
 from vsmesh.projectors.reverts import effective, record
+from vsmesh.projectors.source import decode
 
 log = structlog.get_logger(__name__)
 
@@ -106,23 +105,14 @@ def _fold_once(
     changes = folded.changes
     handler_for = projection.handler_for
     hub = projection.hub
+    decoded = decode(msgs, after=after)  # the one event source's decoding (projectors/source.py)
     rejected = folded.rejected
-    messages = applied = skipped = 0
-    for msg in msgs:
-        seq = stream_sequence(msg)
-        if seq <= after:
-            continue  # already applied: a replayed or overlapping delivery
-        messages += 1
+    rejected += decoded.rejected
+    messages = len(decoded.events) + len(decoded.rejected)
+    applied, skipped = 0, len(decoded.rejected)
+    for seq, msg, event in decoded.events:
         if poisoned and seq in poisoned:
-            rejected.append(Rejected(msg, poisoned[seq]))
-            skipped += 1
-            continue
-        try:
-            # Structured or binary CloudEvents, and the envelope must agree with the subject it was stored on.
-            event = decode_stored(msg.data, msg.headers, msg.subject)
-        except InvalidEvent as e:
-            # Stays in the log untouched; the caller copies it to the quarantine with its reason.
-            rejected.append(Rejected(msg, str(e)))
+            rejected.append(Rejected(msg, poisoned[seq], event_id=event.id))
             skipped += 1
             continue
         event_class = type(event)

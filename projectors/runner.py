@@ -14,13 +14,13 @@ from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, InterfaceError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from vsmesh.bus.quarantine import Rejected, quarantine
-from vsmesh.bus.reader import Start, StreamReader
 from vsmesh.errors import Busy
 from vsmesh.projectors import driver
 from vsmesh.projectors.checkpoint import save_position
 from vsmesh.projectors.engine import BatchResult, apply_batch, ensure_schema, lock_hub, positions
 from vsmesh.projectors.pipeline import READ_AHEAD
 from vsmesh.projectors.projection import Projection
+from vsmesh.projectors.source import Follow, follow, retry
 from vsmesh.settings import Settings
 
 log = structlog.get_logger(__name__)
@@ -112,29 +112,33 @@ async def _follow(
     stats: ProjectorStats,
     refold: Refold | None = None,
 ) -> None:
-    start = Start(after_seq=stats.positions.get(stream, 0))
+    after = stats.positions.get(stream, 0)
     bound = log.bind(hub=projection.hub, stream=stream)
-    bound.info("projector following", position=start.after_seq, subject=subject)
+    bound.info("projector following", position=after, subject=subject)
     last_log = time.monotonic()
-    async with StreamReader(js, stream, subject, start, max_queued=READ_AHEAD) as reader:
-        while not stop.is_set():
-            # At the head a batch goes at once (latency); behind it, it fills up for a moment (throughput).
-            wait_s = settings.batch_wait_ms / 1000
-            batch = await reader.batch(settings.batch_size, wait_s, timeout=0.25, until_head=True)
-            if not batch:
-                continue
-            result = await _apply_with_retry(js, engine, projection, stream, batch, stop, stats, bound)
-            if result is None:
-                return
-            stats.applied += result.applied
-            stats.positions[stream] = result.position
-            if result.reverts and refold is not None:
-                refold.request()
-            if time.monotonic() - last_log > 10:
-                # The consumer's pending count is the lag: the hub's stored events not yet delivered.
-                lag = batch[-1].metadata.num_pending
-                bound.info("projector progress", position=result.position, applied=stats.applied, lag=lag)
-                last_log = time.monotonic()
+    how = Follow(settings.batch_size, settings.batch_wait_ms / 1000, READ_AHEAD)
+    async for batch in follow(js, stream, subject, after, how, stop):
+        result = await _apply_with_retry(js, engine, projection, stream, batch.msgs, stop, stats, bound)
+        if result is None:
+            return
+        stats.applied += result.applied
+        stats.positions[stream] = result.position
+        if result.reverts and refold is not None:
+            refold.request()
+        if time.monotonic() - last_log > 10:
+            bound.info("projector progress", position=result.position, applied=stats.applied, lag=batch.lag)
+            last_log = time.monotonic()
+
+
+async def _apply(
+    js: JetStreamContext, engine: AsyncEngine, projection: Projection, stream: str, batch: list[Msg]
+) -> BatchResult:
+    async with driver.transaction(engine, projection.schema) as conn:
+        result = await apply_batch(conn, projection, stream, batch)
+        if result.rejected:
+            # Before the commit: a crash in between re-reads the batch, and the copy is idempotent.
+            await quarantine(js, result.rejected, found_by=projection.hub)
+    return result
 
 
 async def _apply_with_retry(
@@ -148,30 +152,29 @@ async def _apply_with_retry(
     bound: structlog.typing.FilteringBoundLogger,
 ) -> BatchResult | None:
     """Apply a batch, retrying while PostgreSQL is away (a batch is idempotent by position)."""
-    delay = 0.2
-    while True:
-        try:
-            async with driver.transaction(engine, projection.schema) as conn:
-                result = await apply_batch(conn, projection, stream, batch)
-                if result.rejected:
-                    # Before the commit: a crash in between re-reads the batch, and the copy is idempotent.
-                    await quarantine(js, result.rejected, found_by=projection.hub)
-            stats.last_error = None
-            return result
-        except (IntegrityError, DataError) as e:
-            # A value PostgreSQL refuses would fail this batch forever: find the event and quarantine it.
-            bound.warning("batch refused by PostgreSQL; applying it event by event", error=str(e).splitlines()[0])
-            return await _apply_one_by_one(js, engine, projection, stream, batch, bound)
-        except (DBAPIError, InterfaceError, OSError) as e:
-            stats.last_error = (
-                f"cannot write to PostgreSQL ({str(e).splitlines()[0]}); retrying: check that it runs and that "
-                "VSMESH_DATABASE_URL points at it"
-            )
-            bound.warning("batch will be retried", error=stats.last_error, first=batch[0].metadata.sequence.stream)
-            if stop.is_set():
-                return None
-            await asyncio.sleep(delay)
-            delay = min(delay * 2, 5.0)
+
+    def report(e: BaseException) -> None:
+        stats.last_error = (
+            f"cannot write to PostgreSQL ({str(e).splitlines()[0]}); retrying: check that it runs and that "
+            "VSMESH_DATABASE_URL points at it"
+        )
+        bound.warning("batch will be retried", error=stats.last_error, first=batch[0].metadata.sequence.stream)
+
+    try:
+        result = await retry(
+            lambda: _apply(js, engine, projection, stream, batch),
+            stop=stop,
+            transient=(DBAPIError, InterfaceError, OSError),
+            unless=(IntegrityError, DataError),
+            on_error=report,
+        )
+    except (IntegrityError, DataError) as e:
+        # A value PostgreSQL refuses would fail this batch forever: find the event and quarantine it.
+        bound.warning("batch refused by PostgreSQL; applying it event by event", error=str(e).splitlines()[0])
+        return await _apply_one_by_one(js, engine, projection, stream, batch, bound)
+    if result is not None:
+        stats.last_error = None
+    return result
 
 
 async def _apply_one_by_one(
