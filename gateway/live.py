@@ -56,7 +56,7 @@ class AppliedFeed:
             if queue.empty():  # one pending wake-up is enough: the page fetches the latest state anyway
                 queue.put_nowait(hub)
 
-    async def listen(self, hubs: tuple[str, ...], *, settle_s: float = 0.05) -> AsyncIterator[str]:
+    async def listen(self, hubs: tuple[str, ...], *, settle_s: float = 0.02) -> AsyncIterator[str]:
         """Yields a hub's name each time one of `hubs` applied something (bursts settle into one)."""
         queue: asyncio.Queue[str] = asyncio.Queue(maxsize=1)
         for hub in hubs:
