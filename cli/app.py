@@ -29,6 +29,7 @@ from vsmesh.cli.snapshot_cmd import snapshot
 from vsmesh.cli.status_cmd import status
 from vsmesh.cli.summary_cmd import summary
 from vsmesh.cli.tail_cmd import tail
+from vsmesh.cli.verify_cmd import verify_cmd
 
 app = typer.Typer(
     name="vsmesh",
@@ -46,6 +47,7 @@ app.command()(summary)
 app.command()(status)
 app.command("rebuild")(rebuild_cmd)
 app.command("diff")(diff_cmd)
+app.command("verify")(verify_cmd)
 app.command()(snapshot)
 app.add_typer(schema_app, name="schema")
 app.add_typer(quarantine_app, name="quarantine")

@@ -24,6 +24,14 @@ SAMPLE_DATA: dict[str, dict[str, Any]] = {
     },
     "widget-created": {"slug": "ops-service-gitea", "widget_type": "ops-service", "entity": "service/gitea"},
     "event-reverted": {"event_id": "0190-a", "event_type": "ops-health-checked", "reason": "probe misconfigured"},
+    "chain-checkpointed": {
+        "stream": "CONSTITUTIONAL",
+        "head_seq": 42,
+        "head_hash": "9f" * 32,
+        "key_id": "0a1b2c3d4e5f6a7b",
+        "public_key": "3d" * 32,
+        "signature": "00" * 64,
+    },  # fmt: skip
     # ops
     "ops-inventory-registered": {"kind": "service", "name": "gitea", "environment": "coulombcore", "owner": "rail"},
     "ops-inventory-updated": {"owner": "platform", "attributes": {"nodeport": 32166}, "removed_attributes": ["old"]},
