@@ -28,7 +28,7 @@ class Asker:
 
     async def __call__(self, hub: str, operation: str, **request: Any) -> Any:
         if self.as_of:
-            request["as_of"] = self.as_of
+            request["point_in_time"] = self.as_of
         return await ask(self.nc, hub, operation, request, timeout=5.0)
 
 

@@ -54,7 +54,8 @@ class ContractRequest(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
     wait_for_seq: dict[str, int] | None = None
-    as_of: str | None = Field(
+    # Not `as_of`: some requests already take a date by that name (fin's runway as of a day).
+    point_in_time: str | None = Field(
         None, description="read point-in-time copy NAME (`vsmesh rebuild HUB --into NAME`) instead of the live hub"
     )
 
@@ -68,7 +69,7 @@ class HubContext:
     engine: AsyncEngine
     js: JetStreamContext
     settings: Settings
-    as_of: str | None = None  # a point-in-time copy this context reads instead of the live hub (read-only)
+    point_in_time: str | None = None  # a copy this context reads instead of the live hub (read-only)
     publisher: Publisher = field(init=False)
     schema: str = field(init=False)
 
@@ -76,10 +77,10 @@ class HubContext:
         self.publisher = Publisher(self.js, self.settings, source=f"vsmesh/{self.hub}")
         self.schema = self.projection.schema
 
-    async def at(self, as_of: str) -> HubContext:
-        """This hub as its point-in-time copy `as_of`: the same reads, on that copy; no writes."""
-        found = dataclasses.replace(self, as_of=as_of)
-        found.schema = await point_in_time_schema(self.engine, self.hub, as_of)
+    async def at(self, name: str) -> HubContext:
+        """This hub as its point-in-time copy `name`: the same reads, on that copy; no writes."""
+        found = dataclasses.replace(self, point_in_time=name)
+        found.schema = await point_in_time_schema(self.engine, self.hub, name)
         return found
 
     @contextlib.asynccontextmanager
@@ -113,8 +114,10 @@ class HubContext:
 
         A type the hub's active manifest does not declare is refused (`undeclared_type`).
         """
-        if self.as_of is not None:
-            raise ContractError("read_only", f"as_of={self.as_of!r} reads a point-in-time copy; write to the live hub")
+        if self.point_in_time is not None:
+            raise ContractError(
+                "read_only", f"point_in_time={self.point_in_time!r} reads a copy of the past; write to the live hub"
+            )
         from vsmesh.hubs.registry.state import VOCABULARIES
 
         refusal = VOCABULARIES.refusal(self.hub, event_type)
@@ -170,7 +173,7 @@ async def _answer(ctx: HubContext, op: Operation, req: Request) -> str:
         request = op.request.model_validate(raw)
         if request.wait_for_seq:
             await ctx.wait_for(request.wait_for_seq)
-        target = await ctx.at(request.as_of) if request.as_of else ctx
+        target = await ctx.at(request.point_in_time) if request.point_in_time else ctx
         answer = await op.handler(target, request)
         await req.respond(_encode(answer))
         return "ok"
