@@ -16,6 +16,7 @@ from vsmesh.hubs.ops import reads
 from vsmesh.hubs.ops.health import Staleness, utc_now
 from vsmesh.hubs.ops.readiness_view import describe_wave, evidence_ids, wave_names
 from vsmesh.hubs.ops.service_view import describe_services
+from vsmesh.hubs.ops.writes import write_operations
 from vsmesh.settings import Settings
 
 
@@ -157,6 +158,7 @@ def ops_operations() -> list[Operation]:
         Operation("get_readiness", ReadinessRequest, get_readiness, "a migration wave's gates and whether it may go"),
         Operation("get_incidents", IncidentsRequest, get_incidents, "incidents with their timelines"),
         Operation("get_evidence", EvidenceRequest, get_evidence, "an entity's latest evidence, metadata included"),
+        *write_operations(),
     ]
 
 
