@@ -1,4 +1,9 @@
-"""canon-hub's mandate operations: grant, revoke, and read them back with whether each still holds.
+"""canon-hub's mandate operations: revoke one, and read them with whether each still holds.
+
+Granting is not a contract operation: `canon-mandate-granted` is a governance event only the admin
+publishes (events/governance.py; `vsmesh publish canon-mandate-granted --hub canon-hub`), so no caller of a hub's contract, an agent
+through the gateway included, can give itself power. Revoking only takes power away: any caller
+whose mandates cover `canon-hub:revoke_mandate` may do it.
 
 A mandate's `scope` is what the gateway enforces (gateway/mandates.py): entries `HUB[:OPERATIONS]`,
 separated by commas or spaces, where HUB is a hub slug or a glob (`*`, `ops-*`) and OPERATIONS is `read`,
@@ -7,7 +12,6 @@ separated by commas or spaces, where HUB is a hub slug or a glob (`*`, `ops-*`) 
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Any
 
 import sqlalchemy as sa
@@ -18,23 +22,6 @@ from vsmesh.hubs.canon.tables import mandate_revocations, mandates
 from vsmesh.hubs.contract import ContractRequest, HubContext, Operation
 from vsmesh.hubs.core import queries
 from vsmesh.hubs.core.writes import WriteRequest, publish_as_caller
-
-
-class GrantMandateRequest(WriteRequest):
-    holder: str = Field(min_length=1, max_length=200, description="who may act: a person's or agent's subject")
-    role: str = Field(min_length=1, max_length=200, description="e.g. Technical Operator")
-    scope: str = Field(
-        min_length=1,
-        max_length=2000,
-        description="what the holder may call: `HUB[:OPERATIONS]` entries, e.g. `ops-hub:read, ops-hub:open_incident`",
-    )
-    constraints: list[str] = Field([], description="`read-only`, or `not HUB:OPERATIONS` to carve out operations")
-    granted_until: dt.datetime | None = Field(None, description="the mandate ends at this time (ISO 8601)")
-
-
-async def grant_mandate(ctx: HubContext, request: GrantMandateRequest) -> dict[str, Any]:
-    data = request.model_dump(mode="json", include={"holder", "role", "scope", "constraints", "granted_until"})
-    return await publish_as_caller(ctx, "canon-mandate-granted", request, f"mandate/{request.holder}", data)
 
 
 class RevokeMandateRequest(WriteRequest):
@@ -74,6 +61,5 @@ async def get_mandates(ctx: HubContext, request: MandatesRequest) -> dict[str, A
 def mandate_operations() -> list[Operation]:
     return [
         Operation("get_mandates", MandatesRequest, get_mandates, "who may act, within which scope, until when"),
-        Operation("grant_mandate", GrantMandateRequest, grant_mandate, "let a person or agent act within a scope"),
         Operation("revoke_mandate", RevokeMandateRequest, revoke_mandate, "end a mandate: refused from the next call"),
     ]
