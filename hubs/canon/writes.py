@@ -1,9 +1,9 @@
 """canon-hub's mandate operations: revoke one, and read them with whether each still holds.
 
 Granting is not a contract operation: `canon-mandate-granted` is a governance event only the admin
-publishes (events/governance.py; `vsmesh publish canon-mandate-granted --hub canon-hub`), so no caller of a hub's contract, an agent
-through the gateway included, can give itself power. Revoking only takes power away: any caller
-whose mandates cover `canon-hub:revoke_mandate` may do it.
+publishes (events/governance.py; `vsmesh publish canon-mandate-granted --hub canon-hub`), so no caller of
+a hub's contract, an agent through the gateway included, can give itself power. Revoking only takes
+power away: any caller whose mandates cover `canon-hub:revoke_mandate` may do it.
 
 A mandate's `scope` is what the gateway enforces (gateway/mandates.py): entries `HUB[:OPERATIONS]`,
 separated by commas or spaces, where HUB is a hub slug or a glob (`*`, `ops-*`) and OPERATIONS is `read`,

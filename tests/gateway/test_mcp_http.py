@@ -141,3 +141,66 @@ async def test_no_verified_identity_gets_401_and_nothing_is_stored(gateway, nc, 
     assert answer.status_code == 401 and answer.headers["www-authenticate"].startswith("Bearer")
     after = {s: (await js.stream_info(s)).state.last_seq for s in ("OPERATIONAL", "CONSTITUTIONAL")}
     assert after == before
+
+
+async def test_revert_actor_takes_back_everything_an_agent_did(gateway, canon, cli, nc, agent_name):
+    await canon.grant(agent_name, "ops-hub:write")
+    service = f"svc-{agent_name}"
+    async with mcp_client(gateway.url, f"agent:{agent_name}") as client:
+        opened = await client.call_tool("ops-hub__open_incident", {"title": f"{agent_name} broke it"})
+        registered = await client.call_tool("ops-hub__register_service", {"name": service, "owner": "bots"})
+    assert not opened.is_error and not registered.is_error
+    last = registered.structured_content
+    wait = {"wait_for_seq": {last["stream"]: last["seq"]}}
+    assert (await ask(nc, "ops-hub", "get_services", {"name": service, **wait}))["services"]
+
+    done = await asyncio.to_thread(cli, "revert", "--actor", agent_name, "--since", "1h", "--by", "ada")
+    assert done.exit_code == 0, done.output
+    assert f"reverted 2 events of {agent_name}" in done.output
+
+    async def restored() -> bool:
+        services = (await ask(nc, "ops-hub", "get_services", {"name": service}))["services"]
+        incidents = (await ask(nc, "ops-hub", "get_incidents", {"include_resolved": True}))["incidents"]
+        return not services and f"{agent_name} broke it" not in {i["title"] for i in incidents}
+
+    deadline = time.monotonic() + 30
+    while not await restored():
+        assert time.monotonic() < deadline, "ops-hub still shows the agent's actions 30 s after the revert"
+        await asyncio.sleep(0.2)
+    # Nothing left to take back, and the audit names who reverted each action.
+    again = await asyncio.to_thread(cli, "revert", "--actor", agent_name)
+    assert again.exit_code != 0 and "did nothing" in again.output
+    actions = await asyncio.to_thread(audit, cli, "--actor", agent_name)
+    assert {a["type"] for a in actions} == {"ops-incident-opened", "ops-inventory-registered"}
+    assert all(a["reverted"] and a["reverted_by"] == "ada" for a in actions)
+
+
+async def test_an_agents_spend_above_the_policy_threshold_escalates(gateway, canon, nc, agent_name):
+    # A currency of this test's own, so other tests' thresholds do not apply.
+    currency = "X" + "".join(chr(65 + b % 26) for b in uuid.uuid4().bytes[:2])
+    policy = f"agent-spend-{agent_name}"
+    values = {"agent_spend_threshold": {"amount": "500", "currency": currency}}
+    data = {"policy": policy, "title": "Agent spend", "version": "1", "metadata": {"values": values}}
+    await canon.publish("canon-policy-declared", data, f"policy/{policy}")
+    await canon.grant(agent_name, "fin-hub:record_cost")
+    async with mcp_client(gateway.url, f"agent:{agent_name}") as client:
+        small = await client.call_tool("fin-hub__record_cost", {"amount": "120", "currency": currency})
+        big = await client.call_tool("fin-hub__record_cost", {"amount": "900", "currency": currency, "vendor": "gpu"})
+    assert not small.is_error and not big.is_error, (small.content, big.content)
+
+    async def escalations() -> list[dict]:
+        found = (await ask(nc, "canon-hub", "get_escalations", {}))["escalations"]
+        return [
+            e
+            for e in found
+            if e.get("cause_event_id") in (small.structured_content["id"], big.structured_content["id"])
+        ]
+
+    deadline = time.monotonic() + 30
+    while not await escalations():
+        assert time.monotonic() < deadline, "no canon escalation 30 s after the agent's spend"
+        await asyncio.sleep(0.2)
+    await asyncio.sleep(1.0)  # the small spend had as long to escalate: it must not
+    [escalation] = await escalations()
+    assert escalation["cause_event_id"] == big.structured_content["id"]
+    assert agent_name in escalation["title"] and "900" in escalation["title"]
