@@ -17,6 +17,7 @@ from vsmesh.cli.creds_cmd import creds_app
 from vsmesh.cli.demo_cmd import demo
 from vsmesh.cli.fin_cmds import fin_app
 from vsmesh.cli.hub_cmds import hub_app
+from vsmesh.cli.mcp_cmd import mcp
 from vsmesh.cli.ops_cmds import ops_app
 from vsmesh.cli.publish_cmd import publish
 from vsmesh.cli.quarantine_cmd import quarantine_app
@@ -58,6 +59,7 @@ app.command()(couplings)
 app.command()(trace)
 app.command()(revert)
 app.command()(audit)
+app.command()(mcp)
 
 
 def main() -> None:
