@@ -201,10 +201,16 @@ def mcp_server(gateway: Gateway) -> Server:
         who, session = _caller(ctx)
         return await gateway.call(who, session, params.name, dict(params.arguments or {}))
 
+    def tool_schema(name: str) -> dict[str, Any] | None:
+        tool = gateway.tools.get(name)
+        return tool.mcp.input_schema if tool else None
+
     return Server(
         "vsmesh",
         version=__version__,
         instructions=INSTRUCTIONS,
+        # Without it the SDK runs tools/list on every call to check `Mcp-Param-*` headers.
+        get_tool_input_schema=tool_schema,
         on_list_tools=list_tools,
         on_call_tool=call_tool,
         on_subscriptions_listen=ListenHandler(gateway.bus),
