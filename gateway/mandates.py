@@ -200,6 +200,7 @@ class MandateFollower:
         async for batch in self._reader.drain_to_head(1000):
             await self._apply(batch)
         self._task = asyncio.create_task(self._follow(), name="mandate-follower")
+        self._task.add_done_callback(_report_stop)
         log.info("mandates followed", mandates=len(self.book.granted), seq=self.applied_seq)
 
     async def _follow(self) -> None:
@@ -222,6 +223,11 @@ class MandateFollower:
         async with self._changed:
             self._changed.notify_all()
 
+    @property
+    def following(self) -> bool:
+        """False once the follower has stopped (a NATS error it could not ride out): decisions would go stale."""
+        return self._task is not None and not self._task.done()
+
     async def wait_for(self, seq: int, timeout: float = 5.0) -> bool:
         """True once the book has applied the stream's `seq` (tests and the CLI: a grant just published)."""
 
@@ -242,3 +248,9 @@ class MandateFollower:
                 await self._task
         if self._reader is not None:
             await self._reader.__aexit__(None, None, None)
+
+
+def _report_stop(task: asyncio.Task) -> None:
+    if not task.cancelled() and task.exception() is not None:
+        error = str(task.exception())
+        log.error("mandates no longer followed: agents are refused until the gateway restarts", error=error)

@@ -145,6 +145,8 @@ class Gateway:
             )
             await self._refused(who, session, tool, reason, None)
             return _error(reason)
+        if not self.mandates.following and who.kind != "human":  # fail closed rather than decide on a stale book
+            return _error("refused: the gateway is not following canon-hub's mandates right now; try again shortly")
         decision = self.mandates.book.decide(who, tool.hub, tool.operation, tool.write)
         if not decision.allowed:
             await self._refused(who, session, tool, decision.reason, decision.missing)
