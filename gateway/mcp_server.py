@@ -260,7 +260,11 @@ def mcp_app(
 ) -> tuple[list[BaseRoute], Callable[[Any], AbstractAsyncContextManager[None]]]:
     """(routes, lifespan): the streamable HTTP endpoint at `/mcp` and what must run around it."""
     gateway = Gateway(settings, nc)
-    manager = StreamableHTTPSessionManager(app=mcp_server(gateway), security_settings=security)
+    server = mcp_server(gateway)
+    # A tool call's answer is one JSON body rather than an SSE stream: less work per call on both sides
+    # (`subscriptions/listen` streams regardless). No OpenTelemetry span per message: nothing exports them.
+    server.middleware = []
+    manager = StreamableHTTPSessionManager(app=server, security_settings=security, json_response=True)
 
     @contextlib.asynccontextmanager
     async def lifespan(_app: Any) -> AsyncIterator[None]:
