@@ -9,7 +9,7 @@ from nats.aio.client import Client
 from nats.errors import NoRespondersError
 from nats.errors import TimeoutError as NatsTimeout
 
-from vsmesh.errors import ContractError, PermissionDenied
+from vsmesh.errors import ContractError, ContractUnavailable, PermissionDenied
 
 
 async def ask(
@@ -25,11 +25,11 @@ async def ask(
         user = nc.options.get("user") or "the default user"
         raise ContractError("forbidden", f"NATS user {user!r} may not call {hub}'s {operation}") from None
     except NoRespondersError:
-        raise ContractError(
+        raise ContractUnavailable(
             "not_running", f"{hub} does not answer {operation}: is `vsmesh up` running it (see `vsmesh status`)?"
         ) from None
     except NatsTimeout:
-        raise ContractError("timeout", f"{hub} did not answer {operation} within {timeout:.0f} s") from None
+        raise ContractUnavailable("timeout", f"{hub} did not answer {operation} within {timeout:.0f} s") from None
     answer = msgspec.json.decode(reply.data) if reply.data else None
     if isinstance(answer, dict) and isinstance(answer.get("error"), dict):
         raise ContractError(answer["error"].get("code", "error"), answer["error"].get("message", "unknown error"))

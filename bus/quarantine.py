@@ -24,6 +24,8 @@ class Rejected:
 
     msg: Msg
     reason: str
+    # Set when the message is a valid event that its consumer (a handler, a coupling's reaction) failed on.
+    event_id: str | None = None
 
     @property
     def stream(self) -> str:
@@ -39,7 +41,8 @@ def quarantine_subject(origin_subject: str) -> str:
 
 
 async def quarantine(js: JetStreamContext, rejected: list[Rejected], *, found_by: str) -> None:
-    """Copy each rejected message to QUARANTINE; the origin (stream, seq) is its id, so it is copied once."""
+    """Copy each rejected message to QUARANTINE, once: a message that is no valid event is the same finding
+    wherever it is found (its origin is the id); a valid event a consumer failed on is that consumer's."""
     for r in rejected:
         headers = {k: v for k, v in (r.msg.headers or {}).items() if not k.startswith("Nats-")}
         headers.update(
@@ -49,11 +52,14 @@ async def quarantine(js: JetStreamContext, rejected: list[Rejected], *, found_by
                 ORIGIN_SEQ: str(r.sequence),
                 ORIGIN_SUBJECT: r.msg.subject,
                 FOUND_BY: found_by,
-                "Nats-Msg-Id": f"q:{r.stream}:{r.sequence}",
+                "Nats-Msg-Id": f"q:{r.stream}:{r.sequence}" + (f":{found_by}" if r.event_id else ""),
             }
         )
         await js.publish(quarantine_subject(r.msg.subject), r.msg.data, headers=headers, stream="QUARANTINE")
-        log.warning("event quarantined", hub=found_by, stream=r.stream, sequence=r.sequence, reason=r.reason)
+        log.warning(
+            "event quarantined", found_by=found_by, stream=r.stream, sequence=r.sequence, event_id=r.event_id,
+            reason=r.reason,
+        )  # fmt: skip
 
 
 @dataclass(frozen=True)

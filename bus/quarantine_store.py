@@ -8,7 +8,7 @@ from nats.js.errors import NotFoundError
 from vsmesh.bus.provenance import decode_stored
 from vsmesh.bus.quarantine import Quarantined
 from vsmesh.bus.reader import Start, StreamReader
-from vsmesh.errors import ConfigError
+from vsmesh.errors import ConfigError, NotFound
 
 STREAM = "QUARANTINE"
 
@@ -29,7 +29,7 @@ async def get_quarantined(js: JetStreamContext, seq: int) -> Quarantined:
     try:
         raw = await js.get_msg(STREAM, seq)
     except NotFoundError:
-        raise ConfigError(f"no quarantined message {seq}; `vsmesh quarantine list` shows what is there") from None
+        raise NotFound(f"no quarantined message {seq}; `vsmesh quarantine list` shows what is there") from None
     return Quarantined.from_stored(seq, str(raw.time or ""), raw.data or b"", raw.headers)
 
 
@@ -40,6 +40,12 @@ async def replay(js: JetStreamContext, seq: int) -> int:
     stays quarantined and the error says why.
     """
     q = await get_quarantined(js, seq)
+    if q.found_by.startswith("coupling:"):
+        # The event is stored and its hub applied it; sending it back would store it twice.
+        raise ConfigError(
+            f"quarantined message {seq} is a valid event {q.found_by}'s reaction failed on; replay would store it "
+            "twice. Fix the coupling, then publish a new event for its cause (`vsmesh publish`)"
+        )
     decode_stored(q.data, q.headers, q.origin_subject)  # InvalidEvent with today's reason when it is still bad
     headers = {**q.headers, "Nats-Msg-Id": f"replay:{q.origin_stream}:{q.origin_seq}"}
     ack = await js.publish(q.origin_subject, q.data, headers=headers, stream=q.origin_stream)

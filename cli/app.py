@@ -15,6 +15,7 @@ from vsmesh.cli.core_cmds import add_core_commands
 from vsmesh.cli.couplings_cmd import couplings, trace
 from vsmesh.cli.creds_cmd import creds_app
 from vsmesh.cli.demo_cmd import demo
+from vsmesh.cli.diff_cmd import diff_cmd
 from vsmesh.cli.fin_cmds import fin_app
 from vsmesh.cli.hub_cmds import hub_app
 from vsmesh.cli.mcp_cmd import mcp
@@ -45,6 +46,7 @@ app.command()(tail)
 app.command()(summary)
 app.command()(status)
 app.command("rebuild")(rebuild_cmd)
+app.command("diff")(diff_cmd)
 app.command()(snapshot)
 app.add_typer(schema_app, name="schema")
 app.add_typer(quarantine_app, name="quarantine")

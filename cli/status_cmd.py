@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections import Counter
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -25,6 +26,8 @@ def status(data_dir: Path | None = DataDir, as_json: bool = Json) -> None:
     settings = settings_from(data_dir)
     result = run(_status(settings))
     result["couplings"] = run(coupling_rows(settings))
+    for c in result["couplings"]:
+        c["quarantined"] = result["quarantined_by"].get(f"coupling:{c['name']}", 0)
     if as_json:
         echo_json(result)
         return
@@ -41,7 +44,18 @@ def status(data_dir: Path | None = DataDir, as_json: bool = Json) -> None:
     console.print(
         table(
             "projectors",
-            ["hub", "stream", "position", "head", "lag", "events/s", "running", "last error", "last snapshot"],
+            [
+                "hub",
+                "stream",
+                "position",
+                "head",
+                "lag",
+                "quarantined",
+                "events/s",
+                "running",
+                "last error",
+                "last snapshot",
+            ],  # fmt: skip
             [
                 [
                     p["hub"],
@@ -49,6 +63,7 @@ def status(data_dir: Path | None = DataDir, as_json: bool = Json) -> None:
                     p["position"],
                     p["head"],
                     p["lag"],
+                    p["quarantined"],
                     "-" if p["events_per_s"] is None else f"{p['events_per_s']:,.0f}",
                     p["running"] or "no",
                     p["last_error"] or "",
@@ -59,10 +74,16 @@ def status(data_dir: Path | None = DataDir, as_json: bool = Json) -> None:
         )
     )
     cells = [
-        [c["name"], "yes" if c["enabled"] else "no", "-" if c["lag"] is None else c["lag"], c["last_error"] or ""]
+        [
+            c["name"],
+            "yes" if c["enabled"] else "no",
+            "-" if c["lag"] is None else c["lag"],
+            c["quarantined"],
+            c["last_error"] or "",
+        ]
         for c in result["couplings"]
     ]
-    console.print(table("couplings", ["coupling", "enabled", "lag", "last error"], cells))
+    console.print(table("couplings", ["coupling", "enabled", "lag", "quarantined", "last error"], cells))
     if result["point_in_time"]:
         cells = [[c["name"], c["hub"], c["until"], c["built"]] for c in result["point_in_time"]]
         console.print(table("point-in-time copies", ["name", "hub", "as of", "built"], cells))
@@ -70,6 +91,7 @@ def status(data_dir: Path | None = DataDir, as_json: bool = Json) -> None:
 
 async def _status(settings: Settings) -> dict[str, Any]:
     from vsmesh.bus.connection import connect
+    from vsmesh.bus.quarantine_store import list_quarantined
     from vsmesh.bus.streams import STREAMS
     from vsmesh.hubs.projections import all_projections
     from vsmesh.projectors.builds import list_builds
@@ -85,18 +107,31 @@ async def _status(settings: Settings) -> dict[str, Any]:
         streams = [await _stream(js, name) for name in STREAMS]
         heads = {s["stream"]: s["last_seq"] for s in streams}
         reports = await read_reports(js)
+        # What each projector and coupling set aside (the one event source quarantines for both).
+        quarantined = Counter((q.found_by, q.origin_stream) for q in await list_quarantined(js))
         snapshots = {}
         for info in reversed(await list_snapshots(js)):  # oldest first, so the newest per hub wins
             snapshots[info.hub] = info.name
         projectors = []
         for projection in await all_projections(engine, to_fold=False):  # coded, the registry, manifest hubs
-            projectors += await _projector(js, engine, projection, heads, reports.get(projection.hub), snapshots)
+            rows = await _projector(js, engine, projection, heads, reports.get(projection.hub), snapshots)
+            for row in rows:
+                row["quarantined"] = quarantined[(projection.hub, row["stream"])]
+            projectors += rows
         copies = [
             {"name": b.name, "hub": b.hub, "until": b.until.describe(), "built": b.finished_at}
             for b in await list_builds(engine)
             if b.kind == "point-in-time" and b.finished_at
         ]
-        return {"streams": streams, "projectors": projectors, "point_in_time": copies}
+        by_finder = Counter()
+        for (found_by, _), n in quarantined.items():
+            by_finder[found_by] += n
+        return {
+            "streams": streams,
+            "projectors": projectors,
+            "point_in_time": copies,
+            "quarantined_by": dict(by_finder),
+        }
     finally:
         await engine.dispose()
         await nc.drain()

@@ -27,7 +27,7 @@ def all_couplings() -> list[Coupling]:
 def _check_vocabulary(coupling: Coupling, hubs: dict[str, Any]) -> None:
     target = hubs.get(coupling.target_hub)
     declared = set(target.manifest.EVENT_TYPES) if target else set()
-    missing = [t for t in coupling.emits if t not in declared]
+    missing = [t for t in coupling.emitted_types if t not in declared]
     if missing:
         raise ConfigError(
             f"coupling {coupling.name} emits {', '.join(missing)}, which {coupling.target_hub}'s manifest does not "

@@ -21,8 +21,8 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from sqlalchemy.schema import CreateTable
 
-from vsmesh.errors import ConfigError
-from vsmesh.projectors.projection import Projection
+from vsmesh.errors import ConfigError, NotFound
+from vsmesh.projectors.projection import Projection, event_type_of
 
 STAGING_SUFFIX = "__rebuild"
 PIT_PREFIX = "pit__"
@@ -94,7 +94,7 @@ def fingerprint(projection: Projection) -> str:
     dialect = postgresql.dialect()
     for table in projection.metadata.sorted_tables:
         h.update(str(CreateTable(table).compile(dialect=dialect)).encode())
-    h.update(",".join(sorted(projection.handlers)).encode())
+    h.update(",".join(sorted(event_type_of(c) for c in projection.handlers)).encode())
     for path in sorted(_source_files(projection)):
         h.update(path.read_bytes())
     return h.hexdigest()[:16]
@@ -206,7 +206,7 @@ async def point_in_time_schema(engine: AsyncEngine, hub: str, name: str) -> str:
     async with engine.connect() as conn:
         info = await read_build_info(conn, schema)
     if info is None or info.kind != "point-in-time" or info.finished_at is None:
-        raise ConfigError(
+        raise NotFound(
             f"no point-in-time copy named {name!r}; build one with `vsmesh rebuild {hub} --into {name} --as-of TIME`"
         )
     if info.hub != hub:

@@ -11,14 +11,17 @@ hub owns its couplings in its own `couplings.py`, and `hubs/coupling.py` gathers
 
 from __future__ import annotations
 
+import functools
 import inspect
 import uuid
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from vsmesh.bus.streams import stream_for
 from vsmesh.errors import ConfigError
 from vsmesh.events.envelope import Event
+from vsmesh.projectors.projection import event_type_of
 
 NAMESPACE = uuid.UUID("5b0e6a52-8f0c-4c1e-9a53-6d1f2b7c0c51")  # never change: ids already stored derive from it
 
@@ -52,16 +55,40 @@ Reaction = Callable[[Event], list[Emit]] | Callable[[Event, Context], Awaitable[
 
 @dataclass(frozen=True)
 class Coupling:
-    """A named reaction from one hub (`source_hub`) to another (`target_hub`)."""
+    """A named reaction from one hub's events (`source_hub`, of the classes in `reacts_to`) to another's."""
 
     name: str
     source_hub: str
     target_hub: str
-    sources: dict[str, str]  # stream → subject filter
+    reacts_to: tuple[type[Event], ...]  # the cause classes; other events on the source subjects pass undecoded
     react: Reaction
-    types: frozenset[str]  # the source event types it reacts to; others are skipped undecoded
-    emits: tuple[str, ...]  # event types it may emit, checked against the target's manifest
+    emits: tuple[type[Event], ...]  # what it may emit, checked against the target hub's vocabulary
     description: str = ""
+
+    def __post_init__(self) -> None:
+        if not self.reacts_to:
+            raise ConfigError(f"coupling {self.name} reacts to no event class; name at least one in reacts_to")
+
+    @functools.cached_property
+    def types(self) -> frozenset[str]:
+        """The cause types, as stored in the subject's third token (a message is filtered before decoding)."""
+        return frozenset(event_type_of(c) for c in self.reacts_to)
+
+    @functools.cached_property
+    def sources(self) -> dict[str, str]:
+        """Stream → subject filter, derived from the cause classes: one type on a stream is filtered by the
+        server, several by the reactor (one consumer per stream either way)."""
+        by_stream: dict[str, list[str]] = {}
+        for cls in self.reacts_to:
+            by_stream.setdefault(stream_for(cls.horizon), []).append(event_type_of(cls))
+        return {
+            stream: f"{stream.lower()}.{self.source_hub}." + (f"{types[0]}.>" if len(types) == 1 else ">")
+            for stream, types in by_stream.items()
+        }
+
+    @property
+    def emitted_types(self) -> tuple[str, ...]:
+        return tuple(event_type_of(c) for c in self.emits)
 
     async def reactions(self, event: Event, ctx: Context) -> list[Emit]:
         if inspect.iscoroutinefunction(self.react):

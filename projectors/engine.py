@@ -11,17 +11,16 @@ import structlog
 from nats.aio.msg import Msg
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from vsmesh.bus.provenance import decode_stored
 from vsmesh.bus.quarantine import Rejected
 from vsmesh.bus.reader import stream_sequence
-from vsmesh.errors import InvalidEvent
-from vsmesh.events.envelope import Event
+from vsmesh.events.schemas.hub import EventReverted
 from vsmesh.projectors import driver
 from vsmesh.projectors.changes import Changes
 from vsmesh.projectors.checkpoint import read_positions, save_position
 from vsmesh.projectors.driver import in_schema
 from vsmesh.projectors.projection import Applied, Projection
-from vsmesh.projectors.reverts import REVERT_TYPE, effective, record
+from vsmesh.projectors.reverts import effective, record
+from vsmesh.projectors.source import decode
 
 log = structlog.get_logger(__name__)
 
@@ -106,54 +105,37 @@ def _fold_once(
     changes = folded.changes
     handler_for = projection.handler_for
     hub = projection.hub
+    decoded = decode(msgs, after=after)  # the one event source's decoding (projectors/source.py)
     rejected = folded.rejected
-    messages = applied = skipped = 0
-    for msg in msgs:
-        seq = stream_sequence(msg)
-        if seq <= after:
-            continue  # already applied: a replayed or overlapping delivery
-        messages += 1
+    rejected += decoded.rejected
+    messages = len(decoded.events) + len(decoded.rejected)
+    applied, skipped = 0, len(decoded.rejected)
+    for seq, msg, event in decoded.events:
         if poisoned and seq in poisoned:
-            rejected.append(Rejected(msg, poisoned[seq]))
+            rejected.append(Rejected(msg, poisoned[seq], event_id=event.id))
             skipped += 1
             continue
-        try:
-            # Structured or binary CloudEvents, and the envelope must agree with the subject it was stored on.
-            event = decode_stored(msg.data, msg.headers, msg.subject)
-        except InvalidEvent as e:
-            # Stays in the log untouched; the caller copies it to the quarantine with its reason.
-            rejected.append(Rejected(msg, str(e)))
-            skipped += 1
-            continue
-        event_type = _TYPES.get(type(event)) or _type_of(event)
-        if event_type == REVERT_TYPE and event.hub == hub:
+        event_class = type(event)
+        if event_class is EventReverted and event.hub == hub:
             record(projection.reverted, event, changes)
             folded.reverts += 1
         if reverted and event.id in reverted:
             skipped += 1
             continue
-        handler = handler_for(event_type)
+        handler = handler_for(event_class)
         if handler is None:
             skipped += 1
             continue
         try:
             handler(event, _applied(Applied, (stream, seq)), changes)
         except Exception as e:  # noqa: BLE001 - a poison event goes to the quarantine; the batch goes on
-            reason = f"{event_type} handler of {hub} failed: {type(e).__name__}: {e}"
+            reason = f"{event.type} handler of {hub} failed: {type(e).__name__}: {e}"
             log.warning("event rejected by its handler", hub=hub, stream=stream, sequence=seq,
                         event_id=event.id, reason=reason)  # fmt: skip
             raise _Poisoned(seq, reason) from e
         applied += 1
     folded.messages, folded.applied, folded.skipped = messages, applied, skipped
     return folded
-
-
-_TYPES: dict[type, str] = {}  # event class -> its type (Event.type is a property: one lookup per class)
-
-
-def _type_of(event: Event) -> str:
-    event_type = _TYPES[type(event)] = event.type
-    return event_type
 
 
 _applied = tuple.__new__  # Applied(stream, seq) without NamedTuple's Python-level __new__ (one per event)

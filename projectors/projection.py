@@ -1,4 +1,4 @@
-"""What a hub declares to the engine: its streams, its tables and one handler per event type."""
+"""What a hub declares to the engine: its streams, its tables and one handler per event class."""
 
 from __future__ import annotations
 
@@ -22,6 +22,9 @@ class Applied(NamedTuple):
 
 
 Handler = Callable[[Event, Applied, Changes], None]
+# Keyed by the event's Struct class, so a handler names what it folds in code (a renamed or removed type is
+# an import error, not a silently dead string) and the engine dispatches on `type(event)` with no lookup.
+Handlers = Mapping[type[Event], Handler]
 
 
 @dataclass
@@ -31,7 +34,7 @@ class Projection:
     hub: str
     streams: Mapping[str, str]  # stream name -> filter subject
     metadata: sa.MetaData
-    handlers: Mapping[str, Handler]
+    handlers: Handlers
     after_batch: Callable[[], list[sa.Executable]] = field(default=lambda: [])
     # Runs on a batch's folded changes before they are written, e.g. to drop rows after_batch would delete.
     before_write: Callable[[Changes], None] | None = None
@@ -46,11 +49,16 @@ class Projection:
     def schema(self) -> str:
         return schema_name(self.hub)
 
-    def handler_for(self, event_type: str) -> Handler | None:
-        found = self.handlers.get(event_type)
-        if found is not None or self.declared is None or event_type in self.declared:
+    def handler_for(self, event_class: type[Event]) -> Handler | None:
+        found = self.handlers.get(event_class)
+        if found is not None or self.declared is None or event_type_of(event_class) in self.declared:
             return found
         return refuse_undeclared
+
+
+def event_type_of(event_class: type[Event]) -> str:
+    """The type string an event class is stored under (its msgspec tag)."""
+    return event_class.__struct_config__.tag
 
 
 def refuse_undeclared(event: Event, at: Applied, changes: Changes) -> None:

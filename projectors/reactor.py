@@ -27,23 +27,41 @@ import sqlalchemy as sa
 import structlog
 from nats.aio.client import Client
 from nats.aio.msg import Msg
+from nats.errors import Error as NatsError
 from nats.js import JetStreamContext
 from nats.js.errors import APIError
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from vsmesh.bus.contract_client import ask
-from vsmesh.bus.provenance import decode_stored
 from vsmesh.bus.publisher import Publisher
-from vsmesh.bus.reader import Start, StreamReader, stream_sequence
+from vsmesh.bus.quarantine import Rejected, quarantine
+from vsmesh.bus.reader import stream_sequence
 from vsmesh.bus.streams import stream_for
 from vsmesh.bus.subjects import event_subject
-from vsmesh.errors import InvalidEvent
+from vsmesh.errors import ConfigError, ContractUnavailable, MeshNotRunning, PublishError
 from vsmesh.events.envelope import Event
 from vsmesh.projectors.coupling import Coupling, Emit, derived_id
+from vsmesh.projectors.source import Follow, decode, follow, retry
 from vsmesh.settings import Settings
 
 log = structlog.get_logger(__name__)
+
+FOLLOW = Follow(size=100, wait_s=0.005, max_queued=1000)
+# What a reaction may raise that is not about its cause (a server away or slow): the batch is tried again.
+# Anything else it raises is about the cause, and retrying would stall the coupling for good: that cause is
+# quarantined instead.
+TRANSIENT: tuple[type[BaseException], ...] = (
+    MeshNotRunning,
+    PublishError,
+    ConnectionError,
+    TimeoutError,
+    OSError,
+    NatsError,
+    sa.exc.OperationalError,
+    sa.exc.InterfaceError,
+    ContractUnavailable,
+)
 
 SCHEMA = "vsmesh_reactors"
 metadata = sa.MetaData(schema=SCHEMA)
@@ -97,6 +115,7 @@ class ReactorStats:
     coupling: str
     positions: dict[str, int] = field(default_factory=dict)
     emitted: int = 0
+    rejected: int = 0  # causes quarantined: not valid events, or a reaction that failed on them
     last_error: str | None = None
 
 
@@ -138,11 +157,9 @@ class Reactor:
         self.stats.positions[self.stream] = position
         self.log.info("reactor following", position=position)
         subject = self.coupling.sources[self.stream]
-        async with StreamReader(self.js, self.stream, subject, Start(after_seq=position), max_queued=1000) as reader:
-            while not stop.is_set():
-                batch = await reader.batch(100, 0.005, timeout=0.25)
-                if batch:
-                    await self._handle_with_retry(batch, stop)
+        async for batch in follow(self.js, self.stream, subject, position, FOLLOW, stop):
+            # handle() quarantines what is wrong with a cause itself; whatever else fails is retried.
+            await retry(lambda b=batch: self.handle(b.msgs), stop=stop, transient=(Exception,), on_error=self._report)
 
     async def _position(self) -> int:
         query = sa.select(positions.c.seq).where(
@@ -151,49 +168,39 @@ class Reactor:
         async with self.engine.connect() as conn:
             return (await conn.execute(query)).scalar_one_or_none() or 0
 
-    async def _handle_with_retry(self, batch: list[Msg], stop: asyncio.Event) -> None:
-        """Handle a batch; on any failure report it and retry the same batch (never skip it)."""
-        delay = 0.2
-        while True:
-            try:
-                await self.handle(batch)
-                if self.stats.last_error:
-                    self.stats.last_error = None
-                return
-            except Exception as e:  # noqa: BLE001 - reported, kept and retried: the position does not move
-                error = f"{type(e).__name__}: {e}".splitlines()[0][:500]
-                self.stats.last_error = error
-                self.log.error("reactor failed; batch will be retried", error=error, first=stream_sequence(batch[0]))
-                with contextlib.suppress(Exception):
-                    await self._record_error(error)
-                if stop.is_set():
-                    return
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(stop.wait(), delay)
-                if stop.is_set():
-                    return
-                delay = min(delay * 2, 5.0)
+    async def _report(self, e: BaseException) -> None:
+        """A transient failure: reported (status, log), and the same batch is tried again; never skipped."""
+        error = f"{type(e).__name__}: {e}".splitlines()[0][:500]
+        self.stats.last_error = error
+        self.log.error("reactor failed; batch will be retried", error=error)
+        with contextlib.suppress(Exception):
+            await self._record_error(error)
 
     async def handle(self, batch: list[Msg]) -> None:
         rows: list[dict[str, Any]] = []
         pending: list[tuple[Event, dict[str, Any]]] = []
         in_batch: dict[str, dict[str, Any]] = {}
-        for msg in batch:
-            if msg.subject.split(".")[2] not in self.coupling.types:
-                continue
-            seq = stream_sequence(msg)
-            try:
-                cause = decode_stored(msg.data, msg.headers, msg.subject)
-            except InvalidEvent as e:
-                # The hub's projector quarantines it with this reason; a coupling passes over it, never stalls.
-                self.log.warning("cause passed over", sequence=seq, reason=str(e))
-                continue
+        decoded = decode(batch, types=self.coupling.types)
+        rejected = decoded.rejected  # the source hub's projector quarantines these too: one copy is kept
+        for seq, msg, cause in decoded.events:
             ctx = _Context(self.nc, self.engine, self.stream, seq, in_batch)
-            for emit in await self.coupling.reactions(cause, ctx):
-                event = self._build(cause, emit)
+            try:
+                emits = await self.coupling.reactions(cause, ctx)
+                built = [(self._build(cause, emit), emit) for emit in emits]
+            except TRANSIENT:
+                raise
+            except Exception as e:  # noqa: BLE001 - a reaction that fails on this cause would stall the coupling
+                reason = f"coupling {self.coupling.name} failed on it: {type(e).__name__}: {e}"
+                self.log.warning("cause quarantined", sequence=seq, event_id=cause.id, reason=reason)
+                rejected.append(Rejected(msg, reason, event_id=cause.id))
+                continue
+            for event, _ in built:
                 row = _row(self.coupling.name, event, cause, self.stream, seq)
                 pending.append((event, row))
                 in_batch[event.id] = row
+        if rejected:
+            await quarantine(self.js, rejected, found_by=f"coupling:{self.coupling.name}")
+            self.stats.rejected += len(rejected)
         done = await self._already_emitted([e.id for e, _ in pending])
         for event, row in pending:
             if event.id in done:
@@ -208,8 +215,13 @@ class Reactor:
         self.recovering = False
         self.stats.positions[self.stream] = stream_sequence(batch[-1])
         self.stats.emitted += len(rows)
+        self.stats.last_error = None
 
     def _build(self, cause: Event, emit: Emit) -> Event:
+        if emit.type not in self.coupling.emitted_types:
+            raise ConfigError(
+                f"coupling {self.coupling.name} emitted {emit.type}, which it does not declare; add its class to emits"
+            )
         event = self.publisher.build(
             emit.type,
             hub=emit.hub,

@@ -5,25 +5,33 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
 import structlog
 from nats.aio.msg import Msg
 from nats.js import JetStreamContext
+from prometheus_client import Histogram
 from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, InterfaceError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from vsmesh.bus.quarantine import Rejected, quarantine
-from vsmesh.bus.reader import Start, StreamReader
 from vsmesh.errors import Busy
 from vsmesh.projectors import driver
 from vsmesh.projectors.checkpoint import save_position
 from vsmesh.projectors.engine import BatchResult, apply_batch, ensure_schema, lock_hub, positions
 from vsmesh.projectors.pipeline import READ_AHEAD
 from vsmesh.projectors.projection import Projection
+from vsmesh.projectors.source import Follow, follow, retry
 from vsmesh.settings import Settings
 
 log = structlog.get_logger(__name__)
+
+# Process-wide, as Prometheus metrics are: /metrics (gateway/metrics.py) exposes it.
+BATCH_SECONDS = Histogram(
+    "vsmesh_projector_batch_seconds", "time to apply one live batch, PostgreSQL included", ["hub"],
+    buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5),
+)  # fmt: skip
 
 
 @dataclass
@@ -36,6 +44,8 @@ class ProjectorStats:
     last_error: str | None = None
     events_per_s: float = 0.0
     last_snapshot: str | None = None
+    # Told after every applied batch (the gateway's live pages follow it; runtime/supervisor.py wires it).
+    on_applied: Callable[[ProjectorStats], Awaitable[None]] | None = field(default=None, repr=False)
 
 
 async def run_projection(
@@ -112,29 +122,38 @@ async def _follow(
     stats: ProjectorStats,
     refold: Refold | None = None,
 ) -> None:
-    start = Start(after_seq=stats.positions.get(stream, 0))
+    after = stats.positions.get(stream, 0)
     bound = log.bind(hub=projection.hub, stream=stream)
-    bound.info("projector following", position=start.after_seq, subject=subject)
+    bound.info("projector following", position=after, subject=subject)
     last_log = time.monotonic()
-    async with StreamReader(js, stream, subject, start, max_queued=READ_AHEAD) as reader:
-        while not stop.is_set():
-            # At the head a batch goes at once (latency); behind it, it fills up for a moment (throughput).
-            wait_s = settings.batch_wait_ms / 1000
-            batch = await reader.batch(settings.batch_size, wait_s, timeout=0.25, until_head=True)
-            if not batch:
-                continue
-            result = await _apply_with_retry(js, engine, projection, stream, batch, stop, stats, bound)
-            if result is None:
-                return
-            stats.applied += result.applied
-            stats.positions[stream] = result.position
-            if result.reverts and refold is not None:
-                refold.request()
-            if time.monotonic() - last_log > 10:
-                # The consumer's pending count is the lag: the hub's stored events not yet delivered.
-                lag = batch[-1].metadata.num_pending
-                bound.info("projector progress", position=result.position, applied=stats.applied, lag=lag)
-                last_log = time.monotonic()
+    how = Follow(settings.batch_size, settings.batch_wait_ms / 1000, READ_AHEAD)
+    timer = BATCH_SECONDS.labels(projection.hub)
+    async for batch in follow(js, stream, subject, after, how, stop):
+        started = time.perf_counter()
+        result = await _apply_with_retry(js, engine, projection, stream, batch.msgs, stop, stats, bound)
+        timer.observe(time.perf_counter() - started)
+        if result is None:
+            return
+        stats.applied += result.applied
+        stats.positions[stream] = result.position
+        if stats.on_applied is not None:
+            await stats.on_applied(stats)
+        if result.reverts and refold is not None:
+            refold.request()
+        if time.monotonic() - last_log > 10:
+            bound.info("projector progress", position=result.position, applied=stats.applied, lag=batch.lag)
+            last_log = time.monotonic()
+
+
+async def _apply(
+    js: JetStreamContext, engine: AsyncEngine, projection: Projection, stream: str, batch: list[Msg]
+) -> BatchResult:
+    async with driver.transaction(engine, projection.schema) as conn:
+        result = await apply_batch(conn, projection, stream, batch)
+        if result.rejected:
+            # Before the commit: a crash in between re-reads the batch, and the copy is idempotent.
+            await quarantine(js, result.rejected, found_by=projection.hub)
+    return result
 
 
 async def _apply_with_retry(
@@ -148,30 +167,29 @@ async def _apply_with_retry(
     bound: structlog.typing.FilteringBoundLogger,
 ) -> BatchResult | None:
     """Apply a batch, retrying while PostgreSQL is away (a batch is idempotent by position)."""
-    delay = 0.2
-    while True:
-        try:
-            async with driver.transaction(engine, projection.schema) as conn:
-                result = await apply_batch(conn, projection, stream, batch)
-                if result.rejected:
-                    # Before the commit: a crash in between re-reads the batch, and the copy is idempotent.
-                    await quarantine(js, result.rejected, found_by=projection.hub)
-            stats.last_error = None
-            return result
-        except (IntegrityError, DataError) as e:
-            # A value PostgreSQL refuses would fail this batch forever: find the event and quarantine it.
-            bound.warning("batch refused by PostgreSQL; applying it event by event", error=str(e).splitlines()[0])
-            return await _apply_one_by_one(js, engine, projection, stream, batch, bound)
-        except (DBAPIError, InterfaceError, OSError) as e:
-            stats.last_error = (
-                f"cannot write to PostgreSQL ({str(e).splitlines()[0]}); retrying: check that it runs and that "
-                "VSMESH_DATABASE_URL points at it"
-            )
-            bound.warning("batch will be retried", error=stats.last_error, first=batch[0].metadata.sequence.stream)
-            if stop.is_set():
-                return None
-            await asyncio.sleep(delay)
-            delay = min(delay * 2, 5.0)
+
+    def report(e: BaseException) -> None:
+        stats.last_error = (
+            f"cannot write to PostgreSQL ({str(e).splitlines()[0]}); retrying: check that it runs and that "
+            "VSMESH_DATABASE_URL points at it"
+        )
+        bound.warning("batch will be retried", error=stats.last_error, first=batch[0].metadata.sequence.stream)
+
+    try:
+        result = await retry(
+            lambda: _apply(js, engine, projection, stream, batch),
+            stop=stop,
+            transient=(DBAPIError, InterfaceError, OSError),
+            unless=(IntegrityError, DataError),
+            on_error=report,
+        )
+    except (IntegrityError, DataError) as e:
+        # A value PostgreSQL refuses would fail this batch forever: find the event and quarantine it.
+        bound.warning("batch refused by PostgreSQL; applying it event by event", error=str(e).splitlines()[0])
+        return await _apply_one_by_one(js, engine, projection, stream, batch, bound)
+    if result is not None:
+        stats.last_error = None
+    return result
 
 
 async def _apply_one_by_one(

@@ -13,6 +13,7 @@ VsmeshError
  ├── PublishError (ConnectionError)     the bus did not acknowledge
  │    └── ConcurrencyConflict           the entity moved on since the writer last read it
  └── ContractError                      a hub answered a contract request with an error
+      └── ContractUnavailable           no answer: the hub is not running or did not answer in time
 """
 
 from __future__ import annotations
@@ -78,3 +79,7 @@ class ContractError(VsmeshError):
     def __init__(self, code: str, message: str) -> None:
         super().__init__(message)
         self.code = code
+
+
+class ContractUnavailable(ContractError):
+    """The hub gave no answer (not running, or not in time): asking again later may succeed."""

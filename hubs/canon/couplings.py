@@ -13,13 +13,14 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from vsmesh.events.envelope import Event
-from vsmesh.events.schemas.fin import FinRunwayProjected
+from vsmesh.events.schemas.canon import CanonEscalationRaised
+from vsmesh.events.schemas.fin import FinCommitmentRecorded, FinCostRecorded, FinRunwayProjected, FinTokenSpendRecorded
 from vsmesh.hubs.canon import manifest
 from vsmesh.projectors.coupling import Context, Coupling, Emit
 
 RUNWAY = "fin-runway-to-canon-escalation"
 AGENT_SPEND = "fin-agent-spend-to-canon-escalation"
-SPEND_TYPES = ("fin-cost-recorded", "fin-token-spend-recorded", "fin-commitment-recorded")
+SPENDING = (FinCostRecorded, FinTokenSpendRecorded, FinCommitmentRecorded)  # the fin events that spend money
 THRESHOLD_VALUE = "agent_spend_threshold"  # the policy value naming the most an agent may spend at once
 DEFAULT_THRESHOLD_MONTHS = 6.0  # when the projection names no threshold
 
@@ -101,20 +102,18 @@ def couplings() -> list[Coupling]:
             name=AGENT_SPEND,
             source_hub="fin-hub",
             target_hub=manifest.SLUG,
-            sources={"STRATEGIC": "strategic.fin-hub.>"},
-            types=frozenset(SPEND_TYPES),
+            reacts_to=SPENDING,
             react=agent_spend_to_escalation,
-            emits=("canon-escalation-raised",),
+            emits=(CanonEscalationRaised,),
             description="an agent's fin spend above a canon policy threshold → canon escalation",
         ),
         Coupling(
             name=RUNWAY,
             source_hub="fin-hub",
             target_hub=manifest.SLUG,
-            sources={"STRATEGIC": "strategic.fin-hub.fin-runway-projected.>"},
-            types=frozenset({"fin-runway-projected"}),
+            reacts_to=(FinRunwayProjected,),
             react=runway_to_escalation,
-            emits=("canon-escalation-raised",),
+            emits=(CanonEscalationRaised,),
             description="a fin runway below its threshold → canon viability escalation",
         ),
     ]

@@ -7,7 +7,7 @@ from vsmesh.hubs.canon import manifest
 from vsmesh.hubs.canon.tables import mandate_revocations, mandates, metadata, policies, policy_versions
 from vsmesh.hubs.core import hub_projection
 from vsmesh.projectors.changes import Changes
-from vsmesh.projectors.projection import Applied, Handler, Projection
+from vsmesh.projectors.projection import Applied, Handlers, Projection
 
 
 def on_policy_declared(event: CanonPolicyDeclared, at: Applied, changes: Changes) -> None:
@@ -55,10 +55,10 @@ def on_mandate_revoked(event: CanonMandateRevoked, at: Applied, changes: Changes
     changes.upsert(mandate_revocations, {**row, "reason": event.data.reason, "event_id": event.id})
 
 
-HANDLERS: dict[str, Handler] = {
-    "canon-policy-declared": on_policy_declared,
-    "canon-mandate-granted": on_mandate_granted,
-    "canon-mandate-revoked": on_mandate_revoked,
+HANDLERS: Handlers = {
+    CanonPolicyDeclared: on_policy_declared,
+    CanonMandateGranted: on_mandate_granted,
+    CanonMandateRevoked: on_mandate_revoked,
 }
 
 

@@ -13,7 +13,7 @@ handles that type itself (canon) should call `on_escalation_raised` from its own
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from typing import Any
 
 import sqlalchemy as sa
@@ -24,12 +24,12 @@ from vsmesh.hubs.core.projector import core_handlers
 from vsmesh.hubs.core.reads import read_operations
 from vsmesh.hubs.core.tables import add_core_tables
 from vsmesh.hubs.core.writes import write_operations
-from vsmesh.projectors.projection import Handler, Projection
+from vsmesh.projectors.projection import Handlers, Projection, event_type_of
 
 HORIZON_STREAMS = ("OPERATIONAL", "TACTICAL", "STRATEGIC", "CONSTITUTIONAL")
 
 # For a manifest's event types: every hub accepts the core's.
-CORE_EVENT_TYPES = tuple(core_handlers())
+CORE_EVENT_TYPES = tuple(event_type_of(c) for c in core_handlers())
 # Every hub accepts the core's types and governance events about itself (reverts; registry events stored on
 # a hub's subjects by earlier versions, which nothing reads any more); no manifest claims them.
 SHARED_TYPES = frozenset(CORE_EVENT_TYPES) | GOVERNANCE_TYPES
@@ -51,7 +51,7 @@ def hub_streams(slug: str) -> dict[str, str]:
 
 
 def hub_projection(
-    slug: str, metadata: sa.MetaData, handlers: Mapping[str, Handler], declared: Iterable[str], **options: Any
+    slug: str, metadata: sa.MetaData, handlers: Handlers, declared: Iterable[str], **options: Any
 ) -> Projection:
     """A coded hub's projection: its own handlers over the core's, on every horizon stream of the hub; a type
     outside `declared` (its manifest's EVENT_TYPES) and the shared ones is quarantined."""

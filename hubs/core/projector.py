@@ -31,7 +31,7 @@ from vsmesh.hubs.core.tables import (
     status_history,
 )
 from vsmesh.projectors.changes import Changes
-from vsmesh.projectors.projection import Applied, Handler
+from vsmesh.projectors.projection import Applied, Handlers
 
 
 def _opened(prefix: str, event: Event) -> dict[str, Any]:
@@ -265,22 +265,22 @@ def on_escalation_resolved(event: CanonEscalationResolved, at: Applied, changes:
     _history(event, at, changes, data.escalation_id, "resolved", data.decision)
 
 
-def core_handlers() -> dict[str, Handler]:
+def core_handlers() -> Handlers:
     """Handlers for the core event types, by type."""
     return {
-        "capability-registered": on_capability_registered,
-        "capability-requested": on_capability_requested,
-        "capability-request-updated": on_capability_request_updated,
-        "message-sent": on_message_sent,
-        "message-read": on_message_read,
-        "annotation-added": on_annotation_added,
-        "risk-surfaced": on_risk_surfaced,
-        "risk-mitigated": on_risk_mitigated,
-        "risk-escalated": on_risk_escalated,
-        "risk-accepted": on_risk_accepted,
-        "alert-raised": on_alert_raised,
-        "alert-acknowledged": on_alert_acknowledged,
-        "alert-resolved": on_alert_resolved,
-        "canon-escalation-raised": on_escalation_raised,
-        "canon-escalation-resolved": on_escalation_resolved,
+        CapabilityRegistered: on_capability_registered,
+        CapabilityRequested: on_capability_requested,
+        CapabilityRequestUpdated: on_capability_request_updated,
+        MessageSent: on_message_sent,
+        MessageRead: on_message_read,
+        AnnotationAdded: on_annotation_added,
+        RiskSurfaced: on_risk_surfaced,
+        RiskMitigated: on_risk_mitigated,
+        RiskEscalated: on_risk_escalated,
+        RiskAccepted: on_risk_accepted,
+        AlertRaised: on_alert_raised,
+        AlertAcknowledged: on_alert_acknowledged,
+        AlertResolved: on_alert_resolved,
+        CanonEscalationRaised: on_escalation_raised,
+        CanonEscalationResolved: on_escalation_resolved,
     }

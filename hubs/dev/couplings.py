@@ -5,7 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 from vsmesh.events.envelope import Event
+from vsmesh.events.schemas.core import MessageSent
+from vsmesh.events.schemas.dev import DevBlockerCleared, DevBlockerRaised
 from vsmesh.events.schemas.fin import FinBudgetAlertRaised
+from vsmesh.events.schemas.ops import OpsIncidentOpened, OpsIncidentResolved
 from vsmesh.hubs.dev import manifest
 from vsmesh.projectors.coupling import Context, Coupling, Emit, derived_id
 
@@ -74,20 +77,18 @@ def couplings() -> list[Coupling]:
             name=INCIDENT,
             source_hub="ops-hub",
             target_hub=manifest.SLUG,
-            sources={"OPERATIONAL": "operational.ops-hub.>"},
-            types=frozenset({"ops-incident-opened", "ops-incident-resolved"}),
+            reacts_to=(OpsIncidentOpened, OpsIncidentResolved),
             react=incident_to_blocker,
-            emits=("dev-blocker-raised", "dev-blocker-cleared"),
+            emits=(DevBlockerRaised, DevBlockerCleared),
             description=f"an ops incident at {BLOCKER_AT}+ → dev blocker on the repo; resolved → cleared",
         ),
         Coupling(
             name=BUDGET,
             source_hub="fin-hub",
             target_hub=manifest.SLUG,
-            sources={"STRATEGIC": "strategic.fin-hub.fin-budget-alert-raised.>"},
-            types=frozenset({"fin-budget-alert-raised"}),
+            reacts_to=(FinBudgetAlertRaised,),
             react=budget_to_pressure,
-            emits=("message-sent",),
+            emits=(MessageSent,),
             description="a fin budget alert → a resource-pressure message to the domain in dev",
         ),
     ]

@@ -19,7 +19,7 @@ from vsmesh.hubs.core import hub_projection
 from vsmesh.hubs.dev import manifest
 from vsmesh.hubs.dev.tables import blockers, decisions, deployments, metadata, repos, running
 from vsmesh.projectors.changes import Changes
-from vsmesh.projectors.projection import Applied, Handler, Projection
+from vsmesh.projectors.projection import Applied, Handlers, Projection
 
 
 def on_repo_registered(event: DevRepoRegistered, at: Applied, changes: Changes) -> None:
@@ -147,15 +147,15 @@ def on_decision_recorded(event: DevDecisionRecorded, at: Applied, changes: Chang
         changes.upsert(decisions, {"decision_id": d.supersedes, "status": "superseded", "superseded_by": event.id})
 
 
-HANDLERS: dict[str, Handler] = {
-    "dev-repo-registered": on_repo_registered,
-    "dev-deployment-started": on_deployment_started,
-    "dev-deployment-completed": on_deployment_completed,
-    "dev-deployment-failed": on_deployment_failed,
-    "dev-deployment-rolled-back": on_deployment_rolled_back,
-    "dev-blocker-raised": on_blocker_raised,
-    "dev-blocker-cleared": on_blocker_cleared,
-    "dev-decision-recorded": on_decision_recorded,
+HANDLERS: Handlers = {
+    DevRepoRegistered: on_repo_registered,
+    DevDeploymentStarted: on_deployment_started,
+    DevDeploymentCompleted: on_deployment_completed,
+    DevDeploymentFailed: on_deployment_failed,
+    DevDeploymentRolledBack: on_deployment_rolled_back,
+    DevBlockerRaised: on_blocker_raised,
+    DevBlockerCleared: on_blocker_cleared,
+    DevDecisionRecorded: on_decision_recorded,
 }
 
 

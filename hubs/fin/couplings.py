@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from vsmesh.events.schemas.fin import FinBalanceRecorded
+from vsmesh.events.schemas.fin import FinBalanceRecorded, FinRunwayProjected
 from vsmesh.hubs.fin import manifest
 from vsmesh.projectors.coupling import Context, Coupling, Emit
 
@@ -34,10 +34,9 @@ def couplings() -> list[Coupling]:
             name=BALANCE,
             source_hub=manifest.SLUG,
             target_hub=manifest.SLUG,
-            sources={"STRATEGIC": "strategic.fin-hub.fin-balance-recorded.>"},
-            types=frozenset({"fin-balance-recorded"}),
+            reacts_to=(FinBalanceRecorded,),
             react=balance_to_runway,
-            emits=("fin-runway-projected",),
+            emits=(FinRunwayProjected,),
             description="a fin balance → runway projected, when below the threshold",
         ),
     ]

@@ -29,7 +29,7 @@ from vsmesh.hubs.fin.tables import (
     token_spend,
 )
 from vsmesh.projectors.changes import Changes
-from vsmesh.projectors.projection import Applied, Handler, Projection
+from vsmesh.projectors.projection import Applied, Handlers, Projection
 
 
 def spend_month(event: Event, incurred_on: dt.date | None, period: str | None) -> str:
@@ -169,14 +169,14 @@ def on_runway_projected(event: FinRunwayProjected, at: Applied, changes: Changes
     )
 
 
-HANDLERS: dict[str, Handler] = {
-    "fin-budget-allocated": on_budget_allocated,
-    "fin-commitment-recorded": on_commitment_recorded,
-    "fin-cost-recorded": on_cost_recorded,
-    "fin-token-spend-recorded": on_token_spend_recorded,
-    "fin-balance-recorded": on_balance_recorded,
-    "fin-budget-alert-raised": on_budget_alert_raised,
-    "fin-runway-projected": on_runway_projected,
+HANDLERS: Handlers = {
+    FinBudgetAllocated: on_budget_allocated,
+    FinCommitmentRecorded: on_commitment_recorded,
+    FinCostRecorded: on_cost_recorded,
+    FinTokenSpendRecorded: on_token_spend_recorded,
+    FinBalanceRecorded: on_balance_recorded,
+    FinBudgetAlertRaised: on_budget_alert_raised,
+    FinRunwayProjected: on_runway_projected,
 }
 
 

@@ -150,6 +150,16 @@ async def get_evidence(ctx: HubContext, request: EvidenceRequest) -> dict[str, A
     return {"hub": "ops-hub", "entity": request.entity, "evidence": snap.evidence.get(request.entity, [])}
 
 
+class ChangesRequest(ContractRequest):
+    limit: int = Field(10, ge=1, le=200, description="how many of the latest change records")
+
+
+async def get_changes(ctx: HubContext, request: ChangesRequest) -> dict[str, Any]:
+    """The change log alone (the now view's): cheap at any number of services, unlike the summary."""
+    async with ctx.read() as conn:
+        return {"hub": "ops-hub", "changes": await reads.recent_changes(conn, request.limit)}
+
+
 def ops_operations() -> list[Operation]:
     """ops-hub's own contract operations."""
     return [
@@ -158,6 +168,7 @@ def ops_operations() -> list[Operation]:
         Operation("get_readiness", ReadinessRequest, get_readiness, "a migration wave's gates and whether it may go"),
         Operation("get_incidents", IncidentsRequest, get_incidents, "incidents with their timelines"),
         Operation("get_evidence", EvidenceRequest, get_evidence, "an entity's latest evidence, metadata included"),
+        Operation("get_changes", ChangesRequest, get_changes, "the latest change records (deployments, migrations)"),
         *write_operations(),
     ]
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from vsmesh.events.schemas.dev import DevDeploymentCompleted
 from vsmesh.events.schemas.fin import FinCostRecorded
+from vsmesh.events.schemas.ops import OpsChangeRecorded, OpsReleaseObserved
 from vsmesh.hubs.ops import manifest
 from vsmesh.projectors.coupling import Coupling, Emit
 
@@ -58,20 +59,18 @@ def couplings() -> list[Coupling]:
             name=DEPLOYMENT,
             source_hub="dev-hub",
             target_hub=manifest.SLUG,
-            sources={"TACTICAL": "tactical.dev-hub.dev-deployment-completed.>"},
-            types=frozenset({"dev-deployment-completed"}),
+            reacts_to=(DevDeploymentCompleted,),
             react=deployment_to_change,
-            emits=("ops-change-recorded", "ops-release-observed"),
+            emits=(OpsChangeRecorded, OpsReleaseObserved),
             description="a completed dev deployment → ops change record + release observed",
         ),
         Coupling(
             name=COST,
             source_hub="fin-hub",
             target_hub=manifest.SLUG,
-            sources={"STRATEGIC": "strategic.fin-hub.fin-cost-recorded.>"},
-            types=frozenset({"fin-cost-recorded"}),
+            reacts_to=(FinCostRecorded,),
             react=cost_to_service,
-            emits=("fin-cost-recorded",),
+            emits=(FinCostRecorded,),
             description="a fin cost attributed to a service → that service's cost in ops",
         ),
     ]

@@ -5,7 +5,7 @@ from __future__ import annotations
 from vsmesh.events.schemas.fin import FinCostRecorded
 from vsmesh.hubs.ops.tables import service_costs
 from vsmesh.projectors.changes import Changes
-from vsmesh.projectors.projection import Applied, Handler
+from vsmesh.projectors.projection import Applied, Handlers
 
 
 def on_cost_recorded(event: FinCostRecorded, at: Applied, changes: Changes) -> None:
@@ -25,5 +25,5 @@ def on_cost_recorded(event: FinCostRecorded, at: Applied, changes: Changes) -> N
     )
 
 
-def handlers() -> dict[str, Handler]:
-    return {"fin-cost-recorded": on_cost_recorded}
+def handlers() -> Handlers:
+    return {FinCostRecorded: on_cost_recorded}

@@ -20,7 +20,7 @@ from vsmesh.hubs.ops.fold_inventory import entity_of
 from vsmesh.hubs.ops.recent import remember
 from vsmesh.hubs.ops.tables import debts, evidence
 from vsmesh.projectors.changes import Changes
-from vsmesh.projectors.projection import Applied, Handler
+from vsmesh.projectors.projection import Applied, Handlers
 
 _VERDICT = {"passed": "green", "failed": "red"}
 _OUTCOME = {"succeeded": "green", "aborted": "amber", "failed": "red"}
@@ -114,13 +114,13 @@ def on_drift_detected(event: OpsDriftDetected, at: Applied, changes: Changes) ->
     )
 
 
-def handlers() -> dict[str, Handler]:
+def handlers() -> Handlers:
     return {
-        "ops-health-checked": on_health_checked,
-        "ops-endpoint-verified": on_endpoint_verified,
-        "ops-backup-verified": on_backup_verified,
-        "ops-restore-tested": on_restore_tested,
-        "ops-runbook-executed": on_runbook_executed,
-        "ops-release-observed": on_release_observed,
-        "ops-drift-detected": on_drift_detected,
+        OpsHealthChecked: on_health_checked,
+        OpsEndpointVerified: on_endpoint_verified,
+        OpsBackupVerified: on_backup_verified,
+        OpsRestoreTested: on_restore_tested,
+        OpsRunbookExecuted: on_runbook_executed,
+        OpsReleaseObserved: on_release_observed,
+        OpsDriftDetected: on_drift_detected,
     }

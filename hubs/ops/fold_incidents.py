@@ -7,7 +7,7 @@ from vsmesh.events.schemas.ops import OpsChangeRecorded, OpsIncidentOpened, OpsI
 from vsmesh.hubs.ops.recent import remember
 from vsmesh.hubs.ops.tables import change_records, incident_timeline, incidents
 from vsmesh.projectors.changes import Changes
-from vsmesh.projectors.projection import Applied, Handler
+from vsmesh.projectors.projection import Applied, Handlers
 
 
 def _timeline(
@@ -113,10 +113,10 @@ def on_change_recorded(event: OpsChangeRecorded, at: Applied, changes: Changes) 
     )
 
 
-def handlers() -> dict[str, Handler]:
+def handlers() -> Handlers:
     return {
-        "ops-incident-opened": on_opened,
-        "ops-incident-updated": on_updated,
-        "ops-incident-resolved": on_resolved,
-        "ops-change-recorded": on_change_recorded,
+        OpsIncidentOpened: on_opened,
+        OpsIncidentUpdated: on_updated,
+        OpsIncidentResolved: on_resolved,
+        OpsChangeRecorded: on_change_recorded,
     }

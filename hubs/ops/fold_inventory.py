@@ -13,7 +13,7 @@ from vsmesh.events.schemas.ops import (
 from vsmesh.hubs.ops.recent import remember
 from vsmesh.hubs.ops.tables import inventory, inventory_attributes
 from vsmesh.projectors.changes import Changes
-from vsmesh.projectors.projection import Applied, Handler
+from vsmesh.projectors.projection import Applied, Handlers
 
 
 def entity_of(subject: str | None, kind: str, name: str) -> str:
@@ -118,10 +118,10 @@ def on_service_discovered(event: OpsServiceDiscovered, at: Applied, changes: Cha
     set_attributes(entity, {**data.attributes, **found}, at, changes)
 
 
-def handlers() -> dict[str, Handler]:
+def handlers() -> Handlers:
     return {
-        "ops-inventory-registered": on_registered,
-        "ops-inventory-updated": on_updated,
-        "ops-inventory-retired": on_retired,
-        "ops-service-discovered": on_service_discovered,
+        OpsInventoryRegistered: on_registered,
+        OpsInventoryUpdated: on_updated,
+        OpsInventoryRetired: on_retired,
+        OpsServiceDiscovered: on_service_discovered,
     }

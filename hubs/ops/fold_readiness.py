@@ -6,7 +6,7 @@ from vsmesh.events.schemas.ops import OpsMigrationGateFailed, OpsMigrationGatePa
 from vsmesh.hubs.ops.recent import remember
 from vsmesh.hubs.ops.tables import readiness_gates
 from vsmesh.projectors.changes import Changes
-from vsmesh.projectors.projection import Applied, Handler
+from vsmesh.projectors.projection import Applied, Handlers
 
 
 def on_gate_updated(event: OpsReadinessGateUpdated, at: Applied, changes: Changes) -> None:
@@ -63,9 +63,9 @@ def on_gate_failed(event: OpsMigrationGateFailed, at: Applied, changes: Changes)
     _verdict(event, at, changes, False, event.data.reason)
 
 
-def handlers() -> dict[str, Handler]:
+def handlers() -> Handlers:
     return {
-        "ops-readiness-gate-updated": on_gate_updated,
-        "ops-migration-gate-passed": on_gate_passed,
-        "ops-migration-gate-failed": on_gate_failed,
+        OpsReadinessGateUpdated: on_gate_updated,
+        OpsMigrationGatePassed: on_gate_passed,
+        OpsMigrationGateFailed: on_gate_failed,
     }

@@ -6,10 +6,10 @@ from vsmesh.hubs.core import hub_projection
 from vsmesh.hubs.ops import fold_costs, fold_evidence, fold_incidents, fold_inventory, fold_readiness, manifest
 from vsmesh.hubs.ops.recent import cap_recent, trim_recent
 from vsmesh.hubs.ops.tables import metadata
-from vsmesh.projectors.projection import Handler, Projection
+from vsmesh.projectors.projection import Handlers, Projection
 
 
-def ops_handlers() -> dict[str, Handler]:
+def ops_handlers() -> Handlers:
     """ops-hub's own handlers, by event type."""
     return {
         **fold_inventory.handlers(),

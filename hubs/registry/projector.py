@@ -21,7 +21,7 @@ from vsmesh.hubs.core import core_handlers, hub_streams
 from vsmesh.hubs.registry import tables as t
 from vsmesh.hubs.registry.state import SHARED_TYPES, VOCABULARIES, Vocabularies
 from vsmesh.projectors.changes import Changes
-from vsmesh.projectors.projection import Applied, Handler, Projection
+from vsmesh.projectors.projection import Applied, Handler, Handlers, Projection, event_type_of
 
 
 def conflicts(claimed: dict[str, str], slug: str, event_types: list[str]) -> dict[str, str]:
@@ -126,11 +126,11 @@ class RegistryFolds:
             },
         )
 
-    def handlers(self) -> dict[str, Handler]:
+    def handlers(self) -> Handlers:
         return {
-            "hub-registered": self.on_registered,
-            "hub-manifest-activated": self.on_manifest_activated,
-            "widget-created": self.on_widget_created,
+            HubRegistered: self.on_registered,
+            HubManifestActivated: self.on_manifest_activated,
+            WidgetCreated: self.on_widget_created,
         }
 
 
@@ -196,10 +196,11 @@ class ManifestProjection(Projection):
 
     vocabularies: Vocabularies = field(default_factory=lambda: VOCABULARIES)
 
-    def handler_for(self, event_type: str) -> Handler | None:
-        found = self.handlers.get(event_type)
+    def handler_for(self, event_class: type[Event]) -> Handler | None:
+        found = self.handlers.get(event_class)
         if found is not None:
             return found
+        event_type = event_type_of(event_class)
         active = self.vocabularies.active.get(self.hub)
         if active is None:
             return None  # not bootstrapped yet: nothing to check against
@@ -220,5 +221,5 @@ def _refuse_undeclared(event: Event, at: Applied, changes: Changes) -> None:
 
 def manifest_projection(slug: str) -> ManifestProjection:
     # Its widgets and vocabulary are the registry's (stored in the registry's namespace, read from its schema).
-    handlers: dict[str, Handler] = core_handlers()
+    handlers: Handlers = core_handlers()
     return ManifestProjection(hub=slug, streams=hub_streams(slug), metadata=t.generic_metadata, handlers=handlers)

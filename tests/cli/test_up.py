@@ -6,6 +6,7 @@ import shutil
 import signal
 import subprocess
 
+import psutil
 import pytest
 
 from tests.conftest import VSMESH, server_dir, wait_until
@@ -126,3 +127,20 @@ def test_up_on_a_terminal_prints_a_banner_and_keeps_the_detail_in_the_log(data_d
         proc.send_signal(signal.SIGTERM)
         proc.wait(60)
         os.close(main)
+
+
+def test_a_failure_during_start_up_stops_what_was_started(data_dir):
+    """`vsmesh up` starts its parts on an AsyncExitStack: a hub that cannot start (here an unknown one) after
+    the servers, the connection and the database pool were up stops all of them, with one error line."""
+    result = vsmesh(data_dir, "up", "--hub", "no-such-hub", "--no-demo", check=False, timeout=120)
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert "Traceback" not in result.stderr, result.stderr
+    errors = [line for line in result.stderr.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1 and "unknown hub 'no-such-hub'" in errors[0], result.stderr
+    assert "nats-server started" in result.stderr and "postgresql started" in result.stderr  # then it failed
+    left = [
+        p.info for p in psutil.process_iter(["pid", "cmdline"]) if str(data_dir) in " ".join(p.info["cmdline"] or [])
+    ]
+    assert left == [], f"processes left under the data dir: {left}"
+    state = load_state(data_dir)
+    assert state.supervisor_pid is None and not state.ready and not pid_alive(state.nats_pid)

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from vsmesh.events.envelope import Event
+from vsmesh.events.schemas.core import MessageSent
+from vsmesh.events.schemas.dev import DevDecisionRecorded
 from vsmesh.projectors.coupling import Coupling, Emit
 
 NAME = "test-sigkill-echo"
@@ -20,9 +22,8 @@ def couplings() -> list[Coupling]:
             name=NAME,
             source_hub="dev-hub",
             target_hub="dev-hub",
-            sources={"TACTICAL": "tactical.dev-hub.dev-decision-recorded.>"},
-            types=frozenset({"dev-decision-recorded"}),
+            reacts_to=(DevDecisionRecorded,),
             react=echo,
-            emits=("message-sent",),
+            emits=(MessageSent,),
         )
     ]

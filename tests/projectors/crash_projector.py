@@ -52,7 +52,7 @@ def traced_projection(hub: str, *, reads: str | None = None) -> Projection:
         hub=hub,
         streams={"OPERATIONAL": f"operational.{reads or hub}.>"},
         metadata=metadata,
-        handlers={event_type: _traced(h) for event_type, h in ops.handlers.items()},
+        handlers={event_class: _traced(h) for event_class, h in ops.handlers.items()},
         after_batch=ops.after_batch,
     )
 

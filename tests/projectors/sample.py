@@ -13,6 +13,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from vsmesh.bus.reader import Start, StreamReader
 from vsmesh.events.envelope import Event
+from vsmesh.events.schemas.alert import AlertRaised
+from vsmesh.events.schemas.ops import OpsHealthChecked
 from vsmesh.projectors.changes import Changes
 from vsmesh.projectors.engine import in_schema
 from vsmesh.projectors.projection import Applied, Projection
@@ -67,7 +69,7 @@ def sample_projection(
         hub=hub,
         streams=streams or {"OPERATIONAL": f"operational.{reads or hub}.>"},
         metadata=metadata,
-        handlers={"ops-health-checked": on_health_checked, "alert-raised": on_alert_raised},
+        handlers={OpsHealthChecked: on_health_checked, AlertRaised: on_alert_raised},
     )
 
 

@@ -8,6 +8,7 @@ import sqlalchemy as sa
 
 from vsmesh.bus.quarantine_store import list_quarantined
 from vsmesh.events.envelope import Event
+from vsmesh.events.schemas.ops import OpsHealthChecked
 from vsmesh.projectors.changes import Changes
 from vsmesh.projectors.engine import ensure_schema, in_schema, positions
 from vsmesh.projectors.projection import Applied, Projection
@@ -38,7 +39,7 @@ async def test_a_poison_event_is_quarantined_and_the_projector_goes_on(bus, db, 
     js, publisher = bus
     hub = f"poison-{uuid.uuid4().hex[:8]}"
     projection = Projection(hub=hub, streams={"OPERATIONAL": f"operational.{hub}.>"}, metadata=metadata,
-                            handlers={"ops-health-checked": on_health})  # fmt: skip
+                            handlers={OpsHealthChecked: on_health})  # fmt: skip
 
     def check(entity: str, status: str, **observations):
         return publisher.build("ops-health-checked", hub=hub, subject=f"service/{entity}",
@@ -64,7 +65,11 @@ async def test_a_poison_event_is_quarantined_and_the_projector_goes_on(bus, db, 
     # The events around the poison are applied; nothing of the poison is, not even its first change.
     assert rows == {"service/a": "green", "service/c": "amber"}
     assert stored[1].event_id not in ids and {stored[0].event_id, stored[2].event_id} <= ids
-    quarantined = [q for q in await list_quarantined(js) if q.origin_seq == stored[1].sequence]
+    quarantined = [
+        q
+        for q in await list_quarantined(js)
+        if (q.origin_stream, q.origin_seq) == (stored[1].stream, stored[1].sequence)
+    ]
     assert len(quarantined) == 1
     expected = "handler of" if poison == "handler" else "could not store it"
     assert expected in quarantined[0].reason and hub in quarantined[0].reason

@@ -11,6 +11,7 @@ import sqlalchemy as sa
 from tests.projectors.sample import digest, entities, health_events, ledger_seqs, read_all, sample_projection
 from vsmesh.bus.reader import count_pending
 from vsmesh.errors import ConfigError
+from vsmesh.events.schemas.ops import OpsHealthChecked
 from vsmesh.projectors.builds import Until, list_builds, pit_schema, point_in_time_schema, staging_schema
 from vsmesh.projectors.engine import apply_batch, ensure_schema, in_schema, positions
 from vsmesh.projectors.rebuild import rebuild
@@ -112,9 +113,7 @@ async def test_a_leftover_of_another_projector_version_is_discarded(bus, db, set
         await task
 
     # The projector changed (one handler less): its leftover cannot be trusted, the build starts over.
-    changed = dataclasses.replace(
-        projection, handlers={"ops-health-checked": projection.handlers["ops-health-checked"]}
-    )
+    changed = dataclasses.replace(projection, handlers={OpsHealthChecked: projection.handlers[OpsHealthChecked]})
     result = await rebuild(js, db, changed)
     assert not result.resumed and result.events == 2000
     assert len(await ledger_seqs(db, changed.schema)) == 2000

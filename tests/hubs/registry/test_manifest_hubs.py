@@ -116,11 +116,12 @@ def test_syn_hub_from_its_manifest_alone(cli, running_mesh, settings):
     with pytest.raises(ContractError) as e:
         call(settings, "syn-hub", "record_event", forged)
     assert e.value.code == "governance_type" and "vsmesh hub bootstrap" in str(e.value)
-    write = {"type": "syn-conflict-detected", "widget": "syn-conflicts", "metadata": {"repo": "ops-hub"}}
+    repo = f"ops-hub-{uuid.uuid4().hex[:6]}"  # the mesh is shared: other tests write syn-hub conflicts too
+    write = {"type": "syn-conflict-detected", "widget": "syn-conflicts", "metadata": {"repo": repo}}
     written = call(settings, "syn-hub", "record_event", write)
     timeline = call(settings, "syn-hub", "get_timeline",
                     {"widget": "syn-conflicts", "wait_for_seq": {written["stream"]: written["seq"]}})  # fmt: skip
-    assert [ev["metadata"] for ev in timeline["events"]] == [{"repo": "ops-hub"}]
+    assert [ev["metadata"] for ev in timeline["events"] if ev["event_id"] == written["id"]] == [{"repo": repo}]
 
 
 def test_bootstrap_is_idempotent_and_a_changed_file_is_a_new_version(cli, running_mesh, tmp_path):
