@@ -11,6 +11,7 @@ import shutil
 import subprocess
 import time
 import uuid
+from pathlib import Path
 
 import httpx
 import pytest
@@ -183,3 +184,27 @@ def test_metrics_parse_and_agree_with_vsmesh_status(cli, url):
     assert ("ops-hub", "OPERATIONAL") in position
     assert "vsmesh_contract_call_seconds" in families and "vsmesh_projector_batch_seconds" in families
     assert httpx.get(f"{url}/healthz").status_code == 200 and httpx.get(f"{url}/readyz").text == "ready"
+
+
+def test_the_grafana_dashboard_and_prometheus_config_name_what_the_mesh_exports(url):
+    """deploy/: every metric a dashboard panel queries is one /metrics exports, and Prometheus scrapes the
+    port the compose mesh serves it on."""
+    import re
+
+    import yaml
+
+    root = Path(__file__).resolve().parents[2] / "deploy"
+    exported = {f.name for f in text_string_to_metric_families(httpx.get(f"{url}/metrics").text)}
+    samples = {n + suffix for n in exported for suffix in ("", "_bucket", "_count", "_sum", "_total")}
+    dashboard = json.loads((root / "grafana" / "dashboards" / "vsmesh.json").read_text())
+    queried = {
+        name
+        for panel in dashboard["panels"]
+        for target in panel["targets"]
+        for name in re.findall(r"\bvsmesh_[a-z_]+", target["expr"])
+    }
+    assert queried and queried <= samples, f"the dashboard queries metrics nobody exports: {queried - samples}"
+    scrape = yaml.safe_load((root / "prometheus.yml").read_text())["scrape_configs"][0]
+    compose = yaml.safe_load((root.parent / "docker-compose.yml").read_text())
+    port = compose["x-mesh"]["environment"]["VSMESH_GATEWAY_PORT"]
+    assert scrape["metrics_path"] == "/metrics" and str(scrape["dns_sd_configs"][0]["port"]) == port
