@@ -18,6 +18,7 @@ from vsmesh.cli.demo_cmd import demo
 from vsmesh.cli.diff_cmd import diff_cmd
 from vsmesh.cli.fin_cmds import fin_app
 from vsmesh.cli.hub_cmds import hub_app
+from vsmesh.cli.mcp_cmd import mcp
 from vsmesh.cli.ops_cmds import ops_app
 from vsmesh.cli.publish_cmd import publish
 from vsmesh.cli.quarantine_cmd import quarantine_app
@@ -62,6 +63,7 @@ app.command()(couplings)
 app.command()(trace)
 app.command()(revert)
 app.command()(audit)
+app.command()(mcp)
 
 
 def main() -> None:

@@ -16,6 +16,7 @@ from vsmesh.hubs.ops import reads
 from vsmesh.hubs.ops.health import Staleness, utc_now
 from vsmesh.hubs.ops.readiness_view import describe_wave, evidence_ids, wave_names
 from vsmesh.hubs.ops.service_view import describe_services
+from vsmesh.hubs.ops.writes import write_operations
 from vsmesh.settings import Settings
 
 
@@ -168,6 +169,7 @@ def ops_operations() -> list[Operation]:
         Operation("get_incidents", IncidentsRequest, get_incidents, "incidents with their timelines"),
         Operation("get_evidence", EvidenceRequest, get_evidence, "an entity's latest evidence, metadata included"),
         Operation("get_changes", ChangesRequest, get_changes, "the latest change records (deployments, migrations)"),
+        *write_operations(),
     ]
 
 

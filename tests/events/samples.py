@@ -116,6 +116,14 @@ SAMPLE_DATA: dict[str, dict[str, Any]] = {
     "canon-mandate-granted": {"role": "Technical Operator", "holder": "worsch", "scope": "ops-production"},
     "canon-escalation-raised": {"title": "runway below 6 months", "from_hub": "fin-hub", "cause_event_id": "0190-f"},
     "canon-escalation-resolved": {"escalation_id": "0190-esc", "decision": "cut hosting", "rationale": "cheapest"},
+    "canon-mandate-revoked": {"mandate_id": "0190-mandate", "reason": "the agent's task is done"},
+    "canon-call-refused": {
+        "hub": "ops-hub",
+        "operation": "open_incident",
+        "access": "write",
+        "reason": "no mandate of agent-7 covers ops-hub:open_incident",
+        "missing_mandate": "ops-hub:open_incident",
+    },
     # core
     "capability-registered": {"capability": "provision-k3s", "description": "a k3s cluster", "tags": ["infra"]},
     "capability-requested": {"capability": "provision-k3s", "provider": "ops-hub", "parameters": {"nodes": 3}},
