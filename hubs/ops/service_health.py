@@ -11,6 +11,7 @@ thresholds are parameters of the query, never stored (health.py).
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from dataclasses import dataclass
 from typing import Any
 
@@ -29,6 +30,18 @@ _RANKED = ("green", "amber", "red")  # health.RANK; evidence of these kinds is o
 _WHOLE = sa.literal_column("'{}'::text[]")  # `jsonb #>> '{}'`: a JSON string's text
 
 
+# Bound at execution (service_health): the reader's clock and the staleness thresholds. The thresholds are
+# seconds made into intervals without a day part: a day added to a time is 23 or 25 hours across a daylight
+# saving change in the server's time zone, the Python path's minutes never are.
+_NOW = sa.bindparam("now", type_=sa.TIMESTAMP(timezone=True))
+
+
+def _seconds(name: str) -> sa.ColumnElement[dt.timedelta]:
+    return sa.func.make_interval(0, 0, 0, 0, 0, 0, sa.bindparam(name, type_=sa.Float), type_=sa.Interval)
+
+
+_AMBER_AFTER = _seconds("amber_seconds")
+_RED_AFTER = _seconds("red_seconds")
 _NO_NESTED_LOOPS = sa.func.set_config("enable_nestloop", "off", True)
 
 
@@ -123,22 +136,21 @@ def _endpoint_facts(facts: sa.CTE) -> sa.Subquery:
     )
 
 
-def _rank(own: sa.CTE, endpoints: sa.Subquery, staleness: Staleness, now: dt.datetime) -> sa.ColumnElement[int]:
+def _rank(own: sa.CTE, endpoints: sa.Subquery) -> sa.ColumnElement[int]:
     """The service's effective rank at `now` (0 green, 1 amber, 2 red), NULL without evidence.
 
     PostgreSQL's greatest/least skip NULLs, as the Python path skips what a service has no evidence of."""
     oldest = sa.func.least(own.c.oldest, endpoints.c.oldest)
-    amber_after, red_after = _thresholds(staleness)
     bump = sa.case(
-        (oldest < sa.literal(now - red_after, sa.TIMESTAMP(timezone=True)), 2),
-        (oldest < sa.literal(now - amber_after, sa.TIMESTAMP(timezone=True)), 1),
+        (oldest + _RED_AFTER < _NOW, 2),
+        (oldest + _AMBER_AFTER < _NOW, 1),
         (sa.or_(own.c.untimed, endpoints.c.untimed), 1),  # no time: not proven fresh
         else_=sa.null(),
     )
     return sa.func.greatest(own.c.worst, endpoints.c.worst, bump)
 
 
-def health_query(staleness: Staleness, now: dt.datetime) -> sa.CTE:
+def health_query() -> sa.CTE:
     """One row per live (not retired) service: name, entity, status (None: no evidence), environment, host,
     owner, checked_at, as service_view.describe_service answers them."""
     services = _service_entities()
@@ -154,7 +166,7 @@ def health_query(staleness: Staleness, now: dt.datetime) -> sa.CTE:
         host_text != "",
         host_row.c.entity == sa.literal("host/", sa.Text) + host_text,
     )
-    rank = _rank(own, endpoints, staleness, now)
+    rank = _rank(own, endpoints)
     status = sa.case(*((rank == i, s) for i, s in enumerate(_RANKED)), else_=sa.null())
     joined = (
         services.outerjoin(item, item.c.entity == services.c.entity)
@@ -189,12 +201,11 @@ def _by_name(health: sa.CTE) -> tuple[sa.ColumnElement[Any], ...]:
     )
 
 
-def _valid_until(health: sa.CTE, staleness: Staleness, now: dt.datetime) -> sa.ColumnElement[dt.datetime]:
+def _valid_until(health: sa.CTE) -> sa.ColumnElement[dt.datetime]:
     """The last moment the answer holds: until the first evidence, judged at `now`, ages past a threshold."""
-    at_now = sa.literal(now, sa.TIMESTAMP(timezone=True))
     crossings = [
-        sa.case((health.c.oldest + after >= at_now, health.c.oldest + after), else_=sa.null())
-        for after in _thresholds(staleness)
+        sa.case((health.c.oldest + after >= _NOW, health.c.oldest + after), else_=sa.null())
+        for after in (_AMBER_AFTER, _RED_AFTER)
     ]
     return sa.func.min(sa.func.least(*crossings))
 
@@ -238,25 +249,35 @@ class Health:
 async def service_health(conn: AsyncConnection, staleness: Staleness, now: dt.datetime, page: Page) -> Health:
     """Every live service judged at `now`, in one statement: the page's rows, one row per health with its
     count, and the time the answer holds until."""
-    health = health_query(staleness, now)
-    columns = ("name", "entity", "status", "environment", "host", "owner", "checked_at")
+    amber, red = (t.total_seconds() for t in _thresholds(staleness))
+    values = {"now": now, "amber_seconds": amber, "red_seconds": red, **vars(page)}
+    found = (await conn.execute(_statement(), values)).all()
+    counts = {r[1]: r[-1] for r in sorted(r for r in found if r[0] == "count")}
+    page_rows = sorted((r for r in found if r[0] == "row"), key=lambda r: r[-1])  # a union keeps no order
+    [holds_until] = [r[-2] for r in found if r[0] == "until"]
+    return Health(counts, [dict(zip(_COLUMNS, r[1:-1], strict=True)) for r in page_rows], holds_until)
+
+
+_COLUMNS = ("name", "entity", "status", "environment", "host", "owner", "checked_at")
+
+
+@functools.cache
+def _statement() -> sa.CompoundSelect:
+    """Built once, the clock, thresholds and page bound at execution: building it took ~25 ms of Python."""
+    health = health_query()
     place = sa.func.row_number().over(order_by=_by_name(health))
     rows = (
-        sa.select(sa.literal("row").label("part"), *(health.c[c] for c in columns), place.label("n"))
+        sa.select(sa.literal("row").label("part"), *(health.c[c] for c in _COLUMNS), place.label("n"))
         .order_by(*_by_name(health))
-        .limit(page.limit)
-        .offset(page.offset)
+        .limit(sa.bindparam("limit", type_=sa.Integer))
+        .offset(sa.bindparam("offset", type_=sa.Integer))
     )
     counted = sa.select(
         sa.literal("count"),
         sa.func.coalesce(health.c.status, "unknown"),
-        *(sa.null() for _ in columns[1:]),
+        *(sa.null() for _ in _COLUMNS[1:]),
         sa.func.count(),
     ).group_by(health.c.status)
-    blank = [sa.null()] * (len(columns) - 1)
-    until = sa.select(sa.literal("until"), *blank, _valid_until(health, staleness, now), sa.null())
-    found = (await conn.execute(sa.union_all(rows.subquery().select(), counted, until))).all()
-    counts = {r[1]: r[-1] for r in sorted(r for r in found if r[0] == "count")}
-    page_rows = sorted((r for r in found if r[0] == "row"), key=lambda r: r[-1])  # a union keeps no order
-    [holds_until] = [r[-2] for r in found if r[0] == "until"]
-    return Health(counts, [dict(zip(columns, r[1:-1], strict=True)) for r in page_rows], holds_until)
+    blank = [sa.null()] * (len(_COLUMNS) - 1)
+    until = sa.select(sa.literal("until"), *blank, _valid_until(health), sa.null())
+    return sa.union_all(rows.subquery().select(), counted, until)
