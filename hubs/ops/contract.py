@@ -17,7 +17,8 @@ from vsmesh.hubs.ops.answers import Answers
 from vsmesh.hubs.ops.health import Staleness, utc_now
 from vsmesh.hubs.ops.readiness_view import describe_wave, evidence_ids, wave_names
 from vsmesh.hubs.ops.service_health import Page, read_version, service_health
-from vsmesh.hubs.ops.service_view import describe_services
+from vsmesh.hubs.ops.service_pages import service_page
+from vsmesh.hubs.ops.service_view import describe_service
 from vsmesh.projectors.driver import schema_of
 from vsmesh.settings import Settings
 
@@ -46,13 +47,16 @@ async def services(
     *,
     now: dt.datetime | None = None,
     staleness: Staleness | None = None,
-    snap: reads.Snapshot | None = None,
+    limit: int = SERVICES_PAGE,
+    offset: int = 0,
     **filters: Any,
-) -> list[dict[str, Any]]:
-    """Every service with its place, owner, reach and health evidence."""
-    snap = snap or await reads.load_snapshot(conn)
+) -> tuple[int, list[dict[str, Any]]]:
+    """How many services match the filters (`name`, `environment`, `include_retired`), and one page of them
+    with their place, owner, reach and health evidence, by environment and name."""
+    total, entities, snap = await service_page(conn, Page(limit, offset), **filters)
     incidents = await reads.incident_rows(conn, open_only=True)
-    return describe_services(snap, staleness or DEFAULT_STALENESS, _aware(now), incidents, **filters)
+    stale, at = staleness or DEFAULT_STALENESS, _aware(now)
+    return total, [describe_service(snap, entity, stale, at, incidents) for entity in entities]
 
 
 async def readiness(conn: AsyncConnection, wave: str) -> dict[str, Any]:
@@ -124,6 +128,8 @@ class ServicesRequest(ClockedRequest):
     name: str | None = Field(None, description="only this service")
     environment: str | None = Field(None, description="only services in this environment")
     include_retired: bool = False
+    limit: int = Field(SERVICES_PAGE, ge=1, le=5000, description="at most this many services")
+    offset: int = Field(0, ge=0, description="skip this many services first (the answer's `next_offset`)")
 
 
 class ReadinessRequest(ContractRequest):
@@ -144,9 +150,16 @@ async def get_domain_summary(ctx: HubContext, request: SummaryRequest) -> dict[s
 
 async def get_services(ctx: HubContext, request: ServicesRequest) -> dict[str, Any]:
     filters = request.model_dump(include={"name", "environment", "include_retired"})
+    page = {"limit": request.limit, "offset": request.offset}
     async with ctx.read() as conn:
-        found = await services(conn, now=request.now, staleness=staleness_from(ctx.settings), **filters)
-    return {"hub": "ops-hub", "now": _aware(request.now), "services": found}
+        total, found = await services(conn, now=request.now, staleness=staleness_from(ctx.settings), **page, **filters)
+    return {
+        "hub": "ops-hub",
+        "now": _aware(request.now),
+        "services": found,
+        "services_total": total,
+        "next_offset": request.offset + len(found) if request.offset + len(found) < total else None,
+    }
 
 
 async def get_readiness(ctx: HubContext, request: ReadinessRequest) -> dict[str, Any]:
@@ -169,8 +182,8 @@ class EvidenceRequest(ContractRequest):
 async def get_evidence(ctx: HubContext, request: EvidenceRequest) -> dict[str, Any]:
     """The entity's latest evidence of each kind, the whole event data (metadata included) as `detail`."""
     async with ctx.read() as conn:
-        snap = await reads.load_snapshot(conn)
-    return {"hub": "ops-hub", "entity": request.entity, "evidence": snap.evidence.get(request.entity, [])}
+        found = await reads.evidence_of(conn, request.entity)
+    return {"hub": "ops-hub", "entity": request.entity, "evidence": found}
 
 
 def ops_operations() -> list[Operation]:

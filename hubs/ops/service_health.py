@@ -27,7 +27,7 @@ from vsmesh.projectors.driver import schema_of
 SERVICE_KINDS = ("service", "datastore")
 HEALTH_KINDS = ("health", "endpoint")  # what proves a service healthy now; backups prove recoverability
 _RANKED = ("green", "amber", "red")  # health.RANK; evidence of these kinds is only ever one of the three
-_WHOLE = sa.literal_column("'{}'::text[]")  # `jsonb #>> '{}'`: a JSON string's text
+WHOLE = sa.literal_column("'{}'::text[]")  # `jsonb #>> '{}'`: a JSON string's text
 
 
 # Bound at execution (service_health): the reader's clock and the staleness thresholds. The thresholds are
@@ -42,7 +42,7 @@ def _seconds(name: str) -> sa.ColumnElement[dt.timedelta]:
 
 _AMBER_AFTER = _seconds("amber_seconds")
 _RED_AFTER = _seconds("red_seconds")
-_NO_NESTED_LOOPS = sa.func.set_config("enable_nestloop", "off", True)
+NO_NESTED_LOOPS = sa.func.set_config("enable_nestloop", "off", True)
 
 
 @dataclass(frozen=True)
@@ -82,11 +82,11 @@ def _endpoint_links() -> sa.Subquery:
         sa.case((sa.func.jsonb_typeof(link.c.value) == "array", link.c.value), else_=sa.func.jsonb_build_array())
     ).table_valued("value", name="element")
     listed = (
-        sa.select(link.c.entity, element.c.value.op("#>>", return_type=sa.Text)(_WHOLE).label("service"))
+        sa.select(link.c.entity, element.c.value.op("#>>", return_type=sa.Text)(WHOLE).label("service"))
         .select_from(link.join(element, sa.true()))
         .where(sa.func.jsonb_typeof(element.c.value) == "string")
     )
-    named = sa.select(link.c.entity, link.c.value.op("#>>", return_type=sa.Text)(_WHOLE).label("service")).where(
+    named = sa.select(link.c.entity, link.c.value.op("#>>", return_type=sa.Text)(WHOLE).label("service")).where(
         sa.func.jsonb_typeof(link.c.value) == "string"
     )
     links = sa.union(named, listed).subquery("links")
@@ -150,44 +150,63 @@ def _rank(own: sa.CTE, endpoints: sa.Subquery) -> sa.ColumnElement[int]:
     return sa.func.greatest(own.c.worst, endpoints.c.worst, bump)
 
 
-def health_query() -> sa.CTE:
-    """One row per live (not retired) service: name, entity, status (None: no evidence), environment, host,
-    owner, checked_at, as service_view.describe_service answers them."""
+def service_places() -> sa.Subquery:
+    """Every service entity with its name, environment (its own, else its host's), host, owner and retirement,
+    as service_view.describe_service answers them."""
     services = _service_entities()
     item = inventory.alias("item")
     host_row = inventory.alias("host_row")
     host = _attribute("host", "host_attr")
-    own = _evidence_facts()
-    endpoints = _endpoint_facts(own)
-    name = sa.func.coalesce(sa.func.nullif(item.c.name, ""), _name_of(services.c.entity))
-    host_text = host.c.value.op("#>>", return_type=sa.Text)(_WHOLE)
+    host_text = host.c.value.op("#>>", return_type=sa.Text)(WHOLE)
+    # Python's `f"host/{host}"` for a truthy host; a JSON string or number reads the same as text.
     is_host = sa.and_(
-        sa.func.jsonb_typeof(host.c.value) == "string",
-        host_text != "",
+        sa.func.jsonb_typeof(host.c.value).in_(("string", "number")),
+        host_text.not_in(("", "0")),
         host_row.c.entity == sa.literal("host/", sa.Text) + host_text,
     )
-    rank = _rank(own, endpoints)
-    status = sa.case(*((rank == i, s) for i, s in enumerate(_RANKED)), else_=sa.null())
     joined = (
         services.outerjoin(item, item.c.entity == services.c.entity)
         .outerjoin(host, host.c.entity == services.c.entity)
         .outerjoin(host_row, is_host)
-        .outerjoin(own, own.c.entity == services.c.entity)
-        .outerjoin(endpoints, endpoints.c.service == name)
     )
     return (
         sa.select(
-            name.label("name"),
             services.c.entity,
-            status.label("status"),
+            sa.func.coalesce(sa.func.nullif(item.c.name, ""), _name_of(services.c.entity)).label("name"),
             sa.func.coalesce(sa.func.nullif(item.c.environment, ""), host_row.c.environment).label("environment"),
             host.c.value.label("host"),
             item.c.owner,
+            item.c.retired_at,
+        )
+        .select_from(joined)
+        .subquery("places")
+    )
+
+
+def health_query() -> sa.CTE:
+    """One row per live (not retired) service: name, entity, status (None: no evidence), environment, host,
+    owner, checked_at, as service_view.describe_service answers them."""
+    places = service_places()
+    own = _evidence_facts()
+    endpoints = _endpoint_facts(own)
+    rank = _rank(own, endpoints)
+    status = sa.case(*((rank == i, s) for i, s in enumerate(_RANKED)), else_=sa.null())
+    joined = places.outerjoin(own, own.c.entity == places.c.entity).outerjoin(
+        endpoints, endpoints.c.service == places.c.name
+    )
+    return (
+        sa.select(
+            places.c.name,
+            places.c.entity,
+            status.label("status"),
+            places.c.environment,
+            places.c.host,
+            places.c.owner,
             sa.func.greatest(own.c.newest, endpoints.c.newest).label("checked_at"),
             sa.func.least(own.c.oldest, endpoints.c.oldest).label("oldest"),
         )
         .select_from(joined)
-        .where(item.c.retired_at.is_(None))
+        .where(places.c.retired_at.is_(None))
         .cte("health")
     )
 
@@ -233,7 +252,7 @@ async def read_version(conn: AsyncConnection) -> str:
     schema = sa.cast(sa.cast(sa.func.to_regnamespace(schema_of(conn) or "public"), OID), sa.Text)
     started = sa.cast(sa.func.pg_postmaster_start_time(), sa.Text)
     version = sa.func.concat_ws("/", schema, started, sa.select(at).scalar_subquery())
-    return (await conn.execute(sa.select(version, _NO_NESTED_LOOPS))).scalar_one()
+    return (await conn.execute(sa.select(version, NO_NESTED_LOOPS))).scalar_one()
 
 
 @dataclass(frozen=True)

@@ -43,7 +43,7 @@ def history(n: int) -> Iterator[tuple[str, str | None, dict[str, Any], dt.dateti
         kind = "datastore" if i % 7 == 0 else "service"
         if kind == "datastore":
             subject = f"datastore/{name}"
-        if i % 10 == 9:
+        if i % 10 == 8:
             pass  # evidence only: never catalogued
         elif i % 11 == 0:
             data = {"name": name, "method": "k8s-api", "host": HOSTS[i % 5], "namespace": "ns"}

@@ -164,3 +164,32 @@ async def test_the_summary_command_shows_one_page_and_says_how_to_see_the_next(o
     # Other hubs' summaries have no pages: the hub names the field it does not know.
     refused = await asyncio.to_thread(cli, "summary", "dev-hub", "--limit", "1")
     assert refused.exit_code != 0 and "limit" in refused.output
+
+
+FILTERS = [
+    {},
+    {"include_retired": True},
+    {"environment": "prod"},
+    {"environment": "env1"},  # only through the host h1
+    {"name": "svc-00048"},  # proven by its endpoint ep-48, which also names svc-00049
+    {"name": "svc-00008"},  # seen in evidence only; its endpoint ep-8 is retired
+    {"name": "svc-00005", "include_retired": True},  # retired
+]
+
+
+@pytest.mark.parametrize("filters", FILTERS, ids=lambda f: ",".join(f"{k}={v}" for k, v in f.items()) or "all")
+async def test_a_page_of_services_is_described_as_before(mixed, filters):
+    engine, schema = mixed
+    now = NOW + dt.timedelta(minutes=23)
+    async with engine.connect() as conn:
+        conn = await in_schema(conn, schema)
+        snap = await reads.load_snapshot(conn)
+        before = describe_services(snap, Staleness(), now, await reads.incident_rows(conn, open_only=True), **filters)
+        total, after = await contract.services(conn, now=now, limit=5000, **filters)
+        assert before and after == before and total == len(before)
+        # Pages of 29 add up to the same list.
+        paged, offset = [], 0
+        while offset < total:
+            paged += (await contract.services(conn, now=now, limit=29, offset=offset, **filters))[1]
+            offset += 29
+        assert paged == before
