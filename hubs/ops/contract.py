@@ -61,7 +61,7 @@ async def services(
 
 async def readiness(conn: AsyncConnection, wave: str) -> dict[str, Any]:
     """A migration wave's gates and whether it may proceed; ContractError `not_found` for an unknown wave."""
-    snap = await reads.load_snapshot(conn)
+    snap = await reads.load_waves(conn)  # not the services: thousands of rows a wave never reads
     gates = await reads.gate_rows(conn)
     proofs = await reads.evidence_by_id(conn, evidence_ids(gates))
     answer = describe_wave(snap, wave, gates, proofs)
