@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.dialects.postgresql import OID, aggregate_order_by
+from sqlalchemy.dialects.postgresql import aggregate_order_by
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from vsmesh.hubs.ops.health import Staleness
@@ -249,10 +249,14 @@ async def read_version(conn: AsyncConnection) -> str:
         positions.stream + ":" + sa.cast(positions.position, sa.Text),
         aggregate_order_by(sa.literal_column("','"), positions.stream),
     )
-    schema = sa.cast(sa.cast(sa.func.to_regnamespace(schema_of(conn) or "public"), OID), sa.Text)
+    named = _NAMESPACES.c.nspname == (schema_of(conn) or "public")
+    schema = sa.select(sa.cast(_NAMESPACES.c.oid, sa.Text)).where(named).scalar_subquery()
     started = sa.cast(sa.func.pg_postmaster_start_time(), sa.Text)
     version = sa.func.concat_ws("/", schema, started, sa.select(at).scalar_subquery())
     return (await conn.execute(sa.select(version, NO_NESTED_LOOPS))).scalar_one()
+
+
+_NAMESPACES = sa.table("pg_namespace", sa.column("oid"), sa.column("nspname"), schema="pg_catalog")
 
 
 @dataclass(frozen=True)
