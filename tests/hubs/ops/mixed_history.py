@@ -103,7 +103,8 @@ async def fold_into(engine: AsyncEngine, schema: str, built: list[Event], batch:
         changes = Changes()
         chunk = built[start : start + batch]
         for seq, event in enumerate(chunk, start=after + start + 1):
-            handler = ops.handler_for(event.type)
+            # By event class (main's typed dispatch) or by type string (before it): the same handler.
+            handler = ops.handlers.get(type(event)) or ops.handlers.get(event.type)  # type: ignore[call-overload]
             assert handler is not None, event.type
             handler(event, Applied("OPERATIONAL", seq), changes)
         if ops.before_write:
