@@ -202,6 +202,7 @@ async def _swap(
     reached = dict(reached)
     caught_up = 0
     await drop_old(engine, projection.schema)  # a leftover of an earlier swap, before taking the lock
+    await _analyze(engine, projection, staging)
     async with engine.begin() as conn:
         await lock_hub(conn, projection.hub)
         target = await in_schema(conn, staging)
@@ -217,6 +218,16 @@ async def _swap(
     if not await drop_old(engine, projection.schema):
         log.warning("the replaced schema is still read; the next swap drops it", hub=projection.hub)
     return reached, caught_up
+
+
+async def _analyze(engine: AsyncEngine, projection: Projection, schema: str) -> None:
+    """Planner statistics for the new tables before they answer: a freshly built schema has none, and the
+    first reads after the swap were planned blind (ops-hub's summary at 10,000 services: 26 s with nested
+    loops, 0.25-0.35 s without them, against 0.08 s planned with statistics; the summary branch's notes)."""
+    async with engine.connect() as conn:
+        for table in projection.metadata.sorted_tables:
+            await conn.execute(sa.text(f'ANALYZE "{schema}"."{table.name}"'))
+        await conn.commit()
 
 
 async def _finish_copy(engine: AsyncEngine, staging: str, target: str, info: BuildInfo) -> None:
