@@ -8,7 +8,6 @@ vsmesh verify --from-checkpoint head.json  does the stream still hold that signe
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 from pathlib import Path
 from typing import Any
@@ -60,7 +59,7 @@ async def _verify(
 ) -> dict[str, Any]:
     from vsmesh.bus.chain import signature_holds, walk
     from vsmesh.bus.connection import connect
-    from vsmesh.runtime.signing import signing_key
+    from vsmesh.runtime.signing import publish_checkpoint, signed_head, signing_key
 
     key = signing_key(settings.data_dir, create=make_key)
     trusted = exported["public_key"] if exported else (key.public_hex if key else None)
@@ -92,9 +91,9 @@ async def _verify(
             "signed_checkpoint_seq": signed_at[0] if signed_at else None,
         }
         if problem is None and key is not None:
-            report["signed_head"] = _signed_head(key, stream, walked.head.seq, walked.head.hash)
+            report["signed_head"] = signed_head(key, stream, walked.head.seq, walked.head.hash)
             if sign:
-                report["checkpoint"] = await _publish_checkpoint(nc, settings, report["signed_head"], key.key_id)
+                report["checkpoint"] = await publish_checkpoint(nc.jetstream(), settings, report["signed_head"])
         report["summary"] = _summary(report, signed_at)
         return report
     finally:
@@ -110,31 +109,6 @@ def _check_export(walked, exported: dict[str, Any]) -> str | None:
     if walked.hashes.get(seq) != hash_:
         return f"seq {seq}: rewritten — the stream no longer holds the exported head there"
     return None
-
-
-def _signed_head(key, stream: str, seq: int, hash_: str) -> dict[str, Any]:
-    return {
-        "stream": stream,
-        "head_seq": seq,
-        "head_hash": hash_,
-        "key_id": key.key_id,
-        "public_key": key.public_hex,
-        "signature": key.sign(stream, seq, hash_),
-        "signed_at": dt.datetime.now(dt.UTC).isoformat(),
-    }
-
-
-async def _publish_checkpoint(nc, settings: Settings, head: dict[str, Any], key_id: str) -> dict[str, Any]:
-    from vsmesh.bus.publisher import Publisher
-    from vsmesh.events.governance import REGISTRY_HUB
-
-    publisher = Publisher(nc.jetstream(), settings, source="vsmesh/verify")
-    data = {k: head[k] for k in ("stream", "head_seq", "head_hash", "public_key", "signature")} | {"key_id": key_id}
-    event = publisher.build(
-        "chain-checkpointed", hub=REGISTRY_HUB, subject=f"chain/{head['stream'].lower()}", data=data
-    )
-    stored = await publisher.publish(event)
-    return {"id": stored.event_id, "seq": stored.sequence}
 
 
 def _summary(report: dict[str, Any], signed_at: tuple[int, int] | None) -> str:
