@@ -182,8 +182,8 @@ class Publisher:
             publish = self._js.publish(
                 wire.subject, wire.payload, headers=wire.headers, stream=wire.stream, timeout=self._ack_timeout
             )
-        denials = getattr(self._client, "denials", None)
-        if denials is None:  # a plain nats-py client: a refusal shows only as a missing acknowledgement
+        denials = getattr(getattr(self._js, "client", None), "denials", None)
+        if denials is None:  # a plain nats-py context: a refusal shows only as a missing acknowledgement
             return await publish
         try:
             return await denials.guard(wire.subject, publish)
@@ -196,7 +196,14 @@ class Publisher:
 
     @property
     def _client(self) -> Client:
-        return self._js._nc  # JetStreamContext keeps its client private; acks are plain replies on it
+        """The client of our JetStream context: acks come as plain replies on it, refusals as its errors."""
+        client = getattr(self._js, "client", None)
+        if client is None:
+            raise TypeError(
+                "Publisher needs the JetStream context of a vsmesh client: "
+                "use vsmesh.bus.connection.connect(settings).jetstream(), not a plain nats-py client's"
+            )
+        return client
 
     async def publish_many(
         self, events: Iterable[Event] | AsyncIterable[Event], *, window: int = 4096
