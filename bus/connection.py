@@ -10,7 +10,6 @@ from nats.aio.client import Client
 from nats.errors import Error as NatsError
 from nats.js import JetStreamContext
 
-from vsmesh.bus.nats_internals import header_parser_in_use
 from vsmesh.errors import MeshNotRunning, PermissionDenied
 from vsmesh.settings import Settings
 
@@ -65,15 +64,16 @@ class Denials:
 
 
 class MeshClient(Client):
-    """nats-py's client with the permission violations the server reports (`denials`), JetStream contexts
-    that know their client, and the header parser of bus/nats_internals.py (where its gain is measured)."""
+    """nats-py's client with the permission violations the server reports (`denials`) and JetStream
+    contexts that know their client.
+
+    (It parsed message headers itself until nats-py 2.16 made its own parser fast: bus/nats_internals.py.)
+    """
 
     def __init__(self) -> None:
         super().__init__()
         self.denials = Denials()
         self.closed = asyncio.Event()  # set when nats-py closes the client for good
-
-    _parse_header_lines = staticmethod(header_parser_in_use())
 
     def jetstream(self, **opts: Any) -> MeshJetStream:
         return MeshJetStream(self, **opts)

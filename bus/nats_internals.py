@@ -1,30 +1,37 @@
 """Every reach into nats-py's private internals, in one place (issue 15).
 
 Reaching into a library's internals is a last resort: each one here is kept only because it measurably
-pays, and tests/bus/test_nats_internals.py fails, naming this module, when nats-py changes what it relies on.
-pyproject.toml pins nats-py to the range those tests passed on.
+pays, and tests/bus/test_nats_internals.py fails, naming this module, when nats-py changes what it relies
+on. pyproject.toml pins nats-py to the range those tests passed on (2.16.x).
 
-The internals, why each exists, and what it measured (bench/rebuild.py --events 200000, every run listed
-in the issue-15 report; ratio = rebuild ev/s / bare ordered-consumer read ev/s in the same run):
+Kept: direct delivery (`deliver_directly`, class `_Direct`). It replaces a JetStream push subscription's
+`Subscription._pending_queue` with an object that hands each message to the reader as nats-py's reading
+loop builds it, and cancels `_wait_for_msgs_task`. nats-py otherwise puts every message in an asyncio.Queue
+that a task of its own drains into the callback: a put, a get, a task switch and a coroutine per message.
+It relies on `_pending_queue`, `_pending_size` and `_wait_for_msgs_task` of the Subscription, on
+`Client._process_msg` calling `_pending_queue.put_nowait`, and on `JetStreamContext._JSI` reading the
+queue's `qsize()` for flow control. Measured (2 cores shared with other engineers' test runs, load 5-9):
+  - bench/_read_path.py --paired --events 50000 --rounds 15 (StreamReader.drain_to_head, CPU per event,
+    switched off minus on in the same round): +2.25 µs (14 of 15 rounds) and +0.92 µs (11 of 15) on
+    ~15-17 µs, i.e. the reader spends 6-13% less CPU per event with it;
+  - bench/rebuild.py --events 200000, three runs each, rebuild CPU µs/event (ratio to the raw read):
+    with it 27.9 (0.32), 32.0 (0.28), 26.2 (0.50); without 27.1 (0.30), 25.9 (0.43), 27.4 (0.64): the
+    rebuild's spread on this machine (±20%) hides a gain of a few per cent of its ~27 µs per event;
+  - bench/latency.py p99 (ms) with it 100, 7849; without 321, 1015: dominated by the machine's load.
 
-1. Direct delivery (`deliver_directly`, class `_Direct`): replaces a push subscription's
-   `Subscription._pending_queue` with an object that hands each message to the reader's function as
-   nats-py's reading loop builds it, and cancels `_wait_for_msgs_task`. nats-py otherwise puts every
-   message in an asyncio.Queue that a task of its own drains into the callback: a put, a get, a task
-   switch and a coroutine per message. Relies on `_pending_queue`, `_pending_size` and
-   `_wait_for_msgs_task` of the subscription and on `JetStreamContext._JSI` reading the queue's `qsize()`
-   for flow control. Measured: see DIRECT_DELIVERY_GAIN below.
-
-2. The header parser (`MeshClient._parse_header_lines` in bus/connection.py takes `parse_header_lines`
-   from here): see HEADER_PARSER_GAIN below.
-
-What is NOT an internal any more: the publisher reached `JetStreamContext._nc` for its client (acks as
-plain replies, the connection's permission denials). `MeshClient.jetstream()` now returns a
-`MeshJetStream` that carries its client as a public attribute of ours, through nats-py's public
-constructor; no speed was at stake there, only a private attribute.
+Removed after measuring:
+  - The header parser override (`MeshClient._parse_header_lines`). nats-py 2.16 parses header lines
+    bytewise itself (older versions went through the email parser, "a fifth of the client's time per
+    message" then); ours saved 0.3 µs per call (1.44 -> 1.13 µs, timeit on an event's header block) and
+    +0.88 / +0.43 µs per event in the paired read-path runs above (10 of 15 rounds each, 2-5% of the read),
+    1-3% of a rebuild's CPU per event: not measurable in bench/rebuild.py (with it 27.9, 32.0, 26.2;
+    without 30.8, 22.7, 25.6 µs/event), so nats-py's own parser is used.
+  - `JetStreamContext._nc` (the publisher's way to its client): `MeshClient.jetstream()` returns a
+    `MeshJetStream` (bus/connection.py) built with nats-py's public constructor that keeps its client as
+    an attribute of ours. No speed was at stake, only a private attribute.
 
 `VSMESH_NATS_PUBLIC` (comma-separated names of INTERNALS, or `all`) switches internals off in favour of
-nats-py's public path; it exists so bench/ can measure both, and is read once at import.
+nats-py's public path; it exists so bench/_compare_internals.py and bench/_read_path.py can measure both.
 """
 
 from __future__ import annotations
@@ -32,7 +39,9 @@ from __future__ import annotations
 import asyncio
 import inspect
 import os
+import re
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import structlog
@@ -44,12 +53,7 @@ from nats.js import JetStreamContext
 log = structlog.get_logger(__name__)
 
 DIRECT_DELIVERY = "direct_delivery"
-HEADER_PARSER = "header_parser"
-INTERNALS = (DIRECT_DELIVERY, HEADER_PARSER)
-
-# Filled in from the measurements (bench/rebuild.py --events 200000 and bench/latency.py, two runs each).
-DIRECT_DELIVERY_GAIN = "to be measured"
-HEADER_PARSER_GAIN = "to be measured"
+INTERNALS = (DIRECT_DELIVERY,)
 
 
 def public_only(environ: dict[str, str] | None = None) -> frozenset[str]:
@@ -74,7 +78,7 @@ def enabled(name: str) -> bool:
     return name not in PUBLIC_ONLY
 
 
-# --- 1. direct delivery ----------------------------------------------------------------------------------
+# --- direct delivery -------------------------------------------------------------------------------------
 
 # What deliver_directly touches on nats-py's Subscription (set in its __init__).
 SUBSCRIPTION_ATTRIBUTES = ("_pending_queue", "_pending_size", "_wait_for_msgs_task")
@@ -151,29 +155,13 @@ def delivers_directly(psub: Any) -> bool:
     return inner is not None and isinstance(getattr(inner, "_pending_queue", None), _Direct)
 
 
-# --- 2. the header parser --------------------------------------------------------------------------------
-
-
-def parse_header_lines(raw: bytes) -> dict[str, str]:
-    """`Name: Value` lines as a dict, skipping names that are not ASCII or hold whitespace, as nats-py does."""
-    out: dict[str, str] = {}
-    for line in raw.split(b"\r\n"):
-        name, sep, value = line.partition(b":")
-        if not sep or not name.isascii():
-            continue
-        key = name.strip().decode()
-        if key and key.split() != [key]:  # str.split() splits on exactly what str.isspace() calls space
-            continue
-        out[key] = value.strip().decode("utf-8", "replace")
-    return out
-
-
-def header_parser_in_use() -> Callable[[bytes], dict[str, str]]:
-    """The parser MeshClient puts in place of nats-py's `Client._parse_header_lines`."""
-    return parse_header_lines if enabled(HEADER_PARSER) else Client._parse_header_lines
-
-
 # --- what the tests check of nats-py ---------------------------------------------------------------------
+
+
+def _nats_source() -> str:
+    """All of the installed nats-py's Python source, to see what it calls on a subscription's queue."""
+    root = Path(inspect.getfile(Client)).parents[1]
+    return "".join(path.read_text(encoding="utf-8") for path in sorted(root.rglob("*.py")))
 
 
 def missing_internals() -> list[str]:
@@ -184,12 +172,13 @@ def missing_internals() -> list[str]:
     reading = inspect.getsource(Client._process_msg)
     if "sub._pending_queue.put_nowait(msg)" not in reading:
         missing.append("Client._process_msg handing messages to sub._pending_queue.put_nowait")
+    called = set(re.findall(r"_pending_queue\.([a-z_]+)", _nats_source()))
+    missing += [
+        f"_Direct.{name} (nats-py now calls _pending_queue.{name})"
+        for name in sorted(called)
+        if not hasattr(_Direct, name)
+    ]
     wrapper = inspect.getsource(JetStreamContext._JSI)
     if "_pending_queue.qsize()" not in wrapper:
         missing.append("JetStreamContext._JSI flow control reading _pending_queue.qsize()")
-    parser = inspect.getattr_static(Client, "_parse_header_lines", None)
-    if not isinstance(parser, staticmethod) or list(inspect.signature(parser.__func__).parameters) != ["raw"]:
-        missing.append("Client._parse_header_lines(raw) as a staticmethod")
-    if "self._parse_header_lines(" not in inspect.getsource(Client._process_headers):
-        missing.append("Client._process_headers calling self._parse_header_lines")
     return missing
