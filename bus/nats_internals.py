@@ -10,14 +10,19 @@ loop builds it, and cancels `_wait_for_msgs_task`. nats-py otherwise puts every 
 that a task of its own drains into the callback: a put, a get, a task switch and a coroutine per message.
 It relies on `_pending_queue`, `_pending_size` and `_wait_for_msgs_task` of the Subscription, on
 `Client._process_msg` calling `_pending_queue.put_nowait`, and on `JetStreamContext._JSI` reading the
-queue's `qsize()` for flow control. Measured (2 cores shared with other engineers' test runs, load 5-9):
-  - bench/_read_path.py --paired --events 50000 --rounds 15 (StreamReader.drain_to_head, CPU per event,
-    switched off minus on in the same round): +2.25 µs (14 of 15 rounds) and +0.92 µs (11 of 15) on
-    ~15-17 µs, i.e. the reader spends 6-13% less CPU per event with it;
-  - bench/rebuild.py --events 200000, three runs each, rebuild CPU µs/event (ratio to the raw read):
-    with it 27.9 (0.32), 32.0 (0.28), 26.2 (0.50); without 27.1 (0.30), 25.9 (0.43), 27.4 (0.64): the
-    rebuild's spread on this machine (±20%) hides a gain of a few per cent of its ~27 µs per event;
-  - bench/latency.py p99 (ms) with it 100, 7849; without 321, 1015: dominated by the machine's load.
+queue's `qsize()` for flow control. Measured (2 cores shared with other engineers' test runs, load 5-9;
+every run is in the issue-15 report):
+  - the read path it changes, bench/_read_path.py --paired --events 50000 --rounds 15 (StreamReader
+    CPU per event, switched off minus on in the same round), two runs: +2.25 µs (14 of 15 rounds) and
+    +0.92 µs (11 of 15) on ~15-17 µs: the reader spends 6-13% less CPU per event with it;
+  - bench/rebuild.py --events 200000, rebuild CPU µs/event: with it 27.9, 32.0, 26.2, 28.9, 26.5
+    (median 27.9); without 27.1, 25.9, 27.4, 23.0, 27.6 (median 27.1): the rebuild, ~27 µs per event
+    with a ±20% spread here, does not show it (in the first three pairs the header override was in use
+    on both sides); re-measure on a quiet machine (bench/_compare_internals.py);
+  - bench/latency.py p99 (ms): with it 100, 7849, 291, 88; without 321, 1015, 3319, 1814 (3 of 4 pairs
+    lower with it; every figure dominated by the machine's load).
+Kept for the read path and the live path; if a quiet rebuild run shows no gain either, remove it: the
+reader's own callback (bus/reader.py) already does the same through nats-py's queue.
 
 Removed after measuring:
   - The header parser override (`MeshClient._parse_header_lines`). nats-py 2.16 parses header lines
