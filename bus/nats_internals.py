@@ -33,7 +33,8 @@ Removed after measuring:
     without 30.8, 22.7, 25.6 µs/event), so nats-py's own parser is used.
   - `JetStreamContext._nc` (the publisher's way to its client): `MeshClient.jetstream()` returns a
     `MeshJetStream` (bus/connection.py) built with nats-py's public constructor that keeps its client as
-    an attribute of ours. No speed was at stake, only a private attribute.
+    an attribute of ours; a plain nats-py context still publishes, one event at a time. No speed was at
+    stake for vsmesh's own clients, only a private attribute.
 
 `VSMESH_NATS_PUBLIC` (comma-separated names of INTERNALS, or `all`) switches internals off in favour of
 nats-py's public path; it exists so bench/_compare_internals.py and bench/_read_path.py can measure both.

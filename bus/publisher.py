@@ -196,14 +196,8 @@ class Publisher:
 
     @property
     def _client(self) -> Client:
-        """The client of our JetStream context: acks come as plain replies on it, refusals as its errors."""
-        client = getattr(self._js, "client", None)
-        if client is None:
-            raise TypeError(
-                "Publisher needs the JetStream context of a vsmesh client: "
-                "use vsmesh.bus.connection.connect(settings).jetstream(), not a plain nats-py client's"
-            )
-        return client
+        """The client of our JetStream context (bus/connection.MeshJetStream): acks come as plain replies on it."""
+        return self._js.client  # type: ignore[attr-defined]
 
     async def publish_many(
         self, events: Iterable[Event] | AsyncIterable[Event], *, window: int = 4096
@@ -213,6 +207,8 @@ class Publisher:
         Results come in input order. An event whose acknowledgement is lost is sent again alone
         (same id, so stored once); it may then sit later in the stream than its neighbours.
         """
+        if getattr(self._js, "client", None) is None:
+            return await self._publish_each(events)
         sent: list[tuple[Event, _Wire]] = []
         async with AckPipeline(self._client, window) as pipeline:
 
@@ -234,6 +230,13 @@ class Publisher:
                     await push(event)
             acks = await pipeline.wait()
         return [await self._settle(event, wire, acks.get(i)) for i, (event, wire) in enumerate(sent)]
+
+    async def _publish_each(self, events: Iterable[Event] | AsyncIterable[Event]) -> list[Published]:
+        """One at a time, each acknowledged before the next: a plain nats-py context keeps its client private
+        (`_nc`), and the pipeline needs it. vsmesh's own contexts (connect(...).jetstream()) pipeline."""
+        if isinstance(events, AsyncIterable):
+            return [await self.publish(event) async for event in events]
+        return [await self.publish(event) for event in events]
 
     async def _settle(self, event: Event, wire: _Wire, ack: object) -> Published:
         if ack is None or isinstance(ack, Exception):

@@ -198,17 +198,21 @@ async def test_a_slow_reader_gets_every_message_in_order_with_direct_delivery_an
         assert seen == published, f"switched off: {sorted(public)}"
 
 
-async def test_a_jetstream_context_of_ours_names_its_client_and_a_plain_one_is_refused_clearly(settings, js_publisher):
+async def test_our_jetstream_context_names_its_client_and_a_plain_one_still_publishes(settings, js_publisher):
     nc = await connect(settings, name="client-test")
     try:
         assert nc.jetstream().client is nc  # the publisher needs no JetStreamContext._nc
     finally:
         await nc.close()
+    # A plain nats-py context (its client private): events are sent one by one, stored once, in order.
     plain = await nats.connect(settings.nats_url, user=settings.nats_user, password=settings.nats_password)
     try:
-        _, publisher = js_publisher
-        event = publisher.build("ops-health-checked", hub="ops-hub", subject="service/plain", data={"status": "green"})
-        with pytest.raises(TypeError, match="Publisher needs the JetStream context of a vsmesh client"):
-            await Publisher(plain.jetstream(), settings).publish_many([event])
+        _, ours = js_publisher
+        entity = f"service/plain-{uuid.uuid4().hex[:6]}"
+        events = [ours.build("ops-health-checked", hub="ops-hub", subject=entity, data={"status": "green"})] * 2
+        events.append(ours.build("ops-health-checked", hub="ops-hub", subject=entity, data={"status": "red"}))
+        published = await Publisher(plain.jetstream(), settings).publish_many(events)
     finally:
         await plain.close()
+    assert [p.duplicate for p in published] == [False, True, False]
+    assert published[0].sequence == published[1].sequence < published[2].sequence
