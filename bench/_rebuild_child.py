@@ -1,7 +1,8 @@
 """Child process of bench/rebuild.py: rebuild one hub's ops projection and report its rate and peak RSS.
 
 Run apart from the publisher so that only the rebuild's own memory counts. Reads the servers from the
-VSMESH_* environment; prints one JSON line: events, seconds, rate, peak_rss_mb (VmHWM, see peak_rss_mb).
+VSMESH_* environment; prints one JSON line: events, seconds, rate, cpu_us_per_event (this process's CPU
+during the rebuild per event), peak_rss_mb (VmHWM, see peak_rss_mb).
 
     python bench/_rebuild_child.py --hub bench-abc123 [--batch-size N]
 """
@@ -44,6 +45,12 @@ def ru_maxrss_mb() -> float:
     return kb / (1024 * 1024 if sys.platform == "darwin" else 1024)
 
 
+def cpu_s() -> float:
+    """This process's CPU time (user + system): less swayed than wall time by others sharing the machine."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
 async def main(hub: str, batch_size: int) -> None:
     settings = Settings.from_env(os.environ, log_format="json", log_level="warning")
     configure_logging(settings)
@@ -53,13 +60,16 @@ async def main(hub: str, batch_size: int) -> None:
     # The ops-hub projection (handlers, tables) under the bench's own hub, on the stream the bench filled.
     projection = dataclasses.replace(ops_projection(), hub=hub, streams={"OPERATIONAL": f"operational.{hub}.>"})
     engine = create_engine(settings)
+    cpu = cpu_s()
     result = await rebuild(js, engine, projection, batch_size=batch_size)
+    cpu = cpu_s() - cpu
     await engine.dispose()
     await nc.close()
     out = {
         "events": result.events,
         "seconds": round(result.seconds, 3),
         "rate": round(result.rate),
+        "cpu_us_per_event": round(cpu / max(result.events, 1) * 1e6, 2),
         "peak_rss_mb": round(peak_rss_mb(), 1),
         "rss_at_start_mb": round(before, 1),
         "ru_maxrss_mb": round(ru_maxrss_mb(), 1),

@@ -199,7 +199,8 @@ async def main(n: int, batch_size: int, naive: bool, profile: str | None) -> Non
         child = await rebuild_in_child(settings, hub, batch_size, profile)
         print(
             f"vsmesh rebuild (child process): {child['events']:,} events in {child['seconds']:.2f} s = "
-            f"{child['rate']:,.0f} ev/s; peak RSS {child['peak_rss_mb']:.0f} MB "
+            f"{child['rate']:,.0f} ev/s, {child['cpu_us_per_event']:.1f} µs CPU/event; "
+            f"peak RSS {child['peak_rss_mb']:.0f} MB "
             f"({child['rss_at_start_mb']:.0f} MB after imports; ru_maxrss {child['ru_maxrss_mb']:.0f} MB, "
             "which on Linux includes the parent's RSS at fork)",
             flush=True,
@@ -228,6 +229,7 @@ async def main(n: int, batch_size: int, naive: bool, profile: str | None) -> Non
                 "ratio": round(ratio, 2),
                 "target": TARGET_RATIO,
                 "peak_rss_mb": child["peak_rss_mb"],
+                "cpu_us_per_event": child["cpu_us_per_event"],
                 "events": n,
             }
         )

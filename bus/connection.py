@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from nats.aio.client import Client
 from nats.errors import Error as NatsError
+from nats.js import JetStreamContext
 
 from vsmesh.errors import MeshNotRunning, PermissionDenied
 from vsmesh.settings import Settings
@@ -63,11 +64,10 @@ class Denials:
 
 
 class MeshClient(Client):
-    """nats-py's client with a faster message-header parser (same results; tests/bus/test_headers.py), and
-    the permission violations the server reports (`denials`).
+    """nats-py's client with the permission violations the server reports (`denials`) and JetStream
+    contexts that know their client.
 
-    Every stored event carries a header (its `Nats-Msg-Id`), and nats-py's parser tests each header
-    name character by character in a generator: a fifth of the client's time per message in a rebuild.
+    (It parsed message headers itself until nats-py 2.16 made its own parser fast: bus/nats_internals.py.)
     """
 
     def __init__(self) -> None:
@@ -75,23 +75,19 @@ class MeshClient(Client):
         self.denials = Denials()
         self.closed = asyncio.Event()  # set when nats-py closes the client for good
 
-    @staticmethod
-    def _parse_header_lines(raw: bytes) -> dict[str, str]:
-        return parse_header_lines(raw)
+    def jetstream(self, **opts: Any) -> MeshJetStream:
+        return MeshJetStream(self, **opts)
 
 
-def parse_header_lines(raw: bytes) -> dict[str, str]:
-    """`Name: Value` lines as a dict, skipping names that are not ASCII or hold whitespace, as nats-py does."""
-    out: dict[str, str] = {}
-    for line in raw.split(b"\r\n"):
-        name, sep, value = line.partition(b":")
-        if not sep or not name.isascii():
-            continue
-        key = name.strip().decode()
-        if key and key.split() != [key]:  # str.split() splits on exactly what str.isspace() calls space
-            continue
-        out[key] = value.strip().decode("utf-8", "replace")
-    return out
+class MeshJetStream(JetStreamContext):
+    """A JetStream context that keeps its client in sight: the publisher sends with it and waits on its denials.
+
+    (nats-py keeps it as the private `_nc`; this is its public constructor, and an attribute of ours.)
+    """
+
+    def __init__(self, client: MeshClient, **opts: Any) -> None:
+        super().__init__(client, **opts)
+        self.client = client
 
 
 async def connect(settings: Settings, *, name: str = "vsmesh") -> Client:

@@ -182,8 +182,8 @@ class Publisher:
             publish = self._js.publish(
                 wire.subject, wire.payload, headers=wire.headers, stream=wire.stream, timeout=self._ack_timeout
             )
-        denials = getattr(self._client, "denials", None)
-        if denials is None:  # a plain nats-py client: a refusal shows only as a missing acknowledgement
+        denials = getattr(getattr(self._js, "client", None), "denials", None)
+        if denials is None:  # a plain nats-py context: a refusal shows only as a missing acknowledgement
             return await publish
         try:
             return await denials.guard(wire.subject, publish)
@@ -196,7 +196,8 @@ class Publisher:
 
     @property
     def _client(self) -> Client:
-        return self._js._nc  # JetStreamContext keeps its client private; acks are plain replies on it
+        """The client of our JetStream context (bus/connection.MeshJetStream): acks come as plain replies on it."""
+        return self._js.client  # type: ignore[attr-defined]
 
     async def publish_many(
         self, events: Iterable[Event] | AsyncIterable[Event], *, window: int = 4096
@@ -206,6 +207,8 @@ class Publisher:
         Results come in input order. An event whose acknowledgement is lost is sent again alone
         (same id, so stored once); it may then sit later in the stream than its neighbours.
         """
+        if getattr(self._js, "client", None) is None:
+            return await self._publish_each(events)
         sent: list[tuple[Event, _Wire]] = []
         async with AckPipeline(self._client, window) as pipeline:
 
@@ -227,6 +230,13 @@ class Publisher:
                     await push(event)
             acks = await pipeline.wait()
         return [await self._settle(event, wire, acks.get(i)) for i, (event, wire) in enumerate(sent)]
+
+    async def _publish_each(self, events: Iterable[Event] | AsyncIterable[Event]) -> list[Published]:
+        """One at a time, each acknowledged before the next: a plain nats-py context keeps its client private
+        (`_nc`), and the pipeline needs it. vsmesh's own contexts (connect(...).jetstream()) pipeline."""
+        if isinstance(events, AsyncIterable):
+            return [await self.publish(event) async for event in events]
+        return [await self.publish(event) for event in events]
 
     async def _settle(self, event: Event, wire: _Wire, ack: object) -> Published:
         if ack is None or isinstance(ack, Exception):

@@ -7,16 +7,13 @@ import datetime as dt
 from collections import deque
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
-from typing import Any
 
-import structlog
 from nats.aio.msg import Msg
 from nats.js import JetStreamContext
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 
+from vsmesh.bus.nats_internals import deliver_directly
 from vsmesh.bus.streams import stream_info
-
-log = structlog.get_logger(__name__)
 
 
 @dataclass(frozen=True)
@@ -181,7 +178,7 @@ class StreamReader:
             config=start.consumer_config(),
             pending_msgs_limit=-1,  # a dropped message would go unnoticed by nats-py's ordered consumer
         )
-        _deliver_directly(self._sub, receive)
+        deliver_directly(self._sub, receive)  # nats-py's queue and task skipped: bus/nats_internals.py
 
     def _pause(self) -> None:
         self._generation += 1
@@ -303,64 +300,6 @@ class StreamReader:
         assert self._sub is not None
         info = await self._sub.consumer_info()
         return info.num_pending == 0 and not self._queue
-
-
-class _Direct:
-    """Stands in for a nats-py subscription's pending queue: each message goes straight to `receive`.
-
-    nats-py puts every message in an asyncio.Queue that a task of its own drains into the callback: a put,
-    a get, a task switch and a coroutine per message. Handing it over as it is read cut the reader's CPU
-    per message from ~1.2x to ~1.0x that of a bare callback on the same client (a rebuild's ratio to the
-    raw read: 0.32-0.53 before, 0.45-0.55 after, bench/rebuild.py). nats-py's flow control already counts
-    a message delivered when it arrives, so nothing changes there; the reader's pause bounds memory.
-    """
-
-    def __init__(self, sub: Any, receive: Callable[[Msg], None]) -> None:
-        self._sub, self._receive = sub, receive
-
-    def put_nowait(self, msg: Msg) -> None:
-        self._sub._pending_size -= len(msg.data)  # added just before, for nats-py's slow-consumer limit
-        try:
-            self._receive(msg)
-        except Exception as e:  # noqa: BLE001 - nats-py's reading loop must go on, as with a callback
-            log.error("a delivered message could not be queued", subject=msg.subject, error=repr(e))
-
-    def qsize(self) -> int:
-        return 0
-
-    def empty(self) -> bool:
-        return True
-
-    def task_done(self) -> None:
-        pass
-
-    async def join(self) -> None:
-        pass
-
-    async def get(self) -> Msg:
-        return await asyncio.get_running_loop().create_future()  # nothing is ever queued here
-
-
-_NATS_INTERNALS = ("_pending_queue", "_pending_size", "_wait_for_msgs_task")
-
-
-def _deliver_directly(psub: Any, receive: Callable[[Msg], None]) -> None:
-    """Have nats-py hand this push subscription's messages to `receive` as it reads them (see _Direct).
-
-    Relies on nats-py's Subscription internals; where they are not as expected (another nats-py), the
-    subscription keeps nats-py's queue and the callback, which do the same, only slower.
-    """
-    inner = getattr(psub, "_sub", None)  # what nats-py's reader delivers to; psub holds copies of its fields
-    if inner is None or not all(hasattr(inner, name) for name in _NATS_INTERNALS):
-        return
-    old = inner._pending_queue
-    while not old.empty():  # arrived while the consumer was created: they come first
-        msg = old.get_nowait()
-        inner._pending_size -= len(msg.data)
-        receive(msg)
-    inner._pending_queue = psub._pending_queue = _Direct(inner, receive)
-    if inner._wait_for_msgs_task is not None:
-        inner._wait_for_msgs_task.cancel()  # it only ever waited on the old queue
 
 
 async def _unsubscribe(sub: object) -> None:

@@ -7,6 +7,7 @@ import pytest
 import sqlalchemy as sa
 
 from tests.projectors.sample import digest, entities, health_events, ledger_seqs, read_all, sample_projection
+from vsmesh.bus.nats_internals import delivers_directly
 from vsmesh.bus.reader import Start, StreamReader, subject_matches
 from vsmesh.projectors import driver
 from vsmesh.projectors.bulk import COPY_THRESHOLD
@@ -90,8 +91,8 @@ async def test_a_reader_takes_messages_as_nats_py_reads_them_in_order(bus):
     hub = sample_projection().hub
     published = await publisher.publish_many(health_events(publisher, hub, 300))
     async with StreamReader(js, "OPERATIONAL", f"operational.{hub}.>", Start()) as reader:
-        # No per-subscription queue and task in between (bus/reader._Direct): a nats-py whose internals
-        # changed would fall back to them silently, and read slower; this says so.
-        assert type(reader._sub._sub._pending_queue).__name__ == "_Direct"
+        # No per-subscription queue and task in between (bus/nats_internals.py): a nats-py whose internals
+        # changed would fall back to them, and read slower; this says so.
+        assert delivers_directly(reader._sub), "bus/nats_internals.deliver_directly did not take"
         got = [m.metadata.sequence.stream async for batch in reader.drain_to_head(100) for m in batch]
     assert got == [p.sequence for p in published]
