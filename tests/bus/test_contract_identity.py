@@ -7,6 +7,7 @@ connection that holds each contract's subscriptions.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import json
 import os
@@ -194,8 +195,15 @@ async def test_a_contract_connection_cannot_answer_another_hubs_discovery(embedd
         for name in ("vsmesh-ops-hub", "vsmesh-fin-hub"):
             await ops.subscribe(f"$SRV.INFO.{name}.{token}", cb=forge)
         await ops.flush()
-        answer = await shared.request(f"$SRV.INFO.vsmesh-ops-hub.{token}", b"", timeout=5)
-        assert answer.data == b"forged"  # its own service's subjects: allowed
+        # Its own service's subjects: allowed. Asked until answered: in loaded full runs the first ask got no
+        # responders 3 times in ~10 runs (never alone; cause not found). The refusal below is what is tested,
+        # and it counts only once this connection's subscriptions demonstrably work.
+        for _ in range(50):
+            with contextlib.suppress(nats.errors.NoRespondersError):
+                answer = await shared.request(f"$SRV.INFO.vsmesh-ops-hub.{token}", b"", timeout=5)
+                break
+            await asyncio.sleep(0.1)
+        assert answer.data == b"forged"
         with pytest.raises(nats.errors.NoRespondersError):  # the server never took the subscription
             await shared.request(f"$SRV.INFO.vsmesh-fin-hub.{token}", b"", timeout=5)
     finally:
