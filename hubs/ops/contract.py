@@ -18,6 +18,9 @@ from vsmesh.hubs.ops.readiness_view import describe_wave, evidence_ids, wave_nam
 from vsmesh.hubs.ops.service_view import describe_services
 from vsmesh.settings import Settings
 
+# What the summary shows of each service's certificate and backups (service_view.certificate_and_backup).
+CERT_AND_BACKUP = ("tls_days_left", "backup_age_hours")
+
 
 def staleness_from(settings: Settings) -> Staleness:
     return Staleness(settings.ops_stale_amber_minutes, settings.ops_stale_red_minutes)
@@ -68,7 +71,7 @@ async def domain_summary(
     snap = await reads.load_snapshot(conn)  # once: the whole inventory and its evidence
     found = await services(conn, now=now, staleness=staleness, snap=snap)
     service_list = [
-        {k: s[k] for k in ("name", "status", "environment", "host", "owner", "checked_at")}
+        {k: s[k] for k in ("name", "status", "environment", "host", "owner", "checked_at", *CERT_AND_BACKUP)}
         for s in sorted(found, key=lambda s: s["name"])
     ]
     by_status: dict[str, int] = {}
