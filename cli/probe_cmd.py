@@ -160,9 +160,16 @@ def _last(probe, rows: list[dict[str, Any]], now: dt.datetime) -> dict[str, Any]
         "passed": None if latest is None else latest["status"] == "green",
         "at": at,
         "age_s": round((now - at).total_seconds(), 1) if at else None,
-        "summary": latest["summary"] if latest else None,
+        "summary": _why(latest) if latest else None,
         "event_id": latest["event_id"] if latest else None,
     }
+
+
+def _why(row: dict[str, Any]) -> str:
+    """The evidence's summary, and for a failure the error and the conditions that failed with what was seen."""
+    probe = ((row.get("detail") or {}).get("metadata") or {}).get("probe") or {}
+    failed = [f"{c['condition']} (saw {c['observed']!r})" for c in probe.get("conditions", []) if not c["held"]]
+    return "; ".join([row["summary"], *([probe["error"]] if probe.get("error") else []), *failed])
 
 
 def _probe_name(row: dict[str, Any]) -> str | None:
