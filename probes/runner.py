@@ -22,7 +22,7 @@ import structlog
 from nats.aio.client import Client
 
 from vsmesh.bus.contract_client import ask
-from vsmesh.bus.publisher import Publisher
+from vsmesh.bus.publisher import Published, Publisher
 from vsmesh.errors import ContractUnavailable, VsmeshError
 from vsmesh.probes import backup, dns, http, kubernetes, postgres, tcp, tls
 from vsmesh.probes.conditions import evaluate
@@ -82,6 +82,7 @@ class ProbeRunner:
         environ: Mapping[str, str],
         *,
         on_result: Callable[[Result], None] | None = None,
+        on_published: Callable[[Published], None] | None = None,
     ) -> None:
         self.probes = probes
         self.nc = nc
@@ -92,6 +93,7 @@ class ProbeRunner:
         self.consequences = Consequences(probes, settings.ops_cert_warn_days)
         self.stats = RunnerStats()
         self.on_result = on_result or (lambda result: None)
+        self.on_published = on_published or (lambda stored: None)  # bench/probes.py times evidence by sequence
         self._slots = asyncio.Semaphore(settings.probes_concurrency)
         self._clients = http.Clients(limit=settings.probes_concurrency)
         self._published: dict[str, tuple[tuple[Any, ...], float, str]] = {}  # probe -> (signature, when, id)
@@ -196,7 +198,7 @@ class ProbeRunner:
                 event_id=pending.event_id,
                 causation_id=pending.causation_id,
             )
-            await self.publisher.publish(event)
+            stored = await self.publisher.publish(event)
         except VsmeshError as e:
             # Lost for this run only: the next run publishes its own result (an unchanged one too, since
             # nothing was recorded as published).
@@ -204,6 +206,7 @@ class ProbeRunner:
             log.error("probe event not published", probe=probe, type=pending.event_type, error=str(e))
             return False
         self.stats.published += 1
+        self.on_published(stored)
         return True
 
 
