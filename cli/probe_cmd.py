@@ -41,10 +41,8 @@ def run_cmd(
     as_json: bool = Json,
 ) -> None:
     """Run the probes on their schedules (Ctrl-C stops), publishing each result as ops-hub evidence."""
-    from vsmesh.probes.model import load_probe_file
-
     settings = settings_from(data_dir)
-    probes = run(_load(load_probe_file, _file(path, settings)))
+    probes = _read(_file(path, settings))
     results = run(_run(probes, settings, once))
     if results is None:
         return
@@ -55,8 +53,15 @@ def run_cmd(
     console.print(table("probe results", list(_RESULT_COLUMNS), [[*r[:3], _colour(r[3]), *r[4:]] for r in rows]))
 
 
-async def _load(loader, path: Path):
-    return loader(path)  # inside `run`, so a ConfigError is one line
+def _read(path: Path):
+    """The probe file; a mistake in it is one line naming file, line and field."""
+    from vsmesh.errors import VsmeshError
+    from vsmesh.probes.model import load_probe_file
+
+    try:
+        return load_probe_file(path)
+    except VsmeshError as e:
+        raise fail(str(e)) from None
 
 
 _RESULT_COLUMNS = ("probe", "kind", "entity", "passed", "why", "event")
@@ -109,10 +114,8 @@ def list_cmd(
     as_json: bool = Json,
 ) -> None:
     """Each probe of the file with its last result on ops-hub and its age."""
-    from vsmesh.probes.model import load_probe_file
-
     settings = settings_from(data_dir)
-    probes = run(_load(load_probe_file, _file(path, settings)))
+    probes = _read(_file(path, settings))
     found = run(_last_results(probes, settings))
     if as_json:
         echo_json(found)

@@ -77,10 +77,13 @@ def _render_ops(result: dict[str, Any]) -> None:
             s.get("environment"),
             s.get("owner"),
             s.get("checked_at"),
+            f"{s['tls_days_left']:.0f} d left" if s.get("tls_days_left") is not None else None,
+            f"{s['backup_age_hours']:.1f} h old" if s.get("backup_age_hours") is not None else None,
         ]
         for s in result["services"]
     ]
-    console.print(table("services", ["service", "health", "environment", "owner", "checked"], rows))
+    columns = ["service", "health", "environment", "owner", "checked", "certificate", "backup"]
+    console.print(table("services", columns, rows))
     events = [[e["time"], e["type"], e["entity"], e["actor"], e["summary"]] for e in result["recent_events"]]
     console.print(table("recent events", ["time", "type", "entity", "actor", "summary"], events))
 

@@ -21,6 +21,7 @@ a placeholder nothing was observed for (no answer at all) fails its condition.
 
 from __future__ import annotations
 
+import functools
 import json
 import operator
 import re
@@ -96,6 +97,7 @@ class Condition:
         return value
 
 
+@functools.lru_cache(maxsize=4096)  # every run of a probe evaluates the same few texts
 def parse_condition(text: str, allowed: frozenset[str] | None = None) -> Condition:
     """A condition from its text; ValueError naming what is wrong and how to write it."""
     found = _CONDITION.match(text)

@@ -55,8 +55,9 @@ class RunnerStats:
     published: int = 0
     unchanged_skipped: int = 0
     publish_errors: int = 0
-    max_late_s: float = 0.0
+    max_late_s: float = 0.0  # slot to the start of the observation (waiting for a free slot included)
     late_over_1s: int = 0
+    max_wake_late_s: float = 0.0  # slot to the task waking: the scheduler's own lateness
     cpu_s: float = 0.0  # process CPU spent inside probe runs and publishing (time.process_time)
     last: dict[str, Result] = field(default_factory=dict)
 
@@ -82,7 +83,7 @@ class ProbeRunner:
         environ: Mapping[str, str],
         *,
         on_result: Callable[[Result], None] | None = None,
-        on_published: Callable[[Published], None] | None = None,
+        on_published: Callable[[Published, float], None] | None = None,
     ) -> None:
         self.probes = probes
         self.nc = nc
@@ -93,7 +94,8 @@ class ProbeRunner:
         self.consequences = Consequences(probes, settings.ops_cert_warn_days)
         self.stats = RunnerStats()
         self.on_result = on_result or (lambda result: None)
-        self.on_published = on_published or (lambda stored: None)  # bench/probes.py times evidence by sequence
+        # (stored, perf_counter before publishing): bench/probes.py times evidence by sequence
+        self.on_published = on_published or (lambda stored, started: None)
         self._slots = asyncio.Semaphore(settings.probes_concurrency)
         self._clients = http.Clients(limit=settings.probes_concurrency)
         self._published: dict[str, tuple[tuple[Any, ...], float, str]] = {}  # probe -> (signature, when, id)
@@ -147,19 +149,22 @@ class ProbeRunner:
         while not stop.is_set():
             scheduled = first + k * probe.interval
             await asyncio.sleep(max(0.0, scheduled - time.monotonic()))
+            self.stats.max_wake_late_s = max(self.stats.max_wake_late_s, time.monotonic() - scheduled)
             await self._run(probe, scheduled)
             # A run that overran its slots (a stalled machine) goes on from the next slot, not a burst of catch-ups.
             k = max(k + 1, int((time.monotonic() - first) // probe.interval) + 1)
 
     async def _run(self, probe: ProbeBase, scheduled: float) -> Result:
+        cpu = time.process_time()
+        # The slots bound what probes put on their targets; publishing waits for NATS, not for them, and
+        # held a slot in a first version: under a slow ack, probes queued behind it started late.
         async with self._slots:
             late = max(0.0, time.monotonic() - scheduled)
-            cpu = time.process_time()
             observation = await observe(probe, self._clients, self.environ)
-            passed, outcomes = evaluate(probe.parsed(), observation.values)
-            result = Result(probe, observation, passed, outcomes, dt.datetime.now(dt.UTC), late_s=late)
-            await self._publish(result)
-            self._count(result, time.process_time() - cpu)
+        passed, outcomes = evaluate(probe.parsed(), observation.values)
+        result = Result(probe, observation, passed, outcomes, dt.datetime.now(dt.UTC), late_s=late)
+        await self._publish(result)
+        self._count(result, time.process_time() - cpu)
         self.on_result(result)
         return result
 
@@ -198,6 +203,7 @@ class ProbeRunner:
                 event_id=pending.event_id,
                 causation_id=pending.causation_id,
             )
+            started = time.perf_counter()
             stored = await self.publisher.publish(event)
         except VsmeshError as e:
             # Lost for this run only: the next run publishes its own result (an unchanged one too, since
@@ -206,7 +212,7 @@ class ProbeRunner:
             log.error("probe event not published", probe=probe, type=pending.event_type, error=str(e))
             return False
         self.stats.published += 1
-        self.on_published(stored)
+        self.on_published(stored, started)
         return True
 
 

@@ -4,6 +4,7 @@ risks, gates that follow their probes, and a restart that re-raises nothing."""
 from __future__ import annotations
 
 import asyncio
+import os
 import time
 import uuid
 from pathlib import Path
@@ -208,3 +209,49 @@ async def _quiet(check):
         return await check
     except Exception:  # noqa: BLE001 - the wave is unknown until the first gate event is applied
         return None
+
+
+async def test_ops_services_and_the_summary_show_certificate_expiry_and_backup_age(
+    nc, settings, https_expiring, tmp_path: Path, u
+):
+    publisher = Publisher(nc.jetstream(), settings)
+    name = f"svc-{u}"
+    for subject, data in (
+        (f"service/{name}", {"kind": "service", "name": name}),
+        (f"endpoint/{name}-web", {"kind": "endpoint", "name": f"{name}-web", "attributes": {"service": name}}),
+        (f"backup-set/{name}-db", {"kind": "backup-set", "name": f"{name}-db", "attributes": {"service": name}}),
+    ):
+        await publisher.publish(publisher.build("ops-inventory-registered", hub="ops-hub", subject=subject, data=data))
+    backups = tmp_path / "db"
+    backups.mkdir()
+    dump = backups / "db.dump"
+    dump.write_bytes(b"x" * 100)
+    two_hours_ago = time.time() - 7200
+    os.utime(dump, (two_hours_ago, two_hours_ago))
+    text = f"""
+probes:
+  - name: {name}-web
+    entity: endpoint/{name}-web
+    kind: http
+    url: https://localhost:{https_expiring.port}/
+    ca_file: {https_expiring.ca_file}
+    conditions: ["[STATUS] == 200"]
+  - name: {name}-db
+    entity: backup-set/{name}-db
+    kind: backup
+    path: {backups}
+    conditions: ["[BACKUP_AGE] < 26h"]
+"""
+    await runner(nc, settings, text).run_once()
+
+    async def service():
+        found = (await ask(nc, "ops-hub", "get_services", {"name": name}))["services"]
+        ready = found and found[0]["tls_days_left"] is not None and found[0]["backup_age_hours"] is not None
+        return found[0] if ready else None
+
+    shown = await until(service, "certificate and backup on the service")
+    assert 2.9 <= shown["tls_days_left"] <= 3.0
+    assert 1.9 <= shown["backup_age_hours"] <= 2.2
+    summary = await ask(nc, "ops-hub", "get_domain_summary", {})
+    mine = next(s for s in summary["services"] if s["name"] == name)
+    assert mine["tls_days_left"] == shown["tls_days_left"] and mine["backup_age_hours"] is not None
