@@ -1,11 +1,11 @@
 """`http` probes: one request, its status, headers, body, response time and the server's certificate.
 
-Clients are shared by TLS settings, so 500 probes of one host reuse connections instead of a handshake
-per probe (bench/probes.py).
+Each probe has a client of its own that keeps its connection alive between runs (Clients below).
 """
 
 from __future__ import annotations
 
+import ssl
 import time
 from collections.abc import Mapping
 from pathlib import Path
@@ -21,18 +21,26 @@ BODY_LIMIT = 1 << 20  # conditions read at most this much of a body
 
 
 class Clients:
-    """One httpx client per (verify, CA file); closed together."""
+    """One small httpx client per probe, sharing TLS contexts by (verify, CA file); closed together.
 
-    def __init__(self, limit: int = 100) -> None:
-        self._clients: dict[tuple[bool, Path | None], httpx.AsyncClient] = {}
-        self._limits = httpx.Limits(max_connections=limit, max_keepalive_connections=limit)
+    Not one shared pool: httpcore's pool scans every connection for every queued request, and with 500
+    probes on one pool that scan took half the runner's CPU (a cProfile of bench/probes.py). A probe's own
+    client keeps its one connection alive between runs instead.
+    """
 
-    def get(self, verify: bool, ca_file: Path | None) -> httpx.AsyncClient:
-        key = (verify, ca_file)
-        if key not in self._clients:
-            tls = verifying_context(ca_file) if verify else False
-            self._clients[key] = httpx.AsyncClient(verify=tls, limits=self._limits)
-        return self._clients[key]
+    def __init__(self) -> None:
+        self._clients: dict[str, httpx.AsyncClient] = {}
+        self._tls: dict[tuple[bool, Path | None], ssl.SSLContext | bool] = {}
+
+    def get(self, probe: HttpProbe) -> httpx.AsyncClient:
+        client = self._clients.get(probe.name)
+        if client is None:
+            key = (probe.verify_tls, probe.ca_file)
+            if key not in self._tls:  # a context loads the CA store: once, not per probe
+                self._tls[key] = verifying_context(probe.ca_file) if probe.verify_tls else False
+            limits = httpx.Limits(max_connections=2, max_keepalive_connections=1)
+            client = self._clients[probe.name] = httpx.AsyncClient(verify=self._tls[key], limits=limits)
+        return client
 
     async def aclose(self) -> None:
         for client in self._clients.values():
@@ -49,7 +57,7 @@ def _certificate_expiry(response: httpx.Response, host: str) -> dict[str, Any] |
 
 async def observe(probe: HttpProbe, clients: Clients, environ: Mapping[str, str]) -> Observation:
     headers = {k: v if isinstance(v, str) else v.reveal(environ) for k, v in probe.headers.items()}
-    client = clients.get(probe.verify_tls, probe.ca_file)
+    client = clients.get(probe)
     started = time.perf_counter()
     try:
         async with client.stream(

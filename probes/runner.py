@@ -97,7 +97,7 @@ class ProbeRunner:
         # (stored, perf_counter before publishing): bench/probes.py times evidence by sequence
         self.on_published = on_published or (lambda stored, started: None)
         self._slots = asyncio.Semaphore(settings.probes_concurrency)
-        self._clients = http.Clients(limit=settings.probes_concurrency)
+        self._clients = http.Clients()
         self._published: dict[str, tuple[tuple[Any, ...], float, str]] = {}  # probe -> (signature, when, id)
 
     async def recover(self, stop: asyncio.Event | None = None, timeout: float = 10.0) -> None:
