@@ -95,6 +95,17 @@ class ProbeBase(_Strict):
                 raise ValueError(f"conditions[{i}]: {e}") from None
         return conditions
 
+    @model_validator(mode="before")
+    @classmethod
+    def _default_timeout(cls, raw: Any) -> Any:
+        """Without a timeout, 10 s or the interval, whichever is shorter (a probe every 5 s waits 5 s at most)."""
+        if isinstance(raw, dict) and "timeout" not in raw and "interval" in raw:
+            try:
+                return {**raw, "timeout": min(10.0, parse_duration(raw["interval"]))}
+            except ValueError:
+                return raw  # the interval's own error says what is wrong
+        return raw
+
     @model_validator(mode="after")
     def _timeout_within_interval(self) -> ProbeBase:
         if self.timeout > self.interval:
