@@ -77,15 +77,24 @@ def _render_ops(result: dict[str, Any]) -> None:
             s.get("environment"),
             s.get("owner"),
             s.get("checked_at"),
-            f"{s['tls_days_left']:.0f} d left" if s.get("tls_days_left") is not None else None,
-            f"{s['backup_age_hours']:.1f} h old" if s.get("backup_age_hours") is not None else None,
         ]
         for s in result["services"]
     ]
-    columns = ["service", "health", "environment", "owner", "checked", "certificate", "backup"]
-    console.print(table("services", columns, rows))
+    console.print(table("services", ["service", "health", "environment", "owner", "checked"], rows))
+    _certificates_and_backups(result["services"])
     events = [[e["time"], e["type"], e["entity"], e["actor"], e["summary"]] for e in result["recent_events"]]
     console.print(table("recent events", ["time", "type", "entity", "actor", "summary"], events))
+
+
+def _certificates_and_backups(services: list[dict[str, Any]]) -> None:
+    """Certificate expiry and backup age where probes reported them; lines of their own, since more columns
+    fold the service names of the table above on a narrow terminal."""
+    certs = [f"{s['name']} {s['tls_days_left']:.0f} d" for s in services if s.get("tls_days_left") is not None]
+    backups = [f"{s['name']} {s['backup_age_hours']:.1f} h" for s in services if s.get("backup_age_hours") is not None]
+    if certs:
+        console.print("certificates expire in: " + ", ".join(certs))
+    if backups:
+        console.print("newest backups are: " + ", ".join(backups) + " old")
 
 
 def _render_generic(hub: str, result: dict[str, Any]) -> None:
