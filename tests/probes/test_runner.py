@@ -15,7 +15,7 @@ from vsmesh.bus.connection import connect
 from vsmesh.bus.contract_client import ask
 from vsmesh.bus.publisher import Publisher
 from vsmesh.probes.model import parse_probe_file
-from vsmesh.probes.runner import ProbeRunner
+from vsmesh.probes.runner import ProbeRunner, unchanged_every
 
 
 @pytest.fixture
@@ -255,3 +255,23 @@ probes:
     summary = await ask(nc, "ops-hub", "get_domain_summary", {})
     mine = next(s for s in summary["services"] if s["name"] == name)
     assert mine["tls_days_left"] == shown["tls_days_left"] and mine["backup_age_hours"] is not None
+
+
+async def test_an_unchanged_result_is_published_at_a_lower_rate_within_the_staleness_window(nc, settings, tcp_port, u):
+    # Asked for an hour between repeats, the runner still repeats within half the amber window (30 min).
+    assert unchanged_every(settings.model_copy(update={"probes_unchanged_every": 3600})) == 1800
+    text = f"""
+probes:
+  - name: same-{u}
+    entity: access-path/same-{u}
+    kind: tcp
+    host: 127.0.0.1
+    port: {tcp_port}
+    conditions: ["[CONNECTED] == true"]
+"""
+    probes = ProbeRunner(parse_probe_file(text), nc, settings.model_copy(update={"probes_unchanged_every": 600}), {})
+    first = (await probes.run_once())[0]
+    second = (await probes.run_once())[0]
+    assert first.published and not second.published
+    assert second.event_id == first.event_id  # a gate keeps naming the evidence that still stands
+    assert probes.stats.unchanged_skipped == 1
