@@ -12,6 +12,7 @@ COPY projectors projectors
 COPY hubs hubs
 COPY runtime runtime
 COPY gateway gateway
+COPY probes probes
 COPY cli cli
 COPY manifests manifests
 RUN pip install . && useradd --system --create-home vsmesh

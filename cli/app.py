@@ -20,6 +20,7 @@ from vsmesh.cli.fin_cmds import fin_app
 from vsmesh.cli.hub_cmds import hub_app
 from vsmesh.cli.mcp_cmd import mcp
 from vsmesh.cli.ops_cmds import ops_app
+from vsmesh.cli.probe_cmd import probe_app
 from vsmesh.cli.publish_cmd import publish
 from vsmesh.cli.quarantine_cmd import quarantine_app
 from vsmesh.cli.rebuild_cmd import rebuild_cmd
@@ -57,6 +58,7 @@ app.add_typer(cluster_app, name="cluster")
 add_core_commands(app)
 app.add_typer(fin_app, name="fin")
 app.add_typer(ops_app, name="ops")
+app.add_typer(probe_app, name="probe")
 app.add_typer(hub_app, name="hub")
 app.command()(demo)
 app.command()(couplings)

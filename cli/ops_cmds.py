@@ -65,7 +65,7 @@ def services(
 def _service_row(s: dict[str, Any]) -> list[Any]:
     place = (s["host"] or "") + (f" ({s['namespace']})" if s["namespace"] else "")
     reach = [e["url"] or e["name"] for e in s["endpoints"]] + [f"{p['type']}: {p['target']}" for p in s["access_paths"]]
-    proof = [f"{e['kind']} {e['status']} ({_age(e['age_minutes'])})" for e in s["evidence"]]
+    proof = [f"{e['kind']} {e['status']} ({_age(e['age_minutes'])})" for e in s["evidence"]] + _cert_and_backup(s)
     name = s["name"] if s["catalogued"] else f"{s['name']} (uncatalogued)"
     return [
         name,
@@ -78,6 +78,17 @@ def _service_row(s: dict[str, Any]) -> list[Any]:
         "\n".join(proof),
         "\n".join(f"{amount} {currency}" for currency, amount in (s.get("cost") or {}).items()),
     ]
+
+
+def _cert_and_backup(s: dict[str, Any]) -> list[str]:
+    """Certificate expiry and backup age, when probes (or anyone) reported them."""
+    lines = []
+    if s.get("tls_days_left") is not None:
+        days = s["tls_days_left"]
+        lines.append(f"[{'red' if days < 14 else 'green'}]certificate {days:.0f} d left[/]")
+    if s.get("backup_age_hours") is not None:
+        lines.append(f"backup {_age(s['backup_age_hours'] * 60)}")
+    return lines
 
 
 def _age(minutes: float | None) -> str:

@@ -91,8 +91,20 @@ def _render_ops(result: dict[str, Any], offset: int) -> None:
     if len(rows) < total:  # one page of them: say where it is and how to see the next
         more = f"; the next with --offset {result['next_offset']}" if result.get("next_offset") else ""
         console.print(f"services {offset + 1}–{offset + len(rows)} of {total}{more}", highlight=False)
+    _certificates_and_backups(result["services"])
     events = [[e["time"], e["type"], e["entity"], e["actor"], e["summary"]] for e in result["recent_events"]]
     console.print(table("recent events", ["time", "type", "entity", "actor", "summary"], events))
+
+
+def _certificates_and_backups(services: list[dict[str, Any]]) -> None:
+    """Certificate expiry and backup age where probes reported them; lines of their own, since more columns
+    fold the service names of the table above on a narrow terminal."""
+    certs = [f"{s['name']} {s['tls_days_left']:.0f} d" for s in services if s.get("tls_days_left") is not None]
+    backups = [f"{s['name']} {s['backup_age_hours']:.1f} h" for s in services if s.get("backup_age_hours") is not None]
+    if certs:
+        console.print("certificates expire in: " + ", ".join(certs))
+    if backups:
+        console.print("newest backups are: " + ", ".join(backups) + " old")
 
 
 def _render_generic(hub: str, result: dict[str, Any]) -> None:

@@ -234,6 +234,8 @@ class Mesh:
         # The registry and every hub that has only a manifest (hubs/registry/service.py).
         manifest_hubs = ManifestHubs(nc, engine, settings, self.stop_event, set(HUBS), contracts)
         tasks.append(await manifest_hubs.start())
+        if settings.probes is not None:  # VSMESH_PROBES: the probe runner, after ops-hub answers (it asks it)
+            tasks.append(_start_probes(nc, settings, self.stop_event))
         if self.before_ready is not None:
             await self.before_ready(settings)
             await manifest_hubs.refresh()  # the hubs it bootstrapped answer before the mesh says it is ready
@@ -297,6 +299,16 @@ async def _start_contract(contracts: ContractConnections, engine, settings: Sett
         return await start_contract(nc, ctx, package.contract.operations())
 
     await contracts.serve(slug, start)
+
+
+def _start_probes(nc, settings: Settings, stop: asyncio.Event) -> asyncio.Task:
+    """The probe runner of VSMESH_PROBES; the file is read now, so a bad one stops `vsmesh up` at start."""
+    from vsmesh.probes.model import load_probe_file
+    from vsmesh.probes.runner import run_probes
+
+    probes = load_probe_file(settings.probes)
+    log.info("probes running", file=str(settings.probes), probes=len(probes.probes))
+    return asyncio.create_task(run_probes(probes, nc, settings, os.environ, stop), name="probes")
 
 
 async def _start_reactors(

@@ -59,6 +59,14 @@ class Settings(BaseModel):
     gateway_host: str = Field("127.0.0.1", description="where `vsmesh up` serves the gateway (pages, /metrics)")
     gateway_port: int = Field(0, ge=0, le=65535, description="the gateway's port; 0: the last one, or any free one")
     ops_stale_red_minutes: float = Field(1440.0, gt=0, description="ops evidence older than this turns red")
+    # Probes (probes/): the file `vsmesh up` runs when set, and how its results are published.
+    probes: Path | None = Field(None, description="a probe file `vsmesh up` runs, e.g. probes/examples/local.yaml")
+    probes_concurrency: int = Field(64, gt=0, description="most probes running at once")
+    probes_unchanged_every: float = Field(
+        300.0, ge=0, description="seconds between publishing an unchanged probe result (0: every run)"
+    )
+    probes_actor: str = Field("vsmesh-probes", min_length=1, description="the service identity of probe events")
+    ops_cert_warn_days: float = Field(14.0, gt=0, description="a certificate expiring within this many days is a risk")
 
     @classmethod
     def from_env(cls, env: Mapping[str, str], **overrides: object) -> Settings:

@@ -144,10 +144,16 @@ class EndpointVerifiedData(EventData, frozen=True):
     latency_ms: float | None = None
     tls_expires_at: dt.datetime | None = None
     error: str | None = None
+    # A probe's verdict over all of its conditions (body, response time, certificate …), which status and
+    # headers alone cannot show; None for a check that only compared status and headers.
+    verdict: Verdict | None = None
 
     @property
     def passed(self) -> bool:
-        """Status as expected and every expected header present with its value (names case-insensitive)."""
+        """The probe's verdict when it gave one; else status as expected and every expected header present
+        with its value (names case-insensitive)."""
+        if self.verdict is not None:
+            return self.verdict == "passed"
         seen = {k.lower(): v for k, v in self.observed_headers.items()}
         headers_ok = all(seen.get(k.lower()) == v for k, v in self.expected_headers.items())
         return self.observed_status == self.expected_status and headers_ok

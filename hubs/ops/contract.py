@@ -18,7 +18,7 @@ from vsmesh.hubs.ops.health import Staleness, utc_now
 from vsmesh.hubs.ops.readiness_view import describe_wave, evidence_ids, wave_names
 from vsmesh.hubs.ops.service_health import Page, read_version, service_health
 from vsmesh.hubs.ops.service_pages import service_page
-from vsmesh.hubs.ops.service_view import describe_service
+from vsmesh.hubs.ops.service_view import certificate_and_backup, describe_service
 from vsmesh.hubs.ops.writes import write_operations
 from vsmesh.projectors.driver import schema_of
 from vsmesh.settings import Settings
@@ -93,6 +93,7 @@ async def domain_summary(
     health = await service_health(conn, stale, now, Page(limit, offset))
     total = sum(health.counts.values())
     listed = [{k: s[k] for k in ("name", "status", "environment", "host", "owner", "checked_at")} for s in health.rows]
+    await _certificates_and_backups(conn, health.rows, listed, now)
     snap = await reads.load_waves(conn)
     gates = await reads.gate_rows(conn)
     waves = [describe_wave(snap, w, gates, {}) for w in wave_names(snap, gates)]
@@ -113,6 +114,17 @@ async def domain_summary(
 
 
 _SUMMARIES = Answers()
+
+
+async def _certificates_and_backups(
+    conn: AsyncConnection, rows: list[Any], listed: list[dict[str, Any]], now: dt.datetime
+) -> None:
+    """Each listed service's certificate expiry and newest backup's age (service_view.certificate_and_backup),
+    read for the page's services only."""
+    snap = await reads.load_around(conn, [r["entity"] for r in rows], sorted({r["name"] for r in rows}))
+    for row, shown in zip(rows, listed, strict=True):
+        facts = certificate_and_backup(snap, row["entity"], row["name"], now)
+        shown.update({k: facts[k] for k in ("tls_days_left", "backup_age_hours")})
 
 
 class ClockedRequest(ContractRequest):

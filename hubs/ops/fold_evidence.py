@@ -64,6 +64,8 @@ def on_endpoint_verified(event: OpsEndpointVerified, at: Applied, changes: Chang
     status = "green" if data.passed else "red"
     seen = "no answer" if data.observed_status is None else str(data.observed_status)
     summary = f"{data.method} {data.endpoint}: {seen} (expected {data.expected_status})"
+    if data.verdict == "failed" and data.observed_status == data.expected_status:
+        summary += ", but the probe's other conditions failed"  # headers, body, time: see metadata.probe
     record(event, at, changes, entity_of(event.subject, "endpoint", data.endpoint), "endpoint", status, summary)
 
 

@@ -115,7 +115,8 @@ async def load_around(conn: AsyncConnection, entities: list[str], names: list[st
     )
     i = inventory.c.entity
     snap = await _load_items(conn, sa.or_(i.in_(entities), i.in_(naming), i.in_(hosts)))
-    proven = sorted({*entities, *(e for e, row in snap.items.items() if row["kind"] == "endpoint")})
+    # Backup sets too: a service shows its newest backup's age (service_view.certificate_and_backup).
+    proven = sorted({*entities, *(e for e, row in snap.items.items() if row["kind"] in ("endpoint", "backup-set"))})
     ordered = sa.select(evidence).where(evidence.c.entity.in_(proven)).order_by(evidence.c.entity, evidence.c.kind)
     for row in (await conn.execute(ordered)).mappings():
         snap.evidence[row["entity"]].append(dict(row))

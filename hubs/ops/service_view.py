@@ -119,6 +119,44 @@ def describe_service(
         "cost": {currency: str(total) for currency, total in snap.costs.get(entity, {}).items()},
         "open_incidents": [i["incident_id"] for i in incidents if entity in (i["affected"] or [])],
         "attributes": attrs,
+        **certificate_and_backup(snap, entity, name, now),
+    }
+
+
+def _when(value: Any) -> dt.datetime | None:
+    """A time from evidence detail (JSONB gives ISO text); None when absent or unreadable."""
+    if isinstance(value, dt.datetime):
+        return value
+    try:
+        return dt.datetime.fromisoformat(value) if isinstance(value, str) else None
+    except ValueError:
+        return None
+
+
+def certificate_and_backup(snap: Snapshot, entity: str, name: str, now: dt.datetime) -> dict[str, Any]:
+    """The earliest certificate expiry seen on the service or its endpoints (an http probe's
+    `tls_expires_at`, a tls probe's observation) and the age of its newest verified backup."""
+    entities = [entity, *(ep["entity"] for ep in snap.related("endpoint", "service", name) if ep["retired_at"] is None)]
+    expiries = [
+        _when(detail.get("tls_expires_at") or (detail.get("observations") or {}).get("tls_expires_at"))
+        for e in entities
+        for row in snap.evidence.get(e, [])
+        if isinstance(detail := row.get("detail"), dict)
+    ]
+    expires = min((x for x in expiries if x), default=None)
+    sets = [entity, *(b["entity"] for b in snap.related("backup-set", "service", name))]
+    taken = [
+        _when(row["detail"].get("taken_at")) or row["at"]
+        for s in sets
+        for row in snap.evidence.get(s, [])
+        if row["kind"] == "backup" and row["status"] == "green" and isinstance(row.get("detail"), dict)
+    ]
+    newest = max((t for t in taken if t), default=None)
+    return {
+        "tls_expires_at": expires,
+        "tls_days_left": round((expires - now).total_seconds() / 86400, 1) if expires else None,
+        "backup_taken_at": newest,
+        "backup_age_hours": round(minutes_between(newest, now) / 60, 1) if newest else None,
     }
 
 

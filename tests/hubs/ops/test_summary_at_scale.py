@@ -29,7 +29,19 @@ async def python_summary(conn, now: dt.datetime, staleness: Staleness) -> dict[s
     incidents = await reads.incident_rows(conn, open_only=True)
     found = describe_services(snap, staleness, now, incidents)
     listed = [
-        {k: s[k] for k in ("name", "status", "environment", "host", "owner", "checked_at")}
+        {
+            k: s[k]
+            for k in (
+                "name",
+                "status",
+                "environment",
+                "host",
+                "owner",
+                "checked_at",
+                "tls_days_left",
+                "backup_age_hours",
+            )
+        }
         for s in sorted(found, key=lambda s: s["name"])
     ]
     by_status: dict[str, int] = {}

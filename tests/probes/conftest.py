@@ -1,0 +1,83 @@
+"""Real local servers for the probes: HTTP, HTTPS with certificates made here (trustme), a TCP listener."""
+
+from __future__ import annotations
+
+import datetime as dt
+import socket
+import ssl
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+import trustme
+
+from vsmesh.probes.examples.local_servers import serve_http, serve_tcp
+
+
+@dataclass
+class Tls:
+    """An HTTPS server and the CA file that trusts it."""
+
+    port: int
+    ca_file: Path
+
+
+@pytest.fixture(scope="session")
+def http_port() -> Iterator[int]:
+    server = serve_http()
+    yield server.server_port
+    server.shutdown()
+
+
+@pytest.fixture(scope="session")
+def ca() -> trustme.CA:
+    return trustme.CA()
+
+
+@pytest.fixture(scope="session")
+def ca_file(ca: trustme.CA, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("ca") / "ca.pem"
+    ca.cert_pem.write_to_path(str(path))
+    return path
+
+
+def _https(ca: trustme.CA, ca_file: Path, *names: str, days: float) -> Iterator[Tls]:
+    cert = ca.issue_cert(*names, not_after=dt.datetime.now(dt.UTC) + dt.timedelta(days=days))
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    cert.configure_cert(context)
+    server = serve_http(tls=context)
+    yield Tls(server.server_port, ca_file)
+    server.shutdown()
+
+
+@pytest.fixture(scope="session")
+def https_good(ca, ca_file) -> Iterator[Tls]:
+    yield from _https(ca, ca_file, "localhost", "127.0.0.1", days=90)
+
+
+@pytest.fixture(scope="session")
+def https_expiring(ca, ca_file) -> Iterator[Tls]:
+    """A certificate that expires in 3 days."""
+    yield from _https(ca, ca_file, "localhost", days=3)
+
+
+@pytest.fixture(scope="session")
+def https_wrong_host(ca, ca_file) -> Iterator[Tls]:
+    """A certificate for another host."""
+    yield from _https(ca, ca_file, "other.example", days=90)
+
+
+@pytest.fixture(scope="session")
+def tcp_port() -> Iterator[int]:
+    listener = serve_tcp()
+    yield listener.getsockname()[1]
+    listener.close()
+
+
+@pytest.fixture
+def closed_port() -> int:
+    """A port nothing listens on (bound, then closed: the kernel refuses connections to it)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]

@@ -1,0 +1,68 @@
+"""The condition language: what people write in probe files and how it judges what a probe saw."""
+
+import pytest
+
+from vsmesh.probes.conditions import evaluate, parse_condition, parse_duration
+
+
+def held(text: str, **observed) -> bool:
+    return parse_condition(text).evaluate(observed)["held"]
+
+
+def test_status_and_header_conditions_judge_a_registry_challenge():
+    seen = {"STATUS": 401, "HEADER": {"docker-distribution-api-version": "registry/2.0"}}
+    ok, outcomes = evaluate(
+        [
+            parse_condition("[STATUS] == 401"),
+            parse_condition("[HEADER:Docker-Distribution-Api-Version] == registry/2.0"),
+        ],
+        seen,
+    )
+    assert ok and [o["observed"] for o in outcomes] == [401, "registry/2.0"]
+    ok, outcomes = evaluate(
+        [parse_condition("[HEADER:Docker-Distribution-Api-Version] == registry/2.0")], {"HEADER": {}}
+    )
+    assert not ok and outcomes[0]["observed"] is None  # a missing header fails and says it saw nothing
+
+
+def test_durations_are_read_in_the_placeholders_unit():
+    # The certificate's time left is observed in seconds; 48h is 172800 s.
+    assert held("[CERTIFICATE_EXPIRATION] > 48h", CERTIFICATE_EXPIRATION=3 * 86400)
+    assert not held("[CERTIFICATE_EXPIRATION] > 14d", CERTIFICATE_EXPIRATION=3 * 86400)
+    # Response time is in milliseconds, so a bare 300 is 300 ms and 1.5s is 1500 ms.
+    assert held("[RESPONSE_TIME] < 300", RESPONSE_TIME=120.0)
+    assert not held("[RESPONSE_TIME] < 1.5s", RESPONSE_TIME=1600.0)
+    assert parse_duration("26h") == 93600 and parse_duration("500ms") == 0.5
+
+
+def test_body_paths_contains_and_matches():
+    body = '{"status": "ok", "items": [{"name": "a"}], "n": 3}'
+    assert held("[BODY].status == ok", BODY=body)
+    assert held("[BODY].items[0].name == a", BODY=body)
+    assert held("[BODY].n >= 3", BODY=body)
+    assert not held("[BODY].missing == ok", BODY=body)
+    assert held("[DNS_ANSWER] contains 127.0.0.1", DNS_ANSWER=["127.0.0.1"])
+    assert held("[CERTIFICATE_ISSUER] matches ^O=trustme", CERTIFICATE_ISSUER="O=trustme,CN=x")
+    assert held('[BODY] contains "status"', BODY=body)
+
+
+def test_nothing_observed_fails_every_comparison():
+    for text in ("[STATUS] == 200", "[STATUS] != 500", "[RESPONSE_TIME] < 300", "[DNS_ANSWER] contains x"):
+        expected = text == "[STATUS] != 500"  # None differs from 500: the only one that holds
+        assert held(text) is expected, text
+
+
+@pytest.mark.parametrize(
+    ("text", "problem"),
+    [
+        ("STATUS == 200", "no condition"),
+        ("[STATUS] = 200", "no condition"),
+        ("[STATES] == 200", "unknown placeholder [STATES]"),
+        ("[HEADER] == x", "name the header"),
+        ("[STATUS].a == 1", "only [BODY] takes a path"),
+        ("[BODY] matches (", "not a regular expression"),
+    ],
+)
+def test_mistakes_are_named(text, problem):
+    with pytest.raises(ValueError, match=problem.replace("[", r"\[").replace("]", r"\]").replace("(", r"\(")):
+        parse_condition(text)
