@@ -17,6 +17,7 @@ from vsmesh.cli.creds_cmd import creds_app
 from vsmesh.cli.demo_cmd import demo
 from vsmesh.cli.fin_cmds import fin_app
 from vsmesh.cli.hub_cmds import hub_app
+from vsmesh.cli.legal_cmd import legal_app
 from vsmesh.cli.ops_cmds import ops_app
 from vsmesh.cli.publish_cmd import publish
 from vsmesh.cli.quarantine_cmd import quarantine_app
@@ -24,6 +25,7 @@ from vsmesh.cli.rebuild_cmd import rebuild_cmd
 from vsmesh.cli.revert_cmd import revert
 from vsmesh.cli.runtime_cmds import down, env, up
 from vsmesh.cli.schema_cmd import schema_app
+from vsmesh.cli.sec_cmd import sec_app
 from vsmesh.cli.snapshot_cmd import snapshot
 from vsmesh.cli.status_cmd import status
 from vsmesh.cli.summary_cmd import summary
@@ -53,6 +55,8 @@ add_core_commands(app)
 app.add_typer(fin_app, name="fin")
 app.add_typer(ops_app, name="ops")
 app.add_typer(hub_app, name="hub")
+app.add_typer(sec_app, name="sec")
+app.add_typer(legal_app, name="legal")
 app.command()(demo)
 app.command()(couplings)
 app.command()(trace)

@@ -41,6 +41,7 @@ from vsmesh.runtime.nats_server import (
     stop_pid,
 )
 from vsmesh.runtime.postgres_server import SystemPlaces, postmaster_pid, start_postgres, stop_postgres
+from vsmesh.runtime.timed import start_timed
 from vsmesh.settings import Settings
 
 log = structlog.get_logger(__name__)
@@ -219,6 +220,7 @@ class Mesh:
         )
         reactors, couplings = await _start_reactors(nc, engine, settings, self.stop_event)
         tasks += reactors
+        tasks += start_timed(nc, settings.hubs, self.stop_event)  # after the contracts answer (sec expiries)
         # The registry and every hub that has only a manifest (hubs/registry/service.py).
         manifest_hubs = ManifestHubs(nc, engine, settings, self.stop_event, set(HUBS), contracts)
         tasks.append(await manifest_hubs.start())
