@@ -120,7 +120,7 @@ async def summary(conn: AsyncConnection, now: dt.datetime) -> dict[str, Any]:
         counts[f["severity"]] = counts.get(f["severity"], 0) + 1
     excs = await exception_rows(conn, now)
     keep = ("exception_id", "owner", "expires_on", "days_left", "reason")
-    keep_f = ("finding_id", "service", "rule", "severity", "package", "installed_version", "fixed_version")
+    keep_f = ("service", "rule", "severity", "package", "installed_version", "fixed_version")
     return {
         "hub": "sec-hub",
         "now": now,

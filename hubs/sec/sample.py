@@ -8,13 +8,16 @@ from vsmesh.hubs.sec.reports import finding_id
 
 HUB = "sec-hub"
 REPORT = "sha256:demo-gitea-1.21"
+TARGETS = {"gitea": "gitea/gitea:1.21.4 (alpine 3.19.1)", "state-hub": "state-hub/requirements.lock"}
 
 
 def _finding(service: str, cve: str, package: str, severity: str, installed: str, fixed: str | None, title: str):
     fid = finding_id(service, cve, package)
     data = {"finding_id": fid, "service": service, "source": "trivy", "rule": cve, "severity": severity,
-            "package": package, "installed_version": installed, "title": title, "target": "gitea/gitea:1.21.4",
+            "package": package, "installed_version": installed, "title": title, "target": TARGETS[service],
             "report": REPORT, **({"fixed_version": fixed} if fixed else {})}  # fmt: skip
+    if service == "gitea":  # CoulombCore is live production (seed 002): a critical finding there is an ops risk
+        data["production"] = True
     return DemoEvent(f"sec/finding/{service}/{cve}/{package}", "sec-finding-reported", HUB, f"finding/{fid}", data)
 
 
@@ -34,6 +37,9 @@ def events() -> list[DemoEvent]:
                   {"exception_id": "gitea-openssl", "finding_id": openssl, "owner": "railiance-apps",
                    "reason": "PKCS12 files are never parsed by Gitea", "expires_on": "2026-12-10",
                    "compensating_control": "no user-supplied PKCS12 reaches the container"}),
+        # The SOPS/age keys were last rotated in August: past the 90 days canon's policy allows.
+        DemoEvent("sec/rotated/sops-age-keys/2026-08-14", "sec-secret-rotated", HUB, "secret-set/sops-age-keys",
+                  {"secret_set": "sops-age-keys", "rotated_on": "2026-08-14", "note": "re-keyed after onboarding"}),
         # canon's credential policy, versioned with the limit sec judges the SOPS/age keys against.
         DemoEvent("canon/policy/credential-management/0.2", "canon-policy-declared", "canon-hub",
                   "policy/credential-management",

@@ -196,3 +196,11 @@ async def test_the_demo_shows_real_gaps_and_sec_findings(nc, cli, running_mesh):
     found = json.loads(summary.output)
     gitea = {f["rule"]: f["status"] for f in found["findings"] if f["service"] == "gitea"}
     assert gitea["CVE-2024-24790"] == "open" and gitea["CVE-2024-0727"] in ("accepted", "open")
+    # The SOPS/age keys are past canon's 90 days; Gitea's critical finding is a risk in ops (CoulombCore is prod).
+    assert "sops-age-keys" in [r["secret_set"] for r in found["overdue_rotations"]]
+
+    async def ops_risk():
+        risks = (await ask(nc, "ops-hub", "get_risks", {"entity": "service/gitea"}))["risks"]
+        return [r for r in risks if r["category"] == "sec-critical-finding"]
+
+    assert "CVE-2024-24790" in (await until(ops_risk, "gitea's ops risk"))[0]["title"]
