@@ -50,7 +50,6 @@ def report_cmd(
 async def _point_in_time(settings: Settings, name: str) -> dict[str, Any]:
     """A copy built by `vsmesh rebuild --into` has no service answering for it: read its schema, judging dates
     on the day the copy stops at."""
-    from vsmesh.hubs.legal import projector
     from vsmesh.hubs.legal.report import gdpr_report
     from vsmesh.projectors.builds import pit_schema, point_in_time_schema, read_build_info
     from vsmesh.projectors.database import check_database, create_engine
@@ -61,9 +60,8 @@ async def _point_in_time(settings: Settings, name: str) -> dict[str, Any]:
         await check_database(engine, settings.database_url or "")
         schema = await point_in_time_schema(engine, LEGAL_HUB, name)
         async with engine.connect() as conn:
-            info = await read_build_info(conn, pit_schema(name))
-            until = info.until.time if info and info.until.time else info.finished_at
-            assert projector  # the tables are the hub's; importing the package declares them
+            info = await read_build_info(conn, pit_schema(name))  # found: point_in_time_schema checked it
+            until = info.until.time or info.finished_at  # a copy cut by sequence is judged on the day it was built
             return await gdpr_report(await in_schema(conn, schema), until.date())
     finally:
         await engine.dispose()

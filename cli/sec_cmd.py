@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -54,7 +56,8 @@ def import_trivy(
     one no longer has are marked fixed. Importing the same file again publishes nothing."""
     from vsmesh.hubs.sec.reports import read_trivy
 
-    _import(file, service, "trivy", lambda text: read_trivy(text, str(file), service, production), data_dir, as_json)
+    _import(file, service, "trivy", functools.partial(read_trivy, source=str(file), service=service,
+            production=production), data_dir, as_json)  # fmt: skip
 
 
 @sec_app.command("import-policy-report")
@@ -68,11 +71,18 @@ def import_policy_report(
     """One finding per failing rule and resource of a Kyverno (or Gatekeeper-exported) PolicyReport."""
     from vsmesh.hubs.sec.reports import read_policy_report
 
-    reader = lambda text: read_policy_report(text, str(file), service, production)  # noqa: E731
+    reader = functools.partial(read_policy_report, source=str(file), service=service, production=production)
     _import(file, service, "policy-report", reader, data_dir, as_json)
 
 
-def _import(file: Path, service: str, source: str, reader, data_dir: Path | None, as_json: bool) -> None:
+def _import(
+    file: Path,
+    service: str,
+    source: str,
+    reader: Callable[[str], list[Finding]],
+    data_dir: Path | None,
+    as_json: bool,
+) -> None:
     from vsmesh.cli.context import fail
     from vsmesh.hubs.sec.reports import digest
 
