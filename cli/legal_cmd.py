@@ -146,3 +146,29 @@ def register_ai_cmd(
     request = {"ai_actor": actor, "owner": owner, "purpose": purpose, "risk_class": risk_class}
     answer = run(ask(settings_from(data_dir), LEGAL_HUB, "register_ai_system", request))
     echo_json(answer) if as_json else typer.echo(f"AI system {actor} registered: {answer['id']}")
+
+
+@legal_app.command("record-processing")
+def record_processing_cmd(
+    activity: str = typer.Argument(..., help="a slug for the activity, e.g. git-hosting"),
+    purpose: str = typer.Option(..., "--purpose"),
+    legal_basis: str = typer.Option(
+        ...,
+        "--legal-basis",
+        help="consent | contract | legal-obligation | vital-interests | public-task | legitimate-interests",
+    ),
+    services: list[str] = typer.Option([], "--service", help="an ops service it runs on (repeat)"),
+    recipients: list[str] = typer.Option([], "--recipient", help="a vendor slug that receives the data (repeat)"),
+    subjects: list[str] = typer.Option([], "--data-subject", help="e.g. contributors (repeat)"),
+    categories: list[str] = typer.Option([], "--data-category", help="e.g. email (repeat)"),
+    retention: str = typer.Option(None, "--retention"),
+    toms: list[str] = typer.Option([], "--tom", help="a technical or organisational measure (repeat)"),
+    data_dir: Path | None = DataDir,
+    as_json: bool = Json,
+) -> None:
+    """Record (or replace) a GDPR Art. 30 processing activity."""
+    request = {"activity": activity, "purpose": purpose, "legal_basis": legal_basis, "services": services,
+               "recipients": recipients, "data_subjects": subjects, "data_categories": categories,
+               "retention": retention, "toms": toms}  # fmt: skip
+    answer = run(ask(settings_from(data_dir), LEGAL_HUB, "record_processing", {k: v for k, v in request.items() if v}))
+    echo_json(answer) if as_json else typer.echo(f"processing activity {activity} recorded: {answer['id']}")

@@ -115,7 +115,7 @@ def test_bad_tpsc_files_are_refused_with_file_line_and_field(cli, tmp_path, name
     assert f"error: {path}{expected}" in result.output
 
 
-async def test_coverage_gaps_for_services_agents_and_unknown_vendors(nc, settings, unique, running_mesh):
+async def test_coverage_gaps_for_services_agents_and_unknown_vendors(nc, settings, cli, unique, running_mesh):
     publisher = Publisher(nc.jetstream(), settings)
     service, agent, vendor = f"svc-{unique}", f"agent-{unique}", f"vendor-{unique}"
     # ops marks a service as handling personal data; an agent spends tokens; fin pays an unknown vendor.
@@ -140,8 +140,11 @@ async def test_coverage_gaps_for_services_agents_and_unknown_vendors(nc, setting
     assert [r["category"] for r in risks] == ["legal-vendor-not-reviewed"]
 
     # Each gap closes when the missing fact is recorded.
-    await ask(nc, HUB, "record_processing", {"activity": f"act-{unique}", "purpose": "p", "legal_basis": "contract",
-                                             "services": [service]})  # fmt: skip
+    recorded = await asyncio.to_thread(
+        cli, "legal", "record-processing", f"act-{unique}", "--purpose", "support tickets",
+        "--legal-basis", "contract", "--service", service, "--data-category", "email",
+    )  # fmt: skip
+    assert recorded.exit_code == 0, recorded.output
     await ask(nc, HUB, "register_ai_system", {"ai_actor": agent, "owner": "founder", "purpose": "custodian"})
     await ask(nc, HUB, "register_service", {"vendor": vendor, "location": "DE"})
     for about in (f"service/{service}", f"ai-system/{agent}", f"vendor/{vendor}"):
