@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test soak bench lint clean
+.PHONY: run test soak bench lint clean browser
 
 $(STAMP): pyproject.toml
 	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
@@ -16,8 +16,20 @@ $(STAMP): pyproject.toml
 run: $(STAMP)
 	$(BIN)/vsmesh up
 
-test: $(STAMP)
+test: $(STAMP) browser
 	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
+
+# The page tests drive Debian's chromium with Playwright (Playwright's own browser download cannot work
+# where only PyPI and Debian answer). Installed when it can be; otherwise `make test` fails, never skips.
+browser:
+	@command -v chromium >/dev/null || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    echo "installing chromium (Debian) for the page tests"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+	  else \
+	    echo "error: the page tests need chromium: run 'sudo apt-get install chromium' (Debian/Ubuntu)" >&2; \
+	    exit 1; \
+	  fi; }
 
 soak: $(STAMP)
 	$(BIN)/python -m pytest -q -s -m soak tests/soak

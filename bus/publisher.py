@@ -18,6 +18,7 @@ from nats.errors import TimeoutError as NatsTimeout
 from nats.js import JetStreamContext
 from nats.js.errors import APIError, NoStreamResponseError, ServiceUnavailableError
 
+from vsmesh.bus.chain import CHAINED_STREAM, append
 from vsmesh.bus.pipeline import AckPipeline
 from vsmesh.bus.streams import stream_for
 from vsmesh.bus.subjects import check_slug, entity_token, event_subject
@@ -175,9 +176,12 @@ class Publisher:
 
     async def _acked(self, event: Event, wire: _Wire):
         """The stream's acknowledgement; PublishError at once when the server refuses the subject to this user."""
-        publish = self._js.publish(
-            wire.subject, wire.payload, headers=wire.headers, stream=wire.stream, timeout=self._ack_timeout
-        )
+        if wire.stream == CHAINED_STREAM:  # a link of the tamper-evident record (bus/chain.py)
+            publish = append(self._js, wire.subject, wire.payload, wire.headers, timeout=self._ack_timeout)
+        else:
+            publish = self._js.publish(
+                wire.subject, wire.payload, headers=wire.headers, stream=wire.stream, timeout=self._ack_timeout
+            )
         denials = getattr(self._client, "denials", None)
         if denials is None:  # a plain nats-py client: a refusal shows only as a missing acknowledgement
             return await publish
@@ -208,6 +212,8 @@ class Publisher:
             async def push(event: Event) -> None:
                 wire = self._wire(event)
                 sent.append((event, wire))
+                if wire.stream == CHAINED_STREAM:
+                    return  # links of the chain go one after the other, after the pipeline (_settle)
                 try:
                     await pipeline.send(len(sent) - 1, wire.subject, wire.payload, wire.headers)
                 except RETRYABLE:
@@ -269,7 +275,8 @@ def entity_filter(horizon: str, hub: str, subject: str | None) -> str:
 
 
 def _conflict(event: Event, wire: _Wire, error: APIError) -> ConcurrencyConflict:
+    expected = wire.headers.get(EXPECTED_SUBJECT_SEQ)
     return ConcurrencyConflict(
-        f"{event.subject or 'the entity'} of {event.hub} changed since sequence {wire.headers[EXPECTED_SUBJECT_SEQ]} "
+        f"{event.subject or 'the entity'} of {event.hub} changed since sequence {expected} "
         f"({error.description}); read it again and retry"
     )

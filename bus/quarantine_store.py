@@ -5,6 +5,7 @@ from __future__ import annotations
 from nats.js import JetStreamContext
 from nats.js.errors import NotFoundError
 
+from vsmesh.bus.chain import CHAINED_STREAM, HASH, PREV, append
 from vsmesh.bus.provenance import decode_stored
 from vsmesh.bus.quarantine import Quarantined
 from vsmesh.bus.reader import Start, StreamReader
@@ -48,6 +49,10 @@ async def replay(js: JetStreamContext, seq: int) -> int:
         )
     decode_stored(q.data, q.headers, q.origin_subject)  # InvalidEvent with today's reason when it is still bad
     headers = {**q.headers, "Nats-Msg-Id": f"replay:{q.origin_stream}:{q.origin_seq}"}
-    ack = await js.publish(q.origin_subject, q.data, headers=headers, stream=q.origin_stream)
+    headers = {k: v for k, v in headers.items() if k not in (PREV, HASH)}  # the link it had is not its link now
+    if q.origin_stream == CHAINED_STREAM:
+        ack = await append(js, q.origin_subject, q.data, headers, timeout=5.0)
+    else:
+        ack = await js.publish(q.origin_subject, q.data, headers=headers, stream=q.origin_stream)
     await js.delete_msg(STREAM, seq)
     return ack.seq

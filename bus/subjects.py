@@ -54,3 +54,11 @@ def contract_service(hub: str) -> str:
 def event_subject(horizon: str, hub: str, event_type: str, subject: str | None) -> str:
     """The NATS subject an event is published on (cached: publishers repeat the same few entities)."""
     return f"{horizon}.{check_slug(hub, 'hub')}.{check_slug(event_type, 'event type')}.{entity_token(subject)}"
+
+
+APPLIED = "mesh.applied"  # core NATS, no stream: `mesh.applied.{hub}` after each batch a live projector applied
+
+
+def applied_subject(hub: str) -> str:
+    """Where a hub's live projector says it applied a batch (its positions as JSON): live pages follow it."""
+    return f"{APPLIED}.{hub}"

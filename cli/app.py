@@ -15,9 +15,11 @@ from vsmesh.cli.core_cmds import add_core_commands
 from vsmesh.cli.couplings_cmd import couplings, trace
 from vsmesh.cli.creds_cmd import creds_app
 from vsmesh.cli.demo_cmd import demo
+from vsmesh.cli.diff_cmd import diff_cmd
 from vsmesh.cli.fin_cmds import fin_app
 from vsmesh.cli.hub_cmds import hub_app
 from vsmesh.cli.legal_cmd import legal_app
+from vsmesh.cli.mcp_cmd import mcp
 from vsmesh.cli.ops_cmds import ops_app
 from vsmesh.cli.publish_cmd import publish
 from vsmesh.cli.quarantine_cmd import quarantine_app
@@ -30,6 +32,7 @@ from vsmesh.cli.snapshot_cmd import snapshot
 from vsmesh.cli.status_cmd import status
 from vsmesh.cli.summary_cmd import summary
 from vsmesh.cli.tail_cmd import tail
+from vsmesh.cli.verify_cmd import verify_cmd
 
 app = typer.Typer(
     name="vsmesh",
@@ -46,6 +49,8 @@ app.command()(tail)
 app.command()(summary)
 app.command()(status)
 app.command("rebuild")(rebuild_cmd)
+app.command("diff")(diff_cmd)
+app.command("verify")(verify_cmd)
 app.command()(snapshot)
 app.add_typer(schema_app, name="schema")
 app.add_typer(quarantine_app, name="quarantine")
@@ -62,6 +67,7 @@ app.command()(couplings)
 app.command()(trace)
 app.command()(revert)
 app.command()(audit)
+app.command()(mcp)
 
 
 def main() -> None:

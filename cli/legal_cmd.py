@@ -38,33 +38,14 @@ def report_cmd(
     from vsmesh.hubs.legal.report import markdown
 
     settings = settings_from(data_dir)
-    answer = run(_point_in_time(settings, as_of) if as_of else ask(settings, LEGAL_HUB, "get_gdpr_report"))
+    # A point-in-time copy is read through the same contract; its dates are judged on the copy's day.
+    answer = run(ask(settings, LEGAL_HUB, "get_gdpr_report", {"point_in_time": as_of} if as_of else {}))
     if fmt is Format.JSON:
         echo_json(answer)
     else:
         if isinstance(answer.get("as_of"), str):
             answer["as_of"] = dt.date.fromisoformat(answer["as_of"])
         typer.echo(markdown(answer), nl=False)
-
-
-async def _point_in_time(settings: Settings, name: str) -> dict[str, Any]:
-    """A copy built by `vsmesh rebuild --into` has no service answering for it: read its schema, judging dates
-    on the day the copy stops at."""
-    from vsmesh.hubs.legal.report import gdpr_report
-    from vsmesh.projectors.builds import pit_schema, point_in_time_schema, read_build_info
-    from vsmesh.projectors.database import check_database, create_engine
-    from vsmesh.projectors.engine import in_schema
-
-    engine = create_engine(settings)
-    try:
-        await check_database(engine, settings.database_url or "")
-        schema = await point_in_time_schema(engine, LEGAL_HUB, name)
-        async with engine.connect() as conn:
-            info = await read_build_info(conn, pit_schema(name))  # found: point_in_time_schema checked it
-            until = info.until.time or info.finished_at  # a copy cut by sequence is judged on the day it was built
-            return await gdpr_report(await in_schema(conn, schema), until.date())
-    finally:
-        await engine.dispose()
 
 
 @legal_app.command("import-tpsc")

@@ -37,12 +37,15 @@ def services(
     environment: str = typer.Option(None, "--environment", "-e", help="only services in this environment"),
     name: str = typer.Option(None, "--name", help="only this service"),
     include_retired: bool = typer.Option(False, "--retired", help="include retired services"),
+    limit: int = typer.Option(None, "--limit", min=1, help="list at most this many services"),
+    offset: int = typer.Option(None, "--offset", min=0, help="skip this many services first"),
     data_dir: Path | None = DataDir,
     as_json: bool = Json,
 ) -> None:
-    """What runs where, why, who owns it, how it is reached, and what proves it healthy."""
+    """What runs where, why, who owns it, how it is reached, and what proves it healthy (one page of them)."""
     settings = settings_from(data_dir)
     request = {"environment": environment, "name": name, "include_retired": include_retired}
+    request |= {"limit": limit, "offset": offset}
     answer = run(_ask(settings, "get_services", {k: v for k, v in request.items() if v}))
     if as_json:
         echo_json(answer)
@@ -53,6 +56,10 @@ def services(
     for column in shown.columns[:2]:  # a name or health folded over lines is hard to read and to grep
         column.no_wrap = True
     console.print(shown)
+    total, first = answer.get("services_total", len(rows)), offset or 0
+    if len(rows) < total:  # one page of them: say where it is and how to see the next
+        more = f"; the next with --offset {answer['next_offset']}" if answer.get("next_offset") else ""
+        console.print(f"services {first + 1}–{first + len(rows)} of {total}{more}", highlight=False)
 
 
 def _service_row(s: dict[str, Any]) -> list[Any]:

@@ -51,6 +51,8 @@ def rebuild_cmd(
         False, "--allow-gap", help="build even if retention aged out events no snapshot covers"
     ),
     batch_size: int = typer.Option(DEFAULT_BATCH_SIZE, "--batch-size", min=1, help="events per transaction"),
+    diff: bool = typer.Option(False, "--diff", help="show what the new schema changes, and ask before swapping it in"),
+    yes: bool = typer.Option(False, "--yes", "-y", help="with --diff: swap without asking (scripts)"),
     data_dir: Path | None = DataDir,
     as_json: bool = Json,
 ) -> None:
@@ -69,9 +71,29 @@ def rebuild_cmd(
 
     until = Until(seq=_parse_seqs(to_seq or []), time=_parse_time(as_of) if as_of else None)
     options = {"into": into, "until": until, "fresh": fresh, "allow_gap": allow_gap, "batch_size": batch_size}
+    if diff and into:
+        raise typer.BadParameter("--diff reviews a swap; compare copies with `vsmesh diff HUB --as-of A --as-of B`")
     interactive = sys.stderr.isatty() and not as_json
+    if diff:
+        options["review"] = _review(as_json, yes=yes, ask=sys.stdin.isatty() and not as_json)
     result = run(_rebuild(settings, hub, interactive=interactive, **options))
     _say(as_json, _as_dict(result, into), _sentence(result, into))
+
+
+def _review(as_json: bool, *, yes: bool, ask: bool):
+    """Shows the diff; an identical result, --yes, or a person's yes swaps it in."""
+    from vsmesh.cli.diff_cmd import show_diff
+
+    async def review(diff) -> bool:
+        if not as_json:
+            show_diff(diff, as_json=False)
+        if diff.identical or yes:
+            return True
+        if ask:
+            return typer.confirm(f"swap the new {diff.hub} in?", default=False, err=True)
+        return False
+
+    return review
 
 
 async def _rebuild(settings: Settings, hub: str, *, interactive: bool, **options: Any) -> RebuildResult:
@@ -199,6 +221,8 @@ def _as_dict(result: RebuildResult, into: str | None) -> dict[str, Any]:
         "positions": result.positions,
         "source": result.source,
         "resumed": result.resumed,
+        "swapped": result.swapped if not into else None,
+        **({"diff": result.diff.as_dict()} if result.diff is not None else {}),
     }
 
 
@@ -208,6 +232,9 @@ def _sentence(result: RebuildResult, into: str | None) -> str:
     resumed = ", resuming an interrupted build" if result.resumed else ""
     if into:
         return f"{result.hub} as of {_positions(result.positions)} built into {into} {done}{start}{resumed}"
+    if not result.swapped:
+        return (f"{result.hub} rebuilt into {result.schema} {done} but NOT swapped in: run again with --yes to swap "
+                "(the build is kept and resumed)")  # fmt: skip
     return f"{result.hub} rebuilt {done}{start}{resumed}"
 
 

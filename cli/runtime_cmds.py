@@ -72,6 +72,7 @@ def banner(r, log_file: Path | None) -> str:
         f"  data dir    {r.data_dir}",
         f"  NATS        {redact_url(r.nats_url)}{monitor}",
         f"  PostgreSQL  {redact_url(r.database_url)}",
+        f"  pages       {r.gateway_url}  (one per time horizon; /metrics for Prometheus)" if r.gateway_url else "",
         f"  hubs        {len(r.hubs)} coded ({', '.join(r.hubs)}){manifest}, the registry; {r.couplings} couplings",
         f"  log         {log_file}  (`vsmesh up --verbose` shows it here)" if log_file else "",
         "Ctrl-C stops the mesh; in another terminal: `vsmesh status`, `vsmesh summary ops-hub`, `vsmesh tail -f`.",
@@ -133,4 +134,9 @@ def env(data_dir: Path | None = DataDir) -> None:
     lines = settings.env_lines()
     if not lines:
         raise fail(f"no mesh found in {settings.data_dir}: start one with `vsmesh up`")
+    from vsmesh.runtime.mesh_state import load_state
+
+    gateway = load_state(settings.data_dir.resolve()).gateway_url
+    if gateway:  # a comment: `eval` ignores it, a person reads it
+        lines.append(f"# pages and /metrics: {gateway}")
     typer.echo("\n".join(lines))

@@ -19,32 +19,36 @@ _COLOURS = {"green": "green", "amber": "yellow", "red": "red"}
 def summary(
     hub: str = HubArg,
     as_of: str = typer.Option(None, "--as-of", help="read point-in-time copy NAME (`vsmesh rebuild --into NAME`)"),
+    limit: int = typer.Option(None, "--limit", min=1, help="ops-hub: list at most this many services"),
+    offset: int = typer.Option(None, "--offset", min=0, help="ops-hub: skip this many services first"),
     data_dir: Path | None = DataDir,
     as_json: bool = Json,
 ) -> None:
-    """A hub's summary: for ops-hub services by health, open alerts and the latest events."""
+    """A hub's summary: for ops-hub services by health (one page of them by name), open alerts and the latest
+    events."""
     settings = settings_from(data_dir)
-    result = run(_point_in_time(settings, hub, as_of) if as_of else _ask(settings, hub))
+    page = {k: v for k, v in (("limit", limit), ("offset", offset)) if v is not None}
+    result = run(_point_in_time(settings, hub, as_of, page) if as_of else _ask(settings, hub, page))
     if as_json:
         echo_json(result)
     elif "services" in result and "by_status" in result:
-        _render_ops(result)
+        _render_ops(result, offset or 0)
     else:
         _render_generic(hub, result)
 
 
-async def _ask(settings: Settings, hub: str) -> dict[str, Any]:
+async def _ask(settings: Settings, hub: str, page: dict[str, int]) -> dict[str, Any]:
     from vsmesh.bus.connection import connect
     from vsmesh.bus.contract_client import ask
 
     nc = await connect(settings, name="vsmesh-summary")
     try:
-        return await ask(nc, hub, "get_domain_summary")
+        return await ask(nc, hub, "get_domain_summary", page)
     finally:
         await nc.drain()
 
 
-async def _point_in_time(settings: Settings, hub: str, as_of: str) -> dict[str, Any]:
+async def _point_in_time(settings: Settings, hub: str, as_of: str, page: dict[str, int]) -> dict[str, Any]:
     """A copy built by `vsmesh rebuild --into` has no service answering for it: read its schema directly."""
     from vsmesh.hubs import hub as hub_package
     from vsmesh.projectors.builds import point_in_time_schema
@@ -55,6 +59,8 @@ async def _point_in_time(settings: Settings, hub: str, as_of: str) -> dict[str, 
     reader = getattr(package.contract, "domain_summary", None)
     if reader is None or hub == "fin-hub":  # fin's summary needs a clock and a threshold, not only a schema
         raise ConfigError(f"point-in-time summaries of {hub} are not supported yet; ask its tables instead")
+    if page and hub != "ops-hub":
+        raise ConfigError(f"--limit and --offset page ops-hub's services; {hub}'s summary has no pages")
     projection = package.projection()
     engine = create_engine(settings)
     try:
@@ -62,12 +68,12 @@ async def _point_in_time(settings: Settings, hub: str, as_of: str) -> dict[str, 
         schema = await point_in_time_schema(engine, hub, as_of)
         await ensure_schema(engine, projection, schema)
         async with engine.connect() as conn:
-            return await reader(await in_schema(conn, schema))
+            return await reader(await in_schema(conn, schema), **page)
     finally:
         await engine.dispose()
 
 
-def _render_ops(result: dict[str, Any]) -> None:
+def _render_ops(result: dict[str, Any], offset: int) -> None:
     counts = ", ".join(f"{n} {s}" for s, n in sorted(result["by_status"].items())) or "no services yet"
     console.print(f"[bold]{result['hub']}[/]: {counts}; {result['open_alerts']} open alerts")
     rows = [
@@ -81,6 +87,10 @@ def _render_ops(result: dict[str, Any]) -> None:
         for s in result["services"]
     ]
     console.print(table("services", ["service", "health", "environment", "owner", "checked"], rows))
+    total = result.get("services_total", len(rows))
+    if len(rows) < total:  # one page of them: say where it is and how to see the next
+        more = f"; the next with --offset {result['next_offset']}" if result.get("next_offset") else ""
+        console.print(f"services {offset + 1}–{offset + len(rows)} of {total}{more}", highlight=False)
     events = [[e["time"], e["type"], e["entity"], e["actor"], e["summary"]] for e in result["recent_events"]]
     console.print(table("recent events", ["time", "type", "entity", "actor", "summary"], events))
 

@@ -25,6 +25,9 @@ PUBLISHERS: dict[str, str] = {
     REVERT_TYPE: "admin (`vsmesh revert`), on `constitutional.<reverted event's hub>.event-reverted.<entity>`",
     "canon-policy-declared": "admin (`vsmesh publish`, the demo), on `constitutional.canon-hub.…`",
     "canon-mandate-granted": "admin (`vsmesh publish`, the demo), on `constitutional.canon-hub.…`",
+    "chain-checkpointed": (
+        f"admin (`vsmesh verify --sign`), on `constitutional.{REGISTRY_HUB}.chain-checkpointed.chain:<stream>`"
+    ),
 }
 ADMIN_ONLY_TYPES = frozenset(PUBLISHERS)
 # What changes how the mesh sees one hub (registration, manifest, widgets) or undoes its history: never

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import datetime as dt
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -21,18 +23,26 @@ from nats.js import JetStreamContext
 from nats.micro import add_service
 from nats.micro.request import Request
 from nats.micro.service import Service
-from pydantic import BaseModel, ConfigDict, ValidationError
+from prometheus_client import Histogram
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from vsmesh import __version__
 from vsmesh.bus.publisher import Publisher
 from vsmesh.bus.subjects import contract_service
 from vsmesh.errors import ContractError, VsmeshError
+from vsmesh.projectors.builds import point_in_time_schema
 from vsmesh.projectors.engine import in_schema, positions
 from vsmesh.projectors.projection import Projection
 from vsmesh.settings import Settings
 
 log = structlog.get_logger(__name__)
+
+# Process-wide, as Prometheus metrics are: /metrics (gateway/metrics.py) exposes it.
+CALL_SECONDS = Histogram(
+    "vsmesh_contract_call_seconds", "contract calls answered, by hub, operation and outcome",
+    ["hub", "operation", "outcome"], buckets=(0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 10),
+)  # fmt: skip
 
 
 class ContractRequest(BaseModel):
@@ -44,6 +54,10 @@ class ContractRequest(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
     wait_for_seq: dict[str, int] | None = None
+    # Not `as_of`: some requests already take a date by that name (fin's runway as of a day).
+    point_in_time: str | None = Field(
+        None, description="read point-in-time copy NAME (`vsmesh rebuild HUB --into NAME`) instead of the live hub"
+    )
 
 
 @dataclass
@@ -55,16 +69,25 @@ class HubContext:
     engine: AsyncEngine
     js: JetStreamContext
     settings: Settings
+    point_in_time: str | None = None  # a copy this context reads instead of the live hub (read-only)
     publisher: Publisher = field(init=False)
+    schema: str = field(init=False)
 
     def __post_init__(self) -> None:
         self.publisher = Publisher(self.js, self.settings, source=f"vsmesh/{self.hub}")
+        self.schema = self.projection.schema
+
+    async def at(self, name: str) -> HubContext:
+        """This hub as its point-in-time copy `name`: the same reads, on that copy; no writes."""
+        found = dataclasses.replace(self, point_in_time=name)
+        found.schema = await point_in_time_schema(self.engine, self.hub, name)
+        return found
 
     @contextlib.asynccontextmanager
     async def read(self) -> AsyncIterator[AsyncConnection]:
-        """A connection whose schema-less tables resolve to this hub's live schema."""
+        """A connection whose schema-less tables resolve to this hub's schema (live, or the as-of copy's)."""
         async with self.engine.connect() as conn:
-            yield await in_schema(conn, self.projection.schema)
+            yield await in_schema(conn, self.schema)
 
     async def wait_for(self, wanted: dict[str, int], timeout: float = 5.0) -> None:
         """Return once the hub's positions reach `wanted` ({stream: seq}); ContractError on timeout."""
@@ -91,6 +114,10 @@ class HubContext:
 
         A type the hub's active manifest does not declare is refused (`undeclared_type`).
         """
+        if self.point_in_time is not None:
+            raise ContractError(
+                "read_only", f"point_in_time={self.point_in_time!r} reads a copy of the past; write to the live hub"
+            )
         from vsmesh.hubs.registry.state import VOCABULARIES
 
         refusal = VOCABULARIES.refusal(self.hub, event_type)
@@ -132,24 +159,33 @@ def error_body(code: str, message: str) -> bytes:
 
 def _endpoint(ctx: HubContext, op: Operation) -> Callable[[Request], Awaitable[None]]:
     async def handle(req: Request) -> None:
-        try:
-            raw = msgspec.json.decode(req.data) if req.data.strip() else {}
-            request = op.request.model_validate(raw)
-            if request.wait_for_seq:
-                await ctx.wait_for(request.wait_for_seq)
-            answer = await op.handler(ctx, request)
-            await req.respond(_encode(answer))
-        except (msgspec.DecodeError, ValidationError) as e:
-            await _fail(req, "invalid_request", _first_error(e))
-        except ContractError as e:
-            await _fail(req, e.code, str(e))
-        except VsmeshError as e:
-            await _fail(req, "rejected", str(e))
-        except Exception as e:  # noqa: BLE001 - the caller must get an answer, and we log what broke
-            log.exception("contract handler failed", hub=ctx.hub, operation=op.name)
-            await _fail(req, "internal", f"{op.name} failed on {ctx.hub}: {type(e).__name__}: {e}")
+        started = time.perf_counter()
+        outcome = await _answer(ctx, op, req)
+        CALL_SECONDS.labels(ctx.hub, op.name, outcome).observe(time.perf_counter() - started)
 
     return handle
+
+
+async def _answer(ctx: HubContext, op: Operation, req: Request) -> str:
+    """Answer one request; returns the outcome: ok, or the error code sent."""
+    try:
+        raw = msgspec.json.decode(req.data) if req.data.strip() else {}
+        request = op.request.model_validate(raw)
+        if request.wait_for_seq:
+            await ctx.wait_for(request.wait_for_seq)
+        target = await ctx.at(request.point_in_time) if request.point_in_time else ctx
+        answer = await op.handler(target, request)
+        await req.respond(_encode(answer))
+        return "ok"
+    except (msgspec.DecodeError, ValidationError) as e:
+        return await _fail(req, "invalid_request", _first_error(e))
+    except ContractError as e:
+        return await _fail(req, e.code, str(e))
+    except VsmeshError as e:
+        return await _fail(req, "rejected", str(e))
+    except Exception as e:  # noqa: BLE001 - the caller must get an answer, and we log what broke
+        log.exception("contract handler failed", hub=ctx.hub, operation=op.name)
+        return await _fail(req, "internal", f"{op.name} failed on {ctx.hub}: {type(e).__name__}: {e}")
 
 
 def _first_error(e: Exception) -> str:
@@ -160,8 +196,9 @@ def _first_error(e: Exception) -> str:
     return f"request is not JSON: {e}"
 
 
-async def _fail(req: Request, code: str, message: str) -> None:
+async def _fail(req: Request, code: str, message: str) -> str:
     await req.respond_error(code, message.splitlines()[0][:500], data=error_body(code, message))
+    return code
 
 
 async def start_contract(nc: Client, ctx: HubContext, operations: list[Operation]) -> Service:

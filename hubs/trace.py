@@ -12,7 +12,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from vsmesh.errors import ConfigError
+from vsmesh.errors import NotFound
 from vsmesh.projectors.reactor import emitted, ensure_tables
 
 
@@ -25,7 +25,7 @@ async def trace(engine: AsyncEngine, event_id: str) -> dict[str, Any]:
         )
         correlations = sorted(set((await conn.execute(touching)).scalars()))
         if not correlations:
-            raise ConfigError(f"event {event_id} is in no coupling chain: no coupling emitted it or reacted to it")
+            raise NotFound(f"event {event_id} is in no coupling chain: no coupling emitted it or reacted to it")
         query = sa.select(emitted).where(emitted.c.correlation_id.in_(correlations)).order_by(emitted.c.time)
         rows = [dict(r) for r in (await conn.execute(query)).mappings()]
     return {"event": event_id, "correlation_ids": correlations, "roots": build_tree(rows)}

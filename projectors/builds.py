@@ -21,7 +21,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from sqlalchemy.schema import CreateTable
 
-from vsmesh.errors import ConfigError
+from vsmesh.errors import ConfigError, NotFound
 from vsmesh.projectors.projection import Projection, event_type_of
 
 STAGING_SUFFIX = "__rebuild"
@@ -206,7 +206,7 @@ async def point_in_time_schema(engine: AsyncEngine, hub: str, name: str) -> str:
     async with engine.connect() as conn:
         info = await read_build_info(conn, schema)
     if info is None or info.kind != "point-in-time" or info.finished_at is None:
-        raise ConfigError(
+        raise NotFound(
             f"no point-in-time copy named {name!r}; build one with `vsmesh rebuild {hub} --into {name} --as-of TIME`"
         )
     if info.hub != hub:

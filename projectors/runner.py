@@ -5,11 +5,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
 import structlog
 from nats.aio.msg import Msg
 from nats.js import JetStreamContext
+from prometheus_client import Histogram
 from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, InterfaceError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -25,6 +27,12 @@ from vsmesh.settings import Settings
 
 log = structlog.get_logger(__name__)
 
+# Process-wide, as Prometheus metrics are: /metrics (gateway/metrics.py) exposes it.
+BATCH_SECONDS = Histogram(
+    "vsmesh_projector_batch_seconds", "time to apply one live batch, PostgreSQL included", ["hub"],
+    buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5),
+)  # fmt: skip
+
 
 @dataclass
 class ProjectorStats:
@@ -36,6 +44,8 @@ class ProjectorStats:
     last_error: str | None = None
     events_per_s: float = 0.0
     last_snapshot: str | None = None
+    # Told after every applied batch (the gateway's live pages follow it; runtime/supervisor.py wires it).
+    on_applied: Callable[[ProjectorStats], Awaitable[None]] | None = field(default=None, repr=False)
 
 
 async def run_projection(
@@ -117,12 +127,17 @@ async def _follow(
     bound.info("projector following", position=after, subject=subject)
     last_log = time.monotonic()
     how = Follow(settings.batch_size, settings.batch_wait_ms / 1000, READ_AHEAD)
+    timer = BATCH_SECONDS.labels(projection.hub)
     async for batch in follow(js, stream, subject, after, how, stop):
+        started = time.perf_counter()
         result = await _apply_with_retry(js, engine, projection, stream, batch.msgs, stop, stats, bound)
+        timer.observe(time.perf_counter() - started)
         if result is None:
             return
         stats.applied += result.applied
         stats.positions[stream] = result.position
+        if stats.on_applied is not None:
+            await stats.on_applied(stats)
         if result.reverts and refold is not None:
             refold.request()
         if time.monotonic() - last_log > 10:

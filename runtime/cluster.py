@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import secrets
-import subprocess
 import time
 import urllib.error
 import urllib.request
@@ -21,7 +20,7 @@ import msgspec
 from vsmesh.bus.creds import ADMIN_USER, AUTH_FILE, ensure_users, write_private
 from vsmesh.errors import ConfigError, MeshNotRunning
 from vsmesh.runtime.mesh_state import pid_alive
-from vsmesh.runtime.nats_server import MAX_PAYLOAD, free_port, known_hubs, nats_server_binary, port_answers, stop_pid
+from vsmesh.runtime.nats_server import MAX_PAYLOAD, free_port, known_hubs, port_answers, spawn_nats, stop_pid
 
 CLUSTER_FILE = "cluster.json"
 CLUSTER_NAME = "vsmesh"
@@ -103,14 +102,7 @@ def start_node(data_dir: Path, state: ClusterState, name: str) -> ClusterNode:
     conf = data_dir / f"{node.name}.conf"
     write_private(conf, _node_config(data_dir, node, state).encode())
     (data_dir / node.name).mkdir(parents=True, exist_ok=True)
-    with open(data_dir / f"{node.name}.log", "ab") as log_file:
-        proc = subprocess.Popen(
-            [str(nats_server_binary()), "--config", str(conf)],
-            stdout=log_file,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-            start_new_session=True,
-        )
+    proc = spawn_nats(conf, data_dir / f"{node.name}.log")
     node.pid = proc.pid
     save_cluster(data_dir, state)
     deadline = time.monotonic() + 15

@@ -20,6 +20,8 @@ class MeshState(msgspec.Struct, kw_only=True):
     nats_port: int | None = None
     nats_monitor_port: int | None = None  # the embedded server's HTTP monitoring, on loopback
     database_url: str | None = None
+    gateway_url: str | None = None  # pages, /metrics (loopback)
+    gateway_port: int | None = None
     supervisor_pid: int | None = None
     ready: bool = False
 

@@ -170,15 +170,7 @@ def start_nats(
     while monitor_port == port:  # both only chosen, not yet bound: a random pick may repeat the other
         monitor_port = free_port()
     password = configure_nats(data_dir, port=port, password=password, hubs=hubs, monitor_port=monitor_port)
-    conf = data_dir / "nats.conf"
-    with open(data_dir / "nats.log", "ab") as log_file:
-        proc = subprocess.Popen(
-            [str(nats_server_binary()), "--config", str(conf)],
-            stdout=log_file,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-            start_new_session=True,
-        )
+    proc = spawn_nats(data_dir / "nats.conf", data_dir / "nats.log")
     deadline = time.monotonic() + 15
     while not port_answers(port):
         if proc.poll() is not None:
@@ -188,6 +180,19 @@ def start_nats(
             raise MeshNotRunning(f"nats-server did not listen on port {port} in 15 s; see {data_dir}/nats.log")
         time.sleep(0.05)
     return NatsServer(pid=proc.pid, port=port, user=ADMIN_USER, password=password, monitor_port=monitor_port)
+
+
+def spawn_nats(conf: Path, log_path: Path) -> subprocess.Popen:
+    """nats-server on `conf`, in a session of its own (Ctrl-C in the terminal does not reach it), logging to
+    `log_path`."""
+    with open(log_path, "ab") as log_file:
+        return subprocess.Popen(
+            [str(nats_server_binary()), "--config", str(conf)],
+            stdout=log_file,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+        )
 
 
 def stop_pid(pid: int, *, timeout: float = 10.0) -> None:

@@ -13,21 +13,27 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import structlog
+from starlette.applications import Starlette
 
 from vsmesh.bus.connection import connect
 from vsmesh.bus.contract_identity import ContractConnections
 from vsmesh.bus.streams import ensure_streams
 from vsmesh.errors import AlreadyRunning
+from vsmesh.gateway.live import AppliedFeed, announcer
+from vsmesh.gateway.metrics import MeshHealth, metrics_routes
+from vsmesh.gateway.server import Served, bind, serve
+from vsmesh.gateway.web import Pages
 from vsmesh.hubs import HUBS, declared_types, hub
 from vsmesh.hubs.contract import HubContext, start_contract
 from vsmesh.hubs.coupling import active_couplings
 from vsmesh.hubs.registry.service import ManifestHubs
 from vsmesh.hubs.registry.state import VOCABULARIES
+from vsmesh.projectors.coupling import Coupling
 from vsmesh.projectors.database import check_database, create_engine
 from vsmesh.projectors.engine import ensure_schema
 from vsmesh.projectors.housekeeping import start_housekeeping
 from vsmesh.projectors.lease import lease_bucket, run_leased
-from vsmesh.projectors.reactor import ensure_tables, start_reactors
+from vsmesh.projectors.reactor import ReactorStats, ensure_tables, start_reactors
 from vsmesh.projectors.runner import ProjectorStats, run_projection
 from vsmesh.runtime.cluster import stream_replicas
 from vsmesh.runtime.mesh_state import MeshState, fill_from, load_state, pid_alive, save_state
@@ -41,6 +47,7 @@ from vsmesh.runtime.nats_server import (
     stop_pid,
 )
 from vsmesh.runtime.postgres_server import SystemPlaces, postmaster_pid, start_postgres, stop_postgres
+from vsmesh.runtime.signing import keep_signing
 from vsmesh.runtime.timed import start_timed
 from vsmesh.settings import Settings
 
@@ -123,6 +130,7 @@ class Ready:
     hubs: list[str]
     manifest_hubs: list[str]
     couplings: int
+    gateway_url: str | None = None
 
 
 @dataclass
@@ -136,6 +144,7 @@ class Mesh:
     before_ready: Callable[[Settings], Awaitable[None]] | None = None
     on_ready: Callable[[Ready], None] = lambda ready: None  # the banner of `vsmesh up`
     _started: float = field(default=0.0, init=False)  # monotonic time `run` began, for "ready in N s"
+    _ready: bool = field(default=False, init=False)  # every part started: /readyz answers ready
 
     async def run(self) -> None:
         """Start everything in order, each part stopping with the stack, so a failure during start-up
@@ -199,7 +208,8 @@ class Mesh:
             await ensure_schema(engine, projection, projection.schema)
         for slug in settings.hubs:  # each contract answers before its hub's projector runs
             await _start_contract(contracts, engine, settings, slug)
-        stats = [ProjectorStats(h) for h in settings.hubs]
+        announce = announcer(nc)  # live pages refresh when a hub applied a batch (gateway/live.py)
+        stats = [ProjectorStats(h, on_applied=announce) for h in settings.hubs]
         # Each hub's projector runs only while this process holds its lease (projectors/lease.py).
         tasks += [
             asyncio.create_task(
@@ -218,16 +228,23 @@ class Mesh:
         tasks += start_housekeeping(
             nc.jetstream(), engine, [hub(s.hub).projection() for s in stats], stats, settings, self.stop_event
         )
-        reactors, couplings = await _start_reactors(nc, engine, settings, self.stop_event)
+        reactors, couplings, reactor_stats = await _start_reactors(nc, engine, settings, self.stop_event)
         tasks += reactors
         tasks += start_timed(nc, settings.hubs, self.stop_event)  # after the contracts answer (sec expiries)
+        # The constitutional chain's head, signed every VSMESH_CHAIN_CHECKPOINT_EVERY events (runtime/signing.py).
+        tasks.append(asyncio.create_task(keep_signing(js, settings, self.stop_event), name="chain-signing"))
         # The registry and every hub that has only a manifest (hubs/registry/service.py).
         manifest_hubs = ManifestHubs(nc, engine, settings, self.stop_event, set(HUBS), contracts)
         tasks.append(await manifest_hubs.start())
         if self.before_ready is not None:
             await self.before_ready(settings)
             await manifest_hubs.refresh()  # the hubs it bootstrapped answer before the mesh says it is ready
-        mark(settings.data_dir, ready=True)
+        health = MeshHealth(
+            js, {s.hub: hub(s.hub).projection() for s in stats}, stats, couplings, reactor_stats, lambda: self._ready
+        )
+        gateway = await _serve_gateway(stack, nc, engine, settings, health)
+        mark(settings.data_dir, ready=True, gateway_url=gateway.url)
+        self._ready = True
         log.info("mesh up", nats=settings.nats_url, hubs=list(settings.hubs), data_dir=str(settings.data_dir))
         monitor = load_state(settings.data_dir).nats_monitor_port if embedded_nats else None
         self.on_ready(
@@ -240,6 +257,7 @@ class Mesh:
                 hubs=list(settings.hubs),
                 manifest_hubs=sorted(manifest_hubs.running),
                 couplings=len(couplings),
+                gateway_url=gateway.url,
             )
         )
         return tasks, stats
@@ -283,13 +301,31 @@ async def _start_contract(contracts: ContractConnections, engine, settings: Sett
     await contracts.serve(slug, start)
 
 
-async def _start_reactors(nc, engine, settings: Settings, stop: asyncio.Event) -> tuple[list[asyncio.Task], list[str]]:
+async def _start_reactors(
+    nc, engine, settings: Settings, stop: asyncio.Event
+) -> tuple[list[asyncio.Task], list[Coupling], list[ReactorStats]]:
     """The couplings of the hubs this process runs (the reacting hub owns them), minus the disabled ones."""
     await ensure_tables(engine)
     couplings = [c for c in active_couplings(settings) if c.target_hub in settings.hubs]
-    tasks, _ = start_reactors(nc, engine, settings, couplings, stop)
+    tasks, stats = start_reactors(nc, engine, settings, couplings, stop)
     log.info("reactors running", couplings=[c.name for c in couplings])
-    return tasks, [c.name for c in couplings]
+    return tasks, couplings, stats
+
+
+async def _serve_gateway(
+    stack: contextlib.AsyncExitStack, nc, engine, settings: Settings, health: MeshHealth
+) -> Served:
+    """The pages, /metrics and the health checks on loopback, stopped with everything else."""
+    feed = AppliedFeed(nc)
+    await feed.start()
+    stack.push_async_callback(feed.stop)
+    app = Starlette(routes=[*metrics_routes(health), *Pages(nc, feed, engine).routes()])
+    remembered = load_state(settings.data_dir).gateway_port
+    sock = bind(settings.gateway_host, settings.gateway_port, remembered)
+    served = await serve(app, sock)
+    stack.push_async_callback(served.stop)
+    mark(settings.data_dir, gateway_port=sock.getsockname()[1])
+    return served
 
 
 def stop_mesh(settings: Settings, timeout: float = 30.0) -> str:

@@ -53,6 +53,11 @@ class Settings(BaseModel):
     couplings_disabled: tuple[str, ...] = Field(
         (), description="couplings this deployment does not run (comma-separated names, see `vsmesh couplings`)"
     )
+    chain_checkpoint_every: int = Field(
+        100, ge=0, description="vsmesh up signs the constitutional chain's head after this many events (0: off)"
+    )
+    gateway_host: str = Field("127.0.0.1", description="where `vsmesh up` serves the gateway (pages, /metrics)")
+    gateway_port: int = Field(0, ge=0, le=65535, description="the gateway's port; 0: the last one, or any free one")
     ops_stale_red_minutes: float = Field(1440.0, gt=0, description="ops evidence older than this turns red")
 
     @classmethod

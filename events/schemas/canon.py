@@ -67,3 +67,32 @@ class CanonEscalationResolved(Event, frozen=True, tag="canon-escalation-resolved
 
     data: EscalationResolvedData
     horizon: ClassVar[Horizon] = Horizon.CONSTITUTIONAL
+
+
+class MandateRevokedData(EventData, frozen=True):
+    mandate_id: EventId  # the id of the `canon-mandate-granted` event
+    reason: str | None = None
+
+
+class CanonMandateRevoked(Event, frozen=True, tag="canon-mandate-revoked"):
+    """A mandate no longer holds: from now on its holder may not act under it."""
+
+    data: MandateRevokedData
+    horizon: ClassVar[Horizon] = Horizon.CONSTITUTIONAL
+
+
+class CallRefusedData(EventData, frozen=True):
+    """A call the gateway refused; the event's actor is who tried, so an audit shows attempts beside actions."""
+
+    hub: str  # the hub whose contract was called
+    operation: str
+    reason: str
+    access: str = "read"  # read or write
+    missing_mandate: str | None = None  # the scope a mandate would need, e.g. ops-hub:open_incident
+
+
+class CanonCallRefused(Event, frozen=True, tag="canon-call-refused"):
+    """An actor asked for something its mandates do not allow, and was refused."""
+
+    data: CallRefusedData
+    horizon: ClassVar[Horizon] = Horizon.CONSTITUTIONAL

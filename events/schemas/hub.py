@@ -79,3 +79,19 @@ class EventReverted(Event, frozen=True, tag="event-reverted"):
 
     data: EventRevertedData
     horizon: ClassVar[Horizon] = Horizon.CONSTITUTIONAL
+
+
+class ChainCheckpointedData(EventData, frozen=True):
+    stream: str  # the chained stream, CONSTITUTIONAL
+    head_seq: int  # the stream sequence of the last event the signature covers
+    head_hash: str  # that event's chain hash (hex sha-256)
+    key_id: str  # the signing key's fingerprint (sha-256 of its raw public key, hex, first 16)
+    public_key: str  # the raw Ed25519 public key, hex: an auditor checks it against the one exported
+    signature: str  # Ed25519 over "{stream}:{head_seq}:{head_hash}", hex
+
+
+class ChainCheckpointed(Event, frozen=True, tag="chain-checkpointed"):
+    """The mesh's signing key vouched for the constitutional record up to a head (`vsmesh verify --sign`)."""
+
+    data: ChainCheckpointedData
+    horizon: ClassVar[Horizon] = Horizon.CONSTITUTIONAL

@@ -9,7 +9,8 @@ from pydantic import Field
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from vsmesh.hubs.canon import manifest
-from vsmesh.hubs.canon.tables import escalations, mandates, policies, policy_versions
+from vsmesh.hubs.canon.tables import escalations, mandate_revocations, mandates, policies, policy_versions
+from vsmesh.hubs.canon.writes import mandate_operations
 from vsmesh.hubs.contract import ContractRequest, HubContext, Operation
 from vsmesh.hubs.core import core_operations
 
@@ -31,9 +32,9 @@ async def domain_summary(conn: AsyncConnection) -> dict[str, Any]:
         ),
         "mandates": await _rows(
             conn,
-            sa.select(m.mandate_id, m.role, m.holder, m.scope, m.granted_until, m.delegated_from).order_by(
-                m.role, m.holder, m.mandate_id
-            ),
+            sa.select(m.mandate_id, m.role, m.holder, m.scope, m.granted_until, m.delegated_from)
+            .where(m.mandate_id.not_in(sa.select(mandate_revocations.c.mandate_id)))
+            .order_by(m.role, m.holder, m.mandate_id),
         ),  # fmt: skip
         "open_escalations": await _rows(
             conn,
@@ -76,6 +77,7 @@ def operations() -> list[Operation]:
     own = [
         Operation("get_domain_summary", SummaryRequest, get_domain_summary, "policies, mandates, escalations"),
         Operation("get_policies", PoliciesRequest, get_policies, "policies in force, or every version"),
+        *mandate_operations(),
     ]
     names = {op.name for op in own}
     return [*(op for op in core_operations() if op.name not in names), *own]

@@ -9,4 +9,6 @@ EVENT_TYPES = (
     "canon-mandate-granted",
     "canon-escalation-raised",
     "canon-escalation-resolved",
+    "canon-mandate-revoked",
+    "canon-call-refused",  # the gateway's refusals: on the log for the audit, no read model
 )

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from vsmesh.events.schemas.canon import CanonMandateGranted, CanonPolicyDeclared
+from vsmesh.events.schemas.canon import CanonMandateGranted, CanonMandateRevoked, CanonPolicyDeclared
 from vsmesh.hubs.canon import manifest
-from vsmesh.hubs.canon.tables import mandates, metadata, policies, policy_versions
+from vsmesh.hubs.canon.tables import mandate_revocations, mandates, metadata, policies, policy_versions
 from vsmesh.hubs.core import hub_projection
 from vsmesh.projectors.changes import Changes
 from vsmesh.projectors.projection import Applied, Handlers, Projection
@@ -50,9 +50,15 @@ def on_mandate_granted(event: CanonMandateGranted, at: Applied, changes: Changes
     )
 
 
+def on_mandate_revoked(event: CanonMandateRevoked, at: Applied, changes: Changes) -> None:
+    row = {"mandate_id": event.data.mandate_id, "revoked_at": event.time, "revoked_by": event.actor}
+    changes.upsert(mandate_revocations, {**row, "reason": event.data.reason, "event_id": event.id})
+
+
 HANDLERS: Handlers = {
     CanonPolicyDeclared: on_policy_declared,
     CanonMandateGranted: on_mandate_granted,
+    CanonMandateRevoked: on_mandate_revoked,
 }
 
 

@@ -52,5 +52,16 @@ mandates = sa.Table(
     sa.Column("delegated_from", sa.Text),  # the mandate this one was delegated from (metadata.delegated_from)
 )
 
+# A revoked mandate keeps its grant row (the constitution's history); this says it no longer holds.
+mandate_revocations = sa.Table(
+    "mandate_revocations",
+    metadata,
+    sa.Column("mandate_id", sa.Text, primary_key=True),
+    sa.Column("revoked_at", sa.TIMESTAMP(timezone=True), nullable=False),
+    sa.Column("revoked_by", sa.Text, nullable=False),
+    sa.Column("reason", sa.Text),
+    sa.Column("event_id", sa.Text, nullable=False),
+)
+
 # Escalations received and their resolution live in the core's `escalations` table (core handlers).
 escalations = metadata.tables["escalations"]

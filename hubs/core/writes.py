@@ -23,20 +23,28 @@ Text = Field(min_length=1, max_length=10_000)
 
 
 class WriteRequest(ContractRequest):
-    """Who acts (recorded on the event instead of the hub's own identity) and free-form metadata."""
+    """Who acts (recorded on the event instead of the hub's own identity), free-form metadata, and the
+    correlation id that ties the write to its caller's session (the MCP gateway sets one per session).
+
+    Every write operation's request derives from this class; that is how the gateway tells writes from reads.
+    """
 
     actor: str | None = Field(None, min_length=1, max_length=200)
     actor_kind: Literal["human", "agent", "service"] | None = None
     metadata: dict[str, Any] = {}
+    correlation_id: str | None = Field(None, min_length=1, max_length=200)
 
 
-async def _publish(
+async def publish_as_caller(
     ctx: HubContext, event_type: str, request: WriteRequest, subject: str | None, data: dict, **ids: Any
 ) -> dict[str, Any]:
-    """Publish as the caller; the event's data carries the request's metadata."""
+    """Publish as the caller; the event's data carries the request's metadata. An explicit correlation id
+    (a reply's thread) wins over the request's."""
     data = {k: v for k, v in data.items() if v is not None}
     if request.metadata:
-        data["metadata"] = request.metadata
+        data["metadata"] = {**data.get("metadata", {}), **request.metadata}
+    if request.correlation_id and not ids.get("correlation_id"):
+        ids["correlation_id"] = request.correlation_id
     return await ctx.publish(
         event_type, subject=subject, data=data, actor=request.actor, actor_kind=request.actor_kind, **ids
     )
@@ -51,7 +59,7 @@ class RegisterCapabilityRequest(WriteRequest):
 
 async def register_capability(ctx: HubContext, request: RegisterCapabilityRequest) -> dict[str, Any]:
     data = request.model_dump(include={"capability", "description", "tags", "parameters_schema"})
-    return await _publish(ctx, "capability-registered", request, f"capability/{request.capability}", data)
+    return await publish_as_caller(ctx, "capability-registered", request, f"capability/{request.capability}", data)
 
 
 class RequestCapabilityRequest(WriteRequest):
@@ -69,7 +77,7 @@ async def request_capability(ctx: HubContext, request: RequestCapabilityRequest)
         raise ContractError("unknown_capability", f"{ctx.hub} offers no {request.capability!r}; it offers: {known}")
     data = request.model_dump(mode="json", include={"capability", "summary", "parameters", "due_by"})
     data["provider"] = ctx.hub
-    return await _publish(ctx, "capability-requested", request, f"capability/{request.capability}", data)
+    return await publish_as_caller(ctx, "capability-requested", request, f"capability/{request.capability}", data)
 
 
 class UpdateCapabilityRequest(WriteRequest):
@@ -85,7 +93,8 @@ async def update_capability_request(ctx: HubContext, request: UpdateCapabilityRe
         raise ContractError("not_found", f"{ctx.hub} has no capability request {request.request_id}")
     data = {"request_id": request.request_id, "status": request.status, "note": request.note}
     subject = f"capability/{found['capability']}"
-    return await _publish(ctx, "capability-request-updated", request, subject, data, causation_id=request.request_id)
+    ids = {"causation_id": request.request_id}
+    return await publish_as_caller(ctx, "capability-request-updated", request, subject, data, **ids)
 
 
 class EscalateRequest(WriteRequest):
@@ -99,7 +108,7 @@ class EscalateRequest(WriteRequest):
 
 async def escalate_issue(ctx: HubContext, request: EscalateRequest) -> dict[str, Any]:
     data = request.model_dump(include={"title", "severity", "reason", "from_hub", "cause_event_id"})
-    return await _publish(
+    return await publish_as_caller(
         ctx, "canon-escalation-raised", request, request.subject, data, causation_id=request.cause_event_id
     )
 
@@ -125,7 +134,7 @@ async def send_message(ctx: HubContext, request: SendMessageRequest) -> dict[str
         to = request.to or parent["sent_by"]
     data = {"to": to, "body": request.body, "title": request.title, "priority": request.priority}
     data["reply_to"] = request.reply_to
-    return await _publish(ctx, "message-sent", request, request.subject, data, **ids)
+    return await publish_as_caller(ctx, "message-sent", request, request.subject, data, **ids)
 
 
 class MarkReadRequest(WriteRequest):
@@ -138,7 +147,7 @@ async def mark_message_read(ctx: HubContext, request: MarkReadRequest) -> dict[s
     if found is None:
         raise ContractError("not_found", f"{ctx.hub} has no message {request.message_id}")
     data = {"message_id": request.message_id}
-    return await _publish(ctx, "message-read", request, found["entity"], data, causation_id=request.message_id)
+    return await publish_as_caller(ctx, "message-read", request, found["entity"], data, causation_id=request.message_id)
 
 
 class AlertFollowUpRequest(WriteRequest):
@@ -154,7 +163,7 @@ async def _alert_follow_up(
     if found is None:
         raise ContractError("not_found", f"{ctx.hub} has no alert {request.alert_id}")
     data = {"alert_id": request.alert_id, field: request.note}
-    return await _publish(ctx, event_type, request, found["entity"], data, causation_id=request.alert_id)
+    return await publish_as_caller(ctx, event_type, request, found["entity"], data, causation_id=request.alert_id)
 
 
 async def acknowledge_alert(ctx: HubContext, request: AlertFollowUpRequest) -> dict[str, Any]:

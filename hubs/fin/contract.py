@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from vsmesh.hubs.contract import ContractRequest, HubContext, Operation
 from vsmesh.hubs.core import core_operations
 from vsmesh.hubs.fin import manifest, queries
+from vsmesh.hubs.fin.writes import write_operations
 
 DEFAULT_RUNWAY_ALERT_MONTHS = 6.0  # when the settings object does not carry the fin threshold
 
@@ -89,6 +90,7 @@ def operations() -> list[Operation]:
         Operation("get_runway", RunwayRequest, get_runway, "months of runway at the projected burn"),
         Operation("get_budgets", BudgetsRequest, get_budgets, "budgets: allocated, committed, spent"),
         Operation("known_events", KnownEventsRequest, known_events, "which cost events the hub already has"),
+        *write_operations(),
     ]
     names = {op.name for op in own}
     return [*(op for op in core_operations() if op.name not in names), *own]

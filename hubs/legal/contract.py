@@ -11,10 +11,11 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from vsmesh.hubs.contract import ContractRequest, HubContext, Operation
 from vsmesh.hubs.core import core_operations
-from vsmesh.hubs.core.writes import WriteRequest
+from vsmesh.hubs.core.writes import WriteRequest, publish_as_caller
 from vsmesh.hubs.legal import report
 from vsmesh.hubs.legal.tables import agents_seen, vendor_spend, vendors
 from vsmesh.hubs.legal.tpsc import TpscTool
+from vsmesh.projectors.builds import read_build_info
 
 Slug = Field(min_length=1, max_length=200, pattern=r"^[a-z0-9][a-z0-9-]*$")
 
@@ -41,15 +42,25 @@ class DayRequest(ContractRequest):
     as_of: dt.date | None = Field(None, description="judge review dates on this day; default today (UTC)")
 
 
+async def _day(ctx: HubContext, conn: AsyncConnection, as_of: dt.date | None) -> dt.date:
+    """The day dates are judged on: the request's, else a point-in-time copy's last moment, else today."""
+    if as_of is None and ctx.point_in_time is not None:
+        info = await read_build_info(conn, ctx.schema)
+        if info is not None:
+            return (info.until.time or info.finished_at or info.started_at).date()
+    return _today(as_of)
+
+
 async def get_domain_summary(ctx: HubContext, request: DayRequest) -> dict[str, Any]:
     async with ctx.read() as conn:
-        now = dt.datetime.combine(request.as_of, dt.time(), dt.UTC) if request.as_of else None
-        return await domain_summary(conn, now)
+        day = await _day(ctx, conn, request.as_of)
+        return await domain_summary(conn, dt.datetime.combine(day, dt.time(), dt.UTC))
 
 
 async def get_gdpr_report(ctx: HubContext, request: DayRequest) -> dict[str, Any]:
+    """The Art. 30 record and its gaps; with point_in_time, as the copy's record said on the copy's day."""
     async with ctx.read() as conn:
-        return await report.gdpr_report(conn, _today(request.as_of))
+        return await report.gdpr_report(conn, await _day(ctx, conn, request.as_of))
 
 
 class ListServicesRequest(ContractRequest):
@@ -72,11 +83,9 @@ class IngestToolRequest(WriteRequest):
 async def ingest_tpsc_tool(ctx: HubContext, request: IngestToolRequest) -> dict[str, Any]:
     """Record one vendor (a TPSC row); the event id derives from its content, so the same row is stored once."""
     t = request.tool
-    data = {**t.data(), **({"metadata": request.metadata} if request.metadata else {})}
-    return await ctx.publish(
-        "legal-vendor-recorded", subject=f"vendor/{t.vendor}", data=data, actor=request.actor,
-        actor_kind=request.actor_kind, event_id=t.event_id(),
-    )  # fmt: skip
+    return await publish_as_caller(
+        ctx, "legal-vendor-recorded", request, f"vendor/{t.vendor}", t.data(), event_id=t.event_id()
+    )
 
 
 class RegisterServiceRequest(WriteRequest, TpscTool):
@@ -85,9 +94,8 @@ class RegisterServiceRequest(WriteRequest, TpscTool):
 
 async def register_service(ctx: HubContext, request: RegisterServiceRequest) -> dict[str, Any]:
     tool = TpscTool.model_validate(request.model_dump(include=set(TpscTool.model_fields)))
-    wrapped = IngestToolRequest(
-        tool=tool, actor=request.actor, actor_kind=request.actor_kind, metadata=request.metadata
-    )
+    caller = request.model_dump(include=set(WriteRequest.model_fields) - set(ContractRequest.model_fields))
+    wrapped = IngestToolRequest(tool=tool, **caller)
     return await ingest_tpsc_tool(ctx, wrapped)
 
 
@@ -99,7 +107,7 @@ class RecordDpaRequest(WriteRequest):
 
 async def record_dpa(ctx: HubContext, request: RecordDpaRequest) -> dict[str, Any]:
     data = {k: v for k, v in request.model_dump(mode="json", include={"vendor", "signed_on", "document"}).items() if v}
-    return await _publish(ctx, "legal-dpa-recorded", request, f"vendor/{request.vendor}", data)
+    return await publish_as_caller(ctx, "legal-dpa-recorded", request, f"vendor/{request.vendor}", data)
 
 
 class RecordProcessingRequest(WriteRequest):
@@ -119,7 +127,7 @@ class RecordProcessingRequest(WriteRequest):
 async def record_processing(ctx: HubContext, request: RecordProcessingRequest) -> dict[str, Any]:
     fields = set(RecordProcessingRequest.model_fields) - set(WriteRequest.model_fields)
     data = {k: v for k, v in request.model_dump(mode="json", include=fields).items() if v not in (None, [])}
-    return await _publish(ctx, "legal-processing-recorded", request, f"processing/{request.activity}", data)
+    return await publish_as_caller(ctx, "legal-processing-recorded", request, f"processing/{request.activity}", data)
 
 
 class RegisterAiSystemRequest(WriteRequest):
@@ -133,14 +141,7 @@ class RegisterAiSystemRequest(WriteRequest):
 async def register_ai_system(ctx: HubContext, request: RegisterAiSystemRequest) -> dict[str, Any]:
     data = {"actor": request.ai_actor, "owner": request.owner, "purpose": request.purpose,
             "risk_class": request.risk_class, "human_oversight": request.human_oversight}  # fmt: skip
-    return await _publish(ctx, "legal-ai-system-registered", request, f"ai-system/{request.ai_actor}", data)
-
-
-async def _publish(ctx: HubContext, event_type: str, request: WriteRequest, subject: str, data: dict) -> dict:
-    data = {k: v for k, v in data.items() if v is not None}
-    if request.metadata:
-        data["metadata"] = request.metadata
-    return await ctx.publish(event_type, subject=subject, data=data, actor=request.actor, actor_kind=request.actor_kind)
+    return await publish_as_caller(ctx, "legal-ai-system-registered", request, f"ai-system/{request.ai_actor}", data)
 
 
 class VendorRequest(ContractRequest):
@@ -159,14 +160,14 @@ async def vendor_known(ctx: HubContext, request: VendorRequest) -> dict[str, Any
 
 
 class AgentRequest(ContractRequest):
-    actor: str = Field(min_length=1)
+    agent: str = Field(min_length=1, description="the agent's actor id")  # not `actor`: the gateway sets that
     hub: str = Field(min_length=1)
 
 
 async def agent_seen(ctx: HubContext, request: AgentRequest) -> dict[str, Any]:
     a = agents_seen.c
     async with ctx.read() as conn:
-        found = (await conn.execute(sa.select(a.actor).where(a.actor == request.actor, a.hub == request.hub))).first()
+        found = (await conn.execute(sa.select(a.actor).where(a.actor == request.agent, a.hub == request.hub))).first()
     return {"seen": found is not None}
 
 

@@ -78,7 +78,7 @@ def _agent_reaction(hub: str):
     async def agent_to_legal(event: Event, ctx: Context) -> list[Emit]:
         if event.actorkind != "agent":
             return []
-        if (await ctx.ask(manifest.SLUG, "agent_seen", {"actor": event.actor, "hub": hub}))["seen"]:
+        if (await ctx.ask(manifest.SLUG, "agent_seen", {"agent": event.actor, "hub": hub}))["seen"]:
             return []
         data = {"actor": event.actor, "seen_on_hub": hub, "event_type": event.type, "cause_event_id": event.id}
         return [Emit("legal-agent-observed", manifest.SLUG, f"ai-system/{event.actor}", data)]

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from vsmesh.hubs.ops.tables import (
@@ -62,13 +63,7 @@ class Snapshot:
 
 async def load_snapshot(conn: AsyncConnection) -> Snapshot:
     """Inventory rows, their live attributes and all evidence, ordered so answers are stable."""
-    snap = Snapshot()
-    for row in (await conn.execute(sa.select(inventory).order_by(inventory.c.entity))).mappings():
-        snap.items[row["entity"]] = {**row, "attributes": {}}
-    attrs = sa.select(inventory_attributes).where(sa.not_(inventory_attributes.c.removed))
-    for row in (await conn.execute(attrs.order_by(inventory_attributes.c.entity, inventory_attributes.c.key))).all():
-        if row.entity in snap.items:
-            snap.items[row.entity]["attributes"][row.key] = row.value
+    snap = await _load_items(conn, sa.true())
     ordered = sa.select(evidence).order_by(evidence.c.entity, evidence.c.kind)
     for row in (await conn.execute(ordered)).mappings():
         snap.evidence[row["entity"]].append(dict(row))
@@ -77,6 +72,71 @@ async def load_snapshot(conn: AsyncConnection) -> Snapshot:
     for entity, currency, total in (await conn.execute(totals.order_by(c.entity, c.currency))).all():
         snap.costs.setdefault(entity, {})[currency] = total
     return snap
+
+
+async def load_waves(conn: AsyncConnection) -> Snapshot:
+    """Only the migration waves and readiness gates with their attributes: all a wave's readiness reads
+    (readiness_view.describe_wave), without the thousands of services and their evidence."""
+    i = inventory.c
+    return await _load_items(conn, sa.or_(i.kind.in_(WAVE_KINDS), i.entity.startswith("readiness-gate/")))
+
+
+WAVE_KINDS = ("migration-wave", "readiness-gate")
+
+
+async def _load_items(conn: AsyncConnection, where: sa.ColumnElement[bool]) -> Snapshot:
+    """The inventory rows matching `where`, with their live attributes, by entity."""
+    snap = Snapshot()
+    for row in (await conn.execute(sa.select(inventory).where(where).order_by(inventory.c.entity))).mappings():
+        snap.items[row["entity"]] = {**row, "attributes": {}}
+    a = inventory_attributes.c
+    attrs = sa.select(inventory_attributes).join(inventory, inventory.c.entity == a.entity).where(where)
+    for row in (await conn.execute(attrs.where(sa.not_(a.removed)).order_by(a.entity, a.key))).all():
+        snap.items[row.entity]["attributes"][row.key] = row.value
+    return snap
+
+
+async def load_around(conn: AsyncConnection, entities: list[str], names: list[str]) -> Snapshot:
+    """Only these services (`names`: theirs) and what service_view.describe_service reads of them: their hosts,
+    the items naming them in a `service` attribute (endpoints, access paths, backup sets, runbooks), the
+    evidence of the services and of those items, and the services' costs."""
+    if not entities:
+        return Snapshot()
+    a = inventory_attributes.c
+    text = a.value.op("#>>", return_type=sa.Text)(sa.literal_column("'{}'::text[]"))
+    kind = sa.func.jsonb_typeof(a.value)
+    names_array = sa.literal(names, postgresql.ARRAY(sa.Text))
+    names_it = sa.or_(
+        sa.and_(kind == "string", text.in_(names)), sa.and_(kind == "array", a.value.op("?|")(names_array))
+    )
+    naming = sa.select(a.entity).where(a.key == "service", sa.not_(a.removed), names_it)
+    hosts = sa.select(sa.literal("host/", sa.Text) + text).where(
+        a.key == "host", sa.not_(a.removed), a.entity.in_(entities)
+    )
+    i = inventory.c.entity
+    snap = await _load_items(conn, sa.or_(i.in_(entities), i.in_(naming), i.in_(hosts)))
+    proven = sorted({*entities, *(e for e, row in snap.items.items() if row["kind"] == "endpoint")})
+    ordered = sa.select(evidence).where(evidence.c.entity.in_(proven)).order_by(evidence.c.entity, evidence.c.kind)
+    for row in (await conn.execute(ordered)).mappings():
+        snap.evidence[row["entity"]].append(dict(row))
+    c = service_costs.c
+    totals = sa.select(c.entity, c.currency, sa.func.sum(c.amount)).where(c.entity.in_(entities))
+    totals = totals.group_by(c.entity, c.currency).order_by(c.entity, c.currency)
+    for entity, currency, total in (await conn.execute(totals)).all():
+        snap.costs.setdefault(entity, {})[currency] = total
+    return snap
+
+
+async def open_incident_count(conn: AsyncConnection) -> int:
+    """Incidents not resolved (as incident_rows(open_only=True) lists them)."""
+    query = sa.select(sa.func.count()).select_from(incidents).where(incidents.c.status != "resolved")
+    return (await conn.execute(query)).scalar_one()
+
+
+async def evidence_of(conn: AsyncConnection, entity: str) -> list[Row]:
+    """The entity's latest evidence of each kind, by kind (Snapshot.evidence of one entity)."""
+    query = sa.select(evidence).where(evidence.c.entity == entity).order_by(evidence.c.kind)
+    return [dict(r) for r in (await conn.execute(query)).mappings()]
 
 
 async def evidence_by_id(conn: AsyncConnection, ids: list[str]) -> dict[str, Row]:

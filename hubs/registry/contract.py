@@ -12,7 +12,7 @@ from vsmesh.events.governance import GOVERNANCE_TYPES
 from vsmesh.hubs.contract import ContractRequest, HubContext, Operation
 from vsmesh.hubs.core import core_operations
 from vsmesh.hubs.core.queries import filtered, one, rows
-from vsmesh.hubs.core.writes import Slug, WriteRequest
+from vsmesh.hubs.core.writes import Slug, WriteRequest, publish_as_caller
 from vsmesh.hubs.registry import tables as t
 from vsmesh.hubs.registry.reads import registry_connection
 
@@ -149,12 +149,7 @@ async def record_event(ctx: HubContext, request: RecordEventRequest) -> dict[str
             f"record_event does not publish {request.type!r}: it changes how the mesh sees {ctx.hub}; "
             "use `vsmesh hub bootstrap` (manifests, widgets) or `vsmesh revert` (reverts)",
         )
-    data = dict(request.data)
-    if request.metadata:
-        data["metadata"] = {**data.get("metadata", {}), **request.metadata}
-    return await ctx.publish(
-        request.type, subject=request.widget, data=data, actor=request.actor, actor_kind=request.actor_kind
-    )
+    return await publish_as_caller(ctx, request.type, request, request.widget, dict(request.data))
 
 
 class SummaryRequest(ContractRequest):

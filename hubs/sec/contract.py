@@ -14,7 +14,7 @@ from vsmesh.errors import ContractError
 from vsmesh.hubs.contract import ContractRequest, HubContext, Operation
 from vsmesh.hubs.core import core_operations
 from vsmesh.hubs.core.tables import risks
-from vsmesh.hubs.core.writes import WriteRequest
+from vsmesh.hubs.core.writes import WriteRequest, publish_as_caller
 from vsmesh.hubs.sec import queries
 from vsmesh.hubs.sec.tables import finding_sightings, findings
 
@@ -98,7 +98,7 @@ async def grant_exception(ctx: HubContext, request: GrantExceptionRequest) -> di
         raise ContractError("invalid_request", "an exception needs a finding_id, or a rule (and optionally a service)")
     fields = {"exception_id", "owner", "reason", "expires_on", "finding_id", "rule", "service", "compensating_control"}
     data = {k: v for k, v in request.model_dump(mode="json", include=fields).items() if v is not None}
-    return await _publish(ctx, "sec-exception-granted", request, f"exception/{request.exception_id}", data)
+    return await publish_as_caller(ctx, "sec-exception-granted", request, f"exception/{request.exception_id}", data)
 
 
 class RecordRotationRequest(WriteRequest):
@@ -109,16 +109,16 @@ class RecordRotationRequest(WriteRequest):
 
 async def record_rotation(ctx: HubContext, request: RecordRotationRequest) -> dict[str, Any]:
     data = {k: v for k, v in request.model_dump(mode="json", include={"secret_set", "rotated_on", "note"}).items() if v}
-    return await _publish(ctx, "sec-secret-rotated", request, f"secret-set/{request.secret_set}", data)
+    return await publish_as_caller(ctx, "sec-secret-rotated", request, f"secret-set/{request.secret_set}", data)
 
 
-async def _publish(ctx: HubContext, event_type: str, request: WriteRequest, subject: str, data: dict) -> dict:
-    if request.metadata:
-        data["metadata"] = request.metadata
-    return await ctx.publish(event_type, subject=subject, data=data, actor=request.actor, actor_kind=request.actor_kind)
+class CheckExpiriesRequest(WriteRequest):
+    """A write: it publishes what has become true (the gateway asks for a write mandate)."""
+
+    now: dt.datetime | None = Field(None, description="judge expiries and rotations at this time; default: now")
 
 
-async def check_expiries(ctx: HubContext, request: ClockedRequest) -> dict[str, Any]:
+async def check_expiries(ctx: HubContext, request: CheckExpiriesRequest) -> dict[str, Any]:
     """Publish what the passage of time has made true, once: each exception past its expiry
     (`sec-exception-expired`, which couplings turn into an alert and a canon escalation) and each secret set
     past its rotation due date (`risk-surfaced`). Ids derive from the exception and expiry (the secret and its
@@ -134,8 +134,8 @@ async def check_expiries(ctx: HubContext, request: ClockedRequest) -> dict[str, 
     for e in expired:
         data = {"exception_id": e["exception_id"], "expires_on": e["expires_on"].isoformat(), "owner": e["owner"]}
         event_id = str(uuid.uuid5(WATCH_NAMESPACE, f"expired:{e['exception_id']}:{e['expires_on']}"))
-        await ctx.publish(
-            "sec-exception-expired", subject=f"exception/{e['exception_id']}", data=data, event_id=event_id,
+        await publish_as_caller(
+            ctx, "sec-exception-expired", request, f"exception/{e['exception_id']}", data, event_id=event_id,
             causation_id=e["event_id"],
         )  # fmt: skip
         published["exceptions_expired"].append(e["exception_id"])
@@ -151,7 +151,7 @@ async def check_expiries(ctx: HubContext, request: ClockedRequest) -> dict[str, 
             "description": f"last rotation: {since}; policy {s['policy']} allows {s['max_age_days']} days",
             "owner": s["owner"],
         }
-        await ctx.publish("risk-surfaced", subject=f"secret-set/{s['secret_set']}", data=data, event_id=event_id)
+        await publish_as_caller(ctx, "risk-surfaced", request, f"secret-set/{s['secret_set']}", data, event_id=event_id)
         published["rotations_overdue"].append(s["secret_set"])
     return published
 
@@ -166,7 +166,9 @@ def operations() -> list[Operation]:
         Operation("known_events", KnownEventsRequest, known_events, "which finding events the hub already has"),
         Operation("grant_exception", GrantExceptionRequest, grant_exception, "accept a finding or rule until a date"),
         Operation("record_rotation", RecordRotationRequest, record_rotation, "say a secret set was rotated"),
-        Operation("check_expiries", ClockedRequest, check_expiries, "publish expired exceptions and overdue rotations"),
+        Operation(
+            "check_expiries", CheckExpiriesRequest, check_expiries, "publish expired exceptions and overdue rotations"
+        ),
     ]
     names = {op.name for op in own}
     return [*(op for op in core_operations() if op.name not in names), *own]

@@ -343,6 +343,10 @@ GOVERNANCE_SUBJECTS = {
     "event-reverted": ["constitutional.{hub}.event-reverted.service:x"],
     "canon-policy-declared": ["constitutional.canon-hub.canon-policy-declared.policy:p"],
     "canon-mandate-granted": ["constitutional.canon-hub.canon-mandate-granted.role:r"],
+    "chain-checkpointed": [
+        "constitutional.registry.chain-checkpointed.chain:constitutional",
+        "constitutional.{hub}.chain-checkpointed.chain:constitutional",
+    ],
 }
 
 

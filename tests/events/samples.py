@@ -24,6 +24,14 @@ SAMPLE_DATA: dict[str, dict[str, Any]] = {
     },
     "widget-created": {"slug": "ops-service-gitea", "widget_type": "ops-service", "entity": "service/gitea"},
     "event-reverted": {"event_id": "0190-a", "event_type": "ops-health-checked", "reason": "probe misconfigured"},
+    "chain-checkpointed": {
+        "stream": "CONSTITUTIONAL",
+        "head_seq": 42,
+        "head_hash": "9f" * 32,
+        "key_id": "0a1b2c3d4e5f6a7b",
+        "public_key": "3d" * 32,
+        "signature": "00" * 64,
+    },  # fmt: skip
     # ops
     "ops-inventory-registered": {"kind": "service", "name": "gitea", "environment": "coulombcore", "owner": "rail"},
     "ops-inventory-updated": {"owner": "platform", "attributes": {"nodeport": 32166}, "removed_attributes": ["old"]},
@@ -170,6 +178,14 @@ SAMPLE_DATA: dict[str, dict[str, Any]] = {
     },
     "legal-service-noted": {"service": "gitea", "personal_data": True, "cause_event_id": "0190-i"},
     "legal-vendor-spend-seen": {"vendor": "hetzner", "cause_event_id": "0190-c"},
+    "canon-mandate-revoked": {"mandate_id": "0190-mandate", "reason": "the agent's task is done"},
+    "canon-call-refused": {
+        "hub": "ops-hub",
+        "operation": "open_incident",
+        "access": "write",
+        "reason": "no mandate of agent-7 covers ops-hub:open_incident",
+        "missing_mandate": "ops-hub:open_incident",
+    },
     # core
     "capability-registered": {"capability": "provision-k3s", "description": "a k3s cluster", "tags": ["infra"]},
     "capability-requested": {"capability": "provision-k3s", "provider": "ops-hub", "parameters": {"nodes": 3}},

@@ -7,6 +7,7 @@ import pytest
 from vsmesh.bus.connection import connect
 from vsmesh.bus.contract_client import ask
 from vsmesh.bus.publisher import Publisher
+from vsmesh.errors import ContractError
 
 HUB = "canon-hub"
 
@@ -94,3 +95,31 @@ async def test_mandates_delegation_and_escalations(nc, publisher, running_mesh):
     assert open_one.event_id in open_ids and decided.event_id not in open_ids
     # The core's get_escalations answers on canon too, with the resolution.
     assert summary["resolved_escalations"] >= 1
+
+
+async def test_a_revoked_mandate_no_longer_holds(nc, publisher, running_mesh):
+    holder = f"bot-{uuid.uuid4().hex[:6]}"
+    granted = await publish(
+        publisher, "canon-mandate-granted", {"role": "Operator", "holder": holder, "scope": "ops-hub:read"}
+    )
+    wait = {"wait_for_seq": {granted.stream: granted.sequence}}
+    [held] = (await ask(nc, HUB, "get_mandates", {"holder": holder, **wait}))["mandates"]
+    assert held["mandate_id"] == granted.event_id
+
+    revoked = await ask(
+        nc,
+        HUB,
+        "revoke_mandate",
+        {"mandate_id": granted.event_id, "reason": "done", "actor": "ada", "actor_kind": "human"},
+    )
+    wait = {"wait_for_seq": {revoked["stream"]: revoked["seq"]}}
+    assert (await ask(nc, HUB, "get_mandates", {"holder": holder, **wait}))["mandates"] == []
+    [gone] = (await ask(nc, HUB, "get_mandates", {"holder": holder, "include_revoked": True}))["mandates"]
+    assert (gone["revoked_by"], gone["revoke_reason"]) == ("ada", "done")
+    assert holder not in {m["holder"] for m in (await ask(nc, HUB, "get_domain_summary", {}))["mandates"]}
+    # Granting is not a contract operation: no caller of a hub can give itself power.
+    with pytest.raises(ContractError):
+        await ask(nc, HUB, "grant_mandate", {"holder": holder, "role": "x", "scope": "*"}, timeout=2)
+    with pytest.raises(ContractError) as unknown:
+        await ask(nc, HUB, "revoke_mandate", {"mandate_id": "no-such-mandate"})
+    assert unknown.value.code == "not_found"

@@ -1,0 +1,261 @@
+"""The MCP gateway's cost: a read and a write tool call over streamable HTTP beside the raw NATS contract
+request for the same operation, in the same run; and calls/s with 8 concurrent MCP sessions.
+
+Target (issue 16): the gateway adds <= 5 ms at p50 over the raw request. Layout: `vsmesh up` on a temp
+data dir (embedded servers), the gateway in its own process (uvicorn, one event loop, as `vsmesh up` will
+serve it), this process as the client of both. Until the identity branch lands, the gateway authenticates
+with a stand-in that maps one fixed bearer string to the bench agent (no JWT verification is measured yet).
+Read: ops-hub get_incidents; write: ops-hub record_runbook_step (one publish, no read-model check).
+
+    python bench/gateway.py [--calls 400] [--seconds 10]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+VSMESH = [sys.executable, "-m", "vsmesh.cli.app"]
+AGENT = "bench-agent"
+TOKEN = f"agent:{AGENT}"  # the stand-in bearer string (see the module's docstring)
+READ = ("ops-hub", "get_incidents", {})
+WRITE = ("ops-hub", "record_runbook_step", {"runbook": "bench", "outcome": "succeeded", "steps": ["a", "b"]})
+TARGET_P50_OVERHEAD_MS = 5.0
+
+
+def stats(values: list[float]) -> dict[str, float]:
+    ordered = sorted(values)
+    pick = lambda q: ordered[min(len(ordered) - 1, int(q * len(ordered)))]  # noqa: E731
+    return {"n": len(ordered), "p50": round(pick(0.5), 2), "p99": round(pick(0.99), 2)}
+
+
+# --- the gateway process
+
+
+async def _authenticate(request):  # the stand-in verifier; the identity branch's JWT verifier replaces it
+    from vsmesh.errors import Unauthorized
+    from vsmesh.gateway.principal import Principal
+
+    if request.headers.get("authorization") != f"Bearer {TOKEN}":
+        raise Unauthorized("a bearer token is required")
+    return Principal(subject=AGENT, kind="agent", name=AGENT, client_id=AGENT)
+
+
+async def serve(data_dir: Path, port: int) -> None:
+    import uvicorn
+    from starlette.applications import Starlette
+
+    from vsmesh.bus.connection import connect
+    from vsmesh.gateway.mcp_server import mcp_app
+    from vsmesh.logs import configure_logging
+
+    settings = settings_of(data_dir)
+    configure_logging(settings)
+    nc = await connect(settings, name="bench-gateway")
+    routes, lifespan = mcp_app(settings, nc, _authenticate)
+    app = Starlette(routes=routes, lifespan=profiled(lifespan))
+    await uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning")).serve()
+
+
+def profiled(lifespan):
+    """With BENCH_GATEWAY_PROFILE=FILE, where the gateway's time goes (cProfile, written at shutdown)."""
+    import contextlib
+
+    path = os.environ.get("BENCH_GATEWAY_PROFILE")
+    if not path:
+        return lifespan
+
+    @contextlib.asynccontextmanager
+    async def wrapped(app):
+        import cProfile
+
+        profile = cProfile.Profile()
+        async with lifespan(app):
+            profile.enable()
+            try:
+                yield
+            finally:
+                profile.disable()
+                profile.dump_stats(path)
+
+    return wrapped
+
+
+# --- the client process
+
+
+def settings_of(data_dir: Path):
+    from vsmesh.runtime.mesh_state import load_state
+    from vsmesh.settings import Settings
+
+    s = load_state(data_dir)
+    return Settings(data_dir=data_dir, nats_url=s.nats_url, nats_user=s.nats_user, nats_password=s.nats_password,
+                    database_url=s.database_url, log_format="json", log_level="warning")  # fmt: skip
+
+
+async def timed(call, n: int) -> list[float]:
+    took = []
+    for _ in range(n):
+        started = time.perf_counter()
+        await call()
+        took.append((time.perf_counter() - started) * 1000)
+    return took
+
+
+async def compare(nc, client, op: tuple, calls: int, write: bool) -> dict:
+    """The same operation raw and through the gateway, in alternating blocks so drift hits both alike."""
+    from vsmesh.bus.contract_client import ask
+
+    hub, operation, args = op
+    raw_args = {**args, "actor": AGENT, "actor_kind": "agent"} if write else args
+
+    async def raw() -> None:
+        await ask(nc, hub, operation, raw_args)
+
+    async def mcp() -> None:
+        result = await client.call_tool(f"{hub}__{operation}", args)
+        if result.is_error:
+            raise RuntimeError(result.content[0].text)
+
+    await timed(raw, 30)
+    await timed(mcp, 30)  # warm both paths
+    raw_ms, mcp_ms = [], []
+    for _ in range(4):
+        raw_ms += await timed(raw, calls // 4)
+        mcp_ms += await timed(mcp, calls // 4)
+    r, m = stats(raw_ms), stats(mcp_ms)
+    return {"raw_nats": r, "mcp_http": m, "p50_overhead_ms": round(m["p50"] - r["p50"], 2)}
+
+
+async def throughput(url: str, seconds: float, sessions: int = 8) -> dict:
+    """Read tool calls/s with `sessions` concurrent MCP clients, each calling back to back."""
+    done = [0] * sessions
+    stop = time.perf_counter() + seconds
+
+    async def one(i: int) -> None:
+        async with mcp_session(url) as client:
+            await client.call_tool("ops-hub__get_incidents", {})
+            while time.perf_counter() < stop:
+                await client.call_tool("ops-hub__get_incidents", {})
+                done[i] += 1
+
+    started = time.perf_counter()
+    await asyncio.gather(*(one(i) for i in range(sessions)))
+    return {"sessions": sessions, "calls": sum(done), "calls_per_s": round(sum(done) / (time.perf_counter() - started))}
+
+
+def mcp_session(url: str):
+    import contextlib
+
+    import httpx2
+    from mcp import Client
+    from mcp.client.streamable_http import streamable_http_client
+
+    @contextlib.asynccontextmanager
+    async def session():
+        async with httpx2.AsyncClient(headers={"Authorization": f"Bearer {TOKEN}"}, timeout=30) as http:
+            async with Client(streamable_http_client(url, http_client=http), cache=None) as client:
+                yield client
+
+    return session()
+
+
+async def grant(settings) -> None:
+    from vsmesh.bus.connection import connect
+    from vsmesh.bus.publisher import Publisher
+
+    nc = await connect(settings, name="bench-grant")
+    try:
+        publisher = Publisher(nc.jetstream(), settings)
+        data = {"role": "Bench", "holder": AGENT, "scope": "ops-hub"}
+        event = publisher.build("canon-mandate-granted", hub="canon-hub", subject=f"mandate/{AGENT}", data=data)
+        await publisher.publish(event)
+    finally:
+        await nc.close()
+
+
+async def measure(data_dir: Path, url: str, calls: int, seconds: float) -> dict:
+    from vsmesh.bus.connection import connect
+
+    settings = settings_of(data_dir)
+    await grant(settings)
+    nc = await connect(settings, name="bench-raw")
+    try:
+        async with mcp_session(url) as client:
+            for _ in range(100):  # until the gateway has followed the grant
+                if not (await client.call_tool("ops-hub__get_incidents", {})).is_error:
+                    break
+                await asyncio.sleep(0.05)
+            read = await compare(nc, client, READ, calls, write=False)
+            write = await compare(nc, client, WRITE, calls, write=True)
+    finally:
+        await nc.close()
+    return {"read": read, "write": write, "concurrent": await throughput(url, seconds)}
+
+
+def wait_ready(data_dir: Path, proc: subprocess.Popen) -> None:
+    from vsmesh.runtime.mesh_state import load_state
+
+    deadline = time.monotonic() + 120
+    while not load_state(data_dir).ready:
+        if proc.poll() is not None or time.monotonic() > deadline:
+            raise SystemExit(f"vsmesh up did not get ready; see {data_dir}/mesh.log")
+        time.sleep(0.1)
+
+
+def wait_listening(port: int, proc: subprocess.Popen) -> None:
+    import socket
+
+    deadline = time.monotonic() + 60
+    while True:
+        with socket.socket() as s:
+            if s.connect_ex(("127.0.0.1", port)) == 0:
+                return
+        if proc.poll() is not None or time.monotonic() > deadline:
+            raise SystemExit("the gateway did not start")
+        time.sleep(0.1)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--calls", type=int, default=400, help="calls per path and operation")
+    parser.add_argument("--seconds", type=float, default=10.0, help="duration of the concurrent phase")
+    parser.add_argument("--serve", nargs=2, metavar=("DATA_DIR", "PORT"), help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.serve:
+        asyncio.run(serve(Path(args.serve[0]), int(args.serve[1])))
+        return
+
+    from vsmesh.runtime.nats_server import free_port
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("VSMESH_")} | {"VSMESH_LOG_FORMAT": "json"}
+    gateway_env = env | {k: v for k, v in os.environ.items() if k == "BENCH_GATEWAY_PROFILE"}
+    with tempfile.TemporaryDirectory(prefix="vsmesh-bench-gw-") as tmp:
+        data_dir, port = Path(tmp), free_port()
+        up = subprocess.Popen([*VSMESH, "up", "--data-dir", tmp], env=env, stdout=subprocess.DEVNULL,
+                              stderr=subprocess.DEVNULL)  # fmt: skip
+        gateway = None
+        try:
+            wait_ready(data_dir, up)
+            gateway = subprocess.Popen([sys.executable, __file__, "--serve", tmp, str(port)], env=gateway_env)
+            wait_listening(port, gateway)
+            result = asyncio.run(measure(data_dir, f"http://127.0.0.1:{port}/mcp", args.calls, args.seconds))
+        finally:
+            for proc in (gateway, up):
+                if proc is not None:
+                    proc.terminate()
+                    proc.wait(60)
+    worst = max(result["read"]["p50_overhead_ms"], result["write"]["p50_overhead_ms"])
+    result["target"] = {"p50_overhead_ms_max": TARGET_P50_OVERHEAD_MS, "met": worst <= TARGET_P50_OVERHEAD_MS}
+    print(json.dumps(result))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,165 @@
+"""The now view: one page per time horizon, never mixed (seed 000), each from its own hub's contract.
+
+A page names its horizon and the hubs it asks; it asks nothing else, so the operational page cannot show a
+strategic number (ops-hub's service costs come from fin's events: that page leaves them out). Every cell
+that is a judgement links to the events behind it (`/event/{id}`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+from nats.aio.client import Client
+
+from vsmesh.bus.contract_client import ask
+
+Load = Callable[["Asker"], Awaitable[dict[str, Any]]]
+
+
+@dataclass(frozen=True)
+class Asker:
+    """Contract calls for one page render: every read names the same point-in-time copy, if any."""
+
+    nc: Client
+    as_of: str | None = None
+
+    async def __call__(self, hub: str, operation: str, **request: Any) -> Any:
+        if self.as_of:
+            request["point_in_time"] = self.as_of
+        return await ask(self.nc, hub, operation, request, timeout=5.0)
+
+
+@dataclass(frozen=True)
+class Page:
+    slug: str
+    title: str
+    horizon: str  # operational, tactical, strategic, constitutional; "mesh" for the registry's page
+    hubs: tuple[str, ...]  # the only hubs it asks (and whose applied batches refresh it)
+    template: str
+    load: Load
+
+
+STATUS_ORDER = {"red": 0, "amber": 1, "green": 2}
+
+
+async def operational(ask_: Asker) -> dict[str, Any]:
+    """ops-hub's now view: the service grid with reasons, incidents, access paths, certificates and backups,
+    the change log and open alerts."""
+    # Side by side: a live refresh waits for the slowest answer, not for their sum.
+    found, incidents, raised, acknowledged, changes = await asyncio.gather(
+        ask_("ops-hub", "get_services"),
+        ask_("ops-hub", "get_incidents", include_resolved=True),
+        ask_("ops-hub", "get_alerts", status="raised"),
+        ask_("ops-hub", "get_alerts", status="acknowledged"),
+        ask_("ops-hub", "get_changes", limit=10),
+    )
+    services, incidents = found["services"], incidents["incidents"]
+    alerts = raised["alerts"] + acknowledged["alerts"]
+    grid = sorted((_cell(s) for s in services), key=lambda c: (STATUS_ORDER.get(c["status"], 3), c["name"]))
+    paths = [{**p, "service": s["name"]} for s in services for p in s.get("access_paths") or []]
+    certificates = [
+        {
+            "service": s["name"],
+            "endpoint": e.get("name") or e.get("url"),
+            "expires": e.get("tls_expires_at"),
+            "days_left": e.get("tls_days_left"),
+        }  # fmt: skip
+        for s in services
+        for e in s.get("endpoints") or []
+        if e.get("tls_expires_at")
+    ]
+    backups = [
+        {"service": s["name"], "backups": ", ".join(s.get("backups") or [])} for s in services if s.get("backups")
+    ]
+    return {
+        "grid": grid,
+        "counts": {status: sum(1 for c in grid if c["status"] == status) for status in ("red", "amber", "green")},
+        "incidents": sorted(incidents, key=lambda i: str(i.get("opened_at") or ""), reverse=True),
+        "paths": paths,
+        "certificates": certificates,
+        "backups": backups,
+        "changes": changes["changes"],
+        "alerts": alerts,
+    }
+
+
+def _cell(service: dict[str, Any]) -> dict[str, Any]:
+    """A grid cell: the status in words and colour, the reason, and the event that decided it."""
+    evidence = service.get("evidence") or []
+    worst = min(evidence, key=lambda e: STATUS_ORDER.get(e.get("status") or "", 3), default=None)
+    status = service.get("status") or "unknown"
+    decided_by = worst.get("event_id") if worst else None
+    if service.get("open_incidents"):
+        reason = f"open incident ({len(service['open_incidents'])})"
+        decided_by = service["open_incidents"][0]  # an incident's id is the id of the event that opened it
+    elif worst is None:
+        reason = "no evidence yet"
+    elif worst.get("observed") != worst.get("status"):
+        reason = f"stale evidence: {worst.get('kind')} {worst.get('age_minutes')} min old"
+    elif status in ("red", "amber"):
+        reason = f"failing {worst.get('kind')}: {worst.get('summary') or worst.get('observed')}"
+    else:
+        reason = f"{worst.get('kind')} ok {worst.get('age_minutes')} min ago"
+    return {
+        "name": service["name"],
+        "status": status,
+        "environment": service.get("environment"),
+        "owner": service.get("owner"),
+        "reason": reason,
+        "event_id": decided_by,
+    }
+
+
+async def tactical(ask_: Asker) -> dict[str, Any]:
+    return {"summary": await ask_("dev-hub", "get_domain_summary")}
+
+
+async def strategic(ask_: Asker) -> dict[str, Any]:
+    return {"summary": await ask_("fin-hub", "get_domain_summary")}
+
+
+async def constitutional(ask_: Asker) -> dict[str, Any]:
+    return {"summary": await ask_("canon-hub", "get_domain_summary")}
+
+
+async def hubs(ask_: Asker) -> dict[str, Any]:
+    listed = await ask_("registry", "list_hubs")
+    return {"summary": listed}
+
+
+PAGES = {
+    p.slug: p
+    for p in (
+        Page("operational", "Operations now", "operational", ("ops-hub",), "operational.html", operational),
+        Page("tactical", "Development", "tactical", ("dev-hub",), "summary.html", tactical),
+        Page("strategic", "Finance", "strategic", ("fin-hub",), "summary.html", strategic),
+        Page("constitutional", "Canon", "constitutional", ("canon-hub",), "summary.html", constitutional),
+        Page("hubs", "Hubs", "mesh", ("registry",), "summary.html", hubs),
+    )
+}
+
+
+def sections(summary: dict[str, Any]) -> tuple[list[tuple[str, Any]], list[tuple[str, list[str], list[list[Any]]]]]:
+    """A summary as (scalars, tables): each list of records becomes a table of its own (the CLI's rendering)."""
+    scalars = [(k, v) for k, v in summary.items() if not isinstance(v, list | dict)]
+    tables = []
+    for key, value in summary.items():
+        if isinstance(value, dict):
+            tables.append((key, ["", "value"], [[k, _flat(v)] for k, v in value.items()]))
+        elif isinstance(value, list) and value and all(isinstance(v, dict) for v in value):
+            columns = list(dict.fromkeys(c for row in value for c in row))
+            tables.append((key, columns, [[_flat(row.get(c)) for c in columns] for row in value]))
+        elif isinstance(value, list):
+            scalars.append((key, ", ".join(map(str, value)) or "—"))
+    return scalars, tables
+
+
+def _flat(value: Any) -> Any:
+    if isinstance(value, list):
+        return ", ".join(map(str, value))
+    if isinstance(value, dict):
+        return "; ".join(f"{k}: {v}" for k, v in value.items())
+    return value

@@ -1,0 +1,72 @@
+"""Serving the gateway's ASGI app from inside `vsmesh up`: uvicorn on a socket bound here, on loopback.
+
+Binding the socket first gives the port before anything is served (a remembered one when it is free, so a
+bookmarked page survives a restart) and a bind error as one line rather than uvicorn's exit.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import errno
+import socket
+from dataclasses import dataclass
+
+import structlog
+import uvicorn
+from starlette.types import ASGIApp
+
+from vsmesh.errors import ConfigError
+
+log = structlog.get_logger(__name__)
+
+
+@dataclass
+class Served:
+    url: str
+    server: uvicorn.Server
+    task: asyncio.Task
+
+    async def stop(self) -> None:
+        self.server.should_exit = True
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(self.task, 5.0)
+
+
+def bind(host: str, port: int, remembered: int | None = None) -> socket.socket:
+    """A listening socket on `port` (0: the remembered port if free, else any free port)."""
+    for candidate in ([remembered] if port == 0 and remembered else []) + [port]:
+        sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((host, candidate))
+        except OSError as e:
+            sock.close()
+            if candidate != port:
+                continue  # the remembered port is taken: any free one will do
+            if e.errno == errno.EADDRINUSE:
+                raise ConfigError(
+                    f"the gateway cannot listen on {host}:{port}: in use; set VSMESH_GATEWAY_PORT"
+                ) from None
+            raise ConfigError(
+                f"the gateway cannot listen on {host}:{port} ({e.strerror}); set VSMESH_GATEWAY_HOST"
+            ) from None
+        sock.listen(128)
+        sock.setblocking(False)
+        return sock
+    raise AssertionError("unreachable")
+
+
+async def serve(app: ASGIApp, sock: socket.socket) -> Served:
+    """Serve `app` on `sock` until `Served.stop`; returns once it accepts connections."""
+    host, port = sock.getsockname()[:2]
+    config = uvicorn.Config(app, log_config=None, access_log=False, lifespan="off", timeout_graceful_shutdown=2)
+    server = uvicorn.Server(config)
+    task = asyncio.create_task(server.serve(sockets=[sock]), name="gateway")
+    while not server.started:
+        if task.done():
+            task.result()  # raises what stopped it
+        await asyncio.sleep(0.01)
+    url = f"http://{'[' + host + ']' if ':' in host else host}:{port}"
+    log.info("gateway serving", url=url)
+    return Served(url, server, task)

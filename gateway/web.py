@@ -1,0 +1,107 @@
+"""The pages' routes: server-rendered HTML per horizon, a server-sent-event stream per page, event pages.
+
+Read-only: writes stay with the CLI, MCP and the contracts. Until people sign in through the gateway's
+issuer, the pages are served on loopback only and say so in a banner.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+from typing import Any
+
+import structlog
+from nats.aio.client import Client
+from sqlalchemy.ext.asyncio import AsyncEngine
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, Response, StreamingResponse
+from starlette.routing import Mount, Route
+from starlette.staticfiles import StaticFiles
+from starlette.templating import Jinja2Templates
+
+from vsmesh.errors import ContractError, NotFound
+from vsmesh.gateway.live import AppliedFeed
+from vsmesh.gateway.pages import PAGES, Asker, sections
+from vsmesh.hubs.trace import trace
+
+log = structlog.get_logger(__name__)
+
+HERE = Path(__file__).parent
+KEEPALIVE_S = 15.0  # a comment line this often keeps proxies from closing an idle event stream
+
+
+class Pages:
+    """Everything a page needs: the mesh connection (contracts), the applied feed, the engine (traces)."""
+
+    def __init__(self, nc: Client, feed: AppliedFeed, engine: AsyncEngine | None = None) -> None:
+        self.nc, self.feed, self.engine = nc, feed, engine
+        self.templates = Jinja2Templates(directory=str(HERE / "templates"))
+
+    def routes(self) -> list[Route | Mount]:
+        return [
+            Route("/", self.index),
+            Route("/event/{event_id}", self.event),
+            Route("/{slug}", self.page),
+            Route("/{slug}/live", self.live),
+            Mount("/static", StaticFiles(directory=str(HERE / "static")), name="static"),
+        ]
+
+    async def index(self, request: Request) -> Response:
+        return self._render(request, "index.html", {"title": "vsmesh", "page": None})
+
+    async def page(self, request: Request) -> Response:
+        page = PAGES.get(request.path_params["slug"])
+        if page is None:
+            return self._error(request, 404, f"no page {request.path_params['slug']!r}; the pages: {', '.join(PAGES)}")
+        as_of = request.query_params.get("as_of") or None
+        try:
+            data = await page.load(Asker(self.nc, as_of))
+        except ContractError as e:
+            status = 404 if "point-in-time" in str(e) else 503
+            return self._error(request, status, f"{page.title}: {e}")
+        if page.template == "summary.html":
+            data["scalars"], data["tables"] = sections(data["summary"])
+        context = {"title": page.title, "page": page, "as_of": as_of, **data}
+        if request.query_params.get("fragment"):
+            return self._render(request, page.template, {**context, "fragment": True})
+        return self._render(request, page.template, context)
+
+    async def live(self, request: Request) -> Response:
+        """`text/event-stream`: one `applied` event whenever a hub of the page applied something."""
+        page = PAGES.get(request.path_params["slug"])
+        if page is None:
+            return Response(status_code=404)
+
+        async def stream():
+            yield ": live\n\n"
+            updates = self.feed.listen(page.hubs).__aiter__()
+            while True:
+                try:
+                    hub = await asyncio.wait_for(updates.__anext__(), KEEPALIVE_S)
+                    yield f"event: applied\ndata: {hub}\n\n"
+                except TimeoutError:
+                    yield ": keepalive\n\n"
+
+        return StreamingResponse(stream(), media_type="text/event-stream", headers={"Cache-Control": "no-store"})
+
+    async def event(self, request: Request) -> Response:
+        """An event and the causation chain it belongs to (`vsmesh trace` on a page)."""
+        event_id = request.path_params["event_id"]
+        chain: dict[str, Any] | None = None
+        reason = None
+        if self.engine is not None:
+            try:
+                chain = await trace(self.engine, event_id)
+            except NotFound as e:
+                reason = str(e)
+        context = {"title": f"event {event_id}", "page": None, "event_id": event_id, "chain": chain, "reason": reason}
+        return self._render(request, "event.html", context)
+
+    def _render(self, request: Request, template: str, context: dict[str, Any]) -> Response:
+        return self.templates.TemplateResponse(request, template, {"pages": PAGES, **context})
+
+    def _error(self, request: Request, status: int, message: str) -> HTMLResponse:
+        log.warning("page not rendered", path=request.url.path, status=status, error=message)
+        response = self._render(request, "error.html", {"title": "vsmesh", "page": None, "message": message})
+        response.status_code = status
+        return response

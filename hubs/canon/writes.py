@@ -1,0 +1,65 @@
+"""canon-hub's mandate operations: revoke one, and read them with whether each still holds.
+
+Granting is not a contract operation: `canon-mandate-granted` is a governance event only the admin
+publishes (events/governance.py; `vsmesh publish canon-mandate-granted --hub canon-hub`), so no caller of
+a hub's contract, an agent through the gateway included, can give itself power. Revoking only takes
+power away: any caller whose mandates cover `canon-hub:revoke_mandate` may do it.
+
+A mandate's `scope` is what the gateway enforces (gateway/mandates.py): entries `HUB[:OPERATIONS]`,
+separated by commas or spaces, where HUB is a hub slug or a glob (`*`, `ops-*`) and OPERATIONS is `read`,
+`write`, `*` or an operation name or glob (`get_*`); a bare HUB allows every operation of that hub.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import sqlalchemy as sa
+from pydantic import Field
+
+from vsmesh.errors import ContractError
+from vsmesh.hubs.canon.tables import mandate_revocations, mandates
+from vsmesh.hubs.contract import ContractRequest, HubContext, Operation
+from vsmesh.hubs.core import queries
+from vsmesh.hubs.core.writes import WriteRequest, publish_as_caller
+
+
+class RevokeMandateRequest(WriteRequest):
+    mandate_id: str = Field(min_length=1, description="the id of the grant (see get_mandates)")
+    reason: str | None = None
+
+
+async def revoke_mandate(ctx: HubContext, request: RevokeMandateRequest) -> dict[str, Any]:
+    async with ctx.read() as conn:
+        found = await queries.one(conn, sa.select(mandates.c.holder).where(mandates.c.mandate_id == request.mandate_id))
+    if found is None:
+        raise ContractError("not_found", f"canon-hub has no mandate {request.mandate_id}; see get_mandates")
+    data = {"mandate_id": request.mandate_id, "reason": request.reason}
+    subject = f"mandate/{found['holder']}"
+    ids = {"causation_id": request.mandate_id}
+    return await publish_as_caller(ctx, "canon-mandate-revoked", request, subject, data, **ids)
+
+
+class MandatesRequest(ContractRequest):
+    holder: str | None = Field(None, description="only this holder's mandates")
+    include_revoked: bool = False
+
+
+async def get_mandates(ctx: HubContext, request: MandatesRequest) -> dict[str, Any]:
+    m, r = mandates.c, mandate_revocations.c
+    query = sa.select(m, r.revoked_at, r.revoked_by, r.reason.label("revoke_reason")).select_from(
+        mandates.outerjoin(mandate_revocations, r.mandate_id == m.mandate_id)
+    )
+    if request.holder is not None:
+        query = query.where(m.holder == request.holder)
+    if not request.include_revoked:
+        query = query.where(r.revoked_at.is_(None))
+    async with ctx.read() as conn:
+        return {"mandates": await queries.rows(conn, query.order_by(m.granted_at, m.mandate_id))}
+
+
+def mandate_operations() -> list[Operation]:
+    return [
+        Operation("get_mandates", MandatesRequest, get_mandates, "who may act, within which scope, until when"),
+        Operation("revoke_mandate", RevokeMandateRequest, revoke_mandate, "end a mandate: refused from the next call"),
+    ]

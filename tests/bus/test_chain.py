@@ -1,0 +1,172 @@
+"""The tamper-evident constitutional record, attacked the way someone with NATS admin rights could.
+
+Each test runs its own nats-server (the attacks delete and recreate CONSTITUTIONAL) and a data dir of its
+own holding the mesh's signing key; `vsmesh verify` runs as a process, as a person runs it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import shutil
+import subprocess
+
+import nats
+import pytest
+from nats.js.api import StreamConfig
+
+from tests.conftest import VSMESH, server_dir
+from vsmesh.bus.chain import HASH, PREV, link, walk
+from vsmesh.bus.publisher import Publisher
+from vsmesh.bus.streams import ensure_streams
+from vsmesh.runtime.mesh_state import MeshState, save_state
+from vsmesh.runtime.nats_server import free_port, start_nats, stop_pid
+from vsmesh.settings import Settings
+
+PASSWORD = "chain-test"
+
+
+@pytest.fixture
+def mesh():
+    path = server_dir()
+    server = start_nats(path, port=free_port(), password=PASSWORD)
+    save_state(path, MeshState(nats_url=server.url, nats_user="admin", nats_password=PASSWORD, nats_pid=server.pid,
+                               nats_port=server.port, ready=True))  # fmt: skip
+    settings = Settings(data_dir=path, nats_url=server.url, nats_user="admin", nats_password=PASSWORD)
+    yield settings
+    stop_pid(server.pid)
+    shutil.rmtree(path, ignore_errors=True)
+
+
+def verify(settings: Settings, *args: str) -> tuple[int, dict]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("VSMESH_")} | {
+        "VSMESH_DATA_DIR": str(settings.data_dir)
+    }
+    done = subprocess.run([*VSMESH, "verify", "--json", *args], env=env, capture_output=True, text=True, timeout=60)
+    assert "Traceback" not in done.stderr, done.stderr
+    return done.returncode, json.loads(done.stdout)
+
+
+async def record(settings: Settings, n: int = 5) -> list[int]:
+    """Constitutional events as the mesh writes them: policies, concurrently (the chain must not fork)."""
+    nc = await nats.connect(settings.nats_url, user="admin", password=PASSWORD)
+    try:
+        await ensure_streams(nc.jetstream())
+        publisher = Publisher(nc.jetstream(), settings)
+        events = [
+            publisher.build(
+                "canon-policy-declared",
+                hub="canon-hub",
+                subject=f"policy/p{i}",
+                data={"policy": f"p{i}", "title": f"policy {i}"},
+            )  # fmt: skip
+            for i in range(n)
+        ]
+        stored = await asyncio.gather(*(publisher.publish(e) for e in events))
+        batch = {"policy": "b", "title": "b"}
+        many = await publisher.publish_many(
+            [publisher.build("canon-policy-declared", hub="canon-hub", subject="policy/batch", data=batch)]
+        )
+        return sorted(s.sequence for s in [*stored, *many])
+    finally:
+        await nc.close()
+
+
+async def tamper(settings: Settings, how: str) -> None:
+    """Copy the stream, delete it, and store it again with one change — headers and all."""
+    nc = await nats.connect(settings.nats_url, user="admin", password=PASSWORD)
+    js = nc.jetstream()
+    try:
+        info = await js.stream_info("CONSTITUTIONAL")
+        msgs = [await js.get_msg("CONSTITUTIONAL", seq) for seq in range(1, info.state.last_seq + 1)]
+        copied = [(m.subject, m.data, dict(m.headers or {})) for m in msgs]
+        if how == "altered":
+            subject, data, headers = copied[2]
+            copied[2] = (subject, data.replace(b"policy ", b"policy X"), headers)
+        elif how == "removed":
+            del copied[2]
+        elif how == "reordered":
+            copied[2], copied[3] = copied[3], copied[2]
+        elif how == "rewritten":  # altered, and every hash after it recomputed: a consistent, forged chain
+            subject, data, headers = copied[2]
+            copied[2] = (subject, data.replace(b"policy ", b"policy X"), headers)
+            prev = copied[1][2][HASH]
+            for i in range(2, len(copied)):
+                subject, data, headers = copied[i]
+                headers = {**headers, PREV: prev, HASH: link(prev, data)}
+                copied[i], prev = (subject, data, headers), link(prev, data)
+        config: StreamConfig = info.config
+        await js.delete_stream("CONSTITUTIONAL")
+        await js.add_stream(config)
+        for subject, data, headers in copied:
+            headers = {k: v for k, v in headers.items() if not k.startswith("Nats-")}
+            await js.publish(subject, data, headers=headers, stream="CONSTITUTIONAL")
+    finally:
+        await nc.close()
+
+
+def test_an_untouched_record_is_intact_and_a_signed_head_can_be_exported(mesh, tmp_path):
+    seqs = asyncio.run(record(mesh))
+    code, report = verify(mesh)
+    assert code == 0 and report["intact"] and report["events"] == len(seqs) == 6
+    assert report["signed_checkpoint_seq"] is None and report["summary"].startswith("intact: 6 events")
+    code, signed = verify(mesh, "--sign", "--export", str(tmp_path / "head.json"))
+    assert code == 0 and signed["checkpoint"]["seq"] == 7
+    code, again = verify(mesh, "--from-checkpoint", str(tmp_path / "head.json"))
+    assert code == 0 and again["events"] == 7 and again["signed_checkpoint_seq"] == 7
+    assert "signed up to seq 6 (checkpoint at seq 7)" in again["summary"]
+    assert (mesh.data_dir / "keys" / "chain-signing.pem").stat().st_mode & 0o777 == 0o600
+
+
+@pytest.mark.parametrize(
+    ("how", "named"),
+    [
+        ("altered", "seq 3: altered"),
+        ("removed", "seq 3: an event before it is missing"),
+        ("reordered", "seq 3: reordered"),
+    ],
+)
+def test_a_changed_removed_or_reordered_event_is_found_and_named(mesh, how, named):
+    asyncio.run(record(mesh))
+    assert verify(mesh)[0] == 0
+    asyncio.run(tamper(mesh, how))
+    code, report = verify(mesh)
+    assert code == 1 and not report["intact"] and report["problem"].startswith(named), report["problem"]
+    assert report["summary"].startswith("BROKEN CONSTITUTIONAL: ")
+
+
+def test_a_consistently_rewritten_chain_is_caught_by_the_signed_checkpoint(mesh, tmp_path):
+    asyncio.run(record(mesh))
+    assert verify(mesh, "--sign", "--export", str(tmp_path / "head.json"))[0] == 0
+    asyncio.run(tamper(mesh, "rewritten"))
+    nc_walk = asyncio.run(_walk(mesh))
+    assert nc_walk.intact  # the links alone hold: the forger recomputed them
+    code, report = verify(mesh)
+    assert code == 1 and "rewritten" in report["problem"] and "checkpoint at seq 7" in report["problem"]
+    code, report = verify(mesh, "--from-checkpoint", str(tmp_path / "head.json"))
+    assert code == 1 and "rewritten" in report["problem"]
+
+
+async def _walk(settings: Settings):
+    nc = await nats.connect(settings.nats_url, user="admin", password=PASSWORD)
+    try:
+        return await walk(nc.jetstream())
+    finally:
+        await nc.close()
+
+
+def test_an_export_that_was_edited_is_refused(mesh, tmp_path):
+    asyncio.run(record(mesh))
+    assert verify(mesh, "--export", str(tmp_path / "head.json"))[0] == 0
+    exported = json.loads((tmp_path / "head.json").read_text())
+    exported["head_seq"] = 2
+    (tmp_path / "head.json").write_text(json.dumps(exported))
+    code, report = verify(mesh, "--from-checkpoint", str(tmp_path / "head.json"))
+    assert code == 1 and "signature does not hold" in report["problem"]
+    (tmp_path / "bad.json").write_text("{not json")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("VSMESH_")}
+    env["VSMESH_DATA_DIR"] = str(mesh.data_dir)
+    bad = subprocess.run([*VSMESH, "verify", "--from-checkpoint", str(tmp_path / "bad.json")], env=env,
+                         capture_output=True, text=True, timeout=60)  # fmt: skip
+    assert bad.returncode == 1 and "not a head exported by `vsmesh verify --export`" in bad.stderr

@@ -1,0 +1,210 @@
+"""The now view in a real browser: Debian's chromium driven by Playwright, against the session's `vsmesh up`.
+
+Screenshots of every page land in the test's temp dir (`pytest --basetemp=DIR` keeps them findable).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import time
+import uuid
+from pathlib import Path
+
+import httpx
+import pytest
+from playwright.sync_api import Page, expect, sync_playwright
+from prometheus_client.parser import text_string_to_metric_families
+
+from tests.conftest import VSMESH, wait_until
+from vsmesh.gateway.pages import PAGES
+from vsmesh.runtime.mesh_state import load_state
+
+CHROMIUM = shutil.which("chromium")
+
+
+@pytest.fixture(scope="module")
+def url(running_mesh, session_dir) -> str:
+    found = load_state(session_dir / "up").gateway_url
+    assert found, "vsmesh up recorded no gateway URL in its mesh state"
+    return found
+
+
+@pytest.fixture(scope="module")
+def browser():
+    # Never skipped: `make test` installs chromium (Makefile `browser`), and CI must run these.
+    assert CHROMIUM, "chromium is not installed: `make browser` (as root) or `sudo apt-get install chromium`"
+    with sync_playwright() as p:
+        launched = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+        yield launched
+        launched.close()
+
+
+@pytest.fixture
+def page(browser) -> Page:
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    yield context.new_page()
+    context.close()
+
+
+@pytest.fixture(scope="module")
+def cli(mesh_env):
+    """The CLI as a process of its own: Playwright's sync API holds this thread's event loop."""
+
+    def run(*args: str) -> subprocess.CompletedProcess:
+        env = {**os.environ, **mesh_env}
+        return subprocess.run([*VSMESH, *args], env=env, capture_output=True, text=True, timeout=120)
+
+    return run
+
+
+def publish(cli, event_type: str, hub: str, subject: str, data: dict) -> dict:
+    done = cli("publish", event_type, "--hub", hub, "--subject", subject, "--data", json.dumps(data), "--json")
+    assert done.returncode == 0, done.stderr
+    return json.loads(done.stdout)
+
+
+def health(cli, service: str, status: str) -> dict:
+    return publish(cli, "ops-health-checked", "ops-hub", f"service/{service}", {"status": status, "observations": {}})
+
+
+def cell(page: Page, service: str):
+    return page.locator(f'[data-service="{service}"]')
+
+
+def test_each_horizon_has_its_page_and_they_never_mix(cli, url, page, tmp_path):
+    run = uuid.uuid4().hex[:6]
+    service, policy = f"page-svc-{run}", f"page-policy-{run}"
+    health(cli, service, "green")
+    publish(cli, "fin-cost-recorded", "fin-hub", f"service/{service}",
+            {"amount": {"amount": "4321.98", "currency": "EUR"}, "category": "hosting", "period": "2026-11",
+             "service": service})  # fmt: skip
+    publish(cli, "canon-policy-declared", "canon-hub", f"policy/{policy}", {"policy": policy, "title": "pages"})
+
+    page.goto(f"{url}/operational")
+    expect(cell(page, service)).to_have_attribute("data-status", "green", timeout=10_000)
+    for slug in PAGES:
+        page.goto(f"{url}/{slug}")
+        expect(page.locator("h1")).to_contain_text(PAGES[slug].title)
+        page.screenshot(path=str(tmp_path / f"{slug}.png"), full_page=True)
+    # The grid says the colour in words too, and each page names its one horizon.
+    page.goto(f"{url}/operational")
+    expect(cell(page, service).locator(".word")).to_have_text("green")
+    operational = page.content()
+    assert "4321.98" not in operational and policy not in operational  # strategic and constitutional data
+    page.goto(f"{url}/constitutional")
+    expect(page.locator("main")).to_contain_text(policy)
+    assert service not in page.content()
+    page.goto(f"{url}/strategic")
+    assert policy not in page.content() and "ops-health-checked" not in page.content()
+    assert {p.horizon for p in PAGES.values()} == {"operational", "tactical", "strategic", "constitutional", "mesh"}
+    assert all(len(p.hubs) == 1 for p in PAGES.values())  # a page asks one hub: one horizon's streams
+
+
+def test_an_open_page_turns_a_cell_red_and_shows_an_incident_without_reload(cli, url, page):
+    service = f"page-live-{uuid.uuid4().hex[:6]}"
+    health(cli, service, "green")
+    page.goto(f"{url}/operational")
+    expect(cell(page, service)).to_have_attribute("data-status", "green", timeout=10_000)
+    expect(page.locator("body")).to_have_attribute("data-connected", "yes", timeout=10_000)
+    page.evaluate("window.__notReloaded = true")
+
+    started = time.monotonic()
+    health(cli, service, "red")
+    expect(cell(page, service)).to_have_attribute("data-status", "red", timeout=10_000)
+    turned = time.monotonic() - started
+    assert page.evaluate("window.__notReloaded") is True
+    expect(cell(page, service).locator(".word")).to_have_text("red")
+
+    title = f"{service} answers 500"
+    publish(cli, "ops-incident-opened", "ops-hub", f"incident/{service}",
+            {"title": title, "severity": "high", "affected": [f"service/{service}"]})  # fmt: skip
+    expect(page.locator(".timeline")).to_contain_text(title, timeout=10_000)
+    expect(cell(page, service).locator(".reason")).to_contain_text("open incident")
+    assert page.evaluate("window.__notReloaded") is True
+    print(f"cell turned red {turned:.2f} s after the publish (CLI process start included)")
+
+
+def test_as_of_shows_the_earlier_state_and_a_cell_links_to_its_causes(cli, url, page):
+    service = f"page-asof-{uuid.uuid4().hex[:6]}"
+    health(cli, service, "green")
+    page.goto(f"{url}/operational")
+    expect(cell(page, service)).to_have_attribute("data-status", "green", timeout=10_000)
+    copy = f"pages-{service[-6:]}"
+    built = cli("rebuild", "ops-hub", "--into", copy, "--json")
+    assert built.returncode == 0, built.stderr
+    try:
+        health(cli, service, "red")
+        expect(cell(page, service)).to_have_attribute("data-status", "red", timeout=10_000)
+        page.goto(f"{url}/operational?as_of={copy}")
+        expect(page.locator(".as-of")).to_contain_text(copy)
+        expect(cell(page, service)).to_have_attribute("data-status", "green")
+        page.goto(f"{url}/operational?as_of=never-built")
+        expect(page.locator(".error")).to_contain_text("no point-in-time copy named 'never-built'")
+    finally:
+        cli("rebuild", "--drop", copy)
+
+    # An incident's opening caused a dev blocker through a coupling: its page shows the whole chain.
+    title = f"{service} is down"
+    publish(cli, "ops-incident-opened", "ops-hub", f"incident/{service}",
+            {"title": title, "severity": "high", "affected": [f"service/{service}"]})  # fmt: skip
+    page.goto(f"{url}/operational")
+    link = page.locator(".timeline a", has_text=title)
+    expect(link).to_be_visible(timeout=10_000)
+
+    def chained() -> bool:
+        page.goto(f"{url}/operational")
+        page.locator(".timeline a", has_text=title).click()
+        return "dev-blocker-raised" in page.locator("main").inner_text()
+
+    wait_until(chained, what="the incident's causation chain on its event page")
+    expect(page.locator(".trace")).to_contain_text("ops-incident-opened")
+    expect(page.locator(".trace")).to_contain_text("via ops-incident-to-dev-blocker")
+
+
+def test_metrics_parse_and_agree_with_vsmesh_status(cli, url):
+    def both() -> tuple[dict, dict] | None:
+        families = {f.name: f for f in text_string_to_metric_families(httpx.get(f"{url}/metrics").text)}
+        status = json.loads(cli("status", "--json").stdout)
+        again = {f.name: f for f in text_string_to_metric_families(httpx.get(f"{url}/metrics").text)}
+        pos = {(s.labels["hub"], s.labels["stream"]): s.value for s in families["vsmesh_projector_position"].samples}
+        if pos != {(s.labels["hub"], s.labels["stream"]): s.value for s in again["vsmesh_projector_position"].samples}:
+            return None  # something was applied meanwhile: look again
+        return families, status
+
+    families, status = wait_until(both, what="a quiet moment to compare /metrics and vsmesh status")
+    lag = {(s.labels["hub"], s.labels["stream"]): s.value for s in families["vsmesh_projector_lag"].samples}
+    position = {(s.labels["hub"], s.labels["stream"]): s.value for s in families["vsmesh_projector_position"].samples}
+    for row in status["projectors"]:
+        key = (row["hub"], row["stream"])
+        if key in position:  # the coded hubs this process runs
+            assert position[key] == row["position"] and lag[key] == row["lag"], (key, row)
+    assert ("ops-hub", "OPERATIONAL") in position
+    assert "vsmesh_contract_call_seconds" in families and "vsmesh_projector_batch_seconds" in families
+    assert httpx.get(f"{url}/healthz").status_code == 200 and httpx.get(f"{url}/readyz").text == "ready"
+
+
+def test_the_grafana_dashboard_and_prometheus_config_name_what_the_mesh_exports(url):
+    """deploy/: every metric a dashboard panel queries is one /metrics exports, and Prometheus scrapes the
+    port the compose mesh serves it on."""
+    import re
+
+    import yaml
+
+    root = Path(__file__).resolve().parents[2] / "deploy"
+    exported = {f.name for f in text_string_to_metric_families(httpx.get(f"{url}/metrics").text)}
+    samples = {n + suffix for n in exported for suffix in ("", "_bucket", "_count", "_sum", "_total")}
+    dashboard = json.loads((root / "grafana" / "dashboards" / "vsmesh.json").read_text())
+    queried = {
+        name
+        for panel in dashboard["panels"]
+        for target in panel["targets"]
+        for name in re.findall(r"\bvsmesh_[a-z_]+", target["expr"])
+    }
+    assert queried and queried <= samples, f"the dashboard queries metrics nobody exports: {queried - samples}"
+    scrape = yaml.safe_load((root / "prometheus.yml").read_text())["scrape_configs"][0]
+    compose = yaml.safe_load((root.parent / "docker-compose.yml").read_text())
+    port = compose["x-mesh"]["environment"]["VSMESH_GATEWAY_PORT"]
+    assert scrape["metrics_path"] == "/metrics" and str(scrape["dns_sd_configs"][0]["port"]) == port
