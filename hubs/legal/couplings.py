@@ -11,7 +11,7 @@ from types import ModuleType
 from typing import Any
 
 from vsmesh.events.envelope import Event
-from vsmesh.events.schemas import canon, dev, fin, ops, sec
+from vsmesh.events.schemas import canon, dev, fin, legal, ops, sec
 from vsmesh.events.schemas.fin import FinCommitmentRecorded, FinCostRecorded
 from vsmesh.events.schemas.legal import LegalAgentObserved, LegalServiceNoted, LegalVendorSpendSeen
 from vsmesh.events.schemas.ops import OpsInventoryRegistered, OpsInventoryUpdated
@@ -27,6 +27,7 @@ AGENT_SOURCES: dict[str, ModuleType] = {
     "fin-hub": fin,
     "canon-hub": canon,
     "sec-hub": sec,
+    "legal-hub": legal,  # an agent recording vendors is acting too
 }
 
 
