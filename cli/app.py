@@ -18,6 +18,7 @@ from vsmesh.cli.demo_cmd import demo
 from vsmesh.cli.diff_cmd import diff_cmd
 from vsmesh.cli.fin_cmds import fin_app
 from vsmesh.cli.hub_cmds import hub_app
+from vsmesh.cli.legal_cmd import legal_app
 from vsmesh.cli.mcp_cmd import mcp
 from vsmesh.cli.ops_cmds import ops_app
 from vsmesh.cli.probe_cmd import probe_app
@@ -27,6 +28,7 @@ from vsmesh.cli.rebuild_cmd import rebuild_cmd
 from vsmesh.cli.revert_cmd import revert
 from vsmesh.cli.runtime_cmds import down, env, up
 from vsmesh.cli.schema_cmd import schema_app
+from vsmesh.cli.sec_cmd import sec_app
 from vsmesh.cli.snapshot_cmd import snapshot
 from vsmesh.cli.status_cmd import status
 from vsmesh.cli.summary_cmd import summary
@@ -60,6 +62,8 @@ app.add_typer(fin_app, name="fin")
 app.add_typer(ops_app, name="ops")
 app.add_typer(probe_app, name="probe")
 app.add_typer(hub_app, name="hub")
+app.add_typer(sec_app, name="sec")
+app.add_typer(legal_app, name="legal")
 app.command()(demo)
 app.command()(couplings)
 app.command()(trace)

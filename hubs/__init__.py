@@ -9,7 +9,8 @@ from vsmesh.errors import NotFound
 
 # Slug -> package. Imported on first use: a hub package brings SQLAlchemy and its tables, and commands
 # like `vsmesh publish` that only read vsmesh.hubs.registry should not pay for every hub (about a second).
-_PACKAGES = {"ops-hub": "ops", "dev-hub": "dev", "fin-hub": "fin", "canon-hub": "canon"}
+_PACKAGES = {"ops-hub": "ops", "dev-hub": "dev", "fin-hub": "fin", "canon-hub": "canon",
+             "sec-hub": "sec", "legal-hub": "legal"}  # fmt: skip
 
 
 def hub(slug: str) -> ModuleType:

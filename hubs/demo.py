@@ -61,7 +61,19 @@ def _canon_part() -> list[DemoEvent]:
     return events()
 
 
-DEMO_PARTS: list[DemoPart] = [_ops_part, _dev_part, _fin_part, _canon_part]
+def _sec_part() -> list[DemoEvent]:
+    from vsmesh.hubs.sec.sample import events
+
+    return events()
+
+
+def _legal_part() -> list[DemoEvent]:
+    from vsmesh.hubs.legal.sample import events
+
+    return events()
+
+
+DEMO_PARTS: list[DemoPart] = [_ops_part, _dev_part, _fin_part, _canon_part, _sec_part, _legal_part]
 
 
 def demo_events() -> list[DemoEvent]:

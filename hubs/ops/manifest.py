@@ -27,4 +27,5 @@ EVENT_TYPES = (
     "alert-raised",
     "alert-acknowledged",
     "alert-resolved",
+    "risk-surfaced",  # a critical finding on a production service, by the sec-critical-finding-to-ops-risk coupling
 )

@@ -78,7 +78,8 @@ def test_agent_spend_over_the_canon_threshold_escalates_and_under_does_not(setti
     # Causation is the spend (the trace shows the chain).
     answer = json.loads(cli("trace", derived_id(AGENT_SPEND, over), "--json").stdout)
     assert answer["roots"][0]["id"] == over
-    assert answer["roots"][0]["children"][0]["type"] == "canon-escalation-raised"
+    # (legal's agent coupling may add its first sighting of buyer-bot beside it.)
+    assert "canon-escalation-raised" in [c["type"] for c in answer["roots"][0]["children"]]
     # Nothing for the spend under the threshold nor for a person's spend; the reactor is past both.
     wait_until(
         lambda: q(settings, "SELECT 1 FROM vsmesh_reactors.positions WHERE coupling = :c AND seq >= "

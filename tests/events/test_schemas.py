@@ -21,6 +21,8 @@ HORIZONS = {
     "fin": Horizon.STRATEGIC,
     "canon": Horizon.CONSTITUTIONAL,
     "core": Horizon.TACTICAL,
+    "sec": Horizon.TACTICAL,
+    "legal": Horizon.STRATEGIC,  # a record of processing outlives its two-year audit window
 }
 FAMILY_NAMES = [m.__name__.rsplit(".", 1)[-1] for m in FAMILIES]
 

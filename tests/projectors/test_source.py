@@ -138,9 +138,10 @@ async def test_a_coupling_quarantines_a_cause_its_reaction_fails_on_and_goes_on(
     mine = [q for q in entries if q.found_by == f"coupling:{name}" and q.origin_stream == "TACTICAL"]
     poisoned = [q for q in mine if q.origin_seq == poison.sequence]
     assert len(poisoned) == 1 and f"coupling {name} failed on it: KeyError" in poisoned[0].reason
-    # The message that is no event is one finding, kept once: by this coupling or by dev-hub's projector,
-    # whichever found it first (the session's mesh runs one).
+    # The message that is no event is one finding, kept once: by this coupling, by dev-hub's projector or by
+    # legal's agent coupling (which reads every dev event), whichever found it first (the session's mesh runs them).
     [malformed] = [q for q in entries if (q.origin_stream, q.origin_seq) == ("TACTICAL", bad.seq)]
-    assert malformed.found_by in (f"coupling:{name}", "dev-hub") and "json" in malformed.reason.lower()
+    finders = (f"coupling:{name}", "dev-hub", "coupling:dev-agent-to-legal")
+    assert malformed.found_by in finders and "json" in malformed.reason.lower()
     with pytest.raises(ConfigError, match="replay would store it twice"):
         await replay(js, poisoned[0].seq)

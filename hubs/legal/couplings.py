@@ -1,0 +1,131 @@
+"""legal-hub's couplings: what other hubs' logs tell the legal registers.
+
+- fin pays a vendor the register does not know → `legal-vendor-spend-seen` and a "vendor not reviewed" risk;
+- ops says a service handles personal data (`attributes.personal_data`) → `legal-service-noted`;
+- an actor of kind `agent` acts on a coded hub for the first time → `legal-agent-observed`.
+"""
+
+from __future__ import annotations
+
+from types import ModuleType
+from typing import Any
+
+from vsmesh.events.envelope import Event
+from vsmesh.events.schemas import canon, dev, fin, legal, ops, sec
+from vsmesh.events.schemas.fin import FinCommitmentRecorded, FinCostRecorded
+from vsmesh.events.schemas.legal import LegalAgentObserved, LegalServiceNoted, LegalVendorSpendSeen
+from vsmesh.events.schemas.ops import OpsInventoryRegistered, OpsInventoryUpdated
+from vsmesh.events.schemas.risk import RiskSurfaced
+from vsmesh.hubs.legal import manifest
+from vsmesh.projectors.coupling import Context, Coupling, Emit
+
+VENDOR = "fin-vendor-to-legal"
+SERVICE = "ops-service-to-legal"
+AGENT_SOURCES: dict[str, ModuleType] = {
+    "ops-hub": ops,
+    "dev-hub": dev,
+    "fin-hub": fin,
+    "canon-hub": canon,
+    "sec-hub": sec,
+    "legal-hub": legal,  # an agent recording vendors is acting too
+}
+
+
+def vendor_of(event: Event) -> str | None:
+    if event.type == "fin-commitment-recorded" and event.data.kind == "salary":
+        return None  # a person employed, not a vendor
+    name = event.data.vendor if event.type == "fin-cost-recorded" else event.data.counterparty
+    return name.strip().lower() if name and name.strip() else None
+
+
+async def vendor_to_legal(event: Event, ctx: Context) -> list[Emit]:
+    vendor = vendor_of(event)
+    if vendor is None:
+        return []
+    answer: dict[str, Any] = await ctx.ask(manifest.SLUG, "vendor_known", {"vendor": vendor})
+    if answer["known"]:
+        return []
+    subject = f"vendor/{vendor}"
+    emits = [Emit("legal-vendor-spend-seen", manifest.SLUG, subject, {"vendor": vendor, "cause_event_id": event.id})]
+    if not answer.get("spend_seen"):  # the first payment raises the risk; later ones only add evidence
+        risk = {
+            "title": f"vendor not reviewed: {vendor}",
+            "severity": "medium",
+            "category": "legal-vendor-not-reviewed",
+            "description": f"fin-hub records money paid to {vendor} ({event.type} {event.id}); "
+            "the vendor register has no entry: DPA, location and transfer mechanism are unknown",
+        }
+        emits.append(Emit("risk-surfaced", manifest.SLUG, subject, risk, key="risk"))
+    return emits
+
+
+def service_to_legal(event: Event) -> list[Emit]:
+    attrs = event.data.attributes
+    if "personal_data" not in attrs:
+        return []
+    if event.type == "ops-inventory-registered":
+        if event.data.kind != "service":
+            return []
+        name = event.data.name
+    else:
+        if not (event.subject or "").startswith("service/"):
+            return []
+        name = event.subject.split("/", 1)[1]
+    data = {"service": name, "personal_data": bool(attrs["personal_data"]), "cause_event_id": event.id}
+    return [Emit("legal-service-noted", manifest.SLUG, f"service/{name}", data)]
+
+
+def _agent_reaction(hub: str):
+    async def agent_to_legal(event: Event, ctx: Context) -> list[Emit]:
+        if event.actorkind != "agent":
+            return []
+        if (await ctx.ask(manifest.SLUG, "agent_seen", {"agent": event.actor, "hub": hub}))["seen"]:
+            return []
+        data = {"actor": event.actor, "seen_on_hub": hub, "event_type": event.type, "cause_event_id": event.id}
+        return [Emit("legal-agent-observed", manifest.SLUG, f"ai-system/{event.actor}", data)]
+
+    return agent_to_legal
+
+
+def _classes(module: ModuleType) -> tuple[type[Event], ...]:
+    return tuple(
+        c
+        for c in vars(module).values()
+        if isinstance(c, type) and issubclass(c, Event) and c.__module__ == module.__name__
+    )
+
+
+def couplings() -> list[Coupling]:
+    agents = [
+        Coupling(
+            name=f"{hub.removesuffix('-hub')}-agent-to-legal",
+            source_hub=hub,
+            target_hub=manifest.SLUG,
+            reacts_to=_classes(family),
+            react=_agent_reaction(hub),
+            emits=(LegalAgentObserved,),
+            description=f"an agent acting on {hub} for the first time → legal's AI register check",
+        )
+        for hub, family in AGENT_SOURCES.items()
+    ]
+    return [
+        Coupling(
+            name=VENDOR,
+            source_hub="fin-hub",
+            target_hub=manifest.SLUG,
+            reacts_to=(FinCostRecorded, FinCommitmentRecorded),
+            react=vendor_to_legal,
+            emits=(LegalVendorSpendSeen, RiskSurfaced),
+            description="fin pays a vendor the register does not know → vendor-not-reviewed risk",
+        ),
+        Coupling(
+            name=SERVICE,
+            source_hub="ops-hub",
+            target_hub=manifest.SLUG,
+            reacts_to=(OpsInventoryRegistered, OpsInventoryUpdated),
+            react=service_to_legal,
+            emits=(LegalServiceNoted,),
+            description="an ops service's personal_data attribute → legal's coverage check",
+        ),
+        *agents,
+    ]

@@ -1,0 +1,174 @@
+"""sec-hub's answers, read from its read model and judged at the request's `now`; its writes publish one event."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from typing import Any, Literal
+
+import sqlalchemy as sa
+from pydantic import Field
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from vsmesh.errors import ContractError
+from vsmesh.hubs.contract import ContractRequest, HubContext, Operation
+from vsmesh.hubs.core import core_operations
+from vsmesh.hubs.core.tables import risks
+from vsmesh.hubs.core.writes import WriteRequest, publish_as_caller
+from vsmesh.hubs.sec import queries
+from vsmesh.hubs.sec.tables import finding_sightings, findings
+
+# Fixed forever: the expiry watch's event ids derive from it, so a second watch (or a restart) publishes nothing new.
+WATCH_NAMESPACE = uuid.UUID("0b7e9c44-3f1d-5a2b-8e6c-9d4f1a2b3c5d")
+Name = Field(min_length=1, max_length=200)
+# Operations `vsmesh up` calls on a timer (runtime/timed.py), every so many seconds: the passage of time makes
+# exceptions expire and rotations overdue, and no event arrives to say so. A minute is far finer than the
+# day-granular expiries it checks; each call reads two small tables.
+TIMED_OPERATIONS = (("check_expiries", 60.0),)
+
+
+def _now(now: dt.datetime | None) -> dt.datetime:
+    if now is None:
+        return dt.datetime.now(dt.UTC)
+    return now if now.tzinfo else now.replace(tzinfo=dt.UTC)
+
+
+async def domain_summary(conn: AsyncConnection, now: dt.datetime | None = None) -> dict[str, Any]:
+    """Open findings by severity and service, exceptions expiring within 14 days, overdue rotations."""
+    return await queries.summary(conn, _now(now))
+
+
+class ClockedRequest(ContractRequest):
+    now: dt.datetime | None = Field(None, description="judge expiries and rotations at this time; default: now")
+
+
+class FindingsRequest(ClockedRequest):
+    service: str | None = None
+    source: Literal["trivy", "policy-report", "manual"] | None = None
+    status: Literal["open", "accepted", "fixed"] | None = None
+
+
+class KnownEventsRequest(ContractRequest):
+    ids: list[str] = Field(..., max_length=5000, description="finding event ids")
+
+
+async def get_domain_summary(ctx: HubContext, request: ClockedRequest) -> dict[str, Any]:
+    async with ctx.read() as conn:
+        return await domain_summary(conn, request.now)
+
+
+async def get_findings(ctx: HubContext, request: FindingsRequest) -> dict[str, Any]:
+    filters = request.model_dump(include={"service", "source", "status"})
+    async with ctx.read() as conn:
+        return {"findings": await queries.finding_rows(conn, _now(request.now), **filters)}
+
+
+async def get_exceptions(ctx: HubContext, request: ClockedRequest) -> dict[str, Any]:
+    async with ctx.read() as conn:
+        return {"exceptions": await queries.exception_rows(conn, _now(request.now))}
+
+
+async def get_secrets(ctx: HubContext, request: ClockedRequest) -> dict[str, Any]:
+    async with ctx.read() as conn:
+        return {"secrets": await queries.secret_rows(conn, _now(request.now))}
+
+
+async def known_events(ctx: HubContext, request: KnownEventsRequest) -> dict[str, Any]:
+    """Which of these ids the hub has applied (reports and fixes): a re-import publishes only what is new."""
+    found: set[str] = set()
+    async with ctx.read() as conn:
+        for column in (finding_sightings.c.event_id, findings.c.fixed_event_id):
+            found.update((await conn.execute(sa.select(column).where(column.in_(request.ids)))).scalars())
+    return {"known": sorted(found)}
+
+
+class GrantExceptionRequest(WriteRequest):
+    exception_id: str = Name
+    owner: str = Name
+    reason: str = Field(min_length=1, max_length=2000)
+    expires_on: dt.date
+    finding_id: str | None = None
+    rule: str | None = None
+    service: str | None = None
+    compensating_control: str | None = None
+
+
+async def grant_exception(ctx: HubContext, request: GrantExceptionRequest) -> dict[str, Any]:
+    if not request.finding_id and not request.rule:
+        raise ContractError("invalid_request", "an exception needs a finding_id, or a rule (and optionally a service)")
+    fields = {"exception_id", "owner", "reason", "expires_on", "finding_id", "rule", "service", "compensating_control"}
+    data = {k: v for k, v in request.model_dump(mode="json", include=fields).items() if v is not None}
+    return await publish_as_caller(ctx, "sec-exception-granted", request, f"exception/{request.exception_id}", data)
+
+
+class RecordRotationRequest(WriteRequest):
+    secret_set: str = Name
+    rotated_on: dt.date
+    note: str | None = None
+
+
+async def record_rotation(ctx: HubContext, request: RecordRotationRequest) -> dict[str, Any]:
+    data = {k: v for k, v in request.model_dump(mode="json", include={"secret_set", "rotated_on", "note"}).items() if v}
+    return await publish_as_caller(ctx, "sec-secret-rotated", request, f"secret-set/{request.secret_set}", data)
+
+
+class CheckExpiriesRequest(WriteRequest):
+    """A write: it publishes what has become true (the gateway asks for a write mandate)."""
+
+    now: dt.datetime | None = Field(None, description="judge expiries and rotations at this time; default: now")
+
+
+async def check_expiries(ctx: HubContext, request: CheckExpiriesRequest) -> dict[str, Any]:
+    """Publish what the passage of time has made true, once: each exception past its expiry
+    (`sec-exception-expired`, which couplings turn into an alert and a canon escalation) and each secret set
+    past its rotation due date (`risk-surfaced`). Ids derive from the exception and expiry (the secret and its
+    due date), and the read model says what is already published, so running it again publishes nothing."""
+    now = _now(request.now)
+    async with ctx.read() as conn:
+        expired = [
+            e for e in await queries.exception_rows(conn, now) if e["status"] == "expired" and not e["expired_event_id"]
+        ]
+        overdue = [s for s in await queries.secret_rows(conn, now) if s["overdue"]]
+        known_risks = set((await conn.execute(sa.select(risks.c.risk_id))).scalars())
+    published: dict[str, list[str]] = {"exceptions_expired": [], "rotations_overdue": []}
+    for e in expired:
+        data = {"exception_id": e["exception_id"], "expires_on": e["expires_on"].isoformat(), "owner": e["owner"]}
+        event_id = str(uuid.uuid5(WATCH_NAMESPACE, f"expired:{e['exception_id']}:{e['expires_on']}"))
+        await publish_as_caller(
+            ctx, "sec-exception-expired", request, f"exception/{e['exception_id']}", data, event_id=event_id,
+            causation_id=e["event_id"],
+        )  # fmt: skip
+        published["exceptions_expired"].append(e["exception_id"])
+    for s in overdue:
+        event_id = str(uuid.uuid5(WATCH_NAMESPACE, f"rotation:{s['secret_set']}:{s['due_on']}"))
+        if event_id in known_risks:
+            continue
+        since = s["last_rotated_on"] or "never rotated"
+        data = {
+            "title": f"secret set {s['secret_set']} overdue for rotation (due {s['due_on']})",
+            "severity": "high",
+            "category": "sec-rotation-overdue",
+            "description": f"last rotation: {since}; policy {s['policy']} allows {s['max_age_days']} days",
+            "owner": s["owner"],
+        }
+        await publish_as_caller(ctx, "risk-surfaced", request, f"secret-set/{s['secret_set']}", data, event_id=event_id)
+        published["rotations_overdue"].append(s["secret_set"])
+    return published
+
+
+def operations() -> list[Operation]:
+    """sec-hub's contract: the core's operations plus its own (its own win on a shared name)."""
+    own = [
+        Operation("get_domain_summary", ClockedRequest, get_domain_summary, "open findings, exceptions, rotations"),
+        Operation("get_findings", FindingsRequest, get_findings, "findings: open, accepted (a live exception), fixed"),
+        Operation("get_exceptions", ClockedRequest, get_exceptions, "the exception register, live or expired"),
+        Operation("get_secrets", ClockedRequest, get_secrets, "secret sets, last rotation, due date, overdue"),
+        Operation("known_events", KnownEventsRequest, known_events, "which finding events the hub already has"),
+        Operation("grant_exception", GrantExceptionRequest, grant_exception, "accept a finding or rule until a date"),
+        Operation("record_rotation", RecordRotationRequest, record_rotation, "say a secret set was rotated"),
+        Operation(
+            "check_expiries", CheckExpiriesRequest, check_expiries, "publish expired exceptions and overdue rotations"
+        ),
+    ]
+    names = {op.name for op in own}
+    return [*(op for op in core_operations() if op.name not in names), *own]
