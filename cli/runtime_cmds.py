@@ -73,11 +73,16 @@ def banner(r, log_file: Path | None) -> str:
         f"  NATS        {redact_url(r.nats_url)}{monitor}",
         f"  PostgreSQL  {redact_url(r.database_url)}",
         f"  pages       {r.gateway_url}  (one per time horizon; /metrics for Prometheus)" if r.gateway_url else "",
+        f"  identity    tokens from {_issuer_of(r)}; `vsmesh agent add NAME` registers an agent" if r.gateway_url else "",
         f"  hubs        {len(r.hubs)} coded ({', '.join(r.hubs)}){manifest}, the registry; {r.couplings} couplings",
         f"  log         {log_file}  (`vsmesh up --verbose` shows it here)" if log_file else "",
         "Ctrl-C stops the mesh; in another terminal: `vsmesh status`, `vsmesh summary ops-hub`, `vsmesh tail -f`.",
     ]
     return "\n".join(line for line in lines if line)
+
+
+def _issuer_of(r) -> str:
+    return "its own issuer" if r.oidc_issuer == r.gateway_url else r.oidc_issuer
 
 
 def _detach(data_dir: Path, hubs: list[str], demo: bool = False) -> None:

@@ -8,12 +8,12 @@ import functools
 import os
 import signal
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import structlog
-from starlette.applications import Starlette
+from starlette.routing import BaseRoute
 
 from vsmesh.bus.connection import connect
 from vsmesh.bus.contract_identity import ContractConnections
@@ -21,7 +21,8 @@ from vsmesh.bus.streams import ensure_streams
 from vsmesh.errors import AlreadyRunning
 from vsmesh.gateway.live import AppliedFeed, announcer
 from vsmesh.gateway.metrics import MeshHealth, metrics_routes
-from vsmesh.gateway.server import Served, bind, serve
+from vsmesh.gateway.app import GatewayConfig, create_app
+from vsmesh.gateway.server import Served, bind, serve, url_of
 from vsmesh.gateway.web import Pages
 from vsmesh.hubs import HUBS, declared_types, hub
 from vsmesh.hubs.contract import HubContext, start_contract
@@ -130,6 +131,7 @@ class Ready:
     manifest_hubs: list[str]
     couplings: int
     gateway_url: str | None = None
+    oidc_issuer: str = ""  # the issuer whose tokens the gateway accepts: its own unless VSMESH_OIDC_ISSUER
 
 
 @dataclass
@@ -142,6 +144,8 @@ class Mesh:
     # Runs once every hub answers, before the mesh says it is ready (the demo: `vsmesh up` on a new data dir).
     before_ready: Callable[[Settings], Awaitable[None]] | None = None
     on_ready: Callable[[Ready], None] = lambda ready: None  # the banner of `vsmesh up`
+    # More routes for the gateway (the MCP server), given the settings `up` runs with.
+    gateway_routes: Callable[[Settings], Sequence[BaseRoute]] = lambda settings: ()
     _started: float = field(default=0.0, init=False)  # monotonic time `run` began, for "ready in N s"
     _ready: bool = field(default=False, init=False)  # every part started: /readyz answers ready
 
@@ -242,7 +246,7 @@ class Mesh:
         health = MeshHealth(
             js, {s.hub: hub(s.hub).projection() for s in stats}, stats, couplings, reactor_stats, lambda: self._ready
         )
-        gateway = await _serve_gateway(stack, nc, engine, settings, health)
+        gateway, identity = await _serve_gateway(stack, nc, engine, settings, health, self.gateway_routes(settings))
         mark(settings.data_dir, ready=True, gateway_url=gateway.url)
         self._ready = True
         log.info("mesh up", nats=settings.nats_url, hubs=list(settings.hubs), data_dir=str(settings.data_dir))
@@ -258,6 +262,7 @@ class Mesh:
                 manifest_hubs=sorted(manifest_hubs.running),
                 couplings=len(couplings),
                 gateway_url=gateway.url,
+                oidc_issuer=identity.issuer,
             )
         )
         return tasks, stats
@@ -323,19 +328,22 @@ async def _start_reactors(
 
 
 async def _serve_gateway(
-    stack: contextlib.AsyncExitStack, nc, engine, settings: Settings, health: MeshHealth
-) -> Served:
-    """The pages, /metrics and the health checks on loopback, stopped with everything else."""
+    stack: contextlib.AsyncExitStack, nc, engine, settings: Settings, health: MeshHealth, more: Sequence[BaseRoute]
+) -> tuple[Served, GatewayConfig]:
+    """The gateway on loopback, stopped with everything else: identity (protected-resource metadata, the
+    local issuer unless VSMESH_OIDC_ISSUER, /whoami), /metrics and the health checks, `more` (MCP), pages."""
     feed = AppliedFeed(nc)
     await feed.start()
     stack.push_async_callback(feed.stop)
-    app = Starlette(routes=[*metrics_routes(health), *Pages(nc, feed, engine).routes()])
     remembered = load_state(settings.data_dir).gateway_port
     sock = bind(settings.gateway_host, settings.gateway_port, remembered)
+    config = GatewayConfig.of(settings, url_of(sock))  # the issuer names itself by the URL it answers on
+    # The pages last: their `/{slug}` route would take any path before it.
+    app = create_app(config, routes=[*metrics_routes(health), *more, *Pages(nc, feed, engine).routes()])
     served = await serve(app, sock)
     stack.push_async_callback(served.stop)
     mark(settings.data_dir, gateway_port=sock.getsockname()[1])
-    return served
+    return served, config
 
 
 def stop_mesh(settings: Settings, timeout: float = 30.0) -> str:
