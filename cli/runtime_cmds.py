@@ -110,7 +110,8 @@ def _detach(data_dir: Path, hubs: list[str], demo: bool = False) -> None:
             raise fail(f"{reason}; see {log_path}")
         state = load_state(data_dir)
         if state.ready and state.supervisor_pid == proc.pid:
-            typer.echo(f"vsmesh up in the background (pid {proc.pid}); nats {state.nats_url}")
+            where = f"nats {state.nats_url}; gateway {state.gateway_url}"
+            typer.echo(f"vsmesh up in the background (pid {proc.pid}); {where}")
             return
         time.sleep(0.2)
     raise fail(f"the mesh did not become ready in 120 s; see {data_dir}/mesh.log")

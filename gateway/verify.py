@@ -128,20 +128,18 @@ class TokenVerifier:
 
     async def _key_set(self, kid: str) -> KeySet:
         """The cached JWKS, fetched again when it is old or lacks `kid` (at most once per floor interval)."""
-        now = time.monotonic()
-        stale = self._keys is None or now - self._fetched_at > self.jwks_max_age_s
-        if stale or (not self._holds(kid) and now - self._fetched_at > self.refetch_floor_s):
+        if self._due(kid):
             async with self._lock:
-                if (
-                    self._keys is None
-                    or not self._holds(kid)
-                    or time.monotonic() - self._fetched_at > self.jwks_max_age_s
-                ):
+                if self._due(kid):  # another request may have fetched it while this one waited
                     await self._fetch()
         if not self._holds(kid):
             raise self.refuse(f"unknown signing key {kid!r}")
         assert self._keys is not None
         return self._keys
+
+    def _due(self, kid: str) -> bool:
+        age = time.monotonic() - self._fetched_at
+        return self._keys is None or age > self.jwks_max_age_s or (not self._holds(kid) and age > self.refetch_floor_s)
 
     def _holds(self, kid: str) -> bool:
         return self._keys is not None and any(k.kid == kid for k in self._keys.keys)
@@ -158,7 +156,10 @@ class TokenVerifier:
             log.warning("issuer keys unavailable", issuer=self.issuer, error=str(e))
             if self._keys is None:
                 raise self.refuse("the issuer's keys cannot be fetched") from e
-            return  # keep the keys we had: a short issuer outage must not refuse valid tokens
+            # Keep the keys we had (a short issuer outage must not refuse valid tokens), and do not ask again
+            # on every request: each would wait for the issuer's time-out.
+            self._fetched_at = time.monotonic()
+            return
         self._fetched_at = time.monotonic()
         log.info("issuer keys fetched", issuer=self.issuer, kids=[k.kid for k in self._keys.keys])
 

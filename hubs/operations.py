@@ -23,11 +23,19 @@ def every_operation() -> dict[str, list[Operation]]:
 
 
 def read_operation_names() -> tuple[str, ...]:
-    """The names of the operations that publish nothing, sorted; ConfigError if a name is both."""
+    """The names of the operations that publish nothing, sorted; ConfigError if a name is both, or if an
+    operation whose request names an actor (a `WriteRequest`) is not declared `writes=True`."""
+    from vsmesh.hubs.core.writes import WriteRequest
+
     reads: dict[str, str] = {}
     writes: dict[str, str] = {}
     for kind, operations in every_operation().items():
         for op in operations:
+            if issubclass(op.request, WriteRequest) and not op.writes:
+                raise ConfigError(
+                    f"{kind}'s {op.name} takes a WriteRequest but is not declared Operation(..., writes=True):"
+                    " the reader user would be allowed to call it"
+                )
             (writes if op.writes else reads).setdefault(op.name, kind)
     clash = sorted(set(reads) & set(writes))
     if clash:
