@@ -23,7 +23,7 @@ import httpx
 
 from vsmesh.gateway.app import GatewayConfig, create_app
 from vsmesh.gateway.clients import Clients
-from vsmesh.gateway.server import bind, serving
+from vsmesh.gateway.server import bind, serve, url_of
 from vsmesh.settings import Settings
 
 
@@ -46,8 +46,10 @@ async def main(calls: int) -> dict:
     try:
         secret = Clients(data_dir).add_client("bench-agent", "agent")
         settings = Settings(data_dir=data_dir)
-        async with serving(bind("127.0.0.1", 0), lambda url: create_app(GatewayConfig.of(settings, url))) as url:
-            async with httpx.AsyncClient(base_url=url) as http:
+        sock = bind("127.0.0.1", 0)
+        served = await serve(create_app(GatewayConfig.of(settings, url_of(sock))), sock)
+        try:
+            async with httpx.AsyncClient(base_url=served.url) as http:
                 grant = {"grant_type": "client_credentials"}
                 answer = await http.post("/token", data=grant, auth=("bench-agent", secret))
                 auth = {"Authorization": f"Bearer {answer.json()['access_token']}"}
@@ -55,6 +57,8 @@ async def main(calls: int) -> dict:
                 await timed(http, "/healthz", 50, {})
                 verified = await timed(http, "/whoami", calls, auth)
                 floor = await timed(http, "/healthz", calls, {})
+        finally:
+            await served.stop()
     finally:
         shutil.rmtree(data_dir, ignore_errors=True)
     return {

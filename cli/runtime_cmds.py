@@ -73,7 +73,9 @@ def banner(r, log_file: Path | None) -> str:
         f"  NATS        {redact_url(r.nats_url)}{monitor}",
         f"  PostgreSQL  {redact_url(r.database_url)}",
         f"  pages       {r.gateway_url}  (one per time horizon; /metrics for Prometheus)" if r.gateway_url else "",
-        f"  identity    tokens from {_issuer_of(r)}; `vsmesh agent add NAME` registers an agent" if r.gateway_url else "",
+        f"  identity    tokens from {_issuer_of(r)}; `vsmesh agent add NAME` registers an agent"
+        if r.gateway_url
+        else "",
         f"  hubs        {len(r.hubs)} coded ({', '.join(r.hubs)}){manifest}, the registry; {r.couplings} couplings",
         f"  log         {log_file}  (`vsmesh up --verbose` shows it here)" if log_file else "",
         "Ctrl-C stops the mesh; in another terminal: `vsmesh status`, `vsmesh summary ops-hub`, `vsmesh tail -f`.",

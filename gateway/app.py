@@ -15,7 +15,7 @@ from pathlib import Path
 import msgspec
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import JSONResponse
+from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from vsmesh.errors import Unauthorized
@@ -73,8 +73,8 @@ def create_app(config: GatewayConfig, routes: Sequence[BaseRoute] = (), lifespan
             }
         )
 
-    async def healthz(request: Request) -> JSONResponse:
-        return JSONResponse({"status": "ok"})
+    async def healthz(request: Request) -> Response:
+        return PlainTextResponse("ok")
 
     async def whoami(request: Request) -> JSONResponse:
         """Who the gateway takes the caller for: what a token proves, for an agent checking its setup."""
@@ -82,7 +82,6 @@ def create_app(config: GatewayConfig, routes: Sequence[BaseRoute] = (), lifespan
         return JSONResponse(msgspec.to_builtins(principal), headers={"Cache-Control": "no-store"})
 
     built: list[BaseRoute] = [
-        Route("/healthz", healthz),
         Route("/whoami", whoami),
         Route("/.well-known/oauth-protected-resource", protected_resource),
         # RFC 9728 §3.1: a client of `<url>/mcp` asks `/.well-known/oauth-protected-resource/mcp`.
@@ -103,7 +102,12 @@ def create_app(config: GatewayConfig, routes: Sequence[BaseRoute] = (), lifespan
         finally:
             await verifier.aclose()
 
-    app = Starlette(routes=[*built, *routes], exception_handlers={Unauthorized: _unauthorized}, lifespan=lifespan_of)
+    # /healthz last: `vsmesh up` mounts its own (gateway/metrics.py); this one serves an app without it.
+    app = Starlette(
+        routes=[*built, *routes, Route("/healthz", healthz)],
+        exception_handlers={Unauthorized: _unauthorized},
+        lifespan=lifespan_of,
+    )
     app.state.config = config
     app.state.verifier = verifier
     app.state.authenticate = authenticate(verifier)

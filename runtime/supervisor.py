@@ -19,9 +19,9 @@ from vsmesh.bus.connection import connect
 from vsmesh.bus.contract_identity import ContractConnections
 from vsmesh.bus.streams import ensure_streams
 from vsmesh.errors import AlreadyRunning
+from vsmesh.gateway.app import GatewayConfig, create_app
 from vsmesh.gateway.live import AppliedFeed, announcer
 from vsmesh.gateway.metrics import MeshHealth, metrics_routes
-from vsmesh.gateway.app import GatewayConfig, create_app
 from vsmesh.gateway.server import Served, bind, serve, url_of
 from vsmesh.gateway.web import Pages
 from vsmesh.hubs import HUBS, declared_types, hub

@@ -17,7 +17,7 @@ from joserfc.jwk import ECKey
 
 from tests.conftest import server_dir
 from tests.gateway.conftest import RunningGateway, start_gateway
-from vsmesh.errors import ConfigError, Unauthorized
+from vsmesh.errors import Unauthorized
 from vsmesh.gateway.clients import Clients
 from vsmesh.gateway.keys import drop_retired, rotate
 from vsmesh.gateway.verify import TokenVerifier
@@ -246,19 +246,3 @@ def test_the_actor_kind_comes_from_the_claim_else_from_the_registered_client():
     assert verifier.principal({**base, "client_id": "web", "actor_kind": "service"}).kind == "service"
     assert verifier.principal({**base, "azp": "bot", "actor_kind": "superuser"}).kind == "agent"  # not a kind
     assert verifier.principal(base).name == "ada"
-
-
-def test_the_gateway_port_is_kept_when_free():
-    from vsmesh.gateway.server import bind
-
-    first = bind("127.0.0.1", 0)
-    port = first.getsockname()[1]
-    first.close()
-    again = bind("127.0.0.1", 0, preferred=port)
-    assert again.getsockname()[1] == port
-    taken = bind("127.0.0.1", 0, preferred=port)  # the remembered port is busy: any other
-    assert taken.getsockname()[1] != port
-    with pytest.raises(ConfigError, match="VSMESH_GATEWAY_PORT"):
-        bind("127.0.0.1", port)  # a fixed port that is taken: one line naming the fix
-    again.close()
-    taken.close()
