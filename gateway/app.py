@@ -55,12 +55,24 @@ class GatewayConfig:
 Lifespan = Callable[[Starlette], AbstractAsyncContextManager[None]]
 
 
-def create_app(config: GatewayConfig, routes: Sequence[BaseRoute] = (), lifespan: Lifespan | None = None) -> Starlette:
-    """The gateway app; `routes` are mounted after the built-in ones (the MCP server, pages), and `lifespan`
-    runs inside the app's own (e.g. the MCP session manager)."""
-    verifier = TokenVerifier(
+def make_verifier(config: GatewayConfig) -> TokenVerifier:
+    """The verifier of this gateway's tokens; a token without `actor_kind` is an agent's if `vsmesh agent add`
+    registered its client."""
+    return TokenVerifier(
         config.issuer, config.audience, gateway_url=config.url, is_agent_client=Clients(config.data_dir).is_agent
     )
+
+
+def create_app(
+    config: GatewayConfig,
+    routes: Sequence[BaseRoute] = (),
+    lifespan: Lifespan | None = None,
+    verifier: TokenVerifier | None = None,
+) -> Starlette:
+    """The gateway app; `routes` are mounted after the built-in ones (the MCP server, pages), and `lifespan`
+    runs inside the app's own (e.g. the MCP session manager). Pass the `verifier` the routes authenticate
+    with (`authenticate(verifier)`), so the app closes it; one is made when they need none."""
+    verifier = verifier or make_verifier(config)
 
     async def protected_resource(request: Request) -> JSONResponse:
         """RFC 9728: which issuer's tokens this resource takes, so an MCP client knows where to get one."""

@@ -128,8 +128,11 @@ class TokenVerifier:
 
     async def _key_set(self, kid: str) -> KeySet:
         """The cached JWKS, fetched again when it is old or lacks `kid` (at most once per floor interval)."""
-        if self._due(kid):
+        if self._due(kid) or not self._holds(kid):
             async with self._lock:
+                if not self._due(kid) and not self._holds(kid):
+                    # Fetched less than the floor ago (a key rotated just after): wait out the floor, not refuse.
+                    await asyncio.sleep(max(0.0, self.refetch_floor_s - (time.monotonic() - self._fetched_at)))
                 if self._due(kid):  # another request may have fetched it while this one waited
                     await self._fetch()
         if not self._holds(kid):

@@ -16,7 +16,7 @@ from joserfc import jwt
 from joserfc.jwk import ECKey
 
 from tests.conftest import server_dir
-from tests.gateway.conftest import RunningGateway, start_gateway
+from tests.gateway.issuer_gateway import IssuerGateway, start_gateway
 from vsmesh.errors import Unauthorized
 from vsmesh.gateway.clients import Clients
 from vsmesh.gateway.keys import drop_retired, rotate
@@ -36,23 +36,23 @@ def assert_invalid_token(response: httpx.Response, reason: str) -> None:
     assert 'error="invalid_token"' in value and reason in value, value
 
 
-def test_discovery_and_jwks_describe_the_issuer(gateway: RunningGateway):
-    discovery = httpx.get(f"{gateway.url}/.well-known/openid-configuration").json()
-    assert discovery["issuer"] == gateway.url
-    assert discovery["token_endpoint"] == f"{gateway.url}/token"
+def test_discovery_and_jwks_describe_the_issuer(issuer_gateway: IssuerGateway):
+    discovery = httpx.get(f"{issuer_gateway.url}/.well-known/openid-configuration").json()
+    assert discovery["issuer"] == issuer_gateway.url
+    assert discovery["token_endpoint"] == f"{issuer_gateway.url}/token"
     assert "S256" in discovery["code_challenge_methods_supported"]
     assert {"client_secret_basic", "client_secret_post"} <= set(discovery["token_endpoint_auth_methods_supported"])
     keys = httpx.get(discovery["jwks_uri"]).json()["keys"]
     assert keys and all(k["kty"] == "EC" and "d" not in k for k in keys)  # public halves only
-    resource = httpx.get(f"{gateway.url}/.well-known/oauth-protected-resource").json()
-    assert resource["authorization_servers"] == [gateway.url] and resource["resource"] == gateway.url
+    resource = httpx.get(f"{issuer_gateway.url}/.well-known/oauth-protected-resource").json()
+    assert resource["authorization_servers"] == [issuer_gateway.url] and resource["resource"] == issuer_gateway.url
 
 
-async def test_a_client_credentials_token_verifies_as_the_agent(gateway: RunningGateway, agent):
+async def test_a_client_credentials_token_verifies_as_the_agent(issuer_gateway: IssuerGateway, agent):
     client_id, secret = agent
     # client_secret_basic and client_secret_post both work
-    basic = gateway.client_token(client_id, secret)
-    async with httpx.AsyncClient(base_url=gateway.url) as http:
+    basic = issuer_gateway.client_token(client_id, secret)
+    async with httpx.AsyncClient(base_url=issuer_gateway.url) as http:
         post = await http.post(
             "/token", data={"grant_type": "client_credentials", "client_id": client_id, "client_secret": secret}
         )
@@ -63,11 +63,11 @@ async def test_a_client_credentials_token_verifies_as_the_agent(gateway: Running
     assert {"iss", "sub", "aud", "exp", "iat", "nbf", "jti", "client_id", "name", "actor_kind"} <= set(claims)
     assert claims["exp"] - claims["iat"] == 600
 
-    verifier = TokenVerifier(gateway.url, gateway.url, gateway_url=gateway.url)
+    verifier = TokenVerifier(issuer_gateway.url, issuer_gateway.url, gateway_url=issuer_gateway.url)
     principal = await verifier.verify(post.json()["access_token"])
     assert (principal.subject, principal.kind, principal.client_id) == (client_id, "agent", client_id)
     await verifier.aclose()
-    assert gateway.whoami(basic).json() == {
+    assert issuer_gateway.whoami(basic).json() == {
         "subject": client_id,
         "kind": "agent",
         "name": client_id,
@@ -76,61 +76,63 @@ async def test_a_client_credentials_token_verifies_as_the_agent(gateway: Running
     }
 
 
-def test_a_wrong_secret_or_unknown_client_gets_no_token(gateway: RunningGateway, agent):
+def test_a_wrong_secret_or_unknown_client_gets_no_token(issuer_gateway: IssuerGateway, agent):
     client_id, _ = agent
     for who, secret in ((client_id, "not-the-secret"), ("nobody", "whatever")):
-        answer = httpx.post(f"{gateway.url}/token", data={"grant_type": "client_credentials"}, auth=(who, secret))
+        answer = httpx.post(
+            f"{issuer_gateway.url}/token", data={"grant_type": "client_credentials"}, auth=(who, secret)
+        )
         assert answer.status_code == 401 and answer.json()["error"] == "invalid_client"
 
 
-def test_no_token_gets_a_challenge_without_error(gateway: RunningGateway):
-    value = challenge(gateway.whoami(None))
-    assert value == f'Bearer resource_metadata="{gateway.url}/.well-known/oauth-protected-resource"'
-    value = challenge(httpx.get(f"{gateway.url}/whoami", headers={"Authorization": "Basic eDp5"}))
+def test_no_token_gets_a_challenge_without_error(issuer_gateway: IssuerGateway):
+    value = challenge(issuer_gateway.whoami(None))
+    assert value == f'Bearer resource_metadata="{issuer_gateway.url}/.well-known/oauth-protected-resource"'
+    value = challenge(httpx.get(f"{issuer_gateway.url}/whoami", headers={"Authorization": "Basic eDp5"}))
     assert "error=" not in value
 
 
-def test_expired_tokens_are_refused(gateway: RunningGateway, agent):
-    old = gateway.issuer().mint(subject=agent[0], name=agent[0], client_id=agent[0], actor_kind="agent", now=0)
-    assert_invalid_token(gateway.whoami(old), "expired")
-    early = gateway.issuer().mint(
+def test_expired_tokens_are_refused(issuer_gateway: IssuerGateway, agent):
+    old = issuer_gateway.issuer().mint(subject=agent[0], name=agent[0], client_id=agent[0], actor_kind="agent", now=0)
+    assert_invalid_token(issuer_gateway.whoami(old), "expired")
+    early = issuer_gateway.issuer().mint(
         subject=agent[0], name=agent[0], client_id=agent[0], actor_kind="agent", now=time.time() + 3600
     )
-    assert_invalid_token(gateway.whoami(early), "not valid yet")
+    assert_invalid_token(issuer_gateway.whoami(early), "not valid yet")
 
 
-def test_a_tampered_token_is_refused(gateway: RunningGateway, agent):
-    header, payload, signature = gateway.client_token(*agent).split(".")
+def test_a_tampered_token_is_refused(issuer_gateway: IssuerGateway, agent):
+    header, payload, signature = issuer_gateway.client_token(*agent).split(".")
     claims = msgspec.json.decode(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
     claims["sub"] = "admin"  # the same signature over other claims
     forged = base64.urlsafe_b64encode(msgspec.json.encode(claims)).rstrip(b"=").decode()
-    assert_invalid_token(gateway.whoami(f"{header}.{forged}.{signature}"), "signature")
+    assert_invalid_token(issuer_gateway.whoami(f"{header}.{forged}.{signature}"), "signature")
 
 
-def test_another_issuer_or_audience_is_refused(gateway: RunningGateway, agent):
+def test_another_issuer_or_audience_is_refused(issuer_gateway: IssuerGateway, agent):
     name = agent[0]
     # Signed with this gateway's own key, so only the claim is wrong.
-    other_iss = gateway.issuer(issuer="http://elsewhere.example").mint(
+    other_iss = issuer_gateway.issuer(issuer="http://elsewhere.example").mint(
         subject=name, name=name, client_id=name, actor_kind="agent"
     )
-    assert_invalid_token(gateway.whoami(other_iss), "wrong iss")
-    other_aud = gateway.issuer(audience="http://other-gateway.example").mint(
+    assert_invalid_token(issuer_gateway.whoami(other_iss), "wrong iss")
+    other_aud = issuer_gateway.issuer(audience="http://other-issuer_gateway.example").mint(
         subject=name, name=name, client_id=name, actor_kind="agent"
     )
-    assert_invalid_token(gateway.whoami(other_aud), "wrong aud")
+    assert_invalid_token(issuer_gateway.whoami(other_aud), "wrong aud")
 
 
-def test_a_key_the_issuer_never_published_is_refused(gateway: RunningGateway):
+def test_a_key_the_issuer_never_published_is_refused(issuer_gateway: IssuerGateway):
     stranger = ECKey.generate_key("P-256")
-    claims = {"iss": gateway.url, "aud": gateway.url, "sub": "x", "exp": int(time.time()) + 60}
+    claims = {"iss": issuer_gateway.url, "aud": issuer_gateway.url, "sub": "x", "exp": int(time.time()) + 60}
     token = jwt.encode({"alg": "ES256", "kid": "not-a-published-key"}, claims, stranger)
-    assert_invalid_token(gateway.whoami(token), "unknown signing key")
+    assert_invalid_token(issuer_gateway.whoami(token), "unknown signing key")
     # A symmetric algorithm is refused before any key is looked at (the public key must not be an HMAC secret).
     hs = ".".join(
         base64.urlsafe_b64encode(msgspec.json.encode(part)).rstrip(b"=").decode()
         for part in ({"alg": "HS256", "typ": "JWT"}, claims)
     )
-    assert_invalid_token(gateway.whoami(hs + ".c2ln"), "algorithm")
+    assert_invalid_token(issuer_gateway.whoami(hs + ".c2ln"), "algorithm")
 
 
 @pytest.fixture(scope="module")
@@ -141,7 +143,7 @@ def rotating():
     shutil.rmtree(path, ignore_errors=True)
 
 
-async def test_rotation_keeps_old_tokens_valid_and_dropping_a_key_refuses_them(rotating: RunningGateway):
+async def test_rotation_keeps_old_tokens_valid_and_dropping_a_key_refuses_them(rotating: IssuerGateway):
     secret = Clients(rotating.data_dir).add_client("rotating-agent", "agent")
     before = rotating.client_token("rotating-agent", secret)
     assert rotating.whoami(before).status_code == 200  # the app's verifier now caches the first key
@@ -172,8 +174,8 @@ def pkce() -> tuple[str, str]:
     return verifier, challenge_
 
 
-def test_a_person_signs_in_with_pkce(gateway: RunningGateway):
-    Clients(gateway.data_dir).set_person("ada", "correct horse battery")
+def test_a_person_signs_in_with_pkce(issuer_gateway: IssuerGateway):
+    Clients(issuer_gateway.data_dir).set_person("ada", "correct horse battery")
     verifier, code_challenge = pkce()
     redirect = "http://127.0.0.1:8765/callback"
     params = {
@@ -184,7 +186,7 @@ def test_a_person_signs_in_with_pkce(gateway: RunningGateway):
         "code_challenge_method": "S256",
         "state": "s-42",
     }
-    with httpx.Client(base_url=gateway.url) as browser:
+    with httpx.Client(base_url=issuer_gateway.url) as browser:
         # The login page, as a person sees it
         page = browser.get("/authorize", params=params)
         assert page.status_code == 200 and "Sign in to vsmesh" in page.text and 'name="password"' in page.text
@@ -216,11 +218,11 @@ def test_a_person_signs_in_with_pkce(gateway: RunningGateway):
         code = dict(urllib.parse.parse_qsl(urllib.parse.urlsplit(signed_in.headers["location"]).query))["code"]
         token = browser.post("/token", data={**exchange, "code": code, "code_verifier": verifier})
         assert token.status_code == 200, token.text
-    me = gateway.whoami(token.json()["access_token"]).json()
+    me = issuer_gateway.whoami(token.json()["access_token"]).json()
     assert (me["subject"], me["kind"], me["client_id"]) == ("ada", "human", "vsmesh-cli")
 
 
-def test_the_login_page_redirects_only_to_loopback(gateway: RunningGateway):
+def test_the_login_page_redirects_only_to_loopback(issuer_gateway: IssuerGateway):
     _, code_challenge = pkce()
     params = {
         "response_type": "code",
@@ -229,9 +231,9 @@ def test_the_login_page_redirects_only_to_loopback(gateway: RunningGateway):
         "code_challenge": code_challenge,
         "code_challenge_method": "S256",
     }
-    page = httpx.get(f"{gateway.url}/authorize", params=params)
+    page = httpx.get(f"{issuer_gateway.url}/authorize", params=params)
     assert page.status_code == 400 and "loopback" in page.text
-    plain = httpx.get(f"{gateway.url}/authorize", params={**params, "code_challenge_method": "plain"})
+    plain = httpx.get(f"{issuer_gateway.url}/authorize", params={**params, "code_challenge_method": "plain"})
     assert plain.status_code == 400 and "PKCE" in plain.text
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import stat
 import subprocess
@@ -10,6 +11,7 @@ import httpx
 import msgspec
 
 from tests.conftest import VSMESH
+from tests.gateway.conftest import mcp_client
 from vsmesh.runtime.mesh_state import load_state
 
 
@@ -62,6 +64,12 @@ def test_an_agent_is_registered_gets_a_token_and_is_removed(running_mesh, mesh_e
     me = httpx.get(f"{url}/whoami", headers={"Authorization": f"Bearer {access}"}).json()
     assert (me["subject"], me["kind"]) == ("ci-bot", "agent")
 
+    # The MCP endpoint `vsmesh up` serves takes the same token: an agent connects with the SDK's own client
+    assert asyncio.run(mcp_tools(f"{url}/mcp", access)) >= {"registry__list_hubs", "ops-hub__get_domain_summary"}
+    bare = httpx.post(f"{url}/mcp", json={})
+    assert bare.status_code == 401
+    assert bare.headers["www-authenticate"] == f'Bearer resource_metadata="{url}/.well-known/oauth-protected-resource"'
+
     # Removed: no new token
     removed = vsmesh(env, "agent", "remove", "ci-bot")
     assert removed.returncode == 0, removed.stderr
@@ -74,6 +82,11 @@ def test_an_agent_is_registered_gets_a_token_and_is_removed(running_mesh, mesh_e
     logged = (session_dir / "up.log").read_text(errors="replace")
     assert "token issued" in logged or "ci-bot" in logged  # the log did see the requests
     assert secret not in logged and access not in logged
+
+
+async def mcp_tools(url: str, token: str) -> set[str]:
+    async with mcp_client(url, token) as client:
+        return {t.name for t in (await client.list_tools()).tools}
 
 
 def test_a_person_is_added_with_a_hashed_password(running_mesh, mesh_env, session_dir):
