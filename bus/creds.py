@@ -1,4 +1,8 @@
-"""NATS users of the embedded runtime: an admin, one service user per hub, a read-only reader.
+"""NATS users of the embedded runtime: an admin, one service user per hub, a read-only reader, the gateway.
+
+Contract requests (`vsmesh.>`) may be sent by the admin, the gateway (which sends them for verified
+callers) and, for read operations only, the reader; hub users and agents cannot send any, so an `actor`
+forged in a raw contract request never reaches a hub. Agents get no NATS user at all.
 
 Each user's credentials live in `<data dir>/creds/<user>.json` (mode 0600); the server's
 `auth.conf` is generated from them, so issuing a user is: write its file, regenerate, reload.
@@ -8,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import secrets
 from collections.abc import Iterable
 from pathlib import Path
@@ -21,10 +26,12 @@ from vsmesh.events.governance import ADMIN_ONLY_TYPES
 
 ADMIN_USER = "admin"
 READER_USER = "reader"
+GATEWAY_USER = "gateway"
 HUB_USER_PREFIX = "svc-"  # so no hub slug (e.g. `admin`) can ever name a built-in user
 HORIZONS = ("operational", "tactical", "strategic", "constitutional")
 CREDS_DIR = "creds"
 AUTH_FILE = "auth.conf"
+_OPERATION = re.compile(r"^[a-z][a-z0-9_]*$")
 
 
 class Creds(msgspec.Struct, kw_only=True):
@@ -128,36 +135,63 @@ def hub_permissions(hub: str) -> dict[str, Any]:
     }
 
 
-def reader_permissions() -> dict[str, Any]:
-    """Read-only: stream and consumer info, ordered (ephemeral) consumers, message gets; no events."""
+def _read_api() -> list[str]:
+    """JetStream's read side: stream and consumer info, ordered (ephemeral) consumers, message gets."""
+    return [
+        "$JS.API.INFO",
+        "$JS.API.STREAM.NAMES",
+        "$JS.API.STREAM.LIST",
+        "$JS.API.STREAM.INFO.*",
+        "$JS.API.STREAM.MSG.GET.*",
+        "$JS.API.DIRECT.GET.>",
+        "$JS.API.CONSUMER.CREATE.>",  # ordered consumers are ephemeral ones
+        "$JS.API.CONSUMER.INFO.>",
+        "$JS.API.CONSUMER.DELETE.>",
+        "$JS.API.CONSUMER.NAMES.*",
+        "$JS.API.CONSUMER.LIST.*",
+        "$JS.FC.>",  # flow-control replies of a push consumer
+    ]
+
+
+def reader_permissions(reads: Iterable[str]) -> dict[str, Any]:
+    """Read-only: the JetStream read side, and contract requests for the `reads` operations (by name, on
+    every hub: hubs/operations.py `read_operation_names`); no events, no write operation."""
+    contract_reads = [f"vsmesh.*.{_operation_token(name)}" for name in reads]
     return {
-        "publish": {
-            "allow": [
-                "$JS.API.INFO",
-                "$JS.API.STREAM.NAMES",
-                "$JS.API.STREAM.LIST",
-                "$JS.API.STREAM.INFO.*",
-                "$JS.API.STREAM.MSG.GET.*",
-                "$JS.API.DIRECT.GET.>",
-                "$JS.API.CONSUMER.CREATE.>",  # ordered consumers are ephemeral ones
-                "$JS.API.CONSUMER.INFO.>",
-                "$JS.API.CONSUMER.DELETE.>",
-                "$JS.API.CONSUMER.NAMES.*",
-                "$JS.API.CONSUMER.LIST.*",
-                "$JS.FC.>",  # flow-control replies of a push consumer
-            ],
-        },
+        "publish": {"allow": [*_read_api(), *contract_reads]},
         "subscribe": {"allow": ["_INBOX.>", *(f"{h}.>" for h in HORIZONS)]},
     }
 
 
-def users_config(data_dir: Path) -> str:
-    """`auth.conf`: every user with a credentials file, each with its permissions."""
+def _operation_token(name: str) -> str:
+    """An operation name as one subject token: a wildcard or dot in it would widen the reader's grant."""
+    if not _OPERATION.match(name):
+        raise ConfigError(f"operation {name!r} must be lower-case letters, digits and underscores")
+    return name
+
+
+def gateway_permissions() -> dict[str, Any]:
+    """The gateway: every contract request (it names the verified caller as actor, mandates decide what
+    that caller may call), `$SRV` discovery of the hubs' services, and the JetStream read side to follow
+    canon's mandates and the registry live; of events only its refusals (`canon-call-refused` on canon-hub,
+    gateway/mcp_server.py), and it answers no contract."""
+    return {
+        "publish": {"allow": [*_read_api(), "vsmesh.>", "$SRV.>", "_INBOX.>", "*.canon-hub.canon-call-refused.>"]},
+        "subscribe": {"allow": ["_INBOX.>", *(f"{h}.>" for h in HORIZONS)]},
+    }
+
+
+def users_config(data_dir: Path, reads: Iterable[str]) -> str:
+    """`auth.conf`: every user with a credentials file, each with its permissions; `reads` are the contract
+    operations the reader may request."""
     users = []
+    reads = tuple(reads)
     for creds in all_creds(data_dir):
         entry: dict[str, Any] = {"user": creds.user, "password": creds.password}
         if creds.user == READER_USER:
-            entry["permissions"] = reader_permissions()
+            entry["permissions"] = reader_permissions(reads)
+        elif creds.user == GATEWAY_USER:
+            entry["permissions"] = gateway_permissions()
         elif creds.hub:
             entry["permissions"] = hub_permissions(creds.hub)
         elif creds.user != ADMIN_USER:
@@ -167,11 +201,12 @@ def users_config(data_dir: Path) -> str:
     return "users: " + json.dumps(users, indent=1) + "\n"
 
 
-def ensure_users(data_dir: Path, *, admin_password: str | None, hubs: Iterable[str]) -> Creds:
-    """Credentials for admin, reader and every hub; returns the admin's."""
+def ensure_users(data_dir: Path, *, admin_password: str | None, hubs: Iterable[str], reads: Iterable[str]) -> Creds:
+    """Credentials for admin, reader, gateway and every hub; returns the admin's."""
     admin = ensure_creds(data_dir, ADMIN_USER, password=admin_password)
     ensure_creds(data_dir, READER_USER)
+    ensure_creds(data_dir, GATEWAY_USER)
     for hub in hubs:
         ensure_creds(data_dir, hub_user(hub), hub=hub)
-    write_private(data_dir / AUTH_FILE, users_config(data_dir).encode())
+    write_private(data_dir / AUTH_FILE, users_config(data_dir, reads).encode())
     return admin

@@ -73,11 +73,18 @@ def banner(r, log_file: Path | None) -> str:
         f"  NATS        {redact_url(r.nats_url)}{monitor}",
         f"  PostgreSQL  {redact_url(r.database_url)}",
         f"  pages       {r.gateway_url}  (one per time horizon; /metrics for Prometheus)" if r.gateway_url else "",
+        f"  identity    tokens from {_issuer_of(r)}; `vsmesh agent add NAME` registers an agent"
+        if r.gateway_url
+        else "",
         f"  hubs        {len(r.hubs)} coded ({', '.join(r.hubs)}){manifest}, the registry; {r.couplings} couplings",
         f"  log         {log_file}  (`vsmesh up --verbose` shows it here)" if log_file else "",
         "Ctrl-C stops the mesh; in another terminal: `vsmesh status`, `vsmesh summary ops-hub`, `vsmesh tail -f`.",
     ]
     return "\n".join(line for line in lines if line)
+
+
+def _issuer_of(r) -> str:
+    return "its own issuer" if r.oidc_issuer == r.gateway_url else r.oidc_issuer
 
 
 def _detach(data_dir: Path, hubs: list[str], demo: bool = False) -> None:
@@ -105,7 +112,8 @@ def _detach(data_dir: Path, hubs: list[str], demo: bool = False) -> None:
             raise fail(f"{reason}; see {log_path}")
         state = load_state(data_dir)
         if state.ready and state.supervisor_pid == proc.pid:
-            typer.echo(f"vsmesh up in the background (pid {proc.pid}); nats {state.nats_url}")
+            where = f"nats {state.nats_url}; gateway {state.gateway_url}"
+            typer.echo(f"vsmesh up in the background (pid {proc.pid}); {where}")
             return
         time.sleep(0.2)
     raise fail(f"the mesh did not become ready in 120 s; see {data_dir}/mesh.log")

@@ -135,12 +135,17 @@ Handler = Callable[[HubContext, Any], Awaitable[Any]]
 
 @dataclass(frozen=True)
 class Operation:
-    """One contract operation: its name, its pydantic request model and its handler."""
+    """One contract operation: its name, its pydantic request model and its handler.
+
+    `writes` marks an operation that publishes an event: NATS lets the reader user request only the
+    others (bus/creds.py `reader_permissions`), and the gateway's mandates tell reads from writes by it.
+    """
 
     name: str
     request: type[ContractRequest]
     handler: Handler
     description: str = ""
+    writes: bool = False
 
 
 def _encode(value: Any) -> bytes:

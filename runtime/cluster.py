@@ -20,7 +20,15 @@ import msgspec
 from vsmesh.bus.creds import ADMIN_USER, AUTH_FILE, ensure_users, write_private
 from vsmesh.errors import ConfigError, MeshNotRunning
 from vsmesh.runtime.mesh_state import pid_alive
-from vsmesh.runtime.nats_server import MAX_PAYLOAD, free_port, known_hubs, port_answers, spawn_nats, stop_pid
+from vsmesh.runtime.nats_server import (
+    MAX_PAYLOAD,
+    free_port,
+    known_hubs,
+    known_reads,
+    port_answers,
+    spawn_nats,
+    stop_pid,
+)
 
 CLUSTER_FILE = "cluster.json"
 CLUSTER_NAME = "vsmesh"
@@ -142,7 +150,7 @@ def start_cluster(data_dir: Path, *, nodes: int = 3, password: str | None = None
         raise ConfigError("a cluster needs at least one node (three for replicated streams)")
     data_dir = data_dir.resolve()
     data_dir.mkdir(parents=True, exist_ok=True)
-    admin = ensure_users(data_dir, admin_password=password, hubs=known_hubs())
+    admin = ensure_users(data_dir, admin_password=password, hubs=known_hubs(), reads=known_reads())
     state = load_cluster(data_dir)
     if state is None or len(state.nodes) != nodes:
         if state is not None and any(pid_alive(n.pid) for n in state.nodes):

@@ -20,8 +20,8 @@ class MeshState(msgspec.Struct, kw_only=True):
     nats_port: int | None = None
     nats_monitor_port: int | None = None  # the embedded server's HTTP monitoring, on loopback
     database_url: str | None = None
-    gateway_url: str | None = None  # pages, /metrics (loopback)
-    gateway_port: int | None = None
+    gateway_url: str | None = None  # pages, /metrics, MCP, the local OIDC issuer (loopback)
+    gateway_port: int | None = None  # kept so a restarted mesh answers on the same port
     supervisor_pid: int | None = None
     ready: bool = False
 
@@ -84,4 +84,6 @@ def fill_from(settings: Settings, state: MeshState) -> Settings:
             updates.update(nats_user=state.nats_user, nats_password=state.nats_password)
     if not settings.database_url and state.database_url:
         updates["database_url"] = state.database_url
+    if not settings.gateway_url and state.gateway_url:
+        updates["gateway_url"] = state.gateway_url
     return settings.model_copy(update=updates) if updates else settings

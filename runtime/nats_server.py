@@ -117,7 +117,8 @@ def configure_nats(
 ) -> str:
     """Write `nats.conf` and `auth.conf` (both 0600): admin, reader and one user per hub; the admin password."""
     data_dir = data_dir.resolve()
-    admin = ensure_users(data_dir, admin_password=password, hubs=known_hubs() if hubs is None else hubs)
+    hubs = known_hubs() if hubs is None else hubs
+    admin = ensure_users(data_dir, admin_password=password, hubs=hubs, reads=known_reads())
     config = _config(data_dir / "jetstream", port, MAX_PAYLOAD, monitor_port)
     write_private(data_dir / "nats.conf", config.encode())
     return admin.password
@@ -226,6 +227,13 @@ def known_hubs() -> list[str]:
     return list(HUBS)
 
 
+def known_reads() -> tuple[str, ...]:
+    """The contract operations the reader user may request: every hub's reads (hubs/operations.py)."""
+    from vsmesh.hubs.operations import read_operation_names
+
+    return read_operation_names()
+
+
 def issue_hub_creds(data_dir: Path, hub: str) -> Creds:
     """A hub service user's credentials (created if new); a running embedded nats-server reloads its users."""
     from vsmesh.runtime.mesh_state import load_state, pid_alive
@@ -236,7 +244,7 @@ def issue_hub_creds(data_dir: Path, hub: str) -> Creds:
     creds = existing or ensure_creds(data_dir, user, hub=hub)
     state = load_state(data_dir)
     if existing is None:
-        write_private(data_dir / AUTH_FILE, users_config(data_dir).encode())
+        write_private(data_dir / AUTH_FILE, users_config(data_dir, known_reads()).encode())
         if pid_alive(state.nats_pid):
             reload_nats(state.nats_pid, state.nats_monitor_port)
     return msgspec.structs.replace(creds, nats_url=state.nats_url)

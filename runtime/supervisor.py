@@ -13,15 +13,18 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import structlog
-from starlette.applications import Starlette
 
 from vsmesh.bus.connection import connect
 from vsmesh.bus.contract_identity import ContractConnections
+from vsmesh.bus.creds import GATEWAY_USER, load_creds
 from vsmesh.bus.streams import ensure_streams
 from vsmesh.errors import AlreadyRunning
+from vsmesh.gateway.app import GatewayConfig, create_app, make_verifier
 from vsmesh.gateway.live import AppliedFeed, announcer
+from vsmesh.gateway.mcp_server import mcp_app
 from vsmesh.gateway.metrics import MeshHealth, metrics_routes
-from vsmesh.gateway.server import Served, bind, serve
+from vsmesh.gateway.server import Served, bind, serve, url_of
+from vsmesh.gateway.verify import authenticate
 from vsmesh.gateway.web import Pages
 from vsmesh.hubs import HUBS, declared_types, hub
 from vsmesh.hubs.contract import HubContext, start_contract
@@ -131,6 +134,7 @@ class Ready:
     manifest_hubs: list[str]
     couplings: int
     gateway_url: str | None = None
+    oidc_issuer: str = ""  # the issuer whose tokens the gateway accepts: its own unless VSMESH_OIDC_ISSUER
 
 
 @dataclass
@@ -244,7 +248,7 @@ class Mesh:
         health = MeshHealth(
             js, {s.hub: hub(s.hub).projection() for s in stats}, stats, couplings, reactor_stats, lambda: self._ready
         )
-        gateway = await _serve_gateway(stack, nc, engine, settings, health)
+        gateway, identity = await _serve_gateway(stack, nc, engine, settings, health, embedded_nats=embedded_nats)
         mark(settings.data_dir, ready=True, gateway_url=gateway.url)
         self._ready = True
         log.info("mesh up", nats=settings.nats_url, hubs=list(settings.hubs), data_dir=str(settings.data_dir))
@@ -260,6 +264,7 @@ class Mesh:
                 manifest_hubs=sorted(manifest_hubs.running),
                 couplings=len(couplings),
                 gateway_url=gateway.url,
+                oidc_issuer=identity.issuer,
             )
         )
         return tasks, stats
@@ -325,19 +330,39 @@ async def _start_reactors(
 
 
 async def _serve_gateway(
-    stack: contextlib.AsyncExitStack, nc, engine, settings: Settings, health: MeshHealth
-) -> Served:
-    """The pages, /metrics and the health checks on loopback, stopped with everything else."""
+    stack: contextlib.AsyncExitStack, nc, engine, settings: Settings, health: MeshHealth, *, embedded_nats: bool
+) -> tuple[Served, GatewayConfig]:
+    """The gateway on loopback, stopped with everything else: identity (protected-resource metadata, the
+    local issuer unless VSMESH_OIDC_ISSUER, /whoami), /metrics and the health checks, MCP, the pages."""
     feed = AppliedFeed(nc)
     await feed.start()
     stack.push_async_callback(feed.stop)
-    app = Starlette(routes=[*metrics_routes(health), *Pages(nc, feed, engine).routes()])
     remembered = load_state(settings.data_dir).gateway_port
     sock = bind(settings.gateway_host, settings.gateway_port, remembered)
-    served = await serve(app, sock)
+    config = GatewayConfig.of(settings, url_of(sock))  # the issuer names itself by the URL it answers on
+    verifier = make_verifier(config)
+    mcp_routes, mcp_lifespan = mcp_app(
+        settings, await _gateway_connection(stack, nc, settings, embedded_nats), authenticate(verifier)
+    )
+    # The pages last: their `/{slug}` route would take any path before it.
+    routes = [*metrics_routes(health), *mcp_routes, *Pages(nc, feed, engine).routes()]
+    served = await serve(create_app(config, routes, lifespan=mcp_lifespan, verifier=verifier), sock)
     stack.push_async_callback(served.stop)
     mark(settings.data_dir, gateway_port=sock.getsockname()[1])
-    return served
+    return served, config
+
+
+async def _gateway_connection(stack: contextlib.AsyncExitStack, nc, settings: Settings, embedded_nats: bool):
+    """The MCP server's NATS connection: the `gateway` user (contract requests, no events but its refusals)
+    on the embedded nats-server; on external NATS, the connection `vsmesh up` was given."""
+    creds = load_creds(settings.data_dir, GATEWAY_USER) if embedded_nats else None
+    if creds is None:
+        return nc
+    own = await connect(
+        settings.model_copy(update={"nats_user": creds.user, "nats_password": creds.password}), name="vsmesh-gateway"
+    )
+    stack.push_async_callback(_drain, own)
+    return own
 
 
 def stop_mesh(settings: Settings, timeout: float = 30.0) -> str:

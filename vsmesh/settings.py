@@ -67,6 +67,14 @@ class Settings(BaseModel):
     )
     probes_actor: str = Field("vsmesh-probes", min_length=1, description="the service identity of probe events")
     ops_cert_warn_days: float = Field(14.0, gt=0, description="a certificate expiring within this many days is a risk")
+    oidc_issuer: str | None = Field(
+        None, description="the OIDC issuer whose tokens the gateway accepts (e.g. Keycloak's realm URL); unset: local"
+    )
+    oidc_audience: str | None = Field(None, description="the `aud` the gateway's tokens must carry; unset: its URL")
+    gateway_url: str | None = Field(
+        None, description="where clients reach the gateway (`vsmesh env` prints it); unset: the embedded mesh's"
+    )
+    token_ttl_s: int = Field(600, gt=0, le=86400, description="lifetime of the local issuer's access tokens, seconds")
 
     @classmethod
     def from_env(cls, env: Mapping[str, str], **overrides: object) -> Settings:
@@ -93,6 +101,7 @@ class Settings(BaseModel):
             "NATS_USER": self.nats_user,
             "NATS_PASSWORD": self.nats_password,
             "DATABASE_URL": self.database_url,
+            "GATEWAY_URL": self.gateway_url,
         }
         return [f"export {ENV_PREFIX}{k}={_shell_quote(v)}" for k, v in pairs.items() if v]
 

@@ -60,6 +60,14 @@ async def get_mandates(ctx: HubContext, request: MandatesRequest) -> dict[str, A
 
 def mandate_operations() -> list[Operation]:
     return [
-        Operation("get_mandates", MandatesRequest, get_mandates, "who may act, within which scope, until when"),
-        Operation("revoke_mandate", RevokeMandateRequest, revoke_mandate, "end a mandate: refused from the next call"),
+        Operation(
+            "get_mandates", MandatesRequest, get_mandates, "who may act, within which scope, until when", writes=True
+        ),
+        Operation(
+            "revoke_mandate",
+            RevokeMandateRequest,
+            revoke_mandate,
+            "end a mandate: refused from the next call",
+            writes=True,
+        ),
     ]

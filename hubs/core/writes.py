@@ -177,12 +177,28 @@ async def resolve_alert(ctx: HubContext, request: AlertFollowUpRequest) -> dict[
 def write_operations() -> list[Operation]:
     """The core writes; each returns {id, stream, seq} of the event it published."""
     return [
-        Operation("register_capability", RegisterCapabilityRequest, register_capability, "offer a capability"),
-        Operation("request_capability", RequestCapabilityRequest, request_capability, "ask for an offered capability"),
-        Operation("update_capability_request", UpdateCapabilityRequest, update_capability_request, "move a request on"),
-        Operation("escalate_issue", EscalateRequest, escalate_issue, "escalate an issue to this hub"),
-        Operation("send_message", SendMessageRequest, send_message, "send a message (or a reply) via this hub"),
-        Operation("mark_message_read", MarkReadRequest, mark_message_read, "mark a message read"),
-        Operation("acknowledge_alert", AlertFollowUpRequest, acknowledge_alert, "take an alert on"),
-        Operation("resolve_alert", AlertFollowUpRequest, resolve_alert, "say an alert's cause is gone"),
+        Operation(
+            "register_capability", RegisterCapabilityRequest, register_capability, "offer a capability", writes=True
+        ),
+        Operation(
+            "request_capability",
+            RequestCapabilityRequest,
+            request_capability,
+            "ask for an offered capability",
+            writes=True,
+        ),
+        Operation(
+            "update_capability_request",
+            UpdateCapabilityRequest,
+            update_capability_request,
+            "move a request on",
+            writes=True,
+        ),
+        Operation("escalate_issue", EscalateRequest, escalate_issue, "escalate an issue to this hub", writes=True),
+        Operation(
+            "send_message", SendMessageRequest, send_message, "send a message (or a reply) via this hub", writes=True
+        ),
+        Operation("mark_message_read", MarkReadRequest, mark_message_read, "mark a message read", writes=True),
+        Operation("acknowledge_alert", AlertFollowUpRequest, acknowledge_alert, "take an alert on", writes=True),
+        Operation("resolve_alert", AlertFollowUpRequest, resolve_alert, "say an alert's cause is gone", writes=True),
     ]

@@ -55,6 +55,10 @@ async def record_token_spend(ctx: HubContext, request: RecordTokenSpendRequest) 
 
 def write_operations() -> list[Operation]:
     return [
-        Operation("record_cost", RecordCostRequest, record_cost, "record money spent (escalates above policy)"),
-        Operation("record_token_spend", RecordTokenSpendRequest, record_token_spend, "record model tokens used"),
+        Operation(
+            "record_cost", RecordCostRequest, record_cost, "record money spent (escalates above policy)", writes=True
+        ),
+        Operation(
+            "record_token_spend", RecordTokenSpendRequest, record_token_spend, "record model tokens used", writes=True
+        ),
     ]

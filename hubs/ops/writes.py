@@ -152,11 +152,41 @@ async def verify_access_path(ctx: HubContext, request: VerifyAccessPathRequest) 
 def write_operations() -> list[Operation]:
     """ops-hub's own writes."""
     return [
-        Operation("open_incident", OpenIncidentRequest, open_incident, "open an incident: something is broken"),
-        Operation("update_incident", UpdateIncidentRequest, update_incident, "move an open incident on, with a note"),
-        Operation("resolve_incident", ResolveIncidentRequest, resolve_incident, "close an incident with what fixed it"),
-        Operation("register_service", RegisterServiceRequest, register_service, "add a service to the inventory"),
-        Operation("update_service", UpdateServiceRequest, update_service, "change a known service's owner/attributes"),
-        Operation("record_runbook_step", RunbookStepRequest, record_runbook_step, "record runbook steps you ran"),
-        Operation("verify_access_path", VerifyAccessPathRequest, verify_access_path, "record whether a path works"),
+        Operation(
+            "open_incident", OpenIncidentRequest, open_incident, "open an incident: something is broken", writes=True
+        ),
+        Operation(
+            "update_incident",
+            UpdateIncidentRequest,
+            update_incident,
+            "move an open incident on, with a note",
+            writes=True,
+        ),
+        Operation(
+            "resolve_incident",
+            ResolveIncidentRequest,
+            resolve_incident,
+            "close an incident with what fixed it",
+            writes=True,
+        ),
+        Operation(
+            "register_service", RegisterServiceRequest, register_service, "add a service to the inventory", writes=True
+        ),
+        Operation(
+            "update_service",
+            UpdateServiceRequest,
+            update_service,
+            "change a known service's owner/attributes",
+            writes=True,
+        ),
+        Operation(
+            "record_runbook_step", RunbookStepRequest, record_runbook_step, "record runbook steps you ran", writes=True
+        ),
+        Operation(
+            "verify_access_path",
+            VerifyAccessPathRequest,
+            verify_access_path,
+            "record whether a path works",
+            writes=True,
+        ),
     ]

@@ -178,7 +178,7 @@ def manifest_hub_operations() -> list[Operation]:
         Operation("get_widgets", WidgetsRequest, get_widgets, "the hub's widgets"),
         Operation("get_timeline", TimelineRequest, get_timeline, "declared events, newest first, per widget"),
         Operation("get_vocabulary", VocabularyRequest, get_vocabulary, "the active manifest's terms"),
-        Operation("record_event", RecordEventRequest, record_event, "publish one declared event"),
+        Operation("record_event", RecordEventRequest, record_event, "publish one declared event", writes=True),
     ]
     names = {op.name for op in own}
     return [*(op for op in core_operations() if op.name not in names), *own]

@@ -19,7 +19,7 @@ from typer.testing import CliRunner
 
 from tests.conftest import VSMESH, server_dir
 from vsmesh.bus.connection import connect
-from vsmesh.bus.creds import READER_USER, hub_user, load_creds
+from vsmesh.bus.creds import GATEWAY_USER, READER_USER, hub_user, load_creds
 from vsmesh.bus.streams import ensure_streams
 from vsmesh.errors import MeshNotRunning
 from vsmesh.runtime.mesh_state import MeshState, save_state
@@ -383,3 +383,92 @@ async def test_only_the_admin_publishes_governance_events(secured):
                 assert ack.seq > 0
     finally:
         await nc.close()
+
+
+async def answering(server, subject: str):
+    """An admin connection answering `subject` (standing in for a hub's contract) and what it received."""
+    nc = await nats.connect(server.url, user="admin", password=ADMIN_PASSWORD)
+    received: list[str] = []
+
+    async def answer(msg) -> None:
+        received.append(msg.subject)
+        await msg.respond(b'{"ok": true}')
+
+    await nc.subscribe(subject, cb=answer)
+    await nc.flush()
+    return nc, received
+
+
+async def refused_request(server, user: str, password: str, subject: str) -> list[str]:
+    """Send a contract request as `user`; assert the server refused it; returns what the responder got."""
+    responder, received = await answering(server, subject)
+    nc, errors = await login(server, user, password)
+    try:
+        with pytest.raises(nats.errors.TimeoutError):
+            await nc.request(subject, b'{"actor": "forged"}', timeout=0.5)
+        assert await violated(errors, subject), f"{user} sent {subject}"
+    finally:
+        await nc.close()
+        await responder.close()
+    return received
+
+
+async def answered_request(server, user: str, password: str, subject: str) -> None:
+    responder, received = await answering(server, subject)
+    nc, errors = await login(server, user, password)
+    try:
+        reply = await nc.request(subject, b"{}", timeout=2)
+        assert msgspec.json.decode(reply.data) == {"ok": True}
+        assert received == [subject] and not errors
+    finally:
+        await nc.close()
+        await responder.close()
+
+
+async def test_the_reader_may_request_reads_but_no_write(secured):
+    """Item 4 of the gateway issue: a forged actor in a raw write request cannot come from the reader."""
+    server, path = secured
+    reader = load_creds(path, READER_USER)
+    for read in ("vsmesh.ops-hub.get_risks", "vsmesh.fin-hub.get_runway", "vsmesh.registry.list_hubs"):
+        await answered_request(server, reader.user, reader.password, read)
+    for write in ("vsmesh.ops-hub.send_message", "vsmesh.canon-hub.escalate_issue", "vsmesh.syn-hub.record_event"):
+        assert await refused_request(server, reader.user, reader.password, write) == []
+
+
+async def test_hub_users_send_no_contract_request(secured):
+    """A hub's service user answers its own contract and asks no hub anything, its own included."""
+    server, path = secured
+    creds = load_creds(path, hub_user("ops-hub"))
+    for subject in ("vsmesh.fin-hub.get_runway", "vsmesh.canon-hub.escalate_issue", "vsmesh.ops-hub.send_message"):
+        assert await refused_request(server, creds.user, creds.password, subject) == []
+
+
+async def test_the_gateway_user_requests_contracts_but_publishes_no_event(secured):
+    server, path = secured
+    gateway = load_creds(path, GATEWAY_USER)
+    await answered_request(server, gateway.user, gateway.password, "vsmesh.ops-hub.send_message")
+    await answered_request(server, gateway.user, gateway.password, "vsmesh.ops-hub.get_risks")
+    nc, errors = await login(server, gateway.user, gateway.password)
+    subject = f"operational.ops-hub.ops-health-checked.service:gw-{uuid.uuid4().hex[:6]}"
+    try:
+        with pytest.raises(nats.errors.TimeoutError):
+            await nc.jetstream().publish(subject, health("ops-hub", "gw"), timeout=0.5)
+        assert await violated(errors, subject)
+        # Of events only its refusals, on canon-hub (gateway/mcp_server.py)
+        refusal = f"constitutional.canon-hub.canon-call-refused.actor:gw-{uuid.uuid4().hex[:6]}"
+        assert (await nc.jetstream().publish(refusal, b"{}", timeout=2)).stream == "CONSTITUTIONAL"
+        await nc.subscribe("vsmesh.ops-hub.get_risks")  # it may not answer a contract in a hub's place
+        assert await violated(errors, "vsmesh.ops-hub.get_risks")
+    finally:
+        await nc.close()
+    assert await last_on(server, "OPERATIONAL", subject) is None
+
+
+def test_every_read_is_granted_to_the_reader_and_no_write():
+    from vsmesh.hubs.operations import every_operation, read_operation_names
+
+    reads = set(read_operation_names())
+    for kind, operations in every_operation().items():
+        for op in operations:
+            assert (op.name in reads) is not op.writes, f"{kind} {op.name}"
+    assert {"send_message", "escalate_issue", "record_event", "resolve_alert"}.isdisjoint(reads)

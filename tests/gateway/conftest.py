@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import shutil
 import threading
 import uuid
 from collections.abc import AsyncIterator, Iterator
@@ -24,9 +25,12 @@ from mcp.client.streamable_http import streamable_http_client
 from starlette.applications import Starlette
 from starlette.requests import Request
 
+from tests.conftest import server_dir
+from tests.gateway.issuer_gateway import IssuerGateway, start_gateway
 from vsmesh.bus.connection import connect
 from vsmesh.bus.publisher import Publisher
 from vsmesh.errors import Unauthorized
+from vsmesh.gateway.clients import Clients
 from vsmesh.gateway.mcp_server import MCP_PATH, Gateway, mcp_app
 from vsmesh.gateway.principal import Principal
 from vsmesh.runtime.nats_server import free_port
@@ -138,3 +142,19 @@ async def nc(settings):
 @pytest.fixture
 def canon(nc, settings, gateway) -> Canon:
     return Canon(nc, settings, gateway)
+
+
+# --- the identity tests' gateway: the app with its local issuer, no mesh behind it
+
+
+@pytest.fixture(scope="session")
+def issuer_gateway() -> Iterator[IssuerGateway]:
+    path = server_dir()
+    yield from start_gateway(path)
+    shutil.rmtree(path, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def agent(issuer_gateway: IssuerGateway) -> tuple[str, str]:
+    """A registered agent client of the issuer gateway: (client id, secret)."""
+    return "release-bot", Clients(issuer_gateway.data_dir).add_client("release-bot", "agent")

@@ -1,0 +1,70 @@
+"""The identity tests' gateway: the app with the local issuer (uvicorn on a free port, in a thread with its
+own event loop) per data dir; fixtures in conftest.py."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+
+from vsmesh.gateway.app import GatewayConfig, create_app
+from vsmesh.gateway.issuer import Issuer
+from vsmesh.gateway.server import bind, serve, url_of
+from vsmesh.settings import Settings
+
+
+@dataclass
+class IssuerGateway:
+    url: str
+    data_dir: Path
+    config: GatewayConfig
+
+    def issuer(self, **changes) -> Issuer:
+        """An issuer on the same keys, e.g. with another `issuer` or `audience` (forged tokens)."""
+        from dataclasses import replace
+
+        return Issuer(replace(self.config.issuer_config(), **changes))
+
+    def client_token(self, client_id: str, secret: str) -> str:
+        answer = httpx.post(f"{self.url}/token", data={"grant_type": "client_credentials"}, auth=(client_id, secret))
+        assert answer.status_code == 200, answer.text
+        return answer.json()["access_token"]
+
+    def whoami(self, token: str | None) -> httpx.Response:
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        return httpx.get(f"{self.url}/whoami", headers=headers)
+
+
+def start_gateway(data_dir: Path, **settings) -> Iterator[IssuerGateway]:
+    """Serve the gateway app the way `vsmesh up` does, until the generator is closed."""
+    ready = threading.Event()
+    stop: asyncio.Event | None = None
+    loop: asyncio.AbstractEventLoop | None = None
+    made: list[IssuerGateway] = []
+    config_settings = Settings(data_dir=data_dir, **settings)
+
+    async def main() -> None:
+        nonlocal stop, loop
+        stop, loop = asyncio.Event(), asyncio.get_running_loop()
+        sock = bind("127.0.0.1", 0)
+        config = GatewayConfig.of(config_settings, url_of(sock))
+        served = await serve(create_app(config), sock)
+        try:
+            made.append(IssuerGateway(url=served.url, data_dir=data_dir, config=config))
+            ready.set()
+            await stop.wait()
+        finally:
+            await served.stop()
+
+    thread = threading.Thread(target=asyncio.run, args=(main(),), name="gateway", daemon=True)
+    thread.start()
+    assert ready.wait(30), "the gateway did not start"
+    try:
+        yield made[0]
+    finally:
+        loop.call_soon_threadsafe(stop.set)
+        thread.join(30)
