@@ -187,12 +187,26 @@ def operations() -> list[Operation]:
         Operation("get_domain_summary", DayRequest, get_domain_summary, "registers recorded and the GDPR gaps"),
         Operation("get_gdpr_report", DayRequest, get_gdpr_report, "the Art. 30 record and its gaps, with their events"),
         Operation("list_services", ListServicesRequest, list_services, "the vendor register (TPSC)"),
-        Operation("register_service", RegisterServiceRequest, register_service, "record a vendor (TPSC row)"),
-        Operation("ingest_tpsc_tool", IngestToolRequest, ingest_tpsc_tool, "record a vendor from a TPSC tool entry"),
-        Operation("record_dpa", RecordDpaRequest, record_dpa, "a DPA with a vendor was signed"),
-        Operation("record_processing", RecordProcessingRequest, record_processing, "record an Art. 30 activity"),
         Operation(
-            "register_ai_system", RegisterAiSystemRequest, register_ai_system, "enter an agent in the AI register"
+            "register_service", RegisterServiceRequest, register_service, "record a vendor (TPSC row)", writes=True
+        ),
+        Operation(
+            "ingest_tpsc_tool",
+            IngestToolRequest,
+            ingest_tpsc_tool,
+            "record a vendor from a TPSC tool entry",
+            writes=True,
+        ),
+        Operation("record_dpa", RecordDpaRequest, record_dpa, "a DPA with a vendor was signed", writes=True),
+        Operation(
+            "record_processing", RecordProcessingRequest, record_processing, "record an Art. 30 activity", writes=True
+        ),
+        Operation(
+            "register_ai_system",
+            RegisterAiSystemRequest,
+            register_ai_system,
+            "enter an agent in the AI register",
+            writes=True,
         ),
         Operation("vendor_known", VendorRequest, vendor_known, "whether the register knows a vendor"),
         Operation("agent_seen", AgentRequest, agent_seen, "whether legal has seen an agent act on a hub"),

@@ -164,10 +164,22 @@ def operations() -> list[Operation]:
         Operation("get_exceptions", ClockedRequest, get_exceptions, "the exception register, live or expired"),
         Operation("get_secrets", ClockedRequest, get_secrets, "secret sets, last rotation, due date, overdue"),
         Operation("known_events", KnownEventsRequest, known_events, "which finding events the hub already has"),
-        Operation("grant_exception", GrantExceptionRequest, grant_exception, "accept a finding or rule until a date"),
-        Operation("record_rotation", RecordRotationRequest, record_rotation, "say a secret set was rotated"),
         Operation(
-            "check_expiries", CheckExpiriesRequest, check_expiries, "publish expired exceptions and overdue rotations"
+            "grant_exception",
+            GrantExceptionRequest,
+            grant_exception,
+            "accept a finding or rule until a date",
+            writes=True,
+        ),
+        Operation(
+            "record_rotation", RecordRotationRequest, record_rotation, "say a secret set was rotated", writes=True
+        ),
+        Operation(
+            "check_expiries",
+            CheckExpiriesRequest,
+            check_expiries,
+            "publish expired exceptions and overdue rotations",
+            writes=True,
         ),
     ]
     names = {op.name for op in own}
