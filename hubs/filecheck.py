@@ -11,9 +11,27 @@ import yaml
 from pydantic import BaseModel, ValidationError
 
 from vsmesh.errors import ConfigError
-from vsmesh.hubs.registry.manifest_model import _line_of
 
 M = TypeVar("M", bound=BaseModel)
+
+
+def line_of(node: yaml.Node | None, loc: tuple[Any, ...]) -> int | None:
+    """The 1-based line of the value at `loc` (as deep as the document goes)."""
+    if node is None:
+        return None
+    line = node.start_mark.line + 1
+    for part in loc:
+        if isinstance(node, yaml.MappingNode):
+            found = next((v for k, v in node.value if getattr(k, "value", None) == part), None)
+        elif isinstance(node, yaml.SequenceNode) and isinstance(part, int) and part < len(node.value):
+            found = node.value[part]
+        else:
+            found = None
+        if found is None:
+            break
+        node = found
+        line = node.start_mark.line + 1
+    return line
 
 
 def parse_document(text: str, source: str) -> tuple[Any, yaml.Node | None]:
@@ -34,4 +52,4 @@ def validate(model: type[M], raw: Any, node: yaml.Node | None, source: str, pref
         err = e.errors()[0]
         loc = prefix + tuple(p for p in err["loc"] if not (isinstance(p, str) and p.startswith("function-")))
         field = ".".join(str(p) for p in loc) or "document"
-        raise ConfigError(f"{source}:{_line_of(node, loc) or '?'}: {field}: {err['msg']}") from None
+        raise ConfigError(f"{source}:{line_of(node, loc) or '?'}: {field}: {err['msg']}") from None

@@ -31,7 +31,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationEr
 from vsmesh.errors import ConfigError
 from vsmesh.events.schemas.common import Severity
 from vsmesh.events.schemas.ops import InventoryKind
-from vsmesh.hubs.registry.manifest_model import _line_of
+from vsmesh.hubs.filecheck import line_of, parse_document
 from vsmesh.probes.conditions import Condition, parse_condition, parse_duration
 
 Seconds = Annotated[float, BeforeValidator(parse_duration), Field(gt=0)]
@@ -242,13 +242,7 @@ class ProbeFile(_Strict):
 
 def parse_probe_file(text: str, source: str = "probes") -> ProbeFile:
     """Validate a probe file's text; ConfigError with one line naming `source:line`, the field and the fix."""
-    try:
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
-        raw = yaml.safe_load(text)
-    except yaml.YAMLError as e:
-        mark = getattr(e, "problem_mark", None)
-        where = f"{source}:{mark.line + 1}" if mark else source
-        raise ConfigError(f"{where}: not valid YAML: {getattr(e, 'problem', e)}") from None
+    raw, node = parse_document(text, source)
     if not isinstance(raw, dict):
         raise ConfigError(f"{source}:1: a probe file is a mapping with `probes:` (and optional `gates:`)")
     try:
@@ -269,7 +263,7 @@ def _refuse(error: ValidationError, node: yaml.Node | None, source: str) -> Any:
         loc, message = (*loc, int(item.group(1))), message[item.end() :]
     field = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in loc).lstrip(".") or "file"
     more = f" (and {error.error_count() - 1} more)" if error.error_count() > 1 else ""
-    raise ConfigError(f"{source}:{_line_of(node, loc) or '?'}: {field}: {message}{more}")
+    raise ConfigError(f"{source}:{line_of(node, loc) or '?'}: {field}: {message}{more}")
 
 
 def load_probe_file(path: Path | str) -> ProbeFile:

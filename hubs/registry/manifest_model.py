@@ -11,12 +11,12 @@ import json
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from vsmesh.errors import ConfigError
 from vsmesh.events.envelope import Horizon
 from vsmesh.events.governance import REGISTRY_HUB
+from vsmesh.hubs.filecheck import line_of, parse_document
 
 SLUG = r"^[a-z0-9][a-z0-9-]*$"
 VsmFunction = Literal["OPS", "SYN", "CTL", "AUD", "INT", "POL", "ENV", "CANON", "DEV", "FIN"]
@@ -131,34 +131,9 @@ def content_id(*parts: Any) -> str:
     return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
 
 
-def _line_of(node: yaml.Node | None, loc: tuple[Any, ...]) -> int | None:
-    """The 1-based line of the value at `loc` (as deep as the document goes)."""
-    if node is None:
-        return None
-    line = node.start_mark.line + 1
-    for part in loc:
-        if isinstance(node, yaml.MappingNode):
-            found = next((v for k, v in node.value if getattr(k, "value", None) == part), None)
-        elif isinstance(node, yaml.SequenceNode) and isinstance(part, int) and part < len(node.value):
-            found = node.value[part]
-        else:
-            found = None
-        if found is None:
-            break
-        node = found
-        line = node.start_mark.line + 1
-    return line
-
-
 def parse_manifest(text: str, source: str = "manifest") -> Manifest:
     """Validate manifest text; ConfigError naming `source:line` and the field on the first problem."""
-    try:
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
-        raw = yaml.safe_load(text)
-    except yaml.YAMLError as e:
-        mark = getattr(e, "problem_mark", None)
-        where = f"{source}:{mark.line + 1}" if mark else source
-        raise ConfigError(f"{where}: not valid YAML/JSON: {getattr(e, 'problem', e)}") from None
+    raw, node = parse_document(text, source)
     if not isinstance(raw, dict):
         raise ConfigError(f"{source}: a manifest is a mapping with identity, vocabulary and widgets")
     try:
@@ -167,7 +142,7 @@ def parse_manifest(text: str, source: str = "manifest") -> Manifest:
         problems = []
         for err in e.errors()[:5]:
             loc = tuple(p for p in err["loc"] if not (isinstance(p, str) and p.startswith("function-")))
-            line = _line_of(node, loc)
+            line = line_of(node, loc)
             field = ".".join(str(p) for p in loc) or "manifest"
             problems.append(f"{source}:{line or '?'}: {field}: {err['msg']}")
         raise ConfigError("invalid manifest\n  " + "\n  ".join(problems)) from None
