@@ -56,12 +56,12 @@ def client_config(agent: str, url: str) -> dict:
             f"vsmesh-{agent}": {
                 "command": program,
                 "args": [*first, "mcp", "--stdio", "--url", url],
-                "env": {TOKEN_ENV: f"<a bearer token issued to agent {agent}>"},
+                "env": {TOKEN_ENV: f"<`vsmesh gateway token {agent}` prints one; it lives minutes>"},
             },
             f"vsmesh-{agent}-http": {
                 "type": "http",
                 "url": url,
-                "headers": {"Authorization": f"Bearer <a bearer token issued to agent {agent}>"},
+                "headers": {"Authorization": f"Bearer <`vsmesh gateway token {agent}`>"},
             },
         }
     }

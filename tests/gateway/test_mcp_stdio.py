@@ -57,3 +57,4 @@ def test_print_config_names_the_bridge_and_the_token(cli, gateway):
     stdio = config["vsmesh-deploy-bot"]
     assert stdio["args"][-4:] == ["mcp", "--stdio", "--url", gateway.url]
     assert "VSMESH_GATEWAY_TOKEN" in stdio["env"] and config["vsmesh-deploy-bot-http"]["url"] == gateway.url
+    assert "vsmesh gateway token deploy-bot" in stdio["env"]["VSMESH_GATEWAY_TOKEN"]  # how to get one
