@@ -10,6 +10,7 @@ import pytest
 from vsmesh.bus.connection import connect
 from vsmesh.bus.contract_client import ask
 from vsmesh.bus.publisher import Publisher
+from vsmesh.errors import ContractError
 
 HUB = "fin-hub"
 
@@ -152,5 +153,6 @@ async def test_budgets_add_up_spend_and_commitments_and_alert_at_90_percent(nc, 
 
 
 async def test_bad_requests_are_refused_with_the_field_named(nc, running_mesh):
-    with pytest.raises(Exception, match="currency"):
+    with pytest.raises(ContractError, match="currency") as refused:
         await ask(nc, HUB, "get_runway", {"currency": "euro"})
+    assert refused.value.code == "invalid_request"
