@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections import defaultdict
-from collections.abc import AsyncIterator
 
 import msgspec
 import structlog
@@ -56,14 +55,19 @@ class AppliedFeed:
             if queue.empty():  # one pending wake-up is enough: the page fetches the latest state anyway
                 queue.put_nowait(hub)
 
-    async def listen(self, hubs: tuple[str, ...], *, settle_s: float = 0.02) -> AsyncIterator[str]:
-        """Yields a hub's name each time one of `hubs` applied something (bursts settle into one)."""
+    async def listen(self, hubs: tuple[str, ...], *, settle_s: float = 0.02, idle_s: float | None = None):
+        """Yields a hub's name each time one of `hubs` applied something (bursts settle into one), and None
+        after `idle_s` without any (a keep-alive for the caller); the wait never cancels the generator."""
         queue: asyncio.Queue[str] = asyncio.Queue(maxsize=1)
         for hub in hubs:
             self._listeners[hub].add(queue)
         try:
             while True:
-                hub = await queue.get()
+                try:
+                    hub = await asyncio.wait_for(queue.get(), idle_s)
+                except TimeoutError:
+                    yield None
+                    continue
                 await asyncio.sleep(settle_s)
                 with contextlib.suppress(asyncio.QueueEmpty):
                     queue.get_nowait()

@@ -6,7 +6,6 @@ issuer, the pages are served on loopback only and say so in a banner.
 
 from __future__ import annotations
 
-import asyncio
 from pathlib import Path
 from typing import Any
 
@@ -57,7 +56,7 @@ class Pages:
         try:
             data = await page.load(Asker(self.nc, as_of))
         except ContractError as e:
-            status = 404 if "point-in-time" in str(e) else 503
+            status = 404 if e.code == "not_found" else 503
             return self._error(request, status, f"{page.title}: {e}")
         if page.template == "summary.html":
             data["scalars"], data["tables"] = sections(data["summary"])
@@ -74,13 +73,9 @@ class Pages:
 
         async def stream():
             yield ": live\n\n"
-            updates = self.feed.listen(page.hubs).__aiter__()
-            while True:
-                try:
-                    hub = await asyncio.wait_for(updates.__anext__(), KEEPALIVE_S)
-                    yield f"event: applied\ndata: {hub}\n\n"
-                except TimeoutError:
-                    yield ": keepalive\n\n"
+            # Waiting inside the feed, not around it: a timeout around an async generator's step would close it.
+            async for hub in self.feed.listen(page.hubs, idle_s=KEEPALIVE_S):
+                yield ": keepalive\n\n" if hub is None else f"event: applied\ndata: {hub}\n\n"
 
         return StreamingResponse(stream(), media_type="text/event-stream", headers={"Cache-Control": "no-store"})
 

@@ -30,7 +30,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from vsmesh import __version__
 from vsmesh.bus.publisher import Publisher
 from vsmesh.bus.subjects import contract_service
-from vsmesh.errors import ContractError, VsmeshError
+from vsmesh.errors import ContractError, NotFound, VsmeshError
 from vsmesh.projectors.builds import point_in_time_schema
 from vsmesh.projectors.engine import in_schema, positions
 from vsmesh.projectors.projection import Projection
@@ -186,6 +186,8 @@ async def _answer(ctx: HubContext, op: Operation, req: Request) -> str:
         return await _fail(req, "invalid_request", _first_error(e))
     except ContractError as e:
         return await _fail(req, e.code, str(e))
+    except NotFound as e:  # e.g. a point-in-time copy that was never built
+        return await _fail(req, "not_found", str(e))
     except VsmeshError as e:
         return await _fail(req, "rejected", str(e))
     except Exception as e:  # noqa: BLE001 - the caller must get an answer, and we log what broke
