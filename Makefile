@@ -9,8 +9,10 @@ STAMP := $(VENV)/.installed
 
 $(STAMP): pyproject.toml
 	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[dev]'
+	# uv installs what pip would in a third of the time (measured on this 2-core machine under load: 50 s vs
+	# 147 s), and `make test`'s ten minutes include this step; pip is the fallback where uv cannot be had.
+	{ $(BIN)/pip install --quiet uv && $(BIN)/uv pip install --quiet --python $(BIN)/python -e '.[dev]'; } || \
+	  { $(BIN)/pip install --quiet --upgrade pip && $(BIN)/pip install --quiet -e '.[dev]'; }
 	touch $(STAMP)
 
 run: $(STAMP)
