@@ -12,6 +12,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import hypothesis
 import pytest
 from typer.testing import CliRunner
 
@@ -21,6 +22,11 @@ from vsmesh.runtime.postgres_server import SystemPlaces, start_postgres, stop_po
 from vsmesh.settings import Settings
 
 VSMESH = [sys.executable, "-m", "vsmesh.cli.app"]
+
+# The suite shares two cores with nats-server, PostgreSQL and meshes: Hypothesis's timing checks
+# (input generation "too slow", per-example deadlines) failed on a loaded machine, not on a wrong property.
+hypothesis.settings.register_profile("vsmesh", deadline=None, suppress_health_check=[hypothesis.HealthCheck.too_slow])
+hypothesis.settings.load_profile("vsmesh")
 
 
 def server_dir() -> Path:

@@ -287,13 +287,19 @@ def test_the_cli_logs_in_as_the_user_the_environment_names(secured):
     subject = f"operational.ops-hub.ops-health-checked.{entity.replace('/', ':')}"
     publish = ["publish", "ops-health-checked", "--hub", "ops-hub", "--subject", entity, "--data", '{"status":"green"}']
 
+    # The same command on another entity, as admin, is the yardstick: a loaded machine slows both alike,
+    # while a refusal retried like an outage takes ~13 s more.
+    elsewhere = [*publish[:5], f"{entity}-ok", *publish[6:]]
+    started = time.monotonic()
+    assert vsmesh(path, *elsewhere).returncode == 0
+    yardstick = time.monotonic() - started
     started = time.monotonic()
     refused = vsmesh(path, *publish, VSMESH_NATS_USER=reader.user, VSMESH_NATS_PASSWORD=reader.password)
     took = time.monotonic() - started
     assert refused.returncode == 1
     [line] = error_lines(refused)
     assert f"NATS user '{READER_USER}' may not publish on {subject}" in line
-    assert took < 6, f"the refusal took {took:.1f} s: it was retried like an outage"
+    assert took < yardstick + 5, f"the refusal took {took:.1f} s ({yardstick:.1f} s to publish): it was retried"
     assert asyncio.run(last_on(server, "OPERATIONAL", subject)) is None
 
     wrong = vsmesh(path, *publish, VSMESH_NATS_USER="admin", VSMESH_NATS_PASSWORD="not-the-password")
