@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from nats.js import JetStreamContext
 
     from vsmesh.events.envelope import Event
+    from vsmesh.hubs.demo import DemoEvent
     from vsmesh.runtime.supervisor import Mesh
 
 
@@ -60,13 +61,23 @@ async def publish_demo(settings: Settings) -> tuple[int, int]:
         js = nc.jetstream()
         publisher = Publisher(js, settings, source="vsmesh/demo")
         events = demo_events()
-        built = [publisher.build(e.type, hub=e.hub, subject=e.subject, data=e.data, event_id=e.id) for e in events]
+        built = [_as_actor(publisher.build(e.type, hub=e.hub, subject=e.subject, data=e.data, event_id=e.id), e)
+                 for e in events]  # fmt: skip
         todo = await _not_yet_stored(js, built)
         results = await publisher.publish_many(todo) if todo else []
     finally:
         await nc.drain()
     new = sum(not r.duplicate for r in results)
     return new, len(built) - new
+
+
+def _as_actor(event: Event, demo: DemoEvent) -> Event:
+    """The demo's own actor where it names one (the custodian agent's token spend), else the caller's."""
+    import msgspec
+
+    if demo.actor is None:
+        return event
+    return msgspec.structs.replace(event, actor=demo.actor, actorkind=demo.actor_kind or "human")
 
 
 async def _not_yet_stored(js: JetStreamContext, events: list[Event]) -> list[Event]:

@@ -84,6 +84,17 @@ def status(data_dir: Path | None = DataDir, as_json: bool = Json) -> None:
         for c in result["couplings"]
     ]
     console.print(table("couplings", ["coupling", "enabled", "lag", "quarantined", "last error"], cells))
+    cells = [
+        [
+            c["check"],
+            c["ran_at"],
+            "ok" if c["ok"] else "FAILED",
+            c["published"],
+            c["error"] or c["result"],
+        ]
+        for c in result["checks"]
+    ]
+    console.print(table("timed checks (canon's policies)", ["check", "last run", "", "published", "result"], cells))
     if result["point_in_time"]:
         cells = [[c["name"], c["hub"], c["until"], c["built"]] for c in result["point_in_time"]]
         console.print(table("point-in-time copies", ["name", "hub", "as of", "built"], cells))
@@ -98,6 +109,7 @@ async def _status(settings: Settings) -> dict[str, Any]:
     from vsmesh.projectors.database import check_database, create_engine
     from vsmesh.projectors.snapshot_store import list_snapshots
     from vsmesh.projectors.status import read_reports
+    from vsmesh.runtime.scheduler import read_statuses
 
     nc = await connect(settings, name="vsmesh-status")
     engine = create_engine(settings)
@@ -129,12 +141,22 @@ async def _status(settings: Settings) -> dict[str, Any]:
         return {
             "streams": streams,
             "projectors": projectors,
+            "checks": [_check(c) for c in await read_statuses(js)],
             "point_in_time": copies,
             "quarantined_by": dict(by_finder),
         }
     finally:
         await engine.dispose()
         await nc.drain()
+
+
+def _check(status: Any) -> dict[str, Any]:
+    """A timed check's last run (runtime/scheduler.py), its time in UTC."""
+    import msgspec
+
+    row = msgspec.to_builtins(status)
+    row["ran_at"] = dt.datetime.fromtimestamp(status.ran_at, dt.UTC).isoformat(timespec="seconds")
+    return row
 
 
 async def _stream(js: JetStreamContext, name: str) -> dict[str, Any]:

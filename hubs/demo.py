@@ -28,6 +28,8 @@ class DemoEvent:
     hub: str
     subject: str | None
     data: dict[str, Any] = field(default_factory=dict)
+    actor: str | None = None  # who acted, when not the person running the demo
+    actor_kind: str | None = None  # human | agent | service, with `actor`
 
     @property
     def id(self) -> str:

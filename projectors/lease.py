@@ -92,20 +92,24 @@ async def run_leased(
     stop: asyncio.Event,
     *,
     holder: str | None = None,
+    key: str | None = None,
 ) -> None:
     """Run `work(stop_work)` whenever this process holds the lease `name`, until `stop` is set.
+
+    The lease's key is `projector.<name>` unless `key` names another (the scheduler's `scheduler.checks`).
 
     `work` must return soon after `stop_work` is set (it is set when the lease is lost or on stop).
     An exception from `work` releases the lease; a NATS error (NATS away a moment) is logged and the lease
     tried again, any other propagates.
     """
     holder = holder or holder_id()
-    bound = log.bind(lease=lease_key(name), holder=holder)
+    key = key or lease_key(name)
+    bound = log.bind(lease=key, holder=holder)
     while not stop.is_set():
         entry = LeaseEntry(holder=holder, host=socket.gethostname(), pid=os.getpid(), since=time.time())
         value = msgspec.json.encode(entry)
         try:
-            revision = await kv.create(lease_key(name), value)
+            revision = await kv.create(key, value)
         except KeyWrongLastSequenceError:
             revision = None  # someone else holds it
         except (NatsError, TimeoutError, OSError) as e:
@@ -116,7 +120,7 @@ async def run_leased(
             continue
         bound.info("lease acquired", at=time.time())
         try:
-            revision = await _hold(kv, name, value, revision, work, stop, bound)
+            revision = await _hold(kv, key, value, revision, work, stop, bound)
         except (NatsError, TimeoutError) as e:
             # NATS away a moment (a stream leader killed, an election): the work stopped on it, the lease is
             # released; lead again once NATS answers. Before, this ended the task for good and the hub was
@@ -126,13 +130,13 @@ async def run_leased(
             continue
         if revision is not None:
             with contextlib.suppress(NatsError, TimeoutError, OSError):
-                await kv.delete(lease_key(name), last=revision)  # hand over at once
+                await kv.delete(key, last=revision)  # hand over at once
             bound.info("lease released", at=time.time())
 
 
 async def _hold(
     kv: KeyValue,
-    name: str,
+    key: str,
     value: bytes,
     revision: int,
     work: Callable[[asyncio.Event], Awaitable[None]],
@@ -141,7 +145,7 @@ async def _hold(
 ) -> int | None:
     """Run the work while renewing; returns the last revision if we still hold the lease, else None."""
     stop_work = asyncio.Event()
-    task = asyncio.create_task(work(stop_work), name=f"leased:{name}")
+    task = asyncio.create_task(work(stop_work), name=f"leased:{key}")
     renewed = time.monotonic()
     held: int | None = revision
     stopped = asyncio.create_task(stop.wait())
@@ -151,7 +155,7 @@ async def _hold(
             if stop.is_set() or task.done():
                 break
             try:
-                held = await kv.update(lease_key(name), value, last=held)
+                held = await kv.update(key, value, last=held)
                 renewed = time.monotonic()
             except KeyWrongLastSequenceError:
                 bound.warning("lease lost: taken over", at=time.time())
@@ -170,6 +174,6 @@ async def _hold(
         except BaseException:
             if held is not None:
                 with contextlib.suppress(NatsError, TimeoutError, OSError):
-                    await kv.delete(lease_key(name), last=held)
+                    await kv.delete(key, last=held)
             raise
     return held

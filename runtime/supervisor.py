@@ -50,6 +50,7 @@ from vsmesh.runtime.nats_server import (
     stop_pid,
 )
 from vsmesh.runtime.postgres_server import SystemPlaces, postmaster_pid, start_postgres, stop_postgres
+from vsmesh.runtime.scheduler import run_scheduler
 from vsmesh.runtime.signing import keep_signing
 from vsmesh.runtime.timed import start_timed
 from vsmesh.settings import Settings
@@ -235,6 +236,9 @@ class Mesh:
         reactors, couplings, reactor_stats = await _start_reactors(nc, engine, settings, self.stop_event)
         tasks += reactors
         tasks += start_timed(nc, settings.hubs, self.stop_event)  # after the contracts answer (sec expiries)
+        if "canon-hub" in settings.hubs:  # canon's timed checks: one scheduler per deployment, by lease
+            checks = run_scheduler(nc, leases, settings, self.stop_event, replicas=replicas)
+            tasks.append(asyncio.create_task(checks, name="scheduler"))
         # The constitutional chain's head, signed every VSMESH_CHAIN_CHECKPOINT_EVERY events (runtime/signing.py).
         tasks.append(asyncio.create_task(keep_signing(js, settings, self.stop_event), name="chain-signing"))
         # The registry and every hub that has only a manifest (hubs/registry/service.py).

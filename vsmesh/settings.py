@@ -49,6 +49,9 @@ class Settings(BaseModel):
     fin_runway_alert_months: float = Field(
         6.0, gt=0, description="fin-hub alerts when the projected runway falls below this many months"
     )
+    checks_every_s: float = Field(
+        60.0, gt=0, description="how often vsmesh up runs canon's timed checks (also when fin or canon change)"
+    )
     ops_stale_amber_minutes: float = Field(60.0, gt=0, description="ops evidence older than this turns amber")
     couplings_disabled: tuple[str, ...] = Field(
         (), description="couplings this deployment does not run (comma-separated names, see `vsmesh couplings`)"

@@ -47,6 +47,8 @@ class EscalationRaisedData(EventData, frozen=True):
     from_hub: str | None = None
     reason: str | None = None
     cause_event_id: EventId | None = None  # e.g. the runway projection below threshold
+    # Whose clock it runs on: canon's escalation SLA for this horizon applies (unset: the from_hub's horizon).
+    horizon: Horizon | None = None
 
 
 class CanonEscalationRaised(Event, frozen=True, tag="canon-escalation-raised"):
@@ -66,6 +68,25 @@ class CanonEscalationResolved(Event, frozen=True, tag="canon-escalation-resolved
     """An escalation was decided."""
 
     data: EscalationResolvedData
+    horizon: ClassVar[Horizon] = Horizon.CONSTITUTIONAL
+
+
+class EscalationOverdueData(EventData, frozen=True):
+    """An escalation left unanswered past canon's SLA for its horizon: re-escalated, once per SLA elapsed."""
+
+    escalation_id: EventId
+    horizon: Horizon
+    sla_s: float  # the SLA in force when it was judged (seconds), from canon's policy values
+    raised_at: dt.datetime
+    due_at: dt.datetime  # raised_at + re_escalation × SLA: when this re-escalation fell due
+    re_escalation: int = 1  # 1 the first time the SLA passed, 2 after twice the SLA, …
+    policy: str | None = None  # the canon policy whose value set the SLA
+
+
+class CanonEscalationOverdue(Event, frozen=True, tag="canon-escalation-overdue"):
+    """An escalation went unanswered past its SLA and is raised again."""
+
+    data: EscalationOverdueData
     horizon: ClassVar[Horizon] = Horizon.CONSTITUTIONAL
 
 

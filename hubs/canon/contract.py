@@ -2,25 +2,48 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 import sqlalchemy as sa
 from pydantic import Field
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from vsmesh.hubs.canon import manifest
-from vsmesh.hubs.canon.tables import escalations, mandate_revocations, mandates, policies, policy_versions
+from vsmesh.hubs.canon.tables import (
+    escalation_clocks,
+    escalations,
+    mandate_revocations,
+    mandates,
+    policies,
+    policy_versions,
+)
 from vsmesh.hubs.canon.writes import mandate_operations
 from vsmesh.hubs.contract import ContractRequest, HubContext, Operation
 from vsmesh.hubs.core import core_operations
+from vsmesh.hubs.core.reads import Limit
 
 
 async def _rows(conn: AsyncConnection, query: sa.Select) -> list[dict[str, Any]]:
     return [dict(r) for r in (await conn.execute(query)).mappings()]
 
 
+def with_clocks(*columns: sa.ColumnElement) -> sa.Select:
+    """Escalations beside their clock: the horizon raised with, and whether canon's SLA ran out unanswered."""
+    k = escalation_clocks.c
+    clock = (
+        k.horizon,
+        k.re_escalations,
+        k.overdue_since,
+        k.due_at.label("last_due_at"),
+        (k.overdue_since.is_not(None) & (escalations.c.status == "raised")).label("overdue"),
+    )
+    return sa.select(*columns, *clock).select_from(
+        escalations.outerjoin(escalation_clocks, k.escalation_id == escalations.c.escalation_id)
+    )
+
+
 async def domain_summary(conn: AsyncConnection) -> dict[str, Any]:
-    """Policies in force, mandates and open escalations."""
+    """Policies in force, mandates and open escalations (overdue ones say so)."""
     p, m, e = policies.c, mandates.c, escalations.c
     resolved = (
         await conn.execute(sa.select(sa.func.count()).where(e.status == "resolved", e.title.is_not(None)))
@@ -38,7 +61,7 @@ async def domain_summary(conn: AsyncConnection) -> dict[str, Any]:
         ),  # fmt: skip
         "open_escalations": await _rows(
             conn,
-            sa.select(e.escalation_id, e.title, e.severity, e.from_hub, e.reason, e.raised_at)
+            with_clocks(e.escalation_id, e.title, e.severity, e.from_hub, e.reason, e.raised_at)
             .where(e.status == "raised")
             .order_by(e.raised_at.desc()),
         ),  # fmt: skip
@@ -54,6 +77,38 @@ class PoliciesRequest(ContractRequest):
     scope: str | None = Field(None, description="only policies of this scope")
     policy: str | None = Field(None, description="only this policy (its slug)")
     history: bool = Field(False, description="every declared version, not only the one in force")
+
+
+class EscalationsRequest(ContractRequest):
+    status: Literal["raised", "resolved"] | None = None
+    overdue: bool | None = Field(None, description="only those past (true) or within (false) canon's SLA")
+    limit: int = Limit
+
+
+async def get_escalations(ctx: HubContext, request: EscalationsRequest) -> dict[str, Any]:
+    """Issues escalated to canon, newest first, each with its horizon and whether it is overdue."""
+    e = escalations.c
+    query = with_clocks(escalations).order_by(e.raised_at.desc(), e.escalation_id.desc()).limit(request.limit)
+    if request.status is not None:
+        query = query.where(e.status == request.status)
+    if request.overdue is not None:
+        overdue = escalation_clocks.c.overdue_since.is_not(None) & (e.status == "raised")
+        query = query.where(overdue if request.overdue else sa.not_(overdue))
+    async with ctx.read() as conn:
+        return {"hub": ctx.hub, "escalations": await _rows(conn, query)}
+
+
+class KnownEventsRequest(ContractRequest):
+    ids: list[str] = Field(..., max_length=5000, description="escalation or re-escalation event ids")
+
+
+async def known_events(ctx: HubContext, request: KnownEventsRequest) -> dict[str, Any]:
+    """Which of these escalations (or latest re-escalations) canon holds: a timed check sends only the rest."""
+    e, k = escalations.c, escalation_clocks.c
+    async with ctx.read() as conn:
+        raised = (await conn.execute(sa.select(e.escalation_id).where(e.escalation_id.in_(request.ids)))).scalars()
+        again = (await conn.execute(sa.select(k.overdue_event_id).where(k.overdue_event_id.in_(request.ids)))).scalars()
+        return {"known": sorted({*raised, *again})}
 
 
 async def get_domain_summary(ctx: HubContext, request: SummaryRequest) -> dict[str, Any]:
@@ -77,6 +132,8 @@ def operations() -> list[Operation]:
     own = [
         Operation("get_domain_summary", SummaryRequest, get_domain_summary, "policies, mandates, escalations"),
         Operation("get_policies", PoliciesRequest, get_policies, "policies in force, or every version"),
+        Operation("known_events", KnownEventsRequest, known_events, "which of these escalations canon holds"),
+        Operation("get_escalations", EscalationsRequest, get_escalations, "escalations, overdue past canon's SLA"),
         *mandate_operations(),
     ]
     names = {op.name for op in own}

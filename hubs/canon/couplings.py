@@ -14,13 +14,15 @@ from typing import Any
 
 from vsmesh.events.envelope import Event
 from vsmesh.events.schemas.canon import CanonEscalationRaised
-from vsmesh.events.schemas.fin import FinCommitmentRecorded, FinCostRecorded, FinRunwayProjected, FinTokenSpendRecorded
+from vsmesh.events.schemas.fin import FinCommitmentRecorded, FinCostRecorded, FinRunwayProjected
 from vsmesh.hubs.canon import manifest
 from vsmesh.projectors.coupling import Context, Coupling, Emit
 
 RUNWAY = "fin-runway-to-canon-escalation"
 AGENT_SPEND = "fin-agent-spend-to-canon-escalation"
-SPENDING = (FinCostRecorded, FinTokenSpendRecorded, FinCommitmentRecorded)  # the fin events that spend money
+# The fin events whose single amount is judged at once; token spend is judged per agent and period by the
+# scheduler's agent-spend check (hubs/canon/checks.py), so one spend never escalates twice.
+SPENDING = (FinCostRecorded, FinCommitmentRecorded)
 THRESHOLD_VALUE = "agent_spend_threshold"  # the policy value naming the most an agent may spend at once
 DEFAULT_THRESHOLD_MONTHS = 6.0  # when the projection names no threshold
 
@@ -44,8 +46,8 @@ def runway_to_escalation(event: FinRunwayProjected) -> list[Emit]:
 
 
 def spend_of(event: Event) -> tuple[Decimal, str]:
-    """(amount, currency) of a fin spend: a cost, a token spend or a commitment (per cadence)."""
-    money = event.data.cost if event.type == "fin-token-spend-recorded" else event.data.amount
+    """(amount, currency) of a fin spend: a cost or a commitment (per cadence)."""
+    money = event.data.amount
     return Decimal(money.amount), money.currency
 
 

@@ -10,5 +10,6 @@ EVENT_TYPES = (
     "canon-escalation-raised",
     "canon-escalation-resolved",
     "canon-mandate-revoked",
+    "canon-escalation-overdue",  # the scheduler's re-escalation of one unanswered past its SLA
     "canon-call-refused",  # the gateway's refusals: on the log for the audit, no read model
 )

@@ -2,10 +2,26 @@
 
 from __future__ import annotations
 
-from vsmesh.events.schemas.canon import CanonMandateGranted, CanonMandateRevoked, CanonPolicyDeclared
+import datetime as dt
+
+from vsmesh.events.schemas.canon import (
+    CanonEscalationOverdue,
+    CanonEscalationRaised,
+    CanonMandateGranted,
+    CanonMandateRevoked,
+    CanonPolicyDeclared,
+)
 from vsmesh.hubs.canon import manifest
-from vsmesh.hubs.canon.tables import mandate_revocations, mandates, metadata, policies, policy_versions
+from vsmesh.hubs.canon.tables import (
+    escalation_clocks,
+    mandate_revocations,
+    mandates,
+    metadata,
+    policies,
+    policy_versions,
+)
 from vsmesh.hubs.core import hub_projection
+from vsmesh.hubs.core.projector import on_escalation_raised
 from vsmesh.projectors.changes import Changes
 from vsmesh.projectors.projection import Applied, Handlers, Projection
 
@@ -55,7 +71,28 @@ def on_mandate_revoked(event: CanonMandateRevoked, at: Applied, changes: Changes
     changes.upsert(mandate_revocations, {**row, "reason": event.data.reason, "event_id": event.id})
 
 
+def on_escalation_raised_here(event: CanonEscalationRaised, at: Applied, changes: Changes) -> None:
+    on_escalation_raised(event, at, changes)
+    horizon = event.data.horizon
+    changes.upsert(escalation_clocks, {"escalation_id": event.id, "horizon": str(horizon) if horizon else None})
+
+
+def on_escalation_overdue(event: CanonEscalationOverdue, at: Applied, changes: Changes) -> None:
+    d = event.data
+    row = {
+        "escalation_id": d.escalation_id,
+        "re_escalations": d.re_escalation,
+        "overdue_since": d.raised_at + dt.timedelta(seconds=d.sla_s),  # when the first SLA ran out
+        "due_at": d.due_at,
+        "sla_s": d.sla_s,
+        "overdue_event_id": event.id,
+    }
+    changes.upsert(escalation_clocks, row)
+
+
 HANDLERS: Handlers = {
+    CanonEscalationRaised: on_escalation_raised_here,
+    CanonEscalationOverdue: on_escalation_overdue,
     CanonPolicyDeclared: on_policy_declared,
     CanonMandateGranted: on_mandate_granted,
     CanonMandateRevoked: on_mandate_revoked,

@@ -28,6 +28,19 @@ def events() -> list[DemoEvent]:
         _policy("spending", "Spending thresholds", "0.1", "canon/constitution/bootstrap-protocol_v0.1.md",
                 scope="fin", statement="alert at 90 % of a budget; escalate below six months of runway",
                 metadata={"values": {"budget_alert_pct": 90, "runway_alert_months": 6}}),
+        # What the scheduler inside `vsmesh up` checks, and when (hubs/canon/values.py): values, not code.
+        _policy("spending", "Spending thresholds", "0.2", "canon/constitution/bootstrap-protocol_v0.1.md",
+                scope="fin", supersedes="0.1",
+                statement="alert at 90 % of a budget; project the runway daily and escalate below six months; "
+                          "escalate an agent spending more than EUR 50 of tokens in a month",
+                metadata={"values": {"budget_alert_pct": 90, "runway_alert_months": 6, "runway_check_every": "1d",
+                                     "agent_spend_threshold": {"amount": "50.00", "currency": "EUR"},
+                                     "agent_spend_period": "month"}}),
+        _policy("escalation-slas", "Escalation SLAs per horizon", "0.1",
+                "canon/constitution/bootstrap-protocol_v0.1.md", scope="mesh",
+                statement="an escalation unanswered for 4 h (operational), 3 days (tactical) or 2 weeks (strategic) "
+                          "is raised again, and again after each further period",
+                metadata={"values": {"escalation_sla": {"operational": "4h", "tactical": "3d", "strategic": "14d"}}}),
         _mandate("Constitutional Steward", "founder", "mesh"),
         _mandate("Financial Allocator", "founder", "fin"),
         _mandate("Technical Operator", "custodian-agent", "ops", constraints=["no production deletes"],

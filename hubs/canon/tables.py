@@ -65,3 +65,16 @@ mandate_revocations = sa.Table(
 
 # Escalations received and their resolution live in the core's `escalations` table (core handlers).
 escalations = metadata.tables["escalations"]
+
+# An escalation's clock: the horizon it was raised with, and each re-escalation past canon's SLA for it.
+escalation_clocks = sa.Table(
+    "escalation_clocks",
+    metadata,
+    sa.Column("escalation_id", sa.Text, primary_key=True),
+    sa.Column("horizon", sa.Text),  # as raised (data.horizon); unset: judged by the from_hub's horizon
+    sa.Column("re_escalations", sa.Integer),  # how many SLAs have passed unanswered, as last re-escalated
+    sa.Column("overdue_since", sa.TIMESTAMP(timezone=True)),  # when the first SLA ran out
+    sa.Column("due_at", sa.TIMESTAMP(timezone=True)),  # when the latest re-escalation fell due
+    sa.Column("sla_s", sa.Float),
+    sa.Column("overdue_event_id", sa.Text),  # the latest canon-escalation-overdue
+)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from decimal import Decimal
 from typing import Any
 
 from pydantic import Field
@@ -45,18 +46,32 @@ class SummaryRequest(ContractRequest):
     as_of: dt.date | None = Field(None, description="the day to project from; default today (UTC)")
 
 
+ThresholdMonths = Field(None, gt=0, description="alert below this many months; default VSMESH_FIN_RUNWAY_ALERT_MONTHS")
+
+
 class RunwayRequest(ContractRequest):
     as_of: dt.date | None = Field(None, description="the day to project from; default today (UTC)")
     currency: str | None = Field(None, pattern="^[A-Z]{3}$", description="default: the latest balance's")
+    alert_threshold_months: float | None = ThresholdMonths
+
+
+class RunwaysRequest(ContractRequest):
+    as_of: dt.date | None = Field(None, description="the day to project from; default today (UTC)")
+    alert_threshold_months: float | None = ThresholdMonths
 
 
 class BudgetsRequest(ContractRequest):
     domain: str | None = None
     period: str | None = None
+    alert_pct: Decimal | None = Field(None, gt=0, description="`alert` at this share spent (canon's budget_alert_pct)")
+
+
+class AgentSpendRequest(ContractRequest):
+    currency: str | None = Field(None, pattern="^[A-Z]{3}$")
 
 
 class KnownEventsRequest(ContractRequest):
-    ids: list[str] = Field(..., max_length=5000, description="cost or token-spend event ids")
+    ids: list[str] = Field(..., max_length=5000, description="cost, token-spend, budget-alert or runway event ids")
 
 
 def _today() -> dt.date:
@@ -69,13 +84,30 @@ async def get_domain_summary(ctx: HubContext, request: SummaryRequest) -> dict[s
 
 
 async def get_runway(ctx: HubContext, request: RunwayRequest) -> dict[str, Any]:
+    threshold = request.alert_threshold_months or _threshold(ctx)
     async with ctx.read() as conn:
-        return await queries.runway(conn, request.as_of or _today(), _threshold(ctx), request.currency)
+        return await queries.runway(conn, request.as_of or _today(), threshold, request.currency)
+
+
+async def get_runways(ctx: HubContext, request: RunwaysRequest) -> dict[str, Any]:
+    """The runway of every currency with a balance, each naming its newest balance event."""
+    threshold = request.alert_threshold_months or _threshold(ctx)
+    async with ctx.read() as conn:
+        found = []
+        for currency, balance_event_id in await queries.balance_currencies(conn):
+            runway = await queries.runway(conn, request.as_of or _today(), threshold, currency)
+            found.append({**runway, "balance_event_id": balance_event_id})
+    return {"runways": found}
 
 
 async def get_budgets(ctx: HubContext, request: BudgetsRequest) -> dict[str, Any]:
     async with ctx.read() as conn:
-        return {"budgets": await queries.budgets(conn, request.domain, request.period)}
+        return {"budgets": await queries.budgets(conn, request.domain, request.period, request.alert_pct)}
+
+
+async def get_agent_spend(ctx: HubContext, request: AgentSpendRequest) -> dict[str, Any]:
+    async with ctx.read() as conn:
+        return {"agent_spend": await queries.agent_spending(conn, request.currency)}
 
 
 async def known_events(ctx: HubContext, request: KnownEventsRequest) -> dict[str, Any]:
@@ -88,8 +120,10 @@ def operations() -> list[Operation]:
     own = [
         Operation("get_domain_summary", SummaryRequest, get_domain_summary, "runway, budgets, token spend, alerts"),
         Operation("get_runway", RunwayRequest, get_runway, "months of runway at the projected burn"),
+        Operation("get_runways", RunwaysRequest, get_runways, "the runway of every currency with a balance"),
         Operation("get_budgets", BudgetsRequest, get_budgets, "budgets: allocated, committed, spent"),
-        Operation("known_events", KnownEventsRequest, known_events, "which cost events the hub already has"),
+        Operation("get_agent_spend", AgentSpendRequest, get_agent_spend, "token spend per agent and month"),
+        Operation("known_events", KnownEventsRequest, known_events, "which of these events the hub already has"),
         *write_operations(),
     ]
     names = {op.name for op in own}

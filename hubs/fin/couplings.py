@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from vsmesh.events.schemas.fin import FinBalanceRecorded, FinRunwayProjected
+from vsmesh.hubs.canon.values import check_values
 from vsmesh.hubs.fin import manifest
 from vsmesh.projectors.coupling import Context, Coupling, Emit
 
@@ -10,8 +11,12 @@ BALANCE = "fin-balance-to-runway"
 
 
 async def balance_to_runway(event: FinBalanceRecorded, ctx: Context) -> list[Emit]:
-    """Ask fin's read model (once it has this balance) for the runway; publish it when it is below threshold."""
+    """Ask fin's read model (once it has this balance) for the runway; publish it when it is below canon's
+    `runway_alert_months` (VSMESH_FIN_RUNWAY_ALERT_MONTHS while no canon policy declares one)."""
     request = {"currency": event.data.balance.currency, "wait_for_seq": {ctx.stream: ctx.seq}}
+    declared = check_values((await ctx.ask("canon-hub", "get_policies", {}))["policies"]).runway_alert_months
+    if declared is not None:
+        request["alert_threshold_months"] = float(declared.value)
     if event.data.as_of:
         request["as_of"] = event.data.as_of.isoformat()
     runway = await ctx.ask(manifest.SLUG, "get_runway", request)

@@ -19,6 +19,7 @@ from vsmesh.hubs.core import hub_projection
 from vsmesh.hubs.fin import manifest
 from vsmesh.hubs.fin.runway import month_key, period_months
 from vsmesh.hubs.fin.tables import (
+    agent_spend,
     balances,
     budget_alerts,
     budget_allocations,
@@ -106,6 +107,7 @@ def on_cost_recorded(event: FinCostRecorded, at: Applied, changes: Changes) -> N
 
 def on_token_spend_recorded(event: FinTokenSpendRecorded, at: Applied, changes: Changes) -> None:
     d = event.data
+    month = spend_month(event, _metadata_date(d.metadata, "incurred_on"), None)
     changes.upsert(
         token_spend,
         {
@@ -118,8 +120,13 @@ def on_token_spend_recorded(event: FinTokenSpendRecorded, at: Applied, changes: 
             "currency": d.cost.currency,
             "session_id": d.session_id,
             "domain": d.domain,
-            "month": spend_month(event, _metadata_date(d.metadata, "incurred_on"), None),
+            "month": month,
         },
+    )
+    money = {"amount": d.cost.amount, "currency": d.cost.currency}
+    changes.upsert(
+        agent_spend,
+        {"event_id": event.id, "actor": event.actor, "actor_kind": event.actorkind, "month": month, **money},
     )
 
 

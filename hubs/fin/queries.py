@@ -10,9 +10,20 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from vsmesh.hubs.fin.runway import Commitment, committed_in, period_months, project_runway, variable_monthly
-from vsmesh.hubs.fin.tables import balances, budget_alerts, budget_allocations, commitments, costs, token_spend
+from vsmesh.hubs.fin.tables import (
+    agent_spend,
+    balances,
+    budget_alerts,
+    budget_allocations,
+    commitments,
+    costs,
+    runway_projections,
+    token_spend,
+)
 
-BUDGET_ALERT_PCT = Decimal(90)  # a budget alerts once its spend reaches this share of the allocation
+# A budget's `alert` on read when the caller names no share; the published alerts follow canon's
+# `budget_alert_pct` (the scheduler, runtime/scheduler.py), and `alert_event_id` names the one raised.
+BUDGET_ALERT_PCT = Decimal(90)
 DEFAULT_CURRENCY = "EUR"
 
 
@@ -76,7 +87,9 @@ async def runway(conn: AsyncConnection, as_of: dt.date, threshold: float, curren
     }
 
 
-async def budgets(conn: AsyncConnection, domain: str | None = None, period: str | None = None) -> list[dict[str, Any]]:
+async def budgets(
+    conn: AsyncConnection, domain: str | None = None, period: str | None = None, alert_pct: Decimal | None = None
+) -> list[dict[str, Any]]:
     """Each (domain, period, currency) budget with allocated, committed and spent, and whether it alerts."""
     a = budget_allocations.c
     query = sa.select(a.domain, a.period, a.currency, sa.func.sum(a.amount).label("allocated"))
@@ -85,10 +98,13 @@ async def budgets(conn: AsyncConnection, domain: str | None = None, period: str 
     if period is not None:
         query = query.where(a.period == period)
     query = query.group_by(a.domain, a.period, a.currency).order_by(a.domain, a.period, a.currency)
-    return [await _budget(conn, **row) for row in (await conn.execute(query)).mappings()]
+    share = BUDGET_ALERT_PCT if alert_pct is None else alert_pct
+    return [await _budget(conn, share, **row) for row in (await conn.execute(query)).mappings()]
 
 
-async def _budget(conn: AsyncConnection, domain: str, period: str, currency: str, allocated: Decimal) -> dict:
+async def _budget(
+    conn: AsyncConnection, alert_pct: Decimal, domain: str, period: str, currency: str, allocated: Decimal
+) -> dict:
     months = period_months(period)
     spent = Decimal(0)
     for table in (costs, token_spend):
@@ -111,8 +127,16 @@ async def _budget(conn: AsyncConnection, domain: str, period: str, currency: str
         "spent": spent,
         "remaining": allocated - spent - committed,
         "spent_pct": pct,
-        "alert": pct is not None and pct >= BUDGET_ALERT_PCT,
+        "alert": pct is not None and pct >= alert_pct,
+        "alert_event_id": await _raised_alert(conn, domain, period),
     }
+
+
+async def _raised_alert(conn: AsyncConnection, domain: str, period: str) -> str | None:
+    """The newest budget alert published for this budget, if any."""
+    a = budget_alerts.c
+    query = sa.select(a.event_id).where(a.domain == domain, a.period == period).order_by(a.raised_at.desc())
+    return (await conn.execute(query.limit(1))).scalar_one_or_none()
 
 
 def _first_day(month: str) -> dt.date:
@@ -138,6 +162,25 @@ async def token_totals(conn: AsyncConnection) -> list[dict[str, Any]]:
     return [dict(r) for r in (await conn.execute(query)).mappings()]
 
 
+async def agent_spending(conn: AsyncConnection, currency: str | None = None) -> list[dict[str, Any]]:
+    """Token spend per agent (the events' actor), month and currency."""
+    s = agent_spend.c
+    spent, events = sa.func.sum(s.amount).label("spent"), sa.func.count().label("events")
+    query = sa.select(s.actor, s.month, s.currency, spent, events)
+    query = query.where(s.actor_kind == "agent")
+    if currency is not None:
+        query = query.where(s.currency == currency)
+    query = query.group_by(s.actor, s.month, s.currency).order_by(s.actor, s.month, s.currency)
+    return [dict(r) for r in (await conn.execute(query)).mappings()]
+
+
+async def balance_currencies(conn: AsyncConnection) -> list[tuple[str, str]]:
+    """(currency, the event id of its newest balance) for every currency with a balance."""
+    b = balances.c
+    query = sa.select(b.currency, b.event_id).distinct(b.currency).order_by(b.currency, b.as_of.desc(), b.account)
+    return [(r.currency, r.event_id) for r in (await conn.execute(query)).all()]
+
+
 async def recorded_alerts(conn: AsyncConnection) -> list[dict[str, Any]]:
     """Budget alerts published as events (by people or couplings), newest first."""
     query = sa.select(budget_alerts).order_by(budget_alerts.c.raised_at.desc()).limit(50)
@@ -145,9 +188,9 @@ async def recorded_alerts(conn: AsyncConnection) -> list[dict[str, Any]]:
 
 
 async def known_event_ids(conn: AsyncConnection, ids: list[str]) -> list[str]:
-    """Which of these cost or token-spend event ids the hub has applied."""
+    """Which of these cost, token-spend, budget-alert or runway event ids the hub has applied."""
     found: list[str] = []
-    for table in (costs, token_spend):
+    for table in (costs, token_spend, budget_alerts, runway_projections):
         query = sa.select(table.c.event_id).where(table.c.event_id.in_(ids))
         found.extend((await conn.execute(query)).scalars())
     return sorted(found)

@@ -27,7 +27,9 @@ def _tokens(month: str, amount: str, tokens_in: int, tokens_out: int) -> DemoEve
     data = {"provider": "anthropic", "model": "claude-sonnet-4-6", "tokens_in": tokens_in, "tokens_out": tokens_out,
             "cost": _eur(amount), "domain": "custodian", "session_id": f"custodian-{month}",
             "metadata": {"incurred_on": f"{month}-28"}}  # fmt: skip
-    return DemoEvent(f"fin/tokens/{month}", "fin-token-spend-recorded", HUB, "domain/custodian", data)
+    # The custodian agent's own spend: canon's agent_spend_threshold judges it per agent and month.
+    key = f"fin/tokens/{month}"
+    return DemoEvent(key, "fin-token-spend-recorded", HUB, "domain/custodian", data, "custodian-agent", "agent")
 
 
 def events() -> list[DemoEvent]:

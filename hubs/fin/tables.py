@@ -104,3 +104,14 @@ runway_projections = sa.Table(
     sa.Column("projected_at", sa.TIMESTAMP(timezone=True), nullable=False),
     sa.Column("metadata", JSONB),
 )
+
+# Who spent model tokens (the event's actor): canon's agent spend threshold applies per agent and period.
+agent_spend = sa.Table(
+    "agent_spend",
+    metadata,
+    sa.Column("event_id", sa.Text, primary_key=True),
+    sa.Column("actor", sa.Text, nullable=False),
+    sa.Column("actor_kind", sa.Text, nullable=False),
+    sa.Column("month", sa.Text, nullable=False),
+    *_money(),
+)

@@ -6,6 +6,7 @@ The threshold is a policy value declared through canon events; declaring a new v
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import json
 import uuid
 
@@ -15,6 +16,8 @@ from tests.conftest import wait_until
 from tests.couplings.test_couplings import q
 from vsmesh.bus.connection import connect
 from vsmesh.bus.contract_client import ask
+from vsmesh.hubs.canon import checks
+from vsmesh.hubs.canon.checks import check_id
 from vsmesh.hubs.canon.couplings import AGENT_SPEND
 from vsmesh.projectors.coupling import derived_id
 
@@ -65,16 +68,21 @@ def test_agent_spend_over_the_canon_threshold_escalates_and_under_does_not(setti
     cur, policy = currency(), f"agent-spend-{uuid.uuid4().hex[:6]}"
     declare(cli, settings, policy, "1", "500", cur)
 
-    over = spend(cli, "fin-cost-recorded", cost("750.00", cur))
     under = spend(cli, "fin-cost-recorded", cost("120.00", cur))
     human = spend(cli, "fin-cost-recorded", cost("900.00", cur), kind="human")
+    over = spend(cli, "fin-cost-recorded", cost("750.00", cur))
     tokens = spend(cli, "fin-token-spend-recorded", {"provider": "anthropic", "model": "m", "tokens_in": 1,
                    "tokens_out": 1, "cost": {"amount": "501", "currency": cur}})  # fmt: skip
 
-    for cause in (over, tokens):
-        found = wait_until(lambda c=cause: q(settings, ESCALATION, id=derived_id(AGENT_SPEND, c)), what="escalation")
-        assert found[0]["from_hub"] == "fin-hub" and found[0]["cause_event_id"] == cause
-        assert policy in found[0]["title"] and "buyer-bot" in found[0]["title"]
+    found = wait_until(lambda: q(settings, ESCALATION, id=derived_id(AGENT_SPEND, over)), what="escalation")
+    assert found[0]["from_hub"] == "fin-hub" and found[0]["cause_event_id"] == over
+    assert policy in found[0]["title"] and "buyer-bot" in found[0]["title"]
+    # Token spend is judged per agent and month by the scheduler of `vsmesh up`: 501 this month is above 500.
+    month = dt.datetime.now(dt.UTC).strftime("%Y-%m")
+    monthly = wait_until(lambda: q(settings, ESCALATION, id=check_id(checks.AGENT_SPEND, "buyer-bot", month, cur)),
+                         what="the agent's monthly escalation")  # fmt: skip
+    assert policy in monthly[0]["title"] and "501" in monthly[0]["title"]
+    assert not q(settings, ESCALATION, id=derived_id(AGENT_SPEND, tokens))  # not a second time, per event
     # Causation is the spend (the trace shows the chain).
     answer = json.loads(cli("trace", derived_id(AGENT_SPEND, over), "--json").stdout)
     assert answer["roots"][0]["id"] == over
@@ -83,7 +91,7 @@ def test_agent_spend_over_the_canon_threshold_escalates_and_under_does_not(setti
     # Nothing for the spend under the threshold nor for a person's spend; the reactor is past both.
     wait_until(
         lambda: q(settings, "SELECT 1 FROM vsmesh_reactors.positions WHERE coupling = :c AND seq >= "
-                  "(SELECT max(cause_seq) FROM vsmesh_reactors.emitted WHERE cause_id = :t)", c=AGENT_SPEND, t=tokens),
+                  "(SELECT max(cause_seq) FROM vsmesh_reactors.emitted WHERE cause_id = :t)", c=AGENT_SPEND, t=over),
         what="the reactor past the spends",
     )  # fmt: skip
     for cause in (under, human):

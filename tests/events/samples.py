@@ -116,6 +116,15 @@ SAMPLE_DATA: dict[str, dict[str, Any]] = {
     "canon-mandate-granted": {"role": "Technical Operator", "holder": "worsch", "scope": "ops-production"},
     "canon-escalation-raised": {"title": "runway below 6 months", "from_hub": "fin-hub", "cause_event_id": "0190-f"},
     "canon-escalation-resolved": {"escalation_id": "0190-esc", "decision": "cut hosting", "rationale": "cheapest"},
+    "canon-escalation-overdue": {
+        "escalation_id": "0190-esc",
+        "horizon": "operational",
+        "sla_s": 14400.0,
+        "raised_at": "2026-11-23T10:00:00Z",
+        "due_at": "2026-11-23T14:00:00Z",
+        "re_escalation": 2,
+        "policy": "escalation-slas",
+    },
     # sec
     "sec-finding-reported": {
         "finding_id": "gitea-openssl-cve-2024-0727",
