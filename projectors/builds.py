@@ -40,6 +40,7 @@ build_table = sa.Table(
     sa.Column("source", sa.Text, nullable=False),  # log, or the snapshot it started from
     sa.Column("started_at", sa.TIMESTAMP(timezone=True), nullable=False),
     sa.Column("finished_at", sa.TIMESTAMP(timezone=True)),
+    sa.Column("without", sa.Text),  # a what-if copy's left-out actor, as JSON (projectors/whatif.py)
 )
 
 
@@ -75,6 +76,7 @@ class BuildInfo:
     started_at: dt.datetime = field(default_factory=lambda: dt.datetime.now(dt.UTC))
     finished_at: dt.datetime | None = None
     schema: str = ""
+    without: str | None = None  # a what-if copy: whose events it leaves out, as JSON (projectors/whatif.py)
 
 
 def staging_schema(target: str) -> str:
@@ -125,6 +127,8 @@ async def write_build_info(conn: AsyncConnection, schema: str, info: BuildInfo) 
     """Record (or update) how `schema` is being built."""
     conn = await conn.execution_options(schema_translate_map={None: schema})
     await conn.run_sync(lambda sync: build_table.create(sync, checkfirst=True))
+    # A build record made before what-if copies lacks the column.
+    await conn.execute(sa.text(f'ALTER TABLE "{schema}".vsmesh_build ADD COLUMN IF NOT EXISTS "without" text'))
     await conn.execute(sa.delete(build_table))
     await conn.execute(
         sa.insert(build_table).values(
@@ -136,6 +140,7 @@ async def write_build_info(conn: AsyncConnection, schema: str, info: BuildInfo) 
             source=info.source,
             started_at=info.started_at,
             finished_at=info.finished_at,
+            without=info.without,
         )
     )
 
@@ -158,6 +163,7 @@ async def read_build_info(conn: AsyncConnection, schema: str) -> BuildInfo | Non
         started_at=row["started_at"],
         finished_at=row["finished_at"],
         schema=schema,
+        without=row.get("without"),
     )
 
 
