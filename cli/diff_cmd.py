@@ -32,9 +32,10 @@ def diff_cmd(
     as_json: bool = Json,
 ) -> None:
     """Rows added, removed and changed per table between two moments of a hub (samples with keys and columns)."""
-    if len(as_of) not in (1, 2):
+    if len(as_of) not in (1, 2) or as_of == [LIVE]:
         raise typer.BadParameter(
-            "give --as-of once (a copy against the live hub) or twice (the older copy, then the newer or `live`)",
+            "give --as-of twice (the older copy, then the newer or `live`), or once naming a copy to compare it "
+            "with the live hub",
             param_hint="--as-of",
         )
     settings = settings_from(data_dir)

@@ -35,12 +35,12 @@ def retention(
     """Set a stream's retention, unless a hub would lose events its rebuild needs that no snapshot covers."""
     max_age = _seconds(duration)
     settings = settings_from(data_dir)
-    check, snapshots = run(_retention(settings, stream.upper(), max_age, duration, snapshot))
+    check, snapshots, rolled = run(_retention(settings, stream.upper(), max_age, duration, snapshot))
     warning = _cadence_warning(settings, check.stream, max_age)
     if as_json:
-        echo_json(_as_dict(check, snapshots, warning))
+        echo_json({**_as_dict(check, snapshots, warning), "rollups_published": rolled})
         return
-    print(_sentence(check, snapshots))
+    print(_sentence(check, snapshots) + (f"; {rolled} closed days rolled up to TACTICAL first" if rolled else ""))
     if warning:
         typer.echo(f"warning: {warning}", err=True)
 
@@ -61,7 +61,7 @@ def _seconds(text: str) -> float:
 
 async def _retention(
     settings: Settings, stream: str, max_age: float, text: str, take: bool
-) -> tuple[RetentionCheck, dict[str, str]]:
+) -> tuple[RetentionCheck, dict[str, str], int | None]:
     from nats.js.errors import NotFoundError
 
     from vsmesh.bus.connection import connect
@@ -95,8 +95,14 @@ async def _retention(
         if check.refused:
             behind = " (snapshots were taken, but those hubs have not applied all their events: is the mesh up?)"
             raise RetentionRefused(check.refusal() + (behind if taken else ""))
+        if stream == "OPERATIONAL" and max_age:  # ops-hub's closed days reach TACTICAL before they can age out
+            from vsmesh.hubs.ops.rollup import roll_up, rollup_publisher
+
+            rolled: int | None = len(await roll_up(js, rollup_publisher(js, settings)))
+        else:
+            rolled = None
         await set_retention(js, stream, max_age, text)
-        return check, taken
+        return check, taken, rolled
     finally:
         await engine.dispose()
         await nc.drain()
