@@ -34,6 +34,11 @@ def retention(
 ) -> None:
     """Set a stream's retention, unless a hub would lose events its rebuild needs that no snapshot covers."""
     max_age = _seconds(duration)
+    if stream.upper() == "CONSTITUTIONAL" and max_age:
+        raise typer.BadParameter(
+            "CONSTITUTIONAL keeps its events forever: its hash chain (`vsmesh verify`) needs every link",
+            param_hint="STREAM",
+        )
     settings = settings_from(data_dir)
     check, snapshots, rolled = run(_retention(settings, stream.upper(), max_age, duration, snapshot))
     warning = _cadence_warning(settings, check.stream, max_age)

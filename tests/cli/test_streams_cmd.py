@@ -59,3 +59,5 @@ def test_bad_input_is_one_line_with_the_fix(cli, running_mesh):
     assert unknown.exit_code == 1 and "no stream NO_SUCH; the streams are" in unknown.output
     bad = cli("streams", "retention", "OPERATIONAL", "soon")
     assert bad.exit_code == 2 and "write e.g. 500ms, 30s" in bad.output
+    forever = cli("streams", "retention", "CONSTITUTIONAL", "3650d")
+    assert forever.exit_code == 2 and "hash chain" in " ".join(forever.output.replace("│", " ").split())

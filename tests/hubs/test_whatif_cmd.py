@@ -72,6 +72,8 @@ def test_a_what_if_copy_without_the_demos_agent_differs_by_exactly_its_effects(c
         r.get("escalation_id") == escalation
         for t in live["tables"] if t["table"] == "escalations" for r in t["samples"].get("removed", [])
     )  # fmt: skip
+    # Read like any point-in-time copy, through the hub's contract (every read takes `point_in_time`).
+    assert cli("summary", "canon-hub", "--as-of", without, "--json").exit_code == 0
     listed = cli("rebuild", "--list", "--json")
     assert any(r["name"] == without and f"without {AGENT}" in r["until"] for r in json.loads(listed.stdout))
     for name in (plain, without):
