@@ -86,7 +86,8 @@ async def _retention(
             names = sorted([s.config.name for s in await js.streams_info()])
             raise ConfigError(f"no stream {stream}; the streams are {', '.join(names)}") from None
         await check_database(engine, settings.database_url or "")
-        projections = await all_projections(engine)
+        # Streams and tables only: nothing is folded, so no manifest's types are learned into this process.
+        projections = await all_projections(engine, to_fold=False)
         check = await check_retention(js, projections, stream, max_age)
         taken: dict[str, str] = {}
         if check.refused and take:
