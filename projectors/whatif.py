@@ -2,9 +2,9 @@
 they caused across hubs), so a person sees what an agent changed before deciding to revert it.
 
 A what-if copy is a point-in-time copy (projectors/rebuild.py) whose build leaves out a set of event ids.
-The set is found once, when the build starts, from every horizon stream: the actor's events (since a
-moment, if given) and, with `cascade`, every event whose causation id leads back to one of them — the same
-causation chain `vsmesh revert --cascade` follows. It is pinned to the streams' heads of that moment, so the
+The set is found once, when the build starts: the actor's events on the hub's streams (since a moment, if
+given) or, with `cascade`, on every horizon stream, with every event whose causation id leads back to one of
+them (the chain `vsmesh revert --cascade` follows). It is pinned to the streams' heads of that moment, so the
 copy and its set describe one log.
 
 The engine already skips ids a hub's reverts table names (projectors/reverts.py), so the build seeds that
@@ -71,11 +71,16 @@ async def pinned(js: JetStreamContext, projection: Projection, until: Until) -> 
 
 async def left_out(js: JetStreamContext, projection: Projection, without: Without, until: Until) -> list[dict]:
     """The hub's events the copy leaves out, as rows of `vsmesh_excluded`."""
-    events = await _history(js, without.since, until)
+    # Without --cascade only the hub's own events matter; what they caused elsewhere needs every stream.
+    subjects = {s: f"{s.lower()}.>" for s in HORIZON_STREAMS} if without.cascade else dict(projection.streams)
+    events = await _history(js, subjects, without.since, until)
     mine = [e for e in events if e.actor == without.actor]
     if not mine:
         since = f" since {without.since.isoformat()}" if without.since else ""
-        raise ConfigError(f"{without.actor} did nothing{since}; `vsmesh audit --actor {without.actor}` lists actions")
+        where = "" if without.cascade else f" on {projection.hub} (--cascade also follows what it did elsewhere)"
+        raise ConfigError(
+            f"{without.actor} did nothing{since}{where}; `vsmesh audit --actor {without.actor}` lists actions"
+        )
     rows = {e.id: _row(e, None) for e in mine}
     if without.cascade:
         for cause, effect in caused(mine, events):
@@ -140,12 +145,14 @@ def _row(event: Event, caused_by: str | None) -> dict:
     }
 
 
-async def _history(js: JetStreamContext, since: dt.datetime | None, until: Until) -> list[Event]:
-    """Every valid event of the horizon streams (from `since`, up to `until`), by time."""
+async def _history(
+    js: JetStreamContext, subjects: dict[str, str], since: dt.datetime | None, until: Until
+) -> list[Event]:
+    """Every valid event on those streams and subjects (from `since`, up to `until`), by time."""
     found: list[Event] = []
     start = Start(at_time=since) if since else Start()
-    for stream in HORIZON_STREAMS:
-        async with StreamReader(js, stream, f"{stream.lower()}.>", start) as reader:
+    for stream, subject in subjects.items():
+        async with StreamReader(js, stream, subject, start) as reader:
             async for batch in reader.drain_to_head(1000, stop=stop_for(until, stream)):
                 for msg in batch:
                     try:

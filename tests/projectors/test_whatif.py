@@ -69,5 +69,5 @@ async def test_a_what_if_copy_differs_from_live_exactly_by_the_actors_effects(bu
 
     # The live hub is untouched; an actor who did nothing is one line with the way to look.
     assert await digest(db, projection, projection.schema) == live
-    with pytest.raises(ConfigError, match=r"nobody-\w+ did nothing; `vsmesh audit --actor"):
+    with pytest.raises(ConfigError, match=r"nobody-\w+ did nothing on sample-\w+ .*; `vsmesh audit --actor"):
         await rebuild(js, db, projection, into=f"wn-{uuid.uuid4().hex[:6]}", without=Without(actor="nobody-x1"))
