@@ -127,8 +127,6 @@ async def write_build_info(conn: AsyncConnection, schema: str, info: BuildInfo) 
     """Record (or update) how `schema` is being built."""
     conn = await conn.execution_options(schema_translate_map={None: schema})
     await conn.run_sync(lambda sync: build_table.create(sync, checkfirst=True))
-    # A build record made before what-if copies lacks the column.
-    await conn.execute(sa.text(f'ALTER TABLE "{schema}".vsmesh_build ADD COLUMN IF NOT EXISTS "without" text'))
     await conn.execute(sa.delete(build_table))
     await conn.execute(
         sa.insert(build_table).values(
@@ -163,7 +161,7 @@ async def read_build_info(conn: AsyncConnection, schema: str) -> BuildInfo | Non
         started_at=row["started_at"],
         finished_at=row["finished_at"],
         schema=schema,
-        without=row.get("without"),
+        without=row.get("without"),  # absent from copies built before what-if copies
     )
 
 
