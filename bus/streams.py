@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import time
 from dataclasses import dataclass
 
@@ -51,10 +52,24 @@ STREAMS: dict[str, StreamSpec] = {
     "QUARANTINE": StreamSpec("QUARANTINE", ("quarantine.>",), 30 * DAY),
 }
 HORIZON_STREAMS = ("OPERATIONAL", "TACTICAL", "STRATEGIC", "CONSTITUTIONAL")
+# Stream metadata key set by `vsmesh streams retention`: the max age was chosen (and checked against every
+# hub's rebuild), so reconciling leaves it alone instead of restoring the default.
+RETENTION_SET = "vsmesh.retention"
 
 
 def stream_for(horizon: Horizon | str) -> str:
     return str(horizon).upper()
+
+
+def keep_chosen_retention(current: StreamConfig, wanted: StreamConfig) -> StreamConfig:
+    """`wanted` with the max age `vsmesh streams retention` chose, when it chose one (and a duplicate window
+    no longer than it: the server refuses a longer one)."""
+    if RETENTION_SET not in (current.metadata or {}):
+        return wanted
+    window = min(wanted.duplicate_window or 0, current.max_age) if current.max_age else wanted.duplicate_window
+    return dataclasses.replace(
+        wanted, max_age=current.max_age, duplicate_window=window, metadata=dict(current.metadata or {})
+    )
 
 
 def _drifted(current: StreamConfig, wanted: StreamConfig) -> list[str]:
@@ -95,6 +110,7 @@ async def ensure_streams(js: JetStreamContext, *, replicas: int = 1, max_msg_byt
             await js.add_stream(wanted)
             log.info("stream created", stream=spec.name)
             continue
+        wanted = keep_chosen_retention(info.config, wanted)
         drift = _drifted(info.config, wanted)
         if drift:
             await js.update_stream(wanted)

@@ -32,6 +32,7 @@ from vsmesh.cli.schema_cmd import schema_app
 from vsmesh.cli.sec_cmd import sec_app
 from vsmesh.cli.snapshot_cmd import snapshot
 from vsmesh.cli.status_cmd import status
+from vsmesh.cli.streams_cmd import streams_app
 from vsmesh.cli.summary_cmd import summary
 from vsmesh.cli.tail_cmd import tail
 from vsmesh.cli.verify_cmd import verify_cmd
@@ -54,6 +55,7 @@ app.command("rebuild")(rebuild_cmd)
 app.command("diff")(diff_cmd)
 app.command("verify")(verify_cmd)
 app.command()(snapshot)
+app.add_typer(streams_app, name="streams")
 app.add_typer(schema_app, name="schema")
 app.add_typer(quarantine_app, name="quarantine")
 app.add_typer(creds_app, name="creds")

@@ -23,22 +23,31 @@ LIVE = "live"  # names the live hub among --as-of values
 def diff_cmd(
     hub: str = typer.Argument(..., help="hub slug, e.g. ops-hub"),
     as_of: list[str] = typer.Option(
-        ..., "--as-of", help="two point-in-time copies (`vsmesh rebuild --list`), older first; `live` for the hub now"
+        ...,
+        "--as-of",
+        help="two point-in-time copies (`vsmesh rebuild --list`), older first, `live` for the hub now; or one "
+        "copy, against the live hub (a what-if copy shows what leaving its events out changes)",
     ),
     data_dir: Path | None = DataDir,
     as_json: bool = Json,
 ) -> None:
     """Rows added, removed and changed per table between two moments of a hub (samples with keys and columns)."""
-    if len(as_of) != 2:
-        raise typer.BadParameter("give --as-of twice: the older copy, then the newer (or `live`)", param_hint="--as-of")
+    if len(as_of) not in (1, 2) or as_of == [LIVE]:
+        raise typer.BadParameter(
+            "give --as-of twice (the older copy, then the newer or `live`), or once naming a copy to compare it "
+            "with the live hub",
+            param_hint="--as-of",
+        )
     settings = settings_from(data_dir)
-    show_diff(run(_diff(settings, hub, as_of[0], as_of[1])), as_json)
+    show_diff(run(_diff(settings, hub, as_of[0], as_of[1] if len(as_of) == 2 else None)), as_json)
 
 
-async def _diff(settings: Settings, hub: str, older: str, newer: str) -> SchemaDiff:
+async def _diff(settings: Settings, hub: str, older: str, newer: str | None) -> SchemaDiff:
+    """`newer` None: the copy `older` against the live hub — from the copy to live for a copy of the past, from
+    live to the copy for a what-if copy (so what the left-out events did shows as removed or changed)."""
     from vsmesh.errors import NotFound
     from vsmesh.hubs.projections import projection_of
-    from vsmesh.projectors.builds import pit_schema, schema_exists
+    from vsmesh.projectors.builds import pit_schema, read_build_info, schema_exists
     from vsmesh.projectors.database import check_database, create_engine
     from vsmesh.projectors.diff import diff_schemas
 
@@ -46,6 +55,10 @@ async def _diff(settings: Settings, hub: str, older: str, newer: str) -> SchemaD
     try:
         await check_database(engine, settings.database_url or "")
         projection = await projection_of(engine, hub)
+        if newer is None:
+            async with engine.connect() as conn:
+                info = await read_build_info(conn, pit_schema(older))
+            older, newer = (LIVE, older) if info is not None and info.without else (older, LIVE)
         schemas = [projection.schema if name == LIVE else pit_schema(name) for name in (older, newer)]
         async with engine.connect() as conn:
             for name, schema in zip((older, newer), schemas, strict=True):

@@ -53,6 +53,13 @@ def rebuild_cmd(
     batch_size: int = typer.Option(DEFAULT_BATCH_SIZE, "--batch-size", min=1, help="events per transaction"),
     diff: bool = typer.Option(False, "--diff", help="show what the new schema changes, and ask before swapping it in"),
     yes: bool = typer.Option(False, "--yes", "-y", help="with --diff: swap without asking (scripts)"),
+    exclude_actor: str = typer.Option(
+        None, "--exclude-actor", help="with --into: a what-if copy without this actor's events (see --cascade)"
+    ),
+    since: str = typer.Option(None, "--since", help="with --exclude-actor: only its events since (ISO 8601, or 2h)"),
+    cascade: bool = typer.Option(
+        False, "--cascade", help="with --exclude-actor: also leave out what its events caused, across hubs"
+    ),
     data_dir: Path | None = DataDir,
     as_json: bool = Json,
 ) -> None:
@@ -71,13 +78,34 @@ def rebuild_cmd(
 
     until = Until(seq=_parse_seqs(to_seq or []), time=_parse_time(as_of) if as_of else None)
     options = {"into": into, "until": until, "fresh": fresh, "allow_gap": allow_gap, "batch_size": batch_size}
+    if exclude_actor:
+        options["without"] = _without(into, exclude_actor, since, cascade)
+    elif since or cascade:
+        raise typer.BadParameter("--since and --cascade go with --exclude-actor ACTOR", param_hint="--exclude-actor")
     if diff and into:
         raise typer.BadParameter("--diff reviews a swap; compare copies with `vsmesh diff HUB --as-of A --as-of B`")
     interactive = sys.stderr.isatty() and not as_json
     if diff:
         options["review"] = _review(as_json, yes=yes, ask=sys.stdin.isatty() and not as_json)
-    result = run(_rebuild(settings, hub, interactive=interactive, **options))
-    _say(as_json, _as_dict(result, into), _sentence(result, into))
+    result, left_out = run(_rebuild(settings, hub, interactive=interactive, **options))
+    value, sentence = _as_dict(result, into), _sentence(result, into)
+    if exclude_actor:
+        value["left_out"] = left_out
+        caused = sum(1 for r in left_out if r["caused_by"])
+        sentence += (f", leaving out {len(left_out)} of its events ({caused} caused by {exclude_actor}'s); "
+                     f"`vsmesh diff {hub} --as-of {into}` shows what they changed")  # fmt: skip
+    _say(as_json, value, sentence)
+
+
+def _without(into: str | None, actor: str, since: str | None, cascade: bool):
+    """What a what-if copy leaves out (projectors/whatif.py)."""
+    from vsmesh.projectors.whatif import Without
+
+    if not into:
+        raise typer.BadParameter(
+            "a what-if copy needs a name: --into NAME (then `vsmesh diff HUB --as-of NAME`)", param_hint="--into"
+        )
+    return Without(actor=actor, since=_parse_time(since, "--since") if since else None, cascade=cascade)
 
 
 def _review(as_json: bool, *, yes: bool, ask: bool):
@@ -96,7 +124,10 @@ def _review(as_json: bool, *, yes: bool, ask: bool):
     return review
 
 
-async def _rebuild(settings: Settings, hub: str, *, interactive: bool, **options: Any) -> RebuildResult:
+async def _rebuild(
+    settings: Settings, hub: str, *, interactive: bool, **options: Any
+) -> tuple[RebuildResult, list[dict[str, Any]]]:
+    """The build's result, and the events a what-if copy left out."""
     from vsmesh.bus.connection import connect
     from vsmesh.hubs.projections import projection_of
     from vsmesh.projectors.database import check_database, create_engine
@@ -108,7 +139,13 @@ async def _rebuild(settings: Settings, hub: str, *, interactive: bool, **options
         await check_database(engine, settings.database_url or "")
         projection = await projection_of(engine, hub)  # coded, the registry, or a manifest hub
         with _progress(hub, interactive) as progress:
-            return await rebuild(nc.jetstream(), engine, projection, progress=progress, **options)
+            result = await rebuild(nc.jetstream(), engine, projection, progress=progress, **options)
+        if not options.get("without"):
+            return result, []
+        from vsmesh.projectors.whatif import excluded_in
+
+        async with engine.connect() as conn:
+            return result, await excluded_in(conn, result.schema)
     finally:
         await engine.dispose()
         await nc.drain()
@@ -182,7 +219,7 @@ async def _drop(settings: Settings, name: str) -> None:
         await engine.dispose()
 
 
-def _parse_time(text: str) -> dt.datetime:
+def _parse_time(text: str, option: str = "--as-of") -> dt.datetime:
     """ISO 8601 (a naive time is UTC), a date (its midnight UTC), or an age such as 90m, 2h, 3d."""
     ago = _AGO.match(text)
     if ago:
@@ -192,7 +229,7 @@ def _parse_time(text: str) -> dt.datetime:
     except ValueError:
         raise typer.BadParameter(
             f"{text!r} is no time: use ISO 8601 (2024-06-01T12:00:00Z, 2024-06-01) or an age (90m, 2h, 3d)",
-            param_hint="--as-of",
+            param_hint=option,
         ) from None
     return moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)
 
@@ -249,6 +286,14 @@ def _say(as_json: bool, value: dict[str, Any], sentence: str) -> None:
         print(sentence)
 
 
+def _what_if(without: str) -> str:
+    import msgspec
+
+    from vsmesh.projectors.whatif import Without
+
+    return msgspec.json.decode(without, type=Without).describe()
+
+
 def _show_builds(builds: list[BuildInfo], as_json: bool) -> None:
     rows = [
         {
@@ -256,7 +301,7 @@ def _show_builds(builds: list[BuildInfo], as_json: bool) -> None:
             "hub": b.hub,
             "kind": b.kind,
             "schema": b.schema,
-            "until": b.until.describe(),
+            "until": b.until.describe() + (f", {_what_if(b.without)}" if b.without else ""),
             "source": b.source,
             "started_at": b.started_at,
             "finished_at": b.finished_at,

@@ -40,6 +40,7 @@ build_table = sa.Table(
     sa.Column("source", sa.Text, nullable=False),  # log, or the snapshot it started from
     sa.Column("started_at", sa.TIMESTAMP(timezone=True), nullable=False),
     sa.Column("finished_at", sa.TIMESTAMP(timezone=True)),
+    sa.Column("without", sa.Text),  # a what-if copy's left-out actor, as JSON (projectors/whatif.py)
 )
 
 
@@ -75,6 +76,7 @@ class BuildInfo:
     started_at: dt.datetime = field(default_factory=lambda: dt.datetime.now(dt.UTC))
     finished_at: dt.datetime | None = None
     schema: str = ""
+    without: str | None = None  # a what-if copy: whose events it leaves out, as JSON (projectors/whatif.py)
 
 
 def staging_schema(target: str) -> str:
@@ -136,6 +138,7 @@ async def write_build_info(conn: AsyncConnection, schema: str, info: BuildInfo) 
             source=info.source,
             started_at=info.started_at,
             finished_at=info.finished_at,
+            without=info.without,
         )
     )
 
@@ -158,6 +161,7 @@ async def read_build_info(conn: AsyncConnection, schema: str) -> BuildInfo | Non
         started_at=row["started_at"],
         finished_at=row["finished_at"],
         schema=schema,
+        without=row.get("without"),  # absent from copies built before what-if copies
     )
 
 

@@ -14,6 +14,7 @@ import zlib
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
+import msgspec
 import sqlalchemy as sa
 import structlog
 from nats.js import JetStreamContext
@@ -22,6 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from vsmesh.bus.reader import Start, StreamReader
 from vsmesh.errors import Busy, ConfigError
+from vsmesh.projectors import whatif
 from vsmesh.projectors.builds import (
     BuildInfo,
     Until,
@@ -43,6 +45,7 @@ from vsmesh.projectors.retention import first_sequences, gaps, plan_start
 from vsmesh.projectors.reverts import REVERT_STREAM, revert_row, reverts_in_log
 from vsmesh.projectors.snapshot import restore_snapshot
 from vsmesh.projectors.snapshot_store import load_snapshot
+from vsmesh.projectors.whatif import Without
 
 log = structlog.get_logger(__name__)
 
@@ -81,19 +84,30 @@ async def rebuild(
     fresh: bool = False,
     allow_gap: bool = False,
     review: Review | None = None,
+    without: Without | None = None,
 ) -> RebuildResult:
     """Rebuild `projection`'s hub from the log (or into the point-in-time copy `into`, stopping at `until`).
 
     With `review`, the new schema is first caught up with the log's head and compared with the live one;
     the swap happens only if `review` accepts that diff (a declined build is kept and the next run resumes it).
+    With `without`, the copy leaves out an actor's events (projectors/whatif.py); it needs `into`.
     """
     until = until or Until()
+    if without is not None:
+        if not into:
+            raise ConfigError("a what-if build needs --into NAME: the live hub always holds every event")
+        until = await whatif.pinned(js, projection, until)
     if until and not into:
         raise ConfigError("a rebuild that stops early needs --into NAME: the live hub always follows the head")
     target = pit_schema(into) if into else projection.schema
     staging = staging_schema(target)
     wanted = BuildInfo(
-        projection.hub, "point-in-time" if into else "rebuild", until, fingerprint(projection), name=into
+        projection.hub,
+        "point-in-time" if into else "rebuild",
+        until,
+        fingerprint(projection),
+        name=into,
+        without=msgspec.json.encode(without).decode() if without else None,
     )
     started = time.perf_counter()
     bound = log.bind(hub=projection.hub, schema=target)
@@ -102,14 +116,14 @@ async def rebuild(
         try:
             if into:
                 await _refuse_existing(engine, target, into)
-            start, info, resumed = await _prepare(js, engine, projection, staging, wanted, fresh, allow_gap)
+            start, info, resumed = await _prepare(js, engine, projection, staging, wanted, fresh, allow_gap, without)
             replayed = await replay(
                 js, engine, projection, staging, start, until=until, batch_size=batch_size, progress=progress
             )
             events = replayed.messages
             diff = None
             if into:
-                await _finish_copy(engine, staging, target, info)
+                await _finish_copy(engine, projection, staging, target, info)
                 reached = replayed.positions
             elif review is not None:
                 # Near the head first, so the diff shows what the new code changes, not what arrived meanwhile.
@@ -153,6 +167,7 @@ async def _prepare(
     wanted: BuildInfo,
     fresh: bool,
     allow_gap: bool,
+    without: Without | None = None,
 ) -> tuple[dict[str, int], BuildInfo, bool]:
     """Resume a leftover staging schema of the same build, or start a new one; returns (start, info, resumed)."""
     async with engine.connect() as conn:
@@ -170,6 +185,7 @@ async def _prepare(
     info = dataclasses.replace(wanted, source=snapshot.name if snapshot else "log")
     body = await load_snapshot(js, snapshot) if snapshot else None
     reverts = await _reverts(js, projection, wanted.until)
+    skipped = await whatif.left_out(js, projection, without, wanted.until) if without else []
     async with engine.begin() as conn:
         # The snapshot's rows and the build record commit together: a crash in between leaves no half-restore.
         if body is not None:
@@ -178,6 +194,8 @@ async def _prepare(
             table = projection.reverted
             stmt = pg_insert(table).values(reverts).on_conflict_do_nothing(index_elements=["revert_id"])
             await (await in_schema(conn, staging)).execute(stmt)
+        if without:
+            await whatif.seed(conn, projection, staging, skipped)
         await write_build_info(conn, staging, info)
     return start, info, False
 
@@ -230,8 +248,10 @@ async def _analyze(engine: AsyncEngine, projection: Projection, schema: str) -> 
         await conn.commit()
 
 
-async def _finish_copy(engine: AsyncEngine, staging: str, target: str, info: BuildInfo) -> None:
+async def _finish_copy(engine: AsyncEngine, projection: Projection, staging: str, target: str, info: BuildInfo) -> None:
     async with engine.begin() as conn:
+        if info.without:
+            await whatif.settle(conn, projection, staging)
         await write_build_info(conn, staging, dataclasses.replace(info, finished_at=dt.datetime.now(dt.UTC)))
         await conn.execute(sa.text(f'ALTER SCHEMA "{staging}" RENAME TO "{target}"'))
 
@@ -247,7 +267,7 @@ async def _exists(engine: AsyncEngine, schema: str) -> bool:
 
 
 def _same_build(a: BuildInfo, b: BuildInfo) -> bool:
-    return (a.hub, a.kind, a.until, a.fingerprint) == (b.hub, b.kind, b.until, b.fingerprint)
+    return (a.hub, a.kind, a.until, a.fingerprint, a.without) == (b.hub, b.kind, b.until, b.fingerprint, b.without)
 
 
 def _guard_key(staging: str) -> int:

@@ -47,7 +47,7 @@ def usable(snapshot: SnapshotInfo, firsts: dict[str, int], until: Until) -> bool
     """A snapshot can start a replay if the log still holds what follows it, and it is not past `until`."""
     for stream, first in firsts.items():
         position = snapshot.positions.get(stream, 0)
-        if position + 1 < first:
+        if snapshot.covered(stream) + 1 < first:
             return False
         last = until.last_seq(stream)
         if last is not None and position > last:

@@ -17,6 +17,8 @@ from nats.js import JetStreamContext
 from sqlalchemy.exc import DBAPIError, InterfaceError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from vsmesh.bus.reader import count_pending
+from vsmesh.bus.streams import stream_info
 from vsmesh.errors import VsmeshError
 from vsmesh.projectors.builds import fingerprint
 from vsmesh.projectors.checkpoint import read_positions, save_position
@@ -63,6 +65,7 @@ async def take_snapshot(
         created=created,
         positions=positions,
         stamps=await _stamps(js, positions),
+        covers=await _covers(js, projection, positions),
         fingerprint=fingerprint(projection),
         tables=[d.name for d in dumps],
         rows=rows,
@@ -187,6 +190,21 @@ async def _stamps(js: JetStreamContext, positions: dict[str, int]) -> dict[str, 
             if msg.time:
                 stamps[stream] = msg.time
     return stamps
+
+
+async def _covers(js: JetStreamContext, projection: Projection, positions: dict[str, int]) -> dict[str, int]:
+    """Per stream, the head when the log holds none of the hub's events past its position, else the position.
+
+    The head is read before the count: an event of the hub stored in between is counted, so the snapshot
+    never claims a sequence whose event it lacks.
+    """
+    covers = {}
+    for stream, subject in projection.streams.items():
+        position = positions.get(stream, 0)
+        head = (await stream_info(js, stream)).state.last_seq
+        pending = await count_pending(js, stream, subject, position)
+        covers[stream] = head if not pending and head > position else position
+    return covers
 
 
 def _age_s(info: SnapshotInfo | None) -> float:

@@ -31,10 +31,18 @@ class SnapshotInfo(msgspec.Struct, frozen=True, kw_only=True):
     created: dt.datetime
     positions: dict[str, int]
     stamps: dict[str, dt.datetime] = {}  # stream time of the message at each position
+    # Per stream, the sequence up to which the log holds none of the hub's events the snapshot lacks: its
+    # position, or the stream's head when the hub had nothing newer. A quiet hub on a busy stream then stays
+    # rebuildable from it after retention ages out sequences past its own last event (projectors/retention.py).
+    covers: dict[str, int] = {}
     fingerprint: str = ""
     tables: list[str] = []
     rows: int = 0
     format: int = FORMAT
+
+    def covered(self, stream: str) -> int:
+        """The last sequence of `stream` this snapshot stands in for (at least its position)."""
+        return max(self.positions.get(stream, 0), self.covers.get(stream, 0))
 
 
 class TableDump(msgspec.Struct, frozen=True):

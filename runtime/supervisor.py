@@ -29,6 +29,7 @@ from vsmesh.gateway.web import Pages
 from vsmesh.hubs import HUBS, declared_types, hub
 from vsmesh.hubs.contract import HubContext, start_contract
 from vsmesh.hubs.coupling import active_couplings
+from vsmesh.hubs.ops.rollup import roll_up_periodically
 from vsmesh.hubs.registry.service import ManifestHubs
 from vsmesh.hubs.registry.state import VOCABULARIES
 from vsmesh.projectors.coupling import Coupling
@@ -239,6 +240,8 @@ class Mesh:
         if "canon-hub" in settings.hubs:  # canon's timed checks: one scheduler per deployment, by lease
             checks = run_scheduler(nc, leases, settings, self.stop_event, replicas=replicas)
             tasks.append(asyncio.create_task(checks, name="scheduler"))
+        if "ops-hub" in settings.hubs:  # ops-hub's closed days to TACTICAL before they age out (hubs/ops/rollup.py)
+            tasks.append(asyncio.create_task(roll_up_periodically(js, settings, self.stop_event), name="rollups"))
         # The constitutional chain's head, signed every VSMESH_CHAIN_CHECKPOINT_EVERY events (runtime/signing.py).
         tasks.append(asyncio.create_task(keep_signing(js, settings, self.stop_event), name="chain-signing"))
         # The registry and every hub that has only a manifest (hubs/registry/service.py).

@@ -23,6 +23,7 @@ EVENT_TYPES = (
     "ops-incident-resolved",
     "ops-change-recorded",
     "ops-release-observed",
+    "rollup-service-day",  # a service's day on the tactical horizon (hubs/ops/rollup.py)
     "fin-cost-recorded",  # a fin cost attributed to one of ops' services, by the fin-cost-to-ops-service coupling
     "alert-raised",
     "alert-acknowledged",

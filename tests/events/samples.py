@@ -63,6 +63,7 @@ SAMPLE_DATA: dict[str, dict[str, Any]] = {
     "ops-incident-updated": {"incident_id": "0190-inc", "status": "mitigated", "note": "token rotated"},
     "ops-incident-resolved": {"incident_id": "0190-inc", "resolution": "new token", "root_cause": "expired token"},
     "ops-change-recorded": {"summary": "gitea 10.1.4 deployed", "change_kind": "deployment", "rollback_path": "helm"},
+    "rollup-service-day": {"service": "gitea", "day": "2026-11-22", "checks": {"green": 3}, "changes": 1},
     # risk
     "risk-surfaced": {"title": "single registry node", "severity": "high", "likelihood": "possible"},
     "risk-mitigated": {"risk_id": "0190-r", "mitigation": "second node", "residual_severity": "low"},

@@ -23,6 +23,7 @@ HORIZONS = {
     "core": Horizon.TACTICAL,
     "sec": Horizon.TACTICAL,
     "legal": Horizon.STRATEGIC,  # a record of processing outlives its two-year audit window
+    "rollup": Horizon.TACTICAL,  # operational days, kept after their events age out
 }
 FAMILY_NAMES = [m.__name__.rsplit(".", 1)[-1] for m in FAMILIES]
 
