@@ -43,6 +43,8 @@ def hub_lock_key(hub: str) -> int:
 async def ensure_schema(engine: AsyncEngine, projection: Projection, schema: str) -> None:
     """Create the hub's schema and tables when missing."""
     async with engine.begin() as conn:
+        # Processes starting side by side (a hub's partitions) would race on the catalog: they take turns.
+        await conn.execute(sa.select(sa.func.pg_advisory_xact_lock(hub_lock_key(f"schema:{schema}"))))
         await conn.execute(sa.text(f'CREATE SCHEMA IF NOT EXISTS "{schema}"'))
         await conn.run_sync(
             lambda sync: projection.metadata.create_all(

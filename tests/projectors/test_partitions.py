@@ -127,7 +127,7 @@ async def test_a_partitioned_rebuild_equals_a_single_projectors(bus, db, setting
     hub = f"parts-{uuid.uuid4().hex[:6]}"
     one, split = projection(f"{hub}-one", reads=hub), projection(hub)
     opened: list[str] = []
-    published = await publisher.publish_many(build_events(publisher, hub, 0, 4000, opened))
+    published = await publisher.publish_many(build_events(publisher, hub, 0, 2000, opened))
     try:
         # Two processes fold their shares side by side (small batches: their recent-event trims interleave).
         runner = process_runner(settings, hub, batch_size=500, projection=SPEC)
@@ -177,9 +177,9 @@ async def test_a_partition_killed_during_load_loses_and_doubles_nothing(bus, db,
         procs[1].send_signal(signal.SIGKILL)
         procs[1].wait()
         procs[1] = follow(hub, 1, env, log)  # restarted, it takes its lease back and goes on from its own row
-        for first in range(1000, 6000, 1000):
-            published += await publisher.publish_many(build_events(publisher, hub, first, 1000, opened))
-            await asyncio.sleep(0.2)
+        for first in range(1000, 3000, 500):
+            published += await publisher.publish_many(build_events(publisher, hub, first, 500, opened))
+            await asyncio.sleep(0.1)
         last = max(p.sequence for p in published)
         deadline = time.monotonic() + 45
         while hub_positions(await rows_of(db, live.schema)).get("OPERATIONAL", 0) < last:
@@ -201,5 +201,3 @@ async def test_a_partition_killed_during_load_loses_and_doubles_nothing(bus, db,
                 p.kill()
                 p.wait()
         await drop(db, live.schema, one.schema)
-
-
