@@ -53,6 +53,9 @@ def rebuild_cmd(
     batch_size: int = typer.Option(DEFAULT_BATCH_SIZE, "--batch-size", min=1, help="events per transaction"),
     diff: bool = typer.Option(False, "--diff", help="show what the new schema changes, and ask before swapping it in"),
     yes: bool = typer.Option(False, "--yes", "-y", help="with --diff: swap without asking (scripts)"),
+    partitions: int = typer.Option(
+        1, "--partitions", min=1, help="fold the log in this many processes side by side (hubs that can be split)"
+    ),
     data_dir: Path | None = DataDir,
     as_json: bool = Json,
 ) -> None:
@@ -76,7 +79,7 @@ def rebuild_cmd(
     interactive = sys.stderr.isatty() and not as_json
     if diff:
         options["review"] = _review(as_json, yes=yes, ask=sys.stdin.isatty() and not as_json)
-    result = run(_rebuild(settings, hub, interactive=interactive, **options))
+    result = run(_rebuild(settings, hub, interactive=interactive, partitions=partitions, **options))
     _say(as_json, _as_dict(result, into), _sentence(result, into))
 
 
@@ -96,7 +99,9 @@ def _review(as_json: bool, *, yes: bool, ask: bool):
     return review
 
 
-async def _rebuild(settings: Settings, hub: str, *, interactive: bool, **options: Any) -> RebuildResult:
+async def _rebuild(
+    settings: Settings, hub: str, *, interactive: bool, partitions: int = 1, **options: Any
+) -> RebuildResult:
     from vsmesh.bus.connection import connect
     from vsmesh.hubs.projections import projection_of
     from vsmesh.projectors.database import check_database, create_engine
@@ -107,11 +112,24 @@ async def _rebuild(settings: Settings, hub: str, *, interactive: bool, **options
     try:
         await check_database(engine, settings.database_url or "")
         projection = await projection_of(engine, hub)  # coded, the registry, or a manifest hub
+        if partitions > 1:
+            options["replay_with"] = _partitioned(settings, projection, partitions, options["batch_size"])
         with _progress(hub, interactive) as progress:
             return await rebuild(nc.jetstream(), engine, projection, progress=progress, **options)
     finally:
         await engine.dispose()
         await nc.drain()
+
+
+def _partitioned(settings: Settings, projection: Any, partitions: int, batch_size: int) -> Any:
+    """The replay of a rebuild with --partitions: one process per partition (runtime/partitions.py)."""
+    from vsmesh.errors import ConfigError
+    from vsmesh.projectors.partitioned import partitioned_replay
+    from vsmesh.runtime.partitions import process_runner
+
+    if not projection.entity_types:
+        raise ConfigError(f"{projection.hub} cannot be partitioned (README: Partitions); leave out --partitions")
+    return partitioned_replay(process_runner(settings, projection.hub, batch_size=batch_size), partitions)
 
 
 @contextmanager

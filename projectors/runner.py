@@ -49,6 +49,11 @@ class ProjectorStats:
     # Told after every applied batch (the gateway's live pages follow it; runtime/supervisor.py wires it).
     on_applied: Callable[[ProjectorStats], Awaitable[None]] | None = field(default=None, repr=False)
 
+    @property
+    def name(self) -> str:
+        """The projector's name in status and metrics: the hub, or `hub p0` for one of its partitions."""
+        return f"{self.hub} {self.partition}" if self.partition else self.hub
+
 
 async def run_projection(
     js: JetStreamContext,
