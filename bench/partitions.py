@@ -70,8 +70,11 @@ async def main(n: int, partitions: int, batch_size: int) -> None:
         split = await rebuild(js, engine, projection(hub), batch_size=batch_size, fresh=True,
                               replay_with=partitioned_replay(runner, partitions))  # fmt: skip
         print(f"{partitions} partitions: {split.events:,} events in {split.seconds:.2f} s = {split.rate:,.0f} ev/s")
-        floors.append(await raw_read(bare.jetstream(), subject, n))
-        print(f"raw ordered-consumer read again: {floors[1]:,.0f} ev/s", flush=True)
+        try:
+            floors.append(await raw_read(bare.jetstream(), subject, n))
+            print(f"raw ordered-consumer read again: {floors[1]:,.0f} ev/s", flush=True)
+        except TimeoutError:  # a machine shared with others' runs: the first read stands alone, and says so
+            print("raw ordered-consumer read again: timed out; the floor is the first read's", flush=True)
         async with engine.begin() as conn:
             await conn.exec_driver_sql(f'DROP SCHEMA IF EXISTS "{projection(hub).schema}" CASCADE')
         await bare.close()

@@ -116,9 +116,12 @@ async def _status(settings: Settings) -> dict[str, Any]:
         for projection in await all_projections(engine, to_fold=False):  # coded, the registry, manifest hubs
             rows = []
             # A partitioned hub: its own rows (its slowest partition), then one row per partition and stream.
-            for each in [projection, *await _partitions(engine, projection)]:
+            parts = await _partitions(engine, projection)
+            for each in [projection, *parts]:
                 name = f"{each.hub} {each.partition.label}" if each.partition else each.hub
                 rows += await _projector(js, engine, each, heads, reports.get(name), snapshots)
+            for row in rows[: len(projection.streams)] if parts else ():
+                row["running"] = f"{len(parts)} partitions"
             for row in rows:
                 row["quarantined"] = quarantined[(projection.hub, row["stream"])]
             projectors += rows
