@@ -119,18 +119,23 @@ def own_positions(rows: Mapping[str, int], streams: Iterable[str], partition: Pa
 
 
 def hub_positions(rows: Mapping[str, int]) -> dict[str, int]:
-    """The hub's position per stream: the least of its partitions' rows when there are any, else the plain
-    row. Every partition reads all of the hub's messages (folding its share), so each row says how far the
-    whole hub is applied for that partition's entities."""
+    """The hub's position per stream: its slowest partition's when partitions wrote rows (one that has not
+    yet written its own is at the plain row), else the plain row. Every partition reads all of the hub's
+    messages (folding its share), so each row says how far the hub is applied for that partition's entities."""
     plain: dict[str, int] = {}
-    parts: dict[str, int] = {}
+    counts: dict[str, set[int]] = {}
     for name, at in rows.items():
         stream, partition = parse_row(name)
         if partition is None:
             plain[stream] = at
         else:
-            parts[stream] = min(at, parts.get(stream, at))
-    return {**plain, **parts}
+            counts.setdefault(stream, set()).add(partition.count)
+    out = dict(plain)
+    for stream, found in counts.items():
+        out[stream] = min(
+            rows.get(Partition(k, n).position_row(stream), plain.get(stream, 0)) for n in found for k in range(n)
+        )
+    return out
 
 
 def partitioning_of(rows: Iterable[str]) -> set[int]:

@@ -61,6 +61,8 @@ def test_positions_of_a_partitioned_hub():
     # A partition starts from the plain row until it wrote its own; the hub is as far as its slowest partition.
     assert own_positions(rows, ["OPERATIONAL", "TACTICAL"], Partition(1, 2)) == {"OPERATIONAL": 30, "TACTICAL": 5}
     assert hub_positions(rows) == {"OPERATIONAL": 30, "TACTICAL": 5}
+    # A partition that has not written its row yet holds the hub back at the plain row it starts from.
+    assert hub_positions({"OPERATIONAL": 10, "OPERATIONAL.p0of2": 40}) == {"OPERATIONAL": 10}
     # Another split (or none) of the same tables needs one rebuild first.
     assert not needs_rebuild(rows, Partition(0, 2)) and needs_rebuild(rows, Partition(0, 4))
     assert needs_rebuild(rows, None) and not needs_rebuild({"OPERATIONAL": 3}, Partition(0, 4))
