@@ -153,7 +153,7 @@ def needs_rebuild(rows: Iterable[str], partition: Partition | None) -> bool:
 
 
 def partitions_of(entity_types: frozenset[str] | None, count: int) -> list[Partition]:
-    """The partitions a hub runs with `count` requested: one (unpartitioned) when the hub cannot be split."""
+    """The partitions a hub runs with `count` requested; none (one projector) for 1 or a hub that cannot split."""
     check_count(count)
     if count == 1 or not entity_types:
         return []
