@@ -60,6 +60,9 @@ def rebuild_cmd(
     cascade: bool = typer.Option(
         False, "--cascade", help="with --exclude-actor: also leave out what its events caused, across hubs"
     ),
+    partitions: int = typer.Option(
+        1, "--partitions", min=1, help="fold the log in this many processes side by side (hubs that can be split)"
+    ),
     data_dir: Path | None = DataDir,
     as_json: bool = Json,
 ) -> None:
@@ -87,7 +90,7 @@ def rebuild_cmd(
     interactive = sys.stderr.isatty() and not as_json
     if diff:
         options["review"] = _review(as_json, yes=yes, ask=sys.stdin.isatty() and not as_json)
-    result, left_out = run(_rebuild(settings, hub, interactive=interactive, **options))
+    result, left_out = run(_rebuild(settings, hub, interactive=interactive, partitions=partitions, **options))
     value, sentence = _as_dict(result, into), _sentence(result, into)
     if exclude_actor:
         value["left_out"] = left_out
@@ -125,7 +128,7 @@ def _review(as_json: bool, *, yes: bool, ask: bool):
 
 
 async def _rebuild(
-    settings: Settings, hub: str, *, interactive: bool, **options: Any
+    settings: Settings, hub: str, *, interactive: bool, partitions: int = 1, **options: Any
 ) -> tuple[RebuildResult, list[dict[str, Any]]]:
     """The build's result, and the events a what-if copy left out."""
     from vsmesh.bus.connection import connect
@@ -138,6 +141,8 @@ async def _rebuild(
     try:
         await check_database(engine, settings.database_url or "")
         projection = await projection_of(engine, hub)  # coded, the registry, or a manifest hub
+        if partitions > 1:
+            options["replay_with"] = _partitioned(settings, projection, partitions, options["batch_size"])
         with _progress(hub, interactive) as progress:
             result = await rebuild(nc.jetstream(), engine, projection, progress=progress, **options)
         if not options.get("without"):
@@ -149,6 +154,17 @@ async def _rebuild(
     finally:
         await engine.dispose()
         await nc.drain()
+
+
+def _partitioned(settings: Settings, projection: Any, partitions: int, batch_size: int) -> Any:
+    """The replay of a rebuild with --partitions: one process per partition (runtime/partitions.py)."""
+    from vsmesh.errors import ConfigError
+    from vsmesh.projectors.partitioned import partitioned_replay
+    from vsmesh.runtime.partitions import process_runner
+
+    if not projection.entity_types:
+        raise ConfigError(f"{projection.hub} cannot be partitioned (README: Partitions); leave out --partitions")
+    return partitioned_replay(process_runner(settings, projection.hub, batch_size=batch_size), partitions)
 
 
 @contextmanager

@@ -26,16 +26,19 @@ def up(
         None, "--demo/--no-demo", help="publish the demo picture once ready [default: only for a new embedded data dir]"
     ),
     verbose: bool = typer.Option(False, "--verbose", "-v", help="log lines on the terminal too, not only in the log"),
+    partitions: int = typer.Option(
+        None, "--partitions", help="projector partitions of each hub that can be split (ops) [env VSMESH_PARTITIONS]"
+    ),
 ) -> None:
     """Start the mesh: embedded nats-server and PostgreSQL (unless the env points elsewhere), streams, hubs."""
     from vsmesh.cli.demo_cmd import is_fresh, run_mesh
     from vsmesh.runtime.supervisor import Mesh
 
     # Only the env may point `up` at outside servers; the data dir's own addresses are for reuse.
-    settings = settings_from(data_dir, discover=False, hubs=tuple(hub) if hub else None)
+    settings = settings_from(data_dir, discover=False, hubs=tuple(hub) if hub else None, partitions=partitions)
     demo = is_fresh(settings) if demo is None else demo
     if detach:
-        _detach(settings.data_dir.resolve(), hub or [], demo)
+        _detach(settings.data_dir.resolve(), hub or [], demo, partitions)
         return
     live = console.is_terminal
     log_file = settings.data_dir.resolve() / "mesh.log"
@@ -87,7 +90,7 @@ def _issuer_of(r) -> str:
     return "its own issuer" if r.oidc_issuer == r.gateway_url else r.oidc_issuer
 
 
-def _detach(data_dir: Path, hubs: list[str], demo: bool = False) -> None:
+def _detach(data_dir: Path, hubs: list[str], demo: bool = False, partitions: int | None = None) -> None:
     from vsmesh.runtime.mesh_state import load_state, pid_alive
 
     state = load_state(data_dir)
@@ -99,6 +102,8 @@ def _detach(data_dir: Path, hubs: list[str], demo: bool = False) -> None:
     for h in hubs:
         args += ["--hub", h]
     args.append("--demo" if demo else "--no-demo")
+    if partitions:
+        args += ["--partitions", str(partitions)]
     log_path = data_dir / "mesh.log"
     with open(log_path, "ab") as out:
         start = out.tell()

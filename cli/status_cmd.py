@@ -126,7 +126,14 @@ async def _status(settings: Settings) -> dict[str, Any]:
             snapshots[info.hub] = info.name
         projectors = []
         for projection in await all_projections(engine, to_fold=False):  # coded, the registry, manifest hubs
-            rows = await _projector(js, engine, projection, heads, reports.get(projection.hub), snapshots)
+            rows = []
+            # A partitioned hub: its own rows (its slowest partition), then one row per partition and stream.
+            parts = await _partitions(engine, projection)
+            for each in [projection, *parts]:
+                name = f"{each.hub} {each.partition.label}" if each.partition else each.hub
+                rows += await _projector(js, engine, each, heads, reports.get(name), snapshots)
+            for row in rows[: len(projection.streams)] if parts else ():
+                row["running"] = f"{len(parts)} partitions"
             for row in rows:
                 row["quarantined"] = quarantined[(projection.hub, row["stream"])]
             projectors += rows
@@ -157,6 +164,20 @@ def _check(status: Any) -> dict[str, Any]:
     row = msgspec.to_builtins(status)
     row["ran_at"] = dt.datetime.fromtimestamp(status.ran_at, dt.UTC).isoformat(timespec="seconds")
     return row
+
+
+async def _partitions(engine: Any, projection: Projection) -> list[Projection]:
+    """The hub's partitions, as its position rows show them (none: one projector)."""
+    from vsmesh.projectors.checkpoint import read_positions
+    from vsmesh.projectors.engine import ensure_schema, in_schema
+    from vsmesh.projectors.partitions import Partition, partitioning_of
+
+    if not projection.entity_types:
+        return []
+    await ensure_schema(engine, projection, projection.schema)
+    async with engine.connect() as conn:
+        rows = await read_positions(await in_schema(conn, projection.schema), projection.positions)
+    return [projection.for_partition(Partition(k, n)) for n in sorted(partitioning_of(rows)) for k in range(n)]
 
 
 async def _stream(js: JetStreamContext, name: str) -> dict[str, Any]:
@@ -193,7 +214,7 @@ async def _projector(
         position = at.get(stream, 0)
         rows.append(
             {
-                "hub": projection.hub,
+                "hub": f"{projection.hub} {projection.partition.label}" if projection.partition else projection.hub,
                 "stream": stream,
                 "position": position,
                 "head": heads.get(stream, 0),

@@ -57,7 +57,7 @@ class MeshCollector:
             projection = h.projections.get(stats.hub)
             for stream, subject in projection.streams.items() if projection else ():
                 at = stats.positions.get(stream, 0)
-                self.lag[(stats.hub, stream)] = await count_pending(h.js, stream, subject, at)
+                self.lag[(stats.name, stream)] = await count_pending(h.js, stream, subject, at)
                 if stream not in self.heads:
                     self.heads[stream] = (await h.js.stream_info(stream)).state.last_seq
         for coupling, stats in zip(h.couplings, h.reactors, strict=False):
@@ -76,13 +76,13 @@ class MeshCollector:
         rate = GaugeMetricFamily("vsmesh_projector_events_per_second", "recent apply rate", labels=["hub"])
         failing = GaugeMetricFamily("vsmesh_projector_failing", "1 while the last batch failed", labels=["hub"])
         quarantined = GaugeMetricFamily("vsmesh_quarantined", "messages set aside, by finder", labels=["found_by"])
-        for stats in h.projectors:
+        for stats in h.projectors:  # a partitioned hub's partitions as `ops-hub p0` …
             for stream, at in stats.positions.items():
-                position.add_metric([stats.hub, stream], at)
-                lag.add_metric([stats.hub, stream], self.lag.get((stats.hub, stream), 0))
-            applied.add_metric([stats.hub], stats.applied)
-            rate.add_metric([stats.hub], stats.events_per_s)
-            failing.add_metric([stats.hub], 1 if stats.last_error else 0)
+                position.add_metric([stats.name, stream], at)
+                lag.add_metric([stats.name, stream], self.lag.get((stats.name, stream), 0))
+            applied.add_metric([stats.name], stats.applied)
+            rate.add_metric([stats.name], stats.events_per_s)
+            failing.add_metric([stats.name], 1 if stats.last_error else 0)
         for stream, last in self.heads.items():
             head.add_metric([stream], last)
         for finder, n in self.quarantined.items():

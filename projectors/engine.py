@@ -18,6 +18,7 @@ from vsmesh.projectors import driver
 from vsmesh.projectors.changes import Changes
 from vsmesh.projectors.checkpoint import read_positions, save_position
 from vsmesh.projectors.driver import in_schema
+from vsmesh.projectors.partitions import hub_positions, own_positions
 from vsmesh.projectors.projection import Applied, Projection
 from vsmesh.projectors.reverts import effective, record
 from vsmesh.projectors.source import decode
@@ -42,6 +43,8 @@ def hub_lock_key(hub: str) -> int:
 async def ensure_schema(engine: AsyncEngine, projection: Projection, schema: str) -> None:
     """Create the hub's schema and tables when missing."""
     async with engine.begin() as conn:
+        # Processes starting side by side (a hub's partitions) would race on the catalog: they take turns.
+        await conn.execute(sa.select(sa.func.pg_advisory_xact_lock(hub_lock_key(f"schema:{schema}"))))
         await conn.execute(sa.text(f'CREATE SCHEMA IF NOT EXISTS "{schema}"'))
         await conn.run_sync(
             lambda sync: projection.metadata.create_all(
@@ -51,8 +54,12 @@ async def ensure_schema(engine: AsyncEngine, projection: Projection, schema: str
 
 
 async def positions(engine: AsyncEngine, projection: Projection, schema: str) -> dict[str, int]:
+    """How far the projector got per stream: a partition's own, or the whole hub's (its slowest partition's)."""
     async with engine.connect() as conn:
-        return await read_positions(await in_schema(conn, schema), projection.positions)
+        rows = await read_positions(await in_schema(conn, schema), projection.positions)
+    if projection.partition is not None:
+        return own_positions(rows, projection.streams, projection.partition)
+    return hub_positions(rows)
 
 
 @dataclass
@@ -105,7 +112,9 @@ def _fold_once(
     changes = folded.changes
     handler_for = projection.handler_for
     hub = projection.hub
-    decoded = decode(msgs, after=after)  # the one event source's decoding (projectors/source.py)
+    keeps = projection.keeps  # a partition folds its share only (projectors/partitions.py)
+    ours = msgs if keeps is None else [m for m in msgs if keeps(m.subject)]
+    decoded = decode(ours, after=after)  # the one event source's decoding (projectors/source.py)
     rejected = folded.rejected
     rejected += decoded.rejected
     messages = len(decoded.events) + len(decoded.rejected)
@@ -160,6 +169,27 @@ def _lock_statement(hub: str, wait_for_flush: bool) -> sa.Select:
     return sa.select(lock, sa.func.set_config("synchronous_commit", "off", True))
 
 
+async def lock_partition(conn: AsyncConnection, projection: Projection) -> None:
+    """A partition's batch: the hub lock shared (partitions write side by side; a swap, which takes it alone,
+    waits for them and they for it) and its own partition's alone (two holders of one partition take turns)."""
+    assert projection.partition is not None
+    await driver.execute(conn, _partition_lock_statement(projection.hub, projection.partition.position_row("")))
+
+
+@functools.cache
+def _partition_lock_statement(hub: str, partition: str) -> sa.Select:
+    return sa.select(
+        sa.func.pg_advisory_xact_lock_shared(hub_lock_key(hub)),
+        sa.func.pg_advisory_xact_lock(hub_lock_key(f"{hub}{partition}")),
+        sa.func.set_config("synchronous_commit", "off", True),  # as a live batch of a single projector (lock_hub)
+    )
+
+
+@functools.cache
+def _aggregate_lock(hub: str) -> sa.Select:
+    return sa.select(sa.func.pg_advisory_xact_lock(hub_lock_key(f"{hub}:aggregates")))
+
+
 async def apply_batch(
     conn: AsyncConnection, projection: Projection, stream: str, msgs: list[Msg], *, lock: bool = True
 ) -> BatchResult:
@@ -168,7 +198,9 @@ async def apply_batch(
     With `lock`, the batch is a live one: its commit does not wait for the WAL flush (see lock_hub). A
     caller that holds the lock already (a rebuild's swap) passes `lock=False` and keeps its own commit.
     """
-    if lock:
+    if lock and projection.partition is not None:
+        await lock_partition(conn, projection)
+    elif lock:
         await lock_hub(conn, projection.hub, wait_for_flush=False)
     after, reverted = await _read_state(conn, projection, stream)
     folded = fold(projection, stream, msgs, after, reverted)
@@ -180,7 +212,8 @@ async def apply_batch(
 async def _read_state(conn: AsyncConnection, projection: Projection, stream: str) -> tuple[int, frozenset[str]]:
     """The stream's position and the hub's reverted ids, in one round trip."""
     rows = await driver.fetch(conn, _state_query(projection.positions, projection.reverted))
-    after = next((position for name, position, _, _ in rows if name == stream), 0)
+    at = {name: position for name, position, _, _ in rows if name is not None}
+    after = at.get(projection.position_row(stream), at.get(stream, 0))  # a new partition starts at the plain row
     return after, effective((revert_id, event_id) for name, _, revert_id, event_id in rows if name is None)
 
 
@@ -198,7 +231,12 @@ async def write_folded(conn: AsyncConnection, projection: Projection, folded: Fo
     if projection.before_write is not None:
         projection.before_write(folded.changes)
     await folded.changes.flush(conn)
-    for stmt in projection.after_batch():
+    statements = projection.after_batch()
+    if statements and projection.partition is not None:
+        # Cross-entity statements (ops' recent-events trim) of two partitions would see neither's rows and
+        # could deadlock: they take turns, for the end of the transaction only (projectors/partitions.py).
+        await driver.execute(conn, _aggregate_lock(projection.hub))
+    for stmt in statements:
         await driver.execute(conn, stmt)
-    await save_position(conn, projection.positions, folded.stream, folded.last)
+    await save_position(conn, projection.positions, projection.position_row(folded.stream), folded.last)
     return BatchResult(folded.applied, folded.skipped, folded.last, folded.rejected, folded.reverts)

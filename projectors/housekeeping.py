@@ -26,6 +26,9 @@ def start_housekeeping(
     """Tasks that end when `stop` is set; each catches its own errors, since none may stop the mesh."""
     tasks = [asyncio.create_task(publish_periodically(js, stats, stop), name="status")]
     for projection, s in zip(projections, stats, strict=True):
+        if projection.partition is not None:
+            # A snapshot copies the tables with their positions; one partition's rows alone restore nothing whole.
+            continue
         tasks.append(
             asyncio.create_task(
                 snapshot_periodically(js, engine, projection, settings, stop, s), name=f"snapshots:{projection.hub}"

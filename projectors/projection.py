@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
 import sqlalchemy as sa
 
+from vsmesh.errors import ConfigError
 from vsmesh.events.envelope import Event
 from vsmesh.projectors.changes import Changes
 from vsmesh.projectors.checkpoint import positions_table
+from vsmesh.projectors.partitions import Partition, Router, router
 from vsmesh.projectors.reverts import reverted_table
 
 
@@ -40,6 +43,13 @@ class Projection:
     before_write: Callable[[Changes], None] | None = None
     # The event types the hub accepts; another type on its subjects is quarantined. None: no check.
     declared: frozenset[str] | None = None
+    # The types whose handlers write only rows of the event's own entity, which no other type writes: a
+    # partitioned hub spreads them over its partitions by entity (projectors/partitions.py). None: the hub
+    # cannot be partitioned.
+    entity_types: frozenset[str] | None = None
+    # Set on one partition's copy (`for_partition`): which it is, and the subjects it folds.
+    partition: Partition | None = None
+    keeps: Router | None = None
 
     def __post_init__(self) -> None:
         self.positions = positions_table(self.metadata)
@@ -48,6 +58,23 @@ class Projection:
     @property
     def schema(self) -> str:
         return schema_name(self.hub)
+
+    def for_partition(self, partition: Partition) -> Projection:
+        """The projector of one partition of this hub (ConfigError when the hub cannot be partitioned)."""
+        if not self.entity_types:
+            raise ConfigError(
+                f"{self.hub} cannot be partitioned: its handlers declare no entity-keyed event types; run it with "
+                "--partitions 1"
+            )
+        return dataclasses.replace(self, partition=partition, keeps=router(partition, self.entity_types))
+
+    def whole(self) -> Projection:
+        """The hub's single projector (itself when not a partition)."""
+        return self if self.partition is None else dataclasses.replace(self, partition=None, keeps=None)
+
+    def position_row(self, stream: str) -> str:
+        """The name of this projector's position row for `stream`."""
+        return stream if self.partition is None else self.partition.position_row(stream)
 
     def handler_for(self, event_class: type[Event]) -> Handler | None:
         found = self.handlers.get(event_class)

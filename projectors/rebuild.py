@@ -39,7 +39,7 @@ from vsmesh.projectors.builds import (
 )
 from vsmesh.projectors.diff import SchemaDiff, diff_schemas
 from vsmesh.projectors.engine import apply_batch, ensure_schema, in_schema, lock_hub, positions
-from vsmesh.projectors.pipeline import Progress, replay, stop_for
+from vsmesh.projectors.pipeline import Progress, Replayed, replay, stop_for
 from vsmesh.projectors.projection import Projection
 from vsmesh.projectors.retention import first_sequences, gaps, plan_start
 from vsmesh.projectors.reverts import REVERT_STREAM, revert_row, reverts_in_log
@@ -85,12 +85,15 @@ async def rebuild(
     allow_gap: bool = False,
     review: Review | None = None,
     without: Without | None = None,
+    replay_with: Callable[..., Awaitable[Replayed]] = replay,
 ) -> RebuildResult:
     """Rebuild `projection`'s hub from the log (or into the point-in-time copy `into`, stopping at `until`).
 
     With `review`, the new schema is first caught up with the log's head and compared with the live one;
     the swap happens only if `review` accepts that diff (a declined build is kept and the next run resumes it).
     With `without`, the copy leaves out an actor's events (projectors/whatif.py); it needs `into`.
+    `replay_with` folds the log into the staging schema: a partitioned rebuild passes its own
+    (projectors/partitioned.py); what follows it is the same.
     """
     until = until or Until()
     if without is not None:
@@ -117,7 +120,7 @@ async def rebuild(
             if into:
                 await _refuse_existing(engine, target, into)
             start, info, resumed = await _prepare(js, engine, projection, staging, wanted, fresh, allow_gap, without)
-            replayed = await replay(
+            replayed = await replay_with(
                 js, engine, projection, staging, start, until=until, batch_size=batch_size, progress=progress
             )
             events = replayed.messages

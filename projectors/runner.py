@@ -18,8 +18,9 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from vsmesh.bus.quarantine import Rejected, quarantine
 from vsmesh.errors import Busy
 from vsmesh.projectors import driver
-from vsmesh.projectors.checkpoint import save_position
-from vsmesh.projectors.engine import BatchResult, apply_batch, ensure_schema, lock_hub, positions
+from vsmesh.projectors.checkpoint import read_positions, save_position
+from vsmesh.projectors.engine import BatchResult, apply_batch, ensure_schema, lock_hub, lock_partition, positions
+from vsmesh.projectors.partitions import needs_rebuild
 from vsmesh.projectors.pipeline import READ_AHEAD
 from vsmesh.projectors.projection import Projection
 from vsmesh.projectors.source import Follow, follow, retry
@@ -41,11 +42,17 @@ class ProjectorStats:
     hub: str
     applied: int = 0
     positions: dict[str, int] = field(default_factory=dict)
+    partition: str = ""  # "p0", "p1" … for one partition of a partitioned hub (projectors/partitions.py)
     last_error: str | None = None
     events_per_s: float = 0.0
     last_snapshot: str | None = None
     # Told after every applied batch (the gateway's live pages follow it; runtime/supervisor.py wires it).
     on_applied: Callable[[ProjectorStats], Awaitable[None]] | None = field(default=None, repr=False)
+
+    @property
+    def name(self) -> str:
+        """The projector's name in status and metrics: the hub, or `hub p0` for one of its partitions."""
+        return f"{self.hub} {self.partition}" if self.partition else self.hub
 
 
 async def run_projection(
@@ -58,8 +65,9 @@ async def run_projection(
 ) -> None:
     """Follow every stream of the projection until `stop` is set."""
     await ensure_schema(engine, projection, projection.schema)
+    await _settle_partitioning(js, engine, projection, stop)
     stats.positions = await positions(engine, projection, projection.schema)
-    refold = Refold(js, engine, projection, stop)
+    refold = Refold(js, engine, projection.whole(), stop)
     refolding = asyncio.create_task(refold.run())
     try:
         await asyncio.gather(
@@ -138,11 +146,34 @@ async def _follow(
         stats.positions[stream] = result.position
         if stats.on_applied is not None:
             await stats.on_applied(stats)
-        if result.reverts and refold is not None:
+        if result.reverts and refold is not None and _refolds(projection):
             refold.request()
         if time.monotonic() - last_log > 10:
             bound.info("projector progress", position=result.position, applied=stats.applied, lag=batch.lag)
             last_log = time.monotonic()
+
+
+def _refolds(projection: Projection) -> bool:
+    """Whether this projector re-folds the hub after a revert: every partition sees the revert, one rebuilds."""
+    return projection.partition is None or projection.partition.index == 0
+
+
+async def _settle_partitioning(js: JetStreamContext, engine: AsyncEngine, projection: Projection,
+                               stop: asyncio.Event) -> None:  # fmt: skip
+    """Rebuild the hub once when its tables were projected with another partitioning (another N, or none)."""
+    from vsmesh.projectors.rebuild import rebuild  # rebuild imports the engine, as the runner does
+
+    while not stop.is_set():
+        async with engine.connect() as conn:
+            rows = await read_positions(await driver.in_schema(conn, projection.schema), projection.positions)
+        if not needs_rebuild(rows, projection.partition):
+            return
+        log.info("the partitioning changed: rebuilding the hub", hub=projection.hub, positions=sorted(rows),
+                 partition=projection.partition)  # fmt: skip
+        try:
+            await rebuild(js, engine, projection.whole(), fresh=True)
+        except Busy:  # another partition rebuilds it: wait for its swap
+            await asyncio.sleep(0.5)
 
 
 async def _apply(
@@ -214,10 +245,13 @@ async def _apply_one_by_one(
         except (IntegrityError, DataError) as e:
             reason = f"{projection.hub} could not store it: {str(e).splitlines()[0]}"
             async with driver.transaction(engine, projection.schema) as conn:
-                await lock_hub(conn, projection.hub)
+                if projection.partition is not None:
+                    await lock_partition(conn, projection)
+                else:
+                    await lock_hub(conn, projection.hub)
                 await quarantine(js, [Rejected(msg, reason)], found_by=projection.hub)
                 last = msg.metadata.sequence.stream
-                await save_position(conn, projection.positions, stream, last)
+                await save_position(conn, projection.positions, projection.position_row(stream), last)
             bound.warning("event quarantined", sequence=last, reason=reason)
             skipped += 1
     return BatchResult(applied, skipped, last, reverts=reverts)

@@ -39,10 +39,16 @@ class ProjectorReport(msgspec.Struct, frozen=True, kw_only=True):
     host: str = ""
     pid: int = 0
     updated: dt.datetime
+    partition: str = ""  # "p0" … for one partition of a partitioned hub
+
+    @property
+    def name(self) -> str:
+        """The projector's name in status: the hub, or `hub p0` for one of its partitions."""
+        return f"{self.hub} {self.partition}" if self.partition else self.hub
 
 
-def key(hub: str) -> str:
-    return f"projector.{hub}"
+def key(hub: str, partition: str = "") -> str:
+    return f"projector.{hub}.{partition}" if partition else f"projector.{hub}"
 
 
 async def bucket(js: JetStreamContext, *, create: bool) -> KeyValue | None:
@@ -66,6 +72,7 @@ def report_of(stats: ProjectorStats) -> ProjectorReport:
         events_per_s=round(stats.events_per_s, 1),
         last_error=stats.last_error,
         last_snapshot=stats.last_snapshot,
+        partition=stats.partition,
         host=socket.gethostname(),
         pid=os.getpid(),
         updated=dt.datetime.now(dt.UTC),
@@ -75,7 +82,7 @@ def report_of(stats: ProjectorStats) -> ProjectorReport:
 async def publish_periodically(js: JetStreamContext, stats: Sequence[ProjectorStats], stop: asyncio.Event) -> None:
     """Every INTERVAL_S: work out each projector's rate and put its report in the bucket."""
     kv: KeyValue | None = None
-    seen = {s.hub: (s.applied, time.monotonic()) for s in stats}
+    seen = {id(s): (s.applied, time.monotonic()) for s in stats}
     while not stop.is_set():
         try:
             await asyncio.wait_for(stop.wait(), INTERVAL_S)
@@ -83,15 +90,15 @@ async def publish_periodically(js: JetStreamContext, stats: Sequence[ProjectorSt
         except TimeoutError:
             pass
         for s in stats:
-            applied, at = seen[s.hub]
+            applied, at = seen[id(s)]
             now = time.monotonic()
             s.events_per_s = (s.applied - applied) / (now - at) if now > at else 0.0
-            seen[s.hub] = (s.applied, now)
+            seen[id(s)] = (s.applied, now)
         try:
             kv = kv or await bucket(js, create=True)
             assert kv is not None
             for s in stats:
-                await kv.put(key(s.hub), msgspec.json.encode(report_of(s)))
+                await kv.put(key(s.hub, s.partition), msgspec.json.encode(report_of(s)))
         except (NatsError, TimeoutError, OSError) as e:
             # Only the status display suffers; projection goes on. Said once per failure, retried next tick.
             log.warning("projector status not published", error=str(e) or repr(e))
@@ -99,7 +106,7 @@ async def publish_periodically(js: JetStreamContext, stats: Sequence[ProjectorSt
 
 
 async def read_reports(js: JetStreamContext) -> dict[str, ProjectorReport]:
-    """The reports of every running projector, by hub."""
+    """The reports of every running projector, by name (the hub, or `hub p0` … for its partitions)."""
     kv = await bucket(js, create=False)
     if kv is None:
         return {}
@@ -118,5 +125,5 @@ async def read_reports(js: JetStreamContext) -> dict[str, ProjectorReport]:
         except msgspec.DecodeError:
             log.warning("unreadable projector report ignored", key=k)
             continue
-        reports[report.hub] = report
+        reports[report.name] = report
     return reports

@@ -37,6 +37,8 @@ from vsmesh.projectors.database import check_database, create_engine
 from vsmesh.projectors.engine import ensure_schema
 from vsmesh.projectors.housekeeping import start_housekeeping
 from vsmesh.projectors.lease import lease_bucket, run_leased
+from vsmesh.projectors.partitions import partitions_of
+from vsmesh.projectors.projection import Projection
 from vsmesh.projectors.reactor import ReactorStats, ensure_tables, start_reactors
 from vsmesh.projectors.runner import ProjectorStats, run_projection
 from vsmesh.runtime.cluster import stream_replicas
@@ -215,24 +217,25 @@ class Mesh:
         for slug in settings.hubs:  # each contract answers before its hub's projector runs
             await _start_contract(contracts, engine, settings, slug)
         announce = announcer(nc)  # live pages refresh when a hub applied a batch (gateway/live.py)
-        stats = [ProjectorStats(h, on_applied=announce) for h in settings.hubs]
-        # Each hub's projector runs only while this process holds its lease (projectors/lease.py).
+        projectors = _projectors(settings)  # with --partitions N, N per hub that can be split
+        stats = [ProjectorStats(p.hub, partition=p.partition.label if p.partition else "", on_applied=announce)
+                 for p, _ in projectors]  # fmt: skip
+        # Each projector runs only while this process holds its lease (projectors/lease.py): `projector.<hub>`,
+        # or `projector.<hub>.p<k>` for a partition.
         tasks += [
             asyncio.create_task(
                 run_leased(
                     leases,
-                    s.hub,
-                    lambda stop, s=s: run_projection(
-                        nc.jetstream(), engine, hub(s.hub).projection(), settings, stop, s
-                    ),
+                    lease,
+                    lambda stop, s=s, p=p: run_projection(nc.jetstream(), engine, p, settings, stop, s),
                     self.stop_event,
                 ),
-                name=f"projector:{s.hub}",
+                name=f"projector:{s.name}",
             )
-            for s in stats
+            for s, (p, lease) in zip(stats, projectors, strict=True)
         ]
         tasks += start_housekeeping(
-            nc.jetstream(), engine, [hub(s.hub).projection() for s in stats], stats, settings, self.stop_event
+            nc.jetstream(), engine, [p for p, _ in projectors], stats, settings, self.stop_event
         )
         reactors, couplings, reactor_stats = await _start_reactors(nc, engine, settings, self.stop_event)
         tasks += reactors
@@ -284,13 +287,25 @@ class Mesh:
                 # A failed task reports and stays down; the others keep running.
                 log.error("task failed", task=t.get_name(), error=str(t.exception()))
                 tasks.remove(t)
-            errors = "; ".join(f"{s.hub}: {s.last_error}" for s in stats if s.last_error)
+            errors = "; ".join(f"{s.name}: {s.last_error}" for s in stats if s.last_error)
             self.on_status(
                 f"{sum(s.applied for s in stats)} events applied ("
-                + ", ".join(f"{s.hub} {s.applied}" for s in stats)
+                + ", ".join(f"{s.name} {s.applied}" for s in stats)
                 + ")"
                 + (f"  ERROR {errors}" if errors else "")
             )
+
+
+def _projectors(settings: Settings) -> list[tuple[Projection, str]]:
+    """Each projector this process runs, with its lease name: one per hub, or its partitions."""
+    out = []
+    for slug in settings.hubs:
+        projection = hub(slug).projection()
+        parts = partitions_of(projection.entity_types, settings.partitions)
+        if settings.partitions > 1 and not parts:
+            log.info("hub not partitioned: it declares no entity-keyed event types", hub=slug)
+        out += [(projection.for_partition(p), p.lease(slug)) for p in parts] or [(projection, slug)]
+    return out
 
 
 async def _cancel(tasks: list[asyncio.Task]) -> None:

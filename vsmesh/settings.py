@@ -38,6 +38,9 @@ class Settings(BaseModel):
     log_level: str = Field("info", description="debug, info, warning, error")
     max_event_bytes: int = Field(1 << 20, gt=0, description="largest event accepted, in bytes")
     batch_size: int = Field(1000, gt=0, description="most events a projector applies in one transaction")
+    partitions: int = Field(
+        1, ge=1, le=256, description="projector partitions per hub that can be partitioned (ops-hub); 1: one projector"
+    )
     # Only while behind the head: a batch that holds the stream's last stored event goes at once.
     batch_wait_ms: float = Field(5.0, ge=0, description="how long a projector behind the head waits to fill a batch")
     connect_timeout: float = Field(2.0, gt=0, description="seconds to wait for a server before giving up")

@@ -20,6 +20,32 @@ def ops_handlers() -> Handlers:
     }
 
 
+# The types a partitioned ops-hub spreads over its partitions by entity (projectors/partitions.py): their
+# handlers write only rows of the event's own entity (inventory, attributes, evidence, debts) or of the event
+# itself (change records, service costs), plus its recent-events row, whose trim takes turns. Incidents and
+# readiness gates are threads keyed by an id or a gate name that events of several subjects update, and the
+# core's risks, alerts, requests and messages likewise: those stay on partition 0, in log order.
+# (An entity-keyed event published without a subject folds on the partition of `_`, not of the entity its
+# data names: publish the subject on a partitioned hub; the contract, probes and couplings all do.)
+ENTITY_TYPES = frozenset(
+    {
+        "ops-inventory-registered",
+        "ops-inventory-updated",
+        "ops-inventory-retired",
+        "ops-service-discovered",
+        "ops-health-checked",
+        "ops-endpoint-verified",
+        "ops-backup-verified",
+        "ops-restore-tested",
+        "ops-runbook-executed",
+        "ops-release-observed",
+        "ops-drift-detected",
+        "ops-change-recorded",
+        "fin-cost-recorded",
+    }
+)
+
+
 def projection() -> Projection:
     return hub_projection(
         manifest.SLUG,
@@ -28,4 +54,5 @@ def projection() -> Projection:
         manifest.EVENT_TYPES,
         after_batch=trim_recent,
         before_write=cap_recent,
+        entity_types=ENTITY_TYPES,
     )

@@ -1,0 +1,176 @@
+"""Partitioned projectors: N projectors share one hub, each folding the events of its share of the entities.
+
+An event's partition is a deterministic hash of its entity token, the last token of its subject
+(`{horizon}.{hub}.{type}.{entity}`): FNV-1a (32 bit) modulo N, the hash nats-server's `partition(N, k)`
+subject-transform function takes (server/subject_transform.go, `hash/fnv`). The server cannot do the
+split for us: `partition()` exists only in subject mappings and stream transforms, which rewrite the
+stored subject (the envelope's provenance check compares it, bus/provenance.py) or need a second, sourced
+copy of every stream; no consumer filter can hash. So each partition reads the hub's subjects and folds
+only its own share: an entity's events stay in log order inside one partition.
+
+Only the event types a hub declares entity-keyed (`Projection.entity_types`: every row their handlers
+write belongs to the event's own entity, and no event of another type writes those rows) are spread by
+hash. Every other type of the hub goes to partition 0, in log order, as to a single projector: threads
+keyed by an opening event's id whose follow-ups may name another subject (risks, alerts, incidents,
+capability requests). `event-reverted` reaches every partition, since each must skip what it reverts.
+
+A partition keeps its own position row per stream (`OPERATIONAL.p0of2`); with none yet it starts from the
+plain row a single projector (or a rebuild) left. The hub's position is the least of its partitions'.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+
+from vsmesh.errors import ConfigError
+from vsmesh.events.governance import REVERT_TYPE
+
+_FNV_OFFSET = 0x811C9DC5
+_FNV_PRIME = 0x01000193
+_ROW = re.compile(r"^(?P<stream>.+)\.p(?P<index>\d+)of(?P<count>\d+)$")
+_CACHE_LIMIT = 1 << 17  # entity tokens remembered per router: hashing in Python costs ~2 µs a token
+
+
+def fnv1a(token: str) -> int:
+    """FNV-1a, 32 bit, of the token's UTF-8 bytes."""
+    h = _FNV_OFFSET
+    for byte in token.encode():
+        h = ((h ^ byte) * _FNV_PRIME) & 0xFFFFFFFF
+    return h
+
+
+def partition_of(entity_token: str, count: int) -> int:
+    """Which of `count` partitions follows the entity (the same as nats-server's `partition(count, k)`)."""
+    return fnv1a(entity_token) % count
+
+
+@dataclass(frozen=True)
+class Partition:
+    """Partition `index` of `count` of one hub."""
+
+    index: int
+    count: int
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.index < self.count:
+            raise ConfigError(f"partition {self.index} of {self.count} does not exist; use 0 to {self.count - 1}")
+
+    @property
+    def label(self) -> str:
+        return f"p{self.index}"
+
+    def position_row(self, stream: str) -> str:
+        """The name of this partition's position row for `stream`."""
+        return f"{stream}.p{self.index}of{self.count}"
+
+    def lease(self, hub: str) -> str:
+        """The lease name (projectors/lease.py prefixes `projector.`): `projector.<hub>.p<k>`."""
+        return f"{hub}.{self.label}"
+
+
+def check_count(count: int) -> int:
+    if count < 1:
+        raise ConfigError(f"--partitions {count}: a hub needs at least 1 partition; use 1 (no partitioning) or more")
+    return count
+
+
+Router = Callable[[str], bool]  # true for a message subject this partition folds
+
+
+def router(partition: Partition, entity_types: frozenset[str]) -> Router:
+    """The subjects `partition` folds: its hash share of the entity-keyed types, the rest on partition 0."""
+    index, count = partition.index, partition.count
+    cache: dict[str, int] = {}
+
+    def keeps(subject: str) -> bool:
+        tokens = subject.split(".", 3)
+        kind = tokens[2] if len(tokens) > 2 else ""
+        if kind not in entity_types:
+            return index == 0 or kind == REVERT_TYPE
+        entity = tokens[3] if len(tokens) > 3 else "_"
+        found = cache.get(entity)
+        if found is None:
+            if len(cache) >= _CACHE_LIMIT:
+                cache.clear()
+            found = cache[entity] = fnv1a(entity) % count
+        return found == index
+
+    return keeps
+
+
+def parse_row(name: str) -> tuple[str, Partition | None]:
+    """A position row's stream and partition (None: a single projector's row)."""
+    found = _ROW.match(name)
+    if found is None:
+        return name, None
+    return found["stream"], Partition(int(found["index"]), int(found["count"]))
+
+
+def own_positions(rows: Mapping[str, int], streams: Iterable[str], partition: Partition) -> dict[str, int]:
+    """A partition's position per stream: its own row, else the plain row (all applied up to there)."""
+    out = {}
+    for stream in streams:
+        at = rows.get(partition.position_row(stream), rows.get(stream))
+        if at is not None:
+            out[stream] = at
+    return out
+
+
+def hub_positions(rows: Mapping[str, int]) -> dict[str, int]:
+    """The hub's position per stream: its slowest partition's when partitions wrote rows (one that has not
+    yet written its own is at the plain row), else the plain row. Every partition reads all of the hub's
+    messages (folding its share), so each row says how far the hub is applied for that partition's entities."""
+    plain: dict[str, int] = {}
+    counts: dict[str, set[int]] = {}
+    for name, at in rows.items():
+        stream, partition = parse_row(name)
+        if partition is None:
+            plain[stream] = at
+        else:
+            counts.setdefault(stream, set()).add(partition.count)
+    out = dict(plain)
+    for stream, found in counts.items():
+        out[stream] = min(
+            rows.get(Partition(k, n).position_row(stream), plain.get(stream, 0)) for n in found for k in range(n)
+        )
+    return out
+
+
+def partitioning_of(rows: Iterable[str]) -> set[int]:
+    """The partition counts the position rows were written by (empty: a single projector's)."""
+    return {p.count for _, p in map(parse_row, rows) if p is not None}
+
+
+def needs_rebuild(rows: Iterable[str], partition: Partition | None) -> bool:
+    """True when the tables were projected with another partitioning than `partition`'s: the rows of one
+    partition of N say nothing of another split, so the hub is rebuilt once (to plain rows) before following."""
+    counts = partitioning_of(rows)
+    if partition is None:
+        return bool(counts)
+    return bool(counts - {partition.count})
+
+
+def partitions_of(entity_types: frozenset[str] | None, count: int) -> list[Partition]:
+    """The partitions a hub runs with `count` requested; none (one projector) for 1 or a hub that cannot split."""
+    check_count(count)
+    if count == 1 or not entity_types:
+        return []
+    return [Partition(k, count) for k in range(count)]
+
+
+__all__ = [
+    "Partition",
+    "Router",
+    "check_count",
+    "fnv1a",
+    "hub_positions",
+    "needs_rebuild",
+    "own_positions",
+    "parse_row",
+    "partition_of",
+    "partitioning_of",
+    "partitions_of",
+    "router",
+]

@@ -1,0 +1,97 @@
+"""`python -m vsmesh.runtime.partition_main`: one partition of a hub's projector, as a process of its own.
+
+`follow HUB --index K --count N`: project partition K of N live under the lease `projector.HUB.pK` until
+SIGTERM (what `vsmesh up --partitions N` runs in-process; this runs a partition on another core or machine).
+`replay HUB --index K --count N --schema S`: fold partition K's share of the log into schema S up to the head
+and print what it did as JSON (a partitioned rebuild runs one per partition, runtime/partitions.py).
+`--projection module:function` takes the projection from function(HUB) instead of the hub's own (tests).
+Servers come from the `VSMESH_*` variables.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import importlib
+import os
+import signal
+import sys
+
+import msgspec
+
+from vsmesh.bus.connection import connect
+from vsmesh.logs import configure_logging
+from vsmesh.projectors.builds import Until
+from vsmesh.projectors.database import create_engine
+from vsmesh.projectors.engine import ensure_schema, positions
+from vsmesh.projectors.lease import lease_bucket, run_leased
+from vsmesh.projectors.partitions import Partition
+from vsmesh.projectors.pipeline import replay
+from vsmesh.projectors.projection import Projection
+from vsmesh.projectors.runner import ProjectorStats, run_projection
+from vsmesh.settings import Settings
+
+
+class Replayed(msgspec.Struct):
+    """What a replay worker prints on its last line."""
+
+    messages: int
+    applied: int
+    rejected: int
+
+
+async def _projection(hub: str, spec: str | None, engine) -> Projection:  # noqa: ANN001 - an AsyncEngine
+    if spec:
+        module, _, function = spec.partition(":")
+        return getattr(importlib.import_module(module), function)(hub)
+    from vsmesh.hubs.projections import projection_of
+
+    return await projection_of(engine, hub)
+
+
+async def main(args: argparse.Namespace) -> None:
+    settings = Settings.from_env(os.environ)
+    configure_logging(settings)
+    stop = asyncio.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        asyncio.get_running_loop().add_signal_handler(sig, stop.set)
+    partition = Partition(args.index, args.count)
+    nc = await connect(settings, name=f"vsmesh-{args.hub}-{partition.label}")
+    engine = create_engine(settings)
+    try:
+        part = (await _projection(args.hub, args.projection, engine)).for_partition(partition)
+        js = nc.jetstream()
+        if args.mode == "replay":
+            start = await positions(engine, part, args.schema)
+            done = await replay(js, engine, part, args.schema, start, until=Until(), batch_size=args.batch_size)
+            sys.stdout.write(msgspec.json.encode(Replayed(done.messages, done.applied, done.rejected)).decode() + "\n")
+            return
+        await ensure_schema(engine, part, part.schema)
+        stats = ProjectorStats(part.hub, partition=partition.label)
+        leases = await lease_bucket(js)
+        await run_leased(
+            leases, partition.lease(part.hub), lambda stop_work: run_projection(js, engine, part, settings,
+                                                                                stop_work, stats), stop
+        )  # fmt: skip
+    finally:
+        await engine.dispose()
+        await nc.close()
+
+
+def parse(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("mode", choices=["follow", "replay"])
+    parser.add_argument("hub")
+    parser.add_argument("--index", type=int, required=True)
+    parser.add_argument("--count", type=int, required=True)
+    parser.add_argument("--schema", help="replay: the staging schema to fold into")
+    parser.add_argument("--batch-size", type=int, default=50_000)
+    parser.add_argument("--projection", help="module:function giving the projection of HUB (tests)")
+    args = parser.parse_args(argv)
+    if args.mode == "replay" and not args.schema:
+        parser.error("replay needs --schema: the staging schema the rebuild prepared")
+    return args
+
+
+if __name__ == "__main__":
+    asyncio.run(main(parse()))
