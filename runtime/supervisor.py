@@ -24,6 +24,7 @@ from vsmesh.gateway.live import AppliedFeed, announcer
 from vsmesh.gateway.mcp_server import mcp_app
 from vsmesh.gateway.metrics import MeshHealth, metrics_routes
 from vsmesh.gateway.server import Served, bind, serve, url_of
+from vsmesh.gateway.signin import SignIn
 from vsmesh.gateway.verify import authenticate
 from vsmesh.gateway.web import Pages
 from vsmesh.hubs import HUBS, declared_types, hub
@@ -354,7 +355,9 @@ async def _serve_gateway(
         settings, await _gateway_connection(stack, nc, settings, embedded_nats), authenticate(verifier)
     )
     # The pages last: their `/{slug}` route would take any path before it.
-    routes = [*metrics_routes(health), *mcp_routes, *Pages(nc, feed, engine).routes()]
+    # People sign in to the pages with the same issuer and verifier (gateway/signin.py).
+    sign_in = SignIn(config.issuer, verifier, local_issuer=config.local_issuer)
+    routes = [*metrics_routes(health), *mcp_routes, *Pages(nc, feed, engine, sign_in).routes()]
     served = await serve(create_app(config, routes, lifespan=mcp_lifespan, verifier=verifier), sock)
     stack.push_async_callback(served.stop)
     mark(settings.data_dir, gateway_port=sock.getsockname()[1])

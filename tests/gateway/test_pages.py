@@ -18,7 +18,9 @@ import pytest
 from playwright.sync_api import Page, expect, sync_playwright
 from prometheus_client.parser import text_string_to_metric_families
 
-from tests.conftest import VSMESH, wait_until
+from tests.conftest import VSMESH, server_dir, wait_until
+from tests.gateway.pages_gateway import PagesGateway, start_pages_gateway
+from vsmesh.gateway.clients import Clients
 from vsmesh.gateway.pages import PAGES
 from vsmesh.runtime.mesh_state import load_state
 
@@ -208,3 +210,56 @@ def test_the_grafana_dashboard_and_prometheus_config_name_what_the_mesh_exports(
     compose = yaml.safe_load((root.parent / "docker-compose.yml").read_text())
     port = compose["x-mesh"]["environment"]["VSMESH_GATEWAY_PORT"]
     assert scrape["metrics_path"] == "/metrics" and str(scrape["dns_sd_configs"][0]["port"]) == port
+
+
+@pytest.fixture(scope="module")
+def pages_gateway(settings, running_mesh) -> PagesGateway:
+    data_dir = server_dir()
+    try:
+        yield from start_pages_gateway(settings, data_dir)
+    finally:
+        shutil.rmtree(data_dir, ignore_errors=True)
+
+
+def test_from_another_address_the_pages_ask_to_sign_in_with_the_issuer(pages_gateway, browser, tmp_path):
+    Clients(pages_gateway.data_dir).set_person("ada", "correct horse")  # as `vsmesh user add ada` does
+    remote = pages_gateway.remote
+    # An event stream is refused without a session (EventSource cannot follow a sign-in), and the issuer sends
+    # the pages' code back only to this gateway's own callback on the origin the browser used.
+    assert httpx.get(f"{remote}/operational/live").status_code == 401
+    stolen = {
+        "response_type": "code", "client_id": "vsmesh-pages", "redirect_uri": "http://evil.example/signin/callback",
+        "code_challenge": "x" * 43, "code_challenge_method": "S256",
+    }  # fmt: skip
+    refused = httpx.get(f"{remote}/authorize", params=stolen)
+    assert refused.status_code == 400 and "redirect_uri must be" in refused.text
+
+    context = browser.new_context(viewport={"width": 390, "height": 844})  # a phone's width
+    try:
+        page = context.new_page()
+        page.goto(f"{remote}/operational")
+        # Not signed in, from afar: the issuer's login page, not the grid.
+        expect(page.get_by_role("heading", name="Sign in to vsmesh")).to_be_visible()
+        page.get_by_label("User name").fill("ada")
+        page.get_by_label("Password").fill("wrong password")
+        page.get_by_role("button", name="Sign in").click()
+        expect(page.get_by_role("alert")).to_have_text("Wrong user name or password.")
+        page.get_by_label("User name").fill("ada")
+        page.get_by_label("Password").fill("correct horse")
+        page.get_by_role("button", name="Sign in").click()
+        # Back where she was going, signed in, and the page is live.
+        expect(page.locator("h1")).to_contain_text("Operations now")
+        assert page.url == f"{remote}/operational"
+        expect(page.locator(".banner.signed-in")).to_contain_text("Signed in as ada")
+        expect(page.locator("body")).to_have_attribute("data-connected", "yes", timeout=10_000)
+        page.screenshot(path=str(tmp_path / "signed-in.png"), full_page=True)
+
+        page.get_by_role("button", name="Sign out").click()
+        page.goto(f"{remote}/strategic")
+        expect(page.get_by_role("heading", name="Sign in to vsmesh")).to_be_visible()
+        # A browser on this machine reads without signing in, and is told so.
+        page.goto(f"{pages_gateway.local}/operational")
+        expect(page.locator("h1")).to_contain_text("Operations now")
+        expect(page.locator(".banner").first).to_contain_text("without sign-in to a browser on this machine")
+    finally:
+        context.close()
