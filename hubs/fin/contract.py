@@ -55,6 +55,19 @@ class BudgetsRequest(ContractRequest):
     period: str | None = None
 
 
+class SpendRequest(ContractRequest):
+    pass
+
+
+async def get_spend(ctx: HubContext, request: SpendRequest) -> dict[str, Any]:
+    """Where the money goes: cost per service and token spend per actor (agents, people, services)."""
+    async with ctx.read() as conn:
+        return {
+            "cost_per_service": await queries.cost_per_service(conn),
+            "token_spend_per_actor": await queries.token_spend_per_actor(conn),
+        }
+
+
 class KnownEventsRequest(ContractRequest):
     ids: list[str] = Field(..., max_length=5000, description="cost or token-spend event ids")
 
@@ -89,6 +102,7 @@ def operations() -> list[Operation]:
         Operation("get_domain_summary", SummaryRequest, get_domain_summary, "runway, budgets, token spend, alerts"),
         Operation("get_runway", RunwayRequest, get_runway, "months of runway at the projected burn"),
         Operation("get_budgets", BudgetsRequest, get_budgets, "budgets: allocated, committed, spent"),
+        Operation("get_spend", SpendRequest, get_spend, "cost per service and token spend per agent"),
         Operation("known_events", KnownEventsRequest, known_events, "which cost events the hub already has"),
         *write_operations(),
     ]

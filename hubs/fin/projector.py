@@ -27,6 +27,7 @@ from vsmesh.hubs.fin.tables import (
     metadata,
     runway_projections,
     token_spend,
+    token_spend_actors,
 )
 from vsmesh.projectors.changes import Changes
 from vsmesh.projectors.projection import Applied, Handlers, Projection
@@ -121,6 +122,7 @@ def on_token_spend_recorded(event: FinTokenSpendRecorded, at: Applied, changes: 
             "month": spend_month(event, _metadata_date(d.metadata, "incurred_on"), None),
         },
     )
+    changes.upsert(token_spend_actors, {"event_id": event.id, "actor": event.actor, "actor_kind": event.actorkind})
 
 
 def on_balance_recorded(event: FinBalanceRecorded, at: Applied, changes: Changes) -> None:

@@ -10,7 +10,15 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from vsmesh.hubs.fin.runway import Commitment, committed_in, period_months, project_runway, variable_monthly
-from vsmesh.hubs.fin.tables import balances, budget_alerts, budget_allocations, commitments, costs, token_spend
+from vsmesh.hubs.fin.tables import (
+    balances,
+    budget_alerts,
+    budget_allocations,
+    commitments,
+    costs,
+    token_spend,
+    token_spend_actors,
+)
 
 BUDGET_ALERT_PCT = Decimal(90)  # a budget alerts once its spend reaches this share of the allocation
 DEFAULT_CURRENCY = "EUR"
@@ -134,6 +142,37 @@ async def token_totals(conn: AsyncConnection) -> list[dict[str, Any]]:
         )
         .group_by(t.provider, t.model, t.currency)
         .order_by(t.provider, t.model, t.currency)
+    )
+    return [dict(r) for r in (await conn.execute(query)).mappings()]
+
+
+async def cost_per_service(conn: AsyncConnection) -> list[dict[str, Any]]:
+    """Recorded costs per service they are attributed to (unattributed costs under None), largest first."""
+    c = costs.c
+    query = (
+        sa.select(c.service, c.currency, sa.func.sum(c.amount).label("cost"), sa.func.count().label("records"))
+        .group_by(c.service, c.currency)
+        .order_by(sa.func.sum(c.amount).desc(), c.service.nulls_last(), c.currency)
+    )
+    return [dict(r) for r in (await conn.execute(query)).mappings()]
+
+
+async def token_spend_per_actor(conn: AsyncConnection) -> list[dict[str, Any]]:
+    """Token use and cost per actor who recorded it (an agent's own spend, through the gateway), largest first."""
+    t, a = token_spend.c, token_spend_actors.c
+    cost = sa.func.sum(t.amount)
+    query = (
+        sa.select(
+            a.actor,
+            a.actor_kind,
+            t.currency,
+            sa.cast(sa.func.sum(t.tokens_in), sa.BigInteger).label("tokens_in"),
+            sa.cast(sa.func.sum(t.tokens_out), sa.BigInteger).label("tokens_out"),
+            cost.label("cost"),
+        )
+        .join(token_spend_actors, a.event_id == t.event_id)
+        .group_by(a.actor, a.actor_kind, t.currency)
+        .order_by(cost.desc(), a.actor, t.currency)
     )
     return [dict(r) for r in (await conn.execute(query)).mappings()]
 

@@ -72,6 +72,17 @@ token_spend = sa.Table(
     sa.Column("month", sa.Text, nullable=False),
 )
 
+# Who spent the tokens: the event's (verified) actor, so spend can be shown per agent. A table beside
+# token_spend rather than new columns of it: a read model made before has this table created empty at start
+# (`vsmesh rebuild fin-hub` fills it from the log), where a new column would stop its projector.
+token_spend_actors = sa.Table(
+    "token_spend_actors",
+    metadata,
+    sa.Column("event_id", sa.Text, primary_key=True),
+    sa.Column("actor", sa.Text, nullable=False),
+    sa.Column("actor_kind", sa.Text, nullable=False),
+)
+
 balances = sa.Table(
     "balances",
     metadata,

@@ -101,6 +101,10 @@ def test_each_horizon_has_its_page_and_they_never_mix(cli, url, page, tmp_path):
     assert service not in page.content()
     page.goto(f"{url}/strategic")
     assert policy not in page.content() and "ops-health-checked" not in page.content()
+    # fin's page: the burn split in its parts, and the cost attributed to the service.
+    expect(page.locator('[data-burn="variable"]')).to_contain_text("variable")
+    expect(page.locator('[data-burn="committed"]')).to_contain_text("committed")
+    expect(page.locator(f'[data-cost-service="{service}"]')).to_contain_text("4321.98 EUR")
     assert {p.horizon for p in PAGES.values()} == {"operational", "tactical", "strategic", "constitutional", "mesh"}
     assert all(len(p.hubs) == 1 for p in PAGES.values())  # a page asks one hub: one horizon's streams
 
