@@ -149,7 +149,12 @@ def burn_split(runway: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 async def constitutional(ask_: Asker) -> dict[str, Any]:
-    return {"summary": await ask_("canon-hub", "get_domain_summary")}
+    """canon-hub's: policies with their values, mandates (who may do what, until when), open escalations,
+    and the calls the gateway refused."""
+    summary, refused = await asyncio.gather(
+        ask_("canon-hub", "get_domain_summary"), ask_("canon-hub", "get_refusals", limit=50)
+    )
+    return {"summary": summary, "refusals": refused["refusals"]}
 
 
 async def hubs(ask_: Asker) -> dict[str, Any]:
@@ -163,7 +168,7 @@ PAGES = {
         Page("operational", "Operations now", "operational", ("ops-hub",), "operational.html", operational),
         Page("tactical", "Development", "tactical", ("dev-hub",), "summary.html", tactical),
         Page("strategic", "Finance", "strategic", ("fin-hub",), "strategic.html", strategic),
-        Page("constitutional", "Canon", "constitutional", ("canon-hub",), "summary.html", constitutional),
+        Page("constitutional", "Canon", "constitutional", ("canon-hub",), "constitutional.html", constitutional),
         Page("hubs", "Hubs", "mesh", ("registry",), "summary.html", hubs),
     )
 }

@@ -10,5 +10,5 @@ EVENT_TYPES = (
     "canon-escalation-raised",
     "canon-escalation-resolved",
     "canon-mandate-revoked",
-    "canon-call-refused",  # the gateway's refusals: on the log for the audit, no read model
+    "canon-call-refused",  # the gateway's refusals: attempts, beside the mandates (refused_calls)
 )

@@ -2,9 +2,21 @@
 
 from __future__ import annotations
 
-from vsmesh.events.schemas.canon import CanonMandateGranted, CanonMandateRevoked, CanonPolicyDeclared
+from vsmesh.events.schemas.canon import (
+    CanonCallRefused,
+    CanonMandateGranted,
+    CanonMandateRevoked,
+    CanonPolicyDeclared,
+)
 from vsmesh.hubs.canon import manifest
-from vsmesh.hubs.canon.tables import mandate_revocations, mandates, metadata, policies, policy_versions
+from vsmesh.hubs.canon.tables import (
+    mandate_revocations,
+    mandates,
+    metadata,
+    policies,
+    policy_versions,
+    refused_calls,
+)
 from vsmesh.hubs.core import hub_projection
 from vsmesh.projectors.changes import Changes
 from vsmesh.projectors.projection import Applied, Handlers, Projection
@@ -55,7 +67,15 @@ def on_mandate_revoked(event: CanonMandateRevoked, at: Applied, changes: Changes
     changes.upsert(mandate_revocations, {**row, "reason": event.data.reason, "event_id": event.id})
 
 
+def on_call_refused(event: CanonCallRefused, at: Applied, changes: Changes) -> None:
+    d = event.data
+    row = {"event_id": event.id, "actor": event.actor, "actor_kind": event.actorkind, "hub": d.hub}
+    row |= {"operation": d.operation, "access": d.access, "missing_mandate": d.missing_mandate}
+    changes.upsert(refused_calls, {**row, "reason": d.reason, "at": event.time})
+
+
 HANDLERS: Handlers = {
+    CanonCallRefused: on_call_refused,
     CanonPolicyDeclared: on_policy_declared,
     CanonMandateGranted: on_mandate_granted,
     CanonMandateRevoked: on_mandate_revoked,

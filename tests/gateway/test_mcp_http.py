@@ -103,6 +103,13 @@ async def test_an_agent_without_a_mandate_is_refused_and_the_attempt_is_on_the_l
 
     attempts = await asyncio.to_thread(audit, cli, "--actor", agent_name, "--actor-kind", "agent")
     assert [(a["type"], a["hub"]) for a in attempts] == [("canon-call-refused", "canon-hub")]
+    # canon-hub keeps the attempt for the constitutional page's audit, naming the mandate it lacked.
+    seq = {"CONSTITUTIONAL": attempts[0]["seq"]}
+    kept = await ask(nc, "canon-hub", "get_refusals", {"actor_kind": "agent", "limit": 1000, "wait_for_seq": seq})
+    mine = [r for r in kept["refusals"] if r["actor"] == agent_name]
+    assert [(r["hub"], r["operation"], r["missing_mandate"]) for r in mine] == [
+        ("ops-hub", "open_incident", "ops-hub:open_incident")
+    ]
     # Nothing reached ops-hub.
     incidents = await ask(nc, "ops-hub", "get_incidents", {"include_resolved": True})
     assert "should not exist" not in {i["title"] for i in incidents["incidents"]}

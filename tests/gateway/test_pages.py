@@ -62,8 +62,8 @@ def cli(mesh_env):
     return run
 
 
-def publish(cli, event_type: str, hub: str, subject: str, data: dict) -> dict:
-    done = cli("publish", event_type, "--hub", hub, "--subject", subject, "--data", json.dumps(data), "--json")
+def publish(cli, event_type: str, hub: str, subject: str, data: dict, *more: str) -> dict:
+    done = cli("publish", event_type, "--hub", hub, "--subject", subject, "--data", json.dumps(data), "--json", *more)
     assert done.returncode == 0, done.stderr
     return json.loads(done.stdout)
 
@@ -83,7 +83,12 @@ def test_each_horizon_has_its_page_and_they_never_mix(cli, url, page, tmp_path):
     publish(cli, "fin-cost-recorded", "fin-hub", f"service/{service}",
             {"amount": {"amount": "4321.98", "currency": "EUR"}, "category": "hosting", "period": "2026-11",
              "service": service})  # fmt: skip
-    publish(cli, "canon-policy-declared", "canon-hub", f"policy/{policy}", {"policy": policy, "title": "pages"})
+    publish(cli, "canon-policy-declared", "canon-hub", f"policy/{policy}",
+            {"policy": policy, "title": "pages", "metadata": {"values": {"agent_spend_threshold": 500}}})  # fmt: skip
+    refused = f"bot-{run}"  # an agent's call the gateway refused, as it publishes one
+    publish(cli, "canon-call-refused", "canon-hub", f"mandate/{refused}",
+            {"hub": "fin-hub", "operation": "record_cost", "reason": "no mandate", "access": "write",
+             "missing_mandate": "fin-hub:record_cost"}, "--actor", refused, "--actor-kind", "agent")  # fmt: skip
 
     page.goto(f"{url}/operational")
     expect(cell(page, service)).to_have_attribute("data-status", "green", timeout=10_000)
@@ -98,6 +103,9 @@ def test_each_horizon_has_its_page_and_they_never_mix(cli, url, page, tmp_path):
     assert "4321.98" not in operational and policy not in operational  # strategic and constitutional data
     page.goto(f"{url}/constitutional")
     expect(page.locator("main")).to_contain_text(policy)
+    # canon's page: a policy's values, and the refused attempt with the mandate it lacked.
+    expect(page.locator(f'[data-policy="{policy}"]')).to_contain_text("agent_spend_threshold = 500")
+    expect(page.locator(f'[data-refused="{refused}"]')).to_contain_text("fin-hub:record_cost")
     assert service not in page.content()
     page.goto(f"{url}/strategic")
     assert policy not in page.content() and "ops-health-checked" not in page.content()
