@@ -101,7 +101,8 @@ async def measure(data_dir: Path, events: int, rate: float) -> dict:
     durations = [end - start for start, end in fetches]
     waited = []
     for name in seen:
-        shown_by = next((f for f in fetches if f[1] >= seen[name] - 1), None)
+        # The fetch that showed it: the last to end before the cell appeared (the swap follows the fetch).
+        shown_by = max((f for f in fetches if f[1] <= seen[name]), key=lambda f: f[1], default=None)
         applied = next((t for t, positions in applied_at if positions.get("OPERATIONAL", 0) >= sent[name][1]), None)
         if shown_by and applied:
             waited.append(shown_by[0] - applied * 1000)
