@@ -44,6 +44,16 @@ new MutationObserver(() => {
     if (!(name in window.__seen)) window.__seen[name] = Date.now();
   }
 }).observe(document.getElementById('content'), {childList: true, subtree: true});
+// Where the page's time goes: each fragment fetch's start and end (browser clock).
+window.__fetches = [];
+const plainFetch = window.fetch;
+window.fetch = function (...args) {
+  const started = Date.now();
+  return plainFetch.apply(this, args).then(r => r.text().then(t => {
+    window.__fetches.push([started, Date.now()]);
+    return new Response(t, {status: r.status, headers: r.headers});
+  }));
+};
 """
 
 
@@ -76,6 +86,7 @@ async def measure(data_dir: Path, events: int, rate: float) -> dict:
         with contextlib.suppress(PlaywrightTimeout):
             await page.wait_for_function(f"Object.keys(window.__seen).length >= {events}", timeout=30_000)
         seen = await page.evaluate("window.__seen")
+        fetches = await page.evaluate("window.__fetches")
         await browser.close()
     await nc.close()
     to_page, to_applied, added = [], [], []
@@ -85,7 +96,24 @@ async def measure(data_dir: Path, events: int, rate: float) -> dict:
             to_page.append(seen[name] - started * 1000)
             to_applied.append((applied - started) * 1000)
             added.append(seen[name] - applied * 1000)
-    return {"page": stats(to_page), "applied": stats(to_applied), "added": stats(added), "missing": events - len(seen)}
+    # A fragment fetch's own time (the server's render of the page, contract calls included), and how long a
+    # cell waited after its batch was applied before the fetch that showed it started (a fetch in flight).
+    durations = [end - start for start, end in fetches]
+    waited = []
+    for name in seen:
+        # The fetch that showed it: the last to end before the cell appeared (the swap follows the fetch).
+        shown_by = max((f for f in fetches if f[1] <= seen[name]), key=lambda f: f[1], default=None)
+        applied = next((t for t, positions in applied_at if positions.get("OPERATIONAL", 0) >= sent[name][1]), None)
+        if shown_by and applied:
+            waited.append(shown_by[0] - applied * 1000)
+    return {
+        "page": stats(to_page),
+        "applied": stats(to_applied),
+        "added": stats(added),
+        "fetch": stats(durations) | {"count": len(durations)},
+        "applied_to_fetch_start": stats(waited),
+        "missing": events - len(seen),
+    }
 
 
 def main() -> None:
@@ -111,6 +139,8 @@ def main() -> None:
     print(f"publish -> applied: {result['applied']}")
     print(f"publish -> visible in the page: {result['page']}")
     print(f"added by the page: {result['added']} (target p99 <= {TARGET_ADDED_P99_MS:.0f} ms)")
+    print(f"  of it, a fragment fetch (server render): {result['fetch']}")
+    print(f"  of it, applied -> the showing fetch starts: {result['applied_to_fetch_start']}")
     met = added_p99 is not None and added_p99 <= TARGET_ADDED_P99_MS and not result["missing"]
     print(json.dumps({"metric": "page_added_ms_p99", "value": added_p99, "floor": result["applied"].get("p99"),
                       "page_p99": result["page"].get("p99"), "missing": result["missing"],

@@ -35,7 +35,7 @@ from vsmesh.bus.streams import ensure_streams
 from vsmesh.hubs.ops import projection
 from vsmesh.logs import configure_logging
 from vsmesh.probes.model import parse_probe_file
-from vsmesh.probes.runner import ProbeRunner
+from vsmesh.probes.runner import Identity, ProbeRunner
 from vsmesh.runtime.nats_server import free_port
 
 LATE_TARGET_S = 1.0
@@ -113,7 +113,9 @@ async def run_probes(nc, settings, text: str, seconds: float) -> tuple[dict, lis
     def published(stored, started: float) -> None:
         sent[stored.sequence] = started
 
-    runner = ProbeRunner(parse_probe_file(text), nc, settings, {}, on_published=published)
+    runner = ProbeRunner(
+        parse_probe_file(text), nc, settings, {}, identity=Identity("bench-probes"), on_published=published
+    )
     stop = asyncio.Event()
     poller = asyncio.create_task(poll())
     # The poller's own CPU, measured alone first and taken off the runner's figure.

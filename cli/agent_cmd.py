@@ -14,26 +14,11 @@ import typer
 
 from vsmesh.cli.context import fail, guarded, settings_from
 from vsmesh.cli.options import DataDir, Json
+from vsmesh.gateway.clients import AgentCredentials, credentials_path
 
 agent_app = typer.Typer(help="Agents and services that call the mesh through the gateway.", no_args_is_help=True)
 user_app = typer.Typer(help="People who sign in at the gateway's local issuer.", no_args_is_help=True)
 gateway_app = typer.Typer(help="The HTTP gateway: tokens and signing keys.", no_args_is_help=True)
-
-AGENTS_DIR = "agents"
-
-
-class AgentCredentials(msgspec.Struct, kw_only=True):
-    """What an agent needs to get a token (OAuth client credentials, RFC 6749 §4.4)."""
-
-    client_id: str
-    client_secret: str
-    token_url: str | None  # None until a mesh has served the gateway once
-    issuer: str | None
-    kind: str
-
-
-def credentials_path(data_dir: Path, name: str) -> Path:
-    return data_dir / AGENTS_DIR / f"{name}.json"
 
 
 @agent_app.command("add")

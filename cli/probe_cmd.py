@@ -37,13 +37,18 @@ def _colour(passed: bool | None) -> str:
 def run_cmd(
     path: Path | None = ProbeFileArg,
     once: bool = typer.Option(False, "--once", help="run every probe once, publish, show the results and stop"),
+    creds: Path | None = typer.Option(
+        None, "--creds", help="the runner's client credentials [default: <data dir>/agents/VSMESH_PROBES_ACTOR.json]"
+    ),
     data_dir: Path | None = DataDir,
     as_json: bool = Json,
 ) -> None:
-    """Run the probes on their schedules (Ctrl-C stops), publishing each result as ops-hub evidence."""
+    """Run the probes on their schedules (Ctrl-C stops), publishing each result as ops-hub evidence, as the
+    service identity a token of the gateway's issuer proves (VSMESH_PROBES_ACTOR, `vsmesh agent add … --kind
+    service`)."""
     settings = settings_from(data_dir)
     probes = _read(_file(path, settings))
-    results = run(_run(probes, settings, once))
+    results = run(_run(probes, settings, once, creds))
     if results is None:
         return
     rows = [_result_row(r) for r in results]
@@ -73,10 +78,27 @@ def _result_row(result) -> list[Any]:
     return [result.probe.name, result.probe.kind, result.probe.entity, result.passed, why, result.event_id]
 
 
-async def _run(probes, settings: Settings, once: bool):
+async def _identity(settings: Settings, creds: Path | None):
+    """The runner's verified identity from the gateway the settings name (the mesh's, found in its data dir);
+    the mesh of this very data dir registers the service client when it is missing, as `vsmesh up` does."""
+    from vsmesh.gateway.app import GatewayConfig
+    from vsmesh.gateway.service_identity import service_identity
+    from vsmesh.probes.runner import Identity
+    from vsmesh.runtime.mesh_state import load_state
+
+    if not settings.gateway_url:
+        raise fail("no gateway to prove the runner's identity: start the mesh (`vsmesh up`) or set VSMESH_GATEWAY_URL")
+    ours = load_state(settings.data_dir).gateway_url == settings.gateway_url
+    config = GatewayConfig.of(settings, settings.gateway_url)
+    principal = await service_identity(config, settings.probes_actor, creds=creds, register=ours)
+    return Identity(principal.subject, principal.kind)
+
+
+async def _run(probes, settings: Settings, once: bool, creds: Path | None):
     from vsmesh.bus.connection import connect
     from vsmesh.probes.runner import ProbeRunner, report_every
 
+    identity = await _identity(settings, creds)
     nc = await connect(settings, name="vsmesh-probes")
     stop = asyncio.Event()
     verdicts: dict[str, bool] = {}
@@ -87,7 +109,7 @@ async def _run(probes, settings: Settings, once: bool):
             state = "[green]passes[/]" if result.passed else f"[red]fails[/]: {_result_row(result)[4]}"
             console.print(f"{dt.datetime.now().strftime('%H:%M:%S')} {result.probe.name} {state}")
 
-    runner = ProbeRunner(probes, nc, settings, os.environ, on_result=changed)
+    runner = ProbeRunner(probes, nc, settings, os.environ, identity=identity, on_result=changed)
     try:
         await runner.recover()
         if once:
@@ -165,6 +187,7 @@ def _last(probe, rows: list[dict[str, Any]], now: dt.datetime) -> dict[str, Any]
         "age_s": round((now - at).total_seconds(), 1) if at else None,
         "summary": _why(latest) if latest else None,
         "event_id": latest["event_id"] if latest else None,
+        "actor": latest["actor"] if latest else None,  # the runner's verified identity
     }
 
 

@@ -22,6 +22,7 @@ from vsmesh.errors import ConfigError, NotFound
 from vsmesh.gateway.keys import gateway_dir
 
 CLIENTS_FILE = "clients.json"
+AGENTS_DIR = "agents"
 # scrypt at n=2**14, r=8: 16 MiB and 0.13 s per check measured on the 2-core dev machine: once per token
 # request (in a thread, off the event loop), never per call.
 _SCRYPT = {"n": 2**14, "r": 8, "p": 1, "dklen": 32}
@@ -51,6 +52,21 @@ class Person(msgspec.Struct, kw_only=True):
 class Registry(msgspec.Struct, kw_only=True):
     clients: dict[str, Client] = {}
     people: dict[str, Person] = {}
+
+
+class AgentCredentials(msgspec.Struct, kw_only=True):
+    """What an agent or service needs to get a token (OAuth client credentials, RFC 6749 §4.4); written
+    0600 by `vsmesh agent add` (and by `vsmesh up` for its probe runner)."""
+
+    client_id: str
+    client_secret: str
+    token_url: str | None  # None until a mesh has served the gateway once
+    issuer: str | None
+    kind: str
+
+
+def credentials_path(data_dir: Path, name: str) -> Path:
+    return data_dir / AGENTS_DIR / f"{name}.json"
 
 
 def hash_secret(secret: str) -> Secret:

@@ -34,6 +34,8 @@ from vsmesh.gateway.keys import ALGORITHM, SigningKeys
 log = structlog.get_logger(__name__)
 
 CODE_TTL_S = 60.0
+PAGES_CLIENT = "vsmesh-pages"  # the pages' sign-in (gateway/signin.py): a public client of this issuer
+PAGES_CALLBACK = "/signin/callback"
 LOOPBACK_HOSTS = ("127.0.0.1", "[::1]", "::1", "localhost")
 
 
@@ -165,7 +167,7 @@ class Issuer:
         params = dict(await request.form()) if request.method == "POST" else dict(request.query_params)
         params = {k: str(v) for k, v in params.items()}
         try:
-            _check_authorization_request(params)
+            _check_authorization_request(params, f"{request.url.scheme}://{request.url.netloc}")
         except OAuthError as e:  # no redirect to an unchecked URI: the error is shown here
             return HTMLResponse(_page(f"<p>Cannot sign in: {html.escape(str(e))}</p>"), status_code=e.status)
         if request.method == "GET":
@@ -228,13 +230,18 @@ def _s256(verifier: str) -> str:
     return base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).rstrip(b"=").decode()
 
 
-def _check_authorization_request(params: dict[str, str]) -> None:
+def _check_authorization_request(params: dict[str, str], origin: str) -> None:
+    """A well-formed request whose code may go back only to a loopback URI, or for the pages' client to this
+    gateway's own sign-in callback on the origin the browser used (a code sent to another origin could be
+    exchanged by whoever started the request there)."""
     if params.get("response_type") != "code":
         raise OAuthError("unsupported_response_type", "response_type must be code")
     if not params.get("client_id"):
         raise OAuthError("invalid_request", "client_id is missing")
     if params.get("code_challenge_method") != "S256" or len(params.get("code_challenge", "")) < 43:
         raise OAuthError("invalid_request", "PKCE is required: code_challenge with code_challenge_method=S256")
+    if params["client_id"] == PAGES_CLIENT and params.get("redirect_uri") == origin + PAGES_CALLBACK:
+        return
     uri = urllib.parse.urlsplit(params.get("redirect_uri", ""))
     if uri.scheme != "http" or uri.hostname is None or uri.hostname not in LOOPBACK_HOSTS or uri.fragment:
         raise OAuthError("invalid_request", "redirect_uri must be an http loopback URI (127.0.0.1, [::1], localhost)")

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any
 
 from nats.aio.client import Client
@@ -118,11 +119,42 @@ async def tactical(ask_: Asker) -> dict[str, Any]:
 
 
 async def strategic(ask_: Asker) -> dict[str, Any]:
-    return {"summary": await ask_("fin-hub", "get_domain_summary")}
+    """fin-hub's: runway with its burn split (variable and committed), budgets against spend, cost per
+    service, token spend per agent (and by model), alerts."""
+    summary, spend = await asyncio.gather(ask_("fin-hub", "get_domain_summary"), ask_("fin-hub", "get_spend"))
+    runway = summary["runway"]
+    per_actor = spend["token_spend_per_actor"]
+    return {
+        "runway": runway,
+        "burn": burn_split(runway),
+        "budgets": summary["budgets"],
+        "costs": spend["cost_per_service"],
+        "agents": [a for a in per_actor if a["actor_kind"] == "agent"],
+        "others": [a for a in per_actor if a["actor_kind"] != "agent"],
+        "models": summary["token_spend"],
+        "alerts": summary["alerts"],
+    }
+
+
+def burn_split(runway: dict[str, Any]) -> list[dict[str, Any]]:
+    """The monthly burn's parts with their share in whole percent (money arrives as exact decimal text)."""
+    variable, committed = Decimal(str(runway["variable_monthly"])), Decimal(str(runway["committed_monthly"]))
+    total = variable + committed
+    parts = [("variable", "variable (recent spend)", variable), ("committed", "committed (contracts)", committed)]
+    shown = [
+        {"key": key, "label": label, "amount": amount, "share": round(amount * 100 / total) if total else 0}
+        for key, label, amount in parts
+    ]
+    return [*shown, {"key": "total", "label": "total", "amount": total, "share": 100 if total else 0}]
 
 
 async def constitutional(ask_: Asker) -> dict[str, Any]:
-    return {"summary": await ask_("canon-hub", "get_domain_summary")}
+    """canon-hub's: policies with their values, mandates (who may do what, until when), open escalations,
+    and the calls the gateway refused."""
+    summary, refused = await asyncio.gather(
+        ask_("canon-hub", "get_domain_summary"), ask_("canon-hub", "get_refusals", limit=50)
+    )
+    return {"summary": summary, "refusals": refused["refusals"]}
 
 
 async def hubs(ask_: Asker) -> dict[str, Any]:
@@ -135,8 +167,8 @@ PAGES = {
     for p in (
         Page("operational", "Operations now", "operational", ("ops-hub",), "operational.html", operational),
         Page("tactical", "Development", "tactical", ("dev-hub",), "summary.html", tactical),
-        Page("strategic", "Finance", "strategic", ("fin-hub",), "summary.html", strategic),
-        Page("constitutional", "Canon", "constitutional", ("canon-hub",), "summary.html", constitutional),
+        Page("strategic", "Finance", "strategic", ("fin-hub",), "strategic.html", strategic),
+        Page("constitutional", "Canon", "constitutional", ("canon-hub",), "constitutional.html", constitutional),
         Page("hubs", "Hubs", "mesh", ("registry",), "summary.html", hubs),
     )
 }

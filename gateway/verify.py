@@ -76,6 +76,11 @@ class TokenVerifier:
             exp={"essential": True},
         )
 
+    @property
+    def http(self) -> httpx.AsyncClient:
+        """The verifier's HTTP client, shared with the pages' sign-in: one client, closed with the app."""
+        return self._http
+
     def challenge(self, description: str | None = None) -> str:
         """The WWW-Authenticate value; with a description, `error="invalid_token"` (RFC 6750 §3.1)."""
         value = f'Bearer resource_metadata="{self.metadata_url}"'

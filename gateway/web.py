@@ -1,11 +1,13 @@
 """The pages' routes: server-rendered HTML per horizon, a server-sent-event stream per page, event pages.
 
-Read-only: writes stay with the CLI, MCP and the contracts. Until people sign in through the gateway's
-issuer, the pages are served on loopback only and say so in a banner.
+Read-only: writes stay with the CLI, MCP and the contracts. A browser on this machine reads them without
+signing in (a banner says so); any other address must sign in with the gateway's issuer first (signin.py):
+without a session it is sent to the sign-in, and its event streams are refused.
 """
 
 from __future__ import annotations
 
+import urllib.parse
 from pathlib import Path
 from typing import Any
 
@@ -13,7 +15,7 @@ import structlog
 from nats.aio.client import Client
 from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, Response, StreamingResponse
+from starlette.responses import HTMLResponse, RedirectResponse, Response, StreamingResponse
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.templating import Jinja2Templates
@@ -21,6 +23,7 @@ from starlette.templating import Jinja2Templates
 from vsmesh.errors import ContractError, NotFound
 from vsmesh.gateway.live import AppliedFeed
 from vsmesh.gateway.pages import PAGES, Asker, sections
+from vsmesh.gateway.signin import SignIn, from_loopback
 from vsmesh.hubs.trace import trace
 
 log = structlog.get_logger(__name__)
@@ -32,18 +35,39 @@ KEEPALIVE_S = 15.0  # a comment line this often keeps proxies from closing an id
 class Pages:
     """Everything a page needs: the mesh connection (contracts), the applied feed, the engine (traces)."""
 
-    def __init__(self, nc: Client, feed: AppliedFeed, engine: AsyncEngine | None = None) -> None:
-        self.nc, self.feed, self.engine = nc, feed, engine
+    def __init__(
+        self, nc: Client, feed: AppliedFeed, engine: AsyncEngine | None = None, sign_in: SignIn | None = None
+    ) -> None:
+        self.nc, self.feed, self.engine, self.sign_in = nc, feed, engine, sign_in
         self.templates = Jinja2Templates(directory=str(HERE / "templates"))
 
     def routes(self) -> list[Route | Mount]:
+        signing = self.sign_in.routes() if self.sign_in else []
         return [
-            Route("/", self.index),
-            Route("/event/{event_id}", self.event),
-            Route("/{slug}", self.page),
-            Route("/{slug}/live", self.live),
+            *signing,  # before `/{slug}`, which would take /signin
+            Route("/", self._admitted(self.index)),
+            Route("/event/{event_id}", self._admitted(self.event)),
+            Route("/{slug}", self._admitted(self.page)),
+            Route("/{slug}/live", self._admitted(self.live, stream=True)),
             Mount("/static", StaticFiles(directory=str(HERE / "static")), name="static"),
         ]
+
+    def _admitted(self, handler, *, stream: bool = False):
+        """`handler` for a browser on this machine or a signed-in person; anyone else is sent to sign in
+        (an event stream is refused: EventSource cannot follow a sign-in)."""
+
+        async def admit(request: Request) -> Response:
+            viewer = await self.sign_in.viewer(request) if self.sign_in else None
+            request.state.viewer = viewer
+            if viewer is None and not from_loopback(request):
+                if stream or self.sign_in is None:
+                    why = "sign in first" if self.sign_in else "served to this machine only"
+                    return Response(why, status_code=401 if self.sign_in else 403)
+                target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+                return RedirectResponse(f"/signin?next={urllib.parse.quote(target)}", status_code=303)
+            return await handler(request)
+
+        return admit
 
     async def index(self, request: Request) -> Response:
         return self._render(request, "index.html", {"title": "vsmesh", "page": None})
@@ -93,7 +117,9 @@ class Pages:
         return self._render(request, "event.html", context)
 
     def _render(self, request: Request, template: str, context: dict[str, Any]) -> Response:
-        return self.templates.TemplateResponse(request, template, {"pages": PAGES, **context})
+        viewer = getattr(request.state, "viewer", None)
+        shared = {"pages": PAGES, "viewer": viewer, "can_sign_in": self.sign_in is not None}
+        return self.templates.TemplateResponse(request, template, {**shared, **context})
 
     def _error(self, request: Request, status: int, message: str) -> HTMLResponse:
         log.warning("page not rendered", path=request.url.path, status=status, error=message)

@@ -124,6 +124,14 @@ def parse_condition(text: str, allowed: frozenset[str] | None = None) -> Conditi
     return Condition(text.strip(), name, arg, path, op, value)
 
 
+def parse_observed(text: str, allowed: frozenset[str] | None = None) -> Condition:
+    """A bare placeholder (`[BODY].version`, `[HEADER:X-Release]`) naming a value a probe observes, for drift
+    checks; its `observed_in` reads the value. ValueError naming what is wrong."""
+    if not re.match(r"^\s*\[[A-Z_]+(?::[^\]]+)?\]\S*\s*$", text):
+        raise ValueError(f"{text!r} names no observed value; write a placeholder, e.g. [BODY].version")
+    return parse_condition(f"{text.strip()} == null", allowed)
+
+
 def _literal(raw: str, unit: str | None) -> Any:
     """A condition's value: quoted text, true/false/null, a duration in the placeholder's unit, a number, text."""
     if len(raw) >= 2 and raw[0] == raw[-1] and raw[0] in "\"'":
@@ -172,13 +180,13 @@ _ORDER: dict[str, Callable[[Any, Any], bool]] = {
 
 def _holds(op: str, seen: Any, wanted: Any) -> bool:
     if op in ("==", "!="):
-        equal = _same(seen, wanted)
+        equal = same_value(seen, wanted)
         return equal if op == "==" else not equal
     if seen is None:
         return False
     if op == "contains":
         if isinstance(seen, list | tuple | set):
-            return any(_same(item, wanted) for item in seen)
+            return any(same_value(item, wanted) for item in seen)
         return str(wanted) in str(seen)
     if op == "matches":
         return re.search(str(wanted), str(seen)) is not None
@@ -188,7 +196,7 @@ def _holds(op: str, seen: Any, wanted: Any) -> bool:
         return False  # a text is neither above nor below a number
 
 
-def _same(seen: Any, wanted: Any) -> bool:
+def same_value(seen: Any, wanted: Any) -> bool:
     """Equality that lets `[STATUS] == 401` match 401 and `[BODY].n == 3` match "3" as written in YAML."""
     if isinstance(seen, bool) or isinstance(wanted, bool) or seen is None or wanted is None:
         return seen == wanted

@@ -32,7 +32,7 @@ from vsmesh.errors import ConfigError
 from vsmesh.events.schemas.common import Severity
 from vsmesh.events.schemas.ops import InventoryKind
 from vsmesh.hubs.filecheck import line_of, parse_document
-from vsmesh.probes.conditions import Condition, parse_condition, parse_duration
+from vsmesh.probes.conditions import Condition, parse_condition, parse_duration, parse_observed
 
 Seconds = Annotated[float, BeforeValidator(parse_duration), Field(gt=0)]
 _KINDS = tuple(InventoryKind.__args__)  # type: ignore[attr-defined]
@@ -72,6 +72,23 @@ class SecretRef(_Strict):
         return f"env {self.env}" if self.env else f"file {self.file}"
 
 
+class DriftCheck(_Strict):
+    """A value the probe observes that the inventory declares: they differ → `ops-drift-detected`.
+
+    drift:
+      - attribute: version              # the inventory attribute holding the declared value
+        observed: "[BODY].version"      # where the probe sees the running value
+        of: service/gitea               # whose attribute; default: the probe's entity
+        source_of_truth: infra/gitea/values.yaml
+    """
+
+    attribute: str = Field(min_length=1)
+    observed: str
+    of: str | None = Field(None, pattern=_ENTITY)
+    severity: Severity = "medium"
+    source_of_truth: str | None = None
+
+
 class ProbeBase(_Strict):
     """What every probe has: a name, the entity it proves, how often and how long, and its conditions."""
 
@@ -84,6 +101,21 @@ class ProbeBase(_Strict):
     severity: Severity = "high"  # of the alert a failing probe raises
     description: str | None = None
     conditions: list[str] = Field(min_length=1)
+    drift: list[DriftCheck] = []
+
+    @field_validator("drift")
+    @classmethod
+    def _observable_drift(cls, drift: list[DriftCheck]) -> list[DriftCheck]:
+        for i, check in enumerate(drift):
+            try:
+                parse_observed(check.observed, cls.PLACEHOLDERS)
+            except ValueError as e:
+                raise ValueError(f"drift[{i}].observed: {e}") from None
+        return drift
+
+    def drift_entities(self) -> list[str]:
+        """The entities whose declarations this probe's drift checks compare with, in file order."""
+        return list(dict.fromkeys(c.of or self.entity for c in self.drift))
 
     @field_validator("conditions")
     @classmethod
@@ -258,9 +290,9 @@ def _refuse(error: ValidationError, node: yaml.Node | None, source: str) -> Any:
         p for i, p in enumerate(first["loc"]) if not (isinstance(p, str) and (p in KIND_NAMES and i == 2 or "-" in p))
     )
     message = first["msg"].removeprefix("Value error, ")
-    item = re.match(r"conditions\[(\d+)\]: ", message)
-    if item:  # the condition's own line, not its list's
-        loc, message = (*loc, int(item.group(1))), message[item.end() :]
+    item = re.match(r"(?:conditions|drift)\[(\d+)\](?:\.(\w+))?: ", message)
+    if item:  # the item's own line, not its list's
+        loc, message = (*loc, int(item.group(1)), *filter(None, [item.group(2)])), message[item.end() :]
     field = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in loc).lstrip(".") or "file"
     more = f" (and {error.error_count() - 1} more)" if error.error_count() > 1 else ""
     raise ConfigError(f"{source}:{line_of(node, loc) or '?'}: {field}: {message}{more}")

@@ -4,7 +4,11 @@ Each probe is a task of its own that sleeps until its next slot (`start + jitter
 never drifts) and then waits for one of `probes_concurrency` slots; a probe that hangs holds its slot only
 until its timeout, so one probe never blocks another. Its result is evaluated, published as evidence
 on ops-hub (an unchanged result at most every `probes_unchanged_every` seconds, and always well inside the
-staleness window that turns evidence amber), then its consequences (consequences.py).
+staleness window that turns evidence amber), then its consequences (consequences.py) and, for a probe with
+`drift:` checks, the comparison with what the inventory declares (drift.py).
+
+The runner publishes as a verified identity, never as a name it gives itself: `Identity` is what a token of
+the gateway's issuer says (gateway/service_identity.py), obtained by `vsmesh up` or `vsmesh probe run`.
 """
 
 from __future__ import annotations
@@ -23,10 +27,11 @@ from nats.aio.client import Client
 
 from vsmesh.bus.contract_client import ask
 from vsmesh.bus.publisher import Published, Publisher
-from vsmesh.errors import ContractUnavailable, VsmeshError
+from vsmesh.errors import ContractError, ContractUnavailable, VsmeshError
 from vsmesh.probes import backup, dns, http, kubernetes, postgres, tcp, tls
 from vsmesh.probes.conditions import evaluate
 from vsmesh.probes.consequences import Consequences, Pending
+from vsmesh.probes.drift import DriftWatch
 from vsmesh.probes.evidence import Result, evidence
 from vsmesh.probes.model import (
     BackupProbe,
@@ -66,6 +71,14 @@ class RunnerStats:
         return sorted(n for n, r in self.last.items() if not r.passed)
 
 
+@dataclass(frozen=True)
+class Identity:
+    """Who the runner publishes as: a verified token's subject and actor kind (a service's)."""
+
+    actor: str
+    kind: str = "service"
+
+
 def unchanged_every(settings: Settings) -> float:
     """How long an unchanged result may go unpublished: the setting, but at most half the amber staleness
     window, so evidence of a healthy entity never ages to amber between publications."""
@@ -82,6 +95,7 @@ class ProbeRunner:
         settings: Settings,
         environ: Mapping[str, str],
         *,
+        identity: Identity,
         on_result: Callable[[Result], None] | None = None,
         on_published: Callable[[Published, float], None] | None = None,
     ) -> None:
@@ -89,8 +103,10 @@ class ProbeRunner:
         self.nc = nc
         self.settings = settings
         self.environ = environ  # secrets named in the probe file are read from here when a probe runs
-        identity = settings.model_copy(update={"actor": settings.probes_actor, "actor_kind": "service"})
-        self.publisher = Publisher(nc.jetstream(), identity, source="vsmesh/probes")
+        self.identity = identity
+        publishing = settings.model_copy(update={"actor": identity.actor, "actor_kind": identity.kind})
+        self.publisher = Publisher(nc.jetstream(), publishing, source="vsmesh/probes")
+        self.drift = DriftWatch()
         self.consequences = Consequences(probes, settings.ops_cert_warn_days)
         self.stats = RunnerStats()
         self.on_result = on_result or (lambda result: None)
@@ -116,7 +132,7 @@ class ProbeRunner:
                 log.warning("probes wait for ops-hub to recover open alerts", reason=str(e))
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 5.0)
-        self.consequences.recover(alerts, risks, self.settings.probes_actor)
+        self.consequences.recover(alerts, risks, self.identity.actor)
         log.info(
             "probe state recovered",
             open_alerts=len(self.consequences.open_alerts),
@@ -192,6 +208,20 @@ class ProbeRunner:
                 self._published[name] = (signature, now, pending.event_id)
         for follow_up in self.consequences.after(result):
             await self._send(follow_up, name)
+        for entity in result.probe.drift_entities():
+            drift = await self._drift(result, entity)
+            if drift is not None:
+                await self._send(drift, name)
+
+    async def _drift(self, result: Result, entity: str) -> Pending | None:
+        """The drift event of this result about `entity`, judged against ops-hub's inventory of it now."""
+        try:
+            found = await ask(self.nc, HUB, "get_inventory", {"entity": entity})
+        except ContractError as e:
+            # Unknown to the inventory (nothing declared) or ops-hub not answering: no judgement this run.
+            log.info("drift not judged", probe=result.probe.name, entity=entity, reason=str(e))
+            return None
+        return self.drift.judge(result, entity, found["item"])
 
     async def _send(self, pending: Pending, probe: str) -> bool:
         try:
@@ -249,10 +279,15 @@ async def _kind(probe: ProbeBase, clients: http.Clients, environ: Mapping[str, s
 
 
 async def run_probes(
-    probes: ProbeFile, nc: Client, settings: Settings, environ: Mapping[str, str], stop: asyncio.Event
+    probes: ProbeFile,
+    nc: Client,
+    settings: Settings,
+    environ: Mapping[str, str],
+    stop: asyncio.Event,
+    identity: Identity,
 ) -> None:
     """`vsmesh up`'s probe task: recover, then run until stopped, logging a summary each minute."""
-    runner = ProbeRunner(probes, nc, settings, environ)
+    runner = ProbeRunner(probes, nc, settings, environ, identity=identity)
     try:
         await runner.recover(stop)
         reporter = asyncio.create_task(report_every(runner, 60.0, stop))

@@ -24,6 +24,7 @@ from vsmesh.gateway.live import AppliedFeed, announcer
 from vsmesh.gateway.mcp_server import mcp_app
 from vsmesh.gateway.metrics import MeshHealth, metrics_routes
 from vsmesh.gateway.server import Served, bind, serve, url_of
+from vsmesh.gateway.signin import SignIn
 from vsmesh.gateway.verify import authenticate
 from vsmesh.gateway.web import Pages
 from vsmesh.hubs import HUBS, declared_types, hub
@@ -250,8 +251,7 @@ class Mesh:
         # The registry and every hub that has only a manifest (hubs/registry/service.py).
         manifest_hubs = ManifestHubs(nc, engine, settings, self.stop_event, set(HUBS), contracts)
         tasks.append(await manifest_hubs.start())
-        if settings.probes is not None:  # VSMESH_PROBES: the probe runner, after ops-hub answers (it asks it)
-            tasks.append(_start_probes(nc, settings, self.stop_event))
+        probes = _load_probes(settings)  # read now: a bad file stops `vsmesh up` at start
         if self.before_ready is not None:
             await self.before_ready(settings)
             await manifest_hubs.refresh()  # the hubs it bootstrapped answer before the mesh says it is ready
@@ -259,6 +259,8 @@ class Mesh:
             js, {s.hub: hub(s.hub).projection() for s in stats}, stats, couplings, reactor_stats, lambda: self._ready
         )
         gateway, identity = await _serve_gateway(stack, nc, engine, settings, health, embedded_nats=embedded_nats)
+        if probes is not None:  # VSMESH_PROBES: the probe runner, as the service identity the gateway's issuer proves
+            tasks.append(await _start_probes(probes, nc, settings, identity, self.stop_event))
         mark(settings.data_dir, ready=True, gateway_url=gateway.url)
         self._ready = True
         log.info("mesh up", nats=settings.nats_url, hubs=list(settings.hubs), data_dir=str(settings.data_dir))
@@ -330,14 +332,22 @@ async def _start_contract(contracts: ContractConnections, engine, settings: Sett
     await contracts.serve(slug, start)
 
 
-def _start_probes(nc, settings: Settings, stop: asyncio.Event) -> asyncio.Task:
-    """The probe runner of VSMESH_PROBES; the file is read now, so a bad one stops `vsmesh up` at start."""
+def _load_probes(settings: Settings):
     from vsmesh.probes.model import load_probe_file
-    from vsmesh.probes.runner import run_probes
 
-    probes = load_probe_file(settings.probes)
-    log.info("probes running", file=str(settings.probes), probes=len(probes.probes))
-    return asyncio.create_task(run_probes(probes, nc, settings, os.environ, stop), name="probes")
+    return None if settings.probes is None else load_probe_file(settings.probes)
+
+
+async def _start_probes(probes, nc, settings: Settings, gateway: GatewayConfig, stop: asyncio.Event) -> asyncio.Task:
+    """The probe runner of VSMESH_PROBES, publishing as VSMESH_PROBES_ACTOR's verified identity: a service
+    client of the gateway's issuer (registered here with the local one)."""
+    from vsmesh.gateway.service_identity import service_identity
+    from vsmesh.probes.runner import Identity, run_probes
+
+    principal = await service_identity(gateway, settings.probes_actor, register=True)
+    identity = Identity(principal.subject, principal.kind)
+    log.info("probes running", file=str(settings.probes), probes=len(probes.probes), actor=identity.actor)
+    return asyncio.create_task(run_probes(probes, nc, settings, os.environ, stop, identity), name="probes")
 
 
 async def _start_reactors(
@@ -367,7 +377,9 @@ async def _serve_gateway(
         settings, await _gateway_connection(stack, nc, settings, embedded_nats), authenticate(verifier)
     )
     # The pages last: their `/{slug}` route would take any path before it.
-    routes = [*metrics_routes(health), *mcp_routes, *Pages(nc, feed, engine).routes()]
+    # People sign in to the pages with the same issuer and verifier (gateway/signin.py).
+    sign_in = SignIn(config.issuer, verifier, local_issuer=config.local_issuer)
+    routes = [*metrics_routes(health), *mcp_routes, *Pages(nc, feed, engine, sign_in).routes()]
     served = await serve(create_app(config, routes, lifespan=mcp_lifespan, verifier=verifier), sock)
     stack.push_async_callback(served.stop)
     mark(settings.data_dir, gateway_port=sock.getsockname()[1])

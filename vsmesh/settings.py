@@ -71,7 +71,11 @@ class Settings(BaseModel):
     probes_unchanged_every: float = Field(
         300.0, ge=0, description="seconds between publishing an unchanged probe result (0: every run)"
     )
-    probes_actor: str = Field("vsmesh-probes", min_length=1, description="the service identity of probe events")
+    probes_actor: str = Field(
+        "vsmesh-probes",
+        min_length=1,
+        description="the probe runner's service client at the gateway's issuer (its token names the actor)",
+    )
     ops_cert_warn_days: float = Field(14.0, gt=0, description="a certificate expiring within this many days is a risk")
     oidc_issuer: str | None = Field(
         None, description="the OIDC issuer whose tokens the gateway accepts (e.g. Keycloak's realm URL); unset: local"

@@ -221,10 +221,12 @@ class DriftDetectedData(EventData, frozen=True):
     actual: Any = None
     source_of_truth: str | None = None  # the repo path that declares the desired state
     severity: Severity = "medium"
+    # True: what runs matches the declaration again (desired == actual); the drift reported before is over.
+    resolved: bool = False
 
 
 class OpsDriftDetected(Event, frozen=True, tag="ops-drift-detected"):
-    """What runs differs from what the owning repo declares."""
+    """What runs differs from what the owning repo declares (or, `resolved`, no longer differs)."""
 
     data: DriftDetectedData
     horizon: ClassVar[Horizon] = Horizon.OPERATIONAL

@@ -16,6 +16,7 @@ from vsmesh.hubs.canon.tables import (
     mandates,
     policies,
     policy_versions,
+    refused_calls,
 )
 from vsmesh.hubs.canon.writes import mandate_operations
 from vsmesh.hubs.contract import ContractRequest, HubContext, Operation
@@ -127,6 +128,21 @@ async def get_policies(ctx: HubContext, request: PoliciesRequest) -> dict[str, A
         return {"policies": await _rows(conn, query.order_by(table.c.policy, table.c.declared_at))}
 
 
+class RefusalsRequest(ContractRequest):
+    actor_kind: str | None = Field(None, pattern="^(human|agent|service)$", description="only actors of this kind")
+    limit: int = Field(50, ge=1, le=1000, description="the latest N refusals")
+
+
+async def get_refusals(ctx: HubContext, request: RefusalsRequest) -> dict[str, Any]:
+    """The gateway's refused calls, newest first: who tried what, which mandate was missing."""
+    r = refused_calls.c
+    query = sa.select(refused_calls).order_by(r.at.desc(), r.event_id).limit(request.limit)
+    if request.actor_kind is not None:
+        query = query.where(r.actor_kind == request.actor_kind)
+    async with ctx.read() as conn:
+        return {"refusals": await _rows(conn, query)}
+
+
 def operations() -> list[Operation]:
     """canon-hub's contract: the core's operations plus its own (its own win on a shared name)."""
     own = [
@@ -134,6 +150,7 @@ def operations() -> list[Operation]:
         Operation("get_policies", PoliciesRequest, get_policies, "policies in force, or every version"),
         Operation("known_events", KnownEventsRequest, known_events, "which of these escalations canon holds"),
         Operation("get_escalations", EscalationsRequest, get_escalations, "escalations, overdue past canon's SLA"),
+        Operation("get_refusals", RefusalsRequest, get_refusals, "calls the gateway refused: who, what, which mandate"),
         *mandate_operations(),
     ]
     names = {op.name for op in own}

@@ -11,5 +11,5 @@ EVENT_TYPES = (
     "canon-escalation-resolved",
     "canon-mandate-revoked",
     "canon-escalation-overdue",  # the scheduler's re-escalation of one unanswered past its SLA
-    "canon-call-refused",  # the gateway's refusals: on the log for the audit, no read model
+    "canon-call-refused",  # the gateway's refusals: attempts, beside the mandates (refused_calls)
 )

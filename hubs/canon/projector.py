@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 
 from vsmesh.events.schemas.canon import (
+    CanonCallRefused,
     CanonEscalationOverdue,
     CanonEscalationRaised,
     CanonMandateGranted,
@@ -19,6 +20,7 @@ from vsmesh.hubs.canon.tables import (
     metadata,
     policies,
     policy_versions,
+    refused_calls,
 )
 from vsmesh.hubs.core import hub_projection
 from vsmesh.hubs.core.projector import on_escalation_raised
@@ -90,9 +92,17 @@ def on_escalation_overdue(event: CanonEscalationOverdue, at: Applied, changes: C
     changes.upsert(escalation_clocks, row)
 
 
+def on_call_refused(event: CanonCallRefused, at: Applied, changes: Changes) -> None:
+    d = event.data
+    row = {"event_id": event.id, "actor": event.actor, "actor_kind": event.actorkind, "hub": d.hub}
+    row |= {"operation": d.operation, "access": d.access, "missing_mandate": d.missing_mandate}
+    changes.upsert(refused_calls, {**row, "reason": d.reason, "at": event.time})
+
+
 HANDLERS: Handlers = {
     CanonEscalationRaised: on_escalation_raised_here,
     CanonEscalationOverdue: on_escalation_overdue,
+    CanonCallRefused: on_call_refused,
     CanonPolicyDeclared: on_policy_declared,
     CanonMandateGranted: on_mandate_granted,
     CanonMandateRevoked: on_mandate_revoked,

@@ -78,3 +78,20 @@ escalation_clocks = sa.Table(
     sa.Column("sla_s", sa.Float),
     sa.Column("overdue_event_id", sa.Text),  # the latest canon-escalation-overdue
 )
+
+# The gateway's refusals (canon-call-refused): who tried to call what without the mandate for it, so the
+# constitutional page's audit shows attempts beside the mandates. New beside the first tables: a read model
+# made before has it created empty at start (`vsmesh rebuild canon-hub` fills it from the log).
+refused_calls = sa.Table(
+    "refused_calls",
+    metadata,
+    sa.Column("event_id", sa.Text, primary_key=True),
+    sa.Column("actor", sa.Text, nullable=False),
+    sa.Column("actor_kind", sa.Text, nullable=False),
+    sa.Column("hub", sa.Text, nullable=False),
+    sa.Column("operation", sa.Text, nullable=False),
+    sa.Column("access", sa.Text),
+    sa.Column("missing_mandate", sa.Text),
+    sa.Column("reason", sa.Text),
+    sa.Column("at", sa.TIMESTAMP(timezone=True), nullable=False, index=True),
+)

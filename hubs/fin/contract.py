@@ -70,6 +70,19 @@ class AgentSpendRequest(ContractRequest):
     currency: str | None = Field(None, pattern="^[A-Z]{3}$")
 
 
+class SpendRequest(ContractRequest):
+    pass
+
+
+async def get_spend(ctx: HubContext, request: SpendRequest) -> dict[str, Any]:
+    """Where the money goes: cost per service and token spend per actor (agents, people, services)."""
+    async with ctx.read() as conn:
+        return {
+            "cost_per_service": await queries.cost_per_service(conn),
+            "token_spend_per_actor": await queries.token_spend_per_actor(conn),
+        }
+
+
 class KnownEventsRequest(ContractRequest):
     ids: list[str] = Field(..., max_length=5000, description="cost, token-spend, budget-alert or runway event ids")
 
@@ -123,6 +136,7 @@ def operations() -> list[Operation]:
         Operation("get_runways", RunwaysRequest, get_runways, "the runway of every currency with a balance"),
         Operation("get_budgets", BudgetsRequest, get_budgets, "budgets: allocated, committed, spent"),
         Operation("get_agent_spend", AgentSpendRequest, get_agent_spend, "token spend per agent and month"),
+        Operation("get_spend", SpendRequest, get_spend, "cost per service and token spend per agent"),
         Operation("known_events", KnownEventsRequest, known_events, "which of these events the hub already has"),
         *write_operations(),
     ]

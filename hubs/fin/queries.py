@@ -181,6 +181,37 @@ async def balance_currencies(conn: AsyncConnection) -> list[tuple[str, str]]:
     return [(r.currency, r.event_id) for r in (await conn.execute(query)).all()]
 
 
+async def cost_per_service(conn: AsyncConnection) -> list[dict[str, Any]]:
+    """Recorded costs per service they are attributed to (unattributed costs under None), largest first."""
+    c = costs.c
+    query = (
+        sa.select(c.service, c.currency, sa.func.sum(c.amount).label("cost"), sa.func.count().label("records"))
+        .group_by(c.service, c.currency)
+        .order_by(sa.func.sum(c.amount).desc(), c.service.nulls_last(), c.currency)
+    )
+    return [dict(r) for r in (await conn.execute(query)).mappings()]
+
+
+async def token_spend_per_actor(conn: AsyncConnection) -> list[dict[str, Any]]:
+    """Token use and cost per actor who recorded it (an agent's own spend, through the gateway), largest first."""
+    t, a = token_spend.c, agent_spend.c
+    cost = sa.func.sum(t.amount)
+    query = (
+        sa.select(
+            a.actor,
+            a.actor_kind,
+            t.currency,
+            sa.cast(sa.func.sum(t.tokens_in), sa.BigInteger).label("tokens_in"),
+            sa.cast(sa.func.sum(t.tokens_out), sa.BigInteger).label("tokens_out"),
+            cost.label("cost"),
+        )
+        .join(agent_spend, a.event_id == t.event_id)
+        .group_by(a.actor, a.actor_kind, t.currency)
+        .order_by(cost.desc(), a.actor, t.currency)
+    )
+    return [dict(r) for r in (await conn.execute(query)).mappings()]
+
+
 async def recorded_alerts(conn: AsyncConnection) -> list[dict[str, Any]]:
     """Budget alerts published as events (by people or couplings), newest first."""
     query = sa.select(budget_alerts).order_by(budget_alerts.c.raised_at.desc()).limit(50)

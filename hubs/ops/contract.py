@@ -199,6 +199,21 @@ async def get_evidence(ctx: HubContext, request: EvidenceRequest) -> dict[str, A
     return {"hub": "ops-hub", "entity": request.entity, "evidence": found}
 
 
+class InventoryRequest(ContractRequest):
+    entity: str = Field(..., min_length=1, description="the entity, e.g. service/gitea")
+
+
+async def get_inventory(ctx: HubContext, request: InventoryRequest) -> dict[str, Any]:
+    """What the inventory declares of one entity (its attributes) and its latest drift comparison."""
+    async with ctx.read() as conn:
+        item = await reads.inventory_item(conn, request.entity)
+    if item is None:
+        raise ContractError(
+            "not_found", f"no inventory entity {request.entity!r}; register it with ops-inventory-registered"
+        )
+    return {"hub": "ops-hub", "entity": request.entity, "item": item}
+
+
 class ChangesRequest(ContractRequest):
     limit: int = Field(10, ge=1, le=200, description="how many of the latest change records")
 
@@ -217,6 +232,7 @@ def ops_operations() -> list[Operation]:
         Operation("get_readiness", ReadinessRequest, get_readiness, "a migration wave's gates and whether it may go"),
         Operation("get_incidents", IncidentsRequest, get_incidents, "incidents with their timelines"),
         Operation("get_evidence", EvidenceRequest, get_evidence, "an entity's latest evidence, metadata included"),
+        Operation("get_inventory", InventoryRequest, get_inventory, "an entity's declared attributes and drift"),
         Operation("get_changes", ChangesRequest, get_changes, "the latest change records (deployments, migrations)"),
         *write_operations(),
     ]

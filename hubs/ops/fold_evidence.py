@@ -98,7 +98,10 @@ def on_release_observed(event: OpsReleaseObserved, at: Applied, changes: Changes
 def on_drift_detected(event: OpsDriftDetected, at: Applied, changes: Changes) -> None:
     data = event.data
     entity = event.subject or "_"
-    remember(event, at, changes, f"drift ({data.severity}): {data.summary}")
+    # The row keeps the latest comparison: open while desired and actual differ, over once a resolved event
+    # (desired == actual) replaces it.
+    said = f"drift resolved: {data.summary}" if data.resolved else f"drift ({data.severity}): {data.summary}"
+    remember(event, at, changes, said)
     changes.upsert(
         debts,
         {

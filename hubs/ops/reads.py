@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from vsmesh.hubs.ops.tables import (
     change_records,
+    debts,
     evidence,
     incident_timeline,
     incidents,
@@ -138,6 +139,18 @@ async def evidence_of(conn: AsyncConnection, entity: str) -> list[Row]:
     """The entity's latest evidence of each kind, by kind (Snapshot.evidence of one entity)."""
     query = sa.select(evidence).where(evidence.c.entity == entity).order_by(evidence.c.kind)
     return [dict(r) for r in (await conn.execute(query)).mappings()]
+
+
+async def inventory_item(conn: AsyncConnection, entity: str) -> Row | None:
+    """One inventory entity with its live attributes and its latest drift comparison (`drift`, None when
+    none was ever reported; `drift.open` while desired and actual differ); None when it is not known."""
+    item = (await _load_items(conn, inventory.c.entity == entity)).items.get(entity)
+    if item is None:
+        return None
+    query = sa.select(debts).where(debts.c.entity == entity, debts.c.category == "drift")
+    drift = (await conn.execute(query)).mappings().first()
+    item["drift"] = {**drift, "open": drift["desired"] != drift["actual"]} if drift else None
+    return item
 
 
 async def evidence_by_id(conn: AsyncConnection, ids: list[str]) -> dict[str, Row]:

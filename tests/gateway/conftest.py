@@ -1,9 +1,11 @@
-"""The gateway's MCP server on real HTTP (uvicorn on a free port) before the session's running mesh.
+"""The gateway's MCP server on real HTTP before the session's running mesh, authenticated as `vsmesh up` does:
+the app with its local issuer (create_app), the JWT verifier finding the issuer's keys through discovery and
+JWKS, and tokens the issuer signs — so every MCP test goes through the whole auth path. Everything is real:
+nats-server, PostgreSQL, `vsmesh up`, uvicorn, the issuer, and the `mcp` SDK's own client.
 
-Until the identity branch lands, requests are authenticated by `bearer_authenticate` below: a stand-in
-verifier defined in the tests only, mapping fixed-form bearer strings to principals and refusing any other
-(the lead swaps it for the real JWT verifier, gateway/identity, at merge). Everything else is real:
-nats-server, PostgreSQL, `vsmesh up`, uvicorn, and the `mcp` SDK's own client.
+Tokens are issued once per name per session (`RunningGateway.token`): the issuer's `mint`, which its token
+endpoint answers with, for the tests' many fresh agents (a client-credentials request costs two scrypt
+checks, ~0.3 s); the session's first agent gets its token from the token endpoint itself.
 """
 
 from __future__ import annotations
@@ -12,79 +14,98 @@ import asyncio
 import contextlib
 import shutil
 import threading
+import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
+import httpx
 import httpx2
 import pytest
-import uvicorn
 from mcp import Client
 from mcp.client.streamable_http import streamable_http_client
-from starlette.applications import Starlette
-from starlette.requests import Request
 
 from tests.conftest import server_dir
 from tests.gateway.issuer_gateway import IssuerGateway, start_gateway
 from vsmesh.bus.connection import connect
 from vsmesh.bus.publisher import Publisher
-from vsmesh.errors import Unauthorized
+from vsmesh.gateway.app import GatewayConfig, create_app, make_verifier
 from vsmesh.gateway.clients import Clients
+from vsmesh.gateway.issuer import Issuer
 from vsmesh.gateway.mcp_server import MCP_PATH, Gateway, mcp_app
-from vsmesh.gateway.principal import Principal
-from vsmesh.runtime.nats_server import free_port
-
-# Stand-in tokens (NOT JWTs): "agent:NAME" and "human:NAME" name who calls. The real verifier replaces this.
-TOKEN_KINDS = ("agent", "human")
-
-
-async def bearer_authenticate(request: Request) -> Principal:
-    """Test-only `Authenticate`: the lead swaps it for the identity branch's JWT verifier at merge."""
-    header = request.headers.get("authorization", "")
-    scheme, _, token = header.partition(" ")
-    kind, _, name = token.partition(":")
-    if scheme.lower() != "bearer" or kind not in TOKEN_KINDS or not name:
-        raise Unauthorized("a bearer token is required", challenge='Bearer error="invalid_token"')
-    return Principal(subject=name, kind=kind, name=name, client_id=name)  # type: ignore[arg-type]
+from vsmesh.gateway.server import bind, serve, url_of
+from vsmesh.gateway.verify import authenticate
 
 
 @dataclass
 class RunningGateway:
-    url: str
+    url: str  # the MCP endpoint
+    base: str  # the gateway (and its issuer)
     gateway: Gateway
+    issuer: Issuer
     loop: asyncio.AbstractEventLoop
+    _tokens: dict[tuple[str, str], tuple[str, float]] = field(default_factory=dict)
 
     def run(self, coro: Any) -> Any:
         """Run `coro` on the gateway's own loop (its NATS client lives there)."""
         return asyncio.run_coroutine_threadsafe(coro, self.loop).result(30)
 
+    def token(self, name: str, kind: str = "agent") -> str:
+        """An access token of the gateway's issuer for `name` as `kind`, issued once per session (renewed
+        only when half its lifetime is gone)."""
+        held = self._tokens.get((name, kind))
+        if held is None or time.monotonic() > held[1]:
+            token = self.issuer.mint(subject=name, name=name, client_id=name, actor_kind=kind)
+            held = self._tokens[(name, kind)] = (token, time.monotonic() + self.issuer.config.token_ttl_s / 2)
+        return held[0]
+
+    def client_credentials_token(self, name: str) -> str:
+        """A token from the issuer's token endpoint for a client registered now, as an agent gets one."""
+        secret = Clients(self.issuer.config.data_dir).add_client(name, "agent")
+        answer = httpx.post(f"{self.base}/token", data={"grant_type": "client_credentials"}, auth=(name, secret))
+        assert answer.status_code == 200, answer.text
+        return answer.json()["access_token"]
+
 
 @pytest.fixture(scope="session")
 def gateway(settings, running_mesh) -> Iterator[RunningGateway]:
-    port = free_port()
+    data_dir = server_dir()  # the issuer's signing keys and clients
     ready = threading.Event()
     holder: dict[str, Any] = {}
 
-    async def serve() -> None:
+    async def main() -> None:
+        stop = asyncio.Event()
         nc = await connect(settings, name="vsmesh-gateway-test")
-        routes, lifespan = mcp_app(settings, nc, bearer_authenticate)
-        app = Starlette(routes=routes, lifespan=lifespan)
-        server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on"))
-        holder.update(server=server, gateway=lifespan.gateway, loop=asyncio.get_running_loop())
-        task = asyncio.create_task(server.serve())
-        while not server.started:  # noqa: ASYNC110 - uvicorn offers no event to wait on
-            await asyncio.sleep(0.02)
+        sock = bind("127.0.0.1", 0)
+        config = GatewayConfig.of(settings.model_copy(update={"data_dir": data_dir}), url_of(sock))
+        verifier = make_verifier(config)
+        routes, lifespan = mcp_app(settings, nc, authenticate(verifier))
+        app = create_app(config, routes, lifespan=lifespan, verifier=verifier)
+        served = await serve(app, sock)
+        holder.update(
+            stop=stop,
+            loop=asyncio.get_running_loop(),
+            gateway=lifespan.gateway,
+            issuer=app.state.issuer,
+            url=served.url,
+        )
         ready.set()
-        await task
-        await nc.close()
+        try:
+            await stop.wait()
+        finally:
+            await served.stop()
+            await nc.close()
 
-    thread = threading.Thread(target=asyncio.run, args=(serve(),), daemon=True)
+    thread = threading.Thread(target=asyncio.run, args=(main(),), daemon=True)
     thread.start()
     assert ready.wait(60), "the gateway did not start"
-    yield RunningGateway(f"http://127.0.0.1:{port}{MCP_PATH}", holder["gateway"], holder["loop"])
-    holder["server"].should_exit = True
+    yield RunningGateway(
+        f"{holder['url']}{MCP_PATH}", holder["url"], holder["gateway"], holder["issuer"], holder["loop"]
+    )
+    holder["loop"].call_soon_threadsafe(holder["stop"].set)
     thread.join(30)
+    shutil.rmtree(data_dir, ignore_errors=True)
 
 
 @contextlib.asynccontextmanager

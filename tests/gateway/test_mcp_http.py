@@ -6,6 +6,7 @@ import asyncio
 import json
 import time
 import uuid
+from dataclasses import replace
 
 import httpx2
 import msgspec
@@ -16,6 +17,7 @@ from tests.gateway.conftest import mcp_client
 from tests.hubs.registry.test_manifest_hubs import variant
 from vsmesh.bus.contract_client import ask
 from vsmesh.events import decode_event
+from vsmesh.gateway.issuer import Issuer
 
 
 async def stored(nc, stream: str, seq: int):
@@ -30,9 +32,26 @@ def audit(cli, *args: str) -> list[dict]:
     return json.loads(result.output)
 
 
+def unverifiable(gateway, presented: str) -> str | None:
+    """A bearer the gateway must refuse: none, not a JWT, or signed with the issuer's own key but for another
+    issuer, another audience, or long expired."""
+    issuer = gateway.issuer
+    forged = {
+        "wrong-issuer": lambda: Issuer(replace(issuer.config, issuer="http://127.0.0.1:1/elsewhere")),
+        "wrong-audience": lambda: Issuer(replace(issuer.config, audience="http://127.0.0.1:1/other")),
+        "expired": lambda: issuer,
+    }
+    if presented in forged:
+        now = time.time() - 7200 if presented == "expired" else None
+        return forged[presented]().mint(subject="mallory", name="mallory", client_id="x", actor_kind="agent", now=now)
+    return {"none": None, "garbage": "garbage"}[presented]
+
+
 async def test_every_hub_is_a_tool_and_a_hub_bootstrapped_now_appears(gateway, cli, tmp_path):
     slug = f"zz{uuid.uuid4().hex[:6]}-hub"
-    async with mcp_client(gateway.url, "agent:lister") as client:
+    # This agent's token comes from the issuer's token endpoint (client credentials), as a real agent's does.
+    token = await asyncio.to_thread(gateway.client_credentials_token, f"lister-{slug}")
+    async with mcp_client(gateway.url, token) as client:
         names = {t.name for t in (await client.list_tools()).tools}
         # The registry, every coded hub's own operations and the core's, reads and writes.
         for name in ("registry__list_hubs", "ops-hub__get_services", "ops-hub__open_incident", "fin-hub__record_cost"):
@@ -54,7 +73,7 @@ async def test_every_hub_is_a_tool_and_a_hub_bootstrapped_now_appears(gateway, c
 
 async def test_an_agent_reads_and_writes_as_itself(gateway, canon, nc, agent_name):
     await canon.grant(agent_name, "ops-hub")
-    async with mcp_client(gateway.url, f"agent:{agent_name}") as client:
+    async with mcp_client(gateway.url, gateway.token(agent_name)) as client:
         read = await client.call_tool("ops-hub__get_services", {})
         assert not read.is_error and isinstance(read.structured_content["services"], list)
 
@@ -76,7 +95,7 @@ async def test_an_agent_reads_and_writes_as_itself(gateway, canon, nc, agent_nam
 
 
 async def test_an_agent_without_a_mandate_is_refused_and_the_attempt_is_on_the_log(gateway, cli, nc, agent_name):
-    async with mcp_client(gateway.url, f"agent:{agent_name}") as client:
+    async with mcp_client(gateway.url, gateway.token(agent_name)) as client:
         refused = await client.call_tool("ops-hub__open_incident", {"title": "should not exist"})
     assert refused.is_error
     text = refused.content[0].text
@@ -84,6 +103,13 @@ async def test_an_agent_without_a_mandate_is_refused_and_the_attempt_is_on_the_l
 
     attempts = await asyncio.to_thread(audit, cli, "--actor", agent_name, "--actor-kind", "agent")
     assert [(a["type"], a["hub"]) for a in attempts] == [("canon-call-refused", "canon-hub")]
+    # canon-hub keeps the attempt for the constitutional page's audit, naming the mandate it lacked.
+    seq = {"CONSTITUTIONAL": attempts[0]["seq"]}
+    kept = await ask(nc, "canon-hub", "get_refusals", {"actor_kind": "agent", "limit": 1000, "wait_for_seq": seq})
+    mine = [r for r in kept["refusals"] if r["actor"] == agent_name]
+    assert [(r["hub"], r["operation"], r["missing_mandate"]) for r in mine] == [
+        ("ops-hub", "open_incident", "ops-hub:open_incident")
+    ]
     # Nothing reached ops-hub.
     incidents = await ask(nc, "ops-hub", "get_incidents", {"include_resolved": True})
     assert "should not exist" not in {i["title"] for i in incidents["incidents"]}
@@ -91,7 +117,7 @@ async def test_an_agent_without_a_mandate_is_refused_and_the_attempt_is_on_the_l
 
 async def test_a_mandate_covers_only_its_scope(gateway, canon, agent_name):
     await canon.grant(agent_name, "ops-hub:read, canon-hub:get_*", constraints=["not ops-hub:get_evidence"])
-    async with mcp_client(gateway.url, f"agent:{agent_name}") as client:
+    async with mcp_client(gateway.url, gateway.token(agent_name)) as client:
         assert not (await client.call_tool("ops-hub__get_incidents", {})).is_error
         assert not (await client.call_tool("canon-hub__get_mandates", {"holder": agent_name})).is_error
         write = await client.call_tool("ops-hub__open_incident", {"title": "a read mandate cannot write"})
@@ -103,7 +129,7 @@ async def test_a_mandate_covers_only_its_scope(gateway, canon, agent_name):
 
 async def test_a_revoked_mandate_refuses_the_next_call_within_a_second(gateway, canon, agent_name):
     mandate = await canon.grant(agent_name, "ops-hub:read")
-    async with mcp_client(gateway.url, f"agent:{agent_name}") as client:
+    async with mcp_client(gateway.url, gateway.token(agent_name)) as client:
         assert not (await client.call_tool("ops-hub__get_incidents", {})).is_error
         await canon.revoke(mandate, agent_name)
         revoked_at = time.monotonic()
@@ -114,7 +140,7 @@ async def test_a_revoked_mandate_refuses_the_next_call_within_a_second(gateway, 
 
 async def test_a_request_that_sets_its_own_actor_is_refused(gateway, canon, nc, agent_name):
     await canon.grant(agent_name, "ops-hub")
-    async with mcp_client(gateway.url, f"agent:{agent_name}") as client:
+    async with mcp_client(gateway.url, gateway.token(agent_name)) as client:
         forged = await client.call_tool("ops-hub__open_incident", {"title": "as someone else", "actor": "alice"})
         kinded = await client.call_tool("ops-hub__get_incidents", {"actor_kind": "human"})
     assert forged.is_error and "actor" in forged.content[0].text and "verified identity" in forged.content[0].text
@@ -123,8 +149,9 @@ async def test_a_request_that_sets_its_own_actor_is_refused(gateway, canon, nc, 
     assert "as someone else" not in {i["title"] for i in incidents["incidents"]}
 
 
-@pytest.mark.parametrize("token", [None, "garbage", "agent:"])
-async def test_no_verified_identity_gets_401_and_nothing_is_stored(gateway, nc, token):
+@pytest.mark.parametrize("presented", ["none", "garbage", "wrong-issuer", "wrong-audience", "expired"])
+async def test_no_verified_identity_gets_401_and_nothing_is_stored(gateway, nc, presented):
+    token = unverifiable(gateway, presented)
     js = nc.jetstream()
     before = {s: (await js.stream_info(s)).state.last_seq for s in ("OPERATIONAL", "CONSTITUTIONAL")}
     call = {
@@ -146,7 +173,7 @@ async def test_no_verified_identity_gets_401_and_nothing_is_stored(gateway, nc, 
 async def test_revert_actor_takes_back_everything_an_agent_did(gateway, canon, cli, nc, agent_name):
     await canon.grant(agent_name, "ops-hub:write")
     service = f"svc-{agent_name}"
-    async with mcp_client(gateway.url, f"agent:{agent_name}") as client:
+    async with mcp_client(gateway.url, gateway.token(agent_name)) as client:
         opened = await client.call_tool("ops-hub__open_incident", {"title": f"{agent_name} broke it"})
         registered = await client.call_tool("ops-hub__register_service", {"name": service, "owner": "bots"})
     assert not opened.is_error and not registered.is_error
@@ -183,7 +210,7 @@ async def test_an_agents_spend_above_the_policy_threshold_escalates(gateway, can
     data = {"policy": policy, "title": "Agent spend", "version": "1", "metadata": {"values": values}}
     await canon.publish("canon-policy-declared", data, f"policy/{policy}")
     await canon.grant(agent_name, "fin-hub:record_cost")
-    async with mcp_client(gateway.url, f"agent:{agent_name}") as client:
+    async with mcp_client(gateway.url, gateway.token(agent_name)) as client:
         small = await client.call_tool("fin-hub__record_cost", {"amount": "120", "currency": currency})
         big = await client.call_tool("fin-hub__record_cost", {"amount": "900", "currency": currency, "vendor": "gpu"})
     assert not small.is_error and not big.is_error, (small.content, big.content)

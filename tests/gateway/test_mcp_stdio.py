@@ -21,7 +21,7 @@ def bridge(url: str, token: str) -> StdioServerParameters:
 
 
 async def test_the_stdio_bridge_is_governed_like_http(gateway, canon, nc, agent_name):
-    async with Client(bridge(gateway.url, f"agent:{agent_name}"), cache=None) as client:
+    async with Client(bridge(gateway.url, gateway.token(agent_name)), cache=None) as client:
         names = {t.name for t in (await client.list_tools()).tools}
         assert {"ops-hub__get_incidents", "ops-hub__record_runbook_step"} <= names
         # No mandate yet: refused by the gateway behind the bridge.

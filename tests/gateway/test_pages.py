@@ -18,7 +18,9 @@ import pytest
 from playwright.sync_api import Page, expect, sync_playwright
 from prometheus_client.parser import text_string_to_metric_families
 
-from tests.conftest import VSMESH, wait_until
+from tests.conftest import VSMESH, server_dir, wait_until
+from tests.gateway.pages_gateway import PagesGateway, start_pages_gateway
+from vsmesh.gateway.clients import Clients
 from vsmesh.gateway.pages import PAGES
 from vsmesh.runtime.mesh_state import load_state
 
@@ -60,8 +62,8 @@ def cli(mesh_env):
     return run
 
 
-def publish(cli, event_type: str, hub: str, subject: str, data: dict) -> dict:
-    done = cli("publish", event_type, "--hub", hub, "--subject", subject, "--data", json.dumps(data), "--json")
+def publish(cli, event_type: str, hub: str, subject: str, data: dict, *more: str) -> dict:
+    done = cli("publish", event_type, "--hub", hub, "--subject", subject, "--data", json.dumps(data), "--json", *more)
     assert done.returncode == 0, done.stderr
     return json.loads(done.stdout)
 
@@ -81,7 +83,12 @@ def test_each_horizon_has_its_page_and_they_never_mix(cli, url, page, tmp_path):
     publish(cli, "fin-cost-recorded", "fin-hub", f"service/{service}",
             {"amount": {"amount": "4321.98", "currency": "EUR"}, "category": "hosting", "period": "2026-11",
              "service": service})  # fmt: skip
-    publish(cli, "canon-policy-declared", "canon-hub", f"policy/{policy}", {"policy": policy, "title": "pages"})
+    publish(cli, "canon-policy-declared", "canon-hub", f"policy/{policy}",
+            {"policy": policy, "title": "pages", "metadata": {"values": {"agent_spend_threshold": 500}}})  # fmt: skip
+    refused = f"bot-{run}"  # an agent's call the gateway refused, as it publishes one
+    publish(cli, "canon-call-refused", "canon-hub", f"mandate/{refused}",
+            {"hub": "fin-hub", "operation": "record_cost", "reason": "no mandate", "access": "write",
+             "missing_mandate": "fin-hub:record_cost"}, "--actor", refused, "--actor-kind", "agent")  # fmt: skip
 
     page.goto(f"{url}/operational")
     expect(cell(page, service)).to_have_attribute("data-status", "green", timeout=10_000)
@@ -96,9 +103,16 @@ def test_each_horizon_has_its_page_and_they_never_mix(cli, url, page, tmp_path):
     assert "4321.98" not in operational and policy not in operational  # strategic and constitutional data
     page.goto(f"{url}/constitutional")
     expect(page.locator("main")).to_contain_text(policy)
+    # canon's page: a policy's values, and the refused attempt with the mandate it lacked.
+    expect(page.locator(f'[data-policy="{policy}"]')).to_contain_text("agent_spend_threshold = 500")
+    expect(page.locator(f'[data-refused="{refused}"]')).to_contain_text("fin-hub:record_cost")
     assert service not in page.content()
     page.goto(f"{url}/strategic")
     assert policy not in page.content() and "ops-health-checked" not in page.content()
+    # fin's page: the burn split in its parts, and the cost attributed to the service.
+    expect(page.locator('[data-burn="variable"]')).to_contain_text("variable")
+    expect(page.locator('[data-burn="committed"]')).to_contain_text("committed")
+    expect(page.locator(f'[data-cost-service="{service}"]')).to_contain_text("4321.98 EUR")
     assert {p.horizon for p in PAGES.values()} == {"operational", "tactical", "strategic", "constitutional", "mesh"}
     assert all(len(p.hubs) == 1 for p in PAGES.values())  # a page asks one hub: one horizon's streams
 
@@ -208,3 +222,56 @@ def test_the_grafana_dashboard_and_prometheus_config_name_what_the_mesh_exports(
     compose = yaml.safe_load((root.parent / "docker-compose.yml").read_text())
     port = compose["x-mesh"]["environment"]["VSMESH_GATEWAY_PORT"]
     assert scrape["metrics_path"] == "/metrics" and str(scrape["dns_sd_configs"][0]["port"]) == port
+
+
+@pytest.fixture(scope="module")
+def pages_gateway(settings, running_mesh) -> PagesGateway:
+    data_dir = server_dir()
+    try:
+        yield from start_pages_gateway(settings, data_dir)
+    finally:
+        shutil.rmtree(data_dir, ignore_errors=True)
+
+
+def test_from_another_address_the_pages_ask_to_sign_in_with_the_issuer(pages_gateway, browser, tmp_path):
+    Clients(pages_gateway.data_dir).set_person("ada", "correct horse")  # as `vsmesh user add ada` does
+    remote = pages_gateway.remote
+    # An event stream is refused without a session (EventSource cannot follow a sign-in), and the issuer sends
+    # the pages' code back only to this gateway's own callback on the origin the browser used.
+    assert httpx.get(f"{remote}/operational/live").status_code == 401
+    stolen = {
+        "response_type": "code", "client_id": "vsmesh-pages", "redirect_uri": "http://evil.example/signin/callback",
+        "code_challenge": "x" * 43, "code_challenge_method": "S256",
+    }  # fmt: skip
+    refused = httpx.get(f"{remote}/authorize", params=stolen)
+    assert refused.status_code == 400 and "redirect_uri must be" in refused.text
+
+    context = browser.new_context(viewport={"width": 390, "height": 844})  # a phone's width
+    try:
+        page = context.new_page()
+        page.goto(f"{remote}/operational")
+        # Not signed in, from afar: the issuer's login page, not the grid.
+        expect(page.get_by_role("heading", name="Sign in to vsmesh")).to_be_visible()
+        page.get_by_label("User name").fill("ada")
+        page.get_by_label("Password").fill("wrong password")
+        page.get_by_role("button", name="Sign in").click()
+        expect(page.get_by_role("alert")).to_have_text("Wrong user name or password.")
+        page.get_by_label("User name").fill("ada")
+        page.get_by_label("Password").fill("correct horse")
+        page.get_by_role("button", name="Sign in").click()
+        # Back where she was going, signed in, and the page is live.
+        expect(page.locator("h1")).to_contain_text("Operations now")
+        assert page.url == f"{remote}/operational"
+        expect(page.locator(".banner.signed-in")).to_contain_text("Signed in as ada")
+        expect(page.locator("body")).to_have_attribute("data-connected", "yes", timeout=10_000)
+        page.screenshot(path=str(tmp_path / "signed-in.png"), full_page=True)
+
+        page.get_by_role("button", name="Sign out").click()
+        page.goto(f"{remote}/strategic")
+        expect(page.get_by_role("heading", name="Sign in to vsmesh")).to_be_visible()
+        # A browser on this machine reads without signing in, and is told so.
+        page.goto(f"{pages_gateway.local}/operational")
+        expect(page.locator("h1")).to_contain_text("Operations now")
+        expect(page.locator(".banner").first).to_contain_text("without sign-in to a browser on this machine")
+    finally:
+        context.close()

@@ -12,7 +12,7 @@ from vsmesh.bus.contract_client import ask
 
 async def test_an_agent_on_sec_is_a_legal_gap_until_registered(gateway, canon, nc, agent_name):
     await canon.grant(agent_name, "sec-hub, legal-hub:read")
-    async with mcp_client(gateway.url, f"agent:{agent_name}") as client:
+    async with mcp_client(gateway.url, gateway.token(agent_name)) as client:
         tools = {t.name: t for t in (await client.list_tools()).tools}
         # check_expiries publishes, so it is a write (an agent needs a write mandate for it).
         assert tools["sec-hub__check_expiries"].annotations.read_only_hint is False

@@ -2,17 +2,25 @@
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import socket
 import ssl
+import time
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import msgspec
 import pytest
 import trustme
 
+from vsmesh.bus.connection import connect
+from vsmesh.bus.creds import write_private
+from vsmesh.gateway.clients import AgentCredentials, Clients
 from vsmesh.probes.examples.local_servers import serve_http, serve_tcp
+from vsmesh.runtime.mesh_state import load_state
 
 
 @dataclass
@@ -81,3 +89,51 @@ def closed_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+@dataclass
+class ProbesService:
+    """A service client of the session mesh's issuer, as `vsmesh agent add NAME --kind service` makes one."""
+
+    name: str
+    creds: Path
+    gateway_url: str
+
+
+@pytest.fixture(scope="session")
+def probes_service(session_dir: Path, running_mesh) -> ProbesService:
+    up = session_dir / "up"  # the running mesh's data dir: its issuer reads the clients registered there
+    name = f"probes-{uuid.uuid4().hex[:6]}"
+    secret = Clients(up).add_client(name, "service")
+    url = load_state(up).gateway_url
+    assert url, "the session's mesh serves no gateway"
+    creds = session_dir / f"{name}.json"
+    stored = AgentCredentials(
+        client_id=name, client_secret=secret, token_url=f"{url}/token", issuer=url, kind="service"
+    )
+    write_private(creds, msgspec.json.encode(stored))
+    return ProbesService(name, creds, url)
+
+
+@pytest.fixture
+async def nc(settings, running_mesh):
+    client = await connect(settings)
+    yield client
+    await client.close()
+
+
+@pytest.fixture
+def u() -> str:
+    return uuid.uuid4().hex[:8]
+
+
+async def until(check, what: str, timeout: float = 15.0):
+    """Poll an async check until it is truthy (ops-hub applies events within milliseconds, not at once)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = await check()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            pytest.fail(f"timed out waiting for {what}")
+        await asyncio.sleep(0.1)

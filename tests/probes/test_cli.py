@@ -33,10 +33,15 @@ probes:
     return path, u
 
 
-def test_run_once_then_list_shows_each_probes_last_result_and_age(cli, running_mesh, probe_file, monkeypatch):
+def test_run_once_then_list_shows_each_probes_last_result_and_age(
+    cli, running_mesh, probe_file, probes_service, monkeypatch
+):
     monkeypatch.setenv("COLUMNS", "250")  # the table's width, so names are not folded
+    # The runner is the service client whose token the gateway's issuer gives and the gateway verifies.
+    monkeypatch.setenv("VSMESH_GATEWAY_URL", probes_service.gateway_url)
+    monkeypatch.setenv("VSMESH_PROBES_ACTOR", probes_service.name)
     path, u = probe_file
-    ran = cli("probe", "run", str(path), "--once", "--json")
+    ran = cli("probe", "run", str(path), "--once", "--json", "--creds", str(probes_service.creds))
     assert ran.exit_code == 0, ran.output
     results = {r["probe"]: r for r in json.loads(ran.stdout)}
     assert results[f"web-{u}"]["passed"] is True
@@ -51,6 +56,7 @@ def test_run_once_then_list_shows_each_probes_last_result_and_age(cli, running_m
     assert listed[f"web-{u}"]["passed"] is True and listed[f"ssh-{u}"]["passed"] is False
     assert 0 <= listed[f"web-{u}"]["age_s"] < 60
     assert listed[f"ssh-{u}"]["event_id"] == results[f"ssh-{u}"]["event"]
+    assert listed[f"web-{u}"]["actor"] == probes_service.name  # the verified identity, not a chosen name
 
     shown = cli("probe", "list", str(path))
     assert f"web-{u}" in shown.output and "pass" in shown.output and "FAIL" in shown.output
@@ -69,3 +75,14 @@ def test_a_probe_file_with_a_mistake_is_one_line_naming_file_line_and_field(cli,
         f"error: {path}:7: probes[0].conditions[0]: '[STATUS] == 200': this probe kind observes no [STATUS]; "
         "it offers CONNECTED, RESPONSE_TIME"
     ]
+
+
+def test_run_without_the_runners_credentials_says_how_to_make_them(cli, probe_file, probes_service, monkeypatch):
+    # A gateway that is not this data dir's mesh: its issuer's client must be made there, not guessed here.
+    monkeypatch.setenv("VSMESH_GATEWAY_URL", probes_service.gateway_url)
+    monkeypatch.setenv("VSMESH_PROBES_ACTOR", "probes-never-added")
+    ran = cli("probe", "run", str(probe_file[0]), "--once")
+    assert ran.exit_code == 1
+    [line] = ran.stderr.strip().splitlines()
+    assert line.startswith("error: no credentials for service probes-never-added at ")
+    assert "`vsmesh agent add probes-never-added --kind service`" in line

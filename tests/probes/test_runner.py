@@ -6,44 +6,17 @@ from __future__ import annotations
 import asyncio
 import os
 import time
-import uuid
 from pathlib import Path
 
-import pytest
-
-from vsmesh.bus.connection import connect
+from tests.probes.conftest import until
 from vsmesh.bus.contract_client import ask
 from vsmesh.bus.publisher import Publisher
 from vsmesh.probes.model import parse_probe_file
-from vsmesh.probes.runner import ProbeRunner, unchanged_every
-
-
-@pytest.fixture
-async def nc(settings, running_mesh):
-    client = await connect(settings)
-    yield client
-    await client.close()
-
-
-@pytest.fixture
-def u() -> str:
-    return uuid.uuid4().hex[:8]
-
-
-async def until(check, what: str, timeout: float = 15.0):
-    """Poll an async check until it is truthy (ops-hub applies events within milliseconds, not at once)."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = await check()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out waiting for {what}")
-        await asyncio.sleep(0.1)
+from vsmesh.probes.runner import Identity, ProbeRunner, unchanged_every
 
 
 def runner(nc, settings, text: str) -> ProbeRunner:
-    return ProbeRunner(parse_probe_file(text), nc, settings, {})
+    return ProbeRunner(parse_probe_file(text), nc, settings, {}, identity=Identity(settings.probes_actor))
 
 
 async def alerts_of(nc, entity: str) -> list[dict]:
@@ -269,7 +242,13 @@ probes:
     port: {tcp_port}
     conditions: ["[CONNECTED] == true"]
 """
-    probes = ProbeRunner(parse_probe_file(text), nc, settings.model_copy(update={"probes_unchanged_every": 600}), {})
+    probes = ProbeRunner(
+        parse_probe_file(text),
+        nc,
+        settings.model_copy(update={"probes_unchanged_every": 600}),
+        {},
+        identity=Identity("probes"),
+    )
     first = (await probes.run_once())[0]
     second = (await probes.run_once())[0]
     assert first.published and not second.published

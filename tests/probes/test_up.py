@@ -29,7 +29,10 @@ def test_up_runs_the_probes_of_VSMESH_PROBES(mesh_env, running_mesh, tcp_port, t
 
         def evidence():
             shown = cli("probe", "list", str(probes), "--json")
-            return shown.exit_code == 0 and '"passed":true' in shown.stdout
+            # Published as the service client `vsmesh up` registered at its issuer and whose token it verified.
+            return (
+                shown.exit_code == 0 and '"passed":true' in shown.stdout and '"actor":"vsmesh-probes"' in shown.stdout
+            )
 
         wait_until(evidence, timeout=30, what="the probe's evidence on ops-hub", proc=proc, log=log)
     finally:

@@ -152,6 +152,35 @@ async def test_budgets_add_up_spend_and_commitments_and_alert_at_90_percent(nc, 
     assert not any(a.get("domain") == quiet for a in summary["alerts"])
 
 
+async def test_spend_per_service_and_token_spend_per_agent(nc, settings, running_mesh):
+    cur, u = unique_currency(), uuid.uuid4().hex[:6]
+    agent = settings.model_copy(update={"actor": f"bot-{u}", "actor_kind": "agent"})
+    tokens = {"provider": "anthropic", "model": "claude", "tokens_in": 100, "tokens_out": 40}
+    wait = await send(
+        nc,
+        settings,
+        [
+            ("fin-cost-recorded", None, {"amount": money("70", cur), "service": f"svc-{u}"}),
+            ("fin-cost-recorded", None, {"amount": money("30.5", cur), "service": f"svc-{u}"}),
+            ("fin-token-spend-recorded", None, {**tokens, "cost": money("9", cur)}),  # a person's
+        ],
+    )
+    publisher = Publisher(nc.jetstream(), agent)  # the agent's own spend, as the gateway records it
+    for cost in ("1.25", "2.75"):
+        event = publisher.build(
+            "fin-token-spend-recorded", hub=HUB, subject="model/claude", data={**tokens, "cost": money(cost, cur)}
+        )
+        stored = await publisher.publish(event)
+    wait[stored.stream] = max(wait[stored.stream], stored.sequence)
+    answer = await ask(nc, HUB, "get_spend", {"wait_for_seq": wait})
+    services = [r for r in answer["cost_per_service"] if r["currency"] == cur]
+    assert [(r["service"], D(r["cost"]), r["records"]) for r in services] == [(f"svc-{u}", D("100.5"), 2)]
+    spenders = {(r["actor"], r["actor_kind"]): r for r in answer["token_spend_per_actor"] if r["currency"] == cur}
+    mine = spenders[(f"bot-{u}", "agent")]
+    assert (D(mine["cost"]), mine["tokens_in"], mine["tokens_out"]) == (D(4), 200, 80)
+    assert [k for k in spenders if k[1] == "agent"] == [(f"bot-{u}", "agent")]  # the person's is not the agent's
+
+
 async def test_bad_requests_are_refused_with_the_field_named(nc, running_mesh):
     with pytest.raises(ContractError, match="currency") as refused:
         await ask(nc, HUB, "get_runway", {"currency": "euro"})
