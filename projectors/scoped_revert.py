@@ -1,0 +1,321 @@
+"""Reverts scoped to what they touch: re-fold only the entities the reverted events name.
+
+Handlers are pure and rows are upserted by key, so removing an event changes only the rows it wrote, and a
+row depends only on the events that wrote it. A hub's `RevertScope` (projectors/projection.py) says which
+tables hold one entity's rows (written only by events on that entity's subject, or by events without a
+subject) and which event types write nothing else. Reverting such an event then means, under the hub's
+write lock and at the projector's positions:
+
+1. read the entity's events (and the hub's events without a subject) from each stream, by subject filter
+   `{horizon}.{hub}.*.{entity token}`: the work grows with the entity's history, not the hub's;
+2. fold them without the reverted events, streams in the order a rebuild folds them, and keep only the
+   entity's rows of the scoped tables; delete those rows and write the new ones;
+3. trim the hub's tail tables (newest rows across entities) and, when the revert removed some of their
+   rows, refill them from the log just below the oldest row kept; then recompute the aggregates.
+
+The result equals a rebuild that skips the same events (tests/projectors/test_scoped_revert.py checks it
+over random histories). Anything the scope cannot vouch for — a hub without a scope, a reverted type that
+is not keyed, an event without a subject, a reverted id not found on its entity's subjects — re-folds the
+whole hub as before (projectors/runner.py: Refold). Tail refills assume that within one stream later
+sequences carry later event times (publishers stamp events when they send them).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import time
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+
+import sqlalchemy as sa
+import structlog
+from nats.aio.msg import Msg
+from nats.js import JetStreamContext
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from vsmesh.bus.reader import Start, StreamReader, count_pending, stream_sequence
+from vsmesh.bus.subjects import NO_ENTITY, entity_token
+from vsmesh.events.schemas.hub import EventReverted
+from vsmesh.projectors import driver
+from vsmesh.projectors.changes import Changes
+from vsmesh.projectors.engine import fold, lock_hub
+from vsmesh.projectors.projection import Projection, RevertScope
+from vsmesh.projectors.reverts import effective, reverts_in_log
+
+log = structlog.get_logger(__name__)
+
+ENTITIES, WHOLE_HUB = "entities", "whole hub"
+_WINDOW = 64  # sequences read below a tail's oldest row to refill it; widened until enough are found
+
+
+def revert_mode(projection: Projection) -> str:
+    """How the hub re-folds after a revert, as `vsmesh status` shows it."""
+    return ENTITIES if projection.scope is not None else WHOLE_HUB
+
+
+@dataclass(frozen=True)
+class Target:
+    """An event whose reverted state changed: itself, or the end of a revert-of-a-revert chain."""
+
+    event_id: str
+    type: str | None
+    entity: str | None
+
+
+def targets_of(new: Iterable[str], reverts: Mapping[str, EventReverted]) -> list[Target] | None:
+    """The events the new reverts change, following reverts of reverts to the event at the end; None when a
+    revert is not in the log (the hub must be re-folded whole)."""
+    found = []
+    for revert_id in new:
+        event = reverts.get(revert_id)
+        if event is None:
+            return None
+        for _ in range(100):  # a revert always follows what it reverts; the bound guards a forged cycle
+            if event.data.event_id not in reverts:
+                break
+            event = reverts[event.data.event_id]
+        found.append(Target(event.data.event_id, event.data.event_type, event.data.entity))
+    return found
+
+
+def plan(projection: Projection, targets: Sequence[Target]) -> list[str] | str:
+    """The entities to re-fold, or why the whole hub must be."""
+    scope = projection.scope
+    if scope is None:
+        return "its handlers do not declare what they key on"
+    if any(not subject.endswith(".>") for subject in projection.streams.values()):
+        return "its streams are not filtered by hub"
+    for t in targets:
+        if t.type not in scope.keyed:
+            return f"{t.type} events are not keyed on their entity"
+        if not t.entity:
+            return f"event {t.event_id} names no entity"
+    return sorted({t.entity for t in targets if t.entity})
+
+
+class _OutOfScope(Exception):
+    """A row the scope does not account for: the hub is re-folded whole instead."""
+
+
+async def refold_entities(
+    js: JetStreamContext, engine: AsyncEngine, projection: Projection, entities: Sequence[str], ids: set[str]
+) -> bool:
+    """Re-fold `entities` without the hub's reverted events (one transaction, under the hub's lock).
+
+    False, with nothing written, when some of `ids` (the events whose state changed) are not on those
+    entities' subjects or a row falls outside the scope: the caller re-folds the hub.
+    """
+    scope = projection.scope
+    assert scope is not None, "plan() checks that the hub declares a scope"
+    wanted = set(entities)
+    tokens = sorted({entity_token(e) for e in entities} | {NO_ENTITY})
+    async with driver.transaction(engine, projection.schema) as conn:
+        await lock_hub(conn, projection.hub)
+        at, reverted = await _state(conn, projection)
+        by_stream = await _entity_messages(js, projection, tokens, at)
+        seen = {m.headers.get("Nats-Msg-Id") for msgs in by_stream.values() for m in msgs if m.headers}
+        if not ids <= seen:
+            log.warning("reverted event not on its entity's subjects", hub=projection.hub, missing=sorted(ids - seen))
+            return False
+        cutoffs = {
+            name: await _cutoff(conn, projection.metadata.tables[name], kept) for name, kept in scope.tail.items()
+        }
+        try:
+            folded = [_entity_rows(scope, wanted, cutoffs, fold(projection, s, m, 0, reverted).changes)
+                      for s, m in by_stream.items()]  # fmt: skip
+        except _OutOfScope as e:
+            log.warning("revert re-folds the hub: a row is out of its scope", hub=projection.hub, reason=str(e))
+            return False
+        raw, schema = await driver.raw_connection(conn), driver.schema_of(conn)
+        for name, column in scope.entities.items():  # names the hub declares in code, never input
+            await raw.execute(f'DELETE FROM "{schema}"."{name}" WHERE "{column}" = ANY($1::text[])', list(entities))
+        for changes in folded:  # stream after stream, as a rebuild folds them: later writes win alike
+            if projection.before_write is not None:
+                projection.before_write(changes)
+            await changes.flush(conn)
+        await _after(conn, projection)
+        for name, kept in scope.tail.items():
+            if cutoffs[name] is not None:  # it was full: rows it lost are refilled from the next older events
+                await _refill_tail(js, conn, projection, projection.metadata.tables[name], kept, at, reverted)
+        for stmt in scope.aggregates():
+            await driver.execute(conn, stmt)
+    return True
+
+
+async def _state(conn: AsyncConnection, projection: Projection) -> tuple[dict[str, int], frozenset[str]]:
+    """The hub's positions and reverted ids (statements of the driver: the transaction is asyncpg's)."""
+    positions = await driver.fetch(conn, _select(projection.positions, "stream", "position"))
+    pairs = await driver.fetch(conn, _select(projection.reverted, "revert_id", "event_id"))
+    return {s: p for s, p in positions}, effective((r, e) for r, e in pairs)
+
+
+@functools.cache
+def _select(table: sa.Table, *columns: str) -> sa.Select:
+    return sa.select(*(table.c[c] for c in columns))
+
+
+@functools.cache
+def _tail_stats(table: sa.Table) -> sa.Select:
+    return sa.select(table.c.stream, sa.func.count(), sa.func.min(table.c.seq)).group_by(table.c.stream)
+
+
+_ORDER = ("time", "stream", "seq")  # how a tail table orders its rows, newest last
+
+
+@functools.cache
+def _oldest(table: sa.Table) -> sa.Select:
+    order = [table.c[c] for c in _ORDER]
+    return sa.select(*order, sa.select(sa.func.count()).select_from(table).scalar_subquery()).order_by(*order).limit(1)
+
+
+async def _cutoff(conn: AsyncConnection, table: sa.Table, kept: int) -> tuple | None:
+    """The oldest row of a full tail table (an entity's older rows stay out), None when it is not full."""
+    rows = await driver.fetch(conn, _oldest(table))
+    if not rows or rows[0][-1] < kept:
+        return None
+    return tuple(rows[0][:-1])
+
+
+def _entity_rows(
+    scope: RevertScope, wanted: set[str], cutoffs: Mapping[str, tuple | None], changes: Changes
+) -> Changes:
+    def keep(table: sa.Table, row: dict) -> bool:
+        column = scope.entities.get(table.name)
+        if column is None:
+            return False  # a table the reverted events do not write: its rows are unchanged
+        if column not in row:
+            raise _OutOfScope(f"a {table.name} row without its {column} column")
+        if row[column] not in wanted:
+            return False
+        cutoff = cutoffs.get(table.name)
+        # An entity's row older than a full tail's oldest would push out newer rows of other entities,
+        # which the refill below compares it with.
+        return cutoff is None or tuple(row[c] for c in _ORDER) >= cutoff
+
+    return changes.only(keep)
+
+
+async def _after(conn: AsyncConnection, projection: Projection) -> None:
+    for stmt in projection.after_batch():
+        await driver.execute(conn, stmt)
+
+
+async def _entity_messages(
+    js: JetStreamContext, projection: Projection, tokens: Sequence[str], at: Mapping[str, int]
+) -> dict[str, list[Msg]]:
+    """Per stream (in the projection's order), the messages on the entities' subjects up to the position."""
+    reads = {
+        (stream, token): _read(js, stream, f"{subject[:-1]}*.{token}", 0, at.get(stream, 0))
+        for stream, subject in projection.streams.items()
+        for token in tokens
+    }
+    results = dict(zip(reads, await asyncio.gather(*reads.values()), strict=True))
+    by_stream: dict[str, list[Msg]] = {}
+    for stream in projection.streams:
+        msgs = [m for token in tokens for m in results[(stream, token)]]
+        by_stream[stream] = sorted(msgs, key=stream_sequence)
+    return by_stream
+
+
+async def _read(js: JetStreamContext, stream: str, subject: str, after: int, last: int) -> list[Msg]:
+    """The stored messages on `subject` with sequences in (after, last]."""
+    if last <= after:
+        return []
+    out: list[Msg] = []
+    async with StreamReader(js, stream, subject, Start(after_seq=after) if after else Start()) as reader:
+        async for batch in reader.drain_to_head(1000, stop=lambda m: stream_sequence(m) > last):
+            out += batch
+    return out
+
+
+async def _refill_tail(
+    js: JetStreamContext,
+    conn: AsyncConnection,
+    projection: Projection,
+    table: sa.Table,
+    kept: int,
+    at: Mapping[str, int],
+    reverted: frozenset[str],
+) -> None:
+    """Fill a tail table back to `kept` rows from the events just below its oldest row in each stream."""
+    stats = await driver.fetch(conn, _tail_stats(table))
+    need = kept - sum(n for _, n, _ in stats)
+    if need <= 0:
+        return
+    oldest = {stream: low for stream, _, low in stats}
+    for stream, subject in projection.streams.items():
+        below = oldest.get(stream, at.get(stream, 0) + 1)  # the stream's rows all sort before the kept ones
+        rows = await _rows_below(js, projection, stream, subject, below, need, table, reverted)
+        await rows.flush(conn)
+    await _after(conn, projection)
+
+
+async def _rows_below(
+    js: JetStreamContext,
+    projection: Projection,
+    stream: str,
+    subject: str,
+    below: int,
+    need: int,
+    table: sa.Table,
+    reverted: frozenset[str],
+) -> Changes:
+    """The tail rows of the newest events before sequence `below` that give `need` rows (or all there are)."""
+    width, total = max(_WINDOW, 4 * need), None
+    while True:
+        low = max(1, below - width)
+        msgs = await _read(js, stream, subject, low - 1, below - 1)
+        rows = fold(projection, stream, msgs, low - 1, reverted).changes.only(lambda t, _: t is table)
+        if len(rows) >= need or low == 1:
+            return rows
+        if total is None:  # how many of the hub's messages there are below: stop once all were read
+            total = await count_pending(js, stream, subject, 0) - await count_pending(js, stream, subject, below - 1)
+        if len(msgs) >= total:
+            return rows
+        width *= 4
+
+
+class RevertRefolder:
+    """Re-folds a hub after reverts reached it: the entities they touch, or the whole hub when it must."""
+
+    def __init__(self, js: JetStreamContext, engine: AsyncEngine, projection: Projection) -> None:
+        self.js, self.engine, self.projection = js, engine, projection
+        self.done: set[str] = set()  # revert ids whose effect the hub's tables show
+
+    async def load(self) -> None:
+        """Start from the reverts the hub has applied (before the projector applies more)."""
+        self.done = await self._applied()
+
+    async def _applied(self) -> set[str]:
+        async with self.engine.connect() as conn:
+            rows = await driver.fetch(await driver.in_schema(conn, self.projection.schema),
+                                      _select(self.projection.reverted, "revert_id"))  # fmt: skip
+        return {r for (r,) in rows}
+
+    async def refold(self) -> str:
+        """Re-fold what the reverts applied since the last call changed; says how (entities or whole hub)."""
+        from vsmesh.projectors.rebuild import rebuild  # rebuild imports the engine, as the runner does
+
+        started = time.perf_counter()
+        applied = await self._applied()
+        new = applied - self.done
+        if not new:
+            return "nothing"
+        bound = log.bind(hub=self.projection.hub, reverts=len(new))
+        reverts = {e.id: e for e in await reverts_in_log(self.js, self.projection.hub) if isinstance(e, EventReverted)}
+        targets = targets_of(new, reverts)
+        how = plan(self.projection, targets) if targets is not None else "a revert is not in the log yet"
+        if not isinstance(how, str):
+            ids = {t.event_id for t in targets or ()}
+            if await refold_entities(self.js, self.engine, self.projection, how, ids):
+                self.done |= new
+                bound.info("re-folded entities after a revert", entities=len(how),
+                           seconds=round(time.perf_counter() - started, 3))  # fmt: skip
+                return ENTITIES
+            how = "the scoped re-fold could not vouch for it"
+        # fresh: a leftover staging schema was folded with another set of reverts.
+        await rebuild(self.js, self.engine, self.projection, fresh=True)
+        self.done |= applied
+        bound.info("re-folded the hub after a revert", reason=how, seconds=round(time.perf_counter() - started, 3))
+        return WHOLE_HUB
