@@ -55,6 +55,12 @@ class Changes:
                 kept._inserts[table] = rows
         return kept
 
+    def rows(self) -> list[dict[str, Any]]:
+        """Every row, inserted or upserted, of every table."""
+        return [r for rows in self._inserts.values() for r in rows] + [
+            r for by_key in self._upserts.values() for r in by_key.values()
+        ]
+
     def __len__(self) -> int:
         return sum(map(len, self._upserts.values())) + sum(map(len, self._inserts.values()))
 

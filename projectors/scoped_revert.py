@@ -34,6 +34,7 @@ from nats.aio.msg import Msg
 from nats.js import JetStreamContext
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from vsmesh.bus.provenance import decode_stored
 from vsmesh.bus.reader import Start, StreamReader, count_pending, stream_sequence
 from vsmesh.bus.subjects import NO_ENTITY, entity_token
 from vsmesh.events.schemas.hub import EventReverted
@@ -46,7 +47,7 @@ from vsmesh.projectors.reverts import effective, reverts_in_log
 log = structlog.get_logger(__name__)
 
 ENTITIES, WHOLE_HUB = "entities", "whole hub"
-_WINDOW = 64  # sequences read below a tail's oldest row to refill it; widened until enough are found
+_WINDOW = 32  # sequences read below a tail's oldest row to refill it; widened when they hold too few
 
 
 def revert_mode(projection: Projection) -> str:
@@ -113,14 +114,18 @@ async def refold_entities(
     async with driver.transaction(engine, projection.schema) as conn:
         await lock_hub(conn, projection.hub)
         at, reverted = await _state(conn, projection)
-        by_stream = await _entity_messages(js, projection, tokens, at)
+        tails = {name: await _tail_state(conn, projection, name, kept, at) for name, kept in scope.tail.items()}
+        # The events just below each full tail are read beside the entities': a revert of a recent event
+        # (the usual one) needs them, and reading them afterwards would add a round of reads.
+        by_stream, *windows = await asyncio.gather(
+            _entity_messages(js, projection, tokens, at),
+            *(_windows(js, projection, t.below) for t in tails.values()),
+        )
         seen = {m.headers.get("Nats-Msg-Id") for msgs in by_stream.values() for m in msgs if m.headers}
         if not ids <= seen:
             log.warning("reverted event not on its entity's subjects", hub=projection.hub, missing=sorted(ids - seen))
             return False
-        cutoffs = {
-            name: await _cutoff(conn, projection.metadata.tables[name], kept) for name, kept in scope.tail.items()
-        }
+        cutoffs = {name: t.cutoff for name, t in tails.items()}
         try:
             folded = [_entity_rows(scope, wanted, cutoffs, fold(projection, s, m, 0, reverted).changes)
                       for s, m in by_stream.items()]  # fmt: skip
@@ -128,18 +133,21 @@ async def refold_entities(
             log.warning("revert re-folds the hub: a row is out of its scope", hub=projection.hub, reason=str(e))
             return False
         raw, schema = await driver.raw_connection(conn), driver.schema_of(conn)
-        for name, column in scope.entities.items():  # names the hub declares in code, never input
-            await raw.execute(f'DELETE FROM "{schema}"."{name}" WHERE "{column}" = ANY($1::text[])', list(entities))
+        await raw.execute(_delete_sql(schema, scope), list(entities))
         for changes in folded:  # stream after stream, as a rebuild folds them: later writes win alike
             if projection.before_write is not None:
                 projection.before_write(changes)
             await changes.flush(conn)
         await _after(conn, projection)
-        for name, kept in scope.tail.items():
-            if cutoffs[name] is not None:  # it was full: rows it lost are refilled from the next older events
-                await _refill_tail(js, conn, projection, projection.metadata.tables[name], kept, at, reverted)
+        for (name, tail), window in zip(tails.items(), windows, strict=True):
+            if tail.cutoff is not None:  # it was full: rows it lost are refilled from the next older events
+                table = projection.metadata.tables[name]
+                await _refill_tail(js, conn, projection, table, tail, window, reverted)
         for stmt in scope.aggregates():
             await driver.execute(conn, stmt)
+        # The positions stay, but readers that key answers on them also read the rows' writing transaction
+        # (hubs/ops/service_health.py: read_version): rewritten here, their cached answers expire.
+        await raw.execute(f'UPDATE "{schema}"."{projection.positions.name}" SET position = position')
     return True
 
 
@@ -167,14 +175,6 @@ _ORDER = ("time", "stream", "seq")  # how a tail table orders its rows, newest l
 def _oldest(table: sa.Table) -> sa.Select:
     order = [table.c[c] for c in _ORDER]
     return sa.select(*order, sa.select(sa.func.count()).select_from(table).scalar_subquery()).order_by(*order).limit(1)
-
-
-async def _cutoff(conn: AsyncConnection, table: sa.Table, kept: int) -> tuple | None:
-    """The oldest row of a full tail table (an entity's older rows stay out), None when it is not full."""
-    rows = await driver.fetch(conn, _oldest(table))
-    if not rows or rows[0][-1] < kept:
-        return None
-    return tuple(rows[0][:-1])
 
 
 def _entity_rows(
@@ -229,26 +229,80 @@ async def _read(js: JetStreamContext, stream: str, subject: str, after: int, las
     return out
 
 
+@dataclass(frozen=True)
+class _Tail:
+    kept: int
+    cutoff: tuple | None  # its oldest row (time, stream, seq) when full
+    below: dict[str, int]  # per stream, the sequence of its oldest row (or past the position): refills end there
+
+
+def _delete_sql(schema: str, scope: RevertScope) -> str:
+    """One statement deleting the entities' rows from every scoped table (names declared in code, not input)."""
+    parts = [f'd{i} AS (DELETE FROM "{schema}"."{name}" WHERE "{column}" = ANY($1::text[]))'
+             for i, (name, column) in enumerate(scope.entities.items())]  # fmt: skip
+    return f"WITH {', '.join(parts)} SELECT 1"
+
+
+async def _tail_state(
+    conn: AsyncConnection, projection: Projection, name: str, kept: int, at: Mapping[str, int]
+) -> _Tail:
+    table = projection.metadata.tables[name]
+    rows = await driver.fetch(conn, _oldest(table))
+    if not rows or rows[0][-1] < kept:
+        return _Tail(kept, None, {})
+    oldest = {stream: low for stream, _, low in await driver.fetch(conn, _tail_stats(table))}
+    # A stream without rows in the tail: all of its events sort before the rows kept.
+    below = {stream: oldest.get(stream, at.get(stream, 0) + 1) for stream in projection.streams}
+    return _Tail(kept, tuple(rows[0][:-1]), below)
+
+
+async def _windows(js: JetStreamContext, projection: Projection, below: Mapping[str, int]) -> dict[str, list[Msg]]:
+    """Per stream, the hub's messages in the `_WINDOW` sequences before `below`."""
+    streams = [s for s in projection.streams if below.get(s, 0) > 1]
+    reads = [_read(js, s, projection.streams[s], max(0, below[s] - 1 - _WINDOW), below[s] - 1) for s in streams]
+    return dict(zip(streams, await asyncio.gather(*reads), strict=True))
+
+
 async def _refill_tail(
     js: JetStreamContext,
     conn: AsyncConnection,
     projection: Projection,
     table: sa.Table,
-    kept: int,
-    at: Mapping[str, int],
+    tail: _Tail,
+    window: Mapping[str, list[Msg]],
     reverted: frozenset[str],
 ) -> None:
-    """Fill a tail table back to `kept` rows from the events just below its oldest row in each stream."""
-    stats = await driver.fetch(conn, _tail_stats(table))
-    need = kept - sum(n for _, n, _ in stats)
+    """Fill a tail table back to its size from the events just below its oldest row in each stream."""
+    count = sum(n for _, n, _ in await driver.fetch(conn, _tail_stats(table)))
+    need = tail.kept - count
     if need <= 0:
         return
-    oldest = {stream: low for stream, _, low in stats}
-    for stream, subject in projection.streams.items():
-        below = oldest.get(stream, at.get(stream, 0) + 1)  # the stream's rows all sort before the kept ones
-        rows = await _rows_below(js, projection, stream, subject, below, need, table, reverted)
+    found: dict[str, Changes] = {}
+    for stream in projection.streams:
+        if tail.below.get(stream, 0) > 1:
+            low = max(1, tail.below[stream] - _WINDOW)
+            found[stream] = fold(projection, stream, window.get(stream, []), low - 1, reverted).changes.only(
+                lambda t, _: t is table
+            )
+    for stream, rows in found.items():
+        below = tail.below[stream]
+        if len(rows) < need and below - _WINDOW > 1 and not _older_than_needed(window.get(stream), found, need):
+            found[stream] = await _rows_below(js, projection, stream, projection.streams[stream], below, need,
+                                              table, reverted)  # fmt: skip
+    for rows in found.values():
         await rows.flush(conn)
     await _after(conn, projection)
+
+
+def _older_than_needed(window: list[Msg] | None, found: Mapping[str, Changes], need: int) -> bool:
+    """True when the window's oldest event is older than the `need` newest rows found in all streams: what
+    lies further back in its stream is older still (later sequences, later times) and cannot enter."""
+    if not window:
+        return False
+    keys = sorted((tuple(r[c] for c in _ORDER) for rows in found.values() for r in rows.rows()), reverse=True)
+    if len(keys) < need:
+        return False
+    return decode_stored(window[0].data, window[0].headers, window[0].subject).time < keys[need - 1][0]
 
 
 async def _rows_below(
@@ -262,7 +316,7 @@ async def _rows_below(
     reverted: frozenset[str],
 ) -> Changes:
     """The tail rows of the newest events before sequence `below` that give `need` rows (or all there are)."""
-    width, total = max(_WINDOW, 4 * need), None
+    width, total = 4 * max(_WINDOW, need), None
     while True:
         low = max(1, below - width)
         msgs = await _read(js, stream, subject, low - 1, below - 1)

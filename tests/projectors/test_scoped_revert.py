@@ -99,7 +99,7 @@ async def test_after_each_random_revert_the_hub_equals_a_rebuild_without_the_rev
     reverts: list[Event] = []
     modes = []
     try:
-        for n in range(5):
+        for n in range(4):
             if reverts and rng.random() < 0.25:
                 target = rng.choice(reverts)  # reverting a revert restores its event
             elif rng.random() < 0.6:
