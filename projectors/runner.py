@@ -91,7 +91,9 @@ class Refold:
         self.wanted = asyncio.Event()
         self.refolder = RevertRefolder(js, engine, projection)
 
-    def request(self) -> None:
+    def request(self, msgs: list[Msg] = ()) -> None:  # type: ignore[assignment]
+        """Re-fold soon; `msgs`: the batch that applied reverts (the refolder reads them from it, not the log)."""
+        self.refolder.arrived(msgs)
         self.wanted.set()
 
     async def run(self) -> None:
@@ -139,7 +141,7 @@ async def _follow(
         if stats.on_applied is not None:
             await stats.on_applied(stats)
         if result.reverts and refold is not None:
-            refold.request()
+            refold.request(batch.msgs)
         if time.monotonic() - last_log > 10:
             bound.info("projector progress", position=result.position, applied=stats.applied, lag=batch.lag)
             last_log = time.monotonic()

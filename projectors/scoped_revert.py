@@ -37,6 +37,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from vsmesh.bus.provenance import decode_stored
 from vsmesh.bus.reader import Start, StreamReader, count_pending, stream_sequence
 from vsmesh.bus.subjects import NO_ENTITY, entity_token
+from vsmesh.errors import InvalidEvent
+from vsmesh.events.governance import REVERT_TYPE
 from vsmesh.events.schemas.hub import EventReverted
 from vsmesh.projectors import driver
 from vsmesh.projectors.changes import Changes
@@ -100,13 +102,21 @@ class _OutOfScope(Exception):
 
 
 async def refold_entities(
-    js: JetStreamContext, engine: AsyncEngine, projection: Projection, entities: Sequence[str], ids: set[str]
+    js: JetStreamContext,
+    engine: AsyncEngine,
+    projection: Projection,
+    entities: Sequence[str],
+    ids: set[str],
+    phases: dict[str, float] | None = None,
 ) -> bool:
     """Re-fold `entities` without the hub's reverted events (one transaction, under the hub's lock).
 
     False, with nothing written, when some of `ids` (the events whose state changed) are not on those
-    entities' subjects or a row falls outside the scope: the caller re-folds the hub.
+    entities' subjects or a row falls outside the scope: the caller re-folds the hub. `phases` gets the
+    seconds spent locking and reading the state, reading the log, and writing (for the log line).
     """
+    phases = {} if phases is None else phases
+    mark = time.perf_counter()
     scope = projection.scope
     assert scope is not None, "plan() checks that the hub declares a scope"
     wanted = set(entities)
@@ -115,12 +125,14 @@ async def refold_entities(
         await lock_hub(conn, projection.hub)
         at, reverted = await _state(conn, projection)
         tails = {name: await _tail_state(conn, projection, name, kept, at) for name, kept in scope.tail.items()}
+        phases["lock_s"], mark = round(time.perf_counter() - mark, 3), time.perf_counter()
         # The events just below each full tail are read beside the entities': a revert of a recent event
         # (the usual one) needs them, and reading them afterwards would add a round of reads.
         by_stream, *windows = await asyncio.gather(
             _entity_messages(js, projection, tokens, at),
             *(_windows(js, projection, t.below) for t in tails.values()),
         )
+        phases["read_s"], mark = round(time.perf_counter() - mark, 3), time.perf_counter()
         seen = {m.headers.get("Nats-Msg-Id") for msgs in by_stream.values() for m in msgs if m.headers}
         if not ids <= seen:
             log.warning("reverted event not on its entity's subjects", hub=projection.hub, missing=sorted(ids - seen))
@@ -148,6 +160,7 @@ async def refold_entities(
         # The positions stay, but readers that key answers on them also read the rows' writing transaction
         # (hubs/ops/service_health.py: read_version): rewritten here, their cached answers expire.
         await raw.execute(f'UPDATE "{schema}"."{projection.positions.name}" SET position = position')
+    phases["write_s"] = round(time.perf_counter() - mark, 3)  # the commit included
     return True
 
 
@@ -336,6 +349,20 @@ class RevertRefolder:
     def __init__(self, js: JetStreamContext, engine: AsyncEngine, projection: Projection) -> None:
         self.js, self.engine, self.projection = js, engine, projection
         self.done: set[str] = set()  # revert ids whose effect the hub's tables show
+        self.pending: dict[str, EventReverted] = {}  # reverts the live projector applied, not re-folded yet
+
+    def arrived(self, msgs: Iterable[Msg]) -> None:
+        """Keep the hub's reverts of a batch the live projector applied: the next re-fold starts from them."""
+        marker = f".{self.projection.hub}.{REVERT_TYPE}."
+        for msg in msgs:
+            if marker not in msg.subject:
+                continue
+            try:
+                event = decode_stored(msg.data, msg.headers, msg.subject)
+            except InvalidEvent:
+                continue  # the projector quarantined it
+            if isinstance(event, EventReverted) and event.hub == self.projection.hub:
+                self.pending[event.id] = event
 
     async def load(self) -> None:
         """Start from the reverts the hub has applied (before the projector applies more)."""
@@ -349,25 +376,41 @@ class RevertRefolder:
 
     async def refold(self) -> str:
         """Re-fold what the reverts applied since the last call changed; says how (entities or whole hub)."""
+        started = time.perf_counter()
+        pending, self.pending = self.pending, {}
+        try:
+            return await self._refold(pending, started)
+        except BaseException:
+            self.pending = {**pending, **self.pending}  # tried again on the next request
+            raise
+
+    async def _refold(self, pending: dict[str, EventReverted], started: float) -> str:
         from vsmesh.projectors.rebuild import rebuild  # rebuild imports the engine, as the runner does
 
-        started = time.perf_counter()
-        applied = await self._applied()
-        new = applied - self.done
+        fresh = {i: e for i, e in pending.items() if i not in self.done}
+        if fresh and not any(e.data.event_type == REVERT_TYPE for e in fresh.values()):
+            # The usual case: reverts of plain events, known from the batch that applied them.
+            applied, new, reverts = None, set(fresh), fresh
+        else:  # reverts of reverts, or reverts applied one by one: the table and the log say what changed
+            applied, logged = await asyncio.gather(self._applied(), reverts_in_log(self.js, self.projection.hub))
+            new = applied - self.done
+            reverts = {e.id: e for e in logged if isinstance(e, EventReverted)}
         if not new:
             return "nothing"
         bound = log.bind(hub=self.projection.hub, reverts=len(new))
-        reverts = {e.id: e for e in await reverts_in_log(self.js, self.projection.hub) if isinstance(e, EventReverted)}
         targets = targets_of(new, reverts)
         how = plan(self.projection, targets) if targets is not None else "a revert is not in the log yet"
         if not isinstance(how, str):
             ids = {t.event_id for t in targets or ()}
-            if await refold_entities(self.js, self.engine, self.projection, how, ids):
+            planned, phases = time.perf_counter(), {}
+            if await refold_entities(self.js, self.engine, self.projection, how, ids, phases):
                 self.done |= new
                 bound.info("re-folded entities after a revert", entities=len(how),
+                           plan_s=round(planned - started, 3), **phases,
                            seconds=round(time.perf_counter() - started, 3))  # fmt: skip
                 return ENTITIES
             how = "the scoped re-fold could not vouch for it"
+        applied = applied if applied is not None else await self._applied()  # before: later ones stay new
         # fresh: a leftover staging schema was folded with another set of reverts.
         await rebuild(self.js, self.engine, self.projection, fresh=True)
         self.done |= applied
