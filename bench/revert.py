@@ -27,7 +27,7 @@ from vsmesh.bus.streams import ensure_streams
 from vsmesh.hubs.ops import contract, projection
 from vsmesh.logs import configure_logging
 from vsmesh.projectors.database import create_engine
-from vsmesh.projectors.engine import in_schema
+from vsmesh.projectors.engine import ensure_schema, in_schema
 from vsmesh.projectors.runner import ProjectorStats, run_projection
 
 CHUNK = 50_000  # history published in chunks: a million built events at once would hold ~1 GB
@@ -74,9 +74,9 @@ async def rounds(js, settings, n: int, history: int) -> dict[str, list[float]]:
     await pg.execute("INSERT INTO bench_floor VALUES (1, 0) ON CONFLICT DO NOTHING")
     stop = asyncio.Event()
     ops = projection()
+    await ensure_schema(engine, ops, ops.schema)  # before the first read (the projector would, a moment later)
     task = asyncio.create_task(run_projection(js, engine, ops, settings, stop, ProjectorStats(ops.hub)))
     out: dict[str, list[float]] = {"revert": [], "visible": [], "raw": []}
-    await asyncio.sleep(0.5)  # the projector creates the hub's schema
     try:
         for i in range(n):
             name = f"bench-{uuid.uuid4().hex[:6]}"
