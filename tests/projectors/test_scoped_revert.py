@@ -11,11 +11,12 @@ import pytest
 
 from vsmesh.bus.reader import Start, StreamReader, count_pending
 from vsmesh.events.envelope import Event
+from vsmesh.hubs.ops import contract
 from vsmesh.hubs.ops import projection as ops_projection
 from vsmesh.projectors import driver
 from vsmesh.projectors.builds import drop_schema, pit_schema
 from vsmesh.projectors.diff import diff_schemas
-from vsmesh.projectors.engine import apply_batch, ensure_schema, positions
+from vsmesh.projectors.engine import apply_batch, ensure_schema, in_schema, positions
 from vsmesh.projectors.projection import Projection
 from vsmesh.projectors.rebuild import rebuild
 from vsmesh.projectors.scoped_revert import ENTITIES, WHOLE_HUB, RevertRefolder, revert_mode
@@ -141,5 +142,35 @@ async def test_a_hub_whose_handlers_do_not_say_what_they_key_on_re_folds_whole(b
     try:
         assert await refolder.refold() == WHOLE_HUB
         await assert_same_as_rebuild(js, db, projection, f"{slug}-whole", 0)
+    finally:
+        await drop_schema(db, projection.schema)
+
+
+async def test_the_summary_answered_before_a_scoped_revert_is_not_answered_again_after_it(bus, db):
+    # The summary is kept while the hub's positions stay (hubs/ops/answers.py); a scoped re-fold changes rows
+    # and leaves the positions where they are.
+    js, publisher = bus
+    slug = f"rv-{uuid.uuid4().hex[:8]}"
+    projection = ops_projection(slug)
+    checks = [publisher.build("ops-health-checked", hub=slug, subject="service/a", data={"status": s})
+              for s in ("green", "red")]  # fmt: skip
+    await publisher.publish_many(checks)
+    await ensure_schema(db, projection, projection.schema)
+    await catch_up(js, db, projection)
+    refolder = RevertRefolder(js, db, projection)
+    await refolder.load()
+
+    async def status_of_a() -> str:
+        async with db.connect() as conn:
+            answer = await contract.domain_summary(await in_schema(conn, projection.schema))
+        return next(s["status"] for s in answer["services"] if s["name"] == "a")
+
+    try:
+        assert await status_of_a() == "red"
+        await publisher.publish(revert_of(publisher, checks[1]))
+        await catch_up(js, db, projection, refolder)
+        assert await status_of_a() == "red"  # the revert is recorded; its entity is not re-folded yet
+        assert await refolder.refold() == ENTITIES
+        assert await status_of_a() == "green"
     finally:
         await drop_schema(db, projection.schema)
