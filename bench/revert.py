@@ -34,10 +34,13 @@ CHUNK = 50_000  # history published in chunks: a million built events at once wo
 
 
 async def shows(engine, ops, name: str, status: str) -> None:
+    """Wait until ops-hub answers `get_services {"name": …}` with `status` (what `vsmesh ops services` shows).
+
+    The whole summary would do as well but costs more per look, in the projector's own event loop."""
     while True:
         async with engine.connect() as conn:
-            s = await contract.domain_summary(await in_schema(conn, ops.schema), recent=1)
-        if any(x["name"] == name and x["status"] == status for x in s["services"]):
+            _, found = await contract.services(await in_schema(conn, ops.schema), name=name)
+        if any(x["name"] == name and x["status"] == status for x in found):
             return
         await asyncio.sleep(0.002)
 
