@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 
 import structlog
@@ -91,7 +91,7 @@ class Refold:
         self.wanted = asyncio.Event()
         self.refolder = RevertRefolder(js, engine, projection)
 
-    def request(self, msgs: list[Msg] = ()) -> None:  # type: ignore[assignment]
+    def request(self, msgs: Iterable[Msg] = ()) -> None:
         """Re-fold soon; `msgs`: the batch that applied reverts (the refolder reads them from it, not the log)."""
         self.refolder.arrived(msgs)
         self.wanted.set()
