@@ -165,10 +165,19 @@ async def refold_entities(
 
 
 async def _state(conn: AsyncConnection, projection: Projection) -> tuple[dict[str, int], frozenset[str]]:
-    """The hub's positions and reverted ids (statements of the driver: the transaction is asyncpg's)."""
-    positions = await driver.fetch(conn, _select(projection.positions, "stream", "position"))
-    pairs = await driver.fetch(conn, _select(projection.reverted, "revert_id", "event_id"))
-    return {s: p for s, p in positions}, effective((r, e) for r, e in pairs)
+    """The hub's positions and reverted ids, in one round trip (driver statements: the transaction is asyncpg's)."""
+    rows = await driver.fetch(conn, _state_query(projection.positions, projection.reverted))
+    at = {stream: position for stream, position, _, _ in rows if stream is not None}
+    return at, effective((revert_id, event_id) for stream, _, revert_id, event_id in rows if stream is None)
+
+
+@functools.cache
+def _state_query(positions: sa.Table, reverted: sa.Table) -> sa.CompoundSelect:
+    none = sa.null()
+    return sa.union_all(
+        sa.select(positions.c.stream, positions.c.position, sa.cast(none, sa.Text), sa.cast(none, sa.Text)),
+        sa.select(sa.cast(none, sa.Text), sa.cast(none, sa.BigInteger), reverted.c.revert_id, reverted.c.event_id),
+    )
 
 
 @functools.cache
@@ -182,12 +191,6 @@ def _tail_stats(table: sa.Table) -> sa.Select:
 
 
 _ORDER = ("time", "stream", "seq")  # how a tail table orders its rows, newest last
-
-
-@functools.cache
-def _oldest(table: sa.Table) -> sa.Select:
-    order = [table.c[c] for c in _ORDER]
-    return sa.select(*order, sa.select(sa.func.count()).select_from(table).scalar_subquery()).order_by(*order).limit(1)
 
 
 def _entity_rows(
@@ -259,14 +262,26 @@ def _delete_sql(schema: str, scope: RevertScope) -> str:
 async def _tail_state(
     conn: AsyncConnection, projection: Projection, name: str, kept: int, at: Mapping[str, int]
 ) -> _Tail:
-    table = projection.metadata.tables[name]
-    rows = await driver.fetch(conn, _oldest(table))
-    if not rows or rows[0][-1] < kept:
+    rows = await driver.fetch(conn, _tail_query(projection.metadata.tables[name]))
+    if sum(n for _, n, _, *_ in rows) < kept:
         return _Tail(kept, None, {})
-    oldest = {stream: low for stream, _, low in await driver.fetch(conn, _tail_stats(table))}
+    oldest = {stream: low for stream, _, low, *_ in rows}
     # A stream without rows in the tail: all of its events sort before the rows kept.
     below = {stream: oldest.get(stream, at.get(stream, 0) + 1) for stream in projection.streams}
-    return _Tail(kept, tuple(rows[0][:-1]), below)
+    return _Tail(kept, tuple(rows[0][3:]), below)
+
+
+@functools.cache
+def _tail_query(table: sa.Table) -> sa.Select:
+    """Per stream: its rows and lowest sequence; on every row, the table's oldest row: one round trip."""
+    order = [table.c[c] for c in _ORDER]
+    oldest = sa.select(*order).order_by(*order).limit(1).subquery()
+    per_stream = (
+        sa.select(table.c.stream, sa.func.count().label("n"), sa.func.min(table.c.seq).label("low"))
+        .group_by(table.c.stream)
+        .subquery()
+    )
+    return sa.select(per_stream, *oldest.c).select_from(per_stream.join(oldest, sa.true()))
 
 
 async def _windows(js: JetStreamContext, projection: Projection, below: Mapping[str, int]) -> dict[str, list[Msg]]:

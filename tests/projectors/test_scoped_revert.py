@@ -85,7 +85,7 @@ async def assert_same_as_rebuild(js, db, projection: Projection, name: str, seed
         await drop_schema(db, pit_schema(name))
 
 
-@pytest.mark.parametrize("seed", [1, 2, 3])
+@pytest.mark.parametrize("seed", [1, 2])
 async def test_after_each_random_revert_the_hub_equals_a_rebuild_without_the_reverted_events(bus, db, seed):
     js, publisher = bus
     rng = random.Random(seed)
