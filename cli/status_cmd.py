@@ -20,7 +20,8 @@ if TYPE_CHECKING:
 
 
 def status(data_dir: Path | None = DataDir, as_json: bool = Json) -> None:
-    """Streams (messages, bytes, sequences, retention) and projectors (position, head, lag, events/s, errors)."""
+    """Streams (messages, bytes, sequences, retention) and projectors (position, head, lag, events/s, errors,
+    and whether a revert re-folds only the entities it touches or the whole hub)."""
     from vsmesh.cli.couplings_cmd import coupling_rows
 
     settings = settings_from(data_dir)
@@ -55,6 +56,7 @@ def status(data_dir: Path | None = DataDir, as_json: bool = Json) -> None:
                 "running",
                 "last error",
                 "last snapshot",
+                "reverts",
             ],  # fmt: skip
             [
                 [
@@ -68,6 +70,7 @@ def status(data_dir: Path | None = DataDir, as_json: bool = Json) -> None:
                     p["running"] or "no",
                     p["last_error"] or "",
                     p["last_snapshot"] or "",
+                    p["reverts"],
                 ]
                 for p in result["projectors"]
             ],
@@ -206,6 +209,7 @@ async def _projector(
     """One row per stream of the hub: the database's position, the stream's head, and what the process reports."""
     from vsmesh.bus.reader import count_pending
     from vsmesh.projectors.engine import ensure_schema, positions
+    from vsmesh.projectors.scoped_revert import revert_mode
 
     await ensure_schema(engine, projection, projection.schema)
     at = await positions(engine, projection, projection.schema)
@@ -223,6 +227,7 @@ async def _projector(
                 "running": f"{report.host} pid {report.pid}" if report else None,
                 "last_error": report.last_error if report else None,
                 "last_snapshot": snapshots.get(projection.hub),
+                "reverts": revert_mode(projection),  # "entities", or "whole hub": it re-folds its whole log
                 "reported_at": report.updated.astimezone(dt.UTC) if report else None,
             }
         )

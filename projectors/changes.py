@@ -44,6 +44,23 @@ class Changes:
             rows.sort(key=key, reverse=True)
             del rows[count:]
 
+    def only(self, keep: Callable[[sa.Table, dict[str, Any]], bool]) -> Changes:
+        """The changes whose rows `keep` accepts (a scoped revert writes only its entities' rows)."""
+        kept = Changes()
+        for table, by_key in self._upserts.items():
+            if rows := {k: r for k, r in by_key.items() if keep(table, r)}:
+                kept._upserts[table] = rows
+        for table, inserted in self._inserts.items():
+            if rows := [r for r in inserted if keep(table, r)]:
+                kept._inserts[table] = rows
+        return kept
+
+    def rows(self) -> list[dict[str, Any]]:
+        """Every row, inserted or upserted, of every table."""
+        return [r for rows in self._inserts.values() for r in rows] + [
+            r for by_key in self._upserts.values() for r in by_key.values()
+        ]
+
     def __len__(self) -> int:
         return sum(map(len, self._upserts.values())) + sum(map(len, self._inserts.values()))
 

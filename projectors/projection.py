@@ -30,6 +30,27 @@ Handler = Callable[[Event, Applied, Changes], None]
 Handlers = Mapping[type[Event], Handler]
 
 
+@dataclass(frozen=True)
+class RevertScope:
+    """What a hub's handlers key on, so a revert re-folds only the entities it touches
+    (projectors/scoped_revert.py); a hub without one re-folds its whole log after every revert.
+
+    `entities`: table -> the column naming the entity (the CloudEvents subject) each row belongs to. The hub
+    promises that every handler writing such a table puts its event's subject there, or, for an event
+    without a subject, a name taken from its data (those events are re-read with every entity).
+    `keyed`: the event types whose handlers write only these tables: reverting one re-folds its entity;
+    reverting any other type re-folds the hub.
+    `tail`: tables among `entities` that keep only the hub's newest rows across entities (one row per
+    event, with `stream` and `seq` columns, trimmed by the projection's after_batch) -> how many they keep.
+    `aggregates`: statements recomputing the hub's cross-entity tables from the entity rows.
+    """
+
+    entities: Mapping[str, str]
+    keyed: frozenset[str]
+    tail: Mapping[str, int] = field(default_factory=dict)
+    aggregates: Callable[[], list[sa.Executable]] = field(default=lambda: [])
+
+
 @dataclass
 class Projection:
     """A hub's read model: pure handlers folding events into `Changes`; the engine does the I/O."""
@@ -50,6 +71,8 @@ class Projection:
     # Set on one partition's copy (`for_partition`): which it is, and the subjects it folds.
     partition: Partition | None = None
     keeps: Router | None = None
+    # What its handlers key on, for reverts scoped to the entities they touch; None: whole-hub re-folds.
+    scope: RevertScope | None = None
 
     def __post_init__(self) -> None:
         self.positions = positions_table(self.metadata)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 
 import structlog
@@ -68,6 +68,7 @@ async def run_projection(
     await _settle_partitioning(js, engine, projection, stop)
     stats.positions = await positions(engine, projection, projection.schema)
     refold = Refold(js, engine, projection.whole(), stop)
+    await refold.refolder.load()  # the reverts applied so far; the ones the projector applies next are new
     refolding = asyncio.create_task(refold.run())
     try:
         await asyncio.gather(
@@ -83,32 +84,33 @@ async def run_projection(
 
 
 class Refold:
-    """Rebuilds the hub (replay + swap, no downtime) after a revert or an unrevert reached it.
+    """Re-folds the hub (no downtime) after a revert or an unrevert reached it.
 
-    Events a revert hides were already applied, and handlers fold any table in any way, so the one
-    correct re-fold for every hub is the hub's whole log without them (projectors/reverts.py). Requests
-    that arrive during a rebuild coalesce into one more.
+    Events a revert hides were already applied. A hub whose handlers say what they key on re-folds only
+    the entities the reverts touch (projectors/scoped_revert.py); any other hub is rebuilt from its whole
+    log without them (replay + swap, projectors/reverts.py). Requests that arrive during a re-fold coalesce
+    into one more.
     """
 
     def __init__(self, js: JetStreamContext, engine: AsyncEngine, projection: Projection, stop: asyncio.Event):
+        from vsmesh.projectors.scoped_revert import RevertRefolder  # it imports the engine, as rebuild does
+
         self.js, self.engine, self.projection, self.stop = js, engine, projection, stop
         self.wanted = asyncio.Event()
+        self.refolder = RevertRefolder(js, engine, projection)
 
-    def request(self) -> None:
+    def request(self, msgs: Iterable[Msg] = ()) -> None:
+        """Re-fold soon; `msgs`: the batch that applied reverts (the refolder reads them from it, not the log)."""
+        self.refolder.arrived(msgs)
         self.wanted.set()
 
     async def run(self) -> None:
-        from vsmesh.projectors.rebuild import rebuild  # rebuild imports the engine, as the runner does
-
         bound = log.bind(hub=self.projection.hub)
         while not self.stop.is_set():
             await self.wanted.wait()
             self.wanted.clear()
-            started = time.perf_counter()
             try:
-                # fresh: a leftover staging schema was folded with another set of reverts.
-                await rebuild(self.js, self.engine, self.projection, fresh=True)
-                bound.info("re-folded after a revert", seconds=round(time.perf_counter() - started, 3))
+                await self.refolder.refold()
             except Busy as e:  # another rebuild of the hub is running: try again after it
                 bound.warning("re-fold after a revert waits", reason=str(e))
                 await asyncio.sleep(0.5)
@@ -147,7 +149,7 @@ async def _follow(
         if stats.on_applied is not None:
             await stats.on_applied(stats)
         if result.reverts and refold is not None and _refolds(projection):
-            refold.request()
+            refold.request(batch.msgs)
         if time.monotonic() - last_log > 10:
             bound.info("projector progress", position=result.position, applied=stats.applied, lag=batch.lag)
             last_log = time.monotonic()

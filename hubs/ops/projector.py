@@ -5,8 +5,8 @@ from __future__ import annotations
 from vsmesh.hubs.core import hub_projection
 from vsmesh.hubs.ops import fold_costs, fold_evidence, fold_incidents, fold_inventory, fold_readiness, manifest
 from vsmesh.hubs.ops.recent import cap_recent, trim_recent
-from vsmesh.hubs.ops.tables import metadata
-from vsmesh.projectors.projection import Handlers, Projection
+from vsmesh.hubs.ops.tables import RECENT_EVENTS_KEPT, metadata
+from vsmesh.projectors.projection import Handlers, Projection, RevertScope, event_type_of
 
 
 def ops_handlers() -> Handlers:
@@ -46,13 +46,35 @@ ENTITY_TYPES = frozenset(
 )
 
 
-def projection() -> Projection:
+def revert_scope() -> RevertScope:
+    """What ops' handlers key on: inventory, evidence, debts and costs are rows of the event's subject (or of
+    `kind/name` from the data of an event without one), and the recent events are the hub's newest 200.
+    Incidents, gates and change records are keyed by ids other events carry in their data: reverting one of
+    those re-folds the hub."""
+    keyed = {**fold_inventory.handlers(), **fold_evidence.handlers(), **fold_costs.handlers()}
+    return RevertScope(
+        entities={
+            "inventory": "entity",
+            "inventory_attributes": "entity",
+            "evidence": "entity",
+            "debts": "entity",
+            "service_costs": "entity",
+            "recent_events": "entity",
+        },
+        keyed=frozenset(event_type_of(c) for c in keyed),
+        tail={"recent_events": RECENT_EVENTS_KEPT},
+    )
+
+
+def projection(slug: str = manifest.SLUG) -> Projection:
+    """ops-hub's projection (`slug`: the same read model under another hub's name, as tests build one)."""
     return hub_projection(
-        manifest.SLUG,
+        slug,
         metadata,
         ops_handlers(),
         manifest.EVENT_TYPES,
         after_batch=trim_recent,
         before_write=cap_recent,
         entity_types=ENTITY_TYPES,
+        scope=revert_scope(),
     )

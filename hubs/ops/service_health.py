@@ -238,7 +238,8 @@ def _thresholds(staleness: Staleness) -> tuple[dt.timedelta, dt.timedelta]:
 
 async def read_version(conn: AsyncConnection) -> str:
     """What the read model is at: the schema's identity (a rebuild swaps in another), this server's start and
-    the hub's positions (every batch moves them in the transaction that changes its rows).
+    the hub's positions (every batch moves them in the transaction that changes its rows), each with the
+    transaction that wrote it last (a revert re-folds entities without moving positions, and rewrites them).
 
     Also turns nested loops off for the caller's transaction: freshly written tables (a rebuild's swapped-in
     schema, before autovacuum's ANALYZE) have no statistics, the planner then guesses one row per join side
@@ -246,7 +247,7 @@ async def read_version(conn: AsyncConnection) -> str:
     ~0.1 s)."""
     positions = positions_table(metadata).c
     at = sa.func.string_agg(
-        positions.stream + ":" + sa.cast(positions.position, sa.Text),
+        positions.stream + ":" + sa.cast(positions.position, sa.Text) + ":" + sa.cast(_XMIN, sa.Text),
         aggregate_order_by(sa.literal_column("','"), positions.stream),
     )
     named = _NAMESPACES.c.nspname == (schema_of(conn) or "public")
@@ -256,6 +257,7 @@ async def read_version(conn: AsyncConnection) -> str:
     return (await conn.execute(sa.select(version, NO_NESTED_LOOPS))).scalar_one()
 
 
+_XMIN = sa.literal_column("xmin")  # the row version's writing transaction (PostgreSQL system column)
 _NAMESPACES = sa.table("pg_namespace", sa.column("oid"), sa.column("nspname"), schema="pg_catalog")
 
 

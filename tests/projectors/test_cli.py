@@ -100,14 +100,19 @@ def test_status_shows_each_projector_with_head_lag_and_rate(cli, running_mesh):
     publish_health(cli, f"svc-{uuid.uuid4().hex[:8]}", "green")
 
     # `vsmesh up` reports through the status bucket every few seconds.
+    rows: list[dict] = []
+
     def ops_row():
-        rows = json.loads(cli("status", "--json").stdout)["projectors"]
+        rows[:] = json.loads(cli("status", "--json").stdout)["projectors"]
         row = next(r for r in rows if r["hub"] == "ops-hub")
         return row if row["running"] and row["lag"] == 0 else None
 
     row = wait_until(ops_row, timeout=15, what="ops-hub reported as running and caught up")
     assert row["head"] >= row["position"] > 0
     assert row["events_per_s"] is not None and row["last_error"] is None
+    # ops' handlers say what they key on: a revert re-folds its entities; fin's do not: the whole hub.
+    reverts = {r["hub"]: r["reverts"] for r in rows}
+    assert reverts["ops-hub"] == "entities" and reverts["fin-hub"] == "whole hub"
 
 
 def test_a_killed_rebuild_is_resumed_by_the_next_run(cli, running_mesh, mesh_env, settings, tmp_path):

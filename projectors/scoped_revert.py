@@ -1,0 +1,433 @@
+"""Reverts scoped to what they touch: re-fold only the entities the reverted events name.
+
+Handlers are pure and rows are upserted by key, so removing an event changes only the rows it wrote, and a
+row depends only on the events that wrote it. A hub's `RevertScope` (projectors/projection.py) says which
+tables hold one entity's rows (written only by events on that entity's subject, or by events without a
+subject) and which event types write nothing else. Reverting such an event then means, under the hub's
+write lock and at the projector's positions:
+
+1. read the entity's events (and the hub's events without a subject) from each stream, by subject filter
+   `{horizon}.{hub}.*.{entity token}`: the work grows with the entity's history, not the hub's;
+2. fold them without the reverted events, streams in the order a rebuild folds them, and keep only the
+   entity's rows of the scoped tables; delete those rows and write the new ones;
+3. trim the hub's tail tables (newest rows across entities) and, when the revert removed some of their
+   rows, refill them from the log just below the oldest row kept; then recompute the aggregates.
+
+The result equals a rebuild that skips the same events (tests/projectors/test_scoped_revert.py checks it
+over random histories). Anything the scope cannot vouch for — a hub without a scope, a reverted type that
+is not keyed, an event without a subject, a reverted id not found on its entity's subjects — re-folds the
+whole hub as before (projectors/runner.py: Refold). Tail refills assume that within one stream later
+sequences carry later event times (publishers stamp events when they send them).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import time
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+
+import sqlalchemy as sa
+import structlog
+from nats.aio.msg import Msg
+from nats.js import JetStreamContext
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from vsmesh.bus.provenance import decode_stored
+from vsmesh.bus.reader import Start, StreamReader, count_pending, stream_sequence
+from vsmesh.bus.subjects import NO_ENTITY, entity_token
+from vsmesh.errors import InvalidEvent
+from vsmesh.events.governance import REVERT_TYPE
+from vsmesh.events.schemas.hub import EventReverted
+from vsmesh.projectors import driver
+from vsmesh.projectors.changes import Changes
+from vsmesh.projectors.engine import fold, lock_hub
+from vsmesh.projectors.projection import Projection, RevertScope
+from vsmesh.projectors.reverts import effective, reverts_in_log
+
+log = structlog.get_logger(__name__)
+
+ENTITIES, WHOLE_HUB = "entities", "whole hub"
+_WINDOW = 32  # sequences read below a tail's oldest row to refill it; widened when they hold too few
+
+
+def revert_mode(projection: Projection) -> str:
+    """How the hub re-folds after a revert, as `vsmesh status` shows it."""
+    return ENTITIES if projection.scope is not None else WHOLE_HUB
+
+
+@dataclass(frozen=True)
+class Target:
+    """An event whose reverted state changed: itself, or the end of a revert-of-a-revert chain."""
+
+    event_id: str
+    type: str | None
+    entity: str | None
+
+
+def targets_of(new: Iterable[str], reverts: Mapping[str, EventReverted]) -> list[Target] | None:
+    """The events the new reverts change, following reverts of reverts to the event at the end; None when a
+    revert is not in the log (the hub must be re-folded whole)."""
+    found = []
+    for revert_id in new:
+        event = reverts.get(revert_id)
+        if event is None:
+            return None
+        for _ in range(100):  # a revert always follows what it reverts; the bound guards a forged cycle
+            if event.data.event_id not in reverts:
+                break
+            event = reverts[event.data.event_id]
+        found.append(Target(event.data.event_id, event.data.event_type, event.data.entity))
+    return found
+
+
+def plan(projection: Projection, targets: Sequence[Target]) -> list[str] | str:
+    """The entities to re-fold, or why the whole hub must be."""
+    scope = projection.scope
+    if scope is None:
+        return "its handlers do not declare what they key on"
+    if any(not subject.endswith(".>") for subject in projection.streams.values()):
+        return "its streams are not filtered by hub"
+    for t in targets:
+        if t.type not in scope.keyed:
+            return f"{t.type} events are not keyed on their entity"
+        if not t.entity:
+            return f"event {t.event_id} names no entity"
+    return sorted({t.entity for t in targets if t.entity})
+
+
+class _OutOfScope(Exception):
+    """A row the scope does not account for: the hub is re-folded whole instead."""
+
+
+async def refold_entities(
+    js: JetStreamContext,
+    engine: AsyncEngine,
+    projection: Projection,
+    entities: Sequence[str],
+    ids: set[str],
+    phases: dict[str, float] | None = None,
+) -> bool:
+    """Re-fold `entities` without the hub's reverted events (one transaction, under the hub's lock).
+
+    False, with nothing written, when some of `ids` (the events whose state changed) are not on those
+    entities' subjects or a row falls outside the scope: the caller re-folds the hub. `phases` gets the
+    seconds spent locking and reading the state, reading the log, and writing (for the log line).
+    """
+    phases = {} if phases is None else phases
+    mark = time.perf_counter()
+    scope = projection.scope
+    assert scope is not None, "plan() checks that the hub declares a scope"
+    wanted = set(entities)
+    tokens = sorted({entity_token(e) for e in entities} | {NO_ENTITY})
+    async with driver.transaction(engine, projection.schema) as conn:
+        await lock_hub(conn, projection.hub)
+        at, reverted = await _state(conn, projection)
+        tails = {name: await _tail_state(conn, projection, name, kept, at) for name, kept in scope.tail.items()}
+        phases["lock_s"], mark = round(time.perf_counter() - mark, 3), time.perf_counter()
+        # The events just below each full tail are read beside the entities': a revert of a recent event
+        # (the usual one) needs them, and reading them afterwards would add a round of reads.
+        by_stream, *windows = await asyncio.gather(
+            _entity_messages(js, projection, tokens, at),
+            *(_windows(js, projection, t.below) for t in tails.values()),
+        )
+        phases["read_s"], mark = round(time.perf_counter() - mark, 3), time.perf_counter()
+        seen = {m.headers.get("Nats-Msg-Id") for msgs in by_stream.values() for m in msgs if m.headers}
+        if not ids <= seen:
+            log.warning("reverted event not on its entity's subjects", hub=projection.hub, missing=sorted(ids - seen))
+            return False
+        cutoffs = {name: t.cutoff for name, t in tails.items()}
+        try:
+            folded = [_entity_rows(scope, wanted, cutoffs, fold(projection, s, m, 0, reverted).changes)
+                      for s, m in by_stream.items()]  # fmt: skip
+        except _OutOfScope as e:
+            log.warning("revert re-folds the hub: a row is out of its scope", hub=projection.hub, reason=str(e))
+            return False
+        raw, schema = await driver.raw_connection(conn), driver.schema_of(conn)
+        await raw.execute(_delete_sql(schema, scope), list(entities))
+        for changes in folded:  # stream after stream, as a rebuild folds them: later writes win alike
+            if projection.before_write is not None:
+                projection.before_write(changes)
+            await changes.flush(conn)
+        await _after(conn, projection)
+        for (name, tail), window in zip(tails.items(), windows, strict=True):
+            if tail.cutoff is not None:  # it was full: rows it lost are refilled from the next older events
+                table = projection.metadata.tables[name]
+                await _refill_tail(js, conn, projection, table, tail, window, reverted)
+        for stmt in scope.aggregates():
+            await driver.execute(conn, stmt)
+        # The positions stay, but readers that key answers on them also read the rows' writing transaction
+        # (hubs/ops/service_health.py: read_version): rewritten here, their cached answers expire.
+        await raw.execute(f'UPDATE "{schema}"."{projection.positions.name}" SET position = position')
+    phases["write_s"] = round(time.perf_counter() - mark, 3)  # the commit included
+    return True
+
+
+async def _state(conn: AsyncConnection, projection: Projection) -> tuple[dict[str, int], frozenset[str]]:
+    """The hub's positions and reverted ids, in one round trip (driver statements: the transaction is asyncpg's)."""
+    rows = await driver.fetch(conn, _state_query(projection.positions, projection.reverted))
+    at = {stream: position for stream, position, _, _ in rows if stream is not None}
+    return at, effective((revert_id, event_id) for stream, _, revert_id, event_id in rows if stream is None)
+
+
+@functools.cache
+def _state_query(positions: sa.Table, reverted: sa.Table) -> sa.CompoundSelect:
+    none = sa.null()
+    return sa.union_all(
+        sa.select(positions.c.stream, positions.c.position, sa.cast(none, sa.Text), sa.cast(none, sa.Text)),
+        sa.select(sa.cast(none, sa.Text), sa.cast(none, sa.BigInteger), reverted.c.revert_id, reverted.c.event_id),
+    )
+
+
+@functools.cache
+def _select(table: sa.Table, *columns: str) -> sa.Select:
+    return sa.select(*(table.c[c] for c in columns))
+
+
+@functools.cache
+def _tail_stats(table: sa.Table) -> sa.Select:
+    return sa.select(table.c.stream, sa.func.count(), sa.func.min(table.c.seq)).group_by(table.c.stream)
+
+
+_ORDER = ("time", "stream", "seq")  # how a tail table orders its rows, newest last
+
+
+def _entity_rows(
+    scope: RevertScope, wanted: set[str], cutoffs: Mapping[str, tuple | None], changes: Changes
+) -> Changes:
+    def keep(table: sa.Table, row: dict) -> bool:
+        column = scope.entities.get(table.name)
+        if column is None:
+            return False  # a table the reverted events do not write: its rows are unchanged
+        if column not in row:
+            raise _OutOfScope(f"a {table.name} row without its {column} column")
+        if row[column] not in wanted:
+            return False
+        cutoff = cutoffs.get(table.name)
+        # An entity's row older than a full tail's oldest would push out newer rows of other entities,
+        # which the refill below compares it with.
+        return cutoff is None or tuple(row[c] for c in _ORDER) >= cutoff
+
+    return changes.only(keep)
+
+
+async def _after(conn: AsyncConnection, projection: Projection) -> None:
+    for stmt in projection.after_batch():
+        await driver.execute(conn, stmt)
+
+
+async def _entity_messages(
+    js: JetStreamContext, projection: Projection, tokens: Sequence[str], at: Mapping[str, int]
+) -> dict[str, list[Msg]]:
+    """Per stream (in the projection's order), the messages on the entities' subjects up to the position."""
+    reads = {
+        (stream, token): _read(js, stream, f"{subject[:-1]}*.{token}", 0, at.get(stream, 0))
+        for stream, subject in projection.streams.items()
+        for token in tokens
+    }
+    results = dict(zip(reads, await asyncio.gather(*reads.values()), strict=True))
+    by_stream: dict[str, list[Msg]] = {}
+    for stream in projection.streams:
+        msgs = [m for token in tokens for m in results[(stream, token)]]
+        by_stream[stream] = sorted(msgs, key=stream_sequence)
+    return by_stream
+
+
+async def _read(js: JetStreamContext, stream: str, subject: str, after: int, last: int) -> list[Msg]:
+    """The stored messages on `subject` with sequences in (after, last]."""
+    if last <= after:
+        return []
+    out: list[Msg] = []
+    async with StreamReader(js, stream, subject, Start(after_seq=after) if after else Start()) as reader:
+        async for batch in reader.drain_to_head(1000, stop=lambda m: stream_sequence(m) > last):
+            out += batch
+    return out
+
+
+@dataclass(frozen=True)
+class _Tail:
+    kept: int
+    cutoff: tuple | None  # its oldest row (time, stream, seq) when full
+    below: dict[str, int]  # per stream, the sequence of its oldest row (or past the position): refills end there
+
+
+def _delete_sql(schema: str, scope: RevertScope) -> str:
+    """One statement deleting the entities' rows from every scoped table (names declared in code, not input)."""
+    parts = [f'd{i} AS (DELETE FROM "{schema}"."{name}" WHERE "{column}" = ANY($1::text[]))'
+             for i, (name, column) in enumerate(scope.entities.items())]  # fmt: skip
+    return f"WITH {', '.join(parts)} SELECT 1"
+
+
+async def _tail_state(
+    conn: AsyncConnection, projection: Projection, name: str, kept: int, at: Mapping[str, int]
+) -> _Tail:
+    rows = await driver.fetch(conn, _tail_query(projection.metadata.tables[name]))
+    if sum(n for _, n, _, *_ in rows) < kept:
+        return _Tail(kept, None, {})
+    oldest = {stream: low for stream, _, low, *_ in rows}
+    # A stream without rows in the tail: all of its events sort before the rows kept.
+    below = {stream: oldest.get(stream, at.get(stream, 0) + 1) for stream in projection.streams}
+    return _Tail(kept, tuple(rows[0][3:]), below)
+
+
+@functools.cache
+def _tail_query(table: sa.Table) -> sa.Select:
+    """Per stream: its rows and lowest sequence; on every row, the table's oldest row: one round trip."""
+    order = [table.c[c] for c in _ORDER]
+    oldest = sa.select(*order).order_by(*order).limit(1).subquery()
+    per_stream = (
+        sa.select(table.c.stream, sa.func.count().label("n"), sa.func.min(table.c.seq).label("low"))
+        .group_by(table.c.stream)
+        .subquery()
+    )
+    return sa.select(per_stream, *oldest.c).select_from(per_stream.join(oldest, sa.true()))
+
+
+async def _windows(js: JetStreamContext, projection: Projection, below: Mapping[str, int]) -> dict[str, list[Msg]]:
+    """Per stream, the hub's messages in the `_WINDOW` sequences before `below`."""
+    streams = [s for s in projection.streams if below.get(s, 0) > 1]
+    reads = [_read(js, s, projection.streams[s], max(0, below[s] - 1 - _WINDOW), below[s] - 1) for s in streams]
+    return dict(zip(streams, await asyncio.gather(*reads), strict=True))
+
+
+async def _refill_tail(
+    js: JetStreamContext,
+    conn: AsyncConnection,
+    projection: Projection,
+    table: sa.Table,
+    tail: _Tail,
+    window: Mapping[str, list[Msg]],
+    reverted: frozenset[str],
+) -> None:
+    """Fill a tail table back to its size from the events just below its oldest row in each stream."""
+    count = sum(n for _, n, _ in await driver.fetch(conn, _tail_stats(table)))
+    need = tail.kept - count
+    if need <= 0:
+        return
+    found: dict[str, Changes] = {}
+    for stream in projection.streams:
+        if tail.below.get(stream, 0) > 1:
+            low = max(1, tail.below[stream] - _WINDOW)
+            found[stream] = fold(projection, stream, window.get(stream, []), low - 1, reverted).changes.only(
+                lambda t, _: t is table
+            )
+    for stream, rows in found.items():
+        below = tail.below[stream]
+        if len(rows) < need and below - _WINDOW > 1 and not _older_than_needed(window.get(stream), found, need):
+            found[stream] = await _rows_below(js, projection, stream, projection.streams[stream], below, need,
+                                              table, reverted)  # fmt: skip
+    for rows in found.values():
+        await rows.flush(conn)
+    await _after(conn, projection)
+
+
+def _older_than_needed(window: list[Msg] | None, found: Mapping[str, Changes], need: int) -> bool:
+    """True when the window's oldest event is older than the `need` newest rows found in all streams: what
+    lies further back in its stream is older still (later sequences, later times) and cannot enter."""
+    if not window:
+        return False
+    keys = sorted((tuple(r[c] for c in _ORDER) for rows in found.values() for r in rows.rows()), reverse=True)
+    if len(keys) < need:
+        return False
+    return decode_stored(window[0].data, window[0].headers, window[0].subject).time < keys[need - 1][0]
+
+
+async def _rows_below(
+    js: JetStreamContext,
+    projection: Projection,
+    stream: str,
+    subject: str,
+    below: int,
+    need: int,
+    table: sa.Table,
+    reverted: frozenset[str],
+) -> Changes:
+    """The tail rows of the newest events before sequence `below` that give `need` rows (or all there are)."""
+    width, total = 4 * max(_WINDOW, need), None
+    while True:
+        low = max(1, below - width)
+        msgs = await _read(js, stream, subject, low - 1, below - 1)
+        rows = fold(projection, stream, msgs, low - 1, reverted).changes.only(lambda t, _: t is table)
+        if len(rows) >= need or low == 1:
+            return rows
+        if total is None:  # how many of the hub's messages there are below: stop once all were read
+            total = await count_pending(js, stream, subject, 0) - await count_pending(js, stream, subject, below - 1)
+        if len(msgs) >= total:
+            return rows
+        width *= 4
+
+
+class RevertRefolder:
+    """Re-folds a hub after reverts reached it: the entities they touch, or the whole hub when it must."""
+
+    def __init__(self, js: JetStreamContext, engine: AsyncEngine, projection: Projection) -> None:
+        self.js, self.engine, self.projection = js, engine, projection
+        self.done: set[str] = set()  # revert ids whose effect the hub's tables show
+        self.pending: dict[str, EventReverted] = {}  # reverts the live projector applied, not re-folded yet
+
+    def arrived(self, msgs: Iterable[Msg]) -> None:
+        """Keep the hub's reverts of a batch the live projector applied: the next re-fold starts from them."""
+        marker = f".{self.projection.hub}.{REVERT_TYPE}."
+        for msg in msgs:
+            if marker not in msg.subject:
+                continue
+            try:
+                event = decode_stored(msg.data, msg.headers, msg.subject)
+            except InvalidEvent:
+                continue  # the projector quarantined it
+            if isinstance(event, EventReverted) and event.hub == self.projection.hub:
+                self.pending[event.id] = event
+
+    async def load(self) -> None:
+        """Start from the reverts the hub has applied (before the projector applies more)."""
+        self.done = await self._applied()
+
+    async def _applied(self) -> set[str]:
+        async with self.engine.connect() as conn:
+            rows = await driver.fetch(await driver.in_schema(conn, self.projection.schema),
+                                      _select(self.projection.reverted, "revert_id"))  # fmt: skip
+        return {r for (r,) in rows}
+
+    async def refold(self) -> str:
+        """Re-fold what the reverts applied since the last call changed; says how (entities or whole hub)."""
+        started = time.perf_counter()
+        pending, self.pending = self.pending, {}
+        try:
+            return await self._refold(pending, started)
+        except BaseException:
+            self.pending = {**pending, **self.pending}  # tried again on the next request
+            raise
+
+    async def _refold(self, pending: dict[str, EventReverted], started: float) -> str:
+        from vsmesh.projectors.rebuild import rebuild  # rebuild imports the engine, as the runner does
+
+        fresh = {i: e for i, e in pending.items() if i not in self.done}
+        if fresh and not any(e.data.event_type == REVERT_TYPE for e in fresh.values()):
+            # The usual case: reverts of plain events, known from the batch that applied them.
+            applied, new, reverts = None, set(fresh), fresh
+        else:  # reverts of reverts, or reverts applied one by one: the table and the log say what changed
+            applied, logged = await asyncio.gather(self._applied(), reverts_in_log(self.js, self.projection.hub))
+            new = applied - self.done
+            reverts = {e.id: e for e in logged if isinstance(e, EventReverted)}
+        if not new:
+            return "nothing"
+        bound = log.bind(hub=self.projection.hub, reverts=len(new))
+        targets = targets_of(new, reverts)
+        how = plan(self.projection, targets) if targets is not None else "a revert is not in the log yet"
+        if not isinstance(how, str):
+            ids = {t.event_id for t in targets or ()}
+            planned, phases = time.perf_counter(), {}
+            if await refold_entities(self.js, self.engine, self.projection, how, ids, phases):
+                self.done |= new
+                bound.info("re-folded entities after a revert", entities=len(how),
+                           plan_s=round(planned - started, 3), **phases,
+                           seconds=round(time.perf_counter() - started, 3))  # fmt: skip
+                return ENTITIES
+            how = "the scoped re-fold could not vouch for it"
+        applied = applied if applied is not None else await self._applied()  # before: later ones stay new
+        # fresh: a leftover staging schema was folded with another set of reverts.
+        await rebuild(self.js, self.engine, self.projection, fresh=True)
+        self.done |= applied
+        bound.info("re-folded the hub after a revert", reason=how, seconds=round(time.perf_counter() - started, 3))
+        return WHOLE_HUB
