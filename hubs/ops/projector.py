@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from vsmesh.hubs.core import hub_projection
 from vsmesh.hubs.ops import fold_costs, fold_evidence, fold_incidents, fold_inventory, fold_readiness, manifest
-from vsmesh.hubs.ops.recent import cap_recent, trim_recent
+from vsmesh.hubs.ops.recent import trim_recent
 from vsmesh.hubs.ops.tables import metadata
 from vsmesh.projectors.projection import Handlers, Projection
 
@@ -27,5 +27,4 @@ def projection() -> Projection:
         ops_handlers(),
         manifest.EVENT_TYPES,
         after_batch=trim_recent,
-        before_write=cap_recent,
     )
