@@ -50,7 +50,10 @@ class Changes:
         found = self._newest.get(table)
         if found is None:
             found = self._newest[table] = (count, [])
-        found[1].append((key, build, args))
+        entries = found[1]
+        entries.append((key, build, args))
+        if len(entries) >= 4 * count + 256:  # bounded: what is dropped here holds no event until the write
+            _keep_largest(entries, count)
 
     def keep_newest(self, table: sa.Table, count: int, key: Callable[[dict[str, Any]], Any]) -> None:
         """Keep only the `count` inserted rows of `table` with the largest `key`."""
@@ -66,9 +69,8 @@ class Changes:
     async def flush(self, conn: AsyncConnection) -> None:
         """Write every change; rows with the same set of columns go in one statement (or one COPY)."""
         for table, (count, entries) in self._newest.items():
-            # Sorting what mostly arrives in order is nearly linear (Timsort); ties cannot happen (unique keys).
-            entries.sort(key=_FIRST, reverse=True)
-            self._inserts[table].extend(build(*args) for _, build, args in entries[:count])
+            _keep_largest(entries, count)
+            self._inserts[table].extend(build(*args) for _, build, args in entries)
         self._newest.clear()
         for table, rows in self._inserts.items():
             for columns, group in _group_by_columns(rows).items():
@@ -79,6 +81,13 @@ class Changes:
 
 
 _FIRST = operator.itemgetter(0)
+
+
+def _keep_largest(entries: list[tuple[Any, Any, tuple]], count: int) -> None:
+    # Sorting what mostly arrives in order is nearly linear (Timsort); keys are unique, so no ties.
+    entries.sort(key=_FIRST, reverse=True)
+    del entries[count:]
+
 
 _KEY_OF: dict[sa.Table, Callable[[dict[str, Any]], tuple]] = {}
 
