@@ -10,6 +10,7 @@ from nats.aio.client import Client
 from nats.errors import Error as NatsError
 from nats.js import JetStreamContext
 
+from vsmesh.bus.nats_internals import parser_for
 from vsmesh.errors import MeshNotRunning, PermissionDenied
 from vsmesh.settings import Settings
 
@@ -65,13 +66,14 @@ class Denials:
 
 class MeshClient(Client):
     """nats-py's client with the permission violations the server reports (`denials`) and JetStream
-    contexts that know their client.
+    contexts that know their client; its protocol parser is nats_internals.parser_for's.
 
     (It parsed message headers itself until nats-py 2.16 made its own parser fast: bus/nats_internals.py.)
     """
 
     def __init__(self) -> None:
         super().__init__()
+        self._ps = parser_for(self)  # nats-py's, or its fast subclass (bus/nats_internals.py)
         self.denials = Denials()
         self.closed = asyncio.Event()  # set when nats-py closes the client for good
 

@@ -36,6 +36,18 @@ Removed after measuring:
     an attribute of ours; a plain nats-py context still publishes, one event at a time. No speed was at
     stake for vsmesh's own clients, only a private attribute.
 
+Kept: the fast parser (`fast_parse`, class `_FastParser`, issue 20). nats-py's protocol parser runs, per
+message, a regex on the front of its buffer and a `del` of it, a coroutine for `Client._process_msg` and
+another for `_process_headers`, then the ordered consumer's checks: about a third of a rebuild's CPU
+(py-spy, bench/rebuild.py). Ours replaces `Client._ps` with a subclass of nats-py's Parser that walks a
+buffer of HMSG lines by index and, for a message of an ordered push subscription delivered directly (the
+readers', above) that is plain data in sequence, does what `_process_msg` does for it inline: the same
+counters, the ordered consumer's sequence tracking, nats-py's own header-line parser, the same Msg, the
+same hand-over. Everything else (status and flow-control messages, a sequence gap, other subscriptions,
+other operations, a parser mid-message) goes through nats-py's own code, unchanged. It relies on the
+source of `Parser.parse` and `Client._process_msg` being the reviewed one: `reviewed_sources` compares
+their digests, and where they differ the stock parser is used (and the test names the function).
+
 `VSMESH_NATS_PUBLIC` (comma-separated names of INTERNALS, or `all`) switches internals off in favour of
 nats-py's public path; it exists so bench/_compare_internals.py and bench/_read_path.py can measure both.
 """
@@ -43,6 +55,8 @@ nats-py's public path; it exists so bench/_compare_internals.py and bench/_read_
 from __future__ import annotations
 
 import asyncio
+import functools
+import hashlib
 import inspect
 import os
 import re
@@ -51,15 +65,19 @@ from pathlib import Path
 from typing import Any
 
 import structlog
+from nats.aio import client as nats_client
 from nats.aio.client import Client
 from nats.aio.msg import Msg
 from nats.aio.subscription import Subscription
+from nats.errors import ProtocolError
 from nats.js import JetStreamContext
+from nats.protocol.parser import AWAITING_CONTROL_LINE, HMSG_RE, MSG_RE, Parser
 
 log = structlog.get_logger(__name__)
 
 DIRECT_DELIVERY = "direct_delivery"
-INTERNALS = (DIRECT_DELIVERY,)
+FAST_PARSE = "fast_parse"
+INTERNALS = (DIRECT_DELIVERY, FAST_PARSE)
 
 
 def public_only(environ: dict[str, str] | None = None) -> frozenset[str]:
@@ -104,6 +122,10 @@ class _Direct:
 
     def put_nowait(self, msg: Msg) -> None:
         self._sub._pending_size -= len(msg.data)  # added just before, for nats-py's slow-consumer limit
+        self.deliver(msg)
+
+    def deliver(self, msg: Msg) -> None:
+        """Hand a message to the reader (the fast parser's way in: it never adds to the pending size)."""
         try:
             self._receive(msg)
         except Exception as e:  # noqa: BLE001 - nats-py's reading loop must go on, as with a callback
@@ -161,6 +183,147 @@ def delivers_directly(psub: Any) -> bool:
     return inner is not None and isinstance(getattr(inner, "_pending_queue", None), _Direct)
 
 
+# --- the fast parser ---------------------------------------------------------------------------------------
+
+# The digests of the nats-py functions the fast parser stands in for, as reviewed (nats-py 2.16.0). A changed
+# function may change what a message means (a new control message, a new counter): then the stock parser.
+REVIEWED = {
+    "Parser.parse": "7d6165f1766cccd1",
+    "Client._process_msg": "6cff75947e97717a",
+}
+
+# nats-py's own patterns for MSG and HMSG lines, matched at a position (`match(buf, pos)`) rather than at the
+# front of a buffer cut after every message: the same lines are messages to both parsers.
+_HMSG, _MSG = (re.compile(r.pattern.removeprefix(b"\\A")) for r in (HMSG_RE, MSG_RE))
+_PLAIN_HEADERS = b"NATS/1.0\r\n"  # a status line would follow "NATS/1.0" with a space
+_ACK_TOKENS = 9  # $JS.ACK.<stream>.<consumer>.<delivered>.<stream seq>.<consumer seq>.<time>.<pending>
+
+
+def _digest(fn: Callable[..., Any]) -> str:
+    return hashlib.sha256(inspect.getsource(fn).encode()).hexdigest()[:16]
+
+
+@functools.cache
+def changed_sources() -> tuple[str, ...]:
+    """The nats-py functions whose source is not the one the fast parser was reviewed against."""
+    found = {"Parser.parse": _digest(Parser.parse), "Client._process_msg": _digest(Client._process_msg)}
+    return tuple(name for name, digest in found.items() if REVIEWED[name] != digest)
+
+
+def parser_for(nc: Client) -> Parser:
+    """The protocol parser for a new client: the fast one when it is switched on and nats-py is as reviewed."""
+    if not enabled(FAST_PARSE) or nats_client.parse_email is not None:
+        return Parser(nc)  # (with fast_mail_parser installed, nats-py parses headers another way)
+    if changed_sources():
+        log.warning("nats-py's parser changed: reading with it (slower)", changed=list(changed_sources()))
+        return Parser(nc)
+    return _FastParser(nc)
+
+
+_MSG_ID = b"Nats-Msg-Id: "
+
+
+def _header_lines(nc: Client, lines: bytes) -> dict[str, str] | None:
+    """nats-py's reading of a plain header block: its own parser, but for the one header every stored event
+    carries (its id) read directly, as that parser reads it (in less than half its time: timeit, 9.8 vs
+    4.3 µs a call on the loaded machine)."""
+    if lines[:13] == _MSG_ID and lines.find(b"\r\n") == len(lines) - 4 and lines.isascii():
+        return {"Nats-Msg-Id": lines[13:-4].strip().decode()}
+    return nc._parse_header_lines(lines) or None
+
+
+class _FastParser(Parser):
+    """nats-py's parser with a fast path for the data messages of directly delivered ordered consumers."""
+
+    async def parse(self, data: bytes = b"") -> None:
+        self.buf.extend(data)
+        if self.state != AWAITING_CONTROL_LINE:
+            await Parser.parse(self)  # a message nats-py's parser began (it never does here): it finishes
+            return
+        try:
+            await self._parse()
+        except ValueError as e:  # a sid or size that is no number, as nats-py says it
+            raise ProtocolError("nats: malformed MSG") from e
+
+    async def _parse(self) -> None:
+        buf, pos = self.buf, 0
+        while pos < len(buf):
+            m = _HMSG.match(buf, pos) or _MSG.match(buf, pos)
+            if m is None:  # another operation (PING, INFO, -ERR …): nats-py's parser reads that one line
+                line_end = buf.find(b"\r\n", pos)
+                if line_end < 0:
+                    break  # not all here yet
+                line = bytes(buf[pos : line_end + 2])
+                del buf[: line_end + 2]
+                pos = 0
+                buf = await self._stock_line(line, buf)
+                continue
+            headed = m.re is _HMSG
+            payload_at = m.end()
+            end = payload_at + int(m[6] if headed else m[5])
+            if end + 2 > len(buf):
+                break  # the rest arrives with the next read; the line is matched again then
+            if headed and self._deliver(m, buf, payload_at, end):
+                pos = end + 2
+                continue
+            # nats-py's own path for this message, handed over as its parser does, the buffer already cut
+            # (groups first: a match reads them from the bytearray as it is now).
+            subject, sid, reply, hlen = m[1], int(m[2]), m[4] or b"", int(m[5]) if headed else 0
+            headers = bytes(buf[payload_at : payload_at + hlen]) if hlen else None
+            payload = bytes(buf[payload_at + hlen : end])
+            del buf[: end + 2]
+            pos = 0
+            await self.nc._process_msg(sid, subject, reply, payload, headers)
+            buf = self.buf  # a reconnect while it awaited resets the parser with a new buffer
+        del buf[:pos]
+
+    async def _stock_line(self, line: bytes, rest: bytearray) -> bytearray:
+        """Have nats-py's parser read one control line (no payload follows it); the buffer to go on with."""
+        self.buf = alone = bytearray(line)
+        try:
+            await Parser.parse(self)
+        finally:
+            if self.buf is alone:  # (not reset by a reconnect meanwhile)
+                self.buf = rest
+        return self.buf
+
+    def _deliver(self, m: re.Match[bytes], buf: bytearray, payload_at: int, end: int) -> bool:
+        """Hand over a plain data message in sequence as Client._process_msg would; False: leave it to nats-py."""
+        nc = self.nc
+        sid = int(m[2])
+        sub = nc._subs.get(sid)
+        if sub is None or sub._jsi is None or not sub._jsi._ordered or sub._max_msgs or sub._future:
+            return False
+        queue = sub._pending_queue
+        if type(queue) is not _Direct:
+            return False
+        hlen = int(m[5])
+        at = payload_at + hlen
+        if at >= end or buf[payload_at : payload_at + 10] != _PLAIN_HEADERS or not m[4]:
+            return False  # no data (a control message has none), a status line, or no reply
+        reply = m[4].decode()
+        tokens = reply.split(".")
+        jsi = sub._jsi
+        if len(tokens) != _ACK_TOKENS or tokens[0] != "$JS" or tokens[1] != "ACK" or int(tokens[6]) != jsi._dseq:
+            return False  # another reply form, or a gap: nats-py resets the ordered consumer
+        payload = bytes(buf[at:end])
+        if 0 < sub._pending_bytes_limit <= len(payload):
+            return False  # nats-py reports it as a slow consumer
+        stats = nc.stats
+        stats["in_msgs"] += 1
+        stats["in_bytes"] += len(payload)
+        sub._received += 1
+        jsi._active = True
+        jsi._dseq += 1
+        jsi._sseq = int(tokens[5])
+        headers = _header_lines(nc, bytes(buf[payload_at + 10 : at]))
+        msg = nc.msg_class(subject=m[1].decode(), reply=reply, data=payload, headers=headers, _client=nc, _sid=sid)
+        queue.deliver(msg)
+        jsi._fciseq += 1  # JetStreamContext._JSI.track_sequences
+        jsi._cmeta = reply
+        return True
+
+
 # --- what the tests check of nats-py ---------------------------------------------------------------------
 
 
@@ -172,7 +335,9 @@ def _nats_source() -> str:
 
 def missing_internals() -> list[str]:
     """What this module relies on that the installed nats-py no longer has, one line each (empty: all there)."""
-    missing: list[str] = []
+    missing: list[str] = [
+        f"{name} (its source differs from the one the fast parser mirrors)" for name in changed_sources()
+    ]
     init = inspect.getsource(Subscription.__init__)
     missing += [f"Subscription.{a} (set in __init__)" for a in SUBSCRIPTION_ATTRIBUTES if f"self.{a}" not in init]
     reading = inspect.getsource(Client._process_msg)

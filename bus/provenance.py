@@ -31,8 +31,10 @@ def check_provenance(event: Event, stored_subject: str) -> None:
         implied = _tail(event.hub, event.type, event.subject)
     except InvalidEvent:
         implied = None
-    if implied is not None and stored_subject.partition(".")[2] == implied:
-        return
+    # The stored subject is `{horizon}.{implied}`: it ends with it, right after its first dot (no new string).
+    if implied is not None and stored_subject.endswith(implied):
+        if stored_subject.find(".") == len(stored_subject) - len(implied) - 1:
+            return
     raise InvalidEvent(
         f"event {event.id} was stored on {stored_subject} but its envelope says hub {event.hub!r}, type "
         f"{event.type!r}, subject {event.subject!r}: an event counts only for the hub, type and entity of its "

@@ -59,7 +59,16 @@ class Event(msgspec.Struct, kw_only=True, frozen=True, omit_defaults=True, tag_f
     @property
     def type(self) -> str:
         """The CloudEvents type, i.e. this class's tag."""
-        return self.__struct_config__.tag  # type: ignore[return-value]
+        # Cached per class: msgspec builds a new StructConfig on every `__struct_config__` read, and the
+        # read paths ask every event its type (provenance, summaries).
+        cls = self.__class__
+        found = _TYPES.get(cls)
+        if found is None:
+            found = _TYPES[cls] = cls.__struct_config__.tag  # type: ignore[assignment]
+        return found  # type: ignore[return-value]
+
+
+_TYPES: dict[type[Event], str] = {}
 
 
 def new_event_id() -> str:

@@ -19,7 +19,7 @@ from vsmesh.projectors.changes import Changes
 from vsmesh.projectors.checkpoint import read_positions, save_position
 from vsmesh.projectors.driver import in_schema
 from vsmesh.projectors.partitions import hub_positions, own_positions
-from vsmesh.projectors.projection import Applied, Projection
+from vsmesh.projectors.projection import Applied, Handler, Projection
 from vsmesh.projectors.reverts import effective, record
 from vsmesh.projectors.source import decode
 
@@ -111,6 +111,7 @@ def _fold_once(
     folded = Folded(stream, Changes(), max(after, stream_sequence(msgs[-1])) if msgs else after)
     changes = folded.changes
     handler_for = projection.handler_for
+    handlers: dict[type, Handler | None] = {}  # this batch's lookups: a few classes, thousands of events
     hub = projection.hub
     keeps = projection.keeps  # a partition folds its share only (projectors/partitions.py)
     ours = msgs if keeps is None else [m for m in msgs if keeps(m.subject)]
@@ -131,7 +132,9 @@ def _fold_once(
         if reverted and event.id in reverted:
             skipped += 1
             continue
-        handler = handler_for(event_class)
+        handler = handlers.get(event_class, _UNKNOWN)
+        if handler is _UNKNOWN:
+            handler = handlers[event_class] = handler_for(event_class)
         if handler is None:
             skipped += 1
             continue
@@ -147,6 +150,7 @@ def _fold_once(
     return folded
 
 
+_UNKNOWN = object()
 _applied = tuple.__new__  # Applied(stream, seq) without NamedTuple's Python-level __new__ (one per event)
 
 

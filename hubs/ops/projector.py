@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from vsmesh.hubs.core import hub_projection
 from vsmesh.hubs.ops import fold_costs, fold_evidence, fold_incidents, fold_inventory, fold_readiness, manifest
-from vsmesh.hubs.ops.recent import cap_recent, trim_recent
+from vsmesh.hubs.ops.recent import trim_recent
 from vsmesh.hubs.ops.tables import RECENT_EVENTS_KEPT, metadata
 from vsmesh.projectors.projection import Handlers, Projection, RevertScope, event_type_of
 
@@ -74,7 +74,6 @@ def projection(slug: str = manifest.SLUG) -> Projection:
         ops_handlers(),
         manifest.EVENT_TYPES,
         after_batch=trim_recent,
-        before_write=cap_recent,
         entity_types=ENTITY_TYPES,
         scope=revert_scope(),
     )

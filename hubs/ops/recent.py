@@ -11,20 +11,22 @@ from vsmesh.projectors.projection import Applied
 
 
 def remember(event: Event, at: Applied, changes: Changes, summary: str) -> None:
-    """Record the event in the recent-events log with a one-line summary."""
-    changes.insert(
-        recent_events,
-        {
-            "stream": at.stream,
-            "seq": at.sequence,
-            "event_id": event.id,
-            "time": event.time,
-            "type": event.type,
-            "entity": event.subject,
-            "actor": event.actor,
-            "summary": summary,
-        },
-    )
+    """Record the event in the recent-events log with a one-line summary (built only if among the newest)."""
+    key = (event.time, at.stream, at.sequence)  # the trim's order (below)
+    changes.insert_newest(recent_events, RECENT_EVENTS_KEPT, key, _row, (event, at, summary))
+
+
+def _row(event: Event, at: Applied, summary: str) -> dict:
+    return {
+        "stream": at.stream,
+        "seq": at.sequence,
+        "event_id": event.id,
+        "time": event.time,
+        "type": event.type,
+        "entity": event.subject,
+        "actor": event.actor,
+        "summary": summary,
+    }
 
 
 def trim_recent() -> list[sa.Executable]:
@@ -43,8 +45,3 @@ def _trim() -> sa.Executable:
 
 
 _TRIM = _trim()  # built once: the engine compiles a statement once per schema (projectors/driver.py)
-
-
-def cap_recent(changes: Changes) -> None:
-    """Write only the batch's newest rows: the trim after the batch would delete the others anyway."""
-    changes.keep_newest(recent_events, RECENT_EVENTS_KEPT, key=lambda r: (r["time"], r["stream"], r["seq"]))

@@ -216,3 +216,58 @@ async def test_our_jetstream_context_names_its_client_and_a_plain_one_still_publ
         await plain.close()
     assert [p.duplicate for p in published] == [False, True, False]
     assert published[0].sequence == published[1].sequence < published[2].sequence
+
+
+# --- the fast parser -------------------------------------------------------------------------------------
+
+
+async def test_the_fast_parser_reads_what_nats_py_reads_off_a_stream(settings, js_publisher):
+    js, publisher = js_publisher
+    hub = f"ni-{uuid.uuid4().hex[:6]}-hub"
+    subject = f"operational.{hub}.ops-health-checked.service:s"
+    # Events as vsmesh stores them (one header), messages with other headers, none, big ones over many reads.
+    await _publish_health(publisher, hub, 2_000)
+    for i in range(200):
+        if i % 3 == 0:
+            await js.publish(subject, b"", headers={"X-Case": "é ü", "Nats-Msg-Id": f"{hub}-{i}", "X-Two": "2"})
+        elif i % 3 == 1:
+            await js.publish(subject, b"no headers at all " * (i % 7))
+        else:
+            await js.publish(subject, bytes(range(256)) * 400, headers={"Nats-Msg-Id": f"{hub}-{i}"})  # 100 KB
+    await _publish_health(publisher, hub, 500)
+
+    def seen(msgs: list[Msg]) -> list[tuple]:
+        return [(m.subject, m.data, m.headers, m.metadata.sequence.stream) for m in msgs]
+
+    nc = js.client
+    assert isinstance(nc._ps, nats_internals._FastParser), "the fast parser did not take: see missing_internals()"
+    ours: list[Msg] = []
+    async with StreamReader(js, "OPERATIONAL", f"operational.{hub}.>", Start()) as reader:
+        async for batch in reader.drain_to_head(500):
+            ours += batch
+    # nats-py as shipped, its own parser and queue, reading the same stream.
+    plain = await nats.connect(settings.nats_url, user=settings.nats_user, password=settings.nats_password)
+    try:
+        sub = await plain.jetstream().subscribe(f"operational.{hub}.>", stream="OPERATIONAL", ordered_consumer=True)
+        shipped = [await sub.next_msg(timeout=10) for _ in range(len(ours))]
+        await sub.unsubscribe()
+    finally:
+        await plain.close()
+    assert len(ours) == 2_700
+    assert seen(ours) == seen(shipped)  # same messages, same headers (or none), same order
+    assert nc.stats["in_msgs"] >= 2_700  # the client's counters go on as nats-py's own path keeps them
+
+
+def test_a_changed_nats_py_parser_falls_back_to_the_stock_one(monkeypatch):
+    # Where nats-py's Parser.parse or Client._process_msg is not the reviewed source, our client reads with
+    # nats-py's own parser (and the first test of this file names the function).
+    client = nats_internals.Client()
+    assert type(nats_internals.parser_for(client)) is nats_internals._FastParser
+    monkeypatch.setitem(nats_internals.REVIEWED, "Client._process_msg", "0" * 16)
+    nats_internals.changed_sources.cache_clear()
+    try:
+        assert type(nats_internals.parser_for(client)) is nats_internals.Parser
+        assert any("Client._process_msg" in line for line in missing_internals())
+    finally:
+        monkeypatch.undo()
+        nats_internals.changed_sources.cache_clear()
