@@ -64,6 +64,7 @@ class Changes:
 
     def only(self, keep: Callable[[sa.Table, dict[str, Any]], bool]) -> Changes:
         """The changes whose rows `keep` accepts (a scoped revert writes only its entities' rows)."""
+        self._build_newest()
         kept = Changes()
         for table, by_key in self._upserts.items():
             if rows := {k: r for k, r in by_key.items() if keep(table, r)}:
@@ -75,6 +76,7 @@ class Changes:
 
     def rows(self) -> list[dict[str, Any]]:
         """Every row, inserted or upserted, of every table."""
+        self._build_newest()
         return [r for rows in self._inserts.values() for r in rows] + [
             r for by_key in self._upserts.values() for r in by_key.values()
         ]
@@ -85,16 +87,20 @@ class Changes:
 
     async def flush(self, conn: AsyncConnection) -> None:
         """Write every change; rows with the same set of columns go in one statement (or one COPY)."""
-        for table, (count, entries) in self._newest.items():
-            _keep_largest(entries, count)
-            self._inserts[table].extend(build(*args) for _, build, args in entries)
-        self._newest.clear()
+        self._build_newest()
         for table, rows in self._inserts.items():
             for columns, group in _group_by_columns(rows).items():
                 await insert_rows(conn, table, columns, group)
         for table, by_key in self._upserts.items():
             for columns, group in _group_by_columns(by_key.values()).items():
                 await upsert_rows(conn, table, columns, group)
+
+    def _build_newest(self) -> None:
+        """Build the kept rows of `insert_newest` as inserts (a scoped revert's `only` must see them too)."""
+        for table, (count, entries) in self._newest.items():
+            _keep_largest(entries, count)
+            self._inserts[table].extend(build(*args) for _, build, args in entries)
+        self._newest.clear()
 
 
 _FIRST = operator.itemgetter(0)
