@@ -12,6 +12,7 @@ import uuid
 import asyncpg
 
 from tests.conftest import VSMESH, wait_until
+from tests.hub_lock import HeldHubLock
 
 
 def staged(database_url: str) -> int:
@@ -97,17 +98,20 @@ def test_snapshot_is_stored_beside_the_log_and_listed(cli, running_mesh):
 
 
 def test_status_shows_each_projector_with_head_lag_and_rate(cli, running_mesh):
-    publish_health(cli, f"svc-{uuid.uuid4().hex[:8]}", "green")
+    # 200 events at once: the report covering the interval that applied them shows a rate above zero.
+    lines = "".join(json.dumps({"status": "green"}) + "\n" for _ in range(200))
+    args = ("publish", "ops-health-checked", "--hub", "ops-hub", "--subject", f"service/rate-{uuid.uuid4().hex[:6]}")
+    assert cli(*args, "--data", "-", input=lines).exit_code == 0
 
     # `vsmesh up` reports through the status bucket every few seconds.
     def ops_row():
         rows = json.loads(cli("status", "--json").stdout)["projectors"]
         row = next(r for r in rows if r["hub"] == "ops-hub")
-        return row if row["running"] and row["lag"] == 0 else None
+        return row if row["running"] and row["lag"] == 0 and row["events_per_s"] > 0 else None
 
-    row = wait_until(ops_row, timeout=15, what="ops-hub reported as running and caught up")
+    row = wait_until(ops_row, timeout=15, what="ops-hub reported as running, caught up and applying events")
     assert row["head"] >= row["position"] > 0
-    assert row["events_per_s"] is not None and row["last_error"] is None
+    assert row["last_error"] is None
 
 
 def test_a_killed_rebuild_is_resumed_by_the_next_run(cli, running_mesh, mesh_env, settings, tmp_path):
@@ -115,13 +119,14 @@ def test_a_killed_rebuild_is_resumed_by_the_next_run(cli, running_mesh, mesh_env
     args = ("publish", "ops-health-checked", "--hub", "ops-hub", "--subject", f"service/k-{uuid.uuid4().hex[:6]}")
     assert cli(*args, "--data", "-", input=lines).exit_code == 0
 
-    # A rebuild in its own process, SIGKILLed once its staging schema holds some batches.
+    # A rebuild in its own process, SIGKILLed once its staging schema holds some batches. The hub's write lock
+    # is held meanwhile, so the rebuild cannot swap: however fast it builds, it is killed before it finishes.
     env = {**os.environ, **mesh_env}
-    with open(tmp_path / "rebuild.log", "wb") as err:
+    with HeldHubLock(settings.database_url, "ops-hub"), open(tmp_path / "rebuild.log", "wb") as err:
         proc = subprocess.Popen([*VSMESH, "rebuild", "ops-hub", "--batch-size", "100"], env=env, stderr=err)
-    wait_until(lambda: staged(settings.database_url) > 0, timeout=30, what="the rebuild to write batches", proc=proc)
-    proc.send_signal(signal.SIGKILL)
-    proc.wait()
+        wait_until(lambda: staged(settings.database_url) > 0, timeout=30, what="the rebuild to write batches", proc=proc)
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
 
     # Left behind and listed as interrupted; the live hub answers as before.
     listed = json.loads(cli("rebuild", "--list", "--json").stdout)
