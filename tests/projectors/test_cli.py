@@ -124,7 +124,8 @@ def test_a_killed_rebuild_is_resumed_by_the_next_run(cli, running_mesh, mesh_env
     env = {**os.environ, **mesh_env}
     with HeldHubLock(settings.database_url, "ops-hub"), open(tmp_path / "rebuild.log", "wb") as err:
         proc = subprocess.Popen([*VSMESH, "rebuild", "ops-hub", "--batch-size", "100"], env=env, stderr=err)
-        wait_until(lambda: staged(settings.database_url) > 0, timeout=30, what="the rebuild to write batches", proc=proc)
+        building = lambda: staged(settings.database_url) > 0  # noqa: E731
+        wait_until(building, timeout=30, what="the rebuild to write batches", proc=proc)
         proc.send_signal(signal.SIGKILL)
         proc.wait()
 
