@@ -293,7 +293,10 @@ def test_the_cli_logs_in_as_the_user_the_environment_names(secured):
     assert refused.returncode == 1
     [line] = error_lines(refused)
     assert f"NATS user '{READER_USER}' may not publish on {subject}" in line
-    assert took < 6, f"the refusal took {took:.1f} s: it was retried like an outage"
+    # Refused at once, not retried like an outage: no retry is logged (the publisher logs each one). The time
+    # is only a backstop: a CLI start alone took 7.4 s on the shared machine at load 16, so it may not be tight.
+    assert "publish retried" not in refused.stderr, refused.stderr
+    assert took < 12, f"the refusal took {took:.1f} s: it was retried like an outage"
     assert asyncio.run(last_on(server, "OPERATIONAL", subject)) is None
 
     wrong = vsmesh(path, *publish, VSMESH_NATS_USER="admin", VSMESH_NATS_PASSWORD="not-the-password")

@@ -12,6 +12,7 @@ import pytest
 import sqlalchemy as sa
 
 from tests.conftest import wait_until
+from tests.currencies import unique_currency
 from vsmesh.bus.connection import connect
 from vsmesh.bus.publisher import Publisher
 from vsmesh.events.schemas.core import MessageSent
@@ -125,8 +126,7 @@ def test_an_incident_opens_and_clears_a_dev_blocker(settings, cli):
 
 
 def test_balance_and_burn_under_the_threshold_escalate_to_canon(settings, cli):
-    currency = "X" + uuid.uuid4().hex[:2].upper().replace("0", "A").replace("1", "B")  # a currency no other test uses
-    currency = "".join(c if c.isalpha() else "Q" for c in currency)[:3]
+    currency = unique_currency()  # a currency no other test uses
     today = dt.datetime.now(dt.UTC).date()
     # A burn of 1000 a month for the last months, then a balance that lasts two of them.
     for months_ago in (1, 2, 3):
