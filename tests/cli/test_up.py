@@ -29,10 +29,10 @@ def start_foreground(data_dir, output):
     env = {k: v for k, v in os.environ.items() if not k.startswith("VSMESH_")}
     env["VSMESH_DATA_DIR"] = str(data_dir)
     with open(output, "wb") as out:
-        proc = subprocess.Popen([*VSMESH, "up"], env=env, stdout=out, stderr=subprocess.STDOUT)
+        proc = subprocess.Popen([*VSMESH, "up", "--no-demo"], env=env, stdout=out, stderr=subprocess.STDOUT)
     # Ready as said by this process: a killed `up` leaves `ready` in mesh.json behind it.
     mine = lambda: (state := load_state(data_dir)).ready and state.supervisor_pid == proc.pid  # noqa: E731
-    wait_until(mine, what="vsmesh up", proc=proc, log=output)
+    wait_until(mine, timeout=120, what="vsmesh up", proc=proc, log=output)
     return proc
 
 
