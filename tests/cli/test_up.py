@@ -45,20 +45,9 @@ def data_dir():
 
 
 def test_up_twice_then_sigterm_leaves_no_process(data_dir):
-    first = start_foreground(data_dir, data_dir.parent / "first.out")
+    proc = start_foreground(data_dir, data_dir.parent / "up.out")
     state = load_state(data_dir)
     assert pid_alive(state.nats_pid) and postmaster_pid(data_dir / "postgres")
-
-    # A killed `up` leaves its servers running; the next `up` reuses them rather than starting others.
-    postgres = postmaster_pid(data_dir / "postgres")
-    first.send_signal(signal.SIGKILL)
-    first.wait(30)
-    assert pid_alive(state.nats_pid) and postmaster_pid(data_dir / "postgres") == postgres
-    proc = start_foreground(data_dir, data_dir.parent / "second.out")
-    assert load_state(data_dir).nats_pid == state.nats_pid
-    assert postmaster_pid(data_dir / "postgres") == postgres
-    said = (data_dir.parent / "second.out").read_text()
-    assert "reusing nats-server" in said and "postgresql reused" in said
 
     # A second `up` on the same data dir says so and leaves the first alone.
     again = vsmesh(data_dir, "up", timeout=60)
@@ -91,10 +80,19 @@ def test_restarted_mesh_keeps_events_and_read_model(data_dir):
         '{"status":"green"}',
     )
     wait_until(lambda: "gitea" in vsmesh(data_dir, "summary", "ops-hub").stdout, timeout=10, what="gitea")
-    assert "stopped" in vsmesh(data_dir, "down").stdout
-    assert "no mesh found" in vsmesh(data_dir, "summary", "ops-hub", check=False).stderr
 
+    # A killed `up` leaves its servers running; the next `up` reuses them rather than starting others.
+    state = load_state(data_dir)
+    postgres = postmaster_pid(data_dir / "postgres")
+    os.kill(state.supervisor_pid, signal.SIGKILL)
+    wait_until(lambda: not pid_alive(state.supervisor_pid), timeout=30, what="the killed up to be gone")
+    assert pid_alive(state.nats_pid) and postmaster_pid(data_dir / "postgres") == postgres
+    log_start = (data_dir / "mesh.log").stat().st_size
     vsmesh(data_dir, "up", "--detach")
+    assert load_state(data_dir).nats_pid == state.nats_pid
+    assert postmaster_pid(data_dir / "postgres") == postgres
+    said = (data_dir / "mesh.log").read_text()[log_start:]
+    assert "reusing nats-server" in said and "postgresql reused" in said
     summary = json.loads(vsmesh(data_dir, "summary", "ops-hub", "--json").stdout)
     assert [(s["name"], s["status"]) for s in summary["services"]] == [("gitea", "green")]
     assert "service/gitea" in vsmesh(data_dir, "tail", "--no-follow").stdout
@@ -113,6 +111,9 @@ def test_restarted_mesh_keeps_events_and_read_model(data_dir):
     wait_until(lambda: '"red"' in vsmesh(data_dir, "summary", "ops-hub", "--json").stdout, timeout=10, what="red")
     events = json.loads(vsmesh(data_dir, "summary", "ops-hub", "--json").stdout)["recent_events"]
     assert len(events) == 2
+    assert "stopped" in vsmesh(data_dir, "down").stdout
+    assert "no mesh found" in vsmesh(data_dir, "summary", "ops-hub", check=False).stderr
+    assert not pid_alive(state.nats_pid) and postmaster_pid(data_dir / "postgres") is None
 
 
 def test_up_on_a_terminal_prints_a_banner_and_keeps_the_detail_in_the_log(data_dir):
