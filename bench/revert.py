@@ -16,7 +16,9 @@ import statistics
 import time
 import uuid
 
+import nats
 from _servers import servers
+from nats.js.api import DeliverPolicy
 
 from vsmesh.bus.connection import connect
 from vsmesh.bus.publisher import Publisher
@@ -82,6 +84,30 @@ async def rounds(js, settings, n: int, history: int) -> tuple[list[float], list[
     return revert, floor
 
 
+async def raw_refold_ms(settings, stream: str, subject: str) -> float:
+    """The raw-client floor of a revert: a revert re-folds the hub from its log, so the least it can cost is a
+    plain nats-py client (no vsmesh code) publishing one message and reading the hub's whole history up to it
+    with an ordered push consumer, decoding nothing and writing nothing."""
+    nc = await nats.connect(settings.nats_url, user=settings.nats_user, password=settings.nats_password)
+    js = nc.jetstream()
+    done, last = asyncio.Event(), 0
+
+    async def read(msg) -> None:
+        if msg.metadata.sequence.stream >= last:
+            done.set()
+
+    try:
+        t = time.perf_counter()
+        last = (await js.publish(subject.replace(">", "bench-floor.service:floor"), b"{}", stream=stream)).seq
+        sub = await js.subscribe(subject, cb=read, ordered_consumer=True, deliver_policy=DeliverPolicy.ALL)
+        await asyncio.wait_for(done.wait(), 60)
+        took = time.perf_counter() - t
+        await sub.unsubscribe()
+    finally:
+        await nc.close()
+    return took * 1000
+
+
 async def main(n: int, history: int) -> None:
     with servers() as settings:
         configure_logging(settings)
@@ -89,11 +115,15 @@ async def main(n: int, history: int) -> None:
         js = nc.jetstream()
         await ensure_streams(js)
         lat, floor_lat = await rounds(js, settings, n, history)
+        raw = statistics.median(
+            [await raw_refold_ms(settings, "OPERATIONAL", "operational.ops-hub.>") for _ in range(5)]
+        )
         await nc.close()
     p50, floor = statistics.median(lat) * 1000, statistics.median(floor_lat) * 1000
     p95 = statistics.quantiles(lat, n=20)[-1] * 1000 if len(lat) > 1 else p50
     print(f"revert -> visible: p50 {p50:.1f} ms, p95 {p95:.1f} ms, max {max(lat) * 1000:.1f} ms over {n}")
     print(f"publish -> visible (floor): p50 {floor:.1f} ms; ops-hub history {history + 3 * n} events at most")
+    print(f"raw nats-py publish + read of the hub's whole history (raw floor): p50 {raw:.1f} ms")
     print(
         json.dumps(
             {
@@ -102,6 +132,8 @@ async def main(n: int, history: int) -> None:
                 "floor": round(floor, 2),
                 "ratio": round(p50 / floor, 1),
                 "target_ms": 2000,
+                "raw_floor": round(raw, 2),
+                "raw_ratio": round(p50 / raw, 1),
             }
         )
     )

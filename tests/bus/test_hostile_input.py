@@ -234,6 +234,8 @@ def test_secrets_never_reach_log_lines(capsys, restored_logging):
     err = capsys.readouterr().err
     assert "settings" in err and "connecting" in err and "retry" in err
     assert secret not in err
+    # The README's form: the user stays readable, the password becomes `***`.
+    assert "nats://admin:***@127.0.0.1:4222" in err and "postgresql://vsmesh:***@db/vsmesh" in err
     assert secret not in repr(settings.model_copy(update={"nats_url": None, "database_url": None}))
     logging.getLogger("vsmesh").debug("%s", io.StringIO())  # stdlib logging is untouched
 

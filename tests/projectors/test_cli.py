@@ -7,12 +7,16 @@ import json
 import os
 import signal
 import subprocess
+import threading
+import time
 import uuid
 
 import asyncpg
 
 from tests.conftest import VSMESH, wait_until
 from tests.hub_lock import HeldHubLock
+from vsmesh.bus.connection import connect
+from vsmesh.bus.contract_client import ask
 
 
 def staged(database_url: str) -> int:
@@ -79,9 +83,54 @@ def test_rebuild_flags_are_checked_before_anything_runs(cli):
         assert result.exit_code != 0 and says in result.output + result.stderr, (args, result.output)
 
 
-def test_rebuild_logs_progress_lines_off_a_terminal(cli, running_mesh):
-    result = cli("rebuild", "ops-hub")
+class Asking:
+    """Asks ops-hub's contract for its summary over and over from a thread of its own (the CLI under test runs
+    its own event loop), keeping when each answer came and every failure."""
+
+    def __init__(self, settings, name: str) -> None:
+        self.settings, self.name = settings, name
+        self.answered: list[float] = []
+        self.errors: list[str] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=lambda: asyncio.run(self._run()), daemon=True)
+
+    async def _run(self) -> None:
+        nc = await connect(self.settings, name="test-asking")
+        try:
+            while not self._stop.is_set():
+                try:
+                    summary = await ask(nc, "ops-hub", "get_domain_summary", {"limit": 5000})
+                    if not any(s["name"] == self.name for s in summary["services"]):
+                        self.errors.append(f"{self.name} missing: the hub answered from a half-built schema")
+                    self.answered.append(time.monotonic())
+                except Exception as e:  # noqa: BLE001 - every failure is the finding
+                    self.errors.append(repr(e))
+        finally:
+            await nc.close()
+
+    def __enter__(self) -> "Asking":
+        self._thread.start()
+        wait_until(lambda: self.answered or self.errors, timeout=30, what="the first answer")
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join(30)
+
+
+def test_rebuild_logs_progress_lines_off_a_terminal_while_the_hub_answers(cli, running_mesh, settings):
+    # The README's promise: the hub keeps answering its contract while `vsmesh rebuild` replaces its schema.
+    name = f"svc-{uuid.uuid4().hex[:8]}"
+    publish_health(cli, name, "green")
+    wait_until(lambda: status_of(cli, name) == "green", timeout=15, what="the service in the live summary")
+    with Asking(settings, name) as asking:
+        started = time.monotonic()
+        result = cli("rebuild", "ops-hub")
+        ended = time.monotonic()
     assert result.exit_code == 0, result.output
+    assert not asking.errors, asking.errors[:3]
+    during = [t for t in asking.answered if started <= t <= ended]
+    assert len(during) >= 3, f"{len(during)} answers during a {ended - started:.1f} s rebuild"
     assert "ops-hub rebuilt from" in result.stdout
     lines = [json.loads(line) for line in result.stderr.splitlines() if line.startswith("{")]
     progress = [line for line in lines if line.get("event") == "rebuild progress"]

@@ -121,6 +121,20 @@ async def test_an_interrupted_rebuild_is_resumed_and_never_touches_the_live_hub(
     assert await digest(db, projection, projection.schema) == live
     assert not [b for b in await list_builds(db) if b.hub == projection.hub]
 
+    # Interrupted again, then `vsmesh rebuild --fresh`: the half-built schema is dropped and the build starts over.
+    progress_seen.clear()
+    task = asyncio.create_task(
+        rebuild(js, db, projection, batch_size=200, progress=lambda done, total: done >= 1000 and progress_seen.set())
+    )
+    await asyncio.wait_for(progress_seen.wait(), 30)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert len(await ledger_seqs(db, staging_schema(projection.schema))) > 0
+    fresh = await rebuild(js, db, projection, batch_size=200, fresh=True)
+    assert not fresh.resumed and fresh.events == 4000
+    assert await digest(db, projection, projection.schema) == live
+
 
 async def test_a_leftover_of_another_projector_version_is_discarded(bus, db, settings):
     js, publisher = bus
