@@ -23,7 +23,7 @@ from vsmesh.bus.streams import ensure_streams
 from vsmesh.hubs.ops import contract, projection
 from vsmesh.logs import configure_logging
 from vsmesh.projectors.database import create_engine
-from vsmesh.projectors.engine import in_schema
+from vsmesh.projectors.engine import ensure_schema, in_schema
 from vsmesh.projectors.runner import ProjectorStats, run_projection
 
 
@@ -54,8 +54,8 @@ async def summary_latencies(js, settings, n: int) -> list[float]:
     engine = create_engine(settings)
     stop = asyncio.Event()
     ops = projection()
+    await ensure_schema(engine, ops, ops.schema)  # before asking it (a 0.5 s sleep was too short under load)
     task = asyncio.create_task(run_projection(js, engine, ops, settings, stop, ProjectorStats(ops.hub)))
-    await asyncio.sleep(0.5)
     out = []
     try:
         for i in range(n):

@@ -26,7 +26,7 @@ from vsmesh.bus.streams import ensure_streams
 from vsmesh.hubs.ops import contract, projection
 from vsmesh.logs import configure_logging
 from vsmesh.projectors.database import create_engine
-from vsmesh.projectors.engine import in_schema
+from vsmesh.projectors.engine import ensure_schema, in_schema
 from vsmesh.projectors.runner import ProjectorStats, run_projection
 
 
@@ -53,9 +53,9 @@ async def rounds(js, settings, n: int, history: int) -> tuple[list[float], list[
     engine = create_engine(settings)
     stop = asyncio.Event()
     ops = projection()
+    await ensure_schema(engine, ops, ops.schema)  # before asking it (a 0.5 s sleep was too short under load)
     task = asyncio.create_task(run_projection(js, engine, ops, settings, stop, ProjectorStats(ops.hub)))
     floor, revert = [], []
-    await asyncio.sleep(0.5)  # the projector creates the hub's schema
     try:
         for _ in range(n):
             name = f"bench-{uuid.uuid4().hex[:6]}"
