@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import shutil
+import socket
 import threading
 import uuid
 from collections.abc import AsyncIterator, Iterator
@@ -33,7 +34,6 @@ from vsmesh.errors import Unauthorized
 from vsmesh.gateway.clients import Clients
 from vsmesh.gateway.mcp_server import MCP_PATH, Gateway, mcp_app
 from vsmesh.gateway.principal import Principal
-from vsmesh.runtime.nats_server import free_port
 
 # Stand-in tokens (NOT JWTs): "agent:NAME" and "human:NAME" name who calls. The real verifier replaces this.
 TOKEN_KINDS = ("agent", "human")
@@ -62,7 +62,10 @@ class RunningGateway:
 
 @pytest.fixture(scope="session")
 def gateway(settings, running_mesh) -> Iterator[RunningGateway]:
-    port = free_port()
+    # A socket bound here on port 0: the OS chooses, and nothing can take the port before uvicorn serves on it.
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
     ready = threading.Event()
     holder: dict[str, Any] = {}
 
@@ -72,7 +75,7 @@ def gateway(settings, running_mesh) -> Iterator[RunningGateway]:
         app = Starlette(routes=routes, lifespan=lifespan)
         server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on"))
         holder.update(server=server, gateway=lifespan.gateway, loop=asyncio.get_running_loop())
-        task = asyncio.create_task(server.serve())
+        task = asyncio.create_task(server.serve(sockets=[sock]))
         while not server.started:  # noqa: ASYNC110 - uvicorn offers no event to wait on
             await asyncio.sleep(0.02)
         ready.set()
