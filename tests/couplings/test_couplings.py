@@ -125,18 +125,22 @@ def test_an_incident_opens_and_clears_a_dev_blocker(settings, cli):
     print(shown.stdout)
 
 
-def test_balance_and_burn_under_the_threshold_escalate_to_canon(settings, cli):
+def publish_low_runway(settings) -> str:
+    """A burn of 1000 a month for the last months, then a balance that lasts two of them, in a currency of its
+    own: the balance's id (fin-balance-to-runway, then fin-runway-to-canon-escalation follow from it)."""
     currency = unique_currency()  # a currency no other test uses
     today = dt.datetime.now(dt.UTC).date()
-    # A burn of 1000 a month for the last months, then a balance that lasts two of them.
     for months_ago in (1, 2, 3):
         day = (today.replace(day=1) - dt.timedelta(days=28 * months_ago - 27)).replace(day=15)
         pub(settings, "fin-cost-recorded", "fin-hub", None,
                       {"amount": {"amount": "1000.00", "currency": currency},
              "incurred_on": day.isoformat()})  # fmt: skip
-    balance = pub(settings, "fin-balance-recorded", "fin-hub", "account/main",
-                            {"balance": {"amount": "2000.00", "currency": currency},
-                   "as_of": today.isoformat()})  # fmt: skip
+    return pub(settings, "fin-balance-recorded", "fin-hub", "account/main",
+               {"balance": {"amount": "2000.00", "currency": currency}, "as_of": today.isoformat()})  # fmt: skip
+
+
+def test_balance_and_burn_under_the_threshold_escalate_to_canon(settings, cli):
+    balance = publish_low_runway(settings)
     runway_id = derived_id("fin-balance-to-runway", balance)
     escalation_id = derived_id("fin-runway-to-canon-escalation", runway_id)
     found = wait_until(
