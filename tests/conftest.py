@@ -36,6 +36,13 @@ def server_dir() -> Path:
     return Path(tempfile.mkdtemp(prefix="vsmesh-test-"))
 
 
+def pytest_terminal_summary(terminalreporter, config) -> None:
+    """The random order's seed at the end of every run, where `-q` (make test) still shows it."""
+    seed = getattr(config.option, "randomly_seed", None)
+    if config.pluginmanager.hasplugin("randomly") and isinstance(seed, int):
+        terminalreporter.write_line(f"test order: random, seed {seed} (again: -p randomly --randomly-seed={seed})")
+
+
 @pytest.fixture(scope="session")
 def session_dir() -> Iterator[Path]:
     path = server_dir()
