@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test soak bench lint clean browser
+.PHONY: run test test-each soak bench lint clean browser
 
 $(STAMP): pyproject.toml
 	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
@@ -32,6 +32,10 @@ browser:
 	    echo "error: the page tests need chromium: run 'sudo apt-get install chromium' (Debian/Ubuntu)" >&2; \
 	    exit 1; \
 	  fi; }
+
+# Every test file in a session of its own: what passes only after another file ran fails here (not in `make test`).
+test-each: $(STAMP) browser
+	PYTHON=$(BIN)/python tests/run_each_file.sh $(PYTEST_ARGS)
 
 soak: $(STAMP)
 	$(BIN)/python -m pytest -q -s -m soak tests/soak

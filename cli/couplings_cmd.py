@@ -47,11 +47,13 @@ async def coupling_rows(settings: Settings) -> list[dict[str, Any]]:
 
     from vsmesh.bus.connection import connect
     from vsmesh.hubs.coupling import all_couplings
+    from vsmesh.projectors.coupling import enabled
     from vsmesh.projectors.database import create_engine
     from vsmesh.projectors.reactor import ensure_tables, lag, positions
 
     disabled = set(settings.couplings_disabled)
     found = all_couplings()
+    enabled(found, disabled)  # a misspelt name fails here as it would fail `vsmesh up`, naming the known ones
     rows = [
         {
             "name": c.name,

@@ -155,7 +155,11 @@ async def _hold(
             if stop.is_set() or task.done():
                 break
             try:
-                held = await kv.update(key, value, last=held)
+                # Bounded by what is left before LOSE_AFTER_S: unbounded, an unanswered renewal waited out
+                # nats-py's 5 s request timeout first, and the work went on past the TTL (tests/projectors/
+                # test_lease.py: stopped 6.0 s after NATS froze, against a 4 s TTL).
+                left = max(LOSE_AFTER_S - (time.monotonic() - renewed), 0.05)
+                held = await asyncio.wait_for(kv.update(key, value, last=held), left)
                 renewed = time.monotonic()
             except KeyWrongLastSequenceError:
                 bound.warning("lease lost: taken over", at=time.time())

@@ -89,13 +89,16 @@ def _node_config(data_dir: Path, node: ClusterNode, state: ClusterState) -> str:
         "authorization": {"user": ROUTE_USER, "password": state.route_password},
         "routes": routes,
     }
+    # One node has no routes, and nats-server refuses a JetStream cluster without any ("JetStream cluster
+    # requires configured routes"): `cluster up --nodes 1` failed at start. Alone, it runs unclustered.
+    clustered = f"cluster: {json.dumps(cluster)}\n" if routes else ""
     return (
         f"server_name: {json.dumps(node.name)}\n"
         f"listen: 127.0.0.1:{node.port}\n"
         f"http: 127.0.0.1:{node.monitor_port}\n"
         f"max_payload: {MAX_PAYLOAD}\n"
         f"jetstream {{ store_dir: {json.dumps(str(data_dir / node.name / 'jetstream'))} }}\n"
-        f"cluster: {json.dumps(cluster)}\n"
+        f"{clustered}"
         # The config sits beside auth.conf in the data dir: includes are relative to the including file.
         f"authorization {{ include {json.dumps(AUTH_FILE)} }}\n"
     )

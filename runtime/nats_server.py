@@ -164,17 +164,42 @@ def start_nats(
     Authorization is always on: `admin` (the CLI's, `password` or a generated one), `reader`, and a
     service user per hub (`hubs`, default every known hub), credentials in `<data_dir>/creds/`.
     Monitoring listens on loopback at `monitor_port` (kept across restarts; a free one if it is taken).
+    A port found free can be taken by another process before the server binds it: then free ones are
+    chosen again (twice at most), as for a port taken before the start.
     """
     data_dir = data_dir.resolve()
+    for _ in range(3):
+        try:
+            return _start_nats_once(data_dir, port, password, hubs, monitor_port)
+        except _PortTaken as taken:
+            password = taken.password  # the users are written: keep the admin's password
+            port = monitor_port = None
+    raise MeshNotRunning(f"nats-server found its ports taken three times; see {data_dir}/nats.log")
+
+
+class _PortTaken(Exception):
+    def __init__(self, password: str) -> None:
+        self.password = password
+
+
+def _start_nats_once(
+    data_dir: Path, port: int | None, password: str | None, hubs: Iterable[str] | None, monitor_port: int | None
+) -> NatsServer:
     port = free_port(port or PREFERRED_PORT)
     monitor_port = free_port(monitor_port)
     while monitor_port == port:  # both only chosen, not yet bound: a random pick may repeat the other
         monitor_port = free_port()
     password = configure_nats(data_dir, port=port, password=password, hubs=hubs, monitor_port=monitor_port)
-    proc = spawn_nats(data_dir / "nats.conf", data_dir / "nats.log")
+    log_path = data_dir / "nats.log"
+    logged_before = log_path.stat().st_size if log_path.exists() else 0
+    proc = spawn_nats(data_dir / "nats.conf", log_path)
     deadline = time.monotonic() + 15
     while not port_answers(port):
         if proc.poll() is not None:
+            with open(log_path, "rb") as log:
+                log.seek(logged_before)
+                if b"address already in use" in log.read():
+                    raise _PortTaken(password)
             raise MeshNotRunning(f"nats-server exited at start (code {proc.returncode}); see {data_dir}/nats.log")
         if time.monotonic() > deadline:
             proc.kill()

@@ -78,9 +78,11 @@ class EmbeddedServers:
     def stop(self) -> None:
         if self.nats_pid:
             stop_pid(self.nats_pid)
+            log.info("nats-server stopped", pid=self.nats_pid)  # the order of these lines is the README's promise
             self.nats_pid = None
         if self.postgres:
             stop_postgres(self.pgdata, self.places)
+            log.info("postgresql stopped")
             self.postgres = False
 
 
@@ -314,6 +316,7 @@ async def _cancel(tasks: list[asyncio.Task]) -> None:
     for t in tasks:
         t.cancel()
     await asyncio.gather(*tasks, return_exceptions=True)
+    log.info("projectors stopped", tasks=len(tasks))  # with the reactors and housekeeping: before the servers
 
 
 async def _drain(nc) -> None:

@@ -204,7 +204,18 @@ async def test_oversize_is_refused_by_the_stream_too(settings):
 # --- secrets in logs ---------------------------------------------------------------------------
 
 
-def test_secrets_never_reach_log_lines(capsys):
+@pytest.fixture
+def restored_logging():
+    """structlog's configuration as it was before the test: one at debug level would stay for every later test
+    of the process (each then logging, and paying for, every debug line)."""
+    import structlog
+
+    saved = structlog.get_config()
+    yield
+    structlog.configure(**saved)
+
+
+def test_secrets_never_reach_log_lines(capsys, restored_logging):
     secret = "s3cr3t-" + secrets.token_urlsafe(8)
     settings = Settings(
         nats_url=f"nats://admin:{secret}@127.0.0.1:4222",
@@ -223,6 +234,8 @@ def test_secrets_never_reach_log_lines(capsys):
     err = capsys.readouterr().err
     assert "settings" in err and "connecting" in err and "retry" in err
     assert secret not in err
+    # The README's form: the user stays readable, the password becomes `***`.
+    assert "nats://admin:***@127.0.0.1:4222" in err and "postgresql://vsmesh:***@db/vsmesh" in err
     assert secret not in repr(settings.model_copy(update={"nats_url": None, "database_url": None}))
     logging.getLogger("vsmesh").debug("%s", io.StringIO())  # stdlib logging is untouched
 
@@ -237,12 +250,15 @@ def test_vsmesh_up_logs_no_password_at_debug_level(mesh_env, session_dir):
         "VSMESH_LOG_LEVEL": "debug",
         "VSMESH_HUBS": "ops-hub",
     }
-    proc = subprocess.Popen([*VSMESH, "up", "--no-demo"], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    # A file, not a pipe nobody reads while it runs: a debug-level mesh fills a pipe's 64 KiB and freezes.
+    output = session_dir / f"{data_dir.name}.out"
+    with output.open("wb") as out:
+        proc = subprocess.Popen([*VSMESH, "up", "--no-demo"], env=env, stdout=out, stderr=subprocess.STDOUT)
     try:
-        wait_until(lambda: load_state(data_dir).ready, what="vsmesh up to be ready", proc=proc)
+        wait_until(lambda: load_state(data_dir).ready, what="vsmesh up to be ready", proc=proc, log=output)
     finally:
         proc.terminate()
-        out, err = proc.communicate(timeout=30)
-    logged = (out + err).decode()
+        proc.wait(30)
+    logged = output.read_text(errors="replace")
     assert '"mesh up"' in logged or "mesh up" in logged
     assert mesh_env["VSMESH_NATS_PASSWORD"] not in logged

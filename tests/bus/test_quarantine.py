@@ -133,7 +133,7 @@ def test_replay_after_a_fix_sends_the_event_back_and_it_is_applied(settings, cli
     assert ack.seq not in {q.seq for q in with_js(settings, list_quarantined)}
 
 
-async def test_oversize_raw_publish_is_refused_by_the_stream(settings):
+async def test_oversize_raw_publish_is_refused_by_the_stream(settings, streams):
     payload = json.dumps(cloudevent(data={"status": "green", "observations": {"x": "y" * (1 << 20)}})).encode()
     nc = await connect(settings)
     js = nc.jetstream()

@@ -179,7 +179,14 @@ def test_status_shows_streams_and_projector_lag(cli, running_mesh):
     assert set(streams) == {"OPERATIONAL", "TACTICAL", "STRATEGIC", "CONSTITUTIONAL", "QUARANTINE"}
     assert streams["OPERATIONAL"]["messages"] > 0
     ops = next(p for p in status["projectors"] if p["hub"] == "ops-hub")
-    assert ops["lag"] == 0 and ops["position"] > 0
+    assert ops["position"] > 0 and ops["lag"] >= 0
+
+    def ops_lag() -> int:
+        rows = json.loads(cli("status", "--json").stdout)["projectors"]
+        return next(p["lag"] for p in rows if p["hub"] == "ops-hub")
+
+    # On the shared mesh other writers may add events meanwhile: the lag is seen to reach 0, not assumed to be.
+    wait_until(lambda: ops_lag() == 0, timeout=20, what="ops-hub's projector to reach the head")
     # Couplings show beside the projectors, with their lag and last error.
     couplings = {c["name"]: c for c in status["couplings"]}
     assert couplings["ops-incident-to-dev-blocker"]["enabled"]

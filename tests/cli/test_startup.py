@@ -17,6 +17,17 @@ def test_importing_the_app_imports_nothing_heavy():
 
 
 def test_rebuild_help_shows_the_rebuilds_own_default_batch_size():
+    """The CLI keeps its own copy of the default (importing the engine would make every command slow): what
+    `vsmesh rebuild --help` shows a person must be what a rebuild without the flag uses."""
+    import re
+
+    from typer.testing import CliRunner
+
+    from vsmesh.cli.app import app
     from vsmesh.projectors.rebuild import DEFAULT_BATCH_SIZE as rebuilds_own
 
+    shown = CliRunner().invoke(app, ["rebuild", "--help"], env={"COLUMNS": "200", "NO_COLOR": "1"})
+    assert shown.exit_code == 0, shown.output
+    line = next(line for line in shown.output.splitlines() if "--batch-size" in line)
+    assert re.search(rf"default: {rebuilds_own}\b", line), line
     assert DEFAULT_BATCH_SIZE == rebuilds_own

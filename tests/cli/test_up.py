@@ -23,11 +23,16 @@ def vsmesh(data_dir, *args, check=True, timeout=120):
     return result
 
 
-def start_foreground(data_dir):
+def start_foreground(data_dir, output):
+    """`vsmesh up` in the foreground, its output in the file `output` (a pipe nobody reads would fill and
+    freeze the mesh)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("VSMESH_")}
     env["VSMESH_DATA_DIR"] = str(data_dir)
-    proc = subprocess.Popen([*VSMESH, "up"], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    wait_until(lambda: load_state(data_dir).ready, what="vsmesh up", proc=proc)
+    with open(output, "wb") as out:
+        proc = subprocess.Popen([*VSMESH, "up", "--no-demo"], env=env, stdout=out, stderr=subprocess.STDOUT)
+    # Ready as said by this process: a killed `up` leaves `ready` in mesh.json behind it.
+    mine = lambda: (state := load_state(data_dir)).ready and state.supervisor_pid == proc.pid  # noqa: E731
+    wait_until(mine, timeout=120, what="vsmesh up", proc=proc, log=output)
     return proc
 
 
@@ -40,7 +45,7 @@ def data_dir():
 
 
 def test_up_twice_then_sigterm_leaves_no_process(data_dir):
-    proc = start_foreground(data_dir)
+    proc = start_foreground(data_dir, data_dir.parent / "up.out")
     state = load_state(data_dir)
     assert pid_alive(state.nats_pid) and postmaster_pid(data_dir / "postgres")
 
@@ -75,10 +80,19 @@ def test_restarted_mesh_keeps_events_and_read_model(data_dir):
         '{"status":"green"}',
     )
     wait_until(lambda: "gitea" in vsmesh(data_dir, "summary", "ops-hub").stdout, timeout=10, what="gitea")
-    assert "stopped" in vsmesh(data_dir, "down").stdout
-    assert "no mesh found" in vsmesh(data_dir, "summary", "ops-hub", check=False).stderr
 
+    # A killed `up` leaves its servers running; the next `up` reuses them rather than starting others.
+    state = load_state(data_dir)
+    postgres = postmaster_pid(data_dir / "postgres")
+    os.kill(state.supervisor_pid, signal.SIGKILL)
+    wait_until(lambda: not pid_alive(state.supervisor_pid), timeout=30, what="the killed up to be gone")
+    assert pid_alive(state.nats_pid) and postmaster_pid(data_dir / "postgres") == postgres
+    log_start = (data_dir / "mesh.log").stat().st_size
     vsmesh(data_dir, "up", "--detach")
+    assert load_state(data_dir).nats_pid == state.nats_pid
+    assert postmaster_pid(data_dir / "postgres") == postgres
+    said = (data_dir / "mesh.log").read_text()[log_start:]
+    assert "reusing nats-server" in said and "postgresql reused" in said
     summary = json.loads(vsmesh(data_dir, "summary", "ops-hub", "--json").stdout)
     assert [(s["name"], s["status"]) for s in summary["services"]] == [("gitea", "green")]
     assert "service/gitea" in vsmesh(data_dir, "tail", "--no-follow").stdout
@@ -97,6 +111,9 @@ def test_restarted_mesh_keeps_events_and_read_model(data_dir):
     wait_until(lambda: '"red"' in vsmesh(data_dir, "summary", "ops-hub", "--json").stdout, timeout=10, what="red")
     events = json.loads(vsmesh(data_dir, "summary", "ops-hub", "--json").stdout)["recent_events"]
     assert len(events) == 2
+    assert "stopped" in vsmesh(data_dir, "down").stdout
+    assert "no mesh found" in vsmesh(data_dir, "summary", "ops-hub", check=False).stderr
+    assert not pid_alive(state.nats_pid) and postmaster_pid(data_dir / "postgres") is None
 
 
 def test_up_on_a_terminal_prints_a_banner_and_keeps_the_detail_in_the_log(data_dir):
@@ -123,8 +140,16 @@ def test_up_on_a_terminal_prints_a_banner_and_keeps_the_detail_in_the_log(data_d
             assert shown in text, (shown, text[-2000:])
         assert "projector following" not in text and '"level"' not in text  # the detail is in the log file
         assert "projector following" in (data_dir / "mesh.log").read_text()
+        # Ctrl-C (SIGINT, as the terminal sends it) stops the projectors, then nats-server, then PostgreSQL.
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(60) == 0
+        logged = [json.loads(line) for line in (data_dir / "mesh.log").read_text().splitlines() if line.startswith("{")]
+        order = [line["event"] for line in logged if line["event"].endswith("stopped")]
+        assert order == ["projectors stopped", "nats-server stopped", "postgresql stopped", "mesh stopped"], order
+        assert not pid_alive(state.nats_pid) and postmaster_pid(data_dir / "postgres") is None
     finally:
-        proc.send_signal(signal.SIGTERM)
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
         proc.wait(60)
         os.close(main)
 

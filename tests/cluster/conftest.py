@@ -14,7 +14,8 @@ import asyncpg
 import pytest
 
 from tests.conftest import VSMESH, server_dir, wait_until
-from vsmesh.runtime.cluster import ClusterState, start_cluster, stop_cluster
+from vsmesh.cli.cluster_cmd import CLUSTER_DIR
+from vsmesh.runtime.cluster import ClusterState, load_cluster, stop_cluster
 from vsmesh.runtime.mesh_state import load_state
 
 
@@ -24,13 +25,30 @@ class LocalCluster:
         self.state = state
 
 
+def cluster_cli(data_dir: Path, *args: str):
+    """`vsmesh cluster …` as a person runs it (in-process): the cluster tests start their nodes through it."""
+    from typer.testing import CliRunner
+
+    from vsmesh.cli.app import app
+
+    result = CliRunner().invoke(app, ["cluster", *args, "--data-dir", str(data_dir)], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    return result
+
+
 @pytest.fixture
 def cluster() -> Iterator[LocalCluster]:
-    folder = server_dir()
-    state = start_cluster(folder, nodes=3)
+    root = server_dir()
+    folder = root / CLUSTER_DIR  # where `vsmesh cluster up --data-dir ROOT` keeps its nodes
+    started = cluster_cli(root, "up", "--nodes", "3", "--detach")
+    state = load_cluster(folder)
+    assert state is not None and started.stdout.strip() == state.urls
+    assert f"export VSMESH_NATS_URL='{state.urls}'" in started.stderr
     yield LocalCluster(folder, state)
-    stop_cluster(folder)
-    shutil.rmtree(folder, ignore_errors=True)
+    stopped = cluster_cli(root, "down")
+    assert stopped.stdout.strip() in ("stopped n1, n2, n3", f"no node of the cluster in {folder} was running")
+    stop_cluster(folder)  # a node a test restarted by itself, should `down` have missed it
+    shutil.rmtree(root, ignore_errors=True)
 
 
 @pytest.fixture

@@ -12,6 +12,7 @@ import os
 import re
 import shutil
 import subprocess
+import time
 import urllib.request
 from pathlib import Path
 
@@ -45,11 +46,20 @@ def _on_loopback(config: str, ports: dict[str, tuple[int, int, int]], node: str,
     return config
 
 
-@pytest.fixture
-def compose_nats():
-    """The compose cluster's three nodes, each started from deploy/nats.conf."""
-    folder = server_dir()
-    ports = {node: (free_port(), free_port(), free_port()) for node in NODES}
+def distinct_ports(count: int) -> list[int]:
+    """`count` ports free a moment ago, no two alike (free_port may hand back a port it gave before)."""
+    ports: list[int] = []
+    while len(ports) < count:
+        port = free_port()
+        if port not in ports:
+            ports.append(port)
+    return ports
+
+
+def _start_nodes(folder: Path) -> tuple[dict[str, tuple[int, int, int]], list[subprocess.Popen]]:
+    """The three nodes on fresh ports; a node that cannot bind one (taken since it was found free) fails it."""
+    picked = distinct_ports(3 * len(NODES))
+    ports = {node: tuple(picked[3 * i : 3 * i + 3]) for i, node in enumerate(NODES)}
     procs = []
     for i, node in enumerate(NODES, 1):
         conf = folder / f"{node}.conf"
@@ -57,7 +67,21 @@ def compose_nats():
         env = {**os.environ, "NATS_NAME": f"n{i}", "VSMESH_NATS_PASSWORD": PASSWORD}
         log = open(folder / f"{node}.log", "wb")  # noqa: SIM115 - the server's for its lifetime
         procs.append(subprocess.Popen([str(nats_server_binary()), "--config", str(conf)], env=env, stderr=log))
+    return ports, procs
+
+
+@pytest.fixture
+def compose_nats():
+    """The compose cluster's three nodes, each started from deploy/nats.conf."""
+    folder = server_dir()
+    procs: list[subprocess.Popen] = []
     try:
+        for _ in range(3):  # another process may take a port between our check and a node's bind
+            ports, procs = _start_nodes(folder)
+            if not _any_port_taken(folder, ports, procs):
+                break
+            for proc in procs:
+                stop_pid(proc.pid)
         for node, proc in zip(NODES, procs, strict=True):
             wait_until(lambda n=node: port_answers(ports[n][0]), what=f"{node} to listen", timeout=15, proc=proc)
         yield ports
@@ -65,6 +89,18 @@ def compose_nats():
         for proc in procs:
             stop_pid(proc.pid)
         shutil.rmtree(folder, ignore_errors=True)
+
+
+def _any_port_taken(folder: Path, ports: dict[str, tuple[int, int, int]], procs: list[subprocess.Popen]) -> bool:
+    """Whether a node exited at start because a port was in use (it says so in its log)."""
+    nodes = list(zip(NODES, procs, strict=True))
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline and not all(p.poll() is not None or port_answers(ports[n][0]) for n, p in nodes):
+        time.sleep(0.05)
+    return any(
+        p.poll() is not None and "address already in use" in (folder / f"{n}.log").read_text(errors="replace")
+        for n, p in nodes
+    )
 
 
 def _healthy(http_port: int) -> bool:

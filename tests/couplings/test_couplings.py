@@ -12,10 +12,15 @@ import pytest
 import sqlalchemy as sa
 
 from tests.conftest import wait_until
+from tests.currencies import unique_currency
 from vsmesh.bus.connection import connect
 from vsmesh.bus.publisher import Publisher
-from vsmesh.projectors.coupling import derived_id
+from vsmesh.events.schemas.core import MessageSent
+from vsmesh.events.schemas.dev import DevDecisionRecorded
+from vsmesh.hubs.coupling import active_couplings
+from vsmesh.projectors.coupling import Coupling, Emit, derived_id
 from vsmesh.projectors.database import create_engine
+from vsmesh.projectors.reactor import ensure_tables, start_reactors
 
 pytestmark = pytest.mark.usefixtures("running_mesh")
 
@@ -120,19 +125,22 @@ def test_an_incident_opens_and_clears_a_dev_blocker(settings, cli):
     print(shown.stdout)
 
 
-def test_balance_and_burn_under_the_threshold_escalate_to_canon(settings, cli):
-    currency = "X" + uuid.uuid4().hex[:2].upper().replace("0", "A").replace("1", "B")  # a currency no other test uses
-    currency = "".join(c if c.isalpha() else "Q" for c in currency)[:3]
+def publish_low_runway(settings) -> str:
+    """A burn of 1000 a month for the last months, then a balance that lasts two of them, in a currency of its
+    own: the balance's id (fin-balance-to-runway, then fin-runway-to-canon-escalation follow from it)."""
+    currency = unique_currency()  # a currency no other test uses
     today = dt.datetime.now(dt.UTC).date()
-    # A burn of 1000 a month for the last months, then a balance that lasts two of them.
     for months_ago in (1, 2, 3):
         day = (today.replace(day=1) - dt.timedelta(days=28 * months_ago - 27)).replace(day=15)
         pub(settings, "fin-cost-recorded", "fin-hub", None,
                       {"amount": {"amount": "1000.00", "currency": currency},
              "incurred_on": day.isoformat()})  # fmt: skip
-    balance = pub(settings, "fin-balance-recorded", "fin-hub", "account/main",
-                            {"balance": {"amount": "2000.00", "currency": currency},
-                   "as_of": today.isoformat()})  # fmt: skip
+    return pub(settings, "fin-balance-recorded", "fin-hub", "account/main",
+               {"balance": {"amount": "2000.00", "currency": currency}, "as_of": today.isoformat()})  # fmt: skip
+
+
+def test_balance_and_burn_under_the_threshold_escalate_to_canon(settings, cli):
+    balance = publish_low_runway(settings)
     runway_id = derived_id("fin-balance-to-runway", balance)
     escalation_id = derived_id("fin-runway-to-canon-escalation", runway_id)
     found = wait_until(
@@ -187,6 +195,66 @@ def test_a_disabled_coupling_is_shown_off_and_an_unknown_name_fails(cli, monkeyp
     monkeypatch.setenv("VSMESH_COUPLINGS_DISABLED", "fin-cost-to-ops-service")
     answer = json.loads(cli("couplings", "--json").stdout)
     assert [c["name"] for c in answer if not c["enabled"]] == ["fin-cost-to-ops-service"]
+    # A misspelt name is one line naming it and the known couplings, as `vsmesh up` refuses it.
+    monkeypatch.setenv("VSMESH_COUPLINGS_DISABLED", "fin-cost-to-ops-servcie")
+    refused = cli("couplings")
+    assert refused.exit_code == 1
+    [line] = refused.stderr.strip().splitlines()
+    assert line.startswith("error: VSMESH_COUPLINGS_DISABLED names unknown coupling(s) fin-cost-to-ops-servcie")
+    assert "known: " in line and "fin-cost-to-ops-service" in line
+
+
+def _echo(name: str):
+    """A coupling that answers each `switch/<run>/…` decision with a message naming the cause."""
+
+    def react(event) -> list[Emit]:
+        if not (event.subject or "").startswith("switch/"):
+            return []
+        return [Emit("message-sent", "dev-hub", f"{event.subject}/{name}", {"to": name, "body": event.id})]
+
+    return Coupling(name=name, source_hub="dev-hub", target_hub="dev-hub", reacts_to=(DevDecisionRecorded,),
+                    react=react, emits=(MessageSent,))  # fmt: skip
+
+
+async def test_a_disabled_coupling_emits_nothing_once_the_reactors_passed_its_cause(settings):
+    # Two couplings on the same events; VSMESH_COUPLINGS_DISABLED switches one off, read as `vsmesh up` reads it.
+    off, on = "test-switch-off", "test-switch-on"
+    switched = settings.model_copy(update={"couplings_disabled": (off,)})
+    couplings = [c for c in active_couplings(switched, [_echo(off), _echo(on)]) if c.name in (off, on)]
+    assert [c.name for c in couplings] == [on]
+    nc, engine, stop = await connect(settings, name="test-switch"), create_engine(settings), asyncio.Event()
+    try:
+        await ensure_tables(engine)
+        tasks, [stats] = start_reactors(nc, engine, settings, couplings, stop)
+        publisher = Publisher(nc.jetstream(), settings)
+        run = uuid.uuid4().hex[:8]
+        event = publisher.build("dev-decision-recorded", hub="dev-hub", subject=f"switch/{run}",
+                                data={"title": "switch", "decision": "go"})  # fmt: skip
+        cause = await publisher.publish(event)
+        # The running coupling's position passes the cause: the process has read it.
+        deadline = time.monotonic() + 30
+        while stats.positions.get("TACTICAL", 0) < cause.sequence:
+            assert time.monotonic() < deadline, "the enabled coupling never passed the cause"
+            await asyncio.sleep(0.02)
+        stop.set()
+        await asyncio.gather(*tasks)
+        async with engine.connect() as conn:
+            query = sa.text("SELECT coupling FROM vsmesh_reactors.emitted WHERE cause_id = :id")
+            emitted = sorted((await conn.execute(query, {"id": cause.event_id})).scalars())
+        # The enabled one answered it; the disabled one emitted nothing and holds no position.
+        assert emitted == [on]
+        async with engine.connect() as conn:
+            query = sa.text("SELECT count(*) FROM vsmesh_reactors.positions WHERE coupling = :c")
+            assert (await conn.execute(query, {"c": off})).scalar_one() == 0
+    finally:
+        stop.set()
+        await engine.dispose()
+        await nc.close()
+
+
+def _all_couplings_at_head(cli) -> bool:
+    rows = json.loads(cli("couplings", "--json").stdout)
+    return all(r["lag"] == 0 for r in rows if r["enabled"])
 
 
 def test_a_projector_rebuild_emits_nothing(settings, cli):
@@ -202,11 +270,14 @@ def test_a_projector_rebuild_emits_nothing(settings, cli):
         finally:
             await nc.close()
 
+    # At rest first: every reactor has read to the head, so what earlier tests caused is already emitted.
+    wait_until(lambda: _all_couplings_at_head(cli), timeout=30, what="every coupling at the head before")
     before_rows = q(settings, "SELECT count(*) AS n FROM vsmesh_reactors.emitted")[0]["n"]
     before = asyncio.run(counts())
     for hub in ("ops-hub", "dev-hub"):
         assert cli("rebuild", hub).exit_code == 0
-    time.sleep(1.0)
+    # Then every reactor has read to the head again: anything a rebuild made them emit would be stored by now.
+    wait_until(lambda: _all_couplings_at_head(cli), timeout=30, what="every coupling at the head after")
     assert asyncio.run(counts()) == before
     after = q(settings, "SELECT count(*) AS n FROM vsmesh_reactors.emitted")
     assert after[0]["n"] == before_rows

@@ -14,6 +14,7 @@ import pytest
 
 from tests.conftest import wait_until
 from tests.couplings.test_couplings import q
+from tests.currencies import unique_currency
 from vsmesh.bus.connection import connect
 from vsmesh.bus.contract_client import ask
 from vsmesh.hubs.canon import checks
@@ -28,7 +29,7 @@ ESCALATION = "SELECT * FROM canon_hub.escalations WHERE escalation_id = :id"
 
 def currency() -> str:
     """A made-up currency code no other test uses, so other tests' thresholds never apply."""
-    return "".join(chr(ord("A") + b % 26) for b in uuid.uuid4().bytes[:3])
+    return unique_currency()
 
 
 def policies(settings, policy: str) -> list[dict]:

@@ -67,7 +67,7 @@ def test_binary_mode_from_the_sdk_is_projected(settings, cli, running_mesh):
     wait_until(lambda: health_of(cli, name) == "red", timeout=15, what="an SDK binary event projected")
 
 
-async def test_events_vsmesh_publishes_parse_in_the_sdk(settings):
+async def test_events_vsmesh_publishes_parse_in_the_sdk(settings, streams):
     nc = await connect(settings)
     try:
         publisher = Publisher(nc.jetstream(), settings)

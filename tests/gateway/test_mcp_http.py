@@ -13,6 +13,7 @@ import msgspec
 import pytest
 from mcp.client.subscriptions import ToolsListChanged
 
+from tests.currencies import unique_currency
 from tests.gateway.conftest import mcp_client
 from tests.hubs.registry.test_manifest_hubs import variant
 from vsmesh.bus.contract_client import ask
@@ -204,7 +205,7 @@ async def test_revert_actor_takes_back_everything_an_agent_did(gateway, canon, c
 
 async def test_an_agents_spend_above_the_policy_threshold_escalates(gateway, canon, nc, agent_name):
     # A currency of this test's own, so other tests' thresholds do not apply.
-    currency = "X" + "".join(chr(65 + b % 26) for b in uuid.uuid4().bytes[:2])
+    currency = unique_currency()
     policy = f"agent-spend-{agent_name}"
     values = {"agent_spend_threshold": {"amount": "500", "currency": currency}}
     data = {"policy": policy, "title": "Agent spend", "version": "1", "metadata": {"values": values}}

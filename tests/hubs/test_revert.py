@@ -10,7 +10,7 @@ import uuid
 import pytest
 
 from tests.conftest import wait_until
-from tests.couplings.test_couplings import pub, q
+from tests.couplings.test_couplings import pub, publish_low_runway, q
 from vsmesh.bus.connection import connect
 from vsmesh.bus.contract_client import ask
 from vsmesh.projectors.coupling import derived_id
@@ -88,3 +88,19 @@ def test_cascade_reverts_what_a_coupling_emitted(settings, cli):
     restored = revert(cli, done[0]["revert_id"], "it was real", "--cascade")
     assert {d["event_id"] for d in restored} == {d["revert_id"] for d in done}
     wait_until(lambda: q(settings, blocker, id=blocker_id), timeout=20, what="the blocker to come back")
+
+
+def test_cascade_follows_causation_across_two_hops(settings, cli):
+    # A balance → its runway projection (fin-hub) → a canon escalation (canon-hub): two couplings deep.
+    balance = publish_low_runway(settings)
+    runway_id = derived_id("fin-balance-to-runway", balance)
+    escalation_id = derived_id("fin-runway-to-canon-escalation", runway_id)
+    escalation = "SELECT * FROM canon_hub.escalations WHERE escalation_id = :id"
+    wait_until(lambda: q(settings, escalation, id=escalation_id), what="the canon escalation")
+
+    done = revert(cli, balance, "wrong balance", "--cascade")
+    assert [(d["event_id"], d["hub"]) for d in done] == [
+        (balance, "fin-hub"), (runway_id, "fin-hub"), (escalation_id, "canon-hub"),
+    ]  # fmt: skip
+    # The second hop's hub re-folds without its event too: the escalation is gone from canon-hub.
+    wait_until(lambda: not q(settings, escalation, id=escalation_id), timeout=20, what="the escalation to go")

@@ -7,11 +7,16 @@ import json
 import os
 import signal
 import subprocess
+import threading
+import time
 import uuid
 
 import asyncpg
 
 from tests.conftest import VSMESH, wait_until
+from tests.hub_lock import HeldHubLock
+from vsmesh.bus.connection import connect
+from vsmesh.bus.contract_client import ask
 
 
 def staged(database_url: str) -> int:
@@ -78,9 +83,54 @@ def test_rebuild_flags_are_checked_before_anything_runs(cli):
         assert result.exit_code != 0 and says in result.output + result.stderr, (args, result.output)
 
 
-def test_rebuild_logs_progress_lines_off_a_terminal(cli, running_mesh):
-    result = cli("rebuild", "ops-hub")
+class Asking:
+    """Asks ops-hub's contract for its summary over and over from a thread of its own (the CLI under test runs
+    its own event loop), keeping when each answer came and every failure."""
+
+    def __init__(self, settings, name: str) -> None:
+        self.settings, self.name = settings, name
+        self.answered: list[float] = []
+        self.errors: list[str] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=lambda: asyncio.run(self._run()), daemon=True)
+
+    async def _run(self) -> None:
+        nc = await connect(self.settings, name="test-asking")
+        try:
+            while not self._stop.is_set():
+                try:
+                    summary = await ask(nc, "ops-hub", "get_domain_summary", {"limit": 5000})
+                    if not any(s["name"] == self.name for s in summary["services"]):
+                        self.errors.append(f"{self.name} missing: the hub answered from a half-built schema")
+                    self.answered.append(time.monotonic())
+                except Exception as e:  # noqa: BLE001 - every failure is the finding
+                    self.errors.append(repr(e))
+        finally:
+            await nc.close()
+
+    def __enter__(self) -> "Asking":
+        self._thread.start()
+        wait_until(lambda: self.answered or self.errors, timeout=30, what="the first answer")
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join(30)
+
+
+def test_rebuild_logs_progress_lines_off_a_terminal_while_the_hub_answers(cli, running_mesh, settings):
+    # The README's promise: the hub keeps answering its contract while `vsmesh rebuild` replaces its schema.
+    name = f"svc-{uuid.uuid4().hex[:8]}"
+    publish_health(cli, name, "green")
+    wait_until(lambda: status_of(cli, name) == "green", timeout=15, what="the service in the live summary")
+    with Asking(settings, name) as asking:
+        started = time.monotonic()
+        result = cli("rebuild", "ops-hub")
+        ended = time.monotonic()
     assert result.exit_code == 0, result.output
+    assert not asking.errors, asking.errors[:3]
+    during = [t for t in asking.answered if started <= t <= ended]
+    assert len(during) >= 3, f"{len(during)} answers during a {ended - started:.1f} s rebuild"
     assert "ops-hub rebuilt from" in result.stdout
     lines = [json.loads(line) for line in result.stderr.splitlines() if line.startswith("{")]
     progress = [line for line in lines if line.get("event") == "rebuild progress"]
@@ -97,7 +147,10 @@ def test_snapshot_is_stored_beside_the_log_and_listed(cli, running_mesh):
 
 
 def test_status_shows_each_projector_with_head_lag_and_rate(cli, running_mesh):
-    publish_health(cli, f"svc-{uuid.uuid4().hex[:8]}", "green")
+    # 200 events at once: the report covering the interval that applied them shows a rate above zero.
+    lines = "".join(json.dumps({"status": "green"}) + "\n" for _ in range(200))
+    args = ("publish", "ops-health-checked", "--hub", "ops-hub", "--subject", f"service/rate-{uuid.uuid4().hex[:6]}")
+    assert cli(*args, "--data", "-", input=lines).exit_code == 0
 
     # `vsmesh up` reports through the status bucket every few seconds.
     rows: list[dict] = []
@@ -105,11 +158,11 @@ def test_status_shows_each_projector_with_head_lag_and_rate(cli, running_mesh):
     def ops_row():
         rows[:] = json.loads(cli("status", "--json").stdout)["projectors"]
         row = next(r for r in rows if r["hub"] == "ops-hub")
-        return row if row["running"] and row["lag"] == 0 else None
+        return row if row["running"] and row["lag"] == 0 and row["events_per_s"] > 0 else None
 
-    row = wait_until(ops_row, timeout=15, what="ops-hub reported as running and caught up")
+    row = wait_until(ops_row, timeout=15, what="ops-hub reported as running, caught up and applying events")
     assert row["head"] >= row["position"] > 0
-    assert row["events_per_s"] is not None and row["last_error"] is None
+    assert row["last_error"] is None
     # ops' handlers say what they key on: a revert re-folds its entities; fin's do not: the whole hub.
     reverts = {r["hub"]: r["reverts"] for r in rows}
     assert reverts["ops-hub"] == "entities" and reverts["fin-hub"] == "whole hub"
@@ -120,13 +173,15 @@ def test_a_killed_rebuild_is_resumed_by_the_next_run(cli, running_mesh, mesh_env
     args = ("publish", "ops-health-checked", "--hub", "ops-hub", "--subject", f"service/k-{uuid.uuid4().hex[:6]}")
     assert cli(*args, "--data", "-", input=lines).exit_code == 0
 
-    # A rebuild in its own process, SIGKILLed once its staging schema holds some batches.
+    # A rebuild in its own process, SIGKILLed once its staging schema holds some batches. The hub's write lock
+    # is held meanwhile, so the rebuild cannot swap: however fast it builds, it is killed before it finishes.
     env = {**os.environ, **mesh_env}
-    with open(tmp_path / "rebuild.log", "wb") as err:
+    with HeldHubLock(settings.database_url, "ops-hub"), open(tmp_path / "rebuild.log", "wb") as err:
         proc = subprocess.Popen([*VSMESH, "rebuild", "ops-hub", "--batch-size", "100"], env=env, stderr=err)
-    wait_until(lambda: staged(settings.database_url) > 0, timeout=30, what="the rebuild to write batches", proc=proc)
-    proc.send_signal(signal.SIGKILL)
-    proc.wait()
+        building = lambda: staged(settings.database_url) > 0  # noqa: E731
+        wait_until(building, timeout=30, what="the rebuild to write batches", proc=proc)
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
 
     # Left behind and listed as interrupted; the live hub answers as before.
     listed = json.loads(cli("rebuild", "--list", "--json").stdout)

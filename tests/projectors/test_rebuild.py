@@ -4,16 +4,18 @@ projector changed) without touching the live hub; point-in-time copies by sequen
 import asyncio
 import dataclasses
 import datetime as dt
+import time
 
 import pytest
 import sqlalchemy as sa
 
+from tests.hub_lock import HeldHubLock
 from tests.projectors.sample import digest, entities, health_events, ledger_seqs, read_all, sample_projection
 from vsmesh.bus.reader import count_pending
 from vsmesh.errors import ConfigError
 from vsmesh.events.schemas.ops import OpsHealthChecked
 from vsmesh.projectors.builds import Until, list_builds, pit_schema, point_in_time_schema, staging_schema
-from vsmesh.projectors.engine import apply_batch, ensure_schema, in_schema, positions
+from vsmesh.projectors.engine import apply_batch, ensure_schema, hub_lock_key, in_schema, positions
 from vsmesh.projectors.rebuild import rebuild
 from vsmesh.projectors.runner import ProjectorStats, run_projection
 
@@ -45,30 +47,51 @@ async def test_rebuild_equals_live_and_the_hub_answers_throughout(bus, db, setti
     live = await digest(db, projection, projection.schema)
 
     errors: list[Exception] = []
+    reads: list[tuple[float, float]] = []  # (start, end) of every read that answered right
     stop = asyncio.Event()
 
-    async def keep_asking() -> int:
-        asked = 0
+    async def keep_asking() -> None:
         while not stop.is_set():
+            began = time.monotonic()
             try:
                 async with db.connect() as conn:
                     conn = await in_schema(conn, projection.schema)
                     n = (await conn.execute(sa.select(sa.func.count()).select_from(entities))).scalar_one()
                     assert n == 7, "the hub answered with an emptied table"
+                reads.append((began, time.monotonic()))
             except Exception as e:  # noqa: BLE001 - every failure is the finding
                 errors.append(e)
-            asked += 1
             await asyncio.sleep(0)
-        return asked
 
-    asker = asyncio.create_task(keep_asking())
-    result = await rebuild(js, db, projection, batch_size=100)
+    askers = [asyncio.create_task(keep_asking()) for _ in range(3)]
+    # The hub's write lock is held until the build has reached its swap (which waits for the lock): then it is
+    # let go while the readers keep asking, so reads land during the swap itself, not only during the build.
+    with HeldHubLock(settings.database_url, projection.hub):
+        rebuilding = asyncio.create_task(rebuild(js, db, projection, batch_size=100))
+        async with asyncio.timeout(60):
+            while not await waits_for_hub_lock(db, projection.hub):
+                assert not rebuilding.done(), "the rebuild swapped without the hub lock"
+                await asyncio.sleep(0.01)
+        released = time.monotonic()
+    result = await rebuilding
+    swapped = time.monotonic()
     stop.set()
-    asked = await asker
+    await asyncio.gather(*askers)
     assert not errors, errors[:3]
-    assert asked > 0
+    during = [r for r in reads if released <= r[0] <= swapped]
+    assert during, f"no read began during the swap ({swapped - released:.3f} s); {len(reads)} reads in all"
     assert result.events == 3000 and result.source == "log" and not result.resumed
     assert await digest(db, projection, projection.schema) == live
+
+
+async def waits_for_hub_lock(db, hub: str) -> bool:
+    """Whether a session waits for the hub's write lock (engine.lock_hub's advisory lock)."""
+    query = sa.text(
+        "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted"
+        " AND classid = 0 AND objid = CAST(:key AS oid) AND objsubid = 1"
+    )
+    async with db.connect() as conn:
+        return (await conn.execute(query, {"key": hub_lock_key(hub)})).scalar_one() > 0
 
 
 async def test_an_interrupted_rebuild_is_resumed_and_never_touches_the_live_hub(bus, db, settings):
@@ -97,6 +120,20 @@ async def test_an_interrupted_rebuild_is_resumed_and_never_touches_the_live_hub(
     assert result.resumed and 0 < done_before < 4000 and result.events == 4000 - done_before
     assert await digest(db, projection, projection.schema) == live
     assert not [b for b in await list_builds(db) if b.hub == projection.hub]
+
+    # Interrupted again, then `vsmesh rebuild --fresh`: the half-built schema is dropped and the build starts over.
+    progress_seen.clear()
+    task = asyncio.create_task(
+        rebuild(js, db, projection, batch_size=200, progress=lambda done, total: done >= 1000 and progress_seen.set())
+    )
+    await asyncio.wait_for(progress_seen.wait(), 30)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert len(await ledger_seqs(db, staging_schema(projection.schema))) > 0
+    fresh = await rebuild(js, db, projection, batch_size=200, fresh=True)
+    assert not fresh.resumed and fresh.events == 4000
+    assert await digest(db, projection, projection.schema) == live
 
 
 async def test_a_leftover_of_another_projector_version_is_discarded(bus, db, settings):

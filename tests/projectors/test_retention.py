@@ -12,10 +12,11 @@ from vsmesh.bus.reader import count_pending
 from vsmesh.bus.subjects import entity_token
 from vsmesh.events.codec import encode_event
 from vsmesh.projectors.engine import ensure_schema, positions
+from vsmesh.projectors.housekeeping import start_housekeeping
 from vsmesh.projectors.rebuild import rebuild
 from vsmesh.projectors.retention import HistoryAgedOut
 from vsmesh.projectors.runner import ProjectorStats, run_projection
-from vsmesh.projectors.snapshot import snapshot_periodically, take_snapshot
+from vsmesh.projectors.snapshot import take_snapshot
 from vsmesh.projectors.snapshot_store import list_snapshots
 
 KEPT = 150  # the stream keeps only the newest 150 messages
@@ -112,10 +113,11 @@ async def test_vsmesh_up_snapshots_every_n_events(bus, db, settings):
     every = settings.model_copy(update={"snapshot_every_events": 250, "snapshot_every_minutes": 0, "snapshot_keep": 2})
     stop, stats = asyncio.Event(), ProjectorStats(projection.hub)
     await ensure_schema(db, projection, projection.schema)
-    # The live projector and the periodic snapshots run side by side, as `vsmesh up` runs them.
+    # The live projector and the housekeeping tasks `vsmesh up` starts beside it (runtime/supervisor.py calls
+    # start_housekeeping with the hubs' projections and stats): the snapshots come from what `up` runs.
     tasks = [
         asyncio.create_task(run_projection(js, db, projection, every, stop, stats)),
-        asyncio.create_task(snapshot_periodically(js, db, projection, every, stop, stats)),
+        *start_housekeeping(js, db, [projection], [stats], every, stop),
     ]
     try:
         for rounds in range(1, 4):

@@ -66,6 +66,7 @@ async def test_the_latest_policy_version_is_in_force_and_history_keeps_all(nc, p
 
 async def test_mandates_delegation_and_escalations(nc, publisher, running_mesh):
     tag = uuid.uuid4().hex[:6]
+    resolved_before = (await ask(nc, HUB, "get_domain_summary", {}))["resolved_escalations"]
     root = await publish(
         publisher, "canon-mandate-granted", {"role": "Financial Allocator", "holder": f"ana-{tag}", "scope": "fin"}
     )
@@ -93,8 +94,11 @@ async def test_mandates_delegation_and_escalations(nc, publisher, running_mesh):
     )
     open_ids = [e["escalation_id"] for e in summary["open_escalations"]]
     assert open_one.event_id in open_ids and decided.event_id not in open_ids
-    # The core's get_escalations answers on canon too, with the resolution.
-    assert summary["resolved_escalations"] >= 1
+    # This test resolved exactly one escalation; the core's get_escalations answers on canon too, with the decision.
+    assert summary["resolved_escalations"] == resolved_before + 1
+    resolved = (await ask(nc, HUB, "get_escalations", {"status": "resolved", "limit": 200}))["escalations"]
+    [mine] = [e for e in resolved if e["escalation_id"] == decided.event_id]
+    assert mine["decision"] == "cut cloud spend" and mine["title"] == f"budget {tag}"
 
 
 async def test_a_revoked_mandate_no_longer_holds(nc, publisher, running_mesh):

@@ -25,28 +25,37 @@ async def dump(engine, schema: str) -> dict[str, list[tuple]]:
 
 async def test_rebuild_gives_identical_rows(nc, settings, core_hub):
     hub = core_hub.slug
+    written: list[dict] = []  # every write, so the comparison waits until all are applied, on every stream
+
+    async def write(answer) -> dict:
+        written.append(await answer)
+        return written[-1]
+
     # Every core event type, follow-ups included, so each handler's rows are compared.
-    offered = await ask(nc, hub, "register_capability", {"capability": "audit", "metadata": {"v": 2}})
+    offered = await write(ask(nc, hub, "register_capability", {"capability": "audit", "metadata": {"v": 2}}))
     await ask(nc, hub, "list_capabilities", after(offered))
-    asked = await ask(nc, hub, "request_capability", {"capability": "audit", "parameters": {"depth": 3}})
+    asked = await write(ask(nc, hub, "request_capability", {"capability": "audit", "parameters": {"depth": 3}}))
     await ask(nc, hub, "list_capabilities", after(asked))
-    await ask(nc, hub, "update_capability_request", {"request_id": asked["id"], "status": "rejected"})
-    sent = await ask(nc, hub, "send_message", {"body": "hello", "metadata": {"lang": "en"}})
+    await write(ask(nc, hub, "update_capability_request", {"request_id": asked["id"], "status": "rejected"}))
+    sent = await write(ask(nc, hub, "send_message", {"body": "hello", "metadata": {"lang": "en"}}))
     await ask(nc, hub, "list_capabilities", after(sent))
-    await ask(nc, hub, "mark_message_read", {"message_id": sent["id"]})
-    risk = await publish(nc, settings, hub, "risk-surfaced", {"title": "cert expiry"}, "cert/a")
-    await publish(nc, settings, hub, "risk-mitigated", {"risk_id": risk["id"], "residual_severity": "low"})
+    await write(ask(nc, hub, "mark_message_read", {"message_id": sent["id"]}))
+    risk = await write(publish(nc, settings, hub, "risk-surfaced", {"title": "cert expiry"}, "cert/a"))
+    await write(publish(nc, settings, hub, "risk-mitigated", {"risk_id": risk["id"], "residual_severity": "low"}))
     accepted = {"risk_id": risk["id"], "rationale": "ok", "review_by": "2027-01-01"}
-    await publish(nc, settings, hub, "risk-accepted", accepted)
-    alert = await publish(nc, settings, hub, "alert-raised", {"title": "down"})
-    resolved = await publish(nc, settings, hub, "alert-resolved", {"alert_id": alert["id"]})
-    await publish(nc, settings, hub, "annotation-added", {"category": "note", "body": "b"}, "cert/a")
-    escalated = await ask(nc, hub, "escalate_issue", {"title": "decide"})
-    last = await publish(
-        nc, settings, hub, "canon-escalation-resolved", {"escalation_id": escalated["id"], "decision": "go"}
-    )
-    await ask(nc, hub, "get_escalations", after(last))
-    await ask(nc, hub, "get_alerts", after(resolved))
+    await write(publish(nc, settings, hub, "risk-accepted", accepted))
+    alert = await write(publish(nc, settings, hub, "alert-raised", {"title": "down"}))
+    await write(publish(nc, settings, hub, "alert-resolved", {"alert_id": alert["id"]}))
+    await write(publish(nc, settings, hub, "annotation-added", {"category": "note", "body": "b"}, "cert/a"))
+    escalated = await write(ask(nc, hub, "escalate_issue", {"title": "decide"}))
+    resolved = {"escalation_id": escalated["id"], "decision": "go"}
+    await write(publish(nc, settings, hub, "canon-escalation-resolved", resolved))
+    # The live hub has applied the last write of each stream (risks are TACTICAL, alerts OPERATIONAL, …).
+    heads: dict[str, int] = {}
+    for w in written:
+        heads[w["stream"]] = max(heads.get(w["stream"], 0), w["seq"])
+    assert len(heads) > 1, "the writes span several streams: waiting on one would not do"
+    await ask(nc, hub, "get_escalations", {"wait_for_seq": heads})
 
     engine = create_engine(settings)
     copy = f"{hub}-copy"

@@ -7,7 +7,8 @@ from decimal import Decimal as D
 
 import pytest
 
-from tests.hubs.fin.test_fin_contract import money, send, unique_currency
+from tests.currencies import unique_currency
+from tests.hubs.fin.test_fin_contract import money, send
 from vsmesh.bus.connection import connect
 from vsmesh.bus.contract_client import ask
 

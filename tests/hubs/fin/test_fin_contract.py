@@ -1,12 +1,11 @@
 """fin-hub over NATS: its events in, its answers out (runway, budgets, summary)."""
 
-import random
-import string
 import uuid
 from decimal import Decimal as D
 
 import pytest
 
+from tests.currencies import unique_currency
 from vsmesh.bus.connection import connect
 from vsmesh.bus.contract_client import ask
 from vsmesh.bus.publisher import Publisher
@@ -20,11 +19,6 @@ async def nc(settings):
     client = await connect(settings)
     yield client
     await client.close()
-
-
-def unique_currency() -> str:
-    # The runway sums every balance of a currency: a currency of its own isolates a test on the shared mesh.
-    return "Q" + "".join(random.choices(string.ascii_uppercase, k=2))
 
 
 async def send(nc, settings, events: list[tuple[str, str | None, dict]]) -> dict[str, int]:
