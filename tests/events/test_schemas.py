@@ -7,10 +7,15 @@ import pytest
 
 from tests.events.samples import SAMPLE_DATA, envelope, sample_event
 from vsmesh.errors import InvalidEvent
-from vsmesh.events import REGISTRY, Horizon, decode_event, encode_event
+from vsmesh.events import Horizon, decode_event, encode_event
 from vsmesh.events.envelope import EventData
+from vsmesh.events.registry import EventRegistry
 from vsmesh.events.schemas import FAMILIES
 from vsmesh.events.schemas.ops import EndpointVerifiedData
+
+# The coded types, built here: the process-wide REGISTRY also holds what manifest hubs declared, learned
+# by whichever test ran a registry first (in random order, before or after these).
+REGISTRY = EventRegistry(FAMILIES)
 
 HORIZONS = {
     "hub": Horizon.CONSTITUTIONAL,
