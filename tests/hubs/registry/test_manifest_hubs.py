@@ -219,7 +219,8 @@ def test_seed_002_ops_hub_acceptance(cli, running_mesh, settings):
     assert found["detail"]["metadata"] == metadata
     assert found["detail"]["expected_status"] == 401
 
-    refused = cli("publish", "syn-handoff-requested", "--hub", "ops-hub", "--data", "{}")
+    # A coded type of another hub (a manifest hub's type is known to this process only once it learned it).
+    refused = cli("publish", "canon-policy-declared", "--hub", "ops-hub", "--data", "{}")
     assert refused.exit_code == 1 and "ops-hub does not accept" in refused.output
 
 
