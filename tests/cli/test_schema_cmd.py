@@ -8,6 +8,8 @@ from typer.testing import CliRunner
 
 from vsmesh.cli.app import app
 from vsmesh.events import REGISTRY
+from vsmesh.events.registry import EventRegistry
+from vsmesh.events.schemas import FAMILIES
 
 JSON_TYPES = {"object", "array", "string", "integer", "number", "boolean", "null"}
 ENVELOPE_REQUIRED = {"type", "specversion", "id", "source", "time", "hub", "actor", "actorkind", "data"}
@@ -105,7 +107,10 @@ def test_export_writes_one_valid_json_schema_per_type(tmp_path: Path):
     assert result.exit_code == 0, result.output
     files = sorted(out.glob("*.schema.json"))
     assert [f.name.removesuffix(".schema.json") for f in files] == REGISTRY.types()
-    for path in files:
+    # The coded types: the process-wide registry may also hold types a manifest hub declared without a
+    # schema (learned by whichever test ran a registry first), whose data is free-form.
+    coded = set(EventRegistry(FAMILIES).types())
+    for path in (f for f in files if f.name.removesuffix(".schema.json") in coded):
         schema = json.loads(path.read_text())
         check_well_formed(schema)
         event = definition(schema)

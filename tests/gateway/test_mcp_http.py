@@ -30,7 +30,7 @@ async def stored(nc, stream: str, seq: int):
 def audit(cli, *args: str) -> list[dict]:
     result = cli("audit", "--json", "--limit", "0", *args)
     assert result.exit_code == 0, result.output
-    return json.loads(result.output)
+    return json.loads(result.stdout)
 
 
 def unverifiable(gateway, presented: str) -> str | None:

@@ -53,7 +53,7 @@ async def test_the_bridge_with_a_refused_token_says_so(gateway, tmp_path):
 def test_print_config_names_the_bridge_and_the_token(cli, gateway):
     done = cli("mcp", "--print-config", "deploy-bot", "--url", gateway.url)
     assert done.exit_code == 0, done.output
-    config = json.loads(done.output)["mcpServers"]
+    config = json.loads(done.stdout)["mcpServers"]
     stdio = config["vsmesh-deploy-bot"]
     assert stdio["args"][-4:] == ["mcp", "--stdio", "--url", gateway.url]
     assert "VSMESH_GATEWAY_TOKEN" in stdio["env"] and config["vsmesh-deploy-bot-http"]["url"] == gateway.url

@@ -40,7 +40,7 @@ async def test_runway_command_prints_the_hubs_answer(nc, settings, cli, running_
     result = await asyncio.to_thread(cli, "fin", "runway", "--json", "--currency", cur, "--as-of", "2026-11-15")
     assert result.exit_code == 0, result.output
     # A quarterly 3 000 contract is 1 000 a month: 4 500 lasts 4.5 months, under the 6-month threshold.
-    answer = json.loads(result.output)
+    answer = json.loads(result.stdout)
     assert (D(answer["months_remaining"]), answer["below_threshold"]) == (D("4.50"), True)
     human = await asyncio.to_thread(cli, "fin", "runway", "--currency", cur, "--as-of", "2026-11-15")
     assert "4.50 months" in human.output and f"1000.00 {cur}" in human.output

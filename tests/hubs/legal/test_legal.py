@@ -64,7 +64,7 @@ async def test_tpsc_import_and_the_dpa_and_transfer_gaps_close_when_recorded(nc,
     path.write_text(csv_file(unique))
     result = await asyncio.to_thread(cli, "legal", "import-tpsc", str(path), "--json")
     assert result.exit_code == 0, result.output
-    assert json.loads(result.output) == {"vendors": 3, "published": 3, "already_imported": 0}
+    assert json.loads(result.stdout) == {"vendors": 3, "published": 3, "already_imported": 0}
 
     # The US vendor processes personal data without a DPA and without a transfer mechanism; the German host
     # has neither gap; the tool's review date has passed.
@@ -174,7 +174,7 @@ async def test_report_is_the_same_after_a_rebuild_and_as_of_a_past_point(nc, cli
     try:
         then = await asyncio.to_thread(cli, "legal", "report", "--as-of", copy, "--format", "json")
         assert then.exit_code == 0, then.output
-        gaps = {g["kind"] for g in json.loads(then.output)["gaps"] if g["about"] == f"vendor/{vendor}"}
+        gaps = {g["kind"] for g in json.loads(then.stdout)["gaps"] if g["about"] == f"vendor/{vendor}"}
         assert gaps == {"no-dpa"}
         markdown = await asyncio.to_thread(cli, "legal", "report", "--as-of", copy)
         assert f"**no-dpa** vendor/{vendor}" in markdown.output
@@ -196,7 +196,7 @@ async def test_the_demo_shows_real_gaps_and_sec_findings(nc, cli, running_mesh):
     report = await asyncio.to_thread(cli, "legal", "report")
     assert "**no-dpa** vendor/anthropic" in report.output
     summary = await asyncio.to_thread(cli, "summary", "sec-hub", "--json")
-    found = json.loads(summary.output)
+    found = json.loads(summary.stdout)
     gitea = {f["rule"]: f["status"] for f in found["findings"] if f["service"] == "gitea"}
     assert gitea["CVE-2024-24790"] == "open" and gitea["CVE-2024-0727"] in ("accepted", "open")
     # The SOPS/age keys are past canon's 90 days; Gitea's critical finding is a risk in ops (CoulombCore is prod).

@@ -79,7 +79,7 @@ def test_every_shipped_manifest_is_valid_and_claims_its_own_types():
 def test_syn_hub_from_its_manifest_alone(cli, running_mesh, settings):
     done = cli("hub", "bootstrap", SYN)
     assert done.exit_code == 0, done.output
-    shown = json.loads(cli("hub", "show", "syn-hub", "--json").output)
+    shown = json.loads(cli("hub", "show", "syn-hub", "--json").stdout)
     assert (shown["vsm_function"], shown["vsm_system"]) == ("SYN", "S2")
     assert shown["active_manifest"]["status"] == "active"
     assert "syn-handoff-requested" in shown["active_manifest"]["vocabulary"]["event_types"]
@@ -88,7 +88,7 @@ def test_syn_hub_from_its_manifest_alone(cli, running_mesh, settings):
     published = cli("publish", "syn-handoff-requested", "--hub", "syn-hub", "--subject", "syn-handoffs",
                     "--data", json.dumps(data), "--json")  # fmt: skip
     assert published.exit_code == 0, published.output
-    event_id = json.loads(published.output)["id"]
+    event_id = json.loads(published.stdout)["id"]
 
     def seen():
         answer = answering(settings, "syn-hub", "get_timeline", {"widget": "syn-handoffs"})
@@ -134,9 +134,9 @@ def test_bootstrap_is_idempotent_and_a_changed_file_is_a_new_version(cli, runnin
 
     prefix = slug.split("-")[0]
     changed = variant(tmp_path, slug, event_types=[f"{prefix}-handoff-requested", f"{prefix}-handoff-dropped"])
-    second = json.loads(cli("hub", "bootstrap", str(changed), "--json").output)
+    second = json.loads(cli("hub", "bootstrap", str(changed), "--json").stdout)
     assert [p["type"] for p in second["published"]] == ["hub-manifest-activated"]
-    shown = json.loads(cli("hub", "show", slug, "--json").output)
+    shown = json.loads(cli("hub", "show", slug, "--json").stdout)
     assert [(m["revision"], m["status"]) for m in shown["manifests"]] == [(1, "superseded"), (2, "active")]
     assert shown["active_manifest"]["vocabulary"]["event_types"] == [f"{prefix}-handoff-requested",
                                                                       f"{prefix}-handoff-dropped"]  # fmt: skip
@@ -186,7 +186,7 @@ def test_seed_002_ops_hub_acceptance(cli, running_mesh, settings):
     done = cli("hub", "bootstrap", "ops-hub")  # the shipped manifest, by slug
     assert done.exit_code == 0, done.output
     assert cli("hub", "bootstrap", "ops-hub").output.strip().endswith("nothing published")
-    shown = json.loads(cli("hub", "show", "ops-hub", "--json").output)
+    shown = json.loads(cli("hub", "show", "ops-hub", "--json").stdout)
     assert (shown["name"], shown["hub_kind"], shown["hub_family"]) == ("Ops Hub", "domain", "vsm")
     assert (shown["vsm_function"], shown["vsm_system"]) == ("OPS", "S1")
     assert shown["active_manifest"]["status"] == "active"
@@ -212,7 +212,7 @@ def test_seed_002_ops_hub_acceptance(cli, running_mesh, settings):
     published = cli("publish", "ops-endpoint-verified", "--hub", "ops-hub", "--subject", "endpoint/gitea-registry",
                     "--data", json.dumps(data), "--json")  # fmt: skip
     assert published.exit_code == 0, published.output
-    stored = json.loads(published.output)
+    stored = json.loads(published.stdout)
     wait = {stored["stream"]: stored["seq"]}
     evidence = call(settings, "ops-hub", "get_evidence", {"entity": "endpoint/gitea-registry", "wait_for_seq": wait})
     (found,) = [e for e in evidence["evidence"] if e["event_id"] == stored["id"]]
@@ -227,7 +227,7 @@ def test_seed_002_ops_hub_acceptance(cli, running_mesh, settings):
 def test_hub_list_shows_the_seven_vsm_hubs(cli, running_mesh):
     for slug in ("ops-hub", "syn-hub", "ctl-hub", "aud-hub", "int-hub", "pol-hub", "env-hub"):
         assert cli("hub", "bootstrap", slug).exit_code == 0
-    listed = json.loads(cli("hub", "list", "--json").output)
+    listed = json.loads(cli("hub", "list", "--json").stdout)
     by_slug = {h["slug"]: h for h in listed["hubs"]}
     vsm = ("ops-hub", "syn-hub", "ctl-hub", "aud-hub", "int-hub", "pol-hub", "env-hub")
     assert {by_slug[s]["vsm_function"] for s in vsm} == {"OPS", "SYN", "CTL", "AUD", "INT", "POL", "ENV"}

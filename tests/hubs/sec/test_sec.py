@@ -91,7 +91,7 @@ async def test_trivy_import_is_idempotent_and_marks_what_a_later_report_lacks_as
     # Three vulnerabilities: three findings published, open, with their versions and severities.
     result = await run_cli(cli, "sec", "import-trivy", str(first), "--service", service, "--json")
     assert result.exit_code == 0, result.output
-    assert json.loads(result.output)["published"] == 3
+    assert json.loads(result.stdout)["published"] == 3
     found = await until(lambda: _count(nc, service, 3), "three findings")
     assert found["CVE-2024-24790"]["severity"] == "critical"
     assert (found["CVE-2024-0727"]["installed_version"], found["CVE-2024-0727"]["fixed_version"]) == (
@@ -110,7 +110,7 @@ async def test_trivy_import_is_idempotent_and_marks_what_a_later_report_lacks_as
     later = tmp_path / "trivy-2.json"
     later.write_text(trivy(STDLIB, XNET))
     result = await run_cli(cli, "sec", "import-trivy", str(later), "--service", service, "--json")
-    assert json.loads(result.output)["fixed"] == 1
+    assert json.loads(result.stdout)["fixed"] == 1
 
     async def fixed():
         now = await findings(nc, service)
@@ -238,7 +238,7 @@ async def test_an_exception_accepts_until_it_expires_then_alerts_and_escalates_o
     alerts, escalations = await until(alerted, "the alert and the canon escalation")
     await asyncio.sleep(1.0)  # time for a duplicate to show, if one were coming
     result = await run_cli(cli, "sec", "check-expiry", "--json")
-    assert ended not in json.loads(result.output)["exceptions_expired"]  # the hub knows it is published
+    assert ended not in json.loads(result.stdout)["exceptions_expired"]  # the hub knows it is published
     assert len((await ask(nc, HUB, "get_alerts", {"entity": subject}))["alerts"]) == 1
     canon = (await ask(nc, "canon-hub", "get_escalations", {}))["escalations"]
     assert len([e for e in canon if ended in e["title"]]) == 1
@@ -274,7 +274,7 @@ async def test_overdue_rotation_is_a_risk_until_the_secret_is_rotated(nc, settin
     summary = await ask(nc, HUB, "get_domain_summary", {})
     assert name in [s["secret_set"] for s in summary["overdue_rotations"]]
     result = await run_cli(cli, "sec", "check-expiry", "--json")
-    assert name in json.loads(result.output)["rotations_overdue"]
+    assert name in json.loads(result.stdout)["rotations_overdue"]
     await until(lambda: _risks(nc, f"secret-set/{name}"), "the overdue-rotation risk")
 
     # Rotated today: no longer overdue.
