@@ -9,6 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from vsmesh.cli.output import console
+
 
 @pytest.fixture
 def probe_file(tmp_path: Path, http_port: int, closed_port: int) -> tuple[Path, str]:
@@ -36,7 +38,9 @@ probes:
 def test_run_once_then_list_shows_each_probes_last_result_and_age(
     cli, running_mesh, probe_file, probes_service, monkeypatch
 ):
-    monkeypatch.setenv("COLUMNS", "250")  # the table's width, so names are not folded
+    # The table's width, so names are not folded. The console reads COLUMNS when it is made, i.e. when the
+    # first test of this process imported the CLI: an env var set here came too late in a random order.
+    monkeypatch.setattr(console, "width", 250)
     # The runner is the service client whose token the gateway's issuer gives and the gateway verifies.
     monkeypatch.setenv("VSMESH_GATEWAY_URL", probes_service.gateway_url)
     monkeypatch.setenv("VSMESH_PROBES_ACTOR", probes_service.name)
