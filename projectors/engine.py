@@ -215,14 +215,15 @@ async def apply_batch(
 
 async def _read_state(conn: AsyncConnection, projection: Projection, stream: str) -> tuple[int, frozenset[str]]:
     """The stream's position and the hub's reverted ids, in one round trip."""
-    rows = await driver.fetch(conn, _state_query(projection.positions, projection.reverted))
+    rows = await driver.fetch(conn, state_query(projection.positions, projection.reverted))
     at = {name: position for name, position, _, _ in rows if name is not None}
     after = at.get(projection.position_row(stream), at.get(stream, 0))  # a new partition starts at the plain row
     return after, effective((revert_id, event_id) for name, _, revert_id, event_id in rows if name is None)
 
 
 @functools.cache
-def _state_query(positions: sa.Table, reverted: sa.Table) -> sa.CompoundSelect:
+def state_query(positions: sa.Table, reverted: sa.Table) -> sa.CompoundSelect:
+    """Positions (stream, position) and reverted ids (revert_id, event_id) in one statement."""
     none = sa.null()
     return sa.union_all(
         sa.select(positions.c.stream, positions.c.position, sa.cast(none, sa.Text), sa.cast(none, sa.Text)),

@@ -42,7 +42,7 @@ from vsmesh.events.governance import REVERT_TYPE
 from vsmesh.events.schemas.hub import EventReverted
 from vsmesh.projectors import driver
 from vsmesh.projectors.changes import Changes
-from vsmesh.projectors.engine import fold, lock_hub
+from vsmesh.projectors.engine import fold, lock_hub, state_query
 from vsmesh.projectors.projection import Projection, RevertScope
 from vsmesh.projectors.reverts import effective, reverts_in_log
 
@@ -166,18 +166,9 @@ async def refold_entities(
 
 async def _state(conn: AsyncConnection, projection: Projection) -> tuple[dict[str, int], frozenset[str]]:
     """The hub's positions and reverted ids, in one round trip (driver statements: the transaction is asyncpg's)."""
-    rows = await driver.fetch(conn, _state_query(projection.positions, projection.reverted))
+    rows = await driver.fetch(conn, state_query(projection.positions, projection.reverted))
     at = {stream: position for stream, position, _, _ in rows if stream is not None}
     return at, effective((revert_id, event_id) for stream, _, revert_id, event_id in rows if stream is None)
-
-
-@functools.cache
-def _state_query(positions: sa.Table, reverted: sa.Table) -> sa.CompoundSelect:
-    none = sa.null()
-    return sa.union_all(
-        sa.select(positions.c.stream, positions.c.position, sa.cast(none, sa.Text), sa.cast(none, sa.Text)),
-        sa.select(sa.cast(none, sa.Text), sa.cast(none, sa.BigInteger), reverted.c.revert_id, reverted.c.event_id),
-    )
 
 
 @functools.cache
