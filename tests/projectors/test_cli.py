@@ -168,31 +168,38 @@ def test_status_shows_each_projector_with_head_lag_and_rate(cli, running_mesh):
     assert reverts["ops-hub"] == "entities" and reverts["fin-hub"] == "whole hub"
 
 
-def test_a_killed_rebuild_is_resumed_by_the_next_run(cli, running_mesh, mesh_env, settings, tmp_path):
-    lines = "\n".join(json.dumps({"status": ("green", "red")[i % 2]}) for i in range(20_000)) + "\n"
-    args = ("publish", "ops-health-checked", "--hub", "ops-hub", "--subject", f"service/k-{uuid.uuid4().hex[:6]}")
-    assert cli(*args, "--data", "-", input=lines).exit_code == 0
-
-    # A rebuild in its own process, SIGKILLed once its staging schema holds some batches. The hub's write lock
-    # is held meanwhile, so the rebuild cannot swap: however fast it builds, it is killed before it finishes.
-    env = {**os.environ, **mesh_env}
-    with HeldHubLock(settings.database_url, "ops-hub"), open(tmp_path / "rebuild.log", "wb") as err:
+def kill_while_building(settings, env: dict[str, str], tmp_path) -> None:
+    """A rebuild in its own process, SIGKILLed once its staging schema holds some batches. The hub's write lock
+    is held meanwhile, so the rebuild cannot swap: however fast it builds, it is killed before it finishes."""
+    with HeldHubLock(settings.database_url, "ops-hub"), open(tmp_path / "rebuild.log", "ab") as err:
         proc = subprocess.Popen([*VSMESH, "rebuild", "ops-hub", "--batch-size", "100"], env=env, stderr=err)
         building = lambda: staged(settings.database_url) > 0  # noqa: E731
         wait_until(building, timeout=30, what="the rebuild to write batches", proc=proc)
         proc.send_signal(signal.SIGKILL)
         proc.wait()
 
+
+def test_a_killed_rebuild_is_started_over_with_fresh_or_resumed_by_the_next_run(cli, running_mesh, mesh_env, settings, tmp_path):
+    lines = "\n".join(json.dumps({"status": ("green", "red")[i % 2]}) for i in range(20_000)) + "\n"
+    args = ("publish", "ops-health-checked", "--hub", "ops-hub", "--subject", f"service/k-{uuid.uuid4().hex[:6]}")
+    assert cli(*args, "--data", "-", input=lines).exit_code == 0
+
+    env = {**os.environ, **mesh_env}
+    kill_while_building(settings, env, tmp_path)
+
     # Left behind and listed as interrupted; the live hub answers as before.
     listed = json.loads(cli("rebuild", "--list", "--json").stdout)
     assert any(b["schema"] == "ops_hub__rebuild" and b["finished_at"] is None for b in listed)
     assert cli("summary", "ops-hub", "--json").exit_code == 0
 
-    # The next run picks it up where it stopped, and swaps in.
-    resumed = cli("rebuild", "ops-hub", "--json")
-    assert resumed.exit_code == 0, resumed.output
-    assert json.loads(resumed.stdout)["resumed"] is True
-    assert not [b for b in json.loads(cli("rebuild", "--list", "--json").stdout) if b["hub"] == "ops-hub"]
+    # `--fresh` drops what was left and starts over; killed again, the next plain run picks it up where it stopped.
+    for flags, resumed in ((("--fresh",), False), ((), True)):
+        if resumed:
+            kill_while_building(settings, env, tmp_path)
+        done = cli("rebuild", "ops-hub", *flags, "--json")
+        assert done.exit_code == 0, done.output
+        assert json.loads(done.stdout)["resumed"] is resumed
+        assert not [b for b in json.loads(cli("rebuild", "--list", "--json").stdout) if b["hub"] == "ops-hub"]
 
 
 def test_every_hub_rebuilds_the_registry_and_manifest_hubs_too(cli, running_mesh, mesh_env):

@@ -206,7 +206,7 @@ def test_make_test_passes_from_a_checkout_in_a_private_home(private_dir, places)
     env["PYTHON"] = _base_python()
     before = modes(private_dir)
     result = subprocess.run(
-        ["make", "test", "PYTEST_ARGS=tests/projectors/test_driver.py tests/bus/test_streams.py"],
+        ["make", "test", "TEST_JOBS=1", "PYTEST_ARGS=tests/projectors/test_driver.py tests/bus/test_streams.py"],
         cwd=clone,
         env=env,
         capture_output=True,
