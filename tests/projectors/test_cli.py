@@ -179,7 +179,7 @@ def kill_while_building(settings, env: dict[str, str], tmp_path) -> None:
         proc.wait()
 
 
-def test_a_killed_rebuild_is_started_over_with_fresh_or_resumed_by_the_next_run(cli, running_mesh, mesh_env, settings, tmp_path):
+def test_a_killed_rebuild_starts_over_with_fresh_or_resumes(cli, running_mesh, mesh_env, settings, tmp_path):
     lines = "\n".join(json.dumps({"status": ("green", "red")[i % 2]}) for i in range(20_000)) + "\n"
     args = ("publish", "ops-health-checked", "--hub", "ops-hub", "--subject", f"service/k-{uuid.uuid4().hex[:6]}")
     assert cli(*args, "--data", "-", input=lines).exit_code == 0
