@@ -14,7 +14,7 @@ import datetime as dt
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 import msgspec
 import structlog
@@ -206,6 +206,16 @@ def _first_error(e: Exception) -> str:
 async def _fail(req: Request, code: str, message: str) -> str:
     await req.respond_error(code, message.splitlines()[0][:500], data=error_body(code, message))
     return code
+
+
+# Starts a hub's contract on the connection it answers on, reading through the given engine (the host's).
+StartContractOn = Callable[[Client, AsyncEngine], Awaitable[Any]]
+
+
+class ContractHost(Protocol):
+    """Where contracts answer: `vsmesh up` runs them on a loop of their own (runtime/contract_thread.py)."""
+
+    async def serve(self, hub: str, start: StartContractOn) -> None: ...
 
 
 async def start_contract(nc: Client, ctx: HubContext, operations: list[Operation]) -> Service:

@@ -15,7 +15,6 @@ from pathlib import Path
 import structlog
 
 from vsmesh.bus.connection import connect
-from vsmesh.bus.contract_identity import ContractConnections
 from vsmesh.bus.creds import GATEWAY_USER, load_creds
 from vsmesh.bus.streams import ensure_streams
 from vsmesh.errors import AlreadyRunning
@@ -43,6 +42,7 @@ from vsmesh.projectors.projection import Projection
 from vsmesh.projectors.reactor import ReactorStats, ensure_tables, start_reactors
 from vsmesh.projectors.runner import ProjectorStats, run_projection
 from vsmesh.runtime.cluster import stream_replicas
+from vsmesh.runtime.contract_thread import ContractThread
 from vsmesh.runtime.mesh_state import MeshState, fill_from, load_state, pid_alive, save_state
 from vsmesh.runtime.nats_server import (
     configure_nats,
@@ -193,7 +193,8 @@ class Mesh:
         One admin connection carries the mesh infrastructure: streams, projectors, housekeeping,
         reactors (couplings) and leases need consumers, KV and object stores and cross-hub publishing.
         Each hub's contract answers on a connection of its own hub user instead (bus/contract_identity.py),
-        where the data dir holds that user, i.e. when this process runs the embedded nats-server.
+        where the data dir holds that user, i.e. when this process runs the embedded nats-server, and on
+        an event loop of its own (runtime/contract_thread.py): a coupling catching up never delays an answer.
         """
         if not settings.hubs:
             settings = settings.model_copy(update={"hubs": tuple(HUBS)})
@@ -204,8 +205,7 @@ class Mesh:
         engine = create_engine(settings)
         stack.push_async_callback(engine.dispose)
         issue = functools.partial(issue_hub_creds, settings.data_dir) if embedded_nats else None
-        contracts = ContractConnections(nc, settings, issue_creds=issue)
-        stack.push_async_callback(contracts.close)
+        contracts = await stack.enter_async_context(ContractThread(settings, issue))  # a loop of their own
         tasks: list[asyncio.Task] = []
         stack.push_async_callback(_cancel, tasks)  # first to stop: nothing may use what closes after it
 
@@ -218,7 +218,7 @@ class Mesh:
             projection = hub(slug).projection()
             await ensure_schema(engine, projection, projection.schema)
         for slug in settings.hubs:  # each contract answers before its hub's projector runs
-            await _start_contract(contracts, engine, settings, slug)
+            await _start_contract(contracts, settings, slug)
         announce = announcer(nc)  # live pages refresh when a hub applied a batch (gateway/live.py)
         projectors = _projectors(settings)  # with --partitions N, N per hub that can be split
         stats = [ProjectorStats(p.hub, partition=p.partition.label if p.partition else "", on_applied=announce)
@@ -324,11 +324,11 @@ async def _drain(nc) -> None:
         await nc.drain()
 
 
-async def _start_contract(contracts: ContractConnections, engine, settings: Settings, slug: str) -> None:
+async def _start_contract(contracts: ContractThread, settings: Settings, slug: str) -> None:
     """A coded hub's contract, answering and publishing as the hub's own user where there is one."""
     package = hub(slug)
 
-    async def start(nc):
+    async def start(nc, engine):
         ctx = HubContext(slug, package.projection(), engine, nc.jetstream(), settings)
         return await start_contract(nc, ctx, package.contract.operations())
 

@@ -6,8 +6,9 @@ that has a manifest but no code. Every few seconds it re-reads the registry: a n
 starts, a new manifest version takes effect.
 
 Projectors run on the shared admin connection (mesh infrastructure: consumers, cross-stream reads);
-each contract, the registry's included, answers on its own hub user's connection where the mesh has
-one (bus/contract_identity.py).
+each contract, the registry's included, answers where the contract host runs them (in `vsmesh up`, a
+loop of their own: runtime/contract_thread.py), on its own hub user's connection where the mesh has one
+(bus/contract_identity.py).
 """
 
 from __future__ import annotations
@@ -19,8 +20,7 @@ import structlog
 from nats.aio.client import Client
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from vsmesh.bus.contract_identity import ContractConnections
-from vsmesh.hubs.contract import HubContext, start_contract
+from vsmesh.hubs.contract import ContractHost, HubContext, start_contract
 from vsmesh.hubs.registry import tables as t
 from vsmesh.hubs.registry.contract import manifest_hub_operations, registry_operations
 from vsmesh.hubs.registry.projector import REGISTRY_HUB, RegistryFolds, manifest_projection, registry_projection
@@ -42,7 +42,7 @@ class ManifestHubs:
         settings: Settings,
         stop: asyncio.Event,
         coded: set[str],
-        contracts: ContractConnections,
+        contracts: ContractHost,
     ):
         self.nc, self.engine, self.settings, self.stop, self.coded = nc, engine, settings, stop, coded
         self.contracts = contracts
@@ -72,8 +72,8 @@ class ManifestHubs:
         self.tasks.append(asyncio.create_task(run, name=f"projector:{projection.hub}"))
 
     def _contract(self, slug: str, projection, operations):
-        async def start(nc: Client):
-            ctx = HubContext(slug, projection, self.engine, nc.jetstream(), self.settings)
+        async def start(nc: Client, engine: AsyncEngine):  # the contract host's engine, on its loop
+            ctx = HubContext(slug, projection, engine, nc.jetstream(), self.settings)
             return await start_contract(nc, ctx, operations)
 
         return start
