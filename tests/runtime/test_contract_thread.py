@@ -51,7 +51,7 @@ async def test_a_contract_answers_while_the_main_loop_is_held(settings, streams)
         await contracts.serve(name, start_ping(name, settings))
         answered: list = []
         asker = ask_from_another_thread(settings, name, answered)
-        time.sleep(HELD_S)  # the main loop held, as a long batch would hold it
+        time.sleep(HELD_S)  # noqa: ASYNC251 - the point: the main loop held, as a long batch would hold it
         released = time.monotonic()
         await asyncio.to_thread(asker.join)
     assert answered, "no answer"
