@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from vsmesh.events.schemas.ops import OpsChangeRecorded
 from vsmesh.hubs.core import hub_projection
 from vsmesh.hubs.ops import fold_costs, fold_evidence, fold_incidents, fold_inventory, fold_readiness, manifest
 from vsmesh.hubs.ops.recent import trim_recent
@@ -20,6 +21,11 @@ def ops_handlers() -> Handlers:
     }
 
 
+def entity_keyed() -> Handlers:
+    """The handlers that write only rows of the event's subject (inventory, attributes, evidence, debts, costs)."""
+    return {**fold_inventory.handlers(), **fold_evidence.handlers(), **fold_costs.handlers()}
+
+
 # The types a partitioned ops-hub spreads over its partitions by entity (projectors/partitions.py): their
 # handlers write only rows of the event's own entity (inventory, attributes, evidence, debts) or of the event
 # itself (change records, service costs), plus its recent-events row, whose trim takes turns. Incidents and
@@ -27,23 +33,7 @@ def ops_handlers() -> Handlers:
 # core's risks, alerts, requests and messages likewise: those stay on partition 0, in log order.
 # (An entity-keyed event published without a subject folds on the partition of `_`, not of the entity its
 # data names: publish the subject on a partitioned hub; the contract, probes and couplings all do.)
-ENTITY_TYPES = frozenset(
-    {
-        "ops-inventory-registered",
-        "ops-inventory-updated",
-        "ops-inventory-retired",
-        "ops-service-discovered",
-        "ops-health-checked",
-        "ops-endpoint-verified",
-        "ops-backup-verified",
-        "ops-restore-tested",
-        "ops-runbook-executed",
-        "ops-release-observed",
-        "ops-drift-detected",
-        "ops-change-recorded",
-        "fin-cost-recorded",
-    }
-)
+ENTITY_TYPES = frozenset(event_type_of(c) for c in [*entity_keyed(), OpsChangeRecorded])
 
 
 def revert_scope() -> RevertScope:
@@ -51,7 +41,6 @@ def revert_scope() -> RevertScope:
     `kind/name` from the data of an event without one), and the recent events are the hub's newest 200.
     Incidents, gates and change records are keyed by ids other events carry in their data: reverting one of
     those re-folds the hub."""
-    keyed = {**fold_inventory.handlers(), **fold_evidence.handlers(), **fold_costs.handlers()}
     return RevertScope(
         entities={
             "inventory": "entity",
@@ -61,7 +50,7 @@ def revert_scope() -> RevertScope:
             "service_costs": "entity",
             "recent_events": "entity",
         },
-        keyed=frozenset(event_type_of(c) for c in keyed),
+        keyed=frozenset(event_type_of(c) for c in entity_keyed()),
         tail={"recent_events": RECENT_EVENTS_KEPT},
     )
 
