@@ -30,6 +30,7 @@ from vsmesh.logs import configure_logging
 from vsmesh.projectors.database import create_engine
 from vsmesh.projectors.engine import ensure_schema, in_schema
 from vsmesh.projectors.runner import ProjectorStats, run_projection
+from vsmesh.projectors.scoped_revert import REFOLD_SECONDS  # imported now: runner imports it late
 
 PHASES = ("lock", "read", "write", "all")  # the scoped re-fold's phases (projectors/scoped_revert.py)
 
@@ -122,7 +123,10 @@ async def rounds(js, settings, n: int, history: int) -> dict[str, list[float]]:
 
 def refold_seconds(hub: str) -> dict[str, float]:
     """The scoped re-folds' seconds so far, per phase (the projector runs in this process)."""
-    found = {p: REGISTRY.get_sample_value("vsmesh_revert_refold_seconds_sum", {"hub": hub, "phase": p}) for p in PHASES}
+    found = {
+        p: REGISTRY.get_sample_value(f"{REFOLD_SECONDS.describe()[0].name}_sum", {"hub": hub, "phase": p})
+        for p in PHASES
+    }
     return {p: v or 0.0 for p, v in found.items()}
 
 

@@ -45,6 +45,7 @@ from vsmesh.events.schemas.hub import EventReverted
 from vsmesh.projectors import driver
 from vsmesh.projectors.changes import Changes
 from vsmesh.projectors.engine import fold, lock_hub, state_query
+from vsmesh.projectors.partitions import AppliedUpTo, applied_up_to
 from vsmesh.projectors.projection import Projection, RevertScope
 from vsmesh.projectors.reverts import effective, reverts_in_log
 
@@ -132,14 +133,19 @@ async def refold_entities(
     tokens = sorted({entity_token(e) for e in entities} | {NO_ENTITY})
     async with driver.transaction(engine, projection.schema) as conn:
         await lock_hub(conn, projection.hub)
-        at, reverted = await _state(conn, projection)
+        rows, reverted = await _state(conn, projection)
+        upto = applied_up_to(rows, projection.streams, projection.entity_types)
+        if upto is None:
+            log.warning("revert re-folds the hub: its positions mix two partitionings", hub=projection.hub)
+            return False
+        at = upto.head
         tails = {name: await _tail_state(conn, projection, name, kept, at) for name, kept in scope.tail.items()}
         phases["lock_s"], mark = round(time.perf_counter() - mark, 3), time.perf_counter()
         # The events just below each full tail are read beside the entities': a revert of a recent event
         # (the usual one) needs them, and reading them afterwards would add a round of reads.
         by_stream, *windows = await asyncio.gather(
-            _entity_messages(js, projection, tokens, at),
-            *(_windows(js, projection, t.below) for t in tails.values()),
+            _entity_messages(js, projection, tokens, upto),
+            *(_windows(js, projection, t.below, upto) for t in tails.values()),
         )
         phases["read_s"], mark = round(time.perf_counter() - mark, 3), time.perf_counter()
         seen = {m.headers.get("Nats-Msg-Id") for msgs in by_stream.values() for m in msgs if m.headers}
@@ -163,7 +169,7 @@ async def refold_entities(
         for (name, tail), window in zip(tails.items(), windows, strict=True):
             if tail.cutoff is not None:  # it was full: rows it lost are refilled from the next older events
                 table = projection.metadata.tables[name]
-                await _refill_tail(js, conn, projection, table, tail, window, reverted)
+                await _refill_tail(js, conn, projection, table, tail, window, reverted, upto)
         for stmt in scope.aggregates():
             await driver.execute(conn, stmt)
         # The positions stay, but readers that key answers on them also read the rows' writing transaction
@@ -174,7 +180,8 @@ async def refold_entities(
 
 
 async def _state(conn: AsyncConnection, projection: Projection) -> tuple[dict[str, int], frozenset[str]]:
-    """The hub's positions and reverted ids, in one round trip (driver statements: the transaction is asyncpg's)."""
+    """The hub's position rows (a partition's named `OPERATIONAL.p0of2`) and reverted ids, in one round trip
+    (driver statements: the transaction is asyncpg's)."""
     rows = await driver.fetch(conn, state_query(projection.positions, projection.reverted))
     at = {stream: position for stream, position, _, _ in rows if stream is not None}
     return at, effective((revert_id, event_id) for stream, _, revert_id, event_id in rows if stream is None)
@@ -218,11 +225,11 @@ async def _after(conn: AsyncConnection, projection: Projection) -> None:
 
 
 async def _entity_messages(
-    js: JetStreamContext, projection: Projection, tokens: Sequence[str], at: Mapping[str, int]
+    js: JetStreamContext, projection: Projection, tokens: Sequence[str], upto: AppliedUpTo
 ) -> dict[str, list[Msg]]:
-    """Per stream (in the projection's order), the messages on the entities' subjects up to the position."""
+    """Per stream (in the projection's order), the applied messages on the entities' subjects."""
     reads = {
-        (stream, token): _read(js, stream, f"{subject[:-1]}*.{token}", 0, at.get(stream, 0))
+        (stream, token): _read(js, stream, f"{subject[:-1]}*.{token}", 0, upto)
         for stream, subject in projection.streams.items()
         for token in tokens
     }
@@ -234,10 +241,17 @@ async def _entity_messages(
     return by_stream
 
 
-async def _read(js: JetStreamContext, stream: str, subject: str, after: int, last: int) -> list[Msg]:
-    """The stored messages on `subject` with sequences in (after, last]: direct gets where the stream allows
+async def _read(
+    js: JetStreamContext, stream: str, subject: str, after: int, upto: AppliedUpTo, last: int | None = None
+) -> list[Msg]:
+    """The messages on `subject` past `after` (up to `last`) the hub's projector has applied — each partition
+    of a partitioned hub its own share, up to its own position. Direct gets where the stream allows
     (bus/direct.py: one request per read instead of a consumer's create, info and delete)."""
-    return await read_stored(js, stream, subject, after, last)
+    end = upto.head.get(stream, 0) if last is None else min(last, upto.head.get(stream, 0))
+    msgs = await read_stored(js, stream, subject, after, end)
+    if not upto.shares:
+        return msgs
+    return [m for m in msgs if upto.applied(stream, m.subject, stream_sequence(m))]
 
 
 @dataclass(frozen=True)
@@ -279,10 +293,12 @@ def _tail_query(table: sa.Table) -> sa.Select:
     return sa.select(per_stream, *oldest.c).select_from(per_stream.join(oldest, sa.true()))
 
 
-async def _windows(js: JetStreamContext, projection: Projection, below: Mapping[str, int]) -> dict[str, list[Msg]]:
+async def _windows(
+    js: JetStreamContext, projection: Projection, below: Mapping[str, int], upto: AppliedUpTo
+) -> dict[str, list[Msg]]:
     """Per stream, the hub's messages in the `_WINDOW` sequences before `below`."""
     streams = [s for s in projection.streams if below.get(s, 0) > 1]
-    reads = [_read(js, s, projection.streams[s], max(0, below[s] - 1 - _WINDOW), below[s] - 1) for s in streams]
+    reads = [_read(js, s, projection.streams[s], max(0, below[s] - 1 - _WINDOW), upto, below[s] - 1) for s in streams]
     return dict(zip(streams, await asyncio.gather(*reads), strict=True))
 
 
@@ -294,6 +310,7 @@ async def _refill_tail(
     tail: _Tail,
     window: Mapping[str, list[Msg]],
     reverted: frozenset[str],
+    upto: AppliedUpTo,
 ) -> None:
     """Fill a tail table back to its size from the events just below its oldest row in each stream."""
     count = sum(n for _, n, _ in await driver.fetch(conn, _tail_stats(table)))
@@ -310,8 +327,7 @@ async def _refill_tail(
     for stream, rows in found.items():
         below = tail.below[stream]
         if len(rows) < need and below - _WINDOW > 1 and not _older_than_needed(window.get(stream), found, need):
-            found[stream] = await _rows_below(js, projection, stream, projection.streams[stream], below, need,
-                                              table, reverted)  # fmt: skip
+            found[stream] = await _rows_below(js, projection, stream, below, need, table, reverted, upto)
     for rows in found.values():
         await rows.flush(conn)
     await _after(conn, projection)
@@ -332,17 +348,18 @@ async def _rows_below(
     js: JetStreamContext,
     projection: Projection,
     stream: str,
-    subject: str,
     below: int,
     need: int,
     table: sa.Table,
     reverted: frozenset[str],
+    upto: AppliedUpTo,
 ) -> Changes:
     """The tail rows of the newest events before sequence `below` that give `need` rows (or all there are)."""
+    subject = projection.streams[stream]
     width, total = 4 * max(_WINDOW, need), None
     while True:
         low = max(1, below - width)
-        msgs = await _read(js, stream, subject, low - 1, below - 1)
+        msgs = await _read(js, stream, subject, low - 1, upto, below - 1)
         rows = fold(projection, stream, msgs, low - 1, reverted).changes.only(lambda t, _: t is table)
         if len(rows) >= need or low == 1:
             return rows
