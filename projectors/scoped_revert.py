@@ -4,20 +4,22 @@ Handlers are pure and rows are upserted by key, so removing an event changes onl
 row depends only on the events that wrote it. A hub's `RevertScope` (projectors/projection.py) says which
 tables hold one entity's rows (written only by events on that entity's subject, or by events without a
 subject) and which event types write nothing else. Reverting such an event then means, under the hub's
-write lock and at the projector's positions:
+write lock and at the projector's positions (a partitioned hub's: each partition's share up to its own):
 
 1. read the entity's events (and the hub's events without a subject) from each stream, by subject filter
-   `{horizon}.{hub}.*.{entity token}`: the work grows with the entity's history, not the hub's;
+   `{horizon}.{hub}.*.{entity token}` (batched direct gets, bus/direct.py): the work grows with the
+   entity's history, not the hub's;
 2. fold them without the reverted events, streams in the order a rebuild folds them, and keep only the
    entity's rows of the scoped tables; delete those rows and write the new ones;
 3. trim the hub's tail tables (newest rows across entities) and, when the revert removed some of their
    rows, refill them from the log just below the oldest row kept; then recompute the aggregates.
 
 The result equals a rebuild that skips the same events (tests/projectors/test_scoped_revert.py checks it
-over random histories). Anything the scope cannot vouch for — a hub without a scope, a reverted type that
-is not keyed, an event without a subject, a reverted id not found on its entity's subjects — re-folds the
-whole hub as before (projectors/runner.py: Refold). Tail refills assume that within one stream later
-sequences carry later event times (publishers stamp events when they send them).
+over random histories, and on a hub of two partitions). Anything the scope cannot vouch for — a hub without
+a scope, a reverted type that is not keyed, an event without a subject, a reverted id not found on its
+entity's subjects, position rows of two partitionings — re-folds the whole hub as before
+(projectors/runner.py: Refold). Tail refills assume that within one stream later sequences carry later
+event times (publishers stamp events when they send them).
 """
 
 from __future__ import annotations
