@@ -20,6 +20,7 @@ import uuid
 
 import asyncpg
 from _servers import servers
+from prometheus_client import REGISTRY
 
 from vsmesh.bus.connection import connect
 from vsmesh.bus.publisher import Publisher
@@ -29,6 +30,9 @@ from vsmesh.logs import configure_logging
 from vsmesh.projectors.database import create_engine
 from vsmesh.projectors.engine import ensure_schema, in_schema
 from vsmesh.projectors.runner import ProjectorStats, run_projection
+from vsmesh.projectors.scoped_revert import REFOLD_SECONDS  # imported now: runner imports it late
+
+PHASES = ("lock", "read", "write", "all")  # the scoped re-fold's phases (projectors/scoped_revert.py)
 
 CHUNK = 50_000  # history published in chunks: a million built events at once would hold ~1 GB
 
@@ -79,7 +83,7 @@ async def rounds(js, settings, n: int, history: int) -> dict[str, list[float]]:
     ops = projection()
     await ensure_schema(engine, ops, ops.schema)  # before the first read (the projector would, a moment later)
     task = asyncio.create_task(run_projection(js, engine, ops, settings, stop, ProjectorStats(ops.hub)))
-    out: dict[str, list[float]] = {"revert": [], "visible": [], "raw": []}
+    out: dict[str, list[float]] = {"revert": [], "visible": [], "raw": [], **{p: [] for p in PHASES}}
     try:
         for i in range(n):
             name = f"bench-{uuid.uuid4().hex[:6]}"
@@ -101,16 +105,29 @@ async def rounds(js, settings, n: int, history: int) -> dict[str, list[float]]:
                 "event-reverted", hub="ops-hub", subject=red.subject,
                 data={"event_id": red.id, "event_type": red.type, "entity": red.subject, "reason": "bench"},
             )  # fmt: skip
+            before = refold_seconds(ops.hub)
             t = time.perf_counter()
             await publisher.publish(reverted)
             await shows(engine, ops, name, "green")
             out["revert"].append(time.perf_counter() - t)
+            after = refold_seconds(ops.hub)
+            for phase in PHASES:
+                out[phase].append(after[phase] - before[phase])
     finally:
         stop.set()
         await task
         await pg.close()
         await engine.dispose()
     return out
+
+
+def refold_seconds(hub: str) -> dict[str, float]:
+    """The scoped re-folds' seconds so far, per phase (the projector runs in this process)."""
+    found = {
+        p: REGISTRY.get_sample_value(f"{REFOLD_SECONDS.describe()[0].name}_sum", {"hub": hub, "phase": p})
+        for p in PHASES
+    }
+    return {p: v or 0.0 for p, v in found.items()}
 
 
 def pct(values: list[float], q: int) -> float:
@@ -133,6 +150,15 @@ async def main(n: int, history: int) -> None:
     print(f"revert -> visible: p50 {p50:.1f} ms, p99 {p99:.1f} ms, max {max(lat) * 1000:.1f} ms over {n} rounds")
     print(f"raw floor (js.publish + single-row UPDATE): p50 {raw50:.2f} ms, p99 {raw99:.2f} ms")
     print(f"publish -> visible of a plain event: p50 {pct(visible, 50):.1f} ms, p99 {pct(visible, 99):.1f} ms")
+    scoped = [i for i, s in enumerate(got["all"]) if s > 0]
+    print(f"scoped re-folds: {len(scoped)} of {n} rounds (the others re-folded the whole hub)")
+    if scoped:
+        phase_p50 = {p: round(pct([got[p][i] for i in scoped], 50), 1) for p in PHASES}
+        rest = [lat[i] - got["all"][i] for i in scoped]
+        print(
+            f"re-fold phases p50 (ms): {phase_p50}; the rest (revert published, projector notices it, reader"
+            f" sees the row) p50 {pct(rest, 50):.1f} ms"
+        )
     print(
         json.dumps(
             {

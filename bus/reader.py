@@ -68,6 +68,8 @@ def stream_sequence(msg: Msg) -> int:
     if reply.count(".") == _V1_ACK_TOKENS - 1:
         # The 6th of 9 tokens is the 4th from the end: split off only the last four (runs once per event).
         return int(reply.rsplit(".", 4)[1])
+    if not reply:  # a direct get's answer (bus/direct.py) carries its sequence in a header
+        return int(msg.headers["Nats-Sequence"])  # type: ignore[index]
     return msg.metadata.sequence.stream
 
 

@@ -21,6 +21,7 @@ import socket
 import time
 import uuid
 from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING
 
 import msgspec
 import structlog
@@ -29,6 +30,9 @@ from nats.js import JetStreamContext
 from nats.js.api import KeyValueConfig, StorageType
 from nats.js.errors import BucketNotFoundError, KeyWrongLastSequenceError
 from nats.js.kv import KeyValue
+
+if TYPE_CHECKING:
+    from vsmesh.projectors.lease_share import LeaseShare
 
 log = structlog.get_logger(__name__)
 
@@ -93,10 +97,13 @@ async def run_leased(
     *,
     holder: str | None = None,
     key: str | None = None,
+    share: LeaseShare | None = None,
 ) -> None:
     """Run `work(stop_work)` whenever this process holds the lease `name`, until `stop` is set.
 
     The lease's key is `projector.<name>` unless `key` names another (the scheduler's `scheduler.checks`).
+    With `share` (a hub's partitions, projectors/lease_share.py), the lease is tried only while this process
+    holds less than its share of the hub's partitions, and handed over when it holds more.
 
     `work` must return soon after `stop_work` is set (it is set when the lease is lost or on stop).
     An exception from `work` releases the lease; a NATS error (NATS away a moment) is logged and the lease
@@ -106,21 +113,22 @@ async def run_leased(
     key = key or lease_key(name)
     bound = log.bind(lease=key, holder=holder)
     while not stop.is_set():
+        if share is not None:
+            await share.refresh()
+            if not share.take(name):
+                await _wait(stop, RENEW_S)
+                continue
         entry = LeaseEntry(holder=holder, host=socket.gethostname(), pid=os.getpid(), since=time.time())
         value = msgspec.json.encode(entry)
-        try:
-            revision = await kv.create(key, value)
-        except KeyWrongLastSequenceError:
-            revision = None  # someone else holds it
-        except (NatsError, TimeoutError, OSError) as e:
-            bound.warning("lease not acquired", error=str(e) or repr(e))
-            revision = None
+        revision = await _acquire(kv, key, value, bound)
         if revision is None:
+            if share is not None:
+                share.drop(name)
             await _wait(stop, RENEW_S)
             continue
         bound.info("lease acquired", at=time.time())
         try:
-            revision = await _hold(kv, key, value, revision, work, stop, bound)
+            revision = await _hold(kv, key, value, revision, work, stop, bound, share, name)
         except (NatsError, TimeoutError) as e:
             # NATS away a moment (a stream leader killed, an election): the work stopped on it, the lease is
             # released; lead again once NATS answers. Before, this ended the task for good and the hub was
@@ -128,10 +136,24 @@ async def run_leased(
             bound.warning("leased work stopped by NATS; trying again", error=str(e) or repr(e), at=time.time())
             await _wait(stop, RENEW_S)
             continue
+        finally:
+            if share is not None:
+                share.drop(name)
         if revision is not None:
             with contextlib.suppress(NatsError, TimeoutError, OSError):
                 await kv.delete(key, last=revision)  # hand over at once
             bound.info("lease released", at=time.time())
+
+
+async def _acquire(kv: KeyValue, key: str, value: bytes, bound: structlog.typing.FilteringBoundLogger) -> int | None:
+    """The new entry's revision, or None when someone else holds the lease (or NATS did not answer)."""
+    try:
+        return await kv.create(key, value)
+    except KeyWrongLastSequenceError:
+        return None  # someone else holds it
+    except (NatsError, TimeoutError, OSError) as e:
+        bound.warning("lease not acquired", error=str(e) or repr(e))
+        return None
 
 
 async def _hold(
@@ -142,6 +164,8 @@ async def _hold(
     work: Callable[[asyncio.Event], Awaitable[None]],
     stop: asyncio.Event,
     bound: structlog.typing.FilteringBoundLogger,
+    share: LeaseShare | None = None,
+    name: str = "",
 ) -> int | None:
     """Run the work while renewing; returns the last revision if we still hold the lease, else None."""
     stop_work = asyncio.Event()
@@ -154,6 +178,11 @@ async def _hold(
             await asyncio.wait({task, stopped}, timeout=RENEW_S, return_when=asyncio.FIRST_COMPLETED)
             if stop.is_set() or task.done():
                 break
+            if share is not None:
+                await share.refresh()
+                if share.must_release(name):
+                    bound.info("lease handed over: another process shares the partitions", at=time.time())
+                    break
             try:
                 # Bounded by what is left before LOSE_AFTER_S: unbounded, an unanswered renewal waited out
                 # nats-py's 5 s request timeout first, and the work went on past the TTL (tests/projectors/

@@ -152,6 +152,42 @@ def needs_rebuild(rows: Iterable[str], partition: Partition | None) -> bool:
     return bool(counts - {partition.count})
 
 
+@dataclass(frozen=True)
+class AppliedUpTo:
+    """What a hub's projectors have applied of each stream: everything up to one position (a single
+    projector), or each partition its share up to its own position. `head`: per stream, the furthest one."""
+
+    head: Mapping[str, int]
+    shares: Mapping[str, list[tuple[Router, int]]]  # per stream, each partition's router and position
+
+    def applied(self, stream: str, subject: str, sequence: int) -> bool:
+        """Whether the message at `sequence` (stored on `subject`) is applied to the hub's tables."""
+        shares = self.shares.get(stream)
+        if not shares:
+            return sequence <= self.head.get(stream, 0)
+        return any(sequence <= at for keeps, at in shares if keeps(subject))
+
+
+def applied_up_to(
+    rows: Mapping[str, int], streams: Iterable[str], entity_types: frozenset[str] | None
+) -> AppliedUpTo | None:
+    """What the position rows say is applied; None while rows of two partitionings coexist (the hub is
+    rebuilt once before partitions follow it, see needs_rebuild) or partition rows name no entity types."""
+    counts = partitioning_of(rows)
+    if not counts:
+        return AppliedUpTo({s: rows.get(s, 0) for s in streams}, {})
+    if len(counts) > 1 or not entity_types:
+        return None
+    (count,) = counts
+    parts = [Partition(k, count) for k in range(count)]
+    routers = [router(p, entity_types) for p in parts]
+    shares = {
+        s: [(keeps, rows.get(p.position_row(s), rows.get(s, 0))) for p, keeps in zip(parts, routers, strict=True)]
+        for s in streams
+    }
+    return AppliedUpTo({s: max(at for _, at in shares[s]) for s in streams}, shares)
+
+
 def partitions_of(entity_types: frozenset[str] | None, count: int) -> list[Partition]:
     """The partitions a hub runs with `count` requested; none (one projector) for 1 or a hub that cannot split."""
     check_count(count)
@@ -161,8 +197,10 @@ def partitions_of(entity_types: frozenset[str] | None, count: int) -> list[Parti
 
 
 __all__ = [
+    "AppliedUpTo",
     "Partition",
     "Router",
+    "applied_up_to",
     "check_count",
     "fnv1a",
     "hub_positions",

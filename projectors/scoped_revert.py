@@ -4,20 +4,22 @@ Handlers are pure and rows are upserted by key, so removing an event changes onl
 row depends only on the events that wrote it. A hub's `RevertScope` (projectors/projection.py) says which
 tables hold one entity's rows (written only by events on that entity's subject, or by events without a
 subject) and which event types write nothing else. Reverting such an event then means, under the hub's
-write lock and at the projector's positions:
+write lock and at the projector's positions (a partitioned hub's: each partition's share up to its own):
 
 1. read the entity's events (and the hub's events without a subject) from each stream, by subject filter
-   `{horizon}.{hub}.*.{entity token}`: the work grows with the entity's history, not the hub's;
+   `{horizon}.{hub}.*.{entity token}` (batched direct gets, bus/direct.py): the work grows with the
+   entity's history, not the hub's;
 2. fold them without the reverted events, streams in the order a rebuild folds them, and keep only the
    entity's rows of the scoped tables; delete those rows and write the new ones;
 3. trim the hub's tail tables (newest rows across entities) and, when the revert removed some of their
    rows, refill them from the log just below the oldest row kept; then recompute the aggregates.
 
 The result equals a rebuild that skips the same events (tests/projectors/test_scoped_revert.py checks it
-over random histories). Anything the scope cannot vouch for — a hub without a scope, a reverted type that
-is not keyed, an event without a subject, a reverted id not found on its entity's subjects — re-folds the
-whole hub as before (projectors/runner.py: Refold). Tail refills assume that within one stream later
-sequences carry later event times (publishers stamp events when they send them).
+over random histories, and on a hub of two partitions). Anything the scope cannot vouch for — a hub without
+a scope, a reverted type that is not keyed, an event without a subject, a reverted id not found on its
+entity's subjects, position rows of two partitionings — re-folds the whole hub as before
+(projectors/runner.py: Refold). Tail refills assume that within one stream later sequences carry later
+event times (publishers stamp events when they send them).
 """
 
 from __future__ import annotations
@@ -32,10 +34,12 @@ import sqlalchemy as sa
 import structlog
 from nats.aio.msg import Msg
 from nats.js import JetStreamContext
+from prometheus_client import Histogram
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from vsmesh.bus.direct import read_stored
 from vsmesh.bus.provenance import decode_stored
-from vsmesh.bus.reader import Start, StreamReader, count_pending, stream_sequence
+from vsmesh.bus.reader import count_pending, stream_sequence
 from vsmesh.bus.subjects import NO_ENTITY, entity_token
 from vsmesh.errors import InvalidEvent
 from vsmesh.events.governance import REVERT_TYPE
@@ -43,12 +47,20 @@ from vsmesh.events.schemas.hub import EventReverted
 from vsmesh.projectors import driver
 from vsmesh.projectors.changes import Changes
 from vsmesh.projectors.engine import fold, lock_hub, state_query
+from vsmesh.projectors.partitions import AppliedUpTo, applied_up_to
 from vsmesh.projectors.projection import Projection, RevertScope
 from vsmesh.projectors.reverts import effective, reverts_in_log
 
 log = structlog.get_logger(__name__)
 
 ENTITIES, WHOLE_HUB = "entities", "whole hub"
+# Process-wide, as Prometheus metrics are (/metrics shows it): where a scoped re-fold's time goes, by phase —
+# lock (the hub lock, its positions and reverts, the tails' state), read (the entities' events from the log),
+# write (delete, write, refill, aggregates, commit) — and in all (phase "all").
+REFOLD_SECONDS = Histogram(
+    "vsmesh_revert_refold_seconds", "time to re-fold the entities a revert touched, by phase", ["hub", "phase"],
+    buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5),
+)  # fmt: skip
 _WINDOW = 32  # sequences read below a tail's oldest row to refill it; widened when they hold too few
 
 
@@ -123,14 +135,19 @@ async def refold_entities(
     tokens = sorted({entity_token(e) for e in entities} | {NO_ENTITY})
     async with driver.transaction(engine, projection.schema) as conn:
         await lock_hub(conn, projection.hub)
-        at, reverted = await _state(conn, projection)
+        rows, reverted = await _state(conn, projection)
+        upto = applied_up_to(rows, projection.streams, projection.entity_types)
+        if upto is None:
+            log.warning("revert re-folds the hub: its positions mix two partitionings", hub=projection.hub)
+            return False
+        at = upto.head
         tails = {name: await _tail_state(conn, projection, name, kept, at) for name, kept in scope.tail.items()}
         phases["lock_s"], mark = round(time.perf_counter() - mark, 3), time.perf_counter()
         # The events just below each full tail are read beside the entities': a revert of a recent event
         # (the usual one) needs them, and reading them afterwards would add a round of reads.
         by_stream, *windows = await asyncio.gather(
-            _entity_messages(js, projection, tokens, at),
-            *(_windows(js, projection, t.below) for t in tails.values()),
+            _entity_messages(js, projection, tokens, upto),
+            *(_windows(js, projection, t.below, upto) for t in tails.values()),
         )
         phases["read_s"], mark = round(time.perf_counter() - mark, 3), time.perf_counter()
         seen = {m.headers.get("Nats-Msg-Id") for msgs in by_stream.values() for m in msgs if m.headers}
@@ -154,7 +171,7 @@ async def refold_entities(
         for (name, tail), window in zip(tails.items(), windows, strict=True):
             if tail.cutoff is not None:  # it was full: rows it lost are refilled from the next older events
                 table = projection.metadata.tables[name]
-                await _refill_tail(js, conn, projection, table, tail, window, reverted)
+                await _refill_tail(js, conn, projection, table, tail, window, reverted, upto)
         for stmt in scope.aggregates():
             await driver.execute(conn, stmt)
         # The positions stay, but readers that key answers on them also read the rows' writing transaction
@@ -165,7 +182,8 @@ async def refold_entities(
 
 
 async def _state(conn: AsyncConnection, projection: Projection) -> tuple[dict[str, int], frozenset[str]]:
-    """The hub's positions and reverted ids, in one round trip (driver statements: the transaction is asyncpg's)."""
+    """The hub's position rows (a partition's named `OPERATIONAL.p0of2`) and reverted ids, in one round trip
+    (driver statements: the transaction is asyncpg's)."""
     rows = await driver.fetch(conn, state_query(projection.positions, projection.reverted))
     at = {stream: position for stream, position, _, _ in rows if stream is not None}
     return at, effective((revert_id, event_id) for stream, _, revert_id, event_id in rows if stream is None)
@@ -209,11 +227,11 @@ async def _after(conn: AsyncConnection, projection: Projection) -> None:
 
 
 async def _entity_messages(
-    js: JetStreamContext, projection: Projection, tokens: Sequence[str], at: Mapping[str, int]
+    js: JetStreamContext, projection: Projection, tokens: Sequence[str], upto: AppliedUpTo
 ) -> dict[str, list[Msg]]:
-    """Per stream (in the projection's order), the messages on the entities' subjects up to the position."""
+    """Per stream (in the projection's order), the applied messages on the entities' subjects."""
     reads = {
-        (stream, token): _read(js, stream, f"{subject[:-1]}*.{token}", 0, at.get(stream, 0))
+        (stream, token): _read(js, stream, f"{subject[:-1]}*.{token}", 0, upto)
         for stream, subject in projection.streams.items()
         for token in tokens
     }
@@ -225,15 +243,17 @@ async def _entity_messages(
     return by_stream
 
 
-async def _read(js: JetStreamContext, stream: str, subject: str, after: int, last: int) -> list[Msg]:
-    """The stored messages on `subject` with sequences in (after, last]."""
-    if last <= after:
-        return []
-    out: list[Msg] = []
-    async with StreamReader(js, stream, subject, Start(after_seq=after) if after else Start()) as reader:
-        async for batch in reader.drain_to_head(1000, stop=lambda m: stream_sequence(m) > last):
-            out += batch
-    return out
+async def _read(
+    js: JetStreamContext, stream: str, subject: str, after: int, upto: AppliedUpTo, last: int | None = None
+) -> list[Msg]:
+    """The messages on `subject` past `after` (up to `last`) the hub's projector has applied — each partition
+    of a partitioned hub its own share, up to its own position. Direct gets where the stream allows
+    (bus/direct.py: one request per read instead of a consumer's create, info and delete)."""
+    end = upto.head.get(stream, 0) if last is None else min(last, upto.head.get(stream, 0))
+    msgs = await read_stored(js, stream, subject, after, end)
+    if not upto.shares:
+        return msgs
+    return [m for m in msgs if upto.applied(stream, m.subject, stream_sequence(m))]
 
 
 @dataclass(frozen=True)
@@ -275,10 +295,12 @@ def _tail_query(table: sa.Table) -> sa.Select:
     return sa.select(per_stream, *oldest.c).select_from(per_stream.join(oldest, sa.true()))
 
 
-async def _windows(js: JetStreamContext, projection: Projection, below: Mapping[str, int]) -> dict[str, list[Msg]]:
+async def _windows(
+    js: JetStreamContext, projection: Projection, below: Mapping[str, int], upto: AppliedUpTo
+) -> dict[str, list[Msg]]:
     """Per stream, the hub's messages in the `_WINDOW` sequences before `below`."""
     streams = [s for s in projection.streams if below.get(s, 0) > 1]
-    reads = [_read(js, s, projection.streams[s], max(0, below[s] - 1 - _WINDOW), below[s] - 1) for s in streams]
+    reads = [_read(js, s, projection.streams[s], max(0, below[s] - 1 - _WINDOW), upto, below[s] - 1) for s in streams]
     return dict(zip(streams, await asyncio.gather(*reads), strict=True))
 
 
@@ -290,6 +312,7 @@ async def _refill_tail(
     tail: _Tail,
     window: Mapping[str, list[Msg]],
     reverted: frozenset[str],
+    upto: AppliedUpTo,
 ) -> None:
     """Fill a tail table back to its size from the events just below its oldest row in each stream."""
     count = sum(n for _, n, _ in await driver.fetch(conn, _tail_stats(table)))
@@ -306,8 +329,7 @@ async def _refill_tail(
     for stream, rows in found.items():
         below = tail.below[stream]
         if len(rows) < need and below - _WINDOW > 1 and not _older_than_needed(window.get(stream), found, need):
-            found[stream] = await _rows_below(js, projection, stream, projection.streams[stream], below, need,
-                                              table, reverted)  # fmt: skip
+            found[stream] = await _rows_below(js, projection, stream, below, need, table, reverted, upto)
     for rows in found.values():
         await rows.flush(conn)
     await _after(conn, projection)
@@ -328,17 +350,18 @@ async def _rows_below(
     js: JetStreamContext,
     projection: Projection,
     stream: str,
-    subject: str,
     below: int,
     need: int,
     table: sa.Table,
     reverted: frozenset[str],
+    upto: AppliedUpTo,
 ) -> Changes:
     """The tail rows of the newest events before sequence `below` that give `need` rows (or all there are)."""
+    subject = projection.streams[stream]
     width, total = 4 * max(_WINDOW, need), None
     while True:
         low = max(1, below - width)
-        msgs = await _read(js, stream, subject, low - 1, below - 1)
+        msgs = await _read(js, stream, subject, low - 1, upto, below - 1)
         rows = fold(projection, stream, msgs, low - 1, reverted).changes.only(lambda t, _: t is table)
         if len(rows) >= need or low == 1:
             return rows
@@ -411,6 +434,8 @@ class RevertRefolder:
             planned, phases = time.perf_counter(), {}
             if await refold_entities(self.js, self.engine, self.projection, how, ids, phases):
                 self.done |= new
+                for phase, seconds in (*phases.items(), ("all_s", time.perf_counter() - started)):
+                    REFOLD_SECONDS.labels(self.projection.hub, phase.removesuffix("_s")).observe(seconds)
                 bound.info("re-folded entities after a revert", entities=len(how),
                            plan_s=round(planned - started, 3), **phases,
                            seconds=round(time.perf_counter() - started, 3))  # fmt: skip

@@ -37,6 +37,7 @@ from vsmesh.projectors.database import check_database, create_engine
 from vsmesh.projectors.engine import ensure_schema
 from vsmesh.projectors.housekeeping import start_housekeeping
 from vsmesh.projectors.lease import lease_bucket, run_leased
+from vsmesh.projectors.lease_share import LeaseShare
 from vsmesh.projectors.partitions import partitions_of
 from vsmesh.projectors.projection import Projection
 from vsmesh.projectors.reactor import ReactorStats, ensure_tables, start_reactors
@@ -224,7 +225,8 @@ class Mesh:
         stats = [ProjectorStats(p.hub, partition=p.partition.label if p.partition else "", on_applied=announce)
                  for p, _ in projectors]  # fmt: skip
         # Each projector runs only while this process holds its lease (projectors/lease.py): `projector.<hub>`,
-        # or `projector.<hub>.p<k>` for a partition.
+        # or `projector.<hub>.p<k>` for a partition, of which each process holds its share (lease_share.py).
+        shares = {p.hub: LeaseShare(js, leases, p.hub, p.partition.count) for p, _ in projectors if p.partition}
         tasks += [
             asyncio.create_task(
                 run_leased(
@@ -232,6 +234,7 @@ class Mesh:
                     lease,
                     lambda stop, s=s, p=p: run_projection(nc.jetstream(), engine, p, settings, stop, s),
                     self.stop_event,
+                    share=shares.get(p.hub),
                 ),
                 name=f"projector:{s.name}",
             )

@@ -1,0 +1,83 @@
+"""Partitions on the cluster: two `vsmesh up --partitions 2 --hub ops-hub` share ops-hub's work, each holding
+one partition's lease, and the tables equal a single projector's rebuild."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+from tests.cluster.conftest import cluster_env, start_up
+from tests.cluster.test_failover import HUB, health_events
+from tests.conftest import server_dir
+from vsmesh.bus.connection import connect
+from vsmesh.bus.publisher import Publisher
+from vsmesh.hubs.ops import projection as ops_projection
+from vsmesh.projectors.builds import drop_schema, pit_schema
+from vsmesh.projectors.database import create_engine
+from vsmesh.projectors.diff import diff_schemas
+from vsmesh.projectors.engine import positions
+from vsmesh.projectors.lease import current_holder, lease_bucket
+from vsmesh.projectors.partitions import Partition
+from vsmesh.projectors.rebuild import rebuild
+from vsmesh.settings import Settings
+
+LEASES = [Partition(k, 2).lease(HUB) for k in range(2)]
+
+
+def test_two_processes_of_two_partitions_share_the_hub(cluster, cluster_db, capsys):
+    envs = [{**cluster_env(cluster, cluster_db, server_dir()), "VSMESH_PARTITIONS": "2"} for _ in range(2)]
+    logs = [server_dir() / "a.log", server_dir() / "b.log"]
+    with ThreadPoolExecutor(2) as pool:  # started side by side: each start-up takes seconds
+        started = [pool.submit(start_up, env, HUB, log) for env, log in zip(envs, logs, strict=True)]
+    procs = [f.result() for f in started]
+    try:
+        report = asyncio.run(_shared(Settings.from_env(envs[0]), [p.pid for p in procs]))
+    finally:
+        for proc in procs:
+            proc.send_signal(signal.SIGTERM)
+        assert [p.wait(30) for p in procs] == [0] * len(procs), logs[-1].read_text()[-2000:]
+    with capsys.disabled():
+        print(f"\ncluster partitions: {report}")
+
+
+async def _shared(settings: Settings, pids: list[int]) -> dict:
+    nc = await connect(settings, name="cluster-partitions-test")
+    js = nc.jetstream()
+    kv = await lease_bucket(js)
+    engine = create_engine(settings)
+    projection = ops_projection()
+    publisher = Publisher(js, settings, source="vsmesh/test")
+
+    async def holders() -> list[int | None]:
+        return [entry.pid if (entry := await current_holder(kv, name)) else None for name in LEASES]
+
+    try:
+        # Whichever took both partitions first hands one over once it sees the other: each holds one.
+        started = time.monotonic()
+        while sorted(await holders(), key=str) != sorted(pids, key=str):
+            assert time.monotonic() - started < 20, f"the partitions were not shared: {await holders()} of {pids}"
+            await asyncio.sleep(0.1)
+        shared_after = round(time.monotonic() - started, 2)
+
+        # Both fold their share of what arrives now; the hub is as far as its slowest partition.
+        published = await publisher.publish_many(health_events(publisher, 1000))
+        head = max(p.sequence for p in published)
+        deadline = time.monotonic() + 30
+        while (await positions(engine, projection, projection.schema)).get("OPERATIONAL", 0) < head:
+            assert time.monotonic() < deadline, "the partitions did not reach the head"
+            await asyncio.sleep(0.1)
+        assert sorted(await holders(), key=str) == sorted(pids, key=str), "a lease moved while they worked"
+
+        # The tables the two processes wrote equal a single projector's rebuild of the same log.
+        await rebuild(js, engine, projection, into="single")
+        try:
+            diff = await diff_schemas(engine, projection, projection.schema, pit_schema("single"))
+            assert diff.identical, diff.as_dict()
+        finally:
+            await drop_schema(engine, pit_schema("single"))
+        return {"shared_after_s": shared_after, "events": len(published)}
+    finally:
+        await engine.dispose()
+        await nc.close()
