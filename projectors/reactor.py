@@ -42,6 +42,7 @@ from vsmesh.bus.subjects import event_subject
 from vsmesh.errors import ConfigError, ContractUnavailable, MeshNotRunning, PublishError
 from vsmesh.events.envelope import Event
 from vsmesh.projectors.coupling import Coupling, Emit, derived_id
+from vsmesh.projectors.engine import hub_lock_key
 from vsmesh.projectors.source import Follow, decode, follow, retry
 from vsmesh.settings import Settings
 
@@ -107,6 +108,9 @@ emitted = sa.Table(
 
 async def ensure_tables(engine: AsyncEngine) -> None:
     async with engine.begin() as conn:
+        # Two `vsmesh up` starting side by side (partitions shared between processes) both created the schema:
+        # `IF NOT EXISTS` is no guard against a concurrent creator (a unique violation in pg_namespace).
+        await conn.execute(sa.select(sa.func.pg_advisory_xact_lock(hub_lock_key(f"schema:{SCHEMA}"))))
         await conn.execute(sa.text(f"CREATE SCHEMA IF NOT EXISTS {SCHEMA}"))
         await conn.run_sync(metadata.create_all)
 

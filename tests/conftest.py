@@ -60,6 +60,7 @@ SLOWEST_FILES = (
     "tests/hubs/ops/test_ops_demo.py",
     "tests/projectors/test_partitions.py",
     "tests/cluster/test_scale_out.py",
+    "tests/cluster/test_partitions.py",
     "tests/bus/test_contract_identity.py",
     "tests/gateway/test_up.py",
 )

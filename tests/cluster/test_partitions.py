@@ -31,8 +31,10 @@ def test_two_processes_of_two_partitions_share_the_hub(cluster, cluster_db, caps
     logs = [server_dir() / "a.log", server_dir() / "b.log"]
     with ThreadPoolExecutor(2) as pool:  # started side by side: each start-up takes seconds
         started = [pool.submit(start_up, env, HUB, log) for env, log in zip(envs, logs, strict=True)]
-    procs = [f.result() for f in started]
+    procs = [f.result() for f in started if f.exception() is None]
     try:
+        for f in started:
+            f.result()  # a start that failed fails the test, once the other one is stopped (below)
         report = asyncio.run(_shared(Settings.from_env(envs[0]), [p.pid for p in procs]))
     finally:
         for proc in procs:
