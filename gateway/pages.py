@@ -26,6 +26,7 @@ class Asker:
 
     nc: Client
     as_of: str | None = None
+    before: str | None = None  # the audit's page: actions before this time (`?before=`)
 
     async def __call__(self, hub: str, operation: str, **request: Any) -> Any:
         if self.as_of:
@@ -148,13 +149,17 @@ def burn_split(runway: dict[str, Any]) -> list[dict[str, Any]]:
     return [*shown, {"key": "total", "label": "total", "amount": total, "share": 100 if total else 0}]
 
 
+AUDIT_ROWS = 50
+
+
 async def constitutional(ask_: Asker) -> dict[str, Any]:
     """canon-hub's: policies with their values, mandates (who may do what, until when), open escalations,
-    and the calls the gateway refused."""
-    summary, refused = await asyncio.gather(
-        ask_("canon-hub", "get_domain_summary"), ask_("canon-hub", "get_refusals", limit=50)
-    )
-    return {"summary": summary, "refusals": refused["refusals"]}
+    the calls the gateway refused, and the audit of agents' actions with their revert state."""
+    reads = [ask_("canon-hub", "get_domain_summary"), ask_("canon-hub", "get_refusals", limit=50)]
+    if not ask_.as_of:  # the audit reads the log, not a copy (a copy's page says so)
+        reads.append(ask_("canon-hub", "get_agent_actions", limit=AUDIT_ROWS, before=ask_.before))
+    summary, refused, *audit = await asyncio.gather(*reads)
+    return {"summary": summary, "refusals": refused["refusals"], "audit": audit[0] if audit else None}
 
 
 async def hubs(ask_: Asker) -> dict[str, Any]:

@@ -77,14 +77,15 @@ class Pages:
         if page is None:
             return self._error(request, 404, f"no page {request.path_params['slug']!r}; the pages: {', '.join(PAGES)}")
         as_of = request.query_params.get("as_of") or None
+        before = request.query_params.get("before") or None  # the audit's older page (constitutional)
         try:
-            data = await page.load(Asker(self.nc, as_of))
+            data = await page.load(Asker(self.nc, as_of, before))
         except ContractError as e:
-            status = 404 if e.code == "not_found" else 503
+            status = {"not_found": 404, "invalid_request": 400}.get(e.code, 503)
             return self._error(request, status, f"{page.title}: {e}")
         if page.template == "summary.html":
             data["scalars"], data["tables"] = sections(data["summary"])
-        context = {"title": page.title, "page": page, "as_of": as_of, **data}
+        context = {"title": page.title, "page": page, "as_of": as_of, "before": before, **data}
         if request.query_params.get("fragment"):
             return self._render(request, page.template, {**context, "fragment": True})
         return self._render(request, page.template, context)

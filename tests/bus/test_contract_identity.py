@@ -186,6 +186,27 @@ async def test_a_contract_connection_cannot_publish_for_another_hub(embedded_mes
         await shared.close()
 
 
+async def test_canon_audits_agents_from_the_log_as_its_own_user_and_no_other_hub_reads_it(embedded_mesh):
+    """canon-hub's user may read the streams (ordered consumers) to audit agents; ops-hub's still may not."""
+    agent = f"audited-{uuid.uuid4().hex[:6]}"
+    data = json.dumps({"status": "green"})
+    acted = json.loads(vsmesh(embedded_mesh, "publish", "ops-health-checked", "--hub", "ops-hub", "--subject",
+                              f"service/{agent}", "--data", data, "--actor", agent, "--actor-kind", "agent",
+                              "--json").stdout)  # fmt: skip
+    settings = mesh_settings(embedded_mesh)
+    shared = await connect(settings, name="identity-test")
+    contracts = ContractConnections(shared, settings, issue_creds=functools.partial(issue_hub_creds, settings.data_dir))
+    try:
+        found = await ask(shared, "canon-hub", "get_agent_actions", {"agent": agent})
+        assert [(a["id"], a["actor_kind"], a["reverted"]) for a in found["actions"]] == [(acted["id"], "agent", False)]
+        ops = (await contracts.for_hub("ops-hub")).jetstream(timeout=0.5)
+        with pytest.raises(nats.errors.TimeoutError):  # the server drops ops-hub's read request: no answer
+            await ops.stream_info("OPERATIONAL")
+    finally:
+        await contracts.close()
+        await shared.close()
+
+
 async def test_a_contract_connection_cannot_answer_another_hubs_discovery(embedded_mesh):
     settings = mesh_settings(embedded_mesh)
     shared = await connect(settings, name="identity-test")

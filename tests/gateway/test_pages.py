@@ -178,6 +178,36 @@ def test_as_of_shows_the_earlier_state_and_a_cell_links_to_its_causes(cli, url, 
     expect(page.locator(".trace")).to_contain_text("via ops-incident-to-dev-blocker")
 
 
+def test_the_canon_page_audits_an_agents_action_and_shows_its_revert(cli, url, page, tmp_path):
+    agent = f"page-bot-{uuid.uuid4().hex[:6]}"
+    acted = publish(cli, "ops-health-checked", "ops-hub", f"service/{agent}", {"status": "red", "observations": {}},
+                    "--actor", agent, "--actor-kind", "agent")  # fmt: skip
+    row = page.locator(f'[data-action="{acted["id"]}"]')
+
+    # The agent's action is on the constitutional page, standing, with its hub, type and entity.
+    page.goto(f"{url}/constitutional")
+    expect(page.get_by_role("heading", name="Audit: what agents did")).to_be_visible()
+    expect(row).to_contain_text(agent)
+    for cell in ("ops-hub", "ops-health-checked", f"service/{agent}", "standing"):
+        expect(row).to_contain_text(cell)
+
+    # A person reverts it with the CLI: the row says reverted, by whom and why.
+    done = cli("revert", acted["id"], "--reason", "the agent misread the probe", "--by", "alice", "--json")
+    assert done.returncode == 0, done.stderr
+
+    def reverted() -> bool:
+        page.goto(f"{url}/constitutional")
+        return row.get_attribute("data-state") == "reverted"
+
+    wait_until(reverted, what="the reverted state of the agent's action on the canon page")
+    expect(row).to_contain_text("reverted by alice")
+    expect(row).to_contain_text("the agent misread the probe")
+    page.screenshot(path=str(tmp_path / "constitutional-audit.png"), full_page=True)
+    # Each row links to its evidence: the event's own page.
+    row.get_by_role("link", name=f"event {acted['id'][:12]}").click()
+    expect(page.locator("h1")).to_contain_text(acted["id"])
+
+
 def test_metrics_parse_and_agree_with_vsmesh_status(cli, url):
     def both() -> tuple[dict, dict] | None:
         families = {f.name: f for f in text_string_to_metric_families(httpx.get(f"{url}/metrics").text)}
