@@ -16,8 +16,12 @@ from typing import Any
 from nats.aio.client import Client
 
 from vsmesh.bus.contract_client import ask
+from vsmesh.bus.subjects import entity_from_token
+from vsmesh.hubs.ops.fold_inventory import name_of
 
 Load = Callable[["Asker"], Awaitable[dict[str, Any]]]
+# A page's data after a batch, from its last data and the batch's subjects; None: load it all again.
+Update = Callable[["Asker", dict[str, Any], frozenset[str]], Awaitable[dict[str, Any] | None]]
 
 
 @dataclass(frozen=True)
@@ -42,6 +46,7 @@ class Page:
     hubs: tuple[str, ...]  # the only hubs it asks (and whose applied batches refresh it)
     template: str
     load: Load
+    update: Update | None = None  # cheaper than `load` after a batch it understands (gateway/views.py)
 
 
 STATUS_ORDER = {"red": 0, "amber": 1, "green": 2}
@@ -58,8 +63,41 @@ async def operational(ask_: Asker) -> dict[str, Any]:
         ask_("ops-hub", "get_alerts", status="acknowledged"),
         ask_("ops-hub", "get_changes", limit=10),
     )
-    services, incidents = found["services"], incidents["incidents"]
-    alerts = raised["alerts"] + acknowledged["alerts"]
+    incidents = sorted(incidents["incidents"], key=lambda i: str(i.get("opened_at") or ""), reverse=True)
+    rest = {"incidents": incidents, "changes": changes["changes"], "alerts": raised["alerts"] + acknowledged["alerts"]}
+    return _operational_view(found["services"], rest)
+
+
+# Events whose only effect on ops-hub's answers is their own service's entry in get_services (health.py: a
+# health check is evidence of the entity it names), so a live page may re-read that service alone.
+ONE_SERVICE_TYPES = frozenset({"ops-health-checked"})
+ONE_SERVICE_AT_MOST = 20  # more services in one batch: read them all at once instead
+
+
+async def operational_update(ask_: Asker, data: dict[str, Any], changed: frozenset[str]) -> dict[str, Any] | None:
+    """The page after a batch of only health checks of services: those services read again, the rest kept
+    (None when the batch did anything else: the caller reads everything)."""
+    entities = set()
+    for subject in changed:
+        tokens = subject.split(".")
+        if len(tokens) != 4 or tokens[1] != "ops-hub" or tokens[2] not in ONE_SERVICE_TYPES:
+            return None
+        entity = entity_from_token(tokens[3])
+        if not entity or not entity.startswith("service/"):
+            return None
+        entities.add(entity)
+    if len(entities) > ONE_SERVICE_AT_MOST:
+        return None
+    found = await asyncio.gather(*(ask_("ops-hub", "get_services", name=name_of(e)) for e in entities))
+    fresh = {s["entity"]: s for answer in found for s in answer["services"] if s["entity"] in entities}
+    if fresh.keys() != entities:
+        return None  # a name that is not its entity's last part, or a service gone: not a one-row change
+    services = [fresh.pop(s["entity"], s) for s in data["services"]] + list(fresh.values())
+    return _operational_view(services, data)
+
+
+def _operational_view(services: list[dict[str, Any]], rest: dict[str, Any]) -> dict[str, Any]:
+    """The page's data from ops-hub's services and the rest of its answers (incidents, changes, alerts)."""
     grid = sorted((_cell(s) for s in services), key=lambda c: (STATUS_ORDER.get(c["status"], 3), c["name"]))
     paths = [{**p, "service": s["name"]} for s in services for p in s.get("access_paths") or []]
     certificates = [
@@ -77,14 +115,15 @@ async def operational(ask_: Asker) -> dict[str, Any]:
         {"service": s["name"], "backups": ", ".join(s.get("backups") or [])} for s in services if s.get("backups")
     ]
     return {
+        "services": services,
         "grid": grid,
         "counts": {status: sum(1 for c in grid if c["status"] == status) for status in ("red", "amber", "green")},
-        "incidents": sorted(incidents, key=lambda i: str(i.get("opened_at") or ""), reverse=True),
+        "incidents": rest["incidents"],
         "paths": paths,
         "certificates": certificates,
         "backups": backups,
-        "changes": changes["changes"],
-        "alerts": alerts,
+        "changes": rest["changes"],
+        "alerts": rest["alerts"],
     }
 
 
@@ -170,7 +209,15 @@ async def hubs(ask_: Asker) -> dict[str, Any]:
 PAGES = {
     p.slug: p
     for p in (
-        Page("operational", "Operations now", "operational", ("ops-hub",), "operational.html", operational),
+        Page(
+            "operational",
+            "Operations now",
+            "operational",
+            ("ops-hub",),
+            "operational.html",
+            operational,
+            operational_update,
+        ),  # fmt: skip
         Page("tactical", "Development", "tactical", ("dev-hub",), "summary.html", tactical),
         Page("strategic", "Finance", "strategic", ("fin-hub",), "strategic.html", strategic),
         Page("constitutional", "Canon", "constitutional", ("canon-hub",), "constitutional.html", constitutional),
