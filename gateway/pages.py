@@ -17,11 +17,23 @@ from nats.aio.client import Client
 
 from vsmesh.bus.contract_client import ask
 from vsmesh.bus.subjects import entity_from_token
-from vsmesh.hubs.ops.fold_inventory import name_of
 
 Load = Callable[["Asker"], Awaitable[dict[str, Any]]]
-# A page's data after a batch, from its last data and the batch's subjects; None: load it all again.
-Update = Callable[["Asker", dict[str, Any], frozenset[str]], Awaitable[dict[str, Any] | None]]
+Merge = Callable[[dict[str, Any]], dict[str, Any]]  # a page's data, changed by what a partial read found
+
+
+@dataclass(frozen=True)
+class Partial:
+    """What a page re-reads after a batch it understands, instead of everything: `read` asks the contracts
+    and returns how to change the page's data (applied to the data as it is when the answer arrives), or None
+    when the answer shows the batch did more (read everything). `keys`: what it re-reads; two partials with
+    a key in common run one after the other, so an older answer never lands after a newer one."""
+
+    keys: frozenset[str]
+    read: Callable[[Asker], Awaitable[Merge | None]]
+
+
+Update = Callable[[frozenset[str]], Partial | None]  # from a batch's subjects; None: read everything
 
 
 @dataclass(frozen=True)
@@ -71,12 +83,12 @@ async def operational(ask_: Asker) -> dict[str, Any]:
 # Events whose only effect on ops-hub's answers is their own service's entry in get_services (health.py: a
 # health check is evidence of the entity it names), so a live page may re-read that service alone.
 ONE_SERVICE_TYPES = frozenset({"ops-health-checked"})
-ONE_SERVICE_AT_MOST = 20  # more services in one batch: read them all at once instead
+ONE_SERVICE_AT_MOST = 50  # more services in one batch: read them all instead
 
 
-async def operational_update(ask_: Asker, data: dict[str, Any], changed: frozenset[str]) -> dict[str, Any] | None:
-    """The page after a batch of only health checks of services: those services read again, the rest kept
-    (None when the batch did anything else: the caller reads everything)."""
+def operational_update(changed: frozenset[str]) -> Partial | None:
+    """After a batch of only health checks of services: read those services again and keep the rest (None
+    when the batch did anything else: the caller reads everything)."""
     entities = set()
     for subject in changed:
         tokens = subject.split(".")
@@ -88,12 +100,21 @@ async def operational_update(ask_: Asker, data: dict[str, Any], changed: frozens
         entities.add(entity)
     if len(entities) > ONE_SERVICE_AT_MOST:
         return None
-    found = await asyncio.gather(*(ask_("ops-hub", "get_services", name=name_of(e)) for e in entities))
-    fresh = {s["entity"]: s for answer in found for s in answer["services"] if s["entity"] in entities}
-    if fresh.keys() != entities:
-        return None  # a name that is not its entity's last part, or a service gone: not a one-row change
-    services = [fresh.pop(s["entity"], s) for s in data["services"]] + list(fresh.values())
-    return _operational_view(services, data)
+
+    async def read(ask_: Asker) -> Merge | None:
+        found = await ask_("ops-hub", "get_services", entities=sorted(entities))  # one call for all of them
+        fresh = {s["entity"]: s for s in found["services"]}
+        if fresh.keys() != entities:
+            return None  # a service retired meanwhile: not a one-row change
+
+        def merge(data: dict[str, Any]) -> dict[str, Any]:
+            kept = dict(fresh)
+            services = [kept.pop(s["entity"], s) for s in data["services"]] + list(kept.values())
+            return _operational_view(services, data)
+
+        return merge
+
+    return Partial(frozenset(entities), read)
 
 
 def _operational_view(services: list[dict[str, Any]], rest: dict[str, Any]) -> dict[str, Any]:

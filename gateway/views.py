@@ -28,7 +28,7 @@ from prometheus_client import Histogram
 
 from vsmesh.errors import VsmeshError
 from vsmesh.gateway.live import AppliedFeed, Changed
-from vsmesh.gateway.pages import Page
+from vsmesh.gateway.pages import Asker, Page, Partial
 
 log = structlog.get_logger(__name__)
 
@@ -39,8 +39,8 @@ RENDER_SECONDS = Histogram(
 )  # fmt: skip
 
 Load = Callable[[Page], Awaitable[dict[str, Any]]]  # every contract call of the page
-Update = Callable[[Page, dict[str, Any], frozenset[str]], Awaitable[dict[str, Any] | None]]
 Render = Callable[[Page, dict[str, Any]], dict[str, str]]  # data -> {element id: its HTML}
+PARTIALS_AT_ONCE = 1  # partial reads of one view in flight together; more wait for one to end
 
 
 class Listener:
@@ -61,33 +61,38 @@ class Listener:
 
 
 class LiveView:
-    """A page kind's last data and parts, re-rendered when its hubs move, pushed to its listeners."""
+    """A page kind's last data and parts, re-rendered when its hubs move, pushed to its listeners.
 
-    def __init__(self, page: Page, feed: AppliedFeed, load: Load, update: Update | None, render: Render) -> None:
-        self.page, self.feed = page, feed
-        self._load, self._update, self._render = load, update, render
+    A full read (every contract call) runs alone: partial reads in flight end first, and none starts during
+    it. Partial reads (Page.update) of different keys overlap, each merged and pushed as its answer arrives,
+    so a batch applied while another is being read does not wait for that read.
+    """
+
+    def __init__(self, page: Page, feed: AppliedFeed, ask_: Asker, load: Load, render: Render) -> None:
+        self.page, self.feed, self._ask = page, feed, ask_
+        self._load, self._render = load, render
         self.listeners: set[Listener] = set()
         self.data: dict[str, Any] | None = None
         self.parts: dict[str, str] = {}
-        self._changed: set[str] | None = set()  # subjects since the last render; None: re-read everything
+        self._changed: set[str] | None = None  # subjects since the last look; None: re-read everything
         self._wanted = asyncio.Event()
         self._full_at = 0.0
+        self._reading: dict[asyncio.Task, frozenset[str]] = {}  # partial reads in flight, with their keys
         self._task: asyncio.Task | None = None
         self._unwatch: Callable[[], None] | None = None
 
     def start(self) -> None:
         self._unwatch = self.feed.watch(self.page.hubs, self._applied)
-        self._changed = None  # the first render reads everything
-        self._wanted.set()
+        self._wanted.set()  # the first look reads everything
         self._task = asyncio.create_task(self._run(), name=f"live view {self.page.slug}")
 
     async def stop(self) -> None:
         if self._unwatch:
             self._unwatch()
-        if self._task:
-            self._task.cancel()
+        for task in [*self._reading, *([self._task] if self._task else [])]:
+            task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+                await task
 
     def _applied(self, hub: str, changed: Changed) -> None:
         if changed is None or self._changed is None:
@@ -101,36 +106,75 @@ class LiveView:
             await self._wanted.wait()
             self._wanted.clear()
             changed, self._changed = self._changed, set()
-            try:
-                await self._refresh(changed)
-            except (VsmeshError, OSError) as e:  # a hub not answering now: the next batch tries again
-                log.warning("live page not refreshed", page=self.page.slug, error=str(e))
-                self._changed = None
+            if changed is not None and not changed:
+                continue
+            partial = self._partial(changed)
+            if partial is None:
+                await self._full()
+            else:
+                await self._start(partial)
 
-    async def _refresh(self, changed: set[str] | None) -> None:
+    def _partial(self, changed: set[str] | None) -> Partial | None:
+        stale = time.monotonic() - self._full_at > FULL_EVERY_S
+        if changed is None or self.data is None or stale or self.page.update is None:
+            return None
+        return self.page.update(frozenset(changed))
+
+    async def _full(self) -> None:
+        if self._reading:
+            await asyncio.wait(list(self._reading))
         started = time.perf_counter()
-        full = changed is None or self.data is None or time.monotonic() - self._full_at > FULL_EVERY_S
-        data = None
-        if not full and self._update is not None:
-            data = await self._update(self.page, self.data, frozenset(changed)) if changed else self.data
-        if data is None:
-            data, full = await self._load(self.page), True
-            self._full_at = time.monotonic()
-        self.data = data
-        parts = self._render(self.page, data)
+        try:
+            self.data = await self._load(self.page)
+        except (VsmeshError, OSError) as e:  # a hub not answering now: the next batch tries again
+            log.warning("live page not refreshed", page=self.page.slug, error=str(e))
+            self._changed = None
+            return
+        self._full_at = time.monotonic()
+        self._push()
+        RENDER_SECONDS.labels(self.page.slug, "full").observe(time.perf_counter() - started)
+
+    async def _start(self, partial: Partial) -> None:
+        """Start a partial read once no read of the same keys runs and fewer than PARTIALS_AT_ONCE do."""
+        while True:
+            blocking = [t for t, keys in self._reading.items() if keys & partial.keys]
+            if not blocking and len(self._reading) < PARTIALS_AT_ONCE:
+                break
+            await asyncio.wait(blocking or list(self._reading), return_when=asyncio.FIRST_COMPLETED)
+        task = asyncio.create_task(self._read(partial))
+        self._reading[task] = partial.keys
+        task.add_done_callback(lambda done: self._reading.pop(done, None))
+
+    async def _read(self, partial: Partial) -> None:
+        started = time.perf_counter()
+        try:
+            merge = await partial.read(self._ask)
+        except (VsmeshError, OSError) as e:
+            log.warning("live page not refreshed", page=self.page.slug, error=str(e))
+            merge = None
+        if merge is None or self.data is None:  # the batch did more than it said: read everything
+            self._changed = None
+            self._wanted.set()
+            return
+        self.data = merge(self.data)
+        self._push()
+        RENDER_SECONDS.labels(self.page.slug, "partial").observe(time.perf_counter() - started)
+
+    def _push(self) -> None:
+        """Render the parts and offer each listener those that changed since the last push."""
+        parts = self._render(self.page, self.data or {})
         fresh = {key: html for key, html in parts.items() if self.parts.get(key) != html}
         self.parts = parts
-        for listener in list(self.listeners):
-            if fresh:
+        if fresh:
+            for listener in list(self.listeners):
                 listener.offer(fresh)
-        RENDER_SECONDS.labels(self.page.slug, "full" if full else "partial").observe(time.perf_counter() - started)
 
 
 class LiveViews:
     """The live views of the pages open now: made for a page's first browser, stopped after its last."""
 
-    def __init__(self, feed: AppliedFeed, load: Load, update: Update, render: Render) -> None:
-        self.feed, self._load, self._update, self._render = feed, load, update, render
+    def __init__(self, feed: AppliedFeed, ask_: Asker, load: Load, render: Render) -> None:
+        self.feed, self._ask, self._load, self._render = feed, ask_, load, render
         self._views: dict[str, LiveView] = {}
 
     async def follow(self, page: Page, *, idle_s: float) -> AsyncIterator[dict[str, str] | None]:
@@ -138,7 +182,7 @@ class LiveViews:
         `idle_s` without any (a keep-alive for the caller). The wait never cancels the generator."""
         view = self._views.get(page.slug)
         if view is None:
-            view = self._views[page.slug] = LiveView(page, self.feed, self._load, self._update, self._render)
+            view = self._views[page.slug] = LiveView(page, self.feed, self._ask, self._load, self._render)
             view.start()
         listener = Listener()
         view.listeners.add(listener)

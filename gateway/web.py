@@ -48,7 +48,7 @@ class Pages:
     ) -> None:
         self.nc, self.feed, self.engine, self.sign_in = nc, feed, engine, sign_in
         self.templates = Jinja2Templates(directory=str(HERE / "templates"))
-        self.views = LiveViews(feed, self._load, self._update, self._parts)
+        self.views = LiveViews(feed, Asker(nc), self._load, self._parts)
 
     def routes(self) -> list[Route | Mount]:
         signing = self.sign_in.routes() if self.sign_in else []
@@ -103,9 +103,6 @@ class Pages:
         if page.template == "summary.html":
             data["scalars"], data["tables"] = sections(data["summary"])
         return data
-
-    async def _update(self, page: Page, data: dict[str, Any], changed: frozenset[str]) -> dict[str, Any] | None:
-        return await page.update(Asker(self.nc), data, changed) if page.update else None
 
     def _parts(self, page: Page, data: dict[str, Any]) -> dict[str, str]:
         """The live page's parts, by element id: its `part_*` blocks (each one element with that id), or the
