@@ -7,7 +7,7 @@ applied it (`mesh.applied.ops-hub`, the feed the page itself follows). The floor
 
 Target (issue "now view"): the page adds <= 100 ms at p99 over publish → applied.
 
-    python bench/now_view.py [--events 200] [--rate 20]
+    python bench/now_view.py [--events 200] [--rate 20] [--pages 1]
 """
 
 from __future__ import annotations
@@ -72,7 +72,7 @@ def renders(url: str, since: dict | None = None) -> dict:
     return found
 
 
-async def measure(data_dir: Path, events: int, rate: float) -> dict:
+async def measure(data_dir: Path, events: int, rate: float, pages: int = 1) -> dict:
     settings = settings_of(data_dir)
     url = load_state(data_dir).gateway_url
     nc = await connect(settings, name="bench-now-view")
@@ -85,6 +85,11 @@ async def measure(data_dir: Path, events: int, rate: float) -> dict:
     await nc.subscribe(applied_subject("ops-hub"), cb=on_applied)
     async with async_playwright() as p:
         browser = await p.chromium.launch(executable_path=shutil.which("chromium"), args=["--no-sandbox"])
+        # Other people watching the same page (`--pages`): each is live too, the first one is measured.
+        for _ in range(pages - 1):
+            other = await (await browser.new_context()).new_page()
+            await other.goto(f"{url}/operational")
+            await other.wait_for_selector("body[data-connected=yes]")
         page = await browser.new_page()
         await page.goto(f"{url}/operational")
         await page.wait_for_selector("body[data-connected=yes]")
@@ -137,6 +142,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--events", type=int, default=200)
     parser.add_argument("--rate", type=float, default=20.0)
+    parser.add_argument("--pages", type=int, default=1, help="browsers showing the page (the first is measured)")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="vsmesh-bench-nv-") as tmp:
         data_dir = Path(tmp) / "mesh"
@@ -148,7 +154,7 @@ def main() -> None:
                 if mesh.poll() is not None or time.monotonic() > deadline:
                     raise SystemExit("vsmesh up did not become ready")
                 time.sleep(0.2)
-            result = asyncio.run(measure(data_dir, args.events, args.rate))
+            result = asyncio.run(measure(data_dir, args.events, args.rate, args.pages))
         finally:
             mesh.terminate()
             mesh.wait(60)

@@ -37,6 +37,20 @@ Update = Callable[[frozenset[str]], Partial | None]  # from a batch's subjects; 
 
 
 @dataclass(frozen=True)
+class KeyedList:
+    """A list in a part whose items a live page patches one by one (the grid's cells at 20 health checks a
+    second: the whole grid of 200 services was ~60 KB per patch, for one changed cell). `macro` renders one
+    item of `data[items]` as one element with the id `key(item)`, inside the element with id `container`
+    (`macro`: the template file and the macro's name in it)."""
+
+    part: str
+    container: str
+    items: str
+    macro: tuple[str, str]
+    key: Callable[[dict[str, Any]], str]
+
+
+@dataclass(frozen=True)
 class Asker:
     """Contract calls for one page render: every read names the same point-in-time copy, if any."""
 
@@ -59,6 +73,7 @@ class Page:
     template: str
     load: Load
     update: Update | None = None  # cheaper than `load` after a batch it understands (gateway/views.py)
+    lists: tuple[KeyedList, ...] = ()  # patched item by item after a partial update
 
 
 STATUS_ORDER = {"red": 0, "amber": 1, "green": 2}
@@ -227,6 +242,8 @@ async def hubs(ask_: Asker) -> dict[str, Any]:
     return {"summary": listed}
 
 
+GRID = KeyedList("grid", "grid-cells", "grid", ("ops_cell.html", "cell"), lambda c: f"cell-{c['name']}")
+
 PAGES = {
     p.slug: p
     for p in (
@@ -238,6 +255,7 @@ PAGES = {
             "operational.html",
             operational,
             operational_update,
+            (GRID,),
         ),  # fmt: skip
         Page("tactical", "Development", "tactical", ("dev-hub",), "summary.html", tactical),
         Page("strategic", "Finance", "strategic", ("fin-hub",), "strategic.html", strategic),

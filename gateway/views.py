@@ -19,16 +19,18 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import structlog
+from markupsafe import escape
 from prometheus_client import Histogram
 
 from vsmesh.errors import VsmeshError
 from vsmesh.gateway.live import AppliedFeed, Changed
-from vsmesh.gateway.pages import Asker, Page, Partial
+from vsmesh.gateway.pages import Asker, KeyedList, Page, Partial
 
 log = structlog.get_logger(__name__)
 
@@ -39,25 +41,41 @@ RENDER_SECONDS = Histogram(
 )  # fmt: skip
 
 Load = Callable[[Page], Awaitable[dict[str, Any]]]  # every contract call of the page
-Render = Callable[[Page, dict[str, Any]], dict[str, str]]  # data -> {element id: its HTML}
+Render = Callable[[Page, dict[str, Any], set[str]], dict[str, str]]  # data, parts to skip -> {id: HTML}
+Item = Callable[[KeyedList, dict[str, Any]], str]  # one item of a keyed list as HTML
 PARTIALS_AT_ONCE = 1  # partial reads of one view in flight together; more wait for one to end
 
 
 class Listener:
-    """One browser's event stream: the parts not yet sent to it, the latest of each."""
+    """One browser's event stream: what is not yet sent to it — the latest of each part, and the items of
+    each keyed list changed since (with the list's latest order)."""
 
     def __init__(self) -> None:
-        self.pending: dict[str, str] = {}
+        self.parts: dict[str, str] = {}
+        self.lists: dict[str, tuple[dict[str, str], list[str], str]] = {}  # container -> (items, order, part)
         self.ready = asyncio.Event()
 
-    def offer(self, parts: dict[str, str]) -> None:
-        self.pending.update(parts)
+    def offer(self, parts: dict[str, str], lists: dict[str, tuple[dict[str, str], list[str], str]]) -> None:
+        for key, html in parts.items():
+            self.parts[key] = html
+            for container in [c for c, (_, _, part) in self.lists.items() if part == key]:
+                del self.lists[container]  # the whole part, newer, holds them
+        for container, (items, order, part) in lists.items():
+            earlier = self.lists.get(container, ({}, [], part))[0]
+            self.lists[container] = ({**earlier, **items}, order, part)
         self.ready.set()
 
-    def take(self) -> dict[str, str]:
-        parts, self.pending = self.pending, {}
+    def take(self) -> str:
+        """The pending patch as HTML: whole parts, then each list's changed items and order."""
+        html = "".join(self.parts.values()) + "".join(
+            f'<template data-list="{escape(container)}" data-order="{escape(json.dumps(order))}">'
+            + "".join(items.values())
+            + "</template>"
+            for container, (items, order, _) in self.lists.items()
+        )
+        self.parts, self.lists = {}, {}
         self.ready.clear()
-        return parts
+        return html
 
 
 class LiveView:
@@ -68,12 +86,15 @@ class LiveView:
     so a batch applied while another is being read does not wait for that read.
     """
 
-    def __init__(self, page: Page, feed: AppliedFeed, ask_: Asker, load: Load, render: Render) -> None:
+    def __init__(self, page: Page, feed: AppliedFeed, ask_: Asker, load: Load, render: Render, item: Item) -> None:
         self.page, self.feed, self._ask = page, feed, ask_
-        self._load, self._render = load, render
+        self._load, self._render, self._item = load, render, item
         self.listeners: set[Listener] = set()
         self.data: dict[str, Any] | None = None
         self.parts: dict[str, str] = {}
+        self._stale: set[str] = set()  # parts not rendered since their list was patched item by item
+        self.items: dict[str, dict[str, str]] = {}  # keyed list -> {item id: its HTML}, in order, as pushed
+        self._rendered: dict[tuple[str, str], str] = {}  # an item's HTML by its list and value
         self._changed: set[str] | None = None  # subjects since the last look; None: re-read everything
         self._wanted = asyncio.Event()
         self._full_at = 0.0
@@ -131,7 +152,7 @@ class LiveView:
             self._changed = None
             return
         self._full_at = time.monotonic()
-        self._push()
+        self._push(partial=False)
         RENDER_SECONDS.labels(self.page.slug, "full").observe(time.perf_counter() - started)
 
     async def _start(self, partial: Partial) -> None:
@@ -157,37 +178,64 @@ class LiveView:
             self._wanted.set()
             return
         self.data = merge(self.data)
-        self._push()
+        self._push(partial=True)
         RENDER_SECONDS.labels(self.page.slug, "partial").observe(time.perf_counter() - started)
 
-    def _push(self) -> None:
-        """Render the parts and offer each listener those that changed since the last push."""
-        parts = self._render(self.page, self.data or {})
+    def _push(self, *, partial: bool) -> None:
+        """Render the parts and offer each listener those that changed since the last push; after a partial
+        update, a keyed list's part is not rendered: its changed items and its order go instead."""
+        data = self.data or {}
+        by_item = [kl for kl in self.page.lists if partial and self.items.get(kl.container) and data[kl.items]]
+        skip = {kl.part for kl in by_item}
+        parts = self._render(self.page, data, skip)
         fresh = {key: html for key, html in parts.items() if self.parts.get(key) != html}
-        self.parts = parts
-        if fresh:
+        self.parts.update(parts)
+        self._stale = (self._stale | skip) - parts.keys()
+        lists = {}
+        for kl in self.page.lists:
+            now = {kl.key(item): self._item_html(kl, item) for item in data[kl.items]}
+            before = self.items.get(kl.container, {})
+            if kl in by_item and (now.keys() != before.keys() or list(now) != list(before) or now != before):
+                lists[kl.container] = ({k: h for k, h in now.items() if before.get(k) != h}, list(now), kl.part)
+            self.items[kl.container] = now
+        if fresh or lists:
             for listener in list(self.listeners):
-                listener.offer(fresh)
+                listener.offer(fresh, lists)
+
+    def _item_html(self, kl: KeyedList, item: dict[str, Any]) -> str:
+        key = (kl.container, repr(item))
+        if key not in self._rendered:
+            if len(self._rendered) > 4 * len(self.data.get(kl.items) or ()) + 100:
+                self._rendered.clear()  # old values of items that changed since
+            self._rendered[key] = self._item(kl, item)
+        return self._rendered[key]
+
+    def current_parts(self) -> dict[str, str]:
+        """Every part as it is now (for a browser that just connected), rendering the stale ones first."""
+        if self._stale and self.data is not None:
+            self.parts.update(self._render(self.page, self.data, set()))
+            self._stale = set()
+        return self.parts
 
 
 class LiveViews:
     """The live views of the pages open now: made for a page's first browser, stopped after its last."""
 
-    def __init__(self, feed: AppliedFeed, ask_: Asker, load: Load, render: Render) -> None:
-        self.feed, self._ask, self._load, self._render = feed, ask_, load, render
+    def __init__(self, feed: AppliedFeed, ask_: Asker, load: Load, render: Render, item: Item) -> None:
+        self.feed, self._ask, self._load, self._render, self._item = feed, ask_, load, render, item
         self._views: dict[str, LiveView] = {}
 
-    async def follow(self, page: Page, *, idle_s: float) -> AsyncIterator[dict[str, str] | None]:
-        """The parts of `page` that changed, as they change (all of them first, when known); None after
-        `idle_s` without any (a keep-alive for the caller). The wait never cancels the generator."""
+    async def follow(self, page: Page, *, idle_s: float) -> AsyncIterator[str | None]:
+        """Patches of `page` as HTML, as it changes (all its parts first, when known); None after `idle_s`
+        without any (a keep-alive for the caller). The wait never cancels the generator."""
         view = self._views.get(page.slug)
         if view is None:
-            view = self._views[page.slug] = LiveView(page, self.feed, self._ask, self._load, self._render)
+            view = self._views[page.slug] = LiveView(page, self.feed, self._ask, self._load, self._render, self._item)
             view.start()
         listener = Listener()
         view.listeners.add(listener)
         if view.parts:  # what this browser may have missed between its page and its stream
-            listener.offer(view.parts)
+            listener.offer(view.current_parts(), {})
         try:
             while True:
                 try:

@@ -22,7 +22,7 @@ from starlette.templating import Jinja2Templates
 
 from vsmesh.errors import ContractError, NotFound
 from vsmesh.gateway.live import AppliedFeed
-from vsmesh.gateway.pages import PAGES, Asker, Page, sections
+from vsmesh.gateway.pages import PAGES, Asker, KeyedList, Page, sections
 from vsmesh.gateway.signin import SignIn, from_loopback
 from vsmesh.gateway.views import LiveViews
 from vsmesh.hubs.trace import trace
@@ -48,7 +48,7 @@ class Pages:
     ) -> None:
         self.nc, self.feed, self.engine, self.sign_in = nc, feed, engine, sign_in
         self.templates = Jinja2Templates(directory=str(HERE / "templates"))
-        self.views = LiveViews(feed, Asker(nc), self._load, self._parts)
+        self.views = LiveViews(feed, Asker(nc), self._load, self._parts, self._item)
 
     def routes(self) -> list[Route | Mount]:
         signing = self.sign_in.routes() if self.sign_in else []
@@ -104,16 +104,21 @@ class Pages:
             data["scalars"], data["tables"] = sections(data["summary"])
         return data
 
-    def _parts(self, page: Page, data: dict[str, Any]) -> dict[str, str]:
-        """The live page's parts, by element id: its `part_*` blocks (each one element with that id), or the
-        whole content as `<main id="content">` for a page without parts."""
+    def _parts(self, page: Page, data: dict[str, Any], skip: set[str]) -> dict[str, str]:
+        """The live page's parts, by element id: its `part_*` blocks (each one element with that id; those in
+        `skip` left out), or the whole content as `<main id="content">` for a page without parts."""
         template = self.templates.get_template(page.template)
         context = template.new_context({"page": page, "as_of": None, "before": None, "fragment": True, **data})
-        parts = {name.removeprefix("part_"): "".join(block(context)) for name, block in template.blocks.items()
-                 if name.startswith("part_")}  # fmt: skip
-        if not parts:
-            parts["content"] = '<main id="content">' + "".join(template.blocks["content"](context)) + "</main>"
-        return parts
+        names = [name for name in template.blocks if name.startswith("part_")]
+        if not names:
+            return {"content": '<main id="content">' + "".join(template.blocks["content"](context)) + "</main>"}
+        wanted = [name for name in names if name.removeprefix("part_") not in skip]
+        return {name.removeprefix("part_"): "".join(template.blocks[name](context)) for name in wanted}
+
+    def _item(self, kl: KeyedList, item: dict[str, Any]) -> str:
+        """One item of a keyed list, rendered by its macro (pages.KeyedList)."""
+        file, macro = kl.macro
+        return str(getattr(self.templates.get_template(file).module, macro)(item))
 
     async def live(self, request: Request) -> Response:
         """`text/event-stream`: a `patch` event with the page's parts that changed, whenever a hub of the page
@@ -126,7 +131,7 @@ class Pages:
             yield ": live\n\n"
             # Waiting inside the views, not around them: a timeout around an async generator's step would close it.
             async for parts in self.views.follow(page, idle_s=KEEPALIVE_S):
-                yield ": keepalive\n\n" if parts is None else sse("patch", "".join(parts.values()))
+                yield ": keepalive\n\n" if parts is None else sse("patch", parts)
 
         return StreamingResponse(stream(), media_type="text/event-stream", headers={"Cache-Control": "no-store"})
 

@@ -131,6 +131,13 @@ def test_an_open_page_turns_a_cell_red_and_shows_an_incident_without_reload(cli,
     turned = time.monotonic() - started
     assert page.evaluate("window.__notReloaded") is True
     expect(cell(page, service).locator(".word")).to_have_text("red")
+    # A service seen for the first time gets a cell of its own (the live patch carries that cell alone).
+    newcomer = f"{service}-new"
+    health(cli, newcomer, "amber")
+    expect(cell(page, newcomer)).to_have_attribute("data-status", "amber", timeout=10_000)
+    statuses = page.locator(".grid .cell").evaluate_all("cells => cells.map(c => c.dataset.status)")
+    rank = {"red": 0, "amber": 1, "green": 2}
+    assert statuses == sorted(statuses, key=lambda s: rank.get(s, 3))  # red first, as a reload shows
 
     title = f"{service} answers 500"
     publish(cli, "ops-incident-opened", "ops-hub", f"incident/{service}",
