@@ -113,7 +113,8 @@ async def reverts_since(js: JetStreamContext, since: dt.datetime | None = None) 
     return [s.event for s in await history(js, subject, start, (REVERT_STREAM,))]
 
 
-# Clocks of publishers and the server differ a little: reverts are read from this much before the oldest action.
+# In a cluster each stream's leader stamps its own messages: reverts are read from this much before the oldest
+# action's stored time, in case the constitutional stream's clock runs behind.
 CLOCK_SLACK = dt.timedelta(minutes=5)
 
 
@@ -159,9 +160,11 @@ def _maybe_agent(data: bytes, headers: dict[str, str] | None) -> bool:
     return b'"agent"' in data or bool(headers and headers.get("ce-actorkind") == "agent")
 
 
-async def _read_window(js: JetStreamContext, w: Window) -> tuple[Window, list[Stored]]:
-    """The agents' events of one window, and the window with the stream time it starts at."""
-    found: list[Stored] = []
+async def _read_window(js: JetStreamContext, w: Window) -> tuple[Window, list[tuple[dt.datetime, Stored]]]:
+    """The agents' events of one window with the time the stream stored each, and the window with the time
+    it starts at. Stored times, not the envelopes': one clock for every stream, and a publisher may date an
+    event in the past (an import), which would put it outside the window it was read in."""
+    found: list[tuple[dt.datetime, Stored]] = []
     started: dt.datetime | None = None
     async with StreamReader(js, w.stream, f"{w.stream.lower()}.>", Start(after_seq=w.start - 1)) as reader:
         async for batch in reader.drain_to_head(1000, stop=lambda m: stream_sequence(m) > w.end):
@@ -175,7 +178,7 @@ async def _read_window(js: JetStreamContext, w: Window) -> tuple[Window, list[St
                 except InvalidEvent:
                     continue
                 if event.actorkind == "agent" and event.type not in NOT_AGENT_ACTIONS:
-                    found.append(Stored(event, w.stream, stream_sequence(msg)))
+                    found.append((msg.metadata.timestamp, Stored(event, w.stream, stream_sequence(msg))))
     return Window(w.stream, w.first, w.start, w.end, started), found
 
 
@@ -188,14 +191,16 @@ async def agent_actions(
     agent: str | None = None,
     hub: str | None = None,
 ) -> dict[str, Any]:
-    """The newest `limit` agent actions before `before`, each with its revert state, from the latest `scan`
-    events of each horizon's stream (read through the bus: no read model holds every hub's actions).
+    """The newest `limit` agent actions stored before `before`, each with its revert state, from the latest
+    `scan` events of each horizon's stream (read through the bus: no read model holds every hub's actions).
 
     Bounded, so a page or an agent asking costs at most 4 × `scan` messages read. The answer covers every
     action from `covers_from` to `before` — a stream whose window did not reach its start leaves older
     actions unread, so rows older than its window are cut rather than shown with siblings missing — and
     `next_before` asks for the page before it (None: nothing older is stored).
     """
+    if before is not None and before.tzinfo is None:
+        before = before.replace(tzinfo=dt.UTC)  # a time without a zone is read as UTC, as everywhere in vsmesh
     windows, stored = [], []
     for w in await _windows(js, before, scan):
         read, found = await _read_window(js, w)
@@ -203,22 +208,22 @@ async def agent_actions(
         stored += found
     cut = max((w.start_time for w in windows if not w.whole and w.start_time), default=None)
     wanted = [
-        s
-        for s in stored
+        (at, s)
+        for at, s in stored
         if (agent is None or s.event.actor == agent)
         and (hub is None or s.event.hub == hub)
-        and (before is None or s.event.time < before)
-        and (cut is None or s.event.time >= cut)
+        and (before is None or at < before)
+        and (cut is None or at >= cut)
     ]
-    wanted.sort(key=lambda s: s.event.time, reverse=True)
+    wanted.sort(key=lambda found: found[0], reverse=True)
     page = wanted[:limit]
-    reverts = await reverts_since(js, page[-1].event.time - CLOCK_SLACK) if page else []
+    reverts = await reverts_since(js, page[-1][0] - CLOCK_SLACK) if page else []
     reverted, by_target = revert_state(reverts)
     more = len(wanted) > limit
-    next_before = page[-1].event.time if more else cut
+    oldest = page[-1][0] if more else cut
     return {
-        "actions": [audit_row(s, reverted, by_target) for s in page],
-        "next_before": next_before,
-        "covers_from": page[-1].event.time if more else cut,
+        "actions": [audit_row(s, reverted, by_target) | {"stored_at": at} for at, s in page],
+        "next_before": oldest,
+        "covers_from": oldest,
         "scanned": {w.stream: {"from_seq": w.start, "to_seq": w.end, "whole": w.whole} for w in windows},
     }
