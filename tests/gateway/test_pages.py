@@ -191,8 +191,12 @@ def test_the_canon_page_audits_an_agents_action_and_shows_its_revert(cli, url, p
                     "--actor", agent, "--actor-kind", "agent")  # fmt: skip
     row = page.locator(f'[data-action="{acted["id"]}"]')
 
+    def shown(state: str) -> bool:
+        page.goto(f"{url}/constitutional")  # (the audit reads every hub's log: a canon batch alone refreshes it)
+        return row.count() == 1 and row.get_attribute("data-state") == state
+
     # The agent's action is on the constitutional page, standing, with its hub, type and entity.
-    page.goto(f"{url}/constitutional")
+    wait_until(lambda: shown("standing"), what="the agent's action on the canon page")
     expect(page.get_by_role("heading", name="Audit: what agents did")).to_be_visible()
     expect(row).to_contain_text(agent)
     for cell in ("ops-hub", "ops-health-checked", f"service/{agent}", "standing"):
@@ -202,11 +206,7 @@ def test_the_canon_page_audits_an_agents_action_and_shows_its_revert(cli, url, p
     done = cli("revert", acted["id"], "--reason", "the agent misread the probe", "--by", "alice", "--json")
     assert done.returncode == 0, done.stderr
 
-    def reverted() -> bool:
-        page.goto(f"{url}/constitutional")
-        return row.get_attribute("data-state") == "reverted"
-
-    wait_until(reverted, what="the reverted state of the agent's action on the canon page")
+    wait_until(lambda: shown("reverted"), what="the reverted state of the agent's action on the canon page")
     expect(row).to_contain_text("reverted by alice")
     expect(row).to_contain_text("the agent misread the probe")
     page.screenshot(path=str(tmp_path / "constitutional-audit.png"), full_page=True)
