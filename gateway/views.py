@@ -10,7 +10,9 @@ while a fetch was in flight waited for it and the next one. Now:
 - a page kind may update its last data from the batch's subjects alone (pages.Page.update: the operational
   page re-reads only the services a health check named) instead of asking every contract again;
 - the page's parts (elements with an id) are rendered and compared with what was pushed, and only the
-  changed ones go out, as one `patch` event per browser; a browser slow to read gets the latest of each part.
+  changed ones go out, as one `patch` event per browser; a browser slow to read gets the latest of each part;
+- after a partial update a keyed list (pages.KeyedList: the ops grid) sends only its changed items and its
+  order, not the whole list (~60 KB at 200 services for one changed cell).
 A full re-read still happens when a batch is not understood, and at least every FULL_EVERY_S (time alone
 ages evidence: "ok 3 min ago").
 """
@@ -85,8 +87,9 @@ class LiveView:
     """A page kind's last data and parts, re-rendered when its hubs move, pushed to its listeners.
 
     A full read (every contract call) runs alone: partial reads in flight end first, and none starts during
-    it. Partial reads (Page.update) of different keys overlap, each merged and pushed as its answer arrives,
-    so a batch applied while another is being read does not wait for that read.
+    it. Partial reads (Page.update) are merged into the data as it is when their answer arrives and pushed at
+    once; up to PARTIALS_AT_ONCE of them run together, never two with a key in common (an older answer must
+    not land after a newer one). Batches applied meanwhile are gathered into the next read.
     """
 
     def __init__(self, page: Page, feed: AppliedFeed, ask_: Asker, load: Load, render: Render, item: Item) -> None:
@@ -132,11 +135,15 @@ class LiveView:
             changed, self._changed = self._changed, set()
             if changed is not None and not changed:
                 continue
-            partial = self._partial(changed)
-            if partial is None:
-                await self._full()
-            else:
-                await self._start(partial)
+            try:
+                partial = self._partial(changed)
+                if partial is None:
+                    await self._full()
+                else:
+                    await self._start(partial)
+            except Exception:  # noqa: BLE001 - a bug must not end the view: this batch is lost, the next reads all
+                log.exception("live page not refreshed; the next batch re-reads everything", page=self.page.slug)
+                self._changed = None
 
     def _partial(self, changed: set[str] | None) -> Partial | None:
         stale = time.monotonic() - self._full_at > FULL_EVERY_S
@@ -175,6 +182,9 @@ class LiveView:
             merge = await partial.read(self._ask)
         except (VsmeshError, OSError) as e:
             log.warning("live page not refreshed", page=self.page.slug, error=str(e))
+            merge = None
+        except Exception:  # noqa: BLE001 - as in _run: read everything instead
+            log.exception("live page's partial read failed; reading everything", page=self.page.slug)
             merge = None
         if merge is None or self.data is None:  # the batch did more than it said: read everything
             self._changed = None
