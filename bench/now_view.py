@@ -7,7 +7,7 @@ applied it (`mesh.applied.ops-hub`, the feed the page itself follows). The floor
 
 Target (issue "now view"): the page adds <= 100 ms at p99 over publish → applied.
 
-    python bench/now_view.py [--events 200] [--rate 20]
+    python bench/now_view.py [--events 200] [--rate 20] [--pages 1]
 """
 
 from __future__ import annotations
@@ -23,9 +23,11 @@ import tempfile
 import time
 from pathlib import Path
 
+import httpx
 import msgspec
 from playwright.async_api import TimeoutError as PlaywrightTimeout
 from playwright.async_api import async_playwright
+from prometheus_client.parser import text_string_to_metric_families
 
 sys.path.insert(0, str(Path(__file__).parent))
 from contract_under_load import VSMESH, env, settings_of, stats  # noqa: E402
@@ -44,20 +46,33 @@ new MutationObserver(() => {
     if (!(name in window.__seen)) window.__seen[name] = Date.now();
   }
 }).observe(document.getElementById('content'), {childList: true, subtree: true});
-// Where the page's time goes: each fragment fetch's start and end (browser clock).
-window.__fetches = [];
-const plainFetch = window.fetch;
-window.fetch = function (...args) {
-  const started = Date.now();
-  return plainFetch.apply(this, args).then(r => r.text().then(t => {
-    window.__fetches.push([started, Date.now()]);
-    return new Response(t, {status: r.status, headers: r.headers});
-  }));
-};
+// Where the page's time goes: a second event stream on the same live view (its patches are rendered once for
+// both) records when each patch arrived and which of the benchmark's services it held.
+window.__patches = [];
+new EventSource(document.body.dataset.live).addEventListener("patch", (e) => {
+  window.__patches.push([Date.now(), [...e.data.matchAll(/data-service="(nv-[0-9]+)"/g)].map(m => m[1])]);
+});
 """
 
 
-async def measure(data_dir: Path, events: int, rate: float) -> dict:
+def renders(url: str, since: dict | None = None) -> dict:
+    """The operational page's server renders from /metrics: count and mean ms by how (full, partial)."""
+    samples = {}
+    for family in text_string_to_metric_families(httpx.get(f"{url}/metrics").text):
+        for sample in family.samples:
+            if sample.name.startswith("vsmesh_page_render_seconds_") and sample.labels["page"] == "operational":
+                samples[(sample.labels["how"], sample.name.rsplit("_", 1)[1])] = sample.value
+    if since is None:
+        return samples
+    found = {}
+    for how in ("full", "partial"):
+        count = samples.get((how, "count"), 0) - since.get((how, "count"), 0)
+        total = samples.get((how, "sum"), 0) - since.get((how, "sum"), 0)
+        found[how] = {"n": int(count), "mean_ms": round(total * 1000 / count, 1) if count else None}
+    return found
+
+
+async def measure(data_dir: Path, events: int, rate: float, pages: int = 1) -> dict:
     settings = settings_of(data_dir)
     url = load_state(data_dir).gateway_url
     nc = await connect(settings, name="bench-now-view")
@@ -70,10 +85,16 @@ async def measure(data_dir: Path, events: int, rate: float) -> dict:
     await nc.subscribe(applied_subject("ops-hub"), cb=on_applied)
     async with async_playwright() as p:
         browser = await p.chromium.launch(executable_path=shutil.which("chromium"), args=["--no-sandbox"])
+        # Other people watching the same page (`--pages`): each is live too, the first one is measured.
+        for _ in range(pages - 1):
+            other = await (await browser.new_context()).new_page()
+            await other.goto(f"{url}/operational")
+            await other.wait_for_selector("body[data-connected=yes]")
         page = await browser.new_page()
         await page.goto(f"{url}/operational")
         await page.wait_for_selector("body[data-connected=yes]")
         await page.evaluate(OBSERVER)
+        renders_before = renders(url)
         sent: dict[str, tuple[float, int]] = {}
         for i in range(events):
             name = f"nv-{i:04d}"
@@ -86,7 +107,8 @@ async def measure(data_dir: Path, events: int, rate: float) -> dict:
         with contextlib.suppress(PlaywrightTimeout):
             await page.wait_for_function(f"Object.keys(window.__seen).length >= {events}", timeout=30_000)
         seen = await page.evaluate("window.__seen")
-        fetches = await page.evaluate("window.__fetches")
+        patches = await page.evaluate("window.__patches")
+        rendered = renders(url, since=renders_before)
         await browser.close()
     await nc.close()
     to_page, to_applied, added = [], [], []
@@ -96,22 +118,22 @@ async def measure(data_dir: Path, events: int, rate: float) -> dict:
             to_page.append(seen[name] - started * 1000)
             to_applied.append((applied - started) * 1000)
             added.append(seen[name] - applied * 1000)
-    # A fragment fetch's own time (the server's render of the page, contract calls included), and how long a
-    # cell waited after its batch was applied before the fetch that showed it started (a fetch in flight).
-    durations = [end - start for start, end in fetches]
-    waited = []
+    # When the first patch holding a cell arrived, after its batch was applied; and from there to the cell.
+    to_patch, patch_to_cell = [], []
     for name in seen:
-        # The fetch that showed it: the last to end before the cell appeared (the swap follows the fetch).
-        shown_by = max((f for f in fetches if f[1] <= seen[name]), key=lambda f: f[1], default=None)
+        arrived = next((t for t, names in patches if name in names), None)
         applied = next((t for t, positions in applied_at if positions.get("OPERATIONAL", 0) >= sent[name][1]), None)
-        if shown_by and applied:
-            waited.append(shown_by[0] - applied * 1000)
+        if arrived is not None and applied is not None:
+            to_patch.append(arrived - applied * 1000)
+            patch_to_cell.append(seen[name] - arrived)
     return {
         "page": stats(to_page),
         "applied": stats(to_applied),
         "added": stats(added),
-        "fetch": stats(durations) | {"count": len(durations)},
-        "applied_to_fetch_start": stats(waited),
+        "applied_to_patch": stats(to_patch),
+        "patch_to_cell": stats(patch_to_cell),
+        "patches": len(patches),
+        "renders": rendered,
         "missing": events - len(seen),
     }
 
@@ -120,6 +142,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--events", type=int, default=200)
     parser.add_argument("--rate", type=float, default=20.0)
+    parser.add_argument("--pages", type=int, default=1, help="browsers showing the page (the first is measured)")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="vsmesh-bench-nv-") as tmp:
         data_dir = Path(tmp) / "mesh"
@@ -131,7 +154,7 @@ def main() -> None:
                 if mesh.poll() is not None or time.monotonic() > deadline:
                     raise SystemExit("vsmesh up did not become ready")
                 time.sleep(0.2)
-            result = asyncio.run(measure(data_dir, args.events, args.rate))
+            result = asyncio.run(measure(data_dir, args.events, args.rate, args.pages))
         finally:
             mesh.terminate()
             mesh.wait(60)
@@ -139,8 +162,10 @@ def main() -> None:
     print(f"publish -> applied: {result['applied']}")
     print(f"publish -> visible in the page: {result['page']}")
     print(f"added by the page: {result['added']} (target p99 <= {TARGET_ADDED_P99_MS:.0f} ms)")
-    print(f"  of it, a fragment fetch (server render): {result['fetch']}")
-    print(f"  of it, applied -> the showing fetch starts: {result['applied_to_fetch_start']}")
+    print(f"  of it, applied -> the patch with the cell arrives: {result['applied_to_patch']} "
+          f"({result['patches']} patches)")  # fmt: skip
+    print(f"  of it, patch arrived -> cell in the page: {result['patch_to_cell']}")
+    print(f"  the server's renders (vsmesh_page_render_seconds): {result['renders']}")
     met = added_p99 is not None and added_p99 <= TARGET_ADDED_P99_MS and not result["missing"]
     print(json.dumps({"metric": "page_added_ms_p99", "value": added_p99, "floor": result["applied"].get("p99"),
                       "page_p99": result["page"].get("p99"), "missing": result["missing"],

@@ -29,6 +29,9 @@ READER_USER = "reader"
 GATEWAY_USER = "gateway"
 HUB_USER_PREFIX = "svc-"  # so no hub slug (e.g. `admin`) can ever name a built-in user
 HORIZONS = ("operational", "tactical", "strategic", "constitutional")
+# canon-hub governs agents: its contract audits their actions on every hub (hubs/audit.py), read from the
+# streams, so its user also gets JetStream's read side (ordered consumers, never stream configuration).
+AUDITOR_HUB = "canon-hub"
 CREDS_DIR = "creds"
 AUTH_FILE = "auth.conf"
 _OPERATION = re.compile(r"^[a-z][a-z0-9_]*$")
@@ -98,10 +101,13 @@ def hub_permissions(hub: str) -> dict[str, Any]:
     """
     check_slug(hub, "hub")
     service = contract_service(hub)
+    own = ("$JS.API.STREAM.MSG.GET.*", "$JS.API.DIRECT.GET.>")  # granted below to every hub
+    reads = [r for r in _read_api() if r not in own] if hub == AUDITOR_HUB else []
     return {
         "publish": {
             "allow": [
                 *(f"{h}.{hub}.>" for h in HORIZONS),
+                *reads,
                 # Optimistic concurrency reads the entity's last message; a read, not configuration.
                 "$JS.API.STREAM.MSG.GET.*",
                 "$JS.API.DIRECT.GET.>",

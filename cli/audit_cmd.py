@@ -70,9 +70,8 @@ async def _audit(
     from vsmesh.bus.connection import connect
     from vsmesh.bus.reader import Start
     from vsmesh.bus.subjects import check_slug
-    from vsmesh.cli.revert_cmd import history, revert_state
     from vsmesh.cli.tail_cmd import _start
-    from vsmesh.projectors.reverts import REVERT_STREAM, REVERT_TYPE
+    from vsmesh.hubs.audit import audit_row, history, revert_state, reverts_since
 
     if hub is not None:
         try:
@@ -85,33 +84,12 @@ async def _audit(
         start = _start(since, False) if since else Start()
         stored = await history(js, f"*.{hub}.>" if hub else "*.>", start)
         # Reverts of any age: an action in the window may have been reverted by one outside it, and back.
-        reverts = await history(js, f"*.*.{REVERT_TYPE}.>", streams=(REVERT_STREAM,))
+        reverted, by_target = revert_state(await reverts_since(js))
     finally:
         await nc.drain()
-    reverted, by_target = revert_state([s.event for s in reverts])
-    rows = []
-    for s in stored:
-        e = s.event
-        if (actor and e.actor != actor) or (kind and e.actorkind != kind):
-            continue
-        active = [r for r in by_target.get(e.id, []) if r.id not in reverted]
-        last = active[-1] if active else None
-        rows.append(
-            {
-                "time": e.time,
-                "actor": e.actor,
-                "actor_kind": e.actorkind,
-                "hub": e.hub,
-                "type": e.type,
-                "entity": e.subject,
-                "id": e.id,
-                "stream": s.stream,
-                "seq": s.seq,
-                "reverted": e.id in reverted,
-                "reverted_by": last.actor if last else None,
-                "revert_reason": last.data.reason if last else None,
-                "revert_id": last.id if last else None,
-                "restored": bool(by_target.get(e.id)) and e.id not in reverted,
-            }
-        )
+    rows = [
+        audit_row(s, reverted, by_target)
+        for s in stored
+        if (not actor or s.event.actor == actor) and (not kind or s.event.actorkind == kind)
+    ]
     return rows[-limit:] if limit else rows

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import defaultdict
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -20,60 +19,11 @@ import typer
 from vsmesh.cli.context import run, settings_from
 from vsmesh.cli.options import DataDir, Json
 from vsmesh.cli.output import console, echo_json, table
-from vsmesh.errors import ConfigError, InvalidEvent
+from vsmesh.errors import ConfigError
 from vsmesh.settings import Settings
 
 if TYPE_CHECKING:
-    from nats.js import JetStreamContext
-
-    from vsmesh.bus.reader import Start
     from vsmesh.events.envelope import Event
-
-
-@dataclass(frozen=True)
-class Stored:
-    event: Event
-    stream: str
-    seq: int
-
-
-async def history(
-    js: JetStreamContext, subject: str = "*.>", start: Start | None = None, streams: tuple[str, ...] | None = None
-) -> list[Stored]:
-    """Every valid event of the horizon streams matching `subject` (its first token is the horizon), by time.
-
-    Valid includes its provenance (bus/provenance.py): an event whose envelope contradicts its subject is
-    nobody's action, so audit does not list it and revert does not find it.
-    """
-    from vsmesh.bus.provenance import decode_stored
-    from vsmesh.bus.reader import Start, StreamReader
-    from vsmesh.bus.streams import HORIZON_STREAMS
-
-    if streams is None:  # not the default value: that would import NATS with this module
-        streams = HORIZON_STREAMS
-    found: list[Stored] = []
-    rest = subject.partition(".")[2] or ">"
-    for stream in streams:
-        async with StreamReader(js, stream, f"{stream.lower()}.{rest}", start or Start()) as reader:
-            async for batch in reader.drain_to_head(1000):
-                for msg in batch:
-                    try:
-                        event = decode_stored(msg.data, msg.headers, msg.subject)
-                    except InvalidEvent:
-                        continue
-                    found.append(Stored(event, stream, msg.metadata.sequence.stream))
-    found.sort(key=lambda s: s.event.time)
-    return found
-
-
-def revert_state(reverts: list[Event]) -> tuple[frozenset[str], dict[str, list[Event]]]:
-    """(the ids reverted now, the reverts of each id) from `event-reverted` events."""
-    from vsmesh.projectors.reverts import effective
-
-    by_target: dict[str, list[Event]] = defaultdict(list)
-    for r in reverts:
-        by_target[r.data.event_id].append(r)
-    return effective((r.id, r.data.event_id) for r in reverts), by_target
 
 
 def revert(
@@ -119,6 +69,7 @@ def revert(
 async def _revert(settings: Settings, event_id: str, reason: str, cascade: bool) -> list[dict[str, Any]]:
     from vsmesh.bus.connection import connect
     from vsmesh.bus.publisher import Publisher
+    from vsmesh.hubs.audit import history, revert_state
     from vsmesh.projectors.reverts import REVERT_TYPE
 
     if not reason.strip():
@@ -150,7 +101,7 @@ async def _revert_actor(
     from vsmesh.bus.publisher import Publisher
     from vsmesh.bus.reader import Start
     from vsmesh.cli.tail_cmd import _start
-    from vsmesh.projectors.reverts import REVERT_STREAM, REVERT_TYPE
+    from vsmesh.hubs.audit import history, revert_state, reverts_since
 
     window = f" in the last {since}" if since else ""
     reason = reason or f"everything {actor} did{window}, reverted at once"
@@ -159,8 +110,7 @@ async def _revert_actor(
         js = nc.jetstream()
         events = [s.event for s in await history(js, start=_start(since, False) if since else Start())]
         # Reverts of any age: an action in the window may have been reverted by one outside it.
-        reverts = [s.event for s in await history(js, f"*.*.{REVERT_TYPE}.>", streams=(REVERT_STREAM,))]
-        reverted, _ = revert_state(reverts)
+        reverted, _ = revert_state(await reverts_since(js))
         mine = [e for e in events if e.actor == actor and e.type not in _NOT_ACTIONS and e.id not in reverted]
         if not mine:
             raise ConfigError(

@@ -1,16 +1,16 @@
 """Live pages without polling: a hub's live projector says when it applied a batch, and open pages listen.
 
 The projector's hook (`announce`, wired by runtime/supervisor.py) publishes the hub's positions on core NATS
-`mesh.applied.{hub}` after each committed batch; `AppliedFeed` follows those subjects and wakes the
-server-sent-event streams of the pages showing that hub, which then fetch their content again. A burst of
-batches becomes one refresh per `settle_s`.
+`mesh.applied.{hub}` after each committed batch, with the batch's subjects in a header when it held few;
+`AppliedFeed` follows those subjects and tells the live views of the pages showing that hub
+(gateway/views.py), which render once per page kind and push what changed to every open page.
 """
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 from collections import defaultdict
+from collections.abc import Callable
 
 import msgspec
 import structlog
@@ -22,23 +22,30 @@ from vsmesh.projectors.runner import ProjectorStats
 
 log = structlog.get_logger(__name__)
 
+SUBJECTS_HEADER = "Vsmesh-Subjects"  # the batch's event subjects, space-separated (none: a big batch)
+
+# What a hub's batch changed: the subjects of its events, or None when not told (re-read everything).
+Changed = frozenset[str] | None
+Watcher = Callable[[str, Changed], None]
+
 
 def announcer(nc: Client):
     """The `ProjectorStats.on_applied` hook that tells live pages a hub moved."""
 
     async def announce(stats: ProjectorStats) -> None:
+        headers = {SUBJECTS_HEADER: " ".join(stats.batch_subjects)} if stats.batch_subjects else None
         with contextlib.suppress(Exception):  # a page's refresh is never worth a projector's batch
-            await nc.publish(applied_subject(stats.hub), msgspec.json.encode(stats.positions))
+            await nc.publish(applied_subject(stats.hub), msgspec.json.encode(stats.positions), headers=headers)
 
     return announce
 
 
 class AppliedFeed:
-    """Follows `mesh.applied.>` and lets any number of listeners wait for their hubs to move."""
+    """Follows `mesh.applied.>` and tells any number of watchers which of their hubs moved, with what."""
 
     def __init__(self, nc: Client) -> None:
         self.nc = nc
-        self._listeners: dict[str, set[asyncio.Queue[str]]] = defaultdict(set)
+        self._watchers: dict[str, set[Watcher]] = defaultdict(set)
         self._sub = None
 
     async def start(self) -> None:
@@ -51,27 +58,18 @@ class AppliedFeed:
 
     async def _on_applied(self, msg: Msg) -> None:
         hub = msg.subject.removeprefix(APPLIED + ".")
-        for queue in list(self._listeners.get(hub, ())):
-            if queue.empty():  # one pending wake-up is enough: the page fetches the latest state anyway
-                queue.put_nowait(hub)
+        told = (msg.headers or {}).get(SUBJECTS_HEADER)
+        changed = frozenset(told.split()) if told else None
+        for watch in list(self._watchers.get(hub, ())):
+            watch(hub, changed)
 
-    async def listen(self, hubs: tuple[str, ...], *, settle_s: float = 0.02, idle_s: float | None = None):
-        """Yields a hub's name each time one of `hubs` applied something (bursts settle into one), and None
-        after `idle_s` without any (a keep-alive for the caller); the wait never cancels the generator."""
-        queue: asyncio.Queue[str] = asyncio.Queue(maxsize=1)
+    def watch(self, hubs: tuple[str, ...], watcher: Watcher) -> Callable[[], None]:
+        """Call `watcher(hub, changed)` whenever one of `hubs` applied a batch; returns the way to stop."""
         for hub in hubs:
-            self._listeners[hub].add(queue)
-        try:
-            while True:
-                try:
-                    hub = await asyncio.wait_for(queue.get(), idle_s)
-                except TimeoutError:
-                    yield None
-                    continue
-                await asyncio.sleep(settle_s)
-                with contextlib.suppress(asyncio.QueueEmpty):
-                    queue.get_nowait()
-                yield hub
-        finally:
+            self._watchers[hub].add(watcher)
+
+        def unwatch() -> None:
             for hub in hubs:
-                self._listeners[hub].discard(queue)
+                self._watchers[hub].discard(watcher)
+
+        return unwatch

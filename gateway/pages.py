@@ -16,8 +16,38 @@ from typing import Any
 from nats.aio.client import Client
 
 from vsmesh.bus.contract_client import ask
+from vsmesh.bus.subjects import entity_from_token
 
 Load = Callable[["Asker"], Awaitable[dict[str, Any]]]
+Merge = Callable[[dict[str, Any]], dict[str, Any]]  # a page's data, changed by what a partial read found
+
+
+@dataclass(frozen=True)
+class Partial:
+    """What a page re-reads after a batch it understands, instead of everything: `read` asks the contracts
+    and returns how to change the page's data (applied to the data as it is when the answer arrives), or None
+    when the answer shows the batch did more (read everything). `keys`: what it re-reads; two partials with
+    a key in common run one after the other, so an older answer never lands after a newer one."""
+
+    keys: frozenset[str]
+    read: Callable[[Asker], Awaitable[Merge | None]]
+
+
+Update = Callable[[frozenset[str]], Partial | None]  # from a batch's subjects; None: read everything
+
+
+@dataclass(frozen=True)
+class KeyedList:
+    """A list in a part whose items a live page patches one by one (the grid's cells at 20 health checks a
+    second: the whole grid of 200 services was ~60 KB per patch, for one changed cell). `macro` renders one
+    item of `data[items]` as one element with the id `key(item)`, inside the element with id `container`
+    (`macro`: the template file and the macro's name in it)."""
+
+    part: str
+    container: str
+    items: str
+    macro: tuple[str, str]
+    key: Callable[[dict[str, Any]], str]
 
 
 @dataclass(frozen=True)
@@ -26,6 +56,7 @@ class Asker:
 
     nc: Client
     as_of: str | None = None
+    before: str | None = None  # the audit's page: actions before this time (`?before=`)
 
     async def __call__(self, hub: str, operation: str, **request: Any) -> Any:
         if self.as_of:
@@ -41,6 +72,8 @@ class Page:
     hubs: tuple[str, ...]  # the only hubs it asks (and whose applied batches refresh it)
     template: str
     load: Load
+    update: Update | None = None  # cheaper than `load` after a batch it understands (gateway/views.py)
+    lists: tuple[KeyedList, ...] = ()  # patched item by item after a partial update
 
 
 STATUS_ORDER = {"red": 0, "amber": 1, "green": 2}
@@ -57,8 +90,50 @@ async def operational(ask_: Asker) -> dict[str, Any]:
         ask_("ops-hub", "get_alerts", status="acknowledged"),
         ask_("ops-hub", "get_changes", limit=10),
     )
-    services, incidents = found["services"], incidents["incidents"]
-    alerts = raised["alerts"] + acknowledged["alerts"]
+    incidents = sorted(incidents["incidents"], key=lambda i: str(i.get("opened_at") or ""), reverse=True)
+    rest = {"incidents": incidents, "changes": changes["changes"], "alerts": raised["alerts"] + acknowledged["alerts"]}
+    return _operational_view(found["services"], rest)
+
+
+# Events whose only effect on ops-hub's answers is their own service's entry in get_services (health.py: a
+# health check is evidence of the entity it names), so a live page may re-read that service alone.
+ONE_SERVICE_TYPES = frozenset({"ops-health-checked"})
+ONE_SERVICE_AT_MOST = 50  # more services in one batch: read them all instead
+
+
+def operational_update(changed: frozenset[str]) -> Partial | None:
+    """After a batch of only health checks of services: read those services again and keep the rest (None
+    when the batch did anything else: the caller reads everything)."""
+    entities = set()
+    for subject in changed:
+        tokens = subject.split(".")
+        if len(tokens) != 4 or tokens[1] != "ops-hub" or tokens[2] not in ONE_SERVICE_TYPES:
+            return None
+        entity = entity_from_token(tokens[3])
+        if not entity or not entity.startswith("service/"):
+            return None
+        entities.add(entity)
+    if len(entities) > ONE_SERVICE_AT_MOST:
+        return None
+
+    async def read(ask_: Asker) -> Merge | None:
+        found = await ask_("ops-hub", "get_services", entities=sorted(entities))  # one call for all of them
+        fresh = {s["entity"]: s for s in found["services"]}
+        if fresh.keys() != entities:
+            return None  # a service retired meanwhile: not a one-row change
+
+        def merge(data: dict[str, Any]) -> dict[str, Any]:
+            kept = dict(fresh)
+            services = [kept.pop(s["entity"], s) for s in data["services"]] + list(kept.values())
+            return _operational_view(services, data)
+
+        return merge
+
+    return Partial(frozenset(entities), read)
+
+
+def _operational_view(services: list[dict[str, Any]], rest: dict[str, Any]) -> dict[str, Any]:
+    """The page's data from ops-hub's services and the rest of its answers (incidents, changes, alerts)."""
     grid = sorted((_cell(s) for s in services), key=lambda c: (STATUS_ORDER.get(c["status"], 3), c["name"]))
     paths = [{**p, "service": s["name"]} for s in services for p in s.get("access_paths") or []]
     certificates = [
@@ -76,14 +151,15 @@ async def operational(ask_: Asker) -> dict[str, Any]:
         {"service": s["name"], "backups": ", ".join(s.get("backups") or [])} for s in services if s.get("backups")
     ]
     return {
+        "services": services,
         "grid": grid,
         "counts": {status: sum(1 for c in grid if c["status"] == status) for status in ("red", "amber", "green")},
-        "incidents": sorted(incidents, key=lambda i: str(i.get("opened_at") or ""), reverse=True),
+        "incidents": rest["incidents"],
         "paths": paths,
         "certificates": certificates,
         "backups": backups,
-        "changes": changes["changes"],
-        "alerts": alerts,
+        "changes": rest["changes"],
+        "alerts": rest["alerts"],
     }
 
 
@@ -148,13 +224,17 @@ def burn_split(runway: dict[str, Any]) -> list[dict[str, Any]]:
     return [*shown, {"key": "total", "label": "total", "amount": total, "share": 100 if total else 0}]
 
 
+AUDIT_ROWS = 50
+
+
 async def constitutional(ask_: Asker) -> dict[str, Any]:
     """canon-hub's: policies with their values, mandates (who may do what, until when), open escalations,
-    and the calls the gateway refused."""
-    summary, refused = await asyncio.gather(
-        ask_("canon-hub", "get_domain_summary"), ask_("canon-hub", "get_refusals", limit=50)
-    )
-    return {"summary": summary, "refusals": refused["refusals"]}
+    the calls the gateway refused, and the audit of agents' actions with their revert state."""
+    reads = [ask_("canon-hub", "get_domain_summary"), ask_("canon-hub", "get_refusals", limit=50)]
+    if not ask_.as_of:  # the audit reads the log, not a copy (a copy's page says so)
+        reads.append(ask_("canon-hub", "get_agent_actions", limit=AUDIT_ROWS, before=ask_.before))
+    summary, refused, *audit = await asyncio.gather(*reads)
+    return {"summary": summary, "refusals": refused["refusals"], "audit": audit[0] if audit else None}
 
 
 async def hubs(ask_: Asker) -> dict[str, Any]:
@@ -162,10 +242,21 @@ async def hubs(ask_: Asker) -> dict[str, Any]:
     return {"summary": listed}
 
 
+GRID = KeyedList("grid", "grid-cells", "grid", ("ops_cell.html", "cell"), lambda c: f"cell-{c['name']}")
+
 PAGES = {
     p.slug: p
     for p in (
-        Page("operational", "Operations now", "operational", ("ops-hub",), "operational.html", operational),
+        Page(
+            "operational",
+            "Operations now",
+            "operational",
+            ("ops-hub",),
+            "operational.html",
+            operational,
+            operational_update,
+            (GRID,),
+        ),  # fmt: skip
         Page("tactical", "Development", "tactical", ("dev-hub",), "summary.html", tactical),
         Page("strategic", "Finance", "strategic", ("fin-hub",), "strategic.html", strategic),
         Page("constitutional", "Canon", "constitutional", ("canon-hub",), "constitutional.html", constitutional),

@@ -22,11 +22,19 @@ from starlette.templating import Jinja2Templates
 
 from vsmesh.errors import ContractError, NotFound
 from vsmesh.gateway.live import AppliedFeed
-from vsmesh.gateway.pages import PAGES, Asker, sections
+from vsmesh.gateway.pages import PAGES, Asker, KeyedList, Page, sections
 from vsmesh.gateway.signin import SignIn, from_loopback
+from vsmesh.gateway.views import LiveViews
 from vsmesh.hubs.trace import trace
 
 log = structlog.get_logger(__name__)
+
+
+def sse(event: str, data: str) -> str:
+    """One server-sent event; each line of `data` on a `data:` line of its own (the browser joins them)."""
+    lines = "".join(f"data: {line}\n" for line in data.splitlines() or [""])
+    return f"event: {event}\n{lines}\n"
+
 
 HERE = Path(__file__).parent
 KEEPALIVE_S = 15.0  # a comment line this often keeps proxies from closing an idle event stream
@@ -40,6 +48,7 @@ class Pages:
     ) -> None:
         self.nc, self.feed, self.engine, self.sign_in = nc, feed, engine, sign_in
         self.templates = Jinja2Templates(directory=str(HERE / "templates"))
+        self.views = LiveViews(feed, Asker(nc), self._load, self._parts, self._item)
 
     def routes(self) -> list[Route | Mount]:
         signing = self.sign_in.routes() if self.sign_in else []
@@ -77,29 +86,52 @@ class Pages:
         if page is None:
             return self._error(request, 404, f"no page {request.path_params['slug']!r}; the pages: {', '.join(PAGES)}")
         as_of = request.query_params.get("as_of") or None
+        before = request.query_params.get("before") or None  # the audit's older page (constitutional)
         try:
-            data = await page.load(Asker(self.nc, as_of))
+            data = await self._load(page, Asker(self.nc, as_of, before))
         except ContractError as e:
-            status = 404 if e.code == "not_found" else 503
+            status = {"not_found": 404, "invalid_request": 400}.get(e.code, 503)
             return self._error(request, status, f"{page.title}: {e}")
-        if page.template == "summary.html":
-            data["scalars"], data["tables"] = sections(data["summary"])
-        context = {"title": page.title, "page": page, "as_of": as_of, **data}
+        context = {"title": page.title, "page": page, "as_of": as_of, "before": before, **data}
         if request.query_params.get("fragment"):
             return self._render(request, page.template, {**context, "fragment": True})
         return self._render(request, page.template, context)
 
+    async def _load(self, page: Page, ask_: Asker | None = None) -> dict[str, Any]:
+        """Every contract call of the page (live, unless `ask_` names a copy or a page of the audit)."""
+        data = await page.load(ask_ or Asker(self.nc))
+        if page.template == "summary.html":
+            data["scalars"], data["tables"] = sections(data["summary"])
+        return data
+
+    def _parts(self, page: Page, data: dict[str, Any], skip: set[str]) -> dict[str, str]:
+        """The live page's parts, by element id: its `part_*` blocks (each one element with that id; those in
+        `skip` left out), or the whole content as `<main id="content">` for a page without parts."""
+        template = self.templates.get_template(page.template)
+        context = template.new_context({"page": page, "as_of": None, "before": None, "fragment": True, **data})
+        names = [name for name in template.blocks if name.startswith("part_")]
+        if not names:
+            return {"content": '<main id="content">' + "".join(template.blocks["content"](context)) + "</main>"}
+        wanted = [name for name in names if name.removeprefix("part_") not in skip]
+        return {name.removeprefix("part_"): "".join(template.blocks[name](context)) for name in wanted}
+
+    def _item(self, kl: KeyedList, item: dict[str, Any]) -> str:
+        """One item of a keyed list, rendered by its macro (pages.KeyedList)."""
+        file, macro = kl.macro
+        return str(getattr(self.templates.get_template(file).module, macro)(item))
+
     async def live(self, request: Request) -> Response:
-        """`text/event-stream`: one `applied` event whenever a hub of the page applied something."""
+        """`text/event-stream`: a `patch` event with the page's parts that changed, whenever a hub of the page
+        applied something (gateway/views.py: rendered once per page kind, whatever number of browsers)."""
         page = PAGES.get(request.path_params["slug"])
         if page is None:
             return Response(status_code=404)
 
         async def stream():
             yield ": live\n\n"
-            # Waiting inside the feed, not around it: a timeout around an async generator's step would close it.
-            async for hub in self.feed.listen(page.hubs, idle_s=KEEPALIVE_S):
-                yield ": keepalive\n\n" if hub is None else f"event: applied\ndata: {hub}\n\n"
+            # Waiting inside the views, not around them: a timeout around an async generator's step would close it.
+            async for parts in self.views.follow(page, idle_s=KEEPALIVE_S):
+                yield ": keepalive\n\n" if parts is None else sse("patch", parts)
 
         return StreamingResponse(stream(), media_type="text/event-stream", headers={"Cache-Control": "no-store"})
 

@@ -28,6 +28,8 @@ from vsmesh.settings import Settings
 
 log = structlog.get_logger(__name__)
 
+ANNOUNCED_SUBJECTS = 64  # a bigger batch is announced without its subjects: a live page re-reads everything
+
 # Process-wide, as Prometheus metrics are: /metrics (gateway/metrics.py) exposes it.
 BATCH_SECONDS = Histogram(
     "vsmesh_projector_batch_seconds", "time to apply one live batch, PostgreSQL included", ["hub"],
@@ -48,6 +50,8 @@ class ProjectorStats:
     last_snapshot: str | None = None
     # Told after every applied batch (the gateway's live pages follow it; runtime/supervisor.py wires it).
     on_applied: Callable[[ProjectorStats], Awaitable[None]] | None = field(default=None, repr=False)
+    # The subjects of the batch just applied, when few (a live page then re-reads only their entities).
+    batch_subjects: list[str] | None = field(default=None, repr=False)
 
     @property
     def name(self) -> str:
@@ -147,6 +151,8 @@ async def _follow(
         stats.applied += result.applied
         stats.positions[stream] = result.position
         if stats.on_applied is not None:
+            few = len(batch.msgs) <= ANNOUNCED_SUBJECTS
+            stats.batch_subjects = [m.subject for m in batch.msgs] if few else None
             await stats.on_applied(stats)
         if result.reverts and refold is not None and _refolds(projection):
             refold.request(batch.msgs)

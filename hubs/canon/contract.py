@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any, Literal
 
 import sqlalchemy as sa
 from pydantic import Field
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from vsmesh.errors import ContractError
+from vsmesh.hubs.audit import agent_actions
 from vsmesh.hubs.canon import manifest
 from vsmesh.hubs.canon.tables import (
     escalation_clocks,
@@ -143,6 +146,32 @@ async def get_refusals(ctx: HubContext, request: RefusalsRequest) -> dict[str, A
         return {"refusals": await _rows(conn, query)}
 
 
+class AgentActionsRequest(ContractRequest):
+    limit: int = Field(50, ge=1, le=500, description="the newest N agent actions")
+    before: dt.datetime | None = Field(None, description="only actions before this time: a page's next_before")
+    # Not `actor`: the gateway refuses that name in any request (the actor is the verified caller).
+    agent: str | None = Field(None, description="only this agent's actions")
+    hub: str | None = Field(None, description="only actions on this hub")
+    scan: int = Field(2000, ge=100, le=20000, description="read at most the latest N events of each horizon")
+
+
+async def get_agent_actions(ctx: HubContext, request: AgentActionsRequest) -> dict[str, Any]:
+    """Agents' actions on every hub, newest first, each reverted (by whom, why) or standing.
+
+    Read from the streams through the bus, inside a bounded window (hubs/audit.py): agents act on every hub
+    in every horizon, and canon may read no other hub's tables, so no read model here could hold them
+    without canon's projector following all four streams — at ops' rates, for a page of rows.
+    """
+    if ctx.point_in_time is not None:
+        raise ContractError(
+            "invalid_request", "get_agent_actions reads the log, not a point-in-time copy: page back with `before`"
+        )
+    found = await agent_actions(
+        ctx.js, limit=request.limit, scan=request.scan, before=request.before, agent=request.agent, hub=request.hub
+    )
+    return {"hub": ctx.hub, **found}
+
+
 def operations() -> list[Operation]:
     """canon-hub's contract: the core's operations plus its own (its own win on a shared name)."""
     own = [
@@ -151,6 +180,7 @@ def operations() -> list[Operation]:
         Operation("known_events", KnownEventsRequest, known_events, "which of these escalations canon holds"),
         Operation("get_escalations", EscalationsRequest, get_escalations, "escalations, overdue past canon's SLA"),
         Operation("get_refusals", RefusalsRequest, get_refusals, "calls the gateway refused: who, what, which mandate"),
+        Operation("get_agent_actions", AgentActionsRequest, get_agent_actions, "agents' actions, revert state"),
         *mandate_operations(),
     ]
     names = {op.name for op in own}

@@ -139,6 +139,8 @@ class SummaryRequest(ClockedRequest):
 
 class ServicesRequest(ClockedRequest):
     name: str | None = Field(None, description="only this service")
+    # A live page re-reads the services a batch named, in one call (gateway/pages.py operational_update).
+    entities: list[str] | None = Field(None, max_length=100, description="only these, e.g. [service/gitea]")
     environment: str | None = Field(None, description="only services in this environment")
     include_retired: bool = False
     limit: int = Field(SERVICES_PAGE, ge=1, le=5000, description="at most this many services")
@@ -162,7 +164,7 @@ async def get_domain_summary(ctx: HubContext, request: SummaryRequest) -> dict[s
 
 
 async def get_services(ctx: HubContext, request: ServicesRequest) -> dict[str, Any]:
-    filters = request.model_dump(include={"name", "environment", "include_retired"})
+    filters = request.model_dump(include={"name", "entities", "environment", "include_retired"})
     page = {"limit": request.limit, "offset": request.offset}
     async with ctx.read() as conn:
         total, found = await services(conn, now=request.now, staleness=staleness_from(ctx.settings), **page, **filters)

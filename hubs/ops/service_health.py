@@ -150,9 +150,11 @@ def _rank(own: sa.CTE, endpoints: sa.Subquery) -> sa.ColumnElement[int]:
     return sa.func.greatest(own.c.worst, endpoints.c.worst, bump)
 
 
+@functools.cache
 def service_places() -> sa.Subquery:
     """Every service entity with its name, environment (its own, else its host's), host, owner and retirement,
-    as service_view.describe_service answers them."""
+    as service_view.describe_service answers them. Built once (immutable, reused by every statement): building
+    it took ~15 ms of Python per get_services (profiled on one service, the now view's live update)."""
     services = _service_entities()
     item = inventory.alias("item")
     host_row = inventory.alias("host_row")

@@ -14,9 +14,13 @@ from vsmesh.hubs.ops import reads
 from vsmesh.hubs.ops.service_health import NO_NESTED_LOOPS, Page, service_places
 
 
-def _page_query(page: Page, name: str | None, environment: str | None, include_retired: bool) -> sa.Select:
+def _page_query(
+    page: Page, name: str | None, environment: str | None, include_retired: bool, entities: list[str] | None = None
+) -> sa.Select:
     places = service_places()
     wanted = []
+    if entities is not None:
+        wanted.append(places.c.entity.in_(entities))
     if not include_retired:
         wanted.append(places.c.retired_at.is_(None))
     if environment:
@@ -46,14 +50,15 @@ async def service_page(
     name: str | None = None,
     environment: str | None = None,
     include_retired: bool = False,
+    entities: list[str] | None = None,
 ) -> tuple[int, list[str], reads.Snapshot]:
     """How many services match, the page's entities in order, and a snapshot holding what describing them reads."""
     await conn.execute(sa.select(NO_NESTED_LOOPS))
-    found = (await conn.execute(_page_query(page, name, environment, include_retired))).all()
+    found = (await conn.execute(_page_query(page, name, environment, include_retired, entities))).all()
     entities = [row.entity for row in found]
     if found:
         total = found[0].total
     else:  # past the last page (or nothing matches): the first page's count
-        first = (await conn.execute(_page_query(Page(limit=1), name, environment, include_retired))).first()
+        first = (await conn.execute(_page_query(Page(limit=1), name, environment, include_retired, entities))).first()
         total = first.total if first else 0
     return total, entities, await reads.load_around(conn, entities, sorted({row.name for row in found}))

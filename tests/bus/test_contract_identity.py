@@ -19,6 +19,7 @@ import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
+import msgspec
 import nats
 import pytest
 from nats.js.errors import NotFoundError
@@ -28,6 +29,7 @@ from vsmesh.bus.connection import connect
 from vsmesh.bus.contract_client import ask
 from vsmesh.bus.contract_identity import ContractConnections
 from vsmesh.bus.creds import hub_user, load_creds
+from vsmesh.bus.publisher import Publisher
 from vsmesh.errors import ContractError
 from vsmesh.runtime.mesh_state import load_state, with_mesh
 from vsmesh.runtime.nats_server import issue_hub_creds
@@ -181,6 +183,27 @@ async def test_a_contract_connection_cannot_publish_for_another_hub(embedded_mes
         with pytest.raises(nats.errors.TimeoutError):
             await js.delete_stream("OPERATIONAL")
         assert (await shared.jetstream().stream_info("OPERATIONAL")).config.name == "OPERATIONAL"
+    finally:
+        await contracts.close()
+        await shared.close()
+
+
+async def test_canon_audits_agents_from_the_log_as_its_own_user_and_no_other_hub_reads_it(embedded_mesh):
+    """canon-hub's user may read the streams (ordered consumers) to audit agents; ops-hub's still may not."""
+    agent = f"audited-{uuid.uuid4().hex[:6]}"
+    settings = mesh_settings(embedded_mesh)
+    shared = await connect(settings, name="identity-test")
+    contracts = ContractConnections(shared, settings, issue_creds=functools.partial(issue_hub_creds, settings.data_dir))
+    try:
+        publisher = Publisher(shared.jetstream(), settings)
+        green = {"status": "green"}
+        event = publisher.build("ops-health-checked", hub="ops-hub", subject=f"service/{agent}", data=green)
+        acted = await publisher.publish(msgspec.structs.replace(event, actor=agent, actorkind="agent"))
+        found = (await ask(shared, "canon-hub", "get_agent_actions", {"agent": agent}))["actions"]
+        assert [(a["id"], a["actor_kind"], a["reverted"]) for a in found] == [(acted.event_id, "agent", False)]
+        ops = (await contracts.for_hub("ops-hub")).jetstream(timeout=0.5)
+        with pytest.raises(nats.errors.TimeoutError):  # the server drops ops-hub's read request: no answer
+            await ops.stream_info("OPERATIONAL")
     finally:
         await contracts.close()
         await shared.close()

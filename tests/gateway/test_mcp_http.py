@@ -73,7 +73,7 @@ async def test_every_hub_is_a_tool_and_a_hub_bootstrapped_now_appears(gateway, c
 
 
 async def test_an_agent_reads_and_writes_as_itself(gateway, canon, nc, agent_name):
-    await canon.grant(agent_name, "ops-hub")
+    await canon.grant(agent_name, "ops-hub, canon-hub:get_agent_actions")
     async with mcp_client(gateway.url, gateway.token(agent_name)) as client:
         read = await client.call_tool("ops-hub__get_services", {})
         assert not read.is_error and isinstance(read.structured_content["services"], list)
@@ -93,6 +93,12 @@ async def test_an_agent_reads_and_writes_as_itself(gateway, canon, nc, agent_nam
         found = await client.call_tool("ops-hub__get_incidents", {"incident_id": ids["id"], **wait})
         [incident] = found.structured_content["incidents"]
         assert incident["title"] == "registry 502" and incident["timeline"][0]["actor"] == agent_name
+
+        # canon's audit of agents is a tool too (tools come from contracts): the write is there, standing.
+        audited = await client.call_tool("canon-hub__get_agent_actions", {"agent": agent_name, "limit": 5})
+        assert not audited.is_error, audited.content
+        [action] = audited.structured_content["actions"]
+        assert (action["id"], action["type"], action["reverted"]) == (ids["id"], "ops-incident-opened", False)
 
 
 async def test_an_agent_without_a_mandate_is_refused_and_the_attempt_is_on_the_log(gateway, cli, nc, agent_name):

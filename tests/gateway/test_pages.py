@@ -131,6 +131,13 @@ def test_an_open_page_turns_a_cell_red_and_shows_an_incident_without_reload(cli,
     turned = time.monotonic() - started
     assert page.evaluate("window.__notReloaded") is True
     expect(cell(page, service).locator(".word")).to_have_text("red")
+    # A service seen for the first time gets a cell of its own (the live patch carries that cell alone).
+    newcomer = f"{service}-new"
+    health(cli, newcomer, "amber")
+    expect(cell(page, newcomer)).to_have_attribute("data-status", "amber", timeout=10_000)
+    statuses = page.locator(".grid .cell").evaluate_all("cells => cells.map(c => c.dataset.status)")
+    rank = {"red": 0, "amber": 1, "green": 2}
+    assert statuses == sorted(statuses, key=lambda s: rank.get(s, 3))  # red first, as a reload shows
 
     title = f"{service} answers 500"
     publish(cli, "ops-incident-opened", "ops-hub", f"incident/{service}",
@@ -176,6 +183,36 @@ def test_as_of_shows_the_earlier_state_and_a_cell_links_to_its_causes(cli, url, 
     wait_until(chained, what="the incident's causation chain on its event page")
     expect(page.locator(".trace")).to_contain_text("ops-incident-opened")
     expect(page.locator(".trace")).to_contain_text("via ops-incident-to-dev-blocker")
+
+
+def test_the_canon_page_audits_an_agents_action_and_shows_its_revert(cli, url, page, tmp_path):
+    agent = f"page-bot-{uuid.uuid4().hex[:6]}"
+    acted = publish(cli, "ops-health-checked", "ops-hub", f"service/{agent}", {"status": "red", "observations": {}},
+                    "--actor", agent, "--actor-kind", "agent")  # fmt: skip
+    row = page.locator(f'[data-action="{acted["id"]}"]')
+
+    def shown(state: str) -> bool:
+        page.goto(f"{url}/constitutional")  # (the audit reads every hub's log: a canon batch alone refreshes it)
+        return row.count() == 1 and row.get_attribute("data-state") == state
+
+    # The agent's action is on the constitutional page, standing, with its hub, type and entity.
+    wait_until(lambda: shown("standing"), what="the agent's action on the canon page")
+    expect(page.get_by_role("heading", name="Audit: what agents did")).to_be_visible()
+    expect(row).to_contain_text(agent)
+    for cell in ("ops-hub", "ops-health-checked", f"service/{agent}", "standing"):
+        expect(row).to_contain_text(cell)
+
+    # A person reverts it with the CLI: the row says reverted, by whom and why.
+    done = cli("revert", acted["id"], "--reason", "the agent misread the probe", "--by", "alice", "--json")
+    assert done.returncode == 0, done.stderr
+
+    wait_until(lambda: shown("reverted"), what="the reverted state of the agent's action on the canon page")
+    expect(row).to_contain_text("reverted by alice")
+    expect(row).to_contain_text("the agent misread the probe")
+    page.screenshot(path=str(tmp_path / "constitutional-audit.png"), full_page=True)
+    # Each row links to its evidence: the event's own page.
+    row.get_by_role("link", name=f"event {acted['id'][:12]}").click()
+    expect(page.locator("h1")).to_contain_text(acted["id"])
 
 
 def test_metrics_parse_and_agree_with_vsmesh_status(cli, url):

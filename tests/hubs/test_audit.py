@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import uuid
 
 import pytest
+
+from vsmesh.errors import ContractError
 
 pytestmark = pytest.mark.usefixtures("running_mesh")
 
@@ -42,3 +45,48 @@ def test_audit_lists_an_agents_actions_with_their_revert_state(cli):
     shown = cli("audit", "--actor", agent)
     assert shown.exit_code == 0 and "reverted" in shown.stdout and "alice" in shown.stdout
     print(shown.stdout)
+
+
+def agent_actions(settings, **request) -> dict:
+    """canon-hub's answer to get_agent_actions, asked as a page or an agent would (the contract over NATS)."""
+    from vsmesh.bus.connection import connect
+    from vsmesh.bus.contract_client import ask
+
+    async def asking() -> dict:
+        nc = await connect(settings)
+        try:
+            return await ask(nc, "canon-hub", "get_agent_actions", request)
+        finally:
+            await nc.close()
+
+    return asyncio.run(asking())
+
+
+def test_canon_pages_agents_actions_newest_first_with_their_revert_state(cli, settings):
+    agent = f"bot-{uuid.uuid4().hex[:6]}"
+    ids = []
+    for hub, event_type, data in (
+        ("ops-hub", "ops-health-checked", {"status": "amber"}),
+        ("dev-hub", "dev-decision-recorded", {"title": "pin the base image", "decision": "pin it"}),
+        ("fin-hub", "fin-cost-recorded", {"amount": {"amount": "12.00", "currency": "EUR"}, "category": "ci"}),
+    ):
+        result = cli(
+            "publish", event_type, "--hub", hub, "--subject", f"thing/{agent}", "--data", json.dumps(data),
+            "--actor", agent, "--actor-kind", "agent", "--json",
+        )  # fmt: skip
+        assert result.exit_code == 0, result.output
+        ids.append(json.loads(result.stdout)["id"])
+    assert cli("revert", ids[1], "--reason", "not the agent's call", "--by", "bob").exit_code == 0
+
+    # Newest first across the horizons' streams, two at a time; the page says where the next one starts.
+    first = agent_actions(settings, agent=agent, limit=2)
+    assert [(a["id"], a["hub"]) for a in first["actions"]] == [(ids[2], "fin-hub"), (ids[1], "dev-hub")]
+    assert first["actions"][1]["reverted"] and first["actions"][1]["reverted_by"] == "bob"
+    assert not first["actions"][0]["reverted"] and first["next_before"]
+    older = agent_actions(settings, agent=agent, before=first["next_before"])
+    assert [(a["id"], a["type"], a["reverted"]) for a in older["actions"]] == [(ids[0], "ops-health-checked", False)]
+    # Bounded: at most the latest `scan` events of each stream are read, and the answer says which.
+    bounded = agent_actions(settings, scan=100)
+    assert bounded["scanned"] and all(w["to_seq"] - w["from_seq"] < 100 for w in bounded["scanned"].values())
+    with pytest.raises(ContractError, match="scan"):
+        agent_actions(settings, scan=10**9)

@@ -205,3 +205,15 @@ async def test_a_page_of_services_is_described_as_before(mixed, filters):
             paged += (await contract.services(conn, now=now, limit=29, offset=offset, **filters))[1]
             offset += 29
         assert paged == before
+
+
+async def test_services_asked_by_entity_are_described_as_in_the_whole_list(mixed):
+    """A live page re-reads only the services a batch named (entities=[…]): the same rows as in the whole list."""
+    engine, schema = mixed
+    now = NOW + dt.timedelta(minutes=23)
+    async with engine.connect() as conn:
+        conn = await in_schema(conn, schema)
+        _, whole = await contract.services(conn, now=now, limit=5000)
+        wanted = [whole[3]["entity"], whole[-1]["entity"], "service/never-seen"]
+        total, some = await contract.services(conn, now=now, entities=wanted)
+        assert total == 2 and some == [s for s in whole if s["entity"] in wanted]
