@@ -184,6 +184,7 @@ async def rebuild_in_child(settings, hub: str, batch_size: int, profile: str | N
 
 
 async def main(n: int, batch_size: int, naive: bool, profile: str | None, py_spy: str | None) -> None:
+    load_before = os.getloadavg()[0]  # the machine is shared: every figure goes with the load it was taken under
     with servers() as settings:
         configure_logging(settings)
         nc = await connect(settings, name="bench")
@@ -202,7 +203,8 @@ async def main(n: int, batch_size: int, naive: bool, profile: str | None, py_spy
         print(f"raw ordered-consumer read: {floors[0]:,.0f} ev/s", flush=True)
         child = await rebuild_in_child(settings, hub, batch_size, profile, py_spy)
         print(
-            f"vsmesh rebuild (child process): {child['events']:,} events in {child['seconds']:.2f} s = "
+            f"vsmesh rebuild (child process): {child['events']:,} events ({child['batches']} batches) "
+            f"in {child['seconds']:.2f} s = "
             f"{child['rate']:,.0f} ev/s, {child['cpu_us_per_event']:.1f} µs CPU/event; "
             f"peak RSS {child['peak_rss_mb']:.0f} MB "
             f"({child['rss_at_start_mb']:.0f} MB after imports; ru_maxrss {child['ru_maxrss_mb']:.0f} MB, "
@@ -235,6 +237,10 @@ async def main(n: int, batch_size: int, naive: bool, profile: str | None, py_spy
                 "peak_rss_mb": child["peak_rss_mb"],
                 "cpu_us_per_event": child["cpu_us_per_event"],
                 "events": n,
+                "batches": child["batches"],
+                "replay_seconds": child["replay_seconds"],
+                "seconds": child["seconds"],
+                "load_1m": [round(load_before, 2), round(os.getloadavg()[0], 2)],
             }
         )
     )
