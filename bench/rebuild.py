@@ -8,7 +8,8 @@ record per service, 1% alerts) under a hub of the run's own, then measures, in t
       (bench/_rebuild_child.py) so its peak RSS is the rebuild's own, not the publisher's.
 Target: ratio (rebuild ev/s / raw read ev/s) >= 0.6; the rebuild's peak RSS under 300 MB and flat in N.
 With --naive-floor, also times a naive rebuild loop (read, msgspec, one upsert per event) for reference.
-Last line: JSON with the rebuild rate, the floor, their ratio, the target and peak_rss_mb.
+Last line: JSON with the rebuild rate, the floor, their ratio, the target, peak_rss_mb, the CPU per event,
+the replay's batches and seconds (beside the whole rebuild's) and the 1-minute load average before and after.
 """
 
 from __future__ import annotations
