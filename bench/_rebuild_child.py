@@ -1,8 +1,8 @@
 """Child process of bench/rebuild.py: rebuild one hub's ops projection and report its rate and peak RSS.
 
 Run apart from the publisher so that only the rebuild's own memory counts. Reads the servers from the
-VSMESH_* environment; prints one JSON line: events, seconds, rate, cpu_us_per_event (this process's CPU
-during the rebuild per event), peak_rss_mb (VmHWM, see peak_rss_mb).
+VSMESH_* environment; prints one JSON line: events, batches (written by the replay), seconds, rate,
+cpu_us_per_event (this process's CPU during the rebuild per event), peak_rss_mb (VmHWM, see peak_rss_mb).
 
     python bench/_rebuild_child.py --hub bench-abc123 [--batch-size N]
 """
@@ -17,12 +17,14 @@ import json
 import os
 import resource
 import sys
+import time
 from pathlib import Path
 
 from vsmesh.bus.connection import connect
 from vsmesh.hubs.ops import projection as ops_projection
 from vsmesh.logs import configure_logging
 from vsmesh.projectors.database import create_engine
+from vsmesh.projectors.pipeline import replay
 from vsmesh.projectors.rebuild import DEFAULT_BATCH_SIZE, rebuild
 from vsmesh.settings import Settings
 
@@ -60,14 +62,32 @@ async def main(hub: str, batch_size: int) -> None:
     # The ops-hub projection (handlers, tables) under the bench's own hub, on the stream the bench filled.
     projection = dataclasses.replace(ops_projection(), hub=hub, streams={"OPERATIONAL": f"operational.{hub}.>"})
     engine = create_engine(settings)
+    calls = 0
+
+    def progress(done: int, total: int) -> None:
+        nonlocal calls
+        calls += 1  # once at the start, once per written batch, once at the end
+
+    replay_s = 0.0
+
+    async def timed_replay(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202 - replay's own signature
+        nonlocal replay_s
+        started = time.perf_counter()
+        try:
+            return await replay(*args, **kwargs)
+        finally:
+            replay_s += time.perf_counter() - started
+
     cpu = cpu_s()
-    result = await rebuild(js, engine, projection, batch_size=batch_size)
+    result = await rebuild(js, engine, projection, batch_size=batch_size, progress=progress, replay_with=timed_replay)
     cpu = cpu_s() - cpu
     await engine.dispose()
     await nc.close()
     out = {
         "events": result.events,
+        "batches": calls - 2,
         "seconds": round(result.seconds, 3),
+        "replay_seconds": round(replay_s, 3),  # the rest: preparing the schema, catching up, ANALYZE, the swap
         "rate": round(result.rate),
         "cpu_us_per_event": round(cpu / max(result.events, 1) * 1e6, 2),
         "peak_rss_mb": round(peak_rss_mb(), 1),

@@ -8,7 +8,8 @@ record per service, 1% alerts) under a hub of the run's own, then measures, in t
       (bench/_rebuild_child.py) so its peak RSS is the rebuild's own, not the publisher's.
 Target: ratio (rebuild ev/s / raw read ev/s) >= 0.6; the rebuild's peak RSS under 300 MB and flat in N.
 With --naive-floor, also times a naive rebuild loop (read, msgspec, one upsert per event) for reference.
-Last line: JSON with the rebuild rate, the floor, their ratio, the target and peak_rss_mb.
+Last line: JSON with the rebuild rate, the floor, their ratio, the target, peak_rss_mb, the CPU per event,
+the replay's batches and seconds (beside the whole rebuild's) and the 1-minute load average before and after.
 """
 
 from __future__ import annotations
@@ -184,6 +185,7 @@ async def rebuild_in_child(settings, hub: str, batch_size: int, profile: str | N
 
 
 async def main(n: int, batch_size: int, naive: bool, profile: str | None, py_spy: str | None) -> None:
+    load_before = os.getloadavg()[0]  # the machine is shared: every figure goes with the load it was taken under
     with servers() as settings:
         configure_logging(settings)
         nc = await connect(settings, name="bench")
@@ -202,7 +204,8 @@ async def main(n: int, batch_size: int, naive: bool, profile: str | None, py_spy
         print(f"raw ordered-consumer read: {floors[0]:,.0f} ev/s", flush=True)
         child = await rebuild_in_child(settings, hub, batch_size, profile, py_spy)
         print(
-            f"vsmesh rebuild (child process): {child['events']:,} events in {child['seconds']:.2f} s = "
+            f"vsmesh rebuild (child process): {child['events']:,} events ({child['batches']} batches) "
+            f"in {child['seconds']:.2f} s = "
             f"{child['rate']:,.0f} ev/s, {child['cpu_us_per_event']:.1f} µs CPU/event; "
             f"peak RSS {child['peak_rss_mb']:.0f} MB "
             f"({child['rss_at_start_mb']:.0f} MB after imports; ru_maxrss {child['ru_maxrss_mb']:.0f} MB, "
@@ -235,6 +238,10 @@ async def main(n: int, batch_size: int, naive: bool, profile: str | None, py_spy
                 "peak_rss_mb": child["peak_rss_mb"],
                 "cpu_us_per_event": child["cpu_us_per_event"],
                 "events": n,
+                "batches": child["batches"],
+                "replay_seconds": child["replay_seconds"],
+                "seconds": child["seconds"],
+                "load_1m": [round(load_before, 2), round(os.getloadavg()[0], 2)],
             }
         )
     )

@@ -55,6 +55,28 @@ class Changes:
         if len(entries) >= 4 * count + 256:  # bounded: what is dropped here holds no event until the write
             _keep_largest(entries, count)
 
+    def newest_floor(self, table: sa.Table) -> Any | None:
+        """The smallest key `insert_newest` keeps for `table` once it holds its `count` rows (a row keyed below
+        it can no longer be kept by this batch); None while it holds fewer."""
+        found = self._newest.get(table)
+        if found is None or len(found[1]) < found[0]:
+            return None
+        count, entries = found
+        _keep_largest(entries, count)
+        return entries[-1][0]
+
+    def newest_only(self, table: sa.Table) -> bool:
+        """True when these changes hold nothing but upserts and `insert_newest` rows of `table`."""
+        return not any(self._inserts.values()) and all(t is table for t in self._newest)
+
+    def adopt_newest(self, other: Changes, table: sa.Table) -> None:
+        """Take `other`'s `insert_newest` rows of `table` as if they had been offered here."""
+        found = other._newest.get(table)
+        if found is not None:
+            count, entries = found
+            for key, build, args in entries:
+                self.insert_newest(table, count, key, build, args)
+
     def keep_newest(self, table: sa.Table, count: int, key: Callable[[dict[str, Any]], Any]) -> None:
         """Keep only the `count` inserted rows of `table` with the largest `key`."""
         rows = self._inserts.get(table)

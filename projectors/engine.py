@@ -11,8 +11,11 @@ import structlog
 from nats.aio.msg import Msg
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from vsmesh.bus.provenance import decode_stored
 from vsmesh.bus.quarantine import Rejected
 from vsmesh.bus.reader import stream_sequence
+from vsmesh.errors import ConfigError, InvalidEvent
+from vsmesh.events.envelope import Event
 from vsmesh.events.schemas.hub import EventReverted
 from vsmesh.projectors import driver
 from vsmesh.projectors.changes import Changes
@@ -22,6 +25,7 @@ from vsmesh.projectors.partitions import hub_positions, own_positions
 from vsmesh.projectors.projection import Applied, Handler, Projection
 from vsmesh.projectors.reverts import effective, record
 from vsmesh.projectors.source import decode
+from vsmesh.projectors.supersede import Plan, aside_to_fold, plan
 
 log = structlog.get_logger(__name__)
 
@@ -84,70 +88,108 @@ class _Poisoned(Exception):
 
 
 def fold(
-    projection: Projection, stream: str, msgs: list[Msg], after: int, reverted: frozenset[str] = frozenset()
+    projection: Projection,
+    stream: str,
+    msgs: list[Msg],
+    after: int,
+    reverted: frozenset[str] = frozenset(),
+    *,
+    supersede: bool = False,
 ) -> Folded:
     """Fold the messages past `after` into changes (no I/O); invalid ones are listed for the quarantine.
 
     The hub's event-reverted events are recorded in its reverts table; events whose id is in `reverted`
     are skipped (projectors/reverts.py). A handler that raises leaves its changes half-done, so the
     batch is folded again without that event (handlers are pure: a second fold is the same fold).
+    With `supersede` (a rebuild), events a newer one of their subject overwrites are not decoded where the
+    projection declares it (projectors/supersede.py).
     """
     poisoned: dict[int, str] = {}
     while True:
         try:
-            return _fold_once(projection, stream, msgs, after, reverted, poisoned)
+            return _Fold(projection, stream, reverted, poisoned).run(msgs, after, supersede)
         except _Poisoned as p:
             poisoned[p.sequence] = p.reason
 
 
-def _fold_once(
-    projection: Projection,
-    stream: str,
-    msgs: list[Msg],
-    after: int,
-    reverted: frozenset[str],
-    poisoned: dict[int, str],
-) -> Folded:
-    folded = Folded(stream, Changes(), max(after, stream_sequence(msgs[-1])) if msgs else after)
-    changes = folded.changes
-    handler_for = projection.handler_for
-    handlers: dict[type, Handler | None] = {}  # this batch's lookups: a few classes, thousands of events
-    hub = projection.hub
-    keeps = projection.keeps  # a partition folds its share only (projectors/partitions.py)
-    ours = msgs if keeps is None else [m for m in msgs if keeps(m.subject)]
-    decoded = decode(ours, after=after)  # the one event source's decoding (projectors/source.py)
-    rejected = folded.rejected
-    rejected += decoded.rejected
-    messages = len(decoded.events) + len(decoded.rejected)
-    applied, skipped = 0, len(decoded.rejected)
-    for seq, msg, event in decoded.events:
-        if poisoned and seq in poisoned:
-            rejected.append(Rejected(msg, poisoned[seq], event_id=event.id))
-            skipped += 1
-            continue
+class _Fold:
+    """One attempt at folding a batch."""
+
+    def __init__(self, projection: Projection, stream: str, reverted: frozenset[str], poisoned: dict[int, str]) -> None:
+        self.projection, self.stream, self.reverted, self.poisoned = projection, stream, reverted, poisoned
+        self.handlers: dict[type, Handler | None] = {}  # this batch's lookups: a few classes, thousands of events
+
+    def run(self, msgs: list[Msg], after: int, supersede: bool) -> Folded:
+        projection = self.projection
+        folded = self.folded = Folded(self.stream, Changes(), max(after, stream_sequence(msgs[-1])) if msgs else after)
+        keeps = projection.keeps  # a partition folds its share only (projectors/partitions.py)
+        ours = msgs if keeps is None else [m for m in msgs if keeps(m.subject)]
+        planned = None
+        if supersede and projection.superseded is not None:
+            planned = plan(projection, ours, after, self.reverted, self.poisoned)
+            ours = planned.kept
+        decoded = decode(ours, after=after, known=planned.known if planned else None)  # (projectors/source.py)
+        folded.rejected += decoded.rejected
+        applied = 0
+        apply, changes = self.apply, folded.changes
+        for seq, msg, event in decoded.events:
+            applied += apply(seq, msg, event, changes)
+        folded.messages = len(decoded.events) + len(decoded.rejected)
+        folded.applied, folded.skipped = applied, len(decoded.events) - applied + len(decoded.rejected)
+        if planned is not None and planned.aside:
+            self.fold_aside(planned)
+        return folded
+
+    def apply(self, seq: int, msg: Msg, event: Event, changes: Changes) -> bool:
+        """Fold one event into `changes`; False when it is skipped (poisoned, reverted, no handler)."""
+        projection = self.projection
+        if self.poisoned and seq in self.poisoned:
+            self.folded.rejected.append(Rejected(msg, self.poisoned[seq], event_id=event.id))
+            return False
         event_class = type(event)
-        if event_class is EventReverted and event.hub == hub:
+        if event_class is EventReverted and event.hub == projection.hub:
             record(projection.reverted, event, changes)
-            folded.reverts += 1
-        if reverted and event.id in reverted:
-            skipped += 1
-            continue
-        handler = handlers.get(event_class, _UNKNOWN)
+            self.folded.reverts += 1
+        if self.reverted and event.id in self.reverted:
+            return False
+        handler = self.handlers.get(event_class, _UNKNOWN)
         if handler is _UNKNOWN:
-            handler = handlers[event_class] = handler_for(event_class)
+            handler = self.handlers[event_class] = projection.handler_for(event_class)
         if handler is None:
-            skipped += 1
-            continue
+            return False
         try:
-            handler(event, _applied(Applied, (stream, seq)), changes)
+            handler(event, _applied(Applied, (self.stream, seq)), changes)
         except Exception as e:  # noqa: BLE001 - a poison event goes to the quarantine; the batch goes on
+            hub, stream = projection.hub, self.stream
             reason = f"{event.type} handler of {hub} failed: {type(e).__name__}: {e}"
             log.warning("event rejected by its handler", hub=hub, stream=stream, sequence=seq,
                         event_id=event.id, reason=reason)  # fmt: skip
             raise _Poisoned(seq, reason) from e
-        applied += 1
-    folded.messages, folded.applied, folded.skipped = messages, applied, skipped
-    return folded
+        return True
+
+    def fold_aside(self, planned: Plan) -> None:
+        """Count the superseded events as applied; fold those whose newest-rows row could be kept, that row only."""
+        folded, tail = self.folded, self.projection.superseded.tail  # type: ignore[union-attr]
+        folded.messages += len(planned.aside)
+        folded.applied += len(planned.aside)
+        if tail is None:
+            return
+        for seq, msg in aside_to_fold(planned, folded.changes, tail, self.stream):
+            try:
+                event = decode_stored(msg.data, msg.headers, msg.subject)
+            except InvalidEvent as e:
+                folded.rejected.append(Rejected(msg, str(e)))
+                folded.applied, folded.skipped = folded.applied - 1, folded.skipped + 1
+                continue
+            own = Changes()  # its other rows are overwritten by a newer event's: only the tail row is taken
+            if not self.apply(seq, msg, event, own):
+                folded.applied, folded.skipped = folded.applied - 1, folded.skipped + 1
+            if not own.newest_only(tail):
+                raise ConfigError(
+                    f"{self.projection.hub} declares {event.type} superseded, but its handler writes rows other "
+                    f"than upserts and {tail.name}'s newest: take the type out of its projection's `superseded`"
+                )
+            folded.changes.adopt_newest(own, tail)
 
 
 _UNKNOWN = object()

@@ -33,8 +33,11 @@ Progress = Callable[[int, int], None]  # (events read, events to read)
 _EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 QUEUE_DEPTH = 2  # folded batches waiting for the writer: one in PostgreSQL, one ready, one being folded
 # How long a batch may wait to fill up: while it waits, the loop reads (and the writer writes) the messages
-# it waits for, and a fuller batch folds more events into each row.
-FILL_S = 0.5
+# it waits for, and a fuller batch folds more events into each row and sets more aside (projectors/
+# supersede.py). Waiting ends at the stream's head and when the reader pauses, so this bounds only a slow
+# stream. At 0.5 s a loaded machine cut a 200k rebuild into 10-20 batches of 10-20k events, with 7-13 rows
+# written per 10 events; at 5 s it writes 4 full ones (bench/rebuild.py, issue 20 part 4).
+FILL_S = 5.0
 READ_AHEAD = 100_000  # messages a reader holds before it pauses its consumer (~1 KB each in memory)
 
 
@@ -150,7 +153,7 @@ async def _read(
             after = start.get(reader.stream, 0)
             stop = stop_for(until, reader.stream)
             async for batch in reader.drain_to_head(batch_size, stop=stop, fill_s=FILL_S):
-                folded = fold(projection, reader.stream, batch, after, reverted)
+                folded = fold(projection, reader.stream, batch, after, reverted, supersede=True)
                 after = folded.last
                 await queue.put(folded)
         await queue.put(None)

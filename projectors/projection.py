@@ -51,6 +51,23 @@ class RevertScope:
     aggregates: Callable[[], list[sa.Executable]] = field(default=lambda: [])
 
 
+@dataclass(frozen=True)
+class Superseded:
+    """Event types whose whole effect the next event of the same type and subject replaces, so that a rebuild
+    batch decodes and folds only the newest of each (projectors/supersede.py): a health check is read once per
+    service and batch, not once per check.
+
+    The hub promises, for every event of these types that has a subject: its handler writes only `upsert`s of
+    the same rows and columns as any other event of its type and subject would, with values from that event
+    alone (so the later one overwrites all of it), plus, with `tail`, one `insert_newest` row into that table
+    keyed `(event.time, stream, sequence)`; the engine keeps such a row whenever it could be among the newest.
+    An event without a subject, of another content mode or schema version, is folded as any other.
+    """
+
+    types: frozenset[str]
+    tail: sa.Table | None = None
+
+
 @dataclass
 class Projection:
     """A hub's read model: pure handlers folding events into `Changes`; the engine does the I/O."""
@@ -73,6 +90,8 @@ class Projection:
     keeps: Router | None = None
     # What its handlers key on, for reverts scoped to the entities they touch; None: whole-hub re-folds.
     scope: RevertScope | None = None
+    # The types a rebuild folds only the newest of, per subject and batch; None: every event is folded.
+    superseded: Superseded | None = None
 
     def __post_init__(self) -> None:
         self.positions = positions_table(self.metadata)

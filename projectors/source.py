@@ -10,7 +10,7 @@ that never skips a batch (`retry`). Positions, leases and what a batch does stay
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TypeVar
 
@@ -43,9 +43,16 @@ class Decoded:
     passed: int = 0  # messages of other types, not decoded (a coupling's subject filter may be wider)
 
 
-def decode(msgs: list[Msg], *, after: int = 0, types: frozenset[str] | None = None) -> Decoded:
+def decode(
+    msgs: list[Msg],
+    *,
+    after: int = 0,
+    types: frozenset[str] | None = None,
+    known: Mapping[int, Event] | None = None,
+) -> Decoded:
     """Decode the messages past `after`: structured or binary CloudEvents whose envelope agrees with the
-    subject they were stored on (bus/provenance.py). With `types`, other types pass undecoded."""
+    subject they were stored on (bus/provenance.py). With `types`, other types pass undecoded; `known`:
+    events already decoded so, by stream sequence."""
     out = Decoded()
     for msg in msgs:
         seq = stream_sequence(msg)
@@ -53,6 +60,9 @@ def decode(msgs: list[Msg], *, after: int = 0, types: frozenset[str] | None = No
             continue  # already applied: a replayed or overlapping delivery
         if types is not None and msg.subject.split(".", 3)[2] not in types:
             out.passed += 1
+            continue
+        if known is not None and (event := known.get(seq)) is not None:
+            out.events.append((seq, msg, event))
             continue
         try:
             out.events.append((seq, msg, decode_stored(msg.data, msg.headers, msg.subject)))

@@ -6,8 +6,8 @@ from vsmesh.events.schemas.ops import OpsChangeRecorded
 from vsmesh.hubs.core import hub_projection
 from vsmesh.hubs.ops import fold_costs, fold_evidence, fold_incidents, fold_inventory, fold_readiness, manifest
 from vsmesh.hubs.ops.recent import trim_recent
-from vsmesh.hubs.ops.tables import RECENT_EVENTS_KEPT, metadata
-from vsmesh.projectors.projection import Handlers, Projection, RevertScope, event_type_of
+from vsmesh.hubs.ops.tables import RECENT_EVENTS_KEPT, metadata, recent_events
+from vsmesh.projectors.projection import Handlers, Projection, RevertScope, Superseded, event_type_of
 
 
 def ops_handlers() -> Handlers:
@@ -55,6 +55,17 @@ def revert_scope() -> RevertScope:
     )
 
 
+def superseded() -> Superseded:
+    """The evidence and drift types: each writes its subject's one row of its kind (all of its columns, from
+    the event alone) and its recent-events row, so within a rebuild batch the newest of a subject's events
+    stands for the older ones (projectors/supersede.py). Not the inventory types: their attribute rows differ
+    from event to event."""
+    return Superseded(
+        types=frozenset(event_type_of(c) for c in fold_evidence.handlers()),
+        tail=recent_events,
+    )
+
+
 def projection(slug: str = manifest.SLUG) -> Projection:
     """ops-hub's projection (`slug`: the same read model under another hub's name, as tests build one)."""
     return hub_projection(
@@ -65,4 +76,5 @@ def projection(slug: str = manifest.SLUG) -> Projection:
         after_batch=trim_recent,
         entity_types=ENTITY_TYPES,
         scope=revert_scope(),
+        superseded=superseded(),
     )
