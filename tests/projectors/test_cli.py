@@ -138,6 +138,10 @@ def test_rebuild_logs_progress_lines_off_a_terminal_while_the_hub_answers(cli, r
 
 
 def test_snapshot_is_stored_beside_the_log_and_listed(cli, running_mesh):
+    # Something of ops-hub's applied, whichever test ran first on the session's mesh (it has no demo).
+    name = f"snap-{uuid.uuid4().hex[:6]}"
+    publish_health(cli, name, "green")
+    wait_until(lambda: status_of(cli, name) == "green", timeout=15, what="the service in the live summary")
     taken = cli("snapshot", "ops-hub", "--json")
     assert taken.exit_code == 0, taken.output
     info = json.loads(taken.stdout)
