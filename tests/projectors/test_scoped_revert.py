@@ -125,19 +125,25 @@ async def test_after_each_random_revert_the_hub_equals_a_rebuild_without_the_rev
     assert ENTITIES in modes, f"seed {seed} never took the scoped path: {modes}"
 
 
-async def test_a_hub_whose_handlers_do_not_say_what_they_key_on_re_folds_whole(bus, db):
-    js, publisher = bus
-    slug = f"rv-{uuid.uuid4().hex[:8]}"
-    projection = ops_projection(slug)
-    projection.scope = None
-    assert revert_mode(projection) == WHOLE_HUB
-    checks = [publisher.build("ops-health-checked", hub=slug, subject="service/a", data={"status": s})
+async def green_then_red(js, db, publisher, projection) -> tuple[list, RevertRefolder]:
+    """service/a checked green then red, applied, and a refolder loaded for the hub."""
+    checks = [publisher.build("ops-health-checked", hub=projection.hub, subject="service/a", data={"status": s})
               for s in ("green", "red")]  # fmt: skip
     await publisher.publish_many(checks)
     await ensure_schema(db, projection, projection.schema)
     await catch_up(js, db, projection)
     refolder = RevertRefolder(js, db, projection)
     await refolder.load()
+    return checks, refolder
+
+
+async def test_a_hub_whose_handlers_do_not_say_what_they_key_on_re_folds_whole(bus, db):
+    js, publisher = bus
+    slug = f"rv-{uuid.uuid4().hex[:8]}"
+    projection = ops_projection(slug)
+    projection.scope = None
+    assert revert_mode(projection) == WHOLE_HUB
+    checks, refolder = await green_then_red(js, db, publisher, projection)
     await publisher.publish(revert_of(publisher, checks[1]))
     await catch_up(js, db, projection)
     try:
@@ -153,13 +159,7 @@ async def test_the_summary_answered_before_a_scoped_revert_is_not_answered_again
     js, publisher = bus
     slug = f"rv-{uuid.uuid4().hex[:8]}"
     projection = ops_projection(slug)
-    checks = [publisher.build("ops-health-checked", hub=slug, subject="service/a", data={"status": s})
-              for s in ("green", "red")]  # fmt: skip
-    await publisher.publish_many(checks)
-    await ensure_schema(db, projection, projection.schema)
-    await catch_up(js, db, projection)
-    refolder = RevertRefolder(js, db, projection)
-    await refolder.load()
+    checks, refolder = await green_then_red(js, db, publisher, projection)
 
     async def status_of_a() -> str:
         async with db.connect() as conn:
