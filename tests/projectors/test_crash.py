@@ -1,4 +1,4 @@
-"""Crash safety: a projector process SIGKILLed again and again while 100,000 events stream in ends with
+"""Crash safety: a projector process SIGKILLed again and again while 40,000 events stream in ends with
 exactly the tables of a clean rebuild, every event applied once and every invalid one quarantined once."""
 
 from __future__ import annotations
@@ -29,8 +29,8 @@ from vsmesh.projectors.engine import in_schema, positions
 from vsmesh.projectors.projection import Projection
 from vsmesh.projectors.rebuild import rebuild
 
-EVENTS = 100_000
-CHUNK = 5_000
+EVENTS = 40_000
+CHUNK = 2_000
 SERVICES = 1_000
 INVALID = 20
 KILLS = 10
