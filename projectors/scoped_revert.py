@@ -12,7 +12,8 @@ write lock and at the projector's positions (a partitioned hub's: each partition
 2. fold them without the reverted events, streams in the order a rebuild folds them, and keep only the
    entity's rows of the scoped tables; delete those rows and write the new ones;
 3. trim the hub's tail tables (newest rows across entities) and, when the revert removed some of their
-   rows, refill them from the log just below the oldest row kept; then recompute the aggregates.
+   rows, refill them from the log just below the oldest row kept (projectors/revert_tail.py); then recompute
+   the aggregates.
 
 The result equals a rebuild that skips the same events (tests/projectors/test_scoped_revert.py checks it
 over random histories, and on a hub of two partitions). Anything the scope cannot vouch for — a hub without
@@ -37,9 +38,8 @@ from nats.js import JetStreamContext
 from prometheus_client import Histogram
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from vsmesh.bus.direct import read_stored
 from vsmesh.bus.provenance import decode_stored
-from vsmesh.bus.reader import count_pending, stream_sequence
+from vsmesh.bus.reader import stream_sequence
 from vsmesh.bus.subjects import NO_ENTITY, entity_token
 from vsmesh.errors import InvalidEvent
 from vsmesh.events.governance import REVERT_TYPE
@@ -49,6 +49,7 @@ from vsmesh.projectors.changes import Changes
 from vsmesh.projectors.engine import fold, lock_hub, state_query
 from vsmesh.projectors.partitions import AppliedUpTo, applied_up_to
 from vsmesh.projectors.projection import Projection, RevertScope
+from vsmesh.projectors.revert_tail import ORDER, read_applied, refill_tail, run_after_batch, tail_state, tail_windows
 from vsmesh.projectors.reverts import effective, reverts_in_log
 
 log = structlog.get_logger(__name__)
@@ -61,7 +62,6 @@ REFOLD_SECONDS = Histogram(
     "vsmesh_revert_refold_seconds", "time to re-fold the entities a revert touched, by phase", ["hub", "phase"],
     buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5),
 )  # fmt: skip
-_WINDOW = 32  # sequences read below a tail's oldest row to refill it; widened when they hold too few
 
 
 def revert_mode(projection: Projection) -> str:
@@ -141,13 +141,13 @@ async def refold_entities(
             log.warning("revert re-folds the hub: its positions mix two partitionings", hub=projection.hub)
             return False
         at = upto.head
-        tails = {name: await _tail_state(conn, projection, name, kept, at) for name, kept in scope.tail.items()}
+        tails = {name: await tail_state(conn, projection, name, kept, at) for name, kept in scope.tail.items()}
         phases["lock_s"], mark = round(time.perf_counter() - mark, 3), time.perf_counter()
         # The events just below each full tail are read beside the entities': a revert of a recent event
         # (the usual one) needs them, and reading them afterwards would add a round of reads.
         by_stream, *windows = await asyncio.gather(
             _entity_messages(js, projection, tokens, upto),
-            *(_windows(js, projection, t.below, upto) for t in tails.values()),
+            *(tail_windows(js, projection, t.below, upto) for t in tails.values()),
         )
         phases["read_s"], mark = round(time.perf_counter() - mark, 3), time.perf_counter()
         seen = {m.headers.get("Nats-Msg-Id") for msgs in by_stream.values() for m in msgs if m.headers}
@@ -167,11 +167,11 @@ async def refold_entities(
             if projection.before_write is not None:
                 projection.before_write(changes)
             await changes.flush(conn)
-        await _after(conn, projection)
+        await run_after_batch(conn, projection)
         for (name, tail), window in zip(tails.items(), windows, strict=True):
             if tail.cutoff is not None:  # it was full: rows it lost are refilled from the next older events
                 table = projection.metadata.tables[name]
-                await _refill_tail(js, conn, projection, table, tail, window, reverted, upto)
+                await refill_tail(js, conn, projection, table, tail, window, reverted, upto)
         for stmt in scope.aggregates():
             await driver.execute(conn, stmt)
         # The positions stay, but readers that key answers on them also read the rows' writing transaction
@@ -194,14 +194,6 @@ def _select(table: sa.Table, *columns: str) -> sa.Select:
     return sa.select(*(table.c[c] for c in columns))
 
 
-@functools.cache
-def _tail_stats(table: sa.Table) -> sa.Select:
-    return sa.select(table.c.stream, sa.func.count(), sa.func.min(table.c.seq)).group_by(table.c.stream)
-
-
-_ORDER = ("time", "stream", "seq")  # how a tail table orders its rows, newest last
-
-
 def _entity_rows(
     scope: RevertScope, wanted: set[str], cutoffs: Mapping[str, tuple | None], changes: Changes
 ) -> Changes:
@@ -216,14 +208,9 @@ def _entity_rows(
         cutoff = cutoffs.get(table.name)
         # An entity's row older than a full tail's oldest would push out newer rows of other entities,
         # which the refill below compares it with.
-        return cutoff is None or tuple(row[c] for c in _ORDER) >= cutoff
+        return cutoff is None or tuple(row[c] for c in ORDER) >= cutoff
 
     return changes.only(keep)
-
-
-async def _after(conn: AsyncConnection, projection: Projection) -> None:
-    for stmt in projection.after_batch():
-        await driver.execute(conn, stmt)
 
 
 async def _entity_messages(
@@ -231,7 +218,7 @@ async def _entity_messages(
 ) -> dict[str, list[Msg]]:
     """Per stream (in the projection's order), the applied messages on the entities' subjects."""
     reads = {
-        (stream, token): _read(js, stream, f"{subject[:-1]}*.{token}", 0, upto)
+        (stream, token): read_applied(js, stream, f"{subject[:-1]}*.{token}", 0, upto)
         for stream, subject in projection.streams.items()
         for token in tokens
     }
@@ -243,133 +230,11 @@ async def _entity_messages(
     return by_stream
 
 
-async def _read(
-    js: JetStreamContext, stream: str, subject: str, after: int, upto: AppliedUpTo, last: int | None = None
-) -> list[Msg]:
-    """The messages on `subject` past `after` (up to `last`) the hub's projector has applied — each partition
-    of a partitioned hub its own share, up to its own position. Direct gets where the stream allows
-    (bus/direct.py: one request per read instead of a consumer's create, info and delete)."""
-    end = upto.head.get(stream, 0) if last is None else min(last, upto.head.get(stream, 0))
-    msgs = await read_stored(js, stream, subject, after, end)
-    if not upto.shares:
-        return msgs
-    return [m for m in msgs if upto.applied(stream, m.subject, stream_sequence(m))]
-
-
-@dataclass(frozen=True)
-class _Tail:
-    kept: int
-    cutoff: tuple | None  # its oldest row (time, stream, seq) when full
-    below: dict[str, int]  # per stream, the sequence of its oldest row (or past the position): refills end there
-
-
 def _delete_sql(schema: str, scope: RevertScope) -> str:
     """One statement deleting the entities' rows from every scoped table (names declared in code, not input)."""
     parts = [f'd{i} AS (DELETE FROM "{schema}"."{name}" WHERE "{column}" = ANY($1::text[]))'
              for i, (name, column) in enumerate(scope.entities.items())]  # fmt: skip
     return f"WITH {', '.join(parts)} SELECT 1"
-
-
-async def _tail_state(
-    conn: AsyncConnection, projection: Projection, name: str, kept: int, at: Mapping[str, int]
-) -> _Tail:
-    rows = await driver.fetch(conn, _tail_query(projection.metadata.tables[name]))
-    if sum(n for _, n, _, *_ in rows) < kept:
-        return _Tail(kept, None, {})
-    oldest = {stream: low for stream, _, low, *_ in rows}
-    # A stream without rows in the tail: all of its events sort before the rows kept.
-    below = {stream: oldest.get(stream, at.get(stream, 0) + 1) for stream in projection.streams}
-    return _Tail(kept, tuple(rows[0][3:]), below)
-
-
-@functools.cache
-def _tail_query(table: sa.Table) -> sa.Select:
-    """Per stream: its rows and lowest sequence; on every row, the table's oldest row: one round trip."""
-    order = [table.c[c] for c in _ORDER]
-    oldest = sa.select(*order).order_by(*order).limit(1).subquery()
-    per_stream = (
-        sa.select(table.c.stream, sa.func.count().label("n"), sa.func.min(table.c.seq).label("low"))
-        .group_by(table.c.stream)
-        .subquery()
-    )
-    return sa.select(per_stream, *oldest.c).select_from(per_stream.join(oldest, sa.true()))
-
-
-async def _windows(
-    js: JetStreamContext, projection: Projection, below: Mapping[str, int], upto: AppliedUpTo
-) -> dict[str, list[Msg]]:
-    """Per stream, the hub's messages in the `_WINDOW` sequences before `below`."""
-    streams = [s for s in projection.streams if below.get(s, 0) > 1]
-    reads = [_read(js, s, projection.streams[s], max(0, below[s] - 1 - _WINDOW), upto, below[s] - 1) for s in streams]
-    return dict(zip(streams, await asyncio.gather(*reads), strict=True))
-
-
-async def _refill_tail(
-    js: JetStreamContext,
-    conn: AsyncConnection,
-    projection: Projection,
-    table: sa.Table,
-    tail: _Tail,
-    window: Mapping[str, list[Msg]],
-    reverted: frozenset[str],
-    upto: AppliedUpTo,
-) -> None:
-    """Fill a tail table back to its size from the events just below its oldest row in each stream."""
-    count = sum(n for _, n, _ in await driver.fetch(conn, _tail_stats(table)))
-    need = tail.kept - count
-    if need <= 0:
-        return
-    found: dict[str, Changes] = {}
-    for stream in projection.streams:
-        if tail.below.get(stream, 0) > 1:
-            low = max(1, tail.below[stream] - _WINDOW)
-            found[stream] = fold(projection, stream, window.get(stream, []), low - 1, reverted).changes.only(
-                lambda t, _: t is table
-            )
-    for stream, rows in found.items():
-        below = tail.below[stream]
-        if len(rows) < need and below - _WINDOW > 1 and not _older_than_needed(window.get(stream), found, need):
-            found[stream] = await _rows_below(js, projection, stream, below, need, table, reverted, upto)
-    for rows in found.values():
-        await rows.flush(conn)
-    await _after(conn, projection)
-
-
-def _older_than_needed(window: list[Msg] | None, found: Mapping[str, Changes], need: int) -> bool:
-    """True when the window's oldest event is older than the `need` newest rows found in all streams: what
-    lies further back in its stream is older still (later sequences, later times) and cannot enter."""
-    if not window:
-        return False
-    keys = sorted((tuple(r[c] for c in _ORDER) for rows in found.values() for r in rows.rows()), reverse=True)
-    if len(keys) < need:
-        return False
-    return decode_stored(window[0].data, window[0].headers, window[0].subject).time < keys[need - 1][0]
-
-
-async def _rows_below(
-    js: JetStreamContext,
-    projection: Projection,
-    stream: str,
-    below: int,
-    need: int,
-    table: sa.Table,
-    reverted: frozenset[str],
-    upto: AppliedUpTo,
-) -> Changes:
-    """The tail rows of the newest events before sequence `below` that give `need` rows (or all there are)."""
-    subject = projection.streams[stream]
-    width, total = 4 * max(_WINDOW, need), None
-    while True:
-        low = max(1, below - width)
-        msgs = await _read(js, stream, subject, low - 1, upto, below - 1)
-        rows = fold(projection, stream, msgs, low - 1, reverted).changes.only(lambda t, _: t is table)
-        if len(rows) >= need or low == 1:
-            return rows
-        if total is None:  # how many of the hub's messages there are below: stop once all were read
-            total = await count_pending(js, stream, subject, 0) - await count_pending(js, stream, subject, below - 1)
-        if len(msgs) >= total:
-            return rows
-        width *= 4
 
 
 class RevertRefolder:
