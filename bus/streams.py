@@ -13,6 +13,7 @@ from nats.js import JetStreamContext
 from nats.js.api import DiscardPolicy, RetentionPolicy, StorageType, StreamConfig, StreamInfo
 from nats.js.errors import NotFoundError, ServiceUnavailableError
 
+from vsmesh.errors import MeshNotRunning
 from vsmesh.events.envelope import Horizon
 
 log = structlog.get_logger(__name__)
@@ -100,12 +101,22 @@ def _norm(value: object) -> object:
     return value or None  # the server reports "unset" as 0, None or False interchangeably
 
 
-async def ensure_streams(js: JetStreamContext, *, replicas: int = 1, max_msg_bytes: int = 1 << 20) -> None:
-    """Create every stream that is missing and update any whose config differs from its spec."""
+async def ensure_streams(
+    js: JetStreamContext, *, replicas: int = 1, max_msg_bytes: int = 1 << 20, patience: float = 30.0
+) -> None:
+    """Create every stream that is missing and update any whose config differs from its spec.
+
+    A JetStream that does not answer yet (a cluster electing its leaders: two `vsmesh up` starting side by side
+    on the local cluster saw a 5 s time-out) is asked again for `patience` s, then named in one line."""
     for spec in STREAMS.values():
         wanted = spec.config(replicas, max_msg_bytes)
         try:
-            info = await js.stream_info(spec.name)
+            info = await stream_info(js, spec.name, patience=patience)
+        except (NatsTimeout, ServiceUnavailableError):
+            raise MeshNotRunning(
+                f"JetStream did not answer about stream {spec.name} for {patience:g} s: run nats-server with "
+                "JetStream on (-js, as `vsmesh up` does), or, on a cluster, wait until most of its nodes are up"
+            ) from None
         except NotFoundError:
             await js.add_stream(wanted)
             log.info("stream created", stream=spec.name)

@@ -11,6 +11,7 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import structlog
 
@@ -59,6 +60,9 @@ from vsmesh.runtime.scheduler import run_scheduler
 from vsmesh.runtime.signing import keep_signing
 from vsmesh.runtime.timed import start_timed
 from vsmesh.settings import Settings
+
+if TYPE_CHECKING:
+    from vsmesh.probes.model import ProbeFile  # imported late at run time: it loads pydantic models
 
 log = structlog.get_logger(__name__)
 
@@ -162,6 +166,7 @@ class Mesh:
         """Start everything in order, each part stopping with the stack, so a failure during start-up
         stops exactly what was started before it (nats-py's micro service example does the same)."""
         self._started = time.monotonic()
+        probes = _load_probes(self.settings)  # a bad VSMESH_PROBES file stops `vsmesh up` before anything starts
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, self.stop_event.set)
@@ -179,7 +184,7 @@ class Mesh:
             settings = await asyncio.to_thread(start_servers, settings, servers)
             if self.stop_event.is_set():
                 return
-            tasks, stats = await self._start(stack, settings, embedded_nats=servers.nats_pid is not None)
+            tasks, stats = await self._start(stack, settings, probes, embedded_nats=servers.nats_pid is not None)
             await self._watch(tasks, stats)
 
     async def _release(self, servers: EmbeddedServers) -> None:
@@ -187,7 +192,7 @@ class Mesh:
         mark(servers.data_dir, supervisor_pid=None, ready=False, nats_pid=servers.nats_pid)
 
     async def _start(
-        self, stack: contextlib.AsyncExitStack, settings: Settings, *, embedded_nats: bool
+        self, stack: contextlib.AsyncExitStack, settings: Settings, probes: ProbeFile | None, *, embedded_nats: bool
     ) -> tuple[list[asyncio.Task], list[ProjectorStats]]:
         """Start every hub; returns the tasks to watch and the projectors' stats.
 
@@ -256,7 +261,6 @@ class Mesh:
         # The registry and every hub that has only a manifest (hubs/registry/service.py).
         manifest_hubs = ManifestHubs(nc, engine, settings, self.stop_event, set(HUBS), contracts)
         tasks.append(await manifest_hubs.start())
-        probes = _load_probes(settings)  # read now: a bad file stops `vsmesh up` at start
         if self.before_ready is not None:
             await self.before_ready(settings)
             await manifest_hubs.refresh()  # the hubs it bootstrapped answer before the mesh says it is ready
@@ -338,13 +342,15 @@ async def _start_contract(contracts: ContractThread, settings: Settings, slug: s
     await contracts.serve(slug, start)
 
 
-def _load_probes(settings: Settings):
+def _load_probes(settings: Settings) -> ProbeFile | None:
     from vsmesh.probes.model import load_probe_file
 
     return None if settings.probes is None else load_probe_file(settings.probes)
 
 
-async def _start_probes(probes, nc, settings: Settings, gateway: GatewayConfig, stop: asyncio.Event) -> asyncio.Task:
+async def _start_probes(
+    probes: ProbeFile, nc, settings: Settings, gateway: GatewayConfig, stop: asyncio.Event
+) -> asyncio.Task:
     """The probe runner of VSMESH_PROBES, publishing as VSMESH_PROBES_ACTOR's verified identity: a service
     client of the gateway's issuer (registered here with the local one)."""
     from vsmesh.gateway.service_identity import service_identity

@@ -1,7 +1,17 @@
 """Streams: created idempotently, reconciled when their config drifts, locked where DESIGN says."""
 
+import asyncio
+import subprocess
+import time
+from collections.abc import Iterator
+
+import nats
+import pytest
+
 from vsmesh.bus.connection import connect
 from vsmesh.bus.streams import STREAMS, ensure_streams
+from vsmesh.errors import MeshNotRunning
+from vsmesh.runtime.nats_server import free_port, nats_server_binary
 
 
 async def test_streams_exist_with_their_retention_and_reconcile(settings):
@@ -27,3 +37,38 @@ async def test_streams_exist_with_their_retention_and_reconcile(settings):
         assert (await js.stream_info("TACTICAL")).config.max_age == STREAMS["TACTICAL"].max_age_s
     finally:
         await nc.close()
+
+
+@pytest.fixture
+def server_without_jetstream(tmp_path) -> Iterator[str]:
+    """A plain nats-server (no -js): every JetStream request finds no responder."""
+    port = free_port()
+    with open(tmp_path / "nats.log", "wb") as out:
+        server = subprocess.Popen([str(nats_server_binary()), "-a", "127.0.0.1", "-p", str(port)], stderr=out)
+    yield f"nats://127.0.0.1:{port}"
+    server.terminate()
+    server.wait(10)
+
+
+async def test_a_server_without_jetstream_is_one_line_naming_the_fix(server_without_jetstream):
+    nc = await wait_for_connection(server_without_jetstream)
+    try:
+        started = time.monotonic()
+        with pytest.raises(MeshNotRunning) as refused:
+            await ensure_streams(nc.jetstream(), patience=1.0)
+        assert time.monotonic() - started < 10  # asked again for about `patience`, not for ever
+        said = str(refused.value)
+        assert "\n" not in said and "JetStream did not answer about stream" in said and "-js" in said
+    finally:
+        await nc.close()
+
+
+async def wait_for_connection(url: str):
+    deadline = time.monotonic() + 10
+    while True:
+        try:
+            return await nats.connect(url, allow_reconnect=False)
+        except (OSError, nats.errors.NoServersError):
+            if time.monotonic() > deadline:
+                raise
+            await asyncio.sleep(0.1)
