@@ -85,8 +85,12 @@ class HubContext:
 
     @contextlib.asynccontextmanager
     async def read(self) -> AsyncIterator[AsyncConnection]:
-        """A connection whose schema-less tables resolve to this hub's schema (live, or the as-of copy's)."""
+        """A connection whose schema-less tables resolve to this hub's schema (live, or the as-of copy's), all
+        of whose statements see one snapshot: an answer read in several statements must not mix two batches
+        of the projector (READ COMMITTED let ops-hub's get_services read a backup set's attributes committed
+        after its inventory rows were read, and fail with a KeyError)."""
         async with self.engine.connect() as conn:
+            conn = await conn.execution_options(isolation_level="REPEATABLE READ")
             yield await in_schema(conn, self.schema)
 
     async def wait_for(self, wanted: dict[str, int], timeout: float = 5.0) -> None:

@@ -48,13 +48,17 @@ def configure_logging(settings: Settings, *, to_file: Path | None = None) -> Non
         settings.log_format == "console" or (settings.log_format == "auto" and sys.stderr.isatty())
     )
     renderer = structlog.dev.ConsoleRenderer() if pretty else structlog.processors.JSONRenderer()
+    # A JSON line carries the traceback of `log.exception` as its `exception` text (the console renderer
+    # prints it itself); before, JSON lines said only `"exc_info": true` and the cause was lost.
+    tracebacks = [] if pretty else [structlog.processors.format_exc_info]
     level = logging.getLevelNamesMapping().get(settings.log_level.upper(), logging.INFO)
     structlog.configure(
         processors=[
             structlog.contextvars.merge_contextvars,
             structlog.processors.add_log_level,
             structlog.processors.TimeStamper(fmt="iso", utc=True),
-            _redact,
+            *tracebacks,
+            _redact,  # after the traceback is text: a password in an exception's message is masked too
             renderer,
         ],
         wrapper_class=structlog.make_filtering_bound_logger(level),

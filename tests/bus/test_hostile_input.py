@@ -240,6 +240,21 @@ def test_secrets_never_reach_log_lines(capsys, restored_logging):
     logging.getLogger("vsmesh").debug("%s", io.StringIO())  # stdlib logging is untouched
 
 
+def test_an_exception_logged_as_json_carries_its_traceback_with_secrets_masked(capsys, restored_logging):
+    secret = "s3cr3t-" + secrets.token_urlsafe(8)
+    configure_logging(Settings(log_format="json"))
+    import structlog
+
+    try:
+        raise KeyError(f"backup-set/db at postgresql://vsmesh:{secret}@db/vsmesh")
+    except KeyError:
+        structlog.get_logger("test").exception("contract handler failed", hub="ops-hub", operation="get_services")
+    line = json.loads(capsys.readouterr().err.strip().splitlines()[-1])
+    assert line["event"] == "contract handler failed" and line["operation"] == "get_services"
+    assert "Traceback" in line["exception"] and "KeyError: 'backup-set/db at" in line["exception"]
+    assert secret not in json.dumps(line) and "postgresql://vsmesh:***@db" in line["exception"]
+
+
 def test_vsmesh_up_logs_no_password_at_debug_level(mesh_env, session_dir):
     """A whole `vsmesh up` (external mode, session servers) at debug level: its log holds no password."""
     data_dir = session_dir / f"up-debug-{uuid.uuid4().hex[:6]}"

@@ -4,12 +4,16 @@ import asyncio
 import uuid
 
 import pytest
+import sqlalchemy as sa
 
 from tests.hub_lock import HeldHubLock
 from vsmesh.bus.connection import connect
 from vsmesh.bus.contract_client import ask
 from vsmesh.bus.publisher import Publisher
 from vsmesh.errors import ContractError
+from vsmesh.hubs.contract import HubContext
+from vsmesh.hubs.ops import projection as ops_projection
+from vsmesh.projectors.database import create_engine
 
 
 @pytest.fixture
@@ -59,3 +63,26 @@ async def test_a_hub_that_is_not_running_is_named(nc, running_mesh):
     with pytest.raises(ContractError, match="nobody-hub does not answer get_domain_summary") as e:
         await ask(nc, "nobody-hub", "get_domain_summary")
     assert e.value.code == "not_running"
+
+
+async def test_a_contract_read_sees_one_snapshot_however_many_statements(nc, settings):
+    """A handler reading in several statements must not see a batch committed between two of them (ops-hub's
+    get_services once read a backup set's attributes committed after its inventory rows: a KeyError)."""
+    engine = create_engine(settings)
+    ctx = HubContext("ops-hub", ops_projection(), engine, nc.jetstream(), settings)
+    table = f'public."snapshot_{uuid.uuid4().hex[:8]}"'
+    count = sa.text(f"SELECT count(*) FROM {table}")
+    try:
+        async with engine.begin() as conn:
+            await conn.execute(sa.text(f"CREATE TABLE {table} (n int)"))
+        async with ctx.read() as conn:
+            first = (await conn.execute(count)).scalar_one()
+            async with engine.begin() as writer:  # a projector's batch, committed meanwhile
+                await writer.execute(sa.text(f"INSERT INTO {table} VALUES (1)"))
+            assert (await conn.execute(count)).scalar_one() == first == 0
+        async with ctx.read() as conn:  # the next read sees it
+            assert (await conn.execute(count)).scalar_one() == 1
+    finally:
+        async with engine.begin() as conn:
+            await conn.execute(sa.text(f"DROP TABLE IF EXISTS {table}"))
+        await engine.dispose()
