@@ -13,7 +13,7 @@ from nats.js import JetStreamContext
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 
 from vsmesh.bus.nats_internals import deliver_directly
-from vsmesh.bus.streams import stream_info
+from vsmesh.bus.streams import patiently, stream_info
 
 
 @dataclass(frozen=True)
@@ -172,13 +172,19 @@ class StreamReader:
         async def enqueue(msg: Msg) -> None:
             receive(msg)
 
-        self._sub = await self._js.subscribe(
-            self._consumer_subject,
-            stream=self.stream,
-            cb=enqueue,
-            ordered_consumer=True,
-            config=start.consumer_config(),
-            pending_msgs_limit=-1,  # a dropped message would go unnoticed by nats-py's ordered consumer
+        # Asked again while a cluster recovers (a consumer create timed out right after a node restarted,
+        # tests/cluster/test_failover.py): each try with a new config, so a new deliver subject — a consumer
+        # the timed-out try did create pushes to an inbox nobody reads and goes when inactive.
+        self._sub = await patiently(
+            lambda: self._js.subscribe(
+                self._consumer_subject,
+                stream=self.stream,
+                cb=enqueue,
+                ordered_consumer=True,
+                config=start.consumer_config(),
+                pending_msgs_limit=-1,  # a dropped message would go unnoticed by nats-py's ordered consumer
+            ),
+            f"a consumer on {self.stream}",
         )
         deliver_directly(self._sub, receive)  # nats-py's queue and task skipped: bus/nats_internals.py
 

@@ -5,7 +5,9 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from typing import TypeVar
 
 import structlog
 from nats.errors import TimeoutError as NatsTimeout
@@ -17,6 +19,7 @@ from vsmesh.errors import MeshNotRunning
 from vsmesh.events.envelope import Horizon
 
 log = structlog.get_logger(__name__)
+T = TypeVar("T")
 
 DAY = 24 * 3600
 
@@ -78,19 +81,25 @@ def _drifted(current: StreamConfig, wanted: StreamConfig) -> list[str]:
     return [f for f in fields if _norm(getattr(current, f)) != _norm(getattr(wanted, f))]
 
 
-async def stream_info(js: JetStreamContext, name: str, *, patience: float = 30.0) -> StreamInfo:
-    """The stream's info, waiting out a cluster that is electing a leader (no answer, or 503) for `patience` s."""
+async def patiently(call: Callable[[], Awaitable[T]], what: str, *, patience: float = 30.0) -> T:
+    """`call()`, asked again while JetStream does not answer (no answer, or 503: a cluster electing a leader,
+    a node just restarted) for up to `patience` s; then its error. `call` must be safe to repeat."""
     deadline = time.monotonic() + patience
     delay = 0.2
     while True:
         try:
-            return await js.stream_info(name)
+            return await call()
         except (NatsTimeout, ServiceUnavailableError) as e:
             if time.monotonic() + delay > deadline:
                 raise
-            log.warning("stream info retried", stream=name, error=repr(e))
+            log.warning("JetStream request retried", what=what, error=repr(e))
             await asyncio.sleep(delay)
             delay = min(delay * 2, 2.0)
+
+
+async def stream_info(js: JetStreamContext, name: str, *, patience: float = 30.0) -> StreamInfo:
+    """The stream's info, waiting out a cluster that is electing a leader (no answer, or 503) for `patience` s."""
+    return await patiently(lambda: js.stream_info(name), f"stream info {name}", patience=patience)
 
 
 def _norm(value: object) -> object:

@@ -9,7 +9,7 @@ import nats
 import pytest
 
 from vsmesh.bus.connection import connect
-from vsmesh.bus.streams import STREAMS, ensure_streams
+from vsmesh.bus.streams import STREAMS, ensure_streams, patiently
 from vsmesh.errors import MeshNotRunning
 from vsmesh.runtime.nats_server import free_port, nats_server_binary
 
@@ -72,3 +72,24 @@ async def wait_for_connection(url: str):
             if time.monotonic() > deadline:
                 raise
             await asyncio.sleep(0.1)
+
+
+async def test_a_jetstream_request_is_asked_again_until_it_answers_or_patience_runs_out(server_without_jetstream):
+    # A server without JetStream answers every JetStream request with 503, as a cluster electing does.
+    nc = await wait_for_connection(server_without_jetstream)
+    tries = []
+
+    async def consumer_info():
+        tries.append(time.monotonic())
+        if len(tries) < 3:
+            return await nc.jetstream().consumer_info("OPERATIONAL", "any")  # 503: no JetStream here
+        return "answered"
+
+    try:
+        assert await patiently(consumer_info, "a consumer", patience=10) == "answered" and len(tries) == 3
+        started = time.monotonic()
+        with pytest.raises(nats.js.errors.ServiceUnavailableError):
+            await patiently(lambda: nc.jetstream().stream_info("OPERATIONAL"), "stream info", patience=1.0)
+        assert time.monotonic() - started < 5
+    finally:
+        await nc.close()
