@@ -8,6 +8,8 @@ import subprocess
 import time
 import uuid
 
+import pytest
+
 from tests.conftest import VSMESH, wait_until
 from vsmesh.bus.connection import connect
 from vsmesh.bus.publisher import Publisher
@@ -83,7 +85,9 @@ def test_tail_without_follow_shows_history(cli, running_mesh):
     assert cli("tail", "--no-follow", "--type", "alert-*").stdout.count(name) == 0
 
 
-def test_tail_follow_streams_new_events(cli, mesh_env):
+def test_tail_follow_streams_new_events(cli, mesh_env, streams):
+    # `streams`: run first in a session of its own (`make test-each`), nothing had created them yet and the
+    # follower exited at once.
     name = service()
     env = {**os.environ, **mesh_env}
     follower = subprocess.Popen(
@@ -111,6 +115,9 @@ def test_tail_follow_streams_new_events(cli, mesh_env):
             )
             if select.select([follower.stdout], [], [], 1.0)[0]:
                 line = follower.stdout.readline()
+                if not line:  # the end of its output: the follower exited
+                    follower.wait(10)
+                    pytest.fail(f"tail exited ({follower.returncode}): {follower.stderr.read()[-2000:]}")
         assert name in line and "green" in line
     finally:
         follower.terminate()
