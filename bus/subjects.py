@@ -13,13 +13,18 @@ NO_ENTITY = "_"
 # (it stands for `/`), so `a:b` and `a/b` stay two entities.
 _UNSAFE = re.compile(r"[.*>%:\s]")
 _SLUG = re.compile(r"^[a-z0-9][a-z0-9-]*$")
+# Control characters that are not whitespace (str.isspace counts \t-\r and \x1c-\x1f in), and lone
+# surrogates. One search instead of a Python loop over the characters: 0.2 against 2.1 µs for a service's
+# subject (timeit); a rebuild names each entity once a batch (tests/bus/test_subjects.py checks every code
+# point against the loop it replaced).
+_CONTROL = re.compile("[\x00-\x08\x0e-\x1b\x7f\ud800-\udfff]")
 
 
 def entity_token(subject: str | None) -> str:
     """The CloudEvents `subject` as one NATS token: `/` → `:`, unsafe characters %-encoded."""
     if not subject:
         return NO_ENTITY
-    if any(ord(c) < 0x20 or ord(c) == 0x7F or 0xD800 <= ord(c) <= 0xDFFF for c in subject if not c.isspace()):
+    if _CONTROL.search(subject):
         raise InvalidEvent(f"subject {subject!r} holds control characters; use printable text")
     if subject == NO_ENTITY:
         return "%5F"  # `_` alone means "no entity"

@@ -27,7 +27,7 @@ from vsmesh.bus.nats_internals import (
     public_only,
 )
 from vsmesh.bus.publisher import Publisher
-from vsmesh.bus.reader import Start, StreamReader
+from vsmesh.bus.reader import Start, StreamReader, stream_sequence
 from vsmesh.bus.streams import ensure_streams
 
 
@@ -255,6 +255,10 @@ async def test_the_fast_parser_reads_what_nats_py_reads_off_a_stream(settings, j
         await plain.close()
     assert len(ours) == 2_700
     assert seen(ours) == seen(shipped)  # same messages, same headers (or none), same order
+    # The fast path took the plain ones (the status and flow-control messages are nats-py's), and the
+    # sequence it read for each is the one its reply names.
+    assert sum(type(m) is nats_internals.Delivered for m in ours) >= 2_500
+    assert [stream_sequence(m) for m in ours] == [m.metadata.sequence.stream for m in ours]
     assert nc.stats["in_msgs"] >= 2_700  # the client's counters go on as nats-py's own path keeps them
 
 

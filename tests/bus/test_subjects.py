@@ -30,6 +30,25 @@ def test_control_characters_are_refused():
         entity_token("service/\x00gitea")
 
 
+def test_every_code_point_is_judged_as_the_rule_says():
+    # The rule: a control character (below 0x20, or DEL) or a lone surrogate, unless Python counts it as
+    # whitespace (whitespace is escaped instead). entity_token checks it with one regex search.
+    def refused(c: str) -> bool:
+        code = ord(c)
+        return (code < 0x20 or code == 0x7F or 0xD800 <= code <= 0xDFFF) and not c.isspace()
+
+    wrong = []
+    for c in map(chr, range(0x110000)):
+        try:
+            entity_token(f"service/{c}")
+            judged = False
+        except InvalidEvent:
+            judged = True
+        if judged != refused(c):
+            wrong.append(hex(ord(c)))
+    assert wrong == []
+
+
 def test_hub_must_be_a_slug():
     with pytest.raises(InvalidEvent, match="hub 'ops.hub'"):
         event_subject("operational", "ops.hub", "ops-health-checked", None)
