@@ -292,9 +292,13 @@ class _FastParser(Parser):
                     end = payload_at + int(tokens[4])
                     if end + 2 > len(buf):
                         break
-                    if self._deliver(tokens[0], int(tokens[1]), tokens[2], int(tokens[3]), buf, payload_at, end):
-                        pos = end + 2
+                    subject, sid, reply, hlen = tokens[0], int(tokens[1]), tokens[2], int(tokens[3])
+                    if not self._deliver(subject, sid, reply, hlen, buf, payload_at, end):
+                        buf = await self._stock_msg(buf, subject, sid, reply, hlen, payload_at, end)
+                        pos = 0
                         continue
+                    pos = end + 2
+                    continue
             m = _HMSG.match(buf, pos) or _MSG.match(buf, pos)
             if m is None:  # another operation (PING, INFO, -ERR …): nats-py's parser reads that one line
                 line_end = buf.find(b"\r\n", pos)
@@ -310,19 +314,25 @@ class _FastParser(Parser):
             end = payload_at + int(m[6] if headed else m[5])
             if end + 2 > len(buf):
                 break  # the rest arrives with the next read; the line is matched again then
-            if headed and m[4] and self._deliver(m[1], int(m[2]), m[4], int(m[5]), buf, payload_at, end):
+            # (groups first: a match reads them from the bytearray as it is now)
+            subject, sid, reply, hlen = m[1], int(m[2]), m[4] or b"", int(m[5]) if headed else 0
+            if headed and reply and self._deliver(subject, sid, reply, hlen, buf, payload_at, end):
                 pos = end + 2
                 continue
-            # nats-py's own path for this message, handed over as its parser does, the buffer already cut
-            # (groups first: a match reads them from the bytearray as it is now).
-            subject, sid, reply, hlen = m[1], int(m[2]), m[4] or b"", int(m[5]) if headed else 0
-            headers = bytes(buf[payload_at : payload_at + hlen]) if hlen else None
-            payload = bytes(buf[payload_at + hlen : end])
-            del buf[: end + 2]
+            buf = await self._stock_msg(buf, subject, sid, reply, hlen, payload_at, end)
             pos = 0
-            await self.nc._process_msg(sid, subject, reply, payload, headers)
-            buf = self.buf  # a reconnect while it awaited resets the parser with a new buffer
         del buf[:pos]
+
+    async def _stock_msg(
+        self, buf: bytearray, subject: bytes, sid: int, reply: bytes, hlen: int, payload_at: int, end: int
+    ) -> bytearray:
+        """nats-py's own path for one message, handed over as its parser does, the buffer already cut up to
+        the message's end; the buffer to go on with (a reconnect while it awaited resets it)."""
+        headers = bytes(buf[payload_at : payload_at + hlen]) if hlen else None
+        payload = bytes(buf[payload_at + hlen : end])
+        del buf[: end + 2]
+        await self.nc._process_msg(sid, subject, reply, payload, headers)
+        return self.buf
 
     async def _stock_line(self, line: bytes, rest: bytearray) -> bytearray:
         """Have nats-py's parser read one control line (no payload follows it); the buffer to go on with."""

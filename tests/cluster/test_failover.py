@@ -9,7 +9,6 @@ import signal
 import time
 
 from tests.cluster.conftest import cluster_env, start_up
-from tests.conftest import server_dir
 from tests.projectors.sample import digest, read_all
 from vsmesh.bus.connection import connect
 from vsmesh.bus.publisher import Publisher
@@ -43,9 +42,9 @@ async def _wait_for(check, timeout: float, what: str):
     raise AssertionError(f"timed out after {timeout} s waiting for {what}")
 
 
-def test_kill_the_stream_leader_while_publishing(cluster, cluster_db, capsys):
-    env = cluster_env(cluster, cluster_db, server_dir())
-    up = start_up(env, HUB, server_dir() / "up.log")
+def test_kill_the_stream_leader_while_publishing(cluster, cluster_db, capsys, tmp_path):
+    env = cluster_env(cluster, cluster_db, tmp_path / "mesh")
+    up = start_up(env, HUB, tmp_path / "up.log")
     try:
         report = asyncio.run(_failover(cluster, Settings.from_env(env)))
     finally:

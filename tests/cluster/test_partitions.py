@@ -10,7 +10,6 @@ from concurrent.futures import ThreadPoolExecutor
 
 from tests.cluster.conftest import cluster_env, start_up
 from tests.cluster.test_failover import HUB, health_events
-from tests.conftest import server_dir
 from vsmesh.bus.connection import connect
 from vsmesh.bus.publisher import Publisher
 from vsmesh.hubs.ops import projection as ops_projection
@@ -26,9 +25,9 @@ from vsmesh.settings import Settings
 LEASES = [Partition(k, 2).lease(HUB) for k in range(2)]
 
 
-def test_two_processes_of_two_partitions_share_the_hub(cluster, cluster_db, capsys):
-    envs = [{**cluster_env(cluster, cluster_db, server_dir()), "VSMESH_PARTITIONS": "2"} for _ in range(2)]
-    logs = [server_dir() / "a.log", server_dir() / "b.log"]
+def test_two_processes_of_two_partitions_share_the_hub(cluster, cluster_db, capsys, tmp_path):
+    envs = [{**cluster_env(cluster, cluster_db, tmp_path / p), "VSMESH_PARTITIONS": "2"} for p in "ab"]
+    logs = [tmp_path / "a.log", tmp_path / "b.log"]
     with ThreadPoolExecutor(2) as pool:  # started side by side: each start-up takes seconds
         started = [pool.submit(start_up, env, HUB, log) for env, log in zip(envs, logs, strict=True)]
     procs = [f.result() for f in started if f.exception() is None]

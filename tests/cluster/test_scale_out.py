@@ -12,7 +12,6 @@ from pathlib import Path
 
 from tests.cluster.conftest import cluster_env, start_up
 from tests.cluster.test_failover import HUB, health_events
-from tests.conftest import server_dir
 from vsmesh.bus.connection import connect
 from vsmesh.bus.publisher import Publisher
 from vsmesh.hubs.ops import projection as ops_projection
@@ -35,9 +34,9 @@ def lease_log(path: Path) -> list[dict]:
     return lines
 
 
-def test_a_standby_takes_over_when_the_active_projector_dies(cluster, cluster_db, capsys):
-    logs = [server_dir() / "a.log", server_dir() / "b.log"]
-    envs = [cluster_env(cluster, cluster_db, server_dir()) for _ in logs]
+def test_a_standby_takes_over_when_the_active_projector_dies(cluster, cluster_db, capsys, tmp_path):
+    logs = [tmp_path / "a.log", tmp_path / "b.log"]
+    envs = [cluster_env(cluster, cluster_db, tmp_path / p) for p in "ab"]
     first = start_up(envs[0], HUB, logs[0])
     second = start_up(envs[1], HUB, logs[1])
     try:
