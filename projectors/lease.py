@@ -143,6 +143,8 @@ async def run_leased(
             with contextlib.suppress(NatsError, TimeoutError, OSError):
                 await kv.delete(key, last=revision)  # hand over at once
             bound.info("lease released", at=time.time())
+    if share is not None:
+        await share.leave()  # (once for all of the hub's partitions)
 
 
 async def _acquire(kv: KeyValue, key: str, value: bytes, bound: structlog.typing.FilteringBoundLogger) -> int | None:

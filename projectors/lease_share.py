@@ -1,7 +1,8 @@
 """Partition leases shared between processes: `vsmesh up --partitions N` on several machines splits the work.
 
 Each process running a hub's partitions registers as a candidate (`candidate.<hub>.<id>` in the lease
-bucket, renewed with the leases, gone a TTL after the process) and holds at most its fair share of the
+bucket, renewed with the leases; deleted when the process stops, gone a TTL after one that died) and holds
+at most its fair share of the
 hub's N partition leases: ceil(N / candidates). A process alone takes them all; when a second one starts,
 the first hands over the leases above its share (the highest partitions first, by the usual release) and the
 second takes them within a renewal or two. Which process holds which lease stays the lease's business
@@ -11,12 +12,14 @@ second takes them within a renewal or two. Which process holds which lease stays
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import math
 import time
 import uuid
 
 from nats.errors import Error as NatsError
 from nats.js import JetStreamContext
+from nats.js.errors import KeyNotFoundError
 from nats.js.kv import KeyValue
 
 from vsmesh.projectors.lease import BUCKET, RENEW_S
@@ -33,6 +36,7 @@ class LeaseShare:
         self.held: set[str] = set()  # lease names held (or being taken) by this process
         self._candidates = 1
         self._refreshed = -math.inf
+        self._left = False
         self._lock = asyncio.Lock()
 
     @property
@@ -43,15 +47,40 @@ class LeaseShare:
     async def refresh(self) -> None:
         """Say we are here and count who else is (at most once per renewal period, for all partitions)."""
         async with self._lock:
-            if time.monotonic() - self._refreshed < RENEW_S * 0.9:
+            if self._left or time.monotonic() - self._refreshed < RENEW_S * 0.9:
                 return
             try:
                 await self.kv.put(self.key, b"")
-                info = await self.js.stream_info(_STREAM, subjects_filter=f"$KV.{BUCKET}.candidate.{self.hub}.*")
-                self._candidates = max(1, len(info.state.subjects or {}))
+                self._candidates = max(1, await self._live_candidates())
             except (NatsError, TimeoutError, OSError):
                 pass  # NATS away a moment: the last count stands; the leases themselves notice an outage
             self._refreshed = time.monotonic()
+
+    async def _live_candidates(self) -> int:
+        """The candidates whose entry is there. A process that stopped deleted its own, but the delete marker
+        stays on its subject until the TTL: counted by subject alone, it kept the others at a half share for up
+        to TTL_S after a clean stop."""
+        prefix = f"$KV.{BUCKET}."
+        info = await self.js.stream_info(_STREAM, subjects_filter=f"{prefix}candidate.{self.hub}.*")
+        live = 0
+        for subject in info.state.subjects or {}:
+            key = subject.removeprefix(prefix)
+            if key != self.key:
+                try:
+                    await self.kv.get(key)
+                except KeyNotFoundError:  # deleted (KeyDeletedError is one), or gone since
+                    continue
+            live += 1
+        return live
+
+    async def leave(self) -> None:
+        """This process stops: its entry goes now, so the others take its partitions within a renewal."""
+        async with self._lock:
+            if self._left:
+                return
+            self._left = True
+            with contextlib.suppress(NatsError, TimeoutError, OSError):
+                await self.kv.delete(self.key)
 
     def take(self, name: str) -> bool:
         """Reserve a place for lease `name` before trying it; False when this process holds its share."""

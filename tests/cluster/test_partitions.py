@@ -17,7 +17,7 @@ from vsmesh.projectors.builds import drop_schema, pit_schema
 from vsmesh.projectors.database import create_engine
 from vsmesh.projectors.diff import diff_schemas
 from vsmesh.projectors.engine import positions
-from vsmesh.projectors.lease import current_holder, lease_bucket
+from vsmesh.projectors.lease import RENEW_S, current_holder, lease_bucket
 from vsmesh.projectors.partitions import Partition
 from vsmesh.projectors.rebuild import rebuild
 from vsmesh.settings import Settings
@@ -35,6 +35,14 @@ def test_two_processes_of_two_partitions_share_the_hub(cluster, cluster_db, caps
         for f in started:
             f.result()  # a start that failed fails the test, once the other one is stopped (below)
         report = asyncio.run(_shared(Settings.from_env(envs[0]), [p.pid for p in procs]))
+        # One process stops cleanly (a rolling restart): the other holds both partitions within a renewal or
+        # two, not a lease TTL later. Its leases and candidacy went with its stop; cancelled at once, they
+        # stayed until the TTL (4 s) and the other kept its half share until then.
+        stopped_at = time.monotonic()
+        procs[1].send_signal(signal.SIGTERM)
+        assert procs[1].wait(30) == 0, logs[1].read_text()[-2000:]
+        report["all_to_one_after_stop_s"] = asyncio.run(_all_to(Settings.from_env(envs[0]), procs[0].pid, stopped_at))
+        assert report["all_to_one_after_stop_s"] < 3 * RENEW_S, report  # (TTL_S is 4 RENEW_S)
     finally:
         for proc in procs:
             proc.send_signal(signal.SIGTERM)
@@ -81,4 +89,17 @@ async def _shared(settings: Settings, pids: list[int]) -> dict:
         return {"shared_after_s": shared_after, "events": len(published)}
     finally:
         await engine.dispose()
+        await nc.close()
+
+
+async def _all_to(settings: Settings, pid: int, since: float) -> float:
+    """Seconds from `since` (time.monotonic) until `pid` holds every partition's lease."""
+    nc = await connect(settings, name="cluster-partitions-test")
+    try:
+        kv = await lease_bucket(nc.jetstream())
+        while [entry.pid if (entry := await current_holder(kv, n)) else None for n in LEASES] != [pid] * len(LEASES):
+            assert time.monotonic() - since < 30, "the remaining process never took both partitions"
+            await asyncio.sleep(0.05)
+        return round(time.monotonic() - since, 2)
+    finally:
         await nc.close()
