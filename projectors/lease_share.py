@@ -2,11 +2,10 @@
 
 Each process running a hub's partitions registers as a candidate (`candidate.<hub>.<id>` in the lease
 bucket, renewed with the leases; deleted when the process stops, gone a TTL after one that died) and holds
-at most its fair share of the
-hub's N partition leases: ceil(N / candidates). A process alone takes them all; when a second one starts,
-the first hands over the leases above its share (the highest partitions first, by the usual release) and the
-second takes them within a renewal or two. Which process holds which lease stays the lease's business
-(projectors/lease.py): the share only says when to try and when to let go.
+at most its fair share of the hub's N partition leases: ceil(N / candidates). A process alone takes them
+all; when a second one starts, the first hands over the leases above its share (the highest partitions
+first, by the usual release) and the second takes them within a renewal or two. Which process holds which
+lease stays the lease's business (projectors/lease.py): the share only says when to try and when to let go.
 """
 
 from __future__ import annotations

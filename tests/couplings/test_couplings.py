@@ -274,18 +274,19 @@ def test_a_projector_rebuild_emits_nothing(settings, cli):
         rows = q(settings, "SELECT cause_stream, cause_seq FROM vsmesh_reactors.emitted")
         return sum(1 for r in rows if r["cause_seq"] <= before.get(r["cause_stream"], 0))
 
-    # At rest first: every reactor has read to the head, so what earlier tests caused is already emitted.
-    wait_until(lambda: _all_couplings_at_head(cli), timeout=30, what="every coupling at the head before")
+    # Every reactor reads to the head after `before`: what the causes stored by then make couplings emit is
+    # stored and recorded before `mark`, whatever the mesh publishes meanwhile.
     before = asyncio.run(read())
+    wait_until(lambda: _all_couplings_at_head(cli), timeout=30, what="every coupling at the head before")
+    mark = asyncio.run(read())
     before_rows = emitted_about_old_causes(before)
     for hub in ("ops-hub", "dev-hub"):
         assert cli("rebuild", hub).exit_code == 0
     # Then every reactor has read to the head again: anything a rebuild made them emit would be stored by now.
     wait_until(lambda: _all_couplings_at_head(cli), timeout=30, what="every coupling at the head after")
-    stored = asyncio.run(read(before))
-    new_causes = {e["id"] for e in stored}
+    new_causes = {e["id"] for e in asyncio.run(read(before))}
     emitted = [
-        e for e in stored
+        e for e in asyncio.run(read(mark))
         if e.get("source", "").startswith("vsmesh/couplings/") and e.get("causationid") not in new_causes
     ]  # fmt: skip
     assert emitted == []
