@@ -10,11 +10,10 @@ from typing import Any
 from nats.js import JetStreamContext
 
 from vsmesh.bus.reader import Start, StreamReader
+from vsmesh.bus.streams import HORIZON_STREAMS
 
-STREAMS = ("OPERATIONAL", "TACTICAL", "STRATEGIC", "CONSTITUTIONAL")
 
-
-async def heads(js: JetStreamContext, streams: Iterable[str] = STREAMS) -> dict[str, int]:
+async def heads(js: JetStreamContext, streams: Iterable[str] = HORIZON_STREAMS) -> dict[str, int]:
     return {s: (await js.stream_info(s)).state.last_seq for s in streams}
 
 
