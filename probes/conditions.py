@@ -11,12 +11,16 @@
     [CERTIFICATE_ISSUER] matches ^CN=.*Let's Encrypt
 
 Operators: `==`, `!=`, `<`, `<=`, `>`, `>=`, `contains` (a list holds the value, or a text contains it),
-`matches` (a regular expression searched in the text). A value is a number, a duration, `true`/`false`,
-`null`, or text (quotes optional; they keep leading or trailing spaces). Each probe kind offers its own
-placeholders (`PLACEHOLDERS` below); a probe file naming one its kind does not have is refused at load.
+`matches` (a regular expression searched in the text), and their negations `not contains` and `not matches`.
+A value is a number, a duration, `true`/`false`, `null`, or text (quotes optional; they keep leading or
+trailing spaces). Each probe kind offers its own placeholders (`PLACEHOLDERS` below); a probe file naming one
+its kind does not have is refused at load.
 
-Every evaluation records what was observed, so an event says which condition held or failed and why;
-a placeholder nothing was observed for (no answer at all) fails its condition.
+Every evaluation records what was observed, so an event says which condition held or failed and why.
+A placeholder nothing was observed for (no answer at all, a header not sent) fails every comparison, the
+negative ones too: `[STATUS] != 500` or `[BODY] not contains error` against a refused connection must not
+turn a probe green, since a dead server is not a healthy one. Only `== null` holds on nothing observed: it
+says so explicitly (`[HEADER:Server] == null`, the server names no software).
 """
 
 from __future__ import annotations
@@ -56,7 +60,7 @@ _DURATION = re.compile(r"^(\d+(?:\.\d+)?)(ms|s|m|h|d)$")
 _SECONDS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
 _CONDITION = re.compile(
     r"^\s*\[(?P<name>[A-Z_]+)(?::(?P<arg>[^\]]+))?\](?P<path>\S*)\s+"
-    r"(?P<op>==|!=|<=|>=|<|>|contains|matches)\s+(?P<value>.+?)\s*$"
+    r"(?P<op>==|!=|<=|>=|<|>|(?:not\s+)?contains|(?:not\s+)?matches)\s+(?P<value>.+?)\s*$"
 )
 _PATH_PART = re.compile(r"\.([^.\[\]]+)|\[(\d+)\]")
 
@@ -114,9 +118,9 @@ def parse_condition(text: str, allowed: frozenset[str] | None = None) -> Conditi
         raise ValueError(f"{text!r}: only [BODY] takes a path")
     if path and _PATH_PART.sub("", path):
         raise ValueError(f"{text!r}: a body path is `.key`, `.key[0]`, `.a.b` …")
-    op = found.group("op")
+    op = " ".join(found.group("op").split())  # `not   contains` is `not contains`
     value = _literal(found.group("value"), UNITS[name])
-    if op == "matches":
+    if op.endswith("matches"):
         try:
             re.compile(str(value))
         except re.error as e:
@@ -179,11 +183,14 @@ _ORDER: dict[str, Callable[[Any, Any], bool]] = {
 
 
 def _holds(op: str, seen: Any, wanted: Any) -> bool:
-    if op in ("==", "!="):
-        equal = same_value(seen, wanted)
-        return equal if op == "==" else not equal
+    if op == "==":
+        return same_value(seen, wanted)
     if seen is None:
-        return False
+        return False  # nothing seen proves nothing: a negation must not hold for a server that never answered
+    if op == "!=":
+        return not same_value(seen, wanted)
+    if op.startswith("not "):
+        return not _holds(op.removeprefix("not "), seen, wanted)
     if op == "contains":
         if isinstance(seen, list | tuple | set):
             return any(same_value(item, wanted) for item in seen)

@@ -47,9 +47,33 @@ def test_body_paths_contains_and_matches():
 
 
 def test_nothing_observed_fails_every_comparison():
-    for text in ("[STATUS] == 200", "[STATUS] != 500", "[RESPONSE_TIME] < 300", "[DNS_ANSWER] contains x"):
-        expected = text == "[STATUS] != 500"  # None differs from 500: the only one that holds
-        assert held(text) is expected, text
+    # A refused connection observes nothing: no condition, a negative one least of all, may call it healthy.
+    for text in (
+        "[STATUS] == 200",
+        "[STATUS] != 500",
+        "[RESPONSE_TIME] < 300",
+        "[DNS_ANSWER] contains x",
+        "[BODY] not contains error",
+        "[CERTIFICATE_ISSUER] not matches ^CN=evil",
+        "[HEADER:Server] != nginx",
+        "[BODY].status != down",
+    ):
+        assert held(text) is False, text
+        assert held(text, CONNECTED=False) is False, text  # what a refused connection leaves
+    # Saying explicitly that nothing is there is the one comparison that holds: the header must be absent.
+    assert held("[HEADER:Server] == null", HEADER={"content-type": "text/plain"})
+    assert not held("[HEADER:Server] == null", HEADER={"server": "nginx/1.25"})
+
+
+def test_negated_contains_and_matches_judge_what_was_seen():
+    body = '{"status": "ok", "items": ["a", "b"]}'
+    assert held("[BODY] not contains error", BODY=body)
+    assert not held("[BODY] not contains ok", BODY=body)
+    assert held("[DNS_ANSWER] not contains 10.0.0.9", DNS_ANSWER=["10.0.0.7"])
+    assert not held("[DNS_ANSWER] not contains 10.0.0.7", DNS_ANSWER=["10.0.0.7"])
+    assert held("[CERTIFICATE_ISSUER] not  matches ^CN=evil", CERTIFICATE_ISSUER="O=trustme,CN=x")
+    assert not held("[CERTIFICATE_ISSUER] not matches trustme", CERTIFICATE_ISSUER="O=trustme,CN=x")
+    assert parse_condition("[BODY] not   contains x").op == "not contains"
 
 
 @pytest.mark.parametrize(
@@ -61,6 +85,8 @@ def test_nothing_observed_fails_every_comparison():
         ("[HEADER] == x", "name the header"),
         ("[STATUS].a == 1", "only [BODY] takes a path"),
         ("[BODY] matches (", "not a regular expression"),
+        ("[BODY] not matches (", "not a regular expression"),
+        ("[BODY] not == 1", "no condition"),
     ],
 )
 def test_mistakes_are_named(text, problem):

@@ -177,6 +177,38 @@ gates:
     assert len(evidence) == 2 and all(e["current"] and e["status"] == "green" for e in evidence)
 
 
+async def test_a_negative_condition_against_a_dead_server_is_red_alerts_and_turns_its_gate_red(
+    nc, settings, closed_port, u
+):
+    # "Anything but a server error" must not read as healthy when the server does not answer at all.
+    entity = f"endpoint/dead-{u}"
+    text = f"""
+probes:
+  - name: dead-{u}
+    entity: {entity}
+    kind: http
+    url: http://127.0.0.1:{closed_port}/
+    conditions: ["[STATUS] != 500"]
+gates:
+  - gate: dead-{u}
+    wave: dead-wave-{u}
+    probes: [dead-{u}]
+"""
+    [result] = await runner(nc, settings, text).run_once()
+    assert not result.passed and result.outcomes == [{"condition": "[STATUS] != 500", "held": False, "observed": None}]
+
+    async def red_gate():
+        answer = await ask(nc, "ops-hub", "get_readiness", {"wave": f"dead-wave-{u}"})
+        return answer if answer["gates"][0]["status"] == "red" else None
+
+    gate = await until(lambda: _quiet(red_gate()), "the gate red")
+    assert not gate["may_proceed"] and f"probes failing: dead-{u}" in gate["gates"][0]["note"]
+    [alert] = await until(lambda: alerts_of(nc, entity), "the alert")
+    assert alert["status"] == "raised" and alert["description"].startswith("cannot connect")
+    [evidence] = (await ask(nc, "ops-hub", "get_evidence", {"entity": entity}))["evidence"]
+    assert evidence["status"] == "red"
+
+
 async def _quiet(check):
     try:
         return await check
