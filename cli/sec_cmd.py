@@ -185,14 +185,35 @@ def grant_exception_cmd(
     rule: str = typer.Option(None, "--rule", help="or every finding of this rule (CVE or policy/rule)"),
     service: str = typer.Option(None, "--service", help="with --rule: only on this service"),
     control: str = typer.Option(None, "--compensating-control"),
+    backdate: bool = typer.Option(False, "--backdate", help="record an exception whose expiry date is already past"),
     data_dir: Path | None = DataDir,
     as_json: bool = Json,
 ) -> None:
     """Accept a finding (or a rule) until a date; past it, sec alerts and escalates to canon."""
+    _refuse_a_past_expiry(expires_on, backdate)
     request = {"exception_id": exception_id, "owner": owner, "reason": reason, "expires_on": expires_on,
-               "finding_id": finding, "rule": rule, "service": service, "compensating_control": control}  # fmt: skip
+               "finding_id": finding, "rule": rule, "service": service, "compensating_control": control,
+               "backdate": backdate}  # fmt: skip
     answer = run(ask(settings_from(data_dir), SEC_HUB, "grant_exception", {k: v for k, v in request.items() if v}))
     echo_json(answer) if as_json else typer.echo(f"exception {exception_id} granted until {expires_on}: {answer['id']}")
+
+
+def _refuse_a_past_expiry(expires_on: str, backdate: bool) -> None:
+    """An expiry already past records an exception that accepts nothing: a typo, unless said on purpose."""
+    import datetime as dt
+
+    from vsmesh.cli.context import fail
+
+    try:
+        day = dt.date.fromisoformat(expires_on)
+    except ValueError:
+        raise fail(f"--expires-on {expires_on!r} is no date: write YYYY-MM-DD, e.g. 2026-12-31") from None
+    today = dt.datetime.now(dt.UTC).date()
+    if day < today and not backdate:
+        raise fail(
+            f"--expires-on {day} is already past (today is {today}, UTC): give a future date, "
+            "or add --backdate to record an exception that already expired"
+        )
 
 
 @sec_app.command("rotated")

@@ -91,11 +91,19 @@ class GrantExceptionRequest(WriteRequest):
     rule: str | None = None
     service: str | None = None
     compensating_control: str | None = None
+    backdate: bool = Field(False, description="record an exception whose expiry date is already past")
 
 
 async def grant_exception(ctx: HubContext, request: GrantExceptionRequest) -> dict[str, Any]:
     if not request.finding_id and not request.rule:
         raise ContractError("invalid_request", "an exception needs a finding_id, or a rule (and optionally a service)")
+    today = dt.datetime.now(dt.UTC).date()
+    if request.expires_on < today and not request.backdate:  # a typo'd year would accept nothing, expired at once
+        raise ContractError(
+            "invalid_request",
+            f"expires_on {request.expires_on} is already past (today is {today}, UTC): give a future date, "
+            "or backdate: true to record an exception that already expired",
+        )
     fields = {"exception_id", "owner", "reason", "expires_on", "finding_id", "rule", "service", "compensating_control"}
     data = {k: v for k, v in request.model_dump(mode="json", include=fields).items() if v is not None}
     return await publish_as_caller(ctx, "sec-exception-granted", request, f"exception/{request.exception_id}", data)

@@ -21,7 +21,7 @@ async def test_the_timer_publishes_an_expired_exception_without_anyone_asking(se
         yesterday = (dt.datetime.now(dt.UTC).date() - dt.timedelta(days=1)).isoformat()
         granted = await ask(nc, "sec-hub", "grant_exception",
                             {"exception_id": name, "owner": "ops", "reason": "r", "expires_on": yesterday,
-                             "rule": "CVE-0000-0001"})  # fmt: skip
+                             "rule": "CVE-0000-0001", "backdate": True})  # fmt: skip
         await ask(nc, "sec-hub", "get_exceptions", {"wait_for_seq": {granted["stream"]: granted["seq"]}})
         # The timer's first tick runs at once; its alert arrives through the coupling.
         tasks = start_timed(nc, ["sec-hub"], stop)

@@ -15,6 +15,7 @@ import pytest
 from vsmesh.bus.connection import connect
 from vsmesh.bus.contract_client import ask
 from vsmesh.bus.publisher import Publisher
+from vsmesh.errors import ContractError
 
 HUB = "sec-hub"
 TODAY = dt.datetime.now(dt.UTC).date()
@@ -200,7 +201,7 @@ async def test_an_exception_accepts_until_it_expires_then_alerts_and_escalates_o
         result = await run_cli(
             cli, "sec", "grant-exception", name, "--owner", "railiance-apps", "--reason", "not reachable",
             "--expires-on", expires.isoformat(), "--finding", found[cve]["finding_id"],
-            "--compensating-control", "ingress only",
+            "--compensating-control", "ingress only", *(["--backdate"] if expires < TODAY else []),
         )  # fmt: skip
         assert result.exit_code == 0, result.output
 
@@ -243,6 +244,29 @@ async def test_an_exception_accepts_until_it_expires_then_alerts_and_escalates_o
     canon = (await ask(nc, "canon-hub", "get_escalations", {}))["escalations"]
     assert len([e for e in canon if ended in e["title"]]) == 1
     assert escalations[0]["from_hub"] == HUB and live not in str(canon)
+
+
+async def test_an_expiry_already_past_is_refused_unless_backdated(nc, cli, running_mesh):
+    name, yesterday = f"past-{uuid.uuid4().hex[:6]}", (TODAY - dt.timedelta(days=1)).isoformat()
+    grant = ("sec", "grant-exception", name, "--owner", "ops", "--reason", "r", "--rule", "CVE-0000-0003",
+             "--expires-on", yesterday)  # fmt: skip
+
+    # A date already past is one line naming it and the two ways on; nothing is granted.
+    refused = await run_cli(cli, *grant)
+    assert refused.exit_code == 1
+    line = refused.stderr.strip()
+    assert "\n" not in line and yesterday in line and "future date" in line and "--backdate" in line, line
+    # The hub refuses it too, for a caller that is not the CLI (an agent through the gateway).
+    with pytest.raises(ContractError, match="backdate"):
+        await ask(nc, HUB, "grant_exception", {"exception_id": name, "owner": "ops", "reason": "r",
+                                               "rule": "CVE-0000-0003", "expires_on": yesterday})  # fmt: skip
+
+    # Said on purpose, it is recorded, expired from the start.
+    backdated = await run_cli(cli, *grant, "--backdate", "--json")
+    assert backdated.exit_code == 0, backdated.output
+    seq = json.loads(backdated.stdout)
+    answer = await ask(nc, HUB, "get_exceptions", {"wait_for_seq": {seq["stream"]: seq["seq"]}})
+    assert [e["status"] for e in answer["exceptions"] if e["exception_id"] == name] == ["expired"]
 
 
 async def test_overdue_rotation_is_a_risk_until_the_secret_is_rotated(nc, settings, cli, running_mesh):
