@@ -10,7 +10,8 @@ rare; serialising them costs nothing measurable).
 bytes no longer give its hash), missing (it links to a hash no message has), reordered (it links to an
 earlier message than the one before it) or inserted (no link at all after the chain began). Someone with
 admin rights can still rewrite the whole chain consistently; signed checkpoints (`chain-checkpointed`,
-`vsmesh verify --sign`) and an exported head kept outside the mesh are what catch that.
+`vsmesh verify --sign`), the heads the mesh remembers signing (runtime/signed_heads.py) and an exported
+head kept outside the mesh are what catch that.
 """
 
 from __future__ import annotations

@@ -1,4 +1,5 @@
-"""`vsmesh verify`: walk the constitutional record's hash chain, check its signed checkpoints, sign or export.
+"""`vsmesh verify`: walk the constitutional record's hash chain, check its signed checkpoints and the heads the
+mesh remembers signing, sign or export.
 
 vsmesh verify                              intact: N events, head H, signed at T — or the first break
 vsmesh verify --sign                       sign the current head with the mesh's key (a checkpoint event)
@@ -34,7 +35,7 @@ def verify_cmd(
     reordered event; check every signed checkpoint against it."""
     settings = settings_from(data_dir)
     exported = _read_export(from_checkpoint) if from_checkpoint else None
-    report = run(_verify(settings, stream.upper(), sign=sign, exported=exported, make_key=sign or bool(export)))
+    report = run(_verify(settings, stream.upper(), sign=sign, export=bool(export), exported=exported))
     if export and report["intact"]:
         export.write_text(json.dumps(report["signed_head"], indent=1) + "\n")
         report["exported_to"] = str(export)
@@ -55,13 +56,14 @@ def _read_export(path: Path) -> dict[str, Any]:
 
 
 async def _verify(
-    settings: Settings, stream: str, *, sign: bool, exported: dict[str, Any] | None, make_key: bool
+    settings: Settings, stream: str, *, sign: bool, export: bool, exported: dict[str, Any] | None
 ) -> dict[str, Any]:
     from vsmesh.bus.chain import signature_holds, walk
     from vsmesh.bus.connection import connect
+    from vsmesh.runtime.signed_heads import disagreement, recall, remember
     from vsmesh.runtime.signing import publish_checkpoint, signed_head, signing_key
 
-    key = signing_key(settings.data_dir, create=make_key)
+    key = signing_key(settings.data_dir, create=sign or export)
     trusted = exported["public_key"] if exported else (key.public_hex if key else None)
     nc = await connect(settings, name="vsmesh-verify")
     try:
@@ -78,6 +80,8 @@ async def _verify(
             if problem:
                 break
             signed_at = (seq, cp.head_seq)
+        if problem is None:  # the checkpoints may be gone with the rewrite: the mesh's own memory is not
+            problem = disagreement(walked, await recall(settings, stream))
         if problem is None and exported is not None:
             problem = _check_export(walked, exported)
         report: dict[str, Any] = {
@@ -94,6 +98,8 @@ async def _verify(
             report["signed_head"] = signed_head(key, stream, walked.head.seq, walked.head.hash)
             if sign:
                 report["checkpoint"] = await publish_checkpoint(nc.jetstream(), settings, report["signed_head"])
+            elif export:  # a head handed to an auditor is one the mesh signed: it remembers it too
+                await remember(settings, report["signed_head"])
         report["summary"] = _summary(report, signed_at)
         return report
     finally:

@@ -24,6 +24,7 @@ from vsmesh.bus.chain import CHAINED_STREAM, CHECKPOINT_TYPE, head, signed_bytes
 from vsmesh.bus.creds import write_private
 from vsmesh.bus.publisher import Publisher
 from vsmesh.events.governance import REGISTRY_HUB
+from vsmesh.runtime.signed_heads import remember
 from vsmesh.settings import Settings
 
 log = structlog.get_logger(__name__)
@@ -79,7 +80,9 @@ def signed_head(key: SigningKey, stream: str, seq: int, hash_: str) -> dict[str,
 
 
 async def publish_checkpoint(js: JetStreamContext, settings: Settings, signed: dict[str, Any]) -> dict[str, Any]:
-    """A `chain-checkpointed` event in the registry's namespace; it becomes the chain's next link."""
+    """A `chain-checkpointed` event in the registry's namespace; it becomes the chain's next link. The head is
+    remembered outside the stream first (runtime/signed_heads.py): a forger can drop the event, not that."""
+    await remember(settings, signed)
     publisher = Publisher(js, settings, source="vsmesh/verify")
     fields = ("stream", "head_seq", "head_hash", "public_key", "signature", "key_id")
     subject = f"chain/{signed['stream'].lower()}"

@@ -11,13 +11,16 @@ import json
 import os
 import shutil
 import subprocess
+import uuid
+from collections.abc import Iterator
 
+import asyncpg
 import nats
 import pytest
 from nats.js.api import StreamConfig
 
 from tests.conftest import VSMESH, server_dir
-from vsmesh.bus.chain import HASH, PREV, link, walk
+from vsmesh.bus.chain import CHECKPOINT_TYPE, HASH, PREV, link, walk
 from vsmesh.bus.publisher import Publisher
 from vsmesh.bus.streams import ensure_streams
 from vsmesh.runtime.mesh_state import MeshState, save_state
@@ -39,10 +42,29 @@ def mesh():
     shutil.rmtree(path, ignore_errors=True)
 
 
-def verify(settings: Settings, *args: str) -> tuple[int, dict]:
+@pytest.fixture
+def fresh_database(database_url: str) -> Iterator[str]:
+    """A database of its own in the session's PostgreSQL: the signed heads it remembers are this test's chain's."""
+    name = f"chain_{uuid.uuid4().hex[:8]}"
+
+    async def run(sql: str) -> None:
+        conn = await asyncpg.connect(database_url)
+        try:
+            await conn.execute(sql)
+        finally:
+            await conn.close()
+
+    asyncio.run(run(f"CREATE DATABASE {name}"))
+    yield database_url.replace("/postgres?", f"/{name}?", 1)
+    asyncio.run(run(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+
+
+def verify(settings: Settings, *args: str, database: str | None = None) -> tuple[int, dict]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("VSMESH_")} | {
         "VSMESH_DATA_DIR": str(settings.data_dir)
     }
+    if database:
+        env["VSMESH_DATABASE_URL"] = database
     done = subprocess.run([*VSMESH, "verify", "--json", *args], env=env, capture_output=True, text=True, timeout=60)
     assert "Traceback" not in done.stderr, done.stderr
     return done.returncode, json.loads(done.stdout)
@@ -88,7 +110,9 @@ async def tamper(settings: Settings, how: str) -> None:
             del copied[2]
         elif how == "reordered":
             copied[2], copied[3] = copied[3], copied[2]
-        elif how == "rewritten":  # altered, and every hash after it recomputed: a consistent, forged chain
+        elif how.startswith("rewritten"):  # altered, and every hash after it recomputed: a consistent forgery
+            if how == "rewritten without checkpoints":  # and the signed checkpoints that would tell, gone
+                copied = [c for c in copied if c[0].split(".", 3)[2] != CHECKPOINT_TYPE]
             subject, data, headers = copied[2]
             copied[2] = (subject, data.replace(b"policy ", b"policy X"), headers)
             prev = copied[1][2][HASH]
@@ -146,6 +170,26 @@ def test_a_consistently_rewritten_chain_is_caught_by_the_signed_checkpoint(mesh,
     assert code == 1 and "rewritten" in report["problem"] and "checkpoint at seq 7" in report["problem"]
     code, report = verify(mesh, "--from-checkpoint", str(tmp_path / "head.json"))
     assert code == 1 and "rewritten" in report["problem"]
+
+
+def test_a_rewrite_that_also_drops_the_checkpoints_is_named_from_the_head_the_mesh_remembers(mesh, fresh_database):
+    asyncio.run(record(mesh))
+    # Signing keeps the head outside the stream too: in the data dir and in PostgreSQL.
+    assert verify(mesh, "--sign", database=fresh_database)[0] == 0
+    asyncio.run(tamper(mesh, "rewritten without checkpoints"))
+    forged = asyncio.run(_walk(mesh))
+    assert forged.intact and not forged.checkpoints  # the stream alone: intact, and as if never signed
+
+    # Plain verify names the rewrite from the data dir's memory...
+    code, report = verify(mesh)
+    assert code == 1 and report["problem"].startswith("seq 6: rewritten"), report["problem"]
+    assert "remembered in the data dir" in report["problem"] and "restore CONSTITUTIONAL" in report["problem"]
+    assert report["summary"].startswith("BROKEN CONSTITUTIONAL: seq 6: rewritten") and "\n" not in report["summary"]
+    # ...and from PostgreSQL's when the data dir has none (a verify run elsewhere, or a forger who removed it).
+    (mesh.data_dir / "keys" / "chain-signed-heads.json").unlink()
+    code, report = verify(mesh, database=fresh_database)
+    assert code == 1 and report["problem"].startswith("seq 6: rewritten"), report["problem"]
+    assert "remembered in PostgreSQL" in report["problem"]
 
 
 async def _walk(settings: Settings):
