@@ -15,10 +15,21 @@ import typer
 from vsmesh.cli.context import fail, guarded, settings_from
 from vsmesh.cli.options import DataDir, Json
 from vsmesh.gateway.clients import AgentCredentials, credentials_path
+from vsmesh.settings import Settings
 
 agent_app = typer.Typer(help="Agents and services that call the mesh through the gateway.", no_args_is_help=True)
 user_app = typer.Typer(help="People who sign in at the gateway's local issuer.", no_args_is_help=True)
 gateway_app = typer.Typer(help="The HTTP gateway: tokens and signing keys.", no_args_is_help=True)
+
+
+def mesh_settings(data_dir: Path | None) -> Settings:
+    """Settings of the mesh running from the data dir: its issuer reads the clients, people and keys kept
+    there, so writing them into a data dir no mesh runs from would change nothing anyone uses."""
+    from vsmesh.runtime.mesh_state import running_state
+
+    settings = settings_from(data_dir)
+    running_state(settings.data_dir)
+    return settings
 
 
 @agent_app.command("add")
@@ -35,7 +46,7 @@ def add(
 
     if kind not in ("agent", "service"):
         raise fail(f"--kind {kind!r}: use agent or service")
-    settings = settings_from(data_dir)
+    settings = mesh_settings(data_dir)
     secret = Clients(settings.data_dir).add_client(name, kind)  # type: ignore[arg-type]
     if settings.oidc_issuer:  # the secret is the local issuer's: useless against an outside one
         typer.echo(
@@ -54,8 +65,6 @@ def add(
     path = out or credentials_path(settings.data_dir.resolve(), name)
     write_private(path, msgspec.json.format(msgspec.json.encode(creds)) + b"\n")
     typer.echo(f"{kind} {name} registered; credentials (client id, secret, token URL) written to {path}")
-    if base is None:
-        typer.echo("the token URL is filled in by `vsmesh gateway token` once `vsmesh up` runs")
 
 
 @agent_app.command("list")
@@ -65,7 +74,7 @@ def list_agents(as_json: bool = Json, data_dir: Path | None = DataDir) -> None:
     from vsmesh.cli.output import console, echo_json, table
     from vsmesh.gateway.clients import Clients
 
-    settings = settings_from(data_dir, discover=False)
+    settings = mesh_settings(data_dir)
     clients = sorted(Clients(settings.data_dir).load().clients.values(), key=lambda c: c.client_id)
     rows = [
         {"name": c.client_id, "kind": c.kind, "registered": dt.datetime.fromtimestamp(c.created_at, dt.UTC)}
@@ -83,7 +92,7 @@ def remove(name: str = typer.Argument(...), data_dir: Path | None = DataDir) -> 
     """No new token for this agent from now on; tokens it holds expire within VSMESH_TOKEN_TTL_S."""
     from vsmesh.gateway.clients import Clients
 
-    settings = settings_from(data_dir, discover=False)
+    settings = mesh_settings(data_dir)
     Clients(settings.data_dir).remove_client(name)
     path = credentials_path(settings.data_dir.resolve(), name)
     path.unlink(missing_ok=True)
@@ -102,7 +111,7 @@ def add_user(
     """Let a person sign in at the gateway's login page (the password is stored only as a scrypt hash)."""
     from vsmesh.gateway.clients import Clients
 
-    settings = settings_from(data_dir, discover=False)
+    settings = mesh_settings(data_dir)
     Clients(settings.data_dir).set_person(name, password)
     typer.echo(f"{name} may sign in at the gateway's local issuer")
 
@@ -115,26 +124,11 @@ def token(
     data_dir: Path | None = DataDir,
 ) -> None:
     """Print a fresh access token for the agent (client credentials against the running gateway)."""
-    import httpx
+    from vsmesh.gateway.agent_token import fetch_token, read_credentials, token_url
 
-    settings = settings_from(data_dir)
-    path = creds or credentials_path(settings.data_dir.resolve(), name)
-    if not path.exists():
-        raise fail(f"no credentials file {path}: `vsmesh agent add {name}` writes it")
-    stored = msgspec.json.decode(path.read_bytes(), type=AgentCredentials)
-    url = f"{settings.gateway_url}/token" if settings.gateway_url else stored.token_url
-    if url is None:
-        raise fail("no gateway is running here: start one with `vsmesh up`")
-    try:
-        answer = httpx.post(
-            url, data={"grant_type": "client_credentials"}, auth=(stored.client_id, stored.client_secret)
-        )
-    except httpx.HTTPError as e:
-        raise fail(f"cannot reach the gateway at {url} ({type(e).__name__}): is `vsmesh up` running?") from None
-    body = answer.json()
-    if answer.status_code != 200:
-        raise fail(f"the issuer refused {name}: {body.get('error_description', body.get('error'))}")
-    typer.echo(body["access_token"])
+    settings = mesh_settings(data_dir) if creds is None else settings_from(data_dir)
+    stored = read_credentials(creds or credentials_path(settings.data_dir.resolve(), name), name)
+    typer.echo(fetch_token(stored, token_url(stored, settings.gateway_url)).value)
 
 
 @gateway_app.command("rotate-key")
@@ -148,7 +142,7 @@ def rotate_key(
     """Sign tokens with a new key; older keys stay in the JWKS until the tokens they signed have expired."""
     from vsmesh.gateway.keys import drop_retired, rotate
 
-    settings = settings_from(data_dir, discover=False)
+    settings = mesh_settings(data_dir)
     kid, kept = rotate(settings.data_dir, settings.token_ttl_s)
     typer.echo(f"signing with key {kid}")
     if drop_old:

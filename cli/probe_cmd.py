@@ -84,10 +84,10 @@ async def _identity(settings: Settings, creds: Path | None):
     from vsmesh.gateway.app import GatewayConfig
     from vsmesh.gateway.service_identity import service_identity
     from vsmesh.probes.runner import Identity
-    from vsmesh.runtime.mesh_state import load_state
+    from vsmesh.runtime.mesh_state import load_state, not_running
 
     if not settings.gateway_url:
-        raise fail("no gateway to prove the runner's identity: start the mesh (`vsmesh up`) or set VSMESH_GATEWAY_URL")
+        raise fail(f"no gateway to prove the runner's identity (VSMESH_GATEWAY_URL): {not_running(settings.data_dir)}")
     ours = load_state(settings.data_dir).gateway_url == settings.gateway_url
     config = GatewayConfig.of(settings, settings.gateway_url)
     principal = await service_identity(config, settings.probes_actor, creds=creds, register=ours)

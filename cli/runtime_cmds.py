@@ -142,14 +142,13 @@ def down(data_dir: Path | None = DataDir) -> None:
 
 @guarded
 def env(data_dir: Path | None = DataDir) -> None:
-    """Print `export VSMESH_…` lines for the running mesh: `eval "$(vsmesh env)"`."""
-    settings = settings_from(data_dir)
-    lines = settings.env_lines()
-    if not lines:
-        raise fail(f"no mesh found in {settings.data_dir}: start one with `vsmesh up`")
-    from vsmesh.runtime.mesh_state import load_state
+    """Print `export VSMESH_…` lines for the running mesh, its data dir included: `eval "$(vsmesh env)"`."""
+    from vsmesh.runtime.mesh_state import running_state
+    from vsmesh.settings import GATEWAY_MCP_PATH
 
-    gateway = load_state(settings.data_dir.resolve()).gateway_url
+    settings = settings_from(data_dir)
+    gateway = running_state(settings.data_dir).gateway_url
+    lines = settings.env_lines()
     if gateway:  # a comment: `eval` ignores it, a person reads it
-        lines.append(f"# pages and /metrics: {gateway}")
+        lines.append(f"# pages and /metrics: {gateway}; MCP: {gateway}{GATEWAY_MCP_PATH} (`vsmesh mcp --print-config`)")
     typer.echo("\n".join(lines))

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import msgspec
 
+from vsmesh.errors import MeshNotRunning
 from vsmesh.settings import Settings
 
 STATE_FILE = "mesh.json"
@@ -61,6 +62,29 @@ def pid_alive(pid: int | None) -> bool:
             return f.read().split(") ", 1)[1][0] != "Z"
     except (OSError, IndexError):
         return True
+
+
+def running(state: MeshState) -> bool:
+    """A `vsmesh up` serves from this data dir: it said it was ready and its process lives (a killed one's
+    mesh.json still says ready)."""
+    return state.ready and pid_alive(state.supervisor_pid)
+
+
+def not_running(data_dir: Path) -> MeshNotRunning:
+    """The one line for a command that acts on a data dir's mesh (its users, agents, keys) where none runs."""
+    where = data_dir.resolve()
+    return MeshNotRunning(
+        f"no mesh is running in {where}: start it with `vsmesh up --data-dir {where}`,"
+        " or point VSMESH_DATA_DIR at the running mesh's data dir (`vsmesh env` prints it)"
+    )
+
+
+def running_state(data_dir: Path) -> MeshState:
+    """The state of the mesh running from `data_dir`; `not_running` when none does, before anything is written."""
+    state = load_state(data_dir)
+    if not running(state):
+        raise not_running(data_dir)
+    return state
 
 
 def with_mesh(settings: Settings) -> Settings:

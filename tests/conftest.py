@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import shlex
 import shutil
 import subprocess
 import sys
@@ -183,6 +184,30 @@ def cli(mesh_env: dict[str, str], monkeypatch: pytest.MonkeyPatch):
         return runner.invoke(app, list(args), input=input, catch_exceptions=False)
 
     return invoke
+
+
+@pytest.fixture
+def cli_in(monkeypatch: pytest.MonkeyPatch):
+    """The real CLI in-process as in another terminal, in another directory: `cwd`, and of the `VSMESH_*`
+    variables only `env` (what `eval "$(vsmesh env)"` exported there), none of the session's."""
+    from vsmesh.cli.app import app
+
+    def invoke(env: dict[str, str], cwd: Path, *args: str, input: str | None = None):
+        for key in [k for k in os.environ if k.startswith("VSMESH_")]:
+            monkeypatch.delenv(key)
+        for key, value in env.items():
+            monkeypatch.setenv(key, value)
+        monkeypatch.chdir(cwd)
+        return CliRunner().invoke(app, list(args), input=input, catch_exceptions=False)
+
+    return invoke
+
+
+def exported(printed: str) -> dict[str, str]:
+    """The variables `export NAME='value'` lines set, as a shell's `eval` reads them (comments skipped)."""
+    words = [shlex.split(line, comments=True) for line in printed.splitlines()]
+    pairs = [w[1].split("=", 1) for w in words if w[:1] == ["export"]]
+    return {name: value for name, value in pairs}
 
 
 def wait_until(

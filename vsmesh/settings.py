@@ -7,11 +7,13 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from vsmesh.errors import ConfigError
 
 ENV_PREFIX = "VSMESH_"
+# Where the gateway serves MCP; a user may give this endpoint or the gateway's root for the gateway alike.
+GATEWAY_MCP_PATH = "/mcp"
 _LISTS = ("hubs", "couplings_disabled")  # comma-separated in the environment
 
 
@@ -86,6 +88,15 @@ class Settings(BaseModel):
     )
     token_ttl_s: int = Field(600, gt=0, le=86400, description="lifetime of the local issuer's access tokens, seconds")
 
+    @field_validator("gateway_url")
+    @classmethod
+    def _gateway_root(cls, url: str | None) -> str | None:
+        """The gateway's root, also when given as its MCP endpoint: every path (/token, /mcp) is built on it."""
+        if url is None:
+            return None
+        url = url.strip().rstrip("/")
+        return url.removesuffix(GATEWAY_MCP_PATH).rstrip("/") or None
+
     @classmethod
     def from_env(cls, env: Mapping[str, str], **overrides: object) -> Settings:
         """Build settings from `VSMESH_*` variables; explicit overrides (CLI flags) win."""
@@ -105,8 +116,10 @@ class Settings(BaseModel):
             ) from e
 
     def env_lines(self) -> list[str]:
-        """`export` lines a shell can eval to reach the same mesh."""
+        """`export` lines a shell can eval to reach the same mesh, from any directory: the data dir too, where
+        commands that act on the mesh itself (users, agents, tokens) find it."""
         pairs = {
+            "DATA_DIR": str(self.data_dir.resolve()),
             "NATS_URL": self.nats_url,
             "NATS_USER": self.nats_user,
             "NATS_PASSWORD": self.nats_password,

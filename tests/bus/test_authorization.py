@@ -17,7 +17,7 @@ import pytest
 from nats.js.errors import NotFoundError
 from typer.testing import CliRunner
 
-from tests.conftest import VSMESH, server_dir
+from tests.conftest import VSMESH, exported, server_dir
 from vsmesh.bus.connection import connect
 from vsmesh.bus.creds import GATEWAY_USER, READER_USER, hub_user, load_creds
 from vsmesh.bus.streams import ensure_streams
@@ -42,6 +42,7 @@ def secured():
             nats_password=ADMIN_PASSWORD,
             nats_pid=server.pid,
             nats_port=server.port,
+            supervisor_pid=os.getpid(),  # this test process stands for the `vsmesh up` that owns the server
             ready=True,
         ),
     )
@@ -316,19 +317,31 @@ def test_the_cli_logs_in_as_the_user_the_environment_names(secured):
     assert asyncio.run(last_on(server, "OPERATIONAL", subject)) is not None
 
 
-def test_creds_issue_accepts_the_url_vsmesh_env_prints(secured):
-    _, path = secured
-    exports = vsmesh(path, "env")
-    assert exports.returncode == 0, exports.stderr
-    env = dict(line.removeprefix("export ").split("=", 1) for line in exports.stdout.splitlines())
-    env = {k: v.strip("'") for k, v in env.items()}
-    assert env["VSMESH_NATS_URL"]
-    issued = vsmesh(path, "creds", "issue", "ops-hub", **env)
-    assert issued.returncode == 0, issued.stderr
-    assert msgspec.json.decode(issued.stdout)["user"] == hub_user("ops-hub")
+def test_creds_issue_in_the_environment_vsmesh_env_prints_acts_on_that_mesh(secured, cli_in, tmp_path):
+    server, path = secured
+    exports = cli_in({}, tmp_path, "env", "--data-dir", str(path))
+    assert exports.exit_code == 0, exports.output
+    env = exported(exports.stdout)
+    assert env["VSMESH_NATS_URL"] == server.url and env["VSMESH_DATA_DIR"] == str(path.resolve())
 
-    elsewhere = vsmesh(path, "creds", "issue", "ops-hub", **{**env, "VSMESH_NATS_URL": "nats://10.0.0.1:4222"})
-    assert elsewhere.returncode == 1 and "outside NATS server" in elsewhere.stderr
+    # Only that environment, in another directory: the URL is recognised as the mesh's own, the user made there
+    issued = cli_in(env, tmp_path, "creds", "issue", "ops-hub")
+    assert issued.exit_code == 0, issued.output
+    creds = msgspec.json.decode(issued.stdout)
+    assert creds["user"] == hub_user("ops-hub") and creds["nats_url"] == server.url
+    assert not (tmp_path / ".vsmesh").exists()
+
+    async def publish_as_ops_hub():  # the running server knows the user: it logs in and may publish ops-hub's events
+        nc, _ = await login(server, creds["user"], creds["password"])
+        try:
+            return await nc.jetstream().publish("operational.ops-hub.ops-health-checked._", b"{}", timeout=2)
+        finally:
+            await nc.close()
+
+    assert asyncio.run(publish_as_ops_hub()).stream == "OPERATIONAL"
+
+    elsewhere = cli_in({**env, "VSMESH_NATS_URL": "nats://10.0.0.1:4222"}, tmp_path, "creds", "issue", "ops-hub")
+    assert elsewhere.exit_code == 1 and "outside NATS server" in elsewhere.stderr
 
 
 def test_the_server_log_holds_no_password(secured):
