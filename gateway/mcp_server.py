@@ -48,11 +48,11 @@ from vsmesh.events.governance import REGISTRY_HUB
 from vsmesh.gateway.mandates import CANON_HUB, MandateFollower
 from vsmesh.gateway.principal import Authenticate, Principal
 from vsmesh.gateway.tools import GATEWAY_FIELDS, Tool, catalog
-from vsmesh.settings import Settings
+from vsmesh.settings import GATEWAY_MCP_PATH, Settings
 
 log = structlog.get_logger(__name__)
 
-MCP_PATH = "/mcp"
+MCP_PATH = GATEWAY_MCP_PATH
 REGISTRY_SUBJECT = f"constitutional.{REGISTRY_HUB}.>"
 _PRINCIPAL = "vsmesh.principal"
 _SESSION = "vsmesh.session"

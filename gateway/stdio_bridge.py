@@ -1,13 +1,15 @@
 """`vsmesh mcp --stdio`: a local MCP server on stdin/stdout that forwards every request to the HTTP gateway.
 
-The bridge holds no NATS credentials and decides nothing: it presents the agent's bearer token to the
-gateway, which authenticates, checks mandates and records every call exactly as for a client on HTTP — one
-governed path. Tool-list changes the gateway announces are passed on to the local client.
+The bridge holds no NATS credentials and decides nothing: it presents the agent's bearer token (a given one,
+or one it gets and renews from the agent's credentials file, `gateway/agent_token.py`) to the gateway, which
+authenticates, checks mandates and records every call exactly as for a client on HTTP — one governed path.
+Tool-list changes the gateway announces are passed on to the local client.
 """
 
 from __future__ import annotations
 
 import sys
+from collections.abc import Generator
 
 import anyio
 import httpx2
@@ -48,9 +50,19 @@ async def _forward_changes(upstream: Client, bus: InMemorySubscriptionBus) -> No
             await bus.publish(event)
 
 
-async def bridge(url: str, token: str) -> None:
-    """Serve MCP on stdio until stdin closes, forwarding to the gateway at `url` as the holder of `token`."""
-    headers = {"Authorization": f"Bearer {token}"}
+class Bearer(httpx2.Auth):
+    """A token given as it is: the bridge cannot renew it."""
+
+    def __init__(self, token: str) -> None:
+        self._header = f"Bearer {token}"
+
+    def auth_flow(self, request: httpx2.Request) -> Generator[httpx2.Request, httpx2.Response, None]:
+        request.headers["Authorization"] = self._header
+        yield request
+
+
+async def bridge(url: str, auth: httpx2.Auth) -> None:
+    """Serve MCP on stdio until stdin closes, forwarding to the gateway's MCP endpoint `url` as `auth` proves."""
     refused: list[int] = []
 
     async def watch(response: httpx2.Response) -> None:  # the SDK reports a 401 as a generic error
@@ -58,7 +70,7 @@ async def bridge(url: str, token: str) -> None:
             refused.append(response.status_code)
 
     hooks = {"response": [watch]}
-    async with httpx2.AsyncClient(headers=headers, timeout=httpx2.Timeout(30, read=300), event_hooks=hooks) as http:
+    async with httpx2.AsyncClient(auth=auth, timeout=httpx2.Timeout(30, read=300), event_hooks=hooks) as http:
         try:
             upstream = Client(streamable_http_client(url, http_client=http), cache=None)
             await upstream.__aenter__()

@@ -5,11 +5,15 @@ from __future__ import annotations
 import json
 import os
 import sys
+import uuid
 
+import httpx2
 import pytest
 from mcp import Client, StdioServerParameters
 from mcp.client.stdio import stdio_client
+from mcp.client.streamable_http import streamable_http_client
 
+from tests.conftest import exported
 from vsmesh.events import decode_event
 
 
@@ -45,16 +49,46 @@ async def test_the_stdio_bridge_is_governed_like_http(gateway, canon, nc, agent_
 async def test_the_bridge_with_a_refused_token_says_so(gateway, tmp_path):
     errors = tmp_path / "bridge.err"
     with errors.open("w") as errlog, pytest.raises(Exception):  # noqa: B017 - whatever the SDK makes of an EOF
-        async with Client(stdio_client(bridge(gateway.url, "not-a-token"), errlog=errlog), cache=None):
+        # Given the gateway's root, not its /mcp endpoint: the bridge takes either.
+        async with Client(stdio_client(bridge(gateway.base, "not-a-token"), errlog=errlog), cache=None):
             pass
     assert "refused the token (401)" in errors.read_text()
 
 
-def test_print_config_names_the_bridge_and_the_token(cli, gateway):
-    done = cli("mcp", "--print-config", "deploy-bot", "--url", gateway.url)
+async def test_the_printed_client_config_works_as_printed(cli, cli_in, running_mesh, session_dir, tmp_path):
+    # With the environment `vsmesh env` printed for the session's mesh (its gateway's root URL), elsewhere
+    printed = exported(cli("env", "--data-dir", str(session_dir / "up")).stdout)
+    agent = f"config-bot-{uuid.uuid4().hex[:6]}"
+    assert cli_in(printed, tmp_path, "agent", "add", agent).exit_code == 0
+    done = cli_in(printed, tmp_path, "mcp", "--print-config", agent)
     assert done.exit_code == 0, done.output
     config = json.loads(done.stdout)["mcpServers"]
-    stdio = config["vsmesh-deploy-bot"]
-    assert stdio["args"][-4:] == ["mcp", "--stdio", "--url", gateway.url]
-    assert "VSMESH_GATEWAY_TOKEN" in stdio["env"] and config["vsmesh-deploy-bot-http"]["url"] == gateway.url
-    assert "vsmesh gateway token deploy-bot" in stdio["env"]["VSMESH_GATEWAY_TOKEN"]  # how to get one
+    assert "lives" in done.stderr  # how long the HTTP entry's token holds, beside (never inside) the JSON
+
+    # The HTTP entry, its URL and headers as printed, to the SDK's own client
+    http = config[f"vsmesh-{agent}-http"]
+    assert http["type"] == "http"
+    async with httpx2.AsyncClient(headers=http["headers"], timeout=30) as h:
+        async with Client(streamable_http_client(http["url"], http_client=h), cache=None) as client:
+            assert "ops-hub__get_incidents" in {t.name for t in (await client.list_tools()).tools}
+
+    # The stdio entry, its command, args and env as printed (no more of ours: only what the SDK passes on)
+    stdio = config[f"vsmesh-{agent}"]
+    entry = StdioServerParameters(command=stdio["command"], args=stdio["args"], env=stdio.get("env"))
+    async with Client(stdio_client(entry), cache=None) as client:
+        assert "ops-hub__get_incidents" in {t.name for t in (await client.list_tools()).tools}
+
+
+def test_print_config_takes_the_gateways_root_or_its_mcp_endpoint_alike(
+    cli, cli_in, running_mesh, session_dir, tmp_path
+):
+    printed = exported(cli("env", "--data-dir", str(session_dir / "up")).stdout)
+    agent = f"url-bot-{uuid.uuid4().hex[:6]}"
+    assert cli_in(printed, tmp_path, "agent", "add", agent).exit_code == 0
+    root = printed["VSMESH_GATEWAY_URL"]  # the printed config test gives this one, from the environment
+    urls = set()
+    for given in (f"{root}/", f"{root}/mcp"):
+        shown = cli_in(printed, tmp_path, "mcp", "--print-config", agent, "--url", given)
+        config = json.loads(shown.stdout)["mcpServers"]
+        urls |= {config[f"vsmesh-{agent}-http"]["url"], config[f"vsmesh-{agent}"]["args"][-3]}
+    assert urls == {f"{root}/mcp"}
