@@ -1,0 +1,151 @@
+"""The built package on its own: the wheel the Dockerfile's `pip install .` makes, installed into a venv away
+from this checkout, starts `vsmesh up` and serves every page (an editable install hides a missing data file)."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import tomllib
+from pathlib import Path
+
+import httpx
+import psutil
+import pytest
+
+from tests.conftest import server_dir, wait_until
+from vsmesh.gateway.pages import PAGES
+from vsmesh.runtime.mesh_state import load_state
+
+CHECKOUT = Path(__file__).resolve().parents[1]
+UV = Path(sys.executable).parent / "uv"
+
+
+def docker_context(to: Path) -> Path:
+    """What the Dockerfile copies before `pip install .`, copied to `to` (its COPY lines, in order)."""
+    for line in (CHECKOUT / "Dockerfile").read_text().splitlines():
+        if not line.startswith("COPY "):
+            continue
+        *sources, dest = line.split()[1:]
+        for source in sources:
+            src = CHECKOUT / source
+            if src.is_dir():
+                shutil.copytree(src, to / dest, ignore=shutil.ignore_patterns("__pycache__"))
+            else:
+                (to / dest).mkdir(parents=True, exist_ok=True)
+                shutil.copy2(src, to / dest / src.name)
+    return to
+
+
+def build_and_install(source: Path, root: Path) -> Path:
+    """The wheel of `source`, installed into a fresh venv under `root`; returns the venv's bin dir.
+
+    uv (the Makefile installs it into .venv) takes seconds from its cache; pip where uv is absent."""
+    dist, venv = root / "dist", root / "venv"
+    base = str(Path(sys.base_prefix) / "bin" / "python3")
+    if UV.exists():
+        run([str(UV), "build", "--wheel", "--quiet", "--out-dir", str(dist), str(source)])
+        run([str(UV), "venv", "--quiet", "--python", base, str(venv)])
+        python = str(venv / "bin" / "python")
+        run([str(UV), "pip", "install", "--quiet", "--python", python, *map(str, dist.glob("*.whl"))])
+    else:
+        run([sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "--wheel-dir", str(dist), str(source)])
+        run([base, "-m", "venv", str(venv)])
+        run([str(venv / "bin" / "pip"), "install", "--quiet", *map(str, dist.glob("*.whl"))])
+    return venv / "bin"
+
+
+def run(args: list[str]) -> None:
+    done = subprocess.run(args, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, f"{' '.join(args)} failed:\n{done.stdout[-2000:]}{done.stderr[-2000:]}"
+
+
+def package_files() -> list[str]:
+    """Every file of the package's folders (pyproject.toml's package-dir), as the installed package names it:
+    a module of a subpackage missing from `packages` or a template missing from `package-data` is left out."""
+    setuptools = tomllib.loads((CHECKOUT / "pyproject.toml").read_text())["tool"]["setuptools"]
+    found = set()
+    for package, folder in setuptools["package-dir"].items():
+        for path in (CHECKOUT / folder).rglob("*"):
+            if path.is_file() and "__pycache__" not in path.parts:
+                found.add(str(Path(*package.split("."), path.relative_to(CHECKOUT / folder))))
+    return sorted(found)
+
+
+def clean_env(data_dir: Path) -> dict[str, str]:
+    """The environment of someone who only installed the wheel: nothing names the checkout or its venv."""
+    keep = {k: v for k, v in os.environ.items() if k in ("HOME", "LANG", "LC_ALL", "TMPDIR", "USER")}
+    path = [p for p in os.environ.get("PATH", "/usr/bin:/bin").split(os.pathsep) if not p.startswith(str(CHECKOUT))]
+    # Where this machine keeps PostgreSQL as root, as the session's own servers are told.
+    machine = {k: v for k, v in os.environ.items() if k in ("VSMESH_POSTGRES_HOME", "VSMESH_POSTGRES_USER")}
+    return {**keep, **machine, "PATH": os.pathsep.join(path), "VSMESH_DATA_DIR": str(data_dir)}
+
+
+def mesh_processes(data_dir: Path) -> list[dict]:
+    return [
+        p.info for p in psutil.process_iter(["pid", "cmdline"]) if str(data_dir) in " ".join(p.info["cmdline"] or [])
+    ]
+
+
+@pytest.fixture
+def root():
+    path = server_dir()
+    yield path
+    shutil.rmtree(path, ignore_errors=True)
+
+
+@pytest.mark.timeout(300)  # the wait for `up` names what it saw before this bound ends the test
+def test_the_installed_wheel_starts_and_serves_every_page(root):
+    bin_dir = build_and_install(docker_context(root / "src"), root)
+    shutil.rmtree(root / "src")  # nothing may need the sources it was built from
+    site = next((root / "venv" / "lib").glob("python3*/site-packages"))
+    missing = [name for name in package_files() if not (site / name).is_file()]
+    assert not missing, f"files the wheel left out (pyproject.toml packages, package-data): {missing}"
+
+    work = root / "work"  # the working directory, and the default data dir `.vsmesh` in it
+    work.mkdir()
+    data_dir = work / ".vsmesh"
+    out = root / "up.out"
+    with out.open("wb") as sink:  # `vsmesh up` as it comes, on a fresh data dir: the demo and shipped manifests too
+        proc = subprocess.Popen(
+            [str(bin_dir / "vsmesh"), "up"], cwd=work, env=clean_env(data_dir), stdout=sink, stderr=subprocess.STDOUT
+        )
+    try:
+        mine = lambda: (s := load_state(data_dir)).ready and s.supervisor_pid == proc.pid  # noqa: E731
+        wait_until(mine, timeout=180, what="the installed vsmesh up", proc=proc, log=out)
+        assert "Traceback" not in out.read_text(errors="replace")
+        fetch_everything(load_state(data_dir).gateway_url)
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(60) == 0, out.read_text(errors="replace")[-2000:]
+        assert mesh_processes(data_dir) == []
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(30)
+        subprocess.run([str(bin_dir / "vsmesh"), "down"], cwd=work, env=clean_env(data_dir), capture_output=True)
+
+
+def fetch_everything(url: str) -> None:
+    """Every page and static file the gateway serves, and /metrics, each answering with its real content."""
+    with httpx.Client(base_url=url, timeout=30) as client:
+
+        def get(path: str, *shown: str) -> httpx.Response:
+            answer = client.get(path)
+            assert answer.status_code == 200, (path, answer.status_code, answer.text[-1000:])
+            for text in shown:
+                assert text in answer.text, (path, text, answer.text[-2000:])
+            return answer
+
+        get("/", *(p.title for p in PAGES.values()))
+        pages = {p.slug: get(f"/{p.slug}", p.title, *p.hubs).text for p in PAGES.values()}
+        for static in sorted((CHECKOUT / "gateway" / "static").iterdir()):
+            assert get(f"/static/{static.name}").content == static.read_bytes(), static.name
+        # An event of the demo, as a page links to it, with its causation chain.
+        event = re.search(r'href="(/event/[^"]+)"', "".join(pages.values()))
+        assert event, "no page links to an event"
+        get(event.group(1), event.group(1).removeprefix("/event/"))
+        metrics = get("/metrics").text
+        assert re.search(r"^vsmesh_\w+", metrics, re.MULTILINE), metrics[:2000]
