@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+import time
 import uuid
 
 import httpx2
@@ -15,6 +16,9 @@ from mcp.client.streamable_http import streamable_http_client
 
 from tests.conftest import exported
 from vsmesh.events import decode_event
+from vsmesh.gateway.agent_token import AccessToken, RenewingBearer
+from vsmesh.gateway.clients import AgentCredentials, Clients
+from vsmesh.runtime.mesh_state import load_state
 
 
 def bridge(url: str, token: str) -> StdioServerParameters:
@@ -92,3 +96,29 @@ def test_print_config_takes_the_gateways_root_or_its_mcp_endpoint_alike(
         config = json.loads(shown.stdout)["mcpServers"]
         urls |= {config[f"vsmesh-{agent}-http"]["url"], config[f"vsmesh-{agent}"]["args"][-3]}
     assert urls == {f"{root}/mcp"}
+
+
+async def test_the_bridges_token_is_renewed_before_its_end_and_when_refused(running_mesh, session_dir):
+    up = session_dir / "up"
+    url = load_state(up).gateway_url
+    name = f"renew-bot-{uuid.uuid4().hex[:6]}"
+    secret = Clients(up).add_client(name, "agent")
+    stored = AgentCredentials(client_id=name, client_secret=secret, token_url=f"{url}/token", issuer=url, kind="agent")
+
+    async def whoami(first: AccessToken) -> tuple[str, list[tuple[str, int]]]:
+        sent: list[tuple[str, int]] = []  # each attempt's bearer and the gateway's answer
+
+        async def seen(response: httpx2.Response) -> None:
+            sent.append((response.request.headers["Authorization"].removeprefix("Bearer "), response.status_code))
+
+        auth = RenewingBearer(stored, stored.token_url, first=first)
+        async with httpx2.AsyncClient(auth=auth, event_hooks={"response": [seen]}, timeout=30) as http:
+            return (await http.get(f"{url}/whoami")).json()["subject"], sent
+
+    # A token about to end is replaced before it is ever sent
+    subject, sent = await whoami(AccessToken("about-to-end", time.monotonic() + 1))
+    assert subject == name and [code for _, code in sent] == [200] and sent[0][0] != "about-to-end"
+
+    # One the gateway refuses (a rotated key, say) is replaced once and the request sent again
+    subject, sent = await whoami(AccessToken("refused", time.monotonic() + 600))
+    assert subject == name and [code for _, code in sent] == [401, 200] and sent[0][0] == "refused"
