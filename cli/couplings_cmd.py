@@ -8,20 +8,26 @@ from typing import TYPE_CHECKING, Any
 import typer
 
 from vsmesh.cli.context import run, settings_from
-from vsmesh.cli.options import DataDir, Json
-from vsmesh.cli.output import _cell, console, echo_json, table
+from vsmesh.cli.options import DataDir, Json, Wide
+from vsmesh.cli.output import _cell, console, echo_json, last_errors, show, table
 from vsmesh.settings import Settings
 
 if TYPE_CHECKING:
     from rich.tree import Tree
 
 
-def couplings(data_dir: Path | None = DataDir, as_json: bool = Json) -> None:
-    """Every coupling: from → to, enabled, position, lag, events emitted and its last error."""
+def couplings(data_dir: Path | None = DataDir, as_json: bool = Json, wide: bool = Wide) -> None:
+    """Every coupling: from → to, lag, events emitted and its last error (--wide: enabled and positions too)."""
     settings = settings_from(data_dir)
     rows = run(coupling_rows(settings))
     if as_json:
         echo_json(rows)
+        return
+    if not wide:  # hubs without their "-hub" and errors under the table: 80 columns hold the longest name
+        cells = [[r["name"], f"{_short(r['from'])} → {_short(r['to'])}", "off" if not r["enabled"] else
+                  "-" if r["lag"] is None else r["lag"], r["emitted"]] for r in rows]  # fmt: skip
+        show(table("couplings", ["coupling", "from → to", "lag", "emitted"], cells, whole=["coupling"]))
+        last_errors((r["name"], r["last_error"]) for r in rows)
         return
     cells = [
         [
@@ -36,9 +42,11 @@ def couplings(data_dir: Path | None = DataDir, as_json: bool = Json) -> None:
         for r in rows
     ]
     columns = ["coupling", "from → to", "enabled", "position", "lag", "emitted", "last error"]
-    shown = table("couplings", columns, cells)
-    shown.columns[0].no_wrap = True
-    console.print(shown)
+    show(table("couplings", columns, cells, whole=["coupling"]), wide=True)
+
+
+def _short(hub: str) -> str:
+    return hub.removesuffix("-hub")
 
 
 async def coupling_rows(settings: Settings) -> list[dict[str, Any]]:

@@ -8,8 +8,8 @@ from typing import TYPE_CHECKING, Any
 import typer
 
 from vsmesh.cli.context import run, settings_from
-from vsmesh.cli.options import DataDir, Json
-from vsmesh.cli.output import console, echo_json, table
+from vsmesh.cli.options import DataDir, Json, Wide
+from vsmesh.cli.output import console, echo_json, show_table, table
 from vsmesh.errors import ConfigError, ContractError
 from vsmesh.settings import Settings
 
@@ -162,7 +162,7 @@ def _vsm(h: dict[str, Any]) -> str:
 
 
 @hub_app.command("list")
-def list_hubs(data_dir: Path | None = DataDir, as_json: bool = Json) -> None:
+def list_hubs(data_dir: Path | None = DataDir, as_json: bool = Json, wide: bool = Wide) -> None:
     """Every registered hub: identity, VSM classification, active manifest version, vocabulary size, widgets."""
     answer = run(_ask_registry(settings_from(data_dir), "list_hubs"))
     if as_json:
@@ -175,7 +175,8 @@ def list_hubs(data_dir: Path | None = DataDir, as_json: bool = Json) -> None:
         rows.append([h["slug"], h.get("name"), _vsm(h), h.get("hub_kind"), m.get("revision"),
                      len(v.get("event_types", [])), len(v.get("widget_types", [])), h.get("widgets")])  # fmt: skip
     columns = ["hub", "name", "VSM", "kind", "manifest", "event types", "widget types", "widgets"]
-    console.print(table("registered hubs", columns, rows))
+    keep = ["hub", "name", "VSM", "manifest", "widgets"]
+    show_table("registered hubs", columns, rows, keep=keep, wide=wide, whole=["hub"])
 
 
 @hub_app.command("show")

@@ -8,8 +8,8 @@ from typing import Any
 import typer
 
 from vsmesh.cli.context import run, settings_from
-from vsmesh.cli.options import DataDir, Json
-from vsmesh.cli.output import console, echo_json, table
+from vsmesh.cli.options import DataDir, Json, Wide
+from vsmesh.cli.output import console, duration, echo_json, show_table, table
 from vsmesh.settings import Settings
 
 ops_app = typer.Typer(help="ops-hub: what runs where, its health, and migration readiness.", no_args_is_help=True)
@@ -41,6 +41,7 @@ def services(
     offset: int = typer.Option(None, "--offset", min=0, help="skip this many services first"),
     data_dir: Path | None = DataDir,
     as_json: bool = Json,
+    wide: bool = Wide,
 ) -> None:
     """What runs where, why, who owns it, how it is reached, and what proves it healthy (one page of them)."""
     settings = settings_from(data_dir)
@@ -50,23 +51,23 @@ def services(
     if as_json:
         echo_json(answer)
         return
-    rows = [_service_row(s) for s in answer["services"]]
+    rows = [_service_row(s, wide) for s in answer["services"]]
     columns = ["service", "health", "environment", "runs on", "owner", "why", "reached via", "evidence", "cost"]
-    shown = table("ops-hub services", columns, rows)
-    for column in shown.columns[:2]:  # a name or health folded over lines is hard to read and to grep
-        column.no_wrap = True
-    console.print(shown)
+    keep = ["service", "health", "environment", "runs on", "evidence"]
+    # A name or health folded over lines is hard to read and to grep.
+    show_table("ops-hub services", columns, rows, keep=keep, wide=wide, whole=["service", "health"])
     total, first = answer.get("services_total", len(rows)), offset or 0
     if len(rows) < total:  # one page of them: say where it is and how to see the next
         more = f"; the next with --offset {answer['next_offset']}" if answer.get("next_offset") else ""
         console.print(f"services {first + 1}–{first + len(rows)} of {total}{more}", highlight=False)
 
 
-def _service_row(s: dict[str, Any]) -> list[Any]:
+def _service_row(s: dict[str, Any], wide: bool) -> list[Any]:
     place = (s["host"] or "") + (f" ({s['namespace']})" if s["namespace"] else "")
     reach = [e["url"] or e["name"] for e in s["endpoints"]] + [f"{p['type']}: {p['target']}" for p in s["access_paths"]]
     proof = [f"{e['kind']} {e['status']} ({_age(e['age_minutes'])})" for e in s["evidence"]] + _cert_and_backup(s)
-    name = s["name"] if s["catalogued"] else f"{s['name']} (uncatalogued)"
+    mark = " (uncatalogued)" if wide else "\n(uncatalogued)"  # under the name: the column stays as narrow as names
+    name = s["name"] if s["catalogued"] else s["name"] + mark
     return [
         name,
         _health(s["status"]),
@@ -85,20 +86,14 @@ def _cert_and_backup(s: dict[str, Any]) -> list[str]:
     lines = []
     if s.get("tls_days_left") is not None:
         days = s["tls_days_left"]
-        lines.append(f"[{'red' if days < 14 else 'green'}]certificate {days:.0f} d left[/]")
+        lines.append(f"[{'red' if days < 14 else 'green'}]certificate {duration(days * 86_400)} left[/]")
     if s.get("backup_age_hours") is not None:
         lines.append(f"backup {_age(s['backup_age_hours'] * 60)}")
     return lines
 
 
 def _age(minutes: float | None) -> str:
-    if minutes is None:
-        return "no time"
-    if minutes < 60:
-        return f"{minutes:.0f} min ago"
-    if minutes < 2880:
-        return f"{minutes / 60:.0f} h ago"
-    return f"{minutes / 1440:.0f} d ago"
+    return "no time" if minutes is None else f"{duration(round(minutes * 60))} ago"
 
 
 @ops_app.command("readiness")

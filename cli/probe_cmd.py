@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import datetime as dt
 import os
+import re
 import signal
 from pathlib import Path
 from typing import Any
@@ -13,8 +14,8 @@ from typing import Any
 import typer
 
 from vsmesh.cli.context import fail, run, settings_from
-from vsmesh.cli.options import DataDir, Json
-from vsmesh.cli.output import console, echo_json, table
+from vsmesh.cli.options import DataDir, Json, Wide
+from vsmesh.cli.output import console, duration, echo_json, show_table
 from vsmesh.settings import Settings
 
 probe_app = typer.Typer(help="Probes: evidence that collects itself (http, tls, tcp, dns, postgres, backup, k8s).")
@@ -42,6 +43,7 @@ def run_cmd(
     ),
     data_dir: Path | None = DataDir,
     as_json: bool = Json,
+    wide: bool = Wide,
 ) -> None:
     """Run the probes on their schedules (Ctrl-C stops), publishing each result as ops-hub evidence, as the
     service identity a token of the gateway's issuer proves (VSMESH_PROBES_ACTOR, `vsmesh agent add … --kind
@@ -55,7 +57,9 @@ def run_cmd(
     if as_json:
         echo_json([{k: v for k, v in zip(_RESULT_COLUMNS, row, strict=True)} for row in rows])
         return
-    console.print(table("probe results", list(_RESULT_COLUMNS), [[*r[:3], _colour(r[3]), *r[4:]] for r in rows]))
+    cells = [[*r[:3], _colour(r[3]), *r[4:]] for r in (_result_row(result, human=True) for result in results)]
+    keep = ["probe", "passed", "why"]
+    show_table("probe results", list(_RESULT_COLUMNS), cells, keep=keep, wide=wide, whole=["probe", "event"])
 
 
 def _read(path: Path):
@@ -72,10 +76,28 @@ def _read(path: Path):
 _RESULT_COLUMNS = ("probe", "kind", "entity", "passed", "why", "event")
 
 
-def _result_row(result) -> list[Any]:
-    failed = [f"{o['condition']} (saw {o['observed']!r})" for o in result.outcomes if not o["held"]]
+def _result_row(result, human: bool = False) -> list[Any]:
+    failed = _failed(result.outcomes, human)
     why = "; ".join(([result.observation.error] if result.observation.error else []) + failed)
     return [result.probe.name, result.probe.kind, result.probe.entity, result.passed, why, result.event_id]
+
+
+def _failed(outcomes: list[dict[str, Any]], human: bool) -> list[str]:
+    """The conditions that failed with what was seen; `human` (a table): a duration as `3d`, not 259200."""
+    return [f"{o['condition']} (saw {_seen(o, human)})" for o in outcomes if not o["held"]]
+
+
+_PLACEHOLDER = re.compile(r"^\s*\[([A-Z_]+)")
+
+
+def _seen(outcome: dict[str, Any], human: bool) -> str:
+    from vsmesh.probes.conditions import UNITS
+
+    value, named = outcome["observed"], _PLACEHOLDER.match(outcome["condition"])
+    unit = UNITS.get(named.group(1)) if named else None
+    if human and unit and isinstance(value, int | float) and not isinstance(value, bool):
+        return duration(value / 1000 if unit == "ms" else value)
+    return repr(value)
 
 
 async def _identity(settings: Settings, creds: Path | None):
@@ -134,11 +156,12 @@ def list_cmd(
     path: Path | None = ProbeFileArg,
     data_dir: Path | None = DataDir,
     as_json: bool = Json,
+    wide: bool = Wide,
 ) -> None:
     """Each probe of the file with its last result on ops-hub and its age."""
     settings = settings_from(data_dir)
     probes = _read(_file(path, settings))
-    found = run(_last_results(probes, settings))
+    found = run(_last_results(probes, settings, human=not as_json))
     if as_json:
         echo_json(found)
         return
@@ -147,17 +170,19 @@ def list_cmd(
             f["probe"],
             f["kind"],
             f["entity"],
-            f"{f['interval_s']:g} s",
+            duration(f["interval_s"]),
             _colour(f["passed"]),
             _age(f["age_s"]),
             f["summary"],
         ]
         for f in found
     ]
-    console.print(table("probes", ["probe", "kind", "entity", "every", "last result", "age", "evidence"], rows))
+    columns = ["probe", "kind", "entity", "every", "last result", "age", "evidence"]
+    keep = ["probe", "every", "last result", "age", "evidence"]
+    show_table("probes", columns, rows, keep=keep, wide=wide, whole=["probe"])
 
 
-async def _last_results(probes, settings: Settings) -> list[dict[str, Any]]:
+async def _last_results(probes, settings: Settings, human: bool = False) -> list[dict[str, Any]]:
     from vsmesh.bus.connection import connect
     from vsmesh.bus.contract_client import ask
 
@@ -169,11 +194,12 @@ async def _last_results(probes, settings: Settings) -> list[dict[str, Any]]:
     finally:
         await nc.close()
     now = dt.datetime.now(dt.UTC)
-    return [_last(p, by_entity[p.entity], now) for p in probes.probes]
+    return [_last(p, by_entity[p.entity], now, human) for p in probes.probes]
 
 
-def _last(probe, rows: list[dict[str, Any]], now: dt.datetime) -> dict[str, Any]:
-    """The probe's latest evidence among its entity's rows (another probe of the same entity has its own)."""
+def _last(probe, rows: list[dict[str, Any]], now: dt.datetime, human: bool = False) -> dict[str, Any]:
+    """The probe's latest evidence among its entity's rows (another probe of the same entity has its own);
+    `human`: its summary for a table, durations as `3d`."""
     mine = [r for r in rows if _probe_name(r) == probe.name]
     latest = max(mine, key=lambda r: r["at"] or "", default=None)
     at = dt.datetime.fromisoformat(latest["at"]) if latest and latest["at"] else None
@@ -185,16 +211,16 @@ def _last(probe, rows: list[dict[str, Any]], now: dt.datetime) -> dict[str, Any]
         "passed": None if latest is None else latest["status"] == "green",
         "at": at,
         "age_s": round((now - at).total_seconds(), 1) if at else None,
-        "summary": _why(latest) if latest else None,
+        "summary": _why(latest, human) if latest else None,
         "event_id": latest["event_id"] if latest else None,
         "actor": latest["actor"] if latest else None,  # the runner's verified identity
     }
 
 
-def _why(row: dict[str, Any]) -> str:
+def _why(row: dict[str, Any], human: bool = False) -> str:
     """The evidence's summary, and for a failure the error and the conditions that failed with what was seen."""
     probe = ((row.get("detail") or {}).get("metadata") or {}).get("probe") or {}
-    failed = [f"{c['condition']} (saw {c['observed']!r})" for c in probe.get("conditions", []) if not c["held"]]
+    failed = _failed(probe.get("conditions", []), human)
     return "; ".join([row["summary"], *([probe["error"]] if probe.get("error") else []), *failed])
 
 
@@ -204,10 +230,4 @@ def _probe_name(row: dict[str, Any]) -> str | None:
 
 
 def _age(seconds: float | None) -> str:
-    if seconds is None:
-        return ""
-    if seconds < 120:
-        return f"{seconds:.0f} s ago"
-    if seconds < 7200:
-        return f"{seconds / 60:.0f} min ago"
-    return f"{seconds / 3600:.1f} h ago"
+    return "" if seconds is None else f"{duration(round(seconds))} ago"

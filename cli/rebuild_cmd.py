@@ -15,8 +15,8 @@ from typing import TYPE_CHECKING, Any
 import typer
 
 from vsmesh.cli.context import run, settings_from
-from vsmesh.cli.options import DataDir, Json
-from vsmesh.cli.output import console, echo_json, table
+from vsmesh.cli.options import DataDir, Json, Wide
+from vsmesh.cli.output import echo_json, show_table
 from vsmesh.errors import ConfigError
 from vsmesh.settings import Settings
 
@@ -65,11 +65,12 @@ def rebuild_cmd(
     ),
     data_dir: Path | None = DataDir,
     as_json: bool = Json,
+    wide: bool = Wide,
 ) -> None:
     """Rebuild a hub from the log while it keeps answering (progress bar on a terminal, log lines otherwise)."""
     settings = settings_from(data_dir)
     if list_copies:
-        _show_builds(run(_list(settings)), as_json)
+        _show_builds(run(_list(settings)), as_json, wide)
         return
     if drop:
         run(_drop(settings, drop))
@@ -310,7 +311,7 @@ def _what_if(without: str) -> str:
     return msgspec.json.decode(without, type=Without).describe()
 
 
-def _show_builds(builds: list[BuildInfo], as_json: bool) -> None:
+def _show_builds(builds: list[BuildInfo], as_json: bool, wide: bool) -> None:
     rows = [
         {
             "name": b.name if b.kind == "point-in-time" and b.finished_at else None,
@@ -330,7 +331,9 @@ def _show_builds(builds: list[BuildInfo], as_json: bool) -> None:
         return
     columns = ["name", "hub", "until", "source", "built", "state"]
     cells = [
-        [r["name"] or "-", r["hub"], r["until"], r["source"], r["finished_at"] or r["started_at"], r["state"]]
+        [r["name"] or "-", r["hub"], r["until"], r["source"], r["finished_at"] or r["started_at"],
+         r["state"] if wide else r["state"].split(" (")[0]]
         for r in rows
-    ]
-    console.print(table("point-in-time copies and interrupted rebuilds", columns, cells))
+    ]  # fmt: skip
+    title = "point-in-time copies and interrupted rebuilds"
+    show_table(title, columns, cells, keep=["name", "hub", "until", "built", "state"], wide=wide, whole=["name"])

@@ -1,4 +1,5 @@
-"""`vsmesh status`: every stream, and every hub's projector (position, head, lag, rate, last error, snapshot)."""
+"""`vsmesh status`: every stream, and every hub's projector (position, head, lag, rate, last error, snapshot);
+what it prints is cli/status_tables.py's."""
 
 from __future__ import annotations
 
@@ -8,8 +9,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from vsmesh.cli.context import run, settings_from
-from vsmesh.cli.options import DataDir, Json
-from vsmesh.cli.output import console, echo_json, table
+from vsmesh.cli.options import DataDir, Json, Wide
+from vsmesh.cli.output import echo_json
 from vsmesh.settings import Settings
 
 if TYPE_CHECKING:
@@ -19,10 +20,11 @@ if TYPE_CHECKING:
     from vsmesh.projectors.status import ProjectorReport
 
 
-def status(data_dir: Path | None = DataDir, as_json: bool = Json) -> None:
-    """Streams (messages, bytes, sequences, retention) and projectors (position, head, lag, events/s, errors,
-    and whether a revert re-folds only the entities it touches or the whole hub)."""
+def status(data_dir: Path | None = DataDir, as_json: bool = Json, wide: bool = Wide) -> None:
+    """Streams, one line per hub (worst lag, quarantined, reverts, where it runs), per coupling and per timed
+    check; --wide: every projector's position, head, lag, events/s, errors and snapshot per stream."""
     from vsmesh.cli.couplings_cmd import coupling_rows
+    from vsmesh.cli.status_tables import show_status
 
     settings = settings_from(data_dir)
     result = run(_status(settings))
@@ -32,75 +34,7 @@ def status(data_dir: Path | None = DataDir, as_json: bool = Json) -> None:
     if as_json:
         echo_json(result)
         return
-    console.print(
-        table(
-            "streams",
-            ["stream", "messages", "bytes", "first", "last", "retention"],
-            [
-                [s["stream"], s["messages"], s["bytes"], s["first_seq"], s["last_seq"], s["retention"]]
-                for s in result["streams"]
-            ],
-        )
-    )
-    console.print(
-        table(
-            "projectors",
-            [
-                "hub",
-                "stream",
-                "position",
-                "head",
-                "lag",
-                "quarantined",
-                "events/s",
-                "running",
-                "last error",
-                "last snapshot",
-                "reverts",
-            ],  # fmt: skip
-            [
-                [
-                    p["hub"],
-                    p["stream"],
-                    p["position"],
-                    p["head"],
-                    p["lag"],
-                    p["quarantined"],
-                    "-" if p["events_per_s"] is None else f"{p['events_per_s']:,.0f}",
-                    p["running"] or "no",
-                    p["last_error"] or "",
-                    p["last_snapshot"] or "",
-                    p["reverts"],
-                ]
-                for p in result["projectors"]
-            ],
-        )
-    )
-    cells = [
-        [
-            c["name"],
-            "yes" if c["enabled"] else "no",
-            "-" if c["lag"] is None else c["lag"],
-            c["quarantined"],
-            c["last_error"] or "",
-        ]
-        for c in result["couplings"]
-    ]
-    console.print(table("couplings", ["coupling", "enabled", "lag", "quarantined", "last error"], cells))
-    cells = [
-        [
-            c["check"],
-            c["ran_at"],
-            "ok" if c["ok"] else "FAILED",
-            c["published"],
-            c["error"] or c["result"],
-        ]
-        for c in result["checks"]
-    ]
-    console.print(table("timed checks (canon's policies)", ["check", "last run", "", "published", "result"], cells))
-    if result["point_in_time"]:
-        cells = [[c["name"], c["hub"], c["until"], c["built"]] for c in result["point_in_time"]]
-        console.print(table("point-in-time copies", ["name", "hub", "as of", "built"], cells))
+    show_status(result, wide=wide)
 
 
 async def _status(settings: Settings) -> dict[str, Any]:
