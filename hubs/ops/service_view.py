@@ -8,6 +8,7 @@ from typing import Any
 from vsmesh.hubs.ops.fold_inventory import name_of
 from vsmesh.hubs.ops.health import Staleness, minutes_between, worst
 from vsmesh.hubs.ops.reads import Row, Snapshot
+from vsmesh.hubs.ops.verdict import judge
 
 SERVICE_KINDS = ("service", "datastore")
 HEALTH_KINDS = ("health", "endpoint")  # what proves a service healthy now; backups prove recoverability
@@ -36,6 +37,7 @@ def _evidence(snap: Snapshot, entity: str, staleness: Staleness, now: dt.datetim
             "summary": e["summary"],
             "event_id": e["event_id"],
             "actor": e["actor"],
+            "detail": e.get("detail"),  # for the verdict's words; not in the answer (describe_service)
         }
         for e in snap.evidence.get(entity, [])
         if e["kind"] in HEALTH_KINDS
@@ -92,6 +94,7 @@ def describe_service(
     endpoints, paths = _reach(snap, name, staleness, now)
     retired = item.get("retired_at") is not None
     status = "retired" if retired else (worst(p["status"] for p in proof) if proof else None)
+    own_incidents = [i for i in incidents if entity in (i["affected"] or [])]
     return {
         "name": name,
         "entity": entity,
@@ -111,16 +114,22 @@ def describe_service(
         "retired": retired,
         "replaced_by": item.get("replaced_by"),
         "checked_at": max((p["at"] for p in proof if p["at"]), default=None),
-        "evidence": proof,
+        "evidence": [{k: v for k, v in p.items() if k != "detail"} for p in proof],
+        # The colour a person is shown and why, in words: the evidence with the open incidents (verdict.py).
+        "verdict": _RETIRED if retired else judge(status, proof, own_incidents),
+        "certificates": certificates_seen(snap, entity, name, now),
         "endpoints": endpoints,
         "access_paths": paths,
         "backups": [b["name"] for b in snap.related("backup-set", "service", name)],
         "runbooks": [r["name"] for r in snap.related("runbook", "service", name)],
         "cost": {currency: str(total) for currency, total in snap.costs.get(entity, {}).items()},
-        "open_incidents": [i["incident_id"] for i in incidents if entity in (i["affected"] or [])],
+        "open_incidents": [i["incident_id"] for i in own_incidents],
         "attributes": attrs,
         **certificate_and_backup(snap, entity, name, now),
     }
+
+
+_RETIRED = {"status": "retired", "reason": "retired", "event_id": None, "incident_id": None}
 
 
 def _when(value: Any) -> dt.datetime | None:
@@ -158,6 +167,36 @@ def certificate_and_backup(snap: Snapshot, entity: str, name: str, now: dt.datet
         "backup_taken_at": newest,
         "backup_age_hours": round(minutes_between(newest, now) / 60, 1) if newest else None,
     }
+
+
+def certificates_seen(snap: Snapshot, entity: str, name: str, now: dt.datetime) -> list[Row]:
+    """Each certificate seen on the service or its live endpoints, per endpoint: a tls probe's subject and
+    issuer, an http probe's expiry alone, with the days left at `now` and the evidence that saw it."""
+    endpoints = [ep for ep in snap.related("endpoint", "service", name) if ep["retired_at"] is None]
+    seen = []
+    for where, ep in [(entity, None), *((ep["entity"], ep) for ep in endpoints)]:
+        for row in snap.evidence.get(where, []):
+            detail = row.get("detail") if isinstance(row.get("detail"), dict) else {}
+            facts = detail.get("observations") or {}
+            expires = _when(detail.get("tls_expires_at") or facts.get("tls_expires_at"))
+            if expires is None:
+                continue
+            probe = (detail.get("metadata") or {}).get("probe") or {}
+            shown = (ep["attributes"].get("url") or ep["name"]) if ep else detail.get("endpoint") or probe.get("name")
+            seen.append(
+                {
+                    "entity": where,
+                    "endpoint": shown or where,
+                    "subject": facts.get("subject"),
+                    "issuer": facts.get("issuer"),
+                    "expires_at": expires,
+                    "days_left": round((expires - now).total_seconds() / 86400, 1),
+                    "checked_at": row["at"],
+                    "event_id": row["event_id"],
+                    "probe": probe.get("name"),
+                }
+            )
+    return seen
 
 
 def describe_services(
