@@ -13,10 +13,13 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
+from markupsafe import Markup
 from nats.aio.client import Client
 
 from vsmesh.bus.contract_client import ask
 from vsmesh.bus.subjects import entity_from_token
+from vsmesh.gateway.hub_cards import hub_cards
+from vsmesh.gateway.when import when
 
 Load = Callable[["Asker"], Awaitable[dict[str, Any]]]
 Merge = Callable[[dict[str, Any]], dict[str, Any]]  # a page's data, changed by what a partial read found
@@ -77,6 +80,7 @@ class Page:
 
 
 STATUS_ORDER = {"red": 0, "amber": 1, "green": 2}
+STATUSES = ("red", "amber", "green", "unknown")  # every cell is one of these, and counted
 
 
 async def operational(ask_: Asker) -> dict[str, Any]:
@@ -136,24 +140,17 @@ def _operational_view(services: list[dict[str, Any]], rest: dict[str, Any]) -> d
     """The page's data from ops-hub's services and the rest of its answers (incidents, changes, alerts)."""
     grid = sorted((_cell(s) for s in services), key=lambda c: (STATUS_ORDER.get(c["status"], 3), c["name"]))
     paths = [{**p, "service": s["name"]} for s in services for p in s.get("access_paths") or []]
-    certificates = [
-        {
-            "service": s["name"],
-            "endpoint": e.get("name") or e.get("url"),
-            "expires": e.get("tls_expires_at"),
-            "days_left": e.get("tls_days_left"),
-        }  # fmt: skip
-        for s in services
-        for e in s.get("endpoints") or []
-        if e.get("tls_expires_at")
-    ]
+    certificates = sorted(
+        ({**c, "service": s["name"]} for s in services for c in s.get("certificates") or []),
+        key=lambda c: (c["days_left"] if c.get("days_left") is not None else float("inf"), c["service"]),
+    )  # the soonest to expire first
     backups = [
         {"service": s["name"], "backups": ", ".join(s.get("backups") or [])} for s in services if s.get("backups")
     ]
     return {
         "services": services,
         "grid": grid,
-        "counts": {status: sum(1 for c in grid if c["status"] == status) for status in ("red", "amber", "green")},
+        "counts": {status: sum(1 for c in grid if c["status"] == status) for status in STATUSES},
         "incidents": rest["incidents"],
         "paths": paths,
         "certificates": certificates,
@@ -164,29 +161,18 @@ def _operational_view(services: list[dict[str, Any]], rest: dict[str, Any]) -> d
 
 
 def _cell(service: dict[str, Any]) -> dict[str, Any]:
-    """A grid cell: the status in words and colour, the reason, and the event that decided it."""
-    evidence = service.get("evidence") or []
-    worst = min(evidence, key=lambda e: STATUS_ORDER.get(e.get("status") or "", 3), default=None)
-    status = service.get("status") or "unknown"
-    decided_by = worst.get("event_id") if worst else None
-    if service.get("open_incidents"):
-        reason = f"open incident ({len(service['open_incidents'])})"
-        decided_by = service["open_incidents"][0]  # an incident's id is the id of the event that opened it
-    elif worst is None:
-        reason = "no evidence yet"
-    elif worst.get("observed") != worst.get("status"):
-        reason = f"stale evidence: {worst.get('kind')} {worst.get('age_minutes')} min old"
-    elif status in ("red", "amber"):
-        reason = f"failing {worst.get('kind')}: {worst.get('summary') or worst.get('observed')}"
-    else:
-        reason = f"{worst.get('kind')} ok {worst.get('age_minutes')} min ago"
+    """A grid cell: the colour in words, ops-hub's reason for it (its evidence and open incidents, hubs/ops/
+    verdict.py), the event that decided it, and when it was last checked (worded now: a live page caches a
+    cell by its value, so the words are part of it)."""
+    verdict = service.get("verdict") or {}
     return {
         "name": service["name"],
-        "status": status,
+        "status": verdict.get("status") or "unknown",
         "environment": service.get("environment"),
         "owner": service.get("owner"),
-        "reason": reason,
-        "event_id": decided_by,
+        "reason": verdict.get("reason") or "no evidence yet",
+        "event_id": verdict.get("event_id"),
+        "checked": when(service.get("checked_at")) if service.get("checked_at") else None,
     }
 
 
@@ -238,8 +224,9 @@ async def constitutional(ask_: Asker) -> dict[str, Any]:
 
 
 async def hubs(ask_: Asker) -> dict[str, Any]:
+    """Every hub: the coded ones and the registry beside those the registry lists, each manifest in words."""
     listed = await ask_("registry", "list_hubs")
-    return {"summary": listed}
+    return {"hubs": hub_cards(listed["hubs"])}
 
 
 GRID = KeyedList("grid", "grid-cells", "grid", ("ops_cell.html", "cell"), lambda c: f"cell-{c['name']}")
@@ -260,7 +247,7 @@ PAGES = {
         Page("tactical", "Development", "tactical", ("dev-hub",), "summary.html", tactical),
         Page("strategic", "Finance", "strategic", ("fin-hub",), "strategic.html", strategic),
         Page("constitutional", "Canon", "constitutional", ("canon-hub",), "constitutional.html", constitutional),
-        Page("hubs", "Hubs", "mesh", ("registry",), "summary.html", hubs),
+        Page("hubs", "Hubs", "mesh", ("registry",), "hubs.html", hubs),
     )
 }
 
@@ -276,13 +263,20 @@ def sections(summary: dict[str, Any]) -> tuple[list[tuple[str, Any]], list[tuple
             columns = list(dict.fromkeys(c for row in value for c in row))
             tables.append((key, columns, [[_flat(row.get(c)) for c in columns] for row in value]))
         elif isinstance(value, list):
-            scalars.append((key, ", ".join(map(str, value)) or "—"))
+            scalars.append((key, _flat(value) or "—"))
     return scalars, tables
 
 
+def words(key: str) -> str:
+    """A summary's key as a heading: `open_blockers` -> `Open blockers`."""
+    text = str(key).replace("_", " ").strip()
+    return text[:1].upper() + text[1:]
+
+
 def _flat(value: Any) -> Any:
+    """A nested value as one cell's text, any time in it worded (gateway/when.py)."""
     if isinstance(value, list):
-        return ", ".join(map(str, value))
+        return Markup(", ").join(when(v) for v in value)
     if isinstance(value, dict):
-        return "; ".join(f"{k}: {v}" for k, v in value.items())
+        return Markup("; ").join(Markup("{}: {}").format(k, when(v)) for k, v in value.items())
     return value

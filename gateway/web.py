@@ -22,9 +22,10 @@ from starlette.templating import Jinja2Templates
 
 from vsmesh.errors import ContractError, NotFound
 from vsmesh.gateway.live import AppliedFeed
-from vsmesh.gateway.pages import PAGES, Asker, KeyedList, Page, sections
+from vsmesh.gateway.pages import PAGES, Asker, KeyedList, Page, sections, words
 from vsmesh.gateway.signin import SignIn, from_loopback
 from vsmesh.gateway.views import LiveViews
+from vsmesh.gateway.when import when
 from vsmesh.hubs.trace import trace
 
 log = structlog.get_logger(__name__)
@@ -48,6 +49,7 @@ class Pages:
     ) -> None:
         self.nc, self.feed, self.engine, self.sign_in = nc, feed, engine, sign_in
         self.templates = Jinja2Templates(directory=str(HERE / "templates"))
+        self.templates.env.filters.update(when=when, words=words)  # times as people read them; keys as words
         self.views = LiveViews(feed, Asker(nc), self._load, self._parts, self._item)
 
     def routes(self) -> list[Route | Mount]:
