@@ -1,7 +1,8 @@
 """`/metrics` for Prometheus, `/healthz` and `/readyz` for orchestrators.
 
 The mesh's own health, read at scrape time from what this `vsmesh up` process runs: each projector's
-position, the stream's head and the lag between them (the same count `vsmesh status` shows), events
+position on every stream it follows (0 before anything of it was applied), the stream's head and the lag
+between them (the same count `vsmesh status` shows), events
 applied, what was quarantined, each coupling's lag, emissions and errors. Batch and contract-call latencies
 are histograms their own modules observe (projectors/runner.py, hubs/contract.py).
 """
@@ -9,7 +10,7 @@ are histograms their own modules observe (projectors/runner.py, hubs/contract.py
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 
 from nats.js import JetStreamContext
@@ -27,14 +28,17 @@ from vsmesh.projectors.projection import Projection
 from vsmesh.projectors.reactor import ReactorStats
 from vsmesh.projectors.runner import ProjectorStats
 
+# Each projector the process runs now with the projection it follows: the coded hubs' from the start, the
+# registry's and each manifest hub's as they start (hubs/registry/service.py).
+Running = Callable[[], Iterable[tuple[ProjectorStats, Projection]]]
+
 
 @dataclass
 class MeshHealth:
     """What the process runs, as the supervisor started it."""
 
     js: JetStreamContext
-    projections: dict[str, Projection]  # hub -> projection
-    projectors: list[ProjectorStats]
+    projectors: Running
     couplings: list[Coupling] = field(default_factory=list)
     reactors: list[ReactorStats] = field(default_factory=list)
     ready: Callable[[], bool] = lambda: True
@@ -53,9 +57,8 @@ class MeshCollector:
     async def refresh(self) -> None:
         h = self.health
         self.heads = {}
-        for stats in h.projectors:
-            projection = h.projections.get(stats.hub)
-            for stream, subject in projection.streams.items() if projection else ():
+        for stats, projection in h.projectors():
+            for stream, subject in projection.streams.items():
                 at = stats.positions.get(stream, 0)
                 self.lag[(stats.name, stream)] = await count_pending(h.js, stream, subject, at)
                 if stream not in self.heads:
@@ -76,7 +79,9 @@ class MeshCollector:
         rate = GaugeMetricFamily("vsmesh_projector_events_per_second", "recent apply rate", labels=["hub"])
         failing = GaugeMetricFamily("vsmesh_projector_failing", "1 while the last batch failed", labels=["hub"])
         quarantined = GaugeMetricFamily("vsmesh_quarantined", "messages set aside, by finder", labels=["found_by"])
-        for stats in h.projectors:  # a partitioned hub's partitions as `ops-hub p0` …
+        for stats, _ in h.projectors():  # a partitioned hub's partitions as `ops-hub p0` …
+            # Once it runs here, every stream it follows (projectors/runner.py); a projector whose lease another
+            # process holds has none, and that process exports it.
             for stream, at in stats.positions.items():
                 position.add_metric([stats.name, stream], at)
                 lag.add_metric([stats.name, stream], self.lag.get((stats.name, stream), 0))

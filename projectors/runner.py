@@ -70,7 +70,9 @@ async def run_projection(
     """Follow every stream of the projection until `stop` is set."""
     await ensure_schema(engine, projection, projection.schema)
     await _settle_partitioning(js, engine, projection, stop)
-    stats.positions = await positions(engine, projection, projection.schema)
+    # Every stream it follows, at 0 until something of it is applied: /metrics shows the stream from the start.
+    applied = await positions(engine, projection, projection.schema)
+    stats.positions = {stream: 0 for stream in projection.streams} | applied
     refold = Refold(js, engine, projection.whole(), stop)
     await refold.refolder.load()  # the reverts applied so far; the ones the projector applies next are new
     refolding = asyncio.create_task(refold.run())

@@ -266,8 +266,9 @@ class Mesh:
         if self.before_ready is not None:
             await self.before_ready(settings)
             await manifest_hubs.refresh()  # the hubs it bootstrapped answer before the mesh says it is ready
+        coded = list(zip(stats, (p for p, _ in projectors), strict=True))
         health = MeshHealth(
-            js, {s.hub: hub(s.hub).projection() for s in stats}, stats, couplings, reactor_stats, lambda: self._ready
+            js, lambda: [*coded, *manifest_hubs.projectors], couplings, reactor_stats, lambda: self._ready
         )
         gateway, identity = await _serve_gateway(stack, nc, engine, settings, health, embedded_nats=embedded_nats)
         if probes is not None:  # VSMESH_PROBES: the probe runner, as the service identity the gateway's issuer proves

@@ -27,6 +27,7 @@ from vsmesh.hubs.registry.projector import REGISTRY_HUB, RegistryFolds, manifest
 from vsmesh.hubs.registry.reads import registry_rows
 from vsmesh.hubs.registry.state import VOCABULARIES, from_row
 from vsmesh.projectors.engine import ensure_schema
+from vsmesh.projectors.projection import Projection
 from vsmesh.projectors.runner import ProjectorStats, run_projection
 from vsmesh.settings import Settings
 
@@ -49,7 +50,7 @@ class ManifestHubs:
         self.tasks: list[asyncio.Task] = []
         self._refreshing = asyncio.Lock()  # `_keep` and `vsmesh up` (after the demo) both refresh
         self.running: set[str] = set()
-        self.stats: list[ProjectorStats] = []
+        self.projectors: list[tuple[ProjectorStats, Projection]] = []  # what /metrics exports (gateway/metrics.py)
 
     async def start(self) -> asyncio.Task:
         """Start the registry and the known manifest hubs; returns the task that keeps them (cancel to stop)."""
@@ -64,9 +65,9 @@ class ManifestHubs:
         await self.refresh()
         return asyncio.create_task(self._keep(), name="manifest-hubs")
 
-    def _run(self, projection) -> None:
+    def _run(self, projection: Projection) -> None:
         stats = ProjectorStats(projection.hub)
-        self.stats.append(stats)
+        self.projectors.append((stats, projection))
         js = self.nc.jetstream()
         run = run_projection(js, self.engine, projection, self.settings, self.stop, stats)
         self.tasks.append(asyncio.create_task(run, name=f"projector:{projection.hub}"))
