@@ -12,22 +12,28 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import shutil
 import threading
 import time
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
 import httpx2
 import pytest
+from click.testing import Result
 from mcp import Client
 from mcp.client.streamable_http import streamable_http_client
+from playwright.sync_api import Browser, Page, sync_playwright
+from typer.testing import CliRunner
 
 from tests.conftest import server_dir
 from tests.gateway.issuer_gateway import IssuerGateway, start_gateway
+from tests.probes.conftest import ca, ca_file, http_port, https_expiring, probes_service  # noqa: F401 - for pages
 from vsmesh.bus.connection import connect
 from vsmesh.bus.publisher import Publisher
 from vsmesh.gateway.app import GatewayConfig, create_app, make_verifier
@@ -36,6 +42,7 @@ from vsmesh.gateway.issuer import Issuer
 from vsmesh.gateway.mcp_server import MCP_PATH, Gateway, mcp_app
 from vsmesh.gateway.server import bind, serve, url_of
 from vsmesh.gateway.verify import authenticate
+from vsmesh.runtime.mesh_state import load_state
 
 
 @dataclass
@@ -179,3 +186,65 @@ def issuer_gateway() -> Iterator[IssuerGateway]:
 def agent(issuer_gateway: IssuerGateway) -> tuple[str, str]:
     """A registered agent client of the issuer gateway: (client id, secret)."""
     return "release-bot", Clients(issuer_gateway.data_dir).add_client("release-bot", "agent")
+
+
+# --- the page tests' browser, against the session's `vsmesh up` (test_pages*.py)
+
+CHROMIUM = shutil.which("chromium")
+
+
+@pytest.fixture(scope="session")
+def pages_url(running_mesh, session_dir) -> str:
+    found = load_state(session_dir / "up").gateway_url
+    assert found, "vsmesh up recorded no gateway URL in its mesh state"
+    return found
+
+
+@pytest.fixture(scope="session")
+def chromium() -> Iterator[Browser]:
+    """One browser for every page test of the session; each test gets a context of its own (`page`)."""
+    # Never skipped: `make test` installs chromium (Makefile `browser`), and CI must run these.
+    assert CHROMIUM, "chromium is not installed: `make browser` (as root) or `sudo apt-get install chromium`"
+    with sync_playwright() as p:
+        launched = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+        yield launched
+        launched.close()
+
+
+@pytest.fixture
+def page(chromium) -> Iterator[Page]:
+    context = chromium.new_context(viewport={"width": 1280, "height": 900})
+    yield context.new_page()
+    context.close()
+
+
+@pytest.fixture(scope="module")
+def page_cli(mesh_env) -> Iterator[Callable[..., Result]]:
+    """The CLI in-process, on a thread of its own: Playwright's sync API holds this thread's event loop. (A
+    process per call, as before, took 1-4 s each on the loaded machine: most of the page tests' time.)"""
+    from vsmesh.cli.app import app
+
+    runner = CliRunner()
+    with pytest.MonkeyPatch.context() as env, ThreadPoolExecutor(1, thread_name_prefix="page-cli") as thread:
+        for key, value in mesh_env.items():
+            env.setenv(key, value)
+
+        def run(*args: str) -> Result:
+            return thread.submit(runner.invoke, app, list(args), catch_exceptions=False).result(120)
+
+        yield run
+
+
+def publish(cli, event_type: str, hub: str, subject: str, data: dict, *more: str) -> dict:
+    """`vsmesh publish … --json`: the stored event's id, stream and sequence."""
+    done = cli("publish", event_type, "--hub", hub, "--subject", subject, "--data", json.dumps(data), "--json", *more)
+    assert done.exit_code == 0, done.stderr
+    return json.loads(done.stdout)
+
+
+def health(cli, service: str, status: str) -> dict:
+    return publish(cli, "ops-health-checked", "ops-hub", f"service/{service}", {"status": status, "observations": {}})
+
+
+def cell(page: Page, service: str):
+    return page.locator(f'[data-service="{service}"]')
