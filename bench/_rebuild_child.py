@@ -23,9 +23,9 @@ from pathlib import Path
 from vsmesh.bus.connection import connect
 from vsmesh.hubs.ops import projection as ops_projection
 from vsmesh.logs import configure_logging
-from vsmesh.projectors.database import create_engine
-from vsmesh.projectors.pipeline import replay
-from vsmesh.projectors.rebuild import DEFAULT_BATCH_SIZE, rebuild
+from vsmesh.projectors.engine.database import create_engine
+from vsmesh.projectors.engine.pipeline import replay
+from vsmesh.projectors.rebuild.build import DEFAULT_BATCH_SIZE, rebuild
 from vsmesh.settings import Settings
 
 

@@ -41,10 +41,10 @@ from vsmesh.bus.publisher import Publisher
 from vsmesh.bus.streams import ensure_streams
 from vsmesh.hubs.ops import projection as ops_projection
 from vsmesh.logs import configure_logging
-from vsmesh.projectors.database import create_engine
-from vsmesh.projectors.partitioned import partitioned_replay
-from vsmesh.projectors.projection import Projection
-from vsmesh.projectors.rebuild import DEFAULT_BATCH_SIZE, rebuild
+from vsmesh.projectors.distribution.partitioned import partitioned_replay
+from vsmesh.projectors.engine.database import create_engine
+from vsmesh.projectors.engine.projection import Projection
+from vsmesh.projectors.rebuild.build import DEFAULT_BATCH_SIZE, rebuild
 from vsmesh.runtime.partitions import process_runner
 
 SPEC = "partitions:projection"  # the workers import this module (bench/ on their PYTHONPATH)

@@ -22,9 +22,10 @@ from vsmesh.bus.publisher import Publisher
 from vsmesh.bus.streams import ensure_streams
 from vsmesh.hubs.ops import contract, projection
 from vsmesh.logs import configure_logging
-from vsmesh.projectors.database import create_engine
-from vsmesh.projectors.engine import ensure_schema, in_schema
-from vsmesh.projectors.runner import ProjectorStats, run_projection
+from vsmesh.projectors.engine.batches import ensure_schema, in_schema
+from vsmesh.projectors.engine.database import create_engine
+from vsmesh.projectors.engine.stats import ProjectorStats
+from vsmesh.projectors.runner import run_projection
 
 
 async def raw_round_trips(settings, n: int) -> list[float]:

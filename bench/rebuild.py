@@ -5,7 +5,7 @@ record per service, 1% alerts) under a hub of the run's own, then measures, in t
 (--rounds, default 3) of:
   (a) the floor: a bare nats-py ordered consumer reading the same events off the stream (no decoding,
       no PostgreSQL), read before the first round and after every round;
-  (b) `vsmesh.projectors.rebuild.rebuild` of the ops-hub projection over those events, in a child process
+  (b) `vsmesh.projectors.rebuild.build.rebuild` of the ops-hub projection over those events, in a child process
       (bench/_rebuild_child.py) so its peak RSS is the rebuild's own, not the publisher's.
 A round's ratio is its rebuild's rate over the better of the two floor reads either side of it; the run's
 ratio is the median round's. Why rounds: on a quiet 2-core machine the floor alone read 57k-97k ev/s from
@@ -42,7 +42,7 @@ from vsmesh.bus.publisher import Publisher
 from vsmesh.bus.streams import ensure_streams
 from vsmesh.events.envelope import Event
 from vsmesh.logs import configure_logging
-from vsmesh.projectors.rebuild import DEFAULT_BATCH_SIZE
+from vsmesh.projectors.rebuild.build import DEFAULT_BATCH_SIZE
 
 ENTITIES = 10_000
 CHUNK = 50_000  # events per publish_many call: it keeps what it sent until acked, so the publisher stays small

@@ -3,7 +3,7 @@
 `--history N` ops-hub events (health checks of 100 services) are published and projected first. Each
 round then publishes a green and a red health check of a fresh service, waits until ops shows red, reverts
 the red check and times until ops shows green again. ops-hub declares what its handlers key on, so the
-live projector re-folds only the reverted event's entity (projectors/scoped_revert.py): the time should
+live projector re-folds only the reverted event's entity (projectors/reverts/scoped.py): the time should
 not grow with N. Floors, same run, every round: a raw floor (a raw nats-py JetStream publish plus a raw
 asyncpg single-row UPDATE round trip: the least a revert needs) and publish → visible of a plain event
 (the red check). Last line: JSON with p50/p99, the raw floor's p50 and their ratio, and the targets.
@@ -27,12 +27,13 @@ from vsmesh.bus.publisher import Publisher
 from vsmesh.bus.streams import ensure_streams
 from vsmesh.hubs.ops import contract, projection
 from vsmesh.logs import configure_logging
-from vsmesh.projectors.database import create_engine
-from vsmesh.projectors.engine import ensure_schema, in_schema
-from vsmesh.projectors.runner import ProjectorStats, run_projection
-from vsmesh.projectors.scoped_revert import REFOLD_SECONDS  # imported now: runner imports it late
+from vsmesh.projectors.engine.batches import ensure_schema, in_schema
+from vsmesh.projectors.engine.database import create_engine
+from vsmesh.projectors.engine.stats import ProjectorStats
+from vsmesh.projectors.reverts.scoped import REFOLD_SECONDS  # imported now: runner imports it late
+from vsmesh.projectors.runner import run_projection
 
-PHASES = ("lock", "read", "write", "all")  # the scoped re-fold's phases (projectors/scoped_revert.py)
+PHASES = ("lock", "read", "write", "all")  # the scoped re-fold's phases (projectors/reverts/scoped.py)
 
 CHUNK = 50_000  # history published in chunks: a million built events at once would hold ~1 GB
 

@@ -1,6 +1,6 @@
 """Reading a few stored messages by subject without a consumer: JetStream's batched direct get.
 
-A scoped revert reads one entity's messages from each of a hub's streams (projectors/scoped_revert.py). An
+A scoped revert reads one entity's messages from each of a hub's streams (projectors/reverts/scoped.py). An
 ordered consumer costs a create, an info and a delete per read; a batched direct get
 (`$JS.API.DIRECT.GET.<stream>` with `next_by_subj` and `batch`, server 2.11+, ADR-31) is one request whose
 answers end with a `204 EOB` status. Measured on a 100k-event stream (load 5, /tmp-style ad-hoc run, the

@@ -55,9 +55,9 @@ async def coupling_rows(settings: Settings) -> list[dict[str, Any]]:
 
     from vsmesh.bus.connection import connect
     from vsmesh.hubs.coupling import all_couplings
-    from vsmesh.projectors.coupling import enabled
-    from vsmesh.projectors.database import create_engine
-    from vsmesh.projectors.reactor import ensure_tables, lag, positions
+    from vsmesh.projectors.couplings.coupling import enabled
+    from vsmesh.projectors.couplings.reactor import ensure_tables, lag, positions
+    from vsmesh.projectors.engine.database import create_engine
 
     disabled = set(settings.couplings_disabled)
     found = all_couplings()
@@ -117,7 +117,7 @@ def trace(
 
 async def _trace(settings: Settings, event_id: str) -> dict[str, Any]:
     from vsmesh.hubs.trace import trace as find
-    from vsmesh.projectors.database import create_engine
+    from vsmesh.projectors.engine.database import create_engine
 
     engine = create_engine(settings)
     try:

@@ -22,7 +22,7 @@ if TYPE_CHECKING:
     from nats.js import JetStreamContext
 
     from vsmesh.events.envelope import Event
-    from vsmesh.hubs.demo import DemoEvent
+    from vsmesh.hubs.samples import DemoEvent
     from vsmesh.runtime.supervisor import Mesh
 
 

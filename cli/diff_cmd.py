@@ -15,7 +15,7 @@ from vsmesh.cli.output import console, echo_json, table
 from vsmesh.settings import Settings
 
 if TYPE_CHECKING:
-    from vsmesh.projectors.diff import SchemaDiff
+    from vsmesh.projectors.rebuild.diff import SchemaDiff
 
 LIVE = "live"  # names the live hub among --as-of values
 
@@ -47,9 +47,9 @@ async def _diff(settings: Settings, hub: str, older: str, newer: str | None) -> 
     live to the copy for a what-if copy (so what the left-out events did shows as removed or changed)."""
     from vsmesh.errors import NotFound
     from vsmesh.hubs.projections import projection_of
-    from vsmesh.projectors.builds import pit_schema, read_build_info, schema_exists
-    from vsmesh.projectors.database import check_database, create_engine
-    from vsmesh.projectors.diff import diff_schemas
+    from vsmesh.projectors.engine.database import check_database, create_engine
+    from vsmesh.projectors.rebuild.copies import pit_schema, read_build_info, schema_exists
+    from vsmesh.projectors.rebuild.diff import diff_schemas
 
     engine = create_engine(settings)
     try:

@@ -100,7 +100,7 @@ async def check_vocabulary(nc, hub: str, event_type: str) -> None:
     # Only here: the vocabulary brings the hub core and SQLAlchemy (about half a second).
     from vsmesh.events.envelope import Horizon
     from vsmesh.hubs import declared_types
-    from vsmesh.hubs.registry.state import VOCABULARIES, ActiveManifest
+    from vsmesh.hubs.vocabulary import VOCABULARIES, ActiveManifest
 
     if active:
         VOCABULARIES.learn(

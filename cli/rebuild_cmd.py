@@ -21,12 +21,12 @@ from vsmesh.errors import ConfigError
 from vsmesh.settings import Settings
 
 if TYPE_CHECKING:
-    from vsmesh.projectors.builds import BuildInfo
-    from vsmesh.projectors.pipeline import Progress as ProgressFn
-    from vsmesh.projectors.rebuild import RebuildResult
+    from vsmesh.projectors.engine.pipeline import Progress as ProgressFn
+    from vsmesh.projectors.rebuild.build import RebuildResult
+    from vsmesh.projectors.rebuild.copies import BuildInfo
 
 
-# vsmesh.projectors.rebuild's default, repeated so `--help` shows it without importing SQLAlchemy;
+# vsmesh.projectors.rebuild.build's default, repeated so `--help` shows it without importing SQLAlchemy;
 # tests/cli/test_startup.py checks the two agree.
 DEFAULT_BATCH_SIZE = 50_000
 
@@ -78,7 +78,7 @@ def rebuild_cmd(
         return
     if not hub:
         raise typer.BadParameter("give a HUB to rebuild (or --list / --drop NAME)", param_hint="HUB")
-    from vsmesh.projectors.builds import Until
+    from vsmesh.projectors.engine.pipeline import Until
 
     until = Until(seq=_parse_seqs(to_seq or []), time=_parse_time(as_of) if as_of else None)
     options = {"into": into, "until": until, "fresh": fresh, "allow_gap": allow_gap, "batch_size": batch_size}
@@ -102,8 +102,8 @@ def rebuild_cmd(
 
 
 def _without(into: str | None, actor: str, since: str | None, cascade: bool):
-    """What a what-if copy leaves out (projectors/whatif.py)."""
-    from vsmesh.projectors.whatif import Without
+    """What a what-if copy leaves out (projectors/rebuild/whatif.py)."""
+    from vsmesh.projectors.rebuild.whatif import Without
 
     if not into:
         raise typer.BadParameter(
@@ -134,8 +134,8 @@ async def _rebuild(
     """The build's result, and the events a what-if copy left out."""
     from vsmesh.bus.connection import connect
     from vsmesh.hubs.projections import projection_of
-    from vsmesh.projectors.database import check_database, create_engine
-    from vsmesh.projectors.rebuild import rebuild
+    from vsmesh.projectors.engine.database import check_database, create_engine
+    from vsmesh.projectors.rebuild.build import rebuild
 
     nc = await connect(settings, name="vsmesh-rebuild")
     engine = create_engine(settings)
@@ -148,7 +148,7 @@ async def _rebuild(
             result = await rebuild(nc.jetstream(), engine, projection, progress=progress, **options)
         if not options.get("without"):
             return result, []
-        from vsmesh.projectors.whatif import excluded_in
+        from vsmesh.projectors.rebuild.whatif import excluded_in
 
         async with engine.connect() as conn:
             return result, await excluded_in(conn, result.schema)
@@ -160,7 +160,7 @@ async def _rebuild(
 def _partitioned(settings: Settings, projection: Any, partitions: int, batch_size: int) -> Any:
     """The replay of a rebuild with --partitions: one process per partition (runtime/partitions.py)."""
     from vsmesh.errors import ConfigError
-    from vsmesh.projectors.partitioned import partitioned_replay
+    from vsmesh.projectors.distribution.partitioned import partitioned_replay
     from vsmesh.runtime.partitions import process_runner
 
     if not projection.entity_types:
@@ -208,8 +208,8 @@ def _progress(hub: str, interactive: bool) -> Iterator[ProgressFn]:
 
 
 async def _list(settings: Settings) -> list[BuildInfo]:
-    from vsmesh.projectors.builds import list_builds
-    from vsmesh.projectors.database import check_database, create_engine
+    from vsmesh.projectors.engine.database import check_database, create_engine
+    from vsmesh.projectors.rebuild.copies import list_builds
 
     engine = create_engine(settings)
     try:
@@ -220,8 +220,8 @@ async def _list(settings: Settings) -> list[BuildInfo]:
 
 
 async def _drop(settings: Settings, name: str) -> None:
-    from vsmesh.projectors.builds import drop_schema, pit_schema, read_build_info
-    from vsmesh.projectors.database import check_database, create_engine
+    from vsmesh.projectors.engine.database import check_database, create_engine
+    from vsmesh.projectors.rebuild.copies import drop_schema, pit_schema, read_build_info
 
     schema = pit_schema(name)
     engine = create_engine(settings)
@@ -306,7 +306,7 @@ def _say(as_json: bool, value: dict[str, Any], sentence: str) -> None:
 def _what_if(without: str) -> str:
     import msgspec
 
-    from vsmesh.projectors.whatif import Without
+    from vsmesh.projectors.rebuild.whatif import Without
 
     return msgspec.json.decode(without, type=Without).describe()
 

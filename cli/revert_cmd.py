@@ -2,7 +2,7 @@
 `vsmesh revert --actor NAME [--since 1h] [--cascade]`: everything that actor did, in one command.
 
 The revert is an `event-reverted` event (constitutional, the reverted event's hub); every hub's projector
-skips reverted events and rebuilds itself when a revert arrives (projectors/reverts.py). Reverting the
+skips reverted events and rebuilds itself when a revert arrives (projectors/engine/reverted.py). Reverting the
 revert restores the event. With `--cascade`, everything the event caused (causation ids, across hubs) is
 reverted too, each revert caused by the first one, so reverting that one with `--cascade` restores them all.
 """
@@ -70,7 +70,7 @@ async def _revert(settings: Settings, event_id: str, reason: str, cascade: bool)
     from vsmesh.bus.connection import connect
     from vsmesh.bus.publisher import Publisher
     from vsmesh.hubs.audit import history, revert_state
-    from vsmesh.projectors.reverts import REVERT_TYPE
+    from vsmesh.projectors.engine.reverted import REVERT_TYPE
 
     if not reason.strip():
         raise ConfigError("--reason must say why the event is reverted")
@@ -133,7 +133,7 @@ async def _publish_reverts(
     publisher: Any, targets: list[Event], reverted: frozenset[str], reason: str
 ) -> list[dict[str, Any]]:
     """One `event-reverted` per target; those after the first are caused by the first (a cascade)."""
-    from vsmesh.projectors.reverts import REVERT_TYPE
+    from vsmesh.projectors.engine.reverted import REVERT_TYPE
 
     first = targets[0]
     done: list[dict[str, Any]] = []

@@ -14,7 +14,7 @@ from vsmesh.cli.output import console, echo_json, table
 from vsmesh.settings import Settings
 
 if TYPE_CHECKING:
-    from vsmesh.projectors.snapshot_store import SnapshotInfo
+    from vsmesh.projectors.rebuild.snapshot_store import SnapshotInfo
 
 
 def snapshot(
@@ -42,9 +42,9 @@ def snapshot(
 async def _take(settings: Settings, hub: str, keep: int) -> SnapshotInfo:
     from vsmesh.bus.connection import connect
     from vsmesh.hubs.projections import projection_of
-    from vsmesh.projectors.database import check_database, create_engine
-    from vsmesh.projectors.engine import ensure_schema
-    from vsmesh.projectors.snapshot import take_snapshot
+    from vsmesh.projectors.engine.batches import ensure_schema
+    from vsmesh.projectors.engine.database import check_database, create_engine
+    from vsmesh.projectors.rebuild.snapshot import take_snapshot
 
     nc = await connect(settings, name="vsmesh-snapshot")
     engine = create_engine(settings)
@@ -60,7 +60,7 @@ async def _take(settings: Settings, hub: str, keep: int) -> SnapshotInfo:
 
 async def _list(settings: Settings, hub: str | None) -> list[SnapshotInfo]:
     from vsmesh.bus.connection import connect
-    from vsmesh.projectors.snapshot_store import list_snapshots
+    from vsmesh.projectors.rebuild.snapshot_store import list_snapshots
 
     nc = await connect(settings, name="vsmesh-snapshot")
     try:

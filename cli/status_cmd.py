@@ -16,7 +16,7 @@ from vsmesh.settings import Settings
 if TYPE_CHECKING:
     from nats.js import JetStreamContext
 
-    from vsmesh.projectors.projection import Projection
+    from vsmesh.projectors.engine.projection import Projection
     from vsmesh.projectors.status import ProjectorReport
 
 
@@ -42,9 +42,9 @@ async def _status(settings: Settings) -> dict[str, Any]:
     from vsmesh.bus.quarantine_store import list_quarantined
     from vsmesh.bus.streams import STREAMS
     from vsmesh.hubs.projections import all_projections
-    from vsmesh.projectors.builds import list_builds
-    from vsmesh.projectors.database import check_database, create_engine
-    from vsmesh.projectors.snapshot_store import list_snapshots
+    from vsmesh.projectors.engine.database import check_database, create_engine
+    from vsmesh.projectors.rebuild.copies import list_builds
+    from vsmesh.projectors.rebuild.snapshot_store import list_snapshots
     from vsmesh.projectors.status import read_reports
     from vsmesh.runtime.scheduler import read_statuses
 
@@ -105,9 +105,9 @@ def _check(status: Any) -> dict[str, Any]:
 
 async def _partitions(engine: Any, projection: Projection) -> list[Projection]:
     """The hub's partitions, as its position rows show them (none: one projector)."""
-    from vsmesh.projectors.checkpoint import read_positions
-    from vsmesh.projectors.engine import ensure_schema, in_schema
-    from vsmesh.projectors.partitions import Partition, partitioning_of
+    from vsmesh.projectors.engine.batches import ensure_schema, in_schema
+    from vsmesh.projectors.engine.checkpoint import read_positions
+    from vsmesh.projectors.engine.partitions import Partition, partitioning_of
 
     if not projection.entity_types:
         return []
@@ -142,8 +142,8 @@ async def _projector(
 ) -> list[dict[str, Any]]:
     """One row per stream of the hub: the database's position, the stream's head, and what the process reports."""
     from vsmesh.bus.reader import count_pending
-    from vsmesh.projectors.engine import ensure_schema, positions
-    from vsmesh.projectors.scoped_revert import revert_mode
+    from vsmesh.projectors.engine.batches import ensure_schema, positions
+    from vsmesh.projectors.reverts.scoped import revert_mode
 
     await ensure_schema(engine, projection, projection.schema)
     at = await positions(engine, projection, projection.schema)

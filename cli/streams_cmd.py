@@ -15,7 +15,7 @@ from vsmesh.errors import ConfigError
 from vsmesh.settings import Settings
 
 if TYPE_CHECKING:
-    from vsmesh.projectors.retention_guard import RetentionCheck
+    from vsmesh.projectors.rebuild.retention_guard import RetentionCheck
 
 streams_app = typer.Typer(help="The horizon streams: how long each keeps its events.", no_args_is_help=True)
 
@@ -71,10 +71,10 @@ async def _retention(
 
     from vsmesh.bus.connection import connect
     from vsmesh.hubs.projections import all_projections
-    from vsmesh.projectors.database import check_database, create_engine
-    from vsmesh.projectors.engine import ensure_schema
-    from vsmesh.projectors.retention_guard import RetentionRefused, check_retention, set_retention
-    from vsmesh.projectors.snapshot import take_snapshot
+    from vsmesh.projectors.engine.batches import ensure_schema
+    from vsmesh.projectors.engine.database import check_database, create_engine
+    from vsmesh.projectors.rebuild.retention_guard import RetentionRefused, check_retention, set_retention
+    from vsmesh.projectors.rebuild.snapshot import take_snapshot
 
     nc = await connect(settings, name="vsmesh-streams")
     engine = create_engine(settings)

@@ -51,9 +51,9 @@ async def _ask(settings: Settings, hub: str, page: dict[str, int]) -> dict[str, 
 async def _point_in_time(settings: Settings, hub: str, as_of: str, page: dict[str, int]) -> dict[str, Any]:
     """A copy built by `vsmesh rebuild --into` has no service answering for it: read its schema directly."""
     from vsmesh.hubs import hub as hub_package
-    from vsmesh.projectors.builds import point_in_time_schema
-    from vsmesh.projectors.database import check_database, create_engine
-    from vsmesh.projectors.engine import ensure_schema, in_schema
+    from vsmesh.projectors.engine.batches import ensure_schema, in_schema
+    from vsmesh.projectors.engine.database import check_database, create_engine
+    from vsmesh.projectors.rebuild.copies import point_in_time_schema
 
     package = hub_package(hub)
     reader = getattr(package.contract, "domain_summary", None)

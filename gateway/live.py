@@ -18,7 +18,7 @@ from nats.aio.client import Client
 from nats.aio.msg import Msg
 
 from vsmesh.bus.subjects import APPLIED, applied_subject
-from vsmesh.projectors.runner import ProjectorStats
+from vsmesh.projectors.engine.stats import ProjectorStats
 
 log = structlog.get_logger(__name__)
 

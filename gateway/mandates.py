@@ -37,7 +37,7 @@ from vsmesh.errors import InvalidEvent
 from vsmesh.events.envelope import Event
 from vsmesh.events.governance import REVERT_TYPE
 from vsmesh.gateway.principal import Principal
-from vsmesh.projectors.reverts import effective
+from vsmesh.projectors.engine.reverted import effective
 
 log = structlog.get_logger(__name__)
 

@@ -23,10 +23,10 @@ from starlette.routing import Route
 
 from vsmesh.bus.quarantine_store import list_quarantined
 from vsmesh.bus.reader import count_pending
-from vsmesh.projectors.coupling import Coupling
-from vsmesh.projectors.projection import Projection
-from vsmesh.projectors.reactor import ReactorStats
-from vsmesh.projectors.runner import ProjectorStats
+from vsmesh.projectors.couplings.coupling import Coupling
+from vsmesh.projectors.couplings.reactor import ReactorStats
+from vsmesh.projectors.engine.projection import Projection
+from vsmesh.projectors.engine.stats import ProjectorStats
 
 # Each projector the process runs now with the projection it follows: the coded hubs' from the start, the
 # registry's and each manifest hub's as they start (hubs/registry/service.py).

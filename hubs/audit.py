@@ -3,7 +3,7 @@
 One place for `vsmesh audit` (every action, any window) and for canon-hub's `get_agent_actions` (agents'
 actions on the constitutional page and as an MCP tool). No hub's read model holds other hubs' actions: an
 agent acts on every hub, in every horizon's stream, and each hub keeps only its own reverted ids
-(projectors/reverts.py). So both read the streams, and the revert state comes from the `event-reverted`
+(projectors/engine/reverted.py). So both read the streams, and the revert state comes from the `event-reverted`
 events of the constitutional stream, which hold every hub's reverts.
 """
 
@@ -23,7 +23,7 @@ from vsmesh.bus.streams import HORIZON_STREAMS
 from vsmesh.errors import InvalidEvent
 from vsmesh.events.envelope import Event
 from vsmesh.events.governance import REVERT_TYPE
-from vsmesh.projectors.reverts import REVERT_STREAM, effective
+from vsmesh.projectors.engine.reverted import REVERT_STREAM, effective
 
 # Not actions: a refused call changed nothing (the constitutional page lists refusals on their own).
 NOT_AGENT_ACTIONS = frozenset({"canon-call-refused"})

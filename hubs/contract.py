@@ -31,9 +31,10 @@ from vsmesh import __version__
 from vsmesh.bus.publisher import Publisher
 from vsmesh.bus.subjects import contract_service
 from vsmesh.errors import ContractError, NotFound, VsmeshError
-from vsmesh.projectors.builds import point_in_time_schema
-from vsmesh.projectors.engine import in_schema, positions
-from vsmesh.projectors.projection import Projection
+from vsmesh.hubs.vocabulary import VOCABULARIES
+from vsmesh.projectors.engine.batches import in_schema, positions
+from vsmesh.projectors.engine.projection import Projection
+from vsmesh.projectors.rebuild.copies import point_in_time_schema
 from vsmesh.settings import Settings
 
 log = structlog.get_logger(__name__)
@@ -122,8 +123,6 @@ class HubContext:
             raise ContractError(
                 "read_only", f"point_in_time={self.point_in_time!r} reads a copy of the past; write to the live hub"
             )
-        from vsmesh.hubs.registry.state import VOCABULARIES
-
         refusal = VOCABULARIES.refusal(self.hub, event_type)
         if refusal:
             raise ContractError("undeclared_type", refusal)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from vsmesh.errors import ConfigError
-from vsmesh.projectors.coupling import Coupling, enabled
+from vsmesh.projectors.couplings.coupling import Coupling, enabled
 from vsmesh.settings import Settings
 
 

@@ -14,8 +14,8 @@ from vsmesh.events.governance import REGISTRY_HUB
 from vsmesh.hubs import HUBS, hub, is_coded
 from vsmesh.hubs.registry.projector import manifest_projection, registry_projection
 from vsmesh.hubs.registry.reads import active_manifests
-from vsmesh.hubs.registry.state import VOCABULARIES, from_row
-from vsmesh.projectors.projection import Projection
+from vsmesh.hubs.vocabulary import VOCABULARIES, from_row
+from vsmesh.projectors.engine.projection import Projection
 
 
 async def manifest_hub_slugs(engine: AsyncEngine) -> list[str]:

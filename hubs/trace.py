@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from vsmesh.errors import NotFound
-from vsmesh.projectors.reactor import emitted, ensure_tables
+from vsmesh.projectors.couplings.reactor import emitted, ensure_tables
 
 
 async def trace(engine: AsyncEngine, event_id: str) -> dict[str, Any]:

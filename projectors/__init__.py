@@ -1,6 +1,6 @@
 """The projector engine: hubs write handlers; the engine owns consuming, batching, transactions, positions."""
 
-from vsmesh.projectors.changes import Changes
-from vsmesh.projectors.projection import Projection
+from vsmesh.projectors.engine.changes import Changes
+from vsmesh.projectors.engine.projection import Projection
 
 __all__ = ["Changes", "Projection"]

@@ -8,9 +8,9 @@ from collections.abc import Sequence
 from nats.js import JetStreamContext
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from vsmesh.projectors.projection import Projection
-from vsmesh.projectors.runner import ProjectorStats
-from vsmesh.projectors.snapshot import snapshot_periodically
+from vsmesh.projectors.engine.projection import Projection
+from vsmesh.projectors.engine.stats import ProjectorStats
+from vsmesh.projectors.rebuild.snapshot import snapshot_periodically
 from vsmesh.projectors.status import publish_periodically
 from vsmesh.settings import Settings
 

@@ -5,8 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import Awaitable, Callable, Iterable
-from dataclasses import dataclass, field
+from collections.abc import Iterable
 
 import structlog
 from nats.aio.msg import Msg
@@ -17,13 +16,23 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from vsmesh.bus.quarantine import Rejected, quarantine
 from vsmesh.errors import Busy
-from vsmesh.projectors import driver
-from vsmesh.projectors.checkpoint import read_positions, save_position
-from vsmesh.projectors.engine import BatchResult, apply_batch, ensure_schema, lock_hub, lock_partition, positions
-from vsmesh.projectors.partitions import needs_rebuild
-from vsmesh.projectors.pipeline import READ_AHEAD
-from vsmesh.projectors.projection import Projection
-from vsmesh.projectors.source import Follow, follow, retry
+from vsmesh.projectors.engine import driver
+from vsmesh.projectors.engine.batches import (
+    BatchResult,
+    apply_batch,
+    ensure_schema,
+    lock_hub,
+    lock_partition,
+    positions,
+)
+from vsmesh.projectors.engine.checkpoint import read_positions, save_position
+from vsmesh.projectors.engine.partitions import needs_rebuild
+from vsmesh.projectors.engine.pipeline import READ_AHEAD
+from vsmesh.projectors.engine.projection import Projection
+from vsmesh.projectors.engine.source import Follow, follow, retry
+from vsmesh.projectors.engine.stats import ProjectorStats
+from vsmesh.projectors.rebuild.build import rebuild
+from vsmesh.projectors.reverts.scoped import RevertRefolder
 from vsmesh.settings import Settings
 
 log = structlog.get_logger(__name__)
@@ -35,28 +44,6 @@ BATCH_SECONDS = Histogram(
     "vsmesh_projector_batch_seconds", "time to apply one live batch, PostgreSQL included", ["hub"],
     buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5),
 )  # fmt: skip
-
-
-@dataclass
-class ProjectorStats:
-    """What `vsmesh up` shows on its status line and publishes for `vsmesh status`."""
-
-    hub: str
-    applied: int = 0
-    positions: dict[str, int] = field(default_factory=dict)
-    partition: str = ""  # "p0", "p1" … for one partition of a partitioned hub (projectors/partitions.py)
-    last_error: str | None = None
-    events_per_s: float = 0.0
-    last_snapshot: str | None = None
-    # Told after every applied batch (the gateway's live pages follow it; runtime/supervisor.py wires it).
-    on_applied: Callable[[ProjectorStats], Awaitable[None]] | None = field(default=None, repr=False)
-    # The subjects of the batch just applied, when few (a live page then re-reads only their entities).
-    batch_subjects: list[str] | None = field(default=None, repr=False)
-
-    @property
-    def name(self) -> str:
-        """The projector's name in status and metrics: the hub, or `hub p0` for one of its partitions."""
-        return f"{self.hub} {self.partition}" if self.partition else self.hub
 
 
 async def run_projection(
@@ -93,13 +80,12 @@ class Refold:
     """Re-folds the hub (no downtime) after a revert or an unrevert reached it.
 
     Events a revert hides were already applied. A hub whose handlers say what they key on re-folds only
-    the entities the reverts touch (projectors/scoped_revert.py); any other hub is rebuilt from its whole
-    log without them (replay + swap, projectors/reverts.py). Requests that arrive during a re-fold coalesce
+    the entities the reverts touch (projectors/reverts/scoped.py); any other hub is rebuilt from its whole
+    log without them (replay + swap, projectors/engine/reverted.py). Requests that arrive during a re-fold coalesce
     into one more.
     """
 
     def __init__(self, js: JetStreamContext, engine: AsyncEngine, projection: Projection, stop: asyncio.Event):
-        from vsmesh.projectors.scoped_revert import RevertRefolder  # it imports the engine, as rebuild does
 
         self.js, self.engine, self.projection, self.stop = js, engine, projection, stop
         self.wanted = asyncio.Event()
@@ -171,7 +157,6 @@ def _refolds(projection: Projection) -> bool:
 async def _settle_partitioning(js: JetStreamContext, engine: AsyncEngine, projection: Projection,
                                stop: asyncio.Event) -> None:  # fmt: skip
     """Rebuild the hub once when its tables were projected with another partitioning (another N, or none)."""
-    from vsmesh.projectors.rebuild import rebuild  # rebuild imports the engine, as the runner does
 
     while not stop.is_set():
         async with engine.connect() as conn:

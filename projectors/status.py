@@ -18,7 +18,7 @@ from nats.js.api import KeyValueConfig, StorageType
 from nats.js.errors import BucketNotFoundError
 from nats.js.kv import KeyValue
 
-from vsmesh.projectors.runner import ProjectorStats
+from vsmesh.projectors.engine.stats import ProjectorStats
 
 log = structlog.get_logger(__name__)
 

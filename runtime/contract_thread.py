@@ -27,7 +27,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from vsmesh.bus.connection import connect
 from vsmesh.bus.contract_identity import ContractConnections, IssueCreds
 from vsmesh.hubs.contract import StartContractOn
-from vsmesh.projectors.database import create_engine
+from vsmesh.projectors.engine.database import create_engine
 from vsmesh.settings import Settings
 
 log = structlog.get_logger(__name__)

@@ -21,14 +21,14 @@ import msgspec
 
 from vsmesh.bus.connection import connect
 from vsmesh.logs import configure_logging
-from vsmesh.projectors.builds import Until
-from vsmesh.projectors.database import create_engine
-from vsmesh.projectors.engine import ensure_schema, positions
-from vsmesh.projectors.lease import lease_bucket, run_leased
-from vsmesh.projectors.partitions import Partition
-from vsmesh.projectors.pipeline import replay
-from vsmesh.projectors.projection import Projection
-from vsmesh.projectors.runner import ProjectorStats, run_projection
+from vsmesh.projectors.distribution.lease import lease_bucket, run_leased
+from vsmesh.projectors.engine.batches import ensure_schema, positions
+from vsmesh.projectors.engine.database import create_engine
+from vsmesh.projectors.engine.partitions import Partition
+from vsmesh.projectors.engine.pipeline import Until, replay
+from vsmesh.projectors.engine.projection import Projection
+from vsmesh.projectors.engine.stats import ProjectorStats
+from vsmesh.projectors.runner import run_projection
 from vsmesh.settings import Settings
 
 

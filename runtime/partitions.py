@@ -9,9 +9,9 @@ import sys
 import msgspec
 
 from vsmesh.errors import VsmeshError
-from vsmesh.projectors.partitioned import RunPartition
-from vsmesh.projectors.partitions import Partition
-from vsmesh.projectors.pipeline import Replayed
+from vsmesh.projectors.distribution.partitioned import RunPartition
+from vsmesh.projectors.engine.partitions import Partition
+from vsmesh.projectors.engine.pipeline import Replayed
 from vsmesh.runtime.partition_main import Replayed as Reported
 from vsmesh.settings import Settings
 

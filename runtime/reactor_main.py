@@ -15,9 +15,9 @@ import signal
 
 from vsmesh.bus.connection import connect
 from vsmesh.hubs.coupling import active_couplings
-from vsmesh.projectors.coupling import Coupling
-from vsmesh.projectors.database import create_engine
-from vsmesh.projectors.reactor import ensure_tables, start_reactors
+from vsmesh.projectors.couplings.coupling import Coupling
+from vsmesh.projectors.couplings.reactor import ensure_tables, start_reactors
+from vsmesh.projectors.engine.database import create_engine
 from vsmesh.settings import Settings
 
 

@@ -1,6 +1,6 @@
 """The scheduler inside `vsmesh up`: runs the timed checks canon's policies declare, one per deployment.
 
-One process at a time holds the lease `scheduler.checks` (projectors/lease.py); the others stand by. The
+One process at a time holds the lease `scheduler.checks` (projectors/distribution/lease.py); the others stand by. The
 holder runs every check each `VSMESH_CHECKS_EVERY_S` seconds and soon after fin-hub or canon-hub applied
 events (their `mesh.applied.<hub>` announcements), so spend that crosses a budget's share alerts within a
 second or two, not at the next tick. A pass asks canon-hub for its policies in force (hubs/canon/values.py),
@@ -39,7 +39,7 @@ from vsmesh.events.registry import REGISTRY
 from vsmesh.hubs import declared_types, is_coded
 from vsmesh.hubs.canon import checks
 from vsmesh.hubs.canon.values import CheckValues, check_values
-from vsmesh.projectors.lease import holder_id, run_leased
+from vsmesh.projectors.distribution.lease import holder_id, run_leased
 from vsmesh.settings import Settings
 
 log = structlog.get_logger(__name__)

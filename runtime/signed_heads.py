@@ -106,7 +106,7 @@ def _remember_in_file(data_dir: Path, head: dict[str, Any]) -> None:
 
 
 async def _remember_in_database(settings: Settings, head: dict[str, Any]) -> None:
-    from vsmesh.projectors.database import create_engine
+    from vsmesh.projectors.engine.database import create_engine
 
     engine = create_engine(settings)
     try:
@@ -120,7 +120,7 @@ async def _remember_in_database(settings: Settings, head: dict[str, Any]) -> Non
 
 
 async def _database_head(settings: Settings, stream: str) -> dict[str, Any] | None:
-    from vsmesh.projectors.database import create_engine
+    from vsmesh.projectors.engine.database import create_engine
 
     engine = create_engine(settings)
     try:
@@ -134,7 +134,7 @@ async def _database_head(settings: Settings, stream: str) -> dict[str, Any] | No
 
 
 async def _ensure_table(engine: Any) -> None:
-    from vsmesh.projectors.engine import hub_lock_key
+    from vsmesh.projectors.engine.batches import hub_lock_key
 
     async with engine.begin() as conn:
         # `IF NOT EXISTS` is no guard against a concurrent creator (`vsmesh up` signing while `verify` reads).

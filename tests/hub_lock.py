@@ -8,7 +8,7 @@ import threading
 
 import asyncpg
 
-from vsmesh.projectors.engine import hub_lock_key
+from vsmesh.projectors.engine.batches import hub_lock_key
 
 
 class HeldHubLock:

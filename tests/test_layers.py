@@ -69,3 +69,93 @@ def test_the_check_finds_an_upward_import(tmp_path: Path) -> None:
     module.write_text("def f():\n    from vsmesh.hubs import HUBS\n    return HUBS\n")
     assert imports(module) == [(2, "vsmesh.hubs")]
     assert layer_of("vsmesh.hubs") > LAYERS["bus"]
+
+
+def module_of(path: Path) -> str:
+    """`projectors/engine/batches.py` -> `vsmesh.projectors.engine.batches` (a package's `__init__` is the package)."""
+    parts = list(path.relative_to(ROOT).with_suffix("").parts)
+    if parts[-1] == "__init__":
+        parts.pop()
+    return ".".join(["vsmesh", *parts])
+
+
+def import_graph(group=lambda module: module) -> dict[str, set[str]]:
+    """Who imports whom among vsmesh's own modules, every import counted; `group` merges modules into nodes."""
+    known = {module_of(p) for p, _ in package_files()}
+    graph: dict[str, set[str]] = {}
+    for path, _ in package_files():
+        source = group(module_of(path))
+        targets = graph.setdefault(source, set())
+        for module in imported_modules(path, known):
+            if group(module) != source:
+                targets.add(group(module))
+    return graph
+
+
+def imported_modules(path: Path, known: set[str]) -> set[str]:
+    """The vsmesh modules a file imports: `from pkg import mod` imports the module `pkg.mod`, not `pkg`'s
+    `__init__` (which Python runs first for any of its modules, as it does for every parent package)."""
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text(), str(path))):
+        if isinstance(node, ast.Import):
+            found |= {a.name for a in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.module:
+            named = {f"{node.module}.{a.name}" for a in node.names} & known
+            found |= named if len(named) == len(node.names) else named | {node.module}
+    return found & known
+
+
+def cycles(graph: dict[str, set[str]]) -> list[list[str]]:
+    """Every strongly connected set of more than one node (Tarjan's algorithm), each as a sorted list."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    found: list[list[str]] = []
+
+    def visit(node: str) -> None:
+        index[node] = low[node] = len(index)
+        stack.append(node)
+        for nxt in graph.get(node, ()):
+            if nxt not in index:
+                visit(nxt)
+                low[node] = min(low[node], low[nxt])
+            elif nxt in stack:
+                low[node] = min(low[node], index[nxt])
+        if low[node] == index[node]:
+            members = []
+            while True:
+                member = stack.pop()
+                members.append(member)
+                if member == node:
+                    break
+            if len(members) > 1:
+                found.append(sorted(members))
+
+    for node in sorted(graph):
+        if node not in index:
+            visit(node)
+    return found
+
+
+def sub_package(module: str) -> str:
+    """A projectors module's part: its sub-package (`vsmesh.projectors.engine`), or itself at the top."""
+    parts = module.split(".")
+    return ".".join(parts[:3]) if parts[:2] == ["vsmesh", "projectors"] and len(parts) > 3 else module
+
+
+def test_no_module_imports_itself_in_a_circle() -> None:
+    circles = cycles(import_graph())
+    assert not circles, "modules importing each other in a circle:\n" + "\n".join(" <-> ".join(c) for c in circles)
+
+
+def test_the_engines_parts_import_each_other_one_way() -> None:
+    """projectors/ shows its parts as sub-packages (engine, rebuild, reverts, distribution, couplings): no two
+    of them import each other, however indirectly."""
+    graph = {k: v for k, v in import_graph(sub_package).items() if k.startswith("vsmesh.projectors")}
+    circles = cycles(graph)
+    assert not circles, "projectors' parts importing each other in a circle:\n" + "\n".join(map(str, circles))
+
+
+def test_the_cycle_check_finds_a_circle() -> None:
+    assert cycles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == [["a", "b", "c"]]
+    assert cycles({"a": {"b"}, "b": set()}) == []

@@ -23,7 +23,7 @@ from vsmesh.hubs.canon.tables import (
 )
 from vsmesh.hubs.canon.writes import mandate_operations
 from vsmesh.hubs.contract import ContractRequest, HubContext, Operation
-from vsmesh.hubs.core import core_operations
+from vsmesh.hubs.core.operations import with_core
 from vsmesh.hubs.core.reads import Limit
 
 
@@ -183,5 +183,4 @@ def operations() -> list[Operation]:
         Operation("get_agent_actions", AgentActionsRequest, get_agent_actions, "agents' actions, revert state"),
         *mandate_operations(),
     ]
-    names = {op.name for op in own}
-    return [*(op for op in core_operations() if op.name not in names), *own]
+    return with_core(own)

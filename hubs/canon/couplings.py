@@ -16,7 +16,7 @@ from vsmesh.events.envelope import Event
 from vsmesh.events.schemas.canon import CanonEscalationRaised
 from vsmesh.events.schemas.fin import FinCommitmentRecorded, FinCostRecorded, FinRunwayProjected
 from vsmesh.hubs.canon import manifest
-from vsmesh.projectors.coupling import Context, Coupling, Emit
+from vsmesh.projectors.couplings.coupling import Context, Coupling, Emit
 
 RUNWAY = "fin-runway-to-canon-escalation"
 AGENT_SPEND = "fin-agent-spend-to-canon-escalation"

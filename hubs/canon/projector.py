@@ -24,8 +24,8 @@ from vsmesh.hubs.canon.tables import (
 )
 from vsmesh.hubs.core import hub_projection
 from vsmesh.hubs.core.projector import on_escalation_raised
-from vsmesh.projectors.changes import Changes
-from vsmesh.projectors.projection import Applied, Handlers, Projection
+from vsmesh.projectors.engine.changes import Changes
+from vsmesh.projectors.engine.projection import Applied, Handlers, Projection
 
 
 def on_policy_declared(event: CanonPolicyDeclared, at: Applied, changes: Changes) -> None:

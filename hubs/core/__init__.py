@@ -5,7 +5,7 @@ A hub package composes its projection and contract from these plus its own parts
 
     metadata = sa.MetaData(); add_core_tables(metadata)        # in the hub's tables.py
     handlers = {**core_handlers(), **own_handlers}             # in the hub's projector.py
-    operations = [*core_operations(), *own_operations]          # in the hub's contract.py
+    operations = with_core(own_operations)                      # in the hub's contract.py (core.operations)
 
 Escalations are `canon-escalation-raised` events published on the hub escalated to; a hub that
 handles that type itself (canon) should call `on_escalation_raised` from its own handler.
@@ -18,15 +18,11 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from vsmesh.bus.streams import HORIZON_STREAMS
 from vsmesh.events.governance import GOVERNANCE_TYPES
-from vsmesh.hubs.contract import Operation
 from vsmesh.hubs.core.projector import core_handlers
-from vsmesh.hubs.core.reads import read_operations
 from vsmesh.hubs.core.tables import add_core_tables
-from vsmesh.hubs.core.writes import write_operations
-from vsmesh.projectors.projection import Handlers, Projection, event_type_of
-
-HORIZON_STREAMS = ("OPERATIONAL", "TACTICAL", "STRATEGIC", "CONSTITUTIONAL")
+from vsmesh.projectors.engine.projection import Handlers, Projection, event_type_of
 
 # For a manifest's event types: every hub accepts the core's.
 CORE_EVENT_TYPES = tuple(event_type_of(c) for c in core_handlers())
@@ -40,7 +36,6 @@ __all__ = [
     "SHARED_TYPES",
     "add_core_tables",
     "core_handlers",
-    "core_operations",
     "hub_streams",
 ]
 
@@ -63,8 +58,3 @@ def hub_projection(
         declared=frozenset(declared) | SHARED_TYPES,
         **options,
     )
-
-
-def core_operations() -> list[Operation]:
-    """The core contract operations every hub answers."""
-    return [*read_operations(), *write_operations()]

@@ -30,8 +30,8 @@ from vsmesh.hubs.core.tables import (
     risks,
     status_history,
 )
-from vsmesh.projectors.changes import Changes
-from vsmesh.projectors.projection import Applied, Handlers
+from vsmesh.projectors.engine.changes import Changes
+from vsmesh.projectors.engine.projection import Applied, Handlers
 
 
 def _opened(prefix: str, event: Event) -> dict[str, Any]:

@@ -9,7 +9,7 @@ from pydantic import Field
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from vsmesh.hubs.contract import ContractRequest, HubContext, Operation
-from vsmesh.hubs.core import core_operations
+from vsmesh.hubs.core.operations import with_core
 from vsmesh.hubs.dev import manifest
 from vsmesh.hubs.dev.tables import blockers, decisions, deployments, repos, running
 
@@ -98,5 +98,4 @@ def operations() -> list[Operation]:
         Operation("get_domain_summary", SummaryRequest, get_domain_summary, "repos, running versions, blockers"),
         Operation("get_deployments", DeploymentsRequest, get_deployments, "deployments, newest first, filtered"),
     ]
-    names = {op.name for op in own}
-    return [*(op for op in core_operations() if op.name not in names), *own]
+    return with_core(own)

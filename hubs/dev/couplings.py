@@ -10,7 +10,7 @@ from vsmesh.events.schemas.dev import DevBlockerCleared, DevBlockerRaised
 from vsmesh.events.schemas.fin import FinBudgetAlertRaised
 from vsmesh.events.schemas.ops import OpsIncidentOpened, OpsIncidentResolved
 from vsmesh.hubs.dev import manifest
-from vsmesh.projectors.coupling import Context, Coupling, Emit, derived_id
+from vsmesh.projectors.couplings.coupling import Context, Coupling, Emit, derived_id
 
 INCIDENT = "ops-incident-to-dev-blocker"
 BUDGET = "fin-budget-alert-to-dev-pressure"

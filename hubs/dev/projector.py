@@ -18,8 +18,8 @@ from vsmesh.events.schemas.dev import (
 from vsmesh.hubs.core import hub_projection
 from vsmesh.hubs.dev import manifest
 from vsmesh.hubs.dev.tables import blockers, decisions, deployments, metadata, repos, running
-from vsmesh.projectors.changes import Changes
-from vsmesh.projectors.projection import Applied, Handlers, Projection
+from vsmesh.projectors.engine.changes import Changes
+from vsmesh.projectors.engine.projection import Applied, Handlers, Projection
 
 
 def on_repo_registered(event: DevRepoRegistered, at: Applied, changes: Changes) -> None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from vsmesh.hubs.demo import DemoEvent, demo_id
+from vsmesh.hubs.samples import DemoEvent, demo_id
 
 HUB = "dev-hub"
 

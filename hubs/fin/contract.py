@@ -10,7 +10,7 @@ from pydantic import Field
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from vsmesh.hubs.contract import ContractRequest, HubContext, Operation
-from vsmesh.hubs.core import core_operations
+from vsmesh.hubs.core.operations import with_core
 from vsmesh.hubs.fin import manifest, queries
 from vsmesh.hubs.fin.writes import write_operations
 
@@ -140,5 +140,4 @@ def operations() -> list[Operation]:
         Operation("known_events", KnownEventsRequest, known_events, "which of these events the hub already has"),
         *write_operations(),
     ]
-    names = {op.name for op in own}
-    return [*(op for op in core_operations() if op.name not in names), *own]
+    return with_core(own)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from vsmesh.events.schemas.fin import FinBalanceRecorded, FinRunwayProjected
 from vsmesh.hubs.canon.values import check_values
 from vsmesh.hubs.fin import manifest
-from vsmesh.projectors.coupling import Context, Coupling, Emit
+from vsmesh.projectors.couplings.coupling import Context, Coupling, Emit
 
 BALANCE = "fin-balance-to-runway"
 

@@ -29,8 +29,8 @@ from vsmesh.hubs.fin.tables import (
     runway_projections,
     token_spend,
 )
-from vsmesh.projectors.changes import Changes
-from vsmesh.projectors.projection import Applied, Handlers, Projection
+from vsmesh.projectors.engine.changes import Changes
+from vsmesh.projectors.engine.projection import Applied, Handlers, Projection
 
 
 def spend_month(event: Event, incurred_on: dt.date | None, period: str | None) -> str:

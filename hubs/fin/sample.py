@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from vsmesh.hubs.demo import DemoEvent
+from vsmesh.hubs.samples import DemoEvent
 
 HUB = "fin-hub"
 

@@ -10,12 +10,12 @@ from pydantic import Field
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from vsmesh.hubs.contract import ContractRequest, HubContext, Operation
-from vsmesh.hubs.core import core_operations
+from vsmesh.hubs.core.operations import with_core
 from vsmesh.hubs.core.writes import WriteRequest, publish_as_caller
 from vsmesh.hubs.legal import report
 from vsmesh.hubs.legal.tables import agents_seen, vendor_spend, vendors
 from vsmesh.hubs.legal.tpsc import TpscTool
-from vsmesh.projectors.builds import read_build_info
+from vsmesh.projectors.rebuild.copies import read_build_info
 
 Slug = Field(min_length=1, max_length=200, pattern=r"^[a-z0-9][a-z0-9-]*$")
 
@@ -212,5 +212,4 @@ def operations() -> list[Operation]:
         Operation("agent_seen", AgentRequest, agent_seen, "whether legal has seen an agent act on a hub"),
         Operation("known_events", KnownEventsRequest, known_events, "which vendor records the hub already has"),
     ]
-    names = {op.name for op in own}
-    return [*(op for op in core_operations() if op.name not in names), *own]
+    return with_core(own)

@@ -17,7 +17,7 @@ from vsmesh.events.schemas.legal import LegalAgentObserved, LegalServiceNoted, L
 from vsmesh.events.schemas.ops import OpsInventoryRegistered, OpsInventoryUpdated
 from vsmesh.events.schemas.risk import RiskSurfaced
 from vsmesh.hubs.legal import manifest
-from vsmesh.projectors.coupling import Context, Coupling, Emit
+from vsmesh.projectors.couplings.coupling import Context, Coupling, Emit
 
 VENDOR = "fin-vendor-to-legal"
 SERVICE = "ops-service-to-legal"

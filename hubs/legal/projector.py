@@ -23,8 +23,8 @@ from vsmesh.hubs.legal.tables import (
     vendor_spend,
     vendors,
 )
-from vsmesh.projectors.changes import Changes
-from vsmesh.projectors.projection import Applied, Handlers, Projection
+from vsmesh.projectors.engine.changes import Changes
+from vsmesh.projectors.engine.projection import Applied, Handlers, Projection
 
 
 def on_vendor_recorded(event: LegalVendorRecorded, at: Applied, changes: Changes) -> None:

@@ -3,7 +3,7 @@ a DPA, an LLM API vendor in the US without one, a processing record for Gitea bu
 
 from __future__ import annotations
 
-from vsmesh.hubs.demo import DemoEvent
+from vsmesh.hubs.samples import DemoEvent
 
 HUB = "legal-hub"
 

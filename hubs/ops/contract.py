@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from vsmesh.errors import ContractError
 from vsmesh.hubs.contract import ContractRequest, HubContext, Operation
-from vsmesh.hubs.core import core_operations
+from vsmesh.hubs.core.operations import with_core
 from vsmesh.hubs.ops import reads
 from vsmesh.hubs.ops.answers import Answers
 from vsmesh.hubs.ops.health import Staleness, utc_now
@@ -20,7 +20,7 @@ from vsmesh.hubs.ops.service_health import Page, read_version, service_health
 from vsmesh.hubs.ops.service_pages import service_page
 from vsmesh.hubs.ops.service_view import certificate_and_backup, describe_service
 from vsmesh.hubs.ops.writes import write_operations
-from vsmesh.projectors.driver import schema_of
+from vsmesh.projectors.engine.driver import schema_of
 from vsmesh.settings import Settings
 
 # Services listed per summary: a page a person reads or a script walks with `offset` (counts cover them all).
@@ -243,5 +243,4 @@ def ops_operations() -> list[Operation]:
 def operations() -> list[Operation]:
     """The core's operations, then ops-hub's (an ops operation of the same name wins)."""
     own = ops_operations()
-    names = {op.name for op in own}
-    return [*(op for op in core_operations() if op.name not in names), *own]
+    return with_core(own)

@@ -6,7 +6,7 @@ from vsmesh.events.schemas.dev import DevDeploymentCompleted
 from vsmesh.events.schemas.fin import FinCostRecorded
 from vsmesh.events.schemas.ops import OpsChangeRecorded, OpsReleaseObserved
 from vsmesh.hubs.ops import manifest
-from vsmesh.projectors.coupling import Coupling, Emit
+from vsmesh.projectors.couplings.coupling import Coupling, Emit
 
 DEPLOYMENT = "dev-deployment-to-ops-change"
 COST = "fin-cost-to-ops-service"

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from vsmesh.events.schemas.fin import FinCostRecorded
 from vsmesh.hubs.ops.tables import service_costs
-from vsmesh.projectors.changes import Changes
-from vsmesh.projectors.projection import Applied, Handlers
+from vsmesh.projectors.engine.changes import Changes
+from vsmesh.projectors.engine.projection import Applied, Handlers
 
 
 def on_cost_recorded(event: FinCostRecorded, at: Applied, changes: Changes) -> None:

@@ -19,8 +19,8 @@ from vsmesh.events.schemas.ops import (
 from vsmesh.hubs.ops.fold_inventory import entity_of
 from vsmesh.hubs.ops.recent import remember
 from vsmesh.hubs.ops.tables import debts, evidence
-from vsmesh.projectors.changes import Changes
-from vsmesh.projectors.projection import Applied, Handlers
+from vsmesh.projectors.engine.changes import Changes
+from vsmesh.projectors.engine.projection import Applied, Handlers
 
 _VERDICT = {"passed": "green", "failed": "red"}
 _OUTCOME = {"succeeded": "green", "aborted": "amber", "failed": "red"}
@@ -44,7 +44,7 @@ def record(event: Event, at: Applied, changes: Changes, entity: str, kind: str, 
             "event_id": event.id,
             "actor": event.actor,
             "summary": summary,
-            # The Struct itself: the JSONB writer encodes it with msgspec (projectors/database.py), and
+            # The Struct itself: the JSONB writer encodes it with msgspec (projectors/engine/database.py), and
             # most of a batch's rows are overwritten before they are written, so no conversion here.
             "detail": event.data,
             "updated_seq": at.sequence,

@@ -6,8 +6,8 @@ from vsmesh.events.envelope import Event
 from vsmesh.events.schemas.ops import OpsChangeRecorded, OpsIncidentOpened, OpsIncidentResolved, OpsIncidentUpdated
 from vsmesh.hubs.ops.recent import remember
 from vsmesh.hubs.ops.tables import change_records, incident_timeline, incidents
-from vsmesh.projectors.changes import Changes
-from vsmesh.projectors.projection import Applied, Handlers
+from vsmesh.projectors.engine.changes import Changes
+from vsmesh.projectors.engine.projection import Applied, Handlers
 
 
 def _timeline(

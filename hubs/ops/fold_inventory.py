@@ -12,8 +12,8 @@ from vsmesh.events.schemas.ops import (
 )
 from vsmesh.hubs.ops.recent import remember
 from vsmesh.hubs.ops.tables import inventory, inventory_attributes
-from vsmesh.projectors.changes import Changes
-from vsmesh.projectors.projection import Applied, Handlers
+from vsmesh.projectors.engine.changes import Changes
+from vsmesh.projectors.engine.projection import Applied, Handlers
 
 
 def entity_of(subject: str | None, kind: str, name: str) -> str:

@@ -5,8 +5,8 @@ from __future__ import annotations
 from vsmesh.events.schemas.ops import OpsMigrationGateFailed, OpsMigrationGatePassed, OpsReadinessGateUpdated
 from vsmesh.hubs.ops.recent import remember
 from vsmesh.hubs.ops.tables import readiness_gates
-from vsmesh.projectors.changes import Changes
-from vsmesh.projectors.projection import Applied, Handlers
+from vsmesh.projectors.engine.changes import Changes
+from vsmesh.projectors.engine.projection import Applied, Handlers
 
 
 def on_gate_updated(event: OpsReadinessGateUpdated, at: Applied, changes: Changes) -> None:

@@ -7,7 +7,7 @@ from vsmesh.hubs.core import hub_projection
 from vsmesh.hubs.ops import fold_costs, fold_evidence, fold_incidents, fold_inventory, fold_readiness, manifest
 from vsmesh.hubs.ops.recent import trim_recent
 from vsmesh.hubs.ops.tables import RECENT_EVENTS_KEPT, metadata, recent_events
-from vsmesh.projectors.projection import Handlers, Projection, RevertScope, Superseded, event_type_of
+from vsmesh.projectors.engine.projection import Handlers, Projection, RevertScope, Superseded, event_type_of
 
 
 def ops_handlers() -> Handlers:
@@ -26,7 +26,7 @@ def entity_keyed() -> Handlers:
     return {**fold_inventory.handlers(), **fold_evidence.handlers(), **fold_costs.handlers()}
 
 
-# The types a partitioned ops-hub spreads over its partitions by entity (projectors/partitions.py): their
+# The types a partitioned ops-hub spreads over its partitions by entity (projectors/engine/partitions.py): their
 # handlers write only rows of the event's own entity (inventory, attributes, evidence, debts) or of the event
 # itself (change records, service costs), plus its recent-events row, whose trim takes turns. Incidents and
 # readiness gates are threads keyed by an id or a gate name that events of several subjects update, and the
@@ -58,7 +58,7 @@ def revert_scope() -> RevertScope:
 def superseded() -> Superseded:
     """The evidence and drift types: each writes its subject's one row of its kind (all of its columns, from
     the event alone) and its recent-events row, so within a rebuild batch the newest of a subject's events
-    stands for the older ones (projectors/supersede.py). Not the inventory types: their attribute rows differ
+    stands for the older ones (projectors/engine/supersede.py). Not the inventory types: their attribute rows differ
     from event to event."""
     return Superseded(
         types=frozenset(event_type_of(c) for c in fold_evidence.handlers()),

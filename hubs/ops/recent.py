@@ -6,8 +6,8 @@ import sqlalchemy as sa
 
 from vsmesh.events.envelope import Event
 from vsmesh.hubs.ops.tables import RECENT_EVENTS_KEPT, recent_events
-from vsmesh.projectors.changes import Changes
-from vsmesh.projectors.projection import Applied
+from vsmesh.projectors.engine.changes import Changes
+from vsmesh.projectors.engine.projection import Applied
 
 
 def remember(event: Event, at: Applied, changes: Changes, summary: str) -> None:
@@ -44,4 +44,4 @@ def _trim() -> sa.Executable:
     return sa.delete(recent_events).where(sa.tuple_(*order) < oldest_kept)
 
 
-_TRIM = _trim()  # built once: the engine compiles a statement once per schema (projectors/driver.py)
+_TRIM = _trim()  # built once: the engine compiles a statement once per schema (projectors/engine/driver.py)

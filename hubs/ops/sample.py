@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from vsmesh.hubs.demo import DemoEvent, demo_id
+from vsmesh.hubs.samples import DemoEvent, demo_id
 
 HUB = "ops-hub"
 WAVE = "coulombcore-to-threephoenix"

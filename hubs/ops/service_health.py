@@ -21,8 +21,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from vsmesh.hubs.ops.health import Staleness
 from vsmesh.hubs.ops.tables import evidence, inventory, inventory_attributes, metadata, service_costs
-from vsmesh.projectors.checkpoint import positions_table
-from vsmesh.projectors.driver import schema_of
+from vsmesh.projectors.engine.checkpoint import positions_table
+from vsmesh.projectors.engine.driver import schema_of
 
 SERVICE_KINDS = ("service", "datastore")
 HEALTH_KINDS = ("health", "endpoint")  # what proves a service healthy now; backups prove recoverability

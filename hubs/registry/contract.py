@@ -10,7 +10,7 @@ from pydantic import Field
 from vsmesh.errors import ContractError
 from vsmesh.events.governance import GOVERNANCE_TYPES
 from vsmesh.hubs.contract import ContractRequest, HubContext, Operation
-from vsmesh.hubs.core import core_operations
+from vsmesh.hubs.core.operations import with_core
 from vsmesh.hubs.core.queries import filtered, one, rows
 from vsmesh.hubs.core.writes import Slug, WriteRequest, publish_as_caller
 from vsmesh.hubs.registry import tables as t
@@ -180,5 +180,4 @@ def manifest_hub_operations() -> list[Operation]:
         Operation("get_vocabulary", VocabularyRequest, get_vocabulary, "the active manifest's terms"),
         Operation("record_event", RecordEventRequest, record_event, "publish one declared event", writes=True),
     ]
-    names = {op.name for op in own}
-    return [*(op for op in core_operations() if op.name not in names), *own]
+    return with_core(own)

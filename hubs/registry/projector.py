@@ -19,9 +19,9 @@ from vsmesh.events.governance import REGISTRY_HUB, registry_entity
 from vsmesh.events.schemas.hub import HubManifestActivated, HubRegistered, WidgetCreated
 from vsmesh.hubs.core import core_handlers, hub_streams
 from vsmesh.hubs.registry import tables as t
-from vsmesh.hubs.registry.state import SHARED_TYPES, VOCABULARIES, Vocabularies
-from vsmesh.projectors.changes import Changes
-from vsmesh.projectors.projection import Applied, Handler, Handlers, Projection, event_type_of
+from vsmesh.hubs.vocabulary import SHARED_TYPES, VOCABULARIES, Vocabularies
+from vsmesh.projectors.engine.changes import Changes
+from vsmesh.projectors.engine.projection import Applied, Handler, Handlers, Projection, event_type_of
 
 
 def conflicts(claimed: dict[str, str], slug: str, event_types: list[str]) -> dict[str, str]:

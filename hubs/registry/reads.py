@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from vsmesh.events.governance import REGISTRY_HUB
 from vsmesh.hubs.registry import tables as t
-from vsmesh.projectors.driver import in_schema
+from vsmesh.projectors.engine.driver import in_schema
 
 
 @contextlib.asynccontextmanager

@@ -25,10 +25,11 @@ from vsmesh.hubs.registry import tables as t
 from vsmesh.hubs.registry.contract import manifest_hub_operations, registry_operations
 from vsmesh.hubs.registry.projector import REGISTRY_HUB, RegistryFolds, manifest_projection, registry_projection
 from vsmesh.hubs.registry.reads import registry_rows
-from vsmesh.hubs.registry.state import VOCABULARIES, from_row
-from vsmesh.projectors.engine import ensure_schema
-from vsmesh.projectors.projection import Projection
-from vsmesh.projectors.runner import ProjectorStats, run_projection
+from vsmesh.hubs.vocabulary import VOCABULARIES, from_row
+from vsmesh.projectors.engine.batches import ensure_schema
+from vsmesh.projectors.engine.projection import Projection
+from vsmesh.projectors.engine.stats import ProjectorStats
+from vsmesh.projectors.runner import run_projection
 from vsmesh.settings import Settings
 
 log = structlog.get_logger(__name__)

@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from vsmesh.errors import ContractError
 from vsmesh.hubs.contract import ContractRequest, HubContext, Operation
-from vsmesh.hubs.core import core_operations
+from vsmesh.hubs.core.operations import with_core
 from vsmesh.hubs.core.tables import risks
 from vsmesh.hubs.core.writes import WriteRequest, publish_as_caller
 from vsmesh.hubs.sec import queries
@@ -190,5 +190,4 @@ def operations() -> list[Operation]:
             writes=True,
         ),
     ]
-    names = {op.name for op in own}
-    return [*(op for op in core_operations() if op.name not in names), *own]
+    return with_core(own)

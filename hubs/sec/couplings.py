@@ -16,7 +16,7 @@ from vsmesh.events.schemas.sec import (
     SecSecretTracked,
 )
 from vsmesh.hubs.sec import manifest
-from vsmesh.projectors.coupling import Context, Coupling, Emit
+from vsmesh.projectors.couplings.coupling import Context, Coupling, Emit
 
 EXPIRED_ALERT = "sec-exception-expired-to-alert"
 EXPIRED_ESCALATION = "sec-exception-expired-to-canon-escalation"

@@ -22,8 +22,8 @@ from vsmesh.hubs.sec.tables import (
     rotations,
     secrets,
 )
-from vsmesh.projectors.changes import Changes
-from vsmesh.projectors.projection import Applied, Handlers, Projection
+from vsmesh.projectors.engine.changes import Changes
+from vsmesh.projectors.engine.projection import Applied, Handlers, Projection
 
 
 def on_finding_reported(event: SecFindingReported, at: Applied, changes: Changes) -> None:

@@ -3,7 +3,7 @@ exception, and canon's rotation policy that the SOPS/age keys (ops' secret set) 
 
 from __future__ import annotations
 
-from vsmesh.hubs.demo import DemoEvent
+from vsmesh.hubs.samples import DemoEvent
 from vsmesh.hubs.sec.reports import finding_id
 
 HUB = "sec-hub"

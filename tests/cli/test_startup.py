@@ -24,7 +24,7 @@ def test_rebuild_help_shows_the_rebuilds_own_default_batch_size():
     from typer.testing import CliRunner
 
     from vsmesh.cli.app import app
-    from vsmesh.projectors.rebuild import DEFAULT_BATCH_SIZE as rebuilds_own
+    from vsmesh.projectors.rebuild.build import DEFAULT_BATCH_SIZE as rebuilds_own
 
     shown = CliRunner().invoke(app, ["rebuild", "--help"], env={"COLUMNS": "200", "NO_COLOR": "1"})
     assert shown.exit_code == 0, shown.output

@@ -13,9 +13,9 @@ from tests.projectors.sample import digest, read_all
 from vsmesh.bus.connection import connect
 from vsmesh.bus.publisher import Publisher
 from vsmesh.hubs.ops import projection as ops_projection
-from vsmesh.projectors.database import create_engine
-from vsmesh.projectors.engine import positions
-from vsmesh.projectors.rebuild import rebuild
+from vsmesh.projectors.engine.batches import positions
+from vsmesh.projectors.engine.database import create_engine
+from vsmesh.projectors.rebuild.build import rebuild
 from vsmesh.runtime.cluster import start_node
 from vsmesh.settings import Settings
 

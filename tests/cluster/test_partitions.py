@@ -13,13 +13,13 @@ from tests.cluster.test_failover import HUB, health_events
 from vsmesh.bus.connection import connect
 from vsmesh.bus.publisher import Publisher
 from vsmesh.hubs.ops import projection as ops_projection
-from vsmesh.projectors.builds import drop_schema, pit_schema
-from vsmesh.projectors.database import create_engine
-from vsmesh.projectors.diff import diff_schemas
-from vsmesh.projectors.engine import positions
-from vsmesh.projectors.lease import RENEW_S, current_holder, lease_bucket
-from vsmesh.projectors.partitions import Partition
-from vsmesh.projectors.rebuild import rebuild
+from vsmesh.projectors.distribution.lease import RENEW_S, current_holder, lease_bucket
+from vsmesh.projectors.engine.batches import positions
+from vsmesh.projectors.engine.database import create_engine
+from vsmesh.projectors.engine.partitions import Partition
+from vsmesh.projectors.rebuild.build import rebuild
+from vsmesh.projectors.rebuild.copies import drop_schema, pit_schema
+from vsmesh.projectors.rebuild.diff import diff_schemas
 from vsmesh.settings import Settings
 
 LEASES = [Partition(k, 2).lease(HUB) for k in range(2)]

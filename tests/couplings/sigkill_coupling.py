@@ -5,7 +5,7 @@ from __future__ import annotations
 from vsmesh.events.envelope import Event
 from vsmesh.events.schemas.core import MessageSent
 from vsmesh.events.schemas.dev import DevDecisionRecorded
-from vsmesh.projectors.coupling import Coupling, Emit
+from vsmesh.projectors.couplings.coupling import Coupling, Emit
 
 NAME = "test-sigkill-echo"
 

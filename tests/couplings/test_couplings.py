@@ -19,9 +19,9 @@ from vsmesh.bus.publisher import Publisher
 from vsmesh.events.schemas.core import MessageSent
 from vsmesh.events.schemas.dev import DevDecisionRecorded
 from vsmesh.hubs.coupling import active_couplings
-from vsmesh.projectors.coupling import Coupling, Emit, derived_id
-from vsmesh.projectors.database import create_engine
-from vsmesh.projectors.reactor import ensure_tables, start_reactors
+from vsmesh.projectors.couplings.coupling import Coupling, Emit, derived_id
+from vsmesh.projectors.couplings.reactor import ensure_tables, start_reactors
+from vsmesh.projectors.engine.database import create_engine
 
 pytestmark = pytest.mark.usefixtures("running_mesh")
 

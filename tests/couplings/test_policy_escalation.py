@@ -20,7 +20,7 @@ from vsmesh.bus.contract_client import ask
 from vsmesh.hubs.canon import checks
 from vsmesh.hubs.canon.checks import check_id
 from vsmesh.hubs.canon.couplings import AGENT_SPEND
-from vsmesh.projectors.coupling import derived_id
+from vsmesh.projectors.couplings.coupling import derived_id
 
 pytestmark = pytest.mark.usefixtures("running_mesh")
 

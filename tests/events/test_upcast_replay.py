@@ -10,8 +10,8 @@ from vsmesh.bus.reader import Start, StreamReader
 from vsmesh.bus.streams import ensure_streams
 from vsmesh.hubs.ops import projection as ops_projection
 from vsmesh.hubs.ops.tables import evidence, inventory, recent_events
-from vsmesh.projectors.database import create_engine
-from vsmesh.projectors.engine import apply_batch, ensure_schema, in_schema
+from vsmesh.projectors.engine.batches import apply_batch, ensure_schema, in_schema
+from vsmesh.projectors.engine.database import create_engine
 
 V1_EVENT = (
     '{{"specversion":"1.0","id":"{id}","source":"interhub/bootstrap","type":"{type}","subject":"{subject}",'

@@ -13,7 +13,7 @@ from vsmesh.bus.publisher import Publisher
 from vsmesh.errors import ContractError
 from vsmesh.hubs.contract import HubContext
 from vsmesh.hubs.ops import projection as ops_projection
-from vsmesh.projectors.database import create_engine
+from vsmesh.projectors.engine.database import create_engine
 
 
 @pytest.fixture

@@ -12,7 +12,7 @@ from vsmesh.events.registry import REGISTRY
 from vsmesh.hubs import HUBS, hub
 from vsmesh.hubs.coupling import all_couplings
 from vsmesh.hubs.registry.projector import manifest_projection, registry_projection
-from vsmesh.projectors.projection import event_type_of
+from vsmesh.projectors.engine.projection import event_type_of
 
 
 def _projections():

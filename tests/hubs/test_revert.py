@@ -13,7 +13,7 @@ from tests.conftest import wait_until
 from tests.couplings.test_couplings import pub, publish_low_runway, q
 from vsmesh.bus.connection import connect
 from vsmesh.bus.contract_client import ask
-from vsmesh.projectors.coupling import derived_id
+from vsmesh.projectors.couplings.coupling import derived_id
 
 pytestmark = pytest.mark.usefixtures("running_mesh")
 

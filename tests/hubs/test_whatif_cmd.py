@@ -18,7 +18,7 @@ from tests.couplings.test_policy_escalation import ESCALATION, cost, currency, d
 from vsmesh.bus.connection import connect
 from vsmesh.bus.streams import HORIZON_STREAMS
 from vsmesh.hubs.canon.couplings import AGENT_SPEND
-from vsmesh.projectors.coupling import derived_id
+from vsmesh.projectors.couplings.coupling import derived_id
 
 pytestmark = pytest.mark.usefixtures("running_mesh")
 

@@ -7,7 +7,7 @@ import pytest
 from vsmesh.bus.connection import connect
 from vsmesh.bus.publisher import Publisher
 from vsmesh.bus.streams import ensure_streams
-from vsmesh.projectors.database import create_engine
+from vsmesh.projectors.engine.database import create_engine
 
 
 @pytest.fixture

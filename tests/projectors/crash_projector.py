@@ -17,10 +17,11 @@ from vsmesh.bus.connection import connect
 from vsmesh.events.envelope import Event
 from vsmesh.hubs.ops import projection as ops_projection
 from vsmesh.logs import configure_logging
-from vsmesh.projectors.changes import Changes
-from vsmesh.projectors.database import create_engine
-from vsmesh.projectors.projection import Applied, Handler, Projection
-from vsmesh.projectors.runner import ProjectorStats, run_projection
+from vsmesh.projectors.engine.changes import Changes
+from vsmesh.projectors.engine.database import create_engine
+from vsmesh.projectors.engine.projection import Applied, Handler, Projection
+from vsmesh.projectors.engine.stats import ProjectorStats
+from vsmesh.projectors.runner import run_projection
 from vsmesh.settings import Settings
 
 metadata = sa.MetaData()

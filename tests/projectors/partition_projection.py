@@ -8,7 +8,7 @@ import dataclasses
 
 from tests.projectors.crash_projector import traced_projection
 from vsmesh.hubs.ops.projector import ENTITY_TYPES
-from vsmesh.projectors.projection import Projection
+from vsmesh.projectors.engine.projection import Projection
 
 
 def projection(hub: str, reads: str | None = None) -> Projection:

@@ -15,9 +15,9 @@ from vsmesh.bus.reader import Start, StreamReader
 from vsmesh.events.envelope import Event
 from vsmesh.events.schemas.alert import AlertRaised
 from vsmesh.events.schemas.ops import OpsHealthChecked
-from vsmesh.projectors.changes import Changes
-from vsmesh.projectors.engine import in_schema
-from vsmesh.projectors.projection import Applied, Projection
+from vsmesh.projectors.engine.batches import in_schema
+from vsmesh.projectors.engine.changes import Changes
+from vsmesh.projectors.engine.projection import Applied, Projection
 
 metadata = sa.MetaData()
 entities = sa.Table(

@@ -24,10 +24,10 @@ from vsmesh.bus.quarantine import ORIGIN_SEQ
 from vsmesh.bus.reader import Start, StreamReader
 from vsmesh.bus.streams import ensure_streams
 from vsmesh.events.envelope import new_event_id
-from vsmesh.projectors.database import create_engine
-from vsmesh.projectors.engine import in_schema, positions
-from vsmesh.projectors.projection import Projection
-from vsmesh.projectors.rebuild import rebuild
+from vsmesh.projectors.engine.batches import in_schema, positions
+from vsmesh.projectors.engine.database import create_engine
+from vsmesh.projectors.engine.projection import Projection
+from vsmesh.projectors.rebuild.build import rebuild
 
 EVENTS = 40_000
 CHUNK = 2_000

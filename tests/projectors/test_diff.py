@@ -7,9 +7,10 @@ import sqlalchemy as sa
 
 from tests.projectors.sample import digest, entities, health_events, sample_projection
 from tests.projectors.test_rebuild import project_live
-from vsmesh.projectors.builds import Until, pit_schema
-from vsmesh.projectors.diff import diff_schemas
-from vsmesh.projectors.rebuild import rebuild
+from vsmesh.projectors.engine.pipeline import Until
+from vsmesh.projectors.rebuild.build import rebuild
+from vsmesh.projectors.rebuild.copies import pit_schema
+from vsmesh.projectors.rebuild.diff import diff_schemas
 
 
 async def tamper(db, projection, sql: str) -> None:

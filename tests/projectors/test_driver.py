@@ -5,9 +5,9 @@ import pytest
 import sqlalchemy as sa
 
 from tests.projectors.sample import entities, health_events, read_all, sample_projection
-from vsmesh.projectors import driver
-from vsmesh.projectors.bulk import upsert_statement
-from vsmesh.projectors.engine import apply_batch, ensure_schema, in_schema
+from vsmesh.projectors.engine import driver
+from vsmesh.projectors.engine.batches import apply_batch, ensure_schema, in_schema
+from vsmesh.projectors.engine.bulk import upsert_statement
 
 
 async def _count(db, schema: str) -> int:

@@ -9,13 +9,13 @@ import sqlalchemy as sa
 from tests.projectors.sample import digest, entities, health_events, ledger_seqs, read_all, sample_projection
 from vsmesh.bus.nats_internals import delivers_directly
 from vsmesh.bus.reader import Start, StreamReader, subject_matches
-from vsmesh.projectors import driver
-from vsmesh.projectors.bulk import COPY_THRESHOLD
-from vsmesh.projectors.engine import apply_batch, ensure_schema, in_schema, positions
+from vsmesh.projectors.engine import driver
+from vsmesh.projectors.engine.batches import apply_batch, ensure_schema, in_schema, positions
+from vsmesh.projectors.engine.bulk import COPY_THRESHOLD
 
 
 async def apply_in_batches(db, projection, msgs, size: int) -> None:
-    """Apply as the live projector does: each batch in a transaction asyncpg runs (projectors/driver.py)."""
+    """Apply as the live projector does: each batch in a transaction asyncpg runs (projectors/engine/driver.py)."""
     for start in range(0, len(msgs), size):
         async with driver.transaction(db, projection.schema) as conn:
             await apply_batch(conn, projection, "OPERATIONAL", msgs[start : start + size])

@@ -14,7 +14,7 @@ import pytest
 
 from tests.conftest import server_dir
 from vsmesh.bus.connection import connect
-from vsmesh.projectors.lease import TTL_S, lease_bucket, run_leased
+from vsmesh.projectors.distribution.lease import TTL_S, lease_bucket, run_leased
 from vsmesh.runtime.nats_server import start_nats, stop_pid
 
 

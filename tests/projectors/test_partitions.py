@@ -19,10 +19,10 @@ from tests.projectors.crash_projector import ledger
 from tests.projectors.partition_projection import projection
 from vsmesh.bus.publisher import Publisher
 from vsmesh.errors import ConfigError
-from vsmesh.projectors.checkpoint import read_positions
-from vsmesh.projectors.engine import in_schema, positions
-from vsmesh.projectors.partitioned import partitioned_replay
-from vsmesh.projectors.partitions import (
+from vsmesh.projectors.distribution.partitioned import partitioned_replay
+from vsmesh.projectors.engine.batches import in_schema, positions
+from vsmesh.projectors.engine.checkpoint import read_positions
+from vsmesh.projectors.engine.partitions import (
     Partition,
     fnv1a,
     hub_positions,
@@ -31,7 +31,7 @@ from vsmesh.projectors.partitions import (
     partition_of,
     router,
 )
-from vsmesh.projectors.rebuild import rebuild
+from vsmesh.projectors.rebuild.build import rebuild
 from vsmesh.runtime.partitions import process_runner, worker_env
 
 REPO = Path(__file__).resolve().parents[2]

@@ -9,10 +9,11 @@ import sqlalchemy as sa
 from vsmesh.bus.quarantine_store import list_quarantined
 from vsmesh.events.envelope import Event
 from vsmesh.events.schemas.ops import OpsHealthChecked
-from vsmesh.projectors.changes import Changes
-from vsmesh.projectors.engine import ensure_schema, in_schema, positions
-from vsmesh.projectors.projection import Applied, Projection
-from vsmesh.projectors.runner import ProjectorStats, run_projection
+from vsmesh.projectors.engine.batches import ensure_schema, in_schema, positions
+from vsmesh.projectors.engine.changes import Changes
+from vsmesh.projectors.engine.projection import Applied, Projection
+from vsmesh.projectors.engine.stats import ProjectorStats
+from vsmesh.projectors.runner import run_projection
 
 metadata = sa.MetaData()
 checks = sa.Table(

@@ -4,9 +4,10 @@ import asyncio
 import contextlib
 
 from tests.projectors.sample import health_events, ledger_seqs, sample_projection
-from vsmesh.projectors.database import create_engine
-from vsmesh.projectors.engine import positions
-from vsmesh.projectors.runner import ProjectorStats, run_projection
+from vsmesh.projectors.engine.batches import positions
+from vsmesh.projectors.engine.database import create_engine
+from vsmesh.projectors.engine.stats import ProjectorStats
+from vsmesh.projectors.runner import run_projection
 from vsmesh.runtime.postgres_server import start_postgres, stop_postgres
 
 

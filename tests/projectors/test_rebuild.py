@@ -14,10 +14,12 @@ from tests.projectors.sample import digest, entities, health_events, ledger_seqs
 from vsmesh.bus.reader import count_pending
 from vsmesh.errors import ConfigError
 from vsmesh.events.schemas.ops import OpsHealthChecked
-from vsmesh.projectors.builds import Until, list_builds, pit_schema, point_in_time_schema, staging_schema
-from vsmesh.projectors.engine import apply_batch, ensure_schema, hub_lock_key, in_schema, positions
-from vsmesh.projectors.rebuild import rebuild
-from vsmesh.projectors.runner import ProjectorStats, run_projection
+from vsmesh.projectors.engine.batches import apply_batch, ensure_schema, hub_lock_key, in_schema, positions
+from vsmesh.projectors.engine.pipeline import Until
+from vsmesh.projectors.engine.stats import ProjectorStats
+from vsmesh.projectors.rebuild.build import rebuild
+from vsmesh.projectors.rebuild.copies import list_builds, pit_schema, point_in_time_schema, staging_schema
+from vsmesh.projectors.runner import run_projection
 
 
 async def project_live(js, db, settings, projection) -> None:

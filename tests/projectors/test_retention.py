@@ -11,13 +11,14 @@ from tests.projectors.sample import digest, health_events, ledger_seqs, sample_p
 from vsmesh.bus.reader import count_pending
 from vsmesh.bus.subjects import entity_token
 from vsmesh.events.codec import encode_event
-from vsmesh.projectors.engine import ensure_schema, positions
+from vsmesh.projectors.engine.batches import ensure_schema, positions
+from vsmesh.projectors.engine.stats import ProjectorStats
 from vsmesh.projectors.housekeeping import start_housekeeping
-from vsmesh.projectors.rebuild import rebuild
-from vsmesh.projectors.retention import HistoryAgedOut
-from vsmesh.projectors.runner import ProjectorStats, run_projection
-from vsmesh.projectors.snapshot import take_snapshot
-from vsmesh.projectors.snapshot_store import list_snapshots
+from vsmesh.projectors.rebuild.build import rebuild
+from vsmesh.projectors.rebuild.retention import HistoryAgedOut
+from vsmesh.projectors.rebuild.snapshot import take_snapshot
+from vsmesh.projectors.rebuild.snapshot_store import list_snapshots
+from vsmesh.projectors.runner import run_projection
 
 KEPT = 150  # the stream keeps only the newest 150 messages
 

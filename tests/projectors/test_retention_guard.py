@@ -12,10 +12,10 @@ from nats.js.api import StorageType, StreamConfig
 from tests.projectors.sample import digest, sample_projection
 from tests.projectors.test_retention import follow_to_head, publish
 from vsmesh.bus.streams import RETENTION_SET, _drifted, keep_chosen_retention
-from vsmesh.projectors.engine import ensure_schema
-from vsmesh.projectors.rebuild import rebuild
-from vsmesh.projectors.retention_guard import check_retention, set_retention
-from vsmesh.projectors.snapshot import take_snapshot
+from vsmesh.projectors.engine.batches import ensure_schema
+from vsmesh.projectors.rebuild.build import rebuild
+from vsmesh.projectors.rebuild.retention_guard import check_retention, set_retention
+from vsmesh.projectors.rebuild.snapshot import take_snapshot
 
 
 @pytest.fixture

@@ -13,14 +13,14 @@ from vsmesh.bus.reader import Start, StreamReader, count_pending
 from vsmesh.events.envelope import Event
 from vsmesh.hubs.ops import contract
 from vsmesh.hubs.ops import projection as ops_projection
-from vsmesh.projectors import driver
-from vsmesh.projectors.builds import drop_schema, pit_schema
-from vsmesh.projectors.diff import diff_schemas
-from vsmesh.projectors.engine import apply_batch, ensure_schema, in_schema, positions
-from vsmesh.projectors.partitions import Partition
-from vsmesh.projectors.projection import Projection
-from vsmesh.projectors.rebuild import rebuild
-from vsmesh.projectors.scoped_revert import ENTITIES, WHOLE_HUB, RevertRefolder, revert_mode
+from vsmesh.projectors.engine import driver
+from vsmesh.projectors.engine.batches import apply_batch, ensure_schema, in_schema, positions
+from vsmesh.projectors.engine.partitions import Partition
+from vsmesh.projectors.engine.projection import Projection
+from vsmesh.projectors.rebuild.build import rebuild
+from vsmesh.projectors.rebuild.copies import drop_schema, pit_schema
+from vsmesh.projectors.rebuild.diff import diff_schemas
+from vsmesh.projectors.reverts.scoped import ENTITIES, WHOLE_HUB, RevertRefolder, revert_mode
 
 SERVICES = [f"service/s{k}" for k in range(6)]
 

@@ -21,9 +21,9 @@ from vsmesh.events.codec import encode_event
 from vsmesh.events.envelope import Event
 from vsmesh.events.schemas.core import MessageSent
 from vsmesh.events.schemas.dev import DevDecisionRecorded
-from vsmesh.projectors.coupling import Coupling, Emit
-from vsmesh.projectors.reactor import emitted, ensure_tables, start_reactors
-from vsmesh.projectors.source import decode, retry
+from vsmesh.projectors.couplings.coupling import Coupling, Emit
+from vsmesh.projectors.couplings.reactor import emitted, ensure_tables, start_reactors
+from vsmesh.projectors.engine.source import decode, retry
 
 
 async def read_all(js, subject: str) -> list:

@@ -1,6 +1,6 @@
 """A rebuild batch that sets superseded events aside folds exactly what a fold of every event folds.
 
-ops-hub declares its evidence and drift types superseded (projectors/supersede.py): within a batch only
+ops-hub declares its evidence and drift types superseded (projectors/engine/supersede.py): within a batch only
 the newest event of a subject is decoded and folded, and the older ones only for a recent-events row that
 could be among the newest. Whatever the batch holds (events out of time order, events without a subject,
 messages that are no valid event, reverted ids, handlers that fail), its rows must be the same.
@@ -25,9 +25,9 @@ from vsmesh.events.schemas.ops import OpsHealthChecked
 from vsmesh.hubs.ops import projection as ops_projection
 from vsmesh.hubs.ops.projector import superseded
 from vsmesh.hubs.ops.tables import RECENT_EVENTS_KEPT
-from vsmesh.projectors.engine import fold
-from vsmesh.projectors.projection import Superseded
-from vsmesh.projectors.supersede import plan
+from vsmesh.projectors.engine.batches import fold
+from vsmesh.projectors.engine.projection import Superseded
+from vsmesh.projectors.engine.supersede import plan
 
 BASE = dt.datetime(2026, 11, 2, 12, 0, tzinfo=dt.UTC)
 SERVICES = [f"service/s{i}" for i in range(6)]

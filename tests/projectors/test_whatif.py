@@ -10,10 +10,10 @@ from tests.projectors.sample import digest, ledger, sample_projection
 from tests.projectors.test_retention import follow_to_head
 from vsmesh.bus.publisher import Publisher
 from vsmesh.errors import ConfigError
-from vsmesh.projectors.builds import pit_schema, read_build_info
-from vsmesh.projectors.diff import diff_schemas
-from vsmesh.projectors.rebuild import rebuild
-from vsmesh.projectors.whatif import Without, excluded_in
+from vsmesh.projectors.rebuild.build import rebuild
+from vsmesh.projectors.rebuild.copies import pit_schema, read_build_info
+from vsmesh.projectors.rebuild.diff import diff_schemas
+from vsmesh.projectors.rebuild.whatif import Without, excluded_in
 
 
 def as_actor(js, settings, actor: str, kind: str) -> Publisher:

@@ -17,11 +17,13 @@ import sqlalchemy as sa
 from vsmesh.bus.connection import connect
 from vsmesh.bus.streams import ensure_streams
 from vsmesh.hubs.contract import HubContext, start_contract
-from vsmesh.hubs.core import add_core_tables, core_handlers, core_operations, hub_streams
-from vsmesh.projectors.database import create_engine
-from vsmesh.projectors.engine import ensure_schema
-from vsmesh.projectors.projection import Projection
-from vsmesh.projectors.runner import ProjectorStats, run_projection
+from vsmesh.hubs.core import add_core_tables, core_handlers, hub_streams
+from vsmesh.hubs.core.operations import core_operations
+from vsmesh.projectors.engine.batches import ensure_schema
+from vsmesh.projectors.engine.database import create_engine
+from vsmesh.projectors.engine.projection import Projection
+from vsmesh.projectors.engine.stats import ProjectorStats
+from vsmesh.projectors.runner import run_projection
 from vsmesh.settings import Settings
 
 

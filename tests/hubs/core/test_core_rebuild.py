@@ -7,9 +7,9 @@ import sqlalchemy as sa
 from tests.hubs.core.core_helpers import after, publish
 from vsmesh.bus.contract_client import ask
 from vsmesh.hubs.core.tables import CORE
-from vsmesh.projectors.builds import drop_schema, pit_schema
-from vsmesh.projectors.database import create_engine
-from vsmesh.projectors.rebuild import rebuild
+from vsmesh.projectors.engine.database import create_engine
+from vsmesh.projectors.rebuild.build import rebuild
+from vsmesh.projectors.rebuild.copies import drop_schema, pit_schema
 
 
 async def dump(engine, schema: str) -> dict[str, list[tuple]]:

@@ -18,10 +18,10 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from vsmesh.bus.publisher import Publisher
 from vsmesh.events.envelope import Event
 from vsmesh.hubs.ops import projection
-from vsmesh.projectors.changes import Changes
-from vsmesh.projectors.checkpoint import save_position
-from vsmesh.projectors.engine import ensure_schema, in_schema
-from vsmesh.projectors.projection import Applied
+from vsmesh.projectors.engine.batches import ensure_schema, in_schema
+from vsmesh.projectors.engine.changes import Changes
+from vsmesh.projectors.engine.checkpoint import save_position
+from vsmesh.projectors.engine.projection import Applied
 from vsmesh.settings import Settings
 
 NOW = dt.datetime(2026, 11, 2, 12, 0, tzinfo=dt.UTC)

@@ -5,8 +5,8 @@ import asyncio
 import sqlalchemy as sa
 
 from vsmesh.hubs.ops import tables
-from vsmesh.projectors.builds import drop_schema, pit_schema
-from vsmesh.projectors.database import create_engine
+from vsmesh.projectors.engine.database import create_engine
+from vsmesh.projectors.rebuild.copies import drop_schema, pit_schema
 
 OPS_TABLES = [t for t in tables.metadata.sorted_tables if t.name in {
     "inventory", "inventory_attributes", "evidence", "incidents", "incident_timeline",

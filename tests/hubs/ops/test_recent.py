@@ -8,10 +8,10 @@ import sqlalchemy as sa
 
 from vsmesh.hubs.ops.recent import trim_recent
 from vsmesh.hubs.ops.tables import RECENT_EVENTS_KEPT, recent_events
-from vsmesh.projectors import driver
-from vsmesh.projectors.builds import drop_schema
-from vsmesh.projectors.database import create_engine
-from vsmesh.projectors.engine import in_schema
+from vsmesh.projectors.engine import driver
+from vsmesh.projectors.engine.batches import in_schema
+from vsmesh.projectors.engine.database import create_engine
+from vsmesh.projectors.rebuild.copies import drop_schema
 
 
 async def test_the_trim_keeps_the_newest_rows_by_time_then_stream_then_sequence(settings):

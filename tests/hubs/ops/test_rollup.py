@@ -17,7 +17,7 @@ from vsmesh.bus.streams import ensure_streams
 from vsmesh.bus.subjects import entity_token, event_subject
 from vsmesh.events.codec import encode_event
 from vsmesh.hubs.ops.rollup import ROLLUP_TYPE, derive, fold_days, roll_up, rollup_id, rollup_publisher
-from vsmesh.projectors.retention_guard import set_retention
+from vsmesh.projectors.rebuild.retention_guard import set_retention
 
 
 @pytest.fixture

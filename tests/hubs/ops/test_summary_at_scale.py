@@ -16,8 +16,8 @@ from vsmesh.hubs.ops import contract, reads
 from vsmesh.hubs.ops.health import Staleness
 from vsmesh.hubs.ops.readiness_view import describe_wave, wave_names
 from vsmesh.hubs.ops.service_view import describe_services
-from vsmesh.projectors.database import create_engine
-from vsmesh.projectors.engine import in_schema
+from vsmesh.projectors.engine.batches import in_schema
+from vsmesh.projectors.engine.database import create_engine
 from vsmesh.settings import Settings
 
 SERVICES = 300

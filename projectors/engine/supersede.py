@@ -30,8 +30,8 @@ from vsmesh.bus.subjects import NO_ENTITY
 from vsmesh.errors import InvalidEvent
 from vsmesh.events.binary import is_binary
 from vsmesh.events.envelope import Event
-from vsmesh.projectors.changes import Changes
-from vsmesh.projectors.projection import Projection
+from vsmesh.projectors.engine.changes import Changes
+from vsmesh.projectors.engine.projection import Projection
 
 
 @dataclass

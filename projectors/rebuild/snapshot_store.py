@@ -33,7 +33,7 @@ class SnapshotInfo(msgspec.Struct, frozen=True, kw_only=True):
     stamps: dict[str, dt.datetime] = {}  # stream time of the message at each position
     # Per stream, the sequence up to which the log holds none of the hub's events the snapshot lacks: its
     # position, or the stream's head when the hub had nothing newer. A quiet hub on a busy stream then stays
-    # rebuildable from it after retention ages out sequences past its own last event (projectors/retention.py).
+    # rebuildable from it after retention ages out sequences past its own last event (projectors/rebuild/retention.py).
     covers: dict[str, int] = {}
     fingerprint: str = ""
     tables: list[str] = []

@@ -17,15 +17,15 @@ from vsmesh.bus.reader import stream_sequence
 from vsmesh.errors import ConfigError, InvalidEvent
 from vsmesh.events.envelope import Event
 from vsmesh.events.schemas.hub import EventReverted
-from vsmesh.projectors import driver
-from vsmesh.projectors.changes import Changes
-from vsmesh.projectors.checkpoint import read_positions, save_position
-from vsmesh.projectors.driver import in_schema
-from vsmesh.projectors.partitions import hub_positions, own_positions
-from vsmesh.projectors.projection import Applied, Handler, Projection
-from vsmesh.projectors.reverts import effective, record
-from vsmesh.projectors.source import decode
-from vsmesh.projectors.supersede import Plan, aside_to_fold, plan
+from vsmesh.projectors.engine import driver
+from vsmesh.projectors.engine.changes import Changes
+from vsmesh.projectors.engine.checkpoint import read_positions, save_position
+from vsmesh.projectors.engine.driver import in_schema
+from vsmesh.projectors.engine.partitions import hub_positions, own_positions
+from vsmesh.projectors.engine.projection import Applied, Handler, Projection
+from vsmesh.projectors.engine.reverted import effective, record
+from vsmesh.projectors.engine.source import decode
+from vsmesh.projectors.engine.supersede import Plan, aside_to_fold, plan
 
 log = structlog.get_logger(__name__)
 
@@ -99,10 +99,10 @@ def fold(
     """Fold the messages past `after` into changes (no I/O); invalid ones are listed for the quarantine.
 
     The hub's event-reverted events are recorded in its reverts table; events whose id is in `reverted`
-    are skipped (projectors/reverts.py). A handler that raises leaves its changes half-done, so the
+    are skipped (projectors/engine/reverted.py). A handler that raises leaves its changes half-done, so the
     batch is folded again without that event (handlers are pure: a second fold is the same fold).
     With `supersede` (a rebuild), events a newer one of their subject overwrites are not decoded where the
-    projection declares it (projectors/supersede.py).
+    projection declares it (projectors/engine/supersede.py).
     """
     poisoned: dict[int, str] = {}
     while True:
@@ -122,13 +122,13 @@ class _Fold:
     def run(self, msgs: list[Msg], after: int, supersede: bool) -> Folded:
         projection = self.projection
         folded = self.folded = Folded(self.stream, Changes(), max(after, stream_sequence(msgs[-1])) if msgs else after)
-        keeps = projection.keeps  # a partition folds its share only (projectors/partitions.py)
+        keeps = projection.keeps  # a partition folds its share only (projectors/engine/partitions.py)
         ours = msgs if keeps is None else [m for m in msgs if keeps(m.subject)]
         planned = None
         if supersede and projection.superseded is not None:
             planned = plan(projection, ours, after, self.reverted, self.poisoned)
             ours = planned.kept
-        decoded = decode(ours, after=after, known=planned.known if planned else None)  # (projectors/source.py)
+        decoded = decode(ours, after=after, known=planned.known if planned else None)  # (projectors/engine/source.py)
         folded.rejected += decoded.rejected
         applied = 0
         apply, changes = self.apply, folded.changes
@@ -281,7 +281,7 @@ async def write_folded(conn: AsyncConnection, projection: Projection, folded: Fo
     statements = projection.after_batch()
     if statements and projection.partition is not None:
         # Cross-entity statements (ops' recent-events trim) of two partitions would see neither's rows and
-        # could deadlock: they take turns, for the end of the transaction only (projectors/partitions.py).
+        # could deadlock: they take turns, for the end of the transaction only (projectors/engine/partitions.py).
         await driver.execute(conn, _aggregate_lock(projection.hub))
     for stmt in statements:
         await driver.execute(conn, stmt)

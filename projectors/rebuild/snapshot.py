@@ -20,13 +20,13 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from vsmesh.bus.reader import count_pending
 from vsmesh.bus.streams import stream_info
 from vsmesh.errors import VsmeshError
-from vsmesh.projectors.builds import fingerprint
-from vsmesh.projectors.checkpoint import read_positions, save_position
-from vsmesh.projectors.driver import raw_connection
-from vsmesh.projectors.engine import in_schema
-from vsmesh.projectors.projection import Projection
-from vsmesh.projectors.runner import ProjectorStats
-from vsmesh.projectors.snapshot_store import (
+from vsmesh.projectors.engine.batches import in_schema
+from vsmesh.projectors.engine.checkpoint import read_positions, save_position
+from vsmesh.projectors.engine.driver import raw_connection
+from vsmesh.projectors.engine.projection import Projection
+from vsmesh.projectors.engine.stats import ProjectorStats
+from vsmesh.projectors.rebuild.copies import fingerprint
+from vsmesh.projectors.rebuild.snapshot_store import (
     SnapshotBody,
     SnapshotInfo,
     TableDump,

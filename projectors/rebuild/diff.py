@@ -16,7 +16,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from vsmesh.projectors.projection import Projection
+from vsmesh.projectors.engine.projection import Projection
 
 SAMPLE = 3  # rows shown per kind of difference and table
 

@@ -13,7 +13,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from vsmesh.projectors.bulk import insert_rows, upsert_rows
+from vsmesh.projectors.engine.bulk import insert_rows, upsert_rows
 
 
 class Changes:

@@ -4,7 +4,7 @@ Each hub schema has a `vsmesh_reverted` table: one row per `event-reverted` even
 id and the id it reverts), folded by the engine in the same transaction as the batch. An event is reverted
 while some revert of it is not itself reverted, so reverting a revert restores the event. `fold` skips the
 reverted ids; a revert that arrives after the event it reverts was applied makes the live projector rebuild
-the hub (replay + swap, projectors/rebuild.py) with the new set, so live and rebuilt read models agree.
+the hub (replay + swap, projectors/rebuild/build.py) with the new set, so live and rebuilt read models agree.
 
 A hub's streams are replayed one after the other, so a rebuild first seeds the table from the hub's
 `event-reverted` events in the constitutional stream: the set is complete before any other stream is folded.
@@ -24,7 +24,7 @@ from vsmesh.bus.reader import Start, Stop, StreamReader
 from vsmesh.errors import InvalidEvent
 from vsmesh.events.envelope import Event
 from vsmesh.events.governance import REVERT_TYPE
-from vsmesh.projectors.changes import Changes
+from vsmesh.projectors.engine.changes import Changes
 
 REVERTED_TABLE = "vsmesh_reverted"
 REVERT_STREAM = "CONSTITUTIONAL"

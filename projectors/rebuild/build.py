@@ -23,8 +23,12 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from vsmesh.bus.reader import Start, StreamReader
 from vsmesh.errors import Busy, ConfigError
-from vsmesh.projectors import whatif
-from vsmesh.projectors.builds import (
+from vsmesh.projectors.engine.batches import apply_batch, ensure_schema, in_schema, lock_hub, positions
+from vsmesh.projectors.engine.pipeline import Progress, Replayed, replay, stop_for
+from vsmesh.projectors.engine.projection import Projection
+from vsmesh.projectors.engine.reverted import REVERT_STREAM, revert_row, reverts_in_log
+from vsmesh.projectors.rebuild import whatif
+from vsmesh.projectors.rebuild.copies import (
     BuildInfo,
     Until,
     drop_old,
@@ -37,15 +41,11 @@ from vsmesh.projectors.builds import (
     swap_in,
     write_build_info,
 )
-from vsmesh.projectors.diff import SchemaDiff, diff_schemas
-from vsmesh.projectors.engine import apply_batch, ensure_schema, in_schema, lock_hub, positions
-from vsmesh.projectors.pipeline import Progress, Replayed, replay, stop_for
-from vsmesh.projectors.projection import Projection
-from vsmesh.projectors.retention import first_sequences, gaps, plan_start
-from vsmesh.projectors.reverts import REVERT_STREAM, revert_row, reverts_in_log
-from vsmesh.projectors.snapshot import restore_snapshot
-from vsmesh.projectors.snapshot_store import load_snapshot
-from vsmesh.projectors.whatif import Without
+from vsmesh.projectors.rebuild.diff import SchemaDiff, diff_schemas
+from vsmesh.projectors.rebuild.retention import first_sequences, gaps, plan_start
+from vsmesh.projectors.rebuild.snapshot import restore_snapshot
+from vsmesh.projectors.rebuild.snapshot_store import load_snapshot
+from vsmesh.projectors.rebuild.whatif import Without
 
 log = structlog.get_logger(__name__)
 
@@ -91,9 +91,9 @@ async def rebuild(
 
     With `review`, the new schema is first caught up with the log's head and compared with the live one;
     the swap happens only if `review` accepts that diff (a declined build is kept and the next run resumes it).
-    With `without`, the copy leaves out an actor's events (projectors/whatif.py); it needs `into`.
+    With `without`, the copy leaves out an actor's events (projectors/rebuild/whatif.py); it needs `into`.
     `replay_with` folds the log into the staging schema: a partitioned rebuild passes its own
-    (projectors/partitioned.py); what follows it is the same.
+    (projectors/distribution/partitioned.py); what follows it is the same.
     """
     until = until or Until()
     if without is not None:

@@ -66,7 +66,7 @@ class Partition:
         return f"{stream}.p{self.index}of{self.count}"
 
     def lease(self, hub: str) -> str:
-        """The lease name (projectors/lease.py prefixes `projector.`): `projector.<hub>.p<k>`."""
+        """The lease name (projectors/distribution/lease.py prefixes `projector.`): `projector.<hub>.p<k>`."""
         return f"{hub}.{self.label}"
 
 

@@ -16,12 +16,11 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from vsmesh.bus.reader import Start, StreamReader, stream_sequence
 from vsmesh.errors import ConfigError
-from vsmesh.projectors.builds import Until
-from vsmesh.projectors.checkpoint import read_positions, save_position
-from vsmesh.projectors.engine import apply_batch, in_schema
-from vsmesh.projectors.partitions import Partition, own_positions, parse_row
-from vsmesh.projectors.pipeline import Progress, Replayed
-from vsmesh.projectors.projection import Projection
+from vsmesh.projectors.engine.batches import apply_batch, in_schema
+from vsmesh.projectors.engine.checkpoint import read_positions, save_position
+from vsmesh.projectors.engine.partitions import Partition, own_positions, parse_row
+from vsmesh.projectors.engine.pipeline import Progress, Replayed, Until
+from vsmesh.projectors.engine.projection import Projection
 
 log = structlog.get_logger(__name__)
 

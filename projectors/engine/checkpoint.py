@@ -5,8 +5,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from vsmesh.projectors import driver
-from vsmesh.projectors.bulk import upsert_statement
+from vsmesh.projectors.engine import driver
+from vsmesh.projectors.engine.bulk import upsert_statement
 
 POSITIONS_TABLE = "vsmesh_positions"
 

@@ -1,5 +1,5 @@
 """A scoped revert's tail tables (rows newest across entities, e.g. ops' recent events), and the reads of the
-log both parts of a scoped revert make (projectors/scoped_revert.py).
+log both parts of a scoped revert make (projectors/reverts/scoped.py).
 
 A tail table keeps the newest `kept` rows across the hub. Re-folding some entities can remove rows from it:
 they are refilled from the events just below its oldest row kept in each stream (a window of `_WINDOW`
@@ -22,11 +22,11 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from vsmesh.bus.direct import read_stored
 from vsmesh.bus.provenance import decode_stored
 from vsmesh.bus.reader import count_pending, stream_sequence
-from vsmesh.projectors import driver
-from vsmesh.projectors.changes import Changes
-from vsmesh.projectors.engine import fold
-from vsmesh.projectors.partitions import AppliedUpTo
-from vsmesh.projectors.projection import Projection
+from vsmesh.projectors.engine import driver
+from vsmesh.projectors.engine.batches import fold
+from vsmesh.projectors.engine.changes import Changes
+from vsmesh.projectors.engine.partitions import AppliedUpTo
+from vsmesh.projectors.engine.projection import Projection
 
 _WINDOW = 32  # sequences read below a tail's oldest row to refill it; widened when they hold too few
 

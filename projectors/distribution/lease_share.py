@@ -5,7 +5,7 @@ bucket, renewed with the leases; deleted when the process stops, gone a TTL afte
 at most its fair share of the hub's N partition leases: ceil(N / candidates). A process alone takes them
 all; when a second one starts, the first hands over the leases above its share (the highest partitions
 first, by the usual release) and the second takes them within a renewal or two. Which process holds which
-lease stays the lease's business (projectors/lease.py): the share only says when to try and when to let go.
+lease stays the lease's business (projectors/distribution/lease.py): the share only says when to try and when to let go.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from nats.js import JetStreamContext
 from nats.js.errors import KeyNotFoundError
 from nats.js.kv import KeyValue
 
-from vsmesh.projectors.lease import BUCKET, RENEW_S
+from vsmesh.projectors.distribution.lease import BUCKET, RENEW_S
 
 _STREAM = f"KV_{BUCKET}"
 

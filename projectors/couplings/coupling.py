@@ -5,7 +5,7 @@ returns the events to emit (type, hub, subject, data). Most reactions are pure; 
 read model (fin's runway) asks through the cross-hub contract, never through the database.
 
 Each emitted event's id is `uuid5(NAMESPACE, "{coupling}:{cause id}[:{key}]")`, so a replay or a retry
-derives the same id and is stored once. The engine (`projectors/reactor.py`) does the I/O; the reacting
+derives the same id and is stored once. The engine (`projectors/couplings/reactor.py`) does the I/O; the reacting
 hub owns its couplings in its own `couplings.py`, and `hubs/coupling.py` gathers them.
 """
 
@@ -21,7 +21,7 @@ from typing import Any, Protocol
 from vsmesh.bus.streams import stream_for
 from vsmesh.errors import ConfigError
 from vsmesh.events.envelope import Event
-from vsmesh.projectors.projection import event_type_of
+from vsmesh.projectors.engine.projection import event_type_of
 
 NAMESPACE = uuid.UUID("5b0e6a52-8f0c-4c1e-9a53-6d1f2b7c0c51")  # never change: ids already stored derive from it
 

@@ -22,7 +22,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from sqlalchemy.schema import CreateTable
 
 from vsmesh.errors import ConfigError, NotFound
-from vsmesh.projectors.projection import Projection, event_type_of
+from vsmesh.projectors.engine.pipeline import Until
+from vsmesh.projectors.engine.projection import Projection, event_type_of
 
 STAGING_SUFFIX = "__rebuild"
 PIT_PREFIX = "pit__"
@@ -40,27 +41,8 @@ build_table = sa.Table(
     sa.Column("source", sa.Text, nullable=False),  # log, or the snapshot it started from
     sa.Column("started_at", sa.TIMESTAMP(timezone=True), nullable=False),
     sa.Column("finished_at", sa.TIMESTAMP(timezone=True)),
-    sa.Column("without", sa.Text),  # a what-if copy's left-out actor, as JSON (projectors/whatif.py)
+    sa.Column("without", sa.Text),  # a what-if copy's left-out actor, as JSON (projectors/rebuild/whatif.py)
 )
-
-
-class Until(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
-    """Where a point-in-time build stops: before the first message past `seq` (per stream) or after `time`."""
-
-    seq: dict[str, int] = {}  # stream -> last sequence to include; "*" for every stream
-    time: dt.datetime | None = None
-
-    def __bool__(self) -> bool:
-        return bool(self.seq) or self.time is not None
-
-    def last_seq(self, stream: str) -> int | None:
-        return self.seq.get(stream, self.seq.get("*"))
-
-    def describe(self) -> str:
-        parts = [f"seq {s}:{n}" if s != "*" else f"seq {n}" for s, n in self.seq.items()]
-        if self.time is not None:
-            parts.append(f"time {self.time.isoformat()}")
-        return ", ".join(parts) or "head"
 
 
 @dataclass
@@ -76,7 +58,7 @@ class BuildInfo:
     started_at: dt.datetime = field(default_factory=lambda: dt.datetime.now(dt.UTC))
     finished_at: dt.datetime | None = None
     schema: str = ""
-    without: str | None = None  # a what-if copy: whose events it leaves out, as JSON (projectors/whatif.py)
+    without: str | None = None  # a what-if copy: whose events it leaves out, as JSON (projectors/rebuild/whatif.py)
 
 
 def staging_schema(target: str) -> str:
@@ -103,9 +85,9 @@ def fingerprint(projection: Projection) -> str:
 
 
 def _source_files(projection: Projection) -> set[Path]:
-    # Every module beside a handler (the helpers it calls live there too) and the engine itself: a change
+    # Every module beside a handler (the helpers it calls live there too) and every module of the projectors: a change
     # to any of them may change a row, so an interrupted build made with other code is not resumed.
-    files = set(Path(__file__).parent.glob("*.py"))
+    files = set(Path(__file__).parents[1].rglob("*.py"))
     for fn in (*projection.handlers.values(), projection.after_batch, projection.before_write):
         module = sys.modules.get(getattr(fn, "__module__", "") or "")
         if module is not None and getattr(module, "__file__", None):

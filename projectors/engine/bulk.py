@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from vsmesh.projectors import driver
+from vsmesh.projectors.engine import driver
 
 # Below this many rows a prepared executemany wins; above it COPY's one round trip does (bench/rebuild.py).
 COPY_THRESHOLD = 64

@@ -1,13 +1,13 @@
 """What-if copies: a hub rebuilt as it would be without one actor's events (and, with `cascade`, without what
 they caused across hubs), so a person sees what an agent changed before deciding to revert it.
 
-A what-if copy is a point-in-time copy (projectors/rebuild.py) whose build leaves out a set of event ids.
+A what-if copy is a point-in-time copy (projectors/rebuild/build.py) whose build leaves out a set of event ids.
 The set is found once, when the build starts: the actor's events on the hub's streams (since a moment, if
 given) or, with `cascade`, on every horizon stream, with every event whose causation id leads back to one of
 them (the chain `vsmesh revert --cascade` follows). It is pinned to the streams' heads of that moment, so the
 copy and its set describe one log.
 
-The engine already skips ids a hub's reverts table names (projectors/reverts.py), so the build seeds that
+The engine already skips ids a hub's reverts table names (projectors/engine/reverted.py), so the build seeds that
 table with one row per left-out id (`revert_id` `what-if:<id>`) and, once the copy is finished, moves those
 rows to `vsmesh_excluded`: the copy's reverts table then equals the live hub's, and `vsmesh diff` shows only
 what the left-out events did. An interrupted build still holds the rows, so its resume leaves out the same.
@@ -29,9 +29,8 @@ from vsmesh.bus.reader import Start, StreamReader
 from vsmesh.bus.streams import HORIZON_STREAMS, stream_info
 from vsmesh.errors import ConfigError, InvalidEvent
 from vsmesh.events.envelope import Event
-from vsmesh.projectors.builds import Until
-from vsmesh.projectors.pipeline import stop_for
-from vsmesh.projectors.projection import Projection
+from vsmesh.projectors.engine.pipeline import Until, stop_for
+from vsmesh.projectors.engine.projection import Projection
 
 PREFIX = "what-if:"
 EXCLUDED_TABLE = "vsmesh_excluded"

@@ -1,7 +1,7 @@
 """A retention change that cannot break a rebuild: before a stream's max age is shortened, every hub reading it
 must still be rebuildable afterwards — from the log, or from a snapshot the log still follows on.
 
-The rule is the rebuild's own (projectors/retention.py `plan_start`): once a stream no longer starts at
+The rule is the rebuild's own (projectors/rebuild/retention.py `plan_start`): once a stream no longer starts at
 sequence 1, a hub's rebuild needs a snapshot that covers everything up to the new first sequence. So the check
 sets the stream's new first sequence into each hub's picture and asks `usable` of its snapshots, exactly as
 the rebuild will. It counts what each hub would lose (its events older than the new max age), read from the
@@ -19,10 +19,10 @@ from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 from vsmesh.bus.reader import count_pending
 from vsmesh.bus.streams import RETENTION_SET, stream_info
 from vsmesh.errors import ConfigError
-from vsmesh.projectors.builds import Until
-from vsmesh.projectors.projection import Projection
-from vsmesh.projectors.retention import first_sequences, gaps, usable
-from vsmesh.projectors.snapshot_store import list_snapshots
+from vsmesh.projectors.engine.pipeline import Until
+from vsmesh.projectors.engine.projection import Projection
+from vsmesh.projectors.rebuild.retention import first_sequences, gaps, usable
+from vsmesh.projectors.rebuild.snapshot_store import list_snapshots
 
 
 class RetentionRefused(ConfigError):

@@ -11,10 +11,10 @@ import sqlalchemy as sa
 
 from vsmesh.errors import ConfigError
 from vsmesh.events.envelope import Event
-from vsmesh.projectors.changes import Changes
-from vsmesh.projectors.checkpoint import positions_table
-from vsmesh.projectors.partitions import Partition, Router, router
-from vsmesh.projectors.reverts import reverted_table
+from vsmesh.projectors.engine.changes import Changes
+from vsmesh.projectors.engine.checkpoint import positions_table
+from vsmesh.projectors.engine.partitions import Partition, Router, router
+from vsmesh.projectors.engine.reverted import reverted_table
 
 
 class Applied(NamedTuple):
@@ -33,7 +33,7 @@ Handlers = Mapping[type[Event], Handler]
 @dataclass(frozen=True)
 class RevertScope:
     """What a hub's handlers key on, so a revert re-folds only the entities it touches
-    (projectors/scoped_revert.py); a hub without one re-folds its whole log after every revert.
+    (projectors/reverts/scoped.py); a hub without one re-folds its whole log after every revert.
 
     `entities`: table -> the column naming the entity (the CloudEvents subject) each row belongs to. The hub
     promises that every handler writing such a table puts its event's subject there, or, for an event
@@ -54,7 +54,7 @@ class RevertScope:
 @dataclass(frozen=True)
 class Superseded:
     """Event types whose whole effect the next event of the same type and subject replaces, so that a rebuild
-    batch decodes and folds only the newest of each (projectors/supersede.py): a health check is read once per
+    batch decodes and folds only the newest of each (projectors/engine/supersede.py): a health check is read once per
     service and batch, not once per check.
 
     The hub promises, for every event of these types that has a subject: its handler writes only `upsert`s of
@@ -82,7 +82,7 @@ class Projection:
     # The event types the hub accepts; another type on its subjects is quarantined. None: no check.
     declared: frozenset[str] | None = None
     # The types whose handlers write only rows of the event's own entity, which no other type writes: a
-    # partitioned hub spreads them over its partitions by entity (projectors/partitions.py). None: the hub
+    # partitioned hub spreads them over its partitions by entity (projectors/engine/partitions.py). None: the hub
     # cannot be partitioned.
     entity_types: frozenset[str] | None = None
     # Set on one partition's copy (`for_partition`): which it is, and the subjects it folds.
@@ -95,7 +95,7 @@ class Projection:
 
     def __post_init__(self) -> None:
         self.positions = positions_table(self.metadata)
-        self.reverted = reverted_table(self.metadata)  # the hub's reverts (projectors/reverts.py)
+        self.reverted = reverted_table(self.metadata)  # the hub's reverts (projectors/engine/reverted.py)
 
     @property
     def schema(self) -> str:

@@ -41,9 +41,9 @@ from vsmesh.bus.streams import stream_for
 from vsmesh.bus.subjects import event_subject
 from vsmesh.errors import ConfigError, ContractUnavailable, MeshNotRunning, PublishError
 from vsmesh.events.envelope import Event
-from vsmesh.projectors.coupling import Coupling, Emit, derived_id
-from vsmesh.projectors.engine import hub_lock_key
-from vsmesh.projectors.source import Follow, decode, follow, retry
+from vsmesh.projectors.couplings.coupling import Coupling, Emit, derived_id
+from vsmesh.projectors.engine.batches import hub_lock_key
+from vsmesh.projectors.engine.source import Follow, decode, follow, retry
 from vsmesh.settings import Settings
 
 log = structlog.get_logger(__name__)

@@ -8,7 +8,7 @@ takes it over. A holder that cannot renew for LOSE_AFTER_S stops its work before
 lease to someone else; a holder that stops cleanly deletes its entry, so a standby takes over at once.
 
 The lease is for efficiency and clarity, not for correctness: a projector is idempotent by position
-(advisory lock + position check in the same transaction as its rows, projectors/engine.py), so even a
+(advisory lock + position check in the same transaction as its rows, projectors/engine/batches.py), so even a
 brief overlap of two holders would not apply an event twice.
 """
 
@@ -21,7 +21,7 @@ import socket
 import time
 import uuid
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 import msgspec
 import structlog
@@ -31,15 +31,22 @@ from nats.js.api import KeyValueConfig, StorageType
 from nats.js.errors import BucketNotFoundError, KeyWrongLastSequenceError
 from nats.js.kv import KeyValue
 
-if TYPE_CHECKING:
-    from vsmesh.projectors.lease_share import LeaseShare
-
 log = structlog.get_logger(__name__)
 
 BUCKET = "vsmesh-leases"
 TTL_S = 4.0  # an entry not renewed for this long is gone: its holder died or lost NATS
 RENEW_S = 1.0  # holders renew, standbys try to acquire, this often
 LOSE_AFTER_S = TTL_S * 0.75  # a holder that could not renew for this long stops, before the TTL runs out
+
+
+class Share(Protocol):
+    """A process's fair share of a set of leases (lease_share.LeaseShare, which builds on this module)."""
+
+    async def refresh(self) -> None: ...
+    async def leave(self) -> None: ...
+    def take(self, name: str) -> bool: ...
+    def drop(self, name: str) -> None: ...
+    def must_release(self, name: str) -> bool: ...
 
 
 class LeaseEntry(msgspec.Struct, frozen=True, kw_only=True):
@@ -97,13 +104,13 @@ async def run_leased(
     *,
     holder: str | None = None,
     key: str | None = None,
-    share: LeaseShare | None = None,
+    share: Share | None = None,
 ) -> None:
     """Run `work(stop_work)` whenever this process holds the lease `name`, until `stop` is set.
 
     The lease's key is `projector.<name>` unless `key` names another (the scheduler's `scheduler.checks`).
-    With `share` (a hub's partitions, projectors/lease_share.py), the lease is tried only while this process
-    holds less than its share of the hub's partitions, and handed over when it holds more.
+    With `share` (a hub's partitions, projectors/distribution/lease_share.py), the lease is tried only while this
+    process holds less than its share of the hub's partitions, and handed over when it holds more.
 
     `work` must return soon after `stop_work` is set (it is set when the lease is lost or on stop).
     An exception from `work` releases the lease; a NATS error (NATS away a moment) is logged and the lease
@@ -166,7 +173,7 @@ async def _hold(
     work: Callable[[asyncio.Event], Awaitable[None]],
     stop: asyncio.Event,
     bound: structlog.typing.FilteringBoundLogger,
-    share: LeaseShare | None = None,
+    share: Share | None = None,
     name: str = "",
 ) -> int | None:
     """Run the work while renewing; returns the last revision if we still hold the lease, else None."""

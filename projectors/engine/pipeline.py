@@ -14,6 +14,7 @@ import gc
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
+import msgspec
 import sqlalchemy as sa
 import structlog
 from nats.js import JetStreamContext
@@ -21,10 +22,9 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from vsmesh.bus.reader import Start, Stop, StreamReader, count_pending, stream_sequence, stream_time_ns
 from vsmesh.bus.streams import stream_info
-from vsmesh.projectors.builds import Until
-from vsmesh.projectors.engine import Folded, fold, in_schema, write_folded
-from vsmesh.projectors.projection import Projection
-from vsmesh.projectors.reverts import load_reverted
+from vsmesh.projectors.engine.batches import Folded, fold, in_schema, write_folded
+from vsmesh.projectors.engine.projection import Projection
+from vsmesh.projectors.engine.reverted import load_reverted
 
 log = structlog.get_logger(__name__)
 
@@ -39,6 +39,25 @@ QUEUE_DEPTH = 2  # folded batches waiting for the writer: one in PostgreSQL, one
 # written per 10 events; at 5 s it writes 4 full ones (bench/rebuild.py, issue 20 part 4).
 FILL_S = 5.0
 READ_AHEAD = 100_000  # messages a reader holds before it pauses its consumer (~1 KB each in memory)
+
+
+class Until(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
+    """Where a point-in-time build stops: before the first message past `seq` (per stream) or after `time`."""
+
+    seq: dict[str, int] = {}  # stream -> last sequence to include; "*" for every stream
+    time: dt.datetime | None = None
+
+    def __bool__(self) -> bool:
+        return bool(self.seq) or self.time is not None
+
+    def last_seq(self, stream: str) -> int | None:
+        return self.seq.get(stream, self.seq.get("*"))
+
+    def describe(self) -> str:
+        parts = [f"seq {s}:{n}" if s != "*" else f"seq {n}" for s, n in self.seq.items()]
+        if self.time is not None:
+            parts.append(f"time {self.time.isoformat()}")
+        return ", ".join(parts) or "head"
 
 
 @dataclass
@@ -76,7 +95,7 @@ async def replay(
 ) -> Replayed:
     """Replay every stream of `projection` from `start` into `schema`, up to its head or `until`."""
     result = Replayed(dict(start))
-    async with engine.connect() as conn:  # seeded by the build before the replay (projectors/reverts.py)
+    async with engine.connect() as conn:  # seeded by the build before the replay (projectors/engine/reverted.py)
         reverted = await load_reverted(await in_schema(conn, schema), projection.reverted)
     queue: asyncio.Queue[Folded | BaseException | None] = asyncio.Queue(maxsize=QUEUE_DEPTH)
     total = 0

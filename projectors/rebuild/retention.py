@@ -9,9 +9,9 @@ from nats.js import JetStreamContext
 
 from vsmesh.bus.streams import stream_info
 from vsmesh.errors import VsmeshError
-from vsmesh.projectors.builds import Until
-from vsmesh.projectors.projection import Projection
-from vsmesh.projectors.snapshot_store import SnapshotInfo, list_snapshots
+from vsmesh.projectors.engine.pipeline import Until
+from vsmesh.projectors.engine.projection import Projection
+from vsmesh.projectors.rebuild.snapshot_store import SnapshotInfo, list_snapshots
 
 log = structlog.get_logger(__name__)
 

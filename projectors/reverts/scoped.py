@@ -1,7 +1,7 @@
 """Reverts scoped to what they touch: re-fold only the entities the reverted events name.
 
 Handlers are pure and rows are upserted by key, so removing an event changes only the rows it wrote, and a
-row depends only on the events that wrote it. A hub's `RevertScope` (projectors/projection.py) says which
+row depends only on the events that wrote it. A hub's `RevertScope` (projectors/engine/projection.py) says which
 tables hold one entity's rows (written only by events on that entity's subject, or by events without a
 subject) and which event types write nothing else. Reverting such an event then means, under the hub's
 write lock and at the projector's positions (a partitioned hub's: each partition's share up to its own):
@@ -12,7 +12,7 @@ write lock and at the projector's positions (a partitioned hub's: each partition
 2. fold them without the reverted events, streams in the order a rebuild folds them, and keep only the
    entity's rows of the scoped tables; delete those rows and write the new ones;
 3. trim the hub's tail tables (newest rows across entities) and, when the revert removed some of their
-   rows, refill them from the log just below the oldest row kept (projectors/revert_tail.py); then recompute
+   rows, refill them from the log just below the oldest row kept (projectors/reverts/tail.py); then recompute
    the aggregates.
 
 The result equals a rebuild that skips the same events (tests/projectors/test_scoped_revert.py checks it
@@ -44,13 +44,14 @@ from vsmesh.bus.subjects import NO_ENTITY, entity_token
 from vsmesh.errors import InvalidEvent
 from vsmesh.events.governance import REVERT_TYPE
 from vsmesh.events.schemas.hub import EventReverted
-from vsmesh.projectors import driver
-from vsmesh.projectors.changes import Changes
-from vsmesh.projectors.engine import fold, lock_hub, state_query
-from vsmesh.projectors.partitions import AppliedUpTo, applied_up_to
-from vsmesh.projectors.projection import Projection, RevertScope
-from vsmesh.projectors.revert_tail import ORDER, read_applied, refill_tail, run_after_batch, tail_state, tail_windows
-from vsmesh.projectors.reverts import effective, reverts_in_log
+from vsmesh.projectors.engine import driver
+from vsmesh.projectors.engine.batches import fold, lock_hub, state_query
+from vsmesh.projectors.engine.changes import Changes
+from vsmesh.projectors.engine.partitions import AppliedUpTo, applied_up_to
+from vsmesh.projectors.engine.projection import Projection, RevertScope
+from vsmesh.projectors.engine.reverted import effective, reverts_in_log
+from vsmesh.projectors.rebuild.build import rebuild
+from vsmesh.projectors.reverts.tail import ORDER, read_applied, refill_tail, run_after_batch, tail_state, tail_windows
 
 log = structlog.get_logger(__name__)
 
@@ -279,7 +280,6 @@ class RevertRefolder:
             raise
 
     async def _refold(self, pending: dict[str, EventReverted], started: float) -> str:
-        from vsmesh.projectors.rebuild import rebuild  # rebuild imports the engine, as the runner does
 
         fresh = {i: e for i, e in pending.items() if i not in self.done}
         if fresh and not any(e.data.event_type == REVERT_TYPE for e in fresh.values()):
