@@ -15,7 +15,19 @@ from vsmesh.cli.context import fail, guarded, settings_from
 from vsmesh.cli.options import DataDir
 from vsmesh.errors import AlreadyRunning, VsmeshError
 
-console = Console(stderr=True)
+
+class _Console(Console):
+    """Status lines for a person; once nobody reads them (the terminal or pipe is gone), none, and whatever
+    else is written there goes to the data dir's log. rich's default raised SystemExit mid-way through a stop."""
+
+    def on_broken_pipe(self) -> None:
+        from vsmesh.logs import divert
+
+        self.quiet = True
+        divert(self.file)
+
+
+console = _Console(stderr=True)
 
 
 def up(
@@ -32,6 +44,7 @@ def up(
 ) -> None:
     """Start the mesh: embedded nats-server and PostgreSQL (unless the env points elsewhere), streams, hubs."""
     from vsmesh.cli.demo_cmd import is_fresh, run_mesh
+    from vsmesh.logs import configure_logging, divert_broken_output_to, write_or_divert
     from vsmesh.runtime.supervisor import Mesh
 
     # Only the env may point `up` at outside servers; the data dir's own addresses are for reuse.
@@ -42,10 +55,10 @@ def up(
         return
     live = console.is_terminal
     log_file = settings.data_dir.resolve() / "mesh.log"
+    # `vsmesh up | cat` or `make run | tee`: Ctrl-C ends the reader too, and the stop must still run to its end.
+    divert_broken_output_to(log_file)
     if live and not verbose:
         # A person at a terminal gets the banner and a status line; the detail goes to the log file.
-        from vsmesh.logs import configure_logging
-
         configure_logging(settings, to_file=log_file)
         console.print(f"starting vsmesh in {settings.data_dir.resolve()} …", highlight=False)
 
@@ -54,7 +67,7 @@ def up(
             console.print(f"[dim]{time.strftime('%H:%M:%S')}[/] {line}", end="\r", highlight=False)
 
     def ready(r) -> None:
-        typer.echo(banner(r, log_file if live and not verbose else None))
+        write_or_divert(sys.stdout, banner(r, log_file if live and not verbose else None) + "\n")
 
     try:
         asyncio.run(run_mesh(Mesh(settings, on_status=status, on_ready=ready), demo))

@@ -83,14 +83,16 @@ class EmbeddedServers:
         return self.data_dir / "postgres"
 
     def stop(self) -> None:
-        if self.nats_pid:
-            stop_pid(self.nats_pid)
-            log.info("nats-server stopped", pid=self.nats_pid)  # the order of these lines is the README's promise
-            self.nats_pid = None
-        if self.postgres:
-            stop_postgres(self.pgdata, self.places)
-            log.info("postgresql stopped")
-            self.postgres = False
+        try:
+            if self.nats_pid:
+                stop_pid(self.nats_pid)
+                log.info("nats-server stopped", pid=self.nats_pid)  # the order of these lines is the README's promise
+                self.nats_pid = None
+        finally:  # whatever failed before, PostgreSQL is not left running (it runs in a session of its own)
+            if self.postgres:
+                stop_postgres(self.pgdata, self.places)
+                log.info("postgresql stopped")
+                self.postgres = False
 
 
 def start_servers(settings: Settings, servers: EmbeddedServers) -> Settings:
