@@ -4,6 +4,11 @@ http://127.0.0.1:18080/          200 {"status": "ok"}
 http://127.0.0.1:18080/v2/       401 + Docker-Distribution-Api-Version: registry/2.0 (a registry's challenge)
 http://127.0.0.1:18080/v2-bare/  401 without that header (a proxy's answer, not the registry's)
 http://127.0.0.1:18080/slow      200 after 3 s
+http://127.0.0.1:18080/delay/MS  200 after MS milliseconds
+http://127.0.0.1:18080/redirect  302 to /
+http://127.0.0.1:18080/echo      200 with the request's method and body (any method)
+http://127.0.0.1:18080/private   200 only with `Authorization: Bearer local-bearer-token`, else 401
+http://127.0.0.1:18080/readyz …  a Kubernetes API server (/readyz, /livez, /api/v1/nodes), the same token
 https://localhost:18443/         the same routes over TLS, with a self-signed certificate expiring in 5 days
 tcp 127.0.0.1:18022              a listener that accepts and closes (an "SSH port")
 /tmp/vsmesh-example-backups/     a backup directory with a file 2 hours old
@@ -27,6 +32,8 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
+BEARER_TOKEN = "local-bearer-token"  # the one token /private and the Kubernetes routes accept, exactly
+
 
 class Handler(BaseHTTPRequestHandler):
     """The routes above; quiet (no access log on stderr)."""
@@ -34,6 +41,16 @@ class Handler(BaseHTTPRequestHandler):
     def do_GET(self) -> None:  # noqa: N802 - http.server's naming
         if self.path in ("/readyz", "/livez") or self.path.startswith("/api/v1/"):
             self._kubernetes()
+        elif self.path.startswith("/private"):
+            ok = self._authorized()
+            self._answer(200 if ok else 401, b'{"status": "ok"}' if ok else b"unauthorized", {})
+        elif self.path.startswith("/echo"):
+            self._echo()
+        elif self.path.startswith("/redirect"):
+            self._answer(302, b"", {"Location": "/"})
+        elif self.path.startswith("/delay/"):
+            time.sleep(int(self.path.split("/")[2]) / 1000)
+            self._answer(200, b'{"status": "ok"}', {})
         elif self.path.startswith("/v2/"):
             self._answer(
                 401,
@@ -53,9 +70,19 @@ class Handler(BaseHTTPRequestHandler):
         else:
             self._answer(200, json.dumps({"status": "ok", "items": [{"name": "a"}]}).encode(), {})
 
+    do_POST = do_PUT = do_OPTIONS = do_GET  # noqa: N815 - /echo answers any method
+
+    def _authorized(self) -> bool:
+        # Exactly this token: a server taking any bearer would let a probe sending the wrong one pass.
+        return self.headers.get("Authorization") == f"Bearer {BEARER_TOKEN}"
+
+    def _echo(self) -> None:
+        body = self.rfile.read(int(self.headers.get("Content-Length") or 0)).decode(errors="replace")
+        self._answer(200, json.dumps({"method": self.command, "body": body}).encode(), {})
+
     def _kubernetes(self) -> None:
-        """A Kubernetes API server's health and node list: two nodes, one Ready; a bearer token is required."""
-        if not (self.headers.get("Authorization") or "").startswith("Bearer "):
+        """A Kubernetes API server's health and node list: two nodes, one Ready; `BEARER_TOKEN` is required."""
+        if not self._authorized():
             self._answer(401, b'{"kind": "Status", "code": 401}', {})
         elif self.path.startswith("/api/v1/nodes"):
             nodes = [
@@ -80,14 +107,19 @@ class Handler(BaseHTTPRequestHandler):
 
 class QuietServer(ThreadingHTTPServer):
     daemon_threads = True
+    # socketserver's backlog of 5 dropped connections when a dozen probes came at once: the kernel's SYN retry
+    # then delivered them 1 s or 3 s later, as if the probes had started late.
+    request_queue_size = 128
 
     def handle_error(self, request: object, client_address: object) -> None:
         pass  # a client that gave up (a probe's timeout) is expected here, not a traceback
 
 
-def serve_http(port: int = 0, tls: ssl.SSLContext | None = None) -> ThreadingHTTPServer:
+def serve_http(
+    port: int = 0, tls: ssl.SSLContext | None = None, handler: type[Handler] = Handler
+) -> ThreadingHTTPServer:
     """An HTTP(S) server on 127.0.0.1 in a daemon thread; `server.server_port` is its port."""
-    server = QuietServer(("127.0.0.1", port), Handler)
+    server = QuietServer(("127.0.0.1", port), handler)
     if tls is not None:
         server.socket = tls.wrap_socket(server.socket, server_side=True)
     threading.Thread(target=server.serve_forever, daemon=True).start()

@@ -14,6 +14,7 @@ import pytest
 from pydantic import TypeAdapter
 
 from vsmesh.probes.conditions import evaluate
+from vsmesh.probes.examples.local_servers import BEARER_TOKEN
 from vsmesh.probes.http import Clients
 from vsmesh.probes.model import Probe
 from vsmesh.probes.runner import observe
@@ -46,8 +47,39 @@ async def test_the_registry_style_check_passes_on_the_challenge_and_fails_withou
 
 async def test_http_body_and_response_time(http_port):
     conditions = ["[STATUS] == 200", "[BODY].items[0].name == a", "[RESPONSE_TIME] < 2000"]
-    passed, _, _ = await check(kind="http", url=f"http://127.0.0.1:{http_port}/", conditions=conditions)
+    passed, _, fast = await check(kind="http", url=f"http://127.0.0.1:{http_port}/", conditions=conditions)
     assert passed
+    # An endpoint that waits 300 ms before answering is measured above its delay, and judged on it.
+    passed, outcomes, slow = await check(
+        kind="http",
+        url=f"http://127.0.0.1:{http_port}/delay/300",
+        conditions=["[RESPONSE_TIME] >= 300", "[RESPONSE_TIME] < 300"],
+    )
+    assert [o["held"] for o in outcomes] == [True, False] and not passed
+    assert fast.values["RESPONSE_TIME"] < slow.values["RESPONSE_TIME"]
+
+
+async def test_http_method_body_redirects_and_tls_verification(http_port, https_good):
+    base = {"kind": "http", "url": f"http://127.0.0.1:{http_port}/echo"}
+    sent = ["[BODY].method == POST", "[BODY].body == hello-probe"]
+    passed, outcomes, _ = await check(**base, method="POST", body="hello-probe", conditions=sent)
+    assert passed, outcomes
+    passed, outcomes, _ = await check(**base, conditions=sent)  # GET without a body, by default
+    assert [o["observed"] for o in outcomes] == ["GET", ""]
+    # A redirect is an answer of its own unless the probe follows it.
+    moved = {"kind": "http", "url": f"http://127.0.0.1:{http_port}/redirect"}
+    passed, outcomes, _ = await check(**moved, conditions=["[STATUS] == 302", "[HEADER:Location] == /"])
+    assert passed, outcomes
+    passed, outcomes, _ = await check(
+        **moved, follow_redirects=True, conditions=["[STATUS] == 200", "[BODY].status == ok"]
+    )
+    assert passed, outcomes
+    # The test CA is not the system's: verified, the certificate is refused; unverified, the answer is judged.
+    tls = {"kind": "http", "url": f"https://localhost:{https_good.port}/", "conditions": ["[STATUS] == 200"]}
+    passed, _, seen = await check(**tls)
+    assert not passed and "CERTIFICATE_VERIFY_FAILED" in seen.error
+    passed, _, seen = await check(**tls, verify_tls=False)
+    assert passed and seen.values["CERTIFICATE_EXPIRATION"] > 80 * 86400
 
 
 async def test_a_timeout_is_a_failed_result_naming_the_timeout(http_port):
@@ -172,21 +204,34 @@ async def test_postgres_select_1_with_the_dsn_from_the_environment(database_url)
     assert not passed and "PG_DSN is not set" in seen.error
 
 
-async def test_kubernetes_health_and_nodes_with_a_token(https_good, tmp_path):
+async def test_kubernetes_health_and_nodes_with_the_exact_token(https_good, tmp_path):
     api = f"https://localhost:{https_good.port}"
     conditions = ["[READYZ] == 200", "[LIVEZ] == 200", "[NODES_READY] == 1", "[NODES_NOT_READY] == 0"]
     base = {"kind": "kubernetes", "entity": "cluster/k", "api": api, "ca_file": str(https_good.ca_file)}
-    passed, outcomes, _ = await check({"K8S_TOKEN": "t0ken"}, **base, token={"env": "K8S_TOKEN"}, conditions=conditions)
+    from_env = {**base, "token": {"env": "K8S_TOKEN"}, "conditions": conditions}
+    passed, outcomes, _ = await check({"K8S_TOKEN": BEARER_TOKEN}, **from_env)
     assert [o["held"] for o in outcomes] == [True, True, True, False]  # node-b is not Ready
-    passed, outcomes, _ = await check({}, **base, conditions=conditions)
-    assert outcomes[0]["observed"] == 401  # no token, no answer
-    kubeconfig = tmp_path / "kubeconfig"
-    kubeconfig.write_text(
-        f"current-context: c\ncontexts: [{{name: c, context: {{cluster: k, user: u}}}}]\n"
-        f"clusters: [{{name: k, cluster: {{server: '{api}', certificate-authority: '{https_good.ca_file}'}}}}]\n"
-        "users: [{name: u, user: {token: from-kubeconfig}}]\n"
-    )
-    passed, outcomes, _ = await check(
-        {}, kind="kubernetes", entity="cluster/k", kubeconfig=str(kubeconfig), conditions=["[READYZ] == 200"]
-    )
-    assert passed
+    # The API server takes exactly its token: a wrong one is refused like none, and the probe is red.
+    for environ, probe in (({"K8S_TOKEN": "not-the-token"}, from_env), ({}, {**base, "conditions": conditions})):
+        passed, outcomes, seen = await check(environ, **probe)
+        assert not passed and outcomes[0]["observed"] == 401, environ
+        assert "listing nodes answered 401" in seen.error
+
+    def kubeconfig(token: str) -> str:
+        path = tmp_path / f"kubeconfig-{token}"
+        path.write_text(
+            f"current-context: c\ncontexts: [{{name: c, context: {{cluster: k, user: u}}}}]\n"
+            f"clusters: [{{name: k, cluster: {{server: '{api}', certificate-authority: '{https_good.ca_file}'}}}}]\n"
+            f"users: [{{name: u, user: {{token: {token}}}}}]\n"
+        )
+        return str(path)
+
+    ready = ["[READYZ] == 200"]
+    via = {"kind": "kubernetes", "entity": "cluster/k", "conditions": ready}
+    assert (await check({}, **via, kubeconfig=kubeconfig(BEARER_TOKEN)))[0]
+    assert not (await check({}, **via, kubeconfig=kubeconfig("stale")))[0]
+    # The probe's own token is the one sent, over the kubeconfig's (a stale kubeconfig, a fresh secret).
+    right = {"K8S_TOKEN": BEARER_TOKEN}
+    assert (await check(right, **via, kubeconfig=kubeconfig("stale"), token={"env": "K8S_TOKEN"}))[0]
+    wrong = {"K8S_TOKEN": "not-the-token"}
+    assert not (await check(wrong, **via, kubeconfig=kubeconfig(BEARER_TOKEN), token={"env": "K8S_TOKEN"}))[0]
