@@ -146,6 +146,7 @@ class ProbeRunner:
 
     async def run(self, stop: asyncio.Event) -> None:
         """Every probe on its schedule until `stop` is set."""
+        self._clients.prepare(p for p in self.probes.probes if isinstance(p, HttpProbe))
         start = time.monotonic()
         tasks = [asyncio.create_task(self._loop(p, start, stop), name=f"probe:{p.name}") for p in self.probes.probes]
         try:

@@ -6,10 +6,11 @@ import asyncio
 import datetime as dt
 import socket
 import ssl
+import threading
 import time
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import msgspec
@@ -19,7 +20,7 @@ import trustme
 from vsmesh.bus.connection import connect
 from vsmesh.bus.creds import write_private
 from vsmesh.gateway.clients import AgentCredentials, Clients
-from vsmesh.probes.examples.local_servers import serve_http, serve_tcp
+from vsmesh.probes.examples.local_servers import Handler, serve_http, serve_tcp
 from vsmesh.runtime.mesh_state import load_state
 
 
@@ -74,6 +75,76 @@ def https_expiring(ca, ca_file) -> Iterator[Tls]:
 def https_wrong_host(ca, ca_file) -> Iterator[Tls]:
     """A certificate for another host."""
     yield from _https(ca, ca_file, "other.example", days=90)
+
+
+@dataclass
+class Renewable:
+    """An HTTPS server whose certificate can be renewed while it runs (the next handshake shows the new one)."""
+
+    port: int
+    ca_file: Path
+    ca: trustme.CA
+    context: ssl.SSLContext
+
+    def renew(self, days: float) -> None:
+        cert = self.ca.issue_cert("localhost", not_after=dt.datetime.now(dt.UTC) + dt.timedelta(days=days))
+        cert.configure_cert(self.context)
+
+
+@pytest.fixture
+def renewable_https(ca, ca_file) -> Iterator[Renewable]:
+    """Starts with a certificate that expires in 3 days."""
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    server = serve_http(tls=context)
+    renewable = Renewable(server.server_port, ca_file, ca, context)
+    renewable.renew(3)
+    yield renewable
+    server.shutdown()
+
+
+@dataclass
+class Traffic:
+    """What a recording server saw: each request's path and arrival (monotonic), and the most at once."""
+
+    port: int
+    release: threading.Event  # lets the requests to /held… answer
+    arrivals: list[tuple[str, float]] = field(default_factory=list)
+    most_at_once: int = 0
+    at_once: int = 0
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def of(self, path: str) -> list[float]:
+        with self.lock:
+            return [t for seen, t in self.arrivals if seen == path]
+
+
+@pytest.fixture
+def traffic() -> Iterator[Traffic]:
+    """The local routes on a server of the test's own that records its traffic; `/held…` answers 200 only when
+    the test sets `release`."""
+    seen = Traffic(0, threading.Event())
+
+    class Recording(Handler):
+        def do_GET(self) -> None:  # noqa: N802 - http.server's naming
+            with seen.lock:
+                seen.arrivals.append((self.path, time.monotonic()))
+                seen.at_once += 1
+                seen.most_at_once = max(seen.most_at_once, seen.at_once)
+            try:
+                if self.path.startswith("/held"):
+                    seen.release.wait(10)
+                    self._answer(200, b'{"status": "ok"}', {})
+                else:
+                    super().do_GET()
+            finally:
+                with seen.lock:
+                    seen.at_once -= 1
+
+    server = serve_http(handler=Recording)
+    seen.port = server.server_port
+    yield seen
+    seen.release.set()
+    server.shutdown()
 
 
 @pytest.fixture(scope="session")

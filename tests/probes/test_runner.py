@@ -10,13 +10,30 @@ from pathlib import Path
 
 from tests.probes.conftest import until
 from vsmesh.bus.contract_client import ask
-from vsmesh.bus.publisher import Publisher
+from vsmesh.bus.publisher import Published, Publisher
 from vsmesh.probes.model import parse_probe_file
 from vsmesh.probes.runner import Identity, ProbeRunner, unchanged_every
 
 
-def runner(nc, settings, text: str) -> ProbeRunner:
-    return ProbeRunner(parse_probe_file(text), nc, settings, {}, identity=Identity(settings.probes_actor))
+def runner(nc, settings, text: str, environ=None, **more) -> ProbeRunner:
+    return ProbeRunner(
+        parse_probe_file(text), nc, settings, environ or {}, identity=Identity(settings.probes_actor), **more
+    )
+
+
+def recorded(nc, settings, text: str, environ=None, **more) -> tuple[ProbeRunner, list[Published]]:
+    """A runner and, as it publishes, where each of its events was stored."""
+    stored: list[Published] = []
+    probes = runner(nc, settings, text, environ, on_published=lambda at, started: stored.append(at), **more)
+    return probes, stored
+
+
+async def after(nc, stored: list[Published], operation: str, request: dict) -> dict:
+    """An ops-hub read once the hub has applied every event in `stored` (read-your-writes, not a sleep)."""
+    upto: dict[str, int] = {}
+    for at in stored:
+        upto[at.stream] = max(upto.get(at.stream, 0), at.sequence)
+    return await ask(nc, "ops-hub", operation, {**request, "wait_for_seq": upto})
 
 
 async def alerts_of(nc, entity: str) -> list[dict]:
@@ -121,19 +138,38 @@ probes:
     ca_file: {https_expiring.ca_file}
     conditions: ["[CERTIFICATE_VALID] == true", "[HOSTNAME_MATCH] == true"]
 """
-    probes = runner(nc, settings, text)
+    probes, stored = recorded(nc, settings, text)
     results = await probes.run_once()
     assert results[0].passed  # the probe's own conditions hold; the expiry is a risk, not a failure
     await probes.run_once()
-
-    async def risks():
-        return (await ask(nc, "ops-hub", "get_risks", {"entity": entity}))["risks"]
-
-    found = await until(risks, "the certificate risk")
-    await asyncio.sleep(0.3)  # room for a wrong second risk to arrive
-    found = await risks()
+    # ops-hub has applied all the runner published, a wrong second risk included, before it answers.
+    found = (await after(nc, stored, "get_risks", {"entity": entity}))["risks"]
     assert len(found) == 1
     assert found[0]["category"] == "ops-certificate-expiry" and "expires in 3.0 days" in found[0]["title"]
+
+
+async def test_a_certificate_risk_is_mitigated_when_a_renewed_certificate_is_seen(nc, settings, renewable_https, u):
+    entity = f"endpoint/renewed-{u}"
+    text = f"""
+probes:
+  - name: renewed-{u}
+    entity: {entity}
+    kind: tls
+    host: localhost
+    port: {renewable_https.port}
+    ca_file: {renewable_https.ca_file}
+    conditions: ["[CERTIFICATE_VALID] == true"]
+"""
+    probes, stored = recorded(nc, settings, text)
+    await probes.run_once()
+    [risk] = (await after(nc, stored, "get_risks", {"entity": entity}))["risks"]
+    assert risk["status"] == "surfaced"
+
+    renewable_https.renew(90)
+    await probes.run_once()
+    [risk] = (await after(nc, stored, "get_risks", {"entity": entity}))["risks"]
+    assert risk["status"] == "mitigated" and risk["mitigation"] == "certificate renewed: 90 days left"
+    assert probes.consequences.open_risks == {}
 
 
 async def test_a_readiness_gate_follows_its_probes(nc, settings, tcp_port, tmp_path: Path, u):
@@ -207,6 +243,66 @@ gates:
     assert alert["status"] == "raised" and alert["description"].startswith("cannot connect")
     [evidence] = (await ask(nc, "ops-hub", "get_evidence", {"entity": entity}))["evidence"]
     assert evidence["status"] == "red"
+
+
+async def test_a_gate_is_amber_until_all_its_probes_have_run(nc, settings, tcp_port, traffic, u):
+    text = f"""
+probes:
+  - name: quick-{u}
+    entity: access-path/quick-{u}
+    kind: tcp
+    host: 127.0.0.1
+    port: {tcp_port}
+    conditions: ["[CONNECTED] == true"]
+  - name: held-{u}
+    entity: endpoint/held-{u}
+    kind: http
+    url: http://127.0.0.1:{traffic.port}/held
+    conditions: ["[STATUS] == 200"]
+gates:
+  - gate: amber-{u}
+    wave: amber-wave-{u}
+    probes: [quick-{u}, held-{u}]
+"""
+
+    async def gate(status: str):
+        answer = await ask(nc, "ops-hub", "get_readiness", {"wave": f"amber-wave-{u}"})
+        return answer if answer["gates"][0]["status"] == status else None
+
+    running = asyncio.create_task(runner(nc, settings, text).run_once())
+    try:
+        # The quick probe passed; the other's answer is held back by its server, so it has not run yet.
+        amber = await until(lambda: _quiet(gate("amber")), "the gate amber")
+        assert not amber["may_proceed"] and amber["gates"][0]["note"] == f"waiting for probes: held-{u}"
+        assert not running.done()
+    finally:
+        traffic.release.set()
+        await running
+    green = await until(lambda: _quiet(gate("green")), "the gate green")
+    assert green["may_proceed"] and green["gates"][0]["note"] == "all 2 probes pass"
+
+
+async def test_a_secret_header_is_sent_but_never_stored(nc, settings, http_port, u):
+    from vsmesh.probes.examples.local_servers import BEARER_TOKEN
+
+    text = f"""
+probes:
+  - name: private-{u}
+    entity: endpoint/private-{u}
+    kind: http
+    url: http://127.0.0.1:{http_port}/private
+    headers:
+      Authorization: {{env: PRIVATE_TOKEN, prefix: "Bearer "}}
+    conditions: ["[STATUS] == 200"]
+"""
+    probes, stored = recorded(nc, settings, text, {"PRIVATE_TOKEN": BEARER_TOKEN})
+    [result] = await probes.run_once()
+    assert result.passed  # /private answers 200 only to the exact token: it was sent
+    [at] = stored
+    message = await nc.jetstream().get_msg(at.stream, at.sequence)
+    assert b'"held":true' in message.data and b"/private" in message.data  # the stored evidence event
+    stored_bytes = message.data + repr(message.headers).encode()
+    assert BEARER_TOKEN.encode() not in stored_bytes and b"Bearer" not in stored_bytes
 
 
 async def _quiet(check):
@@ -286,3 +382,71 @@ probes:
     assert first.published and not second.published
     assert second.event_id == first.event_id  # a gate keeps naming the evidence that still stands
     assert probes.stats.unchanged_skipped == 1
+
+
+async def test_an_unchanged_result_is_published_again_after_VSMESH_PROBES_UNCHANGED_EVERY(nc, settings, tcp_port, u):
+    text = f"""
+probes:
+  - name: again-{u}
+    entity: access-path/again-{u}
+    kind: tcp
+    host: 127.0.0.1
+    port: {tcp_port}
+    conditions: ["[CONNECTED] == true"]
+"""
+    probes = runner(nc, settings.model_copy(update={"probes_unchanged_every": 0.3}), text)
+    first = (await probes.run_once())[0]
+    started = time.monotonic()
+    assert first.published
+    while True:  # run on until a run publishes again; none may before 0.3 s have passed
+        again = (await probes.run_once())[0]
+        if again.published:
+            break
+        assert again.event_id == first.event_id and time.monotonic() - started < 5, "never published again"
+        await asyncio.sleep(0.02)
+    assert time.monotonic() - started >= 0.3 and again.event_id != first.event_id
+    assert probes.stats.unchanged_skipped >= 1  # the runs in between were not published
+    stored = (await ask(nc, "ops-hub", "get_evidence", {"entity": f"access-path/again-{u}"}))["evidence"]
+    assert stored and stored[0]["event_id"] in (first.event_id, again.event_id)
+
+
+def _probes(n: int, url: str, u: str, interval: str) -> str:
+    return "probes:\n" + "".join(
+        f"  - {{name: p{i}-{u}, entity: endpoint/p{i}-{u}, kind: http, interval: {interval},"
+        f" url: '{url}/p{i}', conditions: ['[STATUS] == 200']}}\n"
+        for i in range(n)
+    )
+
+
+async def test_probes_start_jittered_then_keep_their_slots_without_drift(nc, settings, traffic, u):
+    # Each answer takes 200 ms: a runner that slept its interval after each run would drift 0.2 s a run.
+    interval, n = 0.4, 12
+    probes = runner(nc, settings, _probes(n, f"http://127.0.0.1:{traffic.port}/delay/200", u, f"{interval}s"))
+    stop = asyncio.Event()
+    started = time.monotonic()
+    running = asyncio.create_task(probes.run(stop))
+    try:
+
+        async def four_runs_each():
+            return all(len(traffic.of(f"/delay/200/p{i}")) >= 4 for i in range(n))
+
+        await until(four_runs_each, "four runs of every probe", timeout=20)
+    finally:
+        stop.set()
+        await running
+    runs = [traffic.of(f"/delay/200/p{i}")[:4] for i in range(n)]
+    firsts = [r[0] - started for r in runs]
+    # Jitter: the first runs spread over the interval (12 probes all within 0.1 s of each other by chance: 5e-5).
+    assert max(firsts) - min(firsts) > 0.1, firsts
+    # Slots: first + k * interval, however long each run took (from the second run: the first may have waited
+    # for the process's first request, its imports, and the slots after it keep their times all the same).
+    off = [abs(at - r[1] - k * interval) for r in runs for k, at in enumerate(r[1:])]
+    assert max(off) < 0.15, off
+
+
+async def test_at_most_VSMESH_PROBES_CONCURRENCY_probes_run_at_once(nc, settings, traffic, u):
+    bounded = settings.model_copy(update={"probes_concurrency": 2})
+    probes = runner(nc, bounded, _probes(6, f"http://127.0.0.1:{traffic.port}/delay/150", u, "30s"))
+    results = await probes.run_once()
+    assert all(r.passed for r in results) and len(traffic.arrivals) == 6
+    assert traffic.most_at_once == 2  # six waiting 150 ms each, two at a time
