@@ -12,8 +12,8 @@ from typing import Any
 import typer
 
 from vsmesh.cli.context import fail, run, settings_from
-from vsmesh.cli.options import DataDir, HubArg, Json
-from vsmesh.cli.output import console, echo_json, table
+from vsmesh.cli.options import DataDir, HubArg, Json, Wide
+from vsmesh.cli.output import console, echo_json, show_table, table
 from vsmesh.settings import Settings
 
 capability_app = typer.Typer(help="Capabilities a hub offers, and requests for them.", no_args_is_help=True)
@@ -68,12 +68,17 @@ def _pairs(values: list[str]) -> dict[str, str]:
     return pairs
 
 
+# What fits 80 columns of a hub's risks and alerts; --wide adds when, the owner and the id.
+_KEEP = ["severity", "status", "title", "entity"]
+
+
 def risks(
     hub: str = HubArg,
     status: str | None = typer.Option(None, help="surfaced | mitigated | escalated | accepted"),
     limit: int = typer.Option(100, help="at most this many, newest first"),
     data_dir: Path | None = DataDir,
     as_json: bool = Json,
+    wide: bool = Wide,
 ) -> None:
     """A hub's risks, newest first."""
     answer = _call(data_dir, hub, "get_risks", {"status": status, "limit": limit})
@@ -83,7 +88,8 @@ def risks(
         [r["surfaced_at"], _severity(r["severity"]), r["status"], r["title"], r["entity"], r["owner"], r["risk_id"]]
         for r in answer["risks"]
     ]
-    console.print(table(f"{hub} risks", ["surfaced", "severity", "status", "title", "entity", "owner", "id"], rows))
+    columns = ["surfaced", "severity", "status", "title", "entity", "owner", "id"]
+    show_table(f"{hub} risks", columns, rows, keep=_KEEP, wide=wide, whole=["severity", "id"])
 
 
 def alerts(
@@ -92,6 +98,7 @@ def alerts(
     limit: int = typer.Option(100, help="at most this many, newest first"),
     data_dir: Path | None = DataDir,
     as_json: bool = Json,
+    wide: bool = Wide,
 ) -> None:
     """A hub's alerts, newest first."""
     answer = _call(data_dir, hub, "get_alerts", {"status": status, "limit": limit})
@@ -101,7 +108,8 @@ def alerts(
         [a["raised_at"], _severity(a["severity"]), a["status"], a["title"], a["entity"], a["alert_id"]]
         for a in answer["alerts"]
     ]
-    console.print(table(f"{hub} alerts", ["raised", "severity", "status", "title", "entity", "id"], rows))
+    columns = ["raised", "severity", "status", "title", "entity", "id"]
+    show_table(f"{hub} alerts", columns, rows, keep=_KEEP, wide=wide, whole=["severity", "id"])
 
 
 def escalations(
@@ -109,6 +117,7 @@ def escalations(
     status: str | None = typer.Option(None, help="raised | resolved"),
     data_dir: Path | None = DataDir,
     as_json: bool = Json,
+    wide: bool = Wide,
 ) -> None:
     """Issues escalated to a hub, newest first."""
     answer = _call(data_dir, hub, "get_escalations", {"status": status})
@@ -118,7 +127,9 @@ def escalations(
         [e["raised_at"], _severity(e["severity"]), e["status"], e["title"], e["from_hub"], e["escalation_id"]]
         for e in answer["escalations"]
     ]
-    console.print(table(f"{hub} escalations", ["raised", "severity", "status", "title", "from", "id"], rows))
+    columns = ["raised", "severity", "status", "title", "from", "id"]
+    keep = ["severity", "status", "title", "from"]
+    show_table(f"{hub} escalations", columns, rows, keep=keep, wide=wide, whole=["severity", "id"])
 
 
 def escalate(

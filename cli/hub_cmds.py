@@ -184,6 +184,7 @@ def show(
     hub: str = typer.Argument(..., metavar="HUB", help="a hub slug, e.g. ops-hub"),
     data_dir: Path | None = DataDir,
     as_json: bool = Json,
+    wide: bool = Wide,
 ) -> None:
     """One hub: identity, VSM classification, manifest versions, active vocabulary, widgets."""
     h = run(_ask_registry(settings_from(data_dir), "get_hub", {"hub": hub}))
@@ -199,4 +200,5 @@ def show(
     versions = [[v["revision"], v["status"], v["activated_at"], v["reason"]] for v in h["manifests"]]
     console.print(table("manifest versions", ["revision", "status", "activated", "reason"], versions))
     widgets = [[w["slug"], w["widget_type"], w.get("title"), w.get("entity")] for w in h["widgets"]]
-    console.print(table(f"{len(widgets)} widgets", ["widget", "type", "title", "entity"], widgets))
+    columns = ["widget", "type", "title", "entity"]
+    show_table(f"{len(widgets)} widgets", columns, widgets, keep=columns[:3], wide=wide, whole=["widget"])

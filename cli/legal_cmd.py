@@ -10,8 +10,8 @@ from typing import Any
 import typer
 
 from vsmesh.cli.context import fail, run, settings_from
-from vsmesh.cli.options import DataDir, Json
-from vsmesh.cli.output import console, echo_json, table
+from vsmesh.cli.options import DataDir, Json, Wide
+from vsmesh.cli.output import echo_json, show_table
 from vsmesh.cli.sec_cmd import ask
 from vsmesh.errors import VsmeshError
 from vsmesh.settings import Settings
@@ -90,14 +90,16 @@ async def _import(settings: Settings, tools: list) -> dict[str, Any]:
 
 
 @legal_app.command("vendors")
-def vendors_cmd(data_dir: Path | None = DataDir, as_json: bool = Json) -> None:
+def vendors_cmd(data_dir: Path | None = DataDir, as_json: bool = Json, wide: bool = Wide) -> None:
     """The vendor register (third-party services and tools)."""
     answer = run(ask(settings_from(data_dir), LEGAL_HUB, "list_services"))
     if as_json:
         echo_json(answer)
         return
     cols = ["vendor", "service", "personal_data", "location", "dpa_status", "transfer_mechanism", "review_by"]
-    console.print(table("vendors", cols, [[v[c] for c in cols] for v in answer["services"]]))
+    keep = ["vendor", "service", "personal_data", "dpa_status", "review_by"]
+    rows = [[v[c] for c in cols] for v in answer["services"]]
+    show_table("vendors", cols, rows, keep=keep, wide=wide, whole=["vendor", "review_by"])
 
 
 @legal_app.command("record-dpa")

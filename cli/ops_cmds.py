@@ -101,6 +101,7 @@ def readiness(
     wave: str = typer.Argument(..., help="the migration wave, e.g. coulombcore-to-threephoenix"),
     data_dir: Path | None = DataDir,
     as_json: bool = Json,
+    wide: bool = Wide,
 ) -> None:
     """A migration wave's gates, their status and evidence, and whether the wave may proceed."""
     settings = settings_from(data_dir)
@@ -121,7 +122,8 @@ def readiness(
         ]
         for g in answer["gates"]
     ]
-    console.print(table("gates", ["gate", "status", "passing", "owner repo", "evidence required", "evidence"], rows))
+    columns = ["gate", "status", "passing", "owner repo", "evidence required", "evidence"]
+    show_table("gates", columns, rows, keep=["gate", "status", "passing", "evidence"], wide=wide, whole=["gate"])
 
 
 @ops_app.command("incidents")

@@ -10,8 +10,8 @@ from typing import TYPE_CHECKING, Any
 import typer
 
 from vsmesh.cli.context import run, settings_from
-from vsmesh.cli.options import DataDir, Json
-from vsmesh.cli.output import console, echo_json, table
+from vsmesh.cli.options import DataDir, Json, Wide
+from vsmesh.cli.output import echo_json, show_table
 from vsmesh.errors import VsmeshError
 from vsmesh.settings import Settings
 
@@ -153,6 +153,7 @@ def findings_cmd(
     status: str = typer.Option(None, "--status", help="open | accepted | fixed"),
     data_dir: Path | None = DataDir,
     as_json: bool = Json,
+    wide: bool = Wide,
 ) -> None:
     """Findings with their status: open, accepted (a live exception covers it) or fixed."""
     request = {k: v for k, v in {"service": service, "status": status}.items() if v}
@@ -161,18 +162,22 @@ def findings_cmd(
         echo_json(answer)
         return
     cols = ["service", "severity", "rule", "package", "installed_version", "fixed_version", "status", "first_seen"]
-    console.print(table("findings", cols, [[f[c] for c in cols] for f in answer["findings"]]))
+    keep = ["service", "severity", "rule", "package", "status"]
+    rows = [[f[c] for c in cols] for f in answer["findings"]]
+    show_table("findings", cols, rows, keep=keep, wide=wide, whole=["service", "severity", "rule"])
 
 
 @sec_app.command("exceptions")
-def exceptions_cmd(data_dir: Path | None = DataDir, as_json: bool = Json) -> None:
+def exceptions_cmd(data_dir: Path | None = DataDir, as_json: bool = Json, wide: bool = Wide) -> None:
     """The exception register: owner, reason, compensating control, expiry, live or expired."""
     answer = run(ask(settings_from(data_dir), SEC_HUB, "get_exceptions"))
     if as_json:
         echo_json(answer)
         return
     cols = ["exception_id", "owner", "expires_on", "status", "days_left", "reason", "compensating_control"]
-    console.print(table("exceptions", cols, [[e[c] for c in cols] for e in answer["exceptions"]]))
+    keep = ["exception_id", "owner", "expires_on", "days_left", "reason"]
+    rows = [[e[c] for c in cols] for e in answer["exceptions"]]
+    show_table("exceptions", cols, rows, keep=keep, wide=wide, whole=["exception_id", "expires_on"])
 
 
 @sec_app.command("grant-exception")

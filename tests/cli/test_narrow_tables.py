@@ -97,6 +97,13 @@ def test_the_first_hours_tables_fit_80_columns_with_names_whole(cli, running_mes
     assert all(row(lines, h["slug"]) for h in hubs)
     assert "widget types" in cli("hub", "list", "--wide").output
 
+    # The other tables a person meets first fit too; --wide keeps what they leave out.
+    firsts = ["risks ops-hub", "escalations canon-hub", "sec findings", "sec exceptions", "legal vendors",
+              "ops readiness coulombcore-to-threephoenix", "hub show ops-hub"]  # fmt: skip
+    for args in firsts:
+        fits(cli(*args.split()).output)
+    assert "installed_version" in cli("sec", "findings", "--wide").output
+
     # A point-in-time copy in the list, its name whole.
     copy = f"narrow-tables-{uuid.uuid4().hex[:6]}"
     assert cli("rebuild", "ops-hub", "--into", copy, "--as-of", "1m").exit_code == 0
