@@ -17,14 +17,18 @@ from collections.abc import Iterator
 import asyncpg
 import nats
 import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from nats.js.api import StreamConfig
 
 from tests.conftest import VSMESH, server_dir
 from vsmesh.bus.chain import CHECKPOINT_TYPE, HASH, PREV, link, walk
 from vsmesh.bus.publisher import Publisher
 from vsmesh.bus.streams import ensure_streams
+from vsmesh.bus.subjects import event_subject
+from vsmesh.events.codec import encode_event
 from vsmesh.runtime.mesh_state import MeshState, save_state
 from vsmesh.runtime.nats_server import free_port, start_nats, stop_pid
+from vsmesh.runtime.signing import SigningKey, signed_head, signing_key
 from vsmesh.settings import Settings
 
 PASSWORD = "chain-test"
@@ -158,6 +162,67 @@ def test_a_changed_removed_or_reordered_event_is_found_and_named(mesh, how, name
     code, report = verify(mesh)
     assert code == 1 and not report["intact"] and report["problem"].startswith(named), report["problem"]
     assert report["summary"].startswith("BROKEN CONSTITUTIONAL: ")
+
+
+def test_an_event_inserted_without_a_link_is_found_and_named(mesh):
+    asyncio.run(record(mesh))
+    # An admin stores a well-formed event straight on the stream, past the publisher: it carries no link.
+    asyncio.run(_insert_unlinked(mesh))
+    code, report = verify(mesh)
+    assert code == 1 and not report["intact"], report
+    assert report["problem"].startswith("seq 7: inserted"), report["problem"]
+    assert report["summary"].startswith("BROKEN CONSTITUTIONAL: seq 7: inserted")
+
+
+async def _insert_unlinked(settings: Settings) -> None:
+    nc = await nats.connect(settings.nats_url, user="admin", password=PASSWORD)
+    try:
+        publisher = Publisher(nc.jetstream(), settings)
+        event = publisher.build("canon-policy-declared", hub="canon-hub", subject="policy/slipped-in",
+                                data={"policy": "slipped-in", "title": "never linked"})  # fmt: skip
+        subject = event_subject("constitutional", "canon-hub", event.type, event.subject)
+        await nc.jetstream().publish(subject, encode_event(event), stream="CONSTITUTIONAL")
+    finally:
+        await nc.close()
+
+
+@pytest.mark.parametrize(
+    ("forgery", "named"),
+    [
+        ("altered signature", "seq 8: a checkpoint whose signature does not hold (forged or altered)"),
+        ("another key", "seq 8: a checkpoint signed by key "),
+    ],
+    ids=["altered-signature", "another-key"],
+)
+def test_a_checkpoint_whose_signature_is_not_the_meshs_is_named(mesh, forgery, named):
+    asyncio.run(record(mesh))
+    assert verify(mesh, "--sign")[0] == 0  # the mesh's own checkpoint at seq 7
+    # A linked checkpoint (the chain holds) over the true head, whose signature the mesh's key never made.
+    asyncio.run(_forge_checkpoint(mesh, forgery))
+    assert asyncio.run(_walk(mesh)).intact
+    code, report = verify(mesh)
+    assert code == 1 and not report["intact"] and report["problem"].startswith(named), report["problem"]
+    if forgery == "another key":
+        assert report["problem"].endswith("not by this mesh's key")
+
+
+async def _forge_checkpoint(settings: Settings, forgery: str) -> None:
+    nc = await nats.connect(settings.nats_url, user="admin", password=PASSWORD)
+    try:
+        js = nc.jetstream()
+        at = (await walk(js)).head
+        mine = signing_key(settings.data_dir, create=False)
+        key = mine if forgery == "altered signature" else SigningKey(Ed25519PrivateKey.generate())
+        signed = signed_head(key, "CONSTITUTIONAL", at.seq, at.hash)
+        if forgery == "altered signature":  # one bit of the mesh's true signature flipped
+            signed["signature"] = f"{int(signed['signature'][0], 16) ^ 1:x}" + signed["signature"][1:]
+        fields = ("stream", "head_seq", "head_hash", "public_key", "signature", "key_id")
+        publisher = Publisher(js, settings)
+        event = publisher.build(CHECKPOINT_TYPE, hub="registry", subject="chain/constitutional",
+                                data={k: signed[k] for k in fields})  # fmt: skip
+        assert (await publisher.publish(event)).sequence == 8
+    finally:
+        await nc.close()
 
 
 def test_a_consistently_rewritten_chain_is_caught_by_the_signed_checkpoint(mesh, tmp_path):
