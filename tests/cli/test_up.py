@@ -61,12 +61,22 @@ def shared_dir():
     shutil.rmtree(root, ignore_errors=True)
 
 
+def modes(path: Path) -> dict[str, int]:
+    """The mode of `path` and of its every parent."""
+    return {str(p): p.stat().st_mode & 0o7777 for p in [path, *path.parents]}
+
+
 @pytest.fixture
 def data_dir(shared_dir: Path, cli_in):
-    """The file's data dir, stopped again after the test, whatever it left running."""
+    """The file's data dir, stopped again after the test, whatever it left running. It lies in a 0700
+    directory, as in a private home: no `up` may open that, or any parent (as root PostgreSQL's own user
+    cannot reach in, and its cluster lives elsewhere: runtime/postgres_server.py)."""
+    before = modes(shared_dir.parent)
     yield shared_dir
     cli_in({"VSMESH_DATA_DIR": str(shared_dir)}, shared_dir.parent, "down")
     assert mesh_processes(shared_dir) == []
+    assert modes(shared_dir.parent) == before
+    assert before[str(shared_dir.parent)] == 0o700
 
 
 def test_ctrl_c_through_a_pipe_stops_everything_and_the_next_up_keeps_the_events(data_dir, cli_in):

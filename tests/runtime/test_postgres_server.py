@@ -17,7 +17,6 @@ from pathlib import Path
 import asyncpg
 import pytest
 
-from tests.conftest import VSMESH
 from vsmesh.runtime.postgres_server import (
     POSTGRES_BIN_PATH,
     SystemPlaces,
@@ -68,52 +67,48 @@ def private_dir():
     shutil.rmtree(path, ignore_errors=True)
 
 
-@pytest.mark.parametrize("inside", [True, False], ids=["in-0700-dir", "in-0755-dir"])
-def test_server_starts_without_changing_any_parent(places, private_dir, inside):
-    base = private_dir if inside else private_dir / "open"
-    if not inside:
-        base.mkdir()
-        base.chmod(0o755)
-        private_dir.chmod(0o755)
-    pgdata = base / "data" / "postgres"
-    (base / "data").mkdir()
-    before, wheel_before = modes(base / "data"), tree_modes(POSTGRES_BIN_PATH)
-
+def starts_in_place(pgdata: Path, places: SystemPlaces, query: str = "select 1"):
+    """Start the cluster of `pgdata`, ask `query`, stop it: what `query` answered. No parent of the data dir
+    and nothing of the wheel in the venv changes mode on the way."""
+    data = pgdata.parent
+    before, wheel_before = modes(data), tree_modes(POSTGRES_BIN_PATH)
     url = start_postgres(pgdata, places)
     try:
-        assert asyncio.run(answers(url)) == 1
+        answered = asyncio.run(answers(url, query))
     finally:
         stop_postgres(pgdata, places)
-
-    assert modes(base / "data") == before  # every parent, the data dir itself included
+    assert modes(data) == before  # every parent, the data dir itself included
     assert tree_modes(POSTGRES_BIN_PATH) == wheel_before  # the wheel in the venv is left as it was
     assert (pgdata / "PG_VERSION").exists()
-    # Out of reach, the cluster lives in the home and the data dir links to it; in reach, it stays.
-    assert pgdata.is_symlink() == inside
-    if inside:
-        assert pgdata.resolve().is_relative_to(places.home / "clusters")
     binaries = places.home / "postgres"
     assert all(p.stat().st_uid == 0 and p.stat().st_mode & 0o777 == 0o755 for p in [places.home, binaries])
+    return answered
 
 
-def test_a_stopped_cluster_starts_again_and_keeps_its_data(places, private_dir):
-    pgdata = private_dir / "postgres"
+def test_a_cluster_in_reach_stays_in_the_data_dir(places, private_dir):
+    private_dir.chmod(0o755)
+    (private_dir / "open").mkdir()
+    (private_dir / "open").chmod(0o755)
+    (private_dir / "open" / "data").mkdir()
+    pgdata = private_dir / "open" / "data" / "postgres"
+    assert starts_in_place(pgdata, places) == 1
+    assert not pgdata.is_symlink()
 
-    asyncio.run(answers(start_postgres(pgdata, places), "create table kept as select 42 as v"))
-    stop_postgres(pgdata, places)
-    assert postmaster_pid(pgdata) is None
-    assert asyncio.run(answers(start_postgres(pgdata, places), "select v from kept")) == 42
-    stop_postgres(pgdata, places)
 
-
-def test_the_cluster_of_a_deleted_data_dir_is_removed_at_the_next_start(places, private_dir):
+def test_a_cluster_out_of_reach_lives_in_the_home_keeps_its_data_and_goes_with_its_data_dir(places, private_dir):
+    """One cluster through its life: placed in the home (linked from the 0700 data dir, nothing opened),
+    stopped and started again with its data, removed at the next start of any cluster once its data dir is
+    deleted."""
     gone = private_dir / "gone"
     gone.mkdir()
-    start_postgres(gone / "postgres", places)
-    cluster_home = (gone / "postgres").resolve().parent
-    stop_postgres(gone / "postgres", places)
-    shutil.rmtree(gone)
+    pgdata = gone / "postgres"
+    assert starts_in_place(pgdata, places, "create table kept as select 42 as v") is None
+    assert pgdata.is_symlink() and pgdata.resolve().is_relative_to(places.home / "clusters")
+    assert postmaster_pid(pgdata) is None
+    assert starts_in_place(pgdata, places, "select v from kept") == 42
 
+    cluster_home = pgdata.resolve().parent
+    shutil.rmtree(gone)
     kept = private_dir / "kept" / "postgres"
     kept.parent.mkdir()
     start_postgres(kept, places)
@@ -124,66 +119,45 @@ def test_the_cluster_of_a_deleted_data_dir_is_removed_at_the_next_start(places, 
         stop_postgres(kept, places)
 
 
-def up(data_dir: Path, env: dict[str, str], timeout: float = 90) -> subprocess.CompletedProcess:
-    full = {k: v for k, v in os.environ.items() if not k.startswith("VSMESH_")} | env
-    return subprocess.run(
-        [*VSMESH, "up", "--detach", "--no-demo", "--data-dir", str(data_dir)],
-        env=full,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-    )
+def up(cli_in, data_dir: Path, env: dict[str, str]):
+    """`vsmesh up --detach` as from a terminal with only `env` set (in-process; the mesh is its own process)."""
+    return cli_in(env, data_dir.parent, "up", "--detach", "--no-demo", "--data-dir", str(data_dir))
 
 
-def down(data_dir: Path) -> None:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("VSMESH_")}
-    subprocess.run([*VSMESH, "down", "--data-dir", str(data_dir)], env=env, capture_output=True, timeout=60)
+def down(cli_in, data_dir: Path, env: dict[str, str]) -> None:
+    cli_in(env, data_dir.parent, "down", "--data-dir", str(data_dir))
 
 
-def test_vsmesh_up_in_a_private_dir_opens_nothing(places, private_dir):
-    data_dir = private_dir / "mesh"
-    before = modes(private_dir)
-    try:
-        result = up(data_dir, {"VSMESH_POSTGRES_HOME": str(places.home)})
-        assert result.returncode == 0, result.stderr
-        assert "up in the background" in result.stdout
-    finally:
-        down(data_dir)
-    assert modes(private_dir) == before
-    assert postmaster_pid(data_dir / "postgres") is None
-
-
-def test_a_noexec_home_is_one_line(private_dir):
+def test_a_noexec_home_is_one_line(private_dir, cli_in):
     mount = private_dir / "noexec"
     mount.mkdir()
     done = subprocess.run(["mount", "-t", "tmpfs", "-o", "noexec", "tmpfs", str(mount)], capture_output=True)
     if done.returncode != 0:
         pytest.skip(f"cannot mount a noexec tmpfs here: {done.stderr.decode().strip()}")
+    env = {"VSMESH_POSTGRES_HOME": str(mount)}
     try:
-        result = up(private_dir / "mesh", {"VSMESH_POSTGRES_HOME": str(mount)})
+        result = up(cli_in, private_dir / "mesh", env)
     finally:
         subprocess.run(["umount", str(mount)], check=True)
-        down(private_dir / "mesh")
-    assert result.returncode == 1
+        down(cli_in, private_dir / "mesh", env)
+    assert result.exit_code == 1
     error = [line for line in result.stderr.splitlines() if line.startswith("error:")]
     assert len(error) == 1 and "Traceback" not in result.stderr, result.stderr
     assert "noexec" in error[0] and "VSMESH_POSTGRES_HOME" in error[0]
 
 
-def test_a_system_user_that_cannot_be_created_is_one_line(places, private_dir):
+def test_a_system_user_that_cannot_be_created_is_one_line(places, private_dir, cli_in):
     # No `useradd` on PATH stands in for any reason root cannot add the user (a read-only /etc, a policy).
     bare = private_dir / "bin"
     bare.mkdir()
-    result = up(
-        private_dir / "mesh",
-        {
-            "VSMESH_POSTGRES_HOME": str(places.home),
-            "VSMESH_POSTGRES_USER": f"vsmesh-none-{os.getpid()}",
-            "PATH": str(bare),
-        },
-    )
-    down(private_dir / "mesh")
-    assert result.returncode == 1
+    env = {
+        "VSMESH_POSTGRES_HOME": str(places.home),
+        "VSMESH_POSTGRES_USER": f"vsmesh-none-{os.getpid()}",
+        "PATH": str(bare),
+    }
+    result = up(cli_in, private_dir / "mesh", env)
+    down(cli_in, private_dir / "mesh", env)
+    assert result.exit_code == 1
     assert "Traceback" not in result.stderr, result.stderr
     error = [line for line in result.stderr.splitlines() if line.startswith("error:")]
     assert len(error) == 1 and "cannot create the system user" in error[0] and "useradd --system" in error[0]
