@@ -62,17 +62,19 @@ def pytest_terminal_summary(terminalreporter, config) -> None:
 # start instead of one worker ending the run alone with one of them: seconds per file in a clean-clone run of 695
 # tests on this 2-core machine, quiet (437 s): 102, 88, 82, 74, 54, 53, 37, 35, 28, 26, then under 20. The suite
 # ran 334-619 s as the random order put them early or late. Every other file, and the tests within each file,
-# keep pytest-randomly's order (a stable sort after its shuffle).
+# keep pytest-randomly's order (a stable sort after its shuffle). Since then tests/cli/test_up.py (102 s) and
+# tests/runtime/test_postgres_server.py (82 s) take ~40 s each, and tests/test_package.py ~20-30 s (each alone).
 SLOWEST_FILES = (
-    "tests/cli/test_up.py",
     "tests/gateway/test_pages.py",
-    "tests/runtime/test_postgres_server.py",
     "tests/projectors/test_cli.py",
     "tests/bus/test_authorization.py",
     "tests/projectors/test_crash.py",
+    "tests/runtime/test_postgres_server.py",
+    "tests/cli/test_up.py",
     "tests/hubs/ops/test_ops_rebuild.py",
     "tests/bus/test_contract_identity.py",
     "tests/bus/test_chain.py",
+    "tests/test_package.py",
     "tests/hubs/ops/test_ops_demo.py",
     "tests/probes/test_up.py",
     "tests/cluster/test_scale_out.py",
