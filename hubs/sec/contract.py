@@ -21,6 +21,8 @@ from vsmesh.hubs.sec.tables import finding_sightings, findings
 # Fixed forever: the expiry watch's event ids derive from it, so a second watch (or a restart) publishes nothing new.
 WATCH_NAMESPACE = uuid.UUID("0b7e9c44-3f1d-5a2b-8e6c-9d4f1a2b3c5d")
 Name = Field(min_length=1, max_length=200)
+ROTATION_RISK = "sec-rotation-overdue"  # the category of the risk an overdue rotation raises
+OPEN_RISK = ("surfaced", "escalated")  # a risk the rotation still has to mitigate
 # Operations `vsmesh up` calls on a timer (runtime/timed.py), every so many seconds: the passage of time makes
 # exceptions expire and rotations overdue, and no event arrives to say so. A minute is far finer than the
 # day-granular expiries it checks; each call reads two small tables.
@@ -128,39 +130,79 @@ class CheckExpiriesRequest(WriteRequest):
 
 async def check_expiries(ctx: HubContext, request: CheckExpiriesRequest) -> dict[str, Any]:
     """Publish what the passage of time has made true, once: each exception past its expiry
-    (`sec-exception-expired`, which couplings turn into an alert and a canon escalation) and each secret set
-    past its rotation due date (`risk-surfaced`). Ids derive from the exception and expiry (the secret and its
-    due date), and the read model says what is already published, so running it again publishes nothing."""
+    (`sec-exception-expired`, which couplings turn into an alert and a canon escalation), each secret set
+    past its rotation due date (`risk-surfaced`), and each such risk whose set has been rotated since
+    (`risk-mitigated`). Ids derive from the exception and expiry (the secret and its due date; the risk), and
+    the read model says what is already published, so running it again publishes nothing."""
     now = _now(request.now)
     async with ctx.read() as conn:
-        expired = [
-            e for e in await queries.exception_rows(conn, now) if e["status"] == "expired" and not e["expired_event_id"]
-        ]
-        overdue = [s for s in await queries.secret_rows(conn, now) if s["overdue"]]
-        known_risks = set((await conn.execute(sa.select(risks.c.risk_id))).scalars())
-    published: dict[str, list[str]] = {"exceptions_expired": [], "rotations_overdue": []}
-    for e in expired:
+        exceptions = await queries.exception_rows(conn, now)
+        secret_sets = await queries.secret_rows(conn, now)
+        rotation_risks = await _rotation_risks(conn)
+    return {
+        "exceptions_expired": await _publish_expired(ctx, request, exceptions),
+        "rotations_overdue": await _publish_overdue(ctx, request, secret_sets, rotation_risks),
+        "rotations_mitigated": await _publish_rotated(ctx, request, secret_sets, rotation_risks),
+    }
+
+
+async def _rotation_risks(conn: AsyncConnection) -> dict[str, dict[str, Any]]:
+    """Every overdue-rotation risk by id, with its entity and status."""
+    r = risks.c
+    query = sa.select(r.risk_id, r.entity, r.status).where(r.category == ROTATION_RISK)
+    return {row["risk_id"]: dict(row) for row in (await conn.execute(query)).mappings()}
+
+
+async def _publish_expired(ctx: HubContext, request: CheckExpiriesRequest, exceptions: list[dict]) -> list[str]:
+    published = []
+    for e in [e for e in exceptions if e["status"] == "expired" and not e["expired_event_id"]]:
         data = {"exception_id": e["exception_id"], "expires_on": e["expires_on"].isoformat(), "owner": e["owner"]}
         event_id = str(uuid.uuid5(WATCH_NAMESPACE, f"expired:{e['exception_id']}:{e['expires_on']}"))
         await publish_as_caller(
             ctx, "sec-exception-expired", request, f"exception/{e['exception_id']}", data, event_id=event_id,
             causation_id=e["event_id"],
         )  # fmt: skip
-        published["exceptions_expired"].append(e["exception_id"])
-    for s in overdue:
+        published.append(e["exception_id"])
+    return published
+
+
+async def _publish_overdue(
+    ctx: HubContext, request: CheckExpiriesRequest, secret_sets: list[dict], known: dict[str, dict]
+) -> list[str]:
+    published = []
+    for s in [s for s in secret_sets if s["overdue"]]:
         event_id = str(uuid.uuid5(WATCH_NAMESPACE, f"rotation:{s['secret_set']}:{s['due_on']}"))
-        if event_id in known_risks:
+        if event_id in known:
             continue
         since = s["last_rotated_on"] or "never rotated"
         data = {
             "title": f"secret set {s['secret_set']} overdue for rotation (due {s['due_on']})",
             "severity": "high",
-            "category": "sec-rotation-overdue",
+            "category": ROTATION_RISK,
             "description": f"last rotation: {since}; policy {s['policy']} allows {s['max_age_days']} days",
             "owner": s["owner"],
         }
         await publish_as_caller(ctx, "risk-surfaced", request, f"secret-set/{s['secret_set']}", data, event_id=event_id)
-        published["rotations_overdue"].append(s["secret_set"])
+        published.append(s["secret_set"])
+    return published
+
+
+async def _publish_rotated(
+    ctx: HubContext, request: CheckExpiriesRequest, secret_sets: list[dict], known: dict[str, dict]
+) -> list[str]:
+    """An open overdue-rotation risk of a set that is no longer overdue: mitigated, by the rotation."""
+    current = {f"secret-set/{s['secret_set']}": s for s in secret_sets if not s["overdue"]}
+    published = []
+    for risk_id, risk in known.items():
+        s = current.get(risk["entity"])
+        if s is None or risk["status"] not in OPEN_RISK:
+            continue
+        rotated = f"rotated on {s['last_rotated_on']}" if s["last_rotated_on"] else "no longer overdue"
+        next_due = f"; next rotation due {s['due_on']}" if s["due_on"] else ""
+        data = {"risk_id": risk_id, "mitigation": rotated + next_due}
+        event_id = str(uuid.uuid5(WATCH_NAMESPACE, f"rotated:{risk_id}"))
+        await publish_as_caller(ctx, "risk-mitigated", request, risk["entity"], data, event_id=event_id)
+        published.append(s["secret_set"])
     return published
 
 

@@ -14,4 +14,5 @@ EVENT_TYPES = (
     "sec-rotation-policy-adopted",
     "alert-raised",  # an expired exception's alert, by the sec-exception-expired-to-alert coupling
     "risk-surfaced",  # an overdue rotation, by sec-hub's expiry watch
+    "risk-mitigated",  # that risk once the set is rotated, by the same watch
 )

@@ -12,10 +12,12 @@ from typing import Any
 
 import pytest
 
+from tests.couplings.test_couplings import rows
 from vsmesh.bus.connection import connect
 from vsmesh.bus.contract_client import ask
 from vsmesh.bus.publisher import Publisher
 from vsmesh.errors import ContractError
+from vsmesh.hubs.sec.couplings import CRITICAL_RISK
 
 HUB = "sec-hub"
 TODAY = dt.datetime.now(dt.UTC).date()
@@ -297,30 +299,63 @@ async def test_overdue_rotation_is_a_risk_until_the_secret_is_rotated(nc, settin
     assert secret["last_rotated_on"] == rotated
     summary = await ask(nc, HUB, "get_domain_summary", {})
     assert name in [s["secret_set"] for s in summary["overdue_rotations"]]
-    result = await run_cli(cli, "sec", "check-expiry", "--json")
-    assert name in json.loads(result.stdout)["rotations_overdue"]
-    await until(lambda: _risks(nc, f"secret-set/{name}"), "the overdue-rotation risk")
+    # The expiry check raises one risk on the set (whoever ran it first: this call or the mesh's timer).
+    assert (await run_cli(cli, "sec", "check-expiry", "--json")).exit_code == 0
+    entity = f"secret-set/{name}"
+    [risk] = await until(lambda: _risks(nc, entity), "the overdue-rotation risk")
+    assert (risk["category"], risk["severity"], risk["status"]) == ("sec-rotation-overdue", "high", "surfaced")
+    assert risk["title"] == f"secret set {name} overdue for rotation (due {secret['due_on']})"
+    assert name not in json.loads((await run_cli(cli, "sec", "check-expiry", "--json")).stdout)["rotations_overdue"]
 
-    # Rotated today: no longer overdue.
+    # Rotated today: no longer overdue, and the check mitigates the risk by the rotation.
     assert (await run_cli(cli, "sec", "rotated", name, "--on", TODAY.isoformat())).exit_code == 0
 
     async def fresh():
         found = [s for s in (await ask(nc, HUB, "get_secrets", {}))["secrets"] if s["secret_set"] == name]
-        return not found[0]["overdue"]
+        return not found[0]["overdue"] and found[0]
 
-    await until(fresh, "the rotation to be current")
+    secret = await until(fresh, "the rotation to be current")
+    assert (await run_cli(cli, "sec", "check-expiry", "--json")).exit_code == 0
+
+    async def mitigated():
+        found = await _risks(nc, entity)
+        return found if found[0]["status"] == "mitigated" else None
+
+    [risk] = await until(mitigated, "the risk mitigated by the rotation")
+    assert risk["mitigation"] == f"rotated on {TODAY.isoformat()}; next rotation due {secret['due_on']}"
 
 
 async def _risks(nc, entity: str, hub: str = HUB) -> list:
     return (await ask(nc, hub, "get_risks", {"entity": entity}))["risks"]
 
 
-async def test_a_critical_finding_on_production_is_an_ops_risk_on_the_service(nc, cli, tmp_path, running_mesh):
+async def test_a_critical_finding_on_production_is_an_ops_risk_on_the_service(
+    nc, settings, cli, tmp_path, running_mesh
+):
     service = f"svc-{uuid.uuid4().hex[:6]}"
     path = tmp_path / "trivy.json"
     path.write_text(trivy(STDLIB, XNET))
-    result = await run_cli(cli, "sec", "import-trivy", str(path), "--service", service, "--production")
+    result = await run_cli(cli, "sec", "import-trivy", str(path), "--service", service, "--production", "--json")
     assert result.exit_code == 0, result.output
-    # Only the critical one becomes a risk on ops-hub's service.
-    risks = await until(lambda: _risks(nc, f"service/{service}", "ops-hub"), "an ops risk on the service")
-    assert len(risks) == 1 and "CVE-2024-24790" in risks[0]["title"] and risks[0]["severity"] == "critical"
+    [(stream, last)] = json.loads(result.stdout)["last_seq"].items()
+    # The coupling has read past both findings: its position commits after what it emitted was stored.
+    await until(lambda: _coupling_past(settings, CRITICAL_RISK, stream, last), "the coupling past both findings")
+    emitted = await rows(settings, "SELECT event_id FROM vsmesh_reactors.emitted WHERE coupling = :c AND subject = :s",
+                         c=CRITICAL_RISK, s=f"service/{service}")  # fmt: skip
+    # Only the critical one became a risk on ops-hub's service; the high one none.
+    assert len(emitted) == 1, emitted
+    risk_id = emitted[0]["event_id"]
+
+    async def applied():
+        found = await _risks(nc, f"service/{service}", "ops-hub")
+        return found if risk_id in [r["risk_id"] for r in found] else None
+
+    [risk] = await until(applied, "ops-hub to apply the risk")
+    assert (risk["severity"], risk["category"]) == ("critical", "sec-critical-finding")
+    assert risk["title"] == "critical finding on production: CVE-2024-24790 in stdlib 1.21.5"
+
+
+async def _coupling_past(settings, coupling: str, stream: str, seq: int) -> bool:
+    query = "SELECT seq FROM vsmesh_reactors.positions WHERE coupling = :c AND stream = :s"
+    found = await rows(settings, query, c=coupling, s=stream)
+    return bool(found) and found[0]["seq"] >= seq
