@@ -31,11 +31,16 @@ def fits(output: str) -> list[str]:
     return lines
 
 
-def row(lines: list[str], first: str) -> list[str]:
+def row(lines: list[str], first: str, edge: str = "│") -> list[str]:
     """The cells of the table line whose first cell is `first`."""
-    found = [line for line in lines if line.startswith(f"│ {first} ")]
+    found = [line for line in lines if line.startswith(f"{edge} {first} ")]
     assert found, f"no line for {first}"
-    return [cell.strip() for cell in found[0].split("│")[1:-1]]
+    return [cell.strip() for cell in found[0].split(edge)[1:-1]]
+
+
+def header(lines: list[str], first: str) -> list[str]:
+    """A table's column names, each whole on one line (a folded or cut header is no compact table)."""
+    return row(lines, first, edge="┃")
 
 
 def test_status_fits_80_columns_with_a_line_per_hub_and_wide_shows_every_stream(cli, running_mesh, narrow):
@@ -43,8 +48,9 @@ def test_status_fits_80_columns_with_a_line_per_hub_and_wide_shows_every_stream(
         answer = json.loads(cli("status", "--json").stdout)
         return answer if any(p["running"] for p in answer["projectors"]) else None
 
-    answer = wait_until(reported, timeout=30, what="the mesh to report its projectors")
+    answer = wait_until(reported, timeout=60, what="the mesh to report its projectors")
     lines = fits(cli("status").output)
+    assert header(lines, "hub") == ["hub", "lag", "quarantined", "reverts", "running"]
     # One line per hub, its name in full: the worst lag over its streams, where it runs.
     for hub in {p["hub"] for p in answer["projectors"]}:
         mine = [p for p in answer["projectors"] if p["hub"] == hub]
@@ -82,18 +88,21 @@ def test_the_first_hours_tables_fit_80_columns_with_names_whole(cli, running_mes
     # Couplings: the longest name whole, from → to, lag.
     couplings = json.loads(cli("couplings", "--json").stdout)
     lines = fits(cli("couplings").output)
+    assert header(lines, "coupling") == ["coupling", "from → to", "lag", "emitted"]
     for c in couplings:
         assert row(lines, c["name"])[1] == f"{c['from'].removesuffix('-hub')} → {c['to'].removesuffix('-hub')}"
-    assert "CONSTITUTIONAL:" in cli("couplings", "--wide").output  # positions, with --wide
+    assert "position" in cli("couplings", "--wide").output  # positions per stream, with --wide
     # ops services: each service's name whole (an uncatalogued one says so on the line below), its health.
     services = wait_until(lambda: json.loads(cli("ops", "services", "--json").stdout)["services"], what="services")
     lines = fits(cli("ops", "services").output)
+    assert header(lines, "service") == ["service", "health", "environment", "runs on", "evidence"]
     for s in services:
         assert row(lines, s["name"])[1] == (s["status"] or "unknown")
     assert "reached via" in cli("ops", "services", "--wide").output
     # Registered hubs, each slug whole.
     hubs = wait_until(lambda: json.loads(cli("hub", "list", "--json").stdout)["hubs"], what="registered hubs")
     lines = fits(cli("hub", "list").output)
+    assert header(lines, "hub") == ["hub", "name", "VSM", "manifest", "widgets"]
     assert all(row(lines, h["slug"]) for h in hubs)
     assert "widget types" in cli("hub", "list", "--wide").output
 
@@ -127,7 +136,9 @@ probes:
     up = ["--data-dir", str(session_dir / "up")]  # the mesh's own: its probe runner's identity is registered there
     ran = cli("probe", "run", str(probes), "--once", *up)
     assert ran.exit_code == 0, ran.output
-    assert row(fits(ran.stdout), name)[1:] == ["FAIL", "[BACKUP_AGE] < 26h (saw 3d)"]
+    lines = fits(ran.stdout)
+    assert header(lines, "probe") == ["probe", "passed", "why"]
+    assert row(lines, name)[1:] == ["FAIL", "[BACKUP_AGE] < 26h (saw 3d)"]
     seconds = json.loads(cli("probe", "run", str(probes), "--once", "--json", *up).stdout)[0]["why"]
     assert seconds.startswith("[BACKUP_AGE] < 26h (saw 259")
     assert f"backup-set/{name}" in cli("probe", "run", str(probes), "--once", "--wide", *up).stdout
