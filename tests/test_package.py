@@ -133,7 +133,7 @@ def fetch_everything(url: str) -> None:
     with httpx.Client(base_url=url, timeout=30) as client:
 
         def get(path: str, *shown: str) -> httpx.Response:
-            answer = client.get(path)
+            answer = client.get(path, follow_redirects=True)
             assert answer.status_code == 200, (path, answer.status_code, answer.text[-1000:])
             for text in shown:
                 assert text in answer.text, (path, text, answer.text[-2000:])
@@ -147,5 +147,6 @@ def fetch_everything(url: str) -> None:
         event = re.search(r'href="(/event/[^"]+)"', "".join(pages.values()))
         assert event, "no page links to an event"
         get(event.group(1), event.group(1).removeprefix("/event/"))
+        get("/signin", 'name="password"')  # the sign-in, through to the issuer's login page
         metrics = get("/metrics").text
         assert re.search(r"^vsmesh_\w+", metrics, re.MULTILINE), metrics[:2000]
