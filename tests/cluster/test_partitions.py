@@ -4,16 +4,22 @@ one partition's lease, and the tables equal a single projector's rebuild."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import signal
+import subprocess
 import time
 from concurrent.futures import ThreadPoolExecutor
 
+import msgspec
+from nats.errors import TimeoutError as NatsTimeoutError
+
 from tests.cluster.conftest import cluster_env, start_up
 from tests.cluster.test_failover import HUB, health_events
+from tests.cluster.test_scale_out import lease_log
 from vsmesh.bus.connection import connect
 from vsmesh.bus.publisher import Publisher
 from vsmesh.hubs.ops import projection as ops_projection
-from vsmesh.projectors.distribution.lease import RENEW_S, current_holder, lease_bucket
+from vsmesh.projectors.distribution.lease import LeaseEntry, current_holder, lease_bucket, lease_key
 from vsmesh.projectors.engine.batches import positions
 from vsmesh.projectors.engine.database import create_engine
 from vsmesh.projectors.engine.partitions import Partition
@@ -34,15 +40,18 @@ def test_two_processes_of_two_partitions_share_the_hub(cluster, cluster_db, caps
     try:
         for f in started:
             f.result()  # a start that failed fails the test, once the other one is stopped (below)
-        report = asyncio.run(_shared(Settings.from_env(envs[0]), [p.pid for p in procs]))
-        # One process stops cleanly (a rolling restart): the other holds both partitions within a renewal or
-        # two, not a lease TTL later. Its leases and candidacy went with its stop; cancelled at once, they
-        # stayed until the TTL (4 s) and the other kept its half share until then.
-        stopped_at = time.monotonic()
-        procs[1].send_signal(signal.SIGTERM)
+        settings = Settings.from_env(envs[0])
+        report = asyncio.run(_shared(settings, [p.pid for p in procs]))
+        # One process stops cleanly (a rolling restart): it deletes the lease it held on the way out, and the
+        # other takes that lease over from the release, not from the entry expiring a TTL later.
+        key, ops, report["handover_after_stop_s"] = asyncio.run(_handover(settings, *procs))
         assert procs[1].wait(30) == 0, logs[1].read_text()[-2000:]
-        report["all_to_one_after_stop_s"] = asyncio.run(_all_to(Settings.from_env(envs[0]), procs[0].pid, stopped_at))
-        assert report["all_to_one_after_stop_s"] < 3 * RENEW_S, report  # (TTL_S is 4 RENEW_S)
+        assert ops[-1] == f"PUT by {procs[0].pid}" and "DEL" in ops, ops  # a delete, not an expiry, came first
+        released = [x for x in lease_log(logs[1]) if x["event"] == "lease released" and x["lease"] == key]
+        taken = [x for x in lease_log(logs[0]) if x["event"] == "lease acquired" and x["lease"] == key]
+        assert released and taken and taken[-1]["at"] >= released[-1]["at"], (released, taken)
+        # Its candidacy went too: the other holds both partitions.
+        report["all_to_one_after_stop_s"] = asyncio.run(_all_to(settings, procs[0].pid, time.monotonic()))
     finally:
         for proc in procs:
             proc.send_signal(signal.SIGTERM)
@@ -89,6 +98,29 @@ async def _shared(settings: Settings, pids: list[int]) -> dict:
         return {"shared_after_s": shared_after, "events": len(published)}
     finally:
         await engine.dispose()
+        await nc.close()
+
+
+async def _handover(settings: Settings, keeper: subprocess.Popen, stopping: subprocess.Popen) -> tuple:
+    """SIGTERM `stopping` and watch the partition lease it held until `keeper` holds it: the lease's key, what
+    happened to its entry in order ("PUT by PID", "DEL", "PURGE": an expiry), and the seconds it took."""
+    nc = await connect(settings, name="cluster-partitions-test")
+    try:
+        kv = await lease_bucket(nc.jetstream())
+        [name] = [n for n in LEASES if (entry := await current_holder(kv, n)) and entry.pid == stopping.pid]
+        watcher = await kv.watch(lease_key(name))
+        stopped_at = time.monotonic()
+        stopping.send_signal(signal.SIGTERM)
+        ops: list[str] = []
+        while not ops or ops[-1] != f"PUT by {keeper.pid}":
+            assert time.monotonic() - stopped_at < 30, f"the lease never went to the other process: {ops}"
+            with contextlib.suppress(NatsTimeoutError):
+                if entry := await watcher.updates(timeout=1.0):
+                    by = msgspec.json.decode(entry.value, type=LeaseEntry).pid if entry.value else None
+                    ops.append(entry.operation or f"PUT by {by}")
+        await watcher.stop()
+        return lease_key(name), ops, round(time.monotonic() - stopped_at, 2)
+    finally:
         await nc.close()
 
 
