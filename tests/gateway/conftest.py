@@ -1,28 +1,19 @@
-"""The gateway's MCP server on real HTTP before the session's running mesh, authenticated as `vsmesh up` does:
-the app with its local issuer (create_app), the JWT verifier finding the issuer's keys through discovery and
-JWKS, and tokens the issuer signs — so every MCP test goes through the whole auth path. Everything is real:
-nats-server, PostgreSQL, `vsmesh up`, uvicorn, the issuer, and the `mcp` SDK's own client.
-
-Tokens are issued once per name per session (`RunningGateway.token`): the issuer's `mint`, which its token
-endpoint answers with, for the tests' many fresh agents (a client-credentials request costs two scrypt
-checks, ~0.3 s); the session's first agent gets its token from the token endpoint itself.
+"""Fixtures of the gateway's tests. MCP, mandates and identity go through the front door: the gateway the
+session's `vsmesh up` serves, with tokens from its own token endpoint and login form (`front_door`,
+front_door.py); the identity tests' issuer-only gateway (issuer_gateway.py); the page tests' browser. Everything
+is real: nats-server, PostgreSQL, `vsmesh up`, uvicorn, the issuer, chromium, and the `mcp` SDK's own client.
 """
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import json
 import shutil
-import threading
-import time
 import uuid
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
 from typing import Any
 
-import httpx
 import httpx2
 import pytest
 from click.testing import Result
@@ -32,132 +23,35 @@ from playwright.sync_api import Browser, Page, sync_playwright
 from typer.testing import CliRunner
 
 from tests.conftest import server_dir
+from tests.gateway.front_door import FrontDoor
 from tests.gateway.issuer_gateway import IssuerGateway, start_gateway
 from tests.probes.conftest import ca, ca_file, http_port, https_expiring, probes_service  # noqa: F401 - for pages
 from vsmesh.bus.connection import connect
-from vsmesh.bus.publisher import Publisher
-from vsmesh.gateway.app import GatewayConfig, create_app, make_verifier
 from vsmesh.gateway.clients import Clients
-from vsmesh.gateway.issuer import Issuer
-from vsmesh.gateway.mcp_server import MCP_PATH, Gateway, mcp_app
-from vsmesh.gateway.server import bind, serve, url_of
-from vsmesh.gateway.verify import authenticate
 from vsmesh.runtime.mesh_state import load_state
 
 
-@dataclass
-class RunningGateway:
-    url: str  # the MCP endpoint
-    base: str  # the gateway (and its issuer)
-    gateway: Gateway
-    issuer: Issuer
-    loop: asyncio.AbstractEventLoop
-    _tokens: dict[tuple[str, str], tuple[str, float]] = field(default_factory=dict)
-
-    def run(self, coro: Any) -> Any:
-        """Run `coro` on the gateway's own loop (its NATS client lives there)."""
-        return asyncio.run_coroutine_threadsafe(coro, self.loop).result(30)
-
-    def token(self, name: str, kind: str = "agent") -> str:
-        """An access token of the gateway's issuer for `name` as `kind`, issued once per session (renewed
-        only when half its lifetime is gone)."""
-        held = self._tokens.get((name, kind))
-        if held is None or time.monotonic() > held[1]:
-            token = self.issuer.mint(subject=name, name=name, client_id=name, actor_kind=kind)
-            held = self._tokens[(name, kind)] = (token, time.monotonic() + self.issuer.config.token_ttl_s / 2)
-        return held[0]
-
-    def client_credentials_token(self, name: str) -> str:
-        """A token from the issuer's token endpoint for a client registered now, as an agent gets one."""
-        secret = Clients(self.issuer.config.data_dir).add_client(name, "agent")
-        answer = httpx.post(f"{self.base}/token", data={"grant_type": "client_credentials"}, auth=(name, secret))
-        assert answer.status_code == 200, answer.text
-        return answer.json()["access_token"]
-
-
-@pytest.fixture(scope="session")
-def gateway(settings, running_mesh) -> Iterator[RunningGateway]:
-    data_dir = server_dir()  # the issuer's signing keys and clients
-    ready = threading.Event()
-    holder: dict[str, Any] = {}
-
-    async def main() -> None:
-        stop = asyncio.Event()
-        nc = await connect(settings, name="vsmesh-gateway-test")
-        sock = bind("127.0.0.1", 0)
-        config = GatewayConfig.of(settings.model_copy(update={"data_dir": data_dir}), url_of(sock))
-        verifier = make_verifier(config)
-        routes, lifespan = mcp_app(settings, nc, authenticate(verifier))
-        app = create_app(config, routes, lifespan=lifespan, verifier=verifier)
-        served = await serve(app, sock)
-        holder.update(
-            stop=stop,
-            loop=asyncio.get_running_loop(),
-            gateway=lifespan.gateway,
-            issuer=app.state.issuer,
-            url=served.url,
-        )
-        ready.set()
-        try:
-            await stop.wait()
-        finally:
-            await served.stop()
-            await nc.close()
-
-    thread = threading.Thread(target=asyncio.run, args=(main(),), daemon=True)
-    thread.start()
-    assert ready.wait(60), "the gateway did not start"
-    yield RunningGateway(
-        f"{holder['url']}{MCP_PATH}", holder["url"], holder["gateway"], holder["issuer"], holder["loop"]
-    )
-    holder["loop"].call_soon_threadsafe(holder["stop"].set)
-    thread.join(30)
-    shutil.rmtree(data_dir, ignore_errors=True)
-
-
 @contextlib.asynccontextmanager
-async def mcp_client(url: str, token: str | None) -> AsyncIterator[Client]:
-    """The SDK's own client over streamable HTTP, presenting `token` as a bearer token."""
+async def mcp_client(
+    url: str, token: str | None, *, mode: str = "auto", on_response: Callable[[Any], Awaitable[None]] | None = None
+) -> AsyncIterator[Client]:
+    """The SDK's own client over streamable HTTP, presenting `token` as a bearer token. `mode="legacy"`: the
+    2025 wire (initialize handshake, `Mcp-Session-Id`); "auto" adopts the stateless 2026-07-28 wire the gateway
+    offers. `on_response` sees every HTTP answer (its headers)."""
     headers = {"Authorization": f"Bearer {token}"} if token else {}
-    async with httpx2.AsyncClient(headers=headers, timeout=30) as http:
-        async with Client(streamable_http_client(url, http_client=http), cache=None) as client:
+    hooks = {"response": [on_response]} if on_response else {}
+    async with httpx2.AsyncClient(headers=headers, timeout=30, event_hooks=hooks) as http:
+        async with Client(streamable_http_client(url, http_client=http), cache=None, mode=mode) as client:
             yield client
 
 
 @pytest.fixture
-def agent_name() -> str:
-    """An agent no other test has granted anything (the session's mesh is shared)."""
-    return f"agent-{uuid.uuid4().hex[:8]}"
-
-
-class Canon:
-    """Grants and revokes mandates as the admin, and waits until the gateway has applied them."""
-
-    def __init__(self, nc, settings, gateway: RunningGateway) -> None:
-        self.publisher = Publisher(nc.jetstream(), settings)
-        self.gateway = gateway
-
-    async def _applied(self, seq: int) -> None:
-        reached = asyncio.wrap_future(
-            asyncio.run_coroutine_threadsafe(self.gateway.gateway.mandates.wait_for(seq), self.gateway.loop)
-        )
-        assert await reached, f"the gateway did not apply CONSTITUTIONAL seq {seq}"
-
-    async def publish(self, event_type: str, data: dict[str, Any], subject: str) -> tuple[str, int]:
-        event = self.publisher.build(event_type, hub="canon-hub", subject=subject, data=data)
-        stored = await self.publisher.publish(event)
-        return stored.event_id, stored.sequence
-
-    async def grant(self, holder: str, scope: str, *, wait: bool = True, **more: Any) -> str:
-        data = {"role": "Test Operator", "holder": holder, "scope": scope, **more}
-        mandate_id, seq = await self.publish("canon-mandate-granted", data, f"mandate/{holder}")
-        if wait:
-            await self._applied(seq)
-        return mandate_id
-
-    async def revoke(self, mandate_id: str, holder: str) -> int:
-        _, seq = await self.publish("canon-mandate-revoked", {"mandate_id": mandate_id}, f"mandate/{holder}")
-        return seq
+def front_door(cli, running_mesh, session_dir) -> FrontDoor:
+    """The gateway the session's `vsmesh up` serves, reached as agents and people reach it (front_door.py)."""
+    data_dir = session_dir / "up"
+    base = load_state(data_dir).gateway_url
+    assert base, "vsmesh up recorded no gateway URL in its mesh state"
+    return FrontDoor(base, data_dir, cli)
 
 
 @pytest.fixture
@@ -168,8 +62,9 @@ async def nc(settings):
 
 
 @pytest.fixture
-def canon(nc, settings, gateway) -> Canon:
-    return Canon(nc, settings, gateway)
+def agent_name() -> str:
+    """An agent no other test has granted anything (the session's mesh is shared)."""
+    return f"agent-{uuid.uuid4().hex[:8]}"
 
 
 # --- the identity tests' gateway: the app with its local issuer, no mesh behind it

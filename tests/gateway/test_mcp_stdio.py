@@ -15,6 +15,7 @@ from mcp.client.stdio import stdio_client
 from mcp.client.streamable_http import streamable_http_client
 
 from tests.conftest import exported
+from tests.gateway.front_door import once_allowed
 from vsmesh.events import decode_event
 from vsmesh.gateway.agent_token import AccessToken, RenewingBearer
 from vsmesh.gateway.clients import AgentCredentials, Clients
@@ -28,8 +29,8 @@ def bridge(url: str, token: str) -> StdioServerParameters:
     )
 
 
-async def test_the_stdio_bridge_is_governed_like_http(gateway, canon, nc, agent_name):
-    async with Client(bridge(gateway.url, gateway.token(agent_name)), cache=None) as client:
+async def test_the_stdio_bridge_is_governed_like_http(front_door, nc, agent_name):
+    async with Client(bridge(front_door.url, await front_door.agent_token(agent_name)), cache=None) as client:
         names = {t.name for t in (await client.list_tools()).tools}
         assert {"ops-hub__get_incidents", "ops-hub__record_runbook_step"} <= names
         # No mandate yet: refused by the gateway behind the bridge.
@@ -38,8 +39,8 @@ async def test_the_stdio_bridge_is_governed_like_http(gateway, canon, nc, agent_
         )
         assert refused.is_error and "missing mandate ops-hub:record_runbook_step" in refused.content[0].text
 
-        await canon.grant(agent_name, "ops-hub:read ops-hub:record_runbook_step")
-        read = await client.call_tool("ops-hub__get_incidents", {})
+        await front_door.grant(agent_name, "ops-hub:read ops-hub:record_runbook_step")
+        read = await once_allowed(client, "ops-hub__get_incidents", {})
         wrote = await client.call_tool(
             "ops-hub__record_runbook_step",
             {"runbook": "gitea-restore", "outcome": "succeeded", "steps": ["stop gitea", "restore dump"]},
@@ -50,11 +51,11 @@ async def test_the_stdio_bridge_is_governed_like_http(gateway, canon, nc, agent_
     assert (event.actor, event.actorkind, event.data.metadata["via"]) == (agent_name, "agent", "mcp")
 
 
-async def test_the_bridge_with_a_refused_token_says_so(gateway, tmp_path):
+async def test_the_bridge_with_a_refused_token_says_so(front_door, tmp_path):
     errors = tmp_path / "bridge.err"
     with errors.open("w") as errlog, pytest.raises(Exception):  # noqa: B017 - whatever the SDK makes of an EOF
         # Given the gateway's root, not its /mcp endpoint: the bridge takes either.
-        async with Client(stdio_client(bridge(gateway.base, "not-a-token"), errlog=errlog), cache=None):
+        async with Client(stdio_client(bridge(front_door.base, "not-a-token"), errlog=errlog), cache=None):
             pass
     assert "refused the token (401)" in errors.read_text()
 

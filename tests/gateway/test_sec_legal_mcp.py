@@ -7,12 +7,13 @@ import asyncio
 import datetime as dt
 
 from tests.gateway.conftest import mcp_client
+from tests.gateway.front_door import once_allowed
 from vsmesh.bus.contract_client import ask
 
 
-async def test_an_agent_on_sec_is_a_legal_gap_until_registered(gateway, canon, nc, agent_name):
-    await canon.grant(agent_name, "sec-hub, legal-hub:read")
-    async with mcp_client(gateway.url, gateway.token(agent_name)) as client:
+async def test_an_agent_on_sec_is_a_legal_gap_until_registered(front_door, nc, agent_name):
+    await front_door.grant(agent_name, "sec-hub, legal-hub:read")
+    async with mcp_client(front_door.url, await front_door.agent_token(agent_name)) as client:
         tools = {t.name: t for t in (await client.list_tools()).tools}
         # check_expiries publishes, so it is a write (an agent needs a write mandate for it).
         assert tools["sec-hub__check_expiries"].annotations.read_only_hint is False
@@ -21,7 +22,8 @@ async def test_an_agent_on_sec_is_a_legal_gap_until_registered(gateway, canon, n
 
         # The agent accepts a finding on sec-hub, as itself.
         expires = (dt.datetime.now(dt.UTC).date() + dt.timedelta(days=30)).isoformat()
-        granted = await client.call_tool(
+        granted = await once_allowed(
+            client,
             "sec-hub__grant_exception",
             {"exception_id": f"{agent_name}-x", "owner": "ops", "reason": "test", "expires_on": expires,
              "rule": "CVE-0000-0002"},
