@@ -21,7 +21,7 @@ import time
 from pathlib import Path
 
 from vsmesh.bus.connection import connect
-from vsmesh.hubs.ops import projection as ops_projection
+from vsmesh.hubs.ops.projector import projection as ops_projection
 from vsmesh.logs import configure_logging
 from vsmesh.projectors.engine.database import create_engine
 from vsmesh.projectors.engine.pipeline import replay

@@ -39,7 +39,7 @@ from rebuild import ENTITIES, publish, raw_read
 from vsmesh.bus.connection import connect
 from vsmesh.bus.publisher import Publisher
 from vsmesh.bus.streams import ensure_streams
-from vsmesh.hubs.ops import projection as ops_projection
+from vsmesh.hubs.ops.projector import projection as ops_projection
 from vsmesh.logs import configure_logging
 from vsmesh.projectors.distribution.partitioned import partitioned_replay
 from vsmesh.projectors.engine.database import create_engine

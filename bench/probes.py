@@ -32,7 +32,7 @@ from nats.js.api import StreamConfig
 
 from vsmesh.bus.connection import connect
 from vsmesh.bus.streams import ensure_streams
-from vsmesh.hubs.ops import projection
+from vsmesh.hubs.ops.projector import projection
 from vsmesh.logs import configure_logging
 from vsmesh.probes.model import parse_probe_file
 from vsmesh.probes.runner import Identity, ProbeRunner

@@ -17,11 +17,8 @@ from vsmesh.cli.couplings_cmd import couplings, trace
 from vsmesh.cli.creds_cmd import creds_app
 from vsmesh.cli.demo_cmd import demo
 from vsmesh.cli.diff_cmd import diff_cmd
-from vsmesh.cli.fin_cmds import fin_app
 from vsmesh.cli.hub_cmds import hub_app
-from vsmesh.cli.legal_cmd import legal_app
 from vsmesh.cli.mcp_cmd import mcp
-from vsmesh.cli.ops_cmds import ops_app
 from vsmesh.cli.probe_cmd import probe_app
 from vsmesh.cli.publish_cmd import publish
 from vsmesh.cli.quarantine_cmd import quarantine_app
@@ -29,13 +26,14 @@ from vsmesh.cli.rebuild_cmd import rebuild_cmd
 from vsmesh.cli.revert_cmd import revert
 from vsmesh.cli.runtime_cmds import down, env, up
 from vsmesh.cli.schema_cmd import schema_app
-from vsmesh.cli.sec_cmd import sec_app
 from vsmesh.cli.snapshot_cmd import snapshot
 from vsmesh.cli.status_cmd import status
 from vsmesh.cli.streams_cmd import streams_app
 from vsmesh.cli.summary_cmd import summary
 from vsmesh.cli.tail_cmd import tail
 from vsmesh.cli.verify_cmd import verify_cmd
+from vsmesh.hubs import discovered
+from vsmesh.hubs.hub import load
 
 app = typer.Typer(
     name="vsmesh",
@@ -61,12 +59,8 @@ app.add_typer(quarantine_app, name="quarantine")
 app.add_typer(creds_app, name="creds")
 app.add_typer(cluster_app, name="cluster")
 add_core_commands(app)
-app.add_typer(fin_app, name="fin")
-app.add_typer(ops_app, name="ops")
 app.add_typer(probe_app, name="probe")
 app.add_typer(hub_app, name="hub")
-app.add_typer(sec_app, name="sec")
-app.add_typer(legal_app, name="legal")
 app.command()(demo)
 app.command()(couplings)
 app.command()(trace)
@@ -76,6 +70,9 @@ app.command()(mcp)
 app.add_typer(agent_app, name="agent")
 app.add_typer(user_app, name="user")
 app.add_typer(gateway_app, name="gateway")
+for _hub in discovered().values():  # each hub's own commands, `vsmesh ops …`, from its declaration
+    if _hub.cli:
+        app.add_typer(load(_hub.cli), name=_hub.cli_name or _hub.slug.removesuffix("-hub"))
 
 
 def main() -> None:

@@ -11,10 +11,9 @@ from typing import Any
 
 import typer
 
-from vsmesh.cli.context import fail, run, settings_from
+from vsmesh.cli.context import ask_hub, fail, run, settings_from
 from vsmesh.cli.options import DataDir, HubArg, Json, Wide
 from vsmesh.cli.output import console, echo_json, show_table, table
-from vsmesh.settings import Settings
 
 capability_app = typer.Typer(help="Capabilities a hub offers, and requests for them.", no_args_is_help=True)
 message_app = typer.Typer(help="Messages between hubs and actors.", no_args_is_help=True)
@@ -25,25 +24,14 @@ _COLOURS = {"critical": "red", "high": "red", "medium": "yellow", "low": "green"
 def _call(data_dir: Path | None, hub: str, operation: str, request: dict[str, Any]) -> Any:
     """One contract call; errors become `error: …` on stderr."""
     settings = settings_from(data_dir)
-    return run(_ask(settings, hub, operation, {k: v for k, v in request.items() if v is not None}))
+    return run(ask_hub(settings, hub, operation, {k: v for k, v in request.items() if v is not None}))
 
 
 def _write(data_dir: Path | None, hub: str, operation: str, request: dict[str, Any]) -> Any:
     """A contract write, made as this terminal's actor rather than as the hub."""
     settings = settings_from(data_dir)
     request = {**request, "actor": settings.actor, "actor_kind": settings.actor_kind}
-    return run(_ask(settings, hub, operation, {k: v for k, v in request.items() if v is not None}))
-
-
-async def _ask(settings: Settings, hub: str, operation: str, request: dict[str, Any]) -> Any:
-    from vsmesh.bus.connection import connect
-    from vsmesh.bus.contract_client import ask
-
-    nc = await connect(settings, name="vsmesh-cli")
-    try:
-        return await ask(nc, hub, operation, request)
-    finally:
-        await nc.close()
+    return run(ask_hub(settings, hub, operation, {k: v for k, v in request.items() if v is not None}))
 
 
 def _written(answer: dict[str, Any], what: str, as_json: bool) -> None:

@@ -41,12 +41,12 @@ async def _status(settings: Settings) -> dict[str, Any]:
     from vsmesh.bus.connection import connect
     from vsmesh.bus.quarantine_store import list_quarantined
     from vsmesh.bus.streams import STREAMS
+    from vsmesh.hubs.canon.scheduled import read_statuses
     from vsmesh.hubs.projections import all_projections
     from vsmesh.projectors.engine.database import check_database, create_engine
     from vsmesh.projectors.rebuild.copies import list_builds
     from vsmesh.projectors.rebuild.snapshot_store import list_snapshots
     from vsmesh.projectors.status import read_reports
-    from vsmesh.runtime.scheduler import read_statuses
 
     nc = await connect(settings, name="vsmesh-status")
     engine = create_engine(settings)
@@ -95,7 +95,7 @@ async def _status(settings: Settings) -> dict[str, Any]:
 
 
 def _check(status: Any) -> dict[str, Any]:
-    """A timed check's last run (runtime/scheduler.py), its time in UTC."""
+    """A timed check's last run (hubs/canon/scheduled.py), its time in UTC."""
     import msgspec
 
     row = msgspec.to_builtins(status)

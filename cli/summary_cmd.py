@@ -1,4 +1,5 @@
-"""`vsmesh summary HUB`: the hub's domain summary, asked over its contract (or read from a point-in-time copy)."""
+"""`vsmesh summary HUB`: the hub's domain summary, asked over its contract (of the live hub or of a point-in-time
+copy)."""
 
 from __future__ import annotations
 
@@ -7,11 +8,9 @@ from typing import Any
 
 import typer
 
-from vsmesh.cli.context import run, settings_from
+from vsmesh.cli.context import ask_hub, run, settings_from
 from vsmesh.cli.options import DataDir, HubArg, Json
 from vsmesh.cli.output import console, echo_json, table
-from vsmesh.errors import ConfigError
-from vsmesh.settings import Settings
 
 _COLOURS = {"green": "green", "amber": "yellow", "red": "red"}
 
@@ -28,49 +27,15 @@ def summary(
     events."""
     settings = settings_from(data_dir)
     page = {k: v for k, v in (("limit", limit), ("offset", offset)) if v is not None}
-    result = run(_point_in_time(settings, hub, as_of, page) if as_of else _ask(settings, hub, page))
+    # A point-in-time copy (`vsmesh rebuild --into NAME`) is answered by the hub's own contract, read-only.
+    request = {**page, "point_in_time": as_of} if as_of else page
+    result = run(ask_hub(settings, hub, "get_domain_summary", request))
     if as_json:
         echo_json(result)
     elif "services" in result and "by_status" in result:
         _render_ops(result, offset or 0)
     else:
         _render_generic(hub, result)
-
-
-async def _ask(settings: Settings, hub: str, page: dict[str, int]) -> dict[str, Any]:
-    from vsmesh.bus.connection import connect
-    from vsmesh.bus.contract_client import ask
-
-    nc = await connect(settings, name="vsmesh-summary")
-    try:
-        return await ask(nc, hub, "get_domain_summary", page)
-    finally:
-        await nc.drain()
-
-
-async def _point_in_time(settings: Settings, hub: str, as_of: str, page: dict[str, int]) -> dict[str, Any]:
-    """A copy built by `vsmesh rebuild --into` has no service answering for it: read its schema directly."""
-    from vsmesh.hubs import hub as hub_package
-    from vsmesh.projectors.engine.batches import ensure_schema, in_schema
-    from vsmesh.projectors.engine.database import check_database, create_engine
-    from vsmesh.projectors.rebuild.copies import point_in_time_schema
-
-    package = hub_package(hub)
-    reader = getattr(package.contract, "domain_summary", None)
-    if reader is None or hub == "fin-hub":  # fin's summary needs a clock and a threshold, not only a schema
-        raise ConfigError(f"point-in-time summaries of {hub} are not supported yet; ask its tables instead")
-    if page and hub != "ops-hub":
-        raise ConfigError(f"--limit and --offset page ops-hub's services; {hub}'s summary has no pages")
-    projection = package.projection()
-    engine = create_engine(settings)
-    try:
-        await check_database(engine, settings.database_url or "")
-        schema = await point_in_time_schema(engine, hub, as_of)
-        await ensure_schema(engine, projection, schema)
-        async with engine.connect() as conn:
-            return await reader(await in_schema(conn, schema), **page)
-    finally:
-        await engine.dispose()
 
 
 def _render_ops(result: dict[str, Any], offset: int) -> None:

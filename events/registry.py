@@ -18,16 +18,27 @@ class EventRegistry:
 
     def __init__(self, families: Iterable[ModuleType], upcasters: Upcasters = UPCASTERS) -> None:
         self._types: dict[str, type[Event]] = {}
-        for module in families:
-            for obj in vars(module).values():
-                if isinstance(obj, type) and issubclass(obj, Event) and obj is not Event:
-                    tag = obj.__struct_config__.tag
-                    if tag in self._types and self._types[tag] is not obj:
-                        raise TypeError(f"event type {tag!r} is defined twice")
-                    self._types[tag] = obj
-        self.decoder = msgspec.json.Decoder(Union[tuple(self._types.values())])  # noqa: UP007
         self.upcasters = upcasters
-        upcasters.check({tag: cls.version for tag, cls in self._types.items()})
+        for module in families:
+            self._add_types(module)
+        self._rebuild()
+
+    def add_family(self, module: ModuleType) -> None:
+        """A hub's own event family (hubs/hub.py `schemas`), found with the hub."""
+        self._add_types(module)
+        self._rebuild()
+
+    def _add_types(self, module: ModuleType) -> None:
+        for obj in vars(module).values():
+            if isinstance(obj, type) and issubclass(obj, Event) and obj is not Event:
+                tag = obj.__struct_config__.tag
+                if tag in self._types and self._types[tag] is not obj:
+                    raise TypeError(f"event type {tag!r} is defined twice")
+                self._types[tag] = obj
+
+    def _rebuild(self) -> None:
+        self.decoder = msgspec.json.Decoder(Union[tuple(self._types.values())])  # noqa: UP007
+        self.upcasters.check({tag: cls.version for tag, cls in self._types.items()})
 
     def add_generic(self, event_type: str, horizon: Horizon) -> bool:
         """Accept a manifest-declared type with no schema (a `GenericEvent`); False when it is already known."""

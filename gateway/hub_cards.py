@@ -41,7 +41,7 @@ def _registry_card() -> dict[str, Any]:
 
 def _card(slug: str, row: dict[str, Any] | None) -> dict[str, Any]:
     row = row or {}
-    code = HUBS[slug].manifest if slug in HUBS else None
+    code = HUBS[slug].manifest_module if slug in HUBS else None
     manifest = row.get("active_manifest") or {}
     made = "coded" if code else "from a manifest"
     if code and manifest:

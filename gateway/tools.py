@@ -86,7 +86,7 @@ def make_tool(hub: str, op: Operation, role: str = "") -> Tool:
 
 
 def _role(module: Any) -> str:
-    m = module.manifest
+    m = module.manifest_module
     return f" (VSM {m.VSM_SYSTEM} {m.VSM_FUNCTION}, {m.NAME})"
 
 
@@ -95,7 +95,7 @@ def coded_tools() -> tuple[Tool, ...]:
     """The registry's and every coded hub's tools (fixed for the life of the process)."""
     found = [make_tool(REGISTRY_HUB, op, " (the hub registry)") for op in registry_operations()]
     for slug, module in sorted(HUBS.items()):
-        found += [make_tool(slug, op, _role(module)) for op in module.contract.operations()]
+        found += [make_tool(slug, op, _role(module)) for op in module.make_operations()]
     return tuple(found)
 
 

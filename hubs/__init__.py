@@ -1,39 +1,55 @@
-"""One package per hub, each with the same parts: manifest, tables, projector, contract."""
+"""The coded hubs, found through the entry-point group `vsmesh.hubs`: each one a package declaring itself with
+one `Hub` (hubs/hub.py). Nothing outside a hub's folder names it; a hub may ship as a distribution of its own.
+"""
 
 from __future__ import annotations
 
-import importlib
-from types import ModuleType
+import functools
+import importlib.metadata
 
-from vsmesh.errors import NotFound
+from vsmesh.errors import ConfigError, NotFound
+from vsmesh.events.registry import REGISTRY
+from vsmesh.hubs.hub import Hub, load
 
-# Slug -> package. Imported on first use: a hub package brings SQLAlchemy and its tables, and commands
-# like `vsmesh publish` that only read vsmesh.hubs.registry should not pay for every hub (about a second).
-_PACKAGES = {"ops-hub": "ops", "dev-hub": "dev", "fin-hub": "fin", "canon-hub": "canon",
-             "sec-hub": "sec", "legal-hub": "legal"}  # fmt: skip
+ENTRY_POINTS = "vsmesh.hubs"
 
 
-def hub(slug: str) -> ModuleType:
-    """The hub package for a slug, or a clear error listing the known ones."""
+@functools.cache
+def discovered() -> dict[str, Hub]:
+    """Every installed hub by slug; their own event families join the type registry on the way."""
+    found: dict[str, Hub] = {}
+    for point in importlib.metadata.entry_points(group=ENTRY_POINTS):
+        declared = point.load()
+        if not isinstance(declared, Hub):
+            raise ConfigError(f"entry point {point.name} = {point.value!r} in {ENTRY_POINTS!r} is no vsmesh Hub; "
+                              "point it at the hub's `Hub(...)` declaration")  # fmt: skip
+        if declared.slug in found:
+            raise ConfigError(f"two installed hubs are named {declared.slug!r}; uninstall one")
+        for module in declared.schemas:
+            REGISTRY.add_family(load(module))
+        found[declared.slug] = declared
+    return dict(sorted(found.items()))
+
+
+def hub(slug: str) -> Hub:
+    """The hub of a slug, or a clear error listing the known ones."""
+    hubs = discovered()
     try:
-        name = _PACKAGES[slug]
+        return hubs[slug]
     except KeyError:
-        raise NotFound(f"unknown hub {slug!r}; known hubs: {', '.join(sorted(_PACKAGES))}") from None
-    return importlib.import_module(f"vsmesh.hubs.{name}")
+        raise NotFound(f"unknown hub {slug!r}; known hubs: {', '.join(hubs)}") from None
 
 
 def declared_types(slug: str) -> tuple[str, ...]:
-    """A coded hub's own event types (its manifest module's EVENT_TYPES)."""
-    return hub(slug).manifest.EVENT_TYPES
+    """A coded hub's own event types (its manifest's EVENT_TYPES)."""
+    return hub(slug).event_types
 
 
 def is_coded(slug: str) -> bool:
-    return slug in _PACKAGES
+    return slug in discovered()
 
 
-def __getattr__(name: str) -> dict[str, ModuleType]:
+def __getattr__(name: str) -> dict[str, Hub]:
     if name != "HUBS":
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    hubs = {slug: hub(slug) for slug in _PACKAGES}
-    globals()["HUBS"] = hubs
-    return hubs
+    return discovered()

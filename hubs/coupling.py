@@ -2,31 +2,29 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from vsmesh.errors import ConfigError
+from vsmesh.hubs import discovered
+from vsmesh.hubs.hub import Hub
 from vsmesh.projectors.couplings.coupling import Coupling, enabled
 from vsmesh.settings import Settings
 
 
 def all_couplings() -> list[Coupling]:
     """Every hub's couplings, by name; a duplicate name or an undeclared event type fails at start-up."""
-    from vsmesh.hubs import HUBS
-
+    hubs = discovered()
     found: dict[str, Coupling] = {}
-    for package in HUBS.values():
-        module = getattr(package, "couplings", None)
-        for coupling in module.couplings() if module else []:
+    for declared in hubs.values():
+        for coupling in declared.make_couplings():
             if coupling.name in found:
                 raise ConfigError(f"two couplings are named {coupling.name!r}; rename one")
-            _check_vocabulary(coupling, HUBS)
+            _check_vocabulary(coupling, hubs)
             found[coupling.name] = coupling
     return sorted(found.values(), key=lambda c: c.name)
 
 
-def _check_vocabulary(coupling: Coupling, hubs: dict[str, Any]) -> None:
+def _check_vocabulary(coupling: Coupling, hubs: dict[str, Hub]) -> None:
     target = hubs.get(coupling.target_hub)
-    declared = set(target.manifest.EVENT_TYPES) if target else set()
+    declared = set(target.event_types) if target else set()
     missing = [t for t in coupling.emitted_types if t not in declared]
     if missing:
         raise ConfigError(

@@ -8,15 +8,15 @@ hub and a write on another; `read_operation_names` refuses such a clash at start
 from __future__ import annotations
 
 from vsmesh.errors import ConfigError
+from vsmesh.hubs import discovered
 from vsmesh.hubs.contract import Operation
 
 
 def every_operation() -> dict[str, list[Operation]]:
     """{hub kind: its operations}: each coded hub, the registry and a hub made from a manifest."""
-    from vsmesh.hubs import HUBS
     from vsmesh.hubs.registry.contract import manifest_hub_operations, registry_operations
 
-    kinds = {slug: package.contract.operations() for slug, package in HUBS.items()}
+    kinds = {slug: package.make_operations() for slug, package in discovered().items()}
     kinds["registry"] = registry_operations()
     kinds["(manifest hub)"] = manifest_hub_operations()
     return kinds

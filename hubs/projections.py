@@ -29,7 +29,7 @@ async def projection_of(engine: AsyncEngine, slug: str, *, to_fold: bool = True)
     decodable in this process); a reader of positions only (status) passes False.
     """
     if is_coded(slug):
-        return hub(slug).projection()
+        return hub(slug).make_projection()
     if slug == REGISTRY_HUB:
         return registry_projection()
     rows = await active_manifests(engine)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -31,6 +30,3 @@ class DemoEvent:
     @property
     def id(self) -> str:
         return demo_id(self.key)
-
-
-DemoPart = Callable[[], list[DemoEvent]]

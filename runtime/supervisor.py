@@ -30,21 +30,22 @@ from vsmesh.gateway.web import Pages
 from vsmesh.hubs import HUBS, declared_types, hub
 from vsmesh.hubs.contract import HubContext, start_contract
 from vsmesh.hubs.coupling import active_couplings
-from vsmesh.hubs.ops.rollup import roll_up_periodically
 from vsmesh.hubs.registry.service import ManifestHubs
-from vsmesh.hubs.registry.state import VOCABULARIES
-from vsmesh.projectors.coupling import Coupling
-from vsmesh.projectors.database import check_database, create_engine
-from vsmesh.projectors.engine import ensure_schema
+from vsmesh.hubs.vocabulary import VOCABULARIES
+from vsmesh.projectors.couplings.coupling import Coupling
+from vsmesh.projectors.couplings.reactor import ReactorStats, ensure_tables, start_reactors
+from vsmesh.projectors.distribution.lease import lease_bucket, run_leased
+from vsmesh.projectors.distribution.lease_share import LeaseShare
+from vsmesh.projectors.engine.batches import ensure_schema
+from vsmesh.projectors.engine.database import check_database, create_engine
+from vsmesh.projectors.engine.partitions import partitions_of
+from vsmesh.projectors.engine.projection import Projection
+from vsmesh.projectors.engine.stats import ProjectorStats
 from vsmesh.projectors.housekeeping import start_housekeeping
-from vsmesh.projectors.lease import lease_bucket, run_leased
-from vsmesh.projectors.lease_share import LeaseShare
-from vsmesh.projectors.partitions import partitions_of
-from vsmesh.projectors.projection import Projection
-from vsmesh.projectors.reactor import ReactorStats, ensure_tables, start_reactors
-from vsmesh.projectors.runner import ProjectorStats, run_projection
+from vsmesh.projectors.runner import run_projection
 from vsmesh.runtime.cluster import stream_replicas
 from vsmesh.runtime.contract_thread import ContractThread
+from vsmesh.runtime.jobs import start_jobs
 from vsmesh.runtime.mesh_state import MeshState, fill_from, load_state, pid_alive, save_state
 from vsmesh.runtime.nats_server import (
     configure_nats,
@@ -56,9 +57,7 @@ from vsmesh.runtime.nats_server import (
     stop_pid,
 )
 from vsmesh.runtime.postgres_server import SystemPlaces, postmaster_pid, start_postgres, stop_postgres
-from vsmesh.runtime.scheduler import run_scheduler
 from vsmesh.runtime.signing import keep_signing
-from vsmesh.runtime.timed import start_timed
 from vsmesh.settings import Settings
 
 if TYPE_CHECKING:
@@ -225,7 +224,7 @@ class Mesh:
         js = nc.jetstream()
         leases = await lease_bucket(js, replicas=replicas)
         for slug in settings.hubs:  # before anything answers: a contract read needs the tables
-            projection = hub(slug).projection()
+            projection = hub(slug).make_projection()
             await ensure_schema(engine, projection, projection.schema)
         for slug in settings.hubs:  # each contract answers before its hub's projector runs
             await _start_contract(contracts, settings, slug)
@@ -233,8 +232,9 @@ class Mesh:
         projectors = _projectors(settings)  # with --partitions N, N per hub that can be split
         stats = [ProjectorStats(p.hub, partition=p.partition.label if p.partition else "", on_applied=announce)
                  for p, _ in projectors]  # fmt: skip
-        # Each projector runs only while this process holds its lease (projectors/lease.py): `projector.<hub>`,
-        # or `projector.<hub>.p<k>` for a partition, of which each process holds its share (lease_share.py).
+        # Each projector runs only while this process holds its lease (projectors/distribution/lease.py):
+        # `projector.<hub>`, or `projector.<hub>.p<k>` for a partition, of which each process holds its share
+        # (lease_share.py).
         shares = {p.hub: LeaseShare(js, leases, p.hub, p.partition.count) for p, _ in projectors if p.partition}
         tasks += [
             asyncio.create_task(
@@ -254,12 +254,10 @@ class Mesh:
         )
         reactors, couplings, reactor_stats = await _start_reactors(nc, engine, settings, self.stop_event)
         tasks += reactors
-        tasks += start_timed(nc, settings.hubs, self.stop_event)  # after the contracts answer (sec expiries)
-        if "canon-hub" in settings.hubs:  # canon's timed checks: one scheduler per deployment, by lease
-            checks = run_scheduler(nc, leases, settings, self.stop_event, replicas=replicas)
-            tasks.append(asyncio.create_task(checks, name="scheduler"))
-        if "ops-hub" in settings.hubs:  # ops-hub's closed days to TACTICAL before they age out (hubs/ops/rollup.py)
-            tasks.append(asyncio.create_task(roll_up_periodically(js, settings, self.stop_event), name="rollups"))
+        # Each hub's timed jobs (canon's checks, sec's expiries, ops' rollups), one process per deployment each:
+        # after the contracts answer, which some of them ask.
+        jobs = [hub(slug) for slug in settings.hubs]
+        tasks += start_jobs(nc, leases, settings, jobs, self.stop_event, replicas=replicas)
         # The constitutional chain's head, signed every VSMESH_CHAIN_CHECKPOINT_EVERY events (runtime/signing.py).
         tasks.append(asyncio.create_task(keep_signing(js, settings, self.stop_event), name="chain-signing"))
         # The registry and every hub that has only a manifest (hubs/registry/service.py).
@@ -316,7 +314,7 @@ def _projectors(settings: Settings) -> list[tuple[Projection, str]]:
     """Each projector this process runs, with its lease name: one per hub, or its partitions."""
     out = []
     for slug in settings.hubs:
-        projection = hub(slug).projection()
+        projection = hub(slug).make_projection()
         parts = partitions_of(projection.entity_types, settings.partitions)
         if settings.partitions > 1 and not parts:
             log.info("hub not partitioned: it declares no entity-keyed event types", hub=slug)
@@ -327,8 +325,8 @@ def _projectors(settings: Settings) -> list[tuple[Projection, str]]:
 async def _cancel(tasks: list[asyncio.Task], stop: asyncio.Event) -> None:
     if stop.is_set() and tasks:
         # A clean stop lets the tasks end on their own first: a leased projector then releases its lease and a
-        # partitioned one its candidacy (projectors/lease.py), and another process takes over within a renewal
-        # instead of a TTL later (tests/cluster/test_partitions.py). Cancelled at once, they held on for 4 s.
+        # partitioned one its candidacy (projectors/distribution/lease.py), and another process takes over within a
+        # renewal instead of a TTL later (tests/cluster/test_partitions.py). Cancelled at once, they held on for 4 s.
         _, running = await asyncio.wait(tasks, timeout=STOP_GRACE_S)
         if running:
             log.info("tasks cancelled after the stop's grace", tasks=sorted(t.get_name() for t in running))
@@ -348,8 +346,8 @@ async def _start_contract(contracts: ContractThread, settings: Settings, slug: s
     package = hub(slug)
 
     async def start(nc, engine):
-        ctx = HubContext(slug, package.projection(), engine, nc.jetstream(), settings)
-        return await start_contract(nc, ctx, package.contract.operations())
+        ctx = HubContext(slug, package.make_projection(), engine, nc.jetstream(), settings)
+        return await start_contract(nc, ctx, package.make_operations())
 
     await contracts.serve(slug, start)
 

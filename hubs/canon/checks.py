@@ -3,7 +3,7 @@
 Each decision names its event's id, derived from what the event is about (the budget and its period, the
 currency and the check's slot, the agent and its period, the escalation and how many SLAs it outlived), so
 running a check twice, after a restart or in a second process, asks for the same ids: the scheduler
-(runtime/scheduler.py) sends only the ids the hubs do not hold yet, and JetStream drops a racing twin by
+(hubs/canon/scheduled.py) sends only the ids the hubs do not hold yet, and JetStream drops a racing twin by
 its `Nats-Msg-Id`. The values come from `check_values` (canon's policies in force), never from code.
 """
 

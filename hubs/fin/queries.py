@@ -22,7 +22,7 @@ from vsmesh.hubs.fin.tables import (
 )
 
 # A budget's `alert` on read when the caller names no share; the published alerts follow canon's
-# `budget_alert_pct` (the scheduler, runtime/scheduler.py), and `alert_event_id` names the one raised.
+# `budget_alert_pct` (canon's checks, hubs/canon/scheduled.py), and `alert_event_id` names the one raised.
 BUDGET_ALERT_PCT = Decimal(90)
 DEFAULT_CURRENCY = "EUR"
 

@@ -1,7 +1,2 @@
 """legal-hub: DSGVO/GDPR and the AI Act — the vendor register (TPSC), records of processing (Art. 30), the AI
 systems register, and a GDPR report that finds its own gaps."""
-
-from vsmesh.hubs.legal import contract, couplings, manifest, projector, tables
-from vsmesh.hubs.legal.projector import projection
-
-__all__ = ["contract", "couplings", "manifest", "projection", "projector", "tables"]

@@ -16,7 +16,6 @@ retention OPERATIONAL …` runs it before shortening the stream, so no closed da
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import datetime as dt
 import uuid
@@ -26,7 +25,6 @@ from dataclasses import dataclass, field
 
 import msgspec
 import structlog
-from nats.errors import Error as NatsError
 from nats.js import JetStreamContext
 from nats.js.errors import NotFoundError
 
@@ -34,9 +32,10 @@ from vsmesh.bus.provenance import decode_stored
 from vsmesh.bus.publisher import Publisher
 from vsmesh.bus.reader import Start, StreamReader
 from vsmesh.bus.subjects import event_subject
-from vsmesh.errors import InvalidEvent, VsmeshError
+from vsmesh.errors import InvalidEvent
 from vsmesh.events.envelope import Event
 from vsmesh.events.schemas.ops import OpsChangeRecorded, OpsHealthChecked, OpsIncidentOpened
+from vsmesh.hubs.hub import Job, JobContext
 from vsmesh.hubs.ops import manifest
 from vsmesh.settings import Settings
 
@@ -138,20 +137,18 @@ def rollup_publisher(js: JetStreamContext, settings: Settings) -> Publisher:
     return Publisher(js, settings.model_copy(update={"actor": ACTOR, "actor_kind": "service"}), source="vsmesh/rollup")
 
 
-async def roll_up_periodically(js: JetStreamContext, settings: Settings, stop: asyncio.Event) -> None:
-    """In `vsmesh up`: every closed day at start (catching up on days missed while down), then hourly."""
-    publisher = rollup_publisher(js, settings)
-    since: dt.datetime | None = None
-    while not stop.is_set():
-        try:
-            await roll_up(js, publisher, since=since)
-            midnight = dt.datetime.combine(dt.datetime.now(dt.UTC).date(), dt.time(), tzinfo=dt.UTC)
-            since = midnight - dt.timedelta(days=LOOKBACK_DAYS)
-        except (VsmeshError, NatsError, TimeoutError) as e:
-            # Nothing is lost while the events are in the log: the next run derives the same rollups.
-            log.warning("rollup failed; retrying next run", error=str(e) or repr(e))
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(stop.wait(), EVERY_S)
+async def roll_up_job(ctx: JobContext) -> None:
+    """Every closed day the first time this process runs it (catching up on days missed while down), then only the
+    last LOOKBACK_DAYS: earlier days are done."""
+    js = ctx.nc.jetstream()
+    if "publisher" not in ctx.state:
+        ctx.state["publisher"] = rollup_publisher(js, ctx.settings)
+    await roll_up(js, ctx.state["publisher"], since=ctx.state.get("since"))
+    midnight = dt.datetime.combine(dt.datetime.now(dt.UTC).date(), dt.time(), tzinfo=dt.UTC)
+    ctx.state["since"] = midnight - dt.timedelta(days=LOOKBACK_DAYS)
+
+
+JOBS = (Job("rollups", roll_up_job, every_s=EVERY_S),)
 
 
 def _service(subject: str | None) -> str | None:

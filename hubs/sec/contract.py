@@ -23,10 +23,6 @@ WATCH_NAMESPACE = uuid.UUID("0b7e9c44-3f1d-5a2b-8e6c-9d4f1a2b3c5d")
 Name = Field(min_length=1, max_length=200)
 ROTATION_RISK = "sec-rotation-overdue"  # the category of the risk an overdue rotation raises
 OPEN_RISK = ("surfaced", "escalated")  # a risk the rotation still has to mitigate
-# Operations `vsmesh up` calls on a timer (runtime/timed.py), every so many seconds: the passage of time makes
-# exceptions expire and rotations overdue, and no event arrives to say so. A minute is far finer than the
-# day-granular expiries it checks; each call reads two small tables.
-TIMED_OPERATIONS = (("check_expiries", 60.0),)
 
 
 def _now(now: dt.datetime | None) -> dt.datetime:

@@ -108,7 +108,7 @@ async def run_leased(
 ) -> None:
     """Run `work(stop_work)` whenever this process holds the lease `name`, until `stop` is set.
 
-    The lease's key is `projector.<name>` unless `key` names another (the scheduler's `scheduler.checks`).
+    The lease's key is `projector.<name>` unless `key` names another (a timed job's `job.<hub>.<name>`).
     With `share` (a hub's partitions, projectors/distribution/lease_share.py), the lease is tried only while this
     process holds less than its share of the hub's partitions, and handed over when it holds more.
 

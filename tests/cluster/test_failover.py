@@ -12,7 +12,7 @@ from tests.cluster.conftest import cluster_env, start_up
 from tests.projectors.sample import digest, read_all
 from vsmesh.bus.connection import connect
 from vsmesh.bus.publisher import Publisher
-from vsmesh.hubs.ops import projection as ops_projection
+from vsmesh.hubs.ops.projector import projection as ops_projection
 from vsmesh.projectors.engine.batches import positions
 from vsmesh.projectors.engine.database import create_engine
 from vsmesh.projectors.rebuild.build import rebuild

@@ -18,7 +18,7 @@ from tests.cluster.test_failover import HUB, health_events
 from tests.cluster.test_scale_out import lease_log
 from vsmesh.bus.connection import connect
 from vsmesh.bus.publisher import Publisher
-from vsmesh.hubs.ops import projection as ops_projection
+from vsmesh.hubs.ops.projector import projection as ops_projection
 from vsmesh.projectors.distribution.lease import LeaseEntry, current_holder, lease_bucket, lease_key
 from vsmesh.projectors.engine.batches import positions
 from vsmesh.projectors.engine.database import create_engine

@@ -14,7 +14,7 @@ from tests.cluster.conftest import cluster_env, start_up
 from tests.cluster.test_failover import HUB, health_events
 from vsmesh.bus.connection import connect
 from vsmesh.bus.publisher import Publisher
-from vsmesh.hubs.ops import projection as ops_projection
+from vsmesh.hubs.ops.projector import projection as ops_projection
 from vsmesh.projectors.distribution.lease import TTL_S, current_holder, lease_bucket
 from vsmesh.projectors.engine.batches import positions
 from vsmesh.projectors.engine.database import create_engine

@@ -8,7 +8,7 @@ import sqlalchemy as sa
 from vsmesh.bus.connection import connect
 from vsmesh.bus.reader import Start, StreamReader
 from vsmesh.bus.streams import ensure_streams
-from vsmesh.hubs.ops import projection as ops_projection
+from vsmesh.hubs.ops.projector import projection as ops_projection
 from vsmesh.hubs.ops.tables import evidence, inventory, recent_events
 from vsmesh.projectors.engine.batches import apply_batch, ensure_schema, in_schema
 from vsmesh.projectors.engine.database import create_engine

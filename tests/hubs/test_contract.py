@@ -12,7 +12,7 @@ from vsmesh.bus.contract_client import ask
 from vsmesh.bus.publisher import Publisher
 from vsmesh.errors import ContractError
 from vsmesh.hubs.contract import HubContext
-from vsmesh.hubs.ops import projection as ops_projection
+from vsmesh.hubs.ops.projector import projection as ops_projection
 from vsmesh.projectors.engine.database import create_engine
 
 

@@ -16,7 +16,7 @@ from vsmesh.projectors.engine.projection import event_type_of
 
 
 def _projections():
-    yield from ((slug, hub(slug).projection()) for slug in HUBS)
+    yield from ((slug, hub(slug).make_projection()) for slug in HUBS)
     yield "registry", registry_projection()
     yield "a manifest hub", manifest_projection("keys-hub")
 

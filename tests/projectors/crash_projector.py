@@ -15,7 +15,7 @@ import sqlalchemy as sa
 
 from vsmesh.bus.connection import connect
 from vsmesh.events.envelope import Event
-from vsmesh.hubs.ops import projection as ops_projection
+from vsmesh.hubs.ops.projector import projection as ops_projection
 from vsmesh.logs import configure_logging
 from vsmesh.projectors.engine.changes import Changes
 from vsmesh.projectors.engine.database import create_engine

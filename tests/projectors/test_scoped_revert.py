@@ -12,7 +12,7 @@ import pytest
 from vsmesh.bus.reader import Start, StreamReader, count_pending
 from vsmesh.events.envelope import Event
 from vsmesh.hubs.ops import contract
-from vsmesh.hubs.ops import projection as ops_projection
+from vsmesh.hubs.ops.projector import projection as ops_projection
 from vsmesh.projectors.engine import driver
 from vsmesh.projectors.engine.batches import apply_batch, ensure_schema, in_schema, positions
 from vsmesh.projectors.engine.partitions import Partition

@@ -22,7 +22,7 @@ from tests.projectors.sample import read_all, sample_projection
 from vsmesh.errors import ConfigError
 from vsmesh.events.codec import encode_event
 from vsmesh.events.schemas.ops import OpsHealthChecked
-from vsmesh.hubs.ops import projection as ops_projection
+from vsmesh.hubs.ops.projector import projection as ops_projection
 from vsmesh.hubs.ops.projector import superseded
 from vsmesh.hubs.ops.tables import RECENT_EVENTS_KEPT
 from vsmesh.projectors.engine.batches import fold

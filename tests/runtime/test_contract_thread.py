@@ -26,7 +26,7 @@ async def pong(ctx: HubContext, request: ContractRequest) -> dict:
 
 def start_ping(name: str, settings):
     async def start(nc, engine):
-        ctx = HubContext(name, hub("ops-hub").projection(), engine, nc.jetstream(), settings)
+        ctx = HubContext(name, hub("ops-hub").make_projection(), engine, nc.jetstream(), settings)
         return await start_contract(nc, ctx, [Operation("ping", ContractRequest, pong, "answers pong")])
 
     return start

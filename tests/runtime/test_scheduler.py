@@ -1,4 +1,4 @@
-"""The scheduler inside `vsmesh up` (runtime/scheduler.py): canon's policy values drive timed checks.
+"""The scheduler inside `vsmesh up` (hubs/canon/scheduled.py, a timed job): canon's policy values drive timed checks.
 
 Against the session's `vsmesh up`, whose scheduler holds the lease. Each test declares its values in a policy
 of its own and withdraws them at the end (a later version without values), and uses a currency and names no
@@ -23,7 +23,7 @@ from vsmesh.bus.publisher import Publisher
 from vsmesh.bus.subjects import event_subject
 from vsmesh.events.envelope import utc_now
 from vsmesh.hubs.canon import checks
-from vsmesh.runtime.scheduler import Checks
+from vsmesh.hubs.canon.scheduled import Checks
 
 pytestmark = pytest.mark.usefixtures("running_mesh")
 

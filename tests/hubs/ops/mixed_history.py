@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from vsmesh.bus.publisher import Publisher
 from vsmesh.events.envelope import Event
-from vsmesh.hubs.ops import projection
+from vsmesh.hubs.ops.projector import projection
 from vsmesh.projectors.engine.batches import ensure_schema, in_schema
 from vsmesh.projectors.engine.changes import Changes
 from vsmesh.projectors.engine.checkpoint import save_position

@@ -9,10 +9,9 @@ from typing import Any
 
 import typer
 
-from vsmesh.cli.context import fail, run, settings_from
+from vsmesh.cli.context import ask_hub, fail, run, settings_from
 from vsmesh.cli.options import DataDir, Json, Wide
 from vsmesh.cli.output import echo_json, show_table
-from vsmesh.cli.sec_cmd import ask
 from vsmesh.errors import VsmeshError
 from vsmesh.settings import Settings
 
@@ -39,7 +38,7 @@ def report_cmd(
 
     settings = settings_from(data_dir)
     # A point-in-time copy is read through the same contract; its dates are judged on the copy's day.
-    answer = run(ask(settings, LEGAL_HUB, "get_gdpr_report", {"point_in_time": as_of} if as_of else {}))
+    answer = run(ask_hub(settings, LEGAL_HUB, "get_gdpr_report", {"point_in_time": as_of} if as_of else {}))
     if fmt is Format.JSON:
         echo_json(answer)
     else:
@@ -92,7 +91,7 @@ async def _import(settings: Settings, tools: list) -> dict[str, Any]:
 @legal_app.command("vendors")
 def vendors_cmd(data_dir: Path | None = DataDir, as_json: bool = Json, wide: bool = Wide) -> None:
     """The vendor register (third-party services and tools)."""
-    answer = run(ask(settings_from(data_dir), LEGAL_HUB, "list_services"))
+    answer = run(ask_hub(settings_from(data_dir), LEGAL_HUB, "list_services"))
     if as_json:
         echo_json(answer)
         return
@@ -112,7 +111,7 @@ def record_dpa_cmd(
 ) -> None:
     """Record a signed data processing agreement with a vendor."""
     request = {k: v for k, v in {"vendor": vendor, "signed_on": signed_on, "document": document}.items() if v}
-    answer = run(ask(settings_from(data_dir), LEGAL_HUB, "record_dpa", request))
+    answer = run(ask_hub(settings_from(data_dir), LEGAL_HUB, "record_dpa", request))
     echo_json(answer) if as_json else typer.echo(f"DPA with {vendor} recorded: {answer['id']}")
 
 
@@ -127,7 +126,7 @@ def register_ai_cmd(
 ) -> None:
     """Enter an agent in the AI Act register."""
     request = {"ai_actor": actor, "owner": owner, "purpose": purpose, "risk_class": risk_class}
-    answer = run(ask(settings_from(data_dir), LEGAL_HUB, "register_ai_system", request))
+    answer = run(ask_hub(settings_from(data_dir), LEGAL_HUB, "register_ai_system", request))
     echo_json(answer) if as_json else typer.echo(f"AI system {actor} registered: {answer['id']}")
 
 
@@ -153,5 +152,7 @@ def record_processing_cmd(
     request = {"activity": activity, "purpose": purpose, "legal_basis": legal_basis, "services": services,
                "recipients": recipients, "data_subjects": subjects, "data_categories": categories,
                "retention": retention, "toms": toms}  # fmt: skip
-    answer = run(ask(settings_from(data_dir), LEGAL_HUB, "record_processing", {k: v for k, v in request.items() if v}))
+    answer = run(
+        ask_hub(settings_from(data_dir), LEGAL_HUB, "record_processing", {k: v for k, v in request.items() if v})
+    )
     echo_json(answer) if as_json else typer.echo(f"processing activity {activity} recorded: {answer['id']}")

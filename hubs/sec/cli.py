@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 import typer
 
-from vsmesh.cli.context import run, settings_from
+from vsmesh.cli.context import ask_hub, run, settings_from
 from vsmesh.cli.options import DataDir, Json, Wide
 from vsmesh.cli.output import echo_json, show_table
 from vsmesh.errors import VsmeshError
@@ -24,17 +24,6 @@ CHUNK = 500
 sec_app = typer.Typer(help="sec-hub: findings, exceptions, secrets hygiene, report imports.", no_args_is_help=True)
 Service = typer.Option(..., "--service", help="the ops service the report is about, e.g. gitea")
 Production = typer.Option(False, "--production", help="the service runs in production (critical → ops risk)")
-
-
-async def ask(settings: Settings, hub: str, operation: str, request: dict[str, Any] | None = None) -> Any:
-    from vsmesh.bus.connection import connect
-    from vsmesh.bus.contract_client import ask as contract_ask
-
-    nc = await connect(settings, name=f"vsmesh-{hub}")
-    try:
-        return await contract_ask(nc, hub, operation, request or {})
-    finally:
-        await nc.close()
 
 
 def _read(file: Path) -> str:
@@ -157,7 +146,7 @@ def findings_cmd(
 ) -> None:
     """Findings with their status: open, accepted (a live exception covers it) or fixed."""
     request = {k: v for k, v in {"service": service, "status": status}.items() if v}
-    answer = run(ask(settings_from(data_dir), SEC_HUB, "get_findings", request))
+    answer = run(ask_hub(settings_from(data_dir), SEC_HUB, "get_findings", request))
     if as_json:
         echo_json(answer)
         return
@@ -170,7 +159,7 @@ def findings_cmd(
 @sec_app.command("exceptions")
 def exceptions_cmd(data_dir: Path | None = DataDir, as_json: bool = Json, wide: bool = Wide) -> None:
     """The exception register: owner, reason, compensating control, expiry, live or expired."""
-    answer = run(ask(settings_from(data_dir), SEC_HUB, "get_exceptions"))
+    answer = run(ask_hub(settings_from(data_dir), SEC_HUB, "get_exceptions"))
     if as_json:
         echo_json(answer)
         return
@@ -199,7 +188,7 @@ def grant_exception_cmd(
     request = {"exception_id": exception_id, "owner": owner, "reason": reason, "expires_on": expires_on,
                "finding_id": finding, "rule": rule, "service": service, "compensating_control": control,
                "backdate": backdate}  # fmt: skip
-    answer = run(ask(settings_from(data_dir), SEC_HUB, "grant_exception", {k: v for k, v in request.items() if v}))
+    answer = run(ask_hub(settings_from(data_dir), SEC_HUB, "grant_exception", {k: v for k, v in request.items() if v}))
     echo_json(answer) if as_json else typer.echo(f"exception {exception_id} granted until {expires_on}: {answer['id']}")
 
 
@@ -229,14 +218,16 @@ def rotated_cmd(
     as_json: bool = Json,
 ) -> None:
     """Record that a secret set was rotated."""
-    answer = run(ask(settings_from(data_dir), SEC_HUB, "record_rotation", {"secret_set": secret_set, "rotated_on": on}))
+    answer = run(
+        ask_hub(settings_from(data_dir), SEC_HUB, "record_rotation", {"secret_set": secret_set, "rotated_on": on})
+    )
     echo_json(answer) if as_json else typer.echo(f"{secret_set} rotated on {on}: {answer['id']}")
 
 
 @sec_app.command("check-expiry")
 def check_expiry_cmd(data_dir: Path | None = DataDir, as_json: bool = Json) -> None:
     """Publish expired exceptions and overdue rotations now (`vsmesh up` does it every minute)."""
-    answer = run(ask(settings_from(data_dir), SEC_HUB, "check_expiries"))
+    answer = run(ask_hub(settings_from(data_dir), SEC_HUB, "check_expiries"))
     if as_json:
         echo_json(answer)
     else:

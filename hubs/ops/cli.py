@@ -7,25 +7,13 @@ from typing import Any
 
 import typer
 
-from vsmesh.cli.context import run, settings_from
+from vsmesh.cli.context import ask_hub, run, settings_from
 from vsmesh.cli.options import DataDir, Json, Wide
 from vsmesh.cli.output import console, duration, echo_json, show_table, table
-from vsmesh.settings import Settings
 
 ops_app = typer.Typer(help="ops-hub: what runs where, its health, and migration readiness.", no_args_is_help=True)
 
 _COLOURS = {"green": "green", "amber": "yellow", "red": "red", "retired": "dim"}
-
-
-async def _ask(settings: Settings, operation: str, request: dict[str, Any]) -> Any:
-    from vsmesh.bus.connection import connect
-    from vsmesh.bus.contract_client import ask
-
-    nc = await connect(settings, name="vsmesh-ops")
-    try:
-        return await ask(nc, "ops-hub", operation, request)
-    finally:
-        await nc.close()
 
 
 def _health(status: str | None) -> str:
@@ -47,7 +35,7 @@ def services(
     settings = settings_from(data_dir)
     request = {"environment": environment, "name": name, "include_retired": include_retired}
     request |= {"limit": limit, "offset": offset}
-    answer = run(_ask(settings, "get_services", {k: v for k, v in request.items() if v}))
+    answer = run(ask_hub(settings, "ops-hub", "get_services", {k: v for k, v in request.items() if v}))
     if as_json:
         echo_json(answer)
         return
@@ -105,7 +93,7 @@ def readiness(
 ) -> None:
     """A migration wave's gates, their status and evidence, and whether the wave may proceed."""
     settings = settings_from(data_dir)
-    answer = run(_ask(settings, "get_readiness", {"wave": wave}))
+    answer = run(ask_hub(settings, "ops-hub", "get_readiness", {"wave": wave}))
     if as_json:
         echo_json(answer)
         return
@@ -134,7 +122,7 @@ def incidents(
 ) -> None:
     """Open incidents (or all) with their timelines."""
     settings = settings_from(data_dir)
-    answer = run(_ask(settings, "get_incidents", {"include_resolved": include_resolved}))
+    answer = run(ask_hub(settings, "ops-hub", "get_incidents", {"include_resolved": include_resolved}))
     if as_json:
         echo_json(answer)
         return

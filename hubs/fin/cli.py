@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 import typer
 
-from vsmesh.cli.context import is_terminal, run, settings_from
+from vsmesh.cli.context import ask_hub, is_terminal, run, settings_from
 from vsmesh.cli.options import DataDir, Json
 from vsmesh.cli.output import console, echo_json
 from vsmesh.errors import InvalidEvent
@@ -38,22 +38,11 @@ def runway_cmd(
     """Months of runway: balance over the projected monthly burn, commitments included."""
     settings = settings_from(data_dir)
     request = {k: v for k, v in {"as_of": as_of, "currency": currency}.items() if v}
-    answer = run(_ask(settings, "get_runway", request))
+    answer = run(ask_hub(settings, FIN_HUB, "get_runway", request))
     if as_json:
         echo_json(answer)
     else:
         _render_runway(answer)
-
-
-async def _ask(settings: Settings, operation: str, request: dict[str, Any]) -> Any:
-    from vsmesh.bus.connection import connect
-    from vsmesh.bus.contract_client import ask
-
-    nc = await connect(settings, name="vsmesh-fin")
-    try:
-        return await ask(nc, FIN_HUB, operation, request)
-    finally:
-        await nc.close()
 
 
 def _render_runway(a: dict[str, Any]) -> None:

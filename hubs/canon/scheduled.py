@@ -1,20 +1,18 @@
-"""The scheduler inside `vsmesh up`: runs the timed checks canon's policies declare, one per deployment.
+"""canon's timed checks, a job of canon-hub's (hubs/hub.py `Job`, run by `vsmesh up`): the checks canon's policies
+declare, run by one process per deployment.
 
-One process at a time holds the lease `scheduler.checks` (projectors/distribution/lease.py); the others stand by. The
-holder runs every check each `VSMESH_CHECKS_EVERY_S` seconds and soon after fin-hub or canon-hub applied
-events (their `mesh.applied.<hub>` announcements), so spend that crosses a budget's share alerts within a
-second or two, not at the next tick. A pass asks canon-hub for its policies in force (hubs/canon/values.py),
-asks fin-hub and canon-hub for what the checks judge, decides (hubs/canon/checks.py), asks the hubs which of
-the decided ids they already hold, and publishes only the others as the service `vsmesh-scheduler`. Ids
-derive from what each event is about, so a restart, a second scheduler or a pass racing another never
-doubles an alert: what the hubs hold is skipped, and JetStream drops a twin by its `Nats-Msg-Id`.
+A pass asks canon-hub for its policies in force (hubs/canon/values.py), asks fin-hub and canon-hub for what the
+checks judge, decides (hubs/canon/checks.py), asks the hubs which of the decided ids they already hold, and
+publishes only the others as the service `vsmesh-scheduler`. Ids derive from what each event is about, so a
+restart, a second scheduler or a pass racing another never doubles an alert: what the hubs hold is skipped, and
+JetStream drops a twin by its `Nats-Msg-Id`. The job runs every `VSMESH_CHECKS_EVERY_S` seconds and soon after
+fin-hub or canon-hub applied events, so spend that crosses a budget's share alerts within a second or two.
 
 Each check's last run and result is kept in the KV bucket `vsmesh-checks` for `vsmesh status`.
 """
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import datetime as dt
 import time
@@ -32,23 +30,20 @@ from nats.js.kv import KeyValue
 
 from vsmesh.bus.contract_client import ask
 from vsmesh.bus.publisher import Publisher
-from vsmesh.bus.subjects import applied_subject
 from vsmesh.errors import VsmeshError
 from vsmesh.events.envelope import utc_now
 from vsmesh.events.registry import REGISTRY
 from vsmesh.hubs import declared_types, is_coded
 from vsmesh.hubs.canon import checks
 from vsmesh.hubs.canon.values import CheckValues, check_values
-from vsmesh.projectors.distribution.lease import holder_id, run_leased
+from vsmesh.hubs.hub import Job, JobContext
 from vsmesh.settings import Settings
 
 log = structlog.get_logger(__name__)
 
-LEASE_KEY = "scheduler.checks"
 STATUS_BUCKET = "vsmesh-checks"
 ACTOR = "vsmesh-scheduler"
 WATCHED = ("fin-hub", "canon-hub")  # the hubs whose changes can change a check's outcome
-SETTLE_S = 1.0  # a burst of applied batches becomes one pass; the pass's own events wake at most one more
 ASK_TIMEOUT_S = 10.0
 
 
@@ -199,45 +194,14 @@ class Checks:
         return CheckStatus(check=name, ran_at=started, ok=False, ran=True, result="", error=text, holder=self.holder)
 
 
-async def run_scheduler(
-    nc: Client, leases: KeyValue, settings: Settings, stop: asyncio.Event, *, replicas: int = 1
-) -> None:
-    """Hold the scheduler's lease and run the checks while holding it, until `stop`."""
-    holder = holder_id()
-    statuses = await status_bucket(nc.jetstream(), replicas=replicas)
-
-    async def work(stop_work: asyncio.Event) -> None:
-        await _loop(Checks(nc, settings, holder=holder), statuses, settings.checks_every_s, stop_work)
-
-    await run_leased(leases, "scheduler", work, stop, holder=holder, key=LEASE_KEY)
+async def run_checks(ctx: JobContext) -> None:
+    """One pass of every check, its statuses kept for `vsmesh status`."""
+    if "statuses" not in ctx.state:
+        ctx.state["statuses"] = await status_bucket(ctx.nc.jetstream(), replicas=ctx.replicas)
+    statuses = ctx.state["statuses"]
+    for status in await Checks(ctx.nc, ctx.settings, holder=ctx.holder).run():
+        with contextlib.suppress(NatsError, TimeoutError):
+            await statuses.put(status.check, msgspec.json.encode(status))
 
 
-async def _loop(checker: Checks, statuses: KeyValue, every_s: float, stop: asyncio.Event) -> None:
-    wake = asyncio.Event()
-
-    async def on_applied(msg) -> None:
-        wake.set()
-
-    subs = [await checker.nc.subscribe(applied_subject(hub), cb=on_applied) for hub in WATCHED]
-    try:
-        while not stop.is_set():
-            wake.clear()
-            for status in await checker.run():
-                with contextlib.suppress(NatsError, TimeoutError):
-                    await statuses.put(status.check, msgspec.json.encode(status))
-            await _wait_any(stop, wake, every_s)
-            if not stop.is_set() and wake.is_set():
-                await _wait_any(stop, asyncio.Event(), SETTLE_S)  # let a burst of batches land first
-    finally:
-        for sub in subs:
-            with contextlib.suppress(Exception):
-                await sub.unsubscribe()
-
-
-async def _wait_any(stop: asyncio.Event, wake: asyncio.Event, seconds: float) -> None:
-    waits = [asyncio.ensure_future(stop.wait()), asyncio.ensure_future(wake.wait())]
-    try:
-        await asyncio.wait(waits, timeout=seconds, return_when=asyncio.FIRST_COMPLETED)
-    finally:
-        for w in waits:
-            w.cancel()
+JOBS = (Job("checks", run_checks, every_s=lambda settings: settings.checks_every_s, wake_on=WATCHED),)
