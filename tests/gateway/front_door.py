@@ -59,6 +59,10 @@ class FrontDoor:
         """Register `name` with `vsmesh agent add` and get a token as the agent does: its credentials file's
         client id and secret at the gateway's token endpoint."""
         await self.run("agent", "add", name, "--kind", kind, "--data-dir", str(self.data_dir))
+        return await self.token_again(name)
+
+    async def token_again(self, name: str) -> str:
+        """Another token for an agent already added, from its credentials file."""
         creds = read_credentials(credentials_path(self.data_dir.resolve(), name), name)
         assert creds.token_url == f"{self.base}/token", creds.token_url
         async with httpx.AsyncClient(timeout=30) as http:

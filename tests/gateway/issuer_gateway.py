@@ -39,13 +39,14 @@ class IssuerGateway:
         return httpx.get(f"{self.url}/whoami", headers=headers)
 
 
-def start_gateway(data_dir: Path, **settings) -> Iterator[IssuerGateway]:
-    """Serve the gateway app the way `vsmesh up` does, until the generator is closed."""
+def start_gateway(data_dir: Path, env: dict[str, str] | None = None) -> Iterator[IssuerGateway]:
+    """Serve the gateway app the way `vsmesh up` does, until the generator is closed; `env`: more `VSMESH_*`
+    variables (an outside issuer's)."""
     ready = threading.Event()
     stop: asyncio.Event | None = None
     loop: asyncio.AbstractEventLoop | None = None
     made: list[IssuerGateway] = []
-    config_settings = Settings(data_dir=data_dir, **settings)
+    config_settings = Settings.from_env({**(env or {}), "VSMESH_DATA_DIR": str(data_dir)})
 
     async def main() -> None:
         nonlocal stop, loop
