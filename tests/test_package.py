@@ -1,8 +1,14 @@
 """The built package on its own: the wheel the Dockerfile's `pip install .` makes, installed into a venv away
-from this checkout, starts `vsmesh up` and serves every page (an editable install hides a missing data file)."""
+from this checkout, starts `vsmesh up` and serves every page (an editable install hides a missing data file).
+
+Beside it, a hub shipped as a distribution of its own (tests/example_hub: one package, one entry-point line):
+without a file of vsmesh changed, the mesh finds its schemas, contract, MCP tools, projector, rebuild, timed
+job, commands and sample."""
 
 from __future__ import annotations
 
+import asyncio
+import json
 import os
 import re
 import shutil
@@ -13,14 +19,18 @@ import tomllib
 from pathlib import Path
 
 import httpx
+import httpx2
 import psutil
 import pytest
+from mcp import Client
+from mcp.client.streamable_http import streamable_http_client
 
 from tests.conftest import server_dir, wait_until
 from vsmesh.gateway.pages import PAGES
 from vsmesh.runtime.mesh_state import load_state
 
 CHECKOUT = Path(__file__).resolve().parents[1]
+EXAMPLE_HUB = CHECKOUT / "tests" / "example_hub"
 UV = Path(sys.executable).parent / "uv"
 
 
@@ -40,19 +50,21 @@ def docker_context(to: Path) -> Path:
     return to
 
 
-def build_and_install(source: Path, root: Path) -> Path:
-    """The wheel of `source`, installed into a fresh venv under `root`; returns the venv's bin dir.
+def build_and_install(sources: list[Path], root: Path) -> Path:
+    """The wheels of `sources`, installed into a fresh venv under `root`; returns the venv's bin dir.
 
     uv (the Makefile installs it into .venv) takes seconds from its cache; pip where uv is absent."""
     dist, venv = root / "dist", root / "venv"
     base = str(Path(sys.base_prefix) / "bin" / "python3")
     if UV.exists():
-        run([str(UV), "build", "--wheel", "--quiet", "--out-dir", str(dist), str(source)])
+        for source in sources:
+            run([str(UV), "build", "--wheel", "--quiet", "--out-dir", str(dist), str(source)])
         run([str(UV), "venv", "--quiet", "--python", base, str(venv)])
         python = str(venv / "bin" / "python")
         run([str(UV), "pip", "install", "--quiet", "--python", python, *map(str, dist.glob("*.whl"))])
     else:
-        run([sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "--wheel-dir", str(dist), str(source)])
+        for source in sources:
+            run([sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "--wheel-dir", str(dist), str(source)])
         run([base, "-m", "venv", str(venv)])
         run([str(venv / "bin" / "pip"), "install", "--quiet", *map(str, dist.glob("*.whl"))])
     return venv / "bin"
@@ -99,8 +111,10 @@ def root():
 
 @pytest.mark.timeout(300)  # the wait for `up` names what it saw before this bound ends the test
 def test_the_installed_wheel_starts_and_serves_every_page(root):
-    bin_dir = build_and_install(docker_context(root / "src"), root)
+    example = shutil.copytree(EXAMPLE_HUB, root / "example_hub", ignore=shutil.ignore_patterns("__pycache__"))
+    bin_dir = build_and_install([docker_context(root / "src"), example], root)
     shutil.rmtree(root / "src")  # nothing may need the sources it was built from
+    shutil.rmtree(example)
     site = next((root / "venv" / "lib").glob("python3*/site-packages"))
     missing = [name for name in package_files() if not (site / name).is_file()]
     assert not missing, f"files the wheel left out (pyproject.toml packages, package-data): {missing}"
@@ -118,6 +132,7 @@ def test_the_installed_wheel_starts_and_serves_every_page(root):
         wait_until(mine, timeout=180, what="the installed vsmesh up", proc=proc, log=out)
         assert "Traceback" not in out.read_text(errors="replace")
         fetch_everything(load_state(data_dir).gateway_url)
+        an_installed_hub_takes_part(bin_dir, work, clean_env(data_dir), load_state(data_dir).gateway_url)
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(60) == 0, out.read_text(errors="replace")[-2000:]
         assert mesh_processes(data_dir) == []
@@ -150,3 +165,33 @@ def fetch_everything(url: str) -> None:
         get("/signin", 'name="password"')  # the sign-in, through to the issuer's login page
         metrics = get("/metrics").text
         assert re.search(r"^vsmesh_\w+", metrics, re.MULTILINE), metrics[:2000]
+
+
+def an_installed_hub_takes_part(bin_dir: Path, work: Path, env: dict[str, str], gateway: str) -> None:
+    """tally-hub, installed as a distribution of its own, in every place a coded hub is."""
+
+    def vsmesh(*args: str) -> str:
+        done = subprocess.run([str(bin_dir / "vsmesh"), *args], cwd=work, env=env, capture_output=True, text=True)
+        assert done.returncode == 0, (args, done.stdout[-2000:], done.stderr[-2000:])
+        return done.stdout
+
+    assert "tally-counted" in vsmesh("schema", "list")  # its event family, in the registry
+    # Its sample in the demo `up` published, folded by its projector, answered by its contract, through its command
+    totals = lambda: json.loads(vsmesh("tally", "totals", "--json"))  # noqa: E731
+    assert wait_until(lambda: totals()["counters"] == {"visits": 3}, timeout=30, what="the sample's count")
+    assert totals()["ticks"] >= 1  # its timed job ran on start, under its lease
+    published = json.loads(vsmesh("publish", "tally-counted", "--hub", "tally-hub", "--subject", "counter/visits",
+                                  "--data", '{"counter": "visits", "by": 2}', "--json"))  # fmt: skip
+    rebuilt = json.loads(vsmesh("rebuild", "tally-hub", "--json"))
+    assert rebuilt["positions"]["OPERATIONAL"] >= published["seq"], rebuilt
+    assert totals()["counters"] == {"visits": 5}
+    # Its operations are MCP tools, for an agent that signs in at the gateway
+    vsmesh("agent", "add", "tally-bot")
+    http = json.loads(vsmesh("mcp", "--print-config", "tally-bot"))["mcpServers"]["vsmesh-tally-bot-http"]
+
+    async def tools() -> set[str]:
+        async with httpx2.AsyncClient(headers=http["headers"], timeout=30) as h:
+            async with Client(streamable_http_client(http["url"], http_client=h), cache=None) as client:
+                return {t.name for t in (await client.list_tools()).tools}
+
+    assert {"tally-hub__count", "tally-hub__get_domain_summary"} <= asyncio.run(tools())

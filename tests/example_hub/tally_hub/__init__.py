@@ -1,0 +1,1 @@
+"""tally-hub: an example hub that counts tallies (and the ticks of its own timed job)."""
