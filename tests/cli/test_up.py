@@ -12,6 +12,7 @@ import signal
 import subprocess
 from pathlib import Path
 
+import httpx
 import psutil
 import pytest
 
@@ -121,6 +122,9 @@ def test_ctrl_c_through_a_pipe_stops_everything_and_the_next_up_keeps_the_events
     again = cli("up", "--detach", "--no-demo")
     assert again.exit_code == 0 and "up in the background" in again.stdout, again.output
     assert services() == [("gitea", "green")]
+    # The gateway serves on the port it had: clients and agents' credentials keep its URL.
+    assert load_state(data_dir).gateway_url == piped.gateway_url
+    assert httpx.get(f"{piped.gateway_url}/readyz").text == "ready"
 
     # A killed `up` leaves its servers running; the next `up` reuses them rather than starting others.
     state = load_state(data_dir)
@@ -136,6 +140,7 @@ def test_ctrl_c_through_a_pipe_stops_everything_and_the_next_up_keeps_the_events
     assert "reusing nats-server" in said and "postgresql reused" in said
     assert services() == [("gitea", "green")]
     assert "service/gitea" in cli("tail", "--no-follow").stdout
+    assert load_state(data_dir).gateway_url == piped.gateway_url
 
     # A second `up` on the same data dir says so and leaves the first alone.
     second = vsmesh(data_dir, "up", timeout=60)
