@@ -17,13 +17,22 @@ from typing import Any
 
 import pytest
 
+from tests.bus.test_chain import fresh_database, mesh  # noqa: F401 - fixtures: a nats-server and a database of its own
 from vsmesh.bus.connection import connect
 from vsmesh.bus.contract_client import ask
 from vsmesh.bus.publisher import Publisher
+from vsmesh.bus.reader import Start, StreamReader
+from vsmesh.bus.streams import ensure_streams
 from vsmesh.bus.subjects import event_subject
 from vsmesh.events.envelope import utc_now
+from vsmesh.hubs import hub
 from vsmesh.hubs.canon import checks
-from vsmesh.hubs.canon.scheduled import Checks
+from vsmesh.hubs.canon.scheduled import Checks, run_checks
+from vsmesh.hubs.contract import HubContext, start_contract
+from vsmesh.hubs.hub import JobContext
+from vsmesh.projectors.engine.batches import ensure_schema
+from vsmesh.projectors.engine.database import create_engine
+from vsmesh.runtime.contract_thread import ContractThread
 
 pytestmark = pytest.mark.usefixtures("running_mesh")
 
@@ -121,9 +130,48 @@ async def drive_the_checks(settings, tag: str, cur: str) -> dict[str, str]:
                          f"agent/{agent}"),
         ]  # fmt: skip
         assert counts == [1, 1, 1]
+
+        # Two passes racing: both heard from fin-hub that it does not hold the runway projection before either
+        # published it. Their clock is two days ahead, a slot the mesh's own scheduler has not reached.
+        ahead = utc_now() + dt.timedelta(days=2)
+        twin = checks.check_id(checks.RUNWAY, cur, checks.slot_start(ahead, 86400).isoformat())
+        barrier = asyncio.Barrier(2)
+        racing = [RacingPass(nc, settings, barrier, twin) for _ in range(2)]
+        async with asyncio.timeout(60):
+            await asyncio.gather(*(p.run(now=ahead) for p in racing))
+        assert [p.saw_it_unknown for p in racing] == [True, True]  # so each published it
+        # JetStream dropped the twin by its Nats-Msg-Id: the stream holds the projection once.
+        subject = event_subject("strategic", "fin-hub", "fin-runway-projected", f"runway/{cur}")
+        assert (await ids_on(nc, "STRATEGIC", subject)).count(twin) == 1
         return {"alert": alert_id, "runway": runway_id}
     finally:
         await nc.close()
+
+
+class RacingPass(Checks):
+    """A scheduler pass of the runway check alone that, once fin-hub said whether it holds `twin`, waits at the
+    barrier until the other pass heard the same: both decide before either publishes."""
+
+    def __init__(self, nc, settings, barrier: asyncio.Barrier, twin: str) -> None:
+        super().__init__(nc, settings)
+        self.barrier, self.twin = barrier, twin
+        self.saw_it_unknown: bool | None = None
+
+    def _deciders(self, values, now: dt.datetime) -> dict[str, Callable]:
+        return {checks.RUNWAY: super()._deciders(values, now)[checks.RUNWAY]}
+
+    async def _ask(self, hub: str, operation: str, request: dict | None = None) -> dict:
+        answer = await super()._ask(hub, operation, request)
+        if operation == "known_events" and self.twin in (request or {}).get("ids", ()):
+            self.saw_it_unknown = self.twin not in answer["known"]
+            await self.barrier.wait()
+        return answer
+
+
+async def ids_on(nc, stream: str, subject: str) -> list[str]:
+    """The ids of every event stored on one subject."""
+    async with StreamReader(nc.jetstream(), stream, subject, Start()) as reader:
+        return [json.loads(m.data)["id"] async for batch in reader.drain_to_head() for m in batch]
 
 
 async def withdraw(settings, slug: str) -> None:
@@ -194,3 +242,53 @@ async def outlive_the_sla(settings, tag: str) -> None:
 
 def test_an_escalation_unanswered_past_its_horizons_sla_is_raised_again_and_overdue(settings):
     asyncio.run(outlive_the_sla(settings, uuid.uuid4().hex[:6]))
+
+
+def test_a_check_no_policy_declares_does_not_run_and_vsmesh_status_says_so(mesh, fresh_database, cli_in, tmp_path):  # noqa: F811
+    # A mesh of its own (nats-server, database), whose canon-hub holds no policy at all.
+    settings = mesh.model_copy(update={"database_url": fresh_database})
+    asyncio.run(a_pass_without_policies(settings))
+    env = {"VSMESH_NATS_URL": settings.nats_url, "VSMESH_NATS_USER": "admin", "VSMESH_DATA_DIR": str(mesh.data_dir),
+           "VSMESH_NATS_PASSWORD": settings.nats_password, "VSMESH_DATABASE_URL": fresh_database}  # fmt: skip
+    shown = cli_in(env, tmp_path, "status")
+    assert shown.exit_code == 0, shown.output
+    declares = {checks.BUDGET: "budget_alert_pct", checks.RUNWAY: "runway_check_every",
+                checks.AGENT_SPEND: "agent_spend_threshold", checks.ESCALATION_SLA: "escalation_sla"}  # fmt: skip
+    results = check_results(shown.stdout)
+    assert results == {c: f"not run: no canon policy in force declares {v}" for c, v in declares.items()}, results
+    answer = json.loads(cli_in(env, tmp_path, "status", "--json").stdout)
+    assert {c["check"]: c["ran"] for c in answer["checks"]} == dict.fromkeys(checks.CHECKS, False)
+
+
+def check_results(printed: str) -> dict[str, str]:
+    """Each check's result as the timed checks' table of `vsmesh status` shows it (a cell wrapped over lines)."""
+    table = printed[printed.index("timed checks") :]
+    results: dict[str, list[str]] = {}
+    check = ""
+    for line in table.splitlines():
+        cells = [c.strip() for c in line.split("│")[1:-1]]
+        if len(cells) == 3:
+            check = cells[0] or check
+            results.setdefault(check, []).append(cells[2])
+    return {c: " ".join(words) for c, words in results.items()}
+
+
+async def a_pass_without_policies(settings) -> None:
+    """One run of canon-hub's checks job, as `vsmesh up` runs it, against canon-hub's contract."""
+    nc, engine = await connect(settings, name="test-scheduler"), create_engine(settings)
+    canon = hub("canon-hub")
+    try:
+        await ensure_streams(nc.jetstream())
+        projection = canon.make_projection()
+        await ensure_schema(engine, projection, projection.schema)
+
+        async def start(contract_nc, contract_engine):
+            ctx = HubContext("canon-hub", projection, contract_engine, contract_nc.jetstream(), settings)
+            return await start_contract(contract_nc, ctx, canon.make_operations())
+
+        async with ContractThread(settings, issue_creds=None) as contracts:
+            await contracts.serve("canon-hub", start)
+            await run_checks(JobContext(nc, settings, "canon-hub", holder="test"))
+    finally:
+        await engine.dispose()
+        await nc.close()
