@@ -95,9 +95,11 @@ def pages_url(running_mesh, session_dir) -> str:
     return found
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def chromium() -> Iterator[Browser]:
-    """One browser for every page test of the session; each test gets a context of its own (`page`)."""
+    """One browser for a file's page tests; each test gets a context of its own (`page`). Not one per session:
+    Playwright's sync API keeps an event loop running on this thread while it lives, and every later test of
+    the worker that calls asyncio.run would fail."""
     # Never skipped: `make test` installs chromium (Makefile `browser`), and CI must run these.
     assert CHROMIUM, "chromium is not installed: `make browser` (as root) or `sudo apt-get install chromium`"
     with sync_playwright() as p:
