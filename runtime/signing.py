@@ -101,11 +101,20 @@ async def last_checkpointed(js: JetStreamContext) -> int:
     return 0
 
 
-async def keep_signing(js: JetStreamContext, settings: Settings, stop: asyncio.Event, *, check_s: float = 30.0) -> None:
+# How often `vsmesh up` looks at the chain's head: two last-message reads, so a look costs nothing; the walk
+# that signing needs comes only once `chain_checkpoint_every` events have arrived since the last checkpoint.
+LOOK_S = 1.0
+
+
+async def keep_signing(
+    js: JetStreamContext, settings: Settings, stop: asyncio.Event, *, check_s: float = LOOK_S
+) -> None:
     """`vsmesh up`: every `chain_checkpoint_every` constitutional events, verify the chain and sign its head.
 
-    A broken chain is never signed: it is logged (and `vsmesh verify` names the break)."""
+    A broken chain is never signed: it is logged (and `vsmesh verify` names the break), once per head — not
+    walked and logged again at every look while nothing new arrived."""
     every = settings.chain_checkpoint_every
+    broken_at = 0  # the head a walk last found broken
     while every and not stop.is_set():
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(stop.wait(), check_s)
@@ -113,11 +122,12 @@ async def keep_signing(js: JetStreamContext, settings: Settings, stop: asyncio.E
             return
         try:
             at = await head(js)
-            if at.seq - await last_checkpointed(js) < every:
+            if at.seq == broken_at or at.seq - await last_checkpointed(js) < every:
                 continue
             walked = await walk(js)
             if not walked.intact:
-                log.error("constitutional chain broken; not signed", problem=walked.problem)
+                broken_at = at.seq
+                log.error("constitutional chain broken; not signed", problem=walked.problem, head_seq=at.seq)
                 continue
             key = signing_key(settings.data_dir)
             signed = signed_head(key, CHAINED_STREAM, walked.head.seq, walked.head.hash)
