@@ -167,14 +167,14 @@ def test_a_changed_removed_or_reordered_event_is_found_and_named(mesh, how, name
 def test_an_event_inserted_without_a_link_is_found_and_named(mesh):
     asyncio.run(record(mesh))
     # An admin stores a well-formed event straight on the stream, past the publisher: it carries no link.
-    asyncio.run(_insert_unlinked(mesh))
+    asyncio.run(insert_unlinked(mesh))
     code, report = verify(mesh)
     assert code == 1 and not report["intact"], report
     assert report["problem"].startswith("seq 7: inserted"), report["problem"]
     assert report["summary"].startswith("BROKEN CONSTITUTIONAL: seq 7: inserted")
 
 
-async def _insert_unlinked(settings: Settings) -> None:
+async def insert_unlinked(settings: Settings) -> None:
     nc = await nats.connect(settings.nats_url, user="admin", password=PASSWORD)
     try:
         publisher = Publisher(nc.jetstream(), settings)

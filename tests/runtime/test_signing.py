@@ -15,7 +15,7 @@ from pathlib import Path
 import nats
 import pytest
 
-from tests.bus.test_chain import PASSWORD, _insert_unlinked, fresh_database, mesh, record  # noqa: F401 - fixtures
+from tests.bus.test_chain import PASSWORD, fresh_database, insert_unlinked, mesh, record  # noqa: F401 - fixtures
 from tests.conftest import VSMESH, wait_until
 from vsmesh.runtime.mesh_state import load_state
 from vsmesh.runtime.signing import last_checkpointed
@@ -81,7 +81,7 @@ def test_vsmesh_up_signs_the_head_every_n_events_and_logs_a_broken_chain_unsigne
     assert code == 0 and report["signed_checkpoint_seq"] == 7, report
 
     # An event slipped in without a link, and four more after it: past the threshold, but the chain is broken.
-    asyncio.run(_insert_unlinked(settings))
+    asyncio.run(insert_unlinked(settings))
     asyncio.run(record(settings, n=3))
     broken = wait_until(lambda: logged(log, "constitutional chain broken; not signed"), timeout=30,
                         what="vsmesh up to log the broken chain")  # fmt: skip
