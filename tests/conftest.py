@@ -157,6 +157,16 @@ def streams(settings: Settings) -> None:
     asyncio.run(create())
 
 
+@pytest.fixture
+async def nc(settings: Settings):
+    """A NATS connection as the admin user, for one test."""
+    from vsmesh.bus.connection import connect
+
+    client = await connect(settings)
+    yield client
+    await client.close()
+
+
 @pytest.fixture(scope="session")
 def running_mesh(mesh_env: dict[str, str], session_dir: Path) -> Iterator[subprocess.Popen]:
     """`vsmesh up` against the session's servers (external mode), projecting every hub."""

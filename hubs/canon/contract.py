@@ -24,11 +24,8 @@ from vsmesh.hubs.canon.tables import (
 from vsmesh.hubs.canon.writes import mandate_operations
 from vsmesh.hubs.contract import ContractRequest, HubContext, Operation
 from vsmesh.hubs.core.operations import with_core
+from vsmesh.hubs.core.queries import rows
 from vsmesh.hubs.core.reads import Limit
-
-
-async def _rows(conn: AsyncConnection, query: sa.Select) -> list[dict[str, Any]]:
-    return [dict(r) for r in (await conn.execute(query)).mappings()]
 
 
 def with_clocks(*columns: sa.ColumnElement) -> sa.Select:
@@ -54,16 +51,16 @@ async def domain_summary(conn: AsyncConnection) -> dict[str, Any]:
     ).scalar_one()
     return {
         "hub": manifest.SLUG,
-        "policies": await _rows(
+        "policies": await rows(
             conn, sa.select(p.policy, p.version, p.title, p.scope, p["values"], p.declared_at).order_by(p.policy)
         ),
-        "mandates": await _rows(
+        "mandates": await rows(
             conn,
             sa.select(m.mandate_id, m.role, m.holder, m.scope, m.granted_until, m.delegated_from)
             .where(m.mandate_id.not_in(sa.select(mandate_revocations.c.mandate_id)))
             .order_by(m.role, m.holder, m.mandate_id),
         ),  # fmt: skip
-        "open_escalations": await _rows(
+        "open_escalations": await rows(
             conn,
             with_clocks(e.escalation_id, e.title, e.severity, e.from_hub, e.reason, e.raised_at)
             .where(e.status == "raised")
@@ -99,7 +96,7 @@ async def get_escalations(ctx: HubContext, request: EscalationsRequest) -> dict[
         overdue = escalation_clocks.c.overdue_since.is_not(None) & (e.status == "raised")
         query = query.where(overdue if request.overdue else sa.not_(overdue))
     async with ctx.read() as conn:
-        return {"hub": ctx.hub, "escalations": await _rows(conn, query)}
+        return {"hub": ctx.hub, "escalations": await rows(conn, query)}
 
 
 class KnownEventsRequest(ContractRequest):
@@ -128,7 +125,7 @@ async def get_policies(ctx: HubContext, request: PoliciesRequest) -> dict[str, A
     if request.policy is not None:
         query = query.where(table.c.policy == request.policy)
     async with ctx.read() as conn:
-        return {"policies": await _rows(conn, query.order_by(table.c.policy, table.c.declared_at))}
+        return {"policies": await rows(conn, query.order_by(table.c.policy, table.c.declared_at))}
 
 
 class RefusalsRequest(ContractRequest):
@@ -143,7 +140,7 @@ async def get_refusals(ctx: HubContext, request: RefusalsRequest) -> dict[str, A
     if request.actor_kind is not None:
         query = query.where(r.actor_kind == request.actor_kind)
     async with ctx.read() as conn:
-        return {"refusals": await _rows(conn, query)}
+        return {"refusals": await rows(conn, query)}
 
 
 class AgentActionsRequest(ContractRequest):

@@ -10,12 +10,9 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from vsmesh.hubs.contract import ContractRequest, HubContext, Operation
 from vsmesh.hubs.core.operations import with_core
+from vsmesh.hubs.core.queries import rows
 from vsmesh.hubs.dev import manifest
 from vsmesh.hubs.dev.tables import blockers, decisions, deployments, repos, running
-
-
-async def _rows(conn: AsyncConnection, query: sa.Select) -> list[dict[str, Any]]:
-    return [dict(r) for r in (await conn.execute(query)).mappings()]
 
 
 async def domain_summary(conn: AsyncConnection, *, recent: int = 10) -> dict[str, Any]:
@@ -26,11 +23,11 @@ async def domain_summary(conn: AsyncConnection, *, recent: int = 10) -> dict[str
     )
     return {
         "hub": manifest.SLUG,
-        "repos": await _rows(conn, sa.select(repos.c.name, repos.c.url, repos.c.domain).order_by(repos.c.name)),
-        "running": await _rows(conn, sa.select(running).order_by(running.c.service, running.c.environment)),
+        "repos": await rows(conn, sa.select(repos.c.name, repos.c.url, repos.c.domain).order_by(repos.c.name)),
+        "running": await rows(conn, sa.select(running).order_by(running.c.service, running.c.environment)),
         "deployments_by_status": by_status,
-        "recent_deployments": await _rows(conn, _deployments_query(limit=recent)),
-        "open_blockers": await _rows(
+        "recent_deployments": await rows(conn, _deployments_query(limit=recent)),
+        "open_blockers": await rows(
             conn,
             sa.select(
                 blockers.c.blocker_id, blockers.c.title, blockers.c.severity, blockers.c.blocking, blockers.c.raised_at
@@ -38,7 +35,7 @@ async def domain_summary(conn: AsyncConnection, *, recent: int = 10) -> dict[str
             .where(blockers.c.status == "raised", blockers.c.title.is_not(None))
             .order_by(blockers.c.raised_at.desc()),
         ),  # fmt: skip
-        "recent_decisions": await _rows(
+        "recent_decisions": await rows(
             conn,
             sa.select(
                 decisions.c.decision_id,
@@ -89,7 +86,7 @@ async def get_deployments(ctx: HubContext, request: DeploymentsRequest) -> dict[
         limit=request.limit, service=request.service, environment=request.environment, status=request.status
     )
     async with ctx.read() as conn:
-        return {"deployments": await _rows(conn, query)}
+        return {"deployments": await rows(conn, query)}
 
 
 def operations() -> list[Operation]:

@@ -13,15 +13,12 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from vsmesh.hubs.core.queries import rows
 from vsmesh.hubs.legal.tables import agents_seen, ai_systems, dpas, processing, services, vendor_spend, vendors
 
 # EU member states plus the EEA (Iceland, Liechtenstein, Norway): transfers there need no mechanism.
 EEA = frozenset("AT BE BG HR CY CZ DK EE FI FR DE GR HU IE IT LV LT LU MT NL PL PT RO SK SI ES SE IS LI NO".split())
 DPA_DONE = ("signed", "not-required")
-
-
-async def _rows(conn: AsyncConnection, query: sa.Select) -> list[dict[str, Any]]:
-    return [dict(r) for r in (await conn.execute(query)).mappings()]
 
 
 def _gap(kind: str, about: str, message: str, fix: str, events: list[str | None]) -> dict[str, Any]:
@@ -30,16 +27,16 @@ def _gap(kind: str, about: str, message: str, fix: str, events: list[str | None]
 
 async def register(conn: AsyncConnection) -> dict[str, list[dict[str, Any]]]:
     """The registers as recorded: vendors (with their DPAs), processing activities, AI systems."""
-    found = await _rows(conn, sa.select(vendors).order_by(vendors.c.vendor))
-    signed = await _rows(conn, sa.select(dpas).order_by(dpas.c.signed_on))
+    found = await rows(conn, sa.select(vendors).order_by(vendors.c.vendor))
+    signed = await rows(conn, sa.select(dpas).order_by(dpas.c.signed_on))
     for v in found:
         own = [d for d in signed if d["vendor"] == v["vendor"]]
         if own:  # a recorded DPA signs, whatever the vendor row said
             v["dpa_status"], v["dpa_signed_on"], v["dpa_event_id"] = "signed", own[-1]["signed_on"], own[-1]["event_id"]
     return {
         "vendors": found,
-        "processing": await _rows(conn, sa.select(processing).order_by(processing.c.activity)),
-        "ai_systems": await _rows(conn, sa.select(ai_systems).order_by(ai_systems.c.actor)),
+        "processing": await rows(conn, sa.select(processing).order_by(processing.c.activity)),
+        "ai_systems": await rows(conn, sa.select(ai_systems).order_by(ai_systems.c.actor)),
     }
 
 
@@ -64,14 +61,14 @@ def vendor_gaps(vendor: dict[str, Any], today: dt.date) -> list[dict[str, Any]]:
 async def gaps(conn: AsyncConnection, record: dict[str, list[dict[str, Any]]], today: dt.date) -> list[dict[str, Any]]:
     found = [g for v in record["vendors"] for g in vendor_gaps(v, today)]
     covered = {s for p in record["processing"] for s in p["services"] or []}
-    for s in await _rows(conn, sa.select(services).where(services.c.personal_data).order_by(services.c.service)):
+    for s in await rows(conn, sa.select(services).where(services.c.personal_data).order_by(services.c.service)):
         if s["service"] not in covered:
             found.append(_gap("service-not-covered", f"service/{s['service']}",
                               f"ops service {s['service']} handles personal data but no processing record covers it",
                               f"record a processing activity with services: [{s['service']}]",
                               [s["event_id"], s["cause_event_id"]]))  # fmt: skip
     registered = {a["actor"] for a in record["ai_systems"]}
-    seen = await _rows(conn, sa.select(agents_seen).order_by(agents_seen.c.actor, agents_seen.c.hub))
+    seen = await rows(conn, sa.select(agents_seen).order_by(agents_seen.c.actor, agents_seen.c.hub))
     for actor in sorted({a["actor"] for a in seen} - registered):
         events = [x for a in seen if a["actor"] == actor for x in (a["event_id"], a["cause_event_id"])]
         found.append(_gap("agent-not-registered", f"ai-system/{actor}",
@@ -80,7 +77,7 @@ async def gaps(conn: AsyncConnection, record: dict[str, list[dict[str, Any]]], t
     known = {v["vendor"].lower() for v in record["vendors"]} | {
         a for v in record["vendors"] for a in (v["aliases"] or [])
     }
-    spend = await _rows(conn, sa.select(vendor_spend).order_by(vendor_spend.c.vendor, vendor_spend.c.seen_at))
+    spend = await rows(conn, sa.select(vendor_spend).order_by(vendor_spend.c.vendor, vendor_spend.c.seen_at))
     for vendor in sorted({s["vendor"] for s in spend} - known):
         events = [x for s in spend if s["vendor"] == vendor for x in (s["event_id"], s["cause_event_id"])][:10]
         found.append(_gap("vendor-not-reviewed", f"vendor/{vendor}",

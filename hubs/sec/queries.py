@@ -9,14 +9,11 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from vsmesh.hubs.core import queries
 from vsmesh.hubs.sec.tables import exceptions, finding_sightings, findings, rotation_policies, rotations, secrets
 
 SEVERITIES = ("critical", "high", "medium", "low", "info")
 EXPIRING_DAYS = 14  # "exceptions expiring within 14 days" (issue 19)
-
-
-async def _rows(conn: AsyncConnection, query: sa.Select) -> list[dict[str, Any]]:
-    return [dict(r) for r in (await conn.execute(query)).mappings()]
 
 
 def covers(exception: dict[str, Any], finding: dict[str, Any]) -> bool:
@@ -34,7 +31,7 @@ def is_live(exception: dict[str, Any], today: dt.date) -> bool:
 
 async def exception_rows(conn: AsyncConnection, now: dt.datetime) -> list[dict[str, Any]]:
     today = now.date()
-    rows = await _rows(conn, sa.select(exceptions).order_by(exceptions.c.expires_on, exceptions.c.exception_id))
+    rows = await queries.rows(conn, sa.select(exceptions).order_by(exceptions.c.expires_on, exceptions.c.exception_id))
     for r in rows:
         r["status"] = "live" if is_live(r, today) else "expired"
         r["days_left"] = (r["expires_on"] - today).days
@@ -62,7 +59,7 @@ async def finding_rows(
         query = query.where(f.service == service)
     if source is not None:
         query = query.where(f.source == source)
-    rows = await _rows(conn, query.order_by(f.service, f.severity, f.finding_id))
+    rows = await queries.rows(conn, query.order_by(f.service, f.severity, f.finding_id))
     live = [e for e in await exception_rows(conn, now) if e["status"] == "live"]
     for r in rows:
         covering = [e["exception_id"] for e in live if covers(e, r)]
@@ -85,7 +82,7 @@ async def secret_rows(conn: AsyncConnection, now: dt.datetime) -> list[dict[str,
         .outerjoin(last, last.c.secret_set == secrets.c.secret_set)
         .order_by(secrets.c.secret_set)
     )
-    rows = await _rows(conn, query)
+    rows = await queries.rows(conn, query)
     for r in rows:
         r["max_age_days"] = policy["max_age_days"] if policy else None
         r["policy"] = policy["policy"] if policy else None
@@ -104,7 +101,9 @@ def _due_on(secret: dict[str, Any], policy: dict[str, Any] | None) -> dt.date | 
 
 async def latest_policy(conn: AsyncConnection) -> dict[str, Any] | None:
     p = rotation_policies.c
-    found = await _rows(conn, sa.select(rotation_policies).order_by(p.adopted_at.desc(), p.event_id.desc()).limit(1))
+    found = await queries.rows(
+        conn, sa.select(rotation_policies).order_by(p.adopted_at.desc(), p.event_id.desc()).limit(1)
+    )
     return found[0] if found else None
 
 

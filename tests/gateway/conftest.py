@@ -26,7 +26,6 @@ from tests.conftest import server_dir
 from tests.gateway.front_door import FrontDoor
 from tests.gateway.issuer_gateway import IssuerGateway, start_gateway
 from tests.probes.conftest import ca, ca_file, http_port, https_expiring, probes_service  # noqa: F401 - for pages
-from vsmesh.bus.connection import connect
 from vsmesh.gateway.clients import Clients
 from vsmesh.runtime.mesh_state import load_state
 
@@ -52,13 +51,6 @@ def front_door(cli, running_mesh, session_dir) -> FrontDoor:
     base = load_state(data_dir).gateway_url
     assert base, "vsmesh up recorded no gateway URL in its mesh state"
     return FrontDoor(base, data_dir, cli)
-
-
-@pytest.fixture
-async def nc(settings):
-    client = await connect(settings)
-    yield client
-    await client.close()
 
 
 @pytest.fixture

@@ -7,20 +7,12 @@ import pytest
 import sqlalchemy as sa
 
 from tests.hub_lock import HeldHubLock
-from vsmesh.bus.connection import connect
 from vsmesh.bus.contract_client import ask
 from vsmesh.bus.publisher import Publisher
 from vsmesh.errors import ContractError
 from vsmesh.hubs.contract import HubContext
 from vsmesh.hubs.ops.projector import projection as ops_projection
 from vsmesh.projectors.engine.database import create_engine
-
-
-@pytest.fixture
-async def nc(settings):
-    client = await connect(settings)
-    yield client
-    await client.close()
 
 
 async def test_summary_waits_for_the_event_just_published(nc, settings, running_mesh):

@@ -88,13 +88,6 @@ class ThrowawayHub:
             await engine.dispose()
 
 
-@pytest.fixture
-async def nc(settings: Settings):
-    client = await connect(settings)
-    yield client
-    await client.close()
-
-
 @pytest.fixture(scope="module")
 def core_hub(settings: Settings) -> Iterator[ThrowawayHub]:
     hub = ThrowawayHub(settings)

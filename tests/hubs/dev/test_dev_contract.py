@@ -4,18 +4,10 @@ import uuid
 
 import pytest
 
-from vsmesh.bus.connection import connect
 from vsmesh.bus.contract_client import ask
 from vsmesh.bus.publisher import Publisher
 
 HUB = "dev-hub"
-
-
-@pytest.fixture
-async def nc(settings):
-    client = await connect(settings)
-    yield client
-    await client.close()
 
 
 @pytest.fixture

@@ -5,21 +5,11 @@ import json
 import uuid
 from decimal import Decimal as D
 
-import pytest
-
 from tests.currencies import unique_currency
 from tests.hubs.fin.test_fin_contract import money, send
-from vsmesh.bus.connection import connect
 from vsmesh.bus.contract_client import ask
 
 HUB = "fin-hub"
-
-
-@pytest.fixture
-async def nc(settings):
-    client = await connect(settings)
-    yield client
-    await client.close()
 
 
 async def test_runway_command_prints_the_hubs_answer(nc, settings, cli, running_mesh):

@@ -6,19 +6,11 @@ from decimal import Decimal as D
 import pytest
 
 from tests.currencies import unique_currency
-from vsmesh.bus.connection import connect
 from vsmesh.bus.contract_client import ask
 from vsmesh.bus.publisher import Publisher
 from vsmesh.errors import ContractError
 
 HUB = "fin-hub"
-
-
-@pytest.fixture
-async def nc(settings):
-    client = await connect(settings)
-    yield client
-    await client.close()
 
 
 async def send(nc, settings, events: list[tuple[str, str | None, dict]]) -> dict[str, int]:

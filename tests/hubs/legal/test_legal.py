@@ -14,19 +14,11 @@ from typing import Any
 import msgspec
 import pytest
 
-from vsmesh.bus.connection import connect
 from vsmesh.bus.contract_client import ask
 from vsmesh.bus.publisher import Publisher
 
 HUB = "legal-hub"
 TODAY = dt.datetime.now(dt.UTC).date()
-
-
-@pytest.fixture
-async def nc(settings):
-    client = await connect(settings)
-    yield client
-    await client.close()
 
 
 @pytest.fixture

@@ -13,7 +13,6 @@ from typing import Any
 import pytest
 
 from tests.couplings.test_couplings import rows
-from vsmesh.bus.connection import connect
 from vsmesh.bus.contract_client import ask
 from vsmesh.bus.publisher import Publisher
 from vsmesh.errors import ContractError
@@ -21,13 +20,6 @@ from vsmesh.hubs.sec.couplings import CRITICAL_RISK
 
 HUB = "sec-hub"
 TODAY = dt.datetime.now(dt.UTC).date()
-
-
-@pytest.fixture
-async def nc(settings):
-    client = await connect(settings)
-    yield client
-    await client.close()
 
 
 def trivy(*vulns: tuple[str, str, str, str | None, str]) -> str:
