@@ -229,5 +229,8 @@ async def start_contract(nc: Client, ctx: HubContext, operations: list[Operation
     group = service.add_group(name=f"vsmesh.{ctx.hub}")
     for op in operations:
         await group.add_endpoint(name=op.name, handler=_endpoint(ctx, op), metadata={"description": op.description})
+    # The endpoints' subscriptions reach the server before anyone is told the contract answers: a request sent
+    # from another connection right after could otherwise find no responder.
+    await nc.flush()
     log.info("contract answering", hub=ctx.hub, operations=[op.name for op in operations])
     return service
