@@ -70,10 +70,11 @@ async def _retention(
     from nats.js.errors import NotFoundError
 
     from vsmesh.bus.connection import connect
+    from vsmesh.errors import RetentionRefused
     from vsmesh.hubs.projections import all_projections
     from vsmesh.projectors.engine.batches import ensure_schema
     from vsmesh.projectors.engine.database import check_database, create_engine
-    from vsmesh.projectors.rebuild.retention_guard import RetentionRefused, check_retention, set_retention
+    from vsmesh.projectors.rebuild.retention_guard import check_retention, set_retention
     from vsmesh.projectors.rebuild.snapshot import take_snapshot
 
     nc = await connect(settings, name="vsmesh-streams")

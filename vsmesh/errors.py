@@ -2,7 +2,10 @@
 
 VsmeshError
  ├── ConfigError (ValueError)           settings or flags that cannot work
+ │    └── RetentionRefused              a retention change would leave a hub that cannot be rebuilt
  ├── NotFound (LookupError)             a hub, coupling, copy or event that does not exist
+ ├── HistoryAgedOut (LookupError)       events a rebuild needs are gone, and no snapshot covers them
+ ├── SnapshotMismatch (ValueError)      a snapshot's tables do not fit the hub's current tables
  ├── Busy (RuntimeError)                another process is doing that right now
  │    └── AlreadyRunning                the mesh is up in this data dir already
  ├── MeshNotRunning (ConnectionError)   no server answers where we looked
@@ -27,8 +30,20 @@ class ConfigError(VsmeshError, ValueError):
     pass
 
 
+class RetentionRefused(ConfigError):
+    """A retention change would leave a hub that cannot be rebuilt (events aged out, no snapshot covering them)."""
+
+
 class NotFound(VsmeshError, LookupError):
     pass
+
+
+class HistoryAgedOut(VsmeshError, LookupError):
+    """Events a rebuild needs are gone from a stream, and no snapshot covers them."""
+
+
+class SnapshotMismatch(VsmeshError, ValueError):
+    """A snapshot's tables do not fit the hub's current tables."""
 
 
 class Busy(VsmeshError, RuntimeError):

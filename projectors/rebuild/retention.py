@@ -8,16 +8,12 @@ import structlog
 from nats.js import JetStreamContext
 
 from vsmesh.bus.streams import stream_info
-from vsmesh.errors import VsmeshError
+from vsmesh.errors import HistoryAgedOut
 from vsmesh.projectors.engine.pipeline import Until
 from vsmesh.projectors.engine.projection import Projection
 from vsmesh.projectors.rebuild.snapshot_store import SnapshotInfo, list_snapshots
 
 log = structlog.get_logger(__name__)
-
-
-class HistoryAgedOut(VsmeshError, LookupError):
-    """Events a rebuild needs are gone from a stream, and no snapshot covers them."""
 
 
 @dataclass(frozen=True)

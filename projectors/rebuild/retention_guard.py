@@ -18,15 +18,10 @@ from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 
 from vsmesh.bus.reader import count_pending
 from vsmesh.bus.streams import RETENTION_SET, stream_info
-from vsmesh.errors import ConfigError
 from vsmesh.projectors.engine.pipeline import Until
 from vsmesh.projectors.engine.projection import Projection
 from vsmesh.projectors.rebuild.retention import first_sequences, gaps, usable
 from vsmesh.projectors.rebuild.snapshot_store import list_snapshots
-
-
-class RetentionRefused(ConfigError):
-    """A retention change would leave a hub that cannot be rebuilt (events aged out, no snapshot covering them)."""
 
 
 @dataclass(frozen=True)

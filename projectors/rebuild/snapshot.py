@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from vsmesh.bus.reader import count_pending
 from vsmesh.bus.streams import stream_info
-from vsmesh.errors import VsmeshError
+from vsmesh.errors import SnapshotMismatch
 from vsmesh.projectors.engine.batches import in_schema
 from vsmesh.projectors.engine.checkpoint import read_positions, save_position
 from vsmesh.projectors.engine.driver import raw_connection
@@ -40,10 +40,6 @@ from vsmesh.settings import Settings
 log = structlog.get_logger(__name__)
 
 RETRY_S = 60.0  # after a failed snapshot
-
-
-class SnapshotMismatch(VsmeshError, ValueError):
-    """A snapshot's tables do not fit the hub's current tables."""
 
 
 async def take_snapshot(

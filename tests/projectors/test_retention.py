@@ -10,12 +10,12 @@ from nats.js.api import DiscardPolicy, StorageType, StreamConfig
 from tests.projectors.sample import digest, health_events, ledger_seqs, sample_projection
 from vsmesh.bus.reader import count_pending
 from vsmesh.bus.subjects import entity_token
+from vsmesh.errors import HistoryAgedOut
 from vsmesh.events.codec import encode_event
 from vsmesh.projectors.engine.batches import ensure_schema, positions
 from vsmesh.projectors.engine.stats import ProjectorStats
 from vsmesh.projectors.housekeeping import start_housekeeping
 from vsmesh.projectors.rebuild.build import rebuild
-from vsmesh.projectors.rebuild.retention import HistoryAgedOut
 from vsmesh.projectors.rebuild.snapshot import take_snapshot
 from vsmesh.projectors.rebuild.snapshot_store import list_snapshots
 from vsmesh.projectors.runner import run_projection
