@@ -3,6 +3,8 @@ exception, and canon's rotation policy that the SOPS/age keys (ops' secret set) 
 
 from __future__ import annotations
 
+import datetime as dt
+
 from vsmesh.hubs.samples import DemoEvent
 from vsmesh.hubs.sec.reports import finding_id
 
@@ -24,6 +26,10 @@ def _finding(service: str, cve: str, package: str, severity: str, installed: str
 def events() -> list[DemoEvent]:
     """sec-hub's demo events, in publishing order."""
     openssl = finding_id("gitea", "CVE-2024-0727", "libssl3")
+    # Ten days after the demo is first published: a fixed date would turn the exception into an expired one (an
+    # alert and a canon escalation) in every demo published after it. Its id stays the key's, so a later run of
+    # the demo on another day publishes nothing new.
+    expires_on = (dt.datetime.now(dt.UTC).date() + dt.timedelta(days=10)).isoformat()
     return [
         _finding("gitea", "CVE-2024-0727", "libssl3", "medium", "3.1.4-r2", "3.1.4-r5",
                  "openssl: denial of service via null dereference"),
@@ -35,7 +41,7 @@ def events() -> list[DemoEvent]:
                  "pypa/setuptools: remote code execution via download functions"),
         DemoEvent("sec/exception/gitea-openssl", "sec-exception-granted", HUB, "exception/gitea-openssl",
                   {"exception_id": "gitea-openssl", "finding_id": openssl, "owner": "railiance-apps",
-                   "reason": "PKCS12 files are never parsed by Gitea", "expires_on": "2026-12-10",
+                   "reason": "PKCS12 files are never parsed by Gitea", "expires_on": expires_on,
                    "compensating_control": "no user-supplied PKCS12 reaches the container"}),
         # The SOPS/age keys were last rotated in August: past the 90 days canon's policy allows.
         DemoEvent("sec/rotated/sops-age-keys/2026-08-14", "sec-secret-rotated", HUB, "secret-set/sops-age-keys",
