@@ -113,7 +113,8 @@ def upcast_ops_inventory_registered_v1_v2(event: dict[str, Any]) -> dict[str, An
     if not isinstance(data, dict) or not isinstance(data.get("kind"), str):
         return event  # not a valid v1 event either; the schema check names what is wrong
     written = data["kind"]
-    # v1 publishers wrote Inter-Hub widget type names (`ops-service`, seed 002) as often as bare kinds.
+    # v1 publishers wrote the dashboard widget type names ops-hub's inventory came from (`ops-service`) as often
+    # as bare kinds.
     kind = written.strip().lower().replace("_", "-").replace(" ", "-").removeprefix("ops-")
     kind = _INVENTORY_KIND_ALIASES_V1.get(kind, kind)
     if kind in _INVENTORY_KINDS_V2:

@@ -1,7 +1,8 @@
 """The generic hub core every hub shares: capabilities, capability requests, messages, annotations.
 
-Seed 001 (T05-T07) names these; they carry no hub prefix because every hub publishes them under its
-own `hub` attribute. Follow-ups name the id of the event that opened the thing they follow.
+They are what every hub offers in the cross-hub contract (capability routing, messages between hubs,
+annotations), so they carry no hub prefix: every hub publishes them under its own `hub` attribute.
+Follow-ups name the id of the event that opened the thing they follow.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""dev-*: deployments, blockers, decisions and repos of the development hub (seed 001, phase 2).
+"""dev-*: deployments, blockers, decisions and repos of the development hub.
 
 A deployment's follow-ups may name the id of its `dev-deployment-started` event; CI that only
 reports the end sends `dev-deployment-completed` alone. Couplings turn these into ops change records.

@@ -1,4 +1,4 @@
-"""fin-*: budgets, commitments, costs, balances and runway (seed 001, phase 4); kept ten years.
+"""fin-*: budgets, commitments, costs, balances and runway; kept ten years.
 
 Money is `{"amount": "12.30", "currency": "EUR"}`: an exact decimal string plus an ISO 4217 code
 (`common.Money`). Periods are strings such as `2026-11` or `2026-Q4`.

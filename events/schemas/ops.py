@@ -1,4 +1,4 @@
-"""ops-*: the operational inventory and the evidence that it is healthy (seed 002).
+"""ops-*: the operational inventory and the evidence that it is healthy.
 
 Entities are CloudEvents subjects (`service/gitea`, `endpoint/gitea.coulomb.social`, `incident/…`);
 follow-up events of an incident name the id of the `ops-incident-opened` event that opened it.
@@ -18,7 +18,9 @@ Verdict = Literal["passed", "failed"]
 RunOutcome = Literal["succeeded", "failed", "aborted"]
 IncidentStatus = Literal["open", "investigating", "mitigated", "resolved"]
 
-# Seed 002's inventory widget types without their `ops-` prefix, plus seed 001's access paths and data stores.
+# What an operator must know runs somewhere, from environments down to backups, secrets and runbooks, the paths
+# by which people reach it, and the gates and waves of a migration. v1 wrote these with an `ops-` prefix too
+# (upcasters.py).
 InventoryKind = Literal[
     "environment",
     "host",
@@ -160,7 +162,7 @@ class EndpointVerifiedData(EventData, frozen=True):
 
 
 class OpsEndpointVerified(Event, frozen=True, tag="ops-endpoint-verified"):
-    """An endpoint was probed against its expected answer (seed 002's first signal: the Gitea registry)."""
+    """An endpoint was probed against its expected answer (e.g. the Gitea registry's `/v2` auth challenge)."""
 
     data: EndpointVerifiedData
     horizon: ClassVar[Horizon] = Horizon.OPERATIONAL
@@ -243,7 +245,8 @@ class ReadinessGateUpdatedData(EventData, frozen=True):
 
 
 class OpsReadinessGateUpdated(Event, frozen=True, tag="ops-readiness-gate-updated"):
-    """A readiness gate's status changed, with the evidence behind it (seed 002, T08)."""
+    """A readiness gate's status changed, with the evidence behind it: a migration wave moves production only
+    once its gates are green."""
 
     data: ReadinessGateUpdatedData
     horizon: ClassVar[Horizon] = Horizon.OPERATIONAL

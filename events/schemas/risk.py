@@ -1,4 +1,4 @@
-"""risk-*: something that may go wrong, weeks to quarters ahead (FOS §10, seed 001 T07).
+"""risk-*: something that may go wrong, weeks to quarters ahead; every hub answers `get_risks` for its own.
 
 A risk's subject is the entity at risk; later events name the id of the `risk-surfaced` event.
 """

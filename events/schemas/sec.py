@@ -1,4 +1,4 @@
-"""sec-*: security findings, the exception register and secrets hygiene (seed 000: Sec Hub, S3*).
+"""sec-*: security findings, the exception register and secrets hygiene: sec-hub audits the mesh (VSM S3*).
 
 A finding's subject is `finding/<finding_id>`; its id is stable for one rule (vulnerability or policy rule)
 on one package (or resource) of one service, so every report of it folds into the same row. Exceptions
