@@ -1,4 +1,4 @@
-"""canon-hub's demo picture (seed 001): the standards in force, the three bootstrap roles, an open question."""
+"""canon-hub's demo picture: the standards in force, the three bootstrap roles, an open question."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""dev-hub's demo picture (seed 001, phase 2): the state-hub becoming dev-hub, and what holds it up."""
+"""dev-hub's demo picture: the state-hub becoming dev-hub (its repos, a deployment that went through and one that
+failed), the blocker that holds the move up and a decision taken on the way."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""fin-hub's demo picture (seed 001, phase 4): a bootstrapping custodian paying for hosting and model tokens."""
+"""fin-hub's demo picture: a bootstrapping custodian paying for hosting and model tokens."""
 
 from __future__ import annotations
 

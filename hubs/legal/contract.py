@@ -89,7 +89,8 @@ async def ingest_tpsc_tool(ctx: HubContext, request: IngestToolRequest) -> dict[
 
 
 class RegisterServiceRequest(WriteRequest, TpscTool):
-    """`register_service` (seed 001 T05): the vendor fields at the top level."""
+    """`ingest_tpsc_tool` under the name the state-hub's tools gave it, with the vendor fields at the top level
+    instead of under `tool`."""
 
 
 async def register_service(ctx: HubContext, request: RegisterServiceRequest) -> dict[str, Any]:

@@ -1,4 +1,5 @@
-"""ops-hub's identity and the event types it accepts (seed 002's vocabulary)."""
+"""ops-hub's identity and the event types it accepts: the operational inventory, its evidence, incidents and
+migrations, plus what every hub shares."""
 
 SLUG = "ops-hub"
 NAME = "Operations hub"

@@ -1,4 +1,5 @@
-"""ops-hub's demo picture (seed 002): CoulombCore today, ThreePhoenix tomorrow, and what gates the move."""
+"""ops-hub's demo picture, the situation it was first built to track: production on CoulombCore today, its move to
+ThreePhoenix tomorrow, and the readiness gates that must be green before the move."""
 
 from __future__ import annotations
 
@@ -93,7 +94,8 @@ def _evidence() -> list[DemoEvent]:
     ]  # fmt: skip
 
 
-# Seed 002, T08: what must be green before production moves from CoulombCore to ThreePhoenix.
+# What must be green before production moves from CoulombCore to ThreePhoenix: each gate, the repo that owns it,
+# the evidence it needs and its status.
 GATES = (
     ("dns-tls-codified", "railiance-platform", "DNS records and TLS certificates declared in the repo", "amber"),
     ("service-catalog", "ops-hub", "catalog entries for live and target production services", "green"),

@@ -1,4 +1,5 @@
-"""What runs where, why, who owns it, how it is reached, and what evidence proves it is healthy (seed 002)."""
+"""What runs where, why, who owns it, how it is reached, and what evidence proves it is healthy: the questions
+an operator asks of each service, answered from the inventory and its evidence."""
 
 from __future__ import annotations
 

@@ -13,7 +13,7 @@ from vsmesh.hubs.core import queries
 from vsmesh.hubs.sec.tables import exceptions, finding_sightings, findings, rotation_policies, rotations, secrets
 
 SEVERITIES = ("critical", "high", "medium", "low", "info")
-EXPIRING_DAYS = 14  # "exceptions expiring within 14 days" (issue 19)
+EXPIRING_DAYS = 14  # the summary's "expiring soon": two weeks for an owner to renew an exception or fix its finding
 
 
 def covers(exception: dict[str, Any], finding: dict[str, Any]) -> bool:

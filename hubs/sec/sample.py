@@ -18,7 +18,7 @@ def _finding(service: str, cve: str, package: str, severity: str, installed: str
     data = {"finding_id": fid, "service": service, "source": "trivy", "rule": cve, "severity": severity,
             "package": package, "installed_version": installed, "title": title, "target": TARGETS[service],
             "report": REPORT, **({"fixed_version": fixed} if fixed else {})}  # fmt: skip
-    if service == "gitea":  # CoulombCore is live production (seed 002): a critical finding there is an ops risk
+    if service == "gitea":  # CoulombCore is live production (ops-hub's demo): a critical finding there is an ops risk
         data["production"] = True
     return DemoEvent(f"sec/finding/{service}/{cve}/{package}", "sec-finding-reported", HUB, f"finding/{fid}", data)
 
