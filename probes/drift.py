@@ -1,5 +1,5 @@
-"""Drift: what a probe observes against what the ops inventory declares (seed 002: "what runs differs from
-what the owning repo declares").
+"""Drift: what a probe observes against what the ops inventory declares, i.e. what runs differs from what the
+owning repo declares (a version installed by hand, a config edited in place).
 
 A probe's `drift:` checks name an inventory attribute (e.g. `version` of `service/gitea`) and the observed
 value it must equal (e.g. `[BODY].version`). After a run, the entity's declared attributes are compared with
