@@ -280,8 +280,8 @@ def error_lines(result: subprocess.CompletedProcess) -> list[str]:
 
 
 def test_the_cli_logs_in_as_the_user_the_environment_names(secured):
-    """Finding 4 and 5 of the provenance issue: the reader named by the env stays a reader, and a refusal
-    for permissions is one line at once (it was retried for ~13 s and read "is NATS up?")."""
+    """The reader named by the env stays a reader (the CLI logs in as that user), and a refusal for
+    permissions is one line at once (it was retried for ~13 s and read "is NATS up?")."""
     server, path = secured
     reader = load_creds(path, READER_USER)
     entity = f"service/env-{uuid.uuid4().hex[:6]}"
@@ -448,7 +448,7 @@ async def answered_request(server, user: str, password: str, subject: str) -> No
 
 
 async def test_the_reader_may_request_reads_but_no_write(secured):
-    """Item 4 of the gateway issue: a forged actor in a raw write request cannot come from the reader."""
+    """A forged actor in a raw write request cannot come from the reader: its user may request reads only."""
     server, path = secured
     reader = load_creds(path, READER_USER)
     for read in ("vsmesh.ops-hub.get_risks", "vsmesh.fin-hub.get_runway", "vsmesh.registry.list_hubs"):

@@ -258,10 +258,10 @@ def test_external_mesh_logs_the_shared_identity_of_each_contract(running_mesh, s
 
 
 def test_a_contract_whose_connection_the_server_closed_answers_again(embedded_mesh):
-    """The start-up finding of the provenance issue: a users reload made the server close a hub's contract
-    connection, nats-py closed that client for good, and the hub never answered again. Here the server
-    is made to close ops-hub's connection (its password changes, the users reload), then the password comes
-    back: the contract logs in again and answers."""
+    """As once at start-up: a users reload made the server close a hub's contract connection, nats-py closed
+    that client for good, and the hub never answered again. Here the server is made to close ops-hub's
+    connection (its password changes, the users reload), then the password comes back: the contract logs in
+    again and answers."""
     from vsmesh.runtime.nats_server import reload_nats
 
     settings = mesh_settings(embedded_mesh)

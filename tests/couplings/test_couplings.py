@@ -261,8 +261,8 @@ def _all_couplings_at_head(cli) -> bool:
 def test_a_projector_rebuild_emits_nothing(settings, cli):
     # Whatever the couplings have emitted so far, a rebuild of every hub adds nothing to the log. The session's
     # mesh publishes on its own meanwhile (canon's scheduled checks, the chain's signed checkpoints), and the
-    # couplings react to that: a daily runway check published during the rebuild escalated a low runway (seed
-    # 4082078405). What counts is what couplings published about events stored before the rebuild.
+    # couplings react to that: a daily runway check published during the rebuild escalated a low runway (test
+    # order seed 4082078405). What counts is what couplings published about events stored before the rebuild.
     async def read(since: dict[str, int] | None = None):
         nc = await connect(settings, name="test-couplings")
         try:
@@ -294,8 +294,9 @@ def test_a_projector_rebuild_emits_nothing(settings, cli):
 
 
 def test_a_malformed_cause_is_passed_over_and_the_next_deployment_still_couples(settings):
-    """Issue "one engine": `{not json` before a valid deployment stopped the coupling for good (it retried
-    the same batch forever). The hub's projector quarantines it; the coupling passes over it and goes on."""
+    """Before couplings read through the projectors' event source, `{not json` before a valid deployment stopped
+    the coupling for good (it retried the same batch forever). The hub's projector quarantines it; the
+    coupling passes over it and goes on."""
     service = f"svc-{uuid.uuid4().hex[:8]}"
 
     async def raw() -> None:

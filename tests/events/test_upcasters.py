@@ -106,7 +106,7 @@ def test_a_step_cannot_be_registered_twice():
     ("written", "kind", "detail"),
     [
         ("service", "service", None),
-        ("ops-service", "service", None),  # Inter-Hub widget type names (seed 002)
+        ("ops-service", "service", None),  # a dashboard widget type name, as v1 publishers wrote them
         ("Service", "service", None),
         ("OPS_BACKUP_SET", "backup-set", None),
         ("k8s", "cluster", None),

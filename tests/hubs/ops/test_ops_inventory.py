@@ -41,7 +41,7 @@ async def test_inventory_with_relations_shows_in_ops_services(ops, unique, cli):
     )
     await ops.ask("get_services", name=svc)  # read-your-writes: everything above is applied
 
-    # The CLI answers the seed's question for this service: where, why, who, how reached, what proves it.
+    # The CLI answers an operator's question for this service: where, why, who, how reached, what proves it.
     # (in a thread: the CLI runs its own event loop)
     result = await asyncio.to_thread(cli, "ops", "services", "--name", svc, "--json")
     assert result.exit_code == 0, result.output
