@@ -41,7 +41,7 @@ def stats(values: list[float]) -> dict[str, float]:
 
 async def _authenticate(request):  # the stand-in verifier; the identity branch's JWT verifier replaces it
     from vsmesh.errors import Unauthorized
-    from vsmesh.gateway.principal import Principal
+    from vsmesh.gateway.identity.principal import Principal
 
     if request.headers.get("authorization") != f"Bearer {TOKEN}":
         raise Unauthorized("a bearer token is required")
@@ -53,7 +53,7 @@ async def serve(data_dir: Path, port: int) -> None:
     from starlette.applications import Starlette
 
     from vsmesh.bus.connection import connect
-    from vsmesh.gateway.mcp_server import mcp_app
+    from vsmesh.gateway.mcp.mcp_server import mcp_app
     from vsmesh.logs import configure_logging
 
     settings = settings_of(data_dir)

@@ -180,7 +180,7 @@ def gateway_permissions() -> dict[str, Any]:
     """The gateway: every contract request (it names the verified caller as actor, mandates decide what
     that caller may call), `$SRV` discovery of the hubs' services, and the JetStream read side to follow
     canon's mandates and the registry live; of events only its refusals (`canon-call-refused` on canon-hub,
-    gateway/mcp_server.py), and it answers no contract."""
+    gateway/mcp/mcp_server.py), and it answers no contract."""
     return {
         "publish": {"allow": [*_read_api(), "vsmesh.>", "$SRV.>", "_INBOX.>", "*.canon-hub.canon-call-refused.>"]},
         "subscribe": {"allow": ["_INBOX.>", *(f"{h}.>" for h in HORIZONS)]},

@@ -14,7 +14,7 @@ import typer
 
 from vsmesh.cli.context import fail, guarded, settings_from
 from vsmesh.cli.options import DataDir, Json
-from vsmesh.gateway.clients import AgentCredentials, credentials_path
+from vsmesh.gateway.identity.clients import AgentCredentials, credentials_path
 from vsmesh.settings import Settings
 
 agent_app = typer.Typer(help="Agents and services that call the mesh through the gateway.", no_args_is_help=True)
@@ -42,7 +42,7 @@ def add(
 ) -> None:
     """Register an agent client at the local issuer and write its credentials file (mode 0600)."""
     from vsmesh.bus.creds import write_private
-    from vsmesh.gateway.clients import Clients
+    from vsmesh.gateway.identity.clients import Clients
 
     if kind not in ("agent", "service"):
         raise fail(f"--kind {kind!r}: use agent or service")
@@ -72,7 +72,7 @@ def add(
 def list_agents(as_json: bool = Json, data_dir: Path | None = DataDir) -> None:
     """Registered agents and services (never their secrets)."""
     from vsmesh.cli.output import console, echo_json, table
-    from vsmesh.gateway.clients import Clients
+    from vsmesh.gateway.identity.clients import Clients
 
     settings = mesh_settings(data_dir)
     clients = sorted(Clients(settings.data_dir).load().clients.values(), key=lambda c: c.client_id)
@@ -90,7 +90,7 @@ def list_agents(as_json: bool = Json, data_dir: Path | None = DataDir) -> None:
 @guarded
 def remove(name: str = typer.Argument(...), data_dir: Path | None = DataDir) -> None:
     """No new token for this agent from now on; tokens it holds expire within VSMESH_TOKEN_TTL_S."""
-    from vsmesh.gateway.clients import Clients
+    from vsmesh.gateway.identity.clients import Clients
 
     settings = mesh_settings(data_dir)
     Clients(settings.data_dir).remove_client(name)
@@ -109,7 +109,7 @@ def add_user(
     data_dir: Path | None = DataDir,
 ) -> None:
     """Let a person sign in at the gateway's login page (the password is stored only as a scrypt hash)."""
-    from vsmesh.gateway.clients import Clients
+    from vsmesh.gateway.identity.clients import Clients
 
     settings = mesh_settings(data_dir)
     Clients(settings.data_dir).set_person(name, password)
@@ -124,7 +124,7 @@ def token(
     data_dir: Path | None = DataDir,
 ) -> None:
     """Print a fresh access token for the agent (client credentials against the running gateway)."""
-    from vsmesh.gateway.agent_token import fetch_token, read_credentials, token_url
+    from vsmesh.gateway.identity.agent_token import fetch_token, read_credentials, token_url
 
     settings = mesh_settings(data_dir) if creds is None else settings_from(data_dir)
     stored = read_credentials(creds or credentials_path(settings.data_dir.resolve(), name), name)
@@ -140,7 +140,7 @@ def rotate_key(
     data_dir: Path | None = DataDir,
 ) -> None:
     """Sign tokens with a new key; older keys stay in the JWKS until the tokens they signed have expired."""
-    from vsmesh.gateway.keys import drop_retired, rotate
+    from vsmesh.gateway.identity.keys import drop_retired, rotate
 
     settings = mesh_settings(data_dir)
     kid, kept = rotate(settings.data_dir, settings.token_ttl_s)

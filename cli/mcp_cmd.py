@@ -55,8 +55,8 @@ def mcp(
 
 
 def _serve(settings: Settings, token: str | None, creds: Path | None) -> None:
-    from vsmesh.gateway.agent_token import RenewingBearer, fetch_token, read_credentials, token_url
-    from vsmesh.gateway.stdio_bridge import Bearer, bridge
+    from vsmesh.gateway.identity.agent_token import RenewingBearer, fetch_token, read_credentials, token_url
+    from vsmesh.gateway.mcp.stdio_bridge import Bearer, bridge
 
     if creds is not None:
         stored = read_credentials(creds, creds.stem)
@@ -75,8 +75,8 @@ def _serve(settings: Settings, token: str | None, creds: Path | None) -> None:
 def client_config(agent: str, settings: Settings, creds: Path | None) -> dict:
     """The `mcpServers` entries an MCP client reads, each working as printed: the stdio bridge, which gets and
     renews the agent's tokens from its credentials file, and the direct HTTP form with a fresh token."""
-    from vsmesh.gateway.agent_token import fetch_token, read_credentials, token_url
-    from vsmesh.gateway.clients import credentials_path
+    from vsmesh.gateway.identity.agent_token import fetch_token, read_credentials, token_url
+    from vsmesh.gateway.identity.clients import credentials_path
     from vsmesh.runtime.mesh_state import running_state
 
     if not agent.strip():

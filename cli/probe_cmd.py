@@ -103,8 +103,8 @@ def _seen(outcome: dict[str, Any], human: bool) -> str:
 async def _identity(settings: Settings, creds: Path | None):
     """The runner's verified identity from the gateway the settings name (the mesh's, found in its data dir);
     the mesh of this very data dir registers the service client when it is missing, as `vsmesh up` does."""
-    from vsmesh.gateway.app import GatewayConfig
-    from vsmesh.gateway.service_identity import service_identity
+    from vsmesh.gateway.identity.config import GatewayConfig
+    from vsmesh.gateway.identity.service_identity import service_identity
     from vsmesh.probes.runner import Identity
     from vsmesh.runtime.mesh_state import load_state, not_running
 

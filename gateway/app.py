@@ -9,8 +9,6 @@ from __future__ import annotations
 import contextlib
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import AbstractAsyncContextManager
-from dataclasses import dataclass
-from pathlib import Path
 
 import msgspec
 from starlette.applications import Starlette
@@ -19,48 +17,11 @@ from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from vsmesh.errors import Unauthorized
-from vsmesh.gateway.clients import Clients
-from vsmesh.gateway.issuer import Issuer, IssuerConfig
-from vsmesh.gateway.verify import TokenVerifier, authenticate
-from vsmesh.settings import Settings
-
-
-@dataclass(frozen=True)
-class GatewayConfig:
-    url: str  # where this gateway answers, e.g. http://127.0.0.1:8471
-    issuer: str  # the OIDC issuer whose tokens it accepts
-    audience: str  # the `aud` its tokens must carry: this gateway's resource URL
-    data_dir: Path
-    token_ttl_s: int
-    local_issuer: bool  # serve the issuer here (no VSMESH_OIDC_ISSUER)
-
-    @classmethod
-    def of(cls, settings: Settings, url: str) -> GatewayConfig:
-        url = url.rstrip("/")
-        return cls(
-            url=url,
-            issuer=(settings.oidc_issuer or url).rstrip("/"),
-            audience=settings.oidc_audience or url,
-            data_dir=settings.data_dir.resolve(),
-            token_ttl_s=settings.token_ttl_s,
-            local_issuer=settings.oidc_issuer is None,
-        )
-
-    def issuer_config(self) -> IssuerConfig:
-        return IssuerConfig(
-            issuer=self.issuer, audience=self.audience, data_dir=self.data_dir, token_ttl_s=self.token_ttl_s
-        )
-
+from vsmesh.gateway.identity.config import GatewayConfig, make_verifier
+from vsmesh.gateway.identity.issuer import Issuer
+from vsmesh.gateway.identity.verify import TokenVerifier, authenticate
 
 Lifespan = Callable[[Starlette], AbstractAsyncContextManager[None]]
-
-
-def make_verifier(config: GatewayConfig) -> TokenVerifier:
-    """The verifier of this gateway's tokens; a token without `actor_kind` is an agent's if `vsmesh agent add`
-    registered its client."""
-    return TokenVerifier(
-        config.issuer, config.audience, gateway_url=config.url, is_agent_client=Clients(config.data_dir).is_agent
-    )
 
 
 def create_app(
@@ -114,7 +75,7 @@ def create_app(
         finally:
             await verifier.aclose()
 
-    # /healthz last: `vsmesh up` mounts its own (gateway/metrics.py); this one serves an app without it.
+    # /healthz last: `vsmesh up` mounts its own (gateway/pages/metrics.py); this one serves an app without it.
     app = Starlette(
         routes=[*built, *routes, Route("/healthz", healthz)],
         exception_handlers={Unauthorized: _unauthorized},

@@ -39,7 +39,7 @@ from vsmesh.settings import Settings
 
 log = structlog.get_logger(__name__)
 
-# Process-wide, as Prometheus metrics are: /metrics (gateway/metrics.py) exposes it.
+# Process-wide, as Prometheus metrics are: /metrics (gateway/pages/metrics.py) exposes it.
 CALL_SECONDS = Histogram(
     "vsmesh_contract_call_seconds", "contract calls answered, by hub, operation and outcome",
     ["hub", "operation", "outcome"], buckets=(0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 10),

@@ -8,7 +8,7 @@ staleness window that turns evidence amber), then its consequences (consequences
 `drift:` checks, the comparison with what the inventory declares (drift.py).
 
 The runner publishes as a verified identity, never as a name it gives itself: `Identity` is what a token of
-the gateway's issuer says (gateway/service_identity.py), obtained by `vsmesh up` or `vsmesh probe run`.
+the gateway's issuer says (gateway/identity/service_identity.py), obtained by `vsmesh up` or `vsmesh probe run`.
 """
 
 from __future__ import annotations

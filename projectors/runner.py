@@ -39,7 +39,7 @@ log = structlog.get_logger(__name__)
 
 ANNOUNCED_SUBJECTS = 64  # a bigger batch is announced without its subjects: a live page re-reads everything
 
-# Process-wide, as Prometheus metrics are: /metrics (gateway/metrics.py) exposes it.
+# Process-wide, as Prometheus metrics are: /metrics (gateway/pages/metrics.py) exposes it.
 BATCH_SECONDS = Histogram(
     "vsmesh_projector_batch_seconds", "time to apply one live batch, PostgreSQL included", ["hub"],
     buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5),

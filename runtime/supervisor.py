@@ -19,14 +19,15 @@ from vsmesh.bus.connection import connect
 from vsmesh.bus.creds import GATEWAY_USER, load_creds
 from vsmesh.bus.streams import ensure_streams
 from vsmesh.errors import AlreadyRunning
-from vsmesh.gateway.app import GatewayConfig, create_app, make_verifier
-from vsmesh.gateway.live import AppliedFeed, announcer
-from vsmesh.gateway.mcp_server import mcp_app
-from vsmesh.gateway.metrics import MeshHealth, metrics_routes
+from vsmesh.gateway.app import create_app
+from vsmesh.gateway.identity.config import GatewayConfig, make_verifier
+from vsmesh.gateway.identity.signin import SignIn
+from vsmesh.gateway.identity.verify import authenticate
+from vsmesh.gateway.mcp.mcp_server import mcp_app
+from vsmesh.gateway.pages.live import AppliedFeed, announcer
+from vsmesh.gateway.pages.metrics import MeshHealth, metrics_routes
+from vsmesh.gateway.pages.web import Pages
 from vsmesh.gateway.server import Served, bind, serve, url_of
-from vsmesh.gateway.signin import SignIn
-from vsmesh.gateway.verify import authenticate
-from vsmesh.gateway.web import Pages
 from vsmesh.hubs import HUBS, declared_types, hub
 from vsmesh.hubs.contract import HubContext, start_contract
 from vsmesh.hubs.coupling import active_couplings
@@ -228,7 +229,7 @@ class Mesh:
             await ensure_schema(engine, projection, projection.schema)
         for slug in settings.hubs:  # each contract answers before its hub's projector runs
             await _start_contract(contracts, settings, slug)
-        announce = announcer(nc)  # live pages refresh when a hub applied a batch (gateway/live.py)
+        announce = announcer(nc)  # live pages refresh when a hub applied a batch (gateway/pages/live.py)
         projectors = _projectors(settings)  # with --partitions N, N per hub that can be split
         stats = [ProjectorStats(p.hub, partition=p.partition.label if p.partition else "", on_applied=announce)
                  for p, _ in projectors]  # fmt: skip
@@ -363,7 +364,7 @@ async def _start_probes(
 ) -> asyncio.Task:
     """The probe runner of VSMESH_PROBES, publishing as VSMESH_PROBES_ACTOR's verified identity: a service
     client of the gateway's issuer (registered here with the local one)."""
-    from vsmesh.gateway.service_identity import service_identity
+    from vsmesh.gateway.identity.service_identity import service_identity
     from vsmesh.probes.runner import Identity, run_probes
 
     principal = await service_identity(gateway, settings.probes_actor, register=True)
@@ -399,7 +400,7 @@ async def _serve_gateway(
         settings, await _gateway_connection(stack, nc, settings, embedded_nats), authenticate(verifier)
     )
     # The pages last: their `/{slug}` route would take any path before it.
-    # People sign in to the pages with the same issuer and verifier (gateway/signin.py).
+    # People sign in to the pages with the same issuer and verifier (gateway/identity/signin.py).
     sign_in = SignIn(config.issuer, verifier, local_issuer=config.local_issuer)
     routes = [*metrics_routes(health), *mcp_routes, *Pages(nc, feed, engine, sign_in).routes()]
     served = await serve(create_app(config, routes, lifespan=mcp_lifespan, verifier=verifier), sock)

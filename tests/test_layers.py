@@ -146,10 +146,16 @@ def cycles(graph: dict[str, set[str]]) -> list[list[str]]:
     return found
 
 
+SHOWN_IN_PARTS = ("projectors", "gateway")  # folders whose sub-packages are their parts
+
+
 def sub_package(module: str) -> str:
-    """A projectors module's part: its sub-package (`vsmesh.projectors.engine`), or itself at the top."""
+    """A projectors or gateway module's part: its sub-package (`vsmesh.projectors.engine`,
+    `vsmesh.gateway.identity`), or itself at the top (`vsmesh.gateway.app`)."""
     parts = module.split(".")
-    return ".".join(parts[:3]) if parts[:2] == ["vsmesh", "projectors"] and len(parts) > 3 else module
+    if len(parts) > 3 and parts[0] == "vsmesh" and parts[1] in SHOWN_IN_PARTS:
+        return ".".join(parts[:3])
+    return module
 
 
 def test_no_module_imports_itself_in_a_circle() -> None:
@@ -163,6 +169,15 @@ def test_the_engines_parts_import_each_other_one_way() -> None:
     graph = {k: v for k, v in import_graph(sub_package).items() if k.startswith("vsmesh.projectors")}
     circles = cycles(graph)
     assert not circles, "projectors' parts importing each other in a circle:\n" + "\n".join(map(str, circles))
+
+
+def test_the_gateways_parts_import_each_other_one_way() -> None:
+    """gateway/ shows its parts as sub-packages (identity, mcp, pages) beside what composes them (app, server):
+    no two of them import each other, however indirectly."""
+    graph = {k: v for k, v in import_graph(sub_package).items() if k.startswith("vsmesh.gateway")}
+    assert {"vsmesh.gateway.identity", "vsmesh.gateway.mcp", "vsmesh.gateway.pages"} <= graph.keys()
+    circles = cycles(graph)
+    assert not circles, "gateway's parts importing each other in a circle:\n" + "\n".join(map(str, circles))
 
 
 def test_the_cycle_check_finds_a_circle() -> None:

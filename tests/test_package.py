@@ -26,7 +26,7 @@ from mcp import Client
 from mcp.client.streamable_http import streamable_http_client
 
 from tests.conftest import server_dir, wait_until
-from vsmesh.gateway.pages import PAGES
+from vsmesh.gateway.pages.pages import PAGES
 from vsmesh.runtime.mesh_state import load_state
 
 CHECKOUT = Path(__file__).resolve().parents[1]
@@ -156,7 +156,7 @@ def fetch_everything(url: str) -> None:
 
         get("/", *(p.title for p in PAGES.values()))
         pages = {p.slug: get(f"/{p.slug}", p.title, *p.hubs).text for p in PAGES.values()}
-        for static in sorted((CHECKOUT / "gateway" / "static").iterdir()):
+        for static in sorted((CHECKOUT / "gateway" / "pages" / "static").iterdir()):
             assert get(f"/static/{static.name}").content == static.read_bytes(), static.name
         # An event of the demo, as a page links to it, with its causation chain.
         event = re.search(r'href="(/event/[^"]+)"', "".join(pages.values()))

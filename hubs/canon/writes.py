@@ -5,7 +5,7 @@ publishes (events/governance.py; `vsmesh publish canon-mandate-granted --hub can
 a hub's contract, an agent through the gateway included, can give itself power. Revoking only takes
 power away: any caller whose mandates cover `canon-hub:revoke_mandate` may do it.
 
-A mandate's `scope` is what the gateway enforces (gateway/mandates.py): entries `HUB[:OPERATIONS]`,
+A mandate's `scope` is what the gateway enforces (gateway/mcp/mandates.py): entries `HUB[:OPERATIONS]`,
 separated by commas or spaces, where HUB is a hub slug or a glob (`*`, `ops-*`) and OPERATIONS is `read`,
 `write`, `*` or an operation name or glob (`get_*`); a bare HUB allows every operation of that hub.
 """

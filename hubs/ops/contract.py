@@ -139,7 +139,7 @@ class SummaryRequest(ClockedRequest):
 
 class ServicesRequest(ClockedRequest):
     name: str | None = Field(None, description="only this service")
-    # A live page re-reads the services a batch named, in one call (gateway/pages.py operational_update).
+    # A live page re-reads the services a batch named, in one call (gateway/pages/pages.py operational_update).
     entities: list[str] | None = Field(None, max_length=100, description="only these, e.g. [service/gitea]")
     environment: str | None = Field(None, description="only services in this environment")
     include_retired: bool = False

@@ -51,7 +51,7 @@ class ManifestHubs:
         self.tasks: list[asyncio.Task] = []
         self._refreshing = asyncio.Lock()  # `_keep` and `vsmesh up` (after the demo) both refresh
         self.running: set[str] = set()
-        self.projectors: list[tuple[ProjectorStats, Projection]] = []  # what /metrics exports (gateway/metrics.py)
+        self.projectors: list[tuple[ProjectorStats, Projection]] = []  # what /metrics shows (gateway/pages/metrics.py)
 
     async def start(self) -> asyncio.Task:
         """Start the registry and the known manifest hubs; returns the task that keeps them (cancel to stop)."""

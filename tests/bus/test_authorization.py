@@ -476,7 +476,7 @@ async def test_the_gateway_user_requests_contracts_but_publishes_no_event(secure
         with pytest.raises(nats.errors.TimeoutError):
             await nc.jetstream().publish(subject, health("ops-hub", "gw"), timeout=0.5)
         assert await violated(errors, subject)
-        # Of events only its refusals, on canon-hub (gateway/mcp_server.py)
+        # Of events only its refusals, on canon-hub (gateway/mcp/mcp_server.py)
         refusal = f"constitutional.canon-hub.canon-call-refused.actor:gw-{uuid.uuid4().hex[:6]}"
         assert (await nc.jetstream().publish(refusal, b"{}", timeout=2)).stream == "CONSTITUTIONAL"
         await nc.subscribe("vsmesh.ops-hub.get_risks")  # it may not answer a contract in a hub's place

@@ -26,7 +26,7 @@ from tests.conftest import server_dir
 from tests.gateway.front_door import FrontDoor
 from tests.gateway.issuer_gateway import IssuerGateway, start_gateway
 from tests.probes.conftest import ca, ca_file, http_port, https_expiring, probes_service  # noqa: F401 - for pages
-from vsmesh.gateway.clients import Clients
+from vsmesh.gateway.identity.clients import Clients
 from vsmesh.runtime.mesh_state import load_state
 
 

@@ -25,9 +25,9 @@ import mcp_types as types
 from click.testing import Result
 from mcp import Client
 
-from vsmesh.gateway.agent_token import read_credentials
-from vsmesh.gateway.clients import credentials_path
-from vsmesh.gateway.mcp_server import MCP_PATH
+from vsmesh.gateway.identity.agent_token import read_credentials
+from vsmesh.gateway.identity.clients import credentials_path
+from vsmesh.gateway.mcp.mcp_server import MCP_PATH
 
 PERSONS_CLIENT = "vsmesh-cli"  # a public client of the issuer, as a person's command-line tool would be
 LOOPBACK_REDIRECT = "http://127.0.0.1:9/callback"  # never followed: the test reads the code from the redirect

@@ -11,8 +11,9 @@ from pathlib import Path
 
 import httpx
 
-from vsmesh.gateway.app import GatewayConfig, create_app
-from vsmesh.gateway.issuer import Issuer
+from vsmesh.gateway.app import create_app
+from vsmesh.gateway.identity.config import GatewayConfig
+from vsmesh.gateway.identity.issuer import Issuer
 from vsmesh.gateway.server import bind, serve, url_of
 from vsmesh.settings import Settings
 

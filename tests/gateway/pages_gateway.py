@@ -12,11 +12,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from vsmesh.bus.connection import connect
-from vsmesh.gateway.app import GatewayConfig, create_app, make_verifier
-from vsmesh.gateway.live import AppliedFeed
+from vsmesh.gateway.app import create_app
+from vsmesh.gateway.identity.config import GatewayConfig, make_verifier
+from vsmesh.gateway.identity.signin import SignIn
+from vsmesh.gateway.pages.live import AppliedFeed
+from vsmesh.gateway.pages.web import Pages
 from vsmesh.gateway.server import bind, serve, url_of
-from vsmesh.gateway.signin import SignIn
-from vsmesh.gateway.web import Pages
 from vsmesh.settings import Settings
 
 

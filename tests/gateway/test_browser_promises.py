@@ -13,8 +13,8 @@ from playwright.sync_api import Page, expect
 from prometheus_client.parser import text_string_to_metric_families
 
 from tests.gateway.conftest import cell, health, publish
-from vsmesh.gateway.pages import PAGES
-from vsmesh.gateway.signin import FLOW_COOKIE, SESSION_COOKIE
+from vsmesh.gateway.identity.signin import FLOW_COOKIE, SESSION_COOKIE
+from vsmesh.gateway.pages.pages import PAGES
 
 
 def reloaded_until(page: Page, url: str, shown: Callable[[], bool], timeout: float = 30.0) -> None:

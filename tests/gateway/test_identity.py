@@ -18,9 +18,9 @@ from joserfc.jwk import ECKey
 from tests.conftest import server_dir
 from tests.gateway.issuer_gateway import IssuerGateway, start_gateway
 from vsmesh.errors import Unauthorized
-from vsmesh.gateway.clients import Clients
-from vsmesh.gateway.keys import drop_retired, rotate
-from vsmesh.gateway.verify import TokenVerifier
+from vsmesh.gateway.identity.clients import Clients
+from vsmesh.gateway.identity.keys import drop_retired, rotate
+from vsmesh.gateway.identity.verify import TokenVerifier
 
 METADATA = '/.well-known/oauth-protected-resource"'
 

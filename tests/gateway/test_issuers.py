@@ -17,7 +17,7 @@ from joserfc import jws
 from tests.conftest import server_dir
 from tests.gateway.front_door import FrontDoor
 from tests.gateway.issuer_gateway import IssuerGateway, start_gateway
-from vsmesh.gateway.issuer import Issuer, IssuerConfig
+from vsmesh.gateway.identity.issuer import Issuer, IssuerConfig
 from vsmesh.runtime.mesh_state import load_state
 
 

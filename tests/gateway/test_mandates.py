@@ -7,8 +7,8 @@ import datetime as dt
 import pytest
 
 from vsmesh.bus.publisher import Publisher
-from vsmesh.gateway.mandates import MandateBook
-from vsmesh.gateway.principal import Principal
+from vsmesh.gateway.identity.principal import Principal
+from vsmesh.gateway.mcp.mandates import MandateBook
 from vsmesh.settings import Settings
 
 BOT = Principal(subject="bot", kind="agent")

@@ -25,8 +25,8 @@ from tests.log_reads import heads, stored_since
 from vsmesh.bus.contract_client import ask
 from vsmesh.bus.subjects import event_subject
 from vsmesh.events import decode_event
-from vsmesh.gateway.issuer import Issuer, IssuerConfig
-from vsmesh.gateway.keys import ALGORITHM, SigningKeys
+from vsmesh.gateway.identity.issuer import Issuer, IssuerConfig
+from vsmesh.gateway.identity.keys import ALGORITHM, SigningKeys
 
 ASK = "ask a person to grant a canon-hub mandate with scope"
 

@@ -17,8 +17,8 @@ from mcp.client.streamable_http import streamable_http_client
 from tests.conftest import exported
 from tests.gateway.front_door import once_allowed
 from vsmesh.events import decode_event
-from vsmesh.gateway.agent_token import AccessToken, RenewingBearer
-from vsmesh.gateway.clients import AgentCredentials, Clients
+from vsmesh.gateway.identity.agent_token import AccessToken, RenewingBearer
+from vsmesh.gateway.identity.clients import AgentCredentials, Clients
 from vsmesh.runtime.mesh_state import load_state
 
 

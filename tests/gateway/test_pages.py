@@ -20,8 +20,8 @@ from prometheus_client.parser import text_string_to_metric_families
 from tests.conftest import server_dir, wait_until
 from tests.gateway.conftest import cell, health, publish
 from tests.gateway.pages_gateway import PagesGateway, start_pages_gateway
-from vsmesh.gateway.clients import Clients
-from vsmesh.gateway.pages import PAGES
+from vsmesh.gateway.identity.clients import Clients
+from vsmesh.gateway.pages.pages import PAGES
 
 
 def test_each_horizon_has_its_page_and_they_never_mix(page_cli, pages_url, page, tmp_path):

@@ -14,7 +14,7 @@ from playwright.sync_api import expect
 
 from tests.gateway.conftest import cell, health, publish
 from tests.probes.conftest import Tls
-from vsmesh.gateway.pages import PAGES
+from vsmesh.gateway.pages.pages import PAGES
 
 ISO = re.compile(r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}")  # a machine's time, where a person's words belong
 WORDED = re.compile(r"^(just now|\d+ (min|h|days?) ago|in \d+ (min|h|days?)|on \d+ \w+ \d{4})$")

@@ -1,4 +1,4 @@
-"""Times as people read them on the pages (gateway/when.py): pure."""
+"""Times as people read them on the pages (gateway/pages/when.py): pure."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import datetime as dt
 
 import pytest
 
-from vsmesh.gateway.when import ago, when
+from vsmesh.gateway.pages.when import ago, when
 
 NOW = dt.datetime(2026, 12, 7, 12, 0, tzinfo=dt.UTC)
 

@@ -19,7 +19,7 @@ import trustme
 
 from vsmesh.bus.connection import connect
 from vsmesh.bus.creds import write_private
-from vsmesh.gateway.clients import AgentCredentials, Clients
+from vsmesh.gateway.identity.clients import AgentCredentials, Clients
 from vsmesh.probes.examples.local_servers import Handler, serve_http, serve_tcp
 from vsmesh.runtime.mesh_state import load_state
 

@@ -3,7 +3,7 @@
 The projector's hook (`announce`, wired by runtime/supervisor.py) publishes the hub's positions on core NATS
 `mesh.applied.{hub}` after each committed batch, with the batch's subjects in a header when it held few;
 `AppliedFeed` follows those subjects and tells the live views of the pages showing that hub
-(gateway/views.py), which render once per page kind and push what changed to every open page.
+(gateway/pages/views.py), which render once per page kind and push what changed to every open page.
 """
 
 from __future__ import annotations

@@ -6,7 +6,7 @@
     POST /signout                   -> the cookie dropped
 
 The pages are the issuer's public client `vsmesh-pages`; its redirect URI is this gateway's own
-`/signin/callback` on the origin the browser used (the issuer checks it, gateway/issuer.py). The session
+`/signin/callback` on the origin the browser used (the issuer checks it, gateway/identity/issuer.py). The session
 lasts as long as the token (VSMESH_TOKEN_TTL_S): then the person signs in again.
 
 Who may read without signing in: a browser on this machine (a loopback client address). Behind a reverse
@@ -32,10 +32,10 @@ from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import Route
 
 from vsmesh.errors import Unauthorized
-from vsmesh.gateway.issuer import PAGES_CALLBACK as CALLBACK_PATH
-from vsmesh.gateway.issuer import PAGES_CLIENT
-from vsmesh.gateway.principal import Principal
-from vsmesh.gateway.verify import TokenVerifier
+from vsmesh.gateway.identity.issuer import PAGES_CALLBACK as CALLBACK_PATH
+from vsmesh.gateway.identity.issuer import PAGES_CLIENT
+from vsmesh.gateway.identity.principal import Principal
+from vsmesh.gateway.identity.verify import TokenVerifier
 
 log = structlog.get_logger(__name__)
 

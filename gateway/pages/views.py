@@ -31,8 +31,8 @@ from markupsafe import escape
 from prometheus_client import Histogram
 
 from vsmesh.errors import VsmeshError
-from vsmesh.gateway.live import AppliedFeed, Changed
-from vsmesh.gateway.pages import Asker, KeyedList, Page, Partial
+from vsmesh.gateway.pages.live import AppliedFeed, Changed
+from vsmesh.gateway.pages.pages import Asker, KeyedList, Page, Partial
 
 log = structlog.get_logger(__name__)
 

@@ -1,5 +1,5 @@
 // Keeps "3 min ago" true while a page stays open: every <time datetime> is worded again each 30 s, by the
-// rules of gateway/when.py. Without this script a page reads the same, as of when it was rendered.
+// rules of gateway/pages/when.py. Without this script a page reads the same, as of when it was rendered.
 (function () {
   function ago(at, now) {
     var seconds = (now - at) / 1000, gone = Math.abs(seconds), n, unit;

@@ -18,8 +18,8 @@ from nats.aio.client import Client
 
 from vsmesh.bus.contract_client import ask
 from vsmesh.bus.subjects import entity_from_token
-from vsmesh.gateway.hub_cards import hub_cards
-from vsmesh.gateway.when import when
+from vsmesh.gateway.pages.hub_cards import hub_cards
+from vsmesh.gateway.pages.when import when
 
 Load = Callable[["Asker"], Awaitable[dict[str, Any]]]
 Merge = Callable[[dict[str, Any]], dict[str, Any]]  # a page's data, changed by what a partial read found
@@ -75,7 +75,7 @@ class Page:
     hubs: tuple[str, ...]  # the only hubs it asks (and whose applied batches refresh it)
     template: str
     load: Load
-    update: Update | None = None  # cheaper than `load` after a batch it understands (gateway/views.py)
+    update: Update | None = None  # cheaper than `load` after a batch it understands (gateway/pages/views.py)
     lists: tuple[KeyedList, ...] = ()  # patched item by item after a partial update
 
 
@@ -274,7 +274,7 @@ def words(key: str) -> str:
 
 
 def _flat(value: Any) -> Any:
-    """A nested value as one cell's text, any time in it worded (gateway/when.py)."""
+    """A nested value as one cell's text, any time in it worded (gateway/pages/when.py)."""
     if isinstance(value, list):
         return Markup(", ").join(when(v) for v in value)
     if isinstance(value, dict):

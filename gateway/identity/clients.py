@@ -19,7 +19,7 @@ import msgspec
 
 from vsmesh.bus.creds import write_private
 from vsmesh.errors import ConfigError, NotFound
-from vsmesh.gateway.keys import gateway_dir
+from vsmesh.gateway.identity.keys import gateway_dir
 
 CLIENTS_FILE = "clients.json"
 AGENTS_DIR = "agents"

@@ -1,7 +1,7 @@
 """`vsmesh mcp --stdio`: a local MCP server on stdin/stdout that forwards every request to the HTTP gateway.
 
 The bridge holds no NATS credentials and decides nothing: it presents the agent's bearer token (a given one,
-or one it gets and renews from the agent's credentials file, `gateway/agent_token.py`) to the gateway, which
+or one it gets and renews from the agent's credentials file, `gateway/identity/agent_token.py`) to the gateway, which
 authenticates, checks mandates and records every call exactly as for a client on HTTP — one governed path.
 Tool-list changes the gateway announces are passed on to the local client.
 """

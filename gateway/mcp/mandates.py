@@ -36,7 +36,7 @@ from vsmesh.bus.reader import Start, StreamReader
 from vsmesh.errors import InvalidEvent
 from vsmesh.events.envelope import Event
 from vsmesh.events.governance import REVERT_TYPE
-from vsmesh.gateway.principal import Principal
+from vsmesh.gateway.identity.principal import Principal
 from vsmesh.projectors.engine.reverted import effective
 
 log = structlog.get_logger(__name__)

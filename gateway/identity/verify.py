@@ -30,7 +30,7 @@ from joserfc.jwk import KeySet
 from starlette.requests import Request
 
 from vsmesh.errors import Unauthorized
-from vsmesh.gateway.principal import Authenticate, Principal
+from vsmesh.gateway.identity.principal import Authenticate, Principal
 
 log = structlog.get_logger(__name__)
 

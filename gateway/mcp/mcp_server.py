@@ -6,7 +6,7 @@ request is authenticated first (`authenticate`, the OIDC verifier): a request wi
 gets 401 and reaches neither the MCP session nor NATS. Then a tool call
 
 1. is refused if its arguments set `actor`, `actor_kind` or `correlation_id` (the gateway sets them);
-2. is decided by canon-hub's mandates (gateway/mandates.py); a refusal is a tool error naming the missing
+2. is decided by canon-hub's mandates (gateway/mcp/mandates.py); a refusal is a tool error naming the missing
    mandate, and a `canon-call-refused` event with the caller as actor;
 3. goes to the hub's contract over NATS as the verified principal (actor = token subject, actor_kind =
    its kind); a write also carries the session's correlation id and `metadata.via = "mcp"`.
@@ -45,9 +45,9 @@ from vsmesh.bus.publisher import Publisher
 from vsmesh.bus.reader import Start, StreamReader
 from vsmesh.errors import ContractError, Unauthorized
 from vsmesh.events.governance import REGISTRY_HUB
-from vsmesh.gateway.mandates import CANON_HUB, MandateFollower
-from vsmesh.gateway.principal import Authenticate, Principal
-from vsmesh.gateway.tools import GATEWAY_FIELDS, Tool, catalog
+from vsmesh.gateway.identity.principal import Authenticate, Principal
+from vsmesh.gateway.mcp.mandates import CANON_HUB, MandateFollower
+from vsmesh.gateway.mcp.tools import GATEWAY_FIELDS, Tool, catalog
 from vsmesh.settings import GATEWAY_MCP_PATH, Settings
 
 log = structlog.get_logger(__name__)

@@ -1,7 +1,7 @@
 """The pages' routes: server-rendered HTML per horizon, a server-sent-event stream per page, event pages.
 
 Read-only: writes stay with the CLI, MCP and the contracts. A browser on this machine reads them without
-signing in (a banner says so); any other address must sign in with the gateway's issuer first (signin.py):
+signing in (a banner says so); any other address must sign in with the gateway's issuer first (identity/signin.py):
 without a session it is sent to the sign-in, and its event streams are refused.
 """
 
@@ -21,11 +21,11 @@ from starlette.staticfiles import StaticFiles
 from starlette.templating import Jinja2Templates
 
 from vsmesh.errors import ContractError, NotFound
-from vsmesh.gateway.live import AppliedFeed
-from vsmesh.gateway.pages import PAGES, Asker, KeyedList, Page, sections, words
-from vsmesh.gateway.signin import SignIn, from_loopback
-from vsmesh.gateway.views import LiveViews
-from vsmesh.gateway.when import when
+from vsmesh.gateway.identity.signin import SignIn, from_loopback
+from vsmesh.gateway.pages.live import AppliedFeed
+from vsmesh.gateway.pages.pages import PAGES, Asker, KeyedList, Page, sections, words
+from vsmesh.gateway.pages.views import LiveViews
+from vsmesh.gateway.pages.when import when
 from vsmesh.hubs.trace import trace
 
 log = structlog.get_logger(__name__)
@@ -124,7 +124,7 @@ class Pages:
 
     async def live(self, request: Request) -> Response:
         """`text/event-stream`: a `patch` event with the page's parts that changed, whenever a hub of the page
-        applied something (gateway/views.py: rendered once per page kind, whatever number of browsers)."""
+        applied something (gateway/pages/views.py: rendered once per page kind, whatever number of browsers)."""
         page = PAGES.get(request.path_params["slug"])
         if page is None:
             return Response(status_code=404)

@@ -20,9 +20,9 @@ import structlog
 
 from vsmesh.bus.creds import write_private
 from vsmesh.errors import ConfigError, Unauthorized
-from vsmesh.gateway.app import GatewayConfig, make_verifier
-from vsmesh.gateway.clients import AgentCredentials, Clients, credentials_path
-from vsmesh.gateway.principal import Principal
+from vsmesh.gateway.identity.clients import AgentCredentials, Clients, credentials_path
+from vsmesh.gateway.identity.config import GatewayConfig, make_verifier
+from vsmesh.gateway.identity.principal import Principal
 
 log = structlog.get_logger(__name__)
 

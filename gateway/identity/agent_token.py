@@ -19,7 +19,7 @@ import httpx2
 import msgspec
 
 from vsmesh.errors import ConfigError, MeshNotRunning, Unauthorized
-from vsmesh.gateway.clients import AgentCredentials
+from vsmesh.gateway.identity.clients import AgentCredentials
 
 RENEW_BEFORE_S = 30.0  # a token this close to its end is renewed before a request, not after a refusal
 

@@ -28,13 +28,13 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
 
-from vsmesh.gateway.clients import Clients
-from vsmesh.gateway.keys import ALGORITHM, SigningKeys
+from vsmesh.gateway.identity.clients import Clients
+from vsmesh.gateway.identity.keys import ALGORITHM, SigningKeys
 
 log = structlog.get_logger(__name__)
 
 CODE_TTL_S = 60.0
-PAGES_CLIENT = "vsmesh-pages"  # the pages' sign-in (gateway/signin.py): a public client of this issuer
+PAGES_CLIENT = "vsmesh-pages"  # the pages' sign-in (gateway/identity/signin.py): a public client of this issuer
 PAGES_CALLBACK = "/signin/callback"
 LOOPBACK_HOSTS = ("127.0.0.1", "[::1]", "::1", "localhost")
 

@@ -1,6 +1,6 @@
 // Live pages: the server pushes what changed on this page after a hub applied a batch, rendered once for every
 // open page of this kind: whole parts (an element with an id replaces the element with that id), and for a
-// keyed list (the ops grid) only its changed items and their order (gateway/views.py).
+// keyed list (the ops grid) only its changed items and their order (gateway/pages/views.py).
 // The page is complete without this script; it only saves a reload.
 (function () {
   var url = document.body.dataset.live;
