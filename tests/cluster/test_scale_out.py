@@ -22,14 +22,15 @@ from vsmesh.settings import Settings
 
 
 def lease_log(path: Path) -> list[dict]:
-    """The lease lines (acquired, released, lost) a `vsmesh up` logged, in order."""
+    """The projector lease lines (acquired, released, lost) a `vsmesh up` logged, in order (its timed jobs hold
+    leases of their own, `job.…`)."""
     lines = []
     for raw in path.read_text().splitlines():
         try:
             line = json.loads(raw)
         except ValueError:
             continue
-        if str(line.get("event", "")).startswith("lease"):
+        if str(line.get("event", "")).startswith("lease") and str(line.get("lease", "")).startswith("projector."):
             lines.append(line)
     return lines
 
