@@ -9,8 +9,8 @@ STAMP := $(VENV)/.installed
 
 $(STAMP): pyproject.toml
 	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
-	# uv installs what pip would in a third of the time (measured on this 2-core machine under load: 50 s vs
-	# 147 s), and `make test`'s ten minutes include this step; pip is the fallback where uv cannot be had.
+	# uv installs what pip would in a third of the time (docs/performance.md §Test suite), and `make test`'s ten
+	# minutes include this step; pip is the fallback where uv cannot be had.
 	{ $(BIN)/pip install --quiet uv && $(BIN)/uv pip install --quiet --python $(BIN)/python -e '.[dev]'; } || \
 	  { $(BIN)/pip install --quiet --upgrade pip && $(BIN)/pip install --quiet -e '.[dev]'; }
 	touch $(STAMP)
@@ -19,12 +19,12 @@ run: $(STAMP)
 	$(BIN)/vsmesh up
 
 # Two worker processes, a test file each at a time (each starts its own servers and mesh): the suite waits on
-# servers more than it computes, and went from 843 s to 334 s on this 2-core machine, quiet, with 684 tests.
+# servers more than it computes, so two workers take two fifths of one's time (docs/performance.md §Test suite).
 # Files are handed out in the order tests/conftest.py gives them (slowest first), not reordered by test count.
 TEST_JOBS ?= 2
 
 test: $(STAMP) browser
-	$(BIN)/python -m pytest -q -n $(TEST_JOBS) --dist loadfile --no-loadscope-reorder $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -q -n $(TEST_JOBS) --dist loadfile --no-loadscope-reorder --durations=10 $(PYTEST_ARGS)
 
 # The page tests drive Debian's chromium with Playwright (Playwright's own browser download cannot work
 # where only PyPI and Debian answer). Installed when it can be; otherwise `make test` fails, never skips.
