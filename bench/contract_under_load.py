@@ -2,7 +2,7 @@
 while the mesh (a) starts on a new data dir with the demo, (b) rebuilds ops-hub from N events, (c) snapshots
 ops-hub — beside the same calls on the idle mesh, measured in the same run (the floor).
 
-Target (the "one engine" issue): p99 <= 250 ms in all three phases and no call over 1 s (a call that gets no
+Target: p99 <= 250 ms in all three phases and no call over 1 s (a call that gets no
 answer within 2 s counts as 2 s). Each phase prints one JSON line; the last line is the summary.
 
     python bench/contract_under_load.py [--events 200000]

@@ -1,10 +1,10 @@
 """The MCP gateway's cost: a read and a write tool call over streamable HTTP beside the raw NATS contract
 request for the same operation, in the same run; and calls/s with 8 concurrent MCP sessions.
 
-Target (issue 16): the gateway adds <= 5 ms at p50 over the raw request. Layout: `vsmesh up` on a temp
+Target: the gateway adds <= 5 ms at p50 over the raw request. Layout: `vsmesh up` on a temp
 data dir (embedded servers), the gateway in its own process (uvicorn, one event loop, as `vsmesh up` will
-serve it), this process as the client of both. Until the identity branch lands, the gateway authenticates
-with a stand-in that maps one fixed bearer string to the bench agent (no JWT verification is measured yet).
+serve it), this process as the client of both. The gateway authenticates with a stand-in that maps one fixed
+bearer string to the bench agent, so no JWT verification is measured here (bench/gateway_auth.py measures it).
 Read: ops-hub get_incidents; write: ops-hub record_runbook_step (one publish, no read-model check).
 
     python bench/gateway.py [--calls 400] [--seconds 10]
@@ -39,7 +39,7 @@ def stats(values: list[float]) -> dict[str, float]:
 # --- the gateway process
 
 
-async def _authenticate(request):  # the stand-in verifier; the identity branch's JWT verifier replaces it
+async def _authenticate(request):  # the stand-in verifier: no JWT verified (bench/gateway_auth.py measures that)
     from vsmesh.errors import Unauthorized
     from vsmesh.gateway.identity.principal import Principal
 

@@ -5,7 +5,7 @@ and publishes N health checks at R/s, each for a new service. The page records w
 appears (a MutationObserver, browser clock); the benchmark records when ops-hub announced the batch that
 applied it (`mesh.applied.ops-hub`, the feed the page itself follows). The floor is publish → applied.
 
-Target (issue "now view"): the page adds <= 100 ms at p99 over publish → applied.
+Target: the page adds <= 100 ms at p99 over publish → applied.
 
     python bench/now_view.py [--events 200] [--rate 20] [--pages 1]
 """

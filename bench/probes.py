@@ -47,7 +47,7 @@ ANSWER = b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 
 
 async def serve(port: int) -> None:
     """The probed server: asyncio, keep-alive, one canned answer. A thread-per-request http.server on a
-    loaded 2-core machine answered in >1 s (run 2), which measured the target, not the runner."""
+    loaded 2-core machine answered in >1 s in one run, which measured the target, not the runner."""
 
     async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:

@@ -21,7 +21,7 @@ WINDOW = 4096
 
 
 def payload_data(i: int) -> dict:
-    # ~300 B events, as in DESIGN.md's measured floors.
+    # ~300 B events, the size the other benches publish too.
     return {"status": ("green", "amber", "red")[i % 3], "observations": {"latency_ms": i % 500, "probe": "http"}}
 
 

@@ -3,8 +3,8 @@
 A scoped revert reads one entity's messages from each of a hub's streams (projectors/reverts/scoped.py). An
 ordered consumer costs a create, an info and a delete per read; a batched direct get
 (`$JS.API.DIRECT.GET.<stream>` with `next_by_subj` and `batch`, server 2.11+, ADR-31) is one request whose
-answers end with a `204 EOB` status. Measured on a 100k-event stream (load 5, /tmp-style ad-hoc run, the
-figures in bench/revert.py's docstring): eight such reads side by side took 1.3-1.6 ms against 7.4-8.1 ms.
+answers end with a `204 EOB` status, several times faster for the few messages a revert reads
+(docs/performance.md §Reading).
 
 Direct gets may be answered by any replica, and a follower can lag the leader (no read-after-write
 coherence, ADR-31): a replicated stream is read by an ordered consumer instead, which the leader serves.

@@ -1,8 +1,9 @@
-"""Every reach into nats-py's private internals, in one place (issue 15).
+"""Every reach into nats-py's private internals, in one place.
 
 Reaching into a library's internals is a last resort: each one here is kept only because it measurably
 pays, and tests/bus/test_nats_internals.py fails, naming this module, when nats-py changes what it relies
-on. pyproject.toml pins nats-py to the range those tests passed on (2.16.x).
+on. pyproject.toml pins nats-py to the range those tests passed on (2.16.x). What each one was measured to
+save, and what was removed after measuring, is in docs/performance.md §Reading.
 
 Kept: direct delivery (`deliver_directly`, class `_Direct`). It replaces a JetStream push subscription's
 `Subscription._pending_queue` with an object that hands each message to the reader as nats-py's reading
@@ -10,36 +11,24 @@ loop builds it, and cancels `_wait_for_msgs_task`. nats-py otherwise puts every 
 that a task of its own drains into the callback: a put, a get, a task switch and a coroutine per message.
 It relies on `_pending_queue`, `_pending_size` and `_wait_for_msgs_task` of the Subscription, on
 `Client._process_msg` calling `_pending_queue.put_nowait`, and on `JetStreamContext._JSI` reading the
-queue's `qsize()` for flow control. Measured (2 cores shared with other engineers' test runs, load 5-9;
-every run is in the issue-15 report):
-  - the read path it changes, bench/_read_path.py --paired --events 50000 --rounds 15 (StreamReader
-    CPU per event, switched off minus on in the same round), two runs: +2.25 µs (14 of 15 rounds) and
-    +0.92 µs (11 of 15) on ~15-17 µs: the reader spends 6-13% less CPU per event with it;
-  - bench/rebuild.py --events 200000, rebuild CPU µs/event: with it 27.9, 32.0, 26.2, 28.9, 26.5
-    (median 27.9); without 27.1, 25.9, 27.4, 23.0, 27.6 (median 27.1): the rebuild, ~27 µs per event
-    with a ±20% spread here, does not show it (in the first three pairs the header override was in use
-    on both sides); re-measure on a quiet machine (bench/_compare_internals.py);
-  - bench/latency.py p99 (ms): with it 100, 7849, 291, 88; without 321, 1015, 3319, 1814 (3 of 4 pairs
-    lower with it; every figure dominated by the machine's load).
+queue's `qsize()` for flow control. The reader spends less CPU per event with it; a rebuild's run-to-run
+spread on a shared machine hides the difference (re-measure on a quiet one: bench/_compare_internals.py).
 Kept for the read path and the live path; if a quiet rebuild run shows no gain either, remove it: the
 reader's own callback (bus/reader.py) already does the same through nats-py's queue.
 
 Removed after measuring:
   - The header parser override (`MeshClient._parse_header_lines`). nats-py 2.16 parses header lines
-    bytewise itself (older versions went through the email parser, "a fifth of the client's time per
-    message" then); ours saved 0.3 µs per call (1.44 -> 1.13 µs, timeit on an event's header block) and
-    +0.88 / +0.43 µs per event in the paired read-path runs above (10 of 15 rounds each, 2-5% of the read),
-    1-3% of a rebuild's CPU per event: not measurable in bench/rebuild.py (with it 27.9, 32.0, 26.2;
-    without 30.8, 22.7, 25.6 µs/event), so nats-py's own parser is used.
+    bytewise itself (older versions went through the email parser); what ours saved on top of that was a
+    few per cent of the read and did not show in a rebuild, so nats-py's own parser is used.
   - `JetStreamContext._nc` (the publisher's way to its client): `MeshClient.jetstream()` returns a
     `MeshJetStream` (bus/connection.py) built with nats-py's public constructor that keeps its client as
     an attribute of ours; a plain nats-py context still publishes, one event at a time. No speed was at
     stake for vsmesh's own clients, only a private attribute.
 
-Kept: the fast parser (`fast_parse`, class `_FastParser`, issue 20). nats-py's protocol parser runs, per
-message, a regex on the front of its buffer and a `del` of it, a coroutine for `Client._process_msg` and
-another for `_process_headers`, then the ordered consumer's checks: about a third of a rebuild's CPU
-(py-spy, bench/rebuild.py). Ours replaces `Client._ps` with a subclass of nats-py's Parser that walks a
+Kept: the fast parser (`fast_parse`, class `_FastParser`). nats-py's protocol parser runs, per message, a
+regex on the front of its buffer and a `del` of it, a coroutine for `Client._process_msg` and another for
+`_process_headers`, then the ordered consumer's checks: about a third of a rebuild's CPU
+(docs/performance.md §Reading). Ours replaces `Client._ps` with a subclass of nats-py's Parser that walks a
 buffer of HMSG lines by index and, for a message of an ordered push subscription delivered directly (the
 readers', above) that is plain data in sequence, does what `_process_msg` does for it inline: the same
 counters, the ordered consumer's sequence tracking, nats-py's own header-line parser, a Msg (`Delivered`,
@@ -227,8 +216,8 @@ _MSG_ID = b"Nats-Msg-Id: "
 
 def _header_lines(nc: Client, buf: bytearray, start: int, end: int) -> dict[str, str] | None:
     """nats-py's reading of the plain header block `buf[start:end]`: its own parser, but for the one header
-    every stored event carries (its id) read in place, as that parser reads it (in less than half its time:
-    timeit, 9.8 vs 4.3 µs a call on the loaded machine; in place, no copy of the block first)."""
+    every stored event carries (its id) read in place, as that parser reads it (in less than half its time,
+    docs/performance.md §Reading; in place, no copy of the block first)."""
     if buf.startswith(_MSG_ID, start) and buf.find(b"\r\n", start, end) == end - 4:
         value = buf[start + 13 : end - 4]
         if value.isascii():
@@ -248,8 +237,8 @@ MSG_FIELDS = frozenset({"_client", "subject", "reply", "data", "headers", "_meta
 
 
 def _delivered(nc: Client, sid: int, subject: str, reply: str, data: bytes, headers: Any, seq: int) -> Delivered:
-    """A Delivered as Msg's own __init__ would make it, in a third of its time (timeit: 0.21 against 0.69
-    µs; the Msg was the largest single cost of the parser in a rebuild, py-spy of bench/rebuild.py)."""
+    """A Delivered as Msg's own __init__ would make it, in a third of its time: the Msg was the largest single
+    cost of the parser in a rebuild (docs/performance.md §Reading)."""
     msg = _new(Delivered)
     msg._client = nc
     msg.subject = subject
@@ -281,8 +270,8 @@ class _FastParser(Parser):
         while pos < len(buf):
             if buf.startswith(b"HMSG ", pos):
                 # The usual line, `HMSG subject sid reply hlen size`, split rather than matched: the regex
-                # was a fifth of the parser's time in a rebuild (py-spy, bench/rebuild.py; timeit: 1.9 µs
-                # against 3.0 µs a line at load 2). Any other form goes through the regex below.
+                # was a fifth of the parser's time in a rebuild, and a split costs about two thirds of it
+                # (docs/performance.md §Reading). Any other form goes through the regex below.
                 line_end = buf.find(b"\r\n", pos)
                 if line_end < 0:
                     break  # not all here yet

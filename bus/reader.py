@@ -111,8 +111,8 @@ class StreamReader:
     server fill memory with the whole stream.)
 
     With `filter_locally`, the consumer reads the whole stream and the filter is applied here. The server
-    spends far more per message on a narrow wildcard filter than on none (about 8x measured, with a few
-    thousand subjects), so a reader whose subjects are most of the stream is faster this way.
+    spends far more per message on a narrow wildcard filter than on none (with a few thousand subjects;
+    docs/performance.md §Reading), so a reader whose subjects are most of the stream is faster this way.
     """
 
     def __init__(

@@ -14,9 +14,9 @@ NO_ENTITY = "_"
 _UNSAFE = re.compile(r"[.*>%:\s]")
 _SLUG = re.compile(r"^[a-z0-9][a-z0-9-]*$")
 # Control characters that are not whitespace (str.isspace counts \t-\r and \x1c-\x1f in), and lone
-# surrogates. One search instead of a Python loop over the characters: 0.2 against 2.1 µs for a service's
-# subject (timeit); a rebuild names each entity once a batch (tests/bus/test_subjects.py checks every code
-# point against the loop it replaced).
+# surrogates. One search instead of a Python loop over the characters, about ten times faster for a service's
+# subject (docs/performance.md §Reading); a rebuild names each entity once a batch (tests/bus/test_subjects.py
+# checks every code point against the loop it replaced).
 _CONTROL = re.compile("[\x00-\x08\x0e-\x1b\x7f\ud800-\udfff]")
 
 

@@ -2,9 +2,9 @@
 
 Why: one loop ran the projectors, the couplings and every contract. A contract call needs ten or so turns of
 the loop (request in, each database round trip, answer out), and while a coupling caught up on 200k events
-every turn also ran a slice of its work: ops-hub's summary and the registry's `list_hubs` answered in
-p50 37 / p99 306 ms on an "idle" mesh whose couplings were still reading (bench/contract_under_load.py,
-2-core machine, load 4) and in p50 10 / p99 30 ms once they had caught up. On a loop of its own a contract
+every turn also ran a slice of its work: ops-hub's summary and the registry's `list_hubs` answered about ten
+times slower at p99 on an "idle" mesh whose couplings were still reading than once they had caught up
+(bench/contract_under_load.py; docs/performance.md §Contracts). On a loop of its own a contract
 waits for the interpreter lock instead, which the busy thread must hand over within the switch interval
 (5 ms), whatever it is doing.
 

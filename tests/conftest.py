@@ -59,11 +59,9 @@ def pytest_terminal_summary(terminalreporter, config) -> None:
 
 
 # The files that take longest go first, so two workers (`make test`, --dist loadfile) share them from the
-# start instead of one worker ending the run alone with one of them: seconds per file in a clean-clone run of 695
-# tests on this 2-core machine, quiet (437 s): 102, 88, 82, 74, 54, 53, 37, 35, 28, 26, then under 20. The suite
-# ran 334-619 s as the random order put them early or late. Every other file, and the tests within each file,
-# keep pytest-randomly's order (a stable sort after its shuffle). Since then tests/cli/test_up.py (102 s) and
-# tests/runtime/test_postgres_server.py (82 s) take ~40 s each, and tests/test_package.py ~20-30 s (each alone).
+# start instead of one worker ending the run alone with one of them: the random order alone nearly doubled the
+# suite's time when it put them last (docs/performance.md §Test suite has each file's seconds). Every other file,
+# and the tests within each file, keep pytest-randomly's order (a stable sort after its shuffle).
 SLOWEST_FILES = (
     "tests/gateway/test_pages.py",
     "tests/projectors/test_cli.py",

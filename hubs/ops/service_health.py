@@ -2,10 +2,10 @@
 without loading the inventory and its evidence into Python.
 
 At 10,000 services the Python path (load_snapshot + describe_services) took 1.5 s per summary, the event loop
-held for all of it: ~0.2 s fetching 45k rows, ~0.3 s turning them into dicts (the evidence `detail` JSONB
-decoded for nothing), ~0.6 s judging health per service. The query answers in tens of milliseconds and only
-the page of services asked for crosses the wire. Staleness still depends on the reader's clock: `now` and the
-thresholds are parameters of the query, never stored (health.py).
+held for all of it, most of it turning rows into dicts and judging health per service (docs/performance.md
+§Contracts). The query answers in tens of milliseconds and only the page of services asked for crosses the wire.
+Staleness still depends on the reader's clock: `now` and the thresholds are parameters of the query, never
+stored (health.py).
 """
 
 from __future__ import annotations
@@ -245,8 +245,8 @@ async def read_version(conn: AsyncConnection) -> str:
 
     Also turns nested loops off for the caller's transaction: freshly written tables (a rebuild's swapped-in
     schema, before autovacuum's ANALYZE) have no statistics, the planner then guesses one row per join side
-    and nests loops (27 s for 10,000 services where the hash joins this module's query is written for take
-    ~0.1 s)."""
+    and nests loops (tens of seconds at 10,000 services where the hash joins this module's query is written for
+    take a tenth of one; docs/performance.md §Contracts)."""
     positions = positions_table(metadata).c
     at = sa.func.string_agg(
         positions.stream + ":" + sa.cast(positions.position, sa.Text) + ":" + sa.cast(_XMIN, sa.Text),

@@ -48,8 +48,8 @@ from vsmesh.settings import Settings
 
 log = structlog.get_logger(__name__)
 
-# Every batch ends in a transaction that moves the position, emissions or not: catching up on 200k events of
-# ops-hub, 100-event batches spent 60 % of the coupling's time committing (py-spy, bench/contract_under_load.py).
+# Every batch ends in a transaction that moves the position, emissions or not: catching up on ops-hub's events,
+# small batches spent most of the coupling's time committing (docs/performance.md §Couplings).
 # At the head a batch goes at once whatever its size, so the size costs live reactions nothing.
 FOLLOW = Follow(size=1000, wait_s=0.005, max_queued=4000)
 # What a reaction may raise that is not about its cause (a server away or slow): the batch is tried again.

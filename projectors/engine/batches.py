@@ -201,8 +201,8 @@ async def lock_hub(conn: AsyncConnection, hub: str, *, wait_for_flush: bool = Tr
 
     With `wait_for_flush=False` the commit returns before PostgreSQL has flushed it to disk. A live batch
     can: its rows are derived from the log and commit with their position, so a crash that loses the commit
-    loses both and the projector applies those events again (bench/latency.py: the flush was ~1 ms of the
-    p50 and ~7 ms of the p99). In the same statement: one round trip.
+    loses both and the projector applies those events again, and waiting for the flush was a good part of the
+    live tail (docs/performance.md §Live path). In the same statement: one round trip.
     """
     await driver.execute(conn, _lock_statement(hub, wait_for_flush))
 

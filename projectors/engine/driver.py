@@ -1,10 +1,9 @@
 """Hub statements run by asyncpg itself, compiled once per schema by SQLAlchemy.
 
 `AsyncConnection.execute` costs about 0.3 ms of Python per statement (cache key, greenlet switch, result
-proxy), and a live batch runs seven. Measured on one process applying ops-hub batches: 4.8-5.3 ms of CPU
-per 15-event batch through SQLAlchemy, 1.4-1.6 ms here (3-event batches: 3.7-4.3 ms, 1.3-1.4 ms), the same
-rows. On 2 cores that CPU is what stretched the live tail (bench/latency.py). SQLAlchemy Core still builds
-every statement with the engine's own dialect (JSON serializer, casts); only the execution skips it.
+proxy), and a live batch runs seven: run here, a batch writes the same rows for about a third of the CPU, and
+on 2 cores that CPU is what stretched the live tail (docs/performance.md §Live path). SQLAlchemy Core still
+builds every statement with the engine's own dialect (JSON serializer, casts); only the execution skips it.
 """
 
 from __future__ import annotations

@@ -35,8 +35,8 @@ QUEUE_DEPTH = 2  # folded batches waiting for the writer: one in PostgreSQL, one
 # How long a batch may wait to fill up: while it waits, the loop reads (and the writer writes) the messages
 # it waits for, and a fuller batch folds more events into each row and sets more aside (projectors/
 # supersede.py). Waiting ends at the stream's head and when the reader pauses, so this bounds only a slow
-# stream. At 0.5 s a loaded machine cut a 200k rebuild into 10-20 batches of 10-20k events, with 7-13 rows
-# written per 10 events; at 5 s it writes 4 full ones (bench/rebuild.py, issue 20 part 4).
+# stream. A wait of a fraction of a second cut a loaded machine's rebuild into many part-filled batches that
+# wrote rows for most events (docs/performance.md §Rebuild).
 FILL_S = 5.0
 READ_AHEAD = 100_000  # messages a reader holds before it pauses its consumer (~1 KB each in memory)
 
@@ -212,8 +212,9 @@ async def _write(
 async def _mostly_ours(js: JetStreamContext, stream: str, after: int, last: int | None, matching: int) -> bool:
     """True when the hub's events are most of what is left of the stream, so filtering here is cheaper.
 
-    Measured on 2 cores (bench/rebuild.py): all ours, 38k ev/s filtered here vs 32k by the server; half
-    ours, 28k vs 38k (skipping another hub's message costs Python more than the server's filter costs it).
+    Filtering here wins when the hub's events are nearly all of the stream and loses when they are half of it:
+    skipping another hub's message costs Python more than the server's filter costs it (docs/performance.md
+    §Reading).
     """
     head = (await stream_info(js, stream)).state.last_seq
     remaining = min(head, last if last is not None else head) - after

@@ -1,13 +1,12 @@
 """A rebuild batch folds only the newest event of each subject whose type the projection declares superseded.
 
 A rebuild batch of 50,000 events over 10,000 services holds about five health checks per service, and each
-overwrites all that the one before it wrote (`Projection.superseded` names the types that do). Decoding
-and folding the older four was most of the fold's CPU per event (decode 6 µs, handlers 4 µs of ~10 µs;
-bench/rebuild.py). `plan` reads the batch backwards: the newest message of each such subject is decoded
-and stands for its subject if it is a valid, unreverted, not poisoned event with a handler (else the next
-older one is tried); the older ones are set aside undecoded, but for their envelope time (a msgspec decode
-of two fields, ~0.5 µs), so that `aside_to_fold` can still name those whose row the hub's newest-rows table
-could keep.
+overwrites all that the one before it wrote (`Projection.superseded` names the types that do). Decoding and
+folding the older four was most of the fold's CPU per event (docs/performance.md §Rebuild). `plan` reads the
+batch backwards: the newest message of each such subject is decoded and stands for its subject if it is a
+valid, unreverted, not poisoned event with a handler (else the next older one is tried); the older ones are
+set aside undecoded, but for their envelope time (a msgspec decode of two fields, a fraction of a full
+decode), so that `aside_to_fold` can still name those whose row the hub's newest-rows table could keep.
 
 Set-aside events count as applied. An invalid one among them is not counted as rejected: its effect was
 overwritten either way, and a rebuild does not quarantine (the live projector, which sets nothing aside,

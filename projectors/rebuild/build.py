@@ -52,7 +52,7 @@ log = structlog.get_logger(__name__)
 Review = Callable[[SchemaDiff], Awaitable[bool]]  # shown the new schema's diff, says whether to swap it in
 
 DEFAULT_BATCH_SIZE = 50_000  # nobody reads a staging schema: big batches fold more events into each row
-# (10k → 50k alone: ~35k → ~40k ev/s; peak RSS ~220 MB either way, flat from 200k to 400k events; bench/rebuild.py)
+# (faster than 10k, at the same peak memory, flat in the number of events; docs/performance.md §Rebuild)
 
 
 @dataclass(frozen=True)
@@ -243,8 +243,8 @@ async def _swap(
 
 async def _analyze(engine: AsyncEngine, projection: Projection, schema: str) -> None:
     """Planner statistics for the new tables before they answer: a freshly built schema has none, and the
-    first reads after the swap were planned blind (ops-hub's summary at 10,000 services: 26 s with nested
-    loops, 0.25-0.35 s without them, against 0.08 s planned with statistics; the summary branch's notes)."""
+    first reads after the swap were planned blind, with nested loops that made ops-hub's summary at 10,000
+    services take tens of seconds instead of a tenth of one (docs/performance.md §Contracts)."""
     async with engine.connect() as conn:
         for table in projection.metadata.sorted_tables:
             await conn.execute(sa.text(f'ANALYZE "{schema}"."{table.name}"'))
