@@ -1,8 +1,8 @@
 """The `vsmesh` typer application: one command per module, registered here.
 
 Command modules import SQLAlchemy, NATS and the hubs inside the commands, not at their top: every command
-imports all of them through this module, and `vsmesh --help` starts in ~0.4 s instead of ~1.4 s
-(tests/cli/test_startup.py keeps it so).
+imports all of them through this module, and `vsmesh --help` then starts in under a third of the time
+(docs/performance.md §CLI; tests/cli/test_startup.py keeps it so).
 """
 
 from __future__ import annotations

@@ -24,7 +24,7 @@ class Clients:
     """One small httpx client per probe, sharing TLS contexts by (verify, CA file); closed together.
 
     Not one shared pool: httpcore's pool scans every connection for every queued request, and with 500
-    probes on one pool that scan took half the runner's CPU (a cProfile of bench/probes.py). A probe's own
+    probes on one pool that scan took half the runner's CPU (docs/performance.md §Probes). A probe's own
     client keeps its one connection alive between runs instead.
     """
 
