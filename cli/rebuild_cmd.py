@@ -4,7 +4,6 @@ moment into a point-in-time copy of its own; list and drop those copies."""
 from __future__ import annotations
 
 import datetime as dt
-import re
 import sys
 import time
 from collections.abc import Iterator
@@ -17,6 +16,7 @@ import typer
 from vsmesh.cli.context import run, settings_from
 from vsmesh.cli.options import DataDir, Json, Wide
 from vsmesh.cli.output import echo_json, show_table
+from vsmesh.durations import is_duration, parse_duration
 from vsmesh.errors import ConfigError
 from vsmesh.settings import Settings
 
@@ -30,8 +30,6 @@ if TYPE_CHECKING:
 # tests/cli/test_startup.py checks the two agree.
 DEFAULT_BATCH_SIZE = 50_000
 
-_AGO = re.compile(r"^(\d+)([smhd])$")
-_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 LOG_EVERY_S = 2.0
 
 
@@ -238,9 +236,8 @@ async def _drop(settings: Settings, name: str) -> None:
 
 def _parse_time(text: str, option: str = "--as-of") -> dt.datetime:
     """ISO 8601 (a naive time is UTC), a date (its midnight UTC), or an age such as 90m, 2h, 3d."""
-    ago = _AGO.match(text)
-    if ago:
-        return dt.datetime.now(dt.UTC) - dt.timedelta(seconds=int(ago.group(1)) * _UNITS[ago.group(2)])
+    if is_duration(text):
+        return dt.datetime.now(dt.UTC) - dt.timedelta(seconds=parse_duration(text))
     try:
         moment = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
     except ValueError:

@@ -51,7 +51,7 @@ def retention(
 
 
 def _seconds(text: str) -> float:
-    from vsmesh.probes.conditions import parse_duration
+    from vsmesh.durations import parse_duration
 
     if text.strip().lower() in FOREVER:
         return 0.0

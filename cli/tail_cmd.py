@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import fnmatch
-import re
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -15,6 +14,7 @@ import typer
 from vsmesh.bus.subjects import entity_from_token  # stdlib only; used on every line
 from vsmesh.cli.context import guarded, run, settings_from
 from vsmesh.cli.options import DataDir, Json
+from vsmesh.durations import is_duration, parse_duration
 from vsmesh.errors import ConfigError
 from vsmesh.settings import Settings
 
@@ -22,10 +22,6 @@ if TYPE_CHECKING:
     from nats.aio.msg import Msg
 
     from vsmesh.bus.reader import Start, StreamReader
-
-
-_DURATION = re.compile(r"^(\d+)([smhd])$")
-_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 
 
 class _View(msgspec.Struct):
@@ -68,10 +64,9 @@ def _start(since: str | None, follow: bool) -> Start:
         return Start(new_only=follow)
     if since.isdigit():
         return Start(after_seq=max(int(since) - 1, 0))
-    m = _DURATION.match(since)
-    if not m:
+    if not is_duration(since):
         raise ConfigError(f"--since {since!r}: use a duration like 10m, 2h, 1d or a sequence number")
-    return Start(at_time=dt.datetime.now(dt.UTC) - dt.timedelta(seconds=int(m[1]) * _UNITS[m[2]]))
+    return Start(at_time=dt.datetime.now(dt.UTC) - dt.timedelta(seconds=parse_duration(since)))
 
 
 def _streams(subject_filter: str) -> list[str]:

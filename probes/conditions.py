@@ -33,6 +33,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from vsmesh.durations import SECONDS, is_duration, parse_duration
+
 # Placeholder -> the unit its observed value is in ("ms", "s"), or None for a unitless value.
 UNITS: dict[str, str | None] = {
     "STATUS": None,
@@ -56,23 +58,11 @@ UNITS: dict[str, str | None] = {
     "NODES_NOT_READY": None,
 }
 
-_DURATION = re.compile(r"^(\d+(?:\.\d+)?)(ms|s|m|h|d)$")
-_SECONDS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
 _CONDITION = re.compile(
     r"^\s*\[(?P<name>[A-Z_]+)(?::(?P<arg>[^\]]+))?\](?P<path>\S*)\s+"
     r"(?P<op>==|!=|<=|>=|<|>|(?:not\s+)?contains|(?:not\s+)?matches)\s+(?P<value>.+?)\s*$"
 )
 _PATH_PART = re.compile(r"\.([^.\[\]]+)|\[(\d+)\]")
-
-
-def parse_duration(text: str | float | int) -> float:
-    """Seconds from `300ms`, `5s`, `10m`, `26h`, `14d` or a bare number of seconds; ValueError otherwise."""
-    if isinstance(text, int | float) and not isinstance(text, bool):
-        return float(text)
-    found = _DURATION.match(str(text).strip())
-    if not found:
-        raise ValueError(f"{text!r} is no duration; write e.g. 500ms, 30s, 5m, 26h or 14d")
-    return float(found.group(1)) * _SECONDS[found.group(2)]
 
 
 @dataclass(frozen=True)
@@ -145,8 +135,8 @@ def _literal(raw: str, unit: str | None) -> Any:
         return lowered == "true"
     if lowered == "null":
         return None
-    if unit and _DURATION.match(raw):
-        return parse_duration(raw) / _SECONDS[unit]
+    if unit and is_duration(raw):
+        return parse_duration(raw) / SECONDS[unit]
     try:
         return int(raw)
     except ValueError:

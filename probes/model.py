@@ -28,11 +28,12 @@ from typing import Annotated, Any, ClassVar, Literal
 import yaml
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from vsmesh.durations import parse_duration
 from vsmesh.errors import ConfigError
 from vsmesh.events.schemas.common import Severity
 from vsmesh.events.schemas.ops import InventoryKind
 from vsmesh.hubs.filecheck import line_of, parse_document
-from vsmesh.probes.conditions import Condition, parse_condition, parse_duration, parse_observed
+from vsmesh.probes.conditions import Condition, parse_condition, parse_observed
 
 Seconds = Annotated[float, BeforeValidator(parse_duration), Field(gt=0)]
 _KINDS = tuple(InventoryKind.__args__)  # type: ignore[attr-defined]

@@ -16,7 +16,8 @@ LAYERS = {"events": 0, "bus": 1, "projectors": 2, "hubs": 3, "probes": 4, "gatew
 # A hub is one folder holding all its parts, some of which belong to a higher layer: its commands (`cli.py`)
 # are the CLI's, mounted by `vsmesh` from the hub's declaration and imported by nothing below.
 HUB_PARTS = {"cli.py": LAYERS["cli"]}
-BASE = {"vsmesh.errors", "vsmesh.settings", "vsmesh.logs", "vsmesh.manifests"}  # importable from anywhere
+# Importable from anywhere
+BASE = {"vsmesh.errors", "vsmesh.settings", "vsmesh.logs", "vsmesh.manifests", "vsmesh.durations"}
 
 
 def layer_of(module: str) -> int | None:

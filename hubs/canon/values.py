@@ -21,12 +21,12 @@ from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from typing import Any, Generic, TypeVar
 
+from vsmesh.durations import parse_duration
+
 T = TypeVar("T")
 
 HORIZONS = ("operational", "tactical", "strategic", "constitutional")
 PERIODS = ("month", "quarter", "year")
-_DURATION = re.compile(r"^(\d+(?:\.\d+)?)\s*(s|m|h|d|w)$")
-_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
 
 
 @dataclass(frozen=True)
@@ -53,13 +53,9 @@ class CheckValues:
 
 def duration_s(value: object) -> float:
     """Seconds from `90s`, `15m`, `4h`, `3d`, `2w` or a bare number of seconds; ValueError otherwise."""
-    if isinstance(value, int | float) and not isinstance(value, bool):
-        seconds = float(value)
-    else:
-        found = _DURATION.match(str(value).strip())
-        if not found:
-            raise ValueError(f"{value!r} is no duration; write e.g. 4h, 3d or 2w")
-        seconds = float(found.group(1)) * _SECONDS[found.group(2)]
+    if isinstance(value, bool):
+        raise ValueError(f"{value!r} is no duration; write e.g. 4h, 3d or 2w")
+    seconds = parse_duration(value)  # type: ignore[arg-type]
     if seconds <= 0:
         raise ValueError(f"{value!r} is not a positive duration")
     return seconds

@@ -2,7 +2,8 @@
 
 import pytest
 
-from vsmesh.probes.conditions import evaluate, parse_condition, parse_duration
+from vsmesh.durations import parse_duration
+from vsmesh.probes.conditions import evaluate, parse_condition
 
 
 def held(text: str, **observed) -> bool:

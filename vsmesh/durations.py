@@ -1,0 +1,29 @@
+"""Durations as people write them: `500ms`, `90s`, `15m`, `26h`, `3d`, `2w`, or a bare number of seconds.
+
+Probe conditions, canon's policy values, `--since`/`--as-of` ages and stream retentions all read them here.
+"""
+
+from __future__ import annotations
+
+import re
+
+SECONDS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0, "w": 7 * 86400.0}
+_DURATION = re.compile(r"^(\d+(?:\.\d+)?)\s*(ms|s|m|h|d|w)$")
+
+
+def is_duration(text: str) -> bool:
+    """Whether the text is a number with a unit (a bare number is not: it may mean something else)."""
+    return _DURATION.match(text.strip()) is not None
+
+
+def parse_duration(text: str | float | int) -> float:
+    """Seconds from a duration or a bare number of seconds; ValueError naming how to write one."""
+    if isinstance(text, int | float) and not isinstance(text, bool):
+        return float(text)
+    found = _DURATION.match(str(text).strip())
+    if found:
+        return float(found.group(1)) * SECONDS[found.group(2)]
+    try:
+        return float(str(text).strip())
+    except ValueError:
+        raise ValueError(f"{text!r} is no duration; write e.g. 500ms, 30s, 5m, 26h, 3d or 2w") from None
