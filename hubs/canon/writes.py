@@ -17,7 +17,7 @@ from typing import Any
 import sqlalchemy as sa
 from pydantic import Field
 
-from vsmesh.errors import ContractError
+from vsmesh.errors import NotFound
 from vsmesh.hubs.canon.tables import mandate_revocations, mandates
 from vsmesh.hubs.contract import ContractRequest, HubContext, Operation
 from vsmesh.hubs.core import queries
@@ -33,7 +33,7 @@ async def revoke_mandate(ctx: HubContext, request: RevokeMandateRequest) -> dict
     async with ctx.read() as conn:
         found = await queries.one(conn, sa.select(mandates.c.holder).where(mandates.c.mandate_id == request.mandate_id))
     if found is None:
-        raise ContractError("not_found", f"canon-hub has no mandate {request.mandate_id}; see get_mandates")
+        raise NotFound(f"canon-hub has no mandate {request.mandate_id}; see get_mandates")
     data = {"mandate_id": request.mandate_id, "reason": request.reason}
     subject = f"mandate/{found['holder']}"
     ids = {"causation_id": request.mandate_id}

@@ -7,7 +7,7 @@ from typing import Any, Literal
 import sqlalchemy as sa
 from pydantic import Field
 
-from vsmesh.errors import ContractError
+from vsmesh.errors import NotFound
 from vsmesh.hubs.contract import ContractRequest, HubContext, Operation
 from vsmesh.hubs.core import queries
 from vsmesh.hubs.core.tables import alerts, annotations, capabilities, capability_requests, escalations, messages, risks
@@ -98,7 +98,7 @@ async def get_capability_request(ctx: HubContext, request: OneCapabilityRequest)
     async with ctx.read() as conn:
         found = await queries.capability_request(conn, request.request_id)
         if found is None:
-            raise ContractError("not_found", f"{ctx.hub} has no capability request {request.request_id}")
+            raise NotFound(f"{ctx.hub} has no capability request {request.request_id}")
         history = await queries.histories(conn, [request.request_id])
     return {**found, "history": history[request.request_id]}
 

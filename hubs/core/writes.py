@@ -12,7 +12,7 @@ from typing import Any, Literal
 import sqlalchemy as sa
 from pydantic import Field
 
-from vsmesh.errors import ContractError
+from vsmesh.errors import ContractError, NotFound
 from vsmesh.hubs.contract import ContractRequest, HubContext, Operation
 from vsmesh.hubs.core import queries
 from vsmesh.hubs.core.reads import Severity
@@ -90,7 +90,7 @@ async def update_capability_request(ctx: HubContext, request: UpdateCapabilityRe
     async with ctx.read() as conn:
         found = await queries.capability_request(conn, request.request_id)
     if found is None:
-        raise ContractError("not_found", f"{ctx.hub} has no capability request {request.request_id}")
+        raise NotFound(f"{ctx.hub} has no capability request {request.request_id}")
     data = {"request_id": request.request_id, "status": request.status, "note": request.note}
     subject = f"capability/{found['capability']}"
     ids = {"causation_id": request.request_id}
@@ -128,7 +128,7 @@ async def send_message(ctx: HubContext, request: SendMessageRequest) -> dict[str
         async with ctx.read() as conn:
             parent = await queries.message(conn, request.reply_to)
         if parent is None:
-            raise ContractError("not_found", f"{ctx.hub} has no message {request.reply_to} to reply to")
+            raise NotFound(f"{ctx.hub} has no message {request.reply_to} to reply to")
         # The thread travels as correlation id, so the handler files the reply without reading.
         ids = {"correlation_id": parent["thread_id"], "causation_id": request.reply_to}
         to = request.to or parent["sent_by"]
@@ -145,7 +145,7 @@ async def mark_message_read(ctx: HubContext, request: MarkReadRequest) -> dict[s
     async with ctx.read() as conn:
         found = await queries.message(conn, request.message_id)
     if found is None:
-        raise ContractError("not_found", f"{ctx.hub} has no message {request.message_id}")
+        raise NotFound(f"{ctx.hub} has no message {request.message_id}")
     data = {"message_id": request.message_id}
     return await publish_as_caller(ctx, "message-read", request, found["entity"], data, causation_id=request.message_id)
 
@@ -161,7 +161,7 @@ async def _alert_follow_up(
     async with ctx.read() as conn:
         found = await queries.one(conn, sa.select(alerts.c.entity).where(alerts.c.alert_id == request.alert_id))
     if found is None:
-        raise ContractError("not_found", f"{ctx.hub} has no alert {request.alert_id}")
+        raise NotFound(f"{ctx.hub} has no alert {request.alert_id}")
     data = {"alert_id": request.alert_id, field: request.note}
     return await publish_as_caller(ctx, event_type, request, found["entity"], data, causation_id=request.alert_id)
 

@@ -9,7 +9,7 @@ from typing import Any
 from pydantic import Field
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from vsmesh.errors import ContractError
+from vsmesh.errors import ContractError, NotFound
 from vsmesh.hubs.contract import ContractRequest, HubContext, Operation
 from vsmesh.hubs.core.operations import with_core
 from vsmesh.hubs.ops import reads
@@ -68,7 +68,7 @@ async def readiness(conn: AsyncConnection, wave: str) -> dict[str, Any]:
     answer = describe_wave(snap, wave, gates, proofs)
     if answer is None:
         known = ", ".join(wave_names(snap, gates)) or "none yet"
-        raise ContractError("not_found", f"ops-hub knows no migration wave {wave!r}; known waves: {known}")
+        raise NotFound(f"ops-hub knows no migration wave {wave!r}; known waves: {known}")
     return answer
 
 

@@ -12,7 +12,7 @@ from typing import Any, Literal
 import sqlalchemy as sa
 from pydantic import Field
 
-from vsmesh.errors import ContractError
+from vsmesh.errors import ContractError, NotFound
 from vsmesh.hubs.contract import HubContext, Operation
 from vsmesh.hubs.core import queries
 from vsmesh.hubs.core.reads import Severity
@@ -42,7 +42,7 @@ async def _incident(ctx: HubContext, incident_id: str) -> dict[str, Any]:
     async with ctx.read() as conn:
         found = await queries.one(conn, sa.select(incidents).where(incidents.c.incident_id == incident_id))
     if found is None:
-        raise ContractError("not_found", f"ops-hub has no incident {incident_id}; get_incidents lists them")
+        raise NotFound(f"ops-hub has no incident {incident_id}; get_incidents lists them")
     if found["status"] == "resolved":
         raise ContractError("resolved", f"incident {incident_id} is resolved; open a new one")
     return found
@@ -115,7 +115,7 @@ async def update_service(ctx: HubContext, request: UpdateServiceRequest) -> dict
     async with ctx.read() as conn:
         found = await queries.one(conn, sa.select(inventory.c.entity).where(inventory.c.entity == entity))
     if found is None:
-        raise ContractError("not_found", f"ops-hub knows no service {request.name!r}; register_service it first")
+        raise NotFound(f"ops-hub knows no service {request.name!r}; register_service it first")
     data = request.model_dump(include={"environment", "owner", "attributes", "removed_attributes"})
     return await publish_as_caller(ctx, "ops-inventory-updated", request, entity, data)
 

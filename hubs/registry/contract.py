@@ -7,7 +7,7 @@ from typing import Any
 import sqlalchemy as sa
 from pydantic import Field
 
-from vsmesh.errors import ContractError
+from vsmesh.errors import ContractError, NotFound
 from vsmesh.events.governance import GOVERNANCE_TYPES
 from vsmesh.hubs.contract import ContractRequest, HubContext, Operation
 from vsmesh.hubs.core.operations import with_core
@@ -60,7 +60,7 @@ async def get_hub(ctx: HubContext, request: HubRequest) -> dict[str, Any]:
             conn, sa.select(t.widgets).where(t.widgets.c.hub == request.hub).order_by(t.widgets.c.slug)
         )
     if found is None and not versions:
-        raise ContractError("not_found", f"the registry knows no hub {request.hub!r}; see `vsmesh hub list`")
+        raise NotFound(f"the registry knows no hub {request.hub!r}; see `vsmesh hub list`")
     active = next((m for m in versions if m["status"] == "active"), None)
     return {
         **(found or {"slug": request.hub}),
