@@ -10,7 +10,7 @@ import typer
 
 from vsmesh.cli.context import run, settings_from
 from vsmesh.cli.options import DataDir, Json
-from vsmesh.cli.output import echo_json
+from vsmesh.cli.output import duration, echo_json
 from vsmesh.errors import ConfigError
 from vsmesh.settings import Settings
 
@@ -151,6 +151,6 @@ def _sentence(check: RetentionCheck, snapshots: dict[str, str]) -> str:
     covered = sorted(h.hub for h in check.hubs if h.covered_by)
     rebuilds = f"; {len(covered)} hubs rebuild from a snapshot" if covered else ""
     return (
-        f"{check.stream} retention set to {check.max_age_s:g}s: {lost} hub events stored before "
+        f"{check.stream} retention set to {duration(check.max_age_s)}: {lost} hub events stored before "
         f"{check.cutoff:%Y-%m-%dT%H:%M:%SZ} age out (the stream starts at sequence {check.first_kept}){rebuilds}{taken}"
     )
