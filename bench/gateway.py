@@ -39,13 +39,22 @@ def stats(values: list[float]) -> dict[str, float]:
 # --- the gateway process
 
 
-async def _authenticate(request):  # the stand-in verifier: no JWT verified (bench/gateway_auth.py measures that)
-    from vsmesh.errors import Unauthorized
+def _stand_in(port: int):
+    """The gateway's bearer authentication over a stand-in verifier: no JWT verified (bench/gateway_auth.py
+    measures that), the same SDK authentication in front of the MCP endpoint."""
     from vsmesh.gateway.identity.principal import Principal
+    from vsmesh.gateway.identity.resource import authenticate
+    from vsmesh.gateway.identity.verify import TokenVerifier, VerifiedToken
 
-    if request.headers.get("authorization") != f"Bearer {TOKEN}":
-        raise Unauthorized("a bearer token is required")
-    return Principal(subject=AGENT, kind="agent", name=AGENT, client_id=AGENT)
+    class StandIn(TokenVerifier):
+        async def verify_token(self, token: str) -> VerifiedToken:
+            if token != TOKEN:
+                raise self.refuse("not the bench's token")
+            who = Principal(subject=AGENT, kind="agent", name=AGENT, client_id=AGENT)
+            return VerifiedToken(token=token, client_id=AGENT, scopes=[], subject=AGENT, principal=who)
+
+    url = f"http://127.0.0.1:{port}"
+    return authenticate(StandIn(url, url, gateway_url=url))
 
 
 async def serve(data_dir: Path, port: int) -> None:
@@ -59,7 +68,7 @@ async def serve(data_dir: Path, port: int) -> None:
     settings = settings_of(data_dir)
     configure_logging(settings)
     nc = await connect(settings, name="bench-gateway")
-    routes, lifespan = mcp_app(settings, nc, _authenticate)
+    routes, lifespan = mcp_app(settings, nc, _stand_in(port))
     app = Starlette(routes=routes, lifespan=profiled(lifespan))
     await uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning")).serve()
 

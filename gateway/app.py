@@ -1,7 +1,7 @@
-"""The gateway's one ASGI app: protected-resource metadata, the local issuer, /healthz, and what others mount.
+"""The gateway's one ASGI app: protected-resource metadata, the local issuer, /whoami, /healthz, and what others
+mount (the MCP server, the pages).
 
-app = create_app(config, routes=[Mount("/mcp", ...)])   # more routes: the MCP server, pages
-principal = await app.state.authenticate(request)        # raises Unauthorized -> 401 + WWW-Authenticate
+app = create_app(config, routes=[*mcp_routes, *pages_routes], lifespan=mcp_lifespan, verifier=verifier)
 """
 
 from __future__ import annotations
@@ -14,12 +14,13 @@ import msgspec
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
-from starlette.routing import BaseRoute, Route
+from starlette.routing import BaseRoute, Route, request_response
 
 from vsmesh.errors import Unauthorized
 from vsmesh.gateway.identity.config import GatewayConfig, make_verifier
 from vsmesh.gateway.identity.issuer import Issuer
-from vsmesh.gateway.identity.verify import TokenVerifier, authenticate
+from vsmesh.gateway.identity.resource import authenticate, caller, protected_resource_routes, unauthorized
+from vsmesh.gateway.identity.verify import TokenVerifier
 
 Lifespan = Callable[[Starlette], AbstractAsyncContextManager[None]]
 
@@ -35,30 +36,17 @@ def create_app(
     with (`authenticate(verifier)`), so the app closes it; one is made when they need none."""
     verifier = verifier or make_verifier(config)
 
-    async def protected_resource(request: Request) -> JSONResponse:
-        """RFC 9728: which issuer's tokens this resource takes, so an MCP client knows where to get one."""
-        return JSONResponse(
-            {
-                "resource": config.audience,
-                "authorization_servers": [config.issuer],
-                "bearer_methods_supported": ["header"],
-                "resource_name": "vsmesh gateway",
-            }
-        )
-
     async def healthz(request: Request) -> Response:
         return PlainTextResponse("ok")
 
     async def whoami(request: Request) -> JSONResponse:
         """Who the gateway takes the caller for: what a token proves, for an agent checking its setup."""
-        principal = await app.state.authenticate(request)
+        principal = caller(request.scope)
         return JSONResponse(msgspec.to_builtins(principal), headers={"Cache-Control": "no-store"})
 
     built: list[BaseRoute] = [
-        Route("/whoami", whoami),
-        Route("/.well-known/oauth-protected-resource", protected_resource),
-        # RFC 9728 §3.1: a client of `<url>/mcp` asks `/.well-known/oauth-protected-resource/mcp`.
-        Route("/.well-known/oauth-protected-resource/{path:path}", protected_resource),
+        Route("/whoami", authenticate(verifier).protect(request_response(whoami)), methods=["GET"]),
+        *protected_resource_routes(config.audience, config.issuer),
     ]
     issuer = Issuer(config.issuer_config()) if config.local_issuer else None
     if issuer is not None:
@@ -83,12 +71,11 @@ def create_app(
     )
     app.state.config = config
     app.state.verifier = verifier
-    app.state.authenticate = authenticate(verifier)
     app.state.issuer = issuer
     return app
 
 
 async def _unauthorized(request: Request, exc: Exception) -> JSONResponse:
+    """A route that found no verified identity: the same 401 as the bearer authentication's."""
     assert isinstance(exc, Unauthorized)
-    body = {"error": "invalid_token" if "error=" in exc.challenge else "unauthorized", "error_description": str(exc)}
-    return JSONResponse(body, status_code=401, headers={"WWW-Authenticate": exc.challenge})
+    return unauthorized(exc)

@@ -21,8 +21,8 @@ from vsmesh.bus.streams import ensure_streams
 from vsmesh.errors import AlreadyRunning
 from vsmesh.gateway.app import create_app
 from vsmesh.gateway.identity.config import GatewayConfig, make_verifier
+from vsmesh.gateway.identity.resource import authenticate
 from vsmesh.gateway.identity.signin import SignIn
-from vsmesh.gateway.identity.verify import authenticate
 from vsmesh.gateway.mcp.mcp_server import mcp_app
 from vsmesh.gateway.pages.live import AppliedFeed, announcer
 from vsmesh.gateway.pages.metrics import MeshHealth, metrics_routes

@@ -1,9 +1,11 @@
-"""The gateway as an OAuth 2.1 resource server: bearer JWTs verified against the issuer's JWKS.
+"""The gateway's token verifier: bearer JWTs checked against the issuer's JWKS, as the MCP SDK's
+`TokenVerifier` (resource.py puts it behind the SDK's bearer authentication).
 
 The JWKS is found through the issuer's OIDC discovery document (httpx), cached for `jwks_max_age_s`, and
 fetched again once when a token names a key id it does not hold (the issuer rotated). Every refusal is an
-`Unauthorized` whose `challenge` is the WWW-Authenticate value RFC 6750 §3 and the MCP authorization
-specification ask for: it points the client at this gateway's protected-resource metadata (RFC 9728).
+`InvalidToken` (an `Unauthorized`) whose `challenge` is the WWW-Authenticate value RFC 6750 §3 and the MCP
+authorization specification ask for: it points the client at this gateway's protected-resource metadata
+(RFC 9728) and says why the token was refused.
 
 Actor kind: the `actor_kind` claim (the local issuer sets it; for Keycloak, a hardcoded-claim mapper on
 the agent's client, see the README). A token without it is a person's, unless its client (`client_id`,
@@ -27,10 +29,12 @@ from joserfc.errors import (
     MissingClaimError,
 )
 from joserfc.jwk import KeySet
-from starlette.requests import Request
+from mcp.server.auth.provider import AccessToken
+from pydantic import ConfigDict
+from starlette.authentication import AuthenticationError
 
 from vsmesh.errors import Unauthorized
-from vsmesh.gateway.identity.principal import Authenticate, Principal
+from vsmesh.gateway.identity.principal import Principal
 
 log = structlog.get_logger(__name__)
 
@@ -43,8 +47,22 @@ def resource_metadata_url(gateway_url: str) -> str:
     return gateway_url.rstrip("/") + "/.well-known/oauth-protected-resource"
 
 
+class InvalidToken(Unauthorized, AuthenticationError):
+    """A refused token, the reason in its challenge. Also Starlette's AuthenticationError: raised inside the
+    SDK's BearerAuthBackend, it reaches AuthenticationMiddleware's `on_error` (the 401 naming the reason)
+    rather than letting the request through as an anonymous one."""
+
+
+class VerifiedToken(AccessToken):
+    """The SDK's access token of a verified bearer token, with the caller it proves."""
+
+    model_config = ConfigDict(arbitrary_types_allowed=True)  # Principal is a msgspec Struct
+    principal: Principal
+
+
 class TokenVerifier:
-    """Checks a bearer token's signature, `iss`, `aud`, `exp` and `nbf`; returns the caller."""
+    """Checks a bearer token's signature, `iss`, `aud`, `exp` and `nbf`; returns the caller. An implementation of
+    the MCP SDK's `TokenVerifier` protocol (`verify_token`), and `verify` for the sign-in and services."""
 
     def __init__(
         self,
@@ -64,6 +82,7 @@ class TokenVerifier:
         self.is_agent_client = is_agent_client
         self.jwks_max_age_s = jwks_max_age_s
         self.refetch_floor_s = refetch_floor_s  # unknown kids in a flood cannot make us hammer the issuer
+        self.leeway_s = leeway_s
         self._http = http or httpx.AsyncClient(timeout=5.0)
         self._keys: KeySet | None = None
         self._fetched_at = 0.0
@@ -89,10 +108,36 @@ class TokenVerifier:
         safe = description.replace('"', "'").replace("\\", "/")  # a quoted-string may not hold either
         return f'{value}, error="invalid_token", error_description="{safe}"'
 
-    def refuse(self, reason: str) -> Unauthorized:
-        return Unauthorized(f"invalid token: {reason}", challenge=self.challenge(reason))
+    def refuse(self, reason: str) -> InvalidToken:
+        return InvalidToken(f"invalid token: {reason}", challenge=self.challenge(reason))
+
+    async def verify_token(self, token: str) -> VerifiedToken | None:
+        """The SDK's `TokenVerifier`: the access token a bearer token proves, None for an empty one. A refused
+        token raises InvalidToken rather than answering None as the protocol allows: with None, the client
+        would be told nothing of why (expired, another audience, an unknown key)."""
+        token = token.strip()
+        if not token:
+            return None
+        claims = await self.claims(token)
+        who = self.principal(claims)
+        return VerifiedToken(
+            token=token,
+            client_id=who.client_id,
+            scopes=list(who.scopes),
+            # The SDK's backend refuses a token past `expires_at` again, without our clock leeway.
+            expires_at=int(claims["exp"]) + self.leeway_s,
+            resource=self.audience,
+            subject=who.subject,
+            claims=claims,
+            principal=who,
+        )
 
     async def verify(self, token: str) -> Principal:
+        """The caller a bearer token proves; InvalidToken when it proves none."""
+        return self.principal(await self.claims(token))
+
+    async def claims(self, token: str) -> dict:
+        """The claims of a token whose signature, issuer, audience and times hold; InvalidToken otherwise."""
         try:
             header = jws.extract_compact(token.encode()).protected
         except (JoseError, ValueError) as e:
@@ -115,7 +160,7 @@ class TokenVerifier:
             raise self.refuse(f"wrong {e.claim}: this gateway accepts only its issuer and audience") from e
         except (JoseError, ValueError) as e:
             raise self.refuse(f"unreadable token ({type(e).__name__})") from e
-        return self.principal(decoded.claims)
+        return decoded.claims
 
     def principal(self, claims: dict) -> Principal:
         client_id = str(claims.get("client_id") or claims.get("azp") or "")
@@ -173,20 +218,3 @@ class TokenVerifier:
 
     async def aclose(self) -> None:
         await self._http.aclose()
-
-
-def bearer_token(request: Request, verifier: TokenVerifier) -> str:
-    """The token of an `Authorization: Bearer` header; without one, a challenge without error (RFC 6750)."""
-    scheme, _, token = request.headers.get("authorization", "").partition(" ")
-    if scheme.lower() != "bearer" or not token.strip():
-        raise Unauthorized("no bearer token: send Authorization: Bearer <access token>", verifier.challenge())
-    return token.strip()
-
-
-def authenticate(verifier: TokenVerifier) -> Authenticate:
-    """The gateway's `Authenticate`: the caller of a request, from its bearer token and nothing else."""
-
-    async def caller(request: Request) -> Principal:
-        return await verifier.verify(bearer_token(request, verifier))
-
-    return caller

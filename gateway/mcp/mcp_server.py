@@ -2,8 +2,9 @@
 
 `mcp_app(settings, nc, authenticate)` returns Starlette routes (the streamable HTTP endpoint at `/mcp`) and
 the lifespan that must run around them; gateway/app.py adds both to the gateway's application. Each HTTP
-request is authenticated first (`authenticate`, the OIDC verifier): a request without a verified identity
-gets 401 and reaches neither the MCP session nor NATS. Then a tool call
+request is authenticated first (`authenticate`: the SDK's bearer authentication over the OIDC verifier,
+gateway/identity/resource.py): a request without a verified identity gets 401 and reaches neither the MCP
+session nor NATS, and a session is served only to the identity that opened it. Then a tool call
 
 1. is refused if its arguments set `actor`, `actor_kind` or `correlation_id` (the gateway sets them);
 2. is decided by canon-hub's mandates (gateway/mcp/mandates.py); a refusal is a tool error naming the missing
@@ -30,14 +31,12 @@ import mcp_types as types
 import msgspec
 import structlog
 from mcp.server.lowlevel import Server
-from mcp.server.streamable_http_manager import StreamableHTTPSessionManager
+from mcp.server.streamable_http_manager import StreamableHTTPASGIApp, StreamableHTTPSessionManager
 from mcp.server.subscriptions import InMemorySubscriptionBus, ListenHandler, ToolsListChanged
 from mcp.server.transport_security import TransportSecuritySettings
 from nats.aio.client import Client
 from starlette.requests import Request
-from starlette.responses import JSONResponse
 from starlette.routing import BaseRoute, Route
-from starlette.types import Receive, Scope, Send
 
 from vsmesh import __version__
 from vsmesh.bus.contract_client import ask
@@ -45,7 +44,8 @@ from vsmesh.bus.publisher import Publisher
 from vsmesh.bus.reader import Start, StreamReader
 from vsmesh.errors import ContractError, Unauthorized
 from vsmesh.events.governance import REGISTRY_HUB
-from vsmesh.gateway.identity.principal import Authenticate, Principal
+from vsmesh.gateway.identity.principal import Principal
+from vsmesh.gateway.identity.resource import BearerAuth, caller
 from vsmesh.gateway.mcp.mandates import CANON_HUB, MandateFollower
 from vsmesh.gateway.mcp.tools import GATEWAY_FIELDS, Tool, catalog
 from vsmesh.settings import GATEWAY_MCP_PATH, Settings
@@ -54,8 +54,6 @@ log = structlog.get_logger(__name__)
 
 MCP_PATH = GATEWAY_MCP_PATH
 REGISTRY_SUBJECT = f"constitutional.{REGISTRY_HUB}.>"
-_PRINCIPAL = "vsmesh.principal"
-_SESSION = "vsmesh.session"
 INSTRUCTIONS = (
     "vsmesh: an organisation's hubs (ops, dev, fin, canon and hubs made from manifests). Tools are named "
     "HUB__OPERATION. Start with registry__list_hubs and HUB__get_domain_summary. Every write is recorded with "
@@ -188,11 +186,12 @@ def _error(message: str) -> types.CallToolResult:
 
 
 def _caller(ctx: Any) -> tuple[Principal, str]:
-    scope = ctx.request.scope if ctx.request is not None else {}
-    who = scope.get(_PRINCIPAL)
+    """The verified caller of a tool call and its session (the HTTP request that carried it)."""
+    request: Request | None = ctx.request
+    who = caller(request.scope) if request is not None else None
     if who is None:  # only an unauthenticated transport could get here, and the gateway mounts none
         raise Unauthorized("no verified identity on this request")
-    return who, scope[_SESSION]
+    return who, session_of(request)
 
 
 def mcp_server(gateway: Gateway) -> Server:
@@ -228,26 +227,6 @@ def session_of(request: Request) -> str:
     return "mcp-" + hashlib.sha256(token.encode()).hexdigest()[:32]
 
 
-class _Authenticated:
-    """ASGI: authenticate, then hand the request to the MCP session manager with the principal in its scope."""
-
-    def __init__(self, authenticate: Authenticate, manager: StreamableHTTPSessionManager) -> None:
-        self.authenticate = authenticate
-        self.manager = manager
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        request = Request(scope, receive)
-        try:
-            who = await self.authenticate(request)
-        except Unauthorized as e:
-            body = {"error": "invalid_token", "error_description": str(e)}
-            await JSONResponse(body, 401, headers={"WWW-Authenticate": e.challenge})(scope, receive, send)
-            return
-        scope[_PRINCIPAL] = who
-        scope[_SESSION] = session_of(request)
-        await self.manager.handle_request(scope, receive, send)
-
-
 LOOPBACK = TransportSecuritySettings(
     enable_dns_rebinding_protection=True,
     allowed_hosts=["127.0.0.1:*", "localhost:*", "[::1]:*"],
@@ -256,7 +235,7 @@ LOOPBACK = TransportSecuritySettings(
 
 
 def mcp_app(
-    settings: Settings, nc: Client, authenticate: Authenticate, *, security: TransportSecuritySettings = LOOPBACK
+    settings: Settings, nc: Client, authenticate: BearerAuth, *, security: TransportSecuritySettings = LOOPBACK
 ) -> tuple[list[BaseRoute], Callable[[Any], AbstractAsyncContextManager[None]]]:
     """(routes, lifespan): the streamable HTTP endpoint at `/mcp` and what must run around it."""
     gateway = Gateway(settings, nc)
@@ -271,6 +250,6 @@ def mcp_app(
         async with gateway.running(), manager.run():
             yield
 
-    routes: list[BaseRoute] = [Route(MCP_PATH, endpoint=_Authenticated(authenticate, manager))]
+    routes: list[BaseRoute] = [Route(MCP_PATH, endpoint=authenticate.protect(StreamableHTTPASGIApp(manager)))]
     lifespan.gateway = gateway  # type: ignore[attr-defined]  # tests and the bench reach the mandate book
     return routes, lifespan

@@ -208,6 +208,32 @@ async def test_one_mcp_session_is_one_correlation_id(front_door, nc, agent_name)
     assert sessions == [] and {e.correlationid for e in stateless} == {hashed}
 
 
+async def test_a_session_answers_only_the_identity_that_opened_it(front_door, agent_name):
+    """Another agent's valid token with this session's id is answered as if the session did not exist (the
+    SDK's session manager binds a session to the caller the bearer authentication verified)."""
+    owner, other = await front_door.agent_token(agent_name), await front_door.agent_token(f"{agent_name}-other")
+    sessions: list[str] = []
+
+    async def seen(response) -> None:
+        if found := response.headers.get("mcp-session-id"):
+            sessions.append(found)
+
+    listing = {"jsonrpc": "2.0", "id": 7, "method": "tools/list", "params": {}}
+    async with mcp_client(front_door.url, owner, mode="legacy", on_response=seen) as client:
+        assert (await client.list_tools()).tools
+        headers = {
+            "Authorization": f"Bearer {other}",
+            "Mcp-Session-Id": sessions[0],
+            "Accept": "application/json, text/event-stream",
+            "Content-Type": "application/json",
+        }
+        async with httpx2.AsyncClient(timeout=30) as http:
+            taken = await http.post(front_door.url, content=msgspec.json.encode(listing), headers=headers)
+        assert taken.status_code == 404, taken.text
+        # The owner's session goes on.
+        assert (await client.list_tools()).tools
+
+
 async def test_a_revoked_mandate_refuses_the_next_call_within_a_second(front_door, nc, agent_name):
     """A person revokes the agent's mandate through canon-hub's contract (the `canon-hub__revoke_mandate` tool)
     while the agent keeps calling: its first refused call is stored within a second of the revocation (both
