@@ -83,19 +83,32 @@ def _kind_words(e: Row) -> str:
     return {"endpoint": "endpoint check", "health": "health check"}.get(e.get("kind") or "", e.get("kind") or "check")
 
 
+def _probe(detail: Row) -> Row:
+    """What a probe runner wrote in an event's metadata; {} when the metadata holds something else under `probe`
+    (metadata is free-form: any publisher may put any value there)."""
+    metadata = detail.get("metadata")
+    probe = metadata.get("probe") if isinstance(metadata, dict) else None
+    return probe if isinstance(probe, dict) else {}
+
+
+def _failed(probe: Row) -> list[Row]:
+    conditions = probe.get("conditions")
+    return [c for c in conditions if isinstance(c, dict) and not c.get("held")] if isinstance(conditions, list) else []
+
+
 def _observed_reason(e: Row) -> str:
     detail = e.get("detail") if isinstance(e.get("detail"), dict) else {}
     if e.get("kind") == "endpoint":
         return _endpoint_reason(detail, e)
-    probe = (detail.get("metadata") or {}).get("probe") or {}
+    probe = _probe(detail)
     if e.get("observed") == "green":
         return f"probe {probe['name']} passed" if probe.get("name") else "health check passed"
-    failed = [c for c in probe.get("conditions") or [] if not c.get("held")]
+    failed = _failed(probe)
     if failed:
         return condition_words(failed[0], probe.get("error"))
     if probe.get("error"):
         return str(probe["error"])
-    seen = detail.get("observations") or {}
+    seen = detail.get("observations") if isinstance(detail.get("observations"), dict) else {}
     note = next((seen[k] for k in _NOTES if isinstance(seen.get(k), str) and seen[k]), None)
     if note:
         return f"health check {e.get('observed')}: {note}"
@@ -111,7 +124,7 @@ def _endpoint_reason(detail: Row, e: Row) -> str:
         return f"no answer from {url}" + (f": {error}" if error else "")
     if e.get("observed") != "green" and expected is not None and seen != expected:
         return f"HTTP {seen} from {url} (expected {expected})"
-    failed = [c for c in ((detail.get("metadata") or {}).get("probe") or {}).get("conditions") or [] if not c["held"]]
+    failed = _failed(_probe(detail))
     if e.get("observed") != "green" and failed:
         return f"{url}: {condition_words(failed[0], detail.get('error'))}"
     return f"HTTP {seen} from {url}" + (", as expected" if e.get("observed") == "green" else "")

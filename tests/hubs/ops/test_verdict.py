@@ -96,3 +96,21 @@ def test_a_lower_incident_is_named_and_changes_no_colour() -> None:
     said = verdict(evidence("health", "green", {}), incidents=(incident("medium", "flaky login"),))
     assert said == {"status": "green", "reason": "health check passed; open medium incident: flaky login",
                     "event_id": "ev-health-green", "incident_id": None}  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    "metadata",
+    [
+        {"probe": "nightly-check"},
+        {"probe": {"conditions": ["[STATUS] == 200"]}},
+        {"probe": {"conditions": 7}},
+        {"probe": None},
+    ],
+    ids=["probe-is-text", "conditions-are-text", "conditions-are-a-number", "probe-is-null"],
+)
+def test_metadata_of_any_shape_still_gives_a_reason(metadata):
+    """Metadata is free-form: a publisher's own `probe` value must not break ops-hub's answer for every service."""
+    red = evidence("health", "red", {"status": "red", "metadata": metadata})
+    assert verdict(red)["reason"] == "health check reported red by alice"
+    endpoint = evidence("endpoint", "red", {**HTTP_500, "metadata": metadata})
+    assert verdict(endpoint)["reason"] == "HTTP 500 from https://web.example/health (expected 200)"
