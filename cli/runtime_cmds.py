@@ -148,7 +148,7 @@ def _last_error(log_path: Path, start: int) -> str | None:
 @guarded
 def down(data_dir: Path | None = DataDir) -> None:
     """Stop a mesh running in the background (or the servers a killed one left)."""
-    from vsmesh.runtime.supervisor import stop_mesh
+    from vsmesh.runtime.servers import stop_mesh
 
     typer.echo(stop_mesh(settings_from(data_dir)))
 

@@ -11,6 +11,7 @@ import contextlib
 import errno
 import socket
 from dataclasses import dataclass
+from urllib.parse import urlsplit
 
 import structlog
 import uvicorn
@@ -26,6 +27,10 @@ class Served:
     url: str
     server: uvicorn.Server
     task: asyncio.Task
+
+    @property
+    def port(self) -> int:
+        return urlsplit(self.url).port or 0
 
     async def stop(self) -> None:
         self.server.should_exit = True

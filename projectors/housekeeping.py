@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from nats.js import JetStreamContext
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -22,9 +22,13 @@ def start_housekeeping(
     stats: Sequence[ProjectorStats],
     settings: Settings,
     stop: asyncio.Event,
+    *,
+    running: Callable[[], Sequence[ProjectorStats]] | None = None,
 ) -> list[asyncio.Task]:
-    """Tasks that end when `stop` is set; each catches its own errors, since none may stop the mesh."""
-    tasks = [asyncio.create_task(publish_periodically(js, stats, stop), name="status")]
+    """Tasks that end when `stop` is set; each catches its own errors, since none may stop the mesh. Status is
+    reported for `running` (every projector of the process, when it has more than these), snapshots for these."""
+    reported = running or (lambda: stats)
+    tasks = [asyncio.create_task(publish_periodically(js, reported, stop), name="status")]
     for projection, s in zip(projections, stats, strict=True):
         if projection.partition is not None:
             # A snapshot copies the tables with their positions; one partition's rows alone restore nothing whole.

@@ -8,7 +8,7 @@ import datetime as dt
 import os
 import socket
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import msgspec
 import structlog
@@ -79,18 +79,22 @@ def report_of(stats: ProjectorStats) -> ProjectorReport:
     )
 
 
-async def publish_periodically(js: JetStreamContext, stats: Sequence[ProjectorStats], stop: asyncio.Event) -> None:
-    """Every INTERVAL_S: work out each projector's rate and put its report in the bucket."""
+async def publish_periodically(
+    js: JetStreamContext, running: Callable[[], Sequence[ProjectorStats]], stop: asyncio.Event
+) -> None:
+    """Every INTERVAL_S: work out the rate of each projector running now (the registry's and manifest hubs' come
+    and go) and put its report in the bucket."""
     kv: KeyValue | None = None
-    seen = {id(s): (s.applied, time.monotonic()) for s in stats}
+    seen = {id(s): (s.applied, time.monotonic()) for s in running()}
     while not stop.is_set():
         try:
             await asyncio.wait_for(stop.wait(), INTERVAL_S)
             return
         except TimeoutError:
             pass
+        stats = list(running())
         for s in stats:
-            applied, at = seen[id(s)]
+            applied, at = seen.setdefault(id(s), (0, time.monotonic()))
             now = time.monotonic()
             s.events_per_s = (s.applied - applied) / (now - at) if now > at else 0.0
             seen[id(s)] = (s.applied, now)

@@ -50,9 +50,10 @@ def header(lines: list[str], first: str) -> list[str]:
 
 
 def test_status_fits_80_columns_with_a_line_per_hub_and_wide_shows_every_stream(cli, running_mesh, narrow):
-    def reported() -> dict | None:  # `vsmesh up` reports its projectors every few seconds
+    def reported() -> dict | None:  # `vsmesh up` reports its projectors every few seconds: the registry's too
         answer = json.loads(cli("status", "--json").stdout)
-        return answer if any(p["running"] for p in answer["projectors"]) else None
+        running = {p["hub"] for p in answer["projectors"] if p["running"]}
+        return answer if {"ops-hub", "registry"} <= running else None
 
     answer = wait_until(reported, timeout=60, what="the mesh to report its projectors")
     lines = fits(cli("status").output)
