@@ -247,24 +247,20 @@ def test_every_hub_rebuilds_the_registry_and_manifest_hubs_too(cli, running_mesh
     assert unknown.returncode == 1 and "known hubs:" in unknown.stderr and "syn-hub" in unknown.stderr
 
 
-def test_rebuild_diff_and_diff_between_copies_from_the_cli(cli, running_mesh, mesh_env):
+def test_rebuild_diff_and_diff_between_copies_from_the_cli(cli, running_mesh):
     """`vsmesh rebuild HUB --diff` off a terminal swaps an identical result and says so; `vsmesh diff` compares
     two copies (and the live hub); its mistakes are one line each (the engine side: test_diff.py)."""
 
-    def vsmesh(*args: str) -> subprocess.CompletedProcess:
-        env = {**os.environ, **mesh_env}
-        return subprocess.run([*VSMESH, *args], env=env, capture_output=True, text=True, timeout=120)
-
-    done = vsmesh("rebuild", "registry", "--diff", "--json")
-    assert done.returncode == 0, done.stderr
+    done = cli("rebuild", "registry", "--diff", "--json")
+    assert done.exit_code == 0, done.output
     answer = json.loads(done.stdout)
     assert answer["swapped"] is True and answer["diff"]["identical"] is True
     assert {t["table"] for t in answer["diff"]["tables"]} >= {"hubs", "manifests"}
 
     copy = f"reg-{uuid.uuid4().hex[:6]}"
-    assert vsmesh("rebuild", "registry", "--into", copy, "--json").returncode == 0
-    same = vsmesh("diff", "registry", "--as-of", copy, "--as-of", "live", "--json")
-    assert same.returncode == 0, same.stderr
+    assert cli("rebuild", "registry", "--into", copy, "--json").exit_code == 0
+    same = cli("diff", "registry", "--as-of", copy, "--as-of", "live", "--json")
+    assert same.exit_code == 0, same.output
     assert json.loads(same.stdout)["identical"] is True
     assert cli("rebuild", "--drop", copy).exit_code == 0
     for args, says in (
@@ -275,6 +271,6 @@ def test_rebuild_diff_and_diff_between_copies_from_the_cli(cli, running_mesh, me
         (("diff", "registry", "--as-of", "live"), "give --as-of twice"),
         (("rebuild", "registry", "--diff", "--into", "x"), "vsmesh diff HUB"),
     ):
-        result = vsmesh(*args)
-        assert result.returncode != 0 and says in result.stderr, (args, result.stderr)
+        result = cli(*args)
+        assert result.exit_code != 0 and says in result.stderr, (args, result.stderr)
         assert "Traceback" not in result.stderr
