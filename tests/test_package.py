@@ -132,7 +132,9 @@ def test_the_installed_wheel_starts_and_serves_every_page(root):
         wait_until(mine, timeout=180, what="the installed vsmesh up", proc=proc, log=out)
         assert "Traceback" not in out.read_text(errors="replace")
         fetch_everything(load_state(data_dir).gateway_url)
-        an_installed_hub_takes_part(bin_dir, work, clean_env(data_dir), load_state(data_dir).gateway_url)
+        vsmesh = installed_cli(bin_dir, work, clean_env(data_dir))
+        the_demo_is_there(vsmesh)
+        an_installed_hub_takes_part(vsmesh)
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(60) == 0, out.read_text(errors="replace")[-2000:]
         assert mesh_processes(data_dir) == []
@@ -167,14 +169,25 @@ def fetch_everything(url: str) -> None:
         assert re.search(r"^vsmesh_\w+", metrics, re.MULTILINE), metrics[:2000]
 
 
-def an_installed_hub_takes_part(bin_dir: Path, work: Path, env: dict[str, str], gateway: str) -> None:
-    """tally-hub, installed as a distribution of its own, in every place a coded hub is."""
+def installed_cli(bin_dir: Path, work: Path, env: dict[str, str]):
+    """The installed `vsmesh`, run as a person runs it there; its output, or the test fails naming the command."""
 
     def vsmesh(*args: str) -> str:
         done = subprocess.run([str(bin_dir / "vsmesh"), *args], cwd=work, env=env, capture_output=True, text=True)
         assert done.returncode == 0, (args, done.stdout[-2000:], done.stderr[-2000:])
         return done.stdout
 
+    return vsmesh
+
+
+def the_demo_is_there(vsmesh) -> None:
+    """`make run` on an empty data dir: the demo was published once the mesh was ready."""
+    services = {s["name"] for s in json.loads(vsmesh("ops", "services", "--json"))["services"]}
+    assert {"gitea", "state-hub"} <= services, services
+
+
+def an_installed_hub_takes_part(vsmesh) -> None:
+    """tally-hub, installed as a distribution of its own, in every place a coded hub is."""
     assert "tally-counted" in vsmesh("schema", "list")  # its event family, in the registry
     # Its sample in the demo `up` published, folded by its projector, answered by its contract, through its command
     totals = lambda: json.loads(vsmesh("tally", "totals", "--json"))  # noqa: E731
