@@ -63,24 +63,24 @@ def pytest_terminal_summary(terminalreporter, config) -> None:
 # suite's time when it put them last (docs/performance.md §Test suite has each file's seconds). Every other file,
 # and the tests within each file, keep pytest-randomly's order (a stable sort after its shuffle).
 SLOWEST_FILES = (
-    "tests/gateway/test_pages.py",
     "tests/projectors/test_cli.py",
-    "tests/bus/test_authorization.py",
-    "tests/projectors/test_crash.py",
     "tests/runtime/test_postgres_server.py",
     "tests/cli/test_up.py",
-    "tests/hubs/ops/test_ops_rebuild.py",
     "tests/bus/test_contract_identity.py",
-    "tests/bus/test_chain.py",
+    "tests/projectors/test_crash.py",
     "tests/test_package.py",
-    "tests/hubs/ops/test_ops_demo.py",
-    "tests/probes/test_up.py",
+    "tests/bus/test_authorization.py",
+    "tests/gateway/test_pages.py",
     "tests/cluster/test_scale_out.py",
     "tests/bus/test_publisher_restart.py",
-    "tests/gateway/test_up.py",
     "tests/cluster/test_failover.py",
     "tests/bus/test_hostile_input.py",
+    "tests/probes/test_up.py",
+    "tests/gateway/test_mcp_http.py",
+    "tests/cluster/test_partitions.py",
     "tests/hubs/test_revert.py",
+    "tests/projectors/test_partitions.py",
+    "tests/gateway/test_browser_promises.py",
 )
 
 
