@@ -1,7 +1,8 @@
 """A projector process for the crash test: the real live runner with the ops-hub handlers, under a hub of
 its own, plus a ledger table that records every event it applies (so duplicates and gaps can be counted).
 
-Run as `python -m tests.projectors.crash_projector HUB` with the `VSMESH_*` variables of a mesh.
+Run as `python -m tests.projectors.crash_projector HUB [READY_FILE]` with the `VSMESH_*` variables of a mesh; it
+creates READY_FILE once SIGTERM stops it cleanly (before that, a SIGTERM kills it like SIGKILL).
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ import asyncio
 import os
 import signal
 import sys
+from pathlib import Path
 
 import sqlalchemy as sa
 
@@ -58,11 +60,13 @@ def traced_projection(hub: str, *, reads: str | None = None) -> Projection:
     )
 
 
-async def main(hub: str) -> None:
+async def main(hub: str, ready: str | None = None) -> None:
     settings = Settings.from_env(os.environ)
     configure_logging(settings)
     stop = asyncio.Event()
     asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
+    if ready:
+        Path(ready).touch()
     nc = await connect(settings, name=f"crash-projector-{hub}")
     engine = create_engine(settings)
     try:
@@ -74,4 +78,4 @@ async def main(hub: str) -> None:
 
 
 if __name__ == "__main__":
-    asyncio.run(main(sys.argv[1]))
+    asyncio.run(main(*sys.argv[1:3]))

@@ -72,10 +72,10 @@ def last_sequence(streamed: tuple[list[Published], list[int]]) -> int:
     return max(max(p.sequence for p in published), max(invalid))
 
 
-def spawn(hub: str, env: dict[str, str], log: Path) -> subprocess.Popen:
+def spawn(hub: str, env: dict[str, str], log: Path, ready: Path | None = None) -> subprocess.Popen:
     with open(log, "ab") as err:
         return subprocess.Popen(
-            [sys.executable, "-m", "tests.projectors.crash_projector", hub],
+            [sys.executable, "-m", "tests.projectors.crash_projector", hub, *([str(ready)] if ready else [])],
             env={**os.environ, **env, "VSMESH_LOG_LEVEL": "warning"},
             cwd=REPO,
             stdout=subprocess.DEVNULL,
@@ -146,10 +146,12 @@ async def test_sigkilled_projector_ends_identical_to_a_clean_rebuild(settings, m
         last = last_sequence((published, invalid))
         assert kills >= KILLS // 2, f"only {kills} kills landed before the projector caught up"
 
-        # A last run catches up and stops cleanly.
-        proc = spawn(hub, mesh_env, log)
+        # A last run catches up and stops cleanly: once it can (the killed ones may have caught up already, and a
+        # SIGTERM during its start would kill it before it listens for one).
+        ready = tmp_path / "ready"
+        proc = spawn(hub, mesh_env, log, ready)
         deadline = time.monotonic() + 60
-        while await position(engine, projection) < last:
+        while await position(engine, projection) < last or not ready.exists():
             assert proc.poll() is None, f"projector exited ({proc.returncode}): {log.read_text()[-2000:]}"
             assert time.monotonic() < deadline, "the projector did not catch up"
             await asyncio.sleep(0.05)
