@@ -66,7 +66,7 @@ async def main(hub: str, ready: str | None = None) -> None:
     stop = asyncio.Event()
     asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
     if ready:
-        Path(ready).touch()
+        await asyncio.to_thread(Path(ready).touch)
     nc = await connect(settings, name=f"crash-projector-{hub}")
     engine = create_engine(settings)
     try:
