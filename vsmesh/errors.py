@@ -15,8 +15,9 @@ VsmeshError
  │    └── UnknownEventType
  ├── PublishError (ConnectionError)     the bus did not acknowledge
  │    └── ConcurrencyConflict           the entity moved on since the writer last read it
- └── ContractError                      a hub answered a contract request with an error
-      └── ContractUnavailable           no answer: the hub is not running or did not answer in time
+ ├── ContractError                      a hub answered a contract request with an error
+ │    └── ContractUnavailable           no answer: the hub is not running or did not answer in time
+ └── OAuthError                         the gateway's issuer refuses a token request (RFC 6749 §5.2)
 """
 
 from __future__ import annotations
@@ -98,3 +99,11 @@ class ContractError(VsmeshError):
 
 class ContractUnavailable(ContractError):
     """The hub gave no answer (not running, or not in time): asking again later may succeed."""
+
+
+class OAuthError(VsmeshError):
+    """An RFC 6749 §5.2 error answer of the gateway's issuer: `error` code, one-line description, HTTP status."""
+
+    def __init__(self, error: str, description: str, status: int = 400) -> None:
+        super().__init__(description)
+        self.error, self.status = error, status

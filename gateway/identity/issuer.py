@@ -28,6 +28,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
 
+from vsmesh.errors import OAuthError
 from vsmesh.gateway.identity.clients import Clients
 from vsmesh.gateway.identity.keys import ALGORITHM, SigningKeys
 
@@ -54,14 +55,6 @@ class PendingCode:
     challenge: str
     person: str
     expires_at: float
-
-
-class OAuthError(Exception):
-    """An RFC 6749 §5.2 error answer: `error` code, one-line description, HTTP status."""
-
-    def __init__(self, error: str, description: str, status: int = 400) -> None:
-        super().__init__(description)
-        self.error, self.status = error, status
 
 
 @dataclass
