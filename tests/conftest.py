@@ -17,7 +17,7 @@ import hypothesis
 import pytest
 from typer.testing import CliRunner
 
-from vsmesh.runtime.mesh_state import load_state
+from vsmesh.runtime.mesh_state import MeshState, load_state, save_state
 from vsmesh.runtime.nats_server import free_port, start_nats, stop_pid
 from vsmesh.runtime.postgres_server import SystemPlaces, start_postgres, stop_postgres
 from vsmesh.settings import Settings
@@ -155,6 +155,45 @@ def streams(settings: Settings) -> None:
             await nc.close()
 
     asyncio.run(create())
+
+
+# The admin password of a test's own nats-server (`mesh`), which no other test shares.
+OWN_MESH_PASSWORD = "own-mesh"
+
+
+@pytest.fixture
+def mesh() -> Iterator[Settings]:
+    """A nats-server of the test's own, in a data dir whose state names it as `vsmesh up` leaves one: for a test
+    that deletes or rewrites streams, or needs a server nothing else publishes on."""
+    path = server_dir()
+    server = start_nats(path, port=free_port(), password=OWN_MESH_PASSWORD)
+    save_state(path, MeshState(nats_url=server.url, nats_user="admin", nats_password=OWN_MESH_PASSWORD,
+                               nats_pid=server.pid, nats_port=server.port, ready=True))  # fmt: skip
+    yield Settings(data_dir=path, nats_url=server.url, nats_user="admin", nats_password=OWN_MESH_PASSWORD)
+    stop_pid(server.pid)
+    shutil.rmtree(path, ignore_errors=True)
+
+
+@pytest.fixture
+def fresh_database(database_url: str) -> Iterator[str]:
+    """A database of the test's own in the session's PostgreSQL: what it holds is this test's alone."""
+    import asyncio
+    import uuid
+
+    import asyncpg
+
+    name = f"own_{uuid.uuid4().hex[:8]}"
+
+    async def run(sql: str) -> None:
+        conn = await asyncpg.connect(database_url)
+        try:
+            await conn.execute(sql)
+        finally:
+            await conn.close()
+
+    asyncio.run(run(f"CREATE DATABASE {name}"))
+    yield database_url.replace("/postgres?", f"/{name}?", 1)
+    asyncio.run(run(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
 
 
 @pytest.fixture

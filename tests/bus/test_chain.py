@@ -9,59 +9,24 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import shutil
 import subprocess
-import uuid
-from collections.abc import Iterator
 
-import asyncpg
 import nats
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from nats.js.api import StreamConfig
 from typer.testing import CliRunner
 
-from tests.conftest import VSMESH, server_dir
+from tests.conftest import OWN_MESH_PASSWORD, VSMESH
 from vsmesh.bus.chain import CHECKPOINT_TYPE, HASH, PREV, link, walk
 from vsmesh.bus.publisher import Publisher
 from vsmesh.bus.streams import ensure_streams
 from vsmesh.bus.subjects import event_subject
 from vsmesh.events.codec import encode_event
-from vsmesh.runtime.mesh_state import MeshState, save_state
-from vsmesh.runtime.nats_server import free_port, start_nats, stop_pid
 from vsmesh.runtime.signing import SigningKey, signed_head, signing_key
 from vsmesh.settings import Settings
 
-PASSWORD = "chain-test"
-
-
-@pytest.fixture
-def mesh():
-    path = server_dir()
-    server = start_nats(path, port=free_port(), password=PASSWORD)
-    save_state(path, MeshState(nats_url=server.url, nats_user="admin", nats_password=PASSWORD, nats_pid=server.pid,
-                               nats_port=server.port, ready=True))  # fmt: skip
-    settings = Settings(data_dir=path, nats_url=server.url, nats_user="admin", nats_password=PASSWORD)
-    yield settings
-    stop_pid(server.pid)
-    shutil.rmtree(path, ignore_errors=True)
-
-
-@pytest.fixture
-def fresh_database(database_url: str) -> Iterator[str]:
-    """A database of its own in the session's PostgreSQL: the signed heads it remembers are this test's chain's."""
-    name = f"chain_{uuid.uuid4().hex[:8]}"
-
-    async def run(sql: str) -> None:
-        conn = await asyncpg.connect(database_url)
-        try:
-            await conn.execute(sql)
-        finally:
-            await conn.close()
-
-    asyncio.run(run(f"CREATE DATABASE {name}"))
-    yield database_url.replace("/postgres?", f"/{name}?", 1)
-    asyncio.run(run(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+PASSWORD = OWN_MESH_PASSWORD  # the admin's, on the test's own nats-server (`mesh`)
 
 
 def verify(settings: Settings, *args: str, database: str | None = None) -> tuple[int, dict]:

@@ -9,7 +9,6 @@ import uuid
 
 from nats.js.api import StorageType, StreamConfig
 
-from tests.bus.test_chain import fresh_database, mesh  # noqa: F401 - fixtures: a nats-server and a database of its own
 from tests.conftest import wait_until
 from tests.couplings.test_couplings import rows
 from vsmesh.bus.connection import connect
@@ -74,7 +73,7 @@ def test_bad_input_is_one_line_with_the_fix(cli, running_mesh):
     assert forever.exit_code == 2 and "hash chain" in " ".join(forever.output.replace("│", " ").split())
 
 
-def test_snapshot_first_then_apply_and_a_hub_behind_stays_refused(mesh, fresh_database, cli_in, tmp_path):  # noqa: F811
+def test_snapshot_first_then_apply_and_a_hub_behind_stays_refused(mesh, fresh_database, cli_in, tmp_path):
     settings = mesh.model_copy(update={"database_url": fresh_database})
     env = {"VSMESH_NATS_URL": settings.nats_url, "VSMESH_NATS_USER": "admin", "VSMESH_DATA_DIR": str(mesh.data_dir),
            "VSMESH_NATS_PASSWORD": settings.nats_password, "VSMESH_DATABASE_URL": fresh_database}  # fmt: skip

@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-import asyncio
 import os
 import shutil
 import subprocess
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
-import asyncpg
 import pytest
 
 from tests.conftest import VSMESH, server_dir, wait_until
@@ -52,20 +49,9 @@ def cluster() -> Iterator[LocalCluster]:
 
 
 @pytest.fixture
-def cluster_db(database_url: str) -> Iterator[str]:
+def cluster_db(fresh_database: str) -> str:
     """A fresh database in the session PostgreSQL: the hubs' positions here count the cluster's streams."""
-    name = f"cluster_{uuid.uuid4().hex[:8]}"
-
-    async def run(sql: str) -> None:
-        conn = await asyncpg.connect(database_url)
-        try:
-            await conn.execute(sql)
-        finally:
-            await conn.close()
-
-    asyncio.run(run(f"CREATE DATABASE {name}"))
-    yield database_url.replace("/postgres?", f"/{name}?", 1)
-    asyncio.run(run(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+    return fresh_database
 
 
 def cluster_env(cluster: LocalCluster, database: str, data_dir: Path) -> dict[str, str]:

@@ -17,7 +17,6 @@ from typing import Any
 
 import pytest
 
-from tests.bus.test_chain import fresh_database, mesh  # noqa: F401 - fixtures: a nats-server and a database of its own
 from vsmesh.bus.connection import connect
 from vsmesh.bus.contract_client import ask
 from vsmesh.bus.publisher import Publisher
@@ -244,7 +243,7 @@ def test_an_escalation_unanswered_past_its_horizons_sla_is_raised_again_and_over
     asyncio.run(outlive_the_sla(settings, uuid.uuid4().hex[:6]))
 
 
-def test_a_check_no_policy_declares_does_not_run_and_vsmesh_status_says_so(mesh, fresh_database, cli_in, tmp_path):  # noqa: F811
+def test_a_check_no_policy_declares_does_not_run_and_vsmesh_status_says_so(mesh, fresh_database, cli_in, tmp_path):
     # A mesh of its own (nats-server, database), whose canon-hub holds no policy at all.
     settings = mesh.model_copy(update={"database_url": fresh_database})
     asyncio.run(a_pass_without_policies(settings))

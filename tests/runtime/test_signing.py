@@ -15,7 +15,7 @@ from pathlib import Path
 import nats
 import pytest
 
-from tests.bus.test_chain import PASSWORD, fresh_database, insert_unlinked, mesh, record  # noqa: F401 - fixtures
+from tests.bus.test_chain import PASSWORD, insert_unlinked, record
 from tests.conftest import VSMESH, wait_until
 from vsmesh.runtime.mesh_state import load_state
 from vsmesh.runtime.signing import last_checkpointed
@@ -25,7 +25,7 @@ EVERY = 3
 
 
 @pytest.fixture
-def signing_up(mesh, fresh_database, tmp_path) -> Iterator[tuple[Settings, dict[str, str], Path]]:  # noqa: F811
+def signing_up(mesh, fresh_database, tmp_path) -> Iterator[tuple[Settings, dict[str, str], Path]]:
     """`vsmesh up --hub canon-hub` signing every EVERY constitutional events; its settings, env and log."""
     data_dir, log = tmp_path / "up", tmp_path / "up.log"
     env = {k: v for k, v in os.environ.items() if not k.startswith("VSMESH_")} | {
