@@ -178,9 +178,12 @@ def test_up_on_a_terminal_prints_a_banner_and_keeps_the_detail_in_the_log(data_d
         deadline = time.monotonic() + 90
         while b"Ctrl-C stops" not in seen and time.monotonic() < deadline and proc.poll() is None:
             if select.select([main], [], [], 0.5)[0]:
-                seen += os.read(main, 65536)
+                try:
+                    seen += os.read(main, 65536)
+                except OSError:  # EIO: every process of the terminal's side has closed it (up exited)
+                    break
         text = seen.decode(errors="replace")
-        assert "vsmesh ready in" in text, text[-2000:]
+        assert "vsmesh ready in" in text, f"exit {proc.poll()}: {text[-2000:]}"
         state = load_state(data_dir)
         for shown in (str(data_dir), state.nats_url, "PostgreSQL", "6 coded", "couplings", "mesh.log"):
             assert shown in text, (shown, text[-2000:])
