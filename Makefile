@@ -18,10 +18,11 @@ $(STAMP): pyproject.toml
 run: $(STAMP)
 	$(BIN)/vsmesh up
 
-# Two worker processes, a test file each at a time (each starts its own servers and mesh): the suite waits on
-# servers more than it computes, so two workers take two fifths of one's time (docs/performance.md §Test suite).
-# Files are handed out in the order tests/conftest.py gives them (slowest first), not reordered by test count.
-TEST_JOBS ?= 2
+# Three worker processes on the two cores, a test file each at a time (each starts its own servers and mesh):
+# the suite waits on servers and subprocesses more than it computes, and two workers left a third of the two
+# cores idle (docs/performance.md §Test suite). Files are handed out in the order tests/conftest.py gives them
+# (slowest first), not reordered by test count.
+TEST_JOBS ?= 3
 
 test: $(STAMP) browser
 	$(BIN)/python -m pytest -q -n $(TEST_JOBS) --dist loadfile --no-loadscope-reorder --durations=10 $(PYTEST_ARGS)
