@@ -104,10 +104,10 @@ def _issuer_of(r) -> str:
 
 
 def _detach(data_dir: Path, hubs: list[str], demo: bool = False, partitions: int | None = None) -> None:
-    from vsmesh.runtime.mesh_state import load_state, pid_alive
+    from vsmesh.runtime.mesh_state import load_state, supervisor_alive
 
     state = load_state(data_dir)
-    if pid_alive(state.supervisor_pid):
+    if supervisor_alive(state):
         typer.echo(f"vsmesh is already up in {data_dir} (pid {state.supervisor_pid})")
         return
     data_dir.mkdir(parents=True, exist_ok=True)

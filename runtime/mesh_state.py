@@ -6,6 +6,7 @@ import os
 from pathlib import Path
 
 import msgspec
+import psutil
 
 from vsmesh.errors import MeshNotRunning
 from vsmesh.settings import Settings
@@ -24,6 +25,7 @@ class MeshState(msgspec.Struct, kw_only=True):
     gateway_url: str | None = None  # pages, /metrics, MCP, the local OIDC issuer (loopback)
     gateway_port: int | None = None  # kept so a restarted mesh answers on the same port
     supervisor_pid: int | None = None
+    supervisor_started: float | None = None  # its process's start time: a pid reused by another process is not it
     ready: bool = False
 
 
@@ -64,10 +66,29 @@ def pid_alive(pid: int | None) -> bool:
         return True
 
 
+def started_at(pid: int) -> float | None:
+    """When the process started (seconds since the epoch), or None when there is none."""
+    try:
+        return psutil.Process(pid).create_time()
+    except psutil.Error:
+        return None
+
+
+def supervisor_alive(state: MeshState) -> bool:
+    """The `vsmesh up` the state names still runs. Its pid alone does not say so: a killed one leaves its pid
+    behind, and pids wrap (at 32,768 on a small machine) to be reused by any other process."""
+    if not pid_alive(state.supervisor_pid):
+        return False
+    if state.supervisor_started is None:  # written by a `vsmesh up` that did not keep its start time
+        return True
+    started = started_at(state.supervisor_pid)  # type: ignore[arg-type]
+    return started is not None and abs(started - state.supervisor_started) < 1.0
+
+
 def running(state: MeshState) -> bool:
     """A `vsmesh up` serves from this data dir: it said it was ready and its process lives (a killed one's
     mesh.json still says ready)."""
-    return state.ready and pid_alive(state.supervisor_pid)
+    return state.ready and supervisor_alive(state)
 
 
 def not_running(data_dir: Path) -> MeshNotRunning:

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import structlog
 
-from vsmesh.runtime.mesh_state import MeshState, fill_from, load_state, pid_alive, save_state
+from vsmesh.runtime.mesh_state import MeshState, fill_from, load_state, pid_alive, save_state, supervisor_alive
 from vsmesh.runtime.nats_server import configure_nats, monitor_url, port_answers, reload_nats, start_nats, stop_pid
 from vsmesh.runtime.postgres_server import SystemPlaces, postmaster_pid, start_postgres, stop_postgres
 from vsmesh.settings import Settings
@@ -91,12 +91,12 @@ def stop_mesh(settings: Settings, timeout: float = 30.0) -> str:
     """`vsmesh down`: ask the supervisor to stop; if it is gone, stop the servers it left."""
     data_dir = settings.data_dir.resolve()
     state: MeshState = load_state(data_dir)
-    if pid_alive(state.supervisor_pid):
-        os.kill(state.supervisor_pid, signal.SIGTERM)
+    if supervisor_alive(state):
+        os.kill(state.supervisor_pid, signal.SIGTERM)  # type: ignore[arg-type]
         deadline = time.monotonic() + timeout
-        while pid_alive(state.supervisor_pid) and time.monotonic() < deadline:
+        while supervisor_alive(state) and time.monotonic() < deadline:
             time.sleep(0.1)
-        if pid_alive(state.supervisor_pid):
+        if supervisor_alive(state):
             return f"mesh (pid {state.supervisor_pid}) did not stop in {timeout:.0f} s"
         return f"mesh in {data_dir} stopped"
     nats_pid = state.nats_pid if pid_alive(state.nats_pid) else None
@@ -105,5 +105,5 @@ def stop_mesh(settings: Settings, timeout: float = 30.0) -> str:
     if not left.nats_pid and not left.postgres:
         return f"no mesh running in {data_dir}"
     left.stop()
-    mark(data_dir, supervisor_pid=None, ready=False, nats_pid=None)
+    mark(data_dir, supervisor_pid=None, supervisor_started=None, ready=False, nats_pid=None)
     return f"servers left in {data_dir} stopped"

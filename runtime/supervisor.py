@@ -42,7 +42,7 @@ from vsmesh.projectors.leased import start_projectors, with_leases
 from vsmesh.runtime.cluster import stream_replicas
 from vsmesh.runtime.contract_thread import ContractThread
 from vsmesh.runtime.jobs import start_jobs
-from vsmesh.runtime.mesh_state import load_state, pid_alive
+from vsmesh.runtime.mesh_state import load_state, started_at, supervisor_alive
 from vsmesh.runtime.nats_server import (
     issue_hub_creds,
     monitor_url,
@@ -99,13 +99,14 @@ class Mesh:
             loop.add_signal_handler(sig, self.stop_event.set)
         servers = EmbeddedServers(self.settings.data_dir.resolve(), places=SystemPlaces.of(self.settings))
         settings = self.settings.model_copy(update={"data_dir": servers.data_dir})
-        running = load_state(servers.data_dir).supervisor_pid
-        if pid_alive(running) and running != os.getpid():
+        before = load_state(servers.data_dir)
+        if supervisor_alive(before) and before.supervisor_pid != os.getpid():
+            running = before.supervisor_pid or 0
             raise AlreadyRunning(
                 f"vsmesh is already up in {servers.data_dir} (pid {running}); `vsmesh down` stops it", running
             )
         async with contextlib.AsyncExitStack() as stack:
-            mark(servers.data_dir, supervisor_pid=os.getpid(), ready=False)
+            mark(servers.data_dir, supervisor_pid=os.getpid(), supervisor_started=started_at(os.getpid()), ready=False)
             stack.callback(log.info, "mesh stopped")
             stack.push_async_callback(self._release, servers)
             settings = await asyncio.to_thread(start_servers, settings, servers)
@@ -116,7 +117,7 @@ class Mesh:
 
     async def _release(self, servers: EmbeddedServers) -> None:
         await asyncio.to_thread(servers.stop)
-        mark(servers.data_dir, supervisor_pid=None, ready=False, nats_pid=servers.nats_pid)
+        mark(servers.data_dir, supervisor_pid=None, supervisor_started=None, ready=False, nats_pid=servers.nats_pid)
 
     async def _start(
         self, stack: contextlib.AsyncExitStack, settings: Settings, probes: ProbeFile | None, *, embedded_nats: bool
