@@ -81,6 +81,20 @@ class Hub:
     sample: str | None = None  # a function returning its part of the demo picture (DemoEvents, in order)
     sample_rank: int = 100  # where that part goes in the picture: lower first (ops' inventory before the rest)
 
+    @classmethod
+    def in_package(cls, package: str, slug: str, **parts: Any) -> Hub:
+        """A hub whose parts sit where every hub keeps them: `manifest`, `projector:projection`,
+        `contract:operations`, `couplings:couplings`, `sample:events` in `package`; `parts` adds the rest (jobs,
+        commands, its own schemas) or places one elsewhere."""
+        usual = {
+            "manifest": f"{package}.manifest",
+            "projection": f"{package}.projector:projection",
+            "operations": f"{package}.contract:operations",
+            "couplings": f"{package}.couplings:couplings",
+            "sample": f"{package}.sample:events",
+        }
+        return cls(slug=slug, **(usual | parts))
+
     @functools.cached_property
     def manifest_module(self) -> ModuleType:
         return load(self.manifest)

@@ -2,13 +2,9 @@
 
 from vsmesh.hubs.hub import Hub
 
-HUB = Hub(
-    slug="canon-hub",
-    manifest="vsmesh.hubs.canon.manifest",
-    projection="vsmesh.hubs.canon.projector:projection",
-    operations="vsmesh.hubs.canon.contract:operations",
-    couplings="vsmesh.hubs.canon.couplings:couplings",
-    sample="vsmesh.hubs.canon.sample:events",
+HUB = Hub.in_package(
+    "vsmesh.hubs.canon",
+    "canon-hub",
     jobs="vsmesh.hubs.canon.scheduled:JOBS",
     sample_rank=40,
 )

@@ -2,12 +2,8 @@
 
 from vsmesh.hubs.hub import Hub
 
-HUB = Hub(
-    slug="dev-hub",
-    manifest="vsmesh.hubs.dev.manifest",
-    projection="vsmesh.hubs.dev.projector:projection",
-    operations="vsmesh.hubs.dev.contract:operations",
-    couplings="vsmesh.hubs.dev.couplings:couplings",
-    sample="vsmesh.hubs.dev.sample:events",
+HUB = Hub.in_package(
+    "vsmesh.hubs.dev",
+    "dev-hub",
     sample_rank=20,
 )

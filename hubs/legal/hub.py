@@ -2,13 +2,9 @@
 
 from vsmesh.hubs.hub import Hub
 
-HUB = Hub(
-    slug="legal-hub",
-    manifest="vsmesh.hubs.legal.manifest",
-    projection="vsmesh.hubs.legal.projector:projection",
-    operations="vsmesh.hubs.legal.contract:operations",
-    couplings="vsmesh.hubs.legal.couplings:couplings",
-    sample="vsmesh.hubs.legal.sample:events",
+HUB = Hub.in_package(
+    "vsmesh.hubs.legal",
+    "legal-hub",
     sample_rank=60,
     cli="vsmesh.hubs.legal.cli:legal_app",
     cli_name="legal",

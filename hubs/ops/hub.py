@@ -2,13 +2,9 @@
 
 from vsmesh.hubs.hub import Hub
 
-HUB = Hub(
-    slug="ops-hub",
-    manifest="vsmesh.hubs.ops.manifest",
-    projection="vsmesh.hubs.ops.projector:projection",
-    operations="vsmesh.hubs.ops.contract:operations",
-    couplings="vsmesh.hubs.ops.couplings:couplings",
-    sample="vsmesh.hubs.ops.sample:events",
+HUB = Hub.in_package(
+    "vsmesh.hubs.ops",
+    "ops-hub",
     jobs="vsmesh.hubs.ops.rollup:JOBS",
     sample_rank=10,
     cli="vsmesh.hubs.ops.cli:ops_app",
