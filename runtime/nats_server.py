@@ -194,7 +194,9 @@ def _start_nats_once(
     logged_before = log_path.stat().st_size if log_path.exists() else 0
     proc = spawn_nats(data_dir / "nats.conf", log_path)
     deadline = time.monotonic() + 15
-    while not port_answers(port):
+    # Ready when this server says so in its log: the port answering is not enough, since another process that
+    # chose the same free port (a second `vsmesh up` starting beside this one) may be the one listening on it.
+    while not (_says_ready(log_path, logged_before) and port_answers(port)):
         if proc.poll() is not None:
             with open(log_path, "rb") as log:
                 log.seek(logged_before)
@@ -206,6 +208,16 @@ def _start_nats_once(
             raise MeshNotRunning(f"nats-server did not listen on port {port} in 15 s; see {data_dir}/nats.log")
         time.sleep(0.05)
     return NatsServer(pid=proc.pid, port=port, user=ADMIN_USER, password=password, monitor_port=monitor_port)
+
+
+def _says_ready(log_path: Path, since: int) -> bool:
+    """Whether the server logging to `log_path` reported "Server is ready" after byte `since`."""
+    try:
+        with open(log_path, "rb") as log:
+            log.seek(since)
+            return b"Server is ready" in log.read()
+    except OSError:
+        return False
 
 
 def spawn_nats(conf: Path, log_path: Path) -> subprocess.Popen:
