@@ -440,8 +440,10 @@ async def test_probes_start_jittered_then_keep_their_slots_without_drift(nc, set
     assert max(firsts) - min(firsts) > 0.1, firsts
     # Slots: first + k * interval, however long each run took (from the second run: the first may have waited
     # for the process's first request, its imports, and the slots after it keep their times all the same).
-    off = [abs(at - r[1] - k * interval) for r in runs for k, at in enumerate(r[1:])]
-    assert max(off) < 0.15, off
+    # A drifting runner is off by 0.2 s a run on every probe; a loaded machine may hold one run back now and
+    # then without moving the slots after it: nine in ten must be on their slot.
+    off = sorted(abs(at - r[1] - k * interval) for r in runs for k, at in enumerate(r[1:]))
+    assert off[int(len(off) * 0.9)] < 0.15, off
 
 
 async def test_at_most_VSMESH_PROBES_CONCURRENCY_probes_run_at_once(nc, settings, traffic, u):
