@@ -1,4 +1,4 @@
-"""Imports flow one way (DESIGN.md): events ← bus ← projectors ← hubs ← probes/gateway ← runtime ← cli.
+"""Imports flow one way (DESIGN.md): events ← bus ← projectors ← hubs ← probes/notify/sources/gateway ← runtime ← cli.
 
 Every import counts, a late one inside a function too: it runs back up the layers all the same.
 """
@@ -12,7 +12,18 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 # The package folders and their layer; a module may import its own layer and those below it.
-LAYERS = {"events": 0, "bus": 1, "projectors": 2, "hubs": 3, "probes": 4, "gateway": 4, "runtime": 5, "cli": 6}
+LAYERS = {
+    "events": 0,
+    "bus": 1,
+    "projectors": 2,
+    "hubs": 3,
+    "probes": 4,
+    "notify": 4,
+    "sources": 4,
+    "gateway": 4,
+    "runtime": 5,
+    "cli": 6,
+}
 # A hub is one folder holding all its parts, some of which belong to a higher layer: its commands (`cli.py`)
 # are the CLI's, mounted by `vsmesh` from the hub's declaration and imported by nothing below.
 HUB_PARTS = {"cli.py": LAYERS["cli"]}

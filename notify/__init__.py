@@ -1,0 +1,1 @@
+"""Notifications: routes (canon policy values), receivers (webhook, email, Apprise), silences, the delivery ledger."""

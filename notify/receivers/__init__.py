@@ -1,0 +1,1 @@
+"""Receivers: one module per protocol a notification can be delivered over."""

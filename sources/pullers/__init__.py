@@ -1,0 +1,1 @@
+"""Timed pullers: OpenCost, Kubernetes and token-usage exports turned into events."""
