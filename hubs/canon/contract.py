@@ -21,6 +21,7 @@ from vsmesh.hubs.canon.tables import (
     policy_versions,
     refused_calls,
 )
+from vsmesh.hubs.canon.silences import silence_operations
 from vsmesh.hubs.canon.writes import mandate_operations
 from vsmesh.hubs.contract import ContractRequest, HubContext, Operation
 from vsmesh.hubs.core.operations import with_core
@@ -179,5 +180,6 @@ def operations() -> list[Operation]:
         Operation("get_refusals", RefusalsRequest, get_refusals, "calls the gateway refused: who, what, which mandate"),
         Operation("get_agent_actions", AgentActionsRequest, get_agent_actions, "agents' actions, revert state"),
         *mandate_operations(),
+        *silence_operations(),
     ]
     return with_core(own)
