@@ -19,6 +19,7 @@ import datetime as dt
 import random
 import uuid
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -32,8 +33,9 @@ from vsmesh.bus.publisher import Publisher
 from vsmesh.durations import parse_duration
 from vsmesh.events.envelope import utc_now
 from vsmesh.notify.ledger import notifications
+from vsmesh.notify.message import Channel, Message, Outcome
 from vsmesh.notify.planner import NotifierState
-from vsmesh.notify.receivers import Message, Outcome, deliver
+from vsmesh.notify.receivers import deliver
 from vsmesh.notify.routes import Facts
 
 log = structlog.get_logger(__name__)
@@ -73,15 +75,17 @@ class Deliverer:
         publisher: Publisher,
         state: NotifierState,
         environ: Mapping[str, str],
+        data_dir: Path,
     ) -> None:
-        self.engine, self.publisher, self.state, self.environ = engine, publisher, state, environ
+        self.engine, self.publisher, self.state = engine, publisher, state
+        self.environ, self.data_dir = environ, data_dir
         self.inflight: set[str] = set()
         self.slots = asyncio.Semaphore(CONCURRENCY)
         self.tasks: set[asyncio.Task] = set()
 
     async def run(self, stop: asyncio.Event) -> None:
         async with httpx.AsyncClient() as http:
-            self.http = http
+            self.channel = Channel(self.environ, http, self.data_dir)
             while not stop.is_set():
                 try:
                     await self.expire_silences()
@@ -149,7 +153,7 @@ class Deliverer:
         else:
             body = msgspec.json.encode(row["events"])
             message = Message(row["notification_id"], row["kind"], row["route"], row["events"], body)
-            outcome = await deliver(receiver, message, self.environ, self.http)
+            outcome = await deliver(receiver, message, self.channel)
         at = utc_now()
         if outcome.delivered:
             latency = (at - row["first_stored_at"]).total_seconds()

@@ -12,6 +12,7 @@ from its start even then, for canon's routes and silences, but nothing stored be
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -50,6 +51,7 @@ log = structlog.get_logger(__name__)
 
 FOLLOW = Follow(size=500, wait_s=0.005, max_queued=2000)
 STREAMS = tuple(stream_for(h) for h in Horizon)
+CONSTITUTIONAL = stream_for(Horizon.CONSTITUTIONAL)
 OWN_TYPES = "notification-"  # the notifier's own record is never news to tell
 
 
@@ -78,6 +80,9 @@ class NotifierState:
     positions: dict[str, int] = field(default_factory=dict)
     last_error: str | None = None
     wake: asyncio.Event = field(default_factory=asyncio.Event)  # planned something: the deliverer looks now
+    # Set once the constitutional planner has read canon's routes and silences up to the head it found at start:
+    # the other streams wait for it, so a restart never plans an event under fewer routes than were declared.
+    canon_read: asyncio.Event = field(default_factory=asyncio.Event)
 
     def policy(self, slug: str, values: Any) -> None:
         self.policies[slug] = values
@@ -95,6 +100,21 @@ class NotifierState:
         self.routing = routing(self.policies.items())
 
 
+async def claim_start(js: JetStreamContext, engine: AsyncEngine, stream: str) -> tuple[int, int]:
+    """(position, notify after): kept from before, or on the first start the stream's head (the constitutional
+    stream's position 0: canon's routes and silences are read from the start, told of from the head on)."""
+    async with engine.begin() as conn:
+        row = (await conn.execute(sa.select(positions).where(positions.c.stream == stream))).first()
+        if row is not None:
+            return row.seq, row.notify_after
+        head = (await js.stream_info(stream)).state.last_seq
+        start = 0 if stream == CONSTITUTIONAL else head
+        await conn.execute(
+            insert(positions).values(stream=stream, seq=start, notify_after=head).on_conflict_do_nothing()
+        )
+    return start, head
+
+
 def _silence(row: Any) -> Silence:
     return Silence(row["silence_id"], row["matchers"], row["starts_at"], row["until"], row["reason"],
                    row.get("expired_said", False))  # fmt: skip
@@ -106,32 +126,36 @@ class Planner:
     def __init__(self, js: JetStreamContext, engine: AsyncEngine, state: NotifierState, stream: str) -> None:
         self.js, self.engine, self.state, self.stream = js, engine, state, stream
         self.notify_after = 0
+        self.canon_head = 0
         self.log = log.bind(stream=stream, part="notify-planner")
 
     async def run(self, stop: asyncio.Event) -> None:
         position = await self._start_position()
+        if self.stream == CONSTITUTIONAL:
+            self.canon_head = (await self.js.stream_info(self.stream)).state.last_seq
+            if position >= self.canon_head:
+                self.state.canon_read.set()
+        else:
+            waits = [asyncio.ensure_future(self.state.canon_read.wait()), asyncio.ensure_future(stop.wait())]
+            await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
+            for w in waits:
+                w.cancel()
         self.log.info("notifier following", position=position, notify_after=self.notify_after)
         async for batch in follow(self.js, self.stream, f"{self.stream.lower()}.>", position, FOLLOW, stop):
             await retry(lambda b=batch: self.handle(b.msgs), stop=stop, transient=(Exception,), on_error=self._report)
 
     async def _start_position(self) -> int:
-        async with self.engine.begin() as conn:
-            row = (await conn.execute(sa.select(positions).where(positions.c.stream == self.stream))).first()
-            if row is not None:
-                self.notify_after = row.notify_after
-                return row.seq
-            head = (await self.js.stream_info(self.stream)).state.last_seq
-            start = 0 if self.stream == stream_for(Horizon.CONSTITUTIONAL) else head
-            await conn.execute(
-                insert(positions).values(stream=self.stream, seq=start, notify_after=head).on_conflict_do_nothing()
-            )
-        self.notify_after = head
-        return start
+        seq, self.notify_after = await claim_start(self.js, self.engine, self.stream)
+        return seq
 
     async def _report(self, e: BaseException) -> None:
         error = f"{type(e).__name__}: {e}".splitlines()[0][:500]
         self.state.last_error = error
         self.log.error("notifier batch failed; it will be retried", error=error)
+        with contextlib.suppress(Exception):  # the database may be what failed: the log line says it anyway
+            async with self.engine.begin() as conn:
+                stmt = positions.update().where(positions.c.stream == self.stream)
+                await conn.execute(stmt.values(last_error=error, error_at=utc_now()))
 
     async def handle(self, msgs: list) -> None:
         decoded = decode(msgs)
@@ -151,6 +175,8 @@ class Planner:
             )
         self.state.positions[self.stream] = last
         self.state.last_error = None
+        if self.stream == CONSTITUTIONAL and last >= self.canon_head:
+            self.state.canon_read.set()
         if planned:
             self.state.wake.set()
 

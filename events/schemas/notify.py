@@ -89,7 +89,13 @@ class AppriseReceiver(_Receiver, kw_only=True, tag="apprise"):
     urls: Annotated[list[str], msgspec.Meta(min_length=1)]
 
 
-Receiver = WebhookReceiver | EmailReceiver | AppriseReceiver
+class FileReceiver(_Receiver, kw_only=True, tag="file"):
+    """A JSON line per notification appended to a file (relative: in the mesh's data dir): a local inbox."""
+
+    path: Annotated[str, msgspec.Meta(min_length=1)]
+
+
+Receiver = WebhookReceiver | EmailReceiver | AppriseReceiver | FileReceiver
 
 
 class NotifyValues(_Spec, kw_only=True):
@@ -103,11 +109,11 @@ def notify_values(values: Any) -> NotifyValues | None:
     """The routes and receivers among a policy's values; None when it declares none; ValueError naming the field."""
     if not isinstance(values, dict) or not (ROUTES_KEY in values or RECEIVERS_KEY in values):
         return None
-    mine = {k: values[k] for k in (ROUTES_KEY, RECEIVERS_KEY) if k in values}
-    try:
-        found = msgspec.convert(mine, NotifyValues)
-    except msgspec.ValidationError as e:
-        raise ValueError(_located(str(e))) from None
+    receivers = values.get(RECEIVERS_KEY, {})
+    if isinstance(receivers, dict):  # one by one, so an error names the receiver (msgspec says `[...]` for a key)
+        for name, receiver in receivers.items():
+            _convert(receiver, Receiver, f".{RECEIVERS_KEY}.{name}")
+    found = _convert({k: values[k] for k in (ROUTES_KEY, RECEIVERS_KEY) if k in values}, NotifyValues, "")
     for name, receiver in found.notify_receivers.items():
         _durations(f"{RECEIVERS_KEY}.{name}", receiver, ("backoff", "timeout"))
     names: set[str] = set()
@@ -127,12 +133,19 @@ def notify_values(values: Any) -> NotifyValues | None:
     return found
 
 
-def _located(error: str) -> str:
+def _convert(value: Any, kind: Any, where: str) -> Any:
+    try:
+        return msgspec.convert(value, kind)
+    except msgspec.ValidationError as e:
+        raise ValueError(_located(str(e), where)) from None
+
+
+def _located(error: str, where: str) -> str:
     """msgspec's `Expected …, got … - at `$.a[0].b`` as `metadata.values.a[0].b: Expected …, got …`."""
     message, _, path = error.rpartition(" - at `$")
     if not message:
-        return f"metadata.values: {error}"
-    path = path.rstrip("`")
+        return f"metadata.values{where}: {error}"
+    path = where + path.rstrip("`")
     if path.endswith((".secret", ".password")):
         message = "a secret is a reference, {env:NAME} or {file:PATH}, never the value itself"
     return f"metadata.values{path}: {message}"

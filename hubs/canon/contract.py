@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from vsmesh.errors import ContractError
 from vsmesh.hubs.audit import agent_actions
 from vsmesh.hubs.canon import manifest
+from vsmesh.hubs.canon.silences import silence_operations
 from vsmesh.hubs.canon.tables import (
     escalation_clocks,
     escalations,
@@ -21,7 +22,6 @@ from vsmesh.hubs.canon.tables import (
     policy_versions,
     refused_calls,
 )
-from vsmesh.hubs.canon.silences import silence_operations
 from vsmesh.hubs.canon.writes import mandate_operations
 from vsmesh.hubs.contract import ContractRequest, HubContext, Operation
 from vsmesh.hubs.core.operations import with_core

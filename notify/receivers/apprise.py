@@ -11,7 +11,7 @@ from collections.abc import Mapping
 
 from vsmesh.durations import parse_duration
 from vsmesh.events.schemas.notify import SECRET_REFERENCE, AppriseReceiver
-from vsmesh.notify.receivers import DELIVERED, Message, Outcome, failed
+from vsmesh.notify.message import DELIVERED, Message, Outcome, failed
 from vsmesh.notify.secrets import resolve
 
 

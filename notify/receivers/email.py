@@ -11,7 +11,7 @@ from email.message import EmailMessage
 
 from vsmesh.durations import parse_duration
 from vsmesh.events.schemas.notify import EmailReceiver
-from vsmesh.notify.receivers import DELIVERED, Message, Outcome, failed
+from vsmesh.notify.message import DELIVERED, Message, Outcome, failed
 from vsmesh.notify.secrets import resolve
 
 

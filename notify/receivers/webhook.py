@@ -19,7 +19,7 @@ import httpx
 
 from vsmesh.durations import parse_duration
 from vsmesh.events.schemas.notify import WebhookReceiver
-from vsmesh.notify.receivers import DELIVERED, Message, Outcome, failed
+from vsmesh.notify.message import DELIVERED, Message, Outcome, failed
 from vsmesh.notify.secrets import resolve
 
 RETRIED_4XX = {408, 425, 429}

@@ -45,7 +45,9 @@ async def test_a_high_alert_reaches_the_webhook_signed_once_and_is_recorded(noti
     await _routes(notifier, url)
     # A low alert matches no route; a high one reaches the receiver.
     await notifier.publish("alert-raised", "ops-hub", "service/gitea", {"title": "disk 70 %", "severity": "low"})
-    alert = await notifier.publish("alert-raised", "ops-hub", "service/gitea", {"title": "disk full", "severity": "high"})
+    alert = await notifier.publish(
+        "alert-raised", "ops-hub", "service/gitea", {"title": "disk full", "severity": "high"}
+    )
     await until(lambda: box.received, what="the webhook")
     headers, body = box.received[0]
     # The receiver verifies the Standard Webhooks signature with the library any receiver would use.
