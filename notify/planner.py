@@ -30,7 +30,7 @@ from vsmesh.bus.streams import stream_for
 from vsmesh.events.codec import encode_event
 from vsmesh.events.envelope import Event, Horizon, utc_now
 from vsmesh.events.schemas.canon import CanonPolicyDeclared
-from vsmesh.events.schemas.notify import NotificationSilenceExpired, NotificationSilenceSet
+from vsmesh.events.schemas.notification import NotificationSilenceExpired, NotificationSilenceSet
 from vsmesh.notify.ledger import notifications, policies, positions, silences, told
 from vsmesh.notify.routes import (
     Facts,

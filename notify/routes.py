@@ -1,7 +1,7 @@
 """Routes in force and what they make of one event: which receivers hear of it, in which group, when (pure).
 
 Routes come from canon's policies (`notify_routes`, `notify_receivers` in a policy's values; their shape is
-checked when the policy is published, events/schemas/notify.py). They are matched top-down in the order of
+checked when the policy is published, events/schemas/notification.py). They are matched top-down in the order of
 the policies' slugs and then as written; the first match wins unless it says `continue`. A group gathers a
 route's events with the same `group_by` values: its first notification waits `group_wait` for more, the next
 `group_interval` after the one before, and an unchanged state is told again only after `repeat_interval`
@@ -21,7 +21,7 @@ from vsmesh.durations import parse_duration
 from vsmesh.events.envelope import Event
 from vsmesh.events.schemas.alert import AlertRaised, AlertResolved
 from vsmesh.events.schemas.canon import CanonEscalationOverdue, CanonEscalationRaised, CanonEscalationResolved
-from vsmesh.events.schemas.notify import SEVERITIES, Match, Receiver, Route, notify_values
+from vsmesh.events.schemas.notification import SEVERITIES, Match, Receiver, Route, notify_values
 from vsmesh.events.schemas.ops import OpsHealthChecked
 from vsmesh.events.schemas.risk import RiskMitigated, RiskSurfaced
 

@@ -9,7 +9,7 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from vsmesh.errors import ConfigError
-from vsmesh.events.schemas.notify import SECRET_REFERENCE
+from vsmesh.events.schemas.notification import SECRET_REFERENCE
 
 
 def resolve(reference: str, environ: Mapping[str, str]) -> str:

@@ -1,7 +1,7 @@
 """One module per event family; each defines one tagged Struct per event type (shared types: `common`)."""
 
-from vsmesh.events.schemas import alert, canon, core, dev, fin, hub, legal, notify, ops, risk, rollup, sec
+from vsmesh.events.schemas import alert, canon, core, dev, fin, hub, legal, notification, ops, risk, rollup, sec
 
-FAMILIES = (hub, ops, risk, alert, dev, fin, canon, core, sec, legal, rollup, notify)
+FAMILIES = (hub, ops, risk, alert, dev, fin, canon, core, sec, legal, rollup, notification)
 
-__all__ = ["FAMILIES", "alert", "canon", "core", "dev", "fin", "hub", "legal", "notify", "ops", "risk", "rollup", "sec"]
+__all__ = ["FAMILIES", "alert", "canon", "core", "dev", "fin", "hub", "legal", "notification", "ops", "risk", "rollup", "sec"]

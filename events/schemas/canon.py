@@ -7,7 +7,7 @@ from typing import ClassVar
 
 from vsmesh.events.envelope import Event, EventData, Horizon
 from vsmesh.events.schemas.common import EventId, Severity
-from vsmesh.events.schemas.notify import notify_values
+from vsmesh.events.schemas.notification import notify_values
 
 
 class PolicyDeclaredData(EventData, frozen=True):

@@ -12,7 +12,7 @@ from vsmesh.events.schemas.canon import (
     CanonMandateRevoked,
     CanonPolicyDeclared,
 )
-from vsmesh.events.schemas.notify import NotificationSilenceExpired, NotificationSilenceSet
+from vsmesh.events.schemas.notification import NotificationSilenceExpired, NotificationSilenceSet
 from vsmesh.hubs.canon import manifest
 from vsmesh.hubs.canon.tables import (
     escalation_clocks,

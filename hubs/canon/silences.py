@@ -15,7 +15,7 @@ from pydantic import Field, field_validator
 
 from vsmesh.errors import ContractError
 from vsmesh.events.envelope import new_event_id
-from vsmesh.events.schemas.notify import SILENCE_FIELDS
+from vsmesh.events.schemas.notification import SILENCE_FIELDS
 from vsmesh.hubs.canon.tables import silences
 from vsmesh.hubs.contract import ContractRequest, HubContext, Operation
 from vsmesh.hubs.core.queries import rows

@@ -8,7 +8,7 @@ timeout, a refused connection: tried again later). Heavy clients are imported by
 from __future__ import annotations
 
 from vsmesh.errors import ConfigError
-from vsmesh.events.schemas.notify import AppriseReceiver, EmailReceiver, FileReceiver, Receiver, WebhookReceiver
+from vsmesh.events.schemas.notification import AppriseReceiver, EmailReceiver, FileReceiver, Receiver, WebhookReceiver
 from vsmesh.notify.message import Channel, Message, Outcome, failed
 
 

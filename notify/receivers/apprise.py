@@ -10,7 +10,7 @@ import asyncio
 from collections.abc import Mapping
 
 from vsmesh.durations import parse_duration
-from vsmesh.events.schemas.notify import SECRET_REFERENCE, AppriseReceiver
+from vsmesh.events.schemas.notification import SECRET_REFERENCE, AppriseReceiver
 from vsmesh.notify.message import DELIVERED, Message, Outcome, failed
 from vsmesh.notify.secrets import resolve
 

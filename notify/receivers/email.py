@@ -10,7 +10,7 @@ from collections.abc import Mapping
 from email.message import EmailMessage
 
 from vsmesh.durations import parse_duration
-from vsmesh.events.schemas.notify import EmailReceiver
+from vsmesh.events.schemas.notification import EmailReceiver
 from vsmesh.notify.message import DELIVERED, Message, Outcome, failed
 from vsmesh.notify.secrets import resolve
 

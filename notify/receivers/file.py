@@ -7,7 +7,7 @@ from pathlib import Path
 
 import msgspec
 
-from vsmesh.events.schemas.notify import FileReceiver
+from vsmesh.events.schemas.notification import FileReceiver
 from vsmesh.notify.message import DELIVERED, Message, Outcome, failed
 
 

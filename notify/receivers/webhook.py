@@ -18,7 +18,7 @@ from collections.abc import Mapping
 import httpx
 
 from vsmesh.durations import parse_duration
-from vsmesh.events.schemas.notify import WebhookReceiver
+from vsmesh.events.schemas.notification import WebhookReceiver
 from vsmesh.notify.message import DELIVERED, Message, Outcome, failed
 from vsmesh.notify.secrets import resolve
 

@@ -1,5 +1,8 @@
 """notification-*: who was told what and when, what a silence held back, and the silences people set.
 
+All operational: a notification and a silence matter for hours or days; the routes that decide them are canon's
+policies, constitutional and kept forever.
+
 Routes and receivers are canon policy values (`metadata.values.notify_routes`, `notify_receivers` of a
 `canon-policy-declared` event), so they are versioned, attributable and revertible like any policy. Their shape
 is checked here, when the policy is published (`PolicyDeclaredData.__post_init__`): a malformed route is refused
@@ -229,7 +232,7 @@ class NotificationSilenceSet(Event, frozen=True, tag="notification-silence-set")
     """A person holds notifications back for a while (its id is the silence's id)."""
 
     data: SilenceSetData
-    horizon: ClassVar[Horizon] = Horizon.CONSTITUTIONAL
+    horizon: ClassVar[Horizon] = Horizon.OPERATIONAL
 
 
 class SilenceExpiredData(EventData, frozen=True):
@@ -240,4 +243,4 @@ class NotificationSilenceExpired(Event, frozen=True, tag="notification-silence-e
     """A silence's time ran out (published once, by the notifier)."""
 
     data: SilenceExpiredData
-    horizon: ClassVar[Horizon] = Horizon.CONSTITUTIONAL
+    horizon: ClassVar[Horizon] = Horizon.OPERATIONAL
