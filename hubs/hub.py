@@ -41,7 +41,7 @@ class JobContext:
 
     nc: Client
     settings: Settings
-    hub: str
+    hub: str  # who owns the job: a hub's slug, or a package that is not a hub (runtime/jobs.py PACKAGE_JOBS)
     holder: str
     replicas: int = 1  # of what it creates in JetStream (3 on a cluster)
     state: dict[str, Any] = field(default_factory=dict)
