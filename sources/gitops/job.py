@@ -22,7 +22,7 @@ async def reconcile(ctx: JobContext) -> None:
     assert settings.gitops_repo is not None
     actor = settings.model_copy(update={"actor": settings.gitops_actor, "actor_kind": "service"})
     try:
-        await sync(ctx.nc, actor, settings.gitops_repo, settings.gitops_ref, replicas=ctx.replicas)
+        await sync(ctx.nc, actor, settings.gitops_repo, settings.gitops_ref, replicas=ctx.replicas, holder=ctx.holder)
     except CommitRefused as e:
         log.warning("gitops commit refused; the last good commit stays in force", commit=e.commit,
                     problems=len(e.problems))  # fmt: skip

@@ -78,11 +78,19 @@ def read(settings: Settings, repo: str, ref: str, last_commit: str | None) -> Re
 
 
 async def sync(
-    nc: Client, settings: Settings, repo: str, ref: str = "main", *, dry_run: bool = False, replicas: int = 1
+    nc: Client,
+    settings: Settings,
+    repo: str,
+    ref: str = "main",
+    *,
+    dry_run: bool = False,
+    replicas: int = 1,
+    holder: str | None = None,
 ) -> SyncResult:
     """Make the hubs hold what `ref` of `repo` declares; raises CommitRefused (after alerting) for a bad commit."""
     js = nc.jetstream()
     status = await load_status(js, repo, ref)
+    status.holder = holder or settings.actor  # who ran it: the deployment holding the job's lease, or a person
     got = await asyncio.to_thread(read, settings, repo, ref, status.commit)
     commit = got.commit
     publisher = Publisher(js, settings, source=SOURCE)

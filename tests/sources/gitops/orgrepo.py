@@ -22,7 +22,9 @@ class OrgRepo:
         self.tag = uuid.uuid4().hex[:6]  # names no other test uses: the session's hubs are shared
 
     def write(self, path: str, document: object) -> None:
-        self.files[path] = (document if isinstance(document, str) else yaml.safe_dump(document, sort_keys=False)).encode()
+        self.files[path] = (
+            document if isinstance(document, str) else yaml.safe_dump(document, sort_keys=False)
+        ).encode()
 
     def remove(self, path: str) -> None:
         del self.files[path]
