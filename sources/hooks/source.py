@@ -80,7 +80,7 @@ def decode(body: bytes, type_: type, what: str) -> Any:
     try:
         return msgspec.json.decode(body, type=type_)
     except msgspec.DecodeError as e:
-        raise malformed(f"not a {what} payload: {e}") from None
+        raise malformed(f"invalid {what} payload: {e}") from None
 
 
 def hook_metadata(hook: Hook, delivery: str | None, **source: Any) -> dict[str, Any]:
