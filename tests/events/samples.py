@@ -7,6 +7,20 @@ from typing import Any
 import msgspec
 
 from vsmesh.events import REGISTRY, Event
+from vsmesh.events.registry import EventRegistry
+from vsmesh.events.schemas import FAMILIES
+from vsmesh.hubs import discovered
+from vsmesh.hubs.hub import load
+
+# Finding the hubs adds each one's own family to the process-wide REGISTRY, as in every vsmesh process.
+FAMILY_MODULES = (*FAMILIES, *(load(m) for declared in discovered().values() for m in declared.schemas))
+
+
+def coded_registry() -> EventRegistry:
+    """The coded types alone, built afresh: the process-wide REGISTRY also holds what manifest hubs declared,
+    learned by whichever test ran a registry first (in random order)."""
+    return EventRegistry(FAMILY_MODULES)
+
 
 EUR = "EUR"
 
