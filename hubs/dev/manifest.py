@@ -13,6 +13,8 @@ EVENT_TYPES = (
     "dev-blocker-raised",
     "dev-blocker-cleared",
     "dev-decision-recorded",
+    "dev-repo-pushed",
+    "dev-release-published",
     "message-sent",  # core: e.g. resource pressure from the fin-budget-alert-to-dev-pressure coupling
 )
 # What annotations on this hub's entities may be about (`annotate`; annotation-added of another is refused).

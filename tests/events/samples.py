@@ -101,6 +101,8 @@ SAMPLE_DATA: dict[str, dict[str, Any]] = {
     "dev-blocker-cleared": {"blocker_id": "0190-b", "resolution": "registry back"},
     "dev-decision-recorded": {"title": "ops-hub repo", "decision": "separate repo", "alternatives": ["monorepo"]},
     "dev-repo-registered": {"name": "ops-hub", "url": "gitea-remote:coulomb/ops-hub.git", "domain": "custodian"},
+    "dev-repo-pushed": {"repo": "coulomb/ops-hub", "ref": "refs/heads/main", "after": "9f1c2e7", "commits": 2},
+    "dev-release-published": {"repo": "coulomb/ops-hub", "tag": "v1.4.0", "name": "1.4.0", "commit": "main"},
     # fin
     "fin-budget-allocated": {"domain": "ops", "period": "2026-Q4", "amount": {"amount": "12000.00", "currency": EUR}},
     "fin-commitment-recorded": {
