@@ -19,3 +19,9 @@ EVENT_TYPES = (
     "notification-silence-set",
     "notification-silence-expired",
 )
+# What annotations on this hub's entities may be about (`annotate`; annotation-added of another is refused).
+ANNOTATION_CATEGORIES = (
+    "canon-policy-gap",
+    "canon-mandate-question",
+    "canon-rationale",
+)
