@@ -87,6 +87,9 @@ class Settings(BaseModel):
         None, description="where clients reach the gateway (`vsmesh env` prints it); unset: the embedded mesh's"
     )
     token_ttl_s: int = Field(600, gt=0, le=86400, description="lifetime of the local issuer's access tokens, seconds")
+    approval_ttl_s: float = Field(
+        3600.0, gt=0, le=30 * 86400, description="a call held for a person's approval expires after this many seconds"
+    )
 
     @field_validator("gateway_url")
     @classmethod

@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from vsmesh.errors import ContractError
 from vsmesh.hubs.audit import agent_actions
 from vsmesh.hubs.canon import manifest
+from vsmesh.hubs.canon.approvals import approval_operations
 from vsmesh.hubs.canon.tables import (
     escalation_clocks,
     escalations,
@@ -179,5 +180,6 @@ def operations() -> list[Operation]:
         Operation("get_refusals", RefusalsRequest, get_refusals, "calls the gateway refused: who, what, which mandate"),
         Operation("get_agent_actions", AgentActionsRequest, get_agent_actions, "agents' actions, revert state"),
         *mandate_operations(),
+        *approval_operations(),
     ]
     return with_core(own)

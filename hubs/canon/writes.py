@@ -60,9 +60,7 @@ async def get_mandates(ctx: HubContext, request: MandatesRequest) -> dict[str, A
 
 def mandate_operations() -> list[Operation]:
     return [
-        Operation(
-            "get_mandates", MandatesRequest, get_mandates, "who may act, within which scope, until when", writes=True
-        ),
+        Operation("get_mandates", MandatesRequest, get_mandates, "who may act, within which scope, until when"),
         Operation(
             "revoke_mandate",
             RevokeMandateRequest,
