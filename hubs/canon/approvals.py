@@ -114,11 +114,16 @@ async def deny_call(ctx: HubContext, request: DenyCallRequest) -> dict[str, Any]
     return await _decide(ctx, request, request.approval_id, "denied", None, request.reason)
 
 
-def approval_operations() -> list[Operation]:
+def approval_reads() -> list[Operation]:
     return [
         Operation("get_approval", ApprovalRequest, get_approval, "a held call: its status and outcome",
                   callers="everyone"),
         Operation("get_approvals", ApprovalsRequest, get_approvals, "calls held for a person's approval"),
+    ]  # fmt: skip
+
+
+def approval_writes() -> list[Operation]:
+    return [
         Operation("approve_call", ApproveCallRequest, approve_call, "a person approves a held call: it runs once",
                   writes=True, callers="people"),
         Operation("deny_call", DenyCallRequest, deny_call, "a person denies a held call: it never runs",
