@@ -32,6 +32,7 @@ from vsmesh.cli.snapshot_cmd import snapshot
 from vsmesh.cli.status_cmd import status
 from vsmesh.cli.streams_cmd import streams_app
 from vsmesh.cli.summary_cmd import summary
+from vsmesh.cli.sync_cmd import sync
 from vsmesh.cli.tail_cmd import tail
 from vsmesh.cli.verify_cmd import verify_cmd
 from vsmesh.hubs import discovered
@@ -65,6 +66,7 @@ app.add_typer(probe_app, name="probe")
 app.add_typer(hook_app, name="hook")
 app.add_typer(hub_app, name="hub")
 app.command()(demo)
+app.command()(sync)
 app.command()(couplings)
 app.command()(trace)
 app.command()(revert)

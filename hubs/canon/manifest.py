@@ -16,3 +16,9 @@ EVENT_TYPES = (
     "canon-approval-decided",  # a person's approval or denial (approve_call, deny_call)
     "canon-approval-executed",  # the gateway ran the approved call once, or says why not
 )
+# What annotations on this hub's entities may be about (`annotate`; annotation-added of another is refused).
+ANNOTATION_CATEGORIES = (
+    "canon-policy-gap",
+    "canon-mandate-question",
+    "canon-rationale",
+)
