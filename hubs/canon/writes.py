@@ -25,6 +25,7 @@ from pydantic import Field, field_validator
 from vsmesh.errors import ContractError, NotFound
 from vsmesh.events.envelope import new_event_id
 from vsmesh.events.schemas.notification import SILENCE_FIELDS
+from vsmesh.hubs.canon.approvals import approval_writes
 from vsmesh.hubs.canon.tables import mandates
 from vsmesh.hubs.contract import HubContext, Operation
 from vsmesh.hubs.core import queries
@@ -87,4 +88,5 @@ def write_operations() -> list[Operation]:
             writes=True,
         ),
         Operation("set_silence", SetSilenceRequest, set_silence, "hold notifications back until a time", writes=True),
+        *approval_writes(),
     ]
