@@ -101,6 +101,8 @@ SAMPLE_DATA: dict[str, dict[str, Any]] = {
     "dev-blocker-cleared": {"blocker_id": "0190-b", "resolution": "registry back"},
     "dev-decision-recorded": {"title": "ops-hub repo", "decision": "separate repo", "alternatives": ["monorepo"]},
     "dev-repo-registered": {"name": "ops-hub", "url": "gitea-remote:coulomb/ops-hub.git", "domain": "custodian"},
+    "dev-repo-pushed": {"repo": "coulomb/ops-hub", "ref": "refs/heads/main", "after": "9f1c2e7", "commits": 2},
+    "dev-release-published": {"repo": "coulomb/ops-hub", "tag": "v1.4.0", "name": "1.4.0", "commit": "main"},
     # fin
     "fin-budget-allocated": {"domain": "ops", "period": "2026-Q4", "amount": {"amount": "12000.00", "currency": EUR}},
     "fin-commitment-recorded": {
@@ -210,6 +212,17 @@ SAMPLE_DATA: dict[str, dict[str, Any]] = {
         "reason": "no mandate of agent-7 covers ops-hub:open_incident",
         "missing_mandate": "ops-hub:open_incident",
     },
+    "canon-approval-requested": {
+        "hub": "fin-hub",
+        "operation": "record_cost",
+        "arguments": {"amount": "600.00", "currency": "EUR", "vendor": "hetzner"},
+        "arguments_hash": "9f2c…",
+        "condition": "fin-hub:record_cost amount > 500 EUR",
+        "mandate_id": "0190-mandate",
+        "expires_at": "2026-12-01T13:00:00Z",
+    },
+    "canon-approval-decided": {"approval_id": "0190-approval", "decision": "approved", "arguments_hash": "9f2c…"},
+    "canon-approval-executed": {"approval_id": "0190-approval", "outcome": "executed", "result_event_id": "0190-c"},
     # core
     "capability-registered": {"capability": "provision-k3s", "description": "a k3s cluster", "tags": ["infra"]},
     "capability-requested": {"capability": "provision-k3s", "provider": "ops-hub", "parameters": {"nodes": 3}},
