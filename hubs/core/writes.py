@@ -34,6 +34,8 @@ class WriteRequest(ContractRequest):
     actor_kind: Literal["human", "agent", "service"] | None = None
     metadata: dict[str, Any] = {}
     correlation_id: str | None = Field(None, min_length=1, max_length=200)
+    # The event that caused this write (the gateway: the approval a held call ran under).
+    causation_id: str | None = Field(None, min_length=1, max_length=200)
 
 
 async def publish_as_caller(
@@ -46,6 +48,8 @@ async def publish_as_caller(
         data["metadata"] = {**data.get("metadata", {}), **request.metadata}
     if request.correlation_id and not ids.get("correlation_id"):
         ids["correlation_id"] = request.correlation_id
+    if request.causation_id and not ids.get("causation_id"):
+        ids["causation_id"] = request.causation_id
     return await ctx.publish(
         event_type, subject=subject, data=data, actor=request.actor, actor_kind=request.actor_kind, **ids
     )
