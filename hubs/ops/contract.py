@@ -216,6 +216,16 @@ async def get_inventory(ctx: HubContext, request: InventoryRequest) -> dict[str,
     return {"hub": "ops-hub", "entity": request.entity, "item": item}
 
 
+class SightingsRequest(ContractRequest):
+    entities: list[str] = Field(..., max_length=5000, description="entities, e.g. service/gitea")
+
+
+async def get_sightings(ctx: HubContext, request: SightingsRequest) -> dict[str, Any]:
+    """Which of these entities the inventory holds (declared or discovered) and when a source last saw each."""
+    async with ctx.read() as conn:
+        return {"hub": "ops-hub", "entities": await reads.sightings(conn, request.entities)}
+
+
 class ChangesRequest(ContractRequest):
     limit: int = Field(10, ge=1, le=200, description="how many of the latest change records")
 
@@ -236,6 +246,7 @@ def ops_operations() -> list[Operation]:
         Operation("get_evidence", EvidenceRequest, get_evidence, "an entity's latest evidence, metadata included"),
         Operation("get_inventory", InventoryRequest, get_inventory, "an entity's declared attributes and drift"),
         Operation("get_changes", ChangesRequest, get_changes, "the latest change records (deployments, migrations)"),
+        Operation("get_sightings", SightingsRequest, get_sightings, "inventory entities held and when last seen"),
         *write_operations(),
     ]
 

@@ -10,6 +10,7 @@ EVENT_TYPES = (
     "ops-inventory-updated",
     "ops-inventory-retired",
     "ops-service-discovered",
+    "ops-inventory-seen",
     "ops-health-checked",
     "ops-endpoint-verified",
     "ops-backup-verified",
@@ -26,6 +27,7 @@ EVENT_TYPES = (
     "ops-release-observed",
     "rollup-service-day",  # a service's day on the tactical horizon (hubs/ops/rollup.py)
     "fin-cost-recorded",  # a fin cost attributed to one of ops' services, by the fin-cost-to-ops-service coupling
+    "fin-cost-corrected",  # … and its revised figure, by the same coupling
     "alert-raised",
     "alert-acknowledged",
     "alert-resolved",
