@@ -32,15 +32,23 @@ def job_lease(hub: str, job: Job) -> str:
 
 
 def start_jobs(
-    nc: Client, leases: KeyValue, settings: Settings, hubs: Iterable[Hub], stop: asyncio.Event, *, replicas: int = 1
+    nc: Client,
+    leases: KeyValue,
+    settings: Settings,
+    hubs: Iterable[Hub],
+    stop: asyncio.Event,
+    *,
+    replicas: int = 1,
+    more: Iterable[tuple[str, Job]] = (),
 ) -> list[asyncio.Task]:
-    """A task per job of each hub, each running its job while this process holds the job's lease."""
+    """A task per job of each hub, and per (owner, job) of `more` (packages beside the hubs: the sources'
+    pullers), each running its job while this process holds the job's lease."""
+    jobs = [*((h.slug, job) for h in hubs for job in h.timed_jobs()), *more]
     return [
         asyncio.create_task(
-            run_job(nc, leases, settings, h.slug, job, stop, replicas=replicas), name=f"job:{h.slug}:{job.name}"
+            run_job(nc, leases, settings, owner, job, stop, replicas=replicas), name=f"job:{owner}:{job.name}"
         )
-        for h in hubs
-        for job in h.timed_jobs()
+        for owner, job in jobs
     ]
 
 
