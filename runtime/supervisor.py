@@ -8,7 +8,7 @@ import functools
 import os
 import signal
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -28,7 +28,6 @@ from vsmesh.gateway.start import serve_gateway
 from vsmesh.hubs import HUBS, declared_types, hub
 from vsmesh.hubs.contract import HubContext, start_contract
 from vsmesh.hubs.coupling import active_couplings
-from vsmesh.hubs.hub import Job
 from vsmesh.hubs.registry.service import ManifestHubs
 from vsmesh.hubs.vocabulary import VOCABULARIES
 from vsmesh.projectors.couplings.coupling import Coupling
@@ -42,7 +41,7 @@ from vsmesh.projectors.housekeeping import start_housekeeping
 from vsmesh.projectors.leased import start_projectors, with_leases
 from vsmesh.runtime.cluster import stream_replicas
 from vsmesh.runtime.contract_thread import ContractThread
-from vsmesh.runtime.jobs import start_jobs
+from vsmesh.runtime.jobs import hub_jobs, package_jobs, start_jobs
 from vsmesh.runtime.mesh_state import load_state, started_at, supervisor_alive
 from vsmesh.runtime.nats_server import (
     issue_hub_creds,
@@ -95,7 +94,7 @@ class Mesh:
         stops exactly what was started before it (nats-py's micro service example does the same)."""
         self._started = time.monotonic()
         probes = _load_probes(self.settings)  # a bad VSMESH_PROBES file stops `vsmesh up` before anything starts
-        pullers = _puller_jobs(self.settings)  # … and so does a bad VSMESH_PULLERS file
+        package_jobs(self.settings)  # … and so does a bad file of a package's jobs (VSMESH_PULLERS)
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, self.stop_event.set)
@@ -114,9 +113,7 @@ class Mesh:
             settings = await asyncio.to_thread(start_servers, settings, servers)
             if self.stop_event.is_set():
                 return
-            tasks, stats = await self._start(
-                stack, settings, probes, embedded_nats=servers.nats_pid is not None, pullers=pullers
-            )
+            tasks, stats = await self._start(stack, settings, probes, embedded_nats=servers.nats_pid is not None)
             await self._watch(tasks, stats)
 
     async def _release(self, servers: EmbeddedServers) -> None:
@@ -124,13 +121,7 @@ class Mesh:
         mark(servers.data_dir, supervisor_pid=None, supervisor_started=None, ready=False, nats_pid=servers.nats_pid)
 
     async def _start(
-        self,
-        stack: contextlib.AsyncExitStack,
-        settings: Settings,
-        probes: ProbeFile | None,
-        *,
-        embedded_nats: bool,
-        pullers: Sequence[tuple[str, Job]] = (),
+        self, stack: contextlib.AsyncExitStack, settings: Settings, probes: ProbeFile | None, *, embedded_nats: bool
     ) -> tuple[list[asyncio.Task], list[ProjectorStats]]:
         """Start what each package offers, in order, on the one stack; returns the tasks to watch and the coded
         projectors' stats."""
@@ -145,10 +136,10 @@ class Mesh:
         projectors = with_leases(projections, settings.partitions)
         running, stats = start_projectors(js, engine, wired.leases, projectors, settings, stop, announcer(nc))
         reactors, couplings, reactor_stats = await _start_reactors(nc, engine, settings, stop)
-        # Each hub's timed jobs (canon's checks, sec's expiries, ops' rollups) and the pullers of VSMESH_PULLERS:
-        # after the contracts, which they ask.
-        hubs = map(hub, settings.hubs)
-        jobs = start_jobs(nc, wired.leases, settings, hubs, stop, replicas=wired.replicas, more=pullers)
+        # Each hub's timed jobs (canon's checks, sec's expiries, ops' rollups) and those of the packages that are
+        # not hubs (sources' reconcile and pullers): after the contracts, which they ask.
+        owned = [*hub_jobs(map(hub, settings.hubs)), *package_jobs(settings)]
+        jobs = start_jobs(nc, wired.leases, settings, owned, stop, replicas=wired.replicas)
         # The constitutional chain's head, signed every VSMESH_CHAIN_CHECKPOINT_EVERY events (runtime/signing.py).
         tasks += [*running, *reactors, *jobs, asyncio.create_task(keep_signing(js, settings, stop), name="signing")]
         # The registry and every hub that has only a manifest (hubs/registry/service.py).
@@ -279,16 +270,6 @@ async def _start_contract(contracts: ContractThread, settings: Settings, slug: s
         return await start_contract(nc, ctx, package.make_operations())
 
     await contracts.serve(slug, start)
-
-
-def _puller_jobs(settings: Settings) -> list[tuple[str, Job]]:
-    """The pullers of VSMESH_PULLERS as timed jobs, their secrets read from this process's environment."""
-    if settings.pullers is None:
-        return []
-    from vsmesh.sources.pullers.jobs import puller_jobs
-    from vsmesh.sources.pullers.model import load_puller_file
-
-    return puller_jobs(load_puller_file(settings.pullers), os.environ)
 
 
 def _load_probes(settings: Settings) -> ProbeFile | None:

@@ -1,4 +1,5 @@
-"""The now view: one page per time horizon, never mixed (seed 000), each from its own hub's contract.
+"""The now view: one page per time horizon, never mixed (each horizon's readers decide different things), each
+from its own hub's contract.
 
 A page names its horizon and the hubs it asks; it asks nothing else, so the operational page cannot show a
 strategic number (ops-hub's service costs come from fin's events: that page leaves them out). Every cell

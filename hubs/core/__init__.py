@@ -5,7 +5,8 @@ A hub package composes its projection and contract from these plus its own parts
 
     metadata = sa.MetaData(); add_core_tables(metadata)        # in the hub's tables.py
     handlers = {**core_handlers(), **own_handlers}             # in the hub's projector.py
-    operations = with_core(own_operations)                      # in the hub's contract.py (core.operations)
+    read_operations(), write_operations()                       # in the hub's reads.py and writes.py: its contract
+                                                                # is the core's with these (Hub.make_operations)
 
 Escalations are `canon-escalation-raised` events published on the hub escalated to; a hub that
 handles that type itself (canon) should call `on_escalation_raised` from its own handler.

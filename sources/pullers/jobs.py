@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+import os
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
@@ -16,12 +17,17 @@ from nats.aio.client import Client
 from vsmesh.bus.publisher import Published
 from vsmesh.hubs.hub import Job, JobContext
 from vsmesh.settings import Settings
-from vsmesh.sources.pullers.model import KubernetesPuller, OpenCostPuller, Puller, PullerFile, TokenUsagePuller
+from vsmesh.sources.pullers.model import (
+    KubernetesPuller,
+    OpenCostPuller,
+    Puller,
+    PullerFile,
+    TokenUsagePuller,
+    load_puller_file,
+)
 from vsmesh.sources.pullers.plan import Plan, publish
 
 log = structlog.get_logger(__name__)
-
-OWNER = "pullers"  # the jobs' owner in their lease names and logs, where a hub's jobs name the hub
 
 Planner = Callable[[Any, Client, Mapping[str, str], dt.datetime], Awaitable[Plan]]
 
@@ -59,6 +65,15 @@ async def _run(puller: Puller, environ: Mapping[str, str], ctx: JobContext) -> N
     log.info("pulled", puller=puller.name, kind=puller.kind, read=plan.read, planned=len(plan.events), stored=new)
 
 
-def puller_jobs(pullers: PullerFile, environ: Mapping[str, str]) -> list[tuple[str, Job]]:
-    """(owner, job) per puller, for runtime/jobs.py; `environ` is where their secrets are read when they run."""
-    return [(OWNER, Job(p.name, functools.partial(_run, p, environ), every_s=p.every)) for p in pullers.pullers]
+def puller_jobs(pullers: PullerFile, environ: Mapping[str, str]) -> list[Job]:
+    """A job per puller; `environ` is where their secrets are read when they run."""
+    return [Job(p.name, functools.partial(_run, p, environ), every_s=p.every) for p in pullers.pullers]
+
+
+def jobs(settings: Settings) -> list[Job]:
+    """The jobs of VSMESH_PULLERS for `vsmesh up` (runtime/jobs.py's PACKAGE_JOBS); none while it is unset. The
+    file names secrets by environment variable: this process's environment is where they are, read at each run
+    (the probe runner is handed the same)."""
+    if settings.pullers is None:
+        return []
+    return puller_jobs(load_puller_file(settings.pullers), os.environ)
