@@ -21,6 +21,7 @@ from vsmesh.cli.hub_cmds import hub_app
 from vsmesh.cli.mcp_cmd import mcp
 from vsmesh.cli.probe_cmd import probe_app
 from vsmesh.cli.publish_cmd import publish
+from vsmesh.cli.pull_cmd import pull_app
 from vsmesh.cli.quarantine_cmd import quarantine_app
 from vsmesh.cli.rebuild_cmd import rebuild_cmd
 from vsmesh.cli.revert_cmd import revert
@@ -60,6 +61,7 @@ app.add_typer(creds_app, name="creds")
 app.add_typer(cluster_app, name="cluster")
 add_core_commands(app)
 app.add_typer(probe_app, name="probe")
+app.add_typer(pull_app, name="pull")
 app.add_typer(hub_app, name="hub")
 app.command()(demo)
 app.command()(couplings)

@@ -50,10 +50,16 @@ def planner(puller: Puller) -> Planner:
 
 
 async def pull(
-    puller: Puller, nc: Client, settings: Settings, environ: Mapping[str, str], *, dry_run: bool = False
+    puller: Puller,
+    nc: Client,
+    settings: Settings,
+    environ: Mapping[str, str],
+    *,
+    dry_run: bool = False,
+    now: dt.datetime | None = None,
 ) -> tuple[Plan, list[Published]]:
-    """One pull: the plan and, unless `dry_run`, where its events were stored."""
-    plan = await planner(puller)(puller, nc, environ, dt.datetime.now(dt.UTC))
+    """One pull at `now` (default the clock): the plan and, unless `dry_run`, where its events were stored."""
+    plan = await planner(puller)(puller, nc, environ, now or dt.datetime.now(dt.UTC))
     if plan.skipped:
         log.warning("pulled items skipped", puller=puller.name, skipped=len(plan.skipped), first=plan.skipped[0])
     return plan, [] if dry_run else await publish(plan, nc, settings)

@@ -122,7 +122,7 @@ class PullerFile(_Strict):
         found = next((p for p in self.pullers if p.name == name), None)
         if found is None:
             known = ", ".join(p.name for p in self.pullers)
-            raise ConfigError(f"no puller {name!r} in the file; it names {known}")
+            raise ConfigError(f"no puller {name!r} in the file; it names {known} (`vsmesh pull list`)")
         return found
 
 
