@@ -60,7 +60,7 @@ async def read_cluster(puller: KubernetesPuller, environ: Mapping[str, str]) -> 
     except ServerError as e:
         status = e.response.status_code if e.response is not None else "?"
         raise SourceUnavailable(f"the Kubernetes API answered HTTP {status}: {_short(str(e))}") from None
-    except (httpx.HTTPError, OSError, ValueError) as e:
+    except (httpx.HTTPError, OSError, ValueError, KeyError) as e:  # KeyError: kr8s reading a body it did not expect
         what = f"{type(e).__name__} {_short(str(e))}"
         raise SourceUnavailable(f"the Kubernetes API did not answer usably: {what}") from None
     return found, read, skipped

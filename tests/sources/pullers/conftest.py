@@ -43,7 +43,8 @@ class Recorded:
 
     def answer(self, path: str, query: dict[str, list[str]], authorization: str | None) -> tuple[int, str, bytes]:
         if self.token is not None and authorization != f"Bearer {self.token}":
-            return 401, "application/json", b'{"kind":"Status","status":"Failure","reason":"Unauthorized","code":401}'
+            return 401, "application/json", (RECORDED / "k8s-error-401.json").read_bytes()
+        path = path.rstrip("/") or "/"  # kr8s asks /version/, as the API server allows
         key = f"{path}?continue={query['continue'][0]}" if "continue" in query else path
         found = self.routes.get(key)
         if found is None:
