@@ -51,8 +51,10 @@ def test_a_good_file_reads_as_its_pullers():
         (("    api: https://10.0.0.1:6443\n", "    kubeconfig: /k\n    api: https://10.0.0.1:6443\n"),
          "pullers.yaml:7: pullers.1: Value error, name the API server once"),
         (("name: cluster", "name: opencost"), "pullers.yaml:7: pullers.1.name: 'opencost' is used twice"),
-        (("    api_key: {file: /run/secrets/anthropic-admin}\n", ""), "pullers.yaml:13: pullers.2: Value error, read one source"),
-        (("namespaces: [gitea, monitoring]", "namespaces: []"), "pullers.yaml:12: pullers.1.namespaces: List should have at least 1"),
+        (("    api_key: {file: /run/secrets/anthropic-admin}\n", ""),
+         "pullers.yaml:13: pullers.2: Value error, read one source"),
+        (("namespaces: [gitea, monitoring]", "namespaces: []"),
+         "pullers.yaml:12: pullers.1.namespaces: List should have at least 1"),
         (("    agents:", "    agent:"), "pullers.yaml:17: pullers.2.agent: Extra inputs are not permitted"),
     ],
 )  # fmt: skip

@@ -31,9 +31,18 @@ def _lines(log: Path, **fields: str) -> list[dict]:
     return found
 
 
-async def test_up_pulls_on_schedule_and_an_error_page_does_not_stop_it(
-    mesh_env, settings, running_mesh, recorded, tmp_path
-):
+def figures(settings, ids: list[str]) -> dict:
+    async def ask_fin() -> dict:
+        nc = await connect(settings)
+        try:
+            return (await ask(nc, "fin-hub", "get_cost_figures", {"ids": ids}))["figures"]
+        finally:
+            await nc.close()
+
+    return asyncio.run(ask_fin())
+
+
+def test_up_pulls_on_schedule_and_an_error_page_does_not_stop_it(mesh_env, settings, running_mesh, recorded, tmp_path):
     u, name = recorded.u, f"up-opencost-{recorded.u}"
     recorded.token = None
     recorded.routes[ROUTE] = Answer("opencost-502.html", status=502, content_type="text/html")
@@ -54,20 +63,11 @@ async def test_up_pulls_on_schedule_and_an_error_page_does_not_stop_it(
         asked = sum(1 for r in list(recorded.requests) if r.startswith(ROUTE))
         assert abs(asked - len(failed())) <= 1  # one line per run (the latest may be in flight)
         ids = [event_id("opencost", name, f"{s}-{u}", "2026-12-05") for s in ("gitea", "monitoring")]
-        nc = await connect(settings)
-        try:
-            assert (await ask(nc, "fin-hub", "get_cost_figures", {"ids": ids}))["figures"] == {}
-            # OpenCost answers again: the same job, still running, stores the costs.
-            recorded.routes[ROUTE] = Answer("opencost-allocation.json")
-            for _ in range(300):
-                figures = (await ask(nc, "fin-hub", "get_cost_figures", {"ids": ids}))["figures"]
-                if len(figures) == 2:
-                    break
-                await asyncio.sleep(0.1)
-            assert len(figures) == 2, figures
-        finally:
-            await nc.close()
-        wait_until(lambda: _lines(log, event="pulled", puller=name), timeout=30, what="a pull logged", proc=proc, log=log)
+        assert figures(settings, ids) == {}
+        # OpenCost answers again: the same job, still running, stores the costs.
+        recorded.routes[ROUTE] = Answer("opencost-allocation.json")
+        wait_until(lambda: len(figures(settings, ids)) == 2, timeout=30, what="costs on fin", proc=proc, log=log)
+        assert _lines(log, event="pulled", puller=name)
     finally:
         proc.terminate()
         proc.wait(30)
