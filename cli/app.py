@@ -17,6 +17,7 @@ from vsmesh.cli.couplings_cmd import couplings, trace
 from vsmesh.cli.creds_cmd import creds_app
 from vsmesh.cli.demo_cmd import demo
 from vsmesh.cli.diff_cmd import diff_cmd
+from vsmesh.cli.hook_cmd import hook_app
 from vsmesh.cli.hub_cmds import hub_app
 from vsmesh.cli.mcp_cmd import mcp
 from vsmesh.cli.probe_cmd import probe_app
@@ -62,6 +63,7 @@ app.add_typer(cluster_app, name="cluster")
 add_core_commands(app)
 app.add_typer(probe_app, name="probe")
 app.add_typer(pull_app, name="pull")
+app.add_typer(hook_app, name="hook")
 app.add_typer(hub_app, name="hub")
 app.command()(demo)
 app.command()(couplings)

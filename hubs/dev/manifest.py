@@ -13,5 +13,7 @@ EVENT_TYPES = (
     "dev-blocker-raised",
     "dev-blocker-cleared",
     "dev-decision-recorded",
+    "dev-repo-pushed",
+    "dev-release-published",
     "message-sent",  # core: e.g. resource pressure from the fin-budget-alert-to-dev-pressure coupling
 )

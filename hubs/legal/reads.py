@@ -15,7 +15,6 @@ from vsmesh.hubs.legal.tables import agents_seen, vendor_spend, vendors
 from vsmesh.projectors.rebuild.copies import read_build_info
 
 
-
 def _today(as_of: dt.date | None) -> dt.date:
     return as_of or dt.datetime.now(dt.UTC).date()
 
