@@ -12,11 +12,6 @@
         every: 5m
         kubeconfig: /etc/vsmesh/kubeconfig
         namespaces: [gitea, monitoring]
-      - name: anthropic
-        kind: token-usage
-        provider: anthropic
-        api_key: {env: ANTHROPIC_ADMIN_KEY}
-        agents: {release-bot-key: release-bot}
 
 Secrets are never written in the file: `{env: NAME}` or `{file: PATH}` (the probes' `SecretRef`) names where
 they are read from when a puller runs; neither the value nor the file's content reaches an event or a log line.
@@ -91,28 +86,8 @@ class KubernetesPuller(PullerBase):
         return self
 
 
-class TokenUsagePuller(PullerBase):
-    """A provider's usage and cost: its admin API (with `api_key`) or its console's export files (`path`)."""
-
-    KIND: ClassVar[str] = "token-usage"
-    kind: Literal["token-usage"]
-    provider: Literal["anthropic", "openai"]
-    api_key: SecretRef | None = None  # an admin key: the usage and cost API
-    url: Url | None = None  # default: the provider's API
-    path: Path | None = None  # or an export: a file, or a folder of them (CSV or JSON as the console exports)
-    days: int = Field(7, ge=1, le=90, description="closed UTC days pulled each run from the API")
-    agents: dict[str, str] = {}  # an API key's name (or id) or a workspace → the agent whose spend it is
-    unmapped: Literal["skip", "key"] = "skip"  # usage of a key no agent is mapped to: skipped, or the key's name
-
-    @model_validator(mode="after")
-    def _one_source(self) -> TokenUsagePuller:
-        if (self.api_key is None) == (self.path is None):
-            raise ValueError("read one source: `api_key: {env: NAME}` (the provider's API) or `path:` (its export)")
-        return self
-
-
-KINDS: dict[str, type[PullerBase]] = {m.KIND: m for m in (OpenCostPuller, KubernetesPuller, TokenUsagePuller)}
-Puller = OpenCostPuller | KubernetesPuller | TokenUsagePuller
+KINDS: dict[str, type[PullerBase]] = {m.KIND: m for m in (OpenCostPuller, KubernetesPuller)}
+Puller = OpenCostPuller | KubernetesPuller
 
 
 class PullerFile(_Strict):
