@@ -48,7 +48,7 @@ def test_a_good_file_reads_as_its_pullers():
         (("name: cluster", "name: opencost"), "pullers.yaml:7: pullers.1.name: 'opencost' is used twice"),
         (("namespaces: [gitea, monitoring]", "namespaces: []"),
          "pullers.yaml:12: pullers.1.namespaces: List should have at least 1"),
-        (("    namespaces:", "    namespace:"), "pullers.yaml:12: pullers.1.namespace: Extra inputs are not permitted"),
+        (("    every: 5m", "    evry: 5m"), "pullers.yaml:9: pullers.1.evry: Extra inputs are not permitted"),
     ],
 )  # fmt: skip
 def test_a_mistake_is_one_line_naming_file_line_and_field(change, expected):
