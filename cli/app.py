@@ -10,6 +10,7 @@ from __future__ import annotations
 import typer
 
 from vsmesh.cli.agent_cmd import agent_app, gateway_app, user_app
+from vsmesh.cli.approve_cmd import approvals, approve, deny
 from vsmesh.cli.audit_cmd import audit
 from vsmesh.cli.cluster_cmd import cluster_app
 from vsmesh.cli.core_cmds import add_core_commands
@@ -32,6 +33,7 @@ from vsmesh.cli.snapshot_cmd import snapshot
 from vsmesh.cli.status_cmd import status
 from vsmesh.cli.streams_cmd import streams_app
 from vsmesh.cli.summary_cmd import summary
+from vsmesh.cli.sync_cmd import sync
 from vsmesh.cli.tail_cmd import tail
 from vsmesh.cli.verify_cmd import verify_cmd
 from vsmesh.hubs import discovered
@@ -66,10 +68,14 @@ app.add_typer(pull_app, name="pull")
 app.add_typer(hook_app, name="hook")
 app.add_typer(hub_app, name="hub")
 app.command()(demo)
+app.command()(sync)
 app.command()(couplings)
 app.command()(trace)
 app.command()(revert)
 app.command()(audit)
+app.command()(approve)
+app.command()(deny)
+app.command()(approvals)
 app.command()(mcp)
 app.add_typer(agent_app, name="agent")
 app.add_typer(user_app, name="user")

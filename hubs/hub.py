@@ -70,7 +70,9 @@ class Hub:
     """One hub, as its package declares it. References are `module:attribute` (see `load`)."""
 
     slug: str
-    manifest: str  # a module with NAME, VSM_FUNCTION, VSM_SYSTEM and EVENT_TYPES (the types it accepts)
+    # A module with NAME, VSM_FUNCTION, VSM_SYSTEM, EVENT_TYPES (the types it accepts) and ANNOTATION_CATEGORIES;
+    # a hub that keeps a manifest.yaml derives them from it (MANIFEST, registry/manifest_model.packaged_manifest).
+    manifest: str
     projection: str  # a function returning the hub's Projection: its tables and handlers
     reads: str  # a function returning its read Operations; its contract is the core's with its reads and writes
     writes: str | None = None  # a function returning its write Operations (each an MCP tool under a mandate)
@@ -108,6 +110,11 @@ class Hub:
     @property
     def event_types(self) -> tuple[str, ...]:
         return tuple(self.manifest_module.EVENT_TYPES)
+
+    @property
+    def annotation_categories(self) -> tuple[str, ...]:
+        """What annotations on its entities may be about (its manifest's ANNOTATION_CATEGORIES)."""
+        return tuple(getattr(self.manifest_module, "ANNOTATION_CATEGORIES", ()))
 
     def make_projection(self) -> Projection:
         return load(self.projection)()

@@ -233,7 +233,7 @@ async def _start_hubs(wired: Wired, settings: Settings) -> list[Projection]:
     """Every coded hub's vocabulary, tables, then contract (a read needs the tables; a contract answers before its
     hub's projector runs); returns their projections."""
     for slug in HUBS:  # a contract refuses what its hub does not declare
-        VOCABULARIES.declare_coded(slug, declared_types(slug))
+        VOCABULARIES.declare_coded(slug, declared_types(slug), hub(slug).annotation_categories)
     projections = [hub(slug).make_projection() for slug in settings.hubs]
     for projection in projections:
         await ensure_schema(wired.engine, projection, projection.schema)

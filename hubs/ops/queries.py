@@ -153,6 +153,12 @@ async def inventory_item(conn: AsyncConnection, entity: str) -> Row | None:
     return item
 
 
+async def inventory_index(conn: AsyncConnection, kinds: list[str] | None) -> list[Row]:
+    """Every inventory entity (of these kinds) with its live attributes: what a reconcile compares with."""
+    where = inventory.c.kind.in_(kinds) if kinds else sa.true()
+    return list((await _load_items(conn, where)).items.values())
+
+
 async def evidence_by_id(conn: AsyncConnection, ids: list[str]) -> dict[str, Row]:
     """Evidence rows still current for these event ids (a superseded observation is not kept)."""
     if not ids:

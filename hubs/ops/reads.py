@@ -219,6 +219,16 @@ async def get_sightings(ctx: HubContext, request: SightingsRequest) -> dict[str,
         return {"hub": "ops-hub", "entities": await queries.sightings(conn, request.entities)}
 
 
+class InventoryListRequest(ContractRequest):
+    kinds: list[str] | None = Field(None, description="only entities of these kinds (service, datastore, …)")
+
+
+async def list_inventory(ctx: HubContext, request: InventoryListRequest) -> dict[str, Any]:
+    """Every declared entity with its attributes, retired ones too: what a GitOps reconcile compares with."""
+    async with ctx.read() as conn:
+        return {"hub": "ops-hub", "inventory": await queries.inventory_index(conn, request.kinds)}
+
+
 class ChangesRequest(ContractRequest):
     limit: int = Field(10, ge=1, le=200, description="how many of the latest change records")
 
@@ -237,6 +247,7 @@ def read_operations() -> list[Operation]:
         Operation("get_incidents", IncidentsRequest, get_incidents, "incidents with their timelines"),
         Operation("get_evidence", EvidenceRequest, get_evidence, "an entity's latest evidence, metadata included"),
         Operation("get_inventory", InventoryRequest, get_inventory, "an entity's declared attributes and drift"),
+        Operation("list_inventory", InventoryListRequest, list_inventory, "every declared entity and its attributes"),
         Operation("get_changes", ChangesRequest, get_changes, "the latest change records (deployments, migrations)"),
         Operation("get_sightings", SightingsRequest, get_sightings, "inventory entities held and when last seen"),
     ]
