@@ -51,6 +51,7 @@ SAMPLE_DATA: dict[str, dict[str, Any]] = {
     "ops-inventory-updated": {"owner": "platform", "attributes": {"nodeport": 32166}, "removed_attributes": ["old"]},
     "ops-inventory-retired": {"reason": "moved", "replaced_by": "service/gitea-threephoenix"},
     "ops-service-discovered": {"name": "gitea", "method": "k8s-api", "namespace": "default", "endpoints": ["a:3000"]},
+    "ops-inventory-seen": {"entities": ["service/gitea", "service/grafana"], "method": "k8s-api"},
     "ops-health-checked": {"status": "amber", "observations": {"latency_ms": 812}},
     "ops-release-observed": {"release": "gitea", "version": "10.1.4", "namespace": "default", "revision": 7},
     "ops-endpoint-verified": {
@@ -113,6 +114,7 @@ SAMPLE_DATA: dict[str, dict[str, Any]] = {
         "starts_on": "2026-01-01",
     },
     "fin-cost-recorded": {"amount": {"amount": "18.20", "currency": EUR}, "service": "service/gitea", "vendor": "HE"},
+    "fin-cost-corrected": {"amount": {"amount": "19.10", "currency": EUR}, "service": "gitea", "corrects": "0190-c"},
     "fin-token-spend-recorded": {
         "provider": "anthropic",
         "model": "claude",
