@@ -16,9 +16,9 @@ from aiosmtpd.smtp import AuthResult, LoginPassword
 
 from tests.notify.conftest import Inbox, serve
 from vsmesh.events.schemas.notification import AppriseReceiver, EmailReceiver, WebhookReceiver
-from vsmesh.runtime.nats_server import free_port
 from vsmesh.notify.message import Channel, Message
 from vsmesh.notify.receivers import deliver
+from vsmesh.runtime.nats_server import free_port
 
 EVENT = {"specversion": "1.0", "id": "0190-a", "type": "alert-raised", "hub": "ops-hub", "subject": "service/gitea",
          "time": "2026-12-07T10:00:00Z", "data": {"title": "disk full", "severity": "high"}}  # fmt: skip
