@@ -16,6 +16,7 @@ from vsmesh.cli.couplings_cmd import couplings, trace
 from vsmesh.cli.creds_cmd import creds_app
 from vsmesh.cli.demo_cmd import demo
 from vsmesh.cli.diff_cmd import diff_cmd
+from vsmesh.cli.hook_cmd import hook_app
 from vsmesh.cli.hub_cmds import hub_app
 from vsmesh.cli.mcp_cmd import mcp
 from vsmesh.cli.probe_cmd import probe_app
@@ -29,6 +30,7 @@ from vsmesh.cli.snapshot_cmd import snapshot
 from vsmesh.cli.status_cmd import status
 from vsmesh.cli.streams_cmd import streams_app
 from vsmesh.cli.summary_cmd import summary
+from vsmesh.cli.sync_cmd import sync
 from vsmesh.cli.tail_cmd import tail
 from vsmesh.cli.verify_cmd import verify_cmd
 from vsmesh.hubs import discovered
@@ -59,8 +61,10 @@ app.add_typer(creds_app, name="creds")
 app.add_typer(cluster_app, name="cluster")
 add_core_commands(app)
 app.add_typer(probe_app, name="probe")
+app.add_typer(hook_app, name="hook")
 app.add_typer(hub_app, name="hub")
 app.command()(demo)
+app.command()(sync)
 app.command()(couplings)
 app.command()(trace)
 app.command()(revert)

@@ -20,6 +20,7 @@ from vsmesh.gateway.pages.metrics import MeshHealth, metrics_routes
 from vsmesh.gateway.pages.web import Pages
 from vsmesh.gateway.server import Served, bind, serve, url_of
 from vsmesh.settings import Settings
+from vsmesh.sources.hooks.endpoint import hook_routes
 
 
 async def serve_gateway(
@@ -45,7 +46,9 @@ async def serve_gateway(
     # The pages last: their `/{slug}` route would take any path before it.
     # People sign in to the pages with the same issuer and verifier (gateway/identity/signin.py).
     sign_in = SignIn(config.issuer, verifier, local_issuer=config.local_issuer)
-    routes = [*metrics_routes(health), *mcp_routes, *Pages(nc, feed, engine, sign_in).routes()]
+    # Webhooks publish as each hook's service identity on the mesh's own connection (sources/hooks/endpoint.py).
+    hooks = hook_routes(nc, settings, config)
+    routes = [*metrics_routes(health), *mcp_routes, *hooks, *Pages(nc, feed, engine, sign_in).routes()]
     served = await serve(create_app(config, routes, lifespan=mcp_lifespan, verifier=verifier), sock)
     stack.push_async_callback(served.stop)
     return served, config

@@ -123,13 +123,14 @@ class HubContext:
     ) -> dict[str, Any]:
         """Publish an event for this hub, naming the caller as actor when given; the answer a write returns.
 
-        A type the hub's active manifest does not declare is refused (`undeclared_type`).
+        A type the hub's active manifest does not declare is refused (`undeclared_type`), and so is an annotation
+        in a category it does not declare.
         """
         if self.point_in_time is not None:
             raise ContractError(
                 "read_only", f"point_in_time={self.point_in_time!r} reads a copy of the past; write to the live hub"
             )
-        refusal = VOCABULARIES.refusal(self.hub, event_type)
+        refusal = VOCABULARIES.refusal(self.hub, event_type, data)
         if refusal:
             raise ContractError("undeclared_type", refusal)
         event = self.publisher.build(event_type, hub=self.hub, subject=subject, data=data, **ids)

@@ -41,7 +41,7 @@ from vsmesh.projectors.housekeeping import start_housekeeping
 from vsmesh.projectors.leased import start_projectors, with_leases
 from vsmesh.runtime.cluster import stream_replicas
 from vsmesh.runtime.contract_thread import ContractThread
-from vsmesh.runtime.jobs import start_jobs
+from vsmesh.runtime.jobs import hub_jobs, package_jobs, start_jobs
 from vsmesh.runtime.mesh_state import load_state, started_at, supervisor_alive
 from vsmesh.runtime.nats_server import (
     issue_hub_creds,
@@ -135,8 +135,10 @@ class Mesh:
         projectors = with_leases(projections, settings.partitions)
         running, stats = start_projectors(js, engine, wired.leases, projectors, settings, stop, announcer(nc))
         reactors, couplings, reactor_stats = await _start_reactors(nc, engine, settings, stop)
-        # Each hub's timed jobs (canon's checks, sec's expiries, ops' rollups): after the contracts, which they ask.
-        jobs = start_jobs(nc, wired.leases, settings, map(hub, settings.hubs), stop, replicas=wired.replicas)
+        # Each hub's timed jobs (canon's checks, sec's expiries, ops' rollups) and those of the packages that are
+        # not hubs (sources' reconcile and pullers): after the contracts, which they ask.
+        owned = [*hub_jobs(map(hub, settings.hubs)), *package_jobs(settings)]
+        jobs = start_jobs(nc, wired.leases, settings, owned, stop, replicas=wired.replicas)
         # The constitutional chain's head, signed every VSMESH_CHAIN_CHECKPOINT_EVERY events (runtime/signing.py).
         tasks += [*running, *reactors, *jobs, asyncio.create_task(keep_signing(js, settings, stop), name="signing")]
         # The registry and every hub that has only a manifest (hubs/registry/service.py).
@@ -230,7 +232,7 @@ async def _start_hubs(wired: Wired, settings: Settings) -> list[Projection]:
     """Every coded hub's vocabulary, tables, then contract (a read needs the tables; a contract answers before its
     hub's projector runs); returns their projections."""
     for slug in HUBS:  # a contract refuses what its hub does not declare
-        VOCABULARIES.declare_coded(slug, declared_types(slug))
+        VOCABULARIES.declare_coded(slug, declared_types(slug), hub(slug).annotation_categories)
     projections = [hub(slug).make_projection() for slug in settings.hubs]
     for projection in projections:
         await ensure_schema(wired.engine, projection, projection.schema)

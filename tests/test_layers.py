@@ -28,7 +28,7 @@ LAYERS = {
 # are the CLI's, mounted by `vsmesh` from the hub's declaration and imported by nothing below.
 HUB_PARTS = {"cli.py": LAYERS["cli"]}
 # Importable from anywhere
-BASE = {"vsmesh.errors", "vsmesh.settings", "vsmesh.logs", "vsmesh.manifests", "vsmesh.durations"}
+BASE = {"vsmesh.errors", "vsmesh.settings", "vsmesh.logs", "vsmesh.manifests", "vsmesh.durations", "vsmesh.clock"}
 
 
 def layer_of(module: str) -> int | None:

@@ -2,7 +2,8 @@
 
 VsmeshError
  ├── ConfigError (ValueError)           settings or flags that cannot work
- │    └── RetentionRefused              a retention change would leave a hub that cannot be rebuilt
+ │    ├── RetentionRefused              a retention change would leave a hub that cannot be rebuilt
+ │    └── CommitRefused                 a repository commit with files that do not validate: nothing of it synced
  ├── NotFound (LookupError)             a hub, coupling, copy or event that does not exist
  ├── HistoryAgedOut (LookupError)       events a rebuild needs are gone, and no snapshot covers them
  ├── SnapshotMismatch (ValueError)      a snapshot's tables do not fit the hub's current tables
@@ -33,6 +34,15 @@ class ConfigError(VsmeshError, ValueError):
 
 class RetentionRefused(ConfigError):
     """A retention change would leave a hub that cannot be rebuilt (events aged out, no snapshot covering them)."""
+
+
+class CommitRefused(ConfigError):
+    """A commit the GitOps sync refuses as a whole; `problems` has one `file:line: field: message` line each."""
+
+    def __init__(self, message: str, commit: str, problems: list[str]) -> None:
+        super().__init__(message)
+        self.commit = commit
+        self.problems = problems
 
 
 class NotFound(VsmeshError, LookupError):

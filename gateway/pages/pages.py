@@ -1,4 +1,5 @@
-"""The now view: one page per time horizon, never mixed (seed 000), each from its own hub's contract.
+"""The now view: one page per time horizon, never mixed (each horizon's readers decide different things), each
+from its own hub's contract.
 
 A page names its horizon and the hubs it asks; it asks nothing else, so the operational page cannot show a
 strategic number (ops-hub's service costs come from fin's events: that page leaves them out). Every cell
@@ -214,13 +215,16 @@ AUDIT_ROWS = 50
 
 
 async def constitutional(ask_: Asker) -> dict[str, Any]:
-    """canon-hub's: policies with their values, mandates (who may do what, until when), open escalations,
-    the calls the gateway refused, and the audit of agents' actions with their revert state."""
-    reads = [ask_("canon-hub", "get_domain_summary"), ask_("canon-hub", "get_refusals", limit=50)]
+    """canon-hub's: policies with their values, mandates (who may do what, until when), open escalations, its
+    open alerts (a refused repository commit, drift from the repository), the calls the gateway refused, and the
+    audit of agents' actions with their revert state."""
+    reads = [ask_("canon-hub", "get_domain_summary"), ask_("canon-hub", "get_refusals", limit=50),
+             ask_("canon-hub", "get_alerts", status="raised", limit=50)]  # fmt: skip
     if not ask_.as_of:  # the audit reads the log, not a copy (a copy's page says so)
         reads.append(ask_("canon-hub", "get_agent_actions", limit=AUDIT_ROWS, before=ask_.before))
-    summary, refused, *audit = await asyncio.gather(*reads)
-    return {"summary": summary, "refusals": refused["refusals"], "audit": audit[0] if audit else None}
+    summary, refused, alerts, *audit = await asyncio.gather(*reads)
+    return {"summary": summary, "refusals": refused["refusals"], "alerts": alerts["alerts"],
+            "audit": audit[0] if audit else None}  # fmt: skip
 
 
 async def hubs(ask_: Asker) -> dict[str, Any]:

@@ -13,3 +13,9 @@ EVENT_TYPES = (
     "canon-escalation-overdue",  # the scheduler's re-escalation of one unanswered past its SLA
     "canon-call-refused",  # the gateway's refusals: attempts, beside the mandates (refused_calls)
 )
+# What annotations on this hub's entities may be about (`annotate`; annotation-added of another is refused).
+ANNOTATION_CATEGORIES = (
+    "canon-policy-gap",
+    "canon-mandate-question",
+    "canon-rationale",
+)

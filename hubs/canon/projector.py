@@ -111,4 +111,4 @@ HANDLERS: Handlers = {
 
 def projection() -> Projection:
     # Escalations raised on canon and their resolutions are folded by the core handlers.
-    return hub_projection(manifest.SLUG, metadata, HANDLERS, manifest.EVENT_TYPES)
+    return hub_projection(manifest.SLUG, metadata, HANDLERS, manifest.EVENT_TYPES, manifest.ANNOTATION_CATEGORIES)

@@ -1,4 +1,4 @@
-"""canon-hub's mandate operations: revoke one, and read them with whether each still holds.
+"""canon-hub's write operations: revoking a mandate.
 
 Granting is not a contract operation: `canon-mandate-granted` is a governance event only the admin
 publishes (events/governance.py; `vsmesh publish canon-mandate-granted --hub canon-hub`), so no caller of
@@ -18,8 +18,8 @@ import sqlalchemy as sa
 from pydantic import Field
 
 from vsmesh.errors import NotFound
-from vsmesh.hubs.canon.tables import mandate_revocations, mandates
-from vsmesh.hubs.contract import ContractRequest, HubContext, Operation
+from vsmesh.hubs.canon.tables import mandates
+from vsmesh.hubs.contract import HubContext, Operation
 from vsmesh.hubs.core import queries
 from vsmesh.hubs.core.writes import WriteRequest, publish_as_caller
 
@@ -40,29 +40,8 @@ async def revoke_mandate(ctx: HubContext, request: RevokeMandateRequest) -> dict
     return await publish_as_caller(ctx, "canon-mandate-revoked", request, subject, data, **ids)
 
 
-class MandatesRequest(ContractRequest):
-    holder: str | None = Field(None, description="only this holder's mandates")
-    include_revoked: bool = False
-
-
-async def get_mandates(ctx: HubContext, request: MandatesRequest) -> dict[str, Any]:
-    m, r = mandates.c, mandate_revocations.c
-    query = sa.select(m, r.revoked_at, r.revoked_by, r.reason.label("revoke_reason")).select_from(
-        mandates.outerjoin(mandate_revocations, r.mandate_id == m.mandate_id)
-    )
-    if request.holder is not None:
-        query = query.where(m.holder == request.holder)
-    if not request.include_revoked:
-        query = query.where(r.revoked_at.is_(None))
-    async with ctx.read() as conn:
-        return {"mandates": await queries.rows(conn, query.order_by(m.granted_at, m.mandate_id))}
-
-
-def mandate_operations() -> list[Operation]:
+def write_operations() -> list[Operation]:
     return [
-        Operation(
-            "get_mandates", MandatesRequest, get_mandates, "who may act, within which scope, until when", writes=True
-        ),
         Operation(
             "revoke_mandate",
             RevokeMandateRequest,

@@ -155,23 +155,35 @@ class AlertFollowUpRequest(WriteRequest):
     note: str | None = Field(None, description="acknowledged: who is on it; resolved: what fixed it")
 
 
-async def _alert_follow_up(
-    ctx: HubContext, request: AlertFollowUpRequest, event_type: str, field: str
-) -> dict[str, Any]:
+async def known(ctx: HubContext, key: sa.Column, wanted: str) -> dict[str, Any]:
+    """The row of `key`'s table whose `key` is `wanted` (an alert's id, a blocker's …); NotFound when the hub
+    has applied none."""
     async with ctx.read() as conn:
-        found = await queries.one(conn, sa.select(alerts.c.entity).where(alerts.c.alert_id == request.alert_id))
+        found = await queries.one(conn, sa.select(key.table).where(key == wanted))
     if found is None:
-        raise NotFound(f"{ctx.hub} has no alert {request.alert_id}")
-    data = {"alert_id": request.alert_id, field: request.note}
-    return await publish_as_caller(ctx, event_type, request, found["entity"], data, causation_id=request.alert_id)
+        what = key.name.removesuffix("_id").replace("_", " ")
+        raise NotFound(f"{ctx.hub} has no {what} {wanted} (after a write, pass its wait_for_seq)")
+    return found
+
+
+async def follow_up(
+    ctx: HubContext, event_type: str, request: WriteRequest, opened_by: sa.Column, data: dict[str, Any]
+) -> dict[str, Any]:
+    """Publish a follow-up of the thing whose id `data` names under `opened_by`'s column (an alert, a risk …),
+    on that thing's entity and caused by it; NotFound when the hub has applied no such thing."""
+    thing = data[opened_by.name]
+    found = await known(ctx, opened_by, thing)
+    return await publish_as_caller(ctx, event_type, request, found["entity"], data, causation_id=thing)
 
 
 async def acknowledge_alert(ctx: HubContext, request: AlertFollowUpRequest) -> dict[str, Any]:
-    return await _alert_follow_up(ctx, request, "alert-acknowledged", "note")
+    data = {"alert_id": request.alert_id, "note": request.note}
+    return await follow_up(ctx, "alert-acknowledged", request, alerts.c.alert_id, data)
 
 
 async def resolve_alert(ctx: HubContext, request: AlertFollowUpRequest) -> dict[str, Any]:
-    return await _alert_follow_up(ctx, request, "alert-resolved", "resolution")
+    data = {"alert_id": request.alert_id, "resolution": request.note}
+    return await follow_up(ctx, "alert-resolved", request, alerts.c.alert_id, data)
 
 
 def write_operations() -> list[Operation]:

@@ -13,3 +13,10 @@ EVENT_TYPES = (
     "fin-budget-alert-raised",
     "fin-runway-projected",
 )
+# What annotations on this hub's entities may be about (`annotate`; annotation-added of another is refused).
+ANNOTATION_CATEGORIES = (
+    "fin-cost-anomaly",
+    "fin-forecast-assumption",
+    "fin-vendor-review",
+    "fin-attribution-gap",
+)

@@ -73,6 +73,7 @@ def projection(slug: str = manifest.SLUG) -> Projection:
         metadata,
         ops_handlers(),
         manifest.EVENT_TYPES,
+        manifest.ANNOTATION_CATEGORIES,
         after_batch=trim_recent,
         entity_types=ENTITY_TYPES,
         scope=revert_scope(),

@@ -8,7 +8,7 @@ from typing import Any
 
 from vsmesh.hubs.ops.fold_inventory import name_of
 from vsmesh.hubs.ops.health import Staleness, minutes_between, worst
-from vsmesh.hubs.ops.reads import Row, Snapshot
+from vsmesh.hubs.ops.queries import Row, Snapshot
 from vsmesh.hubs.ops.verdict import judge
 
 SERVICE_KINDS = ("service", "datastore")

@@ -14,7 +14,7 @@ from vsmesh.hubs.core.operations import with_core
 from vsmesh.hubs.core.queries import filtered, one, rows
 from vsmesh.hubs.core.writes import Slug, WriteRequest, publish_as_caller
 from vsmesh.hubs.registry import tables as t
-from vsmesh.hubs.registry.reads import registry_connection
+from vsmesh.hubs.registry.queries import registry_connection
 
 # --- the registry
 

@@ -6,8 +6,8 @@ import sys
 from vsmesh.cli.rebuild_cmd import DEFAULT_BATCH_SIZE
 
 HEAVY = ("sqlalchemy", "asyncpg", "vsmesh.projectors")
-# What a hub declares, its commands and its own event family (msgspec Structs, in the type registry once the hub
-# is found) are light; its tables, handlers and contract are not.
+# What a hub declares, its commands and its own event family (msgspec Structs, joining the registry when the hub
+# is found, as light as the shared families) are light; its tables, handlers and contract are not.
 LIGHT_HUB_PARTS = (".hub", ".cli", ".manifest", ".events")
 
 

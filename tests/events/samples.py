@@ -7,6 +7,20 @@ from typing import Any
 import msgspec
 
 from vsmesh.events import REGISTRY, Event
+from vsmesh.events.registry import EventRegistry
+from vsmesh.events.schemas import FAMILIES
+from vsmesh.hubs import discovered
+from vsmesh.hubs.hub import load
+
+# Finding the hubs adds each one's own family to the process-wide REGISTRY, as in every vsmesh process.
+FAMILY_MODULES = (*FAMILIES, *(load(m) for declared in discovered().values() for m in declared.schemas))
+
+
+def coded_registry() -> EventRegistry:
+    """The coded types alone, built afresh: the process-wide REGISTRY also holds what manifest hubs declared,
+    learned by whichever test ran a registry first (in random order)."""
+    return EventRegistry(FAMILY_MODULES)
+
 
 EUR = "EUR"
 
@@ -87,6 +101,8 @@ SAMPLE_DATA: dict[str, dict[str, Any]] = {
     "dev-blocker-cleared": {"blocker_id": "0190-b", "resolution": "registry back"},
     "dev-decision-recorded": {"title": "ops-hub repo", "decision": "separate repo", "alternatives": ["monorepo"]},
     "dev-repo-registered": {"name": "ops-hub", "url": "gitea-remote:coulomb/ops-hub.git", "domain": "custodian"},
+    "dev-repo-pushed": {"repo": "coulomb/ops-hub", "ref": "refs/heads/main", "after": "9f1c2e7", "commits": 2},
+    "dev-release-published": {"repo": "coulomb/ops-hub", "tag": "v1.4.0", "name": "1.4.0", "commit": "main"},
     # fin
     "fin-budget-allocated": {"domain": "ops", "period": "2026-Q4", "amount": {"amount": "12000.00", "currency": EUR}},
     "fin-commitment-recorded": {

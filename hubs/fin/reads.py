@@ -1,4 +1,4 @@
-"""fin-hub's answers, read from its read model."""
+"""fin-hub's read operations: runway, budgets, spend and the alerts they raise."""
 
 from __future__ import annotations
 
@@ -10,9 +10,7 @@ from pydantic import Field
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from vsmesh.hubs.contract import ContractRequest, HubContext, Operation
-from vsmesh.hubs.core.operations import with_core
 from vsmesh.hubs.fin import manifest, queries
-from vsmesh.hubs.fin.writes import write_operations
 
 DEFAULT_RUNWAY_ALERT_MONTHS = 6.0  # when the settings object does not carry the fin threshold
 
@@ -128,9 +126,8 @@ async def known_events(ctx: HubContext, request: KnownEventsRequest) -> dict[str
         return {"known": await queries.known_event_ids(conn, request.ids)}
 
 
-def operations() -> list[Operation]:
-    """fin-hub's contract: the core's operations plus its own (its own win on a shared name)."""
-    own = [
+def read_operations() -> list[Operation]:
+    return [
         Operation("get_domain_summary", SummaryRequest, get_domain_summary, "runway, budgets, token spend, alerts"),
         Operation("get_runway", RunwayRequest, get_runway, "months of runway at the projected burn"),
         Operation("get_runways", RunwaysRequest, get_runways, "the runway of every currency with a balance"),
@@ -138,6 +135,4 @@ def operations() -> list[Operation]:
         Operation("get_agent_spend", AgentSpendRequest, get_agent_spend, "token spend per agent and month"),
         Operation("get_spend", SpendRequest, get_spend, "cost per service and token spend per agent"),
         Operation("known_events", KnownEventsRequest, known_events, "which of these events the hub already has"),
-        *write_operations(),
     ]
-    return with_core(own)

@@ -1,4 +1,4 @@
-"""canon-hub's answers, read from its read model."""
+"""canon-hub's read operations: policies, mandates, escalations, refused calls and agents' actions."""
 
 from __future__ import annotations
 
@@ -21,9 +21,7 @@ from vsmesh.hubs.canon.tables import (
     policy_versions,
     refused_calls,
 )
-from vsmesh.hubs.canon.writes import mandate_operations
 from vsmesh.hubs.contract import ContractRequest, HubContext, Operation
-from vsmesh.hubs.core.operations import with_core
 from vsmesh.hubs.core.queries import rows
 from vsmesh.hubs.core.reads import Limit
 
@@ -169,15 +167,31 @@ async def get_agent_actions(ctx: HubContext, request: AgentActionsRequest) -> di
     return {"hub": ctx.hub, **found}
 
 
-def operations() -> list[Operation]:
-    """canon-hub's contract: the core's operations plus its own (its own win on a shared name)."""
-    own = [
+class MandatesRequest(ContractRequest):
+    holder: str | None = Field(None, description="only this holder's mandates")
+    include_revoked: bool = False
+
+
+async def get_mandates(ctx: HubContext, request: MandatesRequest) -> dict[str, Any]:
+    m, r = mandates.c, mandate_revocations.c
+    query = sa.select(m, r.revoked_at, r.revoked_by, r.reason.label("revoke_reason")).select_from(
+        mandates.outerjoin(mandate_revocations, r.mandate_id == m.mandate_id)
+    )
+    if request.holder is not None:
+        query = query.where(m.holder == request.holder)
+    if not request.include_revoked:
+        query = query.where(r.revoked_at.is_(None))
+    async with ctx.read() as conn:
+        return {"mandates": await rows(conn, query.order_by(m.granted_at, m.mandate_id))}
+
+
+def read_operations() -> list[Operation]:
+    return [
         Operation("get_domain_summary", SummaryRequest, get_domain_summary, "policies, mandates, escalations"),
         Operation("get_policies", PoliciesRequest, get_policies, "policies in force, or every version"),
         Operation("known_events", KnownEventsRequest, known_events, "which of these escalations canon holds"),
         Operation("get_escalations", EscalationsRequest, get_escalations, "escalations, overdue past canon's SLA"),
         Operation("get_refusals", RefusalsRequest, get_refusals, "calls the gateway refused: who, what, which mandate"),
         Operation("get_agent_actions", AgentActionsRequest, get_agent_actions, "agents' actions, revert state"),
-        *mandate_operations(),
+        Operation("get_mandates", MandatesRequest, get_mandates, "who may act, within which scope, until when"),
     ]
-    return with_core(own)

@@ -1,4 +1,4 @@
-"""dev-hub's answers, read from its read model."""
+"""dev-hub's read operations: its summary and its deployments."""
 
 from __future__ import annotations
 
@@ -9,7 +9,6 @@ from pydantic import Field
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from vsmesh.hubs.contract import ContractRequest, HubContext, Operation
-from vsmesh.hubs.core.operations import with_core
 from vsmesh.hubs.core.queries import rows
 from vsmesh.hubs.dev import manifest
 from vsmesh.hubs.dev.tables import blockers, decisions, deployments, repos, running
@@ -89,10 +88,8 @@ async def get_deployments(ctx: HubContext, request: DeploymentsRequest) -> dict[
         return {"deployments": await rows(conn, query)}
 
 
-def operations() -> list[Operation]:
-    """dev-hub's contract: the core's operations plus its own (its own win on a shared name)."""
-    own = [
+def read_operations() -> list[Operation]:
+    return [
         Operation("get_domain_summary", SummaryRequest, get_domain_summary, "repos, running versions, blockers"),
         Operation("get_deployments", DeploymentsRequest, get_deployments, "deployments, newest first, filtered"),
     ]
-    return with_core(own)

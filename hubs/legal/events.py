@@ -14,6 +14,8 @@ import msgspec
 
 from vsmesh.events.envelope import Event, EventData, Horizon
 
+FAMILY = "legal"
+
 Country = Annotated[str, msgspec.Meta(pattern="^[A-Z]{2}$", description="ISO 3166-1 alpha-2, e.g. DE")]
 DpaStatus = Literal["signed", "pending", "none", "not-required"]
 TransferMechanism = Literal["adequacy", "scc", "bcr", "derogation", "none"]

@@ -1,83 +1,28 @@
-"""sec-hub's answers, read from its read model and judged at the request's `now`; its writes publish one event."""
+"""sec-hub's write operations: an exception granted, a rotation recorded, and what the passage of time has made
+true (expired exceptions, overdue rotations) published once."""
 
 from __future__ import annotations
 
 import datetime as dt
 import uuid
-from typing import Any, Literal
+from typing import Any
 
 import sqlalchemy as sa
 from pydantic import Field
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from vsmesh.clock import at_or_now
 from vsmesh.errors import ContractError
-from vsmesh.hubs.contract import ContractRequest, HubContext, Operation
-from vsmesh.hubs.core.operations import with_core
+from vsmesh.hubs.contract import HubContext, Operation
 from vsmesh.hubs.core.tables import risks
 from vsmesh.hubs.core.writes import WriteRequest, publish_as_caller
 from vsmesh.hubs.sec import queries
-from vsmesh.hubs.sec.tables import finding_sightings, findings
 
 # Fixed forever: the expiry watch's event ids derive from it, so a second watch (or a restart) publishes nothing new.
 WATCH_NAMESPACE = uuid.UUID("0b7e9c44-3f1d-5a2b-8e6c-9d4f1a2b3c5d")
 Name = Field(min_length=1, max_length=200)
 ROTATION_RISK = "sec-rotation-overdue"  # the category of the risk an overdue rotation raises
 OPEN_RISK = ("surfaced", "escalated")  # a risk the rotation still has to mitigate
-
-
-def _now(now: dt.datetime | None) -> dt.datetime:
-    if now is None:
-        return dt.datetime.now(dt.UTC)
-    return now if now.tzinfo else now.replace(tzinfo=dt.UTC)
-
-
-async def domain_summary(conn: AsyncConnection, now: dt.datetime | None = None) -> dict[str, Any]:
-    """Open findings by severity and service, exceptions expiring within 14 days, overdue rotations."""
-    return await queries.summary(conn, _now(now))
-
-
-class ClockedRequest(ContractRequest):
-    now: dt.datetime | None = Field(None, description="judge expiries and rotations at this time; default: now")
-
-
-class FindingsRequest(ClockedRequest):
-    service: str | None = None
-    source: Literal["trivy", "policy-report", "manual"] | None = None
-    status: Literal["open", "accepted", "fixed"] | None = None
-
-
-class KnownEventsRequest(ContractRequest):
-    ids: list[str] = Field(..., max_length=5000, description="finding event ids")
-
-
-async def get_domain_summary(ctx: HubContext, request: ClockedRequest) -> dict[str, Any]:
-    async with ctx.read() as conn:
-        return await domain_summary(conn, request.now)
-
-
-async def get_findings(ctx: HubContext, request: FindingsRequest) -> dict[str, Any]:
-    filters = request.model_dump(include={"service", "source", "status"})
-    async with ctx.read() as conn:
-        return {"findings": await queries.finding_rows(conn, _now(request.now), **filters)}
-
-
-async def get_exceptions(ctx: HubContext, request: ClockedRequest) -> dict[str, Any]:
-    async with ctx.read() as conn:
-        return {"exceptions": await queries.exception_rows(conn, _now(request.now))}
-
-
-async def get_secrets(ctx: HubContext, request: ClockedRequest) -> dict[str, Any]:
-    async with ctx.read() as conn:
-        return {"secrets": await queries.secret_rows(conn, _now(request.now))}
-
-
-async def known_events(ctx: HubContext, request: KnownEventsRequest) -> dict[str, Any]:
-    """Which of these ids the hub has applied (reports and fixes): a re-import publishes only what is new."""
-    found: set[str] = set()
-    async with ctx.read() as conn:
-        for column in (finding_sightings.c.event_id, findings.c.fixed_event_id):
-            found.update((await conn.execute(sa.select(column).where(column.in_(request.ids)))).scalars())
-    return {"known": sorted(found)}
 
 
 class GrantExceptionRequest(WriteRequest):
@@ -130,7 +75,7 @@ async def check_expiries(ctx: HubContext, request: CheckExpiriesRequest) -> dict
     past its rotation due date (`risk-surfaced`), and each such risk whose set has been rotated since
     (`risk-mitigated`). Ids derive from the exception and expiry (the secret and its due date; the risk), and
     the read model says what is already published, so running it again publishes nothing."""
-    now = _now(request.now)
+    now = at_or_now(request.now)
     async with ctx.read() as conn:
         exceptions = await queries.exception_rows(conn, now)
         secret_sets = await queries.secret_rows(conn, now)
@@ -202,14 +147,8 @@ async def _publish_rotated(
     return published
 
 
-def operations() -> list[Operation]:
-    """sec-hub's contract: the core's operations plus its own (its own win on a shared name)."""
-    own = [
-        Operation("get_domain_summary", ClockedRequest, get_domain_summary, "open findings, exceptions, rotations"),
-        Operation("get_findings", FindingsRequest, get_findings, "findings: open, accepted (a live exception), fixed"),
-        Operation("get_exceptions", ClockedRequest, get_exceptions, "the exception register, live or expired"),
-        Operation("get_secrets", ClockedRequest, get_secrets, "secret sets, last rotation, due date, overdue"),
-        Operation("known_events", KnownEventsRequest, known_events, "which finding events the hub already has"),
+def write_operations() -> list[Operation]:
+    return [
         Operation(
             "grant_exception",
             GrantExceptionRequest,
@@ -228,4 +167,3 @@ def operations() -> list[Operation]:
             writes=True,
         ),
     ]
-    return with_core(own)
