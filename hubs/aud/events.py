@@ -2,7 +2,7 @@
 hub is found (its `Hub.schemas`).
 
 A finding's subject is `finding/<finding_id>`; the id names the check and what it is about (`chain/CONSTITUTIONAL`,
-`rebuild/ops-hub/inventory`, `mandate/<event id>`, `fresh/service:gitea`), so every raise and resolution of one
+`rebuild/ops-hub/inventory`, `mandates/<event id>`, `freshness/service/gitea`), so every raise and resolution of one
 finding folds into one row. Constitutional: the audit reports to the policy level (canon), and its record is
 chained and kept for ever like the rest of that level's.
 """
@@ -13,6 +13,8 @@ from typing import Any, ClassVar
 
 from vsmesh.events.envelope import Event, EventData, Horizon
 from vsmesh.events.schemas.common import Severity
+
+FAMILY = "aud"
 
 
 class FindingRaisedData(EventData, frozen=True):

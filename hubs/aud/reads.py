@@ -62,7 +62,7 @@ async def get_domain_summary(ctx: HubContext, request: SummaryRequest) -> dict[s
     }
 
 
-def reads() -> list[Operation]:
+def read_operations() -> list[Operation]:
     return [
         Operation("get_domain_summary", SummaryRequest, get_domain_summary, "open findings by severity and check"),
         Operation("get_findings", FindingsRequest, get_findings, "findings (open by default) with their evidence"),

@@ -43,7 +43,7 @@ async def run_audit(ctx: HubContext, request: RunAuditRequest) -> dict[str, Any]
     return await audit(ctx, only=request.checks, since=since, hubs=request.hubs, asked_by=asked_by)
 
 
-def writes() -> list[Operation]:
+def write_operations() -> list[Operation]:
     return [
         Operation(
             "run_audit", RunAuditRequest, run_audit, "run the audit checks now; publishes what changed", writes=True
