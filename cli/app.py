@@ -10,6 +10,7 @@ from __future__ import annotations
 import typer
 
 from vsmesh.cli.agent_cmd import agent_app, gateway_app, user_app
+from vsmesh.cli.approve_cmd import approvals, approve, deny
 from vsmesh.cli.cluster_cmd import cluster_app
 from vsmesh.cli.core_cmds import add_core_commands
 from vsmesh.cli.couplings_cmd import couplings, trace
@@ -21,6 +22,7 @@ from vsmesh.cli.hub_cmds import hub_app
 from vsmesh.cli.mcp_cmd import mcp
 from vsmesh.cli.probe_cmd import probe_app
 from vsmesh.cli.publish_cmd import publish
+from vsmesh.cli.pull_cmd import pull_app
 from vsmesh.cli.quarantine_cmd import quarantine_app
 from vsmesh.cli.rebuild_cmd import rebuild_cmd
 from vsmesh.cli.revert_cmd import revert
@@ -61,6 +63,7 @@ app.add_typer(creds_app, name="creds")
 app.add_typer(cluster_app, name="cluster")
 add_core_commands(app)
 app.add_typer(probe_app, name="probe")
+app.add_typer(pull_app, name="pull")
 app.add_typer(hook_app, name="hook")
 app.add_typer(hub_app, name="hub")
 app.command()(demo)
@@ -68,6 +71,9 @@ app.command()(sync)
 app.command()(couplings)
 app.command()(trace)
 app.command()(revert)
+app.command()(approve)
+app.command()(deny)
+app.command()(approvals)
 app.command()(mcp)
 app.add_typer(agent_app, name="agent")
 app.add_typer(user_app, name="user")

@@ -94,6 +94,7 @@ class Mesh:
         stops exactly what was started before it (nats-py's micro service example does the same)."""
         self._started = time.monotonic()
         probes = _load_probes(self.settings)  # a bad VSMESH_PROBES file stops `vsmesh up` before anything starts
+        package_jobs(self.settings)  # … and so does a bad file of a package's jobs (VSMESH_PULLERS)
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, self.stop_event.set)

@@ -82,6 +82,9 @@ class Settings(BaseModel):
         description="the probe runner's service client at the gateway's issuer (its token names the actor)",
     )
     ops_cert_warn_days: float = Field(14.0, gt=0, description="a certificate expiring within this many days is a risk")
+    # Pullers (sources/pullers/): the file `vsmesh up` runs when set, and whom their events name.
+    pullers: Path | None = Field(None, description="a puller file `vsmesh up` runs (OpenCost, Kubernetes, token usage)")
+    pullers_actor: str = Field("vsmesh-pullers", min_length=1, description="the actor (a service) of pulled events")
     oidc_issuer: str | None = Field(
         None, description="the OIDC issuer whose tokens the gateway accepts (e.g. Keycloak's realm URL); unset: local"
     )
@@ -90,6 +93,9 @@ class Settings(BaseModel):
         None, description="where clients reach the gateway (`vsmesh env` prints it); unset: the embedded mesh's"
     )
     token_ttl_s: int = Field(600, gt=0, le=86400, description="lifetime of the local issuer's access tokens, seconds")
+    approval_ttl_s: float = Field(
+        3600.0, gt=0, le=30 * 86400, description="a call held for a person's approval expires after this many seconds"
+    )
     # GitOps (sources/gitops/): the repository `vsmesh up` reconciles canon, budgets and the catalog from.
     gitops_repo: str | None = Field(None, description="a Git repository (path or URL) `vsmesh up` syncs; unset: none")
     gitops_ref: str = Field("main", min_length=1, description="the branch, tag or commit of VSMESH_GITOPS_REPO")

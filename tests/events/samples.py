@@ -51,6 +51,7 @@ SAMPLE_DATA: dict[str, dict[str, Any]] = {
     "ops-inventory-updated": {"owner": "platform", "attributes": {"nodeport": 32166}, "removed_attributes": ["old"]},
     "ops-inventory-retired": {"reason": "moved", "replaced_by": "service/gitea-threephoenix"},
     "ops-service-discovered": {"name": "gitea", "method": "k8s-api", "namespace": "default", "endpoints": ["a:3000"]},
+    "ops-inventory-seen": {"entities": ["service/gitea", "service/grafana"], "method": "k8s-api"},
     "ops-health-checked": {"status": "amber", "observations": {"latency_ms": 812}},
     "ops-release-observed": {"release": "gitea", "version": "10.1.4", "namespace": "default", "revision": 7},
     "ops-endpoint-verified": {
@@ -113,6 +114,7 @@ SAMPLE_DATA: dict[str, dict[str, Any]] = {
         "starts_on": "2026-01-01",
     },
     "fin-cost-recorded": {"amount": {"amount": "18.20", "currency": EUR}, "service": "service/gitea", "vendor": "HE"},
+    "fin-cost-corrected": {"amount": {"amount": "19.10", "currency": EUR}, "service": "gitea", "corrects": "0190-c"},
     "fin-token-spend-recorded": {
         "provider": "anthropic",
         "model": "claude",
@@ -212,6 +214,17 @@ SAMPLE_DATA: dict[str, dict[str, Any]] = {
         "reason": "no mandate of agent-7 covers ops-hub:open_incident",
         "missing_mandate": "ops-hub:open_incident",
     },
+    "canon-approval-requested": {
+        "hub": "fin-hub",
+        "operation": "record_cost",
+        "arguments": {"amount": "600.00", "currency": "EUR", "vendor": "hetzner"},
+        "arguments_hash": "9f2c…",
+        "condition": "fin-hub:record_cost amount > 500 EUR",
+        "mandate_id": "0190-mandate",
+        "expires_at": "2026-12-01T13:00:00Z",
+    },
+    "canon-approval-decided": {"approval_id": "0190-approval", "decision": "approved", "arguments_hash": "9f2c…"},
+    "canon-approval-executed": {"approval_id": "0190-approval", "outcome": "executed", "result_event_id": "0190-c"},
     # core
     "capability-registered": {"capability": "provision-k3s", "description": "a k3s cluster", "tags": ["infra"]},
     "capability-requested": {"capability": "provision-k3s", "provider": "ops-hub", "parameters": {"nodes": 3}},
