@@ -220,6 +220,41 @@ async def grant(settings) -> None:
         await nc.close()
 
 
+def decision_cpu_us(rounds: int = 20_000) -> dict[str, float]:
+    """CPU µs per call of the gateway's decision alone (mandate chain, caps, approve conditions), for the
+    governed and the plain mandate, folded from the same grants: what a loaded machine's wall clock hides."""
+    import datetime as dt
+
+    from vsmesh.bus.publisher import Publisher
+    from vsmesh.gateway.identity.principal import Principal
+    from vsmesh.gateway.mcp.caps import CapMeter
+    from vsmesh.gateway.mcp.mandates import MandateBook
+    from vsmesh.settings import Settings
+
+    publisher, book, meter = Publisher(None, Settings()), MandateBook(), CapMeter()
+    lead = publisher.build("canon-mandate-granted", hub="canon-hub", subject="mandate/lead", data=DELEGATOR)
+    governed = {**GRANTED, "delegated_from": lead.id}
+    plain = {"role": "Bench", "holder": PLAIN, "scope": GRANTED["scope"]}
+    for data in (DELEGATOR, governed, plain):
+        book.apply(publisher.build("canon-mandate-granted", hub="canon-hub", subject="mandate/x", data=data))
+    book.apply(lead)
+    hub, operation, args = WRITE
+
+    def cost(name: str) -> float:
+        who = Principal(subject=name, kind="agent", client_id=name)
+        started = time.process_time()
+        for _ in range(rounds):
+            now = dt.datetime.now(dt.UTC)
+            decision = book.decide(who, hub, operation, True, now)
+            assert decision.allowed
+            meter.refusal(decision.chain, None, now, count_call=True)
+            meter.count_call(decision.chain)
+            decision.approval_needed(hub, operation, True, args)
+        return round((time.process_time() - started) / rounds * 1e6, 1)
+
+    return {"governed_us": cost(AGENT), "plain_us": cost(PLAIN)}
+
+
 async def measure(data_dir: Path, url: str, calls: int, seconds: float) -> dict:
     from vsmesh.bus.connection import connect
 
@@ -237,7 +272,8 @@ async def measure(data_dir: Path, url: str, calls: int, seconds: float) -> dict:
             write = await compare(nc, client, plain, WRITE, calls, write=True)
     finally:
         await nc.close()
-    return {"read": read, "write": write, "concurrent": await throughput(url, seconds)}
+    concurrent = await throughput(url, seconds)
+    return {"read": read, "write": write, "concurrent": concurrent, "decision_cpu": decision_cpu_us()}
 
 
 def wait_ready(data_dir: Path, proc: subprocess.Popen) -> None:
