@@ -13,6 +13,7 @@ import sqlalchemy as sa
 from pydantic import Field
 
 from vsmesh.errors import ContractError, NotFound
+from vsmesh.events.governance import ADMIN_ONLY_TYPES, GOVERNANCE_TYPES
 from vsmesh.hubs.contract import ContractRequest, HubContext, Operation
 from vsmesh.hubs.core import queries
 from vsmesh.hubs.core.reads import Severity
@@ -188,6 +189,30 @@ async def acknowledge_alert(ctx: HubContext, request: AlertFollowUpRequest) -> d
 async def resolve_alert(ctx: HubContext, request: AlertFollowUpRequest) -> dict[str, Any]:
     data = {"alert_id": request.alert_id, "resolution": request.note}
     return await follow_up(ctx, "alert-resolved", request, alerts.c.alert_id, data)
+
+
+class RecordEventRequest(WriteRequest):
+    type: str = Slug
+    widget: str | None = Field(None, description="the widget (or entity) the event is about: its subject")
+    data: dict[str, Any] = {}
+
+
+async def record_event(ctx: HubContext, request: RecordEventRequest) -> dict[str, Any]:
+    """Any type the hub declares, as `vsmesh publish` would store it (its schema checks the data)."""
+    if request.type in GOVERNANCE_TYPES | ADMIN_ONLY_TYPES:
+        # Whoever may call a hub's contract must not re-manifest the hub, set canon's rules or undo history here.
+        raise ContractError(
+            "governance_type",
+            f"record_event does not publish {request.type!r}: it changes how the mesh sees {ctx.hub}; "
+            "use `vsmesh hub bootstrap` (manifests, widgets), `vsmesh revert` (reverts) or ask the admin (canon)",
+        )
+    return await publish_as_caller(ctx, request.type, request, request.widget, dict(request.data))
+
+
+def record_event_operation() -> Operation:
+    """Not the core's: a hub offers it when any of its declared types may be written by its callers (a manifest
+    hub's only write; dev-hub's and ops-hub's for what their own operations do not name)."""
+    return Operation("record_event", RecordEventRequest, record_event, "publish one declared event", writes=True)
 
 
 def write_operations() -> list[Operation]:
