@@ -145,6 +145,7 @@ class Mesh:
         # The registry and every hub that has only a manifest (hubs/registry/service.py).
         manifest_hubs = ManifestHubs(nc, engine, settings, stop, set(HUBS), wired.contracts)
         tasks.append(await manifest_hubs.start())
+        await _prepare_notifier(nc, engine, settings)  # it tells of what is published from here on, the demo too
         if self.before_ready is not None:
             await self.before_ready(settings)
             await manifest_hubs.refresh()  # the hubs it bootstrapped answer before the mesh says it is ready
@@ -161,6 +162,7 @@ class Mesh:
         mark(settings.data_dir, gateway_port=gateway.port)
         if probes is not None:  # VSMESH_PROBES: the probe runner, as the service identity the gateway's issuer proves
             tasks.append(await _start_probes(probes, nc, settings, identity, stop))
+        tasks += await _start_notifier(nc, engine, settings, identity, stop)
         mark(settings.data_dir, ready=True, gateway_url=gateway.url)
         self._ready = True
         log.info("mesh up", nats=settings.nats_url, hubs=list(settings.hubs), data_dir=str(settings.data_dir))
@@ -290,6 +292,27 @@ async def _start_probes(
     identity = Identity(principal.subject, principal.kind)
     log.info("probes running", file=str(settings.probes), probes=len(probes.probes), actor=identity.actor)
     return asyncio.create_task(run_probes(probes, nc, settings, os.environ, stop, identity), name="probes")
+
+
+async def _prepare_notifier(nc, engine, settings: Settings) -> None:
+    from vsmesh.notify.service import prepare_notifier
+
+    await prepare_notifier(nc, engine, settings)
+
+
+async def _start_notifier(
+    nc, engine, settings: Settings, gateway: GatewayConfig, stop: asyncio.Event
+) -> list[asyncio.Task]:
+    """The notifier, where it runs (notify/service.py), publishing its record as VSMESH_NOTIFY_ACTOR's verified
+    identity, as the probes do."""
+    from vsmesh.gateway.identity.service_identity import service_identity
+    from vsmesh.notify.service import runs_here, start_notifier
+
+    if not runs_here(settings):
+        return []
+    principal = await service_identity(gateway, settings.notify_actor, register=True)
+    tasks, _ = await start_notifier(nc, engine, settings, os.environ, (principal.subject, principal.kind), stop)
+    return tasks
 
 
 async def _start_reactors(

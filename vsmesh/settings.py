@@ -57,6 +57,9 @@ class Settings(BaseModel):
     checks_every_s: float = Field(
         60.0, gt=0, description="how often vsmesh up runs canon's timed checks (also when fin or canon change)"
     )
+    audit_every_s: float = Field(
+        900.0, gt=0, description="how often vsmesh up runs aud-hub's audit (a read model altered by hand is found)"
+    )
     ops_stale_amber_minutes: float = Field(60.0, gt=0, description="ops evidence older than this turns amber")
     couplings_disabled: tuple[str, ...] = Field(
         (), description="couplings this deployment does not run (comma-separated names, see `vsmesh couplings`)"
@@ -79,6 +82,13 @@ class Settings(BaseModel):
         description="the probe runner's service client at the gateway's issuer (its token names the actor)",
     )
     ops_cert_warn_days: float = Field(14.0, gt=0, description="a certificate expiring within this many days is a risk")
+    # Notifications (notify/): routes are canon's; these say only who the notifier is and whether it runs.
+    notify_actor: str = Field(
+        "vsmesh-notify",
+        min_length=1,
+        description="the notifier's service client at the gateway's issuer (its token names the actor)",
+    )
+    notify_enabled: bool = Field(True, description="whether `vsmesh up` runs the notifier (with canon-hub)")
     # Pullers (sources/pullers/): the file `vsmesh up` runs when set, and whom their events name.
     pullers: Path | None = Field(None, description="a puller file `vsmesh up` runs (OpenCost, Kubernetes, token usage)")
     pullers_actor: str = Field("vsmesh-pullers", min_length=1, description="the actor (a service) of pulled events")

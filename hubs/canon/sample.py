@@ -42,6 +42,14 @@ def events() -> list[DemoEvent]:
                 statement="an escalation unanswered for 4 h (operational), 3 days (tactical) or 2 weeks (strategic) "
                           "is raised again, and again after each further period",
                 metadata={"values": {"escalation_sla": {"operational": "4h", "tactical": "3d", "strategic": "14d"}}}),
+        # Who hears of what (notify/): everything high or critical, to an inbox in the mesh's own data dir, so a
+        # fresh `make run` shows a delivery with nothing outside the machine (`vsmesh notify deliveries`).
+        _policy("notifications", "Who hears of what", "0.1", "canon/constitution/bootstrap-protocol_v0.1.md",
+                scope="mesh", statement="every event of severity high or above reaches the operators' inbox",
+                metadata={"values": {
+                    "notify_receivers": {"operators-inbox": {"kind": "file", "path": "notifications.jsonl"}},
+                    "notify_routes": [{"name": "high-and-above", "match": {"severity": "high"},
+                                       "receivers": ["operators-inbox"], "group_wait": "0s"}]}}),
         # Who may decide what about canon itself is never handed down: a delegated mandate grants none of it.
         _policy("delegation", "Delegation", "0.1", "canon/constitution/bootstrap-protocol_v0.1.md", scope="mesh",
                 statement="a delegated mandate grants at most its delegator's scope; canon's own decisions "

@@ -144,6 +144,17 @@ SAMPLE_DATA: dict[str, dict[str, Any]] = {
         "re_escalation": 2,
         "policy": "escalation-slas",
     },
+    # notify
+    "notification-delivered": {"notification_id": "0f1e-n", "receiver": "oncall", "route": "high-and-above",
+                               "events": ["0190-a"], "attempts": 2, "latency_ms": 41.5},
+    "notification-failed": {"notification_id": "0f1e-n", "receiver": "oncall", "route": "high-and-above",
+                            "events": ["0190-a"], "error": "HTTP 503 from https://hooks.example/x", "attempts": 3,
+                            "retry_at": "2026-11-23T10:00:02Z"},
+    "notification-suppressed": {"notification_id": "0f1e-n", "receiver": "oncall", "route": "high-and-above",
+                                "events": ["0190-a"], "silence_id": "0190-s"},
+    "notification-silence-set": {"matchers": {"entity": "service/gitea"}, "until": "2026-11-23T12:00:00Z",
+                                 "reason": "registry migration"},
+    "notification-silence-expired": {"silence_id": "0190-s"},
     # sec
     "sec-finding-reported": {
         "finding_id": "gitea-openssl-cve-2024-0727",
