@@ -18,6 +18,7 @@ from vsmesh.cli.creds_cmd import creds_app
 from vsmesh.cli.demo_cmd import demo
 from vsmesh.cli.diff_cmd import diff_cmd
 from vsmesh.cli.hub_cmds import hub_app
+from vsmesh.cli.login_cmd import login, logout, whoami
 from vsmesh.cli.mcp_cmd import mcp
 from vsmesh.cli.probe_cmd import probe_app
 from vsmesh.cli.publish_cmd import publish
@@ -45,6 +46,9 @@ app = typer.Typer(
 app.command()(up)
 app.command()(down)
 app.command()(env)
+app.command()(login)
+app.command()(logout)
+app.command()(whoami)
 app.command()(publish)
 app.command()(tail)
 app.command()(summary)
