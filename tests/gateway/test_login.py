@@ -240,3 +240,80 @@ def test_governance_needs_a_fresh_password(gateway, cli_env, settings):
     seq = allowed.json()["results"][0]["sequence"]
     event = read_event(settings, "CONSTITUTIONAL", seq)
     assert (event["type"], event["actor"], event["actorkind"]) == ("canon-mandate-revoked", PERSON, "human")
+
+
+# Run as another OS user by the system's python (the project's lives under root's 0700 home), holding nothing but
+# an agent's access token (on stdin, so no `ps` shows it); the standard library's HTTP client.
+SYSTEM_PYTHON = "/usr/bin/python3"
+INTRUDER = """
+import json, sys, urllib.error, urllib.request
+gateway, admin_creds, signing_keys = sys.argv[1:4]
+token = sys.stdin.read().strip()
+def post(path, body):
+    request = urllib.request.Request(gateway + path, data=json.dumps(body).encode(), method="POST",
+                                     headers={"Authorization": "Bearer " + token, "Content-Type": "application/json"})
+    try:
+        answer = urllib.request.urlopen(request, timeout=60)
+    except urllib.error.HTTPError as e:
+        answer = e
+    return [answer.status, json.loads(answer.read()).get("message", "")]
+def read(path):
+    try:
+        open(path).read()
+        return "read"
+    except OSError as e:
+        return type(e).__name__
+me = {"role": "Owner", "holder": sys.argv[4], "scope": "*"}
+print(json.dumps({
+    "publish as a human": post("/people/publish", {"type": "ops-health-checked", "hub": "ops-hub",
+                                                   "subject": "service/x", "data": [{"status": "green"}]}),
+    "revert": post("/people/revert", {"actor": "ada", "reason": "mine now"}),
+    "grant itself a mandate": post("/people/publish", {"type": "canon-mandate-granted", "hub": "canon-hub",
+                                                       "subject": "mandate/me", "data": [me]}),
+    "read the admin credentials": read(admin_creds),
+    "read the signing keys": read(signing_keys),
+}))
+"""
+
+
+def refusals_of(settings, actor: str, count: int) -> list[dict]:
+    """The `canon-call-refused` events whose actor is `actor`, from the constitutional stream."""
+
+    async def read() -> list[dict]:
+        nc = await connect(settings)
+        try:
+            subject = f"constitutional.canon-hub.canon-call-refused.actor:{actor}"
+            sub = await nc.jetstream().subscribe(subject, ordered_consumer=True)
+            return [msgspec.json.decode((await sub.next_msg(timeout=10)).data) for _ in range(count)]
+        finally:
+            await nc.close()
+
+    return asyncio.run(read())
+
+
+def test_another_os_user_with_an_agents_token_is_refused_everything(gateway, settings, session_dir):
+    from vsmesh.bus.creds import creds_path
+    from vsmesh.gateway.identity.keys import keys_path
+
+    intruder = f"intruder-{uuid.uuid4().hex[:6]}"
+    token = gateway.client_token(intruder, Clients(gateway.data_dir).add_client(intruder, "agent"))
+    admin, keys = creds_path(session_dir, "admin"), keys_path(gateway.data_dir)
+    assert admin.exists() and keys.exists()
+    ran = subprocess.run(
+        [SYSTEM_PYTHON, "-c", INTRUDER, gateway.url, str(admin), str(keys), intruder],
+        input=token, capture_output=True, text=True, user="nobody", group="nogroup", timeout=120,
+        env={"PATH": "/usr/bin:/bin", "HOME": "/nonexistent"},
+    )  # fmt: skip
+    assert ran.returncode == 0, ran.stderr
+    tried = json.loads(ran.stdout)
+    for attempt in ("publish as a human", "revert", "grant itself a mandate"):
+        status, message = tried[attempt]
+        assert status == 403 and message.startswith("refused: agents write through MCP"), (attempt, message)
+    assert tried["read the admin credentials"] == tried["read the signing keys"] == "PermissionError"
+
+    # Each attempt at the gateway is on the log, with the intruder as its actor.
+    logged = refusals_of(settings, intruder, 3)
+    assert [e["data"]["operation"] for e in logged] == [
+        "publish ops-health-checked", "revert", "publish canon-mandate-granted"
+    ]  # fmt: skip
+    assert all(e["actorkind"] == "agent" and e["data"]["access"] == "write" for e in logged)
