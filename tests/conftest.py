@@ -225,7 +225,7 @@ def running_mesh(mesh_env: dict[str, str], session_dir: Path) -> Iterator[subpro
 
 
 # The session's person: signed in at the running mesh's issuer as `vsmesh login --device` does (tests/signing_in.py).
-PERSON, PERSON_PASSWORD = "ada", "the session's own password"
+PERSON, PERSON_PASSWORD = "session-person", "the session's own password"
 
 
 class SignedIn:
