@@ -13,6 +13,8 @@ COPY hubs hubs
 COPY runtime runtime
 COPY gateway gateway
 COPY probes probes
+COPY notify notify
+COPY sources sources
 COPY cli cli
 COPY manifests manifests
 RUN pip install . && useradd --system --create-home vsmesh

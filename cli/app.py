@@ -10,6 +10,7 @@ from __future__ import annotations
 import typer
 
 from vsmesh.cli.agent_cmd import agent_app, gateway_app, user_app
+from vsmesh.cli.approve_cmd import approvals, approve, deny
 from vsmesh.cli.audit_cmd import audit
 from vsmesh.cli.cluster_cmd import cluster_app
 from vsmesh.cli.core_cmds import add_core_commands
@@ -17,11 +18,14 @@ from vsmesh.cli.couplings_cmd import couplings, trace
 from vsmesh.cli.creds_cmd import creds_app
 from vsmesh.cli.demo_cmd import demo
 from vsmesh.cli.diff_cmd import diff_cmd
+from vsmesh.cli.hook_cmd import hook_app
 from vsmesh.cli.hub_cmds import hub_app
 from vsmesh.cli.login_cmd import login, logout, whoami
 from vsmesh.cli.mcp_cmd import mcp
+from vsmesh.cli.notify_cmd import notify_app
 from vsmesh.cli.probe_cmd import probe_app
 from vsmesh.cli.publish_cmd import publish
+from vsmesh.cli.pull_cmd import pull_app
 from vsmesh.cli.quarantine_cmd import quarantine_app
 from vsmesh.cli.rebuild_cmd import rebuild_cmd
 from vsmesh.cli.revert_cmd import revert
@@ -31,6 +35,7 @@ from vsmesh.cli.snapshot_cmd import snapshot
 from vsmesh.cli.status_cmd import status
 from vsmesh.cli.streams_cmd import streams_app
 from vsmesh.cli.summary_cmd import summary
+from vsmesh.cli.sync_cmd import sync
 from vsmesh.cli.tail_cmd import tail
 from vsmesh.cli.verify_cmd import verify_cmd
 from vsmesh.hubs import discovered
@@ -64,12 +69,19 @@ app.add_typer(creds_app, name="creds")
 app.add_typer(cluster_app, name="cluster")
 add_core_commands(app)
 app.add_typer(probe_app, name="probe")
+app.add_typer(notify_app, name="notify")
+app.add_typer(pull_app, name="pull")
+app.add_typer(hook_app, name="hook")
 app.add_typer(hub_app, name="hub")
 app.command()(demo)
+app.command()(sync)
 app.command()(couplings)
 app.command()(trace)
 app.command()(revert)
 app.command()(audit)
+app.command()(approve)
+app.command()(deny)
+app.command()(approvals)
 app.command()(mcp)
 app.add_typer(agent_app, name="agent")
 app.add_typer(user_app, name="user")

@@ -41,10 +41,10 @@ def demo(data_dir: Path | None = DataDir, as_json: bool = Json) -> None:
 async def bootstrap_shipped(settings: Settings) -> int:
     """Bootstrap every shipped manifest (the seven VSM hubs); returns how many published anything."""
     from vsmesh.cli.hub_cmds import bootstrap_manifest
-    from vsmesh.hubs.registry.manifest_model import load_manifest, shipped_dir
+    from vsmesh.hubs.registry.manifest_model import load_manifest, shipped_manifests
 
     changed = 0
-    for path in sorted(shipped_dir().glob("*.yaml")):
+    for path in shipped_manifests():
         answer = await bootstrap_manifest(settings, load_manifest(path))
         changed += bool(answer["published"])
     return changed

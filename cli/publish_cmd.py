@@ -112,7 +112,7 @@ async def _publish(
         )
     nc = await connect(settings, name="vsmesh-publish")
     try:
-        await check_vocabulary(nc, hub, event_type)
+        await check_vocabulary(nc, hub, event_type, payloads)
         publisher = Publisher(nc.jetstream(), settings)
         events = [publisher.build(event_type, hub=hub, subject=subject, data=p) for p in payloads]
         if len(events) == 1 and not many:

@@ -16,6 +16,7 @@ import typer
 from vsmesh.cli.context import run, settings_from
 from vsmesh.cli.options import DataDir, Json, Wide
 from vsmesh.cli.output import echo_json, show_table
+from vsmesh.clock import as_utc
 from vsmesh.durations import is_duration, parse_duration
 from vsmesh.errors import ConfigError
 from vsmesh.settings import Settings
@@ -245,7 +246,7 @@ def _parse_time(text: str, option: str = "--as-of") -> dt.datetime:
             f"{text!r} is no time: use ISO 8601 (2024-06-01T12:00:00Z, 2024-06-01) or an age (90m, 2h, 3d)",
             param_hint=option,
         ) from None
-    return moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)
+    return as_utc(moment)
 
 
 def _parse_seqs(values: list[str]) -> dict[str, int]:

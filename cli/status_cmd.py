@@ -47,6 +47,7 @@ async def _status(settings: Settings) -> dict[str, Any]:
     from vsmesh.projectors.rebuild.copies import list_builds
     from vsmesh.projectors.rebuild.snapshot_store import list_snapshots
     from vsmesh.projectors.status import read_reports
+    from vsmesh.sources.gitops.status import every_status
 
     nc = await connect(settings, name="vsmesh-status")
     engine = create_engine(settings)
@@ -82,10 +83,14 @@ async def _status(settings: Settings) -> dict[str, Any]:
         by_finder = Counter()
         for (found_by, _), n in quarantined.items():
             by_finder[found_by] += n
+        from vsmesh.notify.queries import notifier_status
+
         return {
             "streams": streams,
             "projectors": projectors,
+            "notifier": await notifier_status(js, engine),
             "checks": [_check(c) for c in await read_statuses(js)],
+            "gitops": [_synced(s) for s in await every_status(js)],
             "point_in_time": copies,
             "quarantined_by": dict(by_finder),
         }
@@ -100,6 +105,17 @@ def _check(status: Any) -> dict[str, Any]:
 
     row = msgspec.to_builtins(status)
     row["ran_at"] = dt.datetime.fromtimestamp(status.ran_at, dt.UTC).isoformat(timespec="seconds")
+    return row
+
+
+def _synced(status: Any) -> dict[str, Any]:
+    """A repository's last sync (sources/gitops/status.py), its times in UTC."""
+    import msgspec
+
+    row = msgspec.to_builtins(status)
+    for key in ("synced_at", "refused_at"):
+        if row[key] is not None:
+            row[key] = dt.datetime.fromtimestamp(row[key], dt.UTC).isoformat(timespec="seconds")
     return row
 
 

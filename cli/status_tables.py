@@ -27,9 +27,32 @@ def show_status(result: dict[str, Any], *, wide: bool) -> None:
         show(table("couplings", ["coupling", "lag", "quarantined"], cells, whole=["coupling"]))
         last_errors((c["name"], c["last_error"]) for c in result["couplings"])
         show(_checks_compact(result["checks"]))
+    if result.get("notifier", {}).get("running"):
+        n = result["notifier"]
+        cells = [[n["lag"], n["pending"], n["parked"], n["delivered"], n["suppressed"]]]
+        show(table("notifier", ["lag", "pending", "parked", "delivered", "suppressed"], cells))
+        last_errors([("notifier", n["last_error"])])
+    if result.get("gitops"):
+        show(_gitops(result["gitops"]), wide=wide)
     if result["point_in_time"]:
         cells = [[c["name"], c["hub"], c["until"], c["built"]] for c in result["point_in_time"]]
         show(table("point-in-time copies", ["name", "hub", "as of", "built"], cells, whole=["name"]), wide=wide)
+
+
+def _gitops(synced: list[dict[str, Any]]) -> Any:
+    """Each repository's last good commit, when it was synced, what it changed; a refused commit in red."""
+    rows = []
+    for s in synced:
+        changed = ", ".join(f"{n} {action}" for action, n in sorted(s["changed"].items())) or "nothing yet"
+        drift = f"; {s['drift']} drift undone" if s["drift"] else ""
+        refused = (
+            f"\n[red]refused {s['refused_commit'][:12]}[/]: {len(s['problems'])} problem(s)"
+            if s["refused_commit"]
+            else ""
+        )
+        commit = (s["commit"] or "none")[:12]
+        rows.append([escape(s["repo"]), f"{commit} {s['synced_at'] or ''}", escape(changed + drift) + refused])
+    return table("gitops (last good commit, synced at, what it changed)", ["repository", "commit", "changed"], rows)
 
 
 def _streams(streams: list[dict[str, Any]], wide: bool) -> Any:

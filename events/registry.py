@@ -18,6 +18,7 @@ class EventRegistry:
 
     def __init__(self, families: Iterable[ModuleType], upcasters: Upcasters = UPCASTERS) -> None:
         self._types: dict[str, type[Event]] = {}
+        self._families: dict[str, str] = {}
         self.upcasters = upcasters
         for module in families:
             self._add_types(module)
@@ -29,12 +30,15 @@ class EventRegistry:
         self._rebuild()
 
     def _add_types(self, module: ModuleType) -> None:
+        # A hub's own family is `events` in its package: it names itself with FAMILY (its types' prefix).
+        family = getattr(module, "FAMILY", module.__name__.rsplit(".", 1)[-1])
         for obj in vars(module).values():
             if isinstance(obj, type) and issubclass(obj, Event) and obj is not Event:
                 tag = obj.__struct_config__.tag
                 if tag in self._types and self._types[tag] is not obj:
                     raise TypeError(f"event type {tag!r} is defined twice")
                 self._types[tag] = obj
+                self._families[tag] = family
 
     def _rebuild(self) -> None:
         self.decoder = msgspec.json.Decoder(Union[tuple(self._types.values())])  # noqa: UP007
@@ -67,8 +71,9 @@ class EventRegistry:
         return self._types[event_type].version
 
     def family(self, event_type: str) -> str:
-        """The schema module that defines the type, e.g. `ops` (the type's prefix, or `core`/`hub`)."""
-        return self._types[event_type].__module__.rsplit(".", 1)[-1]
+        """The family that defines the type, e.g. `ops` (the type's prefix, or `core`/`hub`); `generic` for a type
+        a manifest declared without a schema."""
+        return self._families.get(event_type, "generic")
 
     def supported_versions(self, event_type: str) -> list[int]:
         """The schema versions this build can read for the type."""

@@ -106,7 +106,7 @@ class PeopleWrites:
             asked = _parse(PublishRequest, await request.body())
             what = f"publishing {asked.type}"
             await self._check(who, claims, asked.hub, f"publish {asked.type}", what, asked.type in STEP_UP_TYPES)
-            await check_vocabulary(self.nc, asked.hub, asked.type)
+            await check_vocabulary(self.nc, asked.hub, asked.type, asked.data)
             publisher = self._publisher(who)
             events = [publisher.build(asked.type, hub=asked.hub, subject=asked.subject, data=d) for d in asked.data]
             if len(events) == 1 and not asked.many:

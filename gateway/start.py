@@ -21,6 +21,7 @@ from vsmesh.gateway.pages.web import Pages
 from vsmesh.gateway.people import PeopleWrites
 from vsmesh.gateway.server import Served, bind, serve, url_of
 from vsmesh.settings import Settings
+from vsmesh.sources.hooks.endpoint import hook_routes
 
 
 async def serve_gateway(
@@ -47,7 +48,9 @@ async def serve_gateway(
     # People sign in to the pages with the same issuer and verifier (gateway/identity/signin.py).
     sign_in = SignIn(config.issuer, verifier, local_issuer=config.local_issuer)
     people = PeopleWrites(nc, settings, authenticate(verifier)).routes()  # a person's writes, as the mesh (people.py)
-    routes = [*metrics_routes(health), *mcp_routes, *people, *Pages(nc, feed, engine, sign_in).routes()]
+    # Webhooks publish as each hook's service identity on the mesh's own connection (sources/hooks/endpoint.py).
+    hooks = hook_routes(nc, settings, config)
+    routes = [*metrics_routes(health), *mcp_routes, *people, *hooks, *Pages(nc, feed, engine, sign_in).routes()]
     served = await serve(create_app(config, routes, lifespan=mcp_lifespan, verifier=verifier), sock)
     stack.push_async_callback(served.stop)
     return served, config

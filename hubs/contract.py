@@ -14,7 +14,7 @@ import datetime as dt
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, Literal, Protocol
 
 import msgspec
 import structlog
@@ -117,13 +117,14 @@ class HubContext:
     ) -> dict[str, Any]:
         """Publish an event for this hub, naming the caller as actor when given; the answer a write returns.
 
-        A type the hub's active manifest does not declare is refused (`undeclared_type`).
+        A type the hub's active manifest does not declare is refused (`undeclared_type`), and so is an annotation
+        in a category it does not declare.
         """
         if self.point_in_time is not None:
             raise ContractError(
                 "read_only", f"point_in_time={self.point_in_time!r} reads a copy of the past; write to the live hub"
             )
-        refusal = VOCABULARIES.refusal(self.hub, event_type)
+        refusal = VOCABULARIES.refusal(self.hub, event_type, data)
         if refusal:
             raise ContractError("undeclared_type", refusal)
         event = self.publisher.build(event_type, hub=self.hub, subject=subject, data=data, **ids)
@@ -142,6 +143,9 @@ class Operation:
 
     `writes` marks an operation that publishes an event: NATS lets the reader user request only the
     others (bus/creds.py `reader_permissions`), and the gateway's mandates tell reads from writes by it.
+    `callers` says whom the gateway lets call it: `mandate` (agents and services under a mandate, people),
+    `people` (only a person: deciding an approval), or `everyone` verified (polling one's own approval).
+    `spends` names the request's field holding money (with its `currency`), which mandates' spend caps count.
     """
 
     name: str
@@ -149,6 +153,8 @@ class Operation:
     handler: Handler
     description: str = ""
     writes: bool = False
+    callers: Literal["mandate", "people", "everyone"] = "mandate"
+    spends: str | None = None
 
 
 def _encode(value: Any) -> bytes:

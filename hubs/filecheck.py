@@ -46,10 +46,20 @@ def parse_document(text: str, source: str) -> tuple[Any, yaml.Node | None]:
 
 def validate(model: type[M], raw: Any, node: yaml.Node | None, source: str, prefix: tuple = ()) -> M:
     """`raw` as `model`; the first error as `source:line: field: message` (prefix: where `raw` sits)."""
+    checked = checked_all(model, raw, node, source, prefix)
+    if isinstance(checked, list):
+        raise ConfigError(checked[0])
+    return checked
+
+
+def checked_all(model: type[M], raw: Any, node: yaml.Node | None, source: str, prefix: tuple = ()) -> M | list[str]:
+    """`raw` as `model`, or every problem as a `source:line: field: message` line."""
     try:
         return model.model_validate(raw)
     except ValidationError as e:
-        err = e.errors()[0]
-        loc = prefix + tuple(p for p in err["loc"] if not (isinstance(p, str) and p.startswith("function-")))
-        field = ".".join(str(p) for p in loc) or "document"
-        raise ConfigError(f"{source}:{line_of(node, loc) or '?'}: {field}: {err['msg']}") from None
+        found = []
+        for err in e.errors():
+            loc = prefix + tuple(p for p in err["loc"] if not (isinstance(p, str) and p.startswith("function-")))
+            field = ".".join(str(p) for p in loc) or "document"
+            found.append(f"{source}:{line_of(node, loc) or '?'}: {field}: {err['msg']}")
+        return found

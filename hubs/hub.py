@@ -41,7 +41,7 @@ class JobContext:
 
     nc: Client
     settings: Settings
-    hub: str
+    hub: str  # who owns the job: a hub's slug, or a package that is not a hub (runtime/jobs.py PACKAGE_JOBS)
     holder: str
     replicas: int = 1  # of what it creates in JetStream (3 on a cluster)
     state: dict[str, Any] = field(default_factory=dict)
@@ -70,26 +70,31 @@ class Hub:
     """One hub, as its package declares it. References are `module:attribute` (see `load`)."""
 
     slug: str
-    manifest: str  # a module with NAME, VSM_FUNCTION, VSM_SYSTEM and EVENT_TYPES (the types it accepts)
+    # A module with NAME, VSM_FUNCTION, VSM_SYSTEM, EVENT_TYPES (the types it accepts) and ANNOTATION_CATEGORIES;
+    # a hub that keeps a manifest.yaml derives them from it (MANIFEST, registry/manifest_model.packaged_manifest).
+    manifest: str
     projection: str  # a function returning the hub's Projection: its tables and handlers
-    operations: str  # a function returning its contract's Operations (the core's and its own, core/operations.py)
+    reads: str  # a function returning its read Operations; its contract is the core's with its reads and writes
+    writes: str | None = None  # a function returning its write Operations (each an MCP tool under a mandate)
     couplings: str | None = None  # a function returning the Couplings that emit into other hubs
     schemas: tuple[str, ...] = ()  # modules of its own event families, added to the type registry when found
     jobs: str | None = None  # a tuple of Jobs
     cli: str | None = None  # a typer app: `vsmesh <cli_name> …`
     cli_name: str | None = None
+    pages: str | None = None  # a tuple of the gateway's Pages, with their templates in the package's templates/
     sample: str | None = None  # a function returning its part of the demo picture (DemoEvents, in order)
     sample_rank: int = 100  # where that part goes in the picture: lower first (ops' inventory before the rest)
 
     @classmethod
     def in_package(cls, package: str, slug: str, **parts: Any) -> Hub:
         """A hub whose parts sit where every hub keeps them: `manifest`, `projector:projection`,
-        `contract:operations`, `couplings:couplings`, `sample:events` in `package`; `parts` adds the rest (jobs,
-        commands, its own schemas) or places one elsewhere."""
+        `reads:read_operations`, `writes:write_operations`, `couplings:couplings`, `sample:events` in `package`;
+        `parts` adds the rest (jobs, commands, its own schemas) or places one elsewhere."""
         usual = {
             "manifest": f"{package}.manifest",
             "projection": f"{package}.projector:projection",
-            "operations": f"{package}.contract:operations",
+            "reads": f"{package}.reads:read_operations",
+            "writes": f"{package}.writes:write_operations",
             "couplings": f"{package}.couplings:couplings",
             "sample": f"{package}.sample:events",
         }
@@ -107,11 +112,21 @@ class Hub:
     def event_types(self) -> tuple[str, ...]:
         return tuple(self.manifest_module.EVENT_TYPES)
 
+    @property
+    def annotation_categories(self) -> tuple[str, ...]:
+        """What annotations on its entities may be about (its manifest's ANNOTATION_CATEGORIES)."""
+        return tuple(getattr(self.manifest_module, "ANNOTATION_CATEGORIES", ()))
+
     def make_projection(self) -> Projection:
         return load(self.projection)()
 
     def make_operations(self) -> list[Operation]:
-        return load(self.operations)()
+        """Its contract: the core's operations, then its reads and writes (one of the same name replaces the
+        core's)."""
+        # Late: finding every hub imports only its declaration, not the core's tables and queries.
+        from vsmesh.hubs.core.operations import with_core
+
+        return with_core([*load(self.reads)(), *(load(self.writes)() if self.writes else ())])
 
     def make_couplings(self) -> list[Coupling]:
         return load(self.couplings)() if self.couplings else []
@@ -124,6 +139,6 @@ class Hub:
 
     def references(self) -> dict[str, str]:
         """Every part this declaration names, for checking that each resolves."""
-        named = {"manifest": self.manifest, "projection": self.projection, "operations": self.operations}
-        named |= {k: v for k in ("couplings", "jobs", "cli", "sample") if (v := getattr(self, k))}
+        named = {"manifest": self.manifest, "projection": self.projection, "reads": self.reads}
+        named |= {k: v for k in ("writes", "couplings", "jobs", "cli", "pages", "sample") if (v := getattr(self, k))}
         return named | {f"schemas[{i}]": s for i, s in enumerate(self.schemas)}

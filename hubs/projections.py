@@ -13,7 +13,7 @@ from vsmesh.errors import NotFound
 from vsmesh.events.governance import REGISTRY_HUB
 from vsmesh.hubs import HUBS, hub, is_coded
 from vsmesh.hubs.registry.projector import manifest_projection, registry_projection
-from vsmesh.hubs.registry.reads import active_manifests
+from vsmesh.hubs.registry.queries import active_manifests
 from vsmesh.hubs.vocabulary import VOCABULARIES, from_row
 from vsmesh.projectors.engine.projection import Projection
 

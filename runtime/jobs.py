@@ -5,20 +5,25 @@ One process of a deployment runs a job at a time: the holder of the lease `job.<
 the job at once, then every `every_s` seconds and, for a job that names `wake_on` hubs, soon after one of them
 applied events (their `mesh.applied.<hub>` announcements): a burst of batches wakes it once, SETTLE_S later.
 A run that fails is logged and retried at the next tick; nothing is lost while the facts are in the log.
+
+Packages that are not hubs (sources: the GitOps reconcile, the pullers) offer jobs on the same mechanism: each
+names a function of the settings in `PACKAGE_JOBS` that returns its jobs (none while it is not configured), and
+their leases are `job.<package>.<name>`. A list here rather than an entry-point group: these packages are
+vsmesh's own and ship with it, while hubs may come from other distributions.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 import structlog
 from nats.aio.client import Client
 from nats.js.kv import KeyValue
 
 from vsmesh.bus.subjects import applied_subject
-from vsmesh.hubs.hub import Hub, Job, JobContext
+from vsmesh.hubs.hub import Hub, Job, JobContext, load
 from vsmesh.projectors.distribution.lease import holder_id, run_leased
 from vsmesh.settings import Settings
 
@@ -27,20 +32,46 @@ log = structlog.get_logger(__name__)
 SETTLE_S = 1.0  # a burst of applied batches becomes one run; the run's own events wake at most one more
 
 
-def job_lease(hub: str, job: Job) -> str:
-    return f"job.{hub}.{job.name}"
+# Package → a `module:function` taking the Settings and returning that package's Jobs (empty when unconfigured).
+PACKAGE_JOBS: dict[str, str] = {
+    "gitops": "vsmesh.sources.gitops.job:jobs",
+    "pullers": "vsmesh.sources.pullers.jobs:jobs",
+}
+
+
+def job_lease(owner: str, job: Job) -> str:
+    return f"job.{owner}.{job.name}"
+
+
+def hub_jobs(hubs: Iterable[Hub]) -> list[tuple[str, Job]]:
+    """Each hub's timed jobs, with the hub that owns them."""
+    return [(h.slug, job) for h in hubs for job in h.timed_jobs()]
+
+
+def package_jobs(settings: Settings) -> list[tuple[str, Job]]:
+    """The jobs of vsmesh's packages that are not hubs, as their settings configure them."""
+    offered: list[tuple[str, Job]] = []
+    for owner, reference in PACKAGE_JOBS.items():
+        jobs_of: Callable[[Settings], Iterable[Job]] = load(reference)
+        offered += [(owner, job) for job in jobs_of(settings)]
+    return offered
 
 
 def start_jobs(
-    nc: Client, leases: KeyValue, settings: Settings, hubs: Iterable[Hub], stop: asyncio.Event, *, replicas: int = 1
+    nc: Client,
+    leases: KeyValue,
+    settings: Settings,
+    owned: Iterable[tuple[str, Job]],
+    stop: asyncio.Event,
+    *,
+    replicas: int = 1,
 ) -> list[asyncio.Task]:
-    """A task per job of each hub, each running its job while this process holds the job's lease."""
+    """A task per (owner, job), each running its job while this process holds the job's lease."""
     return [
         asyncio.create_task(
-            run_job(nc, leases, settings, h.slug, job, stop, replicas=replicas), name=f"job:{h.slug}:{job.name}"
+            run_job(nc, leases, settings, owner, job, stop, replicas=replicas), name=f"job:{owner}:{job.name}"
         )
-        for h in hubs
-        for job in h.timed_jobs()
+        for owner, job in owned
     ]
 
 

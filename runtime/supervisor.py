@@ -41,7 +41,7 @@ from vsmesh.projectors.housekeeping import start_housekeeping
 from vsmesh.projectors.leased import start_projectors, with_leases
 from vsmesh.runtime.cluster import stream_replicas
 from vsmesh.runtime.contract_thread import ContractThread
-from vsmesh.runtime.jobs import start_jobs
+from vsmesh.runtime.jobs import hub_jobs, package_jobs, start_jobs
 from vsmesh.runtime.mesh_state import load_state, started_at, supervisor_alive
 from vsmesh.runtime.nats_server import (
     issue_hub_creds,
@@ -94,6 +94,7 @@ class Mesh:
         stops exactly what was started before it (nats-py's micro service example does the same)."""
         self._started = time.monotonic()
         probes = _load_probes(self.settings)  # a bad VSMESH_PROBES file stops `vsmesh up` before anything starts
+        package_jobs(self.settings)  # … and so does a bad file of a package's jobs (VSMESH_PULLERS)
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, self.stop_event.set)
@@ -135,13 +136,16 @@ class Mesh:
         projectors = with_leases(projections, settings.partitions)
         running, stats = start_projectors(js, engine, wired.leases, projectors, settings, stop, announcer(nc))
         reactors, couplings, reactor_stats = await _start_reactors(nc, engine, settings, stop)
-        # Each hub's timed jobs (canon's checks, sec's expiries, ops' rollups): after the contracts, which they ask.
-        jobs = start_jobs(nc, wired.leases, settings, map(hub, settings.hubs), stop, replicas=wired.replicas)
+        # Each hub's timed jobs (canon's checks, sec's expiries, ops' rollups) and those of the packages that are
+        # not hubs (sources' reconcile and pullers): after the contracts, which they ask.
+        owned = [*hub_jobs(map(hub, settings.hubs)), *package_jobs(settings)]
+        jobs = start_jobs(nc, wired.leases, settings, owned, stop, replicas=wired.replicas)
         # The constitutional chain's head, signed every VSMESH_CHAIN_CHECKPOINT_EVERY events (runtime/signing.py).
         tasks += [*running, *reactors, *jobs, asyncio.create_task(keep_signing(js, settings, stop), name="signing")]
         # The registry and every hub that has only a manifest (hubs/registry/service.py).
         manifest_hubs = ManifestHubs(nc, engine, settings, stop, set(HUBS), wired.contracts)
         tasks.append(await manifest_hubs.start())
+        await _prepare_notifier(nc, engine, settings)  # it tells of what is published from here on, the demo too
         if self.before_ready is not None:
             await self.before_ready(settings)
             await manifest_hubs.refresh()  # the hubs it bootstrapped answer before the mesh says it is ready
@@ -158,6 +162,7 @@ class Mesh:
         mark(settings.data_dir, gateway_port=gateway.port)
         if probes is not None:  # VSMESH_PROBES: the probe runner, as the service identity the gateway's issuer proves
             tasks.append(await _start_probes(probes, nc, settings, identity, stop))
+        tasks += await _start_notifier(nc, engine, settings, identity, stop)
         mark(settings.data_dir, ready=True, gateway_url=gateway.url)
         self._ready = True
         log.info("mesh up", nats=settings.nats_url, hubs=list(settings.hubs), data_dir=str(settings.data_dir))
@@ -230,7 +235,7 @@ async def _start_hubs(wired: Wired, settings: Settings) -> list[Projection]:
     """Every coded hub's vocabulary, tables, then contract (a read needs the tables; a contract answers before its
     hub's projector runs); returns their projections."""
     for slug in HUBS:  # a contract refuses what its hub does not declare
-        VOCABULARIES.declare_coded(slug, declared_types(slug))
+        VOCABULARIES.declare_coded(slug, declared_types(slug), hub(slug).annotation_categories)
     projections = [hub(slug).make_projection() for slug in settings.hubs]
     for projection in projections:
         await ensure_schema(wired.engine, projection, projection.schema)
@@ -287,6 +292,27 @@ async def _start_probes(
     identity = Identity(principal.subject, principal.kind)
     log.info("probes running", file=str(settings.probes), probes=len(probes.probes), actor=identity.actor)
     return asyncio.create_task(run_probes(probes, nc, settings, os.environ, stop, identity), name="probes")
+
+
+async def _prepare_notifier(nc, engine, settings: Settings) -> None:
+    from vsmesh.notify.service import prepare_notifier
+
+    await prepare_notifier(nc, engine, settings)
+
+
+async def _start_notifier(
+    nc, engine, settings: Settings, gateway: GatewayConfig, stop: asyncio.Event
+) -> list[asyncio.Task]:
+    """The notifier, where it runs (notify/service.py), publishing its record as VSMESH_NOTIFY_ACTOR's verified
+    identity, as the probes do."""
+    from vsmesh.gateway.identity.service_identity import service_identity
+    from vsmesh.notify.service import runs_here, start_notifier
+
+    if not runs_here(settings):
+        return []
+    principal = await service_identity(gateway, settings.notify_actor, register=True)
+    tasks, _ = await start_notifier(nc, engine, settings, os.environ, (principal.subject, principal.kind), stop)
+    return tasks
 
 
 async def _start_reactors(

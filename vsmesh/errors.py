@@ -2,13 +2,15 @@
 
 VsmeshError
  ├── ConfigError (ValueError)           settings or flags that cannot work
- │    └── RetentionRefused              a retention change would leave a hub that cannot be rebuilt
+ │    ├── RetentionRefused              a retention change would leave a hub that cannot be rebuilt
+ │    └── CommitRefused                 a repository commit with files that do not validate: nothing of it synced
  ├── NotFound (LookupError)             a hub, coupling, copy or event that does not exist
  ├── HistoryAgedOut (LookupError)       events a rebuild needs are gone, and no snapshot covers them
  ├── SnapshotMismatch (ValueError)      a snapshot's tables do not fit the hub's current tables
  ├── Busy (RuntimeError)                another process is doing that right now
  │    └── AlreadyRunning                the mesh is up in this data dir already
  ├── MeshNotRunning (ConnectionError)   no server answers where we looked
+ ├── SourceUnavailable (ConnectionError) a tool a puller reads answered an error, no answer, or nonsense
  ├── PermissionDenied (PermissionError) the server refuses a subject, or no mandate allows the call
  ├── Unauthorized (PermissionError)     no verified identity: a missing, expired or invalid token
  ├── InvalidEvent (ValueError)          an event that fails its schema or limits
@@ -35,6 +37,15 @@ class RetentionRefused(ConfigError):
     """A retention change would leave a hub that cannot be rebuilt (events aged out, no snapshot covering them)."""
 
 
+class CommitRefused(ConfigError):
+    """A commit the GitOps sync refuses as a whole; `problems` has one `file:line: field: message` line each."""
+
+    def __init__(self, message: str, commit: str, problems: list[str]) -> None:
+        super().__init__(message)
+        self.commit = commit
+        self.problems = problems
+
+
 class NotFound(VsmeshError, LookupError):
     pass
 
@@ -59,6 +70,10 @@ class AlreadyRunning(Busy):
 
 class MeshNotRunning(VsmeshError, ConnectionError):
     pass
+
+
+class SourceUnavailable(VsmeshError, ConnectionError):
+    """A tool a puller reads (OpenCost, the Kubernetes API, a provider's usage API) gave nothing usable."""
 
 
 class PermissionDenied(VsmeshError, PermissionError):

@@ -79,6 +79,16 @@ class Settings(BaseModel):
         description="the probe runner's service client at the gateway's issuer (its token names the actor)",
     )
     ops_cert_warn_days: float = Field(14.0, gt=0, description="a certificate expiring within this many days is a risk")
+    # Notifications (notify/): routes are canon's; these say only who the notifier is and whether it runs.
+    notify_actor: str = Field(
+        "vsmesh-notify",
+        min_length=1,
+        description="the notifier's service client at the gateway's issuer (its token names the actor)",
+    )
+    notify_enabled: bool = Field(True, description="whether `vsmesh up` runs the notifier (with canon-hub)")
+    # Pullers (sources/pullers/): the file `vsmesh up` runs when set, and whom their events name.
+    pullers: Path | None = Field(None, description="a puller file `vsmesh up` runs (OpenCost, Kubernetes, token usage)")
+    pullers_actor: str = Field("vsmesh-pullers", min_length=1, description="the actor (a service) of pulled events")
     oidc_issuer: str | None = Field(
         None, description="the OIDC issuer whose tokens the gateway accepts (e.g. Keycloak's realm URL); unset: local"
     )
@@ -96,6 +106,16 @@ class Settings(BaseModel):
     step_up_s: int = Field(300, gt=0, description="governance needs a person who entered a password this recently")
     device_poll_s: float = Field(5.0, gt=0, description="the device grant's polling interval the local issuer sets")
     refresh_ttl_s: int = Field(14 * 86400, gt=0, description="lifetime of a person's refresh token, seconds")
+    approval_ttl_s: float = Field(
+        3600.0, gt=0, le=30 * 86400, description="a call held for a person's approval expires after this many seconds"
+    )
+    # GitOps (sources/gitops/): the repository `vsmesh up` reconciles canon, budgets and the catalog from.
+    gitops_repo: str | None = Field(None, description="a Git repository (path or URL) `vsmesh up` syncs; unset: none")
+    gitops_ref: str = Field("main", min_length=1, description="the branch, tag or commit of VSMESH_GITOPS_REPO")
+    gitops_every: float = Field(60.0, gt=0, description="seconds between two syncs of VSMESH_GITOPS_REPO")
+    gitops_actor: str = Field(
+        "vsmesh-gitops", min_length=1, description="the actor of what `vsmesh up`'s sync publishes"
+    )
 
     @field_validator("gateway_url")
     @classmethod

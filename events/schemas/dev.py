@@ -135,3 +135,36 @@ class DevRepoRegistered(Event, frozen=True, tag="dev-repo-registered"):
 
     data: RepoRegisteredData
     horizon: ClassVar[Horizon] = Horizon.TACTICAL
+
+
+class RepoPushedData(EventData, frozen=True):
+    repo: str
+    ref: str
+    after: str  # the commit the ref points at now
+    before: str | None = None
+    commits: int = 0
+    pusher: str | None = None
+    compare_url: str | None = None
+
+
+class DevRepoPushed(Event, frozen=True, tag="dev-repo-pushed"):
+    """Commits reached a branch or tag of a repository (the forge's push webhook)."""
+
+    data: RepoPushedData
+    horizon: ClassVar[Horizon] = Horizon.TACTICAL
+
+
+class ReleasePublishedData(EventData, frozen=True):
+    repo: str
+    tag: str
+    name: str | None = None
+    url: str | None = None
+    commit: str | None = None  # what the tag names: a commit or a branch
+    prerelease: bool = False
+
+
+class DevReleasePublished(Event, frozen=True, tag="dev-release-published"):
+    """A release of a repository was published (the forge's release webhook)."""
+
+    data: ReleasePublishedData
+    horizon: ClassVar[Horizon] = Horizon.TACTICAL

@@ -1,5 +1,5 @@
-"""A small OIDC issuer for the embedded mesh (seed 001 T02), served by the gateway unless VSMESH_OIDC_ISSUER
-names a real one: discovery, JWKS, and a token endpoint with
+"""A small OIDC issuer, so an embedded mesh needs no identity provider of its own; served by the gateway unless
+VSMESH_OIDC_ISSUER names a real one: discovery, JWKS, and a token endpoint with
 
 - client credentials for agents and services (`client_secret_basic` or `client_secret_post`),
 - authorization code with PKCE (S256 only) for people, after a minimal login page,

@@ -13,6 +13,8 @@ from typing import Any
 
 from markupsafe import Markup, escape
 
+from vsmesh.clock import as_utc
+
 # A date with a time of day: "2026-12-07T12:23:22.69Z", "2026-12-07 12:23:22+00:00" (not "2026-12" or a date).
 _ISO = re.compile(r"^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})?$")
 
@@ -28,7 +30,7 @@ def as_time(value: Any) -> dt.datetime | None:
             return None
     else:
         return None
-    return at if at.tzinfo else at.replace(tzinfo=dt.UTC)
+    return as_utc(at)
 
 
 def ago(at: dt.datetime, now: dt.datetime) -> str:

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
+from vsmesh.clock import as_utc
 from vsmesh.hubs.canon.values import CheckValues
 
 # Fixed forever: every check's event ids derive from it, so a second scheduler publishes nothing new.
@@ -172,7 +173,7 @@ def agent_spend(values: CheckValues, spending: list[dict[str, Any]]) -> Decision
 
 def _aware(value: Any) -> dt.datetime:
     at = value if isinstance(value, dt.datetime) else dt.datetime.fromisoformat(str(value))
-    return at if at.tzinfo else at.replace(tzinfo=dt.UTC)
+    return as_utc(at)
 
 
 def escalation_sla(

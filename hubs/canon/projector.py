@@ -5,6 +5,9 @@ from __future__ import annotations
 import datetime as dt
 
 from vsmesh.events.schemas.canon import (
+    CanonApprovalDecided,
+    CanonApprovalExecuted,
+    CanonApprovalRequested,
     CanonCallRefused,
     CanonEscalationOverdue,
     CanonEscalationRaised,
@@ -12,8 +15,10 @@ from vsmesh.events.schemas.canon import (
     CanonMandateRevoked,
     CanonPolicyDeclared,
 )
+from vsmesh.events.schemas.notification import NotificationSilenceExpired, NotificationSilenceSet
 from vsmesh.hubs.canon import manifest
 from vsmesh.hubs.canon.tables import (
+    approvals,
     escalation_clocks,
     mandate_revocations,
     mandates,
@@ -21,6 +26,7 @@ from vsmesh.hubs.canon.tables import (
     policies,
     policy_versions,
     refused_calls,
+    silences,
 )
 from vsmesh.hubs.core import hub_projection
 from vsmesh.hubs.core.projector import on_escalation_raised
@@ -51,7 +57,7 @@ def on_policy_declared(event: CanonPolicyDeclared, at: Applied, changes: Changes
 
 def on_mandate_granted(event: CanonMandateGranted, at: Applied, changes: Changes) -> None:
     d = event.data
-    delegated_from = d.metadata.get("delegated_from")
+    delegated_from = d.delegated_from or d.metadata.get("delegated_from")  # metadata: the first grants' way
     changes.upsert(
         mandates,
         {
@@ -99,16 +105,57 @@ def on_call_refused(event: CanonCallRefused, at: Applied, changes: Changes) -> N
     changes.upsert(refused_calls, {**row, "reason": d.reason, "at": event.time})
 
 
+def on_silence_set(event: NotificationSilenceSet, at: Applied, changes: Changes) -> None:
+    d = event.data
+    row = {"silence_id": event.id, "matchers": d.matchers, "starts_at": d.starts_at or event.time, "until": d.until}
+    row |= {"reason": d.reason, "author": event.actor, "author_kind": event.actorkind, "set_at": event.time}
+    changes.upsert(silences, row)
+
+
+def on_silence_expired(event: NotificationSilenceExpired, at: Applied, changes: Changes) -> None:
+    changes.upsert(silences, {"silence_id": event.data.silence_id, "expired_at": event.time})
+
+
+def on_approval_requested(event: CanonApprovalRequested, at: Applied, changes: Changes) -> None:
+    d = event.data
+    row = {"approval_id": event.id, "holder": event.actor, "holder_kind": event.actorkind, "hub": d.hub}
+    row |= {"operation": d.operation, "arguments": d.arguments, "arguments_hash": d.arguments_hash}
+    row |= {"condition": d.condition, "mandate_id": d.mandate_id, "requested_at": event.time}
+    changes.upsert(approvals, {**row, "expires_at": d.expires_at, "status": "pending"})
+
+
+def on_approval_decided(event: CanonApprovalDecided, at: Applied, changes: Changes) -> None:
+    if event.actorkind != "human":  # only a person decides (the gateway ignores any other decision too)
+        return
+    d = event.data
+    row = {"approval_id": d.approval_id, "status": d.decision, "decided_by": event.actor, "decided_at": event.time}
+    changes.upsert(approvals, {**row, "reason": d.reason})
+
+
+def on_approval_executed(event: CanonApprovalExecuted, at: Applied, changes: Changes) -> None:
+    d = event.data
+    row = {"approval_id": d.approval_id, "status": d.outcome, "result_event_id": d.result_event_id}
+    row |= {"result_stream": d.stream, "result_seq": d.seq}
+    if d.error:
+        row["reason"] = d.error
+    changes.upsert(approvals, row)
+
+
 HANDLERS: Handlers = {
+    CanonApprovalRequested: on_approval_requested,
+    CanonApprovalDecided: on_approval_decided,
+    CanonApprovalExecuted: on_approval_executed,
     CanonEscalationRaised: on_escalation_raised_here,
     CanonEscalationOverdue: on_escalation_overdue,
     CanonCallRefused: on_call_refused,
     CanonPolicyDeclared: on_policy_declared,
     CanonMandateGranted: on_mandate_granted,
     CanonMandateRevoked: on_mandate_revoked,
+    NotificationSilenceSet: on_silence_set,
+    NotificationSilenceExpired: on_silence_expired,
 }
 
 
 def projection() -> Projection:
     # Escalations raised on canon and their resolutions are folded by the core handlers.
-    return hub_projection(manifest.SLUG, metadata, HANDLERS, manifest.EVENT_TYPES)
+    return hub_projection(manifest.SLUG, metadata, HANDLERS, manifest.EVENT_TYPES, manifest.ANNOTATION_CATEGORIES)

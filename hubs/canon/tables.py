@@ -95,3 +95,47 @@ refused_calls = sa.Table(
     sa.Column("reason", sa.Text),
     sa.Column("at", sa.TIMESTAMP(timezone=True), nullable=False, index=True),
 )
+
+# Silences people set on notifications (notification-silence-set): matchers, from when until when, who and why;
+# `expired_at` once the notifier said the time ran out. A silence holds until `until` whether or not that was said;
+# columns may be empty because an expiry folds as an upsert of its own two columns.
+silences = sa.Table(
+    "silences",
+    metadata,
+    sa.Column("silence_id", sa.Text, primary_key=True),
+    sa.Column("matchers", JSONB),
+    sa.Column("starts_at", sa.TIMESTAMP(timezone=True)),
+    sa.Column("until", sa.TIMESTAMP(timezone=True)),
+    sa.Column("reason", sa.Text),
+    sa.Column("author", sa.Text),
+    sa.Column("author_kind", sa.Text),
+    sa.Column("set_at", sa.TIMESTAMP(timezone=True)),
+    sa.Column("expired_at", sa.TIMESTAMP(timezone=True)),
+)
+
+# Calls the gateway held for a person's approval (canon-approval-requested), each with the person's decision
+# (canon-approval-decided) and what came of it (canon-approval-executed). Expiry is judged when read. Only the
+# key is NOT NULL: a decision or an outcome updates its columns with an upsert, whose proposed row PostgreSQL
+# checks before it finds the conflict.
+approvals = sa.Table(
+    "approvals",
+    metadata,
+    sa.Column("approval_id", sa.Text, primary_key=True),
+    sa.Column("holder", sa.Text),
+    sa.Column("holder_kind", sa.Text),
+    sa.Column("hub", sa.Text),
+    sa.Column("operation", sa.Text),
+    sa.Column("arguments", JSONB),
+    sa.Column("arguments_hash", sa.Text),
+    sa.Column("condition", sa.Text),
+    sa.Column("mandate_id", sa.Text),
+    sa.Column("requested_at", sa.TIMESTAMP(timezone=True), index=True),
+    sa.Column("expires_at", sa.TIMESTAMP(timezone=True)),
+    sa.Column("status", sa.Text),  # pending, approved, denied, executed, refused, failed
+    sa.Column("decided_by", sa.Text),
+    sa.Column("decided_at", sa.TIMESTAMP(timezone=True)),
+    sa.Column("reason", sa.Text),  # the person's, or why an approved call did not run
+    sa.Column("result_event_id", sa.Text),  # the write the approved call published
+    sa.Column("result_stream", sa.Text),
+    sa.Column("result_seq", sa.BigInteger),
+)

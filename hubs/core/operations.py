@@ -5,13 +5,14 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from vsmesh.hubs.contract import Operation
+from vsmesh.hubs.core.attention import attention_operations
 from vsmesh.hubs.core.reads import read_operations
 from vsmesh.hubs.core.writes import write_operations
 
 
 def core_operations() -> list[Operation]:
     """The core contract operations every hub answers."""
-    return [*read_operations(), *write_operations()]
+    return [*read_operations(), *write_operations(), *attention_operations()]
 
 
 def with_core(own: Iterable[Operation]) -> list[Operation]:

@@ -13,5 +13,15 @@ EVENT_TYPES = (
     "dev-blocker-raised",
     "dev-blocker-cleared",
     "dev-decision-recorded",
+    "dev-repo-pushed",
+    "dev-release-published",
     "message-sent",  # core: e.g. resource pressure from the fin-budget-alert-to-dev-pressure coupling
+)
+# What annotations on this hub's entities may be about (`annotate`; annotation-added of another is refused).
+ANNOTATION_CATEGORIES = (
+    "dev-tech-debt",
+    "dev-test-gap",
+    "dev-review-needed",
+    "dev-dependency-risk",
+    "dev-release-note",
 )

@@ -11,12 +11,13 @@ from types import ModuleType
 from typing import Any
 
 from vsmesh.events.envelope import Event
-from vsmesh.events.schemas import canon, dev, fin, legal, ops, sec
+from vsmesh.events.schemas import canon, dev, fin, ops, sec
 from vsmesh.events.schemas.fin import FinCommitmentRecorded, FinCostRecorded
-from vsmesh.events.schemas.legal import LegalAgentObserved, LegalServiceNoted, LegalVendorSpendSeen
 from vsmesh.events.schemas.ops import OpsInventoryRegistered, OpsInventoryUpdated
 from vsmesh.events.schemas.risk import RiskSurfaced
+from vsmesh.hubs.legal import events as legal
 from vsmesh.hubs.legal import manifest
+from vsmesh.hubs.legal.events import LegalAgentObserved, LegalServiceNoted, LegalVendorSpendSeen
 from vsmesh.projectors.couplings.coupling import Context, Coupling, Emit
 
 VENDOR = "fin-vendor-to-legal"

@@ -5,6 +5,7 @@ from vsmesh.hubs.hub import Hub
 HUB = Hub.in_package(
     "vsmesh.hubs.legal",
     "legal-hub",
+    schemas=("vsmesh.hubs.legal.events",),
     sample_rank=60,
     cli="vsmesh.hubs.legal.cli:legal_app",
     cli_name="legal",

@@ -14,3 +14,9 @@ EVENT_TYPES = (
     "legal-vendor-spend-seen",  # by the fin-vendor-to-legal coupling
     "risk-surfaced",  # a vendor not reviewed, by the fin-vendor-to-legal coupling
 )
+# What annotations on this hub's entities may be about (`annotate`; annotation-added of another is refused).
+ANNOTATION_CATEGORIES = (
+    "legal-contract-gap",
+    "legal-data-transfer",
+    "legal-review-note",
+)

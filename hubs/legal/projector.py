@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from vsmesh.events.schemas.legal import (
+from vsmesh.hubs.core import hub_projection
+from vsmesh.hubs.legal import manifest
+from vsmesh.hubs.legal.events import (
     LegalAgentObserved,
     LegalAiSystemRegistered,
     LegalDpaRecorded,
@@ -11,8 +13,6 @@ from vsmesh.events.schemas.legal import (
     LegalVendorRecorded,
     LegalVendorSpendSeen,
 )
-from vsmesh.hubs.core import hub_projection
-from vsmesh.hubs.legal import manifest
 from vsmesh.hubs.legal.tables import (
     agents_seen,
     ai_systems,
@@ -122,4 +122,4 @@ HANDLERS: Handlers = {
 
 
 def projection() -> Projection:
-    return hub_projection(manifest.SLUG, metadata, HANDLERS, manifest.EVENT_TYPES)
+    return hub_projection(manifest.SLUG, metadata, HANDLERS, manifest.EVENT_TYPES, manifest.ANNOTATION_CATEGORIES)

@@ -14,6 +14,7 @@ def ops_handlers() -> Handlers:
     """ops-hub's own handlers, by event type."""
     return {
         **fold_inventory.handlers(),
+        **fold_inventory.sighting_handlers(),
         **fold_evidence.handlers(),
         **fold_incidents.handlers(),
         **fold_readiness.handlers(),
@@ -73,6 +74,7 @@ def projection(slug: str = manifest.SLUG) -> Projection:
         metadata,
         ops_handlers(),
         manifest.EVENT_TYPES,
+        manifest.ANNOTATION_CATEGORIES,
         after_batch=trim_recent,
         entity_types=ENTITY_TYPES,
         scope=revert_scope(),

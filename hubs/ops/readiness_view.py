@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from vsmesh.hubs.ops.reads import Row, Snapshot
+from vsmesh.hubs.ops.queries import Row, Snapshot
 
 
 def wave_item(snap: Snapshot, wave: str) -> Row | None:

@@ -1,215 +1,253 @@
-"""Loading ops-hub's read model into memory for one answer (the inventory is hundreds of rows, not millions)."""
+"""ops-hub's read operations: the domain summary, services, migration-wave readiness, incidents, evidence,
+inventory and changes. Staleness is judged against the request's `now` (default: the clock)."""
 
 from __future__ import annotations
 
-from collections import defaultdict
-from dataclasses import dataclass, field
+import datetime as dt
 from typing import Any
 
-import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql
+from pydantic import Field
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from vsmesh.hubs.ops.tables import (
-    change_records,
-    debts,
-    evidence,
-    incident_timeline,
-    incidents,
-    inventory,
-    inventory_attributes,
-    metadata,
-    readiness_gates,
-    recent_events,
-    service_costs,
+from vsmesh.clock import at_or_now
+from vsmesh.errors import ContractError, NotFound
+from vsmesh.hubs.contract import ContractRequest, HubContext, Operation
+from vsmesh.hubs.ops import queries
+from vsmesh.hubs.ops.answers import Answers
+from vsmesh.hubs.ops.health import Staleness
+from vsmesh.hubs.ops.readiness_view import describe_wave, evidence_ids, wave_names
+from vsmesh.hubs.ops.service_health import Page, read_version, service_health
+from vsmesh.hubs.ops.service_pages import service_page
+from vsmesh.hubs.ops.service_view import certificate_and_backup, describe_service
+from vsmesh.projectors.engine.driver import schema_of
+from vsmesh.settings import Settings
+
+# Services listed per summary: a page a person reads or a script walks with `offset` (counts cover them all).
+SERVICES_PAGE = 500
+
+
+def staleness_from(settings: Settings) -> Staleness:
+    return Staleness(settings.ops_stale_amber_minutes, settings.ops_stale_red_minutes)
+
+
+# For readers without settings at hand (`vsmesh summary` reads the tables directly): the settings' defaults.
+DEFAULT_STALENESS = Staleness(
+    Settings.model_fields["ops_stale_amber_minutes"].default, Settings.model_fields["ops_stale_red_minutes"].default
 )
 
-Row = dict[str, Any]
+
+async def services(
+    conn: AsyncConnection,
+    *,
+    now: dt.datetime | None = None,
+    staleness: Staleness | None = None,
+    limit: int = SERVICES_PAGE,
+    offset: int = 0,
+    **filters: Any,
+) -> tuple[int, list[dict[str, Any]]]:
+    """How many services match the filters (`name`, `environment`, `include_retired`), and one page of them
+    with their place, owner, reach and health evidence, by environment and name."""
+    total, entities, snap = await service_page(conn, Page(limit, offset), **filters)
+    incidents = await queries.incident_rows(conn, open_only=True)
+    stale, at = staleness or DEFAULT_STALENESS, at_or_now(now)
+    return total, [describe_service(snap, entity, stale, at, incidents) for entity in entities]
 
 
-@dataclass
-class Snapshot:
-    """The inventory with its attributes, and every entity's latest evidence."""
-
-    items: dict[str, Row] = field(default_factory=dict)  # entity -> inventory row with `attributes`
-    evidence: dict[str, list[Row]] = field(default_factory=lambda: defaultdict(list))  # entity -> rows
-    costs: dict[str, dict[str, Any]] = field(default_factory=dict)  # entity -> {currency: total} attributed by fin
-    # Indexes built on first use: a summary asks `related` once per service, and scanning every item each
-    # time made ops-hub's summary quadratic (10,000 services: seconds with the event loop held, so every
-    # contract of the process timed out; bench/contract_under_load.py).
-    _by_kind: dict[str, list[Row]] | None = field(default=None, repr=False)
-    _by_relation: dict[tuple[str, str], dict[Any, list[Row]]] = field(default_factory=dict, repr=False)
-
-    def of_kind(self, *kinds: str) -> list[Row]:
-        if self._by_kind is None:
-            self._by_kind = defaultdict(list)
-            for row in self.items.values():
-                self._by_kind[row["kind"]].append(row)
-        if len(kinds) == 1:
-            return list(self._by_kind.get(kinds[0], ()))
-        return [row for row in self.items.values() if row["kind"] in kinds]  # the items' own order
-
-    def related(self, kind: str, relation: str, name: str) -> list[Row]:
-        """Items of `kind` whose `relation` attribute names `name` (e.g. endpoints whose service is gitea)."""
-        index = self._by_relation.get((kind, relation))
-        if index is None:
-            index = self._by_relation[(kind, relation)] = defaultdict(list)
-            for row in self.of_kind(kind):
-                value = row["attributes"].get(relation)
-                names = value if isinstance(value, list) else [value]
-                for named in dict.fromkeys(n for n in names if isinstance(n, str)):  # each once, in order
-                    index[named].append(row)
-        return list(index.get(name, ()))
+async def readiness(conn: AsyncConnection, wave: str) -> dict[str, Any]:
+    """A migration wave's gates and whether it may proceed; ContractError `not_found` for an unknown wave."""
+    snap = await queries.load_waves(conn)  # not the services: thousands of rows a wave never reads
+    gates = await queries.gate_rows(conn)
+    proofs = await queries.evidence_by_id(conn, evidence_ids(gates))
+    answer = describe_wave(snap, wave, gates, proofs)
+    if answer is None:
+        known = ", ".join(wave_names(snap, gates)) or "none yet"
+        raise NotFound(f"ops-hub knows no migration wave {wave!r}; known waves: {known}")
+    return answer
 
 
-async def load_snapshot(conn: AsyncConnection) -> Snapshot:
-    """Inventory rows, their live attributes and all evidence, ordered so answers are stable."""
-    snap = await _load_items(conn, sa.true())
-    ordered = sa.select(evidence).order_by(evidence.c.entity, evidence.c.kind)
-    for row in (await conn.execute(ordered)).mappings():
-        snap.evidence[row["entity"]].append(dict(row))
-    c = service_costs.c
-    totals = sa.select(c.entity, c.currency, sa.func.sum(c.amount)).group_by(c.entity, c.currency)
-    for entity, currency, total in (await conn.execute(totals.order_by(c.entity, c.currency))).all():
-        snap.costs.setdefault(entity, {})[currency] = total
-    return snap
+async def domain_summary(
+    conn: AsyncConnection,
+    *,
+    recent: int = 10,
+    now: dt.datetime | None = None,
+    staleness: Staleness | None = None,
+    limit: int = SERVICES_PAGE,
+    offset: int = 0,
+) -> dict[str, Any]:
+    """Live services by health (all counted, one page listed by name), open alerts and incidents, waves, and
+    the latest events. Health is judged in SQL (service_health.py): at 10,000 services materialising every
+    service in Python took 1.5 s with the event loop held. The same answer is given again while it holds
+    (answers.py)."""
+    now, stale = at_or_now(now), staleness or DEFAULT_STALENESS
+    version = await read_version(conn)  # first: whatever is read after it is at least as new
+    key = (conn.engine.url, schema_of(conn), stale, recent, limit, offset)
+    if (known := _SUMMARIES.get(key, version, now)) is not None:
+        return known
+    health = await service_health(conn, stale, now, Page(limit, offset))
+    total = sum(health.counts.values())
+    listed = [{k: s[k] for k in ("name", "status", "environment", "host", "owner", "checked_at")} for s in health.rows]
+    await _certificates_and_backups(conn, health.rows, listed, now)
+    snap = await queries.load_waves(conn)
+    gates = await queries.gate_rows(conn)
+    waves = [describe_wave(snap, w, gates, {}) for w in wave_names(snap, gates)]
+    answer = {
+        "hub": "ops-hub",
+        "services": listed,
+        "services_total": total,
+        "next_offset": offset + len(listed) if offset + len(listed) < total else None,
+        "by_status": health.counts,
+        "open_alerts": await queries.open_alert_count(conn),
+        "open_incidents": await queries.open_incident_count(conn),
+        "waves": [{k: w[k] for k in ("wave", "passing", "total", "may_proceed")} for w in waves if w],
+        "recent_changes": await queries.recent_changes(conn, 5),
+        "recent_events": await queries.latest_events(conn, recent),
+    }
+    _SUMMARIES.put(key, version, now, health.until, answer)
+    return answer
 
 
-async def load_waves(conn: AsyncConnection) -> Snapshot:
-    """Only the migration waves and readiness gates with their attributes: all a wave's readiness reads
-    (readiness_view.describe_wave), without the thousands of services and their evidence."""
-    i = inventory.c
-    return await _load_items(conn, sa.or_(i.kind.in_(WAVE_KINDS), i.entity.startswith("readiness-gate/")))
+_SUMMARIES = Answers()
 
 
-WAVE_KINDS = ("migration-wave", "readiness-gate")
+async def _certificates_and_backups(
+    conn: AsyncConnection, rows: list[Any], listed: list[dict[str, Any]], now: dt.datetime
+) -> None:
+    """Each listed service's certificate expiry and newest backup's age (service_view.certificate_and_backup),
+    read for the page's services only."""
+    snap = await queries.load_around(conn, [r["entity"] for r in rows], sorted({r["name"] for r in rows}))
+    for row, shown in zip(rows, listed, strict=True):
+        facts = certificate_and_backup(snap, row["entity"], row["name"], now)
+        shown.update({k: facts[k] for k in ("tls_days_left", "backup_age_hours")})
 
 
-async def _load_items(conn: AsyncConnection, where: sa.ColumnElement[bool]) -> Snapshot:
-    """The inventory rows matching `where`, with their live attributes, by entity."""
-    snap = Snapshot()
-    for row in (await conn.execute(sa.select(inventory).where(where).order_by(inventory.c.entity))).mappings():
-        snap.items[row["entity"]] = {**row, "attributes": {}}
-    a = inventory_attributes.c
-    attrs = sa.select(inventory_attributes).join(inventory, inventory.c.entity == a.entity).where(where)
-    for row in (await conn.execute(attrs.where(sa.not_(a.removed)).order_by(a.entity, a.key))).all():
-        snap.items[row.entity]["attributes"][row.key] = row.value
-    return snap
+class ClockedRequest(ContractRequest):
+    now: dt.datetime | None = Field(None, description="judge evidence age at this time (ISO 8601); default: now")
 
 
-async def load_around(conn: AsyncConnection, entities: list[str], names: list[str]) -> Snapshot:
-    """Only these services (`names`: theirs) and what service_view.describe_service reads of them: their hosts,
-    the items naming them in a `service` attribute (endpoints, access paths, backup sets, runbooks), the
-    evidence of the services and of those items, and the services' costs."""
-    if not entities:
-        return Snapshot()
-    a = inventory_attributes.c
-    text = a.value.op("#>>", return_type=sa.Text)(sa.literal_column("'{}'::text[]"))
-    kind = sa.func.jsonb_typeof(a.value)
-    names_array = sa.literal(names, postgresql.ARRAY(sa.Text))
-    names_it = sa.or_(
-        sa.and_(kind == "string", text.in_(names)), sa.and_(kind == "array", a.value.op("?|")(names_array))
-    )
-    naming = sa.select(a.entity).where(a.key == "service", sa.not_(a.removed), names_it)
-    hosts = sa.select(sa.literal("host/", sa.Text) + text).where(
-        a.key == "host", sa.not_(a.removed), a.entity.in_(entities)
-    )
-    i = inventory.c.entity
-    snap = await _load_items(conn, sa.or_(i.in_(entities), i.in_(naming), i.in_(hosts)))
-    # Backup sets too: a service shows its newest backup's age (service_view.certificate_and_backup).
-    proven = sorted({*entities, *(e for e, row in snap.items.items() if row["kind"] in ("endpoint", "backup-set"))})
-    ordered = sa.select(evidence).where(evidence.c.entity.in_(proven)).order_by(evidence.c.entity, evidence.c.kind)
-    for row in (await conn.execute(ordered)).mappings():
-        snap.evidence[row["entity"]].append(dict(row))
-    c = service_costs.c
-    totals = sa.select(c.entity, c.currency, sa.func.sum(c.amount)).where(c.entity.in_(entities))
-    totals = totals.group_by(c.entity, c.currency).order_by(c.entity, c.currency)
-    for entity, currency, total in (await conn.execute(totals)).all():
-        snap.costs.setdefault(entity, {})[currency] = total
-    return snap
+class SummaryRequest(ClockedRequest):
+    recent: int = Field(10, ge=0, le=200, description="how many of the latest events to include")
+    limit: int = Field(SERVICES_PAGE, ge=1, le=5000, description="list at most this many services, by name")
+    offset: int = Field(0, ge=0, description="skip this many services first (the answer's `next_offset`)")
 
 
-async def open_incident_count(conn: AsyncConnection) -> int:
-    """Incidents not resolved (as incident_rows(open_only=True) lists them)."""
-    query = sa.select(sa.func.count()).select_from(incidents).where(incidents.c.status != "resolved")
-    return (await conn.execute(query)).scalar_one()
+class ServicesRequest(ClockedRequest):
+    name: str | None = Field(None, description="only this service")
+    # A live page re-reads the services a batch named, in one call (gateway/pages/pages.py operational_update).
+    entities: list[str] | None = Field(None, max_length=100, description="only these, e.g. [service/gitea]")
+    environment: str | None = Field(None, description="only services in this environment")
+    include_retired: bool = False
+    limit: int = Field(SERVICES_PAGE, ge=1, le=5000, description="at most this many services")
+    offset: int = Field(0, ge=0, description="skip this many services first (the answer's `next_offset`)")
 
 
-async def evidence_of(conn: AsyncConnection, entity: str) -> list[Row]:
-    """The entity's latest evidence of each kind, by kind (Snapshot.evidence of one entity)."""
-    query = sa.select(evidence).where(evidence.c.entity == entity).order_by(evidence.c.kind)
-    return [dict(r) for r in (await conn.execute(query)).mappings()]
+class ReadinessRequest(ContractRequest):
+    wave: str = Field(..., min_length=1, description="the migration wave, e.g. coulombcore-to-threephoenix")
 
 
-async def inventory_item(conn: AsyncConnection, entity: str) -> Row | None:
-    """One inventory entity with its live attributes and its latest drift comparison (`drift`, None when
-    none was ever reported; `drift.open` while desired and actual differ); None when it is not known."""
-    item = (await _load_items(conn, inventory.c.entity == entity)).items.get(entity)
-    if item is None:
-        return None
-    query = sa.select(debts).where(debts.c.entity == entity, debts.c.category == "drift")
-    drift = (await conn.execute(query)).mappings().first()
-    item["drift"] = {**drift, "open": drift["desired"] != drift["actual"]} if drift else None
-    return item
+class IncidentsRequest(ContractRequest):
+    include_resolved: bool = False
+    incident_id: str | None = None
 
 
-async def evidence_by_id(conn: AsyncConnection, ids: list[str]) -> dict[str, Row]:
-    """Evidence rows still current for these event ids (a superseded observation is not kept)."""
-    if not ids:
-        return {}
-    rows = (await conn.execute(sa.select(evidence).where(evidence.c.event_id.in_(ids)))).mappings()
-    return {r["event_id"]: dict(r) for r in rows}
+async def get_domain_summary(ctx: HubContext, request: SummaryRequest) -> dict[str, Any]:
+    async with ctx.read() as conn:
+        stale = staleness_from(ctx.settings)
+        page = {"limit": request.limit, "offset": request.offset}
+        return await domain_summary(conn, recent=request.recent, now=request.now, staleness=stale, **page)
 
 
-async def gate_rows(conn: AsyncConnection) -> list[Row]:
-    rows = await conn.execute(sa.select(readiness_gates).order_by(readiness_gates.c.gate))
-    return [dict(r) for r in rows.mappings()]
+async def get_services(ctx: HubContext, request: ServicesRequest) -> dict[str, Any]:
+    filters = request.model_dump(include={"name", "entities", "environment", "include_retired"})
+    page = {"limit": request.limit, "offset": request.offset}
+    async with ctx.read() as conn:
+        total, found = await services(conn, now=request.now, staleness=staleness_from(ctx.settings), **page, **filters)
+    return {
+        "hub": "ops-hub",
+        "now": at_or_now(request.now),
+        "services": found,
+        "services_total": total,
+        "next_offset": request.offset + len(found) if request.offset + len(found) < total else None,
+    }
 
 
-async def incident_rows(conn: AsyncConnection, *, open_only: bool, incident_id: str | None = None) -> list[Row]:
-    """Incidents (newest first) with their timelines, oldest entry first."""
-    query = sa.select(incidents).order_by(incidents.c.opened_at.desc().nulls_last(), incidents.c.incident_id)
-    if open_only:
-        query = query.where(incidents.c.status != "resolved")
-    if incident_id:
-        query = query.where(incidents.c.incident_id == incident_id)
-    found = [dict(r) for r in (await conn.execute(query)).mappings()]
-    if not found:
-        return []
-    steps = sa.select(incident_timeline).where(incident_timeline.c.incident_id.in_([i["incident_id"] for i in found]))
-    timeline: dict[str, list[Row]] = defaultdict(list)
-    order = (incident_timeline.c.time, incident_timeline.c.stream, incident_timeline.c.seq)
-    for step in (await conn.execute(steps.order_by(*order))).mappings():
-        timeline[step["incident_id"]].append(
-            {k: step[k] for k in ("time", "type", "status", "severity", "note", "actor", "event_id")}
+async def get_readiness(ctx: HubContext, request: ReadinessRequest) -> dict[str, Any]:
+    async with ctx.read() as conn:
+        return await readiness(conn, request.wave)
+
+
+async def get_incidents(ctx: HubContext, request: IncidentsRequest) -> dict[str, Any]:
+    async with ctx.read() as conn:
+        found = await queries.incident_rows(
+            conn, open_only=not request.include_resolved and not request.incident_id, incident_id=request.incident_id
         )
-    return [{**i, "timeline": timeline[i["incident_id"]]} for i in found]
+    return {"hub": "ops-hub", "incidents": found}
 
 
-async def recent_changes(conn: AsyncConnection, limit: int) -> list[Row]:
-    query = sa.select(change_records).order_by(change_records.c.time.desc(), change_records.c.seq.desc()).limit(limit)
-    return [dict(r) for r in (await conn.execute(query)).mappings()]
+class EvidenceRequest(ContractRequest):
+    entity: str = Field(..., min_length=1, description="the entity, e.g. endpoint/gitea-registry")
 
 
-async def latest_events(conn: AsyncConnection, limit: int) -> list[Row]:
-    cols = (recent_events.c.time, recent_events.c.type, recent_events.c.entity, recent_events.c.actor)
-    query = (
-        sa.select(*cols, recent_events.c.summary)
-        .order_by(recent_events.c.time.desc(), recent_events.c.seq.desc())
-        .limit(limit)
-    )
-    return [dict(r) for r in (await conn.execute(query)).mappings()]
+async def get_evidence(ctx: HubContext, request: EvidenceRequest) -> dict[str, Any]:
+    """The entity's latest evidence of each kind, the whole event data (metadata included) as `detail`."""
+    async with ctx.read() as conn:
+        found = await queries.evidence_of(conn, request.entity)
+    return {"hub": "ops-hub", "entity": request.entity, "evidence": found}
 
 
-async def open_alert_count(conn: AsyncConnection) -> int:
-    """Open alerts from the generic core's `alerts` table; 0 while the core has none."""
-    alerts = metadata.tables.get("alerts")
-    if alerts is None:
-        return 0
-    query = sa.select(sa.func.count()).select_from(alerts)
-    # The core's column names are its own; count what is not closed by whichever marker it keeps.
-    if "status" in alerts.c:
-        query = query.where(alerts.c.status.not_in(("resolved", "closed")))
-    elif "resolved_at" in alerts.c:
-        query = query.where(alerts.c.resolved_at.is_(None))
-    return (await conn.execute(query)).scalar_one()
+class InventoryRequest(ContractRequest):
+    entity: str = Field(..., min_length=1, description="the entity, e.g. service/gitea")
+
+
+async def get_inventory(ctx: HubContext, request: InventoryRequest) -> dict[str, Any]:
+    """What the inventory declares of one entity (its attributes) and its latest drift comparison."""
+    async with ctx.read() as conn:
+        item = await queries.inventory_item(conn, request.entity)
+    if item is None:
+        raise ContractError(
+            "not_found", f"no inventory entity {request.entity!r}; register it with ops-inventory-registered"
+        )
+    return {"hub": "ops-hub", "entity": request.entity, "item": item}
+
+
+class SightingsRequest(ContractRequest):
+    entities: list[str] = Field(..., max_length=5000, description="entities, e.g. service/gitea")
+
+
+async def get_sightings(ctx: HubContext, request: SightingsRequest) -> dict[str, Any]:
+    """Which of these entities the inventory holds (declared or discovered) and when a source last saw each."""
+    async with ctx.read() as conn:
+        return {"hub": "ops-hub", "entities": await queries.sightings(conn, request.entities)}
+
+
+class InventoryListRequest(ContractRequest):
+    kinds: list[str] | None = Field(None, description="only entities of these kinds (service, datastore, …)")
+
+
+async def list_inventory(ctx: HubContext, request: InventoryListRequest) -> dict[str, Any]:
+    """Every declared entity with its attributes, retired ones too: what a GitOps reconcile compares with."""
+    async with ctx.read() as conn:
+        return {"hub": "ops-hub", "inventory": await queries.inventory_index(conn, request.kinds)}
+
+
+class ChangesRequest(ContractRequest):
+    limit: int = Field(10, ge=1, le=200, description="how many of the latest change records")
+
+
+async def get_changes(ctx: HubContext, request: ChangesRequest) -> dict[str, Any]:
+    """The change log alone (the now view's): cheap at any number of services, unlike the summary."""
+    async with ctx.read() as conn:
+        return {"hub": "ops-hub", "changes": await queries.recent_changes(conn, request.limit)}
+
+
+def read_operations() -> list[Operation]:
+    return [
+        Operation("get_domain_summary", SummaryRequest, get_domain_summary, "services by health, alerts, events"),
+        Operation("get_services", ServicesRequest, get_services, "what runs where, who owns it, how it is reached"),
+        Operation("get_readiness", ReadinessRequest, get_readiness, "a migration wave's gates and whether it may go"),
+        Operation("get_incidents", IncidentsRequest, get_incidents, "incidents with their timelines"),
+        Operation("get_evidence", EvidenceRequest, get_evidence, "an entity's latest evidence, metadata included"),
+        Operation("get_inventory", InventoryRequest, get_inventory, "an entity's declared attributes and drift"),
+        Operation("list_inventory", InventoryListRequest, list_inventory, "every declared entity and its attributes"),
+        Operation("get_changes", ChangesRequest, get_changes, "the latest change records (deployments, migrations)"),
+        Operation("get_sightings", SightingsRequest, get_sightings, "inventory entities held and when last seen"),
+    ]

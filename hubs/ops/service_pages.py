@@ -10,7 +10,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from vsmesh.hubs.ops import reads
+from vsmesh.hubs.ops import queries
 from vsmesh.hubs.ops.service_health import NO_NESTED_LOOPS, Page, service_places
 
 
@@ -51,7 +51,7 @@ async def service_page(
     environment: str | None = None,
     include_retired: bool = False,
     entities: list[str] | None = None,
-) -> tuple[int, list[str], reads.Snapshot]:
+) -> tuple[int, list[str], queries.Snapshot]:
     """How many services match, the page's entities in order, and a snapshot holding what describing them reads."""
     await conn.execute(sa.select(NO_NESTED_LOOPS))
     found = (await conn.execute(_page_query(page, name, environment, include_retired, entities))).all()
@@ -61,4 +61,4 @@ async def service_page(
     else:  # past the last page (or nothing matches): the first page's count
         first = (await conn.execute(_page_query(Page(limit=1), name, environment, include_retired, entities))).first()
         total = first.total if first else 0
-    return total, entities, await reads.load_around(conn, entities, sorted({row.name for row in found}))
+    return total, entities, await queries.load_around(conn, entities, sorted({row.name for row in found}))

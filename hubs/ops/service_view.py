@@ -8,7 +8,7 @@ from typing import Any
 
 from vsmesh.hubs.ops.fold_inventory import name_of
 from vsmesh.hubs.ops.health import Staleness, minutes_between, worst
-from vsmesh.hubs.ops.reads import Row, Snapshot
+from vsmesh.hubs.ops.queries import Row, Snapshot
 from vsmesh.hubs.ops.verdict import judge
 
 SERVICE_KINDS = ("service", "datastore")
@@ -112,6 +112,7 @@ def describe_service(
         "depends_on": attrs.get("depends_on") or [],
         "catalogued": item.get("registered_at") is not None,
         "discovered_via": item.get("discovered_via"),
+        "last_seen": item.get("last_seen"),
         "retired": retired,
         "replaced_by": item.get("replaced_by"),
         "checked_at": max((p["at"] for p in proof if p["at"]), default=None),

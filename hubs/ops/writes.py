@@ -16,7 +16,8 @@ from vsmesh.errors import ContractError, NotFound
 from vsmesh.hubs.contract import HubContext, Operation
 from vsmesh.hubs.core import queries
 from vsmesh.hubs.core.reads import Severity
-from vsmesh.hubs.core.writes import WriteRequest, publish_as_caller
+from vsmesh.hubs.core.writes import WriteRequest, publish_as_caller, record_event_operation
+from vsmesh.hubs.ops.estate_writes import estate_operations
 from vsmesh.hubs.ops.tables import incidents, inventory
 
 Name = Field(min_length=1, max_length=200, pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
@@ -150,7 +151,7 @@ async def verify_access_path(ctx: HubContext, request: VerifyAccessPathRequest) 
 
 
 def write_operations() -> list[Operation]:
-    """ops-hub's own writes."""
+    """ops-hub's own writes (changes, gates and debt: estate_writes.py)."""
     return [
         Operation(
             "open_incident", OpenIncidentRequest, open_incident, "open an incident: something is broken", writes=True
@@ -189,4 +190,6 @@ def write_operations() -> list[Operation]:
             "record whether a path works",
             writes=True,
         ),
+        *estate_operations(),
+        record_event_operation(),  # any other declared type, as `vsmesh publish` stores it
     ]

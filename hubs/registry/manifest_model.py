@@ -157,12 +157,44 @@ def load_manifest(path: Path | str) -> Manifest:
     return parse_manifest(text, str(path))
 
 
+def packaged_manifest(module: str) -> Manifest:
+    """A coded hub's manifest: `manifest.yaml` beside its manifest module (named `module`), so the types its
+    code folds and the manifest the registry activates are one list."""
+    import importlib.util
+
+    spec = importlib.util.find_spec(module)
+    if spec is None or spec.origin is None:
+        raise ConfigError(f"no module {module!r} to find a manifest.yaml beside")
+    return load_manifest(Path(spec.origin).with_name(PACKAGED))
+
+
+PACKAGED = "manifest.yaml"
+
+
 def shipped_dir() -> Path:
-    """The manifests shipped with vsmesh (the repo's `manifests/` folder)."""
+    """The manifests shipped with vsmesh for hubs made from a manifest alone (the repo's `manifests/` folder)."""
     import vsmesh.manifests
 
     return Path(vsmesh.manifests.__file__).parent
 
 
+def coded_manifests() -> dict[str, Path]:
+    """The installed coded hubs that keep their manifest in their package, by slug."""
+    from vsmesh.hubs import discovered
+
+    found = {}
+    for slug, declared in discovered().items():
+        module = declared.manifest_module
+        if getattr(module, "MANIFEST", None) is not None:
+            found[slug] = Path(module.__file__).with_name(PACKAGED)
+    return found
+
+
 def shipped(slug: str) -> Path:
-    return shipped_dir() / f"{slug}.yaml"
+    """The shipped manifest of a hub: a coded hub's own, or one of `manifests/` (which may not exist)."""
+    return coded_manifests().get(slug) or shipped_dir() / f"{slug}.yaml"
+
+
+def shipped_manifests() -> list[Path]:
+    """Every shipped manifest: the manifest hubs', then the coded hubs' that keep one."""
+    return [*sorted(shipped_dir().glob("*.yaml")), *coded_manifests().values()]

@@ -16,8 +16,10 @@ import msgspec
 from vsmesh.events.envelope import Event
 from vsmesh.events.generic import metadata_of
 from vsmesh.events.governance import REGISTRY_HUB, registry_entity
+from vsmesh.events.schemas.core import AnnotationAdded
 from vsmesh.events.schemas.hub import HubManifestActivated, HubRegistered, WidgetCreated
 from vsmesh.hubs.core import core_handlers, hub_streams
+from vsmesh.hubs.core.categories import annotation_handler
 from vsmesh.hubs.registry import tables as t
 from vsmesh.hubs.vocabulary import SHARED_TYPES, VOCABULARIES, Vocabularies
 from vsmesh.projectors.engine.changes import Changes
@@ -191,17 +193,20 @@ def on_declared(event: Event, at: Applied, changes: Changes) -> None:
 class ManifestProjection(Projection):
     """A hub with no code: the core's handlers, widgets, vocabulary, and a timeline of its declared types.
 
-    A type the hub's active manifest does not declare is refused: the engine quarantines the event.
+    A type the hub's active manifest does not declare is refused, and so is an annotation in a category it does
+    not declare: the engine quarantines the event.
     """
 
     vocabularies: Vocabularies = field(default_factory=lambda: VOCABULARIES)
 
     def handler_for(self, event_class: type[Event]) -> Handler | None:
+        active = self.vocabularies.active.get(self.hub)
+        if event_class is AnnotationAdded and active is not None:
+            return annotation_handler(active.annotation_categories)
         found = self.handlers.get(event_class)
         if found is not None:
             return found
         event_type = event_type_of(event_class)
-        active = self.vocabularies.active.get(self.hub)
         if active is None:
             return None  # not bootstrapped yet: nothing to check against
         if event_type in active.event_types:

@@ -24,7 +24,7 @@ from vsmesh.hubs.contract import ContractHost, HubContext, start_contract
 from vsmesh.hubs.registry import tables as t
 from vsmesh.hubs.registry.contract import manifest_hub_operations, registry_operations
 from vsmesh.hubs.registry.projector import REGISTRY_HUB, RegistryFolds, manifest_projection, registry_projection
-from vsmesh.hubs.registry.reads import registry_rows
+from vsmesh.hubs.registry.queries import registry_rows
 from vsmesh.hubs.vocabulary import VOCABULARIES, from_row
 from vsmesh.projectors.engine.batches import ensure_schema
 from vsmesh.projectors.engine.projection import Projection

@@ -16,3 +16,9 @@ EVENT_TYPES = (
     "risk-surfaced",  # an overdue rotation, by sec-hub's expiry watch
     "risk-mitigated",  # that risk once the set is rotated, by the same watch
 )
+# What annotations on this hub's entities may be about (`annotate`; annotation-added of another is refused).
+ANNOTATION_CATEGORIES = (
+    "sec-false-positive",
+    "sec-compensating-control",
+    "sec-exposure-note",
+)

@@ -130,4 +130,4 @@ HANDLERS: Handlers = {
 
 
 def projection() -> Projection:
-    return hub_projection(manifest.SLUG, metadata, HANDLERS, manifest.EVENT_TYPES)
+    return hub_projection(manifest.SLUG, metadata, HANDLERS, manifest.EVENT_TYPES, manifest.ANNOTATION_CATEGORIES)

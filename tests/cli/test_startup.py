@@ -6,8 +6,9 @@ import sys
 from vsmesh.cli.rebuild_cmd import DEFAULT_BATCH_SIZE
 
 HEAVY = ("sqlalchemy", "asyncpg", "vsmesh.projectors")
-# What a hub declares and its commands are light; its tables, handlers and contract are not.
-LIGHT_HUB_PARTS = (".hub", ".cli", ".manifest")
+# What a hub declares, its commands and its own event family (msgspec Structs, joining the registry when the hub
+# is found, as light as the shared families) are light; its tables, handlers and contract are not.
+LIGHT_HUB_PARTS = (".hub", ".cli", ".manifest", ".events")
 
 
 def test_importing_the_app_imports_nothing_heavy():

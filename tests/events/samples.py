@@ -7,6 +7,20 @@ from typing import Any
 import msgspec
 
 from vsmesh.events import REGISTRY, Event
+from vsmesh.events.registry import EventRegistry
+from vsmesh.events.schemas import FAMILIES
+from vsmesh.hubs import discovered
+from vsmesh.hubs.hub import load
+
+# Finding the hubs adds each one's own family to the process-wide REGISTRY, as in every vsmesh process.
+FAMILY_MODULES = (*FAMILIES, *(load(m) for declared in discovered().values() for m in declared.schemas))
+
+
+def coded_registry() -> EventRegistry:
+    """The coded types alone, built afresh: the process-wide REGISTRY also holds what manifest hubs declared,
+    learned by whichever test ran a registry first (in random order)."""
+    return EventRegistry(FAMILY_MODULES)
+
 
 EUR = "EUR"
 
@@ -37,6 +51,7 @@ SAMPLE_DATA: dict[str, dict[str, Any]] = {
     "ops-inventory-updated": {"owner": "platform", "attributes": {"nodeport": 32166}, "removed_attributes": ["old"]},
     "ops-inventory-retired": {"reason": "moved", "replaced_by": "service/gitea-threephoenix"},
     "ops-service-discovered": {"name": "gitea", "method": "k8s-api", "namespace": "default", "endpoints": ["a:3000"]},
+    "ops-inventory-seen": {"entities": ["service/gitea", "service/grafana"], "method": "k8s-api"},
     "ops-health-checked": {"status": "amber", "observations": {"latency_ms": 812}},
     "ops-release-observed": {"release": "gitea", "version": "10.1.4", "namespace": "default", "revision": 7},
     "ops-endpoint-verified": {
@@ -87,6 +102,8 @@ SAMPLE_DATA: dict[str, dict[str, Any]] = {
     "dev-blocker-cleared": {"blocker_id": "0190-b", "resolution": "registry back"},
     "dev-decision-recorded": {"title": "ops-hub repo", "decision": "separate repo", "alternatives": ["monorepo"]},
     "dev-repo-registered": {"name": "ops-hub", "url": "gitea-remote:coulomb/ops-hub.git", "domain": "custodian"},
+    "dev-repo-pushed": {"repo": "coulomb/ops-hub", "ref": "refs/heads/main", "after": "9f1c2e7", "commits": 2},
+    "dev-release-published": {"repo": "coulomb/ops-hub", "tag": "v1.4.0", "name": "1.4.0", "commit": "main"},
     # fin
     "fin-budget-allocated": {"domain": "ops", "period": "2026-Q4", "amount": {"amount": "12000.00", "currency": EUR}},
     "fin-commitment-recorded": {
@@ -97,6 +114,7 @@ SAMPLE_DATA: dict[str, dict[str, Any]] = {
         "starts_on": "2026-01-01",
     },
     "fin-cost-recorded": {"amount": {"amount": "18.20", "currency": EUR}, "service": "service/gitea", "vendor": "HE"},
+    "fin-cost-corrected": {"amount": {"amount": "19.10", "currency": EUR}, "service": "gitea", "corrects": "0190-c"},
     "fin-token-spend-recorded": {
         "provider": "anthropic",
         "model": "claude",
@@ -126,6 +144,17 @@ SAMPLE_DATA: dict[str, dict[str, Any]] = {
         "re_escalation": 2,
         "policy": "escalation-slas",
     },
+    # notify
+    "notification-delivered": {"notification_id": "0f1e-n", "receiver": "oncall", "route": "high-and-above",
+                               "events": ["0190-a"], "attempts": 2, "latency_ms": 41.5},
+    "notification-failed": {"notification_id": "0f1e-n", "receiver": "oncall", "route": "high-and-above",
+                            "events": ["0190-a"], "error": "HTTP 503 from https://hooks.example/x", "attempts": 3,
+                            "retry_at": "2026-11-23T10:00:02Z"},
+    "notification-suppressed": {"notification_id": "0f1e-n", "receiver": "oncall", "route": "high-and-above",
+                                "events": ["0190-a"], "silence_id": "0190-s"},
+    "notification-silence-set": {"matchers": {"entity": "service/gitea"}, "until": "2026-11-23T12:00:00Z",
+                                 "reason": "registry migration"},
+    "notification-silence-expired": {"silence_id": "0190-s"},
     # sec
     "sec-finding-reported": {
         "finding_id": "gitea-openssl-cve-2024-0727",
@@ -196,6 +225,17 @@ SAMPLE_DATA: dict[str, dict[str, Any]] = {
         "reason": "no mandate of agent-7 covers ops-hub:open_incident",
         "missing_mandate": "ops-hub:open_incident",
     },
+    "canon-approval-requested": {
+        "hub": "fin-hub",
+        "operation": "record_cost",
+        "arguments": {"amount": "600.00", "currency": "EUR", "vendor": "hetzner"},
+        "arguments_hash": "9f2c…",
+        "condition": "fin-hub:record_cost amount > 500 EUR",
+        "mandate_id": "0190-mandate",
+        "expires_at": "2026-12-01T13:00:00Z",
+    },
+    "canon-approval-decided": {"approval_id": "0190-approval", "decision": "approved", "arguments_hash": "9f2c…"},
+    "canon-approval-executed": {"approval_id": "0190-approval", "outcome": "executed", "result_event_id": "0190-c"},
     # core
     "capability-registered": {"capability": "provision-k3s", "description": "a k3s cluster", "tags": ["infra"]},
     "capability-requested": {"capability": "provision-k3s", "provider": "ops-hub", "parameters": {"nodes": 3}},

@@ -10,13 +10,10 @@ from pathlib import Path
 import msgspec
 import pytest
 
+from tests.events.samples import coded_registry
 from vsmesh.events import decode_event
-from vsmesh.events.registry import EventRegistry
-from vsmesh.events.schemas import FAMILIES
 
-# The coded types, built here: the process-wide REGISTRY also holds what manifest hubs declared, learned
-# by whichever test ran a registry first (in random order, before or after these).
-REGISTRY = EventRegistry(FAMILIES)
+REGISTRY = coded_registry()
 
 GOLDEN = Path(__file__).parent / "golden"
 FILES = sorted(GOLDEN.glob("*.v1*.json"))

@@ -5,17 +5,13 @@ import typing
 import msgspec
 import pytest
 
-from tests.events.samples import SAMPLE_DATA, envelope, sample_event
+from tests.events.samples import FAMILY_MODULES, SAMPLE_DATA, coded_registry, envelope, sample_event
 from vsmesh.errors import InvalidEvent
 from vsmesh.events import Horizon, decode_event, encode_event
 from vsmesh.events.envelope import EventData
-from vsmesh.events.registry import EventRegistry
-from vsmesh.events.schemas import FAMILIES
 from vsmesh.events.schemas.ops import EndpointVerifiedData
 
-# The coded types, built here: the process-wide REGISTRY also holds what manifest hubs declared, learned
-# by whichever test ran a registry first (in random order, before or after these).
-REGISTRY = EventRegistry(FAMILIES)
+REGISTRY = coded_registry()
 
 HORIZONS = {
     "hub": Horizon.CONSTITUTIONAL,
@@ -29,8 +25,9 @@ HORIZONS = {
     "sec": Horizon.TACTICAL,
     "legal": Horizon.STRATEGIC,  # a record of processing outlives its two-year audit window
     "rollup": Horizon.TACTICAL,  # operational days, kept after their events age out
+    "notification": Horizon.OPERATIONAL,  # who was told, what a silence held back: hours to days
 }
-FAMILY_NAMES = [m.__name__.rsplit(".", 1)[-1] for m in FAMILIES]
+FAMILY_NAMES = [getattr(m, "FAMILY", m.__name__.rsplit(".", 1)[-1]) for m in FAMILY_MODULES]
 
 
 def types_of(family: str) -> list[str]:

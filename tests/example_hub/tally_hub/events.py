@@ -6,6 +6,8 @@ from typing import ClassVar
 
 from vsmesh.events.envelope import Event, EventData, Horizon
 
+FAMILY = "tally"  # its types' prefix: `vsmesh schema list` shows it as their family
+
 
 class CountedData(EventData, frozen=True):
     counter: str

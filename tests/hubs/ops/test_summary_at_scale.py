@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from tests.hubs.ops.mixed_history import NOW, build, drop, events, fold_into
-from vsmesh.hubs.ops import contract, reads
+from vsmesh.hubs.ops import queries, reads
 from vsmesh.hubs.ops.health import Staleness
 from vsmesh.hubs.ops.readiness_view import describe_wave, wave_names
 from vsmesh.hubs.ops.service_view import describe_services
@@ -25,8 +25,8 @@ SERVICES = 300
 
 async def python_summary(conn, now: dt.datetime, staleness: Staleness) -> dict[str, Any]:
     """The summary as it was computed before: every service materialised and judged in Python."""
-    snap = await reads.load_snapshot(conn)
-    incidents = await reads.incident_rows(conn, open_only=True)
+    snap = await queries.load_snapshot(conn)
+    incidents = await queries.incident_rows(conn, open_only=True)
     found = describe_services(snap, staleness, now, incidents)
     listed = [
         {
@@ -47,7 +47,7 @@ async def python_summary(conn, now: dt.datetime, staleness: Staleness) -> dict[s
     by_status: dict[str, int] = {}
     for s in listed:
         by_status[s["status"] or "unknown"] = by_status.get(s["status"] or "unknown", 0) + 1
-    gates = await reads.gate_rows(conn)
+    gates = await queries.gate_rows(conn)
     waves = [describe_wave(snap, w, gates, {}) for w in wave_names(snap, gates)]
     return {
         "services": listed,
@@ -93,7 +93,7 @@ async def test_sql_summary_answers_what_the_python_path_answered(mixed, now, sta
     async with engine.connect() as conn:
         conn = await in_schema(conn, schema)
         before = await python_summary(conn, now, staleness)
-        after = await contract.domain_summary(conn, now=now, staleness=staleness, limit=5000)
+        after = await reads.domain_summary(conn, now=now, staleness=staleness, limit=5000)
     # Every case is present, so the comparison can fail on each: several healths, environments from hosts,
     # services proven only by endpoints, retired ones left out.
     assert "unknown" in before["by_status"] and len(before["by_status"]) >= 2
@@ -108,12 +108,12 @@ async def test_staleness_flips_with_now(mixed):
     engine, schema = mixed
     async with engine.connect() as conn:
         conn = await in_schema(conn, schema)
-        at_now = await contract.domain_summary(conn, now=NOW, limit=5000)
+        at_now = await reads.domain_summary(conn, now=NOW, limit=5000)
         assert set(at_now["by_status"]) == {"green", "amber", "red", "unknown"}
 
         async def status_at(minutes: float) -> str:
             # svc-00050 was checked green at NOW and has no endpoint: only its own evidence's age counts.
-            summary = await contract.domain_summary(conn, now=NOW + dt.timedelta(minutes=minutes), limit=5000)
+            summary = await reads.domain_summary(conn, now=NOW + dt.timedelta(minutes=minutes), limit=5000)
             return next(s["status"] for s in summary["services"] if s["name"] == "svc-00050")
 
         assert [await status_at(m) for m in (0, 59, 61, 1439, 1441)] == ["green", "green", "amber", "amber", "red"]
@@ -123,10 +123,10 @@ async def test_pages_cover_every_service_once(mixed):
     engine, schema = mixed
     async with engine.connect() as conn:
         conn = await in_schema(conn, schema)
-        whole = await contract.domain_summary(conn, now=NOW, limit=5000)
+        whole = await reads.domain_summary(conn, now=NOW, limit=5000)
         paged, offset = [], 0
         while offset is not None:
-            page = await contract.domain_summary(conn, now=NOW, limit=37, offset=offset)
+            page = await reads.domain_summary(conn, now=NOW, limit=37, offset=offset)
             assert len(page["services"]) <= 37 and page["by_status"] == whole["by_status"]
             paged += page["services"]
             offset = page["next_offset"]
@@ -156,7 +156,7 @@ async def test_an_answer_given_again_follows_new_events_and_a_swapped_schema(dat
 
 async def status_of(engine, schema: str, name: str) -> str | None:
     async with engine.connect() as conn:
-        summary = await contract.domain_summary(await in_schema(conn, schema), now=NOW)
+        summary = await reads.domain_summary(await in_schema(conn, schema), now=NOW)
     return next(s["status"] for s in summary["services"] if s["name"] == name)
 
 
@@ -195,14 +195,14 @@ async def test_a_page_of_services_is_described_as_before(mixed, filters):
     now = NOW + dt.timedelta(minutes=23)
     async with engine.connect() as conn:
         conn = await in_schema(conn, schema)
-        snap = await reads.load_snapshot(conn)
-        before = describe_services(snap, Staleness(), now, await reads.incident_rows(conn, open_only=True), **filters)
-        total, after = await contract.services(conn, now=now, limit=5000, **filters)
+        snap = await queries.load_snapshot(conn)
+        before = describe_services(snap, Staleness(), now, await queries.incident_rows(conn, open_only=True), **filters)
+        total, after = await reads.services(conn, now=now, limit=5000, **filters)
         assert before and after == before and total == len(before)
         # Pages of 29 add up to the same list.
         paged, offset = [], 0
         while offset < total:
-            paged += (await contract.services(conn, now=now, limit=29, offset=offset, **filters))[1]
+            paged += (await reads.services(conn, now=now, limit=29, offset=offset, **filters))[1]
             offset += 29
         assert paged == before
 
@@ -213,7 +213,7 @@ async def test_services_asked_by_entity_are_described_as_in_the_whole_list(mixed
     now = NOW + dt.timedelta(minutes=23)
     async with engine.connect() as conn:
         conn = await in_schema(conn, schema)
-        _, whole = await contract.services(conn, now=now, limit=5000)
+        _, whole = await reads.services(conn, now=now, limit=5000)
         wanted = [whole[3]["entity"], whole[-1]["entity"], "service/never-seen"]
-        total, some = await contract.services(conn, now=now, entities=wanted)
+        total, some = await reads.services(conn, now=now, entities=wanted)
         assert total == 2 and some == [s for s in whole if s["entity"] in wanted]

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from vsmesh.hubs.ops.health import Staleness
-from vsmesh.hubs.ops.reads import Snapshot
+from vsmesh.hubs.ops.queries import Snapshot
 from vsmesh.hubs.ops.service_view import describe_service
 
 NOW = dt.datetime(2026, 12, 7, 12, 0, tzinfo=dt.UTC)
