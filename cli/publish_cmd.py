@@ -22,8 +22,12 @@ def publish(
     hub: str = typer.Option(..., "--hub", help="the hub the event belongs to, e.g. ops-hub"),
     subject: str = typer.Option(None, "--subject", help="the entity, e.g. service/gitea"),
     data: str = typer.Option("{}", "--data", help="JSON, @file, or - for JSON lines on stdin (one event each)"),
-    actor: str = typer.Option(None, "--actor", help="who acts [env VSMESH_ACTOR; default: your OS user]"),
-    actor_kind: str = typer.Option(None, "--actor-kind", help="human, agent or service [env VSMESH_ACTOR_KIND]"),
+    actor: str = typer.Option(
+        None, "--actor", help="signed in: only your own name; else who acts [env VSMESH_ACTOR; default: OS user]"
+    ),
+    actor_kind: str = typer.Option(
+        None, "--actor-kind", help="signed in: only human; else human, agent or service [env VSMESH_ACTOR_KIND]"
+    ),
     expect_seq: int = typer.Option(
         None, "--expect-seq", help="store only if the entity's last event is still at this sequence (0: none yet)"
     ),

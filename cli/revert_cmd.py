@@ -24,11 +24,11 @@ def revert(
     actor: str = typer.Option(
         None,
         "--actor",
-        help="without an event id: revert everything this actor did (see --since); with one: who reverts (old form)",
+        help="without an event id: revert everything this actor did (see --since); with one: you (old form of --by)",
     ),
     since: str = typer.Option(None, "--since", help="with --actor alone: only what it did in the last 10m, 2h, 1d"),
-    by: str = typer.Option(None, "--by", help="who reverts [env VSMESH_ACTOR; default: your OS user]"),
-    actor_kind: str = typer.Option(None, "--actor-kind", help="human, agent or service [env VSMESH_ACTOR_KIND]"),
+    by: str = typer.Option(None, "--by", help="who reverts: only the signed-in person's own name (`vsmesh whoami`)"),
+    actor_kind: str = typer.Option(None, "--actor-kind", help="only human: the signed-in person reverts"),
     data_dir: Path | None = DataDir,
     as_json: bool = Json,
 ) -> None:
