@@ -140,6 +140,10 @@ def refused_request(case: str, secret: str, run: str) -> tuple[bytes, dict[str, 
         return body, ALERTMANAGER_HEADERS | bearer("not-" + secret)
     if case == "malformed payload":  # a field of the wrong type, with the right credentials
         return body.replace(b'"version": "4"', b'"version": 4'), ALERTMANAGER_HEADERS | bearer(secret)
+    if case == "oversized alert":  # an annotation that makes the event larger than VSMESH_MAX_EVENT_BYTES
+        huge = alert(f"refused-{run}")
+        huge["annotations"]["description"] = "x" * (1 << 20)
+        return alertmanager_body([huge]), ALERTMANAGER_HEADERS | bearer(secret)
     if case == "bad signature":
         body = push_body(f"coulomb/refused-{run}", "a" * 40)
         return body, forge_headers("github", "push", body, "another secret")
@@ -155,6 +159,7 @@ REFUSALS = {
     "no credentials": ("alertmanager", 401, "unauthorized"),
     "wrong secret": ("alertmanager", 401, "unauthorized"),
     "malformed payload": ("alertmanager", 400, "malformed"),
+    "oversized alert": ("alertmanager", 400, "malformed"),
     "bad signature": ("github", 401, "unauthorized"),
     "replayed delivery": ("webhook", 401, "replayed"),
     "governance event": ("webhook", 403, "governance"),
