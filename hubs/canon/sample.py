@@ -1,50 +1,16 @@
-"""canon-hub's demo picture: the standards in force, the three bootstrap roles, an open question."""
+"""canon-hub's demo picture: an open question. Its policies and mandates come from the example organisation
+repository (examples/org-repo/canon/), which the demo syncs."""
 
 from __future__ import annotations
 
-from vsmesh.hubs.samples import DemoEvent, demo_id
+from vsmesh.hubs.samples import DemoEvent
 
 HUB = "canon-hub"
-
-
-def _policy(slug: str, title: str, version: str, document: str, **extra: object) -> DemoEvent:
-    data = {"policy": slug, "title": title, "version": version, "document": document, **extra}
-    return DemoEvent(f"canon/policy/{slug}/{version}", "canon-policy-declared", HUB, f"policy/{slug}", data)
-
-
-def _mandate(role: str, holder: str, scope: str, **extra: object) -> DemoEvent:
-    data = {"role": role, "holder": holder, "scope": scope, **extra}
-    return DemoEvent(f"canon/mandate/{role}/{holder}", "canon-mandate-granted", HUB, f"role/{role}", data)
 
 
 def events() -> list[DemoEvent]:
     """canon-hub's demo events, in publishing order."""
     return [
-        _policy("federated-organization-standard", "Federated Organization Standard", "1.0",
-                "canon/standards/federated-organization-standard_v1.0.md", scope="mesh"),
-        _policy("credential-management", "Credential management", "0.1",
-                "canon/standards/credential-management_v0.1.md", scope="ops-production",
-                statement="one root of trust; every credential derives from it"),
-        _policy("spending", "Spending thresholds", "0.1", "canon/constitution/bootstrap-protocol_v0.1.md",
-                scope="fin", statement="alert at 90 % of a budget; escalate below six months of runway",
-                metadata={"values": {"budget_alert_pct": 90, "runway_alert_months": 6}}),
-        # What the scheduler inside `vsmesh up` checks, and when (hubs/canon/values.py): values, not code.
-        _policy("spending", "Spending thresholds", "0.2", "canon/constitution/bootstrap-protocol_v0.1.md",
-                scope="fin", supersedes="0.1",
-                statement="alert at 90 % of a budget; project the runway daily and escalate below six months; "
-                          "escalate an agent spending more than EUR 50 of tokens in a month",
-                metadata={"values": {"budget_alert_pct": 90, "runway_alert_months": 6, "runway_check_every": "1d",
-                                     "agent_spend_threshold": {"amount": "50.00", "currency": "EUR"},
-                                     "agent_spend_period": "month"}}),
-        _policy("escalation-slas", "Escalation SLAs per horizon", "0.1",
-                "canon/constitution/bootstrap-protocol_v0.1.md", scope="mesh",
-                statement="an escalation unanswered for 4 h (operational), 3 days (tactical) or 2 weeks (strategic) "
-                          "is raised again, and again after each further period",
-                metadata={"values": {"escalation_sla": {"operational": "4h", "tactical": "3d", "strategic": "14d"}}}),
-        _mandate("Constitutional Steward", "founder", "mesh"),
-        _mandate("Financial Allocator", "founder", "fin"),
-        _mandate("Technical Operator", "custodian-agent", "ops", constraints=["no production deletes"],
-                 metadata={"delegated_from": demo_id("canon/mandate/Constitutional Steward/founder")}),
         DemoEvent("canon/escalation/first-customer", "canon-escalation-raised", HUB, "topic/railiance-as-a-service",
                   {"title": "Runway needs a first paying customer", "severity": "medium", "from_hub": "fin-hub",
                    "reason": "commitments exceed revenue until railiance-as-a-service sells"}),

@@ -48,6 +48,7 @@ class SyncResult:
     published: int = 0
     dry_run: bool = False
     alerts: int = 0  # drift alerts raised
+    declared: int = 0  # what the commit declares: policies, mandates, budget periods, catalog entities
 
     @property
     def drift(self) -> int:
@@ -111,6 +112,7 @@ async def sync(
             problems,
         )
     result = SyncResult(repo, ref, commit.id, commit.author, changes, dry_run=dry_run)
+    result.declared = len(got.derived.declared)
     if dry_run:
         return result
     alerts = [_drift_alert(publisher, commit, repo, c) for c in changes if c.drift]

@@ -14,6 +14,7 @@ from tests.sources.gitops.orgrepo import OrgRepo
 from vsmesh.bus.connection import connect
 from vsmesh.bus.contract_client import ask
 from vsmesh.runtime.mesh_state import load_state
+from vsmesh.sources.gitops.example import example_repo
 
 pytestmark = pytest.mark.usefixtures("running_mesh")
 
@@ -219,3 +220,21 @@ def test_a_hand_made_change_is_drift_and_the_next_sync_restores_the_repo(cli, se
     assert f"drift: canon/mandates/bot-{t}.yaml disagrees with canon-hub" in page
     # Restored: a further sync finds nothing to do.
     assert json.loads(cli("sync", str(repo.path), "--json").stdout)["changes"] == []
+
+
+def test_the_demo_takes_canon_budgets_and_the_inventory_from_the_example_repository(cli, settings):
+    assert cli("demo").exit_code == 0
+    example = str(example_repo())
+    # The demo's spending policy is the example repository's file, named in its event.
+    event = last_event(settings, "CONSTITUTIONAL", "constitutional.canon-hub.canon-policy-declared.policy:spending")
+    assert event["data"]["metadata"]["gitops"]["path"] == "canon/policies/spending.yaml"
+    assert event["data"]["metadata"]["values"]["budget_alert_pct"] == 90
+    # The custodian agent's mandate is delegated from the founder's, as its file says.
+    mandates = ask_now(settings, "canon-hub", "get_mandates", {"holder": "custodian-agent"})["mandates"]
+    steward = ask_now(settings, "canon-hub", "get_mandates", {"holder": "founder"})["mandates"]
+    assert [m["delegated_from"] for m in mandates] == [m["mandate_id"] for m in steward if m["scope"] == "*"]
+    # The services and the migration's gates are its Backstage catalog; synced again, nothing is missing.
+    gate = ask_now(settings, "ops-hub", "get_inventory", {"entity": "readiness-gate/rollback-path"})["item"]
+    assert gate["attributes"]["wave"] == "coulombcore-to-threephoenix"
+    again = json.loads(cli("sync", example, "--dry-run", "--json").stdout)
+    assert again["changes"] == [] and again["dry_run"] is True
