@@ -27,6 +27,8 @@ from vsmesh.events.governance import ADMIN_ONLY_TYPES
 ADMIN_USER = "admin"
 READER_USER = "reader"
 GATEWAY_USER = "gateway"
+# The events the gateway publishes itself: its refusals, a call held for a person, an approved call's outcome.
+GATEWAY_EVENT_TYPES = ("canon-call-refused", "canon-approval-requested", "canon-approval-executed")
 HUB_USER_PREFIX = "svc-"  # so no hub slug (e.g. `admin`) can ever name a built-in user
 HORIZONS = ("operational", "tactical", "strategic", "constitutional")
 # canon-hub governs agents: its contract audits their actions on every hub (hubs/audit.py), read from the
@@ -179,10 +181,11 @@ def _operation_token(name: str) -> str:
 def gateway_permissions() -> dict[str, Any]:
     """The gateway: every contract request (it names the verified caller as actor, mandates decide what
     that caller may call), `$SRV` discovery of the hubs' services, and the JetStream read side to follow
-    canon's mandates and the registry live; of events only its refusals (`canon-call-refused` on canon-hub,
-    gateway/mcp/mcp_server.py), and it answers no contract."""
+    canon's mandates and the registry live; of events only its refusals and the approvals it holds calls for
+    (on canon-hub, gateway/mcp/), and it answers no contract."""
+    own = [f"*.canon-hub.{t}.>" for t in GATEWAY_EVENT_TYPES]
     return {
-        "publish": {"allow": [*_read_api(), "vsmesh.>", "$SRV.>", "_INBOX.>", "*.canon-hub.canon-call-refused.>"]},
+        "publish": {"allow": [*_read_api(), "vsmesh.>", "$SRV.>", "_INBOX.>", *own]},
         "subscribe": {"allow": ["_INBOX.>", *(f"{h}.>" for h in HORIZONS)]},
     }
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import typer
 
 from vsmesh.cli.agent_cmd import agent_app, gateway_app, user_app
+from vsmesh.cli.approve_cmd import approvals, approve, deny
 from vsmesh.cli.audit_cmd import audit
 from vsmesh.cli.cluster_cmd import cluster_app
 from vsmesh.cli.core_cmds import add_core_commands
@@ -70,6 +71,9 @@ app.command()(couplings)
 app.command()(trace)
 app.command()(revert)
 app.command()(audit)
+app.command()(approve)
+app.command()(deny)
+app.command()(approvals)
 app.command()(mcp)
 app.add_typer(agent_app, name="agent")
 app.add_typer(user_app, name="user")

@@ -18,7 +18,9 @@ hook_app = typer.Typer(
 @hook_app.command("add")
 @guarded
 def add(
-    source: str = typer.Argument(..., help="alertmanager, forgejo, gitea, github or argocd"),
+    source: str = typer.Argument(
+        ..., help="alertmanager, forgejo, gitea, github, argocd or webhook (Standard Webhooks)"
+    ),
     name: str = typer.Argument(..., help="the hook's name in its URL, e.g. prod"),
     hub: str | None = typer.Option(None, "--hub", help="the hub its events go to [default: the source's]"),
     as_json: bool = Json,
@@ -32,7 +34,9 @@ def add(
 
     settings = settings_from(data_dir)
     found = source_named(source)
-    hook = Hooks(settings.data_dir).add(found.name, name, check_slug(hub or found.default_hub, "hub"))
+    hook = Hooks(settings.data_dir).add(
+        found.name, name, check_slug(hub or found.default_hub, "hub"), found.new_secret()
+    )
     url = _url(settings.gateway_url, hook.path)
     if as_json:
         echo_json({"source": hook.source, "name": hook.name, "hub": hook.hub, "url": url, "actor": hook.actor,

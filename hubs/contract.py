@@ -14,7 +14,7 @@ import datetime as dt
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, Literal, Protocol
 
 import msgspec
 import structlog
@@ -143,6 +143,9 @@ class Operation:
 
     `writes` marks an operation that publishes an event: NATS lets the reader user request only the
     others (bus/creds.py `reader_permissions`), and the gateway's mandates tell reads from writes by it.
+    `callers` says whom the gateway lets call it: `mandate` (agents and services under a mandate, people),
+    `people` (only a person: deciding an approval), or `everyone` verified (polling one's own approval).
+    `spends` names the request's field holding money (with its `currency`), which mandates' spend caps count.
     """
 
     name: str
@@ -150,6 +153,8 @@ class Operation:
     handler: Handler
     description: str = ""
     writes: bool = False
+    callers: Literal["mandate", "people", "everyone"] = "mandate"
+    spends: str | None = None
 
 
 def _encode(value: Any) -> bytes:

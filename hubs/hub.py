@@ -81,6 +81,7 @@ class Hub:
     jobs: str | None = None  # a tuple of Jobs
     cli: str | None = None  # a typer app: `vsmesh <cli_name> …`
     cli_name: str | None = None
+    pages: str | None = None  # a tuple of the gateway's Pages, with their templates in the package's templates/
     sample: str | None = None  # a function returning its part of the demo picture (DemoEvents, in order)
     sample_rank: int = 100  # where that part goes in the picture: lower first (ops' inventory before the rest)
 
@@ -139,5 +140,5 @@ class Hub:
     def references(self) -> dict[str, str]:
         """Every part this declaration names, for checking that each resolves."""
         named = {"manifest": self.manifest, "projection": self.projection, "reads": self.reads}
-        named |= {k: v for k in ("writes", "couplings", "jobs", "cli", "sample") if (v := getattr(self, k))}
+        named |= {k: v for k in ("writes", "couplings", "jobs", "cli", "pages", "sample") if (v := getattr(self, k))}
         return named | {f"schemas[{i}]": s for i, s in enumerate(self.schemas)}

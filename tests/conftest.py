@@ -210,6 +210,8 @@ async def nc(settings: Settings):
 def running_mesh(mesh_env: dict[str, str], session_dir: Path) -> Iterator[subprocess.Popen]:
     """`vsmesh up` against the session's servers (external mode), projecting every hub."""
     env = {**os.environ, **mesh_env, "VSMESH_DATA_DIR": str(session_dir / "up")}
+    # Held calls expire within a test's patience (tests/gateway/test_approvals.py waits for one to expire).
+    env["VSMESH_APPROVAL_TTL_S"] = "15"
     # A file, not a pipe: nobody reads a session-long pipe, and a full one would freeze the mesh mid-session.
     log = session_dir / "up.log"
     with log.open("wb") as err:

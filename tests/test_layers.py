@@ -25,8 +25,9 @@ LAYERS = {
     "cli": 6,
 }
 # A hub is one folder holding all its parts, some of which belong to a higher layer: its commands (`cli.py`)
-# are the CLI's, mounted by `vsmesh` from the hub's declaration and imported by nothing below.
-HUB_PARTS = {"cli.py": LAYERS["cli"]}
+# are the CLI's and its pages (`pages.py`) the gateway's, each mounted from the hub's declaration and imported by
+# nothing below.
+HUB_PARTS = {"cli.py": LAYERS["cli"], "pages.py": LAYERS["gateway"]}
 # Importable from anywhere
 BASE = {"vsmesh.errors", "vsmesh.settings", "vsmesh.logs", "vsmesh.manifests", "vsmesh.durations", "vsmesh.clock"}
 

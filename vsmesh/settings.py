@@ -87,6 +87,9 @@ class Settings(BaseModel):
         None, description="where clients reach the gateway (`vsmesh env` prints it); unset: the embedded mesh's"
     )
     token_ttl_s: int = Field(600, gt=0, le=86400, description="lifetime of the local issuer's access tokens, seconds")
+    approval_ttl_s: float = Field(
+        3600.0, gt=0, le=30 * 86400, description="a call held for a person's approval expires after this many seconds"
+    )
     # GitOps (sources/gitops/): the repository `vsmesh up` reconciles canon, budgets and the catalog from.
     gitops_repo: str | None = Field(None, description="a Git repository (path or URL) `vsmesh up` syncs; unset: none")
     gitops_ref: str = Field("main", min_length=1, description="the branch, tag or commit of VSMESH_GITOPS_REPO")

@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import ClassVar
+from decimal import Decimal
+from typing import Annotated, Any, ClassVar, Literal
+
+import msgspec
 
 from vsmesh.events.envelope import Event, EventData, Horizon
 from vsmesh.events.schemas.common import EventId, Severity
+from vsmesh.events.schemas.mandate_terms import parse_conditions
 
 
 class PolicyDeclaredData(EventData, frozen=True):
@@ -26,12 +30,42 @@ class CanonPolicyDeclared(Event, frozen=True, tag="canon-policy-declared"):
     horizon: ClassVar[Horizon] = Horizon.CONSTITUTIONAL
 
 
+SpendPeriod = Literal["minute", "hour", "day", "week", "month"]
+
+
+class SpendCap(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """At most `amount` of `currency` spent per calendar `per` (UTC) through calls under the mandate."""
+
+    amount: Decimal
+    currency: Annotated[str, msgspec.Meta(pattern="^[A-Z]{3}$")]
+    per: SpendPeriod = "month"
+
+    def __post_init__(self) -> None:
+        if self.amount < 0:
+            raise ValueError(f"a spend cap is at least 0, not {self.amount}")
+
+
+class MandateCaps(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """Hard stops the gateway enforces on calls under a mandate (and under every mandate delegated from it)."""
+
+    calls_per_minute: Annotated[int, msgspec.Meta(ge=1)] | None = None
+    spend: SpendCap | None = None
+
+
 class MandateGrantedData(EventData, frozen=True):
     role: str  # e.g. Technical Operator
     holder: str  # a person, agent or service
     scope: str | None = None
     constraints: list[str] = []
     granted_until: dt.datetime | None = None
+    # Calls that wait for a person's approval before they run (events/schemas/mandate_terms.py).
+    approve: list[str] = []
+    caps: MandateCaps | None = None
+    # The mandate this one was delegated from: it grants at most what that one grants at each call.
+    delegated_from: EventId | None = None
+
+    def __post_init__(self) -> None:
+        parse_conditions(self.approve)  # a condition nobody can read is refused when granted, not at a call
 
 
 class CanonMandateGranted(Event, frozen=True, tag="canon-mandate-granted"):
@@ -116,4 +150,54 @@ class CanonCallRefused(Event, frozen=True, tag="canon-call-refused"):
     """An actor asked for something its mandates do not allow, and was refused."""
 
     data: CallRefusedData
+    horizon: ClassVar[Horizon] = Horizon.CONSTITUTIONAL
+
+
+class ApprovalRequestedData(EventData, frozen=True):
+    """A call held by an approve condition of the caller's mandate until a person decides; the event's id is
+    the approval's id, its actor the caller."""
+
+    hub: str
+    operation: str
+    arguments: dict[str, Any]  # exactly what will run once approved
+    arguments_hash: str  # SHA-256 of the arguments as canonical JSON (mandate_terms.arguments_hash)
+    condition: str  # the approve condition that held
+    mandate_id: EventId
+    expires_at: dt.datetime
+
+
+class CanonApprovalRequested(Event, frozen=True, tag="canon-approval-requested"):
+    """A call waits for a person's approval."""
+
+    data: ApprovalRequestedData
+    horizon: ClassVar[Horizon] = Horizon.CONSTITUTIONAL
+
+
+class ApprovalDecidedData(EventData, frozen=True):
+    approval_id: EventId
+    decision: Literal["approved", "denied"]
+    arguments_hash: str  # the arguments the person saw: an approval binds exactly those
+    reason: str | None = None
+
+
+class CanonApprovalDecided(Event, frozen=True, tag="canon-approval-decided"):
+    """A person approved or denied a held call."""
+
+    data: ApprovalDecidedData
+    horizon: ClassVar[Horizon] = Horizon.CONSTITUTIONAL
+
+
+class ApprovalExecutedData(EventData, frozen=True):
+    approval_id: EventId
+    outcome: Literal["executed", "refused", "failed"]
+    result_event_id: EventId | None = None  # the write the approved call published
+    stream: str | None = None
+    seq: int | None = None
+    error: str | None = None  # why it was refused or failed
+
+
+class CanonApprovalExecuted(Event, frozen=True, tag="canon-approval-executed"):
+    """The gateway ran an approved call (once), or says why it could not."""
+
+    data: ApprovalExecutedData
     horizon: ClassVar[Horizon] = Horizon.CONSTITUTIONAL

@@ -6,10 +6,15 @@ request is authenticated first (`authenticate`: the SDK's bearer authentication 
 gateway/identity/resource.py): a request without a verified identity gets 401 and reaches neither the MCP
 session nor NATS, and a session is served only to the identity that opened it. Then a tool call
 
-1. is refused if its arguments set `actor`, `actor_kind` or `correlation_id` (the gateway sets them);
-2. is decided by canon-hub's mandates (gateway/mcp/mandates.py); a refusal is a tool error naming the missing
-   mandate, and a `canon-call-refused` event with the caller as actor;
-3. goes to the hub's contract over NATS as the verified principal (actor = token subject, actor_kind =
+1. is refused if its arguments set `actor`, `actor_kind`, `correlation_id` or `causation_id` (the gateway sets
+   them), and if only a person may call the operation (`Operation.callers`: deciding an approval) and the
+   caller is no person;
+2. is decided by canon-hub's mandates (gateway/mcp/mandates.py; delegation chains included); a refusal is a tool
+   error naming the missing mandate, and a `canon-call-refused` event with the caller as actor;
+3. is refused past a cap of the mandate chain (gateway/mcp/caps.py), with a `canon-call-refused` saying which;
+4. is held for a person if an approve condition of the chain holds (gateway/mcp/held_calls.py): the answer
+   names the approval, and the gateway runs exactly those arguments once a person approves;
+5. goes to the hub's contract over NATS as the verified principal (actor = token subject, actor_kind =
    its kind); a write also carries the session's correlation id and `metadata.via = "mcp"`.
 
 Sessions: on the 2025 wire (initialize handshake) a session is the `Mcp-Session-Id`; the 2026-07-28 wire is
@@ -22,9 +27,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import datetime as dt
 import hashlib
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager
+from decimal import Decimal, InvalidOperation
 from typing import Any
 
 import mcp_types as types
@@ -43,9 +50,12 @@ from vsmesh.bus.contract_client import ask
 from vsmesh.bus.publisher import Publisher
 from vsmesh.bus.reader import Start, StreamReader
 from vsmesh.errors import ContractError, Unauthorized
+from vsmesh.events.envelope import Event
 from vsmesh.events.governance import REGISTRY_HUB
 from vsmesh.gateway.identity.principal import Principal
 from vsmesh.gateway.identity.resource import BearerAuth, caller
+from vsmesh.gateway.mcp.caps import CapMeter, Spend
+from vsmesh.gateway.mcp.held_calls import HeldCalls
 from vsmesh.gateway.mcp.mandates import CANON_HUB, MandateFollower
 from vsmesh.gateway.mcp.tools import GATEWAY_FIELDS, Tool, catalog
 from vsmesh.settings import GATEWAY_MCP_PATH, Settings
@@ -73,6 +83,8 @@ class Gateway:
         self.nc = nc
         self.js = nc.jetstream()
         self.mandates = MandateFollower(self.js)
+        self.meter = CapMeter()
+        self.held = HeldCalls(self)
         self.tools: dict[str, Tool] = catalog([])
         self.bus = InMemorySubscriptionBus()
         self.publisher = Publisher(self.js, settings, source="vsmesh/gateway")
@@ -120,6 +132,7 @@ class Gateway:
         except ContractError as e:  # no registry answering yet: coded hubs only, until its first event
             log.warning("registry not answering; serving the coded hubs' tools", error=str(e))
         self._follow = asyncio.create_task(self._follow_registry(), name="gateway-registry-follower")
+        await self.mandates.hand_over_to(self.held.run)  # approvals decided while the gateway was down, too
         try:
             yield self
         finally:
@@ -141,21 +154,43 @@ class Gateway:
                 f"refused: {', '.join(forged)} cannot be set by a caller; the gateway records your verified "
                 "identity and session itself — call again without them"
             )
-            await self._refused(who, session, tool, reason, None)
+            await self.refused(who, session, tool, reason, None)
             return _error(reason)
-        if not self.mandates.following and who.kind != "human":  # fail closed rather than decide on a stale book
+        if tool.callers == "people" and who.kind != "human":
+            reason = (
+                f"refused: only a person may call {tool.name}, never an agent or a service (not for its own "
+                "request, nor for anyone's); ask a person to decide it"
+            )
+            await self.refused(who, session, tool, reason, None)
+            return _error(reason)
+        if tool.callers == "everyone" or who.kind == "human":
+            return await self._answer(who, session, tool, arguments)
+        if not self.mandates.following:  # fail closed rather than decide on a stale book
             return _error("refused: the gateway is not following canon-hub's mandates right now; try again shortly")
-        decision = self.mandates.book.decide(who, tool.hub, tool.operation, tool.write)
+        now = dt.datetime.now(dt.UTC)
+        decision = self.mandates.book.decide(who, tool.hub, tool.operation, tool.write, now)
         if not decision.allowed:
-            await self._refused(who, session, tool, decision.reason, decision.missing)
+            await self.refused(who, session, tool, decision.reason, decision.missing)
             return _error(f"refused: missing mandate {decision.missing}: {decision.reason}")
-        request = dict(arguments)
-        if tool.write:  # reads take no actor: they change nothing and are not events
-            metadata = arguments.get("metadata") if isinstance(arguments.get("metadata"), dict) else {}
-            request["metadata"] = {**metadata, "via": "mcp", "mcp_session": session}
-            request.update(actor=who.subject, actor_kind=who.kind, correlation_id=session)
+        spend = self.spend_of(tool, arguments)
+        cap = self.meter.refusal(decision.chain, spend, now, count_call=True)
+        if cap is not None:
+            await self.refused(who, session, tool, cap, None)
+            return _error(f"refused: {cap}")
+        self.meter.count_call(decision.chain)
+        condition = decision.approval_needed(tool.hub, tool.operation, tool.write, arguments)
+        if condition is not None:
+            return await self.held.hold(who, session, tool, arguments, decision, condition)
+        result = await self._answer(who, session, tool, arguments)
+        if spend is not None and not result.is_error:
+            self.meter.charge(decision.chain, spend, now)
+        return result
+
+    async def _answer(
+        self, who: Principal, session: str, tool: Tool, arguments: dict[str, Any]
+    ) -> types.CallToolResult:
         try:
-            answer = await ask(self.nc, tool.hub, tool.operation, request)
+            answer = await self.forward(who, session, tool, arguments)
         except ContractError as e:
             return _error(f"{tool.hub} answered {e.code}: {e}")
         return types.CallToolResult(
@@ -163,7 +198,50 @@ class Gateway:
             structured_content=answer if isinstance(answer, dict) else {"result": answer},
         )
 
-    async def _refused(self, who: Principal, session: str, tool: Tool, reason: str, missing: str | None) -> None:
+    async def forward(
+        self,
+        who: Principal,
+        session: str,
+        tool: Tool,
+        arguments: dict[str, Any],
+        *,
+        causation_id: str | None = None,
+        metadata: dict[str, Any] | None = None,
+    ) -> Any:
+        """Ask the hub's contract as the verified caller; a write carries the session and `via = "mcp"`."""
+        request = dict(arguments)
+        if tool.write:  # reads take no actor: they change nothing and are not events
+            given = arguments.get("metadata") if isinstance(arguments.get("metadata"), dict) else {}
+            request["metadata"] = {**given, **(metadata or {}), "via": "mcp", "mcp_session": session}
+            request.update(actor=who.subject, actor_kind=who.kind, correlation_id=session)
+            if causation_id is not None:
+                request["causation_id"] = causation_id
+        return await ask(self.nc, tool.hub, tool.operation, request)
+
+    @staticmethod
+    def spend_of(tool: Tool, arguments: dict[str, Any]) -> Spend | None:
+        """What a call spends (the argument its operation names as money, in its currency), for spend caps."""
+        if tool.spends is None or tool.spends not in arguments:
+            return None
+        try:
+            amount = Decimal(str(arguments[tool.spends]))
+        except InvalidOperation:
+            return None  # the hub refuses it as invalid: nothing is spent
+        field = tool.request.model_fields.get("currency")
+        return Spend(amount, str(arguments.get("currency") or (field.default if field else "")))
+
+    async def publish_as(
+        self, who: Principal, event_type: str, subject: str, data: dict[str, Any], session: str, **ids: Any
+    ) -> Event:
+        """A canon-hub event of the gateway's own whose actor is the caller it concerns."""
+        event = self.publisher.build(
+            event_type, hub=CANON_HUB, subject=subject, data=data, correlation_id=session, **ids
+        )
+        event = msgspec.structs.replace(event, actor=who.subject, actorkind=who.kind)
+        await self.publisher.publish(event)
+        return event
+
+    async def refused(self, who: Principal, session: str, tool: Tool, reason: str, missing: str | None) -> None:
         """The attempt on the log: a `canon-call-refused` event whose actor is the caller."""
         data = {
             "hub": tool.hub,
@@ -173,11 +251,7 @@ class Gateway:
             "missing_mandate": missing,
             "metadata": {"via": "mcp", "mcp_session": session},
         }
-        event = self.publisher.build(
-            "canon-call-refused", hub=CANON_HUB, subject=f"actor/{who.subject}", data=data, correlation_id=session
-        )
-        event = msgspec.structs.replace(event, actor=who.subject, actorkind=who.kind)
-        await self.publisher.publish(event)
+        await self.publish_as(who, "canon-call-refused", f"actor/{who.subject}", data, session)
         log.info("call refused", actor=who.subject, kind=who.kind, tool=tool.name, missing=missing)
 
 

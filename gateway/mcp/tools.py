@@ -25,7 +25,7 @@ from vsmesh.hubs.registry.contract import manifest_hub_operations, registry_oper
 
 SEPARATOR = "__"
 # Set by the gateway from the verified caller and its session, never taken from a request.
-GATEWAY_FIELDS = frozenset({"actor", "actor_kind", "correlation_id"})
+GATEWAY_FIELDS = frozenset({"actor", "actor_kind", "correlation_id", "causation_id"})
 
 _READ_NOTE = "Read-only: answers from the hub's read model and changes nothing."
 _WRITE_NOTE = (
@@ -45,6 +45,8 @@ class Tool:
     write: bool
     request: type[ContractRequest]
     mcp: types.Tool
+    callers: str = "mandate"  # Operation.callers
+    spends: str | None = None  # Operation.spends
 
 
 def tool_name(hub: str, operation: str) -> str:
@@ -82,7 +84,7 @@ def make_tool(hub: str, op: Operation, role: str = "") -> Tool:
         input_schema=input_schema(op.request),
         annotations=annotations,
     )
-    return Tool(name, hub, op.name, write, op.request, mcp)
+    return Tool(name, hub, op.name, write, op.request, mcp, op.callers, op.spends)
 
 
 def _role(module: Any) -> str:

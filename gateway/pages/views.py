@@ -32,7 +32,7 @@ from prometheus_client import Histogram
 
 from vsmesh.errors import VsmeshError
 from vsmesh.gateway.pages.live import AppliedFeed, Changed
-from vsmesh.gateway.pages.pages import Asker, KeyedList, Page, Partial
+from vsmesh.gateway.pages.page import Asker, KeyedList, Page, Partial
 
 log = structlog.get_logger(__name__)
 

@@ -11,6 +11,7 @@ import urllib.parse
 from pathlib import Path
 from typing import Any
 
+import jinja2
 import structlog
 from nats.aio.client import Client
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -23,7 +24,8 @@ from starlette.templating import Jinja2Templates
 from vsmesh.errors import ContractError, NotFound
 from vsmesh.gateway.identity.signin import SignIn, from_loopback
 from vsmesh.gateway.pages.live import AppliedFeed
-from vsmesh.gateway.pages.pages import PAGES, Asker, KeyedList, Page, sections, words
+from vsmesh.gateway.pages.page import Asker, KeyedList, Page
+from vsmesh.gateway.pages.pages import PAGES, hub_template_dirs, sections, words
 from vsmesh.gateway.pages.views import LiveViews
 from vsmesh.gateway.pages.when import when
 from vsmesh.hubs.trace import trace
@@ -48,7 +50,8 @@ class Pages:
         self, nc: Client, feed: AppliedFeed, engine: AsyncEngine | None = None, sign_in: SignIn | None = None
     ) -> None:
         self.nc, self.feed, self.engine, self.sign_in = nc, feed, engine, sign_in
-        self.templates = Jinja2Templates(directory=str(HERE / "templates"))
+        loader = jinja2.FileSystemLoader([HERE / "templates", *hub_template_dirs()])
+        self.templates = Jinja2Templates(env=jinja2.Environment(loader=loader, autoescape=True))
         self.templates.env.filters.update(when=when, words=words)  # times as people read them; keys as words
         self.views = LiveViews(feed, Asker(nc), self._load, self._parts, self._item)
 

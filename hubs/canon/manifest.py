@@ -12,6 +12,9 @@ EVENT_TYPES = (
     "canon-mandate-revoked",
     "canon-escalation-overdue",  # the scheduler's re-escalation of one unanswered past its SLA
     "canon-call-refused",  # the gateway's refusals: attempts, beside the mandates (refused_calls)
+    "canon-approval-requested",  # a call held by a mandate's approve condition (the gateway)
+    "canon-approval-decided",  # a person's approval or denial (approve_call, deny_call)
+    "canon-approval-executed",  # the gateway ran the approved call once, or says why not
 )
 # What annotations on this hub's entities may be about (`annotate`; annotation-added of another is refused).
 ANNOTATION_CATEGORIES = (

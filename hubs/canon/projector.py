@@ -5,6 +5,9 @@ from __future__ import annotations
 import datetime as dt
 
 from vsmesh.events.schemas.canon import (
+    CanonApprovalDecided,
+    CanonApprovalExecuted,
+    CanonApprovalRequested,
     CanonCallRefused,
     CanonEscalationOverdue,
     CanonEscalationRaised,
@@ -14,6 +17,7 @@ from vsmesh.events.schemas.canon import (
 )
 from vsmesh.hubs.canon import manifest
 from vsmesh.hubs.canon.tables import (
+    approvals,
     escalation_clocks,
     mandate_revocations,
     mandates,
@@ -51,7 +55,7 @@ def on_policy_declared(event: CanonPolicyDeclared, at: Applied, changes: Changes
 
 def on_mandate_granted(event: CanonMandateGranted, at: Applied, changes: Changes) -> None:
     d = event.data
-    delegated_from = d.metadata.get("delegated_from")
+    delegated_from = d.delegated_from or d.metadata.get("delegated_from")  # metadata: the first grants' way
     changes.upsert(
         mandates,
         {
@@ -99,7 +103,35 @@ def on_call_refused(event: CanonCallRefused, at: Applied, changes: Changes) -> N
     changes.upsert(refused_calls, {**row, "reason": d.reason, "at": event.time})
 
 
+def on_approval_requested(event: CanonApprovalRequested, at: Applied, changes: Changes) -> None:
+    d = event.data
+    row = {"approval_id": event.id, "holder": event.actor, "holder_kind": event.actorkind, "hub": d.hub}
+    row |= {"operation": d.operation, "arguments": d.arguments, "arguments_hash": d.arguments_hash}
+    row |= {"condition": d.condition, "mandate_id": d.mandate_id, "requested_at": event.time}
+    changes.upsert(approvals, {**row, "expires_at": d.expires_at, "status": "pending"})
+
+
+def on_approval_decided(event: CanonApprovalDecided, at: Applied, changes: Changes) -> None:
+    if event.actorkind != "human":  # only a person decides (the gateway ignores any other decision too)
+        return
+    d = event.data
+    row = {"approval_id": d.approval_id, "status": d.decision, "decided_by": event.actor, "decided_at": event.time}
+    changes.upsert(approvals, {**row, "reason": d.reason})
+
+
+def on_approval_executed(event: CanonApprovalExecuted, at: Applied, changes: Changes) -> None:
+    d = event.data
+    row = {"approval_id": d.approval_id, "status": d.outcome, "result_event_id": d.result_event_id}
+    row |= {"result_stream": d.stream, "result_seq": d.seq}
+    if d.error:
+        row["reason"] = d.error
+    changes.upsert(approvals, row)
+
+
 HANDLERS: Handlers = {
+    CanonApprovalRequested: on_approval_requested,
+    CanonApprovalDecided: on_approval_decided,
+    CanonApprovalExecuted: on_approval_executed,
     CanonEscalationRaised: on_escalation_raised_here,
     CanonEscalationOverdue: on_escalation_overdue,
     CanonCallRefused: on_call_refused,

@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from vsmesh.errors import ContractError
 from vsmesh.hubs.audit import agent_actions
 from vsmesh.hubs.canon import manifest
+from vsmesh.hubs.canon.approvals import approval_reads
 from vsmesh.hubs.canon.tables import (
     escalation_clocks,
     escalations,
@@ -194,4 +195,5 @@ def read_operations() -> list[Operation]:
         Operation("get_refusals", RefusalsRequest, get_refusals, "calls the gateway refused: who, what, which mandate"),
         Operation("get_agent_actions", AgentActionsRequest, get_agent_actions, "agents' actions, revert state"),
         Operation("get_mandates", MandatesRequest, get_mandates, "who may act, within which scope, until when"),
+        *approval_reads(),
     ]

@@ -95,3 +95,30 @@ refused_calls = sa.Table(
     sa.Column("reason", sa.Text),
     sa.Column("at", sa.TIMESTAMP(timezone=True), nullable=False, index=True),
 )
+
+# Calls the gateway held for a person's approval (canon-approval-requested), each with the person's decision
+# (canon-approval-decided) and what came of it (canon-approval-executed). Expiry is judged when read. Only the
+# key is NOT NULL: a decision or an outcome updates its columns with an upsert, whose proposed row PostgreSQL
+# checks before it finds the conflict.
+approvals = sa.Table(
+    "approvals",
+    metadata,
+    sa.Column("approval_id", sa.Text, primary_key=True),
+    sa.Column("holder", sa.Text),
+    sa.Column("holder_kind", sa.Text),
+    sa.Column("hub", sa.Text),
+    sa.Column("operation", sa.Text),
+    sa.Column("arguments", JSONB),
+    sa.Column("arguments_hash", sa.Text),
+    sa.Column("condition", sa.Text),
+    sa.Column("mandate_id", sa.Text),
+    sa.Column("requested_at", sa.TIMESTAMP(timezone=True), index=True),
+    sa.Column("expires_at", sa.TIMESTAMP(timezone=True)),
+    sa.Column("status", sa.Text),  # pending, approved, denied, executed, refused, failed
+    sa.Column("decided_by", sa.Text),
+    sa.Column("decided_at", sa.TIMESTAMP(timezone=True)),
+    sa.Column("reason", sa.Text),  # the person's, or why an approved call did not run
+    sa.Column("result_event_id", sa.Text),  # the write the approved call published
+    sa.Column("result_stream", sa.Text),
+    sa.Column("result_seq", sa.BigInteger),
+)

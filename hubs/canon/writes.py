@@ -18,6 +18,7 @@ import sqlalchemy as sa
 from pydantic import Field
 
 from vsmesh.errors import NotFound
+from vsmesh.hubs.canon.approvals import approval_writes
 from vsmesh.hubs.canon.tables import mandates
 from vsmesh.hubs.contract import HubContext, Operation
 from vsmesh.hubs.core import queries
@@ -49,4 +50,5 @@ def write_operations() -> list[Operation]:
             "end a mandate: refused from the next call",
             writes=True,
         ),
+        *approval_writes(),
     ]

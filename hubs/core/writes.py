@@ -13,6 +13,7 @@ import sqlalchemy as sa
 from pydantic import Field
 
 from vsmesh.errors import ContractError, NotFound
+from vsmesh.events.governance import ADMIN_ONLY_TYPES, GOVERNANCE_TYPES
 from vsmesh.hubs.contract import ContractRequest, HubContext, Operation
 from vsmesh.hubs.core import queries
 from vsmesh.hubs.core.reads import Severity
@@ -33,6 +34,8 @@ class WriteRequest(ContractRequest):
     actor_kind: Literal["human", "agent", "service"] | None = None
     metadata: dict[str, Any] = {}
     correlation_id: str | None = Field(None, min_length=1, max_length=200)
+    # The event that caused this write (the gateway: the approval a held call ran under).
+    causation_id: str | None = Field(None, min_length=1, max_length=200)
 
 
 async def publish_as_caller(
@@ -45,6 +48,8 @@ async def publish_as_caller(
         data["metadata"] = {**data.get("metadata", {}), **request.metadata}
     if request.correlation_id and not ids.get("correlation_id"):
         ids["correlation_id"] = request.correlation_id
+    if request.causation_id and not ids.get("causation_id"):
+        ids["causation_id"] = request.causation_id
     return await ctx.publish(
         event_type, subject=subject, data=data, actor=request.actor, actor_kind=request.actor_kind, **ids
     )
@@ -184,6 +189,30 @@ async def acknowledge_alert(ctx: HubContext, request: AlertFollowUpRequest) -> d
 async def resolve_alert(ctx: HubContext, request: AlertFollowUpRequest) -> dict[str, Any]:
     data = {"alert_id": request.alert_id, "resolution": request.note}
     return await follow_up(ctx, "alert-resolved", request, alerts.c.alert_id, data)
+
+
+class RecordEventRequest(WriteRequest):
+    type: str = Slug
+    widget: str | None = Field(None, description="the widget (or entity) the event is about: its subject")
+    data: dict[str, Any] = {}
+
+
+async def record_event(ctx: HubContext, request: RecordEventRequest) -> dict[str, Any]:
+    """Any type the hub declares, as `vsmesh publish` would store it (its schema checks the data)."""
+    if request.type in GOVERNANCE_TYPES | ADMIN_ONLY_TYPES:
+        # Whoever may call a hub's contract must not re-manifest the hub, set canon's rules or undo history here.
+        raise ContractError(
+            "governance_type",
+            f"record_event does not publish {request.type!r}: it changes how the mesh sees {ctx.hub}; "
+            "use `vsmesh hub bootstrap` (manifests, widgets), `vsmesh revert` (reverts) or ask the admin (canon)",
+        )
+    return await publish_as_caller(ctx, request.type, request, request.widget, dict(request.data))
+
+
+def record_event_operation() -> Operation:
+    """Not the core's: a hub offers it when any of its declared types may be written by its callers (a manifest
+    hub's only write; dev-hub's and ops-hub's for what their own operations do not name)."""
+    return Operation("record_event", RecordEventRequest, record_event, "publish one declared event", writes=True)
 
 
 def write_operations() -> list[Operation]:

@@ -5,5 +5,6 @@ from vsmesh.hubs.hub import Hub
 HUB = Hub.in_package(
     "vsmesh.hubs.dev",
     "dev-hub",
+    pages="vsmesh.hubs.dev.pages:PAGES",
     sample_rank=20,
 )

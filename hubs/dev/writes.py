@@ -15,7 +15,7 @@ from pydantic import Field
 from vsmesh.errors import ContractError
 from vsmesh.hubs.contract import HubContext, Operation
 from vsmesh.hubs.core.reads import Severity
-from vsmesh.hubs.core.writes import Text, WriteRequest, known, publish_as_caller
+from vsmesh.hubs.core.writes import Text, WriteRequest, known, publish_as_caller, record_event_operation
 from vsmesh.hubs.dev.tables import blockers, decisions, deployments
 
 Name = Field(min_length=1, max_length=200, pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
@@ -132,4 +132,5 @@ def write_operations() -> list[Operation]:
         Operation("raise_blocker", RaiseBlockerRequest, raise_blocker, "say what holds work up", writes=True),
         Operation("clear_blocker", ClearBlockerRequest, clear_blocker, "say a blocker no longer holds", writes=True),
         Operation("register_repo", RegisterRepoRequest, register_repo, "bring a repository under dev-hub", writes=True),
+        record_event_operation(),  # any other declared type, as `vsmesh publish` stores it
     ]

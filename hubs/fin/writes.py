@@ -56,9 +56,19 @@ async def record_token_spend(ctx: HubContext, request: RecordTokenSpendRequest) 
 def write_operations() -> list[Operation]:
     return [
         Operation(
-            "record_cost", RecordCostRequest, record_cost, "record money spent (escalates above policy)", writes=True
+            "record_cost",
+            RecordCostRequest,
+            record_cost,
+            "record money spent (escalates above policy)",
+            writes=True,
+            spends="amount",
         ),
         Operation(
-            "record_token_spend", RecordTokenSpendRequest, record_token_spend, "record model tokens used", writes=True
+            "record_token_spend",
+            RecordTokenSpendRequest,
+            record_token_spend,
+            "record model tokens used",
+            writes=True,
+            spends="cost",
         ),
     ]

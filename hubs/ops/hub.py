@@ -5,6 +5,7 @@ from vsmesh.hubs.hub import Hub
 HUB = Hub.in_package(
     "vsmesh.hubs.ops",
     "ops-hub",
+    pages="vsmesh.hubs.ops.pages:PAGES",
     jobs="vsmesh.hubs.ops.rollup:JOBS",
     sample_rank=10,
     cli="vsmesh.hubs.ops.cli:ops_app",

@@ -16,7 +16,7 @@ from vsmesh.errors import ContractError, NotFound
 from vsmesh.hubs.contract import HubContext, Operation
 from vsmesh.hubs.core import queries
 from vsmesh.hubs.core.reads import Severity
-from vsmesh.hubs.core.writes import WriteRequest, publish_as_caller
+from vsmesh.hubs.core.writes import WriteRequest, publish_as_caller, record_event_operation
 from vsmesh.hubs.ops.estate_writes import estate_operations
 from vsmesh.hubs.ops.tables import incidents, inventory
 
@@ -191,4 +191,5 @@ def write_operations() -> list[Operation]:
             writes=True,
         ),
         *estate_operations(),
+        record_event_operation(),  # any other declared type, as `vsmesh publish` stores it
     ]

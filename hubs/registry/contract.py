@@ -7,12 +7,11 @@ from typing import Any
 import sqlalchemy as sa
 from pydantic import Field
 
-from vsmesh.errors import ContractError, NotFound
-from vsmesh.events.governance import GOVERNANCE_TYPES
+from vsmesh.errors import NotFound
 from vsmesh.hubs.contract import ContractRequest, HubContext, Operation
 from vsmesh.hubs.core.operations import with_core
 from vsmesh.hubs.core.queries import filtered, one, rows
-from vsmesh.hubs.core.writes import Slug, WriteRequest, publish_as_caller
+from vsmesh.hubs.core.writes import record_event_operation
 from vsmesh.hubs.registry import tables as t
 from vsmesh.hubs.registry.queries import registry_connection
 
@@ -135,23 +134,6 @@ async def get_vocabulary(ctx: HubContext, request: VocabularyRequest) -> dict[st
     return {"hub": ctx.hub, "vocabulary": by_kind, "policy_scopes": by_kind.get("policy-scope", [])}
 
 
-class RecordEventRequest(WriteRequest):
-    type: str = Slug
-    widget: str | None = Field(None, description="the widget (or entity) the event is about: its subject")
-    data: dict[str, Any] = {}
-
-
-async def record_event(ctx: HubContext, request: RecordEventRequest) -> dict[str, Any]:
-    if request.type in GOVERNANCE_TYPES:
-        # Whoever may call a hub's contract must not re-manifest the hub or undo its history through it.
-        raise ContractError(
-            "governance_type",
-            f"record_event does not publish {request.type!r}: it changes how the mesh sees {ctx.hub}; "
-            "use `vsmesh hub bootstrap` (manifests, widgets) or `vsmesh revert` (reverts)",
-        )
-    return await publish_as_caller(ctx, request.type, request, request.widget, dict(request.data))
-
-
 class SummaryRequest(ContractRequest):
     recent: int = Field(10, ge=0, le=200)
 
@@ -178,6 +160,6 @@ def manifest_hub_operations() -> list[Operation]:
         Operation("get_widgets", WidgetsRequest, get_widgets, "the hub's widgets"),
         Operation("get_timeline", TimelineRequest, get_timeline, "declared events, newest first, per widget"),
         Operation("get_vocabulary", VocabularyRequest, get_vocabulary, "the active manifest's terms"),
-        Operation("record_event", RecordEventRequest, record_event, "publish one declared event", writes=True),
+        record_event_operation(),
     ]
     return with_core(own)

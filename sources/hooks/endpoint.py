@@ -20,9 +20,11 @@ from starlette.routing import Route
 
 from vsmesh.bus.publisher import Published, Publisher
 from vsmesh.errors import ConfigError, InvalidEvent, PublishError
+from vsmesh.events.governance import ADMIN_ONLY_TYPES
 from vsmesh.gateway.identity.config import GatewayConfig
 from vsmesh.gateway.identity.principal import Principal
 from vsmesh.gateway.identity.service_identity import service_identity
+from vsmesh.hubs.vocabulary import VOCABULARIES
 from vsmesh.settings import Settings
 from vsmesh.sources.hooks.seen import Seen
 from vsmesh.sources.hooks.source import HookRefused, Proposed, malformed
@@ -104,6 +106,8 @@ class HookEndpoint:
     async def _publish(self, hook: Hook, proposed: list[Proposed]) -> tuple[list[str], list[str]]:
         """Publish what the ledger has not seen; returns (stored ids, duplicate ids)."""
         unique = list({p.event_id: p for p in proposed}.values())
+        for p in unique:
+            _check_type(p)
         already = await self.seen.which([p.event_id for p in unique])
         publisher = await self._publisher(hook)
         try:
@@ -132,6 +136,19 @@ class HookEndpoint:
     def _publisher_for(self, hook: Hook, principal: Principal) -> Publisher:
         acting = self.settings.model_copy(update={"actor": principal.subject, "actor_kind": principal.kind})
         return Publisher(self.nc.jetstream(), acting, source=f"vsmesh/hooks/{hook.source}/{hook.name}")
+
+
+def _check_type(proposed: Proposed) -> None:
+    """A hook publishes on the mesh's own connection: it must never carry a governance event, nor a type its hub
+    does not declare (the contract's rule, hubs/contract.py)."""
+    if proposed.event_type in ADMIN_ONLY_TYPES:
+        raise HookRefused(
+            f"{proposed.event_type} is a governance event: only the mesh's administrators publish it",
+            status=403, reason="governance",
+        )  # fmt: skip
+    refusal = VOCABULARIES.refusal(proposed.hub, proposed.event_type)
+    if refusal:
+        raise HookRefused(refusal, status=400, reason="undeclared")
 
 
 def hook_routes(nc: Client, settings: Settings, gateway: GatewayConfig) -> list[Route]:

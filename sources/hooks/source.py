@@ -6,9 +6,10 @@ asks its source to verify the request, then to translate it, and publishes what 
 
 from __future__ import annotations
 
+import secrets
 import uuid
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
 import msgspec
@@ -73,6 +74,7 @@ class Source:
     verify: Callable[[Hook, Headers, bytes], None]  # raises HookRefused (401)
     translate: Callable[[Hook, Headers, bytes], Translated]  # raises HookRefused (400)
     title: str = ""
+    new_secret: Callable[[], str] = field(default=lambda: secrets.token_urlsafe(32))
 
 
 def decode(body: bytes, type_: type, what: str) -> Any:

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from vsmesh.errors import ConfigError
-from vsmesh.sources.hooks import alertmanager, argocd, forge
+from vsmesh.sources.hooks import alertmanager, argocd, forge, standard
 from vsmesh.sources.hooks.source import Source
 
-SOURCES: dict[str, Source] = {s.name: s for s in (alertmanager.SOURCE, *forge.SOURCES, argocd.SOURCE)}
+SOURCES: dict[str, Source] = {s.name: s for s in (alertmanager.SOURCE, *forge.SOURCES, argocd.SOURCE, standard.SOURCE)}
 
 
 def source(name: str) -> Source:

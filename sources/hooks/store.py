@@ -9,7 +9,6 @@ NATS credentials, readable by the mesh's own user only.
 from __future__ import annotations
 
 import re
-import secrets
 import time
 from pathlib import Path
 
@@ -77,8 +76,8 @@ class Hooks:
     def get(self, source: str, name: str) -> Hook | None:
         return self.load().get(f"{source}/{name}")
 
-    def add(self, source: str, name: str, hub: str) -> Hook:
-        """Register a hook with a new secret; ConfigError if the name is taken or not a URL-safe name."""
+    def add(self, source: str, name: str, hub: str, secret: str) -> Hook:
+        """Register a hook with its new `secret`; ConfigError if the name is taken or not a URL-safe name."""
         if not _NAME.match(name):
             raise ConfigError(f"hook name {name!r}: use lower-case letters, digits and '-' (at most 41), e.g. prod")
         hooks = dict(self.load())
@@ -86,7 +85,7 @@ class Hooks:
             raise ConfigError(
                 f"hook {source}/{name} exists; `vsmesh hook remove {source} {name}` first to give it a new secret"
             )
-        hook = Hook(source=source, name=name, hub=hub, secret=secrets.token_urlsafe(32), created_at=time.time())
+        hook = Hook(source=source, name=name, hub=hub, secret=secret, created_at=time.time())
         hooks[hook.key] = hook
         self._write(hooks)
         return hook

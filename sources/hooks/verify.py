@@ -40,3 +40,30 @@ def check_hmac(body: bytes, secret: str, header: str, signature: str | None, *, 
     expected = hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
     if not hmac.compare_digest(signature.removeprefix(prefix).strip().lower().encode(), expected.encode()):
         raise unauthorized(f"{header} does not match the body signed with this hook's secret")
+
+
+def check_standard(headers: Headers, body: bytes, secret: str, *, now: float, tolerance_s: float) -> str:
+    """A Standard Webhooks signature (`webhook-id`, `webhook-timestamp`, `webhook-signature`: `v1,` base64 of the
+    HMAC-SHA256 of `id.timestamp.body` keyed with the secret's base64 after `whsec_`); returns the delivery id.
+
+    The timestamp is signed, so a delivery replayed later than `tolerance_s` (or dated that far ahead) is refused."""
+    msg_id, stamp, signatures = (headers.get(h) for h in ("webhook-id", "webhook-timestamp", "webhook-signature"))
+    if not (msg_id and stamp and signatures):
+        raise unauthorized("a signed delivery carries webhook-id, webhook-timestamp and webhook-signature headers")
+    try:
+        sent = int(stamp)
+    except ValueError:
+        raise unauthorized("webhook-timestamp is not whole seconds since 1970") from None
+    if abs(now - sent) > tolerance_s:
+        raise unauthorized(
+            f"webhook-timestamp is {int(now - sent)} s from now, outside the {int(tolerance_s)} s tolerance: a replayed"
+            " or delayed delivery (or the sender's clock is off)",
+            reason="replayed",
+        )
+    key = base64.b64decode(secret.removeprefix("whsec_") + "==")
+    expected = (
+        "v1," + base64.b64encode(hmac.new(key, f"{msg_id}.{sent}.".encode() + body, hashlib.sha256).digest()).decode()
+    )
+    if not any(hmac.compare_digest(expected.encode(), given.encode()) for given in signatures.split()):
+        raise unauthorized("webhook-signature does not match the delivery signed with this hook's secret")
+    return msg_id

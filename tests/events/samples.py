@@ -212,6 +212,17 @@ SAMPLE_DATA: dict[str, dict[str, Any]] = {
         "reason": "no mandate of agent-7 covers ops-hub:open_incident",
         "missing_mandate": "ops-hub:open_incident",
     },
+    "canon-approval-requested": {
+        "hub": "fin-hub",
+        "operation": "record_cost",
+        "arguments": {"amount": "600.00", "currency": "EUR", "vendor": "hetzner"},
+        "arguments_hash": "9f2c…",
+        "condition": "fin-hub:record_cost amount > 500 EUR",
+        "mandate_id": "0190-mandate",
+        "expires_at": "2026-12-01T13:00:00Z",
+    },
+    "canon-approval-decided": {"approval_id": "0190-approval", "decision": "approved", "arguments_hash": "9f2c…"},
+    "canon-approval-executed": {"approval_id": "0190-approval", "outcome": "executed", "result_event_id": "0190-c"},
     # core
     "capability-registered": {"capability": "provision-k3s", "description": "a k3s cluster", "tags": ["infra"]},
     "capability-requested": {"capability": "provision-k3s", "provider": "ops-hub", "parameters": {"nodes": 3}},

@@ -83,6 +83,11 @@ WRITES = [
     Write("ops-hub", "record_debt", "ops-drift-detected", DEBT[1], {"actual": 3}, "no_debt", subject=service),
     Write("ops-hub", "close_debt", "ops-drift-detected", lambda u, _: {"entity": service(u), "summary": "scaled up"},
           {"entity": "service/never-drifted"}, "not_found", opener=DEBT, subject=service),
+    # What no operation of its own names, as `vsmesh publish` stores it: the schema names a wrong field.
+    Write("ops-hub", "record_event", "ops-restore-tested",
+          lambda u, _: {"type": "ops-restore-tested", "widget": f"backup-set/b-{u}",
+                        "data": {"backup_set": f"b-{u}", "verdict": "passed", "target": "scratch"}},
+          {"data": {"backup_set": "b", "verdict": "maybe"}}, "$.data.verdict", subject=lambda u: f"backup-set/b-{u}"),
     Write("ops-hub", "annotate", "annotation-added",
           lambda u, _: {"widget": "ops-service-gitea", "category": "ops-backup-gap", "body": f"no restore test {u}"},
           {"category": "blue-sky"}, "undeclared_category", subject=lambda u: "service/gitea"),

@@ -1,13 +1,17 @@
-"""The mandate fold on its own: a pure function of canon-hub's events (no servers needed)."""
+"""The mandate fold and the cap meter on their own: pure functions of canon-hub's events (no servers needed)."""
 
 from __future__ import annotations
 
 import datetime as dt
+import re
+from decimal import Decimal
 
 import pytest
 
 from vsmesh.bus.publisher import Publisher
+from vsmesh.errors import InvalidEvent
 from vsmesh.gateway.identity.principal import Principal
+from vsmesh.gateway.mcp.caps import CapMeter, Spend
 from vsmesh.gateway.mcp.mandates import MandateBook
 from vsmesh.settings import Settings
 
@@ -80,3 +84,112 @@ def test_expiry_constraints_revocation_and_reverts(build):
     assert book_of(grant, revoke, undo).decide(BOT, "ops-hub", "get_services", False, NOW).allowed
     gone = build("event-reverted", event_id=grant.id, event_type=grant.type, reason="never meant")
     assert not book_of(grant, gone).decide(BOT, "ops-hub", "get_services", False, NOW).allowed
+
+
+# --- delegation, non-delegable powers, approve conditions, caps
+
+
+def test_a_delegated_mandate_grants_at_most_its_delegators_scope_at_each_call(build):
+    root = build("canon-mandate-granted", role="r", holder="lead", scope="ops-hub:read, fin-hub:read")
+    wide = build("canon-mandate-granted", role="r", holder="bot", scope="ops-hub, fin-hub", delegated_from=root.id)
+    book = book_of(root, wide)
+    assert book.decide(BOT, "ops-hub", "get_services", False, NOW).allowed
+    # The delegate's own scope says ops-hub writes; its delegator's does not: refused, and the reason says why.
+    narrowed = book.decide(BOT, "ops-hub", "open_incident", True, NOW)
+    assert not narrowed.allowed and f"delegated from {root.id}, which does not cover ops-hub:open_incident" in (
+        narrowed.reason
+    )
+    # Revoking the delegator ends the delegate with it; reverting the revocation restores both.
+    revoke = build("canon-mandate-revoked", mandate_id=root.id)
+    book.apply(revoke)
+    assert not book.decide(BOT, "ops-hub", "get_services", False, NOW).allowed
+    assert [m.mandate_id for m in book.in_force(NOW)] == []
+    book.apply(build("event-reverted", event_id=revoke.id, event_type=revoke.type, reason="by mistake"))
+    assert book.decide(BOT, "ops-hub", "get_services", False, NOW).allowed
+
+
+def test_a_delegation_from_nothing_or_in_a_loop_grants_nothing(build):
+    orphan = build("canon-mandate-granted", role="r", holder="bot", scope="ops-hub", delegated_from="no-such-grant")
+    assert not book_of(orphan).decide(BOT, "ops-hub", "get_services", False, NOW).allowed
+
+
+def test_canon_names_powers_no_delegated_mandate_grants(build):
+    policy = build(
+        "canon-policy-declared", policy="delegation", title="Delegation",
+        metadata={"values": {"non_delegable": ["canon-hub:write"]}},
+    )  # fmt: skip
+    root = build("canon-mandate-granted", role="r", holder="lead", scope="*")
+    delegated = build("canon-mandate-granted", role="r", holder="bot", scope="canon-hub", delegated_from=root.id)
+    direct = build("canon-mandate-granted", role="r", holder="other", scope="canon-hub")
+    book = book_of(policy, root, delegated, direct)
+    refused = book.decide(BOT, "canon-hub", "revoke_mandate", True, NOW)
+    assert not refused.allowed and "non-delegable (canon policy delegation: canon-hub:write)" in refused.reason
+    assert book.decide(BOT, "canon-hub", "get_mandates", False, NOW).allowed  # the rest of the scope holds
+    # A mandate granted directly (not delegated) may hold the power.
+    assert book.decide(Principal(subject="other", kind="agent"), "canon-hub", "revoke_mandate", True, NOW).allowed
+
+
+@pytest.mark.parametrize(
+    ("arguments", "held"),
+    [
+        ({"amount": "600.00", "currency": "EUR"}, True),
+        ({"amount": 500, "currency": "EUR"}, False),
+        ({"amount": "600", "currency": "USD"}, True),  # another currency cannot be compared: a person looks
+        ({"amount": "600"}, True),  # no currency given: compared as the condition's
+        ({"vendor": "hetzner"}, False),  # no amount: nothing to hold
+    ],
+)
+def test_an_approve_condition_holds_calls_by_their_arguments(build, arguments, held):
+    grant = build(
+        "canon-mandate-granted",
+        role="r",
+        holder="bot",
+        scope="fin-hub",
+        approve=["fin-hub:record_cost amount > 500 EUR"],
+    )
+    decision = book_of(grant).decide(BOT, "fin-hub", "record_cost", True, NOW)
+    assert decision.allowed
+    found = decision.approval_needed("fin-hub", "record_cost", True, arguments)
+    assert (found is not None) is held
+    assert decision.approval_needed("fin-hub", "record_token_spend", True, arguments) is None
+
+
+@pytest.mark.parametrize(
+    ("condition", "problem"),
+    [
+        ("fin-hub:record_cost amount >> 500", "is not `HUB:OPERATION [ARGUMENT OP VALUE [CURRENCY]]`"),
+        ("fin-hub:record_cost amount > cheap EUR", "a currency follows a number"),
+        ("ops-hub:open_incident severity > high", "compares numbers"),
+        ("__import__('os').system('x')", "is not `HUB:OPERATION"),
+    ],
+)
+def test_a_condition_nobody_can_read_is_refused_when_granted(build, condition, problem):
+    with pytest.raises(InvalidEvent, match=re.escape(problem)):
+        build("canon-mandate-granted", role="r", holder="bot", scope="fin-hub", approve=[condition])
+
+
+def test_caps_count_calls_per_minute_and_spend_per_period_along_the_chain(build):
+    root = build(
+        "canon-mandate-granted", role="r", holder="lead", scope="fin-hub",
+        caps={"spend": {"amount": "100", "currency": "EUR", "per": "day"}},
+    )  # fmt: skip
+    grant = build(
+        "canon-mandate-granted", role="r", holder="bot", scope="fin-hub", caps={"calls_per_minute": 3},
+        delegated_from=root.id,
+    )  # fmt: skip
+    chain = book_of(root, grant).decide(BOT, "fin-hub", "record_cost", True, NOW).chain
+    assert [m.mandate_id for m in chain] == [grant.id, root.id]
+    meter = CapMeter()
+    for _ in range(3):
+        assert meter.refusal(chain, None, NOW, count_call=True) is None
+        meter.count_call(chain)
+    assert "allows 3 calls per minute" in meter.refusal(chain, None, NOW, count_call=True)
+    # The delegator's spend cap bounds what the delegate spends, per calendar day.
+    meter = CapMeter()
+    meter.charge(chain, Spend(Decimal("80"), "EUR"), NOW)
+    assert "allows 100 EUR per day; 80 spent" in meter.refusal(
+        chain, Spend(Decimal("30"), "EUR"), NOW, count_call=False
+    )
+    assert meter.refusal(chain, Spend(Decimal("20"), "EUR"), NOW, count_call=False) is None
+    assert meter.refusal(chain, Spend(Decimal("30"), "EUR"), NOW + dt.timedelta(days=1), count_call=False) is None
+    assert "cannot be counted" in meter.refusal(chain, Spend(Decimal("1"), "USD"), NOW, count_call=False)

@@ -6,9 +6,11 @@ Shared by the hook tests and `bench/hooks.py`, so both send what Alertmanager, t
 from __future__ import annotations
 
 import base64
+import datetime as dt
 import hashlib
 import hmac
 import json
+import time
 import uuid
 from typing import Any
 
@@ -128,3 +130,21 @@ def argocd_body(application: str, revision: str, phase: str = "Succeeded",
         "sync_status": "Synced" if phase == "Succeeded" else "OutOfSync",
         "health_status": "Healthy" if phase == "Succeeded" else "Degraded", "finished_at": finished_at,
     }).encode()  # fmt: skip
+
+
+def standard_headers(secret: str, body: bytes, msg_id: str | None = None, at: float | None = None) -> dict[str, str]:
+    """Headers of a delivery signed by the Standard Webhooks reference library, as a sender using it sends them."""
+    from standardwebhooks.webhooks import Webhook
+
+    msg_id = msg_id or f"msg_{uuid.uuid4().hex}"
+    when = dt.datetime.fromtimestamp(time.time() if at is None else at, dt.UTC)
+    return {
+        "Content-Type": "application/json",
+        "webhook-id": msg_id,
+        "webhook-timestamp": str(int(when.timestamp())),
+        "webhook-signature": Webhook(secret).sign(msg_id, when, body),
+    }
+
+
+def event_body(event_type: str, subject: str, data: dict[str, Any]) -> bytes:
+    return json.dumps({"type": event_type, "subject": subject, "data": data}).encode()

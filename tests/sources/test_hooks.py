@@ -9,6 +9,7 @@ import asyncio
 import json
 import os
 import stat
+import time
 import uuid
 from pathlib import Path
 
@@ -25,8 +26,10 @@ from tests.sources.hooks_requests import (
     basic,
     bearer,
     deployment_status_body,
+    event_body,
     forge_headers,
     push_body,
+    standard_headers,
 )
 from vsmesh.bus.reader import count_pending
 from vsmesh.runtime.mesh_state import load_state
@@ -125,42 +128,82 @@ async def test_alertmanager_alerts_land_once_with_the_hooks_identity(add_hook, g
         await asyncio.to_thread(wait_until, closed, timeout=30, what="the alert resolved")
 
 
-@pytest.mark.parametrize("case", ["no credentials", "wrong secret", "bad signature", "malformed payload"])
+def refused_request(case: str, secret: str, run: str) -> tuple[bytes, dict[str, str]]:
+    """The body and headers of a delivery that must be refused, as the tool (or an attacker) would send it."""
+    body = alertmanager_body([alert(f"refused-{run}")])
+    if case == "no credentials":
+        return body, ALERTMANAGER_HEADERS
+    if case == "wrong secret":
+        return body, ALERTMANAGER_HEADERS | bearer("not-" + secret)
+    if case == "malformed payload":  # a field of the wrong type, with the right credentials
+        return body.replace(b'"version": "4"', b'"version": 4'), ALERTMANAGER_HEADERS | bearer(secret)
+    if case == "bad signature":
+        body = push_body(f"coulomb/refused-{run}", "a" * 40)
+        return body, forge_headers("github", "push", body, "another secret")
+    body = event_body("ops-health-checked", f"service/refused-{run}", {"status": "green"})
+    if case == "replayed delivery":  # signed correctly, ten minutes ago
+        return body, standard_headers(secret, body, at=time.time() - 600)
+    body = event_body("canon-mandate-granted", f"service/refused-{run}", {"agent": "x", "scopes": ["*"]})
+    return body, standard_headers(secret, body)  # a governance event, correctly signed
+
+
+# case: (source, HTTP status, reason on /metrics and in the log line)
+REFUSALS = {
+    "no credentials": ("alertmanager", 401, "unauthorized"),
+    "wrong secret": ("alertmanager", 401, "unauthorized"),
+    "malformed payload": ("alertmanager", 400, "malformed"),
+    "bad signature": ("github", 401, "unauthorized"),
+    "replayed delivery": ("webhook", 401, "replayed"),
+    "governance event": ("webhook", 403, "governance"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(REFUSALS))
 async def test_a_refused_delivery_stores_nothing_and_says_why_once(case, add_hook, gateway, nc, run, up):
-    source = "github" if case == "bad signature" else "alertmanager"
+    source, status, reason = REFUSALS[case]
     name = f"refused-{run}"
     hook = add_hook(source, name)
-    before = refused_metric(gateway, source, "malformed" if case == "malformed payload" else "unauthorized")
-    body = alertmanager_body([alert(f"refused-{run}")])
-    headers = ALERTMANAGER_HEADERS | bearer(hook["secret"])
-    if case == "no credentials":
-        headers = ALERTMANAGER_HEADERS
-    elif case == "wrong secret":
-        headers = ALERTMANAGER_HEADERS | bearer("not-" + hook["secret"])
-    elif case == "bad signature":
-        body = push_body(f"coulomb/refused-{run}", "a" * 40)
-        headers = forge_headers("github", "push", body, "another secret")
-    else:  # a field of the wrong type, with the right credentials
-        body = body.replace(b'"version": "4"', b'"version": 4')
+    before = refused_metric(gateway, source, reason)
+    body, headers = refused_request(case, hook["secret"], run)
     async with httpx.AsyncClient(timeout=30) as http:
         answer = await http.post(hook["url"], content=body, headers=headers)
 
     # The caller learns why, with the fix; nothing of the delivery was stored
-    assert answer.status_code == (400 if case == "malformed payload" else 401), answer.text
+    assert answer.status_code == status, answer.text
     error = answer.json()["error"]
     assert hook["secret"] not in error
     if case == "malformed payload":
         assert "$.version" in error
-    if source == "github":
-        assert await stored(nc, "TACTICAL", f"tactical.dev-hub.*.repo:coulomb:refused-{run}") == 0
-    else:
-        assert await stored(nc, "OPERATIONAL", f"operational.ops-hub.*.service:refused-{run}") == 0
+    for stream in ("OPERATIONAL", "TACTICAL", "CONSTITUTIONAL"):
+        for entity in (f"service:refused-{run}", f"repo:coulomb:refused-{run}"):
+            assert await stored(nc, stream, f"{stream.lower()}.*.*.{entity}") == 0
     # One log line says so (without the secret), and /metrics counts it
     lines = wait_until(lambda: refusals(up, name), timeout=10, what="the refusal's log line")
     assert len(lines) == 1 and hook["secret"] not in json.dumps(lines)
-    reason = "malformed" if case == "malformed payload" else "unauthorized"
     assert lines[0]["reason"] == reason
     assert refused_metric(gateway, source, reason) == before + 1
+
+
+async def test_a_standard_webhooks_sender_publishes_its_events_once(add_hook, nc, run):
+    hook = add_hook("webhook", f"ci-{run}", "--hub", "ops-hub")
+    assert hook["secret"].startswith("whsec_")
+    body = event_body("ops-health-checked", f"service/ci-{run}", {"status": "amber", "metadata": {"job": 7}})
+    headers = standard_headers(hook["secret"], body)
+    async with httpx.AsyncClient(timeout=30) as http:
+        # The sender's retry re-signs the same message id a moment later: one event
+        first = await http.post(hook["url"], content=body, headers=headers)
+        retry = await http.post(
+            hook["url"], content=body, headers=standard_headers(hook["secret"], body, headers["webhook-id"])
+        )
+        # A type its hub does not declare is refused, naming the hub's types
+        other = event_body("dev-repo-pushed", f"service/ci-{run}", {"repo": "a/b", "ref": "main", "after": "c"})
+        undeclared = await http.post(hook["url"], content=other, headers=standard_headers(hook["secret"], other))
+    assert (first.json()["stored"], retry.json()["duplicates"]) == (1, 1)
+    assert undeclared.status_code == 400 and "ops-hub does not accept 'dev-repo-pushed'" in undeclared.json()["error"]
+    event = await last_event(nc, "OPERATIONAL", f"operational.ops-hub.ops-health-checked.service:ci-{run}")
+    assert event["data"]["metadata"] == {"job": 7, "hook": {"source": "webhook", "name": f"ci-{run}",
+                                                            "delivery": headers["webhook-id"]}}  # fmt: skip
+    assert event["actorkind"] == "service" and event["actor"] == f"hook-webhook-ci-{run}"
 
 
 async def test_forge_pushes_and_deployments_land_once_per_delivery(add_hook, nc, run):
