@@ -14,6 +14,7 @@ from typing import Any
 
 import yaml
 
+from vsmesh.events.schemas.mandate_terms import parse_conditions, parse_scope
 from vsmesh.hubs.filecheck import checked_all, line_of
 from vsmesh.sources.gitops.catalog import catalog_declarations
 from vsmesh.sources.gitops.declared import Declared
@@ -103,10 +104,17 @@ def _mandate(file: RepoFile, raw: Any, node: yaml.Node | None, problems: list[st
         known = ", ".join(sorted(known_hubs()))
         problems.append(f"{file.path}:{line_of(node, ('scope',))}: scope: {hub!r} is not a hub or glob; "
                         f"name a hub ({known}) or a glob such as 'ops-*' or '*'")  # fmt: skip
+    try:
+        parse_conditions(model.approve)
+    except ValueError as e:
+        problems.append(f"{file.path}:{line_of(node, ('approve',))}: approve: {e}")
+        return []
     if bad:
         return []
     data: dict[str, Any] = {"role": model.role, "holder": model.holder, "scope": model.scope}
-    data |= {"constraints": model.constraints, "granted_until": model.until}
+    data |= {"constraints": model.constraints, "granted_until": model.until, "approve": model.approve}
+    if model.caps is not None:
+        data["caps"] = model.caps
     if model.delegated_from:
         data["metadata"] = {"delegated_from_file": mandate_path(model.delegated_from)}
     key = file.path
@@ -147,8 +155,6 @@ def _budgets(file: RepoFile, raw: Any, node: yaml.Node | None, problems: list[st
 
 
 def _scope_hubs(scope: str) -> list[str]:
-    from vsmesh.gateway.mcp.mandates import parse_scope
-
     return [entry.hub for entry in parse_scope(scope)]
 
 

@@ -145,12 +145,15 @@ def test_a_bad_commit_is_refused_whole_and_a_fixing_commit_applies(cli, settings
                                                "periods": {"2026-11": "999.00", "2026-12": "150.00"}})  # fmt: skip
     repo.write(f"canon/mandates/ops-{t}.yaml", "role: Operator\nholder: ops-bot\n\n\n\n\nscope: ops\n")
     repo.write(f"canon/policies/keys-{t}.yaml", {"title": "Keys", "values": {"api_token": "ghp_" + "a" * 36}})
+    repo.write(f"canon/mandates/held-{t}.yaml", {"role": "R", "holder": f"h-{t}", "scope": "ops-hub",
+                                                  "approve": ["ops-hub:open_incident severity =="]})  # fmt: skip
     bad = repo.commit("a bad commit", author="Mallory <m@example.org>")
     refused = cli("sync", str(repo.path))
     # Refused in one line per problem, naming file, line and field, never the secret itself.
     assert refused.exit_code == 1
     assert f"canon/mandates/ops-{t}.yaml:7: scope: 'ops' is not a hub or glob" in refused.stderr
     assert f"canon/policies/keys-{t}.yaml:3: api_token: looks like a GitHub token" in refused.stderr
+    assert f"canon/mandates/held-{t}.yaml:5: approve: " in refused.stderr, refused.stderr
     assert "aaaaaaaa" not in refused.output
     assert f"error: commit {bad[:12]}" in refused.stderr and f"{good[:12]} stays in force" in refused.stderr
     # Nothing of that commit reached a hub: the budget is as the good commit left it.
@@ -160,10 +163,11 @@ def test_a_bad_commit_is_refused_whole_and_a_fixing_commit_applies(cli, settings
     [alert] = [a for a in alerts_on_canon(settings) if bad[:12] in a["title"]]
     assert "scope: 'ops' is not a hub or glob" in alert["description"] and alert["severity"] == "high"
     [synced] = [s for s in json.loads(cli("status", "--json").stdout)["gitops"] if s["repo"] == str(repo.path)]
-    assert synced["commit"] == good and synced["refused_commit"] == bad and len(synced["problems"]) == 2
+    assert synced["commit"] == good and synced["refused_commit"] == bad and len(synced["problems"]) == 3
     # A commit that reverts the bad files (keeping the budget change) syncs, and only that change is published.
     repo.remove(f"canon/mandates/ops-{t}.yaml")
     repo.remove(f"canon/policies/keys-{t}.yaml")
+    repo.remove(f"canon/mandates/held-{t}.yaml")
     fixed = repo.commit("revert the bad mandate and the key")
     done = json.loads(cli("sync", str(repo.path), "--json").stdout)
     assert done["commit"] == fixed and [c["action"] for c in done["changes"]] == ["allocate"]
@@ -176,6 +180,12 @@ def test_a_removed_file_revokes_or_retires_what_it_declared(cli, settings, tmp_p
     t = repo.tag
     repo.commit("all")
     assert cli("sync", str(repo.path)).exit_code == 0
+    # A change canon's rows do not show (an approval condition) still grants the mandate anew, the old one revoked.
+    bot = f"canon/mandates/bot-{t}.yaml"
+    repo.write(bot, repo.files[bot].decode() + "approve: ['ops-hub:open_incident severity == critical']\n")
+    repo.commit("hold critical incidents for a person")
+    reworded = json.loads(cli("sync", str(repo.path), "--json").stdout)
+    assert sorted((c["action"], c["path"]) for c in reworded["changes"]) == [("grant", bot), ("revoke", bot)]
     for path in (f"canon/mandates/bot-{t}.yaml", f"canon/policies/spending-{t}.yaml", f"fin/budgets/rail-{t}.yaml",
                  f"catalog/gitea-{t}/catalog-info.yaml"):  # fmt: skip
         repo.remove(path)
