@@ -21,8 +21,10 @@ from vsmesh.cli.diff_cmd import diff_cmd
 from vsmesh.cli.hook_cmd import hook_app
 from vsmesh.cli.hub_cmds import hub_app
 from vsmesh.cli.mcp_cmd import mcp
+from vsmesh.cli.notify_cmd import notify_app
 from vsmesh.cli.probe_cmd import probe_app
 from vsmesh.cli.publish_cmd import publish
+from vsmesh.cli.pull_cmd import pull_app
 from vsmesh.cli.quarantine_cmd import quarantine_app
 from vsmesh.cli.rebuild_cmd import rebuild_cmd
 from vsmesh.cli.revert_cmd import revert
@@ -63,6 +65,8 @@ app.add_typer(creds_app, name="creds")
 app.add_typer(cluster_app, name="cluster")
 add_core_commands(app)
 app.add_typer(probe_app, name="probe")
+app.add_typer(notify_app, name="notify")
+app.add_typer(pull_app, name="pull")
 app.add_typer(hook_app, name="hook")
 app.add_typer(hub_app, name="hub")
 app.command()(demo)

@@ -83,9 +83,12 @@ async def _status(settings: Settings) -> dict[str, Any]:
         by_finder = Counter()
         for (found_by, _), n in quarantined.items():
             by_finder[found_by] += n
+        from vsmesh.notify.queries import notifier_status
+
         return {
             "streams": streams,
             "projectors": projectors,
+            "notifier": await notifier_status(js, engine),
             "checks": [_check(c) for c in await read_statuses(js)],
             "gitops": [_synced(s) for s in await every_status(js)],
             "point_in_time": copies,

@@ -27,6 +27,11 @@ def show_status(result: dict[str, Any], *, wide: bool) -> None:
         show(table("couplings", ["coupling", "lag", "quarantined"], cells, whole=["coupling"]))
         last_errors((c["name"], c["last_error"]) for c in result["couplings"])
         show(_checks_compact(result["checks"]))
+    if result.get("notifier", {}).get("running"):
+        n = result["notifier"]
+        cells = [[n["lag"], n["pending"], n["parked"], n["delivered"], n["suppressed"]]]
+        show(table("notifier", ["lag", "pending", "parked", "delivered", "suppressed"], cells))
+        last_errors([("notifier", n["last_error"])])
     if result.get("gitops"):
         show(_gitops(result["gitops"]), wide=wide)
     if result["point_in_time"]:

@@ -35,6 +35,7 @@ SETTLE_S = 1.0  # a burst of applied batches becomes one run; the run's own even
 # Package → a `module:function` taking the Settings and returning that package's Jobs (empty when unconfigured).
 PACKAGE_JOBS: dict[str, str] = {
     "gitops": "vsmesh.sources.gitops.job:jobs",
+    "pullers": "vsmesh.sources.pullers.jobs:jobs",
 }
 
 

@@ -94,6 +94,7 @@ class Mesh:
         stops exactly what was started before it (nats-py's micro service example does the same)."""
         self._started = time.monotonic()
         probes = _load_probes(self.settings)  # a bad VSMESH_PROBES file stops `vsmesh up` before anything starts
+        package_jobs(self.settings)  # … and so does a bad file of a package's jobs (VSMESH_PULLERS)
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, self.stop_event.set)
@@ -144,6 +145,7 @@ class Mesh:
         # The registry and every hub that has only a manifest (hubs/registry/service.py).
         manifest_hubs = ManifestHubs(nc, engine, settings, stop, set(HUBS), wired.contracts)
         tasks.append(await manifest_hubs.start())
+        await _prepare_notifier(nc, engine, settings)  # it tells of what is published from here on, the demo too
         if self.before_ready is not None:
             await self.before_ready(settings)
             await manifest_hubs.refresh()  # the hubs it bootstrapped answer before the mesh says it is ready
@@ -160,6 +162,7 @@ class Mesh:
         mark(settings.data_dir, gateway_port=gateway.port)
         if probes is not None:  # VSMESH_PROBES: the probe runner, as the service identity the gateway's issuer proves
             tasks.append(await _start_probes(probes, nc, settings, identity, stop))
+        tasks += await _start_notifier(nc, engine, settings, identity, stop)
         mark(settings.data_dir, ready=True, gateway_url=gateway.url)
         self._ready = True
         log.info("mesh up", nats=settings.nats_url, hubs=list(settings.hubs), data_dir=str(settings.data_dir))
@@ -289,6 +292,27 @@ async def _start_probes(
     identity = Identity(principal.subject, principal.kind)
     log.info("probes running", file=str(settings.probes), probes=len(probes.probes), actor=identity.actor)
     return asyncio.create_task(run_probes(probes, nc, settings, os.environ, stop, identity), name="probes")
+
+
+async def _prepare_notifier(nc, engine, settings: Settings) -> None:
+    from vsmesh.notify.service import prepare_notifier
+
+    await prepare_notifier(nc, engine, settings)
+
+
+async def _start_notifier(
+    nc, engine, settings: Settings, gateway: GatewayConfig, stop: asyncio.Event
+) -> list[asyncio.Task]:
+    """The notifier, where it runs (notify/service.py), publishing its record as VSMESH_NOTIFY_ACTOR's verified
+    identity, as the probes do."""
+    from vsmesh.gateway.identity.service_identity import service_identity
+    from vsmesh.notify.service import runs_here, start_notifier
+
+    if not runs_here(settings):
+        return []
+    principal = await service_identity(gateway, settings.notify_actor, register=True)
+    tasks, _ = await start_notifier(nc, engine, settings, os.environ, (principal.subject, principal.kind), stop)
+    return tasks
 
 
 async def _start_reactors(

@@ -10,6 +10,7 @@ VsmeshError
  ├── Busy (RuntimeError)                another process is doing that right now
  │    └── AlreadyRunning                the mesh is up in this data dir already
  ├── MeshNotRunning (ConnectionError)   no server answers where we looked
+ ├── SourceUnavailable (ConnectionError) a tool a puller reads answered an error, no answer, or nonsense
  ├── PermissionDenied (PermissionError) the server refuses a subject, or no mandate allows the call
  ├── Unauthorized (PermissionError)     no verified identity: a missing, expired or invalid token
  ├── InvalidEvent (ValueError)          an event that fails its schema or limits
@@ -69,6 +70,10 @@ class AlreadyRunning(Busy):
 
 class MeshNotRunning(VsmeshError, ConnectionError):
     pass
+
+
+class SourceUnavailable(VsmeshError, ConnectionError):
+    """A tool a puller reads (OpenCost, the Kubernetes API, a provider's usage API) gave nothing usable."""
 
 
 class PermissionDenied(VsmeshError, PermissionError):

@@ -79,6 +79,16 @@ class Settings(BaseModel):
         description="the probe runner's service client at the gateway's issuer (its token names the actor)",
     )
     ops_cert_warn_days: float = Field(14.0, gt=0, description="a certificate expiring within this many days is a risk")
+    # Notifications (notify/): routes are canon's; these say only who the notifier is and whether it runs.
+    notify_actor: str = Field(
+        "vsmesh-notify",
+        min_length=1,
+        description="the notifier's service client at the gateway's issuer (its token names the actor)",
+    )
+    notify_enabled: bool = Field(True, description="whether `vsmesh up` runs the notifier (with canon-hub)")
+    # Pullers (sources/pullers/): the file `vsmesh up` runs when set, and whom their events name.
+    pullers: Path | None = Field(None, description="a puller file `vsmesh up` runs (OpenCost, Kubernetes, token usage)")
+    pullers_actor: str = Field("vsmesh-pullers", min_length=1, description="the actor (a service) of pulled events")
     oidc_issuer: str | None = Field(
         None, description="the OIDC issuer whose tokens the gateway accepts (e.g. Keycloak's realm URL); unset: local"
     )

@@ -11,6 +11,7 @@ import msgspec
 from vsmesh.events.envelope import Event, EventData, Horizon
 from vsmesh.events.schemas.common import EventId, Severity
 from vsmesh.events.schemas.mandate_terms import parse_conditions
+from vsmesh.events.schemas.notification import notify_values
 
 
 class PolicyDeclaredData(EventData, frozen=True):
@@ -21,6 +22,11 @@ class PolicyDeclaredData(EventData, frozen=True):
     document: str | None = None  # where the full text lives
     version: str | None = None
     supersedes: str | None = None
+
+    def __post_init__(self) -> None:
+        # Routes and receivers are read by the notifier long after publishing: a malformed one is refused
+        # now, naming the field, and the routes in force stay as they are.
+        notify_values(self.metadata.get("values"))
 
 
 class CanonPolicyDeclared(Event, frozen=True, tag="canon-policy-declared"):

@@ -10,7 +10,7 @@ import datetime as dt
 from typing import ClassVar, Literal
 
 from vsmesh.events.envelope import Event, EventData, Horizon
-from vsmesh.events.schemas.common import Money, Severity
+from vsmesh.events.schemas.common import EventId, Money, Severity
 
 CommitmentKind = Literal["subscription", "contract", "salary", "other"]
 Cadence = Literal["once", "monthly", "quarterly", "yearly"]
@@ -61,6 +61,20 @@ class FinCostRecorded(Event, frozen=True, tag="fin-cost-recorded"):
     """Money was spent."""
 
     data: CostRecordedData
+    horizon: ClassVar[Horizon] = Horizon.STRATEGIC
+
+
+class CostCorrectedData(CostRecordedData, kw_only=True, frozen=True):
+    """The figure a source now reports for a cost it reported before; every field as the source now has it."""
+
+    corrects: EventId  # the `fin-cost-recorded` event whose figure this replaces
+    previous: Money | None = None  # the figure it replaces, for a reader of the log alone
+
+
+class FinCostCorrected(Event, frozen=True, tag="fin-cost-corrected"):
+    """A source revised a cost it reported: the cost now counts at this figure, not the earlier one."""
+
+    data: CostCorrectedData
     horizon: ClassVar[Horizon] = Horizon.STRATEGIC
 
 

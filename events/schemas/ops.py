@@ -104,6 +104,20 @@ class OpsServiceDiscovered(Event, frozen=True, tag="ops-service-discovered"):
     horizon: ClassVar[Horizon] = Horizon.OPERATIONAL
 
 
+class InventorySeenData(EventData, frozen=True):
+    """Entities a source saw running at the event's time: their `last_seen` in the inventory."""
+
+    entities: list[str]  # subjects, e.g. service/gitea
+    method: str | None = None  # how they were seen: k8s-api, …
+
+
+class OpsInventorySeen(Event, frozen=True, tag="ops-inventory-seen"):
+    """Known inventory entities were seen where they run (one event for many, not one per entity and pull)."""
+
+    data: InventorySeenData
+    horizon: ClassVar[Horizon] = Horizon.OPERATIONAL
+
+
 class HealthCheckedData(EventData, frozen=True):
     status: HealthStatus
     observations: dict[str, Any] = {}

@@ -12,6 +12,12 @@ EVENT_TYPES = (
     "canon-mandate-revoked",
     "canon-escalation-overdue",  # the scheduler's re-escalation of one unanswered past its SLA
     "canon-call-refused",  # the gateway's refusals: attempts, beside the mandates (refused_calls)
+    # The notifier's record (notify/): who was told what, what a silence held back, and people's silences.
+    "notification-delivered",
+    "notification-failed",
+    "notification-suppressed",
+    "notification-silence-set",
+    "notification-silence-expired",
     "canon-approval-requested",  # a call held by a mandate's approve condition (the gateway)
     "canon-approval-decided",  # a person's approval or denial (approve_call, deny_call)
     "canon-approval-executed",  # the gateway ran the approved call once, or says why not

@@ -15,6 +15,7 @@ from vsmesh.events.schemas.canon import (
     CanonMandateRevoked,
     CanonPolicyDeclared,
 )
+from vsmesh.events.schemas.notification import NotificationSilenceExpired, NotificationSilenceSet
 from vsmesh.hubs.canon import manifest
 from vsmesh.hubs.canon.tables import (
     approvals,
@@ -25,6 +26,7 @@ from vsmesh.hubs.canon.tables import (
     policies,
     policy_versions,
     refused_calls,
+    silences,
 )
 from vsmesh.hubs.core import hub_projection
 from vsmesh.hubs.core.projector import on_escalation_raised
@@ -103,6 +105,17 @@ def on_call_refused(event: CanonCallRefused, at: Applied, changes: Changes) -> N
     changes.upsert(refused_calls, {**row, "reason": d.reason, "at": event.time})
 
 
+def on_silence_set(event: NotificationSilenceSet, at: Applied, changes: Changes) -> None:
+    d = event.data
+    row = {"silence_id": event.id, "matchers": d.matchers, "starts_at": d.starts_at or event.time, "until": d.until}
+    row |= {"reason": d.reason, "author": event.actor, "author_kind": event.actorkind, "set_at": event.time}
+    changes.upsert(silences, row)
+
+
+def on_silence_expired(event: NotificationSilenceExpired, at: Applied, changes: Changes) -> None:
+    changes.upsert(silences, {"silence_id": event.data.silence_id, "expired_at": event.time})
+
+
 def on_approval_requested(event: CanonApprovalRequested, at: Applied, changes: Changes) -> None:
     d = event.data
     row = {"approval_id": event.id, "holder": event.actor, "holder_kind": event.actorkind, "hub": d.hub}
@@ -138,6 +151,8 @@ HANDLERS: Handlers = {
     CanonPolicyDeclared: on_policy_declared,
     CanonMandateGranted: on_mandate_granted,
     CanonMandateRevoked: on_mandate_revoked,
+    NotificationSilenceSet: on_silence_set,
+    NotificationSilenceExpired: on_silence_expired,
 }
 
 

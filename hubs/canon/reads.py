@@ -21,6 +21,7 @@ from vsmesh.hubs.canon.tables import (
     policies,
     policy_versions,
     refused_calls,
+    silences,
 )
 from vsmesh.hubs.contract import ContractRequest, HubContext, Operation
 from vsmesh.hubs.core.queries import rows
@@ -186,6 +187,20 @@ async def get_mandates(ctx: HubContext, request: MandatesRequest) -> dict[str, A
         return {"mandates": await rows(conn, query.order_by(m.granted_at, m.mandate_id))}
 
 
+class SilencesRequest(ContractRequest):
+    include_expired: bool = Field(False, description="also silences whose time ran out")
+
+
+async def get_silences(ctx: HubContext, request: SilencesRequest) -> dict[str, Any]:
+    """Silences on notifications in force or ahead (with `include_expired`, every one), the latest ending last."""
+    s = silences.c
+    query = sa.select(silences).where(s.matchers.is_not(None)).order_by(s.until.desc(), s.silence_id)
+    if not request.include_expired:
+        query = query.where(s.until > sa.func.now())
+    async with ctx.read() as conn:
+        return {"hub": ctx.hub, "silences": await rows(conn, query)}
+
+
 def read_operations() -> list[Operation]:
     return [
         Operation("get_domain_summary", SummaryRequest, get_domain_summary, "policies, mandates, escalations"),
@@ -195,5 +210,6 @@ def read_operations() -> list[Operation]:
         Operation("get_refusals", RefusalsRequest, get_refusals, "calls the gateway refused: who, what, which mandate"),
         Operation("get_agent_actions", AgentActionsRequest, get_agent_actions, "agents' actions, revert state"),
         Operation("get_mandates", MandatesRequest, get_mandates, "who may act, within which scope, until when"),
+        Operation("get_silences", SilencesRequest, get_silences, "silences in force or ahead, who set them, why"),
         *approval_reads(),
     ]

@@ -96,6 +96,23 @@ refused_calls = sa.Table(
     sa.Column("at", sa.TIMESTAMP(timezone=True), nullable=False, index=True),
 )
 
+# Silences people set on notifications (notification-silence-set): matchers, from when until when, who and why;
+# `expired_at` once the notifier said the time ran out. A silence holds until `until` whether or not that was said;
+# columns may be empty because an expiry folds as an upsert of its own two columns.
+silences = sa.Table(
+    "silences",
+    metadata,
+    sa.Column("silence_id", sa.Text, primary_key=True),
+    sa.Column("matchers", JSONB),
+    sa.Column("starts_at", sa.TIMESTAMP(timezone=True)),
+    sa.Column("until", sa.TIMESTAMP(timezone=True)),
+    sa.Column("reason", sa.Text),
+    sa.Column("author", sa.Text),
+    sa.Column("author_kind", sa.Text),
+    sa.Column("set_at", sa.TIMESTAMP(timezone=True)),
+    sa.Column("expired_at", sa.TIMESTAMP(timezone=True)),
+)
+
 # Calls the gateway held for a person's approval (canon-approval-requested), each with the person's decision
 # (canon-approval-decided) and what came of it (canon-approval-executed). Expiry is judged when read. Only the
 # key is NOT NULL: a decision or an outcome updates its columns with an upsert, whose proposed row PostgreSQL

@@ -1,4 +1,4 @@
-"""canon-hub's write operations: revoking a mandate.
+"""canon-hub's write operations: revoking a mandate, silencing notifications.
 
 Granting is not a contract operation: `canon-mandate-granted` is a governance event only the admin
 publishes (events/governance.py; `vsmesh publish canon-mandate-granted --hub canon-hub`), so no caller of
@@ -8,16 +8,23 @@ power away: any caller whose mandates cover `canon-hub:revoke_mandate` may do it
 A mandate's `scope` is what the gateway enforces (gateway/mcp/mandates.py): entries `HUB[:OPERATIONS]`,
 separated by commas or spaces, where HUB is a hub slug or a glob (`*`, `ops-*`) and OPERATIONS is `read`,
 `write`, `*` or an operation name or glob (`get_*`); a bare HUB allows every operation of that hub.
+
+A silence is matchers (field → glob over hub, type, entity, horizon, severity; all must match) until a time; one
+starting later is a maintenance window declared ahead. The notifier (notify/) records what a silence held back
+as suppressed, never drops it, and says when a silence's time ran out.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 import sqlalchemy as sa
-from pydantic import Field
+from pydantic import Field, field_validator
 
-from vsmesh.errors import NotFound
+from vsmesh.errors import ContractError, NotFound
+from vsmesh.events.envelope import new_event_id
+from vsmesh.events.schemas.notification import SILENCE_FIELDS
 from vsmesh.hubs.canon.approvals import approval_writes
 from vsmesh.hubs.canon.tables import mandates
 from vsmesh.hubs.contract import HubContext, Operation
@@ -41,6 +48,36 @@ async def revoke_mandate(ctx: HubContext, request: RevokeMandateRequest) -> dict
     return await publish_as_caller(ctx, "canon-mandate-revoked", request, subject, data, **ids)
 
 
+class SetSilenceRequest(WriteRequest):
+    matchers: dict[str, str] = Field(
+        ..., min_length=1, description=f"field → glob, all must match; fields: {', '.join(SILENCE_FIELDS)}"
+    )
+    until: dt.datetime = Field(..., description="when the silence ends (ISO 8601 with a time zone)")
+    reason: str = Field(..., min_length=1, max_length=2000, description="why: shown beside the silence")
+    starts_at: dt.datetime | None = Field(None, description="a maintenance window declared ahead; unset: now")
+
+    @field_validator("matchers")
+    @classmethod
+    def _known_fields(cls, matchers: dict[str, str]) -> dict[str, str]:
+        unknown = sorted(set(matchers) - set(SILENCE_FIELDS))
+        if unknown:
+            raise ValueError(f"no field {unknown[0]!r} to match; use {', '.join(SILENCE_FIELDS)}")
+        return matchers
+
+
+async def set_silence(ctx: HubContext, request: SetSilenceRequest) -> dict[str, Any]:
+    now = dt.datetime.now(dt.UTC)
+    if request.until.tzinfo is None:
+        raise ContractError("invalid_request", "until: give a time zone, e.g. 2026-12-07T18:00:00Z")
+    if request.until <= max(now, request.starts_at or now):
+        raise ContractError("invalid_request", f"until: {request.until.isoformat()} has passed or precedes starts_at")
+    data = request.model_dump(mode="json", include={"matchers", "until", "reason", "starts_at"})
+    silence_id = new_event_id()
+    return await publish_as_caller(
+        ctx, "notification-silence-set", request, f"silence/{silence_id}", data, event_id=silence_id
+    )
+
+
 def write_operations() -> list[Operation]:
     return [
         Operation(
@@ -50,5 +87,6 @@ def write_operations() -> list[Operation]:
             "end a mandate: refused from the next call",
             writes=True,
         ),
+        Operation("set_silence", SetSilenceRequest, set_silence, "hold notifications back until a time", writes=True),
         *approval_writes(),
     ]

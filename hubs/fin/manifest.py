@@ -8,6 +8,7 @@ EVENT_TYPES = (
     "fin-budget-allocated",
     "fin-commitment-recorded",
     "fin-cost-recorded",
+    "fin-cost-corrected",
     "fin-token-spend-recorded",
     "fin-balance-recorded",
     "fin-budget-alert-raised",

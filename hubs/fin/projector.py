@@ -11,6 +11,7 @@ from vsmesh.events.schemas.fin import (
     FinBudgetAlertRaised,
     FinBudgetAllocated,
     FinCommitmentRecorded,
+    FinCostCorrected,
     FinCostRecorded,
     FinRunwayProjected,
     FinTokenSpendRecorded,
@@ -84,13 +85,16 @@ def on_commitment_recorded(event: FinCommitmentRecorded, at: Applied, changes: C
     )
 
 
-def on_cost_recorded(event: FinCostRecorded, at: Applied, changes: Changes) -> None:
+def on_cost_recorded(event: FinCostRecorded | FinCostCorrected, at: Applied, changes: Changes) -> None:
     d = event.data
     description = d.metadata.get("description")
+    corrected = isinstance(event, FinCostCorrected)
     changes.upsert(
         costs,
         {
-            "event_id": event.id,
+            # A correction replaces the figure in the row of the cost it corrects: the cost counts once.
+            "event_id": event.data.corrects if corrected else event.id,  # type: ignore[union-attr]
+            "corrected_by": event.id if corrected else None,
             "amount": d.amount.amount,
             "currency": d.amount.currency,
             "domain": d.domain,
@@ -180,6 +184,7 @@ HANDLERS: Handlers = {
     FinBudgetAllocated: on_budget_allocated,
     FinCommitmentRecorded: on_commitment_recorded,
     FinCostRecorded: on_cost_recorded,
+    FinCostCorrected: on_cost_recorded,
     FinTokenSpendRecorded: on_token_spend_recorded,
     FinBalanceRecorded: on_balance_recorded,
     FinBudgetAlertRaised: on_budget_alert_raised,

@@ -225,3 +225,11 @@ async def known_event_ids(conn: AsyncConnection, ids: list[str]) -> list[str]:
         query = sa.select(table.c.event_id).where(table.c.event_id.in_(ids))
         found.extend((await conn.execute(query)).scalars())
     return sorted(found)
+
+
+async def cost_figures(conn: AsyncConnection, ids: list[str]) -> dict[str, dict[str, Any]]:
+    """The figure each of these cost events now counts at (its latest correction's, if any), by event id."""
+    c = costs.c
+    query = sa.select(c.event_id, c.amount, c.currency, c.corrected_by).where(c.event_id.in_(ids))
+    return {r.event_id: {"amount": r.amount, "currency": r.currency, "corrected_by": r.corrected_by}
+            for r in (await conn.execute(query)).all()}  # fmt: skip

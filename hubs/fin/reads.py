@@ -85,6 +85,12 @@ class KnownEventsRequest(ContractRequest):
     ids: list[str] = Field(..., max_length=5000, description="cost, token-spend, budget-alert or runway event ids")
 
 
+async def get_cost_figures(ctx: HubContext, request: KnownEventsRequest) -> dict[str, Any]:
+    """What each cost counts at now, so a source that reported it can tell a revised figure (a correction)."""
+    async with ctx.read() as conn:
+        return {"figures": await queries.cost_figures(conn, request.ids)}
+
+
 def _today() -> dt.date:
     return dt.datetime.now(dt.UTC).date()
 
@@ -135,4 +141,5 @@ def read_operations() -> list[Operation]:
         Operation("get_agent_spend", AgentSpendRequest, get_agent_spend, "token spend per agent and month"),
         Operation("get_spend", SpendRequest, get_spend, "cost per service and token spend per agent"),
         Operation("known_events", KnownEventsRequest, known_events, "which of these events the hub already has"),
+        Operation("get_cost_figures", KnownEventsRequest, get_cost_figures, "the figure each of these costs counts at"),
     ]

@@ -56,6 +56,7 @@ costs = sa.Table(
     sa.Column("month", sa.Text, nullable=False),  # YYYY-MM the spend counts in
     sa.Column("incurred_on", sa.Date),
     sa.Column("description", sa.Text),
+    sa.Column("corrected_by", sa.Text),  # the latest fin-cost-corrected event that set this figure
 )
 
 token_spend = sa.Table(

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from vsmesh.events.schemas.dev import DevDeploymentCompleted
-from vsmesh.events.schemas.fin import FinCostRecorded
+from vsmesh.events.schemas.fin import CostRecordedData, FinCostCorrected, FinCostRecorded
 from vsmesh.events.schemas.ops import OpsChangeRecorded, OpsReleaseObserved
 from vsmesh.hubs.ops import manifest
-from vsmesh.projectors.couplings.coupling import Coupling, Emit
+from vsmesh.projectors.couplings.coupling import Coupling, Emit, derived_id
 
 DEPLOYMENT = "dev-deployment-to-ops-change"
 COST = "fin-cost-to-ops-service"
@@ -32,12 +32,20 @@ def deployment_to_change(event: DevDeploymentCompleted) -> list[Emit]:
     ]
 
 
-def cost_to_service(event: FinCostRecorded) -> list[Emit]:
-    """A cost attributed to a service is recorded against that service in ops (summed in `ops services`)."""
+def cost_to_service(event: FinCostRecorded | FinCostCorrected) -> list[Emit]:
+    """A cost attributed to a service is recorded against that service in ops (summed in `ops services`); a
+    corrected figure corrects ops' copy of the cost (the id this coupling gave it)."""
     d = event.data
     if not d.service:
         return []
-    data = {
+    if isinstance(event, FinCostCorrected):
+        corrects = {"corrects": derived_id(COST, event.data.corrects)}
+        return [Emit("fin-cost-corrected", manifest.SLUG, f"service/{d.service}", _present({**_cost(d), **corrects}))]
+    return [Emit("fin-cost-recorded", manifest.SLUG, f"service/{d.service}", _present(_cost(d)))]
+
+
+def _cost(d: CostRecordedData) -> dict:
+    return {
         "amount": {"amount": str(d.amount.amount), "currency": d.amount.currency},
         "service": d.service,
         "domain": d.domain,
@@ -46,7 +54,6 @@ def cost_to_service(event: FinCostRecorded) -> list[Emit]:
         "period": d.period,
         "incurred_on": d.incurred_on.isoformat() if d.incurred_on else None,
     }
-    return [Emit("fin-cost-recorded", manifest.SLUG, f"service/{d.service}", _present(data))]
 
 
 def _present(data: dict) -> dict:
@@ -68,9 +75,9 @@ def couplings() -> list[Coupling]:
             name=COST,
             source_hub="fin-hub",
             target_hub=manifest.SLUG,
-            reacts_to=(FinCostRecorded,),
+            reacts_to=(FinCostRecorded, FinCostCorrected),
             react=cost_to_service,
-            emits=(FinCostRecorded,),
+            emits=(FinCostRecorded, FinCostCorrected),
             description="a fin cost attributed to a service → that service's cost in ops",
         ),
     ]

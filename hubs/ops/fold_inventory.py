@@ -7,6 +7,7 @@ from typing import Any
 from vsmesh.events.schemas.ops import (
     OpsInventoryRegistered,
     OpsInventoryRetired,
+    OpsInventorySeen,
     OpsInventoryUpdated,
     OpsServiceDiscovered,
 )
@@ -118,6 +119,12 @@ def on_service_discovered(event: OpsServiceDiscovered, at: Applied, changes: Cha
     set_attributes(entity, {**data.attributes, **found}, at, changes)
 
 
+def on_seen(event: OpsInventorySeen, at: Applied, changes: Changes) -> None:
+    # A source names only entities the inventory holds (declared, or discovered by an earlier event of its own).
+    for entity in event.data.entities:
+        changes.upsert(inventory, {"entity": entity, "last_seen": event.time, "updated_seq": at.sequence})
+
+
 def handlers() -> Handlers:
     return {
         OpsInventoryRegistered: on_registered,
@@ -125,3 +132,9 @@ def handlers() -> Handlers:
         OpsInventoryRetired: on_retired,
         OpsServiceDiscovered: on_service_discovered,
     }
+
+
+def sighting_handlers() -> Handlers:
+    """Not keyed by the event's subject: one sighting names many entities (so it stays out of partitions by
+    entity and of entity-scoped reverts)."""
+    return {OpsInventorySeen: on_seen}

@@ -14,6 +14,7 @@ def ops_handlers() -> Handlers:
     """ops-hub's own handlers, by event type."""
     return {
         **fold_inventory.handlers(),
+        **fold_inventory.sighting_handlers(),
         **fold_evidence.handlers(),
         **fold_incidents.handlers(),
         **fold_readiness.handlers(),

@@ -219,3 +219,12 @@ async def open_alert_count(conn: AsyncConnection) -> int:
     elif "resolved_at" in alerts.c:
         query = query.where(alerts.c.resolved_at.is_(None))
     return (await conn.execute(query)).scalar_one()
+
+
+async def sightings(conn: AsyncConnection, entities: list[str]) -> dict[str, Row]:
+    """Of these entities, those the inventory holds: whether declared (registered), how discovered, last seen."""
+    i = inventory.c
+    query = sa.select(i.entity, i.registered_at, i.discovered_via, i.last_seen).where(i.entity.in_(entities))
+    rows = (await conn.execute(query)).all()
+    return {r.entity: {"declared": r.registered_at is not None, "discovered_via": r.discovered_via,
+                       "last_seen": r.last_seen} for r in rows}  # fmt: skip

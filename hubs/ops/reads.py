@@ -209,6 +209,16 @@ async def get_inventory(ctx: HubContext, request: InventoryRequest) -> dict[str,
     return {"hub": "ops-hub", "entity": request.entity, "item": item}
 
 
+class SightingsRequest(ContractRequest):
+    entities: list[str] = Field(..., max_length=5000, description="entities, e.g. service/gitea")
+
+
+async def get_sightings(ctx: HubContext, request: SightingsRequest) -> dict[str, Any]:
+    """Which of these entities the inventory holds (declared or discovered) and when a source last saw each."""
+    async with ctx.read() as conn:
+        return {"hub": "ops-hub", "entities": await queries.sightings(conn, request.entities)}
+
+
 class InventoryListRequest(ContractRequest):
     kinds: list[str] | None = Field(None, description="only entities of these kinds (service, datastore, …)")
 
@@ -239,4 +249,5 @@ def read_operations() -> list[Operation]:
         Operation("get_inventory", InventoryRequest, get_inventory, "an entity's declared attributes and drift"),
         Operation("list_inventory", InventoryListRequest, list_inventory, "every declared entity and its attributes"),
         Operation("get_changes", ChangesRequest, get_changes, "the latest change records (deployments, migrations)"),
+        Operation("get_sightings", SightingsRequest, get_sightings, "inventory entities held and when last seen"),
     ]

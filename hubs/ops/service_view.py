@@ -112,6 +112,7 @@ def describe_service(
         "depends_on": attrs.get("depends_on") or [],
         "catalogued": item.get("registered_at") is not None,
         "discovered_via": item.get("discovered_via"),
+        "last_seen": item.get("last_seen"),
         "retired": retired,
         "replaced_by": item.get("replaced_by"),
         "checked_at": max((p["at"] for p in proof if p["at"]), default=None),

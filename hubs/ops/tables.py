@@ -37,6 +37,7 @@ inventory = sa.Table(
     sa.Column("registered_event_id", sa.Text),
     sa.Column("discovered_via", sa.Text),
     _ts("discovered_at"),
+    _ts("last_seen"),  # the latest ops-inventory-seen naming it: a source saw it running then
     _ts("retired_at"),
     sa.Column("retired_reason", sa.Text),
     sa.Column("replaced_by", sa.Text),

@@ -51,6 +51,7 @@ SAMPLE_DATA: dict[str, dict[str, Any]] = {
     "ops-inventory-updated": {"owner": "platform", "attributes": {"nodeport": 32166}, "removed_attributes": ["old"]},
     "ops-inventory-retired": {"reason": "moved", "replaced_by": "service/gitea-threephoenix"},
     "ops-service-discovered": {"name": "gitea", "method": "k8s-api", "namespace": "default", "endpoints": ["a:3000"]},
+    "ops-inventory-seen": {"entities": ["service/gitea", "service/grafana"], "method": "k8s-api"},
     "ops-health-checked": {"status": "amber", "observations": {"latency_ms": 812}},
     "ops-release-observed": {"release": "gitea", "version": "10.1.4", "namespace": "default", "revision": 7},
     "ops-endpoint-verified": {
@@ -113,6 +114,7 @@ SAMPLE_DATA: dict[str, dict[str, Any]] = {
         "starts_on": "2026-01-01",
     },
     "fin-cost-recorded": {"amount": {"amount": "18.20", "currency": EUR}, "service": "service/gitea", "vendor": "HE"},
+    "fin-cost-corrected": {"amount": {"amount": "19.10", "currency": EUR}, "service": "gitea", "corrects": "0190-c"},
     "fin-token-spend-recorded": {
         "provider": "anthropic",
         "model": "claude",
@@ -142,6 +144,17 @@ SAMPLE_DATA: dict[str, dict[str, Any]] = {
         "re_escalation": 2,
         "policy": "escalation-slas",
     },
+    # notify
+    "notification-delivered": {"notification_id": "0f1e-n", "receiver": "oncall", "route": "high-and-above",
+                               "events": ["0190-a"], "attempts": 2, "latency_ms": 41.5},
+    "notification-failed": {"notification_id": "0f1e-n", "receiver": "oncall", "route": "high-and-above",
+                            "events": ["0190-a"], "error": "HTTP 503 from https://hooks.example/x", "attempts": 3,
+                            "retry_at": "2026-11-23T10:00:02Z"},
+    "notification-suppressed": {"notification_id": "0f1e-n", "receiver": "oncall", "route": "high-and-above",
+                                "events": ["0190-a"], "silence_id": "0190-s"},
+    "notification-silence-set": {"matchers": {"entity": "service/gitea"}, "until": "2026-11-23T12:00:00Z",
+                                 "reason": "registry migration"},
+    "notification-silence-expired": {"silence_id": "0190-s"},
     # sec
     "sec-finding-reported": {
         "finding_id": "gitea-openssl-cve-2024-0727",

@@ -1,0 +1,298 @@
+"""The notifier's reading half: follows every horizon stream and plans (notification, receiver) rows.
+
+It reads through the one event source (projectors/engine/source.py) like a coupling, and per batch, in one
+transaction: folds canon's policies and silences into the ledger, plans what the batch's events ask for under
+the routes in force (joining a group still waiting, or opening a notification), and moves the position. A
+crash re-reads the batch and derives the same notification ids, so nothing is planned twice or lost.
+
+The first start begins at each stream's head: a mesh's past is not news. The constitutional stream is read
+from its start even then, for canon's routes and silences, but nothing stored before the first start is told.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime as dt
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import msgspec
+import sqlalchemy as sa
+import structlog
+from nats.js import JetStreamContext
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from vsmesh.bus.reader import stream_sequence
+from vsmesh.bus.streams import stream_for
+from vsmesh.events.codec import encode_event
+from vsmesh.events.envelope import Event, Horizon, utc_now
+from vsmesh.events.schemas.canon import CanonPolicyDeclared
+from vsmesh.events.schemas.notification import NotificationSilenceExpired, NotificationSilenceSet
+from vsmesh.notify.ledger import notifications, policies, positions, silences, told
+from vsmesh.notify.routes import (
+    Facts,
+    Planned,
+    Routing,
+    after_quiet_hours,
+    facts_of,
+    fingerprint,
+    notification_id,
+    opens,
+    plan,
+    resolves,
+    routing,
+)
+from vsmesh.projectors.engine.source import Follow, decode, follow, retry
+
+log = structlog.get_logger(__name__)
+
+FOLLOW = Follow(size=500, wait_s=0.005, max_queued=2000)
+STREAMS = tuple(stream_for(h) for h in Horizon)
+CONSTITUTIONAL = stream_for(Horizon.CONSTITUTIONAL)
+OWN_TYPES = "notification-"  # the notifier's own record is never news to tell
+
+
+@dataclass
+class Silence:
+    silence_id: str
+    matchers: dict[str, str]
+    starts_at: dt.datetime
+    until: dt.datetime
+    reason: str
+    expired_said: bool = False
+
+    def holds(self, facts: Facts, now: dt.datetime) -> bool:
+        from vsmesh.notify.routes import silence_matches
+
+        return self.starts_at <= now < self.until and silence_matches(self.matchers, facts)
+
+
+@dataclass
+class NotifierState:
+    """What both halves share in memory: the routes and silences in force, and figures for status and metrics."""
+
+    policies: dict[str, Any] = field(default_factory=dict)  # policy slug → its values
+    routing: Routing = field(default_factory=Routing)
+    silences: dict[str, Silence] = field(default_factory=dict)
+    positions: dict[str, int] = field(default_factory=dict)
+    last_error: str | None = None
+    wake: asyncio.Event = field(default_factory=asyncio.Event)  # planned something: the deliverer looks now
+    # Set once the constitutional planner has read canon's routes and silences up to the head it found at start:
+    # the other streams wait for it, so a restart never plans an event under fewer routes than were declared.
+    canon_read: asyncio.Event = field(default_factory=asyncio.Event)
+
+    def policy(self, slug: str, values: Any) -> None:
+        self.policies[slug] = values
+        self.routing = routing(self.policies.items())
+        for problem in self.routing.ignored:
+            log.warning("notify route ignored", problem=problem)
+
+    async def load(self, engine: AsyncEngine) -> None:
+        async with engine.connect() as conn:
+            for row in (await conn.execute(sa.select(policies.c.policy, policies.c["values"]))).all():
+                self.policies[row.policy] = row.values
+            for row in (await conn.execute(sa.select(silences))).mappings():
+                self.silences[row["silence_id"]] = _silence(row)
+            self.positions = {r.stream: r.seq for r in (await conn.execute(sa.select(positions))).all()}
+        self.routing = routing(self.policies.items())
+
+
+async def claim_start(js: JetStreamContext, engine: AsyncEngine, stream: str) -> tuple[int, int]:
+    """(position, notify after): kept from before, or on the first start the stream's head (the constitutional
+    stream's position 0: canon's routes and silences are read from the start, told of from the head on)."""
+    async with engine.begin() as conn:
+        row = (await conn.execute(sa.select(positions).where(positions.c.stream == stream))).first()
+        if row is not None:
+            return row.seq, row.notify_after
+        head = (await js.stream_info(stream)).state.last_seq
+        start = 0 if stream == CONSTITUTIONAL else head
+        await conn.execute(
+            insert(positions).values(stream=stream, seq=start, notify_after=head).on_conflict_do_nothing()
+        )
+    return start, head
+
+
+def _silence(row: Any) -> Silence:
+    return Silence(row["silence_id"], row["matchers"], row["starts_at"], row["until"], row["reason"],
+                   row.get("expired_said", False))  # fmt: skip
+
+
+class Planner:
+    """One horizon stream, read in batches, planned in one transaction per batch."""
+
+    def __init__(self, js: JetStreamContext, engine: AsyncEngine, state: NotifierState, stream: str) -> None:
+        self.js, self.engine, self.state, self.stream = js, engine, state, stream
+        self.notify_after = 0
+        self.canon_head = 0
+        self.log = log.bind(stream=stream, part="notify-planner")
+
+    async def run(self, stop: asyncio.Event) -> None:
+        position = await self._start_position()
+        if self.stream == CONSTITUTIONAL:
+            self.canon_head = (await self.js.stream_info(self.stream)).state.last_seq
+            if position >= self.canon_head:
+                self.state.canon_read.set()
+        else:
+            waits = [asyncio.ensure_future(self.state.canon_read.wait()), asyncio.ensure_future(stop.wait())]
+            await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
+            for w in waits:
+                w.cancel()
+        self.log.info("notifier following", position=position, notify_after=self.notify_after)
+        async for batch in follow(self.js, self.stream, f"{self.stream.lower()}.>", position, FOLLOW, stop):
+            await retry(lambda b=batch: self.handle(b.msgs), stop=stop, transient=(Exception,), on_error=self._report)
+
+    async def _start_position(self) -> int:
+        seq, self.notify_after = await claim_start(self.js, self.engine, self.stream)
+        return seq
+
+    async def _report(self, e: BaseException) -> None:
+        error = f"{type(e).__name__}: {e}".splitlines()[0][:500]
+        self.state.last_error = error
+        self.log.error("notifier batch failed; it will be retried", error=error)
+        with contextlib.suppress(Exception):  # the database may be what failed: the log line says it anyway
+            async with self.engine.begin() as conn:
+                stmt = positions.update().where(positions.c.stream == self.stream)
+                await conn.execute(stmt.values(last_error=error, error_at=utc_now()))
+
+    async def handle(self, msgs: list) -> None:
+        decoded = decode(msgs)
+        now = utc_now()
+        planned = 0
+        async with self.engine.begin() as conn:
+            for seq, _, event in decoded.events:
+                await self._fold(conn, event)
+                if seq <= self.notify_after or event.type.startswith(OWN_TYPES):
+                    continue
+                planned += await self._plan(conn, event, now)
+            last = stream_sequence(msgs[-1])
+            await conn.execute(
+                positions.update()
+                .where(positions.c.stream == self.stream)
+                .values(seq=last, updated_at=now, last_error=None)
+            )
+        self.state.positions[self.stream] = last
+        self.state.last_error = None
+        if self.stream == CONSTITUTIONAL and last >= self.canon_head:
+            self.state.canon_read.set()
+        if planned:
+            self.state.wake.set()
+
+    async def _fold(self, conn: AsyncConnection, event: Event) -> None:
+        """canon's routes and silences, kept with the position that read them."""
+        if isinstance(event, CanonPolicyDeclared):
+            values = event.data.metadata.get("values")
+            row = {"policy": event.data.policy, "values": values, "event_id": event.id, "declared_at": event.time}
+            await conn.execute(insert(policies).values(row).on_conflict_do_update(index_elements=["policy"], set_=row))
+            self.state.policy(event.data.policy, values)
+        elif isinstance(event, NotificationSilenceSet):
+            d = event.data
+            row = {"silence_id": event.id, "matchers": d.matchers, "starts_at": d.starts_at or event.time}
+            row |= {"until": d.until, "reason": d.reason, "author": event.actor}
+            await conn.execute(insert(silences).values(row).on_conflict_do_nothing())
+            self.state.silences[event.id] = _silence(row)
+        elif isinstance(event, NotificationSilenceExpired):
+            sid = event.data.silence_id
+            await conn.execute(silences.update().where(silences.c.silence_id == sid).values(expired_said=True))
+            if sid in self.state.silences:
+                self.state.silences[sid].expired_said = True
+
+    async def _plan(self, conn: AsyncConnection, event: Event, now: dt.datetime) -> int:
+        cloud_event = msgspec.json.decode(encode_event(event))
+        resolved = resolves(event)
+        if resolved is not None:
+            return await self._resolved(conn, event, cloud_event, resolved, now)
+        facts, fp = facts_of(event), fingerprint(event)
+        count = 0
+        for p in plan(event, self.state.routing):
+            if await _join_open_group(conn, p, event, cloud_event, now):
+                joined = await _open_group(conn, p, now)
+                await _tell(conn, event, p, joined)
+                continue
+            due = await _due(conn, p, fp, now)
+            row = _row(p, event, cloud_event, facts, fp, now, due)
+            await conn.execute(insert(notifications).values(row).on_conflict_do_nothing())
+            await _tell(conn, event, p, p.notification_id)
+            count += 1
+        return count
+
+    async def _resolved(
+        self, conn: AsyncConnection, event: Event, cloud_event: dict, opened_by: str, now: dt.datetime
+    ) -> int:
+        """One "resolved" to every receiver that was told of what this resolves (once: the id says so)."""
+        rows = (await conn.execute(sa.select(told).where(told.c.opened_by == opened_by))).all()
+        facts, fp = facts_of(event), fingerprint(event)
+        for r in rows:
+            nid = notification_id(r.route, r.receiver, f"resolved:{opened_by}")
+            p = Planned(nid, r.route, r.receiver, f"resolved:{opened_by}", "resolved", 0, 0, 0, None)
+            row = _row(p, event, cloud_event, facts, fp, now, now)
+            await conn.execute(insert(notifications).values(row).on_conflict_do_nothing())
+        return len(rows)
+
+
+def _row(
+    p: Planned, event: Event, cloud_event: dict, facts: Facts, fp: str, now: dt.datetime, due: dt.datetime
+) -> dict[str, Any]:
+    return {
+        "notification_id": p.notification_id,
+        "route": p.route,
+        "receiver": p.receiver,
+        "group_key": p.group_key,
+        "kind": p.kind,
+        "fingerprint": fp,
+        "events": [cloud_event],
+        "event_ids": [event.id],
+        "facts": facts.as_dict(),
+        "entity": facts.entity,
+        "first_stored_at": event.time,
+        "created_at": now,
+        "due_at": due,
+        "next_attempt_at": due,
+        "status": "pending",
+    }
+
+
+def _group(p: Planned) -> Callable[[sa.Select], sa.Select]:
+    n = notifications.c
+    return lambda q: q.where(n.route == p.route, n.receiver == p.receiver, n.group_key == p.group_key)
+
+
+async def _join_open_group(conn: AsyncConnection, p: Planned, event: Event, cloud_event: dict, now: dt.datetime):
+    """Add the event to its group's notification still waiting (not yet attempted); False when none waits."""
+    n = notifications.c
+    stmt = (
+        notifications.update()
+        .where(n.route == p.route, n.receiver == p.receiver, n.group_key == p.group_key)
+        .where(n.status == "pending", n.attempts == 0, n.due_at > now, n.kind == p.kind)
+        .values(events=n.events.op("||")(sa.cast([cloud_event], n.events.type)),
+                event_ids=n.event_ids.op("||")(sa.cast([event.id], n.event_ids.type)))
+        .returning(n.notification_id)
+    )  # fmt: skip
+    return (await conn.execute(stmt)).first() is not None
+
+
+async def _open_group(conn: AsyncConnection, p: Planned, now: dt.datetime) -> str:
+    n = notifications.c
+    query = _group(p)(sa.select(n.notification_id)).where(n.status == "pending").order_by(n.seq.desc()).limit(1)
+    return (await conn.execute(query)).scalar_one()
+
+
+async def _due(conn: AsyncConnection, p: Planned, fp: str, now: dt.datetime) -> dt.datetime:
+    """When a new notification of this group may go: after group_wait, and not before group_interval (or, when
+    it tells the same state again, repeat_interval) since the group's last one; then past quiet hours."""
+    n = notifications.c
+    query = _group(p)(sa.select(n.created_at, n.fingerprint)).order_by(n.seq.desc()).limit(1)
+    last = (await conn.execute(query)).first()
+    due = now + dt.timedelta(seconds=p.group_wait_s)
+    if last is not None:
+        gap = p.repeat_interval_s if last.fingerprint == fp else p.group_interval_s
+        due = max(due, last.created_at + dt.timedelta(seconds=gap))
+    return after_quiet_hours(due, p.quiet_hours)
+
+
+async def _tell(conn: AsyncConnection, event: Event, p: Planned, nid: str) -> None:
+    if opens(event):
+        row = {"opened_by": event.id, "route": p.route, "receiver": p.receiver, "notification_id": nid}
+        await conn.execute(insert(told).values(row).on_conflict_do_nothing())
