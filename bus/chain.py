@@ -178,3 +178,23 @@ def signature_holds(public_key_hex: str, stream: str, head_seq: int, head_hash: 
     except (InvalidSignature, ValueError):
         return False
     return True
+
+
+def checkpoints_hold(walked: Walk, trusted: str | None) -> tuple[str | None, tuple[int, int] | None]:
+    """(the first checkpoint that does not hold, named; the newest that does: (its seq, the head it signed)).
+
+    Each must be signed by `trusted` (a public key, hex) and its signature must hold for a head the walked chain
+    still has at that sequence. Without `trusted`, the first checkpoint's key is the one every later checkpoint
+    must share: a reader without the mesh's key (the audit) still sees a checkpoint signed by another.
+    """
+    signed_at = None
+    for seq, cp in walked.checkpoints:
+        trusted = trusted or cp.public_key
+        if cp.public_key != trusted:
+            return f"seq {seq}: a checkpoint signed by key {cp.key_id}, not by this mesh's key", signed_at
+        if not signature_holds(cp.public_key, cp.stream, cp.head_seq, cp.head_hash, cp.signature):
+            return f"seq {seq}: a checkpoint whose signature does not hold (forged or altered)", signed_at
+        if walked.hashes.get(cp.head_seq) != cp.head_hash:
+            return f"seq {cp.head_seq}: rewritten — the checkpoint at seq {seq} signed another chain there", signed_at
+        signed_at = (seq, cp.head_seq)
+    return None, signed_at

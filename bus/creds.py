@@ -33,7 +33,9 @@ HUB_USER_PREFIX = "svc-"  # so no hub slug (e.g. `admin`) can ever name a built-
 HORIZONS = ("operational", "tactical", "strategic", "constitutional")
 # canon-hub governs agents: its contract audits their actions on every hub (hubs/audit.py), read from the
 # streams, so its user also gets JetStream's read side (ordered consumers, never stream configuration).
-AUDITOR_HUB = "canon-hub"
+# aud-hub, the independent audit, reads the same, rebuilds copies of every hub from it, and asks other hubs'
+# read operations (ops-hub's evidence) as the reader may.
+AUDITOR_HUBS = frozenset({"canon-hub", "aud-hub"})
 CREDS_DIR = "creds"
 AUTH_FILE = "auth.conf"
 _OPERATION = re.compile(r"^[a-z][a-z0-9_]*$")
@@ -91,7 +93,7 @@ def all_creds(data_dir: Path) -> list[Creds]:
     return [msgspec.json.decode(p.read_bytes(), type=Creds) for p in sorted(folder.glob("*.json"))]
 
 
-def hub_permissions(hub: str) -> dict[str, Any]:
+def hub_permissions(hub: str, reads: Iterable[str] = ()) -> dict[str, Any]:
     """A hub's service: publish its own events, answer its contract; no stream or consumer administration,
     and no governance event (registry, manifests, widgets, reverts, canon policies and mandates).
 
@@ -100,16 +102,20 @@ def hub_permissions(hub: str) -> dict[str, Any]:
     reads the stream's ack (`_INBOX.>`); the `vsmesh-{hub}` micro service listens on `vsmesh.{hub}.>`
     and on the `$SRV` discovery subjects of all services and of its own name, and answers on the
     caller's reply subject (`allow_responses`). Reads and `wait_for_seq` go to PostgreSQL, not NATS.
+    An auditor hub (AUDITOR_HUBS) also reads the streams and may request the `reads` operations of any hub.
     """
     check_slug(hub, "hub")
     service = contract_service(hub)
     own = ("$JS.API.STREAM.MSG.GET.*", "$JS.API.DIRECT.GET.>")  # granted below to every hub
-    reads = [r for r in _read_api() if r not in own] if hub == AUDITOR_HUB else []
+    auditor = hub in AUDITOR_HUBS
+    log_reads = [r for r in _read_api() if r not in own] if auditor else []
+    contract_reads = _contract_reads(reads) if auditor else []
     return {
         "publish": {
             "allow": [
                 *(f"{h}.{hub}.>" for h in HORIZONS),
-                *reads,
+                *log_reads,
+                *contract_reads,
                 # Optimistic concurrency reads the entity's last message; a read, not configuration.
                 "$JS.API.STREAM.MSG.GET.*",
                 "$JS.API.DIRECT.GET.>",
@@ -164,11 +170,16 @@ def _read_api() -> list[str]:
 def reader_permissions(reads: Iterable[str]) -> dict[str, Any]:
     """Read-only: the JetStream read side, and contract requests for the `reads` operations (by name, on
     every hub: hubs/operations.py `read_operation_names`); no events, no write operation."""
-    contract_reads = [f"vsmesh.*.{_operation_token(name)}" for name in reads]
+    contract_reads = _contract_reads(reads)
     return {
         "publish": {"allow": [*_read_api(), *contract_reads]},
         "subscribe": {"allow": ["_INBOX.>", *(f"{h}.>" for h in HORIZONS)]},
     }
+
+
+def _contract_reads(reads: Iterable[str]) -> list[str]:
+    """Requests of the `reads` operations on every hub."""
+    return [f"vsmesh.*.{_operation_token(name)}" for name in reads]
 
 
 def _operation_token(name: str) -> str:
@@ -202,7 +213,7 @@ def users_config(data_dir: Path, reads: Iterable[str]) -> str:
         elif creds.user == GATEWAY_USER:
             entry["permissions"] = gateway_permissions()
         elif creds.hub:
-            entry["permissions"] = hub_permissions(creds.hub)
+            entry["permissions"] = hub_permissions(creds.hub, reads)
         elif creds.user != ADMIN_USER:
             continue  # an unknown file grants nothing
         users.append(entry)

@@ -11,7 +11,7 @@ import typer
 
 from vsmesh.cli.agent_cmd import agent_app, gateway_app, user_app
 from vsmesh.cli.approve_cmd import approvals, approve, deny
-from vsmesh.cli.audit_cmd import audit
+from vsmesh.cli.call_cmd import call
 from vsmesh.cli.cluster_cmd import cluster_app
 from vsmesh.cli.core_cmds import add_core_commands
 from vsmesh.cli.couplings_cmd import couplings, trace
@@ -51,6 +51,7 @@ app.command()(up)
 app.command()(down)
 app.command()(env)
 app.command()(publish)
+app.command()(call)
 app.command()(tail)
 app.command()(summary)
 app.command()(status)
@@ -74,7 +75,6 @@ app.command()(sync)
 app.command()(couplings)
 app.command()(trace)
 app.command()(revert)
-app.command()(audit)
 app.command()(approve)
 app.command()(deny)
 app.command()(approvals)
@@ -82,7 +82,9 @@ app.command()(mcp)
 app.add_typer(agent_app, name="agent")
 app.add_typer(user_app, name="user")
 app.add_typer(gateway_app, name="gateway")
-for _hub in discovered().values():  # each hub's own commands, `vsmesh ops …`, from its declaration
+# Each hub's own commands, `vsmesh ops …`, from its declaration; `vsmesh audit` is aud-hub's (who did what, and
+# the audit's checks and findings).
+for _hub in discovered().values():
     if _hub.cli:
         app.add_typer(load(_hub.cli), name=_hub.cli_name or _hub.slug.removesuffix("-hub"))
 

@@ -18,6 +18,7 @@ KINDS = ("human", "agent", "service")
 
 
 def audit(
+    ctx: typer.Context,
     actor: str = typer.Option(None, "--actor", help="only this actor's actions"),
     actor_kind: str = typer.Option(None, "--actor-kind", help="only actors of this kind: human, agent or service"),
     since: str = typer.Option(None, "--since", help="10m, 2h, 1d (default: all history)"),
@@ -26,7 +27,10 @@ def audit(
     data_dir: Path | None = DataDir,
     as_json: bool = Json,
 ) -> None:
-    """Actions (time, actor, kind, hub, type, entity, event id) and whether, by whom and why each was reverted."""
+    """Actions (time, actor, kind, hub, type, entity, event id) and whether, by whom and why each was reverted.
+    `vsmesh audit run` runs the audit checks now; `vsmesh audit findings` lists what they found."""
+    if ctx.invoked_subcommand is not None:  # the group's callback: a sub-command does the work
+        return
     if actor_kind is not None and actor_kind not in KINDS:
         raise typer.BadParameter(f"use one of {', '.join(KINDS)}", param_hint="--actor-kind")
     if since is not None and since.isdigit():

@@ -64,13 +64,15 @@ def is_terminal() -> bool:
     return sys.stdout.isatty()
 
 
-async def ask_hub(settings: Settings, hub: str, operation: str, request: dict[str, Any] | None = None) -> Any:
+async def ask_hub(
+    settings: Settings, hub: str, operation: str, request: dict[str, Any] | None = None, *, timeout: float = 10.0
+) -> Any:
     """One contract call on a connection of its own, for a command that asks a hub once."""
     from vsmesh.bus.connection import connect
     from vsmesh.bus.contract_client import ask
 
     nc = await connect(settings, name=f"vsmesh-cli-{hub}")
     try:
-        return await ask(nc, hub, operation, request or {})
+        return await ask(nc, hub, operation, request or {}, timeout=timeout)
     finally:
         await nc.close()

@@ -58,7 +58,7 @@ def _read_export(path: Path) -> dict[str, Any]:
 async def _verify(
     settings: Settings, stream: str, *, sign: bool, export: bool, exported: dict[str, Any] | None
 ) -> dict[str, Any]:
-    from vsmesh.bus.chain import signature_holds, walk
+    from vsmesh.bus.chain import checkpoints_hold, walk
     from vsmesh.bus.connection import connect
     from vsmesh.runtime.signed_heads import disagreement, recall, remember
     from vsmesh.runtime.signing import publish_checkpoint, signed_head, signing_key
@@ -68,18 +68,9 @@ async def _verify(
     nc = await connect(settings, name="vsmesh-verify")
     try:
         walked = await walk(nc.jetstream(), stream)
-        problem = walked.problem
-        signed_at = None
-        for seq, cp in walked.checkpoints if problem is None else []:
-            if trusted is None or cp.public_key != trusted:
-                problem = f"seq {seq}: a checkpoint signed by key {cp.key_id}, not by this mesh's key"
-            elif not signature_holds(cp.public_key, cp.stream, cp.head_seq, cp.head_hash, cp.signature):
-                problem = f"seq {seq}: a checkpoint whose signature does not hold (forged or altered)"
-            elif walked.hashes.get(cp.head_seq) != cp.head_hash:
-                problem = f"seq {cp.head_seq}: rewritten — the checkpoint at seq {seq} signed another chain there"
-            if problem:
-                break
-            signed_at = (seq, cp.head_seq)
+        problem, signed_at = walked.problem, None
+        if problem is None:  # without the mesh's key, any checkpoint is one this mesh did not sign
+            problem, signed_at = checkpoints_hold(walked, trusted or "no key")
         if problem is None:  # the checkpoints may be gone with the rewrite: the mesh's own memory is not
             problem = disagreement(walked, await recall(settings, stream))
         if problem is None and exported is not None:

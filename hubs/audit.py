@@ -155,7 +155,7 @@ async def _windows(js: JetStreamContext, before: dt.datetime | None, scan: int) 
     return found
 
 
-def _maybe_agent(data: bytes, headers: dict[str, str] | None) -> bool:
+def maybe_agent(data: bytes, headers: dict[str, str] | None) -> bool:
     """A cheap test before decoding: an agent's event names its kind in the JSON or in a binary-mode header."""
     return b'"agent"' in data or bool(headers and headers.get("ce-actorkind") == "agent")
 
@@ -171,7 +171,7 @@ async def _read_window(js: JetStreamContext, w: Window) -> tuple[Window, list[tu
             if started is None:
                 started = batch[0].metadata.timestamp
             for msg in batch:
-                if not _maybe_agent(msg.data, msg.headers):
+                if not maybe_agent(msg.data, msg.headers):
                     continue
                 try:
                     event = decode_stored(msg.data, msg.headers, msg.subject)

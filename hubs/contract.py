@@ -78,6 +78,12 @@ class HubContext:
         self.publisher = Publisher(self.js, self.settings, source=f"vsmesh/{self.hub}")
         self.schema = self.projection.schema
 
+    @property
+    def nc(self) -> Client:
+        """The connection this contract answers on (its hub's own user), for asking other hubs' contracts. nats-py
+        keeps it on the JetStream context, which is all a HubContext is built from."""
+        return self.js._nc
+
     async def at(self, name: str) -> HubContext:
         """This hub as its point-in-time copy `name`: the same reads, on that copy; no writes."""
         found = dataclasses.replace(self, point_in_time=name)

@@ -57,6 +57,9 @@ class Settings(BaseModel):
     checks_every_s: float = Field(
         60.0, gt=0, description="how often vsmesh up runs canon's timed checks (also when fin or canon change)"
     )
+    audit_every_s: float = Field(
+        900.0, gt=0, description="how often vsmesh up runs aud-hub's audit (a read model altered by hand is found)"
+    )
     ops_stale_amber_minutes: float = Field(60.0, gt=0, description="ops evidence older than this turns amber")
     couplings_disabled: tuple[str, ...] = Field(
         (), description="couplings this deployment does not run (comma-separated names, see `vsmesh couplings`)"

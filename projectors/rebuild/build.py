@@ -220,24 +220,38 @@ async def _swap(
     batch_size: int,
 ) -> tuple[dict[str, int], int]:
     """Under the hub lock (the live projector waits): catch up what arrived meanwhile, then swap."""
-    reached = dict(reached)
-    caught_up = 0
     await drop_old(engine, projection.schema)  # a leftover of an earlier swap, before taking the lock
     await _analyze(engine, projection, staging)
     async with engine.begin() as conn:
         await lock_hub(conn, projection.hub)
-        target = await in_schema(conn, staging)
-        for stream, subject in projection.streams.items():
-            start = Start(after_seq=reached.get(stream, 0))
-            async with StreamReader(js, stream, subject, start) as reader:
-                async for batch in reader.drain_to_head(batch_size):
-                    result = await apply_batch(target, projection, stream, batch, lock=False)
-                    reached[stream] = result.position
-                    caught_up += len(batch)
+        reached, caught_up = await catch_up(js, conn, projection, staging, reached, batch_size)
         await write_build_info(conn, staging, dataclasses.replace(info, finished_at=dt.datetime.now(dt.UTC)))
         await swap_in(conn, staging, projection.schema)
     if not await drop_old(engine, projection.schema):
         log.warning("the replaced schema is still read; the next swap drops it", hub=projection.hub)
+    return reached, caught_up
+
+
+async def catch_up(
+    js: JetStreamContext,
+    conn: AsyncConnection,
+    projection: Projection,
+    schema: str,
+    reached: dict[str, int],
+    batch_size: int,
+    until: Until | None = None,
+) -> tuple[dict[str, int], int]:
+    """Apply to `schema`, in the caller's transaction (which holds the hub lock), what the log holds past
+    `reached` (up to `until`); returns the positions reached and how many messages were read."""
+    reached, caught_up = dict(reached), 0
+    target = await in_schema(conn, schema)
+    for stream, subject in projection.streams.items():
+        start = Start(after_seq=reached.get(stream, 0))
+        async with StreamReader(js, stream, subject, start) as reader:
+            async for batch in reader.drain_to_head(batch_size, stop=stop_for(until or Until(), stream)):
+                result = await apply_batch(target, projection, stream, batch, lock=False)
+                reached[stream] = result.position
+                caught_up += len(batch)
     return reached, caught_up
 
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from vsmesh.projectors.engine.projection import Projection
 
@@ -75,7 +75,12 @@ def compared_tables(projection: Projection) -> list[sa.Table]:
 async def diff_schemas(engine: AsyncEngine, projection: Projection, old: str, new: str) -> SchemaDiff:
     """How schema `new` differs from schema `old`, table by table (both must hold the hub's tables)."""
     async with engine.connect() as conn:
-        tables = [await _diff_table(conn, table, old, new) for table in compared_tables(projection)]
+        return await diff_on(conn, projection, old, new)
+
+
+async def diff_on(conn: AsyncConnection, projection: Projection, old: str, new: str) -> SchemaDiff:
+    """`diff_schemas` on the caller's connection: it sees what the caller's open transaction wrote."""
+    tables = [await _diff_table(conn, table, old, new) for table in compared_tables(projection)]
     return SchemaDiff(projection.hub, old, new, tables)
 
 

@@ -11,23 +11,33 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Sequence
 
-from nats.js import JetStreamContext
+import structlog
+from nats.aio.client import Client
 from nats.js.api import KeyValueConfig, StorageType
 from nats.js.errors import BucketNotFoundError, KeyDeletedError, KeyNotFoundError
 from nats.js.kv import KeyValue
 
+from vsmesh.bus.pipeline import AckPipeline
+
+log = structlog.get_logger(__name__)
+
 BUCKET = "vsmesh-hooks-seen"
 KEEP_S = 400 * 86400.0  # longer than any source's redelivery; ids outlive the operational stream's 90 days
+# Ids this process stored or found stored, answered without asking the bucket: Alertmanager's repeats are most
+# deliveries, and a bucket read is a round trip per alert. Only "stored" is remembered, which never turns false.
+KNOWN_MAX = 100_000
 
 
 class Seen:
     """The ledger, its bucket created on first use."""
 
-    def __init__(self, js: JetStreamContext, *, replicas: int = 1) -> None:
-        self._js = js
+    def __init__(self, nc: Client, *, replicas: int = 1) -> None:
+        self._nc = nc
+        self._js = nc.jetstream()
         self._replicas = replicas
         self._kv: KeyValue | None = None
         self._opening = asyncio.Lock()
+        self._known: dict[str, str] = {}  # id → where; insertion-ordered: the oldest is dropped first
 
     async def _bucket(self) -> KeyValue:
         if self._kv is None:
@@ -40,26 +50,45 @@ class Seen:
         try:
             return await self._js.key_value(BUCKET)
         except BucketNotFoundError:
+            # direct: a read is answered as a plain message, not JSON with base64 inside (cheaper per alert)
             config = KeyValueConfig(
-                bucket=BUCKET, history=1, ttl=KEEP_S, storage=StorageType.FILE, replicas=self._replicas
+                bucket=BUCKET, history=1, ttl=KEEP_S, storage=StorageType.FILE, replicas=self._replicas, direct=True
             )
             return await self._js.create_key_value(config=config)
 
-    async def which(self, event_ids: Sequence[str]) -> set[str]:
-        """The ids among `event_ids` already stored."""
+    async def which(self, event_ids: Sequence[str]) -> dict[str, str]:
+        """The ids among `event_ids` already stored, each with where (`STREAM:seq`)."""
+        known = {event_id: self._known[event_id] for event_id in event_ids if event_id in self._known}
+        unknown = [event_id for event_id in event_ids if event_id not in known]
         kv = await self._bucket()
-        found = await asyncio.gather(*(self._has(kv, event_id) for event_id in event_ids))
-        return {event_id for event_id, there in zip(event_ids, found, strict=True) if there}
+        found = await asyncio.gather(*(self._where(kv, event_id) for event_id in unknown))
+        stored = {event_id: where for event_id, where in zip(unknown, found, strict=True) if where is not None}
+        self._remember(stored)
+        return known | stored
 
     async def record(self, stored: dict[str, str]) -> None:
-        """Remember stored events: id → where it was stored (`STREAM:seq`)."""
-        kv = await self._bucket()
-        await asyncio.gather(*(kv.put(event_id, where.encode()) for event_id, where in stored.items()))
+        """Remember stored events: id → where it was stored (`STREAM:seq`), the puts pipelined (one inbox, acks
+        decoded with msgspec) as the publisher sends events. A put without an acknowledgement is only a repeat
+        the ledger may miss later; the stream's duplicate window still holds for two minutes."""
+        await self._bucket()
+        async with AckPipeline(self._nc, max(len(stored), 1)) as pipeline:
+            for index, (event_id, where) in enumerate(stored.items()):
+                await pipeline.send(index, f"$KV.{BUCKET}.{event_id}", where.encode(), {})
+            acks = await pipeline.wait()
+        missing = len(stored) - sum(1 for ack in acks.values() if not isinstance(ack, Exception) and not ack.error)
+        if missing:
+            log.warning("hook ledger entries not acknowledged", missing=missing)
+        self._remember(stored)
+
+    def _remember(self, stored: dict[str, str]) -> None:
+        self._known.update(stored)
+        while len(self._known) > KNOWN_MAX:
+            del self._known[next(iter(self._known))]
 
     @staticmethod
-    async def _has(kv: KeyValue, event_id: str) -> bool:
+    async def _where(kv: KeyValue, event_id: str) -> str | None:
         try:
-            await kv.get(event_id)
+            entry = await kv.get(event_id)
         except (KeyNotFoundError, KeyDeletedError):  # never stored, or aged out
-            return False
-        return True
+            return None
+        return (entry.value or b"").decode()

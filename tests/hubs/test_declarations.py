@@ -8,7 +8,7 @@ from vsmesh.errors import NotFound
 from vsmesh.hubs import ENTRY_POINTS, discovered, hub
 from vsmesh.hubs.hub import load
 
-CODED = {"ops-hub", "dev-hub", "fin-hub", "canon-hub", "sec-hub", "legal-hub"}
+CODED = {"ops-hub", "dev-hub", "fin-hub", "canon-hub", "sec-hub", "legal-hub", "aud-hub"}
 
 
 def test_the_coded_hubs_are_found_through_their_entry_points():
@@ -30,5 +30,5 @@ def test_every_part_a_declaration_names_resolves(slug):
 
 
 def test_an_unknown_hub_is_named_with_the_known_ones():
-    with pytest.raises(NotFound, match="unknown hub 'nope-hub'; known hubs: canon-hub, dev-hub"):
+    with pytest.raises(NotFound, match="unknown hub 'nope-hub'; known hubs: aud-hub, canon-hub, dev-hub"):
         hub("nope-hub")

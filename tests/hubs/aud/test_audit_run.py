@@ -1,0 +1,188 @@
+"""aud-hub audits the mesh: `vsmesh audit run` on a fresh mesh passes every check and names what it read; a read
+model altered by hand is found, named and resolved by a rebuild; an agent's event without a mandate is a finding.
+
+A `vsmesh up` of its own, on a nats-server and a database of its own: a fresh mesh, and the test alters a hub's
+table, which the session's mesh must keep whole.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import subprocess
+from collections.abc import Iterator
+
+import asyncpg
+import pytest
+
+from tests.conftest import VSMESH, wait_until
+from vsmesh.runtime.mesh_state import load_state
+
+
+@pytest.fixture
+def audited(mesh, fresh_database, tmp_path) -> Iterator[dict[str, str]]:
+    """`vsmesh up --no-demo` of the test's own, on a nats-server and a database of its own; its `VSMESH_*`."""
+    env = {
+        "VSMESH_NATS_URL": mesh.nats_url,
+        "VSMESH_NATS_USER": "admin",
+        "VSMESH_NATS_PASSWORD": mesh.nats_password,
+        "VSMESH_DATABASE_URL": fresh_database,
+        "VSMESH_DATA_DIR": str(tmp_path / "up"),
+        "VSMESH_LOG_FORMAT": "json",
+        "VSMESH_OPS_STALE_AMBER_MINUTES": "0.05",  # evidence is stale after 3 s: the freshness check's finding
+    }
+    log = tmp_path / "up.log"
+    with log.open("wb") as out:
+        clean = {k: v for k, v in os.environ.items() if not k.startswith("VSMESH_")}
+        proc = subprocess.Popen([*VSMESH, "up", "--no-demo"], env=clean | env, stdout=out, stderr=out)
+    try:
+        ready = lambda: load_state(tmp_path / "up").ready  # noqa: E731
+        wait_until(ready, timeout=120, what="vsmesh up to be ready", proc=proc, log=log)
+        yield env
+    finally:
+        proc.terminate()
+        proc.wait(30)
+
+
+@pytest.fixture
+def vsmesh(audited, cli_in, tmp_path):
+    """The CLI in-process against the test's mesh, as an operator's terminal runs it."""
+    env = audited | {"VSMESH_ACTOR": "auditor-test"}
+
+    def invoke(*args: str):
+        return cli_in(env, tmp_path, *args)
+
+    return invoke
+
+
+def audit(vsmesh, *args: str) -> tuple[int, dict]:
+    done = vsmesh("audit", "run", "--json", *args)
+    assert done.exit_code in (0, 1), done.output
+    return done.exit_code, json.loads(done.stdout)
+
+
+def sql(database_url: str, statement: str) -> str:
+    async def run() -> str:
+        conn = await asyncpg.connect(database_url)
+        try:
+            return await conn.execute(statement)
+        finally:
+            await conn.close()
+
+    return asyncio.run(run())
+
+
+def open_findings(vsmesh) -> dict[str, dict]:
+    listed = vsmesh("audit", "findings", "--json")
+    assert listed.exit_code == 0, listed.output
+    return {f["finding_id"]: f for f in json.loads(listed.stdout)}
+
+
+def test_the_audit_passes_a_fresh_mesh_finds_a_hand_altered_row_and_an_unmandated_agent(vsmesh, audited):
+    # A fresh mesh: every check passes, and each says what it read.
+    code, fresh = audit(vsmesh)
+    assert code == 0 and fresh["passed"], fresh
+    read = {c["check"]: c["read"] for c in fresh["checks"]}
+    assert set(read) == {"chain", "rebuild", "mandates", "freshness"}
+    assert "CONSTITUTIONAL" in read["chain"] and "ops-hub" in read["rebuild"] and "canon-hub" in read["rebuild"]
+    assert "agent and" in read["mandates"] and "get_services" in read["freshness"]
+    shown = vsmesh("audit", "run", "--check", "chain")
+    assert shown.exit_code == 0 and "every check passed" in shown.output
+
+    # A row of ops-hub's read model altered by hand: found, and the row and column named.
+    published = vsmesh(
+        "publish",
+        "ops-inventory-registered",
+        "--hub",
+        "ops-hub",
+        "--subject",
+        "service/gitea",
+        "--data",
+        json.dumps({"name": "gitea", "kind": "service", "owner": "ops-team"}),
+        "--json",
+    )
+    assert published.exit_code == 0, published.output
+    wait_until(
+        lambda: (
+            "UPDATE 1"
+            == sql(
+                audited["VSMESH_DATABASE_URL"],
+                "UPDATE ops_hub.inventory SET owner = 'mallory' WHERE entity = 'service/gitea'",
+            )
+        ),
+        timeout=20,
+        what="the row applied",
+    )
+    code, altered = audit(vsmesh, "--check", "rebuild", "--hub", "ops-hub")
+    assert code == 1 and not altered["passed"]
+    (raised,) = altered["raised"]
+    assert raised["finding_id"] == "rebuild/ops-hub/inventory" and raised["severity"] == "high"
+    assert "service/gitea" in raised["title"] and "mallory" in raised["title"] and "ops-team" in raised["title"]
+    assert "rebuild/ops-hub/inventory" in open_findings(vsmesh)
+    # Seen again unchanged: nothing published again (once per change).
+    code, again = audit(vsmesh, "--check", "rebuild", "--hub", "ops-hub")
+    assert code == 1 and again["raised"] == [] and again["resolved"] == []
+    # The copy each comparison built is gone.
+    assert "audit-ops-hub" not in vsmesh("rebuild", "--list").output
+
+    # A rebuild restores the row from the log: the next audit resolves the finding.
+    assert vsmesh("rebuild", "ops-hub").exit_code == 0
+    code, restored = audit(vsmesh, "--check", "rebuild", "--hub", "ops-hub")
+    assert code == 0 and [r["finding_id"] for r in restored["resolved"]] == ["rebuild/ops-hub/inventory"]
+    assert "rebuild/ops-hub/inventory" not in open_findings(vsmesh)
+
+    # An agent's event published without any mandate (by the admin, as the agent): a high finding, escalated.
+    rogue = vsmesh(
+        "publish",
+        "ops-incident-opened",
+        "--hub",
+        "ops-hub",
+        "--subject",
+        "service/gitea",
+        "--data",
+        json.dumps({"title": "rogue", "severity": "low"}),
+        "--actor",
+        "rogue-bot",
+        "--actor-kind",
+        "agent",
+        "--json",
+    )
+    assert rogue.exit_code == 0, rogue.output
+    rogue_id = json.loads(rogue.stdout)["id"]
+    code, unmandated = audit(vsmesh, "--check", "mandates")
+    assert code == 1
+    (finding,) = unmandated["raised"]
+    assert finding["finding_id"] == f"mandates/{rogue_id}" and "rogue-bot" in finding["title"]
+
+    def escalated() -> bool:
+        escalations = json.loads(vsmesh("escalations", "canon-hub", "--json").stdout)
+        return any("rogue-bot" in e["title"] for e in escalations)
+
+    wait_until(escalated, timeout=30, what="the finding escalated to canon-hub")
+
+    # Evidence that stopped coming: stale past ops-hub's bound, a finding naming the service.
+    checked = vsmesh("publish", "ops-health-checked", "--hub", "ops-hub", "--subject", "service/gitea",
+                     "--data", json.dumps({"status": "green"}))  # fmt: skip
+    assert checked.exit_code == 0, checked.output
+
+    def stale() -> list[dict]:
+        return [
+            r
+            for r in audit(vsmesh, "--check", "freshness")[1]["raised"]
+            if r["finding_id"] == "freshness/service/gitea"
+        ]
+
+    (went_stale,) = wait_until(stale, timeout=30, what="the health check to go stale")
+    assert "evidence stale" in went_stale["title"] and went_stale["severity"] == "medium"
+
+    # Bad arguments: one line naming the problem, and no audit runs.
+    for args, said in [
+        (("--check", "nope"), "unknown check 'nope'"),
+        (("--since", "5x"), "no duration"),
+        (("--hub", "nope-hub"), "hubs: unknown nope-hub"),
+    ]:
+        done = vsmesh("audit", "run", *args)
+        assert done.exit_code != 0 and said in done.output, done.output
+    bad = vsmesh("audit", "findings", "--status", "sometimes")
+    assert bad.exit_code != 0 and "open, resolved or all" in bad.output
