@@ -29,14 +29,14 @@ def add(
     """Register a hook: its URL, and its secret, shown this once (kept 0600 in the data dir)."""
     from vsmesh.bus.subjects import check_slug
     from vsmesh.cli.output import echo_json
+    from vsmesh.sources.hooks.sources import check_hub
     from vsmesh.sources.hooks.sources import source as source_named
     from vsmesh.sources.hooks.store import Hooks
 
     settings = settings_from(data_dir)
     found = source_named(source)
-    hook = Hooks(settings.data_dir).add(
-        found.name, name, check_slug(hub or found.default_hub, "hub"), found.new_secret()
-    )
+    target = check_hub(found, check_slug(hub or found.default_hub, "hub"))
+    hook = Hooks(settings.data_dir).add(found.name, name, target, found.new_secret())
     url = _url(settings.gateway_url, hook.path)
     if as_json:
         echo_json({"source": hook.source, "name": hook.name, "hub": hook.hub, "url": url, "actor": hook.actor,

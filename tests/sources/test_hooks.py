@@ -29,6 +29,7 @@ from tests.sources.hooks_requests import (
     event_body,
     forge_headers,
     push_body,
+    release_body,
     standard_headers,
 )
 from vsmesh.bus.reader import count_pending
@@ -230,6 +231,18 @@ async def test_forge_pushes_and_deployments_land_once_per_delivery(add_hook, nc,
         assert pushed["data"]["pusher"] == "ada" and pushed["data"]["commits"] == 1
         assert pushed["actor"] == f"hook-github-code-{run}"
 
+        # A published release is recorded; an edit of it is not a new release
+        gitea = add_hook("gitea", f"releases-{run}")
+        for action in ("published", "updated"):
+            body = release_body(repo, "v2.0.1", action)
+            answer = await http.post(
+                gitea["url"], content=body, headers=forge_headers("gitea", "release", body, gitea["secret"])
+            )
+            assert answer.status_code in (200, 202), answer.text
+        released = f"tactical.dev-hub.dev-release-published.repo:coulomb:svc-{run}"
+        assert await stored(nc, "TACTICAL", released) == 1
+        assert (await last_event(nc, "TACTICAL", released))["data"]["tag"] == "v2.0.1"
+
         # GitHub's deployment statuses: success completes the deployment, failure fails it
         hook = add_hook("github", f"deploy-{run}")
         for number, state in ((1, "success"), (2, "failure")):
@@ -281,6 +294,9 @@ def test_hooks_are_listed_without_secrets_and_removed(add_hook, cli, up, gateway
     assert taken.exit_code == 1 and "exists" in taken.stderr
     unknown = cli("hook", "add", "nagios", "x", "--data-dir", str(up))
     assert unknown.exit_code == 1 and "alertmanager, forgejo, gitea, github, argocd" in unknown.stderr
+    # A hub that does not declare what the source publishes is refused at once, not at the first delivery
+    wrong = cli("hook", "add", "github", f"wrong-{run}", "--hub", "ops-hub", "--data-dir", str(up))
+    assert wrong.exit_code == 1 and "ops-hub does not accept dev-repo-pushed" in wrong.stderr
 
     removed = cli("hook", "remove", "alertmanager", f"gone-{run}", "--data-dir", str(up))
     assert removed.exit_code == 0, removed.output
