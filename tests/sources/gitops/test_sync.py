@@ -233,7 +233,8 @@ def test_a_hand_made_change_is_drift_and_the_next_sync_restores_the_repo(cli, se
 
 
 def test_the_demo_takes_canon_budgets_and_the_inventory_from_the_example_repository(cli, settings):
-    assert cli("demo").exit_code == 0
+    demo = cli("demo")
+    assert demo.exit_code == 0, demo.output
     example = str(example_repo())
     # The demo's spending policy is the example repository's file, named in its event.
     event = last_event(settings, "CONSTITUTIONAL", "constitutional.canon-hub.canon-policy-declared.policy:spending")
