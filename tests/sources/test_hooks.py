@@ -140,6 +140,10 @@ def refused_request(case: str, secret: str, run: str) -> tuple[bytes, dict[str, 
         return body, ALERTMANAGER_HEADERS | bearer("not-" + secret)
     if case == "malformed payload":  # a field of the wrong type, with the right credentials
         return body.replace(b'"version": "4"', b'"version": 4'), ALERTMANAGER_HEADERS | bearer(secret)
+    if case == "oversized alert":  # an annotation that makes the event larger than VSMESH_MAX_EVENT_BYTES
+        huge = alert(f"refused-{run}")
+        huge["annotations"]["description"] = "x" * (1 << 20)
+        return alertmanager_body([huge]), ALERTMANAGER_HEADERS | bearer(secret)
     if case == "bad signature":
         body = push_body(f"coulomb/refused-{run}", "a" * 40)
         return body, forge_headers("github", "push", body, "another secret")
@@ -155,6 +159,7 @@ REFUSALS = {
     "no credentials": ("alertmanager", 401, "unauthorized"),
     "wrong secret": ("alertmanager", 401, "unauthorized"),
     "malformed payload": ("alertmanager", 400, "malformed"),
+    "oversized alert": ("alertmanager", 400, "malformed"),
     "bad signature": ("github", 401, "unauthorized"),
     "replayed delivery": ("webhook", 401, "replayed"),
     "governance event": ("webhook", 403, "governance"),
@@ -209,7 +214,7 @@ async def test_a_standard_webhooks_sender_publishes_its_events_once(add_hook, nc
     assert event["actorkind"] == "service" and event["actor"] == f"hook-webhook-ci-{run}"
 
 
-async def test_forge_pushes_and_deployments_land_once_per_delivery(add_hook, nc, run):
+async def test_forge_pushes_and_deployments_land_once_per_delivery(add_hook, nc, run, cli):
     repo = f"coulomb/svc-{run}"
     async with httpx.AsyncClient(timeout=30) as http:
         for forge in ("forgejo", "gitea", "github"):
@@ -242,6 +247,15 @@ async def test_forge_pushes_and_deployments_land_once_per_delivery(add_hook, nc,
         released = f"tactical.dev-hub.dev-release-published.repo:coulomb:svc-{run}"
         assert await stored(nc, "TACTICAL", released) == 1
         assert (await last_event(nc, "TACTICAL", released))["data"]["tag"] == "v2.0.1"
+
+        # dev-hub's summary shows the repository's latest push and release
+        def activity() -> dict | None:
+            answer = cli("summary", "dev-hub", "--json")
+            found = [a for a in json.loads(answer.stdout).get("repo_activity", []) if a["repo"] == repo]
+            return found[0] if found and found[0]["release"] else None
+
+        latest = await asyncio.to_thread(wait_until, activity, timeout=30, what="the repo's activity in dev-hub")
+        assert latest["release"] == "v2.0.1" and latest["pusher"] == "ada"
 
         # GitHub's deployment statuses: success completes the deployment, failure fails it
         hook = add_hook("github", f"deploy-{run}")
