@@ -125,6 +125,8 @@ async def test_no_agent_decides_an_approval_and_a_denied_call_never_runs(front_d
     await front_door.run("deny", approval["approval_id"], "--reason", "not this month")
     denied = await approval_when(nc, approval["approval_id"], "denied")
     assert denied["reason"] == "not this month" and denied["result_event_id"] is None
+    listed = await front_door.run("approvals", "--holder", agent_name, "--status", "denied", "--wide")
+    assert approval["approval_id"] in listed.output and "fin-hub:record_cost" in listed.output
 
 
 async def test_a_held_call_nobody_decides_expires(front_door, nc, agent_name):
@@ -150,6 +152,19 @@ async def test_a_cap_stops_the_61st_call_in_a_minute(front_door, nc, agent_name)
     )
     attempt = await nc.jetstream().get_last_msg("CONSTITUTIONAL", refusal_subject(agent_name))
     assert "allows 60 calls per minute" in decode_event(attempt.data).data.reason
+
+
+async def test_a_spend_cap_stops_the_spend_that_would_pass_it(front_door, nc, agent_name):
+    cap = {"spend": {"amount": "100", "currency": "EUR", "per": "month"}}
+    await front_door.grant(agent_name, "fin-hub:record_cost", caps=cap)
+    async with mcp_client(front_door.url, await front_door.agent_token(agent_name)) as client:
+        assert not (await once_allowed(client, "fin-hub__record_cost", {"amount": "60", "vendor": "a"})).is_error
+        over = await client.call_tool("fin-hub__record_cost", {"amount": "50", "vendor": "b"})
+        dollars = await client.call_tool("fin-hub__record_cost", {"amount": "1", "currency": "USD", "vendor": "c"})
+        within = await client.call_tool("fin-hub__record_cost", {"amount": "40", "vendor": "d"})
+    assert "allows 100 EUR per month; 60 spent, 50 more would pass it" in refusal(over)
+    assert "a spend in USD cannot be counted against it" in refusal(dollars)
+    assert not within.is_error, within.content[0].text
 
 
 async def test_delegation_is_narrowed_by_the_delegator_and_ends_with_it(front_door, nc, agent_name):
