@@ -21,7 +21,7 @@ import msgspec
 import sqlalchemy as sa
 import structlog
 from nats.js import JetStreamContext
-from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.dialects.postgresql import distinct_on, insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from vsmesh.bus.reader import stream_sequence
@@ -311,7 +311,7 @@ class Segment:
         query = (
             sa.select(n.notification_id, n.route, n.receiver, n.group_key, n.status, n.attempts, n.due_at,
                       n.created_at, n.fingerprint, n.kind)
-            .distinct(n.route, n.receiver, n.group_key)
+            .ext(distinct_on(n.route, n.receiver, n.group_key))
             .where(sa.tuple_(n.route, n.receiver, n.group_key).in_(keys))
             .order_by(n.route, n.receiver, n.group_key, n.seq.desc())
         )  # fmt: skip

@@ -123,3 +123,41 @@ async def test_a_group_waits_for_its_events_and_goes_as_one_notification(notifie
     await until(lambda: len(box.received) >= 2, what="the grouped notifications")
     told = sorted([e["id"] for e in msgspec.json.decode(body)] for _, body in box.received)
     assert [first, second] in told and len(told) == 2
+
+
+async def test_an_escalation_past_its_sla_reaches_the_next_receiver_once_per_period(notifier, inbox) -> None:
+    box, url = inbox
+    receivers = {name: {"kind": "webhook", "url": f"{url}?to={name}"} for name in ("primary", "secondary")}
+    routes = [{"name": "on-call", "match": {"type": ["canon-escalation-*"]}, "receivers": ["primary", "secondary"],
+               "chain": True}]  # fmt: skip
+    await notifier.publish("canon-policy-declared", "canon-hub", "policy/notifications", policy(receivers, routes))
+    await until(lambda: notifier.state.routing.routes, what="the notifier to read canon's route")
+    raised = await notifier.publish("canon-escalation-raised", "canon-hub", "topic/runway", {"title": "runway"})
+    # canon's scheduler re-escalates once per SLA period; the same period judged twice is one event (same id).
+    for n in (1, 1, 2):
+        data = {"escalation_id": raised, "horizon": "operational", "sla_s": 60.0, "re_escalation": n,
+                "raised_at": "2026-12-07T10:00:00Z", "due_at": "2026-12-07T10:01:00Z"}  # fmt: skip
+        await notifier.publish("canon-escalation-overdue", "canon-hub", "topic/runway", data,
+                               event_id=f"{raised}-overdue-{n}")  # fmt: skip
+    await until(lambda: len(box.received) >= 3, what="the escalation and its two periods")
+    told = {h["webhook-id"]: msgspec.json.decode(b)[0]["type"] for h, b in box.received}
+    assert len(told) == 3 == len(box.received)  # each once, two receivers side by side
+    rows = await _ledger(notifier)
+    assert [(told[r["notification_id"]], r["receiver"]) for r in rows] == [
+        ("canon-escalation-raised", "primary"),
+        ("canon-escalation-overdue", "secondary"),
+        ("canon-escalation-overdue", "secondary"),
+    ]
+
+
+async def test_a_receiver_back_after_an_outage_gets_everything_in_order_per_entity(notifier, inbox) -> None:
+    box, url = inbox
+    await _routes(notifier, url, attempts=20)
+    box.answers = [503] * 6  # down for the first attempts, then back
+    sent = []
+    for i in range(4):
+        sent.append(await notifier.publish("alert-raised", "ops-hub", "service/db", {"title": f"#{i}",
+                                           "severity": "high"}))  # fmt: skip
+    await until(lambda: len(box.received) == 4, what="everything once the receiver is back")
+    arrived = [msgspec.json.decode(body)[0]["id"] for _, body in box.received]
+    assert arrived == sent
