@@ -14,6 +14,7 @@ from typing import Any
 
 from markupsafe import Markup
 
+from vsmesh.errors import ContractUnavailable
 from vsmesh.gateway.pages.hub_cards import hub_cards
 from vsmesh.gateway.pages.page import Asker, Page
 from vsmesh.gateway.pages.when import when
@@ -31,9 +32,20 @@ async def constitutional(ask_: Asker) -> dict[str, Any]:
              ask_("canon-hub", "get_alerts", status="raised", limit=50)]  # fmt: skip
     if not ask_.as_of:  # the audit reads the log, not a copy (a copy's page says so)
         reads.append(ask_("canon-hub", "get_agent_actions", limit=AUDIT_ROWS, before=ask_.before))
-    summary, refused, alerts, *audit = await asyncio.gather(*reads)
+    (summary, refused, alerts, *audit), findings = await asyncio.gather(asyncio.gather(*reads), audit_findings(ask_))
     return {"summary": summary, "refusals": refused["refusals"], "alerts": alerts["alerts"],
-            "audit": audit[0] if audit else None}  # fmt: skip
+            "audit": audit[0] if audit else None, "findings": findings}  # fmt: skip
+
+
+async def audit_findings(ask_: Asker) -> list[dict[str, Any]] | None:
+    """The independent audit's open findings (aud-hub reports to the policy level); None when it does not answer
+    (not run by this deployment) or the page is of a point-in-time copy (canon's copy is not aud-hub's)."""
+    if ask_.as_of:
+        return None
+    try:
+        return (await ask_("aud-hub", "get_findings", status="open", limit=AUDIT_ROWS))["findings"]
+    except ContractUnavailable:
+        return None
 
 
 async def hubs(ask_: Asker) -> dict[str, Any]:
@@ -62,7 +74,14 @@ PAGES = {
     for p in sorted(
         (
             *hub_pages(),
-            Page("constitutional", "Canon", "constitutional", ("canon-hub",), "constitutional.html", constitutional),
+            Page(
+                "constitutional",
+                "Canon",
+                "constitutional",
+                ("canon-hub", "aud-hub"),
+                "constitutional.html",
+                constitutional,
+            ),
             Page("hubs", "Hubs", "mesh", ("registry",), "hubs.html", hubs),
         ),
         key=lambda p: HORIZONS.index(p.horizon) if p.horizon in HORIZONS else len(HORIZONS),

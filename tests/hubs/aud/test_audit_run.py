@@ -12,8 +12,10 @@ import json
 import os
 import subprocess
 from collections.abc import Iterator
+from pathlib import Path
 
 import asyncpg
+import httpx
 import pytest
 
 from tests.conftest import VSMESH, wait_until
@@ -120,6 +122,9 @@ def test_the_audit_passes_a_fresh_mesh_finds_a_hand_altered_row_and_an_unmandate
     assert raised["finding_id"] == "rebuild/ops-hub/inventory" and raised["severity"] == "high"
     assert "service/gitea" in raised["title"] and "mallory" in raised["title"] and "ops-team" in raised["title"]
     assert "rebuild/ops-hub/inventory" in open_findings(vsmesh)
+    # The constitutional page lists it, linked to the event that raised it.
+    page = httpx.get(f"{load_state(Path(audited['VSMESH_DATA_DIR'])).gateway_url}/constitutional", timeout=10).text
+    assert 'data-finding="rebuild/ops-hub/inventory"' in page and f"/event/{raised['id']}" in page
     # Seen again unchanged: nothing published again (once per change).
     code, again = audit(vsmesh, "--check", "rebuild", "--hub", "ops-hub")
     assert code == 1 and again["raised"] == [] and again["resolved"] == []
