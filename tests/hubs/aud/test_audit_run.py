@@ -19,6 +19,8 @@ import httpx
 import pytest
 
 from tests.conftest import VSMESH, wait_until
+from tests.gateway.conftest import mcp_client
+from tests.gateway.front_door import FrontDoor, once_allowed, refusal
 from vsmesh.runtime.mesh_state import load_state
 
 
@@ -81,6 +83,15 @@ def open_findings(vsmesh) -> dict[str, dict]:
     return {f["finding_id"]: f for f in json.loads(listed.stdout)}
 
 
+async def mcp_audit(door: FrontDoor) -> None:
+    async with mcp_client(door.url, await door.agent_token("audit-bot")) as client:
+        refused = await client.call_tool("aud-hub__run_audit", {"checks": ["chain"]})
+        assert "missing mandate aud-hub:run_audit" in refusal(refused)
+        await door.grant("audit-bot", "aud-hub:run_audit")
+        ran = await once_allowed(client, "aud-hub__run_audit", {"checks": ["chain"]})
+        assert not ran.is_error and ran.structured_content["passed"], ran.content
+
+
 def test_the_audit_passes_a_fresh_mesh_finds_a_hand_altered_row_and_an_unmandated_agent(vsmesh, audited):
     # A fresh mesh: every check passes, and each says what it read.
     code, fresh = audit(vsmesh)
@@ -91,6 +102,10 @@ def test_the_audit_passes_a_fresh_mesh_finds_a_hand_altered_row_and_an_unmandate
     assert "agent and" in read["mandates"] and "get_services" in read["freshness"]
     shown = vsmesh("audit", "run", "--check", "chain")
     assert shown.exit_code == 0 and "every check passed" in shown.output
+
+    # Over MCP: an agent without a mandate is refused (and the refusal recorded); with aud-hub:run_audit it runs it.
+    door = FrontDoor(load_state(Path(audited["VSMESH_DATA_DIR"])).gateway_url, Path(audited["VSMESH_DATA_DIR"]), vsmesh)
+    asyncio.run(mcp_audit(door))
 
     # A row of ops-hub's read model altered by hand: found, and the row and column named.
     published = vsmesh(
