@@ -5,7 +5,9 @@ Target: the gateway adds <= 5 ms at p50 over the raw request. Layout: `vsmesh up
 data dir (embedded servers), the gateway in its own process (uvicorn, one event loop, as `vsmesh up` will
 serve it), this process as the client of both. The gateway authenticates with a stand-in that maps one fixed
 bearer string to the bench agent, so no JWT verification is measured here (bench/gateway_auth.py measures it).
-Read: ops-hub get_incidents; write: ops-hub record_runbook_step (one publish, no read-model check).
+Read: ops-hub get_incidents; write: ops-hub record_runbook_step (one publish, no read-model check). The agent's
+mandate is delegated from another and carries approve conditions and caps (`GRANTED`), all checked per call;
+the same calls as an agent with a plain mandate (`PLAIN`) show what those checks add (`governance_p50_ms`).
 
     python bench/gateway.py [--calls 400] [--seconds 10]
 """
@@ -24,7 +26,9 @@ from pathlib import Path
 
 VSMESH = [sys.executable, "-m", "vsmesh.cli.app"]
 AGENT = "bench-agent"
+PLAIN = "bench-plain"  # an agent whose mandate has no approvals, caps or delegator: the cost of those, beside
 TOKEN = f"agent:{AGENT}"  # the stand-in bearer string (see the module's docstring)
+TOKENS = {f"agent:{name}": name for name in (AGENT, PLAIN)}
 READ = ("ops-hub", "get_incidents", {})
 WRITE = ("ops-hub", "record_runbook_step", {"runbook": "bench", "outcome": "succeeded", "steps": ["a", "b"]})
 TARGET_P50_OVERHEAD_MS = 5.0
@@ -48,10 +52,11 @@ def _stand_in(port: int):
 
     class StandIn(TokenVerifier):
         async def verify_token(self, token: str) -> VerifiedToken:
-            if token != TOKEN:
+            name = TOKENS.get(token)
+            if name is None:
                 raise self.refuse("not the bench's token")
-            who = Principal(subject=AGENT, kind="agent", name=AGENT, client_id=AGENT)
-            return VerifiedToken(token=token, client_id=AGENT, scopes=[], subject=AGENT, principal=who)
+            who = Principal(subject=name, kind="agent", name=name, client_id=name)
+            return VerifiedToken(token=token, client_id=name, scopes=[], subject=name, principal=who)
 
     url = f"http://127.0.0.1:{port}"
     return authenticate(StandIn(url, url, gateway_url=url))
@@ -118,8 +123,9 @@ async def timed(call, n: int) -> list[float]:
     return took
 
 
-async def compare(nc, client, op: tuple, calls: int, write: bool) -> dict:
-    """The same operation raw and through the gateway, in alternating blocks so drift hits both alike."""
+async def compare(nc, client, plain, op: tuple, calls: int, write: bool) -> dict:
+    """The same operation raw, through the gateway as the governed agent and as the plain one, in alternating
+    blocks so drift hits all three alike."""
     from vsmesh.bus.contract_client import ask
 
     hub, operation, args = op
@@ -128,19 +134,26 @@ async def compare(nc, client, op: tuple, calls: int, write: bool) -> dict:
     async def raw() -> None:
         await ask(nc, hub, operation, raw_args)
 
-    async def mcp() -> None:
-        result = await client.call_tool(f"{hub}__{operation}", args)
-        if result.is_error:
-            raise RuntimeError(result.content[0].text)
+    def mcp(session):
+        async def call() -> None:
+            result = await session.call_tool(f"{hub}__{operation}", args)
+            if result.is_error:
+                raise RuntimeError(result.content[0].text)
 
-    await timed(raw, 30)
-    await timed(mcp, 30)  # warm both paths
-    raw_ms, mcp_ms = [], []
+        return call
+
+    paths = {"raw_nats": raw, "mcp_http": mcp(client), "mcp_plain_mandate": mcp(plain)}
+    for call in paths.values():
+        await timed(call, 30)  # warm every path
+    took: dict[str, list[float]] = {name: [] for name in paths}
     for _ in range(4):
-        raw_ms += await timed(raw, calls // 4)
-        mcp_ms += await timed(mcp, calls // 4)
-    r, m = stats(raw_ms), stats(mcp_ms)
-    return {"raw_nats": r, "mcp_http": m, "p50_overhead_ms": round(m["p50"] - r["p50"], 2)}
+        for name, call in paths.items():
+            took[name] += await timed(call, calls // 4)
+    found = {name: stats(values) for name, values in took.items()}
+    found["p50_overhead_ms"] = round(found["mcp_http"]["p50"] - found["raw_nats"]["p50"], 2)
+    # What approvals, caps and a delegation chain add over a plain mandate (both through the gateway).
+    found["governance_p50_ms"] = round(found["mcp_http"]["p50"] - found["mcp_plain_mandate"]["p50"], 2)
+    return found
 
 
 async def throughput(url: str, seconds: float, sessions: int = 8) -> dict:
@@ -160,7 +173,7 @@ async def throughput(url: str, seconds: float, sessions: int = 8) -> dict:
     return {"sessions": sessions, "calls": sum(done), "calls_per_s": round(sum(done) / (time.perf_counter() - started))}
 
 
-def mcp_session(url: str):
+def mcp_session(url: str, token: str = TOKEN):
     import contextlib
 
     import httpx2
@@ -169,11 +182,23 @@ def mcp_session(url: str):
 
     @contextlib.asynccontextmanager
     async def session():
-        async with httpx2.AsyncClient(headers={"Authorization": f"Bearer {TOKEN}"}, timeout=30) as http:
+        async with httpx2.AsyncClient(headers={"Authorization": f"Bearer {token}"}, timeout=30) as http:
             async with Client(streamable_http_client(url, http_client=http), cache=None) as client:
                 yield client
 
     return session()
+
+
+# The mandate a governed agent holds: delegated from another, with approve conditions and caps that every call
+# is checked against (none holds the measured calls: the bench measures the checks, not a person's delay).
+GRANTED = {
+    "role": "Bench",
+    "holder": AGENT,
+    "scope": "ops-hub, fin-hub:record_cost",
+    "approve": ["fin-hub:record_cost amount > 500 EUR", "ops-hub:open_incident severity == critical"],
+    "caps": {"calls_per_minute": 1_000_000, "spend": {"amount": "10000", "currency": "EUR", "per": "month"}},
+}
+DELEGATOR = {"role": "Bench lead", "holder": "bench-lead", "scope": "*", "caps": {"calls_per_minute": 1_000_000}}
 
 
 async def grant(settings) -> None:
@@ -183,11 +208,51 @@ async def grant(settings) -> None:
     nc = await connect(settings, name="bench-grant")
     try:
         publisher = Publisher(nc.jetstream(), settings)
-        data = {"role": "Bench", "holder": AGENT, "scope": "ops-hub"}
+        lead = publisher.build("canon-mandate-granted", hub="canon-hub", subject="mandate/bench-lead", data=DELEGATOR)
+        await publisher.publish(lead)
+        data = {**GRANTED, "delegated_from": lead.id}
         event = publisher.build("canon-mandate-granted", hub="canon-hub", subject=f"mandate/{AGENT}", data=data)
+        await publisher.publish(event)
+        data = {"role": "Bench", "holder": PLAIN, "scope": GRANTED["scope"]}
+        event = publisher.build("canon-mandate-granted", hub="canon-hub", subject=f"mandate/{PLAIN}", data=data)
         await publisher.publish(event)
     finally:
         await nc.close()
+
+
+def decision_cpu_us(rounds: int = 20_000) -> dict[str, float]:
+    """CPU µs per call of the gateway's decision alone (mandate chain, caps, approve conditions), for the
+    governed and the plain mandate, folded from the same grants: what a loaded machine's wall clock hides."""
+    import datetime as dt
+
+    from vsmesh.bus.publisher import Publisher
+    from vsmesh.gateway.identity.principal import Principal
+    from vsmesh.gateway.mcp.caps import CapMeter
+    from vsmesh.gateway.mcp.mandates import MandateBook
+    from vsmesh.settings import Settings
+
+    publisher, book, meter = Publisher(None, Settings()), MandateBook(), CapMeter()
+    lead = publisher.build("canon-mandate-granted", hub="canon-hub", subject="mandate/lead", data=DELEGATOR)
+    governed = {**GRANTED, "delegated_from": lead.id}
+    plain = {"role": "Bench", "holder": PLAIN, "scope": GRANTED["scope"]}
+    for data in (DELEGATOR, governed, plain):
+        book.apply(publisher.build("canon-mandate-granted", hub="canon-hub", subject="mandate/x", data=data))
+    book.apply(lead)
+    hub, operation, args = WRITE
+
+    def cost(name: str) -> float:
+        who = Principal(subject=name, kind="agent", client_id=name)
+        started = time.process_time()
+        for _ in range(rounds):
+            now = dt.datetime.now(dt.UTC)
+            decision = book.decide(who, hub, operation, True, now)
+            assert decision.allowed
+            meter.refusal(decision.chain, None, now, count_call=True)
+            meter.count_call(decision.chain)
+            decision.approval_needed(hub, operation, True, args)
+        return round((time.process_time() - started) / rounds * 1e6, 1)
+
+    return {"governed_us": cost(AGENT), "plain_us": cost(PLAIN)}
 
 
 async def measure(data_dir: Path, url: str, calls: int, seconds: float) -> dict:
@@ -197,16 +262,18 @@ async def measure(data_dir: Path, url: str, calls: int, seconds: float) -> dict:
     await grant(settings)
     nc = await connect(settings, name="bench-raw")
     try:
-        async with mcp_session(url) as client:
-            for _ in range(100):  # until the gateway has followed the grant
-                if not (await client.call_tool("ops-hub__get_incidents", {})).is_error:
-                    break
-                await asyncio.sleep(0.05)
-            read = await compare(nc, client, READ, calls, write=False)
-            write = await compare(nc, client, WRITE, calls, write=True)
+        async with mcp_session(url) as client, mcp_session(url, f"agent:{PLAIN}") as plain:
+            for session in (client, plain):
+                for _ in range(100):  # until the gateway has followed the grants
+                    if not (await session.call_tool("ops-hub__get_incidents", {})).is_error:
+                        break
+                    await asyncio.sleep(0.05)
+            read = await compare(nc, client, plain, READ, calls, write=False)
+            write = await compare(nc, client, plain, WRITE, calls, write=True)
     finally:
         await nc.close()
-    return {"read": read, "write": write, "concurrent": await throughput(url, seconds)}
+    concurrent = await throughput(url, seconds)
+    return {"read": read, "write": write, "concurrent": concurrent, "decision_cpu": decision_cpu_us()}
 
 
 def wait_ready(data_dir: Path, proc: subprocess.Popen) -> None:

@@ -91,8 +91,8 @@ async def raw_floor(js, rate: float, seconds: float) -> list[float]:
     return [received[i] - sent[i] for i in range(total)]
 
 
-def start_projector(settings, data_dir: Path) -> subprocess.Popen:
-    """`vsmesh up --hub ops-hub` against the bench's servers; returns once its mesh.json says ready."""
+def start_projector(settings, data_dir: Path, hub: str = "ops-hub") -> subprocess.Popen:
+    """`vsmesh up --hub HUB` against the bench's servers; returns once its mesh.json says ready."""
     env = dict(os.environ)
     env.update(
         {
@@ -108,7 +108,7 @@ def start_projector(settings, data_dir: Path) -> subprocess.Popen:
     data_dir.mkdir(parents=True, exist_ok=True)
     log = open(data_dir / "up.log", "ab")  # noqa: SIM115 - handed to the child for its whole life
     proc = subprocess.Popen(
-        [sys.executable, "-m", "vsmesh.cli.app", "up", "--hub", "ops-hub", "--no-demo"],
+        [sys.executable, "-m", "vsmesh.cli.app", "up", "--hub", hub, "--no-demo"],
         env=env,
         stdout=log,
         stderr=subprocess.STDOUT,

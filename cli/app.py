@@ -11,6 +11,7 @@ import typer
 
 from vsmesh.cli.agent_cmd import agent_app, gateway_app, user_app
 from vsmesh.cli.approve_cmd import approvals, approve, deny
+from vsmesh.cli.call_cmd import call
 from vsmesh.cli.cluster_cmd import cluster_app
 from vsmesh.cli.core_cmds import add_core_commands
 from vsmesh.cli.couplings_cmd import couplings, trace
@@ -50,6 +51,7 @@ app.command()(up)
 app.command()(down)
 app.command()(env)
 app.command()(publish)
+app.command()(call)
 app.command()(tail)
 app.command()(summary)
 app.command()(status)

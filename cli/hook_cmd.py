@@ -29,21 +29,23 @@ def add(
     """Register a hook: its URL, and its secret, shown this once (kept 0600 in the data dir)."""
     from vsmesh.bus.subjects import check_slug
     from vsmesh.cli.output import echo_json
+    from vsmesh.sources.hooks.sources import check_hub
     from vsmesh.sources.hooks.sources import source as source_named
     from vsmesh.sources.hooks.store import Hooks
 
     settings = settings_from(data_dir)
     found = source_named(source)
-    hook = Hooks(settings.data_dir).add(
-        found.name, name, check_slug(hub or found.default_hub, "hub"), found.new_secret()
-    )
+    target = check_hub(found, check_slug(hub or found.default_hub, "hub"))
+    hook = Hooks(settings.data_dir).add(found.name, name, target, found.new_secret())
     url = _url(settings.gateway_url, hook.path)
     if as_json:
         echo_json({"source": hook.source, "name": hook.name, "hub": hook.hub, "url": url, "actor": hook.actor,
                    "secret": hook.secret})  # fmt: skip
         return
     typer.echo(f"{found.title or found.name} hook {hook.key} → {hook.hub}, events by service {hook.actor}")
-    typer.echo(f"url:    {url}")
+    typer.echo(
+        f"url:    {url}" + ("" if settings.gateway_url else "  (after the gateway's URL: `vsmesh up` prints it)")
+    )
     typer.echo(f"secret: {hook.secret}")
     typer.echo("The secret is shown this once; README: Integrations shows where each tool takes it.")
 
@@ -65,8 +67,9 @@ def list_hooks(as_json: bool = Json, data_dir: Path | None = DataDir) -> None:
     if as_json:
         echo_json(rows)
         return
-    columns = ["source", "name", "hub", "url", "actor", "added"]
-    console.print(table(f"{len(rows)} hooks", columns, [list(r.values()) for r in rows], whole=("url",)))
+    columns = ["source", "name", "hub", "url", "added"]  # the actor is hook-<source>-<name> (--json names it)
+    shown = [[r["source"], r["name"], r["hub"], r["url"], r["added"]] for r in rows]
+    console.print(table(f"{len(rows)} hooks", columns, shown, whole=("name", "hub")))
 
 
 @hook_app.command("remove")
@@ -88,4 +91,5 @@ def remove(source: str = typer.Argument(...), name: str = typer.Argument(...), d
 
 
 def _url(gateway: str | None, path: str) -> str:
-    return f"{gateway.rstrip('/')}{path}" if gateway else f"<gateway URL>{path} (`vsmesh up` prints the gateway URL)"
+    """The hook's URL; its path alone while no mesh runs from the data dir (`vsmesh up` prints the gateway's URL)."""
+    return f"{gateway.rstrip('/')}{path}" if gateway else path

@@ -130,9 +130,11 @@ class Planner:
         self.log = log.bind(stream=stream, part="notify-planner")
 
     async def run(self, stop: asyncio.Event) -> None:
-        position = await self._start_position()
+        # The database or NATS away at start is waited for, as a batch would be: the planner never dies of it.
+        position = await retry(self._start_position, stop=stop, transient=(Exception,), on_error=self._report)
+        if position is None:
+            return
         if self.stream == CONSTITUTIONAL:
-            self.canon_head = (await self.js.stream_info(self.stream)).state.last_seq
             if position >= self.canon_head:
                 self.state.canon_read.set()
         else:
@@ -146,6 +148,8 @@ class Planner:
 
     async def _start_position(self) -> int:
         seq, self.notify_after = await claim_start(self.js, self.engine, self.stream)
+        if self.stream == CONSTITUTIONAL:
+            self.canon_head = (await self.js.stream_info(self.stream)).state.last_seq
         return seq
 
     async def _report(self, e: BaseException) -> None:

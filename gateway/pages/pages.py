@@ -25,16 +25,19 @@ AUDIT_ROWS = 50
 
 
 async def constitutional(ask_: Asker) -> dict[str, Any]:
-    """canon-hub's: policies with their values, mandates (who may do what, until when), open escalations, its
-    open alerts (a refused repository commit, drift from the repository), the calls the gateway refused, and the
-    audit of agents' actions with their revert state."""
+    """canon-hub's: policies with their values, mandates (who may do what, until when), the calls held for a
+    person's approval, open escalations, its open alerts (a refused repository commit, drift from the
+    repository), the calls the gateway refused, and the audit of agents' actions with their revert state."""
     reads = [ask_("canon-hub", "get_domain_summary"), ask_("canon-hub", "get_refusals", limit=50),
-             ask_("canon-hub", "get_alerts", status="raised", limit=50)]  # fmt: skip
+             ask_("canon-hub", "get_alerts", status="raised", limit=50),
+             ask_("canon-hub", "get_approvals", status="pending", limit=50)]  # fmt: skip
     if not ask_.as_of:  # the audit reads the log, not a copy (a copy's page says so)
         reads.append(ask_("canon-hub", "get_agent_actions", limit=AUDIT_ROWS, before=ask_.before))
-    (summary, refused, alerts, *audit), findings = await asyncio.gather(asyncio.gather(*reads), audit_findings(ask_))
+    (summary, refused, alerts, held, *audit), findings = await asyncio.gather(
+        asyncio.gather(*reads), audit_findings(ask_)
+    )
     return {"summary": summary, "refusals": refused["refusals"], "alerts": alerts["alerts"],
-            "audit": audit[0] if audit else None, "findings": findings}  # fmt: skip
+            "approvals": held["approvals"], "audit": audit[0] if audit else None, "findings": findings}  # fmt: skip
 
 
 async def audit_findings(ask_: Asker) -> list[dict[str, Any]] | None:

@@ -1,8 +1,9 @@
 """The pages' routes: server-rendered HTML per horizon, a server-sent-event stream per page, event pages.
 
-Read-only: writes stay with the CLI, MCP and the contracts. A browser on this machine reads them without
-signing in (a banner says so); any other address must sign in with the gateway's issuer first (identity/signin.py):
-without a session it is sent to the sign-in, and its event streams are refused.
+Read-only but for one thing: a signed-in person approves or denies a held call on the constitutional page
+(`decide`); every other write stays with the CLI, MCP and the contracts. A browser on this machine reads them
+without signing in (a banner says so); any other address must sign in with the gateway's issuer first
+(identity/signin.py): without a session it is sent to the sign-in, and its event streams are refused.
 """
 
 from __future__ import annotations
@@ -21,8 +22,9 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.templating import Jinja2Templates
 
+from vsmesh.bus.contract_client import ask
 from vsmesh.errors import ContractError, NotFound
-from vsmesh.gateway.identity.signin import SignIn, from_loopback
+from vsmesh.gateway.identity.signin import SignIn, from_loopback, origin_of
 from vsmesh.gateway.pages.live import AppliedFeed
 from vsmesh.gateway.pages.page import Asker, KeyedList, Page
 from vsmesh.gateway.pages.pages import PAGES, hub_template_dirs, sections, words
@@ -61,6 +63,7 @@ class Pages:
             *signing,  # before `/{slug}`, which would take /signin
             Route("/", self._admitted(self.index)),
             Route("/event/{event_id}", self._admitted(self.event)),
+            Route("/approvals/{approval_id}/{decision:str}", self._admitted(self.decide), methods=["POST"]),
             Route("/{slug}", self._admitted(self.page)),
             Route("/{slug}/live", self._admitted(self.live, stream=True)),
             Mount("/static", StaticFiles(directory=str(HERE / "static")), name="static"),
@@ -139,6 +142,32 @@ class Pages:
                 yield ": keepalive\n\n" if parts is None else sse("patch", parts)
 
         return StreamingResponse(stream(), media_type="text/event-stream", headers={"Cache-Control": "no-store"})
+
+    async def decide(self, request: Request) -> Response:
+        """A person's approval or denial of a held call (the constitutional page's buttons), as that person: a
+        browser on this machine reads without signing in, but only a signed-in person decides."""
+        viewer = request.state.viewer
+        if viewer is None or viewer.kind != "human":
+            who = "nobody is signed in" if viewer is None else f"{viewer.subject} is no person"
+            return self._error(request, 403, f"only a signed-in person decides a held call ({who}): sign in first")
+        if request.headers.get("origin", origin_of(request)) != origin_of(request):
+            return self._error(request, 403, "a decision is taken only from this gateway's own page")
+        form = await request.form()
+        approval_id, decision = request.path_params["approval_id"], request.path_params["decision"]
+        body: dict[str, Any] = {"approval_id": approval_id, "actor": viewer.subject, "actor_kind": viewer.kind}
+        body["metadata"] = {"via": "pages"}
+        if decision == "approve":
+            operation, body["arguments_hash"] = "approve_call", str(form.get("arguments_hash") or "")
+        elif decision == "deny":
+            operation, body["reason"] = "deny_call", str(form.get("reason") or "")
+        else:
+            return self._error(request, 404, f"no decision {decision!r}: approve or deny")
+        try:
+            await ask(self.nc, "canon-hub", operation, body)
+        except ContractError as e:
+            return self._error(request, 409, f"approval {approval_id} not decided: {e}")
+        log.info("held call decided on the page", approval=approval_id, decision=decision, actor=viewer.subject)
+        return RedirectResponse("/constitutional", status_code=303)
 
     async def event(self, request: Request) -> Response:
         """An event and the causation chain it belongs to (`vsmesh trace` on a page)."""

@@ -43,6 +43,15 @@ def with_clocks(*columns: sa.ColumnElement) -> sa.Select:
     )
 
 
+def ended_mandates() -> sa.Select:
+    """The ids of mandates that no longer hold: each revoked one and every mandate delegated from it, at any
+    depth (a delegated mandate grants at most its delegator's scope; UNION stops at a loop)."""
+    ended = sa.select(mandate_revocations.c.mandate_id).cte("ended", recursive=True)
+    below = mandates.alias("delegated")
+    ended = ended.union(sa.select(below.c.mandate_id).where(below.c.delegated_from == ended.c.mandate_id))
+    return sa.select(ended.c.mandate_id)
+
+
 async def domain_summary(conn: AsyncConnection) -> dict[str, Any]:
     """Policies in force, mandates and open escalations (overdue ones say so)."""
     p, m, e = policies.c, mandates.c, escalations.c
@@ -57,7 +66,7 @@ async def domain_summary(conn: AsyncConnection) -> dict[str, Any]:
         "mandates": await rows(
             conn,
             sa.select(m.mandate_id, m.role, m.holder, m.scope, m.granted_until, m.delegated_from)
-            .where(m.mandate_id.not_in(sa.select(mandate_revocations.c.mandate_id)))
+            .where(m.mandate_id.not_in(ended_mandates()))
             .order_by(m.role, m.holder, m.mandate_id),
         ),  # fmt: skip
         "open_escalations": await rows(
@@ -171,18 +180,18 @@ async def get_agent_actions(ctx: HubContext, request: AgentActionsRequest) -> di
 
 class MandatesRequest(ContractRequest):
     holder: str | None = Field(None, description="only this holder's mandates")
-    include_revoked: bool = False
+    include_revoked: bool = Field(False, description="also those revoked, or delegated from one revoked (holds=false)")
 
 
 async def get_mandates(ctx: HubContext, request: MandatesRequest) -> dict[str, Any]:
     m, r = mandates.c, mandate_revocations.c
-    query = sa.select(m, r.revoked_at, r.revoked_by, r.reason.label("revoke_reason")).select_from(
-        mandates.outerjoin(mandate_revocations, r.mandate_id == m.mandate_id)
-    )
+    holds = m.mandate_id.not_in(ended_mandates())
+    query = sa.select(m, r.revoked_at, r.revoked_by, r.reason.label("revoke_reason"), holds.label("holds"))
+    query = query.select_from(mandates.outerjoin(mandate_revocations, r.mandate_id == m.mandate_id))
     if request.holder is not None:
         query = query.where(m.holder == request.holder)
     if not request.include_revoked:
-        query = query.where(r.revoked_at.is_(None))
+        query = query.where(holds)
     async with ctx.read() as conn:
         return {"mandates": await rows(conn, query.order_by(m.granted_at, m.mandate_id))}
 

@@ -13,11 +13,13 @@ from vsmesh.events.schemas.dev import (
     DevDeploymentFailed,
     DevDeploymentRolledBack,
     DevDeploymentStarted,
+    DevReleasePublished,
+    DevRepoPushed,
     DevRepoRegistered,
 )
 from vsmesh.hubs.core import hub_projection
 from vsmesh.hubs.dev import manifest
-from vsmesh.hubs.dev.tables import blockers, decisions, deployments, metadata, repos, running
+from vsmesh.hubs.dev.tables import blockers, decisions, deployments, metadata, repo_activity, repos, running
 from vsmesh.projectors.engine.changes import Changes
 from vsmesh.projectors.engine.projection import Applied, Handlers, Projection
 
@@ -147,6 +149,17 @@ def on_decision_recorded(event: DevDecisionRecorded, at: Applied, changes: Chang
         changes.upsert(decisions, {"decision_id": d.supersedes, "status": "superseded", "superseded_by": event.id})
 
 
+def on_repo_pushed(event: DevRepoPushed, at: Applied, changes: Changes) -> None:
+    d = event.data
+    changes.upsert(
+        repo_activity, {"repo": d.repo, "ref": d.ref, "commit": d.after, "pusher": d.pusher, "pushed_at": event.time}
+    )
+
+
+def on_release_published(event: DevReleasePublished, at: Applied, changes: Changes) -> None:
+    changes.upsert(repo_activity, {"repo": event.data.repo, "release": event.data.tag, "released_at": event.time})
+
+
 HANDLERS: Handlers = {
     DevRepoRegistered: on_repo_registered,
     DevDeploymentStarted: on_deployment_started,
@@ -156,6 +169,8 @@ HANDLERS: Handlers = {
     DevBlockerRaised: on_blocker_raised,
     DevBlockerCleared: on_blocker_cleared,
     DevDecisionRecorded: on_decision_recorded,
+    DevRepoPushed: on_repo_pushed,
+    DevReleasePublished: on_release_published,
 }
 
 

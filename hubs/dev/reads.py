@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from vsmesh.hubs.contract import ContractRequest, HubContext, Operation
 from vsmesh.hubs.core.queries import rows
 from vsmesh.hubs.dev import manifest
-from vsmesh.hubs.dev.tables import blockers, decisions, deployments, repos, running
+from vsmesh.hubs.dev.tables import blockers, decisions, deployments, repo_activity, repos, running
 
 
 async def domain_summary(conn: AsyncConnection, *, recent: int = 10) -> dict[str, Any]:
@@ -24,6 +24,9 @@ async def domain_summary(conn: AsyncConnection, *, recent: int = 10) -> dict[str
         "hub": manifest.SLUG,
         "repos": await rows(conn, sa.select(repos.c.name, repos.c.url, repos.c.domain).order_by(repos.c.name)),
         "running": await rows(conn, sa.select(running).order_by(running.c.service, running.c.environment)),
+        "repo_activity": await rows(  # the forge's latest pushes and releases (README: Integrations)
+            conn, sa.select(repo_activity).order_by(repo_activity.c.pushed_at.desc().nulls_last()).limit(recent)
+        ),
         "deployments_by_status": by_status,
         "recent_deployments": await rows(conn, _deployments_query(limit=recent)),
         "open_blockers": await rows(

@@ -20,6 +20,19 @@ repos = sa.Table(
     sa.Column("metadata", JSONB),
 )
 
+# What the forge last said of each repository (its push and release webhooks), registered or not.
+repo_activity = sa.Table(
+    "repo_activity",
+    metadata,
+    sa.Column("repo", sa.Text, primary_key=True),
+    sa.Column("ref", sa.Text),
+    sa.Column("commit", sa.Text),
+    sa.Column("pusher", sa.Text),
+    sa.Column("pushed_at", sa.TIMESTAMP(timezone=True)),
+    sa.Column("release", sa.Text),
+    sa.Column("released_at", sa.TIMESTAMP(timezone=True)),
+)
+
 deployments = sa.Table(
     "deployments",
     metadata,

@@ -97,4 +97,7 @@ def _entity(alert: Alert) -> str:
     return f"alert/{alert.labels.get('alertname') or alert.fingerprint}"
 
 
-SOURCE = Source("alertmanager", "ops-hub", verify, translate, title="Prometheus Alertmanager")
+SOURCE = Source(
+    "alertmanager", "ops-hub", verify, translate, title="Prometheus Alertmanager",
+    event_types=("alert-raised", "alert-resolved"),
+)  # fmt: skip

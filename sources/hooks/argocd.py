@@ -63,4 +63,7 @@ def translate(hook: Hook, headers: Headers, body: bytes) -> Translated:
     return Translated([Proposed(event_type, hook.hub, f"service/{sync.application}", data, delivery)], delivery)
 
 
-SOURCE = Source("argocd", "dev-hub", verify, translate, title="Argo CD notifications")
+SOURCE = Source(
+    "argocd", "dev-hub", verify, translate, title="Argo CD notifications",
+    event_types=("dev-deployment-completed", "dev-deployment-failed"),
+)  # fmt: skip

@@ -133,9 +133,11 @@ class HookEndpoint:
                 for event_id, p in unique.items()
                 if event_id not in already
             ]
+            # An event over VSMESH_MAX_EVENT_BYTES is refused as it is sent; the ones before it are stored, and
+            # a corrected delivery stores only what is missing.
+            published: list[Published] = await publisher.publish_many(events) if events else []
         except InvalidEvent as e:
             raise malformed(str(e)) from None
-        published: list[Published] = await publisher.publish_many(events) if events else []
         where = {p.event_id: f"{p.stream}:{p.sequence}" for p in published}
         await self.seen.record(where)
         stored = [p.event_id for p in published if not p.duplicate]

@@ -30,6 +30,10 @@ from vsmesh.sources.hooks.verify import check_hmac
 NonEmpty = Annotated[str, msgspec.Meta(min_length=1)]
 SHORT = 12
 FAILED_STATES = ("failure", "error")
+EVENT_TYPES = (
+    "dev-repo-pushed", "dev-release-published", "dev-deployment-started", "dev-deployment-completed",
+    "dev-deployment-failed",
+)  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -118,9 +122,11 @@ def _source(forge: Forge) -> Source:
         if translator is None:
             return Translated([], delivery, ignored=f"{kind} events (vsmesh records push, release, deployment)")
         what = f"{forge.name} {kind} webhook"
-        return Translated(translator(hook, forge, delivery, body, what), delivery)
+        events = translator(hook, forge, delivery, body, what)
+        ignored = None if events else f"this {kind} event (a draft or edited release, a deployment still running)"
+        return Translated(events, delivery, ignored=ignored)
 
-    return Source(forge.name, "dev-hub", verify, translate, title=f"{forge.name} webhooks")
+    return Source(forge.name, "dev-hub", verify, translate, title=f"{forge.name} webhooks", event_types=EVENT_TYPES)
 
 
 def _push(hook: Hook, forge: Forge, delivery: str, body: bytes, what: str) -> list[Proposed]:

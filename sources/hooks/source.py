@@ -74,6 +74,7 @@ class Source:
     verify: Callable[[Hook, Headers, bytes], None]  # raises HookRefused (401)
     translate: Callable[[Hook, Headers, bytes], Translated]  # raises HookRefused (400)
     title: str = ""
+    event_types: tuple[str, ...] = ()  # what it publishes; empty: whatever a delivery names (Standard Webhooks)
     new_secret: Callable[[], str] = field(default=lambda: secrets.token_urlsafe(32))
 
 

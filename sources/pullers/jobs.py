@@ -22,6 +22,7 @@ from vsmesh.sources.pullers.model import (
     OpenCostPuller,
     Puller,
     PullerFile,
+    TokenUsagePuller,
     load_puller_file,
 )
 from vsmesh.sources.pullers.plan import Plan, publish
@@ -41,6 +42,10 @@ def planner(puller: Puller) -> Planner:
         from vsmesh.sources.pullers.kubernetes import plan_kubernetes
 
         return plan_kubernetes
+    if isinstance(puller, TokenUsagePuller):
+        from vsmesh.sources.pullers.token_usage import plan_token_usage
+
+        return plan_token_usage
     raise TypeError(f"no planner for {type(puller).__name__}")
 
 

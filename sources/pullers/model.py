@@ -12,6 +12,11 @@
         every: 5m
         kubeconfig: /etc/vsmesh/kubeconfig
         namespaces: [gitea, monitoring]
+      - name: anthropic
+        kind: token-usage
+        provider: anthropic
+        api_key: {env: ANTHROPIC_ADMIN_KEY}
+        agents: {wrkspc_01JwQvzr7rXLA5AGx3HKfFUJ: release-bot}
 
 Secrets are never written in the file: `{env: NAME}` or `{file: PATH}` (the probes' `SecretRef`) names where
 they are read from when a puller runs; neither the value nor the file's content reaches an event or a log line.
@@ -86,8 +91,26 @@ class KubernetesPuller(PullerBase):
         return self
 
 
-KINDS: dict[str, type[PullerBase]] = {m.KIND: m for m in (OpenCostPuller, KubernetesPuller)}
-Puller = OpenCostPuller | KubernetesPuller
+class TokenUsagePuller(PullerBase):
+    """A provider's token usage and cost per day, from its admin API: Anthropic's usage and cost reports (by
+    workspace), OpenAI's completions usage and costs (by project)."""
+
+    KIND: ClassVar[str] = "token-usage"
+    kind: Literal["token-usage"]
+    provider: Literal["anthropic", "openai"]
+    api_key: SecretRef  # an admin key (Anthropic: sk-ant-admin…; OpenAI: an admin key)
+    url: Url | None = None  # default: the provider's API
+    days: int = Field(7, ge=1, le=31, description="closed UTC days pulled each run")
+    agents: dict[str, str] = {}  # a workspace (Anthropic) or project (OpenAI) id → the agent whose spend it is
+    unmapped: Literal["record", "skip"] = "record"  # spend of no mapped agent: recorded as the group's, or skipped
+
+    def api(self) -> str:
+        default = {"anthropic": "https://api.anthropic.com", "openai": "https://api.openai.com"}[self.provider]
+        return (self.url or default).rstrip("/")
+
+
+KINDS: dict[str, type[PullerBase]] = {m.KIND: m for m in (OpenCostPuller, KubernetesPuller, TokenUsagePuller)}
+Puller = OpenCostPuller | KubernetesPuller | TokenUsagePuller
 
 
 class PullerFile(_Strict):

@@ -17,6 +17,7 @@ from tests.gateway.conftest import mcp_client
 from tests.gateway.front_door import FrontDoor, once_allowed, refusal
 from tests.gateway.test_mcp_http import refusal_subject, stored
 from vsmesh.bus.contract_client import ask
+from vsmesh.errors import ContractError
 from vsmesh.events import decode_event
 
 SPEND = "fin-hub:record_cost amount > 500 EUR"
@@ -35,7 +36,8 @@ async def approval_when(nc, approval_id: str, *statuses: str, timeout: float = 2
     while True:
         try:
             found = (await ask(nc, "canon-hub", "get_approval", {"approval_id": approval_id}))["approval"]
-        except Exception:  # noqa: BLE001 - not applied yet: canon-hub's projector follows the log
+        except ContractError as e:  # not applied yet: canon-hub's projector follows the log
+            assert e.code == "not_found", e
             found = {"status": None}
         if found["status"] in statuses:
             return found

@@ -9,7 +9,7 @@ import asyncio
 import time
 import uuid
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import pytest
@@ -35,7 +35,6 @@ class Write:
     named: str  # what the refusal of the bad arguments names
     opener: tuple[str, Args] | None = None  # an operation whose event this one follows up
     subject: Callable[[str], str] | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
 
     @property
     def tool(self) -> str:

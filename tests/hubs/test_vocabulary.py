@@ -1,7 +1,11 @@
 """One vocabulary per hub: what a hub's manifest declares is what its projection folds, and annotations keep to the
-manifest's categories. Pure: projections are asked what they would do with each type, no servers."""
+manifest's categories. Projections are asked what they would do with each type (no servers); `vsmesh publish`
+refuses an annotation outside the categories at the edge (the session's mesh)."""
 
 from __future__ import annotations
+
+import json
+import uuid
 
 import pytest
 
@@ -9,8 +13,8 @@ from vsmesh.bus.publisher import Publisher
 from vsmesh.events.registry import REGISTRY
 from vsmesh.hubs import discovered, hub
 from vsmesh.hubs.core import SHARED_TYPES
-from vsmesh.hubs.registry.manifest_model import coded_manifests, load_manifest, shipped_dir, shipped_manifests
 from vsmesh.hubs.registry import projector as registry_projector
+from vsmesh.hubs.registry.manifest_model import coded_manifests, load_manifest, shipped_dir, shipped_manifests
 from vsmesh.hubs.registry.projector import manifest_projection
 from vsmesh.hubs.vocabulary import Vocabularies, from_row
 from vsmesh.projectors.engine.changes import Changes
@@ -79,3 +83,18 @@ def test_an_annotation_outside_the_hubs_categories_is_quarantined(slug):
     # Another is refused (the engine quarantines the event with this reason): the category and the fix are named.
     with pytest.raises(ValueError, match=f"{slug} has no annotation category 'blue-sky'.*{categories[0]}"):
         fold(annotation(slug, "blue-sky"), Applied("TACTICAL", 2), Changes())
+
+
+def test_vsmesh_publish_refuses_an_annotation_outside_the_categories(cli, running_mesh):
+    about = f"service/cat-{uuid.uuid4().hex[:8]}"
+    refused = cli("publish", "annotation-added", "--hub", "dev-hub", "--subject", about,
+                  "--data", '{"category": "blue-sky", "body": "x"}')  # fmt: skip
+    assert refused.exit_code == 1
+    assert refused.output.startswith("error: refused: dev-hub has no annotation category 'blue-sky'")
+    assert "dev-test-gap" in refused.output  # the categories it declares
+    kept = cli("publish", "annotation-added", "--hub", "dev-hub", "--subject", about,
+               "--data", '{"category": "dev-test-gap", "body": "x"}', "--json")  # fmt: skip
+    assert kept.exit_code == 0, kept.output
+    # Only the declared one was stored.
+    audit = json.loads(cli("audit", "--json", "--limit", "0", "--hub", "dev-hub", "--since", "10m").stdout)
+    assert [a["id"] for a in audit if a["entity"] == about] == [json.loads(kept.stdout)["id"]]

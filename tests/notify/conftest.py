@@ -108,7 +108,7 @@ async def notifier(own: Settings) -> AsyncIterator[Running]:
     await nc.close()
 
 
-async def until(check, *, timeout: float = 20.0, what: str = "condition"):
+async def until(check, *, timeout: float = 60.0, what: str = "condition"):
     """Await `check()` (sync or async) until truthy; fail naming what never happened."""
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout

@@ -102,3 +102,17 @@ def _encode(event):
     from vsmesh.events.codec import encode_event
 
     return encode_event(event)
+
+
+def test_the_readme_route_example_is_a_policy_canon_accepts() -> None:
+    import json
+    import re
+    from pathlib import Path
+
+    readme = (Path(__file__).parents[2] / "README.md").read_text()
+    section = readme[readme.index("## Notifications") :]
+    example = json.loads(re.search(r"```json\n(.*?)```", section, re.S).group(1))
+    declared = BUILD.build("canon-policy-declared", hub="canon-hub", subject="policy/notifications", data=example)
+    found = routing([("notifications", declared.data.metadata["values"])])
+    assert [r.name for r in found.routes] == ["ops-urgent", "strategic-daytime", "everything-high"]
+    assert not found.ignored

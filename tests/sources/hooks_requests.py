@@ -107,6 +107,17 @@ def push_body(repo: str, after: str) -> bytes:
     }).encode()  # fmt: skip
 
 
+def release_body(repo: str, tag: str, action: str) -> bytes:
+    """Gitea's `release` event (Forgejo's and GitHub's have the same fields)."""
+    return json.dumps({
+        "action": action,
+        "release": {"id": 3, "tag_name": tag, "target_commitish": "main", "name": tag.lstrip("v"),
+                    "draft": False, "prerelease": False, "html_url": f"https://code.example/{repo}/releases/tag/{tag}"},
+        "repository": {"id": 7, "name": repo.split("/")[1], "full_name": repo},
+        "sender": {"login": "ada"},
+    }).encode()  # fmt: skip
+
+
 def deployment_status_body(repo: str, deployment_id: int, state: str, sha: str) -> bytes:
     """GitHub's `deployment_status` event."""
     return json.dumps({

@@ -29,6 +29,7 @@ from tests.sources.hooks_requests import (
     event_body,
     forge_headers,
     push_body,
+    release_body,
     standard_headers,
 )
 from vsmesh.bus.reader import count_pending
@@ -139,6 +140,10 @@ def refused_request(case: str, secret: str, run: str) -> tuple[bytes, dict[str, 
         return body, ALERTMANAGER_HEADERS | bearer("not-" + secret)
     if case == "malformed payload":  # a field of the wrong type, with the right credentials
         return body.replace(b'"version": "4"', b'"version": 4'), ALERTMANAGER_HEADERS | bearer(secret)
+    if case == "oversized alert":  # an annotation that makes the event larger than VSMESH_MAX_EVENT_BYTES
+        huge = alert(f"refused-{run}")
+        huge["annotations"]["description"] = "x" * (1 << 20)
+        return alertmanager_body([huge]), ALERTMANAGER_HEADERS | bearer(secret)
     if case == "bad signature":
         body = push_body(f"coulomb/refused-{run}", "a" * 40)
         return body, forge_headers("github", "push", body, "another secret")
@@ -154,6 +159,7 @@ REFUSALS = {
     "no credentials": ("alertmanager", 401, "unauthorized"),
     "wrong secret": ("alertmanager", 401, "unauthorized"),
     "malformed payload": ("alertmanager", 400, "malformed"),
+    "oversized alert": ("alertmanager", 400, "malformed"),
     "bad signature": ("github", 401, "unauthorized"),
     "replayed delivery": ("webhook", 401, "replayed"),
     "governance event": ("webhook", 403, "governance"),
@@ -208,7 +214,7 @@ async def test_a_standard_webhooks_sender_publishes_its_events_once(add_hook, nc
     assert event["actorkind"] == "service" and event["actor"] == f"hook-webhook-ci-{run}"
 
 
-async def test_forge_pushes_and_deployments_land_once_per_delivery(add_hook, nc, run):
+async def test_forge_pushes_and_deployments_land_once_per_delivery(add_hook, nc, run, cli):
     repo = f"coulomb/svc-{run}"
     async with httpx.AsyncClient(timeout=30) as http:
         for forge in ("forgejo", "gitea", "github"):
@@ -229,6 +235,27 @@ async def test_forge_pushes_and_deployments_land_once_per_delivery(add_hook, nc,
         pushed = await last_event(nc, "TACTICAL", subject)
         assert pushed["data"]["pusher"] == "ada" and pushed["data"]["commits"] == 1
         assert pushed["actor"] == f"hook-github-code-{run}"
+
+        # A published release is recorded; an edit of it is not a new release
+        gitea = add_hook("gitea", f"releases-{run}")
+        for action in ("published", "updated"):
+            body = release_body(repo, "v2.0.1", action)
+            answer = await http.post(
+                gitea["url"], content=body, headers=forge_headers("gitea", "release", body, gitea["secret"])
+            )
+            assert answer.status_code in (200, 202), answer.text
+        released = f"tactical.dev-hub.dev-release-published.repo:coulomb:svc-{run}"
+        assert await stored(nc, "TACTICAL", released) == 1
+        assert (await last_event(nc, "TACTICAL", released))["data"]["tag"] == "v2.0.1"
+
+        # dev-hub's summary shows the repository's latest push and release
+        def activity() -> dict | None:
+            answer = cli("summary", "dev-hub", "--json")
+            found = [a for a in json.loads(answer.stdout).get("repo_activity", []) if a["repo"] == repo]
+            return found[0] if found and found[0]["release"] else None
+
+        latest = await asyncio.to_thread(wait_until, activity, timeout=30, what="the repo's activity in dev-hub")
+        assert latest["release"] == "v2.0.1" and latest["pusher"] == "ada"
 
         # GitHub's deployment statuses: success completes the deployment, failure fails it
         hook = add_hook("github", f"deploy-{run}")
@@ -281,6 +308,9 @@ def test_hooks_are_listed_without_secrets_and_removed(add_hook, cli, up, gateway
     assert taken.exit_code == 1 and "exists" in taken.stderr
     unknown = cli("hook", "add", "nagios", "x", "--data-dir", str(up))
     assert unknown.exit_code == 1 and "alertmanager, forgejo, gitea, github, argocd" in unknown.stderr
+    # A hub that does not declare what the source publishes is refused at once, not at the first delivery
+    wrong = cli("hook", "add", "github", f"wrong-{run}", "--hub", "ops-hub", "--data-dir", str(up))
+    assert wrong.exit_code == 1 and "ops-hub does not accept dev-repo-pushed" in wrong.stderr
 
     removed = cli("hook", "remove", "alertmanager", f"gone-{run}", "--data-dir", str(up))
     assert removed.exit_code == 0, removed.output

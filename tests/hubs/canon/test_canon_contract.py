@@ -98,9 +98,16 @@ async def test_a_revoked_mandate_no_longer_holds(nc, publisher, running_mesh):
     granted = await publish(
         publisher, "canon-mandate-granted", {"role": "Operator", "holder": holder, "scope": "ops-hub:read"}
     )
-    wait = {"wait_for_seq": {granted.stream: granted.sequence}}
+    # A mandate delegated from it (a delegated one grants at most its delegator's scope).
+    delegate = f"{holder}-delegate"
+    below = await publish(
+        publisher,
+        "canon-mandate-granted",
+        {"role": "Helper", "holder": delegate, "scope": "ops-hub:read", "delegated_from": granted.event_id},
+    )
+    wait = {"wait_for_seq": {below.stream: below.sequence}}
     [held] = (await ask(nc, HUB, "get_mandates", {"holder": holder, **wait}))["mandates"]
-    assert held["mandate_id"] == granted.event_id
+    assert held["mandate_id"] == granted.event_id and held["holds"]
 
     revoked = await ask(
         nc,
@@ -112,7 +119,11 @@ async def test_a_revoked_mandate_no_longer_holds(nc, publisher, running_mesh):
     assert (await ask(nc, HUB, "get_mandates", {"holder": holder, **wait}))["mandates"] == []
     [gone] = (await ask(nc, HUB, "get_mandates", {"holder": holder, "include_revoked": True}))["mandates"]
     assert (gone["revoked_by"], gone["revoke_reason"]) == ("ada", "done")
-    assert holder not in {m["holder"] for m in (await ask(nc, HUB, "get_domain_summary", {}))["mandates"]}
+    assert not {holder, delegate} & {m["holder"] for m in (await ask(nc, HUB, "get_domain_summary", {}))["mandates"]}
+    # Revoking a mandate ends every mandate delegated from it.
+    assert (await ask(nc, HUB, "get_mandates", {"holder": delegate}))["mandates"] == []
+    [ended] = (await ask(nc, HUB, "get_mandates", {"holder": delegate, "include_revoked": True}))["mandates"]
+    assert ended["holds"] is False and ended["delegated_from"] == granted.event_id and ended["revoked_at"] is None
     # Granting is not a contract operation: no caller of a hub can give itself power.
     with pytest.raises(ContractError):
         await ask(nc, HUB, "grant_mandate", {"holder": holder, "role": "x", "scope": "*"}, timeout=2)

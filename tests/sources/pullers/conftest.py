@@ -1,15 +1,16 @@
 """A real local HTTP server answering the pulled APIs with recorded responses (tests/sources/pullers/recorded/).
 
 Each route answers a recorded file with its status; `@u@` in a file becomes the server's own token, so names
-(namespaces, services) are this server's alone in the session's shared mesh. A route may require a bearer token
-(`token`), answering the API's own 401 otherwise; `requests` keeps each request's path and query as it arrived.
+(namespaces, services) are this server's alone in the session's shared mesh. The server may require a key (`token`,
+as `Authorization: Bearer` or `x-api-key`), answering the API's own 401 (`unauthorized`) otherwise; `requests`
+keeps each request's path and query as it arrived.
 """
 
 from __future__ import annotations
 
 import threading
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -35,17 +36,21 @@ class Recorded:
     u: str
     routes: dict[str, Answer] = field(default_factory=dict)
     token: str | None = None
+    unauthorized: str = "k8s-error-401.json"
     requests: list[str] = field(default_factory=list)
 
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
-    def answer(self, path: str, query: dict[str, list[str]], authorization: str | None) -> tuple[int, str, bytes]:
-        if self.token is not None and authorization != f"Bearer {self.token}":
-            return 401, "application/json", (RECORDED / "k8s-error-401.json").read_bytes()
+    def answer(self, path: str, query: dict[str, list[str]], headers: Mapping[str, str]) -> tuple[int, str, bytes]:
+        offered = (_bearer(headers.get("Authorization")), headers.get("x-api-key"))
+        if self.token is not None and self.token not in offered:
+            return 401, "application/json", (RECORDED / self.unauthorized).read_bytes()
         path = path.rstrip("/") or "/"  # kr8s asks /version/, as the API server allows
-        key = f"{path}?continue={query['continue'][0]}" if "continue" in query else path
+        # A list's next page: Kubernetes' `continue` token, the usage reports' `page`.
+        paged = next((f"{path}?{p}={query[p][0]}" for p in ("continue", "page") if p in query), None)
+        key = paged or path
         found = self.routes.get(key)
         if found is None:
             return 404, "text/plain", f"404 page not found: {key}".encode()
@@ -53,12 +58,16 @@ class Recorded:
         return found.status, found.content_type, body
 
 
+def _bearer(authorization: str | None) -> str | None:
+    return authorization.removeprefix("Bearer ") if authorization and authorization.startswith("Bearer ") else None
+
+
 def _handler(recorded: Recorded) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         def do_GET(self) -> None:  # noqa: N802 - http.server's naming
             parts = urlsplit(self.path)
             recorded.requests.append(self.path)
-            status, kind, body = recorded.answer(parts.path, parse_qs(parts.query), self.headers.get("Authorization"))
+            status, kind, body = recorded.answer(parts.path, parse_qs(parts.query), self.headers)
             self.send_response(status)
             self.send_header("Content-Type", kind)
             self.send_header("Content-Length", str(len(body)))

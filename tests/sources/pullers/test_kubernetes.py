@@ -135,3 +135,23 @@ async def test_a_wrong_token_is_refused(settings, running_mesh, recorded, tmp_pa
             await pull(p, nc, settings, {}, now=dt.datetime.now(dt.UTC))
     finally:
         await nc.close()
+
+
+async def test_an_api_server_with_a_token_from_the_environment(settings, running_mesh, recorded):
+    serve_cluster(recorded)
+    text = f"""
+pullers:
+  - name: k8s-api-{recorded.u}
+    kind: kubernetes
+    api: {recorded.url}
+    token: {{env: K8S_TOKEN}}
+    namespaces: [apps-{recorded.u}]
+"""
+    p = parse_puller_file(text).pullers[0]
+    nc = await connect(settings)
+    try:
+        # The same cluster read with the token the environment holds (kr8s is given it in memory, no file).
+        plan, _ = await pull(p, nc, settings, {"K8S_TOKEN": TOKEN}, dry_run=True, now=dt.datetime.now(dt.UTC))
+        assert plan.read == 6 and any(e.event_type == "ops-inventory-seen" for e in plan.events)
+    finally:
+        await nc.close()

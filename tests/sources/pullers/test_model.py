@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from vsmesh.errors import ConfigError
-from vsmesh.sources.pullers.model import KubernetesPuller, OpenCostPuller, parse_puller_file
+from vsmesh.sources.pullers.model import KubernetesPuller, OpenCostPuller, TokenUsagePuller, parse_puller_file
 
 GOOD = """\
 pullers:
@@ -23,12 +23,17 @@ pullers:
     api: https://10.0.0.1:6443
     token: {env: K8S_TOKEN}
     namespaces: [gitea, monitoring]
+  - name: anthropic
+    kind: token-usage
+    provider: anthropic
+    api_key: {file: /run/secrets/anthropic-admin}
+    agents: {wrkspc_01JwQvzr7rXLA5AGx3HKfFUJ: release-bot}
 """
 
 
 def test_a_good_file_reads_as_its_pullers():
     pullers = parse_puller_file(GOOD, "pullers.yaml").pullers
-    assert [type(p) for p in pullers] == [OpenCostPuller, KubernetesPuller]
+    assert [type(p) for p in pullers] == [OpenCostPuller, KubernetesPuller, TokenUsagePuller]
     assert pullers[0].every == 3600 and pullers[1].every == 300 and pullers[0].aggregate == "label:app"
     assert pullers[1].token.where() == "env K8S_TOKEN"
 
@@ -37,7 +42,7 @@ def test_a_good_file_reads_as_its_pullers():
     ("change", "expected"),
     [
         (("kind: opencost", "kind: prometheus"),
-         "pullers.yaml:3: pullers.0.kind: 'prometheus' is no puller kind; use opencost, kubernetes"),
+         "pullers.yaml:3: pullers.0.kind: 'prometheus' is no puller kind; use opencost, kubernetes, token-usage"),
         (("    url: http://opencost.opencost:9003\n", ""), "pullers.yaml:2: pullers.0.url: Field required"),
         (("every: 1h", "every: soon"), "pullers.yaml:4: pullers.0.every: Value error, 'soon' is no duration"),
         (("aggregate: label:app", "aggregate: pod-ish"), "pullers.yaml:6: pullers.0.aggregate: String should match"),
@@ -49,6 +54,10 @@ def test_a_good_file_reads_as_its_pullers():
         (("namespaces: [gitea, monitoring]", "namespaces: []"),
          "pullers.yaml:12: pullers.1.namespaces: List should have at least 1"),
         (("    every: 5m", "    evry: 5m"), "pullers.yaml:9: pullers.1.evry: Extra inputs are not permitted"),
+        (("    api_key: {file: /run/secrets/anthropic-admin}\n", ""),
+         "pullers.yaml:13: pullers.2.api_key: Field required"),
+        (("provider: anthropic", "provider: gemini"),
+         "pullers.yaml:15: pullers.2.provider: Input should be 'anthropic' or 'openai'"),
     ],
 )  # fmt: skip
 def test_a_mistake_is_one_line_naming_file_line_and_field(change, expected):
@@ -80,6 +89,6 @@ def test_up_refuses_a_bad_puller_file_at_start(cli, tmp_path: Path, monkeypatch:
     done = cli("up", "--hub", "fin-hub", "--no-demo")
     assert done.exit_code == 1
     assert done.stderr.strip() == (
-        f"error: {pullers}:3: pullers.0.kind: 'opencast' is no puller kind; use opencost, kubernetes"
+        f"error: {pullers}:3: pullers.0.kind: 'opencast' is no puller kind; use opencost, kubernetes, token-usage"
     )
     assert not (tmp_path / "up" / "nats").exists()  # nothing was started
