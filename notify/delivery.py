@@ -31,7 +31,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from vsmesh.bus.publisher import Publisher
 from vsmesh.durations import parse_duration
-from vsmesh.events.envelope import utc_now
+from vsmesh.events.envelope import Event, utc_now
 from vsmesh.notify.ledger import notifications
 from vsmesh.notify.message import Channel, Message, Outcome
 from vsmesh.notify.planner import NotifierState
@@ -44,7 +44,7 @@ HUB = "canon-hub"  # the notifier's record and people's silences are the constit
 NAMESPACE = uuid.UUID("9c1a7e0b-3f55-4a8e-8d7e-52b0c6f4e1a3")  # never change: stored event ids derive from it
 MAX_BACKOFF_S = 600.0
 BATCH = 200
-CONCURRENCY = 32
+CONCURRENCY = 64
 TICK_S = 0.5
 
 DELIVERIES = Counter("vsmesh_notify_deliveries", "notification attempts by receiver and outcome",
@@ -54,6 +54,15 @@ LATENCY = Histogram(
     "first event stored → receiver took the notification",
     ["receiver"],
     buckets=(0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 3600),
+)
+
+
+# What an outcome sets on its row, every column in every statement (one executemany for a batch of outcomes).
+SETTLED = ("status", "attempts", "last_error", "last_attempt_at", "delivered_at", "next_attempt_at", "silence_id")
+SETTLE = (
+    notifications.update()
+    .where(notifications.c.notification_id == sa.bindparam("nid"))
+    .values({c: sa.bindparam(c) for c in SETTLED})
 )
 
 
@@ -80,10 +89,12 @@ class Deliverer:
         self.engine, self.publisher, self.state = engine, publisher, state
         self.environ, self.data_dir = environ, data_dir
         self.inflight: set[str] = set()
+        self.outcomes: asyncio.Queue[tuple[Event, dict[str, Any], asyncio.Future]] = asyncio.Queue()
         self.slots = asyncio.Semaphore(CONCURRENCY)
         self.tasks: set[asyncio.Task] = set()
 
     async def run(self, stop: asyncio.Event) -> None:
+        recorder = asyncio.create_task(self.record(stop), name="notify:recorder")
         async with httpx.AsyncClient() as http:
             self.channel = Channel(self.environ, http, self.data_dir)
             while not stop.is_set():
@@ -100,7 +111,7 @@ class Deliverer:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self.state.wake.wait(), TICK_S)
                 self.state.wake.clear()
-            for task in list(self.tasks):
+            for task in [*self.tasks, recorder]:
                 task.cancel()
 
     def _done(self, task: asyncio.Task) -> None:
@@ -142,8 +153,8 @@ class Deliverer:
         now = utc_now()
         silence = self._silenced(row, now)
         if silence is not None:
-            await self._record(row, "notification-suppressed", "suppressed", {"silence_id": silence})
-            await self._update(row, status="suppressed", silence_id=silence)
+            event = self._event(row, "notification-suppressed", "suppressed", {"silence_id": silence})
+            await self._settle(row, event, status="suppressed", silence_id=silence)
             DELIVERIES.labels(row["receiver"], "suppressed").inc()
             return
         receiver = self.state.routing.receivers.get(row["receiver"])
@@ -158,8 +169,8 @@ class Deliverer:
         if outcome.delivered:
             latency = (at - row["first_stored_at"]).total_seconds()
             data = {"attempts": attempts, "latency_ms": round(latency * 1000, 1)}
-            await self._record(row, "notification-delivered", "delivered", data)
-            await self._update(row, status="delivered", attempts=attempts, delivered_at=at, last_attempt_at=at,
+            event = self._event(row, "notification-delivered", "delivered", data)
+            await self._settle(row, event, status="delivered", attempts=attempts, delivered_at=at, last_attempt_at=at,
                                last_error=None)  # fmt: skip
             DELIVERIES.labels(row["receiver"], "delivered").inc()
             LATENCY.labels(row["receiver"]).observe(latency)
@@ -169,15 +180,40 @@ class Deliverer:
         data = {"attempts": attempts, "error": outcome.error, "parked": last}
         if retry_at is not None:
             data["retry_at"] = retry_at.isoformat()
-        await self._record(row, "notification-failed", f"failed:{attempts}", data)
+        event = self._event(row, "notification-failed", f"failed:{attempts}", data)
         update = {"attempts": attempts, "last_error": outcome.error, "last_attempt_at": at}
         if last:
-            await self._update(row, status="parked", **update)
+            await self._settle(row, event, status="parked", **update)
         else:
-            await self._update(row, next_attempt_at=retry_at, **update)
+            await self._settle(row, event, next_attempt_at=retry_at, **update)
         DELIVERIES.labels(row["receiver"], "parked" if last else "failed").inc()
         log.warning("notification not delivered", notification_id=row["notification_id"], receiver=row["receiver"],
                     attempts=attempts, parked=last, error=outcome.error)  # fmt: skip
+
+    async def _settle(self, row: dict[str, Any], event: Event, **values: Any) -> None:
+        """Hand the outcome to the recorder and wait until it is on the log and in the ledger."""
+        done = asyncio.get_running_loop().create_future()
+        columns = {c: row[c] for c in SETTLED} | values
+        await self.outcomes.put((event, {"nid": row["notification_id"], **columns}, done))
+        await done
+
+    async def record(self, stop: asyncio.Event) -> None:
+        """Outcomes in batches: their events published side by side (acknowledged), then one transaction for
+        their rows — per attempt, a publish and a commit of its own had the deliverer wait on both in turn."""
+        while not stop.is_set():
+            batch = [await self.outcomes.get()]
+            while not self.outcomes.empty() and len(batch) < BATCH:
+                batch.append(self.outcomes.get_nowait())
+            try:
+                await asyncio.gather(*(self.publisher.publish(event) for event, _, _ in batch))
+                async with self.engine.begin() as conn:
+                    await conn.execute(SETTLE, [values for _, values, _ in batch])
+            except Exception as e:  # noqa: BLE001 - each attempt is told; its row stays pending and goes again
+                for _, _, done in batch:
+                    done.set_exception(e)
+                continue
+            for _, _, done in batch:
+                done.set_result(None)
 
     def _silenced(self, row: dict[str, Any], now: dt.datetime) -> str | None:
         f = row["facts"]
@@ -187,11 +223,11 @@ class Deliverer:
                 return silence.silence_id
         return None
 
-    async def _record(self, row: dict[str, Any], event_type: str, what: str, extra: dict[str, Any]) -> None:
+    def _event(self, row: dict[str, Any], event_type: str, what: str, extra: dict[str, Any]) -> Event:
         nid = row["notification_id"]
         data = {"notification_id": nid, "receiver": row["receiver"], "route": row["route"],
                 "events": row["event_ids"], "kind": row["kind"], **extra}  # fmt: skip
-        event = self.publisher.build(
+        return self.publisher.build(
             event_type,
             hub=HUB,
             subject=f"notification/{nid}",
@@ -199,13 +235,6 @@ class Deliverer:
             event_id=outcome_id(nid, what),
             causation_id=row["event_ids"][0],
         )
-        await self.publisher.publish(event)
-
-    async def _update(self, row: dict[str, Any], **values: Any) -> None:
-        async with self.engine.begin() as conn:
-            await conn.execute(
-                notifications.update().where(notifications.c.notification_id == row["notification_id"]).values(values)
-            )
 
     async def expire_silences(self) -> None:
         """Say once that a silence's time ran out (the planner folds the event and stops asking)."""

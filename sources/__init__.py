@@ -1,1 +1,2 @@
-"""What enters from the organisation's own tools: the Git repository reconciled (gitops), inbound webhooks (hooks), timed pullers (pullers)."""
+"""What enters from the organisation's own tools: its Git repository reconciled (gitops), inbound webhooks
+(hooks), timed pullers (pullers)."""

@@ -27,17 +27,24 @@ AUDIT_ROWS = 50
 async def constitutional(ask_: Asker) -> dict[str, Any]:
     """canon-hub's: policies with their values, mandates (who may do what, until when), the calls held for a
     person's approval, open escalations, its open alerts (a refused repository commit, drift from the
-    repository), the calls the gateway refused, and the audit of agents' actions with their revert state."""
+    repository), the silences people set on notifications, the calls the gateway refused, and the audit of
+    agents' actions with their revert state."""
     reads = [ask_("canon-hub", "get_domain_summary"), ask_("canon-hub", "get_refusals", limit=50),
              ask_("canon-hub", "get_alerts", status="raised", limit=50),
-             ask_("canon-hub", "get_approvals", status="pending", limit=50)]  # fmt: skip
+             ask_("canon-hub", "get_approvals", status="pending", limit=50),
+             ask_("canon-hub", "get_silences")]  # fmt: skip
     if not ask_.as_of:  # the audit reads the log, not a copy (a copy's page says so)
         reads.append(ask_("canon-hub", "get_agent_actions", limit=AUDIT_ROWS, before=ask_.before))
-    (summary, refused, alerts, held, *audit), findings = await asyncio.gather(
-        asyncio.gather(*reads), audit_findings(ask_)
-    )
+    summary, refused, alerts, held, silenced, *audit = await asyncio.gather(*reads)
     return {"summary": summary, "refusals": refused["refusals"], "alerts": alerts["alerts"],
-            "approvals": held["approvals"], "audit": audit[0] if audit else None, "findings": findings}  # fmt: skip
+            "approvals": held["approvals"], "silences": silenced["silences"],
+            "audit": audit[0] if audit else None}  # fmt: skip
+
+
+async def with_audit_findings(ask_: Asker) -> dict[str, Any]:
+    """The constitutional page: canon-hub's, and beside it the independent audit's open findings."""
+    canon, findings = await asyncio.gather(constitutional(ask_), audit_findings(ask_))
+    return {**canon, "findings": findings}
 
 
 async def audit_findings(ask_: Asker) -> list[dict[str, Any]] | None:
@@ -83,7 +90,7 @@ PAGES = {
                 "constitutional",
                 ("canon-hub", "aud-hub"),
                 "constitutional.html",
-                constitutional,
+                with_audit_findings,
             ),
             Page("hubs", "Hubs", "mesh", ("registry",), "hubs.html", hubs),
         ),

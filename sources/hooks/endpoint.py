@@ -83,9 +83,7 @@ class HookEndpoint:
             source.verify(hook, request.headers, body)
             translated = source.translate(hook, request.headers, body)
         except HookRefused as e:
-            REFUSED.labels(label, e.reason).inc()
-            log.warning("hook delivery refused", **context, status=e.status, reason=e.reason, error=str(e))
-            return JSONResponse({"error": str(e)}, status_code=e.status)
+            return _refused(label, context, e)
         context["delivery"] = translated.delivery
         if not translated.events:
             log.info("hook delivery ignored", **context, ignored=translated.ignored)
@@ -93,9 +91,7 @@ class HookEndpoint:
         try:
             outcome = await self._publish(hook, translated.events)
         except HookRefused as e:
-            REFUSED.labels(label, e.reason).inc()
-            log.warning("hook delivery refused", **context, status=e.status, reason=e.reason, error=str(e))
-            return JSONResponse({"error": str(e)}, status_code=e.status)
+            return _refused(label, context, e)
         except (ConfigError, PublishError) as e:  # the source retries a 5xx: nothing was lost
             log.error("hook delivery not stored", **context, error=str(e))
             return JSONResponse({"error": f"not stored, send again: {e}"}, status_code=503)
@@ -158,6 +154,13 @@ class HookEndpoint:
     def _publisher_for(self, hook: Hook, principal: Principal) -> Publisher:
         acting = self.settings.model_copy(update={"actor": principal.subject, "actor_kind": principal.kind})
         return Publisher(self.nc.jetstream(), acting, source=f"vsmesh/hooks/{hook.source}/{hook.name}")
+
+
+def _refused(source: str, context: dict, refusal: HookRefused) -> JSONResponse:
+    """The one log line, the count on /metrics and the answer of a refused delivery."""
+    REFUSED.labels(source, refusal.reason).inc()
+    log.warning("hook delivery refused", **context, status=refusal.status, reason=refusal.reason, error=str(refusal))
+    return JSONResponse({"error": str(refusal)}, status_code=refusal.status)
 
 
 def _highest(places: list[str]) -> dict[str, int]:

@@ -11,8 +11,10 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Sequence
 
+import msgspec
 import structlog
 from nats.aio.client import Client
+from nats.aio.msg import Msg
 from nats.js.api import KeyValueConfig, StorageType
 from nats.js.errors import BucketNotFoundError, KeyDeletedError, KeyNotFoundError
 from nats.js.kv import KeyValue
@@ -26,6 +28,11 @@ KEEP_S = 400 * 86400.0  # longer than any source's redelivery; ids outlive the o
 # Ids this process stored or found stored, answered without asking the bucket: Alertmanager's repeats are most
 # deliveries, and a bucket read is a round trip per alert. Only "stored" is remembered, which never turns false.
 KNOWN_MAX = 100_000
+BATCH_TIMEOUT_S = 5.0
+
+
+class _NoBatch(Exception):
+    """The server answers no batched direct get here: read entry by entry."""
 
 
 class Seen:
@@ -61,10 +68,46 @@ class Seen:
         known = {event_id: self._known[event_id] for event_id in event_ids if event_id in self._known}
         unknown = [event_id for event_id in event_ids if event_id not in known]
         kv = await self._bucket()
-        found = await asyncio.gather(*(self._where(kv, event_id) for event_id in unknown))
-        stored = {event_id: where for event_id, where in zip(unknown, found, strict=True) if where is not None}
+        if not unknown:
+            return known
+        try:
+            stored = await self._batch(unknown)
+        except _NoBatch:  # a server before 2.11, or a replicated bucket: one read per id
+            found = await asyncio.gather(*(self._where(kv, event_id) for event_id in unknown))
+            stored = {event_id: where for event_id, where in zip(unknown, found, strict=True) if where is not None}
         self._remember(stored)
         return known | stored
+
+    async def _batch(self, event_ids: list[str]) -> dict[str, str]:
+        """Every id's entry in one batched direct get (`multi_last`, server 2.11+, ADR-31): one round trip for
+        a delivery's alerts instead of one each. Direct gets may be answered by a lagging replica, so only a
+        bucket of one replica is read this way."""
+        if self._replicas != 1:
+            raise _NoBatch()
+        prefix = f"$KV.{BUCKET}."
+        found: dict[str, str] = {}
+        end: asyncio.Future[str] = asyncio.get_running_loop().create_future()
+
+        async def receive(msg: Msg) -> None:
+            headers = msg.headers or {}
+            if "Status" in headers or "Nats-Num-Pending" not in headers:
+                if not end.done():
+                    end.set_result(headers.get("Status", "no batch"))
+                return
+            if headers.get("KV-Operation") is None:  # DEL and PURGE markers are no entry
+                found[headers["Nats-Subject"].removeprefix(prefix)] = msg.data.decode()
+
+        inbox = self._nc.new_inbox()
+        sub = await self._nc.subscribe(inbox, cb=receive)
+        try:
+            request = msgspec.json.encode({"multi_last": [prefix + i for i in event_ids], "batch": len(event_ids)})
+            await self._nc.publish(f"$JS.API.DIRECT.GET.KV_{BUCKET}", request, reply=inbox)
+            status = await asyncio.wait_for(end, BATCH_TIMEOUT_S)
+        finally:
+            await sub.unsubscribe()
+        if status not in ("204", "404"):  # 204: the batch's end; 404: none of them stored
+            raise _NoBatch()
+        return found
 
     async def record(self, stored: dict[str, str]) -> None:
         """Remember stored events: id → where it was stored (`STREAM:seq`), the puts pipelined (one inbox, acks

@@ -17,6 +17,7 @@ import httpx
 from nats.aio.client import Client
 
 from vsmesh.bus.contract_client import ask
+from vsmesh.errors import SourceUnavailable
 from vsmesh.sources.pullers import anthropic_usage, openai_usage
 from vsmesh.sources.pullers.model import TokenUsagePuller
 from vsmesh.sources.pullers.plan import Plan, Planned, event_id
@@ -33,7 +34,12 @@ async def read_spend(
     reader = anthropic_usage if puller.provider == "anthropic" else openai_usage
     start = today - dt.timedelta(days=puller.days)
     async with httpx.AsyncClient(timeout=puller.timeout) as client:
-        spend, read = await reader.read(client, puller, puller.api_key.reveal(environ), start, today)
+        try:
+            spend, read = await reader.read(client, puller, puller.api_key.reveal(environ), start, today)
+        except (KeyError, TypeError, AttributeError, ValueError, ArithmeticError) as e:
+            # A report that is not the provider's format: refused whole (one line), rather than half counted.
+            what = f"{type(e).__name__}: {e}"
+            raise SourceUnavailable(f"{puller.provider}'s usage or cost report is not in its format ({what})") from None
     closed = [s for s in spend.values() if s.day < today]
     return sorted(closed, key=lambda s: (s.day, s.group, s.model)), read
 

@@ -125,6 +125,8 @@ async def test_no_agent_decides_an_approval_and_a_denied_call_never_runs(front_d
     await front_door.run("deny", approval["approval_id"], "--reason", "not this month")
     denied = await approval_when(nc, approval["approval_id"], "denied")
     assert denied["reason"] == "not this month" and denied["result_event_id"] is None
+    listed = await front_door.run("approvals", "--holder", agent_name, "--status", "denied", "--wide")
+    assert approval["approval_id"] in listed.output and "fin-hub:record_cost" in listed.output
 
 
 async def test_a_held_call_nobody_decides_expires(front_door, nc, agent_name):

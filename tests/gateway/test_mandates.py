@@ -6,6 +6,7 @@ import datetime as dt
 import re
 from decimal import Decimal
 
+import msgspec
 import pytest
 
 from vsmesh.bus.publisher import Publisher
@@ -193,3 +194,38 @@ def test_caps_count_calls_per_minute_and_spend_per_period_along_the_chain(build)
     assert meter.refusal(chain, Spend(Decimal("20"), "EUR"), NOW, count_call=False) is None
     assert meter.refusal(chain, Spend(Decimal("30"), "EUR"), NOW + dt.timedelta(days=1), count_call=False) is None
     assert "cannot be counted" in meter.refusal(chain, Spend(Decimal("1"), "USD"), NOW, count_call=False)
+
+
+def test_only_a_persons_first_decision_in_time_approves_and_a_run_call_is_never_handed_over_again(build):
+    def as_(event, actor: str, kind: str, at: dt.datetime = NOW):
+        return msgspec.structs.replace(event, actor=actor, actorkind=kind, time=at)
+
+    def asked():
+        held = build(
+            "canon-approval-requested", hub="fin-hub", operation="record_cost", arguments={"amount": "600"},
+            arguments_hash="h", condition="fin-hub:record_cost amount > 500", mandate_id="m",
+            expires_at=NOW + dt.timedelta(hours=1),
+        )  # fmt: skip
+        return as_(held, "bot", "agent")
+
+    def decided(approval, decision: str, actor: str, kind: str, at: dt.datetime = NOW):
+        event = build("canon-approval-decided", approval_id=approval.id, decision=decision, arguments_hash="h")
+        return as_(event, actor, kind, at)
+
+    first = asked()
+    book = book_of(first)
+    assert book.approvals.open_for("bot", "fin-hub", "record_cost", "h", NOW).approval_id == first.id
+    book.apply(decided(first, "approved", "bot", "agent"))  # an agent's decision approves nothing
+    book.apply(decided(first, "approved", "ada", "human", NOW + dt.timedelta(hours=2)))  # nor one after expiry
+    assert book.approvals.ready() == [] and book.approvals.by_id[first.id].decision is None
+    book.apply(decided(first, "denied", "grace", "human"))
+    book.apply(decided(first, "approved", "ada", "human"))  # the first person's decision stands
+    assert book.approvals.by_id[first.id].decision == "denied" and book.approvals.ready() == []
+
+    second = asked()
+    book.apply(second)
+    book.apply(decided(second, "approved", "ada", "human"))
+    assert [a.approval_id for a in book.approvals.ready()] == [second.id]
+    # Once its outcome is on the log it is never handed over again (a restarted gateway folds the same).
+    book.apply(build("canon-approval-executed", approval_id=second.id, outcome="executed"))
+    assert book.approvals.ready() == []

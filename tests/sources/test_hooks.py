@@ -317,3 +317,13 @@ def test_hooks_are_listed_without_secrets_and_removed(add_hook, cli, up, gateway
     body = alertmanager_body([alert(f"gone-{run}")])
     answer = httpx.post(hook["url"], content=body, headers=ALERTMANAGER_HEADERS | bearer(hook["secret"]))
     assert answer.status_code == 404 and "vsmesh hook add alertmanager" in answer.json()["error"]
+
+
+async def test_the_seen_ledger_outlives_the_process_that_stored(nc, streams, run):
+    """A gateway restarted (or another one) knows what an earlier process stored: the ledger is in NATS."""
+    from vsmesh.sources.hooks.seen import Seen
+
+    stored = {f"{run}-{i}": f"OPERATIONAL:{100 + i}" for i in range(3)}
+    await Seen(nc).record(stored)
+    fresh = Seen(nc)  # nothing in its memory
+    assert await fresh.which([*stored, f"{run}-new"]) == stored

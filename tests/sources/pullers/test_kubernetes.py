@@ -152,6 +152,20 @@ pullers:
     try:
         # The same cluster read with the token the environment holds (kr8s is given it in memory, no file).
         plan, _ = await pull(p, nc, settings, {"K8S_TOKEN": TOKEN}, dry_run=True, now=dt.datetime.now(dt.UTC))
-        assert plan.read == 6 and any(e.event_type == "ops-inventory-seen" for e in plan.events)
+        assert plan.read == 6 and plan.skipped == []  # every object of both pages of the four kinds
+    finally:
+        await nc.close()
+
+
+async def test_an_object_without_a_name_is_skipped_and_said_so(settings, running_mesh, recorded, tmp_path):
+    serve_cluster(recorded)
+    ns = f"apps-{recorded.u}"
+    recorded.routes[f"/apis/apps/v1/namespaces/{ns}/statefulsets"] = Answer("k8s-statefulsets-malformed.json")
+    p = puller(recorded, kubeconfig(recorded, tmp_path), f"k8s-bad-{recorded.u}")
+    nc = await connect(settings)
+    try:
+        plan, _ = await pull(p, nc, settings, {}, dry_run=True, now=dt.datetime.now(dt.UTC))
+        assert plan.skipped == [f"StatefulSet in {ns}: no 'metadata' where the API names one"]
+        assert plan.read == 7  # the rest was read as before
     finally:
         await nc.close()

@@ -119,3 +119,32 @@ async def test_an_error_page_stores_nothing_and_says_where(settings, running_mes
         assert (await ask(nc, "fin-hub", "get_cost_figures", {"ids": ids}))["figures"] == {}
     finally:
         await nc.close()
+
+
+async def test_a_malformed_allocation_is_skipped_and_said_so_the_rest_planned(settings, running_mesh, recorded):
+    recorded.token = None
+    recorded.routes[ROUTE] = Answer("opencost-allocation-malformed.json")
+    u, p = recorded.u, puller(recorded, f"opencost-bad-{recorded.u}")
+    nc = await connect(settings)
+    try:
+        plan, _ = await pull(p, nc, settings, ENV, dry_run=True, now=NOW)
+        # gitea's 5 December says totalCost "NaN": left out with its reason; the rest is planned as usual.
+        assert plan.skipped == [f"gitea-{u}: totalCost 'NaN' is not a cost"]
+        assert sorted((e.subject, e.data["incurred_on"]) for e in plan.events) == [
+            (f"service/gitea-{u}", "2026-12-06"),
+            (f"service/grafana-{u}", "2026-12-05"), (f"service/grafana-{u}", "2026-12-06"),
+        ]  # fmt: skip
+    finally:
+        await nc.close()
+
+
+async def test_opencosts_own_error_answer_is_one_line(settings, running_mesh, recorded):
+    recorded.token = None
+    recorded.routes[ROUTE] = Answer("opencost-500.json", status=500)
+    nc = await connect(settings)
+    try:
+        with pytest.raises(SourceUnavailable, match="answered HTTP 500: .*failed to query Prometheus") as refused:
+            await pull(puller(recorded, f"opencost-500-{recorded.u}"), nc, settings, ENV, now=NOW)
+        assert "\n" not in str(refused.value)
+    finally:
+        await nc.close()

@@ -125,3 +125,16 @@ async def test_a_wrong_key_stores_nothing_and_is_never_shown(settings, running_m
         assert "authentication_error" in message and "revoked" not in message and KEY not in message
     finally:
         await nc.close()
+
+
+async def test_a_report_not_in_the_providers_format_is_refused_whole(settings, running_mesh, recorded):
+    serve_anthropic(recorded)
+    recorded.routes["/v1/organizations/cost_report"] = Answer("anthropic-cost-report-malformed.json")
+    p = puller(recorded, "anthropic", WORKSPACE, f"malformed-{recorded.u}")
+    nc = await connect(settings)
+    try:
+        # One cost row's amount is "n/a": nothing is half counted, the pull says why in one line.
+        with pytest.raises(SourceUnavailable, match="^anthropic's usage or cost report is not in its format"):
+            await pull(p, nc, settings, ENV, now=NOW)
+    finally:
+        await nc.close()
