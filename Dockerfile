@@ -17,6 +17,7 @@ COPY notify notify
 COPY sources sources
 COPY cli cli
 COPY manifests manifests
+COPY examples examples
 RUN pip install . && useradd --system --create-home vsmesh
 USER vsmesh
 WORKDIR /home/vsmesh

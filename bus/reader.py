@@ -14,6 +14,8 @@ from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 
 from vsmesh.bus.nats_internals import Delivered, deliver_directly
 from vsmesh.bus.streams import patiently, stream_info
+from vsmesh.durations import is_duration, parse_duration
+from vsmesh.errors import ConfigError
 
 
 @dataclass(frozen=True)
@@ -23,6 +25,18 @@ class Start:
     after_seq: int | None = None
     at_time: dt.datetime | None = None
     new_only: bool = False
+
+    @classmethod
+    def since(cls, since: str | None, *, follow: bool = False) -> Start:
+        """From what a person types: a sequence number, an age (10m, 2h, 1d), or nothing (all; new only when
+        following). ConfigError naming the forms otherwise."""
+        if since is None:
+            return cls(new_only=follow)
+        if since.isdigit():
+            return cls(after_seq=max(int(since) - 1, 0))
+        if not is_duration(since):
+            raise ConfigError(f"--since {since!r}: use a duration like 10m, 2h, 1d or a sequence number")
+        return cls(at_time=dt.datetime.now(dt.UTC) - dt.timedelta(seconds=parse_duration(since)))
 
     def consumer_config(self) -> ConsumerConfig:
         if self.after_seq is not None:

@@ -20,6 +20,7 @@ from vsmesh.cli.demo_cmd import demo
 from vsmesh.cli.diff_cmd import diff_cmd
 from vsmesh.cli.hook_cmd import hook_app
 from vsmesh.cli.hub_cmds import hub_app
+from vsmesh.cli.login_cmd import login, logout, whoami
 from vsmesh.cli.mcp_cmd import mcp
 from vsmesh.cli.notify_cmd import notify_app
 from vsmesh.cli.probe_cmd import probe_app
@@ -50,6 +51,9 @@ app = typer.Typer(
 app.command()(up)
 app.command()(down)
 app.command()(env)
+app.command()(login)
+app.command()(logout)
+app.command()(whoami)
 app.command()(publish)
 app.command()(call)
 app.command()(tail)

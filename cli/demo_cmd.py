@@ -51,13 +51,17 @@ async def bootstrap_shipped(settings: Settings) -> int:
 
 
 async def publish_demo(settings: Settings) -> tuple[int, int]:
-    """Publish the demo events not yet stored; (new, already there)."""
+    """Sync the example organisation repository (canon, budgets, the inventory), then publish the demo events not
+    yet stored; (new, already there)."""
     from vsmesh.bus.connection import connect
     from vsmesh.bus.publisher import Publisher
     from vsmesh.hubs.demo import demo_events
+    from vsmesh.sources.gitops.example import example_repo
+    from vsmesh.sources.gitops.sync import sync
 
     nc = await connect(settings, name="vsmesh-demo")
     try:
+        synced = await sync(nc, settings, str(example_repo()), "main")
         js = nc.jetstream()
         publisher = Publisher(js, settings, source="vsmesh/demo")
         events = demo_events()
@@ -68,7 +72,7 @@ async def publish_demo(settings: Settings) -> tuple[int, int]:
     finally:
         await nc.drain()
     new = sum(not r.duplicate for r in results)
-    return new, len(built) - new
+    return new + synced.published, len(built) - new + synced.declared - synced.published
 
 
 def _as_actor(event: Event, demo: DemoEvent) -> Event:

@@ -1,29 +1,20 @@
 """`vsmesh revert EVENT_ID --reason TEXT [--cascade]`: a person takes an event back; its hub re-folds without it.
 `vsmesh revert --actor NAME [--since 1h] [--cascade]`: everything that actor did, in one command.
 
-The revert is an `event-reverted` event (constitutional, the reverted event's hub); every hub's projector
-skips reverted events and rebuilds itself when a revert arrives (projectors/engine/reverted.py). Reverting the
-revert restores the event. With `--cascade`, everything the event caused (causation ids, across hubs) is
-reverted too, each revert caused by the first one, so reverting that one with `--cascade` restores them all.
+The gateway reverts as the signed-in person (hubs/revert.py does the work; gateway/people.py checks the person).
 """
 
 from __future__ import annotations
 
-import datetime as dt
-from collections import defaultdict
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import typer
 
-from vsmesh.cli.context import run, settings_from
+from vsmesh.cli.context import guarded, settings_from
 from vsmesh.cli.options import DataDir, Json
 from vsmesh.cli.output import console, echo_json, table
-from vsmesh.errors import ConfigError
-from vsmesh.settings import Settings
-
-if TYPE_CHECKING:
-    from vsmesh.events.envelope import Event
+from vsmesh.errors import PermissionDenied
 
 
 def revert(
@@ -33,11 +24,11 @@ def revert(
     actor: str = typer.Option(
         None,
         "--actor",
-        help="without an event id: revert everything this actor did (see --since); with one: who reverts (old form)",
+        help="without an event id: revert everything this actor did (see --since); with one: you (old form of --by)",
     ),
     since: str = typer.Option(None, "--since", help="with --actor alone: only what it did in the last 10m, 2h, 1d"),
-    by: str = typer.Option(None, "--by", help="who reverts [env VSMESH_ACTOR; default: your OS user]"),
-    actor_kind: str = typer.Option(None, "--actor-kind", help="human, agent or service [env VSMESH_ACTOR_KIND]"),
+    by: str = typer.Option(None, "--by", help="who reverts: only the signed-in person's own name (`vsmesh whoami`)"),
+    actor_kind: str = typer.Option(None, "--actor-kind", help="only human: the signed-in person reverts"),
     data_dir: Path | None = DataDir,
     as_json: bool = Json,
 ) -> None:
@@ -51,11 +42,7 @@ def revert(
     if not by_actor and since is not None:
         raise typer.BadParameter("--since goes with --actor alone (reverting everything an actor did)")
     reverter = by if (by or by_actor) else actor
-    settings = settings_from(data_dir, actor=reverter, actor_kind=actor_kind)
-    if by_actor:
-        done = run(_revert_actor(settings, actor, since, cascade, reason))
-    else:
-        done = run(_revert(settings, event_id, reason or "", cascade))
+    done = _revert(data_dir, reverter, actor_kind, event_id, actor if by_actor else None, since, reason, cascade)
     if as_json:
         echo_json(done)
         return
@@ -66,122 +53,30 @@ def revert(
         console.print(f"reverted {len(done)} event{'s' if len(done) != 1 else ''} of {actor}{window}")
 
 
-async def _revert(settings: Settings, event_id: str, reason: str, cascade: bool) -> list[dict[str, Any]]:
-    from vsmesh.bus.connection import connect
-    from vsmesh.bus.publisher import Publisher
-    from vsmesh.hubs.audit import history, revert_state
-    from vsmesh.projectors.engine.reverted import REVERT_TYPE
-
-    if not reason.strip():
-        raise ConfigError("--reason must say why the event is reverted")
-    nc = await connect(settings, name="vsmesh-revert")
-    try:
-        js = nc.jetstream()
-        events = [s.event for s in await history(js)]
-        by_id = {e.id: e for e in events}
-        target = by_id.get(event_id)
-        if target is None:
-            raise ConfigError(f"no stored event has id {event_id}; `vsmesh audit` lists events with their ids")
-        reverted, _ = revert_state([e for e in events if e.type == REVERT_TYPE])
-        targets = [target] + (_caused_by(target, events) if cascade else [])
-        return await _publish_reverts(Publisher(js, settings), targets, reverted, reason)
-    finally:
-        await nc.drain()
-
-
-# Not actions to take back: reverts are undone by reverting them, and a refused call changed nothing.
-_NOT_ACTIONS = frozenset({"event-reverted", "canon-call-refused"})
-
-
-async def _revert_actor(
-    settings: Settings, actor: str, since: str | None, cascade: bool, reason: str | None
+@guarded
+def _revert(
+    data_dir: Path | None,
+    reverter: str | None,
+    actor_kind: str | None,
+    event_id: str | None,
+    actor: str | None,
+    since: str | None,
+    reason: str | None,
+    cascade: bool,
 ) -> list[dict[str, Any]]:
-    """Revert every action of `actor` (in the window) not reverted yet, each with what it caused when `cascade`."""
-    from vsmesh.bus.connection import connect
-    from vsmesh.bus.publisher import Publisher
-    from vsmesh.bus.reader import Start
-    from vsmesh.cli.tail_cmd import _start
-    from vsmesh.hubs.audit import history, revert_state, reverts_since
+    """Reverting is governance: the gateway does it as the signed-in person, who must have entered the password
+    recently (`vsmesh login --step-up`); nobody signed in, nothing is reverted."""
+    from vsmesh.cli.session import call_gateway, signed_in
 
-    window = f" in the last {since}" if since else ""
-    reason = reason or f"everything {actor} did{window}, reverted at once"
-    nc = await connect(settings, name="vsmesh-revert")
-    try:
-        js = nc.jetstream()
-        events = [s.event for s in await history(js, start=_start(since, False) if since else Start())]
-        # Reverts of any age: an action in the window may have been reverted by one outside it.
-        reverted, _ = revert_state(await reverts_since(js))
-        mine = [e for e in events if e.actor == actor and e.type not in _NOT_ACTIONS and e.id not in reverted]
-        if not mine:
-            raise ConfigError(
-                f"{actor} did nothing{window} that is not reverted already; `vsmesh audit --actor {actor}`"
-            )
-        publisher, done, seen = Publisher(js, settings), [], set()
-        for target in mine:
-            if target.id in seen:
-                continue  # caused by an earlier action of the actor: reverted in that cascade
-            chain = [target] + (_caused_by(target, events) if cascade else [])
-            chain = [e for e in chain if e.id not in seen]
-            seen.update(e.id for e in chain)
-            done += await _publish_reverts(publisher, chain, reverted, reason)
-        return done
-    finally:
-        await nc.drain()
-
-
-async def _publish_reverts(
-    publisher: Any, targets: list[Event], reverted: frozenset[str], reason: str
-) -> list[dict[str, Any]]:
-    """One `event-reverted` per target; those after the first are caused by the first (a cascade)."""
-    from vsmesh.projectors.engine.reverted import REVERT_TYPE
-
-    first = targets[0]
-    done: list[dict[str, Any]] = []
-    root: Event | None = None
-    for e in targets:
-        if e is not first and e.id in reverted:
-            continue  # already reverted on its own: reverting the cascade's root leaves that revert alone
-        data = {"event_id": e.id, "event_type": e.type, "entity": e.subject, "reason": reason}
-        if root is not None:
-            data["metadata"] = {"cascade_of": first.id}
-        built = publisher.build(
-            REVERT_TYPE,
-            hub=e.hub,
-            subject=e.subject,
-            data=data,
-            causation_id=root.id if root else None,
-            correlation_id=root.id if root else None,
+    settings = settings_from(data_dir)
+    session = signed_in(settings)
+    if session is None:
+        raise PermissionDenied(
+            "refused: reverting is governance, which needs a signed-in person: run `vsmesh login --step-up`"
         )
-        await publisher.publish(built)
-        root = root or built
-        note = "already reverted: reverted again" if e.id in reverted else ("cascade" if e is not first else "")
-        done.append(
-            {
-                "revert_id": built.id,
-                "event_id": e.id,
-                "hub": e.hub,
-                "type": e.type,
-                "entity": e.subject,
-                "note": note,
-                "time": dt.datetime.now(dt.UTC),
-            }
+    if reverter not in (None, session.subject) or actor_kind not in (None, "human"):
+        raise PermissionDenied(
+            f"signed in as {session.subject}, you revert as {session.subject}: drop --by (and --actor-kind)"
         )
-    return done
-
-
-def _caused_by(root: Event, events: list[Event]) -> list[Event]:
-    """Everything `root` caused, directly or through what it caused, in causal order."""
-    children: dict[str, list[Event]] = defaultdict(list)
-    for e in events:
-        if e.causationid and e.causationid != e.id:
-            children[e.causationid].append(e)
-    found: list[Event] = []
-    seen = {root.id}
-    queue = [root]
-    while queue:
-        for child in children.get(queue.pop(0).id, []):
-            if child.id not in seen:
-                seen.add(child.id)
-                found.append(child)
-                queue.append(child)
-    return found
+    body = {"event_id": event_id, "actor": actor, "since": since, "reason": reason, "cascade": cascade}
+    return call_gateway(settings, session, "/people/revert", body)["reverted"]

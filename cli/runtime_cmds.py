@@ -92,6 +92,10 @@ def banner(r, log_file: Path | None) -> str:
         f"  identity    tokens from {_issuer_of(r)}; `vsmesh agent add NAME` registers an agent"
         if r.gateway_url
         else "",
+        f"  signing in  `vsmesh login`: your writes then go through the gateway as you; the admin credentials in"
+        f" {r.data_dir}/creds are readable by every process of this OS user (run the mesh as its own user: README)"
+        if r.gateway_url
+        else "",
         f"  hubs        {len(r.hubs)} coded ({', '.join(r.hubs)}){manifest}, the registry; {r.couplings} couplings",
         f"  log         {log_file}  (`vsmesh up --verbose` shows it here)" if log_file else "",
         "Ctrl-C stops the mesh; in another terminal: `vsmesh status`, `vsmesh summary ops-hub`, `vsmesh tail -f`.",

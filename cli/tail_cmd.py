@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import datetime as dt
 import fnmatch
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -14,7 +13,6 @@ import typer
 from vsmesh.bus.subjects import entity_from_token  # stdlib only; used on every line
 from vsmesh.cli.context import guarded, run, settings_from
 from vsmesh.cli.options import DataDir, Json
-from vsmesh.durations import is_duration, parse_duration
 from vsmesh.errors import ConfigError
 from vsmesh.settings import Settings
 
@@ -60,13 +58,7 @@ def _filter(subject_filter: str | None, hub: str | None) -> str:
 def _start(since: str | None, follow: bool) -> Start:
     from vsmesh.bus.reader import Start
 
-    if since is None:
-        return Start(new_only=follow)
-    if since.isdigit():
-        return Start(after_seq=max(int(since) - 1, 0))
-    if not is_duration(since):
-        raise ConfigError(f"--since {since!r}: use a duration like 10m, 2h, 1d or a sequence number")
-    return Start(at_time=dt.datetime.now(dt.UTC) - dt.timedelta(seconds=parse_duration(since)))
+    return Start.since(since, follow=follow)
 
 
 def _streams(subject_filter: str) -> list[str]:

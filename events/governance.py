@@ -22,9 +22,16 @@ PUBLISHERS: dict[str, str] = {
         f"admin (`vsmesh hub bootstrap`), on `constitutional.{REGISTRY_HUB}.hub-manifest-activated.hub:<slug>`"
     ),
     "widget-created": f"admin (`vsmesh hub bootstrap`), on `constitutional.{REGISTRY_HUB}.widget-created.hub:<slug>`",
-    REVERT_TYPE: "admin (`vsmesh revert`), on `constitutional.<reverted event's hub>.event-reverted.<entity>`",
-    "canon-policy-declared": "admin (`vsmesh publish`, the demo), on `constitutional.canon-hub.…`",
-    "canon-mandate-granted": "admin (`vsmesh publish`, the demo), on `constitutional.canon-hub.…`",
+    REVERT_TYPE: (
+        "admin (a signed-in person's `vsmesh revert`, through the gateway), on"
+        " `constitutional.<reverted event's hub>.event-reverted.<entity>`"
+    ),
+    "canon-policy-declared": (
+        "admin (a signed-in person's `vsmesh publish` through the gateway, the demo), on `constitutional.canon-hub.…`"
+    ),
+    "canon-mandate-granted": (
+        "admin (a signed-in person's `vsmesh publish` through the gateway, the demo), on `constitutional.canon-hub.…`"
+    ),
     "chain-checkpointed": (
         f"admin (`vsmesh verify --sign`), on `constitutional.{REGISTRY_HUB}.chain-checkpointed.chain:<stream>`"
     ),

@@ -18,6 +18,7 @@ from vsmesh.gateway.mcp.mcp_server import mcp_app
 from vsmesh.gateway.pages.live import AppliedFeed
 from vsmesh.gateway.pages.metrics import MeshHealth, metrics_routes
 from vsmesh.gateway.pages.web import Pages
+from vsmesh.gateway.people import PeopleWrites
 from vsmesh.gateway.server import Served, bind, serve, url_of
 from vsmesh.settings import Settings
 from vsmesh.sources.hooks.endpoint import hook_routes
@@ -46,9 +47,10 @@ async def serve_gateway(
     # The pages last: their `/{slug}` route would take any path before it.
     # People sign in to the pages with the same issuer and verifier (gateway/identity/signin.py).
     sign_in = SignIn(config.issuer, verifier, local_issuer=config.local_issuer)
+    people = PeopleWrites(nc, settings, authenticate(verifier)).routes()  # a person's writes, as the mesh (people.py)
     # Webhooks publish as each hook's service identity on the mesh's own connection (sources/hooks/endpoint.py).
     hooks = hook_routes(nc, settings, config)
-    routes = [*metrics_routes(health), *mcp_routes, *hooks, *Pages(nc, feed, engine, sign_in).routes()]
+    routes = [*metrics_routes(health), *mcp_routes, *people, *hooks, *Pages(nc, feed, engine, sign_in).routes()]
     served = await serve(create_app(config, routes, lifespan=mcp_lifespan, verifier=verifier), sock)
     stack.push_async_callback(served.stop)
     return served, config

@@ -130,6 +130,8 @@ def mesh_env(nats_server, database_url: str, session_dir: Path) -> dict[str, str
         "VSMESH_DATABASE_URL": database_url,
         "VSMESH_DATA_DIR": str(session_dir / "client"),
         "VSMESH_LOG_FORMAT": "json",
+        # Nobody signed in, and never the tester's own sign-in (~/.config/vsmesh): `person` signs one in.
+        "VSMESH_CONFIG_DIR": str(session_dir / "nobody-signed-in"),
     }
 
 
@@ -224,13 +226,50 @@ def running_mesh(mesh_env: dict[str, str], session_dir: Path) -> Iterator[subpro
     proc.wait(30)
 
 
+# The session's person: signed in at the running mesh's issuer as `vsmesh login --device` does (tests/signing_in.py).
+PERSON, PERSON_PASSWORD = "session-person", "the session's own password"
+
+
+class SignedIn:
+    """The person the CLI acts as in tests that use the session's running mesh: their writes go through its
+    gateway, and governance (reverts, mandates) needs a password entered within VSMESH_STEP_UP_S."""
+
+    def __init__(self, gateway_url: str, config_dir: Path, step_up_s: float) -> None:
+        self.gateway_url, self.config_dir, self.step_up_s = gateway_url, config_dir, step_up_s
+        self.name = PERSON
+        self.auth_time = 0.0
+
+    def fresh(self) -> Path:
+        """The config dir of a sign-in fresh enough for governance for a while yet (signed in again if not)."""
+        from tests.signing_in import sign_in
+
+        if time.time() - self.auth_time > self.step_up_s / 2:
+            session = sign_in(self.gateway_url, self.config_dir, PERSON, PERSON_PASSWORD)
+            self.auth_time = float(session.auth_time or time.time())
+        return self.config_dir
+
+
+@pytest.fixture(scope="session")
+def person(running_mesh, session_dir: Path, mesh_env: dict[str, str]) -> SignedIn:
+    from vsmesh.gateway.identity.clients import Clients
+
+    up = session_dir / "up"
+    Clients(up).set_person(PERSON, PERSON_PASSWORD)  # as `vsmesh user add ada` does
+    gateway_url = load_state(up).gateway_url
+    assert gateway_url, "vsmesh up recorded no gateway URL in its mesh state"
+    return SignedIn(gateway_url, session_dir / "person", Settings.from_env(mesh_env).step_up_s)
+
+
 @pytest.fixture
-def cli(mesh_env: dict[str, str], monkeypatch: pytest.MonkeyPatch):
-    """Invoke the real CLI in-process, configured only through `VSMESH_*` like a user would."""
+def cli(mesh_env: dict[str, str], monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest):
+    """Invoke the real CLI in-process, configured only through `VSMESH_*` like a user would; beside the session's
+    running mesh, signed in as its person (`person`), so writes go through its gateway."""
     from vsmesh.cli.app import app
 
     for key, value in mesh_env.items():
         monkeypatch.setenv(key, value)
+    if "running_mesh" in request.fixturenames:
+        monkeypatch.setenv("VSMESH_CONFIG_DIR", str(request.getfixturevalue("person").fresh()))
     runner = CliRunner()
 
     def invoke(*args: str, input: str | None = None):
@@ -248,6 +287,7 @@ def cli_in(monkeypatch: pytest.MonkeyPatch):
     def invoke(env: dict[str, str], cwd: Path, *args: str, input: str | None = None):
         for key in [k for k in os.environ if k.startswith("VSMESH_")]:
             monkeypatch.delenv(key)
+        monkeypatch.setenv("VSMESH_CONFIG_DIR", str(cwd / ".nobody-signed-in"))  # never the tester's own sign-in
         for key, value in env.items():
             monkeypatch.setenv(key, value)
         monkeypatch.chdir(cwd)
@@ -282,3 +322,28 @@ def wait_until(
             pytest.fail(f"process exited ({proc.returncode}) while waiting for {what}:\n{err[-2000:]}")
         time.sleep(0.05)
     pytest.fail(f"timed out after {timeout} s waiting for {what}")
+
+
+def publish_as(settings: Settings, actor: str, kind: str, event_type: str, hub: str, subject: str | None,
+               data: dict) -> dict[str, object]:  # fmt: skip
+    """An event of `actor` (an agent's or a service's) stored on the mesh's own connection, as its write through
+    the gateway or its hub's user leaves it on the log: for tests of what people do about it (audit, revert).
+    Returns what `vsmesh publish --json` prints: id, stream, seq. (On a thread of its own: a page test's thread
+    holds Playwright's event loop.)"""
+    import asyncio
+    from concurrent.futures import ThreadPoolExecutor
+
+    from vsmesh.bus.connection import connect
+    from vsmesh.bus.publisher import Publisher
+
+    async def publish() -> dict[str, object]:
+        nc = await connect(settings, name="test-acting")
+        try:
+            acting = Publisher(nc.jetstream(), settings.model_copy(update={"actor": actor, "actor_kind": kind}))
+            done = await acting.publish(acting.build(event_type, hub=hub, subject=subject, data=data))
+            return {"id": done.event_id, "stream": done.stream, "seq": done.sequence}
+        finally:
+            await nc.close()
+
+    with ThreadPoolExecutor(1, thread_name_prefix="publish-as") as thread:
+        return thread.submit(asyncio.run, publish()).result(120)

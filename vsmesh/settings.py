@@ -100,6 +100,15 @@ class Settings(BaseModel):
         None, description="where clients reach the gateway (`vsmesh env` prints it); unset: the embedded mesh's"
     )
     token_ttl_s: int = Field(600, gt=0, le=86400, description="lifetime of the local issuer's access tokens, seconds")
+    # Signing in (cli/login_cmd.py, gateway/identity/device.py): where a person's tokens are kept, how fresh a
+    # sign-in must be for governance, how often a device waiting for approval may ask.
+    config_dir: Path = Field(
+        default_factory=lambda: Path.home() / ".config" / "vsmesh",
+        description="the user's own vsmesh config dir (signed-in tokens, 0600); default $XDG_CONFIG_HOME/vsmesh",
+    )
+    step_up_s: int = Field(300, gt=0, description="governance needs a person who entered a password this recently")
+    device_poll_s: float = Field(5.0, gt=0, description="the device grant's polling interval the local issuer sets")
+    refresh_ttl_s: int = Field(14 * 86400, gt=0, description="lifetime of a person's refresh token, seconds")
     approval_ttl_s: float = Field(
         3600.0, gt=0, le=30 * 86400, description="a call held for a person's approval expires after this many seconds"
     )
@@ -128,6 +137,8 @@ class Settings(BaseModel):
             raw = env.get(ENV_PREFIX + name.upper())
             if raw not in (None, ""):
                 values[name] = tuple(h.strip() for h in raw.split(",") if h.strip()) if name in _LISTS else raw
+        if "config_dir" not in values and env.get("XDG_CONFIG_HOME"):  # the XDG base directory rule
+            values["config_dir"] = Path(env["XDG_CONFIG_HOME"]) / "vsmesh"
         values.update({k: v for k, v in overrides.items() if v is not None})
         try:
             return cls(**values)

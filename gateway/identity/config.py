@@ -23,6 +23,8 @@ class GatewayConfig:
     audience: str  # the `aud` its tokens must carry: this gateway's resource URL
     data_dir: Path
     token_ttl_s: int
+    refresh_ttl_s: int
+    device_poll_s: float
     local_issuer: bool  # serve the issuer here (no VSMESH_OIDC_ISSUER)
 
     @classmethod
@@ -34,12 +36,19 @@ class GatewayConfig:
             audience=settings.oidc_audience or url,
             data_dir=settings.data_dir.resolve(),
             token_ttl_s=settings.token_ttl_s,
+            refresh_ttl_s=settings.refresh_ttl_s,
+            device_poll_s=settings.device_poll_s,
             local_issuer=settings.oidc_issuer is None,
         )
 
     def issuer_config(self) -> IssuerConfig:
         return IssuerConfig(
-            issuer=self.issuer, audience=self.audience, data_dir=self.data_dir, token_ttl_s=self.token_ttl_s
+            issuer=self.issuer,
+            audience=self.audience,
+            data_dir=self.data_dir,
+            token_ttl_s=self.token_ttl_s,
+            refresh_ttl_s=self.refresh_ttl_s,
+            device_poll_s=self.device_poll_s,
         )
 
 

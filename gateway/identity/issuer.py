@@ -1,8 +1,14 @@
 """A small OIDC issuer, so an embedded mesh needs no identity provider of its own; served by the gateway unless
 VSMESH_OIDC_ISSUER names a real one: discovery, JWKS, and a token endpoint with
 
-- client credentials for agents and services (`client_secret_basic` or `client_secret_post`), and
-- authorization code with PKCE (S256 only) for people, after a minimal login page.
+- client credentials for agents and services (`client_secret_basic` or `client_secret_post`),
+- authorization code with PKCE (S256 only) for people, after a minimal login page,
+- the device authorization grant (RFC 8628, device.py) for people at a terminal, and
+- refresh tokens for people, rotated on every use (refresh.py).
+
+A person's token carries `auth_time`, when the password was entered: this issuer keeps no sign-in session, so
+every authorization asks for the password again and any `max_age` a client sends holds; a refresh keeps the
+sign-in's `auth_time`, so only a new password makes a person fresh again (governance's step-up).
 
 Access tokens are short-lived ES256 JWTs (joserfc signs them). People use a public client with a loopback
 redirect URI (RFC 8252 §7.3: any port on 127.0.0.1, [::1] or localhost), so a code never leaves the machine.
@@ -30,7 +36,9 @@ from starlette.routing import Route
 
 from vsmesh.errors import OAuthError
 from vsmesh.gateway.identity.clients import Clients
+from vsmesh.gateway.identity.device import DEVICE_GRANT, DeviceGrants
 from vsmesh.gateway.identity.keys import ALGORITHM, SigningKeys
+from vsmesh.gateway.identity.refresh import RefreshTokens
 
 log = structlog.get_logger(__name__)
 
@@ -46,6 +54,8 @@ class IssuerConfig:
     audience: str  # the gateway's resource URL, the `aud` of its tokens
     data_dir: Path
     token_ttl_s: int = 600
+    refresh_ttl_s: int = 14 * 86400
+    device_poll_s: float = 5.0
 
 
 @dataclass(frozen=True)
@@ -54,6 +64,7 @@ class PendingCode:
     redirect_uri: str
     challenge: str
     person: str
+    auth_time: int
     expires_at: float
 
 
@@ -62,15 +73,28 @@ class Issuer:
     config: IssuerConfig
     keys: SigningKeys = field(init=False)
     clients: Clients = field(init=False)
+    device: DeviceGrants = field(init=False)
+    refresh: RefreshTokens = field(init=False)
     codes: dict[str, PendingCode] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.keys = SigningKeys(self.config.data_dir)
         self.clients = Clients(self.config.data_dir)
+        self.device = DeviceGrants(self.config.issuer, self.config.device_poll_s, self.clients.authenticate_person)
+        self.refresh = RefreshTokens(self.config.data_dir, self.config.refresh_ttl_s)
 
     # --- tokens
-    def mint(self, *, subject: str, name: str, client_id: str, actor_kind: str, now: float | None = None) -> str:
-        """A signed access token for the gateway's audience."""
+    def mint(
+        self,
+        *,
+        subject: str,
+        name: str,
+        client_id: str,
+        actor_kind: str,
+        now: float | None = None,
+        auth_time: int | None = None,
+    ) -> str:
+        """A signed access token for the gateway's audience; a person's names when the password was entered."""
         now = int(time.time() if now is None else now)
         claims = {
             "iss": self.config.issuer,
@@ -83,13 +107,21 @@ class Issuer:
             "client_id": client_id,
             "name": name,
             "actor_kind": actor_kind,
+            **({"auth_time": auth_time} if auth_time is not None else {}),
         }
         key = self.keys.current()
         return jwt.encode({"alg": ALGORITHM, "kid": key.kid, "typ": "at+jwt"}, claims, key)
 
-    def _answer(self, token: str) -> JSONResponse:
+    def _answer(self, token: str, refresh_token: str | None = None) -> JSONResponse:
         body = {"access_token": token, "token_type": "Bearer", "expires_in": self.config.token_ttl_s}
+        if refresh_token is not None:
+            body["refresh_token"] = refresh_token
         return JSONResponse(body, headers={"Cache-Control": "no-store", "Pragma": "no-cache"})
+
+    def _person_tokens(self, person: str, client_id: str, auth_time: int, family: str | None = None) -> JSONResponse:
+        """A person's access token and a refresh token (of a new sign-in, or rotated within `family`)."""
+        access = self.mint(subject=person, name=person, client_id=client_id, actor_kind="human", auth_time=auth_time)
+        return self._answer(access, self.refresh.issue(person, client_id, auth_time, family))
 
     # --- endpoints
     async def discovery(self, request: Request) -> JSONResponse:
@@ -99,14 +131,16 @@ class Issuer:
                 "issuer": self.config.issuer,
                 "authorization_endpoint": f"{base}/authorize",
                 "token_endpoint": f"{base}/token",
+                "device_authorization_endpoint": f"{base}/device_authorization",
+                "revocation_endpoint": f"{base}/revoke",
                 "jwks_uri": f"{base}/jwks",
                 "response_types_supported": ["code"],
-                "grant_types_supported": ["client_credentials", "authorization_code"],
+                "grant_types_supported": ["client_credentials", "authorization_code", "refresh_token", DEVICE_GRANT],
                 "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "none"],
                 "code_challenge_methods_supported": ["S256"],
                 "subject_types_supported": ["public"],
                 "id_token_signing_alg_values_supported": [ALGORITHM],
-                "claims_supported": ["sub", "name", "client_id", "actor_kind"],
+                "claims_supported": ["sub", "name", "client_id", "actor_kind", "auth_time"],
             }
         )
 
@@ -121,8 +155,13 @@ class Issuer:
                 return await self._client_credentials(request, form)
             if grant == "authorization_code":
                 return self._authorization_code(form)
+            if grant == DEVICE_GRANT:
+                return self._device_code(form)
+            if grant == "refresh_token":
+                return self._refresh_token(form)
             raise OAuthError(
-                "unsupported_grant_type", f"grant_type {grant!r}: use client_credentials or authorization_code"
+                "unsupported_grant_type",
+                f"grant_type {grant!r}: use client_credentials, authorization_code, refresh_token or {DEVICE_GRANT}",
             )
         except OAuthError as e:
             log.info("token refused", grant=grant, error=e.error, reason=str(e))
@@ -151,9 +190,20 @@ class Issuer:
         if not hmac.compare_digest(_s256(verifier), code.challenge):
             raise OAuthError("invalid_grant", "code_verifier does not match the code_challenge (PKCE S256)")
         log.info("token issued", grant="authorization_code", client_id=code.client_id, subject=code.person)
-        return self._answer(
-            self.mint(subject=code.person, name=code.person, client_id=code.client_id, actor_kind="human")
-        )
+        return self._person_tokens(code.person, code.client_id, code.auth_time)
+
+    def _device_code(self, form) -> Response:
+        approved = self.device.poll(str(form.get("device_code", "")), str(form.get("client_id", "")))
+        assert approved.person is not None and approved.auth_time is not None
+        log.info("token issued", grant="device_code", client_id=approved.client_id, subject=approved.person)
+        return self._person_tokens(approved.person, approved.client_id, approved.auth_time)
+
+    def _refresh_token(self, form) -> Response:
+        grant = self.refresh.spend(str(form.get("refresh_token", "")), str(form.get("client_id", "")))
+        if grant.subject not in self.clients.load().people:
+            raise OAuthError("invalid_grant", f"{grant.subject} may no longer sign in here")
+        log.info("token issued", grant="refresh_token", client_id=grant.client_id, subject=grant.subject)
+        return self._person_tokens(grant.subject, grant.client_id, grant.auth_time, grant.family)
 
     async def authorize(self, request: Request) -> Response:
         """GET: the login page for a valid request; POST: check the password, redirect back with a code."""
@@ -180,11 +230,18 @@ class Issuer:
             redirect_uri=params["redirect_uri"],
             challenge=params["code_challenge"],
             person=person.name,
+            auth_time=int(time.time()),
             expires_at=time.monotonic() + CODE_TTL_S,
         )
         query = {"code": code, **({"state": params["state"]} if params.get("state") else {})}
         separator = "&" if "?" in params["redirect_uri"] else "?"
         return RedirectResponse(params["redirect_uri"] + separator + urllib.parse.urlencode(query), status_code=303)
+
+    async def revoke(self, request: Request) -> Response:
+        """RFC 7009 for refresh tokens (`vsmesh logout`): the sign-in ends; 200 whatever the token was (§2.2)."""
+        form = await request.form()
+        self.refresh.revoke(str(form.get("token", "")))
+        return Response(status_code=200)
 
     def _forget_expired(self) -> None:
         now = time.monotonic()
@@ -198,6 +255,8 @@ class Issuer:
             Route("/jwks", self.jwks),
             Route("/token", self.token, methods=["POST"]),
             Route("/authorize", self.authorize, methods=["GET", "POST"]),
+            Route("/revoke", self.revoke, methods=["POST"]),
+            *self.device.routes(),
         ]
 
 
@@ -241,7 +300,17 @@ def _check_authorization_request(params: dict[str, str], origin: str) -> None:
 
 
 _PAGE_HEADERS = {"X-Frame-Options": "DENY", "Content-Security-Policy": "default-src 'none'; form-action 'self'"}
-_HIDDEN = ("response_type", "client_id", "redirect_uri", "code_challenge", "code_challenge_method", "state", "scope")
+_HIDDEN = (
+    "response_type",
+    "client_id",
+    "redirect_uri",
+    "code_challenge",
+    "code_challenge_method",
+    "state",
+    "scope",
+    "max_age",  # kept, not needed: the form always asks the password, so every max_age holds
+    "prompt",
+)
 
 
 def _page(body: str) -> str:

@@ -1,4 +1,5 @@
-"""fin-hub's demo picture: a bootstrapping custodian paying for hosting and model tokens."""
+"""fin-hub's demo picture: a bootstrapping custodian paying for hosting and model tokens. Its budgets come from the
+example organisation repository (examples/org-repo/fin/budgets/), which the demo syncs."""
 
 from __future__ import annotations
 
@@ -33,14 +34,10 @@ def _tokens(month: str, amount: str, tokens_in: int, tokens_out: int) -> DemoEve
 
 
 def events() -> list[DemoEvent]:
-    """fin-hub's demo events, in publishing order: money in, promises, spend, then what it adds up to."""
+    """fin-hub's demo events, in publishing order: money in, promises, spend."""
     return [
         DemoEvent("fin/balance/2026-11-01", "fin-balance-recorded", HUB, "account/operating",
                   {"balance": _eur("48000.00"), "account": "operating", "as_of": "2026-11-01"}),
-        DemoEvent("fin/budget/custodian/2026-Q4", "fin-budget-allocated", HUB, "domain/custodian",
-                  {"domain": "custodian", "period": "2026-Q4", "amount": _eur("3000.00"), "category": "tooling"}),
-        DemoEvent("fin/budget/railiance/2026-11", "fin-budget-allocated", HUB, "domain/railiance",
-                  {"domain": "railiance", "period": "2026-11", "amount": _eur("200.00"), "category": "hosting"}),
         _commitment("founder-salary", "salary", "4000.00", "monthly", "organisation", "Constitutional Steward"),
         _commitment("hosteurope-railiance01", "subscription", "89.90", "monthly", "railiance-infra", "HostEurope"),
         _commitment("claude-max", "subscription", "180.00", "monthly", "custodian", "Anthropic"),

@@ -34,9 +34,6 @@ def events() -> list[DemoEvent]:
                   {"actor": "custodian-agent", "owner": "founder", "purpose": "operations custodian",
                    "risk_class": "minimal",
                    "human_oversight": "mandate-bounded; every event it publishes can be reverted by a person"}),
-        # ops learns which services handle personal data; legal notices through its coupling.
-        DemoEvent("ops/updated/gitea/personal-data", "ops-inventory-updated", "ops-hub", "service/gitea",
-                  {"attributes": {"personal_data": True}}),
-        DemoEvent("ops/updated/state-hub/personal-data", "ops-inventory-updated", "ops-hub", "service/state-hub",
-                  {"attributes": {"personal_data": True}}),
+        # Which services handle personal data ops learns from the example repository's catalog (annotation
+        # vsmesh.io/personal-data); legal notices through its coupling.
     ]  # fmt: skip

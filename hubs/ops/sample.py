@@ -1,66 +1,15 @@
 """ops-hub's demo picture, the situation it was first built to track: production on CoulombCore today, its move to
-ThreePhoenix tomorrow, and the readiness gates that must be green before the move."""
+ThreePhoenix tomorrow, and the readiness gates that must be green before the move. What exists (environments,
+hosts, services, endpoints, the gates themselves) is the example organisation repository's Backstage catalog
+(examples/org-repo/catalog/), which the demo syncs before these events."""
 
 from __future__ import annotations
-
-from typing import Any
 
 from vsmesh.hubs.samples import DemoEvent, demo_id
 
 HUB = "ops-hub"
 WAVE = "coulombcore-to-threephoenix"
 WORKPLAN = "railiance-apps/workplans/RAIL-AP-WP-0001"
-
-
-def _register(kind: str, name: str, environment: str | None = None, owner: str | None = None, **attrs: Any):
-    data = {"kind": kind, "name": name, "environment": environment, "owner": owner, "attributes": attrs}
-    if kind == "datastore":
-        data["kind_detail"] = "postgresql"
-    return DemoEvent(f"ops/registered/{kind}/{name}", "ops-inventory-registered", HUB, f"{kind}/{name}", data)
-
-
-def _inventory() -> list[DemoEvent]:
-    env, host, svc, ep = "environment", "host", "service", "endpoint"
-    return [
-        _register(env, "local", role="workstation services and development runtime"),
-        _register(env, "coulombcore", role="live transitional production", public_ip="92.205.130.254"),
-        _register(env, "railiance01", role="future production foundation", public_ip="92.205.62.239"),
-        _register(env, "threephoenix-prod", role="target three-node Railiance production"),
-        _register(host, "workstation", "local"),
-        _register(host, "coulombcore", "coulombcore", ip="92.205.130.254"),
-        _register(host, "railiance01", "railiance01", ip="92.205.62.239"),
-        _register("cluster", "coulombcore-k8s", "coulombcore", host="coulombcore"),
-        _register(svc, "gitea", "coulombcore", "railiance-apps", host="coulombcore", cluster="coulombcore-k8s",
-                  namespace="default", purpose="git hosting for every repo", depends_on=["gitea-postgres"],
-                  helm_release="gitea", node_port=32166, owner_repo="railiance-apps"),
-        _register(svc, "gitea-registry", "coulombcore", "railiance-apps", host="coulombcore",
-                  cluster="coulombcore-k8s", namespace="default", depends_on=["gitea"], owner_repo="railiance-apps",
-                  purpose="OCI container registry served by Gitea"),
-        _register("datastore", "gitea-postgres", "coulombcore", "railiance-cluster", host="coulombcore",
-                  cluster="coulombcore-k8s", namespace="databases", purpose="Gitea's database",
-                  used_by=["gitea"], pvc="default/gitea-shared-storage"),
-        _register(svc, "state-hub", "local", "state-hub", host="workstation", depends_on=["state-hub-postgres"],
-                  purpose="tracks workstreams, decisions and progress events"),
-        _register("datastore", "state-hub-postgres", "local", "state-hub", host="workstation",
-                  purpose="State Hub's database", used_by=["state-hub"]),
-        _register(svc, "inter-hub", "railiance01", "inter-hub", host="railiance01",
-                  purpose="hub framework: registry, authentication, manifests, widgets"),
-        _register(ep, "gitea-web", "coulombcore", service="gitea", url="https://gitea.coulomb.social/"),
-        _register(ep, "gitea-registry-v2", "coulombcore", service="gitea-registry",
-                  url="https://gitea.coulomb.social/v2/"),
-        _register(ep, "inter-hub-api", "railiance01", service="inter-hub",
-                  url="https://hub.coulomb.social/api/v2/hubs"),
-        _register("access-path", "coulombcore-ssh", "coulombcore", service="gitea", type="ssh",
-                  target="root@92.205.130.254", auth_method="ssh key via ops-bridge"),
-        _register("access-path", "gitea-nodeport", "coulombcore", service="gitea", type="http",
-                  target="92.205.130.254:32166", auth_method="gitea login"),
-        _register("backup-set", "gitea-postgres-dump", "coulombcore", "railiance-cluster", service="gitea-postgres"),
-        _register("secret-set", "sops-age-keys", None, "railiance-infra", purpose="SOPS/age keys for Helm values"),
-        _register("runbook", "gitea-restore", "coulombcore", "railiance-apps", service="gitea"),
-        _register("migration-wave", WAVE, "threephoenix-prod", "ops-hub",
-                  title="move production responsibility from CoulombCore to ThreePhoenix",
-                  from_environment="coulombcore", to_environment="threephoenix-prod"),
-    ]  # fmt: skip
 
 
 def _evidence() -> list[DemoEvent]:
@@ -122,7 +71,6 @@ _GATE_EVIDENCE = {
 def _gates() -> list[DemoEvent]:
     found = []
     for gate, repo, needs, status in GATES:
-        found.append(_register("readiness-gate", gate, None, repo, wave=WAVE, owner_repo=repo, evidence_required=needs))
         data = {
             "gate": gate,
             "status": status,
@@ -154,4 +102,4 @@ def _incident_and_change() -> list[DemoEvent]:
 
 def events() -> list[DemoEvent]:
     """ops-hub's demo events, in publishing order."""
-    return [*_inventory(), *_evidence(), *_gates(), *_incident_and_change()]
+    return [*_evidence(), *_gates(), *_incident_and_change()]

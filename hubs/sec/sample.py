@@ -43,14 +43,8 @@ def events() -> list[DemoEvent]:
                   {"exception_id": "gitea-openssl", "finding_id": openssl, "owner": "railiance-apps",
                    "reason": "PKCS12 files are never parsed by Gitea", "expires_on": expires_on,
                    "compensating_control": "no user-supplied PKCS12 reaches the container"}),
-        # The SOPS/age keys were last rotated in August: past the 90 days canon's policy allows.
+        # The SOPS/age keys were last rotated in August: past the 90 days canon's credential policy allows (its
+        # value max_secret_age_days, in the example organisation repository's canon/policies/).
         DemoEvent("sec/rotated/sops-age-keys/2026-08-14", "sec-secret-rotated", HUB, "secret-set/sops-age-keys",
                   {"secret_set": "sops-age-keys", "rotated_on": "2026-08-14", "note": "re-keyed after onboarding"}),
-        # canon's credential policy, versioned with the limit sec judges the SOPS/age keys against.
-        DemoEvent("canon/policy/credential-management/0.2", "canon-policy-declared", "canon-hub",
-                  "policy/credential-management",
-                  {"policy": "credential-management", "title": "Credential management", "version": "0.2",
-                   "document": "canon/standards/credential-management_v0.2.md", "scope": "ops-production",
-                   "statement": "one root of trust; rotate every secret set at least every 90 days",
-                   "metadata": {"values": {"max_secret_age_days": 90}}}),
     ]  # fmt: skip

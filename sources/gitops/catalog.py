@@ -7,7 +7,8 @@
 
 `spec.owner` is the owner (without `group:`), `spec.lifecycle`, `spec.system`, `spec.dependsOn` (names without
 their kind) and `metadata.links` become attributes, `metadata.description` the `purpose`; annotations under
-`vsmesh.io/` name the environment (`vsmesh.io/environment`) and any other attribute (`vsmesh.io/url`).
+`vsmesh.io/` name the environment (`vsmesh.io/environment`), a finer kind (`vsmesh.io/kind-detail: postgresql`)
+and any other attribute (`vsmesh.io/url`, `vsmesh.io/owner-repo` → `owner_repo`; `"true"`/`"false"` are booleans).
 """
 
 from __future__ import annotations
@@ -24,6 +25,8 @@ from vsmesh.sources.gitops.repo import RepoFile
 
 OPS_KINDS = frozenset(get_args(InventoryKind))
 ANNOTATION = "vsmesh.io/"
+FIELDS = ("environment", "kind-detail")  # annotations that fill an inventory field, not an attribute
+FLAGS = {"true": True, "false": False}  # annotation values are strings; a flag such as personal-data is a boolean
 RESOURCE_TYPES = {"database": "datastore"}
 
 
@@ -37,6 +40,7 @@ def catalog_declarations(
             problems += entity
             continue
         kind, detail = ops_kind(entity)
+        detail = _annotation(entity, "kind-detail") or detail
         name = entity.metadata.name
         data = {"kind": kind, "kind_detail": detail, "name": name, "environment": _annotation(entity, "environment"),
                 "owner": _owner(entity), "attributes": attributes(entity)}  # fmt: skip
@@ -75,8 +79,8 @@ def attributes(entity: CatalogEntity) -> dict[str, Any]:
     if meta.links:
         found["links"] = [dict(link) for link in meta.links]
     for key, value in meta.annotations.items():
-        if key.startswith(ANNOTATION) and key != f"{ANNOTATION}environment":
-            found[key.removeprefix(ANNOTATION).replace("-", "_")] = value
+        if key.startswith(ANNOTATION) and key.removeprefix(ANNOTATION) not in FIELDS:
+            found[key.removeprefix(ANNOTATION).replace("-", "_")] = FLAGS.get(value, value)
     return found
 
 

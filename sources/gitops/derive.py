@@ -14,6 +14,7 @@ from typing import Any
 
 import yaml
 
+from vsmesh.events.schemas.mandate_terms import parse_conditions, parse_scope
 from vsmesh.hubs.filecheck import checked_all, line_of
 from vsmesh.sources.gitops.catalog import catalog_declarations
 from vsmesh.sources.gitops.declared import Declared
@@ -39,32 +40,67 @@ def derive(commit: Commit) -> Derived:
     """Every declaration of the commit's governed files, or the problems that refuse it."""
     found = Derived()
     for file in sorted(commit.files.values(), key=lambda f: f.path):
-        documents = _documents(file, found.problems)
-        if documents is None:
-            continue
-        for _, node in documents:
-            found.problems += secret_problems(node, file.path)
-        if file.path.startswith(POLICIES) and _direct(file.path, POLICIES):
-            found.declared += _policy(file, *documents[0], found.problems)
-        elif file.path.startswith(MANDATES) and _direct(file.path, MANDATES):
-            found.declared += _mandate(file, *documents[0], found.problems)
-        elif file.path.startswith(BUDGETS) and _direct(file.path, BUDGETS):
-            found.declared += _budgets(file, *documents[0], found.problems)
-        elif file.path.startswith(CATALOG) and PurePosixPath(file.path).name == CATALOG_FILE:
-            found.declared += catalog_declarations(file, documents, found.problems)
+        declared, problems = derive_file(file)
+        found.declared += declared
+        found.problems += problems
     _check_unique(found)
     _check_delegations(found)
     return found
+
+
+# (path, blob id) → what the file declares and its problems. A blob id names its content, so a process that syncs
+# again (the timed reconcile) reads and parses only the files a commit changed.
+_DERIVED: dict[tuple[str, str], tuple[tuple[Declared, ...], tuple[str, ...]]] = {}
+_DERIVED_MOST = 1 << 16
+
+
+def forget_files() -> None:
+    """Parse every file again at the next sync (what a new `vsmesh sync` process does)."""
+    _DERIVED.clear()
+
+
+def derive_file(file: RepoFile) -> tuple[tuple[Declared, ...], tuple[str, ...]]:
+    """What one file declares, or its problems."""
+    key = (file.path, file.blob)
+    if key not in _DERIVED:
+        if len(_DERIVED) >= _DERIVED_MOST:
+            _DERIVED.clear()
+        _DERIVED[key] = _derive_file(file)
+    return _DERIVED[key]
+
+
+def _derive_file(file: RepoFile) -> tuple[tuple[Declared, ...], tuple[str, ...]]:
+    path, problems = file.path, []
+    documents = _documents(file, problems)
+    if documents is None:
+        return (), tuple(problems)
+    for _, node in documents:
+        problems += secret_problems(node, path)
+    declared: list[Declared] = []
+    if path.startswith(POLICIES) and _direct(path, POLICIES):
+        declared = _policy(file, *documents[0], problems)
+    elif path.startswith(MANDATES) and _direct(path, MANDATES):
+        declared = _mandate(file, *documents[0], problems)
+    elif path.startswith(BUDGETS) and _direct(path, BUDGETS):
+        declared = _budgets(file, *documents[0], problems)
+    elif path.startswith(CATALOG) and PurePosixPath(path).name == CATALOG_FILE:
+        declared = catalog_declarations(file, documents, problems)
+    return tuple(declared), tuple(problems)
 
 
 def _direct(path: str, folder: str) -> bool:
     return "/" not in path[len(folder) :]
 
 
+# libyaml where PyYAML was built with it: a repository of thousands of entities is mostly YAML to read.
+LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
 def _documents(file: RepoFile, problems: list[str]) -> list[tuple[Any, yaml.Node | None]] | None:
+    """Each document of the file with its node tree (read once: the values are constructed from the nodes)."""
     try:
-        raws = list(yaml.safe_load_all(file.text))
-        nodes = list(yaml.compose_all(file.text, Loader=yaml.SafeLoader))
+        nodes = list(yaml.compose_all(file.text, Loader=LOADER))
+        raws = [yaml.constructor.SafeConstructor().construct_document(node) for node in nodes]
     except yaml.YAMLError as e:
         mark = getattr(e, "problem_mark", None)
         problems.append(f"{file.path}:{mark.line + 1 if mark else '?'}: not valid YAML: {getattr(e, 'problem', e)}")
@@ -103,10 +139,17 @@ def _mandate(file: RepoFile, raw: Any, node: yaml.Node | None, problems: list[st
         known = ", ".join(sorted(known_hubs()))
         problems.append(f"{file.path}:{line_of(node, ('scope',))}: scope: {hub!r} is not a hub or glob; "
                         f"name a hub ({known}) or a glob such as 'ops-*' or '*'")  # fmt: skip
+    try:
+        parse_conditions(model.approve)
+    except ValueError as e:
+        problems.append(f"{file.path}:{line_of(node, ('approve',))}: approve: {e}")
+        return []
     if bad:
         return []
     data: dict[str, Any] = {"role": model.role, "holder": model.holder, "scope": model.scope}
-    data |= {"constraints": model.constraints, "granted_until": model.until}
+    data |= {"constraints": model.constraints, "granted_until": model.until, "approve": model.approve}
+    if model.caps is not None:
+        data["caps"] = model.caps
     if model.delegated_from:
         data["metadata"] = {"delegated_from_file": mandate_path(model.delegated_from)}
     key = file.path
@@ -147,8 +190,6 @@ def _budgets(file: RepoFile, raw: Any, node: yaml.Node | None, problems: list[st
 
 
 def _scope_hubs(scope: str) -> list[str]:
-    from vsmesh.gateway.mcp.mandates import parse_scope
-
     return [entry.hub for entry in parse_scope(scope)]
 
 

@@ -1,7 +1,8 @@
 """The repository's documented layout, as people write it: one pydantic model per kind of file.
 
     canon/policies/*.yaml             a policy with its values (one per file; `policy` defaults to the file's name)
-    canon/mandates/*.yaml             a mandate: role, holder, scope, constraints, until, delegated_from
+    canon/mandates/*.yaml             a mandate: role, holder, scope, constraints, until, approve, caps,
+                                      delegated_from (the mandate file it is delegated from)
     fin/budgets/*.yaml                a domain's budgets per period
     catalog/**/catalog-info.yaml      Backstage's own format: Component, Resource, System, API, Group documents
 
@@ -44,6 +45,10 @@ class MandateFile(Strict):
     scope: str = Field(min_length=1, description="HUB[:OPERATIONS] entries: a hub's slug or a glob")
     constraints: list[str] = []
     until: dt.datetime | None = None
+    approve: list[str] = Field(
+        [], description="calls held for a person's approval, e.g. 'fin-hub:record_cost amount > 500 EUR'"
+    )
+    caps: dict[str, Any] | None = Field(None, description="hard stops: calls_per_minute, spend {amount, currency, per}")
     delegated_from: str | None = Field(None, description="the mandate file it derives from, e.g. founder.yaml")
 
     @field_validator("until")

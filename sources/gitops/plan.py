@@ -120,12 +120,14 @@ def _mandates(desired: Derived, last: Derived | None, held: Held) -> list[Change
         source = d.data.get("metadata", {}).get("delegated_from_file")
         want = _mandate_data(d, resolved.get(source) if source else None)
         match = next((m for m in in_force if m["mandate_id"] not in used and _same_mandate(m, want)), None)
-        if match is not None:
+        # canon's rows do not show approve conditions and caps: a file changed since the last good commit is
+        # granted anew (and its old grant revoked below) even when every shown field agrees.
+        if match is not None and (last is None or _unchanged(d, before) or not _reworded(d, before)):
             used.add(match["mandate_id"])
             resolved[d.path] = match["mandate_id"]
             continue
         of_holder = sorted(m["mandate_id"] for m in in_force if m["holder"] == want["holder"])
-        event_id = gitops_id(d.path, d.blob, "grant", ",".join(of_holder), want["metadata"].get("delegated_from", ""))
+        event_id = gitops_id(d.path, d.blob, "grant", ",".join(of_holder), want.get("delegated_from") or "")
         resolved[d.path] = event_id
         why = f"mandate {want['role']} for {want['holder']}: {want['scope']}"
         changes.append(_change("grant", d, event_id, before, why, data=want))
@@ -162,16 +164,22 @@ def _delegators_first(declared: list[Declared]) -> list[Declared]:
 
 def _mandate_data(d: Declared, delegated_from: str | None) -> dict[str, Any]:
     meta = {k: v for k, v in d.data.get("metadata", {}).items() if k != "delegated_from_file"}
-    if delegated_from:
-        meta["delegated_from"] = delegated_from
-    return {**{k: v for k, v in d.data.items() if k != "metadata"}, "metadata": meta}
+    data = {**{k: v for k, v in d.data.items() if k != "metadata"}, "metadata": meta}
+    return data | ({"delegated_from": delegated_from} if delegated_from else {})
+
+
+def _reworded(d: Declared, before: dict[tuple[str, str], Declared]) -> bool:
+    """The file changed in what canon's rows do not show (approve conditions, caps) since the last good commit."""
+    last = before.get((d.kind, d.key))
+    hidden = ("approve", "caps")
+    return last is None or any(last.data.get(k) != d.data.get(k) for k in hidden)
 
 
 def _same_mandate(held: dict[str, Any], want: dict[str, Any]) -> bool:
     same = all(held.get(k) == want[k] for k in ("role", "holder", "scope"))
     same = same and list(held.get("constraints") or []) == list(want["constraints"])
     same = same and _time(held.get("granted_until")) == _time(want["granted_until"])
-    return same and held.get("delegated_from") == want["metadata"].get("delegated_from")
+    return same and held.get("delegated_from") == want.get("delegated_from")
 
 
 def _time(value: Any) -> dt.datetime | None:

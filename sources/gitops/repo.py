@@ -7,12 +7,13 @@ apply: every file has a blob id, every state a commit id.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import time
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from vsmesh.errors import ConfigError, NotFound
 
@@ -28,7 +29,11 @@ SNAPSHOT_AUTHOR = b"vsmesh <vsmesh@localhost>"
 class RepoFile:
     path: str
     blob: str  # the blob's object id: what an event derived from this file is named after
-    text: str
+    content: Callable[[], bytes] = field(repr=False, compare=False)  # read when first needed
+
+    @property
+    def text(self) -> str:
+        return self.content().decode("utf-8", "replace")
 
 
 @dataclass(frozen=True)
@@ -115,7 +120,8 @@ def _peeled(repo: Repo, sha: bytes) -> bytes:
 
 
 def read_commit(repo: Repo, commit_id: bytes) -> Commit:
-    """The governed files of a commit (YAML under canon/, fin/ and catalog/), each with its blob id."""
+    """The governed files of a commit (YAML under canon/, fin/ and catalog/), each with its blob id; a file's
+    content is read only when asked for (a file already derived is known by its blob id)."""
     from dulwich.object_store import iter_tree_contents
 
     commit = repo[commit_id]
@@ -125,8 +131,7 @@ def read_commit(repo: Repo, commit_id: bytes) -> Commit:
         path = entry.path.decode("utf-8", "replace")
         if not path.startswith(GOVERNED) or not path.endswith((".yaml", ".yml")):
             continue
-        blob = entry.sha.decode()
-        files[path] = RepoFile(path, blob, store[entry.sha].data.decode("utf-8", "replace"))
+        files[path] = RepoFile(path, entry.sha.decode(), functools.partial(_blob_data, store, entry.sha))
     return Commit(
         id=commit.id.decode(),
         author=commit.author.decode("utf-8", "replace"),
@@ -134,6 +139,10 @@ def read_commit(repo: Repo, commit_id: bytes) -> Commit:
         time=commit.commit_time,
         files=files,
     )
+
+
+def _blob_data(store: Any, sha: bytes) -> bytes:
+    return store[sha].data
 
 
 def commit_files(

@@ -48,6 +48,7 @@ class SyncResult:
     published: int = 0
     dry_run: bool = False
     alerts: int = 0  # drift alerts raised
+    declared: int = 0  # what the commit declares: policies, mandates, budget periods, catalog entities
 
     @property
     def drift(self) -> int:
@@ -103,7 +104,7 @@ async def sync(
         events, problems = _build(publisher, commit, repo, changes)
     if problems:
         if not dry_run:
-            await _refuse(js, publisher, status, commit, repo, problems, replicas)
+            await _refuse(nc, publisher, status, commit, repo, problems, replicas)
         raise CommitRefused(
             f"commit {commit.id[:12]} of {repo} refused: {len(problems)} problem(s); nothing of it was published"
             + (f"; {status.commit[:12]} stays in force" if status.commit else ""),
@@ -111,6 +112,7 @@ async def sync(
             problems,
         )
     result = SyncResult(repo, ref, commit.id, commit.author, changes, dry_run=dry_run)
+    result.declared = len(got.derived.declared)
     if dry_run:
         return result
     alerts = [_drift_alert(publisher, commit, repo, c) for c in changes if c.drift]
@@ -174,7 +176,7 @@ def _drift_alert(publisher: Publisher, commit: Commit, repo: str, change: Change
 
 
 async def _refuse(
-    js: JetStreamContext,
+    nc: Client,
     publisher: Publisher,
     status: SyncStatus,
     commit: Commit,
@@ -192,9 +194,9 @@ async def _refuse(
     }
     alert = publisher.build("alert-raised", hub=ALERT_HUB, subject=f"commit/{commit.id[:12]}", data=data,
                             event_id=gitops_id("refused", repo, commit.id))  # fmt: skip
-    await publisher.publish(alert)
+    await _applied(nc, [alert], [await publisher.publish(alert)])  # canon-hub shows it when the command returns
     status.refused_commit, status.refused_at, status.problems = commit.id, time.time(), problems
-    await save_status(js, status, replicas=replicas)
+    await save_status(nc.jetstream(), status, replicas=replicas)
     log.warning("gitops commit refused", repo=repo, commit=commit.id, problems=len(problems))
 
 

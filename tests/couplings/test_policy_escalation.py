@@ -12,7 +12,7 @@ import uuid
 
 import pytest
 
-from tests.conftest import wait_until
+from tests.conftest import publish_as, wait_until
 from tests.couplings.test_couplings import q
 from tests.currencies import unique_currency
 from vsmesh.bus.connection import connect
@@ -54,11 +54,9 @@ def declare(cli, settings, policy: str, version: str, amount: str, cur: str) -> 
     wait_until(lambda: any(p["version"] == version for p in policies(settings, policy)), what="the policy version")
 
 
-def spend(cli, event_type: str, data: dict, kind: str = "agent") -> str:
-    result = cli("publish", event_type, "--hub", "fin-hub", "--data", json.dumps(data),
-                 "--actor", "buyer-bot", "--actor-kind", kind, "--json")  # fmt: skip
-    assert result.exit_code == 0, result.output
-    return json.loads(result.stdout)["id"]
+def spend(settings, event_type: str, data: dict, kind: str = "agent") -> str:
+    """buyer-bot's spend, as its write through the gateway leaves it on the log."""
+    return str(publish_as(settings, "buyer-bot", kind, event_type, "fin-hub", None, data)["id"])
 
 
 def cost(amount: str, cur: str) -> dict:
@@ -69,10 +67,10 @@ def test_agent_spend_over_the_canon_threshold_escalates_and_under_does_not(setti
     cur, policy = currency(), f"agent-spend-{uuid.uuid4().hex[:6]}"
     declare(cli, settings, policy, "1", "500", cur)
 
-    under = spend(cli, "fin-cost-recorded", cost("120.00", cur))
-    human = spend(cli, "fin-cost-recorded", cost("900.00", cur), kind="human")
-    over = spend(cli, "fin-cost-recorded", cost("750.00", cur))
-    tokens = spend(cli, "fin-token-spend-recorded", {"provider": "anthropic", "model": "m", "tokens_in": 1,
+    under = spend(settings, "fin-cost-recorded", cost("120.00", cur))
+    human = spend(settings, "fin-cost-recorded", cost("900.00", cur), kind="human")
+    over = spend(settings, "fin-cost-recorded", cost("750.00", cur))
+    tokens = spend(settings, "fin-token-spend-recorded", {"provider": "anthropic", "model": "m", "tokens_in": 1,
                    "tokens_out": 1, "cost": {"amount": "501", "currency": cur}})  # fmt: skip
 
     found = wait_until(lambda: q(settings, ESCALATION, id=derived_id(AGENT_SPEND, over)), what="escalation")
@@ -102,10 +100,10 @@ def test_agent_spend_over_the_canon_threshold_escalates_and_under_does_not(setti
 def test_a_changed_policy_value_changes_the_outcome(settings, cli):
     cur, policy = currency(), f"agent-spend-{uuid.uuid4().hex[:6]}"
     declare(cli, settings, policy, "1", "500", cur)
-    first = spend(cli, "fin-cost-recorded", cost("300.00", cur))
+    first = spend(settings, "fin-cost-recorded", cost("300.00", cur))
     # The policy is tightened: the same spend now escalates.
     declare(cli, settings, policy, "2", "200", cur)
-    second = spend(cli, "fin-cost-recorded", cost("300.00", cur))
+    second = spend(settings, "fin-cost-recorded", cost("300.00", cur))
     found = wait_until(lambda: q(settings, ESCALATION, id=derived_id(AGENT_SPEND, second)), what="the escalation")
     assert "200" in found[0]["title"]
     assert not q(settings, ESCALATION, id=derived_id(AGENT_SPEND, first))

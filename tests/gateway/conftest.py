@@ -108,9 +108,10 @@ def page(chromium) -> Iterator[Page]:
 
 
 @pytest.fixture(scope="module")
-def page_cli(mesh_env) -> Iterator[Callable[..., Result]]:
+def page_cli(mesh_env, person) -> Iterator[Callable[..., Result]]:
     """The CLI in-process, on a thread of its own: Playwright's sync API holds this thread's event loop. (A
-    process per call, as before, took 1-4 s each on the loaded machine: most of the page tests' time.)"""
+    process per call, as before, took 1-4 s each on the loaded machine: most of the page tests' time.) Signed in
+    as the session's person, as `cli` is beside the running mesh."""
     from vsmesh.cli.app import app
 
     runner = CliRunner()
@@ -119,6 +120,7 @@ def page_cli(mesh_env) -> Iterator[Callable[..., Result]]:
             env.setenv(key, value)
 
         def run(*args: str) -> Result:
+            env.setenv("VSMESH_CONFIG_DIR", str(thread.submit(person.fresh).result(120)))
             return thread.submit(runner.invoke, app, list(args), catch_exceptions=False).result(120)
 
         yield run

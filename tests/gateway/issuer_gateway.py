@@ -4,18 +4,23 @@ own event loop) per data dir; fixtures in conftest.py."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import threading
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
 
 from vsmesh.gateway.app import create_app
-from vsmesh.gateway.identity.config import GatewayConfig
+from vsmesh.gateway.identity.config import GatewayConfig, make_verifier
 from vsmesh.gateway.identity.issuer import Issuer
+from vsmesh.gateway.identity.verify import TokenVerifier
 from vsmesh.gateway.server import bind, serve, url_of
 from vsmesh.settings import Settings
+
+# (settings, the app's verifier, an exit stack) -> routes to serve beside the issuer
+RoutesOf = Callable[[Settings, TokenVerifier, contextlib.AsyncExitStack], Awaitable[list]]
 
 
 @dataclass
@@ -40,9 +45,12 @@ class IssuerGateway:
         return httpx.get(f"{self.url}/whoami", headers=headers)
 
 
-def start_gateway(data_dir: Path, env: dict[str, str] | None = None) -> Iterator[IssuerGateway]:
+def start_gateway(
+    data_dir: Path, env: dict[str, str] | None = None, routes: RoutesOf | None = None
+) -> Iterator[IssuerGateway]:
     """Serve the gateway app the way `vsmesh up` does, until the generator is closed; `env`: more `VSMESH_*`
-    variables (an outside issuer's)."""
+    variables (an outside issuer's); `routes`: more routes, made on the gateway's loop (with what they opened
+    closed on `stack` when it stops)."""
     ready = threading.Event()
     stop: asyncio.Event | None = None
     loop: asyncio.AbstractEventLoop | None = None
@@ -54,13 +62,17 @@ def start_gateway(data_dir: Path, env: dict[str, str] | None = None) -> Iterator
         stop, loop = asyncio.Event(), asyncio.get_running_loop()
         sock = bind("127.0.0.1", 0)
         config = GatewayConfig.of(config_settings, url_of(sock))
-        served = await serve(create_app(config), sock)
+        stack = contextlib.AsyncExitStack()
+        verifier = make_verifier(config)
+        more = await routes(config_settings, verifier, stack) if routes else []
+        served = await serve(create_app(config, more, verifier=verifier), sock)
         try:
             made.append(IssuerGateway(url=served.url, data_dir=data_dir, config=config))
             ready.set()
             await stop.wait()
         finally:
             await served.stop()
+            await stack.aclose()
 
     thread = threading.Thread(target=asyncio.run, args=(main(),), name="gateway", daemon=True)
     thread.start()

@@ -118,7 +118,7 @@ async def _until_listed(door: FrontDoor, token: str, tool: str, timeout: float =
 
 
 @pytest.fixture(scope="module")
-def agents(mesh_env, running_mesh, session_dir) -> Iterator[Agents]:
+def agents(mesh_env, running_mesh, session_dir, person) -> Iterator[Agents]:
     """Two agents for the file (each `vsmesh agent add` and token costs a second or two): one granted a mandate
     over the hubs written here, one granted nothing; ops-hub's and syn-hub's manifests bootstrapped (widgets)."""
     from vsmesh.cli.app import app
@@ -129,6 +129,7 @@ def agents(mesh_env, running_mesh, session_dir) -> Iterator[Agents]:
         with pytest.MonkeyPatch.context() as env:
             for key, value in mesh_env.items():
                 env.setenv(key, value)
+            env.setenv("VSMESH_CONFIG_DIR", str(person.fresh()))  # the session's person grants the mandate
             return runner.invoke(app, list(args), catch_exceptions=False)
 
     door = FrontDoor(load_state(session_dir / "up").gateway_url, session_dir / "up", cli)

@@ -17,6 +17,7 @@ import pytest
 from joserfc import jwt
 from mcp.client.subscriptions import ToolsListChanged
 
+from tests.conftest import PERSON
 from tests.currencies import unique_currency
 from tests.gateway.conftest import mcp_client
 from tests.gateway.front_door import FrontDoor, once_allowed, refusal
@@ -372,7 +373,7 @@ async def test_revert_actor_takes_back_everything_an_agent_did(front_door, cli, 
     wait = {"wait_for_seq": {last["stream"]: last["seq"]}}
     assert (await ask(nc, "ops-hub", "get_services", {"name": service, **wait}))["services"]
 
-    done = await asyncio.to_thread(cli, "revert", "--actor", agent_name, "--since", "1h", "--by", "ada")
+    done = await asyncio.to_thread(cli, "revert", "--actor", agent_name, "--since", "1h", "--by", PERSON)
     assert done.exit_code == 0, done.output
     assert f"reverted 2 events of {agent_name}" in done.output
 
@@ -390,7 +391,7 @@ async def test_revert_actor_takes_back_everything_an_agent_did(front_door, cli, 
     assert again.exit_code != 0 and "did nothing" in again.output
     actions = await asyncio.to_thread(audit, cli, "--actor", agent_name)
     assert {a["type"] for a in actions} == {"ops-incident-opened", "ops-inventory-registered"}
-    assert all(a["reverted"] and a["reverted_by"] == "ada" for a in actions)
+    assert all(a["reverted"] and a["reverted_by"] == PERSON for a in actions)
 
 
 async def test_an_agents_spend_above_the_policy_threshold_escalates(front_door, nc, agent_name):

@@ -17,14 +17,14 @@ import pytest
 from playwright.sync_api import expect
 from prometheus_client.parser import text_string_to_metric_families
 
-from tests.conftest import server_dir, wait_until
+from tests.conftest import PERSON, publish_as, server_dir, wait_until
 from tests.gateway.conftest import cell, health, publish
 from tests.gateway.pages_gateway import PagesGateway, start_pages_gateway
 from vsmesh.gateway.identity.clients import Clients
 from vsmesh.gateway.pages.pages import PAGES
 
 
-def test_each_horizon_has_its_page_and_they_never_mix(page_cli, pages_url, page, tmp_path):
+def test_each_horizon_has_its_page_and_they_never_mix(page_cli, pages_url, page, tmp_path, settings):
     run = uuid.uuid4().hex[:6]
     service, policy = f"page-svc-{run}", f"page-policy-{run}"
     health(page_cli, service, "green")
@@ -34,9 +34,9 @@ def test_each_horizon_has_its_page_and_they_never_mix(page_cli, pages_url, page,
     publish(page_cli, "canon-policy-declared", "canon-hub", f"policy/{policy}",
             {"policy": policy, "title": "pages", "metadata": {"values": {"agent_spend_threshold": 500}}})  # fmt: skip
     refused = f"bot-{run}"  # an agent's call the gateway refused, as it publishes one
-    publish(page_cli, "canon-call-refused", "canon-hub", f"mandate/{refused}",
-            {"hub": "fin-hub", "operation": "record_cost", "reason": "no mandate", "access": "write",
-             "missing_mandate": "fin-hub:record_cost"}, "--actor", refused, "--actor-kind", "agent")  # fmt: skip
+    publish_as(settings, refused, "agent", "canon-call-refused", "canon-hub", f"mandate/{refused}",
+               {"hub": "fin-hub", "operation": "record_cost", "reason": "no mandate", "access": "write",
+                "missing_mandate": "fin-hub:record_cost"})  # fmt: skip
 
     page.goto(f"{pages_url}/operational")
     expect(cell(page, service)).to_have_attribute("data-status", "green", timeout=10_000)
@@ -140,10 +140,10 @@ def test_as_of_shows_the_earlier_state_and_a_cell_links_to_its_causes(page_cli, 
     assert stamp.get_attribute("datetime") and stamp.get_attribute("title") == stamp.get_attribute("datetime")
 
 
-def test_the_canon_page_audits_an_agents_action_and_shows_its_revert(page_cli, pages_url, page, tmp_path):
+def test_the_canon_page_audits_an_agents_action_and_shows_its_revert(page_cli, pages_url, page, tmp_path, settings):
     agent = f"page-bot-{uuid.uuid4().hex[:6]}"
-    acted = publish(page_cli, "ops-health-checked", "ops-hub", f"service/{agent}",
-                    {"status": "red", "observations": {}}, "--actor", agent, "--actor-kind", "agent")  # fmt: skip
+    acted = publish_as(settings, agent, "agent", "ops-health-checked", "ops-hub", f"service/{agent}",
+                       {"status": "red", "observations": {}})  # fmt: skip
     row = page.locator(f'[data-action="{acted["id"]}"]')
 
     def shown(state: str) -> bool:
@@ -157,12 +157,12 @@ def test_the_canon_page_audits_an_agents_action_and_shows_its_revert(page_cli, p
     for said in ("ops-hub", "ops-health-checked", f"service/{agent}", "standing"):
         expect(row).to_contain_text(said)
 
-    # A person reverts it with the CLI: the row says reverted, by whom and why.
-    done = page_cli("revert", acted["id"], "--reason", "the agent misread the probe", "--by", "alice", "--json")
+    # A person (the signed-in one) reverts it with the CLI: the row says reverted, by whom and why.
+    done = page_cli("revert", acted["id"], "--reason", "the agent misread the probe", "--json")
     assert done.exit_code == 0, done.stderr
 
     wait_until(lambda: shown("reverted"), what="the reverted state of the agent's action on the canon page")
-    expect(row).to_contain_text("reverted by alice")
+    expect(row).to_contain_text(f"reverted by {PERSON}")
     expect(row).to_contain_text("the agent misread the probe")
     page.screenshot(path=str(tmp_path / "constitutional-audit.png"), full_page=True)
     # Each row links to its evidence: the event's own page.

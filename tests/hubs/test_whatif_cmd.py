@@ -12,7 +12,7 @@ import uuid
 
 import pytest
 
-from tests.conftest import wait_until
+from tests.conftest import publish_as, wait_until
 from tests.couplings.test_couplings import q
 from tests.couplings.test_policy_escalation import ESCALATION, cost, currency, declare
 from vsmesh.bus.connection import connect
@@ -46,8 +46,7 @@ def test_a_what_if_copy_without_the_demos_agent_differs_by_exactly_its_effects(c
     since = dt.datetime.now(dt.UTC).isoformat()
     cur, policy = currency(), f"agent-spend-{uuid.uuid4().hex[:6]}"
     declare(cli, settings, policy, "1", "500", cur)
-    spent = ok(cli("publish", "fin-cost-recorded", "--hub", "fin-hub", "--data", json.dumps(cost("750.00", cur)),
-                   "--actor", AGENT, "--actor-kind", "agent", "--json"))["id"]  # fmt: skip
+    spent = publish_as(settings, AGENT, "agent", "fin-cost-recorded", "fin-hub", None, cost("750.00", cur))["id"]
     escalation = derived_id(AGENT_SPEND, spent)
     wait_until(lambda: q(settings, ESCALATION, id=escalation), what="the agent's spend escalated to canon")
 

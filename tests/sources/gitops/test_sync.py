@@ -14,6 +14,7 @@ from tests.sources.gitops.orgrepo import OrgRepo
 from vsmesh.bus.connection import connect
 from vsmesh.bus.contract_client import ask
 from vsmesh.runtime.mesh_state import load_state
+from vsmesh.sources.gitops.example import example_repo
 
 pytestmark = pytest.mark.usefixtures("running_mesh")
 
@@ -144,12 +145,15 @@ def test_a_bad_commit_is_refused_whole_and_a_fixing_commit_applies(cli, settings
                                                "periods": {"2026-11": "999.00", "2026-12": "150.00"}})  # fmt: skip
     repo.write(f"canon/mandates/ops-{t}.yaml", "role: Operator\nholder: ops-bot\n\n\n\n\nscope: ops\n")
     repo.write(f"canon/policies/keys-{t}.yaml", {"title": "Keys", "values": {"api_token": "ghp_" + "a" * 36}})
+    repo.write(f"canon/mandates/held-{t}.yaml", {"role": "R", "holder": f"h-{t}", "scope": "ops-hub",
+                                                  "approve": ["ops-hub:open_incident severity =="]})  # fmt: skip
     bad = repo.commit("a bad commit", author="Mallory <m@example.org>")
     refused = cli("sync", str(repo.path))
     # Refused in one line per problem, naming file, line and field, never the secret itself.
     assert refused.exit_code == 1
     assert f"canon/mandates/ops-{t}.yaml:7: scope: 'ops' is not a hub or glob" in refused.stderr
     assert f"canon/policies/keys-{t}.yaml:3: api_token: looks like a GitHub token" in refused.stderr
+    assert f"canon/mandates/held-{t}.yaml:5: approve: " in refused.stderr, refused.stderr
     assert "aaaaaaaa" not in refused.output
     assert f"error: commit {bad[:12]}" in refused.stderr and f"{good[:12]} stays in force" in refused.stderr
     # Nothing of that commit reached a hub: the budget is as the good commit left it.
@@ -159,10 +163,11 @@ def test_a_bad_commit_is_refused_whole_and_a_fixing_commit_applies(cli, settings
     [alert] = [a for a in alerts_on_canon(settings) if bad[:12] in a["title"]]
     assert "scope: 'ops' is not a hub or glob" in alert["description"] and alert["severity"] == "high"
     [synced] = [s for s in json.loads(cli("status", "--json").stdout)["gitops"] if s["repo"] == str(repo.path)]
-    assert synced["commit"] == good and synced["refused_commit"] == bad and len(synced["problems"]) == 2
+    assert synced["commit"] == good and synced["refused_commit"] == bad and len(synced["problems"]) == 3
     # A commit that reverts the bad files (keeping the budget change) syncs, and only that change is published.
     repo.remove(f"canon/mandates/ops-{t}.yaml")
     repo.remove(f"canon/policies/keys-{t}.yaml")
+    repo.remove(f"canon/mandates/held-{t}.yaml")
     fixed = repo.commit("revert the bad mandate and the key")
     done = json.loads(cli("sync", str(repo.path), "--json").stdout)
     assert done["commit"] == fixed and [c["action"] for c in done["changes"]] == ["allocate"]
@@ -175,6 +180,12 @@ def test_a_removed_file_revokes_or_retires_what_it_declared(cli, settings, tmp_p
     t = repo.tag
     repo.commit("all")
     assert cli("sync", str(repo.path)).exit_code == 0
+    # A change canon's rows do not show (an approval condition) still grants the mandate anew, the old one revoked.
+    bot = f"canon/mandates/bot-{t}.yaml"
+    repo.write(bot, repo.files[bot].decode() + "approve: ['ops-hub:open_incident severity == critical']\n")
+    repo.commit("hold critical incidents for a person")
+    reworded = json.loads(cli("sync", str(repo.path), "--json").stdout)
+    assert sorted((c["action"], c["path"]) for c in reworded["changes"]) == [("grant", bot), ("revoke", bot)]
     for path in (f"canon/mandates/bot-{t}.yaml", f"canon/policies/spending-{t}.yaml", f"fin/budgets/rail-{t}.yaml",
                  f"catalog/gitea-{t}/catalog-info.yaml"):  # fmt: skip
         repo.remove(path)
@@ -219,3 +230,22 @@ def test_a_hand_made_change_is_drift_and_the_next_sync_restores_the_repo(cli, se
     assert f"drift: canon/mandates/bot-{t}.yaml disagrees with canon-hub" in page
     # Restored: a further sync finds nothing to do.
     assert json.loads(cli("sync", str(repo.path), "--json").stdout)["changes"] == []
+
+
+def test_the_demo_takes_canon_budgets_and_the_inventory_from_the_example_repository(cli, settings):
+    demo = cli("demo")
+    assert demo.exit_code == 0, demo.output
+    example = str(example_repo())
+    # The demo's spending policy is the example repository's file, named in its event.
+    event = last_event(settings, "CONSTITUTIONAL", "constitutional.canon-hub.canon-policy-declared.policy:spending")
+    assert event["data"]["metadata"]["gitops"]["path"] == "canon/policies/spending.yaml"
+    assert event["data"]["metadata"]["values"]["budget_alert_pct"] == 90
+    # The custodian agent's mandate is delegated from the founder's, as its file says.
+    mandates = ask_now(settings, "canon-hub", "get_mandates", {"holder": "custodian-agent"})["mandates"]
+    steward = ask_now(settings, "canon-hub", "get_mandates", {"holder": "founder"})["mandates"]
+    assert [m["delegated_from"] for m in mandates] == [m["mandate_id"] for m in steward if m["scope"] == "*"]
+    # The services and the migration's gates are its Backstage catalog; synced again, nothing is missing.
+    gate = ask_now(settings, "ops-hub", "get_inventory", {"entity": "readiness-gate/rollback-path"})["item"]
+    assert gate["attributes"]["wave"] == "coulombcore-to-threephoenix"
+    again = json.loads(cli("sync", example, "--dry-run", "--json").stdout)
+    assert again["changes"] == [] and again["dry_run"] is True

@@ -1,0 +1,168 @@
+"""The person signed in to this user's CLI (`vsmesh login`): the issuer's endpoints, the gateway, and the tokens,
+kept in `<VSMESH_CONFIG_DIR>/session.json` (the directory 0700, the file 0600: the user's own, never the mesh's
+data dir). The access token is refreshed shortly before it expires; the issuer rotates the refresh token on each
+use, so the new one is written at once, under a lock that keeps two commands from spending the same one.
+
+    session = signed_in(settings)                   # None: nobody signed in here
+    answer = call_gateway(settings, session, "/people/publish", body)
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import os
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import msgspec
+
+from vsmesh.bus.creds import write_private
+from vsmesh.errors import MeshNotRunning, Unauthorized, VsmeshError
+from vsmesh.gateway.identity import person_token
+from vsmesh.gateway.identity.person_token import Endpoints
+from vsmesh.settings import Settings
+
+SESSION_FILE = "session.json"
+RENEW_BEFORE_S = 30.0
+
+
+class Session(msgspec.Struct, kw_only=True):
+    endpoints: Endpoints
+    gateway_url: str
+    subject: str
+    kind: str
+    access_token: str
+    expires_at: float  # unix seconds
+    refresh_token: str | None = None
+    auth_time: int | None = None  # when the password was entered: governance needs it recent
+
+
+def signed_in(settings: Settings) -> Session | None:
+    path = settings.config_dir / SESSION_FILE
+    if not path.exists():
+        return None
+    try:
+        return msgspec.json.decode(path.read_bytes(), type=Session)
+    except msgspec.DecodeError:
+        raise Unauthorized(f"{path} is not a vsmesh session: `vsmesh logout`, then `vsmesh login`") from None
+
+
+def save(settings: Settings, session: Session) -> None:
+    settings.config_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+    os.chmod(settings.config_dir, 0o700)  # an existing dir too: nobody else lists or reads the user's tokens
+    write_private(settings.config_dir / SESSION_FILE, msgspec.json.encode(session))
+
+
+def forget(settings: Settings) -> None:
+    (settings.config_dir / SESSION_FILE).unlink(missing_ok=True)
+
+
+def begin(settings: Settings, endpoints: Endpoints, gateway_url: str, tokens: person_token.Tokens) -> Session:
+    """Keep a new sign-in, once the gateway verified its token as a person's."""
+    who = whoami(gateway_url, tokens.access_token)
+    if who.get("kind") != "human":
+        raise Unauthorized(f"the issuer signed in {who.get('subject')} as {who.get('kind')}: only a person may log in")
+    session = Session(
+        endpoints=endpoints,
+        gateway_url=gateway_url,
+        subject=str(who["subject"]),
+        kind="human",
+        access_token=tokens.access_token,
+        refresh_token=tokens.refresh_token,
+        expires_at=time.time() + tokens.expires_in,
+        auth_time=_auth_time(tokens.access_token),
+    )
+    save(settings, session)
+    return session
+
+
+def whoami(gateway_url: str, token: str) -> dict[str, Any]:
+    """Who the gateway takes a token for (its /whoami)."""
+    import httpx
+
+    url = f"{gateway_url.rstrip('/')}/whoami"
+    try:
+        answer = httpx.get(url, headers={"Authorization": f"Bearer {token}"}, timeout=30)
+    except httpx.HTTPError as e:
+        raise MeshNotRunning(
+            f"cannot reach the gateway at {url} ({type(e).__name__}): is `vsmesh up` running?"
+        ) from None
+    if answer.status_code != 200:
+        raise Unauthorized(f"the gateway at {gateway_url} does not accept the token: {answer.text.strip()}")
+    return answer.json()
+
+
+def _auth_time(token: str) -> int | None:
+    """When the password was entered, as the token says (read for display: the gateway verifies the token)."""
+    from joserfc import jws
+
+    claims = msgspec.json.decode(jws.extract_compact(token.encode()).payload)
+    value = claims.get("auth_time") if isinstance(claims, dict) else None
+    return int(value) if isinstance(value, int | float) else None
+
+
+@contextlib.contextmanager
+def _locked(settings: Settings) -> Iterator[None]:
+    settings.config_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+    with open(settings.config_dir / "session.lock", "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+
+
+def fresh(settings: Settings, session: Session, *, force: bool = False) -> Session:
+    """The session with an access token valid for a while yet: refreshed (and rotated) when near its end."""
+    if not force and session.expires_at - time.time() > RENEW_BEFORE_S:
+        return session
+    with _locked(settings):
+        current = signed_in(settings) or session  # another command may have refreshed it meanwhile
+        if not force and current.expires_at - time.time() > RENEW_BEFORE_S:
+            return current
+        if current.refresh_token is None:
+            raise Unauthorized(f"the sign-in of {current.subject} has expired: run `vsmesh login`")
+        tokens = person_token.refresh(current.endpoints, current.refresh_token)
+        renewed = msgspec.structs.replace(
+            current,
+            access_token=tokens.access_token,
+            refresh_token=tokens.refresh_token or current.refresh_token,
+            expires_at=time.time() + tokens.expires_in,
+        )
+        save(settings, renewed)
+        return renewed
+
+
+def call_gateway(settings: Settings, session: Session, path: str, body: dict[str, Any]) -> Any:
+    """POST `body` to the gateway as the signed-in person; its refusal becomes the error it names, one line."""
+    import httpx
+
+    from vsmesh.gateway.people import ERRORS
+
+    session = fresh(settings, session)
+    url = session.gateway_url.rstrip("/") + path
+    try:
+        answer = httpx.post(
+            url,
+            content=msgspec.json.encode(body),
+            headers={"Authorization": f"Bearer {session.access_token}", "Content-Type": "application/json"},
+            timeout=120,
+        )
+    except httpx.HTTPError as e:
+        raise MeshNotRunning(
+            f"cannot reach the gateway at {url} ({type(e).__name__}): is `vsmesh up` running?"
+        ) from None
+    try:
+        found = msgspec.json.decode(answer.content)
+    except msgspec.DecodeError:
+        found = {}
+    if answer.status_code == 401:
+        reason = found.get("error_description", "not accepted") if isinstance(found, dict) else "not accepted"
+        raise Unauthorized(f"the gateway refused the sign-in of {session.subject} ({reason}): run `vsmesh login`")
+    if answer.status_code != 200 or not isinstance(found, dict):
+        error = found.get("error", "") if isinstance(found, dict) else ""
+        message = found.get("message") if isinstance(found, dict) else None
+        raise ERRORS.get(error, VsmeshError)(message or f"HTTP {answer.status_code} from {url}")
+    return found

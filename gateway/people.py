@@ -1,0 +1,189 @@
+"""People's writes through the gateway: what `vsmesh publish` and `vsmesh revert` send once a person signed in
+(`vsmesh login`), published by the mesh as that person.
+
+    POST /people/publish  {type, hub, subject, data: [..], expect_seq, many}  -> {results: [{id, stream, seq, ..}]}
+    POST /people/revert   {event_id | actor, since, reason, cascade}           -> {reverted: [..]}
+
+The caller is the verified bearer token and nothing else: every event's `actor` is the token's subject and its
+`actorkind` human, whatever the request says. Agents and services are refused here (they write through MCP,
+under their canon-hub mandates). Governance — a governance event type (events/governance.py, and revoking a
+mandate) or a revert — needs a fresh person (identity/step_up.py). Each refusal is a line in the log and a
+`canon-call-refused` event whose actor is who tried, as the MCP server records its refusals.
+
+The events are published on the connection `vsmesh up` gave the gateway (the mesh's own; in the embedded runtime
+its admin), so a person needs no NATS credentials at all.
+"""
+
+from __future__ import annotations
+
+from typing import Any, TypeVar
+
+import msgspec
+import structlog
+from nats.aio.client import Client
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route, request_response
+
+from vsmesh.bus.publisher import Publisher
+from vsmesh.errors import (
+    ConcurrencyConflict,
+    ConfigError,
+    InvalidEvent,
+    NotFound,
+    PermissionDenied,
+    PublishError,
+    UnknownEventType,
+    VsmeshError,
+)
+from vsmesh.events.governance import ADMIN_ONLY_TYPES
+from vsmesh.gateway.identity.principal import Principal
+from vsmesh.gateway.identity.resource import BearerAuth, caller
+from vsmesh.gateway.identity.step_up import require_fresh_person
+from vsmesh.hubs.publishing import check_vocabulary
+from vsmesh.hubs.revert import revert_actor, revert_event
+from vsmesh.settings import Settings
+
+log = structlog.get_logger(__name__)
+
+PEOPLE_PATH = "/people"
+CANON_HUB = "canon-hub"
+# Governance beyond the admin-only types: revoking a mandate ends someone's power, as granting one gives it.
+STEP_UP_TYPES = ADMIN_ONLY_TYPES | {"canon-mandate-revoked"}
+SOURCE = "vsmesh/gateway"
+
+# The error classes a CLI turns an answer back into, by the `error` name on the wire (most specific first).
+ERRORS: dict[str, type[VsmeshError]] = {
+    "unknown_event_type": UnknownEventType,
+    "invalid_event": InvalidEvent,
+    "conflict": ConcurrencyConflict,
+    "publish_failed": PublishError,
+    "forbidden": PermissionDenied,
+    "not_found": NotFound,
+    "invalid_request": ConfigError,
+}
+_STATUS = {"forbidden": 403, "not_found": 404, "conflict": 409, "publish_failed": 502}
+
+
+class PublishRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    type: str
+    hub: str
+    subject: str | None = None
+    data: list[Any] = Field(min_length=1)  # one payload per event
+    expect_seq: int | None = Field(None, ge=0)
+    many: bool = False  # pipelined (JSON lines), as `vsmesh publish --data -`
+
+
+class RevertRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    event_id: str | None = None
+    actor: str | None = None  # without event_id: everything this actor did
+    since: str | None = None
+    reason: str | None = None
+    cascade: bool = False
+
+
+class PeopleWrites:
+    def __init__(self, nc: Client, settings: Settings, bearer: BearerAuth) -> None:
+        self.nc, self.settings, self.bearer = nc, settings, bearer
+
+    def routes(self) -> list[Route]:
+        return [
+            Route(f"{PEOPLE_PATH}/publish", self.bearer.protect(request_response(self.publish)), methods=["POST"]),
+            Route(f"{PEOPLE_PATH}/revert", self.bearer.protect(request_response(self.revert)), methods=["POST"]),
+        ]
+
+    def _publisher(self, who: Principal) -> Publisher:
+        acting = self.settings.model_copy(update={"actor": who.subject, "actor_kind": who.kind})
+        return Publisher(self.nc.jetstream(), acting, source=SOURCE)
+
+    async def publish(self, request: Request) -> Response:
+        async def act(who: Principal, claims: dict) -> Any:
+            asked = _parse(PublishRequest, await request.body())
+            what = f"publishing {asked.type}"
+            await self._check(who, claims, asked.hub, f"publish {asked.type}", what, asked.type in STEP_UP_TYPES)
+            await check_vocabulary(self.nc, asked.hub, asked.type, asked.data)
+            publisher = self._publisher(who)
+            events = [publisher.build(asked.type, hub=asked.hub, subject=asked.subject, data=d) for d in asked.data]
+            if len(events) == 1 and not asked.many:
+                results = [await publisher.publish(events[0], expect_entity_seq=asked.expect_seq)]
+            else:
+                results = await publisher.publish_many(events)
+            log.info("published for a person", actor=who.subject, type=asked.type, hub=asked.hub, count=len(results))
+            return {"results": [msgspec.to_builtins(r) for r in results]}
+
+        return await self._answer(request, act)
+
+    async def revert(self, request: Request) -> Response:
+        async def act(who: Principal, claims: dict) -> Any:
+            asked = _parse(RevertRequest, await request.body())
+            await self._check(who, claims, "*", "revert", "reverting", True)
+            js, publisher = self.nc.jetstream(), self._publisher(who)
+            if asked.event_id:
+                done = await revert_event(js, publisher, asked.event_id, asked.reason or "", asked.cascade)
+            elif asked.actor:
+                done = await revert_actor(js, publisher, asked.actor, asked.since, asked.cascade, asked.reason)
+            else:
+                raise ConfigError("name the event to revert, or an actor whose actions to revert")
+            log.info("reverted for a person", actor=who.subject, count=len(done))
+            return {"reverted": done}
+
+        return await self._answer(request, act)
+
+    async def _check(self, who: Principal, claims: dict, hub: str, operation: str, what: str, governs: bool) -> None:
+        """Refused, on the log and as an event, unless a person asks (a fresh one, for governance)."""
+        try:
+            if who.kind != "human":
+                raise PermissionDenied(
+                    f"refused: {who.kind}s write through MCP under their canon-hub mandates, not as a person here"
+                )
+            if governs:
+                require_fresh_person(who, claims, self.settings.step_up_s, what)
+        except PermissionDenied as e:
+            await self._refused(who, hub, operation, str(e))
+            raise
+
+    async def _refused(self, who: Principal, hub: str, operation: str, reason: str) -> None:
+        log.warning("person's write refused", actor=who.subject, kind=who.kind, operation=operation, reason=reason)
+        data = {"hub": hub, "operation": operation, "access": "write", "reason": reason, "metadata": {"via": "people"}}
+        publisher = self._publisher(who)
+        refusal = publisher.build("canon-call-refused", hub=CANON_HUB, subject=f"actor/{who.subject}", data=data)
+        await publisher.publish(refusal)
+
+    async def _answer(self, request: Request, act) -> Response:
+        who, claims = _caller(request)
+        try:
+            body = await act(who, claims)
+            status = 200
+        except VsmeshError as e:
+            name = _error_name(e)
+            body, status = {"error": name, "message": str(e)}, _STATUS.get(name, 400)
+        return Response(msgspec.json.encode(body), status_code=status, media_type="application/json")
+
+
+def _caller(request: Request) -> tuple[Principal, dict]:
+    """The verified caller and its token's claims (auth_time for the step-up)."""
+    who = caller(request.scope)
+    assert who is not None  # BearerAuth.protect lets nobody else through
+    return who, dict(request.scope["user"].access_token.claims or {})
+
+
+def _error_name(e: VsmeshError) -> str:
+    """The wire name of an error; anything else the gateway refuses (a hub's contract error) is a bad request."""
+    return next((name for name, cls in ERRORS.items() if isinstance(e, cls)), "invalid_request")
+
+
+M = TypeVar("M", bound=BaseModel)
+
+
+def _parse(model: type[M], body: bytes) -> M:
+    try:
+        return model.model_validate_json(body)
+    except ValidationError as e:
+        first = e.errors()[0]
+        where = ".".join(str(p) for p in first["loc"]) or "body"
+        raise ConfigError(f"bad request: {where}: {first['msg']}") from None
