@@ -2,7 +2,8 @@
 registered with `vsmesh agent add` and gets its tokens from the gateway's `/token` endpoint (client
 credentials, from the credentials file the CLI wrote); a person added with `vsmesh user add` signs in at the
 issuer's login form (`/authorize`, authorization code with PKCE) and exchanges the code at `/token`; mandates
-are granted as the admin with `vsmesh publish`. Nothing is minted or folded inside the test process.
+are granted with `vsmesh publish` by the session's signed-in person (`person` in tests/conftest.py), through the
+gateway. Nothing is minted or folded inside the test process.
 Fixture `front_door` in conftest.py.
 """
 
@@ -105,14 +106,14 @@ class FrontDoor:
         return answer.json()["access_token"]
 
     async def publish(self, event_type: str, hub: str, subject: str, data: dict[str, Any]) -> dict[str, Any]:
-        """`vsmesh publish … --json` as the admin: the stored event's id, stream and seq."""
+        """`vsmesh publish … --json` as the session's signed-in person: the stored event's id, stream and seq."""
         done = await self.run(
             "publish", event_type, "--hub", hub, "--subject", subject, "--data", json.dumps(data), "--json"
         )
         return json.loads(done.stdout)
 
     async def grant(self, holder: str, scope: str, **more: Any) -> dict[str, Any]:
-        """A canon-hub mandate, granted as the README shows (a governance event only the admin publishes)."""
+        """A canon-hub mandate, granted as the README shows (a governance event: a person with a fresh password)."""
         data = {"role": "Test Operator", "holder": holder, "scope": scope, **more}
         return await self.publish("canon-mandate-granted", "canon-hub", f"mandate/{holder}", data)
 

@@ -154,6 +154,19 @@ async def test_a_cap_stops_the_61st_call_in_a_minute(front_door, nc, agent_name)
     assert "allows 60 calls per minute" in decode_event(attempt.data).data.reason
 
 
+async def test_a_spend_cap_stops_the_spend_that_would_pass_it(front_door, nc, agent_name):
+    cap = {"spend": {"amount": "100", "currency": "EUR", "per": "month"}}
+    await front_door.grant(agent_name, "fin-hub:record_cost", caps=cap)
+    async with mcp_client(front_door.url, await front_door.agent_token(agent_name)) as client:
+        assert not (await once_allowed(client, "fin-hub__record_cost", {"amount": "60", "vendor": "a"})).is_error
+        over = await client.call_tool("fin-hub__record_cost", {"amount": "50", "vendor": "b"})
+        dollars = await client.call_tool("fin-hub__record_cost", {"amount": "1", "currency": "USD", "vendor": "c"})
+        within = await client.call_tool("fin-hub__record_cost", {"amount": "40", "vendor": "d"})
+    assert "allows 100 EUR per month; 60 spent, 50 more would pass it" in refusal(over)
+    assert "a spend in USD cannot be counted against it" in refusal(dollars)
+    assert not within.is_error, within.content[0].text
+
+
 async def test_delegation_is_narrowed_by_the_delegator_and_ends_with_it(front_door, nc, agent_name):
     root = await front_door.grant(f"lead-{agent_name}", "ops-hub:read")
     await front_door.grant(agent_name, "ops-hub", delegated_from=root["id"])
