@@ -46,6 +46,7 @@ MAX_BACKOFF_S = 600.0
 BATCH = 200
 CONCURRENCY = 64
 TICK_S = 0.5
+COALESCE_S = 0.02
 
 DELIVERIES = Counter("vsmesh_notify_deliveries", "notification attempts by receiver and outcome",
                      ["receiver", "outcome"])  # fmt: skip
@@ -110,6 +111,9 @@ class Deliverer:
                     log.error("notifier delivery pass failed; trying again", error=self.state.last_error)
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self.state.wake.wait(), TICK_S)
+                # Every finished attempt wakes this loop (the next of its entity may go): one pass per burst of
+                # them, not one query of the due rows per attempt.
+                await asyncio.sleep(COALESCE_S)
                 self.state.wake.clear()
             for task in [*self.tasks, recorder]:
                 task.cancel()

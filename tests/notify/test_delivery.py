@@ -107,3 +107,19 @@ async def test_a_silence_suppresses_and_records_and_resolved_is_sent_once(notifi
     recorded = await until(lambda: _events(notifier, "notification-suppressed"), what="notification-suppressed")
     assert recorded[0]["data"]["silence_id"] == silence
     assert len(box.received) == 2
+
+
+async def test_a_group_waits_for_its_events_and_goes_as_one_notification(notifier, inbox) -> None:
+    box, url = inbox
+    receivers = {"hook": {"kind": "webhook", "url": url}}
+    routes = [{"name": "grouped", "match": {"severity": "high"}, "receivers": ["hook"], "group_by": ["entity"],
+               "group_wait": "2s"}]  # fmt: skip
+    await notifier.publish("canon-policy-declared", "canon-hub", "policy/notifications", policy(receivers, routes))
+    await until(lambda: notifier.state.routing.routes, what="the notifier to read canon's route")
+    # Two alerts on one entity within group_wait, one on another: two notifications, the first telling of both.
+    first = await notifier.publish("alert-raised", "ops-hub", "service/db", {"title": "slow", "severity": "high"})
+    second = await notifier.publish("alert-raised", "ops-hub", "service/db", {"title": "down", "severity": "high"})
+    await notifier.publish("alert-raised", "ops-hub", "service/web", {"title": "down", "severity": "high"})
+    await until(lambda: len(box.received) >= 2, what="the grouped notifications")
+    told = sorted([e["id"] for e in msgspec.json.decode(body)] for _, body in box.received)
+    assert [first, second] in told and len(told) == 2
