@@ -14,6 +14,7 @@ from typing import Any
 
 from markupsafe import Markup
 
+from vsmesh.errors import ContractUnavailable
 from vsmesh.gateway.pages.hub_cards import hub_cards
 from vsmesh.gateway.pages.page import Asker, Page
 from vsmesh.gateway.pages.when import when
@@ -38,6 +39,23 @@ async def constitutional(ask_: Asker) -> dict[str, Any]:
     return {"summary": summary, "refusals": refused["refusals"], "alerts": alerts["alerts"],
             "approvals": held["approvals"], "silences": silenced["silences"],
             "audit": audit[0] if audit else None}  # fmt: skip
+
+
+async def with_audit_findings(ask_: Asker) -> dict[str, Any]:
+    """The constitutional page: canon-hub's, and beside it the independent audit's open findings."""
+    canon, findings = await asyncio.gather(constitutional(ask_), audit_findings(ask_))
+    return {**canon, "findings": findings}
+
+
+async def audit_findings(ask_: Asker) -> list[dict[str, Any]] | None:
+    """The independent audit's open findings (aud-hub reports to the policy level); None when it does not answer
+    (not run by this deployment) or the page is of a point-in-time copy (canon's copy is not aud-hub's)."""
+    if ask_.as_of:
+        return None
+    try:
+        return (await ask_("aud-hub", "get_findings", status="open", limit=AUDIT_ROWS))["findings"]
+    except ContractUnavailable:
+        return None
 
 
 async def hubs(ask_: Asker) -> dict[str, Any]:
@@ -66,7 +84,14 @@ PAGES = {
     for p in sorted(
         (
             *hub_pages(),
-            Page("constitutional", "Canon", "constitutional", ("canon-hub",), "constitutional.html", constitutional),
+            Page(
+                "constitutional",
+                "Canon",
+                "constitutional",
+                ("canon-hub", "aud-hub"),
+                "constitutional.html",
+                with_audit_findings,
+            ),
             Page("hubs", "Hubs", "mesh", ("registry",), "hubs.html", hubs),
         ),
         key=lambda p: HORIZONS.index(p.horizon) if p.horizon in HORIZONS else len(HORIZONS),

@@ -94,7 +94,9 @@ async def _diff_table(conn, table: sa.Table, old: str, new: str) -> TableDiff:
     found = TableDiff(table.name, key)
     if not key:
         return await _diff_multiset(conn, found, o, n)
-    on = " AND ".join(f"a.{_q(k)} IS NOT DISTINCT FROM b.{_q(k)}" for k in key)
+    # `=`, not IS NOT DISTINCT FROM: a primary key is never NULL, and only `=` lets PostgreSQL use the key's index
+    # or a hash join (the other made every NOT EXISTS a scan: a 10,000-service ops-hub took a minute to diff).
+    on = " AND ".join(f"a.{_q(k)} = b.{_q(k)}" for k in key)
     only = f"FROM {{a}} a WHERE NOT EXISTS (SELECT 1 FROM {{b}} b WHERE {on})"
     both = f"FROM {n} a JOIN {o} b ON {on} WHERE to_jsonb(a) IS DISTINCT FROM to_jsonb(b)"
     found.added = await _scalar(conn, f"SELECT count(*) {only.format(a=n, b=o)}")

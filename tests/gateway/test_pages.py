@@ -62,7 +62,10 @@ def test_each_horizon_has_its_page_and_they_never_mix(page_cli, pages_url, page,
     expect(page.locator('[data-burn="committed"]')).to_contain_text("committed")
     expect(page.locator(f'[data-cost-service="{service}"]')).to_contain_text("4321.98 EUR")
     assert {p.horizon for p in PAGES.values()} == {"operational", "tactical", "strategic", "constitutional", "mesh"}
-    assert all(len(p.hubs) == 1 for p in PAGES.values())  # a page asks one hub: one horizon's streams
+    # A page asks one hub (one horizon's streams); the constitutional page canon-hub and the audit that reports to
+    # it, whose findings are constitutional events too.
+    assert all(len(p.hubs) == 1 for slug, p in PAGES.items() if slug != "constitutional")
+    assert PAGES["constitutional"].hubs == ("canon-hub", "aud-hub")
 
 
 def test_an_open_page_turns_a_cell_red_and_shows_an_incident_without_reload(page_cli, pages_url, page):

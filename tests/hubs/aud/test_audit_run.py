@@ -12,12 +12,19 @@ import json
 import os
 import subprocess
 from collections.abc import Iterator
+from pathlib import Path
 
 import asyncpg
+import httpx
 import pytest
 
 from tests.conftest import VSMESH, wait_until
+from tests.gateway.conftest import mcp_client
+from tests.gateway.front_door import FrontDoor, once_allowed, refusal
+from vsmesh.bus.connection import connect
+from vsmesh.bus.publisher import Publisher
 from vsmesh.runtime.mesh_state import load_state
+from vsmesh.settings import Settings
 
 
 @pytest.fixture
@@ -79,6 +86,28 @@ def open_findings(vsmesh) -> dict[str, dict]:
     return {f["finding_id"]: f for f in json.loads(listed.stdout)}
 
 
+async def grant(env: dict[str, str], holder: str, scope: str) -> None:
+    """A canon-hub mandate, published by the mesh's admin as a person's grant (no person signs in to this mesh)."""
+    settings = Settings.from_env(env)
+    nc = await connect(settings)
+    try:
+        publisher = Publisher(nc.jetstream(), settings)
+        data = {"role": "Auditor", "holder": holder, "scope": scope}
+        await publisher.publish(publisher.build("canon-mandate-granted", hub="canon-hub", subject=f"mandate/{holder}",
+                                                data=data))  # fmt: skip
+    finally:
+        await nc.close()
+
+
+async def mcp_audit(door: FrontDoor, env: dict[str, str]) -> None:
+    async with mcp_client(door.url, await door.agent_token("audit-bot")) as client:
+        refused = await client.call_tool("aud-hub__run_audit", {"checks": ["chain"]})
+        assert "missing mandate aud-hub:run_audit" in refusal(refused)
+        await grant(env, "audit-bot", "aud-hub:run_audit")
+        ran = await once_allowed(client, "aud-hub__run_audit", {"checks": ["chain"]})
+        assert not ran.is_error and ran.structured_content["passed"], ran.content
+
+
 def test_the_audit_passes_a_fresh_mesh_finds_a_hand_altered_row_and_an_unmandated_agent(vsmesh, audited):
     # A fresh mesh: every check passes, and each says what it read.
     code, fresh = audit(vsmesh)
@@ -89,6 +118,10 @@ def test_the_audit_passes_a_fresh_mesh_finds_a_hand_altered_row_and_an_unmandate
     assert "agent and" in read["mandates"] and "get_services" in read["freshness"]
     shown = vsmesh("audit", "run", "--check", "chain")
     assert shown.exit_code == 0 and "every check passed" in shown.output
+
+    # Over MCP: an agent without a mandate is refused (and the refusal recorded); with aud-hub:run_audit it runs it.
+    door = FrontDoor(load_state(Path(audited["VSMESH_DATA_DIR"])).gateway_url, Path(audited["VSMESH_DATA_DIR"]), vsmesh)
+    asyncio.run(mcp_audit(door, audited | {"VSMESH_ACTOR": "auditor-test"}))
 
     # A row of ops-hub's read model altered by hand: found, and the row and column named.
     published = vsmesh(
@@ -120,6 +153,9 @@ def test_the_audit_passes_a_fresh_mesh_finds_a_hand_altered_row_and_an_unmandate
     assert raised["finding_id"] == "rebuild/ops-hub/inventory" and raised["severity"] == "high"
     assert "service/gitea" in raised["title"] and "mallory" in raised["title"] and "ops-team" in raised["title"]
     assert "rebuild/ops-hub/inventory" in open_findings(vsmesh)
+    # The constitutional page lists it, linked to the event that raised it.
+    page = httpx.get(f"{load_state(Path(audited['VSMESH_DATA_DIR'])).gateway_url}/constitutional", timeout=10).text
+    assert 'data-finding="rebuild/ops-hub/inventory"' in page and f"/event/{raised['id']}" in page
     # Seen again unchanged: nothing published again (once per change).
     code, again = audit(vsmesh, "--check", "rebuild", "--hub", "ops-hub")
     assert code == 1 and again["raised"] == [] and again["resolved"] == []
