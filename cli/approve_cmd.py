@@ -2,7 +2,9 @@
 
 A call an approve condition of an agent's mandate holds waits here (canon-hub's `get_approvals`). Approving
 names the hash of the arguments shown, so what runs is exactly what the person saw; the gateway then runs
-it once, as the agent. Only a person decides: canon-hub refuses an agent's or a service's decision.
+it once, as the agent. Only a person decides, signed in with `vsmesh login`: the decision goes through the
+gateway as that person (`/people/decide`), never as the mesh's admin, so a process that only shares the
+operator's OS user cannot approve anything.
 """
 
 from __future__ import annotations
@@ -12,8 +14,8 @@ from typing import Any
 
 import typer
 
-from vsmesh.cli.context import fail, is_terminal
-from vsmesh.cli.core_cmds import _call, _write, _written
+from vsmesh.cli.context import fail, guarded, is_terminal, settings_from
+from vsmesh.cli.core_cmds import _call, _written
 from vsmesh.cli.options import DataDir, Json, Wide
 from vsmesh.cli.output import console, echo_json, show_table
 
@@ -45,7 +47,7 @@ def approve(
     if is_terminal() and not yes and not typer.confirm("approve exactly these arguments?"):
         raise typer.Exit(1)
     request = {"approval_id": approval_id, "arguments_hash": found["arguments_hash"], "reason": reason}
-    _written(_write(data_dir, CANON, "approve_call", request), "approved", as_json)
+    _written(_as_person(data_dir, "approve", request), "approved", as_json)
 
 
 def deny(
@@ -55,7 +57,19 @@ def deny(
     as_json: bool = Json,
 ) -> None:
     """Deny a held call: it never runs."""
-    _written(_write(data_dir, CANON, "deny_call", {"approval_id": approval_id, "reason": reason}), "denied", as_json)
+    _written(_as_person(data_dir, "deny", {"approval_id": approval_id, "reason": reason}), "denied", as_json)
+
+
+@guarded
+def _as_person(data_dir: Path | None, decision: str, request: dict[str, Any]) -> dict[str, Any]:
+    """The decision sent through the gateway as the person signed in here; refused when nobody is."""
+    from vsmesh.cli.session import call_gateway, signed_in
+
+    settings = settings_from(data_dir)
+    session = signed_in(settings)
+    if session is None:
+        raise fail("deciding a held call needs a signed-in person: run `vsmesh login` (agents never decide)")
+    return call_gateway(settings, session, "/people/decide", {**request, "decision": decision})
 
 
 def approvals(

@@ -3,6 +3,7 @@
 
     POST /people/publish  {type, hub, subject, data: [..], expect_seq, many}  -> {results: [{id, stream, seq, ..}]}
     POST /people/revert   {event_id | actor, since, reason, cascade}           -> {reverted: [..]}
+    POST /people/decide   {approval_id, decision: approve|deny, arguments_hash, reason} -> {id, stream, seq}
 
 The caller is the verified bearer token and nothing else: every event's `actor` is the token's subject and its
 `actorkind` human, whatever the request says. Agents and services are refused here (they write through MCP,
@@ -16,7 +17,7 @@ its admin), so a person needs no NATS credentials at all.
 
 from __future__ import annotations
 
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
 
 import msgspec
 import structlog
@@ -26,6 +27,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route, request_response
 
+from vsmesh.bus.contract_client import ask
 from vsmesh.bus.publisher import Publisher
 from vsmesh.errors import (
     ConcurrencyConflict,
@@ -41,6 +43,7 @@ from vsmesh.events.governance import ADMIN_ONLY_TYPES
 from vsmesh.gateway.identity.principal import Principal
 from vsmesh.gateway.identity.resource import BearerAuth, caller
 from vsmesh.gateway.identity.step_up import require_fresh_person
+from vsmesh.hubs.canon.approvals import decision_call
 from vsmesh.hubs.publishing import check_vocabulary
 from vsmesh.hubs.revert import revert_actor, revert_event
 from vsmesh.settings import Settings
@@ -87,6 +90,15 @@ class RevertRequest(BaseModel):
     cascade: bool = False
 
 
+class DecideRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    approval_id: str = Field(min_length=1)
+    decision: Literal["approve", "deny"]
+    arguments_hash: str | None = None  # approve: the hash of the arguments the person was shown
+    reason: str | None = None
+
+
 class PeopleWrites:
     def __init__(self, nc: Client, settings: Settings, bearer: BearerAuth) -> None:
         self.nc, self.settings, self.bearer = nc, settings, bearer
@@ -95,6 +107,7 @@ class PeopleWrites:
         return [
             Route(f"{PEOPLE_PATH}/publish", self.bearer.protect(request_response(self.publish)), methods=["POST"]),
             Route(f"{PEOPLE_PATH}/revert", self.bearer.protect(request_response(self.revert)), methods=["POST"]),
+            Route(f"{PEOPLE_PATH}/decide", self.bearer.protect(request_response(self.decide)), methods=["POST"]),
         ]
 
     def _publisher(self, who: Principal) -> Publisher:
@@ -131,6 +144,23 @@ class PeopleWrites:
                 raise ConfigError("name the event to revert, or an actor whose actions to revert")
             log.info("reverted for a person", actor=who.subject, count=len(done))
             return {"reverted": done}
+
+        return await self._answer(request, act)
+
+    async def decide(self, request: Request) -> Response:
+        """A person's approval or denial of a call the MCP gateway held (`vsmesh approve`, `vsmesh deny`)."""
+
+        async def act(who: Principal, claims: dict) -> Any:
+            asked = _parse(DecideRequest, await request.body())
+            operation = f"{asked.decision}_call"
+            await self._check(who, claims, CANON_HUB, operation, "deciding a held call", False)
+            call = decision_call(asked.approval_id, asked.decision, who.subject, who.kind, "people",
+                                 asked.arguments_hash, asked.reason)  # fmt: skip
+            answer = await ask(self.nc, CANON_HUB, *call)
+            log.info(
+                "held call decided for a person", actor=who.subject, approval=asked.approval_id, decision=asked.decision
+            )
+            return answer
 
         return await self._answer(request, act)
 

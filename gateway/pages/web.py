@@ -30,6 +30,7 @@ from vsmesh.gateway.pages.page import Asker, KeyedList, Page
 from vsmesh.gateway.pages.pages import PAGES, hub_template_dirs, sections, words
 from vsmesh.gateway.pages.views import LiveViews
 from vsmesh.gateway.pages.when import when
+from vsmesh.hubs.canon.approvals import decision_call
 from vsmesh.hubs.trace import trace
 
 log = structlog.get_logger(__name__)
@@ -154,16 +155,10 @@ class Pages:
             return self._error(request, 403, "a decision is taken only from this gateway's own page")
         form = await request.form()
         approval_id, decision = request.path_params["approval_id"], request.path_params["decision"]
-        body: dict[str, Any] = {"approval_id": approval_id, "actor": viewer.subject, "actor_kind": viewer.kind}
-        body["metadata"] = {"via": "pages"}
-        if decision == "approve":
-            operation, body["arguments_hash"] = "approve_call", str(form.get("arguments_hash") or "")
-        elif decision == "deny":
-            operation, body["reason"] = "deny_call", str(form.get("reason") or "")
-        else:
-            return self._error(request, 404, f"no decision {decision!r}: approve or deny")
+        digest, reason = (str(form.get(k) or "") or None for k in ("arguments_hash", "reason"))
         try:
-            await ask(self.nc, "canon-hub", operation, body)
+            await ask(self.nc, "canon-hub", *decision_call(approval_id, decision, viewer.subject, viewer.kind,
+                                                           "pages", digest, reason))  # fmt: skip
         except ContractError as e:
             return self._error(request, 409, f"approval {approval_id} not decided: {e}")
         log.info("held call decided on the page", approval=approval_id, decision=decision, actor=viewer.subject)

@@ -114,6 +114,18 @@ async def deny_call(ctx: HubContext, request: DenyCallRequest) -> dict[str, Any]
     return await _decide(ctx, request, request.approval_id, "denied", None, request.reason)
 
 
+def decision_call(
+    approval_id: str, decision: str, who: str, kind: str, via: str, arguments_hash: str | None, reason: str | None
+) -> tuple[str, dict[str, Any]]:
+    """(operation, request) of a person's decision as the gateway sends it for them (pages, `vsmesh approve`)."""
+    if decision not in ("approve", "deny"):
+        raise ContractError("invalid_request", f"no decision {decision!r}: approve or deny")
+    request = {"approval_id": approval_id, "actor": who, "actor_kind": kind, "metadata": {"via": via}}
+    if decision == "approve":
+        return "approve_call", {**request, "arguments_hash": arguments_hash or "", "reason": reason}
+    return "deny_call", {**request, "reason": reason or ""}
+
+
 def approval_reads() -> list[Operation]:
     return [
         Operation("get_approval", ApprovalRequest, get_approval, "a held call: its status and outcome",

@@ -3,8 +3,8 @@ hold, publish only the difference — or refuse the whole commit.
 
 A commit whose files do not validate (or that holds a secret) publishes nothing of itself: the last good commit
 stays in force, the problems are one line each, and an alert on canon-hub names the refused commit. Every event
-carries `metadata.gitops` (repository, commit, path, author), so `vsmesh trace` and the pages lead from a policy
-to the commit that made it. Drift (a hub changed outside the repository) raises an alert on canon-hub naming the
+carries `metadata.gitops` (repository, commit, path, author), so the log leads from a policy to the commit that
+made it. Drift (a hub changed outside the repository) raises an alert on canon-hub naming the
 file, and the same sync restores the repository's truth.
 """
 

@@ -49,7 +49,7 @@ async def spender(front_door: FrontDoor, agent: str, **more: Any) -> dict[str, A
     return await front_door.grant(agent, "fin-hub:record_cost", approve=[SPEND], **more)
 
 
-async def test_an_approved_call_runs_exactly_its_arguments_once_as_the_agent(front_door, nc, agent_name):
+async def test_an_approved_call_runs_exactly_its_arguments_once_as_the_agent(front_door, nc, agent_name, person):
     await spender(front_door, agent_name)
     vendor = f"vendor-{agent_name}"
     big = {"amount": "600.00", "currency": "EUR", "vendor": vendor}
@@ -63,7 +63,8 @@ async def test_an_approved_call_runs_exactly_its_arguments_once_as_the_agent(fro
         waiting = await approval_when(nc, approval["approval_id"], "pending")
         assert waiting["arguments"] == big and waiting["holder"] == agent_name
 
-        # A person at the terminal approves what they were shown; the gateway runs it, once.
+        # A person signed in at the terminal (the session's `cli` is) approves what they were shown; the gateway
+        # runs it, once.
         done = await front_door.run("approve", approval["approval_id"], "--json")
         decided = json.loads(done.stdout)
         ran = await approval_when(nc, approval["approval_id"], "executed")
@@ -74,8 +75,9 @@ async def test_an_approved_call_runs_exactly_its_arguments_once_as_the_agent(fro
     assert event.causationid == approval["approval_id"] and event.data.amount.amount == Decimal("600.00")
     assert event.data.metadata["approval_id"] == approval["approval_id"]
     decision = await stored(nc, decided["stream"], decided["seq"])
-    assert (decision.type, decision.actorkind, decision.data.decision) == (
+    assert (decision.type, decision.actor, decision.actorkind, decision.data.decision) == (
         "canon-approval-decided",
+        person.name,
         "human",
         "approved",
     )
@@ -106,7 +108,9 @@ async def test_an_approval_binds_the_arguments_a_person_saw(front_door, nc, agen
     assert found["result_event_id"] is None and "changed arguments never run" in found["reason"]
 
 
-async def test_no_agent_decides_an_approval_and_a_denied_call_never_runs(front_door, nc, agent_name, monkeypatch):
+async def test_no_agent_decides_an_approval_and_a_denied_call_never_runs(
+    front_door, nc, agent_name, person, monkeypatch, tmp_path
+):
     # The agent may do anything on canon-hub and fin-hub, yet cannot approve its own held call.
     await front_door.grant(agent_name, "fin-hub:record_cost, canon-hub", approve=[SPEND])
     async with mcp_client(front_door.url, await front_door.agent_token(agent_name)) as client:
@@ -117,14 +121,14 @@ async def test_no_agent_decides_an_approval_and_a_denied_call_never_runs(front_d
     assert refusal(refused).startswith("refused: only a person may call canon-hub__approve_call")
     attempt = await nc.jetstream().get_last_msg("CONSTITUTIONAL", refusal_subject(agent_name))
     assert decode_event(attempt.data).data.operation == "approve_call"
-    # Nor at the terminal under an agent's name.
-    monkeypatch.setenv("VSMESH_ACTOR_KIND", "agent")
-    as_agent = await asyncio.to_thread(front_door.cli, "approve", approval["approval_id"])
-    assert as_agent.exit_code == 1 and "only a person may decide an approval" in as_agent.output
-    monkeypatch.delenv("VSMESH_ACTOR_KIND")
+    # Nor at a terminal nobody signed in to (a process sharing the operator's OS user): the admin decides nothing.
+    monkeypatch.setenv("VSMESH_CONFIG_DIR", str(tmp_path / "nobody"))
+    unsigned = await asyncio.to_thread(front_door.cli, "approve", approval["approval_id"])
+    assert unsigned.exit_code == 1 and "deciding a held call needs a signed-in person" in unsigned.output
+    monkeypatch.setenv("VSMESH_CONFIG_DIR", str(person.fresh()))
     await front_door.run("deny", approval["approval_id"], "--reason", "not this month")
     denied = await approval_when(nc, approval["approval_id"], "denied")
-    assert denied["reason"] == "not this month" and denied["result_event_id"] is None
+    assert (denied["reason"], denied["decided_by"], denied["result_event_id"]) == ("not this month", person.name, None)
     listed = await front_door.run("approvals", "--holder", agent_name, "--status", "denied", "--wide")
     assert approval["approval_id"] in listed.output and "fin-hub:record_cost" in listed.output
 

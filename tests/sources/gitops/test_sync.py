@@ -249,3 +249,22 @@ def test_the_demo_takes_canon_budgets_and_the_inventory_from_the_example_reposit
     assert gate["attributes"]["wave"] == "coulombcore-to-threephoenix"
     again = json.loads(cli("sync", example, "--dry-run", "--json").stdout)
     assert again["changes"] == [] and again["dry_run"] is True
+
+
+def test_a_url_is_fetched_and_bad_locations_are_one_line(cli, settings, tmp_path):
+    repo = org(tmp_path)
+    t = repo.tag
+    commit = repo.commit("over the Git protocol")
+    # A URL is fetched (dulwich's client) into the data dir's cache, then synced like a path.
+    done = cli("sync", f"file://{repo.path}", "--json")
+    assert done.exit_code == 0, done.output
+    assert json.loads(done.stdout)["commit"] == commit
+    assert ask_now(settings, "canon-hub", "get_policies", {"policy": f"spending-{t}"})["policies"]
+    # A ref the repository lacks, a path with no repository, a URL nothing answers: one line each, naming the fix.
+    ref = cli("sync", str(repo.path), "--ref", "nope")
+    assert ref.exit_code == 1 and "the repository has no ref 'nope'; its branches: main (use --ref)" in ref.stderr
+    missing = cli("sync", str(tmp_path / "none"))
+    assert missing.exit_code == 1 and f"error: no repository at {tmp_path / 'none'}" in missing.stderr
+    unreachable = cli("sync", "git://127.0.0.1:1/org.git")
+    assert unreachable.exit_code == 1 and "error: cannot fetch git://127.0.0.1:1/org.git" in unreachable.stderr
+    assert len(unreachable.stderr.strip().splitlines()) == 1
