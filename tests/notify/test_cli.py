@@ -47,3 +47,12 @@ def test_status_shows_the_notifier(cli, running_mesh) -> None:
     assert notifier
     shown = json.loads(cli("status", "--json").output)["notifier"]
     assert {"lag", "parked", "pending", "last_error"} <= set(shown)
+
+
+def test_metrics_name_deliveries_by_receiver_and_outcome_and_their_latency(running_mesh, session_dir) -> None:
+    from prometheus_client.parser import text_string_to_metric_families
+
+    text = httpx.get(f"{load_state(session_dir / 'up').gateway_url}/metrics", timeout=30).text
+    families = {f.name: f for f in text_string_to_metric_families(text)}
+    assert families["vsmesh_notify_deliveries"].type == "counter"
+    assert families["vsmesh_notify_delivery_seconds"].type == "histogram"
