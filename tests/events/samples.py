@@ -243,6 +243,21 @@ SAMPLE_DATA: dict[str, dict[str, Any]] = {
     "message-sent": {"to": "dev-hub", "body": "registry is back", "priority": "high"},
     "message-read": {"message_id": "0190-m"},
     "annotation-added": {"category": "ops-backup-gap", "body": "no restore test for CNPG", "target_event_id": "e"},
+    # aud
+    "aud-finding-raised": {
+        "finding_id": "rebuild:ops-hub:inventory",
+        "check": "rebuild",
+        "title": "ops-hub's inventory differs from a rebuild from the log",
+        "severity": "high",
+        "evidence": {"rows": [{"entity": "service/gitea", "owner": {"live": "mallory", "log": "ops-team"}}]},
+        "digest": "9f2c",
+    },
+    "aud-finding-resolved": {
+        "finding_id": "rebuild:ops-hub:inventory",
+        "check": "rebuild",
+        "reason": "ops-hub's inventory equals a rebuild from the log",
+        "raised_event_id": "0190-aud",
+    },
 }
 
 

@@ -25,6 +25,7 @@ HORIZONS = {
     "sec": Horizon.TACTICAL,
     "legal": Horizon.STRATEGIC,  # a record of processing outlives its two-year audit window
     "rollup": Horizon.TACTICAL,  # operational days, kept after their events age out
+    "aud": Horizon.CONSTITUTIONAL,  # the audit reports to canon
     "notification": Horizon.OPERATIONAL,  # who was told, what a silence held back: hours to days
 }
 FAMILY_NAMES = [getattr(m, "FAMILY", m.__name__.rsplit(".", 1)[-1]) for m in FAMILY_MODULES]

@@ -11,7 +11,7 @@ import pytest
 
 from vsmesh.bus.reader import Start, StreamReader, count_pending
 from vsmesh.events.envelope import Event
-from vsmesh.hubs.ops import contract
+from vsmesh.hubs.ops import reads
 from vsmesh.hubs.ops.projector import projection as ops_projection
 from vsmesh.projectors.engine import driver
 from vsmesh.projectors.engine.batches import apply_batch, ensure_schema, in_schema, positions
@@ -163,7 +163,7 @@ async def test_the_summary_answered_before_a_scoped_revert_is_not_answered_again
 
     async def status_of_a() -> str:
         async with db.connect() as conn:
-            answer = await contract.domain_summary(await in_schema(conn, projection.schema))
+            answer = await reads.domain_summary(await in_schema(conn, projection.schema))
         return next(s["status"] for s in answer["services"] if s["name"] == "a")
 
     try:
