@@ -17,6 +17,7 @@ import psutil
 import pytest
 
 from tests.conftest import VSMESH, server_dir, wait_until
+from vsmesh.hubs import discovered
 from vsmesh.runtime.mesh_state import load_state, pid_alive
 from vsmesh.runtime.postgres_server import postmaster_pid
 
@@ -185,7 +186,8 @@ def test_up_on_a_terminal_prints_a_banner_and_keeps_the_detail_in_the_log(data_d
         text = seen.decode(errors="replace")
         assert "vsmesh ready in" in text, f"exit {proc.poll()}: {text[-2000:]}"
         state = load_state(data_dir)
-        for shown in (str(data_dir), state.nats_url, "PostgreSQL", "6 coded", "couplings", "mesh.log"):
+        coded = f"{len(discovered())} coded"
+        for shown in (str(data_dir), state.nats_url, "PostgreSQL", coded, "couplings", "mesh.log"):
             assert shown in text, (shown, text[-2000:])
         assert "projector following" not in text and '"level"' not in text  # the detail is in the log file
         assert "projector following" in (data_dir / "mesh.log").read_text()[log_start:]
