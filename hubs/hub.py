@@ -81,7 +81,7 @@ class Hub:
     jobs: str | None = None  # a tuple of Jobs
     cli: str | None = None  # a typer app: `vsmesh <cli_name> …`
     cli_name: str | None = None
-    pages: str | None = None  # a tuple of the gateway's Pages, with their templates in the package's templates/
+    pages: str | None = None  # a tuple of the gateway's Pages and Sections; their templates in its templates/
     sample: str | None = None  # a function returning its part of the demo picture (DemoEvents, in order)
     sample_rank: int = 100  # where that part goes in the picture: lower first (ops' inventory before the rest)
 

@@ -3,8 +3,9 @@ pages with these (its `pages.py`, a gateway-layer part of the hub, like its `cli
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from nats.aio.client import Client
@@ -67,3 +68,28 @@ class Page:
     load: Load
     update: Update | None = None  # cheaper than `load` after a batch it understands (gateway/pages/views.py)
     lists: tuple[KeyedList, ...] = ()  # patched item by item after a partial update
+    sections: tuple[Section, ...] = ()  # other hubs' parts of its horizon, shown below its own
+
+
+@dataclass(frozen=True)
+class Section:
+    """A hub's part of another hub's page: the page of its horizon asks its hubs too and includes its template
+    (aud-hub's findings on canon's constitutional page)."""
+
+    horizon: str
+    hubs: tuple[str, ...]
+    template: str
+    load: Load
+
+
+def with_sections(page: Page, sections: list[Section]) -> Page:
+    """The page with the sections of its horizon: their hubs refresh it, their data joins its own."""
+    if not sections:
+        return page
+
+    async def load(ask_: Asker) -> dict[str, Any]:
+        own, *parts = await asyncio.gather(page.load(ask_), *(s.load(ask_) for s in sections))
+        return {**own, **{k: v for part in parts for k, v in part.items()}}
+
+    hubs = tuple(dict.fromkeys([*page.hubs, *(h for s in sections for h in s.hubs)]))
+    return replace(page, hubs=hubs, load=load, sections=tuple(sections))

@@ -8,54 +8,16 @@ that is a judgement links to the events behind it (`/event/{id}`).
 
 from __future__ import annotations
 
-import asyncio
 from pathlib import Path
 from typing import Any
 
 from markupsafe import Markup
 
-from vsmesh.errors import ContractUnavailable
 from vsmesh.gateway.pages.hub_cards import hub_cards
-from vsmesh.gateway.pages.page import Asker, Page
+from vsmesh.gateway.pages.page import Asker, Page, Section, with_sections
 from vsmesh.gateway.pages.when import when
 from vsmesh.hubs import discovered
 from vsmesh.hubs.hub import load
-
-AUDIT_ROWS = 50
-
-
-async def constitutional(ask_: Asker) -> dict[str, Any]:
-    """canon-hub's: policies with their values, mandates (who may do what, until when), the calls held for a
-    person's approval, open escalations, its open alerts (a refused repository commit, drift from the
-    repository), the silences people set on notifications, the calls the gateway refused, and the audit of
-    agents' actions with their revert state."""
-    reads = [ask_("canon-hub", "get_domain_summary"), ask_("canon-hub", "get_refusals", limit=50),
-             ask_("canon-hub", "get_alerts", status="raised", limit=50),
-             ask_("canon-hub", "get_approvals", status="pending", limit=50),
-             ask_("canon-hub", "get_silences")]  # fmt: skip
-    if not ask_.as_of:  # the audit reads the log, not a copy (a copy's page says so)
-        reads.append(ask_("canon-hub", "get_agent_actions", limit=AUDIT_ROWS, before=ask_.before))
-    summary, refused, alerts, held, silenced, *audit = await asyncio.gather(*reads)
-    return {"summary": summary, "refusals": refused["refusals"], "alerts": alerts["alerts"],
-            "approvals": held["approvals"], "silences": silenced["silences"],
-            "audit": audit[0] if audit else None}  # fmt: skip
-
-
-async def with_audit_findings(ask_: Asker) -> dict[str, Any]:
-    """The constitutional page: canon-hub's, and beside it the independent audit's open findings."""
-    canon, findings = await asyncio.gather(constitutional(ask_), audit_findings(ask_))
-    return {**canon, "findings": findings}
-
-
-async def audit_findings(ask_: Asker) -> list[dict[str, Any]] | None:
-    """The independent audit's open findings (aud-hub reports to the policy level); None when it does not answer
-    (not run by this deployment) or the page is of a point-in-time copy (canon's copy is not aud-hub's)."""
-    if ask_.as_of:
-        return None
-    try:
-        return (await ask_("aud-hub", "get_findings", status="open", limit=AUDIT_ROWS))["findings"]
-    except ContractUnavailable:
-        return None
 
 
 async def hubs(ask_: Asker) -> dict[str, Any]:
@@ -68,8 +30,11 @@ HORIZONS = ("operational", "tactical", "strategic", "constitutional", "mesh")  #
 
 
 def hub_pages() -> list[Page]:
-    """The pages the installed hubs declare (each hub's `pages.py`)."""
-    return [page for declared in discovered().values() if declared.pages for page in load(declared.pages)]
+    """The pages the installed hubs declare (each hub's `pages.py`), each with the sections other hubs declare
+    for its horizon."""
+    declared = [part for hub in discovered().values() if hub.pages for part in load(hub.pages)]
+    sections = [s for s in declared if isinstance(s, Section)]
+    return [with_sections(p, [s for s in sections if s.horizon == p.horizon]) for p in declared if isinstance(p, Page)]
 
 
 def hub_template_dirs() -> list[Path]:
@@ -84,14 +49,6 @@ PAGES = {
     for p in sorted(
         (
             *hub_pages(),
-            Page(
-                "constitutional",
-                "Canon",
-                "constitutional",
-                ("canon-hub", "aud-hub"),
-                "constitutional.html",
-                with_audit_findings,
-            ),
             Page("hubs", "Hubs", "mesh", ("registry",), "hubs.html", hubs),
         ),
         key=lambda p: HORIZONS.index(p.horizon) if p.horizon in HORIZONS else len(HORIZONS),

@@ -6,6 +6,7 @@ HUB = Hub.in_package(
     "vsmesh.hubs.aud",
     "aud-hub",
     schemas=("vsmesh.hubs.aud.events",),
+    pages="vsmesh.hubs.aud.pages:PAGES",
     jobs="vsmesh.hubs.aud.jobs:JOBS",
     cli="vsmesh.hubs.aud.cli:audit_app",
     cli_name="audit",

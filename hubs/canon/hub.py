@@ -5,6 +5,7 @@ from vsmesh.hubs.hub import Hub
 HUB = Hub.in_package(
     "vsmesh.hubs.canon",
     "canon-hub",
+    pages="vsmesh.hubs.canon.pages:PAGES",
     jobs="vsmesh.hubs.canon.scheduled:JOBS",
     sample_rank=40,
 )
