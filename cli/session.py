@@ -136,24 +136,18 @@ def fresh(settings: Settings, session: Session, *, force: bool = False) -> Sessi
 
 
 def call_gateway(settings: Settings, session: Session, path: str, body: dict[str, Any]) -> Any:
-    """POST `body` to the gateway as the signed-in person; its refusal becomes the error it names, one line."""
-    import httpx
+    """POST `body` to the gateway as the signed-in person; its refusal becomes the error it names, one line.
 
+    A token refused as such is renewed once and sent again: after `vsmesh gateway rotate-key --drop-old` the
+    access token's key is gone, while the refresh token (the issuer's own record) still holds."""
     from vsmesh.gateway.people import ERRORS
 
     session = fresh(settings, session)
     url = session.gateway_url.rstrip("/") + path
-    try:
-        answer = httpx.post(
-            url,
-            content=msgspec.json.encode(body),
-            headers={"Authorization": f"Bearer {session.access_token}", "Content-Type": "application/json"},
-            timeout=120,
-        )
-    except httpx.HTTPError as e:
-        raise MeshNotRunning(
-            f"cannot reach the gateway at {url} ({type(e).__name__}): is `vsmesh up` running?"
-        ) from None
+    answer = _post(url, session.access_token, body)
+    if answer.status_code == 401 and session.refresh_token is not None:
+        session = fresh(settings, session, force=True)
+        answer = _post(url, session.access_token, body)
     try:
         found = msgspec.json.decode(answer.content)
     except msgspec.DecodeError:
@@ -166,3 +160,18 @@ def call_gateway(settings: Settings, session: Session, path: str, body: dict[str
         message = found.get("message") if isinstance(found, dict) else None
         raise ERRORS.get(error, VsmeshError)(message or f"HTTP {answer.status_code} from {url}")
     return found
+
+
+def _post(url: str, token: str, body: dict[str, Any]) -> Any:
+    import httpx
+
+    try:
+        return httpx.post(
+            url,
+            content=msgspec.json.encode(body),
+            headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
+            timeout=120,
+        )
+    except httpx.HTTPError as e:
+        reason = f"cannot reach the gateway at {url} ({type(e).__name__}): is `vsmesh up` running?"
+        raise MeshNotRunning(reason) from None

@@ -55,6 +55,9 @@ class Event(msgspec.Struct, kw_only=True, frozen=True, omit_defaults=True, tag_f
 
     horizon: ClassVar[Horizon]
     version: ClassVar[int] = 1
+    # A cascade revert takes back what an event caused, except a record of what already happened outside the
+    # mesh (a person was told): that stays true whatever becomes of its cause.
+    reverted_with_cause: ClassVar[bool] = True
 
     @property
     def type(self) -> str:

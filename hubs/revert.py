@@ -108,7 +108,7 @@ def _caused_by(root: Event, events: list[Event]) -> list[Event]:
     """Everything `root` caused, directly or through what it caused, in causal order."""
     children: dict[str, list[Event]] = defaultdict(list)
     for e in events:
-        if e.causationid and e.causationid != e.id:
+        if e.causationid and e.causationid != e.id and e.reverted_with_cause:
             children[e.causationid].append(e)
     found: list[Event] = []
     seen = {root.id}

@@ -193,6 +193,7 @@ class NotificationDelivered(Event, frozen=True, tag="notification-delivered"):
 
     data: DeliveredData
     horizon: ClassVar[Horizon] = Horizon.OPERATIONAL
+    reverted_with_cause: ClassVar[bool] = False
 
 
 class NotificationFailed(Event, frozen=True, tag="notification-failed"):
@@ -200,6 +201,7 @@ class NotificationFailed(Event, frozen=True, tag="notification-failed"):
 
     data: FailedData
     horizon: ClassVar[Horizon] = Horizon.OPERATIONAL
+    reverted_with_cause: ClassVar[bool] = False
 
 
 class NotificationSuppressed(Event, frozen=True, tag="notification-suppressed"):
@@ -207,6 +209,7 @@ class NotificationSuppressed(Event, frozen=True, tag="notification-suppressed"):
 
     data: SuppressedData
     horizon: ClassVar[Horizon] = Horizon.OPERATIONAL
+    reverted_with_cause: ClassVar[bool] = False
 
 
 class SilenceSetData(EventData, frozen=True):

@@ -119,3 +119,6 @@ async def test_rotate_key_keeps_old_tokens_until_drop_old(front_door: FrontDoor,
         assert (await who(gateway, third)).json()["subject"] == agent_name  # the new key: its keys are renewed
         for old in (first, second):
             assert refused(await who(gateway, old), "unknown signing key"), gateway
+    # A person signed in before the drop goes on writing: the CLI renews the token whose key is gone.
+    kept = ("--hub", "ops-hub", "--subject", "service/kept", "--data", '{"status": "green"}')
+    await front_door.run("publish", "ops-health-checked", *kept)
