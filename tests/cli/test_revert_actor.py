@@ -40,7 +40,7 @@ def test_reverting_an_actor_with_cascade_takes_back_what_it_did_and_caused(setti
     opened = as_bot("ops-incident-opened", f"incident/{service}", incident)
     blocker = derived_id("ops-incident-to-dev-blocker", opened)
     wait_until(lambda: q(settings, BLOCKER, id=blocker), what="the dev blocker the incident caused")
-    assert service_status(settings, service) == "red"
+    wait_until(lambda: service_status(settings, service) == "red", what="ops-hub to apply the red check")
 
     result = cli("revert", "--actor", bot, "--since", "10m", "--cascade", "--by", PERSON, "--json")
     assert result.exit_code == 0, result.output
