@@ -15,9 +15,9 @@ import structlog
 from nats.errors import Error as NatsError
 from nats.js import JetStreamContext
 from nats.js.api import KeyValueConfig, StorageType
-from nats.js.errors import BucketNotFoundError
 from nats.js.kv import KeyValue
 
+from vsmesh.bus.buckets import open_bucket
 from vsmesh.projectors.engine.stats import ProjectorStats
 
 log = structlog.get_logger(__name__)
@@ -53,14 +53,8 @@ def key(hub: str, partition: str = "") -> str:
 
 async def bucket(js: JetStreamContext, *, create: bool) -> KeyValue | None:
     """The status bucket; created on first use when `create`, else None when no process made it yet."""
-    try:
-        return await js.key_value(BUCKET)
-    except BucketNotFoundError:
-        if not create:
-            return None
-    return await js.create_key_value(
-        config=KeyValueConfig(bucket=BUCKET, history=1, ttl=TTL_S, storage=StorageType.MEMORY)
-    )
+    config = KeyValueConfig(bucket=BUCKET, history=1, ttl=TTL_S, storage=StorageType.MEMORY)
+    return await open_bucket(js, config, create=create)
 
 
 def report_of(stats: ProjectorStats) -> ProjectorReport:

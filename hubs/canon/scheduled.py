@@ -28,6 +28,7 @@ from nats.js.api import KeyValueConfig, StorageType
 from nats.js.errors import BucketNotFoundError
 from nats.js.kv import KeyValue
 
+from vsmesh.bus.buckets import open_bucket
 from vsmesh.bus.contract_client import ask
 from vsmesh.bus.publisher import Publisher
 from vsmesh.errors import VsmeshError
@@ -70,12 +71,10 @@ def hub_horizon(slug: str | None) -> str | None:
 
 
 async def status_bucket(js: JetStreamContext, *, replicas: int = 1) -> KeyValue:
-    try:
-        return await js.key_value(STATUS_BUCKET)
-    except BucketNotFoundError:
-        pass
     config = KeyValueConfig(bucket=STATUS_BUCKET, history=1, storage=StorageType.FILE, replicas=replicas)
-    return await js.create_key_value(config=config)
+    found = await open_bucket(js, config)
+    assert found is not None  # made when missing
+    return found
 
 
 async def read_statuses(js: JetStreamContext) -> list[CheckStatus]:

@@ -28,8 +28,10 @@ import structlog
 from nats.errors import Error as NatsError
 from nats.js import JetStreamContext
 from nats.js.api import KeyValueConfig, StorageType
-from nats.js.errors import BucketNotFoundError, KeyWrongLastSequenceError
+from nats.js.errors import KeyWrongLastSequenceError
 from nats.js.kv import KeyValue
+
+from vsmesh.bus.buckets import open_bucket
 
 log = structlog.get_logger(__name__)
 
@@ -69,13 +71,10 @@ def holder_id() -> str:
 
 async def lease_bucket(js: JetStreamContext, *, replicas: int = 1) -> KeyValue:
     """The lease bucket, created on first use (replicated like the streams, so a lease survives a node)."""
-    try:
-        return await js.key_value(BUCKET)
-    except BucketNotFoundError:
-        pass
-    return await js.create_key_value(
-        config=KeyValueConfig(bucket=BUCKET, history=1, ttl=TTL_S, storage=StorageType.MEMORY, replicas=replicas)
-    )
+    config = KeyValueConfig(bucket=BUCKET, history=1, ttl=TTL_S, storage=StorageType.MEMORY, replicas=replicas)
+    found = await open_bucket(js, config)
+    assert found is not None  # made when missing
+    return found
 
 
 async def current_holder(kv: KeyValue, name: str) -> LeaseEntry | None:

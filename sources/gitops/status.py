@@ -8,8 +8,10 @@ import hashlib
 import msgspec
 from nats.js import JetStreamContext
 from nats.js.api import KeyValueConfig, StorageType
-from nats.js.errors import BucketNotFoundError, KeyNotFoundError, NoKeysError
+from nats.js.errors import KeyNotFoundError, NoKeysError
 from nats.js.kv import KeyValue
+
+from vsmesh.bus.buckets import open_bucket
 
 BUCKET = "vsmesh-gitops"
 
@@ -35,14 +37,8 @@ def status_key(repo: str) -> str:
 
 
 async def bucket(js: JetStreamContext, *, create: bool = True, replicas: int = 1) -> KeyValue | None:
-    try:
-        return await js.key_value(BUCKET)
-    except BucketNotFoundError:
-        if not create:
-            return None
-    return await js.create_key_value(
-        config=KeyValueConfig(bucket=BUCKET, history=1, storage=StorageType.FILE, replicas=replicas)
-    )
+    config = KeyValueConfig(bucket=BUCKET, history=1, storage=StorageType.FILE, replicas=replicas)
+    return await open_bucket(js, config, create=create)
 
 
 async def load_status(js: JetStreamContext, repo: str, ref: str) -> SyncStatus:
