@@ -90,6 +90,8 @@ class NotifierState:
             log.warning("notify route ignored", problem=problem)
 
     async def load(self, engine: AsyncEngine) -> None:
+        """What the ledger holds, in place of what was here (a holder taking the lease again starts afresh)."""
+        self.policies, self.silences, self.canon_read = {}, {}, asyncio.Event()
         async with engine.connect() as conn:
             for row in (await conn.execute(sa.select(policies.c.policy, policies.c["values"]))).all():
                 self.policies[row.policy] = row.values

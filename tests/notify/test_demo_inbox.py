@@ -71,7 +71,8 @@ def test_a_fresh_make_run_delivers_a_red_check_signed_to_the_webhook_and_to_the_
         def delivered() -> dict[str, dict]:
             rows = json.loads(cli("notify", "deliveries", "--json", "--limit", "200").stdout)
             mine = {r["receiver"]: r for r in rows if event_id in r["event_ids"]}
-            return mine if {mine.get(k, {}).get("status") for k in ("inbox-webhook", "inbox-mail")} == {"delivered"} else {}  # noqa: E501
+            statuses = {mine.get(k, {}).get("status") for k in ("inbox-webhook", "inbox-mail")}
+            return mine if statuses == {"delivered"} else {}
 
         rows = wait_until(delivered, timeout=60, what="both inbox receivers to be told", proc=proc, log=log)
         [hook] = _hooks(data_dir, event_id)
@@ -81,7 +82,8 @@ def test_a_fresh_make_run_delivers_a_red_check_signed_to_the_webhook_and_to_the_
         [told] = Webhook(secret).verify(hook["body"], headers)  # raises on a signature that does not hold
         assert (told["type"], told["subject"], told["data"]["status"]) == ("ops-health-checked", service, "red")
         [mail] = _mails(data_dir, event_id)
-        assert mail["To"] == "operators@localhost" and mail["X-Vsmesh-Notification"] == rows["inbox-mail"]["notification_id"]
+        assert mail["To"] == "operators@localhost"
+        assert mail["X-Vsmesh-Notification"] == rows["inbox-mail"]["notification_id"]
         # The secret is in the data dir alone: the policy names its file.
         assert secret not in json.dumps(routes)
 
