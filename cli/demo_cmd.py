@@ -136,6 +136,7 @@ async def run_mesh(mesh: Mesh, demo: bool) -> None:
     """Run the mesh; with `demo`, publish the demo picture before it says it is ready."""
     if demo:
         mesh.before_ready = _publish_picture
+        mesh.inbox = True  # the demo's receivers: a webhook and a mail inbox in the data dir (notify/inbox.py)
     await mesh.run()
 
 

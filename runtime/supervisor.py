@@ -87,6 +87,9 @@ class Mesh:
     # Runs once every hub answers, before the mesh says it is ready (the demo: `vsmesh up` on a new data dir).
     before_ready: Callable[[Settings], Awaitable[None]] | None = None
     on_ready: Callable[[Ready], None] = lambda ready: None  # the banner of `vsmesh up`
+    # The local notification inbox (notify/inbox.py): with the demo, and on every later start of a data dir that has
+    # one, so the demo's route to it keeps delivering.
+    inbox: bool = False
     _started: float = field(default=0.0, init=False)  # monotonic time `run` began, for "ready in N s"
     _ready: bool = field(default=False, init=False)  # every part started: /readyz answers ready
 
@@ -147,6 +150,7 @@ class Mesh:
         manifest_hubs = ManifestHubs(nc, engine, settings, stop, set(HUBS), wired.contracts)
         tasks.append(await manifest_hubs.start())
         await _prepare_notifier(nc, engine, settings)  # it tells of what is published from here on, the demo too
+        await _start_inbox(stack, js, settings, wanted=self.inbox)  # its route declared before the demo publishes
         if self.before_ready is not None:
             await self.before_ready(settings)
             await manifest_hubs.refresh()  # the hubs it bootstrapped answer before the mesh says it is ready
@@ -306,6 +310,16 @@ async def _prepare_notifier(nc, engine, settings: Settings) -> None:
     from vsmesh.notify.service import prepare_notifier
 
     await prepare_notifier(nc, engine, settings)
+
+
+async def _start_inbox(stack: contextlib.AsyncExitStack, js, settings: Settings, *, wanted: bool) -> None:
+    """The local notification inbox in the data dir, and canon's route to it (notify/inbox.py)."""
+    from vsmesh.notify.inbox import Inbox, declare_policy, demo_places
+
+    places = demo_places(settings.data_dir)
+    if wanted or places.root.exists():
+        inbox = await stack.enter_async_context(Inbox(places))
+        await declare_policy(js, settings, inbox)
 
 
 async def _start_notifier(
