@@ -39,6 +39,7 @@ from vsmesh.projectors.engine.projection import Projection
 from vsmesh.projectors.engine.stats import ProjectorStats
 from vsmesh.projectors.housekeeping import start_housekeeping
 from vsmesh.projectors.leased import start_projectors, with_leases
+from vsmesh.runtime.chain_check import sign_chain
 from vsmesh.runtime.cluster import stream_replicas
 from vsmesh.runtime.contract_thread import ContractThread
 from vsmesh.runtime.jobs import hub_jobs, package_jobs, start_jobs
@@ -161,7 +162,14 @@ class Mesh:
         health = MeshHealth(js, every, couplings, reactor_stats, lambda: self._ready)
         remembered = load_state(settings.data_dir).gateway_port
         gateway, identity = await serve_gateway(
-            stack, nc, engine, settings, health, embedded_nats=embedded_nats, remembered_port=remembered
+            stack,
+            nc,
+            engine,
+            settings,
+            health,
+            embedded_nats=embedded_nats,
+            remembered_port=remembered,
+            sign_chain=sign_chain,
         )
         mark(settings.data_dir, gateway_port=gateway.port)
         if probes is not None:  # VSMESH_PROBES: the probe runner, as the service identity the gateway's issuer proves
