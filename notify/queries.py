@@ -6,11 +6,14 @@ from typing import Any
 
 import sqlalchemy as sa
 from nats.js import JetStreamContext
+from nats.js.errors import BucketNotFoundError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from vsmesh.errors import NotFound
 from vsmesh.events.envelope import utc_now
 from vsmesh.notify.ledger import ensure_ledger, notifications, positions
+from vsmesh.notify.service import LEASE
+from vsmesh.projectors.distribution.lease import BUCKET, LeaseEntry, current_holder
 
 SHOWN = ("notification_id", "status", "route", "receiver", "kind", "entity", "attempts", "last_error",
          "created_at", "delivered_at", "event_ids", "silence_id")  # fmt: skip
@@ -62,6 +65,17 @@ async def notifier_status(js: JetStreamContext, engine: AsyncEngine) -> dict[str
     for p in at:
         lag += max(0, (await js.stream_info(p["stream"])).state.last_seq - p["seq"])
         error = p["last_error"] or error
-    return {"running": bool(at), "lag": lag, "parked": counts.get("parked", 0), "pending": counts.get("pending", 0),
+    holder = await _holder(js)
+    return {"running": bool(at), "held_by": holder and f"{holder.host}:{holder.pid}", "lag": lag,
+            "parked": counts.get("parked", 0), "pending": counts.get("pending", 0),
             "delivered": counts.get("delivered", 0), "suppressed": counts.get("suppressed", 0),
             "last_error": error}  # fmt: skip
+
+
+async def _holder(js: JetStreamContext) -> LeaseEntry | None:
+    """Which process delivers now (the notifier lease's holder); None when none does."""
+    try:
+        leases = await js.key_value(BUCKET)
+    except BucketNotFoundError:
+        return None
+    return await current_holder(leases, LEASE, key=LEASE)

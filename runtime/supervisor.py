@@ -39,6 +39,7 @@ from vsmesh.projectors.engine.projection import Projection
 from vsmesh.projectors.engine.stats import ProjectorStats
 from vsmesh.projectors.housekeeping import start_housekeeping
 from vsmesh.projectors.leased import start_projectors, with_leases
+from vsmesh.runtime.chain_check import sign_chain
 from vsmesh.runtime.cluster import stream_replicas
 from vsmesh.runtime.contract_thread import ContractThread
 from vsmesh.runtime.heap import freeze_started_heap
@@ -88,6 +89,9 @@ class Mesh:
     # Runs once every hub answers, before the mesh says it is ready (the demo: `vsmesh up` on a new data dir).
     before_ready: Callable[[Settings], Awaitable[None]] | None = None
     on_ready: Callable[[Ready], None] = lambda ready: None  # the banner of `vsmesh up`
+    # The local notification inbox (notify/inbox.py): with the demo, and on every later start of a data dir that has
+    # one, so the demo's route to it keeps delivering.
+    inbox: bool = False
     _started: float = field(default=0.0, init=False)  # monotonic time `run` began, for "ready in N s"
     _ready: bool = field(default=False, init=False)  # every part started: /readyz answers ready
     _stalls: StallLog | None = field(default=None, init=False)  # VSMESH_STALL_LOG: what held the loop up
@@ -154,6 +158,7 @@ class Mesh:
         manifest_hubs = ManifestHubs(nc, engine, settings, stop, set(HUBS), wired.contracts)
         tasks.append(await manifest_hubs.start())
         await _prepare_notifier(nc, engine, settings)  # it tells of what is published from here on, the demo too
+        await _start_inbox(stack, js, settings, wanted=self.inbox)  # its route declared before the demo publishes
         if self.before_ready is not None:
             await self.before_ready(settings)
             await manifest_hubs.refresh()  # the hubs it bootstrapped answer before the mesh says it is ready
@@ -165,7 +170,14 @@ class Mesh:
         health = MeshHealth(js, every, couplings, reactor_stats, lambda: self._ready)
         remembered = load_state(settings.data_dir).gateway_port
         gateway, identity = await serve_gateway(
-            stack, nc, engine, settings, health, embedded_nats=embedded_nats, remembered_port=remembered
+            stack,
+            nc,
+            engine,
+            settings,
+            health,
+            embedded_nats=embedded_nats,
+            remembered_port=remembered,
+            sign_chain=sign_chain,
         )
         mark(settings.data_dir, gateway_port=gateway.port)
         if probes is not None:  # VSMESH_PROBES: the probe runner, as the service identity the gateway's issuer proves
@@ -309,6 +321,16 @@ async def _prepare_notifier(nc, engine, settings: Settings) -> None:
     from vsmesh.notify.service import prepare_notifier
 
     await prepare_notifier(nc, engine, settings)
+
+
+async def _start_inbox(stack: contextlib.AsyncExitStack, js, settings: Settings, *, wanted: bool) -> None:
+    """The local notification inbox in the data dir, and canon's route to it (notify/inbox.py)."""
+    from vsmesh.notify.inbox import Inbox, declare_policy, demo_places
+
+    places = demo_places(settings.data_dir)
+    if wanted or places.root.exists():
+        inbox = await stack.enter_async_context(Inbox(places))
+        await declare_policy(js, settings, inbox)
 
 
 async def _start_notifier(

@@ -27,3 +27,15 @@ def parse_duration(text: str | float | int) -> float:
         return float(str(text).strip())
     except ValueError:
         raise ValueError(f"{text!r} is no duration; write e.g. 500ms, 30s, 5m, 26h, 3d or 2w") from None
+
+
+def format_duration(seconds: float) -> str:
+    """`3d`, `26h`, `5m`, `40s`, `250ms`: read at a glance, where raw seconds (259200) are not."""
+    if seconds < 0:
+        return "-" + format_duration(-seconds)
+    if seconds < 0.0005:
+        return "0s"
+    for unit, size, below in (("ms", 0.001, 1), ("s", 1, 120), ("m", 60, 7200), ("h", 3600, 259_200)):
+        if seconds < below:
+            return f"{seconds / size:.0f}{unit}"
+    return f"{seconds / 86_400:.0f}d"

@@ -1,0 +1,103 @@
+"""`make run` on a new data dir: a red ops health check reaches the demo's local webhook receiver (signature checked
+again here with standardwebhooks) and its SMTP inbox (aiosmtpd), each exactly once; a forged webhook is refused.
+
+`vsmesh up` as `make run` starts it: embedded servers in a data dir of its own (0700, as in a private home), the
+demo because the data dir is new.
+"""
+
+from __future__ import annotations
+
+import json
+import mailbox
+import os
+import shutil
+import subprocess
+import uuid
+from pathlib import Path
+
+import httpx
+import msgspec
+from standardwebhooks import Webhook
+
+from tests.cli.test_up import mesh_processes
+from tests.conftest import VSMESH, server_dir, wait_until
+from vsmesh.notify.inbox import HOOK_PATH, demo_places
+from vsmesh.runtime.mesh_state import load_state
+
+
+def _up(data_dir: Path, log: Path) -> subprocess.Popen:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("VSMESH_")} | {"VSMESH_DATA_DIR": str(data_dir)}
+    with log.open("ab") as out:
+        return subprocess.Popen([*VSMESH, "up"], env=env, stdout=out, stderr=out)
+
+
+def _hooks(data_dir: Path, event_id: str) -> list[dict]:
+    path = demo_places(data_dir).webhooks
+    lines = [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
+    return [h for h in lines if event_id in {e["id"] for e in json.loads(h["body"])}]
+
+
+def _mails(data_dir: Path, event_id: str) -> list:
+    found = []
+    for mail in mailbox.Maildir(demo_places(data_dir).maildir, create=False):
+        [attached] = [p for p in mail.walk() if p.get_filename() == "events.json"]
+        if event_id in {e["id"] for e in msgspec.json.decode(attached.get_payload(decode=True))}:
+            found.append(mail)
+    return found
+
+
+def test_a_fresh_make_run_delivers_a_red_check_signed_to_the_webhook_and_to_the_mail_inbox_once(cli_in) -> None:
+    root = server_dir()
+    data_dir, log = root / "mesh", root / "up.log"
+    proc = _up(data_dir, log)
+
+    def cli(*args: str):
+        return cli_in({"VSMESH_DATA_DIR": str(data_dir)}, root, *args)
+
+    try:
+        wait_until(lambda: load_state(data_dir).ready, timeout=240, what="make run's mesh", proc=proc, log=log)
+        # Canon routes high and above to the inbox's two receivers, the demo's file receiver after them.
+        routes = json.loads(cli("notify", "routes", "--json").stdout)
+        assert {"inbox-webhook", "inbox-mail", "operators-inbox"} <= set(routes["receivers"])
+
+        # A service turns red.
+        service = f"service/demo-{uuid.uuid4().hex[:8]}"
+        done = cli("publish", "ops-health-checked", "--hub", "ops-hub", "--subject", service, "--data",
+                   '{"status": "red"}', "--json")  # fmt: skip
+        assert done.exit_code == 0, done.output
+        event_id = json.loads(done.stdout)["id"]
+
+        # The ledger says both receivers took it; only then is "once" worth counting.
+        def delivered() -> dict[str, dict]:
+            rows = json.loads(cli("notify", "deliveries", "--json", "--limit", "200").stdout)
+            mine = {r["receiver"]: r for r in rows if event_id in r["event_ids"]}
+            statuses = {mine.get(k, {}).get("status") for k in ("inbox-webhook", "inbox-mail")}
+            return mine if statuses == {"delivered"} else {}
+
+        rows = wait_until(delivered, timeout=60, what="both inbox receivers to be told", proc=proc, log=log)
+        [hook] = _hooks(data_dir, event_id)
+        assert hook["webhook-id"] == rows["inbox-webhook"]["notification_id"]
+        secret = demo_places(data_dir).secret.read_text().strip()
+        headers = {k: hook[k] for k in ("webhook-id", "webhook-timestamp", "webhook-signature")}
+        [told] = Webhook(secret).verify(hook["body"], headers)  # raises on a signature that does not hold
+        assert (told["type"], told["subject"], told["data"]["status"]) == ("ops-health-checked", service, "red")
+        [mail] = _mails(data_dir, event_id)
+        assert mail["To"] == "operators@localhost"
+        assert mail["X-Vsmesh-Notification"] == rows["inbox-mail"]["notification_id"]
+        # The secret is in the data dir alone: the policy names its file.
+        assert secret not in json.dumps(routes)
+
+        # A forged delivery is refused and written nowhere.
+        port = json.loads(demo_places(data_dir).ports.read_text())["webhook"]
+        forged = {**headers, "webhook-signature": "v1,AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA="}
+        before = demo_places(data_dir).webhooks.read_text()
+        answer = httpx.post(f"http://127.0.0.1:{port}{HOOK_PATH}", content=hook["body"], headers=forged)
+        assert answer.status_code == 401 and "signature" in answer.text
+        assert demo_places(data_dir).webhooks.read_text() == before
+    finally:
+        proc.terminate()
+        proc.wait(60)
+        if mesh_processes(data_dir):
+            cli("down")
+        shutil.rmtree(root, ignore_errors=True)
+    assert proc.returncode == 0, log.read_text()[-2000:]
