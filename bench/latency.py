@@ -226,8 +226,8 @@ async def main(
         proc = start_projector(settings, data_dir, stall_log=logs["up"])
         # The bench's own full collections (84 ms of CPU, ~90k objects) stalled its poller and publisher, and
         # showed as spikes of the path it measures: its started heap is frozen as `vsmesh up`'s is.
-        freeze_started_heap()
         own = StallLog(logs["bench"])
+        own.frozen(freeze_started_heap())
         own.start(asyncio.get_running_loop())
         try:
             floor = await raw_floor(js, rate, min(seconds, FLOOR_SECONDS))
