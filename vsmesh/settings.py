@@ -113,7 +113,7 @@ class Settings(BaseModel):
         3600.0, gt=0, le=30 * 86400, description="a call held for a person's approval expires after this many seconds"
     )
     pause_at: Literal["approved-call-ran"] | None = Field(
-        None, description="crash tests only: the gateway stops for good at this point (the test kills it there)"
+        None, description="crash tests only: an approved call's run stops here for good (the test kills it there)"
     )
     # GitOps (sources/gitops/): the repository `vsmesh up` reconciles canon, budgets and the catalog from.
     gitops_repo: str | None = Field(None, description="a Git repository (path or URL) `vsmesh up` syncs; unset: none")
