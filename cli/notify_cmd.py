@@ -5,7 +5,6 @@ Routes and silences are canon-hub's (asked over its contract); deliveries are th
 
 from __future__ import annotations
 
-import datetime as dt
 from pathlib import Path
 from typing import Any
 
@@ -98,16 +97,13 @@ async def _send_test(receiver: Any, environ: Any, settings: Settings):
         return await deliver(receiver, message, Channel(environ, http, settings.data_dir))
 
 
-def _until(text: str) -> str:
-    from vsmesh.durations import is_duration, parse_duration
+def _until(text: str, option: str = "--until") -> str:
+    from vsmesh.durations import until_time
 
-    if is_duration(text):
-        return (dt.datetime.now(dt.UTC) + dt.timedelta(seconds=parse_duration(text))).isoformat()
     try:
-        when = dt.datetime.fromisoformat(text)
-    except ValueError:
-        raise fail(f"--until {text!r}: give a duration (2h, 3d) or an ISO time (2026-12-24T08:00:00Z)") from None
-    return (when if when.tzinfo else when.replace(tzinfo=dt.UTC)).isoformat()
+        return until_time(text).isoformat()
+    except ValueError as e:
+        raise fail(f"{option} {e}") from None
 
 
 @notify_app.command()
@@ -122,7 +118,7 @@ def silence(
     """Hold notifications back: what they would have told is recorded as suppressed, not lost."""
     request = {"matchers": _pairs(match), "until": _until(until), "reason": reason}
     if starts is not None:
-        request["starts_at"] = _until(starts)
+        request["starts_at"] = _until(starts, "--starts")
     _written(_write(data_dir, CANON, "set_silence", request), "silenced", as_json)
 
 
