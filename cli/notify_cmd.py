@@ -176,6 +176,32 @@ def replay(
     console.print(f"notification {notification_id} is due again")
 
 
+@notify_app.command()
+def inbox(
+    folder: Path = typer.Argument(..., help="where it keeps its secret, webhooks.jsonl and the Maildir mail/"),
+    webhook_port: int = typer.Option(0, help="0: the port it had last time when free, else any"),
+    smtp_port: int = typer.Option(0, help="0: the port it had last time when free, else any"),
+) -> None:
+    """A local inbox in the foreground until Ctrl-C: a webhook receiver refusing what its signature does not
+    prove, and an SMTP server; it prints the receivers to declare in a canon policy (the secret by its file)."""
+    settings_from(None, discover=False)  # its log lines to stderr: stdout is the receivers
+    run(_serve_inbox(folder.resolve(), webhook_port, smtp_port))
+
+
+async def _serve_inbox(folder: Path, webhook_port: int, smtp_port: int) -> None:
+    import asyncio
+    import signal
+
+    from vsmesh.notify.inbox import Inbox, Places
+
+    stop = asyncio.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        asyncio.get_running_loop().add_signal_handler(sig, stop.set)
+    async with Inbox(Places.of(folder), webhook_port=webhook_port, smtp_port=smtp_port) as served:
+        echo_json({"notify_receivers": served.receivers()})
+        await stop.wait()
+
+
 async def _with_engine(settings: Settings, work):
     from vsmesh.projectors.engine.database import create_engine
 

@@ -101,3 +101,38 @@ def test_a_fresh_make_run_delivers_a_red_check_signed_to_the_webhook_and_to_the_
             cli("down")
         shutil.rmtree(root, ignore_errors=True)
     assert proc.returncode == 0, log.read_text()[-2000:]
+
+
+def test_notify_inbox_prints_its_receivers_and_keeps_what_they_take(tmp_path: Path) -> None:
+    import asyncio
+    import signal
+
+    from vsmesh.events.schemas.notification import EmailReceiver, WebhookReceiver
+    from vsmesh.notify.message import Channel, Message
+    from vsmesh.notify.receivers import deliver
+
+    folder = tmp_path / "inbox"
+    proc = subprocess.Popen([*VSMESH, "notify", "inbox", str(folder)], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        # What it prints is what a person pastes under notify_receivers of a canon policy.
+        receivers = json.loads(proc.stdout.readline())["notify_receivers"]
+        event = {"specversion": "1.0", "id": "ev-1", "type": "alert-raised", "hub": "ops-hub", "subject": "service/a",
+                 "time": "2026-12-07T10:00:00Z", "data": {"title": "a down", "severity": "high"}}  # fmt: skip
+        message = Message("n-1", "firing", "r", [event], msgspec.json.encode([event]))
+
+        async def send() -> list:
+            async with httpx.AsyncClient() as http:
+                channel = Channel({}, http, tmp_path)
+                hook = msgspec.convert(receivers["inbox-webhook"], WebhookReceiver)
+                mail = msgspec.convert(receivers["inbox-mail"], EmailReceiver)
+                return [await deliver(hook, message, channel), await deliver(mail, message, channel)]
+
+        assert all(o.delivered for o in asyncio.run(send()))
+        [line] = [json.loads(x) for x in (folder / "webhooks.jsonl").read_text().splitlines()]
+        assert line["webhook-id"] == "n-1" and json.loads(line["body"]) == [event]
+        [mail] = list(mailbox.Maildir(folder / "mail", create=False))
+        assert mail["X-Vsmesh-Notification"] == "n-1"
+    finally:
+        proc.send_signal(signal.SIGINT)
+        proc.wait(30)
+    assert proc.returncode == 0, proc.stderr.read().decode()[-2000:]
