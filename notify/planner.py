@@ -240,7 +240,7 @@ class Planner:
             row = {"policy": event.data.policy, "values": values, "event_id": event.id, "declared_at": event.time}
             await conn.execute(insert(policies).values(row).on_conflict_do_update(index_elements=["policy"], set_=row))
             self.state.policy(event.data.policy, values)
-        else:
+        elif isinstance(event, NotificationSilenceSet | NotificationSilenceExpired):
             await fold_silence(conn, event, self.state.silences)
 
     async def _resolved(

@@ -30,6 +30,17 @@ async def deliveries(engine: AsyncEngine, *, failed: bool = False, limit: int = 
         return [dict(r) for r in (await conn.execute(query)).mappings()]
 
 
+async def notified_facts(engine: AsyncEngine, event_id: str) -> dict[str, str] | None:
+    """What the notifier read off an event it told of (hub, type, entity, horizon, severity); None: it told no one."""
+    await ensure_ledger(engine)
+    n = notifications.c
+    query = sa.select(n.facts, n.event_ids).where(n.event_ids.contains([event_id])).order_by(n.seq).limit(1)
+    async with engine.connect() as conn:
+        row = (await conn.execute(query)).first()
+    # A notification's facts are its first event's: another event of its group has its own subject and type.
+    return row.facts if row is not None and row.event_ids[0] == event_id else None
+
+
 async def replay(engine: AsyncEngine, notification_id: str) -> dict[str, Any]:
     """A parked notification is due again, its attempts counted afresh; the same webhook-id goes out."""
     await ensure_ledger(engine)

@@ -11,8 +11,8 @@ import msgspec
 import sqlalchemy as sa
 
 from tests.conftest import wait_until
-from tests.notify.conftest import policy, serve
-from tests.notify.test_crash import Forked, SlowInbox, _until_routes
+from tests.notify.conftest import serve
+from tests.notify.test_crash import Forked, SlowInbox, _until_routes, route_high_to
 from vsmesh.notify.ledger import notifications
 from vsmesh.notify.service import LEASE
 from vsmesh.projectors.distribution.lease import TTL_S, current_holder, lease_bucket
@@ -60,11 +60,7 @@ async def test_one_of_two_notifiers_delivers_and_the_other_takes_over_when_it_is
             return (await conn.execute(query)).scalar_one()
 
     try:
-        url = f"http://127.0.0.1:{server.server_port}/hook"
-        receivers = {"hook": {"kind": "webhook", "url": url, "secret": "{env:HOOK_SECRET}", "backoff": "100ms"}}
-        routes = [{"name": "all-high", "match": {"severity": "high"}, "receivers": ["hook"]}]
-        await publisher.publish(publisher.build("canon-policy-declared", hub="canon-hub", subject="policy/n",
-                                                data=policy(receivers, routes)))  # fmt: skip
+        await route_high_to(publisher, server)
         await _until_routes(engine, procs[0], log)
         first = await alerts(FIRST, "a")
         # Both running, the first batch is delivered by one of them: every alert told by one POST, not two.
