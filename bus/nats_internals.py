@@ -252,6 +252,31 @@ def _delivered(nc: Client, sid: int, subject: str, reply: str, data: bytes, head
     return msg
 
 
+class Sourced(Delivered):
+    """A message read from a split stream (bus/splits.py) as its horizon stream stored it: its subject, `seq`
+    and metadata's stream and stream sequence are the horizon stream's. The reply stays the split stream's
+    consumer's, and so does the metadata's `num_pending` (what the partition has left to read)."""
+
+    origin: str
+
+    @property
+    def metadata(self) -> Msg.Metadata:
+        found = self._metadata
+        if found is None:
+            read = Msg.metadata.fget(self)  # type: ignore[attr-defined] - nats-py's parse of the reply
+            pair = Msg.Metadata.SequencePair(consumer=read.sequence.consumer, stream=self.seq)
+            found = self._metadata = dataclasses.replace(read, stream=self.origin, sequence=pair)
+        return found
+
+
+def sourced(msg: Msg, origin: str, subject: str, seq: int) -> Sourced:
+    """`msg` (from a split stream's consumer) as horizon stream `origin` stored it: at `seq`, on `subject`."""
+    out = _new(Sourced)
+    out.__dict__.update(msg.__dict__)
+    out.subject, out.seq, out.origin, out._metadata = subject, seq, origin, None
+    return out
+
+
 class _FastParser(Parser):
     """nats-py's parser with a fast path for the data messages of directly delivered ordered consumers."""
 
