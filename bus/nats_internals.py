@@ -211,17 +211,30 @@ def parser_for(nc: Client) -> Parser:
     return _FastParser(nc)
 
 
-_MSG_ID = b"Nats-Msg-Id: "
+# The headers a stored event carries (its id) and a split stream adds (where it was sourced from): read in
+# place. Anything else goes to nats-py's parser, which spends most of its time checking each name's letters.
+_KNOWN_HEADERS = ((b"Nats-Msg-Id: ", "Nats-Msg-Id"), (b"Nats-Stream-Source: ", "Nats-Stream-Source"))
 
 
 def _header_lines(nc: Client, buf: bytearray, start: int, end: int) -> dict[str, str] | None:
-    """nats-py's reading of the plain header block `buf[start:end]`: its own parser, but for the one header
-    every stored event carries (its id) read in place, as that parser reads it (in less than half its time,
-    docs/performance.md §Reading; in place, no copy of the block first)."""
-    if buf.startswith(_MSG_ID, start) and buf.find(b"\r\n", start, end) == end - 4:
-        value = buf[start + 13 : end - 4]
-        if value.isascii():
-            return {"Nats-Msg-Id": value.strip().decode()}
+    """nats-py's reading of the plain header block `buf[start:end]`: its own parser, but for a block of only
+    the headers above, each once, read in place as that parser reads them (in less than half its time for an
+    event's id, a tenth for a split stream's two; docs/performance.md §Reading)."""
+    out: dict[str, str] = {}
+    at, last = start, end - 4  # the block ends with an empty line
+    while True:
+        known = next(((p, n) for p, n in _KNOWN_HEADERS if buf.startswith(p, at)), None)
+        if known is None:
+            break
+        prefix, name = known
+        line_end = buf.find(b"\r\n", at, end)
+        value = buf[at + len(prefix) : line_end]
+        if line_end < 0 or line_end > last or name in out or not value.isascii():
+            break
+        out[name] = value.strip().decode()
+        if line_end == last:
+            return out
+        at = line_end + 2
     return nc._parse_header_lines(bytes(buf[start:end])) or None
 
 

@@ -8,11 +8,14 @@ partition: the `partition(N, k)` subject-transform function, FNV-1a of the entit
 partition's subjects and reads only its share.
 
     operational.ops-hub.ops-health-checked.service:gitea
-      -> split.ops-hub.operational.2.1.ops-health-checked.service:gitea   (partition 1 of 2)
+      -> split.ops-hub.operational.2.1.ops-health-checked   (partition 1 of 2)
 
 The stored subject changes; the original one and the horizon stream's sequence travel in the
 `Nats-Stream-Source` header the server adds (`OPERATIONAL 1234 <filter> <transform> <subject> <hash>`), and
-`origin` reads them back, so positions, provenance and handlers keep seeing the horizon stream.
+`origin` reads them back, so positions, provenance and handlers keep seeing the horizon stream. The entity
+is left out of the stored subject on purpose: a consumer's wildcard filter costs the server per distinct
+subject of the stream, and with one subject per entity a partition read a few thousand events a second
+(docs/performance.md §Partitions); without, the split stream has a handful of subjects per partition.
 
 Why a sourced copy rather than a transform on the horizon stream itself: a stream's subject transform
 rewrites the stored subject of every event for every reader (provenance compares it with the envelope, and
@@ -76,9 +79,9 @@ class Split:
     def prefix(self) -> str:
         return f"split.{self.hub}.{self.horizon}.{self.count}"
 
-    def subject(self, partition: int | str, event_type: str = "*", entity: str = "*") -> str:
-        """Where the server stores events of `partition` (`*`: any), type and entity (`*` for any)."""
-        return f"{self.prefix}.{partition}.{event_type}.{entity}"
+    def subject(self, partition: int | str, event_type: str = "*") -> str:
+        """Where the server stores the events of `partition` and type (`*`: any)."""
+        return f"{self.prefix}.{partition}.{event_type}"
 
     def share(self, index: int) -> str:
         """Every event the server put in partition `index`."""
@@ -88,7 +91,7 @@ class Split:
         """The split stream's config: sourced from the horizon stream, kept as long as it keeps events."""
         transform = SubjectTransform(
             src=f"{self.horizon}.{self.hub}.*.*",
-            dest=f"{self.prefix}.{{{{partition({self.count},2)}}}}.{{{{wildcard(1)}}}}.{{{{wildcard(2)}}}}",
+            dest=f"{self.prefix}.{{{{partition({self.count},2)}}}}.{{{{wildcard(1)}}}}",
         )
         return StreamConfig(
             name=self.name,
@@ -203,4 +206,13 @@ async def split_start(js: JetStreamContext, split: Split, after: int) -> int:
     return found
 
 
-__all__ = ["SOURCE_HEADER", "Share", "Split", "ensure_split", "origin", "sourced_through", "split_start", "wait_sourced"]
+__all__ = [
+    "SOURCE_HEADER",
+    "Share",
+    "Split",
+    "ensure_split",
+    "origin",
+    "sourced_through",
+    "split_start",
+    "wait_sourced",
+]

@@ -161,7 +161,9 @@ async def _open(
     return reader, events
 
 
-async def _open_share(js: JetStreamContext, share: Share, stream: str, subject: str, after: int) -> tuple[StreamReader, int]:
+async def _open_share(
+    js: JetStreamContext, share: Share, stream: str, subject: str, after: int
+) -> tuple[StreamReader, int]:
     """A reader of one partition's share of the stream's split (bus/splits.py), and how many events it reads."""
     events = await count_pending(js, share.split.name, list(share.filters), await split_start(js, share.split, after))
     reader = StreamReader(js, stream, subject, Start(after_seq=after), max_queued=READ_AHEAD, share=share)

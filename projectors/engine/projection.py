@@ -9,12 +9,12 @@ from typing import NamedTuple
 
 import sqlalchemy as sa
 
+from vsmesh.bus.splits import Share
 from vsmesh.errors import ConfigError
-from vsmesh.events.governance import REVERT_TYPE
 from vsmesh.events.envelope import Event
+from vsmesh.events.governance import REVERT_TYPE
 from vsmesh.projectors.engine.changes import Changes
 from vsmesh.projectors.engine.checkpoint import positions_table
-from vsmesh.bus.splits import Share
 from vsmesh.projectors.engine.partitions import Partition, Router, router, share
 from vsmesh.projectors.engine.reverted import reverted_table
 

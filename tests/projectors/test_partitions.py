@@ -33,7 +33,7 @@ from vsmesh.projectors.engine.partitions import (
     share,
 )
 from vsmesh.projectors.rebuild.build import rebuild
-from vsmesh.runtime.partitions import process_runner, worker_env
+from vsmesh.runtime.partitions import forked_runner, worker_env
 
 REPO = Path(__file__).resolve().parents[2]
 SPEC = "tests.projectors.partition_projection:projection"
@@ -63,9 +63,9 @@ def test_partition_zero_reads_the_others_threads_and_every_partition_the_others_
     last = share(Partition(2, 3), "OPERATIONAL", "operational.ops-hub.>", keyed, threads)
     split = "split.ops-hub.operational.3"
     assert first is not None and last is not None
-    assert first.filters == (f"{split}.0.>", f"{split}.1.event-reverted.*", f"{split}.2.event-reverted.*",
-                             f"{split}.1.alert-raised.*", f"{split}.2.alert-raised.*")  # fmt: skip
-    assert last.filters == (f"{split}.2.>", f"{split}.0.event-reverted.*", f"{split}.1.event-reverted.*")
+    assert first.filters == (f"{split}.0.>", f"{split}.1.event-reverted", f"{split}.2.event-reverted",
+                             f"{split}.1.alert-raised", f"{split}.2.alert-raised")  # fmt: skip
+    assert last.filters == (f"{split}.2.>", f"{split}.0.event-reverted", f"{split}.1.event-reverted")
     # Of its own share, a partition leaves the threads to partition 0 and quarantines a type nobody knows.
     keeps = router(Partition(2, 3), keyed, threads)
     assert not keeps("operational.ops-hub.alert-raised.service:gitea")
@@ -149,7 +149,7 @@ async def test_a_partitioned_rebuild_equals_a_single_projectors(bus, db, setting
     published = await publisher.publish_many(build_events(publisher, hub, 0, 2000, opened))
     try:
         # Two processes fold their shares side by side (small batches: their recent-event trims interleave).
-        runner = process_runner(settings, hub, batch_size=500, projection=SPEC)
+        runner = forked_runner(settings, split, batch_size=500)
         done = await rebuild(js, db, split, batch_size=500, replay_with=partitioned_replay(runner, 2))
         await rebuild(js, db, one, batch_size=500)
         assert done.events >= len(published)
@@ -164,7 +164,7 @@ async def test_each_partition_of_a_rebuild_reads_only_its_share(bus, db, setting
     js, publisher = bus
     hub = f"parts-{uuid.uuid4().hex[:6]}"
     published = await publisher.publish_many(build_events(publisher, hub, 0, 2000, []))
-    runner = process_runner(settings, hub, batch_size=500, projection=SPEC)
+    runner = forked_runner(settings, projection(hub), batch_size=500)
     read: dict[int, int] = {}
 
     async def counted(partition: Partition, schema: str):
