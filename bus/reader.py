@@ -166,6 +166,7 @@ class StreamReader:
         self._paused: asyncio.Task | None = None
         self._share = share
         self._last_read = 0  # a split reader's: the split stream's sequence of the last message seen
+        self._settled_at = 0  # and the split stream's last sequence when it last settled
 
     async def __aenter__(self) -> StreamReader:
         if self._share is not None:
@@ -302,17 +303,22 @@ class StreamReader:
         nothing was sourced). A partition idle while others' events arrive is still applied that far."""
         if self._share is None or self._queue or self._paused is not None or self._sub is None:
             return None
+        newest = (await stream_info(self._js, self._share.split.name)).state.last_seq
+        if not newest or newest == self._settled_at:
+            return None  # nothing sourced, or nothing since it last settled
         newest, through = await sourced_through(self._js, self._share.split)
-        if not newest:
-            return None
         info = await self._sub.consumer_info()  # after the newest was read: its pending covers it
         if info.num_pending:
             return None
         if self._last is None:
-            return through if not info.delivered.consumer_seq else None
+            if info.delivered.consumer_seq:
+                return None
+            self._settled_at = newest
+            return through
         seen = self._last.metadata
         if seen.consumer != info.name or seen.sequence.consumer != info.delivered.consumer_seq:
             return None  # delivered but not yet received (or a consumer made anew since)
+        self._settled_at = newest
         return through
 
     async def nothing_to_read(self) -> bool:
