@@ -59,6 +59,8 @@ HORIZON_STREAMS = ("OPERATIONAL", "TACTICAL", "STRATEGIC", "CONSTITUTIONAL")
 # Stream metadata key set by `vsmesh streams retention`: the max age was chosen (and checked against every
 # hub's rebuild), so reconciling leaves it alone instead of restoring the default.
 RETENTION_SET = "vsmesh.retention"
+# ...and who chose it: the verified person the gateway changed it for.
+RETENTION_BY = "vsmesh.retention-by"
 
 
 def stream_for(horizon: Horizon | str) -> str:

@@ -39,14 +39,22 @@ def demo(data_dir: Path | None = DataDir, as_json: bool = Json) -> None:
 
 
 async def bootstrap_shipped(settings: Settings) -> int:
-    """Bootstrap every shipped manifest (the seven VSM hubs); returns how many published anything."""
-    from vsmesh.cli.hub_cmds import bootstrap_manifest
+    """Bootstrap every shipped manifest (the seven VSM hubs), as the mesh itself; returns how many published
+    anything."""
+    from vsmesh.bus.connection import connect
+    from vsmesh.bus.publisher import Publisher
+    from vsmesh.hubs.registry.bootstrap import bootstrap
     from vsmesh.hubs.registry.manifest_model import load_manifest, shipped_manifests
 
     changed = 0
-    for path in shipped_manifests():
-        answer = await bootstrap_manifest(settings, load_manifest(path))
-        changed += bool(answer["published"])
+    nc = await connect(settings, name="vsmesh-hub")
+    try:
+        publisher = Publisher(nc.jetstream(), settings)
+        for path in shipped_manifests():
+            answer = await bootstrap(nc, publisher, load_manifest(path))
+            changed += bool(answer["published"])
+    finally:
+        await nc.close()
     return changed
 
 
@@ -128,6 +136,7 @@ async def run_mesh(mesh: Mesh, demo: bool) -> None:
     """Run the mesh; with `demo`, publish the demo picture before it says it is ready."""
     if demo:
         mesh.before_ready = _publish_picture
+        mesh.inbox = True  # the demo's receivers: a webhook and a mail inbox in the data dir (notify/inbox.py)
     await mesh.run()
 
 

@@ -3,125 +3,33 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import typer
 
-from vsmesh.cli.context import run, settings_from
+from vsmesh.cli.context import guarded, run, settings_from
 from vsmesh.cli.options import DataDir, Json, Wide
 from vsmesh.cli.output import console, echo_json, show_table, table
-from vsmesh.errors import ConfigError, ContractError
+from vsmesh.errors import ConfigError
 from vsmesh.settings import Settings
-
-if TYPE_CHECKING:
-    from vsmesh.bus.publisher import Publisher
-    from vsmesh.events.envelope import Event
-    from vsmesh.hubs.registry.manifest_model import Manifest
-
 
 hub_app = typer.Typer(
     help="Hubs from manifests: bootstrap one from a file, list and show the registry.", no_args_is_help=True
 )
 
 
-def plan(manifest: Manifest, hubs: list[dict[str, Any]], publisher: Publisher) -> list[Event]:
-    """The events that bring the registry to this manifest; none when it is already there.
-
-    Ids are content hashes, so a re-run (or a retry) never stores an event twice.
-    ConfigError, naming both hubs, when another hub's active manifest claims one of its event types.
-    """
-    from vsmesh.events.governance import REGISTRY_HUB, registry_entity
-    from vsmesh.hubs.registry.manifest_model import content_id
-    from vsmesh.hubs.registry.projector import conflict_message, conflicts
-
-    slug = manifest.slug
-    claimed = {
-        e: h["slug"]
-        for h in hubs
-        if h.get("active_manifest") and h["slug"] != slug
-        for e in h["active_manifest"]["vocabulary"]["event_types"]
-    }
-    clashes = conflicts(claimed, slug, manifest.vocabulary.event_types)
-    if clashes:
-        raise ConfigError(f"refused: {conflict_message(slug, clashes)}")
-    current = next((h for h in hubs if h["slug"] == slug), None) or {}
-    events: list[Event] = []
-
-    def add(event_type: str, data: dict[str, Any], *key: Any) -> None:
-        # In the registry's namespace, about this hub: where only governance identities may publish.
-        event_id = content_id(event_type, slug, *key)
-        events.append(
-            publisher.build(event_type, hub=REGISTRY_HUB, subject=registry_entity(slug), data=data, event_id=event_id)
-        )
-
-    registration = manifest.registration()
-    if current.get("registered_event_id") != content_id("hub-registered", slug, registration):
-        add("hub-registered", registration, registration)
-    active = current.get("active_manifest") or {}
-    if active.get("content_hash") != manifest.content_hash():
-        revision = (current.get("revisions") or 0) + 1
-        activation = {**manifest.activation(), "revision": revision}
-        add("hub-manifest-activated", activation, manifest.content_hash(), revision)
-    have = {w["slug"]: w["event_id"] for w in current.get("widget_list", [])}
-    for w in manifest.widgets:
-        data = w.model_dump(exclude_none=True)
-        if have.get(w.slug) != content_id("widget-created", slug, data):
-            add("widget-created", data, data)
-    return events
-
-
-async def _registry(nc, operation: str, request: dict[str, Any] | None = None) -> Any:
-    from vsmesh.bus.contract_client import ask
-    from vsmesh.hubs.registry.projector import REGISTRY_HUB
-
-    try:
-        return await ask(nc, REGISTRY_HUB, operation, request)
-    except ContractError as e:
-        if e.code == "not_running":
-            raise ContractError("not_running", "the registry does not answer: is `vsmesh up` running?") from None
-        raise
-
-
-async def bootstrap_manifest(settings: Settings, manifest: Manifest) -> dict[str, Any]:
-    """Publish what the registry lacks of this manifest; the registry's view of the hub afterwards."""
-    from vsmesh.bus.connection import connect
-    from vsmesh.bus.publisher import Publisher
-
-    nc = await connect(settings, name="vsmesh-hub")
-    try:
-        hubs = (await _registry(nc, "list_hubs"))["hubs"]
-        current = next((h for h in hubs if h["slug"] == manifest.slug), None)
-        if current is not None:
-            detail = await _registry(nc, "get_hub", {"hub": manifest.slug})
-            current["revisions"] = max((m["revision"] or 0 for m in detail["manifests"]), default=0)
-            current["widget_list"] = detail["widgets"]
-        publisher = Publisher(nc.jetstream(), settings)
-        events = plan(manifest, hubs, publisher)
-        stored = [await publisher.publish(e) for e in events]
-        if not stored:
-            return {"hub": manifest.slug, "published": [], "note": "already up to date"}
-        wait = {stored[-1].stream: max(s.sequence for s in stored)}
-        answer = await _registry(nc, "get_hub", {"hub": manifest.slug, "wait_for_seq": wait})
-        mine = [m for m in answer["manifests"] if m["content_hash"] == manifest.content_hash()]
-        if mine and mine[-1]["status"] == "rejected":
-            raise ConfigError(f"refused by the registry: {mine[-1]['reason']}")
-        return {
-            "hub": manifest.slug,
-            "published": [{"type": e.type, "id": e.id, "seq": s.sequence} for e, s in zip(events, stored, strict=True)],
-            "active_revision": (answer.get("active_manifest") or {}).get("revision"),
-            "widgets": len(answer["widgets"]),
-        }
-    finally:
-        await nc.close()
-
-
 @hub_app.command("bootstrap")
+@guarded
 def bootstrap(
     file: str = typer.Argument(..., metavar="FILE", help="a manifest (YAML or JSON), or a shipped hub's slug"),
     data_dir: Path | None = DataDir,
     as_json: bool = Json,
 ) -> None:
-    """Register a hub, activate its manifest and seed its widgets (only what changed)."""
+    """Register a hub, activate its manifest and seed its widgets (only what changed).
+
+    Governance: the gateway does it as the signed-in person, who entered the password recently
+    (`vsmesh login --step-up`); that person is the actor of the registry's events."""
+    from vsmesh.cli.session import as_person
     from vsmesh.hubs.registry.manifest_model import load_manifest, shipped
 
     settings = settings_from(data_dir)
@@ -129,11 +37,12 @@ def bootstrap(
     if not path.exists() and shipped(file).exists():
         path = shipped(file)
     try:
-        manifest = load_manifest(path)
+        manifest = load_manifest(path)  # its problems named here, by file and line, before anything is sent
     except ConfigError as e:
         typer.echo(f"error: {e}", err=True)
         raise typer.Exit(1) from None
-    answer = run(bootstrap_manifest(settings, manifest))
+    body = {"manifest": path.read_text(), "source": str(path)}
+    answer = as_person(settings, "bootstrapping a hub", "/people/bootstrap", body, governance=True)
     if as_json:
         echo_json(answer)
     elif not answer["published"]:
@@ -149,10 +58,11 @@ def bootstrap(
 
 async def _ask_registry(settings: Settings, operation: str, request: dict[str, Any] | None = None) -> Any:
     from vsmesh.bus.connection import connect
+    from vsmesh.hubs.registry.bootstrap import ask_registry
 
     nc = await connect(settings, name="vsmesh-hub")
     try:
-        return await _registry(nc, operation, request)
+        return await ask_registry(nc, operation, request)
     finally:
         await nc.close()
 

@@ -12,6 +12,8 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from vsmesh.durations import format_duration as duration  # noqa: F401 - what the commands format with
+
 console = Console()
 
 
@@ -73,18 +75,6 @@ def last_errors(named: Iterable[tuple[str, str | None]]) -> None:
     for name, error in named:
         if error:
             console.print(Text.assemble((name, "bold red"), " last error: ", error))
-
-
-def duration(seconds: float) -> str:
-    """`3d`, `26h`, `5m`, `40s`, `250ms`: read at a glance, where raw seconds (259200) are not."""
-    if seconds < 0:
-        return "-" + duration(-seconds)
-    if seconds < 0.0005:
-        return "0s"
-    for unit, size, below in (("ms", 0.001, 1), ("s", 1, 120), ("m", 60, 7200), ("h", 3600, 259_200)):
-        if seconds < below:
-            return f"{seconds / size:.0f}{unit}"
-    return f"{seconds / 86_400:.0f}d"
 
 
 def size(n: int) -> str:

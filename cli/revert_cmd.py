@@ -66,14 +66,10 @@ def _revert(
 ) -> list[dict[str, Any]]:
     """Reverting is governance: the gateway does it as the signed-in person, who must have entered the password
     recently (`vsmesh login --step-up`); nobody signed in, nothing is reverted."""
-    from vsmesh.cli.session import call_gateway, signed_in
+    from vsmesh.cli.session import call_gateway, person
 
     settings = settings_from(data_dir)
-    session = signed_in(settings)
-    if session is None:
-        raise PermissionDenied(
-            "refused: reverting is governance, which needs a signed-in person: run `vsmesh login --step-up`"
-        )
+    session = person(settings, "reverting", governance=True)
     if reverter not in (None, session.subject) or actor_kind not in (None, "human"):
         raise PermissionDenied(
             f"signed in as {session.subject}, you revert as {session.subject}: drop --by (and --actor-kind)"

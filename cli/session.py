@@ -19,7 +19,7 @@ from typing import Any
 import msgspec
 
 from vsmesh.bus.creds import write_private
-from vsmesh.errors import MeshNotRunning, Unauthorized, VsmeshError
+from vsmesh.errors import MeshNotRunning, PermissionDenied, Unauthorized, VsmeshError
 from vsmesh.gateway.identity import person_token
 from vsmesh.gateway.identity.person_token import Endpoints
 from vsmesh.settings import Settings
@@ -133,6 +133,22 @@ def fresh(settings: Settings, session: Session, *, force: bool = False) -> Sessi
         )
         save(settings, renewed)
         return renewed
+
+
+def person(settings: Settings, what: str, *, governance: bool = False) -> Session:
+    """The signed-in person a write is sent as; nobody signed in, PermissionDenied naming the sign-in (for
+    governance, the step-up) before anything is sent."""
+    session = signed_in(settings)
+    if session is None:
+        login = "`vsmesh login --step-up`" if governance else "`vsmesh login`"
+        kind = "is governance, which needs" if governance else "needs"
+        raise PermissionDenied(f"refused: {what} {kind} a signed-in person: run {login}")
+    return session
+
+
+def as_person(settings: Settings, what: str, path: str, body: dict[str, Any], *, governance: bool = False) -> Any:
+    """POST `body` to the gateway's `path` as the signed-in person (refused here when nobody is)."""
+    return call_gateway(settings, person(settings, what, governance=governance), path, body)
 
 
 def call_gateway(settings: Settings, session: Session, path: str, body: dict[str, Any]) -> Any:

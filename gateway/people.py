@@ -110,17 +110,17 @@ class PeopleWrites:
             Route(f"{PEOPLE_PATH}/decide", self.bearer.protect(request_response(self.decide)), methods=["POST"]),
         ]
 
-    def _publisher(self, who: Principal) -> Publisher:
+    def publisher_for(self, who: Principal) -> Publisher:
         acting = self.settings.model_copy(update={"actor": who.subject, "actor_kind": who.kind})
         return Publisher(self.nc.jetstream(), acting, source=SOURCE)
 
     async def publish(self, request: Request) -> Response:
         async def act(who: Principal, claims: dict) -> Any:
-            asked = _parse(PublishRequest, await request.body())
+            asked = parse(PublishRequest, await request.body())
             what = f"publishing {asked.type}"
-            await self._check(who, claims, asked.hub, f"publish {asked.type}", what, asked.type in STEP_UP_TYPES)
+            await self.check(who, claims, asked.hub, f"publish {asked.type}", what, asked.type in STEP_UP_TYPES)
             await check_vocabulary(self.nc, asked.hub, asked.type, asked.data)
-            publisher = self._publisher(who)
+            publisher = self.publisher_for(who)
             events = [publisher.build(asked.type, hub=asked.hub, subject=asked.subject, data=d) for d in asked.data]
             if len(events) == 1 and not asked.many:
                 results = [await publisher.publish(events[0], expect_entity_seq=asked.expect_seq)]
@@ -129,13 +129,13 @@ class PeopleWrites:
             log.info("published for a person", actor=who.subject, type=asked.type, hub=asked.hub, count=len(results))
             return {"results": [msgspec.to_builtins(r) for r in results]}
 
-        return await self._answer(request, act)
+        return await self.answer(request, act)
 
     async def revert(self, request: Request) -> Response:
         async def act(who: Principal, claims: dict) -> Any:
-            asked = _parse(RevertRequest, await request.body())
-            await self._check(who, claims, "*", "revert", "reverting", True)
-            js, publisher = self.nc.jetstream(), self._publisher(who)
+            asked = parse(RevertRequest, await request.body())
+            await self.check(who, claims, "*", "revert", "reverting", True)
+            js, publisher = self.nc.jetstream(), self.publisher_for(who)
             if asked.event_id:
                 done = await revert_event(js, publisher, asked.event_id, asked.reason or "", asked.cascade)
             elif asked.actor:
@@ -145,15 +145,15 @@ class PeopleWrites:
             log.info("reverted for a person", actor=who.subject, count=len(done))
             return {"reverted": done}
 
-        return await self._answer(request, act)
+        return await self.answer(request, act)
 
     async def decide(self, request: Request) -> Response:
         """A person's approval or denial of a call the MCP gateway held (`vsmesh approve`, `vsmesh deny`)."""
 
         async def act(who: Principal, claims: dict) -> Any:
-            asked = _parse(DecideRequest, await request.body())
+            asked = parse(DecideRequest, await request.body())
             operation = f"{asked.decision}_call"
-            await self._check(who, claims, CANON_HUB, operation, "deciding a held call", False)
+            await self.check(who, claims, CANON_HUB, operation, "deciding a held call", False)
             call = decision_call(asked.approval_id, asked.decision, who.subject, who.kind, "people",
                                  asked.arguments_hash, asked.reason)  # fmt: skip
             answer = await ask(self.nc, CANON_HUB, *call)
@@ -162,9 +162,9 @@ class PeopleWrites:
             )
             return answer
 
-        return await self._answer(request, act)
+        return await self.answer(request, act)
 
-    async def _check(self, who: Principal, claims: dict, hub: str, operation: str, what: str, governs: bool) -> None:
+    async def check(self, who: Principal, claims: dict, hub: str, operation: str, what: str, governs: bool) -> None:
         """Refused, on the log and as an event, unless a person asks (a fresh one, for governance)."""
         try:
             if who.kind != "human":
@@ -174,17 +174,17 @@ class PeopleWrites:
             if governs:
                 require_fresh_person(who, claims, self.settings.step_up_s, what)
         except PermissionDenied as e:
-            await self._refused(who, hub, operation, str(e))
+            await self.refused(who, hub, operation, str(e))
             raise
 
-    async def _refused(self, who: Principal, hub: str, operation: str, reason: str) -> None:
+    async def refused(self, who: Principal, hub: str, operation: str, reason: str) -> None:
         log.warning("person's write refused", actor=who.subject, kind=who.kind, operation=operation, reason=reason)
         data = {"hub": hub, "operation": operation, "access": "write", "reason": reason, "metadata": {"via": "people"}}
-        publisher = self._publisher(who)
+        publisher = self.publisher_for(who)
         refusal = publisher.build("canon-call-refused", hub=CANON_HUB, subject=f"actor/{who.subject}", data=data)
         await publisher.publish(refusal)
 
-    async def _answer(self, request: Request, act) -> Response:
+    async def answer(self, request: Request, act) -> Response:
         who, claims = _caller(request)
         try:
             body = await act(who, claims)
@@ -210,7 +210,7 @@ def _error_name(e: VsmeshError) -> str:
 M = TypeVar("M", bound=BaseModel)
 
 
-def _parse(model: type[M], body: bytes) -> M:
+def parse(model: type[M], body: bytes) -> M:
     try:
         return model.model_validate_json(body)
     except ValidationError as e:

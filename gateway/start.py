@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from vsmesh.bus.connection import connect
 from vsmesh.bus.creds import GATEWAY_USER, load_creds
 from vsmesh.gateway.app import create_app
+from vsmesh.gateway.governance import GovernanceWrites, SignChain
 from vsmesh.gateway.identity.config import GatewayConfig, make_verifier
 from vsmesh.gateway.identity.resource import authenticate
 from vsmesh.gateway.identity.signin import SignIn
@@ -33,8 +34,10 @@ async def serve_gateway(
     *,
     embedded_nats: bool,
     remembered_port: int | None,
+    sign_chain: SignChain | None = None,
 ) -> tuple[Served, GatewayConfig]:
-    """Serve the gateway, on the port it had before when it is free (clients keep their URL across restarts)."""
+    """Serve the gateway, on the port it had before when it is free (clients keep their URL across restarts);
+    `sign_chain`: how the mesh signs its chain, which the gateway does for a person (governance.py)."""
     feed = AppliedFeed(nc)
     await feed.start()
     stack.push_async_callback(feed.stop)
@@ -47,7 +50,8 @@ async def serve_gateway(
     # The pages last: their `/{slug}` route would take any path before it.
     # People sign in to the pages with the same issuer and verifier (gateway/identity/signin.py).
     sign_in = SignIn(config.issuer, verifier, local_issuer=config.local_issuer)
-    people = PeopleWrites(nc, settings, authenticate(verifier)).routes()  # a person's writes, as the mesh (people.py)
+    writes = PeopleWrites(nc, settings, authenticate(verifier))  # a person's writes, as the mesh (people.py)
+    people = [*writes.routes(), *GovernanceWrites(writes, engine, sign_chain).routes()]
     # Webhooks publish as each hook's service identity on the mesh's own connection (sources/hooks/endpoint.py).
     hooks = hook_routes(nc, settings, config)
     routes = [*metrics_routes(health), *mcp_routes, *people, *hooks, *Pages(nc, feed, engine, sign_in).routes()]

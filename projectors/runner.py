@@ -141,7 +141,10 @@ async def _follow(
             continue
         started = time.perf_counter()
         result = await _apply_with_retry(js, engine, projection, stream, batch.msgs, stop, stats, bound)
-        timer.observe(time.perf_counter() - started)
+        took = time.perf_counter() - started
+        timer.observe(took)
+        if stats.on_batch is not None:
+            stats.on_batch(stats.name, len(batch.msgs), started, took)
         if result is None:
             return
         stats.applied += result.applied

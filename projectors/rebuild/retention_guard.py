@@ -17,7 +17,7 @@ from nats.js import JetStreamContext
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 
 from vsmesh.bus.reader import count_pending
-from vsmesh.bus.streams import RETENTION_SET, stream_info
+from vsmesh.bus.streams import RETENTION_BY, RETENTION_SET, stream_info
 from vsmesh.projectors.engine.pipeline import Until
 from vsmesh.projectors.engine.projection import Projection
 from vsmesh.projectors.rebuild.retention import first_sequences, gaps, usable
@@ -127,13 +127,17 @@ async def _first_from(js: JetStreamContext, stream: str, subject: str | None, co
         await js.delete_consumer(stream, info.name)
 
 
-async def set_retention(js: JetStreamContext, stream: str, max_age_s: float, text: str) -> None:
-    """Set the stream's max age, marked so `vsmesh up` keeps it instead of reconciling it to the default."""
+async def set_retention(
+    js: JetStreamContext, stream: str, max_age_s: float, text: str, *, by: str | None = None
+) -> None:
+    """Set the stream's max age, marked so `vsmesh up` keeps it instead of reconciling it to the default (and,
+    `by`, with who chose it: the stream itself says who changed how long it remembers)."""
     config = (await stream_info(js, stream)).config
     config.max_age = max_age_s
     if max_age_s and (config.duplicate_window or 0) > max_age_s:
         config.duplicate_window = max_age_s  # the server refuses a window longer than the max age
-    config.metadata = {**(config.metadata or {}), RETENTION_SET: text}
+    chosen = {RETENTION_SET: text, **({RETENTION_BY: by} if by else {})}
+    config.metadata = {**(config.metadata or {}), **chosen}
     await js.update_stream(config)
 
 

@@ -10,6 +10,7 @@ import asyncio
 import json
 import os
 import subprocess
+from pathlib import Path
 
 import nats
 import pytest
@@ -23,6 +24,7 @@ from vsmesh.bus.publisher import Publisher
 from vsmesh.bus.streams import ensure_streams
 from vsmesh.bus.subjects import event_subject
 from vsmesh.events.codec import encode_event
+from vsmesh.runtime.chain_check import check_chain
 from vsmesh.runtime.signing import SigningKey, signed_head, signing_key
 from vsmesh.settings import Settings
 
@@ -43,6 +45,24 @@ def verify(settings: Settings, *args: str, database: str | None = None) -> tuple
         done = CliRunner().invoke(app, ["verify", "--json", *args])
     assert done.exception is None or isinstance(done.exception, SystemExit), done.output
     return done.exit_code, json.loads(done.stdout)
+
+
+def sign(settings: Settings, export: Path | None = None, database: str | None = None) -> dict:
+    """The mesh signing its head, as its gateway does for a person's `vsmesh verify --sign` (the CLI's way there is
+    tests/gateway/test_governance_step_up.py); `export`: the signed head written there, as `--export` does."""
+
+    async def go() -> dict:
+        acting = settings.model_copy(update={"database_url": database}) if database else settings
+        nc = await nats.connect(settings.nats_url, user="admin", password=PASSWORD)
+        try:
+            return await check_chain(nc, acting, "CONSTITUTIONAL", sign=True, export=False, exported=None)
+        finally:
+            await nc.close()
+
+    report = asyncio.run(go())
+    if export is not None:
+        export.write_text(json.dumps(report["signed_head"]))
+    return report
 
 
 async def record(settings: Settings, n: int = 5) -> list[int]:
@@ -110,8 +130,8 @@ def test_an_untouched_record_is_intact_and_a_signed_head_can_be_exported(mesh, t
     code, report = verify(mesh)
     assert code == 0 and report["intact"] and report["events"] == len(seqs) == 6
     assert report["signed_checkpoint_seq"] is None and report["summary"].startswith("intact: 6 events")
-    code, signed = verify(mesh, "--sign", "--export", str(tmp_path / "head.json"))
-    assert code == 0 and signed["checkpoint"]["seq"] == 7
+    signed = sign(mesh, export=tmp_path / "head.json")
+    assert signed["intact"] and signed["checkpoint"]["seq"] == 7
     code, again = verify(mesh, "--from-checkpoint", str(tmp_path / "head.json"))
     assert code == 0 and again["events"] == 7 and again["signed_checkpoint_seq"] == 7
     assert "signed up to seq 6 (checkpoint at seq 7)" in again["summary"]
@@ -167,7 +187,7 @@ async def insert_unlinked(settings: Settings) -> None:
 )
 def test_a_checkpoint_whose_signature_is_not_the_meshs_is_named(mesh, forgery, named):
     asyncio.run(record(mesh))
-    assert verify(mesh, "--sign")[0] == 0  # the mesh's own checkpoint at seq 7
+    assert sign(mesh)["checkpoint"]["seq"] == 7  # the mesh's own checkpoint
     # A linked checkpoint (the chain holds) over the true head, whose signature the mesh's key never made.
     asyncio.run(_forge_checkpoint(mesh, forgery))
     assert asyncio.run(_walk(mesh)).intact
@@ -198,7 +218,7 @@ async def _forge_checkpoint(settings: Settings, forgery: str) -> None:
 
 def test_a_consistently_rewritten_chain_is_caught_by_the_signed_checkpoint(mesh, tmp_path):
     asyncio.run(record(mesh))
-    assert verify(mesh, "--sign", "--export", str(tmp_path / "head.json"))[0] == 0
+    assert sign(mesh, export=tmp_path / "head.json")["intact"]
     asyncio.run(tamper(mesh, "rewritten"))
     nc_walk = asyncio.run(_walk(mesh))
     assert nc_walk.intact  # the links alone hold: the forger recomputed them
@@ -211,7 +231,7 @@ def test_a_consistently_rewritten_chain_is_caught_by_the_signed_checkpoint(mesh,
 def test_a_rewrite_that_also_drops_the_checkpoints_is_named_from_the_head_the_mesh_remembers(mesh, fresh_database):
     asyncio.run(record(mesh))
     # Signing keeps the head outside the stream too: in the data dir and in PostgreSQL.
-    assert verify(mesh, "--sign", database=fresh_database)[0] == 0
+    assert sign(mesh, database=fresh_database)["intact"]
     asyncio.run(tamper(mesh, "rewritten without checkpoints"))
     forged = asyncio.run(_walk(mesh))
     assert forged.intact and not forged.checkpoints  # the stream alone: intact, and as if never signed

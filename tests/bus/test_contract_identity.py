@@ -25,12 +25,14 @@ import pytest
 from nats.js.errors import NotFoundError
 
 from tests.conftest import VSMESH, server_dir, wait_until
+from tests.signing_in import sign_in
 from vsmesh.bus.connection import connect
 from vsmesh.bus.contract_client import ask
 from vsmesh.bus.contract_identity import ContractConnections
 from vsmesh.bus.creds import hub_user, load_creds
 from vsmesh.bus.publisher import Publisher
 from vsmesh.errors import ContractError
+from vsmesh.gateway.identity.clients import Clients
 from vsmesh.runtime.mesh_state import load_state, with_mesh
 from vsmesh.runtime.nats_server import issue_hub_creds
 from vsmesh.settings import Settings
@@ -38,10 +40,12 @@ from vsmesh.settings import Settings
 CORE_HUBS = ("ops-hub", "dev-hub", "fin-hub", "canon-hub")
 
 
-def vsmesh(data_dir: Path, *args: str) -> subprocess.CompletedProcess:
-    """The CLI as a user runs it against the embedded mesh of `data_dir` (no outside servers in the env)."""
+def vsmesh(data_dir: Path, *args: str, config_dir: Path | None = None) -> subprocess.CompletedProcess:
+    """The CLI as a user runs it against the embedded mesh of `data_dir` (no outside servers in the env);
+    `config_dir`: where a person's sign-in is kept (none: nobody signed in)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("VSMESH_")}
     env |= {"VSMESH_DATA_DIR": str(data_dir), "VSMESH_ACTOR": "identity-test"}
+    env |= {"VSMESH_CONFIG_DIR": str(config_dir or data_dir.parent / "nobody-signed-in")}
     result = subprocess.run([*VSMESH, *args], env=env, capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr
     return result
@@ -132,7 +136,11 @@ async def test_the_hub_users_service_answers_discovery(embedded_mesh):
 
 
 def test_a_bootstrapped_manifest_hub_answers_as_a_user_of_its_own(embedded_mesh):
-    vsmesh(embedded_mesh, "hub", "bootstrap", "syn-hub")
+    # Bootstrapping is governance: a person signs in at the mesh's issuer (as `vsmesh user add`, `vsmesh login`).
+    Clients(embedded_mesh).set_person("identity-test", "identity-test's password")
+    config = embedded_mesh.parent / "person"
+    sign_in(load_state(embedded_mesh).gateway_url or "", config, "identity-test", "identity-test's password")
+    vsmesh(embedded_mesh, "hub", "bootstrap", "syn-hub", config_dir=config)
     holders = wait_until(
         lambda: contract_holders(embedded_mesh, "syn-hub"), timeout=20, what="syn-hub's contract to answer"
     )

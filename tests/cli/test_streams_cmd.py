@@ -1,20 +1,23 @@
 """`vsmesh streams retention` on the session's servers: refused in one line while ops-hub's rebuild would lose
-events (nothing changed), applied on a stream no hub reads, and bad input named with its fix; `--snapshot` on a
-nats-server and database of its own, whose streams may lose their events."""
+events (nothing changed), applied on a stream no hub reads, and bad input named with its fix; `--snapshot` (the
+gateway's work for it) on a nats-server and database of its own, whose streams may lose their events."""
 
 import asyncio
 import datetime as dt
 import json
 import uuid
 
+import pytest
 from nats.js.api import StorageType, StreamConfig
 
 from tests.conftest import wait_until
 from tests.couplings.test_couplings import rows
 from vsmesh.bus.connection import connect
 from vsmesh.bus.publisher import Publisher
-from vsmesh.bus.streams import RETENTION_SET, ensure_streams
+from vsmesh.bus.streams import RETENTION_BY, RETENTION_SET, ensure_streams
+from vsmesh.errors import RetentionRefused
 from vsmesh.hubs import hub
+from vsmesh.hubs.retention import change_retention, retention_seconds
 from vsmesh.projectors.engine.batches import ensure_schema, positions
 from vsmesh.projectors.engine.database import create_engine
 from vsmesh.projectors.engine.stats import ProjectorStats
@@ -77,29 +80,30 @@ def test_snapshot_first_then_apply_and_a_hub_behind_stays_refused(mesh, fresh_da
     settings = mesh.model_copy(update={"database_url": fresh_database})
     env = {"VSMESH_NATS_URL": settings.nats_url, "VSMESH_NATS_USER": "admin", "VSMESH_DATA_DIR": str(mesh.data_dir),
            "VSMESH_NATS_PASSWORD": settings.nats_password, "VSMESH_DATABASE_URL": fresh_database}  # fmt: skip
-    retention = lambda: cli_in(env, tmp_path, "streams", "retention", "TACTICAL", "1s", "--snapshot", "--json")  # noqa: E731
+    # What the gateway does for a person's `vsmesh streams retention TACTICAL 1s --snapshot` (the CLI's way there:
+    # tests/gateway/test_governance_step_up.py), on a server and database of the test's own.
+    retention = lambda: asyncio.run(_change(settings, "TACTICAL", "1s"))  # noqa: E731
     head = asyncio.run(_three_risks(settings))
     # Once they are older than a second, a max age of 1 s would delete sec-hub's three events.
     wait_until(lambda: asyncio.run(_age(settings, head)) > 1.2, what="the events to age")
 
     # sec-hub's projector has applied none of them: its snapshot covers nothing, so it stays refused.
-    refused = retention()
-    assert refused.exit_code == 1, refused.output
-    [line] = [x for x in refused.stderr.splitlines() if x.startswith("error:")]  # (beside the snapshots' log)
-    assert line.startswith("error: setting TACTICAL retention to 1s would break rebuilds: ")
+    with pytest.raises(RetentionRefused) as refused:
+        retention()
+    line = str(refused.value)
+    assert "\n" not in line and line.startswith("setting TACTICAL retention to 1s would break rebuilds: ")
     assert "sec-hub would lose 3 events its rebuild needs" in line and "have not applied all their events" in line
     assert asyncio.run(_tactical(settings)).config.max_age != 1
 
     # Once the projector caught up, the hub is snapshot first, and then the retention applies.
     asyncio.run(_project(settings, "sec-hub", head))
-    applied = retention()
-    assert applied.exit_code == 0, applied.output
-    answer = json.loads(applied.stdout)
+    answer = retention()
     [taken] = asyncio.run(_snapshot_names(settings, "sec-hub"))[-1:]
     assert answer["snapshots_taken"] == {"sec-hub": taken}  # the others' (taken above) cover the stream's head
     assert {"hub": "sec-hub", "lost": 3, "rebuilds_from": taken} in answer["hubs"]
     info = asyncio.run(_tactical(settings))
     assert info.config.max_age == 1 and info.config.metadata[RETENTION_SET] == "1s"
+    assert info.config.metadata[RETENTION_BY] == "a-person" and answer["set_by"] == "a-person"
 
     # The events age out, and sec-hub still rebuilds: from that snapshot, with its three risks.
     wait_until(lambda: asyncio.run(_tactical(settings)).state.messages == 0, what="TACTICAL to forget its events")
@@ -120,6 +124,15 @@ async def _three_risks(settings: Settings) -> int:
                  for i in range(3)]  # fmt: skip
         return max(p.sequence for p in await publisher.publish_many(built))
     finally:
+        await nc.close()
+
+
+async def _change(settings: Settings, stream: str, text: str) -> dict:
+    nc, engine = await connect(settings), create_engine(settings)
+    try:
+        return await change_retention(nc, engine, settings, stream, retention_seconds(text), text, True, "a-person")
+    finally:
+        await engine.dispose()
         await nc.close()
 
 

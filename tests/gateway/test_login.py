@@ -8,7 +8,6 @@ a short step-up window so a sign-in goes stale within the test.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import os
 import shutil
@@ -22,11 +21,10 @@ from pathlib import Path
 import httpx
 import msgspec
 import pytest
-from click.testing import Result
-from typer.testing import CliRunner
 
 from tests.conftest import VSMESH, server_dir
 from tests.gateway.issuer_gateway import IssuerGateway, start_gateway
+from tests.gateway.people_cli import error_line, read_event, refusals_of, vsmesh
 from tests.signing_in import USER_CODE, approve, sign_in
 from vsmesh.bus.connection import connect
 from vsmesh.cli.session import save
@@ -71,14 +69,6 @@ def cli_env(gateway, mesh_env, tmp_path) -> dict[str, str]:
     }
 
 
-def vsmesh(env: dict[str, str], *args: str) -> Result:
-    """The CLI in-process (a process start costs seconds on the loaded machine), with only `env`'s VSMESH_*."""
-    from vsmesh.cli.app import app
-
-    unset = {k: None for k in os.environ if k.startswith("VSMESH_")}
-    return CliRunner().invoke(app, list(args), env={**unset, **env}, catch_exceptions=False)
-
-
 def login_in_background(env: dict[str, str], *args: str) -> tuple[subprocess.Popen, str]:
     """`vsmesh login ARGS` running, and the first line it asks the person to act on (a code, or a URL)."""
     proc = subprocess.Popen(
@@ -94,23 +84,6 @@ def finished(proc: subprocess.Popen) -> str:
     out, err = proc.communicate(timeout=60)
     assert proc.returncode == 0, err
     return out
-
-
-def error_line(result: Result) -> str:
-    """The one `error:` line a refused command prints (the gateway, in this process, logs to stderr too)."""
-    [line] = [line for line in result.stderr.splitlines() if line.startswith("error:")]
-    return line
-
-
-def read_event(settings, stream: str, seq: int) -> dict:
-    async def get() -> dict:
-        nc = await connect(settings)
-        try:
-            return msgspec.json.decode((await nc.jetstream().get_msg(stream, seq)).data)
-        finally:
-            await nc.close()
-
-    return asyncio.run(get())
 
 
 def test_device_login_signs_in_and_the_gateway_publishes_as_the_person(gateway, cli_env, settings, tmp_path):
@@ -281,21 +254,6 @@ print(json.dumps({
     "read the signing keys": read(signing_keys),
 }))
 """
-
-
-def refusals_of(settings, actor: str, count: int) -> list[dict]:
-    """The `canon-call-refused` events whose actor is `actor`, from the constitutional stream."""
-
-    async def read() -> list[dict]:
-        nc = await connect(settings)
-        try:
-            subject = f"constitutional.canon-hub.canon-call-refused.actor:{actor}"
-            sub = await nc.jetstream().subscribe(subject, ordered_consumer=True)
-            return [msgspec.json.decode((await sub.next_msg(timeout=10)).data) for _ in range(count)]
-        finally:
-            await nc.close()
-
-    return asyncio.run(read())
 
 
 def test_another_os_user_with_an_agents_token_is_refused_everything(gateway, settings, session_dir):
