@@ -12,6 +12,7 @@ import json
 import mailbox
 import os
 import shutil
+import socket
 import subprocess
 import uuid
 from pathlib import Path
@@ -158,3 +159,16 @@ def test_notify_inbox_prints_its_receivers_and_keeps_what_they_take(tmp_path: Pa
         proc.send_signal(signal.SIGINT)
         proc.wait(30)
     assert proc.returncode == 0, proc.stderr.read().decode()[-2000:]
+
+
+def test_notify_inbox_on_a_port_in_use_says_so_in_one_line(tmp_path: Path) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        done = subprocess.run([*VSMESH, "notify", "inbox", str(tmp_path / "inbox"), "--webhook-port", str(port)],
+                              capture_output=True, text=True, timeout=60)  # fmt: skip
+    assert done.returncode == 1
+    assert done.stderr.strip() == (
+        f"error: the inbox's webhook cannot listen on 127.0.0.1:{port}: in use; choose another --webhook-port"
+    )
