@@ -170,11 +170,15 @@ async def wait_sourced(
     except NotFoundError:
         return  # the hub has no events on this stream
     deadline = time.monotonic() + timeout
+    told = time.monotonic()
     while True:
         _, through = await sourced_through(js, split)
         progress(through, wanted)
         if through >= wanted:
             return
+        if time.monotonic() - told > 2.0:  # copying a long history takes a while: say how far it is
+            log.info("waiting for the server to split the log", stream=split.name, through=through, wanted=wanted)
+            told = time.monotonic()
         if time.monotonic() > deadline:
             raise ConfigError(
                 f"{split.name} copied {split.origin} only up to {through} of {wanted} in {timeout:g} s: check "
