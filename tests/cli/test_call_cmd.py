@@ -9,8 +9,8 @@ import uuid
 from tests.hubs.core.test_core_cli import as_json
 
 
-def test_a_debt_recorded_and_closed_from_the_terminal(cli, running_mesh, monkeypatch):
-    monkeypatch.setenv("VSMESH_ACTOR", "call-tester")  # not the mesh's own actor: the write must name the caller
+def test_a_debt_recorded_and_closed_from_the_terminal(cli, running_mesh, person, monkeypatch):
+    monkeypatch.setenv("VSMESH_ACTOR", "call-tester")  # what the shell says counts for nothing: the sign-in does
     entity = f"service/call-{uuid.uuid4().hex[:8]}"
     recorded = as_json(cli, "call", "ops-hub", "record_debt", f"entity={entity}", "summary=replicas",
                        "desired=3", "actual=1")  # fmt: skip
@@ -20,10 +20,10 @@ def test_a_debt_recorded_and_closed_from_the_terminal(cli, running_mesh, monkeyp
     assert closed.exit_code == 0, closed.output
     assert closed.stdout.startswith("ops-hub close_debt: event ")
 
-    # Both events are the terminal's actor's, not the hub's.
+    # Both events are the signed-in person's (the gateway sent them as the verified token's subject), not the hub's.
     audit = as_json(cli, "audit", "--limit", "0", "--hub", "ops-hub", "--since", "10m")
     ours = [(a["type"], a["actor"]) for a in audit if a["entity"] == entity]
-    assert ours == [("ops-drift-detected", "call-tester")] * 2
+    assert ours == [("ops-drift-detected", person.name)] * 2
 
     # Bad arguments: one line naming the field; a debt never recorded is named too.
     bad = cli("call", "ops-hub", "record_change", f"entity={entity}", "summary=bumped")

@@ -24,7 +24,7 @@ import pytest
 
 from tests.conftest import VSMESH, server_dir
 from tests.gateway.issuer_gateway import IssuerGateway, start_gateway
-from tests.gateway.people_cli import error_line, read_event, refusals_of, vsmesh
+from tests.gateway.people_cli import INTRUDER, SYSTEM_PYTHON, error_line, read_event, refusals_of, vsmesh
 from tests.signing_in import USER_CODE, approve, sign_in
 from vsmesh.bus.connection import connect
 from vsmesh.cli.session import save
@@ -220,40 +220,6 @@ def test_governance_needs_a_fresh_password(gateway, cli_env, settings):
     assert (event["type"], event["actor"], event["actorkind"]) == ("canon-mandate-revoked", PERSON, "human")
     refusal = refusals_of(settings, PERSON, 1)[-1]
     assert refusal["data"]["operation"] == "publish canon-mandate-revoked" and "--step-up" in refusal["data"]["reason"]
-
-
-# Run as another OS user by the system's python (the project's lives under root's 0700 home), holding nothing but
-# an agent's access token (on stdin, so no `ps` shows it); the standard library's HTTP client.
-SYSTEM_PYTHON = "/usr/bin/python3"
-INTRUDER = """
-import json, sys, urllib.error, urllib.request
-gateway, admin_creds, signing_keys = sys.argv[1:4]
-token = sys.stdin.read().strip()
-def post(path, body):
-    request = urllib.request.Request(gateway + path, data=json.dumps(body).encode(), method="POST",
-                                     headers={"Authorization": "Bearer " + token, "Content-Type": "application/json"})
-    try:
-        answer = urllib.request.urlopen(request, timeout=60)
-    except urllib.error.HTTPError as e:
-        answer = e
-    return [answer.status, json.loads(answer.read()).get("message", "")]
-def read(path):
-    try:
-        open(path).read()
-        return "read"
-    except OSError as e:
-        return type(e).__name__
-me = {"role": "Owner", "holder": sys.argv[4], "scope": "*"}
-print(json.dumps({
-    "publish as a human": post("/people/publish", {"type": "ops-health-checked", "hub": "ops-hub",
-                                                   "subject": "service/x", "data": [{"status": "green"}]}),
-    "revert": post("/people/revert", {"actor": "ada", "reason": "mine now"}),
-    "grant itself a mandate": post("/people/publish", {"type": "canon-mandate-granted", "hub": "canon-hub",
-                                                       "subject": "mandate/me", "data": [me]}),
-    "read the admin credentials": read(admin_creds),
-    "read the signing keys": read(signing_keys),
-}))
-"""
 
 
 def test_another_os_user_with_an_agents_token_is_refused_everything(gateway, settings, session_dir):
