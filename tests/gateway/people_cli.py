@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import os
+import subprocess
+from pathlib import Path
 
 import msgspec
 from click.testing import Result
@@ -84,3 +87,25 @@ print(json.dumps({
     "read the signing keys": read(signing_keys),
 }))
 """
+
+
+def intruder_refused(settings, gateway_url: str, admin: Path, keys: Path, intruder: str, token: str) -> None:
+    """A process of another OS user (`nobody`), holding only `intruder`'s agent token, tries what a person may do
+    and to read the admin credentials and signing keys: each refused, each gateway refusal on the log as an event
+    whose actor is the intruder."""
+    ran = subprocess.run(
+        [SYSTEM_PYTHON, "-c", INTRUDER, gateway_url, str(admin), str(keys), intruder],
+        input=token, capture_output=True, text=True, user="nobody", group="nogroup", timeout=120,
+        env={"PATH": "/usr/bin:/bin", "HOME": "/nonexistent"},
+    )  # fmt: skip
+    assert ran.returncode == 0, ran.stderr
+    tried = json.loads(ran.stdout)
+    for attempt in ("publish as a human", "revert", "grant itself a mandate"):
+        status, message = tried[attempt]
+        assert status == 403 and message.startswith("refused: agents write through MCP"), (attempt, message)
+    assert tried["read the admin credentials"] == tried["read the signing keys"] == "PermissionError"
+    logged = refusals_of(settings, intruder, 3)
+    assert [e["data"]["operation"] for e in logged] == [
+        "publish ops-health-checked", "revert", "publish canon-mandate-granted"
+    ]  # fmt: skip
+    assert all(e["actorkind"] == "agent" and e["data"]["access"] == "write" for e in logged)

@@ -24,7 +24,7 @@ import pytest
 
 from tests.conftest import VSMESH, server_dir
 from tests.gateway.issuer_gateway import IssuerGateway, start_gateway
-from tests.gateway.people_cli import INTRUDER, SYSTEM_PYTHON, error_line, read_event, refusals_of, vsmesh
+from tests.gateway.people_cli import error_line, intruder_refused, read_event, refusals_of, vsmesh
 from tests.signing_in import USER_CODE, approve, sign_in
 from vsmesh.bus.connection import connect
 from vsmesh.cli.session import save
@@ -230,21 +230,4 @@ def test_another_os_user_with_an_agents_token_is_refused_everything(gateway, set
     token = gateway.client_token(intruder, Clients(gateway.data_dir).add_client(intruder, "agent"))
     admin, keys = creds_path(session_dir, "admin"), keys_path(gateway.data_dir)
     assert admin.exists() and keys.exists()
-    ran = subprocess.run(
-        [SYSTEM_PYTHON, "-c", INTRUDER, gateway.url, str(admin), str(keys), intruder],
-        input=token, capture_output=True, text=True, user="nobody", group="nogroup", timeout=120,
-        env={"PATH": "/usr/bin:/bin", "HOME": "/nonexistent"},
-    )  # fmt: skip
-    assert ran.returncode == 0, ran.stderr
-    tried = json.loads(ran.stdout)
-    for attempt in ("publish as a human", "revert", "grant itself a mandate"):
-        status, message = tried[attempt]
-        assert status == 403 and message.startswith("refused: agents write through MCP"), (attempt, message)
-    assert tried["read the admin credentials"] == tried["read the signing keys"] == "PermissionError"
-
-    # Each attempt at the gateway is on the log, with the intruder as its actor.
-    logged = refusals_of(settings, intruder, 3)
-    assert [e["data"]["operation"] for e in logged] == [
-        "publish ops-health-checked", "revert", "publish canon-mandate-granted"
-    ]  # fmt: skip
-    assert all(e["actorkind"] == "agent" and e["data"]["access"] == "write" for e in logged)
+    intruder_refused(settings, gateway.url, admin, keys, intruder, token)

@@ -25,7 +25,8 @@ import httpx
 import pytest
 
 from tests.conftest import wait_until
-from tests.gateway.people_cli import INTRUDER, SYSTEM_PYTHON, refusals_of
+from tests.gateway.people_cli import SYSTEM_PYTHON, intruder_refused, read_event
+from tests.signing_in import sign_in
 from vsmesh.bus.creds import creds_path
 from vsmesh.gateway.identity.keys import keys_path
 from vsmesh.runtime.mesh_state import load_state, with_mesh
@@ -108,31 +109,28 @@ def test_the_mesh_runs_as_its_own_user_and_another_user_gets_nothing(system_mesh
     token = httpx.post(f"{state.gateway_url}/token", data={"grant_type": "client_credentials"},
                        auth=(creds["client_id"], creds["client_secret"])).json()["access_token"]  # fmt: skip
 
-    # Another OS user's process, holding only that agent's token, tries what a person may do and reads the secrets.
-    ran = subprocess.run(
-        [SYSTEM_PYTHON, "-c", INTRUDER, state.gateway_url or "", str(admin), str(keys_path(data_dir)), intruder],
-        input=token, capture_output=True, text=True, user="nobody", group="nogroup", timeout=120,
-        env={"PATH": "/usr/bin:/bin", "HOME": "/nonexistent"},
-    )  # fmt: skip
-    assert ran.returncode == 0, ran.stderr
-    tried = json.loads(ran.stdout)
-    for attempt in ("publish as a human", "revert", "grant itself a mandate"):
-        status, message = tried[attempt]
-        assert status == 403 and message.startswith("refused: agents write through MCP"), (attempt, message)
-    assert tried["read the admin credentials"] == tried["read the signing keys"] == "PermissionError"
+    # Another OS user's process, holding only that agent's token, tries what a person may do and reads the secrets:
+    # each refused, each refusal an event whose actor is the intruder.
+    settings = with_mesh(Settings(data_dir=data_dir))
+    intruder_refused(settings, state.gateway_url or "", admin, keys_path(data_dir), intruder, token)
     # Nor can it even list the data dir.
     listing = subprocess.run(["ls", str(data_dir)], capture_output=True, text=True, user="nobody", timeout=30)
     assert listing.returncode != 0 and "Permission denied" in listing.stderr
 
-    # Each attempt is an event whose actor is the intruder, and a line in the mesh's log.
-    settings = with_mesh(Settings(data_dir=data_dir))
-    logged = refusals_of(settings, intruder, 3)
-    assert [e["data"]["operation"] for e in logged] == [
-        "publish ops-health-checked", "revert", "publish canon-mandate-granted"
-    ]  # fmt: skip
+    # ...and each a line in the mesh's log.
     lines = [json.loads(x) for x in log.read_text().splitlines() if x.startswith("{")]
     warned = [x for x in lines if x.get("event") == "person's write refused" and x.get("actor") == intruder]
     assert len(warned) == 3
+
+    # The person signs in with the password given as the mesh's user, and writes through the gateway as herself.
+    session = sign_in(state.gateway_url or "", data_dir.parent / "ada", PERSON, PASSWORD)
+    body = {"type": "ops-health-checked", "hub": "ops-hub", "subject": "service/system", "data": [{"status": "green"}]}
+    written = httpx.post(f"{state.gateway_url}/people/publish", json=body,
+                         headers={"Authorization": f"Bearer {session.access_token}"})  # fmt: skip
+    assert written.status_code == 200, written.text
+    [stored] = written.json()["results"]
+    event = read_event(settings, stored["stream"], stored["sequence"])
+    assert (event["actor"], event["actorkind"]) == (PERSON, "human")
 
 
 def test_system_mode_names_a_missing_user_with_the_fix(tmp_path):
