@@ -5,7 +5,6 @@ Routes and silences are canon-hub's (asked over its contract); deliveries are th
 
 from __future__ import annotations
 
-import datetime as dt
 from pathlib import Path
 from typing import Any
 
@@ -98,16 +97,13 @@ async def _send_test(receiver: Any, environ: Any, settings: Settings):
         return await deliver(receiver, message, Channel(environ, http, settings.data_dir))
 
 
-def _until(text: str) -> str:
-    from vsmesh.durations import is_duration, parse_duration
+def _until(text: str, option: str = "--until") -> str:
+    from vsmesh.durations import until_time
 
-    if is_duration(text):
-        return (dt.datetime.now(dt.UTC) + dt.timedelta(seconds=parse_duration(text))).isoformat()
     try:
-        when = dt.datetime.fromisoformat(text)
-    except ValueError:
-        raise fail(f"--until {text!r}: give a duration (2h, 3d) or an ISO time (2026-12-24T08:00:00Z)") from None
-    return (when if when.tzinfo else when.replace(tzinfo=dt.UTC)).isoformat()
+        return until_time(text).isoformat()
+    except ValueError as e:
+        raise fail(f"{option} {e}") from None
 
 
 @notify_app.command()
@@ -122,7 +118,7 @@ def silence(
     """Hold notifications back: what they would have told is recorded as suppressed, not lost."""
     request = {"matchers": _pairs(match), "until": _until(until), "reason": reason}
     if starts is not None:
-        request["starts_at"] = _until(starts)
+        request["starts_at"] = _until(starts, "--starts")
     _written(_call(data_dir, CANON, "set_silence", request), "silenced", as_json)
 
 
@@ -178,6 +174,32 @@ def replay(
     if as_json:
         return echo_json(answer)
     console.print(f"notification {notification_id} is due again")
+
+
+@notify_app.command()
+def inbox(
+    folder: Path = typer.Argument(..., help="where it keeps its secret, webhooks.jsonl and the Maildir mail/"),
+    webhook_port: int = typer.Option(0, help="0: the port it had last time when free, else any"),
+    smtp_port: int = typer.Option(0, help="0: the port it had last time when free, else any"),
+) -> None:
+    """A local inbox in the foreground until Ctrl-C: a webhook receiver refusing what its signature does not
+    prove, and an SMTP server; it prints the receivers to declare in a canon policy (the secret by its file)."""
+    settings_from(None, discover=False)  # its log lines to stderr: stdout is the receivers
+    run(_serve_inbox(folder.resolve(), webhook_port, smtp_port))
+
+
+async def _serve_inbox(folder: Path, webhook_port: int, smtp_port: int) -> None:
+    import asyncio
+    import signal
+
+    from vsmesh.notify.inbox import Inbox, Places
+
+    stop = asyncio.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        asyncio.get_running_loop().add_signal_handler(sig, stop.set)
+    async with Inbox(Places.of(folder), webhook_port=webhook_port, smtp_port=smtp_port) as served:
+        echo_json({"notify_receivers": served.receivers()})
+        await stop.wait()
 
 
 async def _with_engine(settings: Settings, work):

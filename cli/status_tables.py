@@ -29,8 +29,8 @@ def show_status(result: dict[str, Any], *, wide: bool) -> None:
         show(_checks_compact(result["checks"]))
     if result.get("notifier", {}).get("running"):
         n = result["notifier"]
-        cells = [[n["lag"], n["pending"], n["parked"], n["delivered"], n["suppressed"]]]
-        show(table("notifier", ["lag", "pending", "parked", "delivered", "suppressed"], cells))
+        cells = [[n["lag"], n["pending"], n["parked"], n["delivered"], n["suppressed"], n.get("held_by") or "nobody"]]
+        show(table("notifier", ["lag", "pending", "parked", "delivered", "suppressed", "running"], cells))
         last_errors([("notifier", n["last_error"])])
     if result.get("gitops"):
         show(_gitops(result["gitops"]), wide=wide)

@@ -38,8 +38,14 @@ class Served:
             await asyncio.wait_for(self.task, 5.0)
 
 
-def bind(host: str, port: int, remembered: int | None = None) -> socket.socket:
-    """A listening socket on `port` (0: the remembered port if free, else any free port)."""
+GATEWAY_FIXES = ("set VSMESH_GATEWAY_PORT", "set VSMESH_GATEWAY_HOST")
+
+
+def bind(
+    host: str, port: int, remembered: int | None = None, *, who: str = "the gateway", fixes=GATEWAY_FIXES
+) -> socket.socket:
+    """A listening socket on `port` (0: the remembered port if free, else any free port); a ConfigError naming
+    `who` and what to change (`fixes`: for a port in use, for any other failure) when it cannot listen."""
     for candidate in ([remembered] if port == 0 and remembered else []) + [port]:
         # IPPROTO_TCP named, not 0: asyncio sets TCP_NODELAY only on sockets whose proto says TCP, and without
         # it uvicorn's header and body writes met delayed ACKs: 46 ms per /healthz call, 1.6 ms with it (measured).
@@ -52,12 +58,8 @@ def bind(host: str, port: int, remembered: int | None = None) -> socket.socket:
             if candidate != port:
                 continue  # the remembered port is taken: any free one will do
             if e.errno == errno.EADDRINUSE:
-                raise ConfigError(
-                    f"the gateway cannot listen on {host}:{port}: in use; set VSMESH_GATEWAY_PORT"
-                ) from None
-            raise ConfigError(
-                f"the gateway cannot listen on {host}:{port} ({e.strerror}); set VSMESH_GATEWAY_HOST"
-            ) from None
+                raise ConfigError(f"{who} cannot listen on {host}:{port}: in use; {fixes[0]}") from None
+            raise ConfigError(f"{who} cannot listen on {host}:{port} ({e.strerror}); {fixes[1]}") from None
         sock.listen(128)
         sock.setblocking(False)
         return sock

@@ -47,30 +47,20 @@ class Places:
     """The inbox's files, all in one folder."""
 
     root: Path
+    secret: Path
+    webhooks: Path
+    maildir: Path
+    ports: Path
+    declared: Path  # the policy values last published for it
 
-    @property
-    def secret(self) -> Path:
-        return self.root / "webhook-secret"
-
-    @property
-    def webhooks(self) -> Path:
-        return self.root / "webhooks.jsonl"
-
-    @property
-    def maildir(self) -> Path:
-        return self.root / "mail"
-
-    @property
-    def ports(self) -> Path:
-        return self.root / "ports.json"
-
-    @property
-    def declared(self) -> Path:
-        return self.root / "declared.json"  # the policy values last published for it
+    @classmethod
+    def of(cls, root: Path) -> Places:
+        names = ("webhook-secret", "webhooks.jsonl", "mail", "ports.json", "declared.json")
+        return cls(root, *(root / name for name in names))
 
 
 def demo_places(data_dir: Path) -> Places:
-    return Places(data_dir / FOLDER)
+    return Places.of(data_dir / FOLDER)
 
 
 def kept_secret(places: Places) -> str:
@@ -113,8 +103,9 @@ class Inbox:
 
         secret = kept_secret(self.places)
         before = _remembered(self.places)
-        hook_sock = bind(self.host, self.webhook_port, before.get("webhook"))
-        mail_sock = bind(self.host, self.smtp_port, before.get("smtp"))
+        fixes = ("choose another port", "choose another host")
+        hook_sock = bind(self.host, self.webhook_port, before.get("webhook"), who="the inbox's webhook", fixes=fixes)
+        mail_sock = bind(self.host, self.smtp_port, before.get("smtp"), who="the inbox's SMTP server", fixes=fixes)
         self.webhook_port, self.smtp_port = hook_sock.getsockname()[1], mail_sock.getsockname()[1]
         handler = Mailbox(self.places.maildir)  # a Maildir made on first use (tmp/, new/, cur/)
         loop = asyncio.get_running_loop()

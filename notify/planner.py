@@ -6,7 +6,9 @@ the routes in force (joining a group still waiting, or opening a notification), 
 crash re-reads the batch and derives the same notification ids, so nothing is planned twice or lost.
 
 The first start begins at each stream's head: a mesh's past is not news. The constitutional stream is read
-from its start even then, for canon's routes and silences, but nothing stored before the first start is told.
+from its start even then, for canon's routes, but nothing stored before the first start is told; and the silences
+people set before it (operational events) are read once, from the start to the head, so they hold from the first
+notification on.
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ from nats.js import JetStreamContext
 from sqlalchemy.dialects.postgresql import distinct_on, insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from vsmesh.bus.reader import stream_sequence
+from vsmesh.bus.reader import Start, StreamReader, stream_sequence
 from vsmesh.bus.streams import stream_for
 from vsmesh.events.codec import encode_event
 from vsmesh.events.envelope import Event, Horizon, utc_now
@@ -51,6 +53,8 @@ log = structlog.get_logger(__name__)
 FOLLOW = Follow(size=500, wait_s=0.005, max_queued=2000)
 STREAMS = tuple(stream_for(h) for h in Horizon)
 CONSTITUTIONAL = stream_for(Horizon.CONSTITUTIONAL)
+OPERATIONAL = stream_for(NotificationSilenceSet.horizon)  # where people's silences are stored
+SILENCE_TYPES = ("notification-silence-set", "notification-silence-expired")
 OWN_TYPES = "notification-"  # the notifier's own record is never news to tell
 
 
@@ -90,28 +94,64 @@ class NotifierState:
             log.warning("notify route ignored", problem=problem)
 
     async def load(self, engine: AsyncEngine) -> None:
+        """What the ledger holds, in place of what was here (a holder taking the lease again starts afresh)."""
+        self.policies, self.silences, self.canon_read = {}, {}, asyncio.Event()
         async with engine.connect() as conn:
             for row in (await conn.execute(sa.select(policies.c.policy, policies.c["values"]))).all():
                 self.policies[row.policy] = row.values
-            for row in (await conn.execute(sa.select(silences))).mappings():
-                self.silences[row["silence_id"]] = _silence(row)
             self.positions = {r.stream: r.seq for r in (await conn.execute(sa.select(positions))).all()}
         self.routing = routing(self.policies.items())
+        await self.load_silences(engine)
+
+    async def load_silences(self, engine: AsyncEngine) -> None:
+        async with engine.connect() as conn:
+            for row in (await conn.execute(sa.select(silences))).mappings():
+                self.silences.setdefault(row["silence_id"], _silence(row))
 
 
 async def claim_start(js: JetStreamContext, engine: AsyncEngine, stream: str) -> tuple[int, int]:
     """(position, notify after): kept from before, or on the first start the stream's head (the constitutional
-    stream's position 0: canon's routes and silences are read from the start, told of from the head on)."""
+    stream's position 0: canon's routes are read from the start, told of from the head on; on the operational stream
+    the silences set before it are folded first, in the same transaction)."""
     async with engine.begin() as conn:
         row = (await conn.execute(sa.select(positions).where(positions.c.stream == stream))).first()
         if row is not None:
             return row.seq, row.notify_after
         head = (await js.stream_info(stream)).state.last_seq
         start = 0 if stream == CONSTITUTIONAL else head
+        if stream == OPERATIONAL:
+            for event in await _silences_up_to(js, head):
+                await fold_silence(conn, event, {})
         await conn.execute(
             insert(positions).values(stream=stream, seq=start, notify_after=head).on_conflict_do_nothing()
         )
     return start, head
+
+
+async def _silences_up_to(js: JetStreamContext, head: int) -> list[Event]:
+    """The silences set and expired on the operational stream up to `head`, in the order they were stored."""
+    stored = []
+    for event_type in SILENCE_TYPES:
+        async with StreamReader(js, OPERATIONAL, f"operational.*.{event_type}.>", Start()) as reader:
+            async for batch in reader.drain_to_head(stop=lambda m: stream_sequence(m) > head):
+                stored += batch
+    stored.sort(key=stream_sequence)
+    return [event for _, _, event in decode(stored).events]
+
+
+async def fold_silence(conn: AsyncConnection, event: Event, held: dict[str, Silence]) -> None:
+    """A silence set or said to have expired, into the ledger (and `held`, the silences in memory)."""
+    if isinstance(event, NotificationSilenceSet):
+        d = event.data
+        row = {"silence_id": event.id, "matchers": d.matchers, "starts_at": d.starts_at or event.time}
+        row |= {"until": d.until, "reason": d.reason, "author": event.actor}
+        await conn.execute(insert(silences).values(row).on_conflict_do_nothing())
+        held[event.id] = _silence(row)
+    elif isinstance(event, NotificationSilenceExpired):
+        sid = event.data.silence_id
+        await conn.execute(silences.update().where(silences.c.silence_id == sid).values(expired_said=True))
+        if sid in held:
+            held[sid].expired_said = True
 
 
 def _silence(row: Any) -> Silence:
@@ -149,6 +189,8 @@ class Planner:
         seq, self.notify_after = await claim_start(self.js, self.engine, self.stream)
         if self.stream == CONSTITUTIONAL:
             self.canon_head = (await self.js.stream_info(self.stream)).state.last_seq
+        if self.stream == OPERATIONAL:  # a first start has just read the silences set before it
+            await self.state.load_silences(self.engine)
         return seq
 
     async def _report(self, e: BaseException) -> None:
@@ -198,17 +240,8 @@ class Planner:
             row = {"policy": event.data.policy, "values": values, "event_id": event.id, "declared_at": event.time}
             await conn.execute(insert(policies).values(row).on_conflict_do_update(index_elements=["policy"], set_=row))
             self.state.policy(event.data.policy, values)
-        elif isinstance(event, NotificationSilenceSet):
-            d = event.data
-            row = {"silence_id": event.id, "matchers": d.matchers, "starts_at": d.starts_at or event.time}
-            row |= {"until": d.until, "reason": d.reason, "author": event.actor}
-            await conn.execute(insert(silences).values(row).on_conflict_do_nothing())
-            self.state.silences[event.id] = _silence(row)
-        elif isinstance(event, NotificationSilenceExpired):
-            sid = event.data.silence_id
-            await conn.execute(silences.update().where(silences.c.silence_id == sid).values(expired_said=True))
-            if sid in self.state.silences:
-                self.state.silences[sid].expired_said = True
+        elif isinstance(event, NotificationSilenceSet | NotificationSilenceExpired):
+            await fold_silence(conn, event, self.state.silences)
 
     async def _resolved(
         self, conn: AsyncConnection, event: Event, cloud_event: dict, opened_by: str, now: dt.datetime

@@ -6,11 +6,14 @@ from typing import Any
 
 import sqlalchemy as sa
 from nats.js import JetStreamContext
+from nats.js.errors import BucketNotFoundError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from vsmesh.errors import NotFound
 from vsmesh.events.envelope import utc_now
 from vsmesh.notify.ledger import ensure_ledger, notifications, positions
+from vsmesh.notify.service import LEASE
+from vsmesh.projectors.distribution.lease import BUCKET, LeaseEntry, current_holder
 
 SHOWN = ("notification_id", "status", "route", "receiver", "kind", "entity", "attempts", "last_error",
          "created_at", "delivered_at", "event_ids", "silence_id")  # fmt: skip
@@ -25,6 +28,17 @@ async def deliveries(engine: AsyncEngine, *, failed: bool = False, limit: int = 
         query = query.where(sa.or_(n.status == "parked", (n.status == "pending") & n.last_error.is_not(None)))
     async with engine.connect() as conn:
         return [dict(r) for r in (await conn.execute(query)).mappings()]
+
+
+async def notified_facts(engine: AsyncEngine, event_id: str) -> dict[str, str] | None:
+    """What the notifier read off an event it told of (hub, type, entity, horizon, severity); None: it told no one."""
+    await ensure_ledger(engine)
+    n = notifications.c
+    query = sa.select(n.facts, n.event_ids).where(n.event_ids.contains([event_id])).order_by(n.seq).limit(1)
+    async with engine.connect() as conn:
+        row = (await conn.execute(query)).first()
+    # A notification's facts are its first event's: another event of its group has its own subject and type.
+    return row.facts if row is not None and row.event_ids[0] == event_id else None
 
 
 async def replay(engine: AsyncEngine, notification_id: str) -> dict[str, Any]:
@@ -62,6 +76,17 @@ async def notifier_status(js: JetStreamContext, engine: AsyncEngine) -> dict[str
     for p in at:
         lag += max(0, (await js.stream_info(p["stream"])).state.last_seq - p["seq"])
         error = p["last_error"] or error
-    return {"running": bool(at), "lag": lag, "parked": counts.get("parked", 0), "pending": counts.get("pending", 0),
+    holder = await _holder(js)
+    return {"running": bool(at), "held_by": holder and f"{holder.host}:{holder.pid}", "lag": lag,
+            "parked": counts.get("parked", 0), "pending": counts.get("pending", 0),
             "delivered": counts.get("delivered", 0), "suppressed": counts.get("suppressed", 0),
             "last_error": error}  # fmt: skip
+
+
+async def _holder(js: JetStreamContext) -> LeaseEntry | None:
+    """Which process delivers now (the notifier lease's holder); None when none does."""
+    try:
+        leases = await js.key_value(BUCKET)
+    except BucketNotFoundError:
+        return None
+    return await current_holder(leases, LEASE, key=LEASE)

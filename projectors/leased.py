@@ -46,10 +46,11 @@ def start_projectors(
     settings: Settings,
     stop: asyncio.Event,
     on_applied: Callable[[ProjectorStats], Awaitable[None]] | None = None,
+    on_batch: Callable[[str, int, float, float], None] | None = None,
 ) -> tuple[list[asyncio.Task], list[ProjectorStats]]:
     """A task per projector, each projecting while this process holds its lease; and their stats, in order."""
-    stats = [ProjectorStats(p.hub, partition=p.partition.label if p.partition else "", on_applied=on_applied)
-             for p, _ in projectors]  # fmt: skip
+    stats = [ProjectorStats(p.hub, partition=p.partition.label if p.partition else "", on_applied=on_applied,
+                            on_batch=on_batch) for p, _ in projectors]  # fmt: skip
     shares = {p.hub: LeaseShare(js, leases, p.hub, p.partition.count) for p, _ in projectors if p.partition}
     tasks = [
         asyncio.create_task(

@@ -133,7 +133,10 @@ async def _follow(
     async for batch in follow(js, stream, subject, after, how, stop):
         started = time.perf_counter()
         result = await _apply_with_retry(js, engine, projection, stream, batch.msgs, stop, stats, bound)
-        timer.observe(time.perf_counter() - started)
+        took = time.perf_counter() - started
+        timer.observe(took)
+        if stats.on_batch is not None:
+            stats.on_batch(stats.name, len(batch.msgs), started, took)
         if result is None:
             return
         stats.applied += result.applied

@@ -42,6 +42,7 @@ from vsmesh.projectors.leased import start_projectors, with_leases
 from vsmesh.runtime.chain_check import sign_chain
 from vsmesh.runtime.cluster import stream_replicas
 from vsmesh.runtime.contract_thread import ContractThread
+from vsmesh.runtime.heap import freeze_started_heap
 from vsmesh.runtime.jobs import hub_jobs, package_jobs, start_jobs
 from vsmesh.runtime.mesh_state import load_state, started_at, supervisor_alive
 from vsmesh.runtime.nats_server import (
@@ -51,6 +52,7 @@ from vsmesh.runtime.nats_server import (
 from vsmesh.runtime.postgres_server import SystemPlaces
 from vsmesh.runtime.servers import EmbeddedServers, mark, start_servers
 from vsmesh.runtime.signing import keep_signing
+from vsmesh.runtime.stalls import StallLog
 from vsmesh.settings import Settings
 
 if TYPE_CHECKING:
@@ -92,6 +94,7 @@ class Mesh:
     inbox: bool = False
     _started: float = field(default=0.0, init=False)  # monotonic time `run` began, for "ready in N s"
     _ready: bool = field(default=False, init=False)  # every part started: /readyz answers ready
+    _stalls: StallLog | None = field(default=None, init=False)  # VSMESH_STALL_LOG: what held the loop up
 
     async def run(self) -> None:
         """Start everything in order, each part stopping with the stack, so a failure during start-up
@@ -111,6 +114,10 @@ class Mesh:
                 f"vsmesh is already up in {servers.data_dir} (pid {running}); `vsmesh down` stops it", running
             )
         async with contextlib.AsyncExitStack() as stack:
+            if self.settings.stall_log is not None:
+                self._stalls = StallLog(self.settings.stall_log)
+                self._stalls.start(loop)
+                stack.callback(self._stalls.stop)
             mark(servers.data_dir, supervisor_pid=os.getpid(), supervisor_started=started_at(os.getpid()), ready=False)
             stack.callback(log.info, "mesh stopped")
             stack.push_async_callback(self._release, servers)
@@ -138,7 +145,8 @@ class Mesh:
         # Each projector while this process holds its lease; with --partitions N, N per hub that can be split.
         # Live pages refresh when a hub applied a batch (gateway/pages/live.py).
         projectors = with_leases(projections, settings.partitions)
-        running, stats = start_projectors(js, engine, wired.leases, projectors, settings, stop, announcer(nc))
+        on_batch = self._stalls.batch if self._stalls is not None else None
+        running, stats = start_projectors(js, engine, wired.leases, projectors, settings, stop, announcer(nc), on_batch)
         reactors, couplings, reactor_stats = await _start_reactors(nc, engine, settings, stop)
         # Each hub's timed jobs (canon's checks, sec's expiries, ops' rollups) and those of the packages that are
         # not hubs (sources' reconcile and pullers): after the contracts, which they ask.
@@ -175,9 +183,12 @@ class Mesh:
         if probes is not None:  # VSMESH_PROBES: the probe runner, as the service identity the gateway's issuer proves
             tasks.append(await _start_probes(probes, nc, settings, identity, stop))
         tasks += await _start_notifier(nc, engine, settings, identity, stop)
+        # Everything started is there for good: out of the collector's walks (runtime/heap.py).
+        frozen = freeze_started_heap()
         mark(settings.data_dir, ready=True, gateway_url=gateway.url)
         self._ready = True
-        log.info("mesh up", nats=settings.nats_url, hubs=list(settings.hubs), data_dir=str(settings.data_dir))
+        log.info("mesh up", nats=settings.nats_url, hubs=list(settings.hubs), data_dir=str(settings.data_dir),
+                 frozen_objects=frozen)  # fmt: skip
         monitor = load_state(settings.data_dir).nats_monitor_port if embedded_nats else None
         self.on_ready(
             Ready(

@@ -5,6 +5,7 @@ Probe conditions, canon's policy values, `--since`/`--as-of` ages and stream ret
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 
 SECONDS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0, "w": 7 * 86400.0}
@@ -39,3 +40,16 @@ def format_duration(seconds: float) -> str:
         if seconds < below:
             return f"{seconds / size:.0f}{unit}"
     return f"{seconds / 86_400:.0f}d"
+
+
+def until_time(text: str, now: dt.datetime | None = None) -> dt.datetime:
+    """A moment from a duration from now (`2h`) or an ISO time (UTC when it names no zone); ValueError naming both
+    forms."""
+    text = text.strip()
+    if is_duration(text):
+        return (now or dt.datetime.now(dt.UTC)) + dt.timedelta(seconds=parse_duration(text))
+    try:
+        when = dt.datetime.fromisoformat(text)
+    except ValueError:
+        raise ValueError(f"{text!r}: give a duration (2h, 3d) or an ISO time (2026-12-24T08:00:00Z)") from None
+    return when if when.tzinfo else when.replace(tzinfo=dt.UTC)

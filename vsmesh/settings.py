@@ -116,6 +116,10 @@ class Settings(BaseModel):
     gitops_repo: str | None = Field(None, description="a Git repository (path or URL) `vsmesh up` syncs; unset: none")
     gitops_ref: str = Field("main", min_length=1, description="the branch, tag or commit of VSMESH_GITOPS_REPO")
     gitops_every: float = Field(60.0, gt=0, description="seconds between two syncs of VSMESH_GITOPS_REPO")
+    # Diagnostics (runtime/stalls.py): bench/latency.py sets it to see what held up the live path.
+    stall_log: Path | None = Field(
+        None, description="where `vsmesh up` records its event loop's stalls, GC pauses and slow batches; unset: off"
+    )
     gitops_actor: str = Field(
         "vsmesh-gitops", min_length=1, description="the actor of what `vsmesh up`'s sync publishes"
     )

@@ -1,7 +1,8 @@
 """The pages' routes: server-rendered HTML per horizon, a server-sent-event stream per page, event pages.
 
-Read-only but for one thing: a signed-in person approves or denies a held call on the constitutional page
-(`decide`); every other write stays with the CLI, MCP and the contracts. A browser on this machine reads them
+Read-only but for two things a signed-in person does as themselves: approve or deny a held call on the
+constitutional page (`decide`), and silence an event's notifications on its page (`silence`); every other write
+stays with the CLI, MCP and the contracts. A browser on this machine reads them
 without signing in (a banner says so); any other address must sign in with the gateway's issuer first
 (identity/signin.py): without a session it is sent to the sign-in, and its event streams are refused.
 """
@@ -28,6 +29,7 @@ from vsmesh.gateway.identity.signin import SignIn, from_loopback, origin_of
 from vsmesh.gateway.pages.live import AppliedFeed
 from vsmesh.gateway.pages.page import Asker, KeyedList, Page
 from vsmesh.gateway.pages.pages import PAGES, hub_template_dirs, sections, words
+from vsmesh.gateway.pages.silence import event_facts, silence_request, silences_on
 from vsmesh.gateway.pages.views import LiveViews
 from vsmesh.gateway.pages.when import when
 from vsmesh.hubs.canon.approvals import decision_call
@@ -64,6 +66,7 @@ class Pages:
             *signing,  # before `/{slug}`, which would take /signin
             Route("/", self._admitted(self.index)),
             Route("/event/{event_id}", self._admitted(self.event)),
+            Route("/event/{event_id}/silence", self._admitted(self.silence), methods=["POST"]),
             Route("/approvals/{approval_id}/{decision:str}", self._admitted(self.decide), methods=["POST"]),
             Route("/{slug}", self._admitted(self.page)),
             Route("/{slug}/live", self._admitted(self.live, stream=True)),
@@ -147,12 +150,10 @@ class Pages:
     async def decide(self, request: Request) -> Response:
         """A person's approval or denial of a held call (the constitutional page's buttons), as that person: a
         browser on this machine reads without signing in, but only a signed-in person decides."""
+        refused = self._not_a_person(request, "decides a held call")
+        if refused is not None:
+            return refused
         viewer = request.state.viewer
-        if viewer is None or viewer.kind != "human":
-            who = "nobody is signed in" if viewer is None else f"{viewer.subject} is no person"
-            return self._error(request, 403, f"only a signed-in person decides a held call ({who}): sign in first")
-        if request.headers.get("origin", origin_of(request)) != origin_of(request):
-            return self._error(request, 403, "a decision is taken only from this gateway's own page")
         form = await request.form()
         approval_id, decision = request.path_params["approval_id"], request.path_params["decision"]
         digest, reason = (str(form.get(k) or "") or None for k in ("arguments_hash", "reason"))
@@ -164,8 +165,36 @@ class Pages:
         log.info("held call decided on the page", approval=approval_id, decision=decision, actor=viewer.subject)
         return RedirectResponse("/constitutional", status_code=303)
 
+    def _not_a_person(self, request: Request, what: str) -> Response | None:
+        """A refusal unless a signed-in person sent the form from this gateway's own page: a browser on this
+        machine reads without signing in, but only a person acts, as themselves."""
+        viewer = request.state.viewer
+        if viewer is None or viewer.kind != "human":
+            who = "nobody is signed in" if viewer is None else f"{viewer.subject} is no person"
+            return self._error(request, 403, f"only a signed-in person {what} ({who}): sign in first")
+        if request.headers.get("origin", origin_of(request)) != origin_of(request):
+            return self._error(request, 403, f"only a form of this gateway's own pages {what}")
+        return None
+
+    async def silence(self, request: Request) -> Response:
+        """A person's silence of what the event's notifications would tell (the event page's form), as that person."""
+        refused = self._not_a_person(request, "sets a silence")
+        if refused is not None:
+            return refused
+        viewer, event_id = request.state.viewer, request.path_params["event_id"]
+        try:
+            asked = silence_request(await request.form(), event_id, viewer.subject, viewer.kind)
+            answer = await ask(self.nc, "canon-hub", "set_silence", asked)
+        except ValueError as e:
+            return self._error(request, 400, f"not silenced: {e}")
+        except ContractError as e:
+            return self._error(request, 400 if e.code == "invalid_request" else 503, f"not silenced: {e}")
+        log.info("silence set on the page", event_id=event_id, silence=answer["id"], actor=viewer.subject)
+        return RedirectResponse(f"/event/{event_id}?silenced={urllib.parse.quote(answer['id'])}", status_code=303)
+
     async def event(self, request: Request) -> Response:
-        """An event and the causation chain it belongs to (`vsmesh trace` on a page)."""
+        """An event and the causation chain it belongs to (`vsmesh trace` on a page), and the silences on its
+        notifications with a form to set one."""
         event_id = request.path_params["event_id"]
         chain: dict[str, Any] | None = None
         reason = None
@@ -174,7 +203,13 @@ class Pages:
                 chain = await trace(self.engine, event_id)
             except NotFound as e:
                 reason = str(e)
-        context = {"title": f"event {event_id}", "page": None, "event_id": event_id, "chain": chain, "reason": reason}
+        facts = await event_facts(self.engine, chain, event_id)
+        try:
+            silences = silences_on((await ask(self.nc, "canon-hub", "get_silences", {}))["silences"], facts)
+        except ContractError:
+            silences = []  # canon-hub away a moment: the page still shows the event and the form
+        context = {"title": f"event {event_id}", "page": None, "event_id": event_id, "chain": chain, "reason": reason,
+                   "facts": facts, "silences": silences, "silenced": request.query_params.get("silenced")}  # fmt: skip
         return self._render(request, "event.html", context)
 
     def _render(self, request: Request, template: str, context: dict[str, Any]) -> Response:

@@ -77,10 +77,10 @@ async def lease_bucket(js: JetStreamContext, *, replicas: int = 1) -> KeyValue:
     return found
 
 
-async def current_holder(kv: KeyValue, name: str) -> LeaseEntry | None:
-    """Who holds the lease now (None: nobody)."""
+async def current_holder(kv: KeyValue, name: str, *, key: str | None = None) -> LeaseEntry | None:
+    """Who holds the lease now (None: nobody); its key is `projector.<name>` unless `key` names another."""
     try:
-        entry = await kv.get(lease_key(name))
+        entry = await kv.get(key or lease_key(name))
     except NatsError:  # KeyNotFoundError / KeyDeletedError: nobody holds it
         return None
     if not entry.value:

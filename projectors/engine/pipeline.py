@@ -120,17 +120,21 @@ async def replay(
 _GC_GEN0 = 100_000  # allocations between young collections while replaying (CPython's default is 700)
 _replaying = 0  # replays running in this process (they may overlap): the last one out restores the collector
 _saved_threshold = gc.get_threshold()
+_froze = False  # whether the first replay in froze the heap (and the last one out thaws it)
 
 
 @contextlib.contextmanager
 def _fewer_collections() -> Iterator[None]:
     """Collect garbage less often while replaying: a replay keeps ~100k messages and their rows alive, and
     with the default thresholds the cyclic collector kept walking them (a quarter of the CPU time of a
-    rebuild, bench/rebuild.py). Objects alive before the replay are frozen out of the collector's walks."""
-    global _replaying, _saved_threshold
+    rebuild, bench/rebuild.py). Objects alive before the replay are frozen out of the collector's walks, unless
+    the process froze its heap already (`vsmesh up`, runtime/heap.py): that freeze is its to keep."""
+    global _replaying, _saved_threshold, _froze
     if _replaying == 0:
         _saved_threshold = saved = gc.get_threshold()
-        gc.freeze()
+        _froze = gc.get_freeze_count() == 0
+        if _froze:
+            gc.freeze()
         gc.set_threshold(max(saved[0], _GC_GEN0), *saved[1:])
     _replaying += 1
     try:
@@ -139,7 +143,8 @@ def _fewer_collections() -> Iterator[None]:
         _replaying -= 1
         if _replaying == 0:
             gc.set_threshold(*_saved_threshold)
-            gc.unfreeze()
+            if _froze:
+                gc.unfreeze()
 
 
 async def _open(

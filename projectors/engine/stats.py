@@ -19,6 +19,8 @@ class ProjectorStats:
     last_snapshot: str | None = None
     # Told after every applied batch (the gateway's live pages follow it; runtime/supervisor.py wires it).
     on_applied: Callable[[ProjectorStats], Awaitable[None]] | None = field(default=None, repr=False)
+    # Told each applied batch's size, start (perf_counter) and seconds (the stall record, runtime/stalls.py, when on).
+    on_batch: Callable[[str, int, float, float], None] | None = field(default=None, repr=False)
     # The subjects of the batch just applied, when few (a live page then re-reads only their entities).
     batch_subjects: list[str] | None = field(default=None, repr=False)
 

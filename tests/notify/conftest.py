@@ -4,6 +4,7 @@ records what it is sent and answers as told."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import threading
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
@@ -93,19 +94,28 @@ class Running:
         return (await self.publisher.publish(event)).event_id
 
 
-@pytest.fixture
-async def notifier(own: Settings) -> AsyncIterator[Running]:
+@contextlib.asynccontextmanager
+async def running_notifier(own: Settings) -> AsyncIterator[Running]:
+    """The notifier in the test's process, stopped at the end as `vsmesh up` stops it."""
     nc = await connect(own)
     engine = create_engine(own)
     stop = asyncio.Event()
     tasks, state = await start_notifier(nc, engine, own, ENVIRON, ("vsmesh-notify", "service"), stop)
-    yield Running(own, state, Publisher(nc.jetstream(), own), engine, nc)
-    stop.set()
-    await asyncio.wait(tasks, timeout=5)
-    for t in tasks:
-        t.cancel()
-    await engine.dispose()
-    await nc.close()
+    try:
+        yield Running(own, state, Publisher(nc.jetstream(), own), engine, nc)
+    finally:
+        stop.set()
+        await asyncio.wait(tasks, timeout=5)
+        for t in tasks:
+            t.cancel()
+        await engine.dispose()
+        await nc.close()
+
+
+@pytest.fixture
+async def notifier(own: Settings) -> AsyncIterator[Running]:
+    async with running_notifier(own) as running:
+        yield running
 
 
 async def until(check, *, timeout: float = 60.0, what: str = "condition"):

@@ -79,11 +79,7 @@ async def test_sigkill_during_delivery_loses_nothing_and_never_changes_a_webhook
     engine = create_engine(own)
     publisher = Publisher(nc.jetstream(), own)
     try:
-        url = f"http://127.0.0.1:{server.server_port}/hook"
-        receivers = {"hook": {"kind": "webhook", "url": url, "secret": "{env:HOOK_SECRET}", "backoff": "100ms"}}
-        routes = [{"name": "all-high", "match": {"severity": "high"}, "receivers": ["hook"]}]
-        await publisher.publish(publisher.build("canon-policy-declared", hub="canon-hub", subject="policy/n",
-                                                data=policy(receivers, routes)))  # fmt: skip
+        await route_high_to(publisher, server)
         await _until_routes(engine, proc, log)
         events = [publisher.build("alert-raised", hub="ops-hub", subject=f"service/s{i}",
                                   data={"title": f"s{i} down", "severity": "high"}) for i in range(ALERTS)]  # fmt: skip
@@ -117,6 +113,15 @@ async def test_sigkill_during_delivery_loses_nothing_and_never_changes_a_webhook
         server.shutdown()
         await engine.dispose()
         await nc.close()
+
+
+async def route_high_to(publisher, server) -> None:
+    """canon's route of every high alert to the local receiver `server`, signed, retried soon."""
+    url = f"http://127.0.0.1:{server.server_port}/hook"
+    receivers = {"hook": {"kind": "webhook", "url": url, "secret": "{env:HOOK_SECRET}", "backoff": "100ms"}}
+    routes = [{"name": "all-high", "match": {"severity": "high"}, "receivers": ["hook"]}]
+    await publisher.publish(publisher.build("canon-policy-declared", hub="canon-hub", subject="policy/n",
+                                            data=policy(receivers, routes)))  # fmt: skip
 
 
 def _told(box: Inbox) -> set[str]:

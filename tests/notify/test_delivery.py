@@ -7,7 +7,9 @@ import msgspec
 import sqlalchemy as sa
 from standardwebhooks import Webhook
 
-from tests.notify.conftest import SECRET, policy, until
+from tests.notify.conftest import SECRET, policy, running_notifier, until
+from vsmesh.bus.connection import connect
+from vsmesh.bus.publisher import Publisher
 from vsmesh.notify.ledger import notifications
 
 
@@ -107,6 +109,28 @@ async def test_a_silence_suppresses_and_records_and_resolved_is_sent_once(notifi
     recorded = await until(lambda: _events(notifier, "notification-suppressed"), what="notification-suppressed")
     assert recorded[0]["data"]["silence_id"] == silence
     assert len(box.received) == 2
+
+
+async def test_a_silence_set_before_the_notifier_ever_ran_holds_from_its_first_notification(own, inbox) -> None:
+    box, url = inbox
+    # A person silences gitea while no notifier has run yet on this mesh.
+    nc = await connect(own)
+    try:
+        publisher = Publisher(nc.jetstream(), own)
+        data = {"matchers": {"entity": "service/gitea"}, "until": "2099-01-01T00:00:00Z", "reason": "migration"}
+        event = publisher.build("notification-silence-set", hub="canon-hub", subject="silence/early", data=data)
+        silence = (await publisher.publish(event)).event_id
+    finally:
+        await nc.close()
+    async with running_notifier(own) as notifier:
+        await _routes(notifier, url)
+        await notifier.publish("alert-raised", "ops-hub", "service/gitea", {"title": "down", "severity": "high"})
+        web = await notifier.publish("alert-raised", "ops-hub", "service/web", {"title": "down", "severity": "high"})
+        # gitea's alert is held back and recorded so; web's, which no silence matches, is sent.
+        [suppressed] = await until(lambda: _ledger(notifier, status="suppressed"), what="gitea's alert held back")
+        assert suppressed["silence_id"] == silence and suppressed["entity"] == "service/gitea"
+        await until(lambda: _ledger(notifier, status="delivered"), what="web's alert sent")
+        assert [[e["id"] for e in msgspec.json.decode(body)] for _, body in box.received] == [[web]]
 
 
 async def test_a_group_waits_for_its_events_and_goes_as_one_notification(notifier, inbox) -> None:

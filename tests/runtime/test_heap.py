@@ -1,0 +1,43 @@
+"""The started heap of `vsmesh up` frozen out of the collector's walks (runtime/heap.py), and kept so."""
+
+from __future__ import annotations
+
+import gc
+from collections.abc import Iterator
+
+import pytest
+
+from vsmesh.projectors.engine.pipeline import _fewer_collections
+from vsmesh.runtime.heap import freeze_started_heap
+
+
+@pytest.fixture
+def thawed() -> Iterator[None]:
+    """This test's freeze undone after it: the test process is not `vsmesh up`."""
+    gc.unfreeze()
+    yield
+    gc.unfreeze()
+
+
+def test_a_full_collection_walks_only_what_was_made_after_the_freeze(thawed) -> None:
+    held = [{"n": i} for i in range(100_000)]
+    frozen = freeze_started_heap()
+    # What start-up made is out of the walks, the objects held above too
+    assert frozen >= len(held)
+    assert len(gc.get_objects(generation=2)) < 1_000
+    assert len(held) == 100_000
+
+
+def test_a_replay_in_the_process_leaves_its_freeze_as_it_found_it(thawed) -> None:
+    frozen = freeze_started_heap()
+    with _fewer_collections():
+        made_during = [{"n": i} for i in range(10_000)]
+    # The replay neither thawed the started heap (its full collections would walk it all again) nor froze more
+    assert gc.get_freeze_count() == frozen
+    assert len(made_during) == 10_000
+
+
+def test_a_replay_in_a_process_that_froze_nothing_thaws_what_it_froze(thawed) -> None:
+    with _fewer_collections():
+        assert gc.get_freeze_count() > 0
+    assert gc.get_freeze_count() == 0
