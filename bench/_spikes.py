@@ -52,7 +52,7 @@ def explain(found: list[Spike], records: dict[str, list[dict[str, Any]]], most: 
             (r["ms"], f"{process} {describe(r)} at {r['at'] - spike.at:+.2f} s")
             for process, recs in records.items()
             for r in recs
-            if r["at"] <= until and r["at"] + r["ms"] / 1000 >= spike.at
+            if r["kind"] != "frozen" and r["at"] <= until and r["at"] + r["ms"] / 1000 >= spike.at
         ]
         overlapping.sort(reverse=True)
         spike.causes = [text for _, text in overlapping[:most]]
@@ -75,19 +75,18 @@ def describe(record: dict[str, Any]) -> str:
 
 
 def summary(records: dict[str, list[dict[str, Any]]], start: float, end: float) -> dict[str, str]:
-    """Per process, how many of each kind of record fell in [start, end] and the longest of them."""
+    """Per process, what it froze at start, and how many of each kind of record fell in [start, end] with the
+    longest of them."""
     out = {}
     for process, recs in records.items():
+        told = [f"froze {r['objects']:,} objects at start" for r in recs if r["kind"] == "frozen"]
         kinds: dict[str, list[tuple[float, float]]] = {}
         for r in recs:
-            if start <= r["at"] <= end:
+            if r["kind"] != "frozen" and start <= r["at"] <= end:
                 key = f"gc gen{r['generation']}" if r["kind"] == "gc" else r["kind"]
                 kinds.setdefault(key, []).append((r["ms"], r.get("cpu_ms", 0.0)))
-        out[process] = (
-            ", ".join(
-                f"{len(v)} {k} (max {max(v)[0]:.0f} ms" + (f", cpu {max(v)[1]:.0f})" if max(v)[1] else ")")
-                for k, v in sorted(kinds.items())
-            )
-            or "none"
-        )
+        for kind, seen in sorted(kinds.items()):
+            ms, cpu = max(seen)
+            told.append(f"{len(seen)} {kind} (max {ms:.0f} ms" + (f", cpu {cpu:.0f})" if cpu else ")"))
+        out[process] = ", ".join(told) or "none"
     return out

@@ -211,8 +211,11 @@ async def visible_latencies(js, settings, rate: float, seconds: float) -> tuple[
     return out, total
 
 
-async def main(rate: float, seconds: float) -> tuple[list[tuple[float, float]], list[float], int, dict[str, list]]:
-    """Run the floor and the measured path; their latencies, how many were offered, and each process's records."""
+async def main(
+    rate: float, seconds: float, keep: Path | None
+) -> tuple[list[tuple[float, float]], list[float], int, dict[str, list]]:
+    """Run the floor and the measured path; their latencies, how many were offered, and each process's records
+    (also written to `keep`, when given, however the run ended)."""
     with servers() as settings:
         configure_logging(settings)
         nc = await connect(settings, name="bench-latency")
@@ -223,8 +226,8 @@ async def main(rate: float, seconds: float) -> tuple[list[tuple[float, float]], 
         proc = start_projector(settings, data_dir, stall_log=logs["up"])
         # The bench's own full collections (84 ms of CPU, ~90k objects) stalled its poller and publisher, and
         # showed as spikes of the path it measures: its started heap is frozen as `vsmesh up`'s is.
-        freeze_started_heap()
         own = StallLog(logs["bench"])
+        own.frozen(freeze_started_heap())
         own.start(asyncio.get_running_loop())
         try:
             floor = await raw_floor(js, rate, min(seconds, FLOOR_SECONDS))
@@ -233,7 +236,9 @@ async def main(rate: float, seconds: float) -> tuple[list[tuple[float, float]], 
             own.stop()
             stop_projector(proc)
             await nc.close()
-        records = {name: read_records(path) for name, path in logs.items()}
+            records = {name: read_records(path) for name, path in logs.items()}
+            if keep is not None:
+                await asyncio.to_thread(keep.write_text, json.dumps(records))
     return lat, floor, total, records
 
 
@@ -285,7 +290,5 @@ if __name__ == "__main__":
     parser.add_argument("--seconds", type=float, default=30.0, help="how long to offer that load")
     parser.add_argument("--records", type=Path, help="also write every stall, GC and batch record (JSON) here")
     args = parser.parse_args()
-    lat, floor, total, records = asyncio.run(main(args.rate, args.seconds))
-    if args.records is not None:
-        args.records.write_text(json.dumps(records))
+    lat, floor, total, records = asyncio.run(main(args.rate, args.seconds, args.records))
     report(lat, floor, total, args.rate, args.seconds, records)

@@ -29,6 +29,8 @@ READER_USER = "reader"
 GATEWAY_USER = "gateway"
 # The events the gateway publishes itself: its refusals, a call held for a person, an approved call's outcome.
 GATEWAY_EVENT_TYPES = ("canon-call-refused", "canon-approval-requested", "canon-approval-executed")
+# What the gateway must remember across its restarts: caps' counts, claims on approved calls (gateway/mcp/).
+GATEWAY_BUCKET = "vsmesh-gateway"
 HUB_USER_PREFIX = "svc-"  # so no hub slug (e.g. `admin`) can ever name a built-in user
 HORIZONS = ("operational", "tactical", "strategic", "constitutional")
 # canon-hub governs agents: its contract audits their actions on every hub (hubs/audit.py), read from the
@@ -195,8 +197,10 @@ def gateway_permissions() -> dict[str, Any]:
     canon's mandates and the registry live; of events only its refusals and the approvals it holds calls for
     (on canon-hub, gateway/mcp/), and it answers no contract."""
     own = [f"*.canon-hub.{t}.>" for t in GATEWAY_EVENT_TYPES]
+    # Its own key-value bucket: made on first use, written.
+    bucket = [f"$JS.API.STREAM.CREATE.KV_{GATEWAY_BUCKET}", f"$KV.{GATEWAY_BUCKET}.>"]
     return {
-        "publish": {"allow": [*_read_api(), "vsmesh.>", "$SRV.>", "_INBOX.>", *own]},
+        "publish": {"allow": [*_read_api(), "vsmesh.>", "$SRV.>", "_INBOX.>", *own, *bucket]},
         "subscribe": {"allow": ["_INBOX.>", *(f"{h}.>" for h in HORIZONS)]},
     }
 

@@ -68,6 +68,10 @@ class StallLog:
         if seconds * 1000 >= self.batch_ms:
             self._add("batch", started, seconds, name=name, events=events)
 
+    def frozen(self, objects: int) -> None:
+        """The process froze `objects` out of the collector's walks (runtime/heap.py)."""
+        self._records.append({"kind": "frozen", "at": round(time.time(), 4), "ms": 0.0, "objects": objects})
+
     def _add(self, kind: str, started: float, seconds: float, **more: Any) -> None:
         at = time.time() - (time.perf_counter() - started)
         self._records.append({"kind": kind, "at": round(at, 4), "ms": round(seconds * 1000, 1), **more})

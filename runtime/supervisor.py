@@ -185,6 +185,8 @@ class Mesh:
         tasks += await _start_notifier(nc, engine, settings, identity, stop)
         # Everything started is there for good: out of the collector's walks (runtime/heap.py).
         frozen = freeze_started_heap()
+        if self._stalls is not None:
+            self._stalls.frozen(frozen)
         mark(settings.data_dir, ready=True, gateway_url=gateway.url)
         self._ready = True
         log.info("mesh up", nats=settings.nats_url, hubs=list(settings.hubs), data_dir=str(settings.data_dir),

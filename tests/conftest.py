@@ -73,6 +73,7 @@ SLOWEST_FILES = (
     "tests/bus/test_contract_identity.py",
     "tests/test_package.py",
     "tests/gateway/test_pages.py",
+    "tests/gateway/test_gateway_crash.py",  # its own mesh, started three times
     "tests/projectors/test_crash.py",
     "tests/bus/test_publisher_restart.py",
     "tests/cluster/test_failover.py",

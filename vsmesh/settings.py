@@ -112,6 +112,9 @@ class Settings(BaseModel):
     approval_ttl_s: float = Field(
         3600.0, gt=0, le=30 * 86400, description="a call held for a person's approval expires after this many seconds"
     )
+    pause_at: Literal["approved-call-ran"] | None = Field(
+        None, description="crash tests only: an approved call's run stops here for good (the test kills it there)"
+    )
     # GitOps (sources/gitops/): the repository `vsmesh up` reconciles canon, budgets and the catalog from.
     gitops_repo: str | None = Field(None, description="a Git repository (path or URL) `vsmesh up` syncs; unset: none")
     gitops_ref: str = Field("main", min_length=1, description="the branch, tag or commit of VSMESH_GITOPS_REPO")

@@ -8,9 +8,12 @@ again that the approval names exactly those arguments, has not expired, and that
 caps still allow the call — and publishes `canon-approval-executed` with the outcome. A run the gateway
 refuses is also a `canon-call-refused`.
 
-Once: each approval is run at most once per gateway process (it is handed over once), and an approval whose
-outcome is on the log is never handed over again. A gateway that dies between running a call and recording
-its outcome runs it again when it restarts: run one gateway per mesh.
+Once, also across a crash: before it runs a call the gateway claims the approval in its bucket (gateway/mcp/
+run_claims.py), with the stream heads of that moment, and the call's event gets an id derived from the approval.
+A gateway that finds the claim but no outcome on the log (it died between running the call and recording it)
+looks for that event past those heads: found, it records the outcome with it; not found, it runs the call again
+with the same id, so a first run still on its way is stored once (JetStream's duplicate window). The outcome's
+id is derived too, so it is recorded once.
 """
 
 from __future__ import annotations
@@ -28,9 +31,12 @@ from vsmesh.events.envelope import Event, new_event_id
 from vsmesh.events.schemas.mandate_terms import Condition, arguments_hash
 from vsmesh.gateway.identity.principal import Principal
 from vsmesh.gateway.mcp.approvals import Approval
+from vsmesh.gateway.mcp.cap_store import CapStore
 from vsmesh.gateway.mcp.caps import CapMeter, Spend
 from vsmesh.gateway.mcp.mandates import CANON_HUB, Decision, MandateFollower
+from vsmesh.gateway.mcp.run_claims import CLAIMS, RunClaims
 from vsmesh.gateway.mcp.tools import Tool, tool_name
+from vsmesh.projectors.couplings.coupling import derived_id
 from vsmesh.settings import Settings
 
 log = structlog.get_logger(__name__)
@@ -43,6 +49,7 @@ class Gateway(Protocol):
     tools: dict[str, Tool]
     mandates: MandateFollower
     meter: CapMeter
+    caps: CapStore | None
 
     async def forward(
         self,
@@ -53,6 +60,7 @@ class Gateway(Protocol):
         *,
         causation_id: str | None = None,
         metadata: dict[str, Any] | None = None,
+        event_id: str | None = None,
     ) -> Any: ...
 
     async def refused(self, who: Principal, session: str, tool: Tool, reason: str, missing: str | None) -> None: ...
@@ -68,6 +76,7 @@ class HeldCalls:
     def __init__(self, gateway: Gateway) -> None:
         self._gateway = gateway
         self._running: set[asyncio.Task] = set()
+        self.claims: RunClaims | None = None  # set once the gateway's bucket is open
 
     async def hold(
         self,
@@ -111,11 +120,18 @@ class HeldCalls:
 
     async def _run(self, a: Approval) -> None:
         gw = self._gateway
+        assert self.claims is not None
         tool = gw.tools.get(tool_name(a.hub, a.operation))
         holder = gw.mandates.book.granted.get(a.mandate_id)
         who = Principal(subject=a.holder, kind=a.holder_kind, client_id=holder.holder if holder else "")  # type: ignore[arg-type]
-        why, decision = self._refusal(a, tool, who)
         session = a.session or f"approval-{a.approval_id}"
+        claim = await self.claims.claim(a.approval_id, a.hub)
+        if claim.earlier and (found := await self.claims.stored_effect(claim)) is not None:
+            log.warning("approved call had run before the gateway stopped; its outcome is recorded now",
+                        approval=a.approval_id, event_id=claim.event_id)  # fmt: skip
+            await self._executed(a, who, session, tool, found)
+            return
+        why, decision = self._refusal(a, tool, who)
         if why is not None or tool is None or decision is None:
             reason = f"approved call {a.approval_id} not run: {why}"
             if tool is not None:
@@ -124,14 +140,33 @@ class HeldCalls:
             return
         meta = {"approval_id": a.approval_id, "approved_by": a.decided_by}
         try:
-            answer = await gw.forward(who, session, tool, a.arguments, causation_id=a.approval_id, metadata=meta)
+            answer = await gw.forward(
+                who, session, tool, a.arguments, causation_id=a.approval_id, metadata=meta, event_id=claim.event_id
+            )
         except ContractError as e:
             await self._outcome(a, who, session, {"outcome": "failed", "error": f"{tool.hub} answered {e.code}: {e}"})
             return
-        gw.meter.charge(decision.chain, gw.spend_of(tool, a.arguments), dt.datetime.now(dt.UTC))
-        result = {"result_event_id": answer.get("id"), "stream": answer.get("stream"), "seq": answer.get("seq")}
-        await self._outcome(a, who, session, {"outcome": "executed", **result})
-        log.info("approved call run", actor=a.holder, tool=tool.name, approval=a.approval_id, event_id=answer.get("id"))
+        await self._pause("approved-call-ran", a)
+        await self._executed(a, who, session, tool, answer)
+
+    async def _executed(self, a: Approval, who: Principal, session: str, tool: Tool | None, answer: dict) -> None:
+        """Count what the run spent and record its outcome with the event it stored."""
+        gw = self._gateway
+        if tool is None or gw.caps is None:
+            return await self._outcome(a, who, session, {"outcome": "executed", **_result(answer)})
+        decision = gw.mandates.book.decide(who, tool.hub, tool.operation, tool.write, dt.datetime.now(dt.UTC))
+        if decision.allowed:
+            gw.meter.charge(decision.chain, gw.spend_of(tool, a.arguments), dt.datetime.now(dt.UTC))
+            await gw.caps.stored(decision.chain)
+        await self._outcome(a, who, session, {"outcome": "executed", **_result(answer)})
+        log.info("approved call run", actor=a.holder, tool=tool_name(a.hub, a.operation), approval=a.approval_id,
+                 event_id=answer.get("id"))  # fmt: skip
+
+    async def _pause(self, point: str, a: Approval) -> None:
+        """Stop here for good when the settings say so: a crash test kills the gateway at this point."""
+        if self._gateway.settings.pause_at == point:
+            log.warning("paused (VSMESH_PAUSE_AT)", point=point, approval=a.approval_id)
+            await asyncio.Event().wait()
 
     def _refusal(self, a: Approval, tool: Tool | None, who: Principal) -> tuple[str | None, Decision | None]:
         """Why an approved call must not run now, or (None, the decision allowing it)."""
@@ -152,9 +187,14 @@ class HeldCalls:
     async def _outcome(self, a: Approval, who: Principal, session: str, outcome: dict[str, Any]) -> None:
         data = {"approval_id": a.approval_id, **{k: v for k, v in outcome.items() if v is not None}}
         event = await self._gateway.publish_as(
-            who, "canon-approval-executed", f"approval/{a.approval_id}", data, session, causation_id=a.approval_id
-        )
+            who, "canon-approval-executed", f"approval/{a.approval_id}", data, session, causation_id=a.approval_id,
+            event_id=derived_id(CLAIMS, a.approval_id, "outcome"),
+        )  # fmt: skip
         self._gateway.mandates.book.approvals.apply(event)
+
+
+def _result(answer: dict[str, Any]) -> dict[str, Any]:
+    return {"result_event_id": answer.get("id"), "stream": answer.get("stream"), "seq": answer.get("seq")}
 
 
 def held_result(a: Approval) -> types.CallToolResult:

@@ -16,6 +16,7 @@ from functools import cache
 from typing import Any
 
 import mcp_types as types
+from mcp.shared.inbound import x_mcp_header_map
 
 from vsmesh.events.governance import REGISTRY_HUB
 from vsmesh.hubs import HUBS
@@ -25,7 +26,7 @@ from vsmesh.hubs.registry.contract import manifest_hub_operations, registry_oper
 
 SEPARATOR = "__"
 # Set by the gateway from the verified caller and its session, never taken from a request.
-GATEWAY_FIELDS = frozenset({"actor", "actor_kind", "correlation_id", "causation_id"})
+GATEWAY_FIELDS = frozenset({"actor", "actor_kind", "correlation_id", "causation_id", "event_id"})
 
 _READ_NOTE = "Read-only: answers from the hub's read model and changes nothing."
 _WRITE_NOTE = (
@@ -47,6 +48,7 @@ class Tool:
     mcp: types.Tool
     callers: str = "mandate"  # Operation.callers
     spends: str | None = None  # Operation.spends
+    param_headers: bool = False  # its schema routes an argument by an `Mcp-Param-*` header (`x-mcp-header`)
 
 
 def tool_name(hub: str, operation: str) -> str:
@@ -77,14 +79,16 @@ def make_tool(hub: str, op: Operation, role: str = "") -> Tool:
     write = issubclass(op.request, WriteRequest)
     name = tool_name(hub, op.name)
     annotations = types.ToolAnnotations(read_only_hint=not write, destructive_hint=False, open_world_hint=False)
+    schema = input_schema(op.request)
     mcp = types.Tool(
         name=name,
         title=f"{hub}: {op.name.replace('_', ' ')}",
         description=_describe(hub, op, write, role),
-        input_schema=input_schema(op.request),
+        input_schema=schema,
         annotations=annotations,
     )
-    return Tool(name, hub, op.name, write, op.request, mcp, op.callers, op.spends)
+    headers = bool(x_mcp_header_map(schema))
+    return Tool(name, hub, op.name, write, op.request, mcp, op.callers, op.spends, headers)
 
 
 def _role(module: Any) -> str:

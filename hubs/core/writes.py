@@ -36,6 +36,9 @@ class WriteRequest(ContractRequest):
     correlation_id: str | None = Field(None, min_length=1, max_length=200)
     # The event that caused this write (the gateway: the approval a held call ran under).
     causation_id: str | None = Field(None, min_length=1, max_length=200)
+    # The id of the event this write publishes, when the caller must be able to send it again and have it stored
+    # once (the gateway's approved run, derived from the approval): JetStream drops a repeat within its window.
+    event_id: str | None = Field(None, min_length=1, max_length=200)
 
 
 async def publish_as_caller(
@@ -50,6 +53,8 @@ async def publish_as_caller(
         ids["correlation_id"] = request.correlation_id
     if request.causation_id and not ids.get("causation_id"):
         ids["causation_id"] = request.causation_id
+    if request.event_id and not ids.get("event_id"):
+        ids["event_id"] = request.event_id
     return await ctx.publish(
         event_type, subject=subject, data=data, actor=request.actor, actor_kind=request.actor_kind, **ids
     )

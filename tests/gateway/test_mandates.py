@@ -196,6 +196,29 @@ def test_caps_count_calls_per_minute_and_spend_per_period_along_the_chain(build)
     assert "cannot be counted" in meter.refusal(chain, Spend(Decimal("1"), "USD"), NOW, count_call=False)
 
 
+def test_a_meters_counts_carried_in_a_snapshot_refuse_in_a_new_meter_as_in_the_old(build):
+    grant = build(
+        "canon-mandate-granted", role="r", holder="bot", scope="fin-hub",
+        caps={"calls_per_minute": 2, "spend": {"amount": "100", "currency": "EUR", "per": "month"}},
+    )  # fmt: skip
+    chain = book_of(grant).decide(BOT, "fin-hub", "record_cost", True, NOW).chain
+    old = CapMeter()
+    old.count_call(chain)
+    old.count_call(chain)
+    old.charge(chain, Spend(Decimal("90"), "EUR"), NOW)
+    # What a restarted gateway reads back (plain JSON through the bucket) holds the old meter's counts.
+    snapshot = msgspec.json.decode(msgspec.json.encode(old.snapshot(grant.id)))
+    assert snapshot["calls"][0][1] == 2 and snapshot["spent"] == {"period": "2026-12", "amount": "90"}
+    new = CapMeter()
+    new.restore(grant.id, snapshot)
+    assert "allows 2 calls per minute; the next is allowed in 6" in new.refusal(chain, None, NOW, count_call=True)
+    assert "90 spent, 20 more would pass it" in new.refusal(chain, Spend(Decimal("20"), "EUR"), NOW, count_call=False)
+    # A spend of another month starts from nothing; a failed call's spend is given back.
+    assert new.refusal(chain, Spend(Decimal("20"), "EUR"), NOW + dt.timedelta(days=31), count_call=False) is None
+    new.charge(chain, Spend(Decimal("90"), "EUR"), NOW, sign=-1)
+    assert new.refusal(chain, Spend(Decimal("100"), "EUR"), NOW, count_call=False) is None
+
+
 def test_only_a_persons_first_decision_in_time_approves_and_a_run_call_is_never_handed_over_again(build):
     def as_(event, actor: str, kind: str, at: dt.datetime = NOW):
         return msgspec.structs.replace(event, actor=actor, actorkind=kind, time=at)
