@@ -25,6 +25,7 @@ import asyncio
 import dataclasses
 import json
 import os
+import resource
 import time
 import uuid
 
@@ -43,6 +44,12 @@ from vsmesh.projectors.engine.database import create_engine
 from vsmesh.projectors.engine.projection import Projection
 from vsmesh.projectors.rebuild.build import DEFAULT_BATCH_SIZE, rebuild
 from vsmesh.runtime.partitions import forked_runner
+
+
+def cpu_s() -> float:
+    """CPU time of this process and of its finished children (a partitioned rebuild's forked workers)."""
+    own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
 
 
 def projection(hub: str) -> Projection:
@@ -76,12 +83,18 @@ async def main(n: int, partitions: int, batch_size: int) -> None:
         print(
             f"split by the server into {partitions} partitions in {split_s:.1f} s = {n / split_s:,.0f} ev/s", flush=True
         )
+        cpu = cpu_s()
         one = await rebuild(js, engine, projection(hub), batch_size=batch_size, fresh=True)
-        print(f"1 projector: {one.events:,} events in {one.seconds:.2f} s = {one.rate:,.0f} ev/s", flush=True)
+        one_cpu = cpu_s() - cpu
+        print(f"1 projector: {one.events:,} events in {one.seconds:.2f} s = {one.rate:,.0f} ev/s, "
+              f"its Python {one_cpu:.2f} s CPU", flush=True)  # fmt: skip
         runner = forked_runner(settings, projection(hub), batch_size=batch_size)
+        cpu = cpu_s()
         split = await rebuild(js, engine, projection(hub), batch_size=batch_size, fresh=True,
                               replay_with=partitioned_replay(runner, partitions))  # fmt: skip
-        print(f"{partitions} partitions: {split.events:,} events in {split.seconds:.2f} s = {split.rate:,.0f} ev/s")
+        split_cpu = cpu_s() - cpu
+        print(f"{partitions} partitions: {split.events:,} events in {split.seconds:.2f} s = {split.rate:,.0f} ev/s, "
+              f"their Python {split_cpu:.2f} s CPU", flush=True)  # fmt: skip
         try:
             floors.append(await raw_read(bare.jetstream(), subject, n))
             print(f"raw ordered-consumer read again: {floors[1]:,.0f} ev/s", flush=True)
@@ -107,6 +120,13 @@ async def main(n: int, partitions: int, batch_size: int) -> None:
         "speedup": round(speedup, 2),
         "target_speedup": 1.4,
         "split_s": round(split_s, 2),
+        # Python's CPU (this process and the workers): what is left of the wall time went to nats-server,
+        # PostgreSQL and whatever else shares the cores.
+        "single_cpu_s": round(one_cpu, 2),
+        "partitions_cpu_s": round(split_cpu, 2),
+        "single_s": round(one.seconds, 2),
+        "partitions_s": round(split.seconds, 2),
+        "load_1m": os.getloadavg()[0],
         "events": n,
         "cores": os.cpu_count(),
         "serial_share": round(serial, 2),

@@ -290,9 +290,14 @@ class Sourced(Delivered):
 
 
 def sourced(msg: Msg, origin: str, subject: str, seq: int) -> Sourced:
-    """`msg` (from a split stream's consumer) as horizon stream `origin` stored it: at `seq`, on `subject`."""
-    out = _new(Sourced)
-    out.__dict__.update(msg.__dict__)
+    """`msg` (from a split stream's consumer) as horizon stream `origin` stored it: at `seq`, on `subject`. A
+    message the fast parser made becomes one in place (no copy per event); any other is copied."""
+    if type(msg) is Delivered:
+        msg.__class__ = Sourced
+        out: Sourced = msg  # type: ignore[assignment]
+    else:
+        out = _new(Sourced)
+        out.__dict__.update(msg.__dict__)
     out.subject, out.seq, out.origin, out._metadata = subject, seq, origin, None
     return out
 

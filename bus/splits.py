@@ -120,7 +120,7 @@ class Share:
 def origin(msg: Msg) -> tuple[int, str]:
     """The horizon stream's sequence and subject of a message read from a split stream."""
     try:
-        _, seq, _, _, subject, *_ = msg.headers[SOURCE_HEADER].split(" ")  # type: ignore[index]
+        _, seq, _, _, subject, _ = msg.headers[SOURCE_HEADER].split(" ", 5)  # type: ignore[index]
         return int(seq), subject
     except (TypeError, KeyError, ValueError):
         raise ConfigError(

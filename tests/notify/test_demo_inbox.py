@@ -24,6 +24,8 @@ from standardwebhooks import Webhook
 
 from tests.cli.test_up import mesh_processes
 from tests.conftest import VSMESH, server_dir, wait_until
+from tests.signing_in import sign_in
+from vsmesh.gateway.identity.clients import Clients
 from vsmesh.notify.inbox import HOOK_PATH, demo_places
 from vsmesh.runtime.mesh_state import load_state
 
@@ -65,10 +67,13 @@ def test_a_fresh_make_run_delivers_a_red_check_signed_to_the_webhook_and_to_the_
     proc = _up(data_dir, log)
 
     def cli(*args: str):
-        return cli_in({"VSMESH_DATA_DIR": str(data_dir)}, root, *args)
+        return cli_in({"VSMESH_DATA_DIR": str(data_dir), "VSMESH_CONFIG_DIR": str(root / "person")}, root, *args)
 
     try:
         wait_until(lambda: load_state(data_dir).ready, timeout=180, what="make run's mesh", proc=proc, log=log)
+        # A person of that mesh (`vsmesh user add`, `vsmesh login`): the CLI's writes go through its gateway as them.
+        Clients(data_dir).set_person("operator", "the operator's password")
+        sign_in(load_state(data_dir).gateway_url or "", root / "person", "operator", "the operator's password")
         # Canon routes high and above to the inbox's two receivers, the demo's file receiver after them.
         routes = json.loads(cli("notify", "routes", "--json").stdout)
         assert {"inbox-webhook", "inbox-mail", "operators-inbox"} <= set(routes["receivers"])

@@ -227,12 +227,12 @@ def test_a_killed_rebuild_starts_over_with_fresh_or_resumes(cli, running_mesh, m
         assert not [b for b in json.loads(cli("rebuild", "--list", "--json").stdout) if b["hub"] == "ops-hub"]
 
 
-def test_every_hub_rebuilds_the_registry_and_manifest_hubs_too(cli, running_mesh, mesh_env):
+def test_every_hub_rebuilds_the_registry_and_manifest_hubs_too(cli, running_mesh, mesh_env, person):
     """`vsmesh rebuild syn-hub` answered "unknown hub"; every hub goes through the same engine paths now.
     (Rebuilds run as their own process: one learns syn-hub's declared types, as it must to fold them.)"""
 
     def vsmesh(*args: str) -> subprocess.CompletedProcess:
-        env = {**os.environ, **mesh_env}
+        env = {**os.environ, **mesh_env, "VSMESH_CONFIG_DIR": str(person.fresh())}  # writes as the session's person
         return subprocess.run([*VSMESH, *args], env=env, capture_output=True, text=True, timeout=120)
 
     assert cli("hub", "bootstrap", "syn-hub").exit_code == 0
