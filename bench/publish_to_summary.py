@@ -20,7 +20,8 @@ from nats.js.api import DeliverPolicy
 from vsmesh.bus.connection import connect
 from vsmesh.bus.publisher import Publisher
 from vsmesh.bus.streams import ensure_streams
-from vsmesh.hubs.ops import contract, projection
+from vsmesh.hubs.ops import reads
+from vsmesh.hubs.ops.projector import projection
 from vsmesh.logs import configure_logging
 from vsmesh.projectors.engine.batches import ensure_schema, in_schema
 from vsmesh.projectors.engine.database import create_engine
@@ -68,7 +69,7 @@ async def summary_latencies(js, settings, n: int) -> list[float]:
             )
             while True:
                 async with engine.connect() as conn:
-                    s = await contract.domain_summary(await in_schema(conn, ops.schema), recent=1)
+                    s = await reads.domain_summary(await in_schema(conn, ops.schema), recent=1)
                 if any(x["name"] == name and x["status"] == status for x in s["services"]):
                     break
                 await asyncio.sleep(0.001)

@@ -25,7 +25,8 @@ from prometheus_client import REGISTRY
 from vsmesh.bus.connection import connect
 from vsmesh.bus.publisher import Publisher
 from vsmesh.bus.streams import ensure_streams
-from vsmesh.hubs.ops import contract, projection
+from vsmesh.hubs.ops import reads
+from vsmesh.hubs.ops.projector import projection
 from vsmesh.logs import configure_logging
 from vsmesh.projectors.engine.batches import ensure_schema, in_schema
 from vsmesh.projectors.engine.database import create_engine
@@ -44,7 +45,7 @@ async def shows(engine, ops, name: str, status: str) -> None:
     The whole summary would do as well but costs more per look, in the projector's own event loop."""
     while True:
         async with engine.connect() as conn:
-            _, found = await contract.services(await in_schema(conn, ops.schema), name=name)
+            _, found = await reads.services(await in_schema(conn, ops.schema), name=name)
         if any(x["name"] == name and x["status"] == status for x in found):
             return
         await asyncio.sleep(0.002)

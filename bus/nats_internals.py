@@ -212,16 +212,36 @@ def parser_for(nc: Client) -> Parser:
 
 
 _MSG_ID = b"Nats-Msg-Id: "
+_SOURCE = b"Nats-Stream-Source: "
 
 
 def _header_lines(nc: Client, buf: bytearray, start: int, end: int) -> dict[str, str] | None:
-    """nats-py's reading of the plain header block `buf[start:end]`: its own parser, but for the one header
-    every stored event carries (its id) read in place, as that parser reads it (in less than half its time,
-    docs/performance.md §Reading; in place, no copy of the block first)."""
-    if buf.startswith(_MSG_ID, start) and buf.find(b"\r\n", start, end) == end - 4:
-        value = buf[start + 13 : end - 4]
+    """nats-py's reading of the plain header block `buf[start:end]`: its own parser, but for a block of only
+    the event's id (every stored event's), or of it and where a split stream sourced it from (bus/splits.py),
+    each once, read in place as that parser reads them (in less than half its time for an id alone, a tenth
+    for the two; docs/performance.md §Reading). nats-py's parser spends most of its time checking names."""
+    last = end - 4  # the block ends with an empty line
+    if buf.startswith(_MSG_ID, start) and buf.find(b"\r\n", start, end) == last:
+        value = buf[start + 13 : last]
         if value.isascii():
             return {"Nats-Msg-Id": value.strip().decode()}
+    out: dict[str, str] = {}
+    at = start
+    while True:
+        if buf.startswith(_MSG_ID, at):
+            prefix, name = _MSG_ID, "Nats-Msg-Id"
+        elif buf.startswith(_SOURCE, at):
+            prefix, name = _SOURCE, "Nats-Stream-Source"
+        else:
+            break
+        line_end = buf.find(b"\r\n", at, end)
+        value = buf[at + len(prefix) : line_end]
+        if line_end < 0 or line_end > last or name in out or not value.isascii():
+            break
+        out[name] = value.strip().decode()
+        if line_end == last:
+            return out
+        at = line_end + 2
     return nc._parse_header_lines(bytes(buf[start:end])) or None
 
 
@@ -250,6 +270,36 @@ def _delivered(nc: Client, sid: int, subject: str, reply: str, data: bytes, head
     msg._sid = sid
     msg.seq = seq
     return msg
+
+
+class Sourced(Delivered):
+    """A message read from a split stream (bus/splits.py) as its horizon stream stored it: its subject, `seq`
+    and metadata's stream and stream sequence are the horizon stream's. The reply stays the split stream's
+    consumer's, and so does the metadata's `num_pending` (what the partition has left to read)."""
+
+    origin: str
+
+    @property
+    def metadata(self) -> Msg.Metadata:
+        found = self._metadata
+        if found is None:
+            read = Msg.metadata.fget(self)  # type: ignore[attr-defined] - nats-py's parse of the reply
+            pair = Msg.Metadata.SequencePair(consumer=read.sequence.consumer, stream=self.seq)
+            found = self._metadata = dataclasses.replace(read, stream=self.origin, sequence=pair)
+        return found
+
+
+def sourced(msg: Msg, origin: str, subject: str, seq: int) -> Sourced:
+    """`msg` (from a split stream's consumer) as horizon stream `origin` stored it: at `seq`, on `subject`. A
+    message the fast parser made becomes one in place (no copy per event); any other is copied."""
+    if type(msg) is Delivered:
+        msg.__class__ = Sourced
+        out: Sourced = msg  # type: ignore[assignment]
+    else:
+        out = _new(Sourced)
+        out.__dict__.update(msg.__dict__)
+    out.subject, out.seq, out.origin, out._metadata = subject, seq, origin, None
+    return out
 
 
 class _FastParser(Parser):

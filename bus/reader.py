@@ -12,7 +12,8 @@ from nats.aio.msg import Msg
 from nats.js import JetStreamContext
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 
-from vsmesh.bus.nats_internals import Delivered, deliver_directly
+from vsmesh.bus.nats_internals import Delivered, Sourced, deliver_directly, sourced
+from vsmesh.bus.splits import Share, origin, sourced_through, split_start
 from vsmesh.bus.streams import patiently, stream_info
 from vsmesh.durations import is_duration, parse_duration
 from vsmesh.errors import ConfigError
@@ -78,8 +79,9 @@ def subject_filter(filter_subject: str) -> Callable[[str], bool]:
 
 def stream_sequence(msg: Msg) -> int:
     """A delivered message's stream sequence, read straight from its reply subject (msg.metadata parses all)."""
-    if type(msg) is Delivered:
-        return msg.seq  # read from the reply once, by the fast parser
+    kind = type(msg)
+    if kind is Delivered or kind is Sourced:
+        return msg.seq  # read from the reply once, by the fast parser (a split's: the horizon stream's)
     reply = msg.reply
     if reply.count(".") == _V1_ACK_TOKENS - 1:
         # The 6th of 9 tokens is the 4th from the end: split off only the last four (runs once per event).
@@ -97,12 +99,14 @@ def stream_time_ns(msg: Msg) -> int:
     return int(msg.metadata.timestamp.timestamp() * 1_000_000) * 1000
 
 
-async def count_pending(js: JetStreamContext, stream: str, filter_subject: str, after_seq: int) -> int:
-    """Stored messages on `filter_subject` past `after_seq`, counted by a short-lived consumer."""
+async def count_pending(js: JetStreamContext, stream: str, filter_subject: str | list[str], after_seq: int) -> int:
+    """Stored messages on `filter_subject` (or any of a list) past `after_seq`, counted by a short-lived consumer."""
+    many = isinstance(filter_subject, list)
     info = await js.add_consumer(
         stream,
         ConsumerConfig(
-            filter_subject=filter_subject,
+            filter_subject=None if many else filter_subject,
+            filter_subjects=filter_subject if many else None,
             deliver_policy=DeliverPolicy.BY_START_SEQUENCE,
             opt_start_seq=after_seq + 1,
             ack_policy=AckPolicy.NONE,
@@ -127,6 +131,10 @@ class StreamReader:
     With `filter_locally`, the consumer reads the whole stream and the filter is applied here. The server
     spends far more per message on a narrow wildcard filter than on none (with a few thousand subjects;
     docs/performance.md §Reading), so a reader whose subjects are most of the stream is faster this way.
+
+    With `share`, the reader reads one partition's share of the stream from its split stream
+    (bus/splits.py) and hands each message on as the horizon stream stored it (subject, sequence); `start`
+    stays in the horizon stream's sequences.
     """
 
     def __init__(
@@ -138,6 +146,7 @@ class StreamReader:
         *,
         max_queued: int = 0,
         filter_locally: bool = False,
+        share: Share | None = None,
     ) -> None:
         self._js = js
         self.stream = stream
@@ -155,8 +164,17 @@ class StreamReader:
         self._last: Msg | None = None  # the last message seen, kept or not: a resumed read starts after it
         self._generation = 0  # bumped on pause: a dropped subscription's stragglers are ignored
         self._paused: asyncio.Task | None = None
+        self._share = share
+        self._last_read = 0  # a split reader's: the split stream's sequence of the last message seen
+        self._settled_at = 0  # and the split stream's last sequence when it last settled
 
     async def __aenter__(self) -> StreamReader:
+        if self._share is not None:
+            self._filter_locally = False
+            if self._start.after_seq is not None:
+                self._last_read = await split_start(self._js, self._share.split, self._start.after_seq)
+                await self._subscribe(Start(after_seq=self._last_read))
+                return self
         if self._filter_locally:
             subjects = (await stream_info(self._js, self.stream)).config.subjects or []
             if len(subjects) == 1:
@@ -169,10 +187,15 @@ class StreamReader:
     async def _subscribe(self, start: Start) -> None:
         generation = self._generation
         wanted = subject_filter(self.filter_subject)
+        share, stream = self._share, self.stream
 
         def receive(msg: Msg) -> None:
             if generation != self._generation:
                 return  # read again after the resume
+            if share is not None:
+                self._last_read = stream_sequence(msg)
+                at, subject = origin(msg)
+                msg = sourced(msg, stream, subject, at)
             self._last = msg
             if self._filter_locally and not wanted(msg.subject):
                 if msg.metadata.num_pending:
@@ -191,13 +214,19 @@ class StreamReader:
         # Asked again while a cluster recovers (a consumer create timed out right after a node restarted,
         # tests/cluster/test_failover.py): each try with a new config, so a new deliver subject — a consumer
         # the timed-out try did create pushes to an inbox nobody reads and goes when inactive.
+        def config() -> ConsumerConfig:
+            made = start.consumer_config()
+            if share is not None:
+                made.filter_subjects = list(share.filters)
+            return made
+
         self._sub = await patiently(
             lambda: self._js.subscribe(
-                self._consumer_subject,
-                stream=self.stream,
+                self._consumer_subject if share is None else "",
+                stream=self.stream if share is None else share.split.name,
                 cb=enqueue,
                 ordered_consumer=True,
-                config=start.consumer_config(),
+                config=config(),
                 pending_msgs_limit=-1,  # a dropped message would go unnoticed by nats-py's ordered consumer
             ),
             f"a consumer on {self.stream}",
@@ -214,7 +243,8 @@ class StreamReader:
         await self._paused
         self._paused = None
         assert self._last is not None, "a paused reader has kept messages"
-        await self._subscribe(Start(after_seq=self._last.metadata.sequence.stream))
+        last = self._last_read if self._share is not None else self._last.metadata.sequence.stream
+        await self._subscribe(Start(after_seq=last))
 
     async def __aexit__(self, *exc: object) -> None:
         self._generation += 1
@@ -266,6 +296,30 @@ class StreamReader:
                 break
         await self._resume_when_drained()
         return batch
+
+    async def settled(self) -> int | None:
+        """A split reader with nothing waiting: the horizon stream's sequence through which it has handed on
+        all of its share (the split stream's newest event's), or None when it cannot tell (more is on its way,
+        nothing was sourced). A partition idle while others' events arrive is still applied that far."""
+        if self._share is None or self._queue or self._paused is not None or self._sub is None:
+            return None
+        newest = (await stream_info(self._js, self._share.split.name)).state.last_seq
+        if not newest or newest == self._settled_at:
+            return None  # nothing sourced, or nothing since it last settled
+        newest, through = await sourced_through(self._js, self._share.split)
+        info = await self._sub.consumer_info()  # after the newest was read: its pending covers it
+        if info.num_pending:
+            return None
+        if self._last is None:
+            if info.delivered.consumer_seq:
+                return None
+            self._settled_at = newest
+            return through
+        seen = self._last.metadata
+        if seen.consumer != info.name or seen.sequence.consumer != info.delivered.consumer_seq:
+            return None  # delivered but not yet received (or a consumer made anew since)
+        self._settled_at = newest
+        return through
 
     async def nothing_to_read(self) -> bool:
         """True when the consumer matched nothing at all (so a bounded read can end at once)."""

@@ -1,35 +1,22 @@
 """`vsmesh call HUB OPERATION key=value …`: any operation of any hub's contract from a terminal, as an agent calls
 it over MCP (its tool `HUB__OPERATION`) — so whatever a mandate lets an agent do, a person can do here too.
 
-A write acts as `VSMESH_ACTOR` and prints the stored event's id and sequence; a read prints its answer. Values
-are JSON where they parse as JSON (`desired=3`, `blocking='["repo/x"]'`), text otherwise.
+A write goes through the gateway as the signed-in person (`vsmesh login`) and prints the stored event's id and
+sequence; a read prints its answer. Values are JSON where they parse as JSON (`desired=3`,
+`blocking='["repo/x"]'`), text otherwise.
 """
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import typer
 
 from vsmesh.cli.context import ask_hub, fail, run, settings_from
 from vsmesh.cli.options import DataDir, Json
 from vsmesh.cli.output import console, echo_json, show_table
-
-if TYPE_CHECKING:
-    from vsmesh.hubs.contract import Operation
-
-
-def _operations(hub: str) -> list[Operation]:
-    """The hub's contract: a coded hub's, the registry's, or (any other slug) a manifest hub's generic one."""
-    from vsmesh.events.governance import REGISTRY_HUB
-    from vsmesh.hubs import discovered
-    from vsmesh.hubs.registry.contract import manifest_hub_operations, registry_operations
-
-    if hub in discovered():
-        return discovered()[hub].make_operations()
-    return registry_operations() if hub == REGISTRY_HUB else manifest_hub_operations()
 
 
 def _arguments(pairs: list[str]) -> dict[str, Any]:
@@ -52,8 +39,11 @@ def call(
     data_dir: Path | None = DataDir,
     as_json: bool = Json,
 ) -> None:
-    """Call one operation of a hub's contract (writes act as you); without OPERATION, list the hub's operations."""
-    operations = {op.name: op for op in _operations(hub)}
+    """Call one operation of a hub's contract (a write: through the gateway as the signed-in person); without
+    OPERATION, list the hub's operations."""
+    from vsmesh.hubs.operations import operations_of
+
+    operations = {op.name: op for op in operations_of(hub)}
     if operation is None:
         rows = [[op.name, "write" if op.writes else "read", op.description] for op in operations.values()]
         if as_json:
@@ -67,8 +57,6 @@ def call(
         raise fail(f"{hub} has no operation {operation!r}; `vsmesh call {hub}` lists them")
     settings = settings_from(data_dir)
     request = _arguments(pairs or [])
-    if op.writes:  # as this terminal's person, not as the hub
-        request |= {"actor": settings.actor, "actor_kind": settings.actor_kind}
     answer = run(ask_hub(settings, hub, operation, request))
     if as_json:
         echo_json(answer)

@@ -67,10 +67,18 @@ def is_terminal() -> bool:
 async def ask_hub(
     settings: Settings, hub: str, operation: str, request: dict[str, Any] | None = None, *, timeout: float = 10.0
 ) -> Any:
-    """One contract call on a connection of its own, for a command that asks a hub once."""
+    """One contract call on a connection of its own, for a command that asks a hub once; a write goes through the
+    gateway as the signed-in person (refused in one line naming `vsmesh login` when nobody is)."""
     from vsmesh.bus.connection import connect
     from vsmesh.bus.contract_client import ask
+    from vsmesh.hubs.operations import writes
 
+    if writes(hub, operation):
+        from vsmesh.cli.session import as_person
+
+        given = {k: v for k, v in (request or {}).items() if k not in ("actor", "actor_kind")}  # the gateway's to say
+        body = {"hub": hub, "operation": operation, "request": given, "timeout": timeout}
+        return await asyncio.to_thread(as_person, settings, f"{operation} on {hub}", "/people/call", body)
     nc = await connect(settings, name=f"vsmesh-cli-{hub}")
     try:
         return await ask(nc, hub, operation, request or {}, timeout=timeout)

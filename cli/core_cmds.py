@@ -22,15 +22,8 @@ _COLOURS = {"critical": "red", "high": "red", "medium": "yellow", "low": "green"
 
 
 def _call(data_dir: Path | None, hub: str, operation: str, request: dict[str, Any]) -> Any:
-    """One contract call; errors become `error: …` on stderr."""
+    """One contract call (a write: through the gateway as the signed-in person); errors become `error: …`."""
     settings = settings_from(data_dir)
-    return run(ask_hub(settings, hub, operation, {k: v for k, v in request.items() if v is not None}))
-
-
-def _write(data_dir: Path | None, hub: str, operation: str, request: dict[str, Any]) -> Any:
-    """A contract write, made as this terminal's actor rather than as the hub."""
-    settings = settings_from(data_dir)
-    request = {**request, "actor": settings.actor, "actor_kind": settings.actor_kind}
     return run(ask_hub(settings, hub, operation, {k: v for k, v in request.items() if v is not None}))
 
 
@@ -134,7 +127,7 @@ def escalate(
     """Escalate an issue to a hub; prints the escalation's event id."""
     request = {"title": title, "severity": severity, "reason": reason, "from_hub": from_hub}
     request |= {"cause_event_id": cause, "subject": subject}
-    _written(_write(data_dir, hub, "escalate_issue", request), "escalated", as_json)
+    _written(_call(data_dir, hub, "escalate_issue", request), "escalated", as_json)
 
 
 @capability_app.command("list")
@@ -173,7 +166,7 @@ def capability_register(
 ) -> None:
     """Offer a capability on a hub."""
     request = {"capability": capability, "description": description, "tags": tag}
-    _written(_write(data_dir, hub, "register_capability", request), "registered", as_json)
+    _written(_call(data_dir, hub, "register_capability", request), "registered", as_json)
 
 
 @capability_app.command("request")
@@ -187,7 +180,7 @@ def capability_request(
 ) -> None:
     """Request a capability of a hub; prints the request's event id."""
     request = {"capability": capability, "summary": summary, "parameters": _pairs(param)}
-    _written(_write(data_dir, hub, "request_capability", request), "requested", as_json)
+    _written(_call(data_dir, hub, "request_capability", request), "requested", as_json)
 
 
 @capability_app.command("update")
@@ -201,7 +194,7 @@ def capability_update(
 ) -> None:
     """Move a capability request on."""
     request = {"request_id": request_id, "status": status, "note": note}
-    _written(_write(data_dir, hub, "update_capability_request", request), status, as_json)
+    _written(_call(data_dir, hub, "update_capability_request", request), status, as_json)
 
 
 @message_app.command("send")
@@ -217,7 +210,7 @@ def message_send(
 ) -> None:
     """Send a message through a hub; prints its event id."""
     request = {"to": to, "body": body, "title": title, "priority": priority, "reply_to": reply_to}
-    _written(_write(data_dir, hub, "send_message", request), "sent", as_json)
+    _written(_call(data_dir, hub, "send_message", request), "sent", as_json)
 
 
 @message_app.command("list")
@@ -255,7 +248,7 @@ def message_read(
     as_json: bool = Json,
 ) -> None:
     """Mark a message read."""
-    _written(_write(data_dir, hub, "mark_message_read", {"message_id": message_id}), "read", as_json)
+    _written(_call(data_dir, hub, "mark_message_read", {"message_id": message_id}), "read", as_json)
 
 
 def add_core_commands(app: typer.Typer) -> None:

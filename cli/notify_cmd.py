@@ -11,7 +11,7 @@ from typing import Any
 import typer
 
 from vsmesh.cli.context import ask_hub, fail, run, settings_from
-from vsmesh.cli.core_cmds import _pairs, _write, _written
+from vsmesh.cli.core_cmds import _call, _pairs, _written
 from vsmesh.cli.options import DataDir, Json, Wide
 from vsmesh.cli.output import console, echo_json, last_errors, show_table
 from vsmesh.settings import Settings
@@ -119,7 +119,7 @@ def silence(
     request = {"matchers": _pairs(match), "until": _until(until), "reason": reason}
     if starts is not None:
         request["starts_at"] = _until(starts, "--starts")
-    _written(_write(data_dir, CANON, "set_silence", request), "silenced", as_json)
+    _written(_call(data_dir, CANON, "set_silence", request), "silenced", as_json)
 
 
 @notify_app.command()

@@ -10,10 +10,9 @@ from typing import Any
 import msgspec
 import typer
 
-from vsmesh.cli.context import guarded, run, settings_from
+from vsmesh.cli.context import guarded, settings_from
 from vsmesh.cli.options import DataDir, Json
 from vsmesh.errors import InvalidEvent, PermissionDenied
-from vsmesh.settings import Settings
 
 
 @guarded
@@ -22,12 +21,8 @@ def publish(
     hub: str = typer.Option(..., "--hub", help="the hub the event belongs to, e.g. ops-hub"),
     subject: str = typer.Option(None, "--subject", help="the entity, e.g. service/gitea"),
     data: str = typer.Option("{}", "--data", help="JSON, @file, or - for JSON lines on stdin (one event each)"),
-    actor: str = typer.Option(
-        None, "--actor", help="signed in: only your own name; else who acts [env VSMESH_ACTOR; default: OS user]"
-    ),
-    actor_kind: str = typer.Option(
-        None, "--actor-kind", help="signed in: only human; else human, agent or service [env VSMESH_ACTOR_KIND]"
-    ),
+    actor: str = typer.Option(None, "--actor", help="only your own name: the gateway publishes as who signed in"),
+    actor_kind: str = typer.Option(None, "--actor-kind", help="only human: a person publishes here"),
     expect_seq: int = typer.Option(
         None, "--expect-seq", help="store only if the entity's last event is still at this sequence (0: none yet)"
     ),
@@ -36,31 +31,27 @@ def publish(
 ) -> None:
     """Publish an event; prints its id and stream sequence.
 
-    Signed in (`vsmesh login`), the gateway publishes it as you: --actor may only name you. Otherwise the CLI
-    publishes on the mesh's own connection and refuses governance events, which need a signed-in person.
+    The gateway publishes it as the signed-in person (`vsmesh login`): --actor may only name you. Nobody signed
+    in, nothing is published (services publish with their own credentials, agents through MCP).
     """
+    settings, session = _person(data_dir, event_type, actor, actor_kind)
     if data == "-":
         payloads = [_parse(line, f"stdin line {n}") for n, line in enumerate(sys.stdin, 1) if line.strip()]
     else:
         payloads = [_parse(_read(data), "--data")]
     started = time.perf_counter()
-    signed_in = _person(data_dir, actor, actor_kind)
-    if signed_in is not None:
-        results = _through_gateway(*signed_in, event_type, hub, subject, payloads, expect_seq, many=data == "-")
-    else:
-        settings = settings_from(data_dir, actor=actor, actor_kind=actor_kind)
-        results = run(_publish(settings, event_type, hub, subject, payloads, data == "-", expect_seq))
+    results = _through_gateway(settings, session, event_type, hub, subject, payloads, expect_seq, many=data == "-")
     _report(results, time.perf_counter() - started, as_json, many=data == "-")
 
 
-def _person(data_dir: Path | None, actor: str | None, actor_kind: str | None):
-    """(settings, session) of the signed-in person, whom --actor may only repeat; None when nobody signed in."""
-    from vsmesh.cli.session import signed_in
+def _person(data_dir: Path | None, event_type: str, actor: str | None, actor_kind: str | None):
+    """(settings, session) of the signed-in person, whom --actor may only repeat; nobody signed in, refused here
+    (a governance event naming the step-up)."""
+    from vsmesh.cli.session import person
+    from vsmesh.gateway.people import STEP_UP_TYPES
 
     settings = settings_from(data_dir)
-    session = signed_in(settings)
-    if session is None:
-        return None
+    session = person(settings, f"publishing {event_type}", governance=event_type in STEP_UP_TYPES)
     if actor not in (None, session.subject) or actor_kind not in (None, "human"):
         raise PermissionDenied(
             f"signed in as {session.subject}, you publish as {session.subject} (human): drop --actor and"
@@ -93,37 +84,6 @@ def _report(results, elapsed: float, as_json: bool, *, many: bool) -> None:
         dups = sum(r.duplicate for r in results)
         rate = len(results) / elapsed if elapsed else 0.0
         typer.echo(f"published {len(results)} events ({dups} duplicates) in {elapsed:.2f} s, {rate:,.0f} ev/s")
-
-
-async def _publish(
-    settings: Settings,
-    event_type: str,
-    hub: str,
-    subject: str | None,
-    payloads: list[Any],
-    many: bool,
-    expect_seq: int | None = None,
-) -> list:
-    from vsmesh.bus.connection import connect
-    from vsmesh.bus.publisher import Publisher
-    from vsmesh.gateway.people import STEP_UP_TYPES
-    from vsmesh.hubs.publishing import check_vocabulary
-
-    if event_type in STEP_UP_TYPES:
-        raise PermissionDenied(
-            f"refused: publishing {event_type} is governance, which needs a signed-in person: run"
-            " `vsmesh login --step-up` (the CLI then publishes through the gateway as you)"
-        )
-    nc = await connect(settings, name="vsmesh-publish")
-    try:
-        await check_vocabulary(nc, hub, event_type, payloads)
-        publisher = Publisher(nc.jetstream(), settings)
-        events = [publisher.build(event_type, hub=hub, subject=subject, data=p) for p in payloads]
-        if len(events) == 1 and not many:
-            return [await publisher.publish(events[0], expect_entity_seq=expect_seq)]
-        return await publisher.publish_many(events)
-    finally:
-        await nc.drain()
 
 
 def _read(data: str) -> str:

@@ -160,11 +160,11 @@ def _partitioned(settings: Settings, projection: Any, partitions: int, batch_siz
     """The replay of a rebuild with --partitions: one process per partition (runtime/partitions.py)."""
     from vsmesh.errors import ConfigError
     from vsmesh.projectors.distribution.partitioned import partitioned_replay
-    from vsmesh.runtime.partitions import process_runner
+    from vsmesh.runtime.partitions import forked_runner
 
     if not projection.entity_types:
         raise ConfigError(f"{projection.hub} cannot be partitioned (README: Partitions); leave out --partitions")
-    return partitioned_replay(process_runner(settings, projection.hub, batch_size=batch_size), partitions)
+    return partitioned_replay(forked_runner(settings, projection, batch_size=batch_size), partitions)
 
 
 @contextmanager

@@ -14,6 +14,7 @@ from rich.console import Console
 from vsmesh.cli.context import fail, guarded, settings_from
 from vsmesh.cli.options import DataDir
 from vsmesh.errors import AlreadyRunning, VsmeshError
+from vsmesh.runtime.system_mode import DEFAULT_USER, become
 
 
 class _Console(Console):
@@ -41,6 +42,10 @@ def up(
     partitions: int = typer.Option(
         None, "--partitions", help="projector partitions of each hub that can be split (ops) [env VSMESH_PARTITIONS]"
     ),
+    system: bool = typer.Option(
+        False, "--system", help="run as the mesh's own OS user (--user), its data dir 0700: the operator cannot read it"
+    ),
+    user: str = typer.Option(DEFAULT_USER, "--user", help="with --system: the mesh's OS user"),
 ) -> None:
     """Start the mesh: embedded nats-server and PostgreSQL (unless the env points elsewhere), streams, hubs."""
     from vsmesh.cli.demo_cmd import is_fresh, run_mesh
@@ -49,6 +54,12 @@ def up(
 
     # Only the env may point `up` at outside servers; the data dir's own addresses are for reuse.
     settings = settings_from(data_dir, discover=False, hubs=tuple(hub) if hub else None, partitions=partitions)
+    if system:
+        if detach:
+            raise fail(
+                "--system runs in the foreground, kept by a service manager (deploy/vsmesh.service): drop --detach"
+            )
+        guarded(become)(user, settings.data_dir)
     demo = is_fresh(settings) if demo is None else demo
     if detach:
         _detach(settings.data_dir.resolve(), hub or [], demo, partitions)

@@ -14,7 +14,7 @@ import fcntl
 import os
 import time
 from collections.abc import Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import msgspec
 
@@ -23,6 +23,10 @@ from vsmesh.errors import MeshNotRunning, PermissionDenied, Unauthorized, Vsmesh
 from vsmesh.gateway.identity import person_token
 from vsmesh.gateway.identity.person_token import Endpoints
 from vsmesh.settings import Settings
+
+if TYPE_CHECKING:
+    from vsmesh.bus.publisher import Published
+    from vsmesh.events.envelope import Event
 
 SESSION_FILE = "session.json"
 RENEW_BEFORE_S = 30.0
@@ -149,6 +153,24 @@ def person(settings: Settings, what: str, *, governance: bool = False) -> Sessio
 def as_person(settings: Settings, what: str, path: str, body: dict[str, Any], *, governance: bool = False) -> Any:
     """POST `body` to the gateway's `path` as the signed-in person (refused here when nobody is)."""
     return call_gateway(settings, person(settings, what, governance=governance), path, body)
+
+
+def publish_events(settings: Settings, what: str, events: list[Event]) -> list[Published]:
+    """Events built here (an import's: each its entity and source-derived id) published by the gateway as the
+    signed-in person, in order, a request per run of one type on one hub."""
+    from itertools import groupby
+
+    from vsmesh.bus.publisher import Published
+
+    session = person(settings, what, governance=False)
+    done: list[Published] = []
+    for (event_type, hub), run in groupby(events, key=lambda e: (e.type, e.hub)):
+        batch = list(run)
+        body = {"type": event_type, "hub": hub, "many": True, "data": [msgspec.to_builtins(e.data) for e in batch],
+                "subjects": [e.subject for e in batch], "ids": [e.id for e in batch]}  # fmt: skip
+        answer = call_gateway(settings, session, "/people/publish", body)
+        done += [msgspec.convert(r, Published) for r in answer["results"]]
+    return done
 
 
 def call_gateway(settings: Settings, session: Session, path: str, body: dict[str, Any]) -> Any:

@@ -1,9 +1,10 @@
 """People's writes through the gateway: what `vsmesh publish` and `vsmesh revert` send once a person signed in
 (`vsmesh login`), published by the mesh as that person.
 
-    POST /people/publish  {type, hub, subject, data: [..], expect_seq, many}  -> {results: [{id, stream, seq, ..}]}
+    POST /people/publish  {type, hub, subject, data: [..], expect_seq, many, subjects, ids} -> {results: [..]}
     POST /people/revert   {event_id | actor, since, reason, cascade}           -> {reverted: [..]}
     POST /people/decide   {approval_id, decision: approve|deny, arguments_hash, reason} -> {id, stream, seq}
+    POST /people/call     {hub, operation, request, timeout}                -> the contract's answer
 
 The caller is the verified bearer token and nothing else: every event's `actor` is the token's subject and its
 `actorkind` human, whatever the request says. Agents and services are refused here (they write through MCP,
@@ -22,7 +23,7 @@ from typing import Any, Literal, TypeVar
 import msgspec
 import structlog
 from nats.aio.client import Client
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route, request_response
@@ -43,6 +44,7 @@ from vsmesh.events.governance import ADMIN_ONLY_TYPES
 from vsmesh.gateway.identity.principal import Principal
 from vsmesh.gateway.identity.resource import BearerAuth, caller
 from vsmesh.gateway.identity.step_up import require_fresh_person
+from vsmesh.gateway.mcp.tools import GATEWAY_FIELDS
 from vsmesh.hubs.canon.approvals import decision_call
 from vsmesh.hubs.publishing import check_vocabulary
 from vsmesh.hubs.revert import revert_actor, revert_event
@@ -78,6 +80,24 @@ class PublishRequest(BaseModel):
     data: list[Any] = Field(min_length=1)  # one payload per event
     expect_seq: int | None = Field(None, ge=0)
     many: bool = False  # pipelined (JSON lines), as `vsmesh publish --data -`
+    # An import's events, each with its own entity and an id derived from the source's identity of the row (so a
+    # re-import stores nothing): one per payload when given.
+    subjects: list[str | None] | None = None
+    ids: list[str] | None = None
+
+    @model_validator(mode="after")
+    def _one_each(self) -> PublishRequest:
+        for name in ("subjects", "ids"):
+            given = getattr(self, name)
+            if given is not None and len(given) != len(self.data):
+                raise ValueError(f"{name} names {len(given)} events, data holds {len(self.data)}: one each")
+        return self
+
+    def parts(self) -> list[tuple[str | None, Any, str | None]]:
+        """(subject, data, id) of each event."""
+        subjects = self.subjects or [self.subject] * len(self.data)
+        ids = self.ids or [None] * len(self.data)
+        return list(zip(subjects, self.data, ids, strict=True))
 
 
 class RevertRequest(BaseModel):
@@ -88,6 +108,15 @@ class RevertRequest(BaseModel):
     since: str | None = None
     reason: str | None = None
     cascade: bool = False
+
+
+class CallRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    hub: str = Field(min_length=1)
+    operation: str = Field(min_length=1)
+    request: dict[str, Any] = {}
+    timeout: float = Field(10.0, gt=0, le=600)
 
 
 class DecideRequest(BaseModel):
@@ -108,6 +137,7 @@ class PeopleWrites:
             Route(f"{PEOPLE_PATH}/publish", self.bearer.protect(request_response(self.publish)), methods=["POST"]),
             Route(f"{PEOPLE_PATH}/revert", self.bearer.protect(request_response(self.revert)), methods=["POST"]),
             Route(f"{PEOPLE_PATH}/decide", self.bearer.protect(request_response(self.decide)), methods=["POST"]),
+            Route(f"{PEOPLE_PATH}/call", self.bearer.protect(request_response(self.call)), methods=["POST"]),
         ]
 
     def publisher_for(self, who: Principal) -> Publisher:
@@ -121,7 +151,8 @@ class PeopleWrites:
             await self.check(who, claims, asked.hub, f"publish {asked.type}", what, asked.type in STEP_UP_TYPES)
             await check_vocabulary(self.nc, asked.hub, asked.type, asked.data)
             publisher = self.publisher_for(who)
-            events = [publisher.build(asked.type, hub=asked.hub, subject=asked.subject, data=d) for d in asked.data]
+            events = [publisher.build(asked.type, hub=asked.hub, subject=subject, data=d, event_id=event_id)
+                      for subject, d, event_id in asked.parts()]  # fmt: skip
             if len(events) == 1 and not asked.many:
                 results = [await publisher.publish(events[0], expect_entity_seq=asked.expect_seq)]
             else:
@@ -144,6 +175,26 @@ class PeopleWrites:
                 raise ConfigError("name the event to revert, or an actor whose actions to revert")
             log.info("reverted for a person", actor=who.subject, count=len(done))
             return {"reverted": done}
+
+        return await self.answer(request, act)
+
+    async def call(self, request: Request) -> Response:
+        """A contract write of a person's (`vsmesh call`, `vsmesh escalate`, a hub's own commands), as that person."""
+
+        async def act(who: Principal, claims: dict) -> Any:
+            asked = parse(CallRequest, await request.body())
+            await self.check(who, claims, asked.hub, asked.operation, f"calling {asked.operation}", False)
+            forged = sorted(GATEWAY_FIELDS & asked.request.keys())
+            if forged:
+                raise ConfigError(
+                    f"{', '.join(forged)} cannot be set by a caller: the gateway sets them from your token"
+                )
+            given = asked.request.get("metadata") if isinstance(asked.request.get("metadata"), dict) else {}
+            arguments = {**asked.request, "metadata": {**given, "via": "people"}}
+            arguments |= {"actor": who.subject, "actor_kind": who.kind}
+            answer = await ask(self.nc, asked.hub, asked.operation, arguments, timeout=asked.timeout)
+            log.info("contract called for a person", actor=who.subject, hub=asked.hub, operation=asked.operation)
+            return answer
 
         return await self.answer(request, act)
 

@@ -22,6 +22,21 @@ def every_operation() -> dict[str, list[Operation]]:
     return kinds
 
 
+def operations_of(hub: str) -> list[Operation]:
+    """A hub's contract: a coded hub's, the registry's, or (any other slug) a manifest hub's generic one."""
+    from vsmesh.events.governance import REGISTRY_HUB
+    from vsmesh.hubs.registry.contract import manifest_hub_operations, registry_operations
+
+    if hub in discovered():
+        return discovered()[hub].make_operations()
+    return registry_operations() if hub == REGISTRY_HUB else manifest_hub_operations()
+
+
+def writes(hub: str, operation: str) -> bool:
+    """Whether the hub's operation publishes (an unknown one does not: the hub itself names it unknown)."""
+    return any(op.writes for op in operations_of(hub) if op.name == operation)
+
+
 def read_operation_names() -> tuple[str, ...]:
     """The names of the operations that publish nothing, sorted; ConfigError if a name is both, or if an
     operation whose request names an actor (a `WriteRequest`) is not declared `writes=True`."""

@@ -103,9 +103,11 @@ class Inbox:
 
         secret = kept_secret(self.places)
         before = _remembered(self.places)
-        fixes = ("choose another port", "choose another host")
-        hook_sock = bind(self.host, self.webhook_port, before.get("webhook"), who="the inbox's webhook", fixes=fixes)
-        mail_sock = bind(self.host, self.smtp_port, before.get("smtp"), who="the inbox's SMTP server", fixes=fixes)
+        # Only a port given by hand can be in use (0 falls back to any free one): the fix names its option.
+        hook_sock = bind(self.host, self.webhook_port, before.get("webhook"), who="the inbox's webhook",
+                         fixes=("choose another --webhook-port", "choose another host"))  # fmt: skip
+        mail_sock = bind(self.host, self.smtp_port, before.get("smtp"), who="the inbox's SMTP server",
+                         fixes=("choose another --smtp-port", "choose another host"))  # fmt: skip
         self.webhook_port, self.smtp_port = hook_sock.getsockname()[1], mail_sock.getsockname()[1]
         handler = Mailbox(self.places.maildir)  # a Maildir made on first use (tmp/, new/, cur/)
         loop = asyncio.get_running_loop()

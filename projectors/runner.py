@@ -15,6 +15,7 @@ from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, InterfaceError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from vsmesh.bus.quarantine import Rejected, quarantine
+from vsmesh.bus.splits import ensure_split
 from vsmesh.errors import Busy
 from vsmesh.projectors.engine import driver
 from vsmesh.projectors.engine.batches import (
@@ -24,6 +25,7 @@ from vsmesh.projectors.engine.batches import (
     lock_hub,
     lock_partition,
     positions,
+    settle,
 )
 from vsmesh.projectors.engine.checkpoint import read_positions, save_position
 from vsmesh.projectors.engine.partitions import needs_rebuild
@@ -57,6 +59,8 @@ async def run_projection(
     """Follow every stream of the projection until `stop` is set."""
     await ensure_schema(engine, projection, projection.schema)
     await _settle_partitioning(js, engine, projection, stop)
+    for share in (projection.shares or {}).values():
+        await ensure_split(js, share.split)
     # Every stream it follows, at 0 until something of it is applied: /metrics shows the stream from the start.
     applied = await positions(engine, projection, projection.schema)
     stats.positions = {stream: 0 for stream in projection.streams} | applied
@@ -130,7 +134,11 @@ async def _follow(
     last_log = time.monotonic()
     how = Follow(settings.batch_size, settings.batch_wait_ms / 1000, READ_AHEAD)
     timer = BATCH_SECONDS.labels(projection.hub)
-    async for batch in follow(js, stream, subject, after, how, stop):
+    share = projection.shares.get(stream) if projection.shares else None
+    async for batch in follow(js, stream, subject, after, how, stop, share):
+        if not batch.msgs:  # a partition at rest: all of its share is applied up to there
+            stats.positions[stream] = await settle(engine, projection, stream, batch.settled)
+            continue
         started = time.perf_counter()
         result = await _apply_with_retry(js, engine, projection, stream, batch.msgs, stop, stats, bound)
         took = time.perf_counter() - started

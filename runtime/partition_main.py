@@ -2,8 +2,6 @@
 
 `follow HUB --index K --count N`: project partition K of N live under the lease `projector.HUB.pK` until
 SIGTERM (what `vsmesh up --partitions N` runs in-process; this runs a partition on another core or machine).
-`replay HUB --index K --count N --schema S`: fold partition K's share of the log into schema S up to the head
-and print what it did as JSON (a partitioned rebuild runs one per partition, runtime/partitions.py).
 `--projection module:function` takes the projection from function(HUB) instead of the hub's own (tests).
 Servers come from the `VSMESH_*` variables.
 """
@@ -15,29 +13,17 @@ import asyncio
 import importlib
 import os
 import signal
-import sys
-
-import msgspec
 
 from vsmesh.bus.connection import connect
 from vsmesh.logs import configure_logging
 from vsmesh.projectors.distribution.lease import lease_bucket, run_leased
-from vsmesh.projectors.engine.batches import ensure_schema, positions
+from vsmesh.projectors.engine.batches import ensure_schema
 from vsmesh.projectors.engine.database import create_engine
 from vsmesh.projectors.engine.partitions import Partition
-from vsmesh.projectors.engine.pipeline import Until, replay
 from vsmesh.projectors.engine.projection import Projection
 from vsmesh.projectors.engine.stats import ProjectorStats
 from vsmesh.projectors.runner import run_projection
 from vsmesh.settings import Settings
-
-
-class Replayed(msgspec.Struct):
-    """What a replay worker prints on its last line."""
-
-    messages: int
-    applied: int
-    rejected: int
 
 
 async def _projection(hub: str, spec: str | None, engine) -> Projection:  # noqa: ANN001 - an AsyncEngine
@@ -61,11 +47,6 @@ async def main(args: argparse.Namespace) -> None:
     try:
         part = (await _projection(args.hub, args.projection, engine)).for_partition(partition)
         js = nc.jetstream()
-        if args.mode == "replay":
-            start = await positions(engine, part, args.schema)
-            done = await replay(js, engine, part, args.schema, start, until=Until(), batch_size=args.batch_size)
-            sys.stdout.write(msgspec.json.encode(Replayed(done.messages, done.applied, done.rejected)).decode() + "\n")
-            return
         await ensure_schema(engine, part, part.schema)
         stats = ProjectorStats(part.hub, partition=partition.label)
         leases = await lease_bucket(js)
@@ -80,17 +61,12 @@ async def main(args: argparse.Namespace) -> None:
 
 def parse(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("mode", choices=["follow", "replay"])
+    parser.add_argument("mode", choices=["follow"])
     parser.add_argument("hub")
     parser.add_argument("--index", type=int, required=True)
     parser.add_argument("--count", type=int, required=True)
-    parser.add_argument("--schema", help="replay: the staging schema to fold into")
-    parser.add_argument("--batch-size", type=int, default=50_000)
     parser.add_argument("--projection", help="module:function giving the projection of HUB (tests)")
-    args = parser.parse_args(argv)
-    if args.mode == "replay" and not args.schema:
-        parser.error("replay needs --schema: the staging schema the rebuild prepared")
-    return args
+    return parser.parse_args(argv)
 
 
 if __name__ == "__main__":

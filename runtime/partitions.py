@@ -1,18 +1,28 @@
-"""A partitioned rebuild's processes: one `partition_main replay` per partition, side by side on the cores."""
+"""A partitioned rebuild's processes: one per partition, side by side on the cores.
+
+`forked_runner` forks this process for each partition: the child has every module and the projection
+already (importing vsmesh cost a worker 1-2.5 s of CPU, as much as folding 100k events,
+docs/performance.md §Partitions), and runs its replay on an event loop of its own, in a new thread (the
+forked thread still holds the parent's running loop).
+"""
 
 from __future__ import annotations
 
 import asyncio
+import multiprocessing
 import os
-import sys
+import threading
+import traceback
+from multiprocessing.connection import Connection
 
-import msgspec
-
+from vsmesh.bus.connection import connect
 from vsmesh.errors import VsmeshError
 from vsmesh.projectors.distribution.partitioned import RunPartition
+from vsmesh.projectors.engine.batches import positions
+from vsmesh.projectors.engine.database import create_engine
 from vsmesh.projectors.engine.partitions import Partition
-from vsmesh.projectors.engine.pipeline import Replayed
-from vsmesh.runtime.partition_main import Replayed as Reported
+from vsmesh.projectors.engine.pipeline import Replayed, Until, replay
+from vsmesh.projectors.engine.projection import Projection
 from vsmesh.settings import Settings
 
 
@@ -27,31 +37,66 @@ def worker_env(settings: Settings) -> dict[str, str]:
     return env
 
 
-def process_runner(settings: Settings, hub: str, *, batch_size: int, projection: str | None = None) -> RunPartition:
-    """Runs one partition's replay in a process of its own; a failed worker raises with its last words."""
+def forked_runner(settings: Settings, projection: Projection, *, batch_size: int) -> RunPartition:
+    """Runs one partition's replay in a fork of this process; a failed worker raises with its last words."""
+    context = multiprocessing.get_context("fork")
 
     async def run(partition: Partition, schema: str) -> Replayed:
-        args = ["replay", hub, "--index", str(partition.index), "--count", str(partition.count),
-                "--schema", schema, "--batch-size", str(batch_size)]  # fmt: skip
-        if projection:
-            args += ["--projection", projection]
-        proc = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "vsmesh.runtime.partition_main", *args, env=worker_env(settings),
-            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+        receive, send = context.Pipe(duplex=False)
+        worker = context.Process(
+            target=_replay_forked, args=(settings, projection.for_partition(partition), schema, batch_size, send),
+            name=f"vsmesh-{projection.hub}-{partition.label}", daemon=True,
         )  # fmt: skip
+        worker.start()
+        send.close()
         try:
-            out, err = await proc.communicate()
+            answer = await asyncio.to_thread(_answer, receive)
         except asyncio.CancelledError:
-            proc.kill()  # the rebuild was stopped: its workers stop with it
-            await proc.wait()
+            worker.kill()  # the rebuild was stopped: its workers stop with it
             raise
-        if proc.returncode != 0:
-            last = (err.decode(errors="replace").strip().splitlines() or ["(no output)"])[-1]
+        finally:
+            worker.join(5)
+            receive.close()
+        if isinstance(answer, str):
             raise VsmeshError(
-                f"partition {partition.label} of {hub} failed ({proc.returncode}): {last}; run the rebuild again "
-                "(it resumes) or with --partitions 1"
+                f"partition {partition.label} of {projection.hub} failed: {answer}; run the rebuild again (it resumes) "
+                "or with --partitions 1"
             )
-        done = msgspec.json.decode(out.strip().splitlines()[-1], type=Reported)
-        return Replayed({}, done.messages, done.applied, done.rejected)
+        return answer
 
     return run
+
+
+def _answer(receive: Connection) -> Replayed | str:
+    try:
+        return receive.recv()
+    except EOFError:
+        return "its process ended without an answer (killed?)"
+
+
+def _replay_forked(settings: Settings, part: Projection, schema: str, batch_size: int, send: Connection) -> None:
+    """The forked worker: the partition's replay on a new loop, in a new thread; its outcome sent back."""
+    outcome: list[Replayed | str] = ["no outcome"]
+
+    def work() -> None:
+        try:
+            outcome[0] = asyncio.run(_replay_partition(settings, part, schema, batch_size))
+        except BaseException as e:  # noqa: BLE001 - told to the parent, which raises it
+            outcome[0] = (traceback.format_exception_only(e) or [repr(e)])[-1].strip()
+
+    thread = threading.Thread(target=work, name="replay")
+    thread.start()
+    thread.join()
+    send.send(outcome[0])
+    send.close()
+
+
+async def _replay_partition(settings: Settings, part: Projection, schema: str, batch_size: int) -> Replayed:
+    nc = await connect(settings, name=f"vsmesh-{part.hub}-{part.partition.label if part.partition else ''}")
+    engine = create_engine(settings)
+    try:
+        start = await positions(engine, part, schema)
+        return await replay(nc.jetstream(), engine, part, schema, start, until=Until(), batch_size=batch_size)
+    finally:
+        await engine.dispose()
+        await nc.close()

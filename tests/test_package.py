@@ -26,6 +26,7 @@ from mcp import Client
 from mcp.client.streamable_http import streamable_http_client
 
 from tests.conftest import server_dir, wait_until
+from tests.signing_in import sign_in
 from vsmesh.gateway.pages.pages import PAGES
 from vsmesh.runtime.mesh_state import load_state
 
@@ -132,8 +133,11 @@ def test_the_installed_wheel_starts_and_serves_every_page(root):
         wait_until(mine, timeout=180, what="the installed vsmesh up", proc=proc, log=out)
         assert "Traceback" not in out.read_text(errors="replace")
         fetch_everything(load_state(data_dir).gateway_url)
-        vsmesh = installed_cli(bin_dir, work, clean_env(data_dir))
+        vsmesh = installed_cli(bin_dir, work, {**clean_env(data_dir), "VSMESH_CONFIG_DIR": str(work / "person")})
         the_demo_is_there(vsmesh)
+        # A person of that mesh (`vsmesh user add`, `vsmesh login`): the CLI's writes go through its gateway as them.
+        vsmesh("user", "add", "installer", "--password", "the installer's password")
+        sign_in(load_state(data_dir).gateway_url or "", work / "person", "installer", "the installer's password")
         an_installed_hub_takes_part(vsmesh)
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(60) == 0, out.read_text(errors="replace")[-2000:]

@@ -29,7 +29,7 @@ import asyncio
 import contextlib
 import datetime as dt
 import hashlib
-from collections.abc import AsyncIterator, Callable, Iterable
+from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -194,24 +194,22 @@ class Gateway:
             await self.refused(who, session, tool, cap, None)
             return _error(f"refused: {cap}")
         self.meter.count_call(decision.chain)
+        assert self.caps is not None
         condition = decision.approval_needed(tool.hub, tool.operation, tool.write, arguments)
         if condition is not None:
-            held, _ = await asyncio.gather(
-                self.held.hold(who, session, tool, arguments, decision, condition), self._counted(decision.chain)
-            )
-            return held
+            self.caps.counted(decision.chain)
+            return await self.held.hold(who, session, tool, arguments, decision, condition)
+        if spend is None:  # its call counted within a moment (cap_store.py), nobody waiting
+            self.caps.counted(decision.chain)
+            return await self._answer(who, session, tool, arguments)
         # Charged before it runs, so calls at the same moment cannot pass the cap together; given back if it fails.
         self.meter.charge(decision.chain, spend, now)
-        result, _ = await asyncio.gather(self._answer(who, session, tool, arguments), self._counted(decision.chain))
-        if spend is not None and result.is_error:
+        # Stored beside the call's own round trip, not after it: in the bucket before the answer leaves.
+        result, _ = await asyncio.gather(self._answer(who, session, tool, arguments), self.caps.stored(decision.chain))
+        if result.is_error:
             self.meter.charge(decision.chain, spend, now, sign=-1)
-            await self._counted(decision.chain)
+            self.caps.counted(decision.chain)
         return result
-
-    async def _counted(self, chain: Iterable[Any]) -> None:
-        """The chain's cap counts stored (beside the call's own round trip, not after it)."""
-        assert self.caps is not None
-        await self.caps.stored(chain)
 
     async def _answer(
         self, who: Principal, session: str, tool: Tool, arguments: dict[str, Any]

@@ -16,7 +16,6 @@ from vsmesh.settings import Settings
 if TYPE_CHECKING:
     from nats.aio.client import Client
 
-    from vsmesh.bus.publisher import Publisher
     from vsmesh.events.envelope import Event
     from vsmesh.hubs.fin.costs_csv import BadRow, CostRow
 
@@ -110,7 +109,7 @@ async def _import(settings: Settings, rows: list[CostRow], bad: list[BadRow]) ->
             except InvalidEvent as e:
                 bad.append(BadRow(row.line, str(e)))
         new = await _unknown_to_hub(nc, events)
-        published, duplicates = await _publish(publisher, new)
+        published, duplicates = await _publish(settings, new)
     finally:
         await nc.close()
     return {
@@ -132,17 +131,22 @@ async def _unknown_to_hub(nc: Client, events: list[Event]) -> list[Event]:
     return [e for e in events if e.id not in known]
 
 
-async def _publish(publisher: Publisher, events: list[Event]) -> tuple[int, int]:
-    """Publish in slices with a progress bar on a terminal (log lines otherwise); (new, duplicates)."""
+async def _publish(settings: Settings, events: list[Event]) -> tuple[int, int]:
+    """Publish in slices through the gateway as the signed-in person, with a progress bar on a terminal (log lines
+    otherwise); (new, duplicates)."""
+    import asyncio
+
     import structlog
     from rich.progress import Progress
+
+    from vsmesh.cli.session import publish_events
 
     log = structlog.get_logger(__name__)
     new = duplicates = 0
     with Progress(console=console, transient=False, disable=not is_terminal()) as progress:
         task = progress.add_task("importing costs", total=len(events))
         for i in range(0, len(events), CHUNK):
-            results = await publisher.publish_many(events[i : i + CHUNK])
+            results = await asyncio.to_thread(publish_events, settings, "importing costs", events[i : i + CHUNK])
             # The stream's own dedupe catches a re-import the hub has not applied yet.
             dups = sum(1 for r in results if r.duplicate)
             new, duplicates = new + len(results) - dups, duplicates + dups

@@ -81,7 +81,7 @@ async def _import(settings: Settings, tools: list) -> dict[str, Any]:
         )
         for t in tools:
             if t.event_id() not in known:
-                await contract_ask(nc, LEGAL_HUB, "ingest_tpsc_tool", {"tool": t.model_dump(mode="json")})
+                await ask_hub(settings, LEGAL_HUB, "ingest_tpsc_tool", {"tool": t.model_dump(mode="json")})
                 published += 1
     finally:
         await nc.close()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import functools
 from collections.abc import Callable
 from pathlib import Path
@@ -97,6 +98,7 @@ async def _publish_findings(
     from vsmesh.bus.connection import connect
     from vsmesh.bus.contract_client import ask as contract_ask
     from vsmesh.bus.publisher import Publisher
+    from vsmesh.cli.session import publish_events
     from vsmesh.hubs.sec.reports import fixed_event_id
 
     nc = await connect(settings, name="vsmesh-sec-import")
@@ -122,7 +124,7 @@ async def _publish_findings(
             answer = await contract_ask(nc, SEC_HUB, "known_events", {"ids": [e.id for e in events[i : i + CHUNK]]})
             known.update(answer["known"])
         new = [e for e in events if e.id not in known]
-        results = await publisher.publish_many(new) if new else []
+        results = await asyncio.to_thread(publish_events, settings, "importing findings", new) if new else []
         published = sum(1 for r in results if not r.duplicate)
     finally:
         await nc.close()

@@ -15,6 +15,7 @@ from nats.js import JetStreamContext
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from vsmesh.bus.reader import Start, StreamReader, stream_sequence
+from vsmesh.bus.splits import ensure_split, wait_sourced
 from vsmesh.errors import ConfigError
 from vsmesh.projectors.engine.batches import apply_batch, in_schema
 from vsmesh.projectors.engine.checkpoint import read_positions, save_position
@@ -47,9 +48,14 @@ def partitioned_replay(run_partition: RunPartition, count: int):  # noqa: ANN201
                 "a partitioned rebuild folds up to the head; build a point-in-time copy with one projector"
             )
         parts = [projection.for_partition(Partition(k, count)) for k in range(count)]
+        for share in (parts[0].shares or {}).values():  # the server splits the log before the workers read it
+            await ensure_split(js, share.split)
+            await wait_sourced(js, share.split)
         # Each worker starts from its own row in the staging schema (or the plain one): a resumed build goes on.
         done = await asyncio.gather(*(run_partition(p.partition, schema) for p in parts))  # type: ignore[arg-type]
-        reached, caught_up = await collapse(js, engine, parts, schema, batch_size)
+        # The catch-up reads the streams themselves: what arrived after the split was read is little.
+        reading_all = [projection.for_partition(p.partition, split=False) for p in parts]  # type: ignore[arg-type]
+        reached, caught_up = await collapse(js, engine, reading_all, schema, batch_size)
         result = Replayed(reached, sum(d.messages for d in done) + caught_up, sum(d.applied for d in done),
                           sum(d.rejected for d in done))  # fmt: skip
         progress(result.messages, result.messages)

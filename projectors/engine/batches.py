@@ -255,6 +255,18 @@ async def apply_batch(
     return await write_folded(conn, projection, folded)
 
 
+async def settle(engine: AsyncEngine, projection: Projection, stream: str, at: int) -> int:
+    """Move a partition's position on `stream` up to `at` (it has applied all of its share up to there while
+    the other partitions' events went on); its position after."""
+    async with driver.transaction(engine, projection.schema) as conn:
+        await lock_partition(conn, projection)
+        after, _ = await _read_state(conn, projection, stream)
+        if at <= after:
+            return after
+        await save_position(conn, projection.positions, projection.position_row(stream), at)
+    return at
+
+
 async def _read_state(conn: AsyncConnection, projection: Projection, stream: str) -> tuple[int, frozenset[str]]:
     """The stream's position and the hub's reverted ids, in one round trip."""
     rows = await driver.fetch(conn, state_query(projection.positions, projection.reverted))

@@ -2,11 +2,12 @@
 
 An event's partition is a deterministic hash of its entity token, the last token of its subject
 (`{horizon}.{hub}.{type}.{entity}`): FNV-1a (32 bit) modulo N, the hash nats-server's `partition(N, k)`
-subject-transform function takes (server/subject_transform.go, `hash/fnv`). The server cannot do the
-split for us: `partition()` exists only in subject mappings and stream transforms, which rewrite the
-stored subject (the envelope's provenance check compares it, bus/provenance.py) or need a second, sourced
-copy of every stream; no consumer filter can hash. So each partition reads the hub's subjects and folds
-only its own share: an entity's events stay in log order inside one partition.
+subject-transform function takes (server/subject_transform.go, `hash/fnv`). The server does the split: a
+split stream per hub and horizon stream (bus/splits.py) holds the hub's events under subjects naming their
+partition, and each partition's consumer reads its own share there (`share`), an entity's events in log
+order. Reading the horizon stream instead (`router`), a partition reads all of the hub's events and folds
+its share; a rebuild's partitions catch up that way at the end, and a hub whose filter is not its own
+subjects is read so throughout.
 
 Only the event types a hub declares entity-keyed (`Projection.entity_types`: every row their handlers
 write belongs to the event's own entity, and no event of another type writes those rows) are spread by
@@ -24,6 +25,7 @@ import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 
+from vsmesh.bus.splits import Share, Split
 from vsmesh.errors import ConfigError
 from vsmesh.events.governance import REVERT_TYPE
 
@@ -79,8 +81,12 @@ def check_count(count: int) -> int:
 Router = Callable[[str], bool]  # true for a message subject this partition folds
 
 
-def router(partition: Partition, entity_types: frozenset[str]) -> Router:
-    """The subjects `partition` folds: its hash share of the entity-keyed types, the rest on partition 0."""
+def router(partition: Partition, entity_types: frozenset[str], threads: frozenset[str] | None = None) -> Router:
+    """The subjects `partition` folds: its hash share of the entity-keyed types, the rest on partition 0.
+
+    With `threads` (the hub's other known types), a type that is neither is folded by any partition that
+    reads it: a partition reading its share of a split stream (`share`) is the only one the server gave it
+    to, and quarantines it."""
     index, count = partition.index, partition.count
     cache: dict[str, int] = {}
 
@@ -88,7 +94,7 @@ def router(partition: Partition, entity_types: frozenset[str]) -> Router:
         tokens = subject.split(".", 3)
         kind = tokens[2] if len(tokens) > 2 else ""
         if kind not in entity_types:
-            return index == 0 or kind == REVERT_TYPE
+            return index == 0 or kind == REVERT_TYPE or (threads is not None and kind not in threads)
         entity = tokens[3] if len(tokens) > 3 else "_"
         found = cache.get(entity)
         if found is None:
@@ -98,6 +104,20 @@ def router(partition: Partition, entity_types: frozenset[str]) -> Router:
         return found == index
 
     return keeps
+
+
+def share(partition: Partition, stream: str, subject: str, entity_types: frozenset[str],
+          threads: frozenset[str]) -> Share | None:  # fmt: skip
+    """What `partition` reads of the split of `stream` (None: the hub's filter `subject` cannot be split):
+    its own share, the others' reverts, and for partition 0 the others' `threads` types as well."""
+    split = Split.of(stream, subject, partition.count)
+    if split is None:
+        return None
+    others = [j for j in range(partition.count) if j != partition.index]
+    filters = [split.share(partition.index)] + [split.subject(j, REVERT_TYPE) for j in others]
+    if partition.index == 0:
+        filters += [split.subject(j, kind) for j in others for kind in sorted(threads - {REVERT_TYPE})]
+    return Share(split, tuple(filters))
 
 
 def parse_row(name: str) -> tuple[str, Partition | None]:
@@ -211,4 +231,5 @@ __all__ = [
     "partitioning_of",
     "partitions_of",
     "router",
+    "share",
 ]

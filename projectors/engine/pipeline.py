@@ -21,6 +21,7 @@ from nats.js import JetStreamContext
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from vsmesh.bus.reader import Start, Stop, StreamReader, count_pending, stream_sequence, stream_time_ns
+from vsmesh.bus.splits import Share, split_start
 from vsmesh.bus.streams import stream_info
 from vsmesh.projectors.engine.batches import Folded, fold, in_schema, write_folded
 from vsmesh.projectors.engine.projection import Projection
@@ -103,7 +104,11 @@ async def replay(
         async with contextlib.AsyncExitStack() as stack:
             readers = []
             for stream, subject in projection.streams.items():
-                reader, events = await _open(js, projection.hub, stream, subject, start.get(stream, 0), until)
+                share = projection.shares.get(stream) if projection.shares else None
+                if share is not None:
+                    reader, events = await _open_share(js, share, stream, subject, start.get(stream, 0))
+                else:
+                    reader, events = await _open(js, projection.hub, stream, subject, start.get(stream, 0), until)
                 readers.append(await stack.enter_async_context(reader))
                 total += events
             progress(0, total)
@@ -158,6 +163,15 @@ async def _open(
     local = await _mostly_ours(js, stream, after, last, events)
     log.debug("replay reads", hub=hub, stream=stream, after=after, events=events, filter_locally=local)
     reader = StreamReader(js, stream, subject, Start(after_seq=after), max_queued=READ_AHEAD, filter_locally=local)
+    return reader, events
+
+
+async def _open_share(
+    js: JetStreamContext, share: Share, stream: str, subject: str, after: int
+) -> tuple[StreamReader, int]:
+    """A reader of one partition's share of the stream's split (bus/splits.py), and how many events it reads."""
+    events = await count_pending(js, share.split.name, list(share.filters), await split_start(js, share.split, after))
+    reader = StreamReader(js, stream, subject, Start(after_seq=after), max_queued=READ_AHEAD, share=share)
     return reader, events
 
 

@@ -9,11 +9,13 @@ from typing import NamedTuple
 
 import sqlalchemy as sa
 
+from vsmesh.bus.splits import Share
 from vsmesh.errors import ConfigError
 from vsmesh.events.envelope import Event
+from vsmesh.events.governance import REVERT_TYPE
 from vsmesh.projectors.engine.changes import Changes
 from vsmesh.projectors.engine.checkpoint import positions_table
-from vsmesh.projectors.engine.partitions import Partition, Router, router
+from vsmesh.projectors.engine.partitions import Partition, Router, router, share
 from vsmesh.projectors.engine.reverted import reverted_table
 
 
@@ -88,6 +90,8 @@ class Projection:
     # Set on one partition's copy (`for_partition`): which it is, and the subjects it folds.
     partition: Partition | None = None
     keeps: Router | None = None
+    # A partition's share of each stream in the stream's split (bus/splits.py); None: it reads the streams.
+    shares: Mapping[str, Share] | None = None
     # What its handlers key on, for reverts scoped to the entities they touch; None: whole-hub re-folds.
     scope: RevertScope | None = None
     # The types a rebuild folds only the newest of, per subject and batch; None: every event is folded.
@@ -101,18 +105,33 @@ class Projection:
     def schema(self) -> str:
         return schema_name(self.hub)
 
-    def for_partition(self, partition: Partition) -> Projection:
-        """The projector of one partition of this hub (ConfigError when the hub cannot be partitioned)."""
+    def for_partition(self, partition: Partition, *, split: bool = True) -> Projection:
+        """The projector of one partition of this hub (ConfigError when the hub cannot be partitioned). It
+        reads its share from the split streams (bus/splits.py) unless `split` is false or a stream's filter
+        is not the hub's own subjects: then it reads every event of the hub and folds its share."""
         if not self.entity_types:
             raise ConfigError(
                 f"{self.hub} cannot be partitioned: its handlers declare no entity-keyed event types; run it with "
                 "--partitions 1"
             )
-        return dataclasses.replace(self, partition=partition, keeps=router(partition, self.entity_types))
+        whole = dataclasses.replace(self, partition=partition, keeps=router(partition, self.entity_types), shares=None)
+        if not split:
+            return whole
+        threads = self.known_types() - self.entity_types - {REVERT_TYPE}
+        shares = {s: share(partition, s, subject, self.entity_types, threads) for s, subject in self.streams.items()}
+        if any(found is None for found in shares.values()):
+            return whole
+        return dataclasses.replace(whole, keeps=router(partition, self.entity_types, threads), shares=shares)  # type: ignore[arg-type]
 
     def whole(self) -> Projection:
         """The hub's single projector (itself when not a partition)."""
-        return self if self.partition is None else dataclasses.replace(self, partition=None, keeps=None)
+        if self.partition is None:
+            return self
+        return dataclasses.replace(self, partition=None, keeps=None, shares=None)
+
+    def known_types(self) -> frozenset[str]:
+        """The types the hub declares or has a handler for."""
+        return frozenset(self.declared or ()) | {event_type_of(c) for c in self.handlers}
 
     def position_row(self, stream: str) -> str:
         """The name of this projector's position row for `stream`."""

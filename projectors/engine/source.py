@@ -21,6 +21,7 @@ from nats.js import JetStreamContext
 from vsmesh.bus.provenance import decode_stored
 from vsmesh.bus.quarantine import Rejected
 from vsmesh.bus.reader import Start, StreamReader, stream_sequence
+from vsmesh.bus.splits import Share
 from vsmesh.errors import InvalidEvent
 from vsmesh.events.envelope import Event
 
@@ -74,17 +75,21 @@ def decode(
 
 @dataclass(frozen=True)
 class Batch:
-    """Messages read together; `lag`: matching messages stored after the batch's last (the reader's backlog)."""
+    """Messages read together; `lag`: matching messages stored after the batch's last (the reader's backlog).
+
+    A partition reading a split stream also gets empty batches while idle, saying through which sequence
+    of the stream it has seen all of its share (`settled`), so its position follows the stream."""
 
     msgs: list[Msg]
+    settled: int = 0
 
     @property
     def last(self) -> int:
-        return stream_sequence(self.msgs[-1])
+        return stream_sequence(self.msgs[-1]) if self.msgs else self.settled
 
     @property
     def lag(self) -> int:
-        return self.msgs[-1].metadata.num_pending
+        return self.msgs[-1].metadata.num_pending if self.msgs else 0
 
 
 @dataclass(frozen=True)
@@ -98,14 +103,26 @@ class Follow:
 
 
 async def follow(
-    js: JetStreamContext, stream: str, subject: str, after: int, how: Follow, stop: asyncio.Event
+    js: JetStreamContext,
+    stream: str,
+    subject: str,
+    after: int,
+    how: Follow,
+    stop: asyncio.Event,
+    share: Share | None = None,
 ) -> AsyncIterator[Batch]:
-    """Every batch of `subject` on `stream` stored after sequence `after`, in order, until `stop` is set."""
-    async with StreamReader(js, stream, subject, Start(after_seq=after), max_queued=how.max_queued) as reader:
+    """Every batch of `subject` on `stream` stored after sequence `after`, in order, until `stop` is set (with
+    `share`, one partition's share of it, and when idle how far it has settled)."""
+    reader = StreamReader(js, stream, subject, Start(after_seq=after), max_queued=how.max_queued, share=share)
+    async with reader:
         while not stop.is_set():
             msgs = await reader.batch(how.size, how.wait_s, timeout=0.25, until_head=True)
             if msgs:
+                after = stream_sequence(msgs[-1])
                 yield Batch(msgs)
+            elif share is not None and (settled := await reader.settled() or 0) > after:
+                after = settled
+                yield Batch([], settled)
 
 
 async def retry(

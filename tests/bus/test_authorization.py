@@ -7,7 +7,6 @@ import os
 import secrets
 import shutil
 import stat
-import subprocess
 import time
 import uuid
 
@@ -17,12 +16,13 @@ import pytest
 from nats.js.errors import NotFoundError
 from typer.testing import CliRunner
 
-from tests.conftest import VSMESH, exported, server_dir
+from tests.conftest import exported, server_dir
 from vsmesh.bus.connection import connect
 from vsmesh.bus.creds import GATEWAY_USER, READER_USER, hub_user, load_creds
+from vsmesh.bus.publisher import Publisher
 from vsmesh.bus.streams import ensure_streams
-from vsmesh.errors import MeshNotRunning
-from vsmesh.runtime.mesh_state import MeshState, save_state
+from vsmesh.errors import MeshNotRunning, VsmeshError
+from vsmesh.runtime.mesh_state import MeshState, save_state, with_mesh
 from vsmesh.runtime.nats_server import free_port, issue_hub_creds, start_nats, stop_pid
 from vsmesh.settings import Settings
 
@@ -266,53 +266,46 @@ def test_creds_issue_refuses_names_that_are_not_hub_slugs(secured, hub):
         assert result.exit_code == 1 and "must be lower-case letters" in result.output
 
 
-def vsmesh(path, *args: str, **env: str) -> subprocess.CompletedProcess:
-    """The CLI as a user runs it on the mesh in `path`: no VSMESH_NATS_URL unless given."""
-    base = {k: v for k, v in os.environ.items() if not k.startswith("VSMESH_")}
-    full = {**base, "VSMESH_DATA_DIR": str(path), "VSMESH_LOG_FORMAT": "json", **env}
-    return subprocess.run([*VSMESH, *args], env=full, capture_output=True, text=True, timeout=60)
-
-
-def error_lines(result: subprocess.CompletedProcess) -> list[str]:
-    assert "Traceback" not in result.stderr, result.stderr
-    return [line for line in result.stderr.splitlines() if line.startswith("error:")]
-
-
-def test_the_cli_logs_in_as_the_user_the_environment_names(secured):
-    """The reader named by the env stays a reader (the CLI logs in as that user), and a refusal for
-    permissions is one line at once (it was retried for ~13 s and read "is NATS up?")."""
+def test_a_service_logs_in_as_the_user_its_settings_name(secured):
+    """A service outside the mesh publishes as the user its settings name (`VSMESH_NATS_USER`): named the reader,
+    it stays a reader, and a refusal for permissions is one line at once (it was retried for ~13 s and read "is
+    NATS up?"). The CLI publishes nothing itself: it writes through the gateway as a signed-in person."""
     server, path = secured
     reader = load_creds(path, READER_USER)
     entity = f"service/env-{uuid.uuid4().hex[:6]}"
     subject = f"operational.ops-hub.ops-health-checked.{entity.replace('/', ':')}"
-    publish = ["publish", "ops-health-checked", "--hub", "ops-hub", "--subject", entity, "--data", '{"status":"green"}']
+    admin = with_mesh(Settings(data_dir=path))
 
-    # The same command on another entity, as admin, is the yardstick: a loaded machine slows both alike,
-    # while a refusal retried like an outage takes ~13 s more.
-    elsewhere = [*publish[:5], f"{entity}-ok", *publish[6:]]
+    async def publish(on: str, **login: str) -> None:
+        settings = admin.model_copy(update=login)
+        nc = await connect(settings, name="test-service")
+        try:
+            publisher = Publisher(nc.jetstream(), settings)
+            await publisher.publish(publisher.build("ops-health-checked", hub="ops-hub", subject=on,
+                                                    data={"status": "green"}))  # fmt: skip
+        finally:
+            await nc.close()
+
+    # The same publish on another entity, as admin, is the yardstick: a loaded machine slows both alike, while a
+    # refusal retried like an outage takes ~13 s more.
     started = time.monotonic()
-    assert vsmesh(path, *elsewhere).returncode == 0
+    asyncio.run(publish(f"{entity}-ok"))
     yardstick = time.monotonic() - started
     started = time.monotonic()
-    refused = vsmesh(path, *publish, VSMESH_NATS_USER=reader.user, VSMESH_NATS_PASSWORD=reader.password)
+    with pytest.raises(VsmeshError) as refused:
+        asyncio.run(publish(entity, nats_user=reader.user, nats_password=reader.password))
     took = time.monotonic() - started
-    assert refused.returncode == 1
-    [line] = error_lines(refused)
-    assert f"NATS user '{READER_USER}' may not publish on {subject}" in line
-    # Refused at once, not retried like an outage: no retry is logged (the publisher logs each one); the time
-    # is a backstop, beside the yardstick (a CLI start alone took 7.4 s on the shared machine at load 16).
-    assert "publish retried" not in refused.stderr, refused.stderr
+    assert f"NATS user '{READER_USER}' may not publish on {subject}" in str(refused.value)
+    assert "\n" not in str(refused.value)
     assert took < yardstick + 5, f"the refusal took {took:.1f} s ({yardstick:.1f} s to publish): it was retried"
     assert asyncio.run(last_on(server, "OPERATIONAL", subject)) is None
 
-    wrong = vsmesh(path, *publish, VSMESH_NATS_USER="admin", VSMESH_NATS_PASSWORD="not-the-password")
-    assert wrong.returncode == 1
-    [line] = error_lines(wrong)
-    assert "refused the login" in line and "VSMESH_NATS_PASSWORD" in line
+    with pytest.raises(VsmeshError) as wrong:
+        asyncio.run(publish(entity, nats_user="admin", nats_password="not-the-password"))
+    assert "refused the login" in str(wrong.value) and "VSMESH_NATS_PASSWORD" in str(wrong.value)
     assert asyncio.run(last_on(server, "OPERATIONAL", subject)) is None
 
-    stored = vsmesh(path, *publish)  # nothing in the env: the embedded admin
-    assert stored.returncode == 0, stored.stderr
+    asyncio.run(publish(entity))  # the embedded admin, as the data dir names it
     assert asyncio.run(last_on(server, "OPERATIONAL", subject)) is not None
 
 

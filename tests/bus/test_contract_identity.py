@@ -40,15 +40,26 @@ from vsmesh.settings import Settings
 CORE_HUBS = ("ops-hub", "dev-hub", "fin-hub", "canon-hub")
 
 
-def vsmesh(data_dir: Path, *args: str, config_dir: Path | None = None) -> subprocess.CompletedProcess:
-    """The CLI as a user runs it against the embedded mesh of `data_dir` (no outside servers in the env);
-    `config_dir`: where a person's sign-in is kept (none: nobody signed in)."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("VSMESH_")}
-    env |= {"VSMESH_DATA_DIR": str(data_dir), "VSMESH_ACTOR": "identity-test"}
-    env |= {"VSMESH_CONFIG_DIR": str(config_dir or data_dir.parent / "nobody-signed-in")}
-    result = subprocess.run([*VSMESH, *args], env=env, capture_output=True, text=True, timeout=120)
+def vsmesh(data_dir: Path, *args: str) -> subprocess.CompletedProcess:
+    """The CLI as a user runs it against the embedded mesh of `data_dir` (no outside servers in the env), signed in
+    as the mesh's person once the mesh is up (`person_env`)."""
+    result = subprocess.run([*VSMESH, *args], env=person_env(data_dir), capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr
     return result
+
+
+def person_env(data_dir: Path) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("VSMESH_")}
+    return env | {"VSMESH_DATA_DIR": str(data_dir), "VSMESH_CONFIG_DIR": str(data_dir.parent / "person")}
+
+
+def sign_in_person(data_dir: Path) -> None:
+    """The mesh's person signed in afresh (as `vsmesh user add`, `vsmesh login`): their writes go through the
+    gateway, governance within the step-up window."""
+    sign_in(load_state(data_dir).gateway_url or "", data_dir.parent / "person", PERSON, PASSWORD)
+
+
+PERSON, PASSWORD = "identity-test", "identity-test's password"
 
 
 @pytest.fixture(scope="module")
@@ -57,6 +68,8 @@ def embedded_mesh() -> Iterator[Path]:
     root = server_dir()
     data_dir = root / "mesh"
     vsmesh(data_dir, "up", "--detach", "--no-demo")
+    Clients(data_dir).set_person(PERSON, PASSWORD)
+    sign_in_person(data_dir)
     yield data_dir
     subprocess.run([*VSMESH, "down", "--data-dir", str(data_dir)], capture_output=True, timeout=120)
     shutil.rmtree(root, ignore_errors=True)
@@ -106,8 +119,7 @@ def test_contract_reads_and_writes_work_as_the_hub_user(embedded_mesh):
         # The capability must be in the read model before the hub accepts a request for it.
         run = subprocess.run(
             [*VSMESH, "capability", "request", "ops-hub", "provision-vm", "--summary", title, "--json"],
-            env={k: v for k, v in os.environ.items() if not k.startswith("VSMESH_")}
-            | {"VSMESH_DATA_DIR": str(embedded_mesh)},
+            env=person_env(embedded_mesh),
             capture_output=True,
             text=True,
             timeout=60,
@@ -136,11 +148,8 @@ async def test_the_hub_users_service_answers_discovery(embedded_mesh):
 
 
 def test_a_bootstrapped_manifest_hub_answers_as_a_user_of_its_own(embedded_mesh):
-    # Bootstrapping is governance: a person signs in at the mesh's issuer (as `vsmesh user add`, `vsmesh login`).
-    Clients(embedded_mesh).set_person("identity-test", "identity-test's password")
-    config = embedded_mesh.parent / "person"
-    sign_in(load_state(embedded_mesh).gateway_url or "", config, "identity-test", "identity-test's password")
-    vsmesh(embedded_mesh, "hub", "bootstrap", "syn-hub", config_dir=config)
+    sign_in_person(embedded_mesh)  # bootstrapping is governance: a fresh sign-in
+    vsmesh(embedded_mesh, "hub", "bootstrap", "syn-hub")
     holders = wait_until(
         lambda: contract_holders(embedded_mesh, "syn-hub"), timeout=20, what="syn-hub's contract to answer"
     )

@@ -159,24 +159,36 @@ def test_publisher_refuses_an_unknown_actor_kind(settings):
         Publisher(None, settings)._wire(msgspec.structs.replace(good, actorkind="god"))  # type: ignore[arg-type]
 
 
-def test_cli_records_actor_and_kind(cli, settings):
+def test_the_cli_publishes_nothing_with_nobody_signed_in(cli, settings):
+    """The CLI writes only through the gateway as a signed-in person: with nobody signed in, neither as the OS user
+    nor as whoever --actor names, though the NATS admin's credentials are in its environment."""
     asyncio.run(_streams(settings))
     entity = f"service/prov-{uuid.uuid4().hex[:6]}"
-    published = cli(
-        "publish", "ops-health-checked", "--hub", "ops-hub", "--subject", entity,
-        "--data", '{"status": "green"}', "--actor", "planner-7", "--actor-kind", "agent", "--json",
-    )  # fmt: skip
-    assert published.exit_code == 0, published.output
-    red = '{"status": "red"}'
-    default = cli("publish", "ops-health-checked", "--hub", "ops-hub", "--subject", entity, "--data", red)
-    assert default.exit_code == 0, default.output
-    tail = cli("tail", "--json", "--hub", "ops-hub")
-    mine = [json.loads(line) for line in tail.stdout.splitlines() if entity.split("/")[1] in line]
-    assert [(e["actor"], e["actorkind"]) for e in mine][-2:] == [("planner-7", "agent"), (settings.actor, "human")]
-    refused = cli("publish", "ops-health-checked", "--hub", "ops-hub", "--data", red, "--actor", " ")
-    assert refused.exit_code == 1 and "names no actor" in refused.output
-    bad_kind = cli("publish", "ops-health-checked", "--hub", "ops-hub", "--data", red, "--actor-kind", "god")
-    assert bad_kind.exit_code == 1 and "VSMESH_ACTOR_KIND" in bad_kind.output
+    args = ("publish", "ops-health-checked", "--hub", "ops-hub", "--subject", entity, "--data", '{"status": "green"}')
+    for forged in ((), ("--actor", "planner-7", "--actor-kind", "agent")):
+        refused = cli(*args, *forged)
+        assert refused.exit_code == 1
+        assert (
+            refused.stderr
+            == "error: refused: publishing ops-health-checked needs a signed-in person: run `vsmesh login`\n"
+        )
+    assert entity.split("/")[1] not in cli("tail", "--json", "--hub", "ops-hub").stdout  # nothing stored
+
+
+async def test_the_publisher_refuses_an_event_naming_no_actor_or_an_unknown_kind(settings):
+    """What services publish with (their own identity) names who acted, in printable text, and of a known kind."""
+    nc = await connect(settings)
+    try:
+        nameless = Publisher(nc.jetstream(), settings.model_copy(update={"actor": " "}))
+        with pytest.raises(InvalidEvent, match="names no actor"):
+            await nameless.publish(nameless.build("ops-health-checked", hub="ops-hub", subject="service/x",
+                                                  data={"status": "red"}))  # fmt: skip
+        publisher = Publisher(nc.jetstream(), settings)
+        event = publisher.build("ops-health-checked", hub="ops-hub", subject="service/x", data={"status": "red"})
+        with pytest.raises(InvalidEvent, match="VSMESH_ACTOR_KIND"):
+            await publisher.publish(msgspec.structs.replace(event, actorkind="god"))
+    finally:
+        await nc.close()
 
 
 async def _streams(settings: Settings) -> None:

@@ -63,6 +63,25 @@ HEADER_BLOCKS = [
 ]
 
 
+async def test_headers_read_in_place_are_what_nats_py_reads(settings):
+    nc = await connect(settings, name="headers-in-place")
+    source = b"Nats-Stream-Source: OPERATIONAL 12 operational.h.*.* split.h.operational.2.{{partition(2,2)}} x y"
+    blocks = [
+        b"NATS/1.0\r\nNats-Msg-Id: a1\r\n\r\n",
+        b"NATS/1.0\r\nNats-Msg-Id: a1\r\n" + source + b"\r\n\r\n",
+        b"NATS/1.0\r\n" + source + b"\r\n\r\n",
+        b"NATS/1.0\r\nNats-Msg-Id: a1\r\nNats-Msg-Id: a2\r\n\r\n",  # twice: nats-py's way (the last)
+        b"NATS/1.0\r\nNats-Msg-Id: a1\r\nX-Other: o\r\n\r\n",
+        b"NATS/1.0\r\nNats-Msg-Id: \xc3\xa9\r\n\r\n",
+    ]
+    try:
+        for block in blocks:
+            expected = nc._parse_header_lines(block[10:]) or None
+            assert nats_internals._header_lines(nc, bytearray(block), 10, len(block)) == expected, block
+    finally:
+        await nc.close()
+
+
 async def _raw_publish(settings, subject: str, blocks: list[bytes]) -> None:
     """Send header blocks byte for byte with HPUB (nats-py's publish cannot send a name twice or a status)."""
     host, port = settings.nats_url.removeprefix("nats://").rsplit(":", 1)

@@ -85,7 +85,7 @@ def test_tail_without_follow_shows_history(cli, running_mesh):
     assert cli("tail", "--no-follow", "--type", "alert-*").stdout.count(name) == 0
 
 
-def test_tail_follow_streams_new_events(cli, mesh_env, streams):
+def test_tail_follow_streams_new_events(cli, mesh_env, streams, running_mesh):
     # `streams`: run first in a session of its own (`make test-each`), nothing had created them yet and the
     # follower exited at once.
     name = service()

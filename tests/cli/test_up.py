@@ -17,6 +17,8 @@ import psutil
 import pytest
 
 from tests.conftest import VSMESH, server_dir, wait_until
+from tests.signing_in import sign_in
+from vsmesh.gateway.identity.clients import Clients
 from vsmesh.hubs import discovered
 from vsmesh.runtime.mesh_state import load_state, pid_alive
 from vsmesh.runtime.postgres_server import postmaster_pid
@@ -86,8 +88,14 @@ def test_ctrl_c_through_a_pipe_stops_everything_and_the_next_up_keeps_the_events
         return cli_in({"VSMESH_DATA_DIR": str(data_dir)}, data_dir.parent, *args)
 
     def publish(status: str) -> None:
+        """As a person of this mesh, signed in at its gateway (`vsmesh user add`, `vsmesh login`)."""
+        config = data_dir.parent / "person"
+        Clients(data_dir).set_person("up-tester", "up-tester's password")
+        sign_in(load_state(data_dir).gateway_url or "", config, "up-tester", "up-tester's password")
+        env = {"VSMESH_DATA_DIR": str(data_dir), "VSMESH_CONFIG_DIR": str(config)}
         data = json.dumps({"status": status})
-        done = cli("publish", "ops-health-checked", "--hub", "ops-hub", "--subject", "service/gitea", "--data", data)
+        args = ("publish", "ops-health-checked", "--hub", "ops-hub", "--subject", "service/gitea", "--data", data)
+        done = cli_in(env, data_dir.parent, *args)
         assert done.exit_code == 0, done.output
 
     def services() -> list[tuple[str, str]]:

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import os
+import subprocess
+from pathlib import Path
 
 import msgspec
 from click.testing import Result
@@ -50,3 +53,59 @@ def refusals_of(settings, actor: str, count: int) -> list[dict]:
             await nc.close()
 
     return asyncio.run(read())
+
+
+# Run as another OS user by the system's python (the project's lives under root's 0700 home), holding nothing but
+# an agent's access token (on stdin, so no `ps` shows it); the standard library's HTTP client.
+SYSTEM_PYTHON = "/usr/bin/python3"
+INTRUDER = """
+import json, sys, urllib.error, urllib.request
+gateway, admin_creds, signing_keys = sys.argv[1:4]
+token = sys.stdin.read().strip()
+def post(path, body):
+    request = urllib.request.Request(gateway + path, data=json.dumps(body).encode(), method="POST",
+                                     headers={"Authorization": "Bearer " + token, "Content-Type": "application/json"})
+    try:
+        answer = urllib.request.urlopen(request, timeout=60)
+    except urllib.error.HTTPError as e:
+        answer = e
+    return [answer.status, json.loads(answer.read()).get("message", "")]
+def read(path):
+    try:
+        open(path).read()
+        return "read"
+    except OSError as e:
+        return type(e).__name__
+me = {"role": "Owner", "holder": sys.argv[4], "scope": "*"}
+print(json.dumps({
+    "publish as a human": post("/people/publish", {"type": "ops-health-checked", "hub": "ops-hub",
+                                                   "subject": "service/x", "data": [{"status": "green"}]}),
+    "revert": post("/people/revert", {"actor": "ada", "reason": "mine now"}),
+    "grant itself a mandate": post("/people/publish", {"type": "canon-mandate-granted", "hub": "canon-hub",
+                                                       "subject": "mandate/me", "data": [me]}),
+    "read the admin credentials": read(admin_creds),
+    "read the signing keys": read(signing_keys),
+}))
+"""
+
+
+def intruder_refused(settings, gateway_url: str, admin: Path, keys: Path, intruder: str, token: str) -> None:
+    """A process of another OS user (`nobody`), holding only `intruder`'s agent token, tries what a person may do
+    and to read the admin credentials and signing keys: each refused, each gateway refusal on the log as an event
+    whose actor is the intruder."""
+    ran = subprocess.run(
+        [SYSTEM_PYTHON, "-c", INTRUDER, gateway_url, str(admin), str(keys), intruder],
+        input=token, capture_output=True, text=True, user="nobody", group="nogroup", timeout=120,
+        env={"PATH": "/usr/bin:/bin", "HOME": "/nonexistent"},
+    )  # fmt: skip
+    assert ran.returncode == 0, ran.stderr
+    tried = json.loads(ran.stdout)
+    for attempt in ("publish as a human", "revert", "grant itself a mandate"):
+        status, message = tried[attempt]
+        assert status == 403 and message.startswith("refused: agents write through MCP"), (attempt, message)
+    assert tried["read the admin credentials"] == tried["read the signing keys"] == "PermissionError"
+    logged = refusals_of(settings, intruder, 3)
+    assert [e["data"]["operation"] for e in logged] == [
+        "publish ops-health-checked", "revert", "publish canon-mandate-granted"
+    ]  # fmt: skip
+    assert all(e["actorkind"] == "agent" and e["data"]["access"] == "write" for e in logged)

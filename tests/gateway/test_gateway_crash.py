@@ -9,6 +9,7 @@ the gateway, its issuer, the `mcp` SDK's client.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import shutil
 import signal
@@ -20,7 +21,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import msgspec
 import pytest
+from nats.js.errors import KeyNotFoundError
 
 from tests.cli.test_up import mesh_processes, own_env, vsmesh
 from tests.conftest import VSMESH, server_dir, wait_until
@@ -28,10 +31,12 @@ from tests.gateway.conftest import mcp_client
 from tests.gateway.front_door import FrontDoor, once_allowed, refusal
 from vsmesh.bus.connection import connect
 from vsmesh.bus.contract_client import ask
+from vsmesh.bus.creds import GATEWAY_BUCKET
 from vsmesh.bus.publisher import Publisher
 from vsmesh.bus.reader import Start, StreamReader
 from vsmesh.errors import ContractError
 from vsmesh.events import decode_event
+from vsmesh.gateway.mcp.cap_store import key_of
 from vsmesh.runtime.mesh_state import load_state, pid_alive
 from vsmesh.settings import Settings
 
@@ -92,16 +97,34 @@ def door(mesh: Mesh, cli_in) -> FrontDoor:
     return FrontDoor(load_state(mesh.data_dir).gateway_url, mesh.data_dir, cli)
 
 
-async def grant(mesh: Mesh, holder: str, scope: str, **more: Any) -> None:
-    """A mandate published by the mesh's admin (as the demo grants its own)."""
+async def grant(mesh: Mesh, holder: str, scope: str, **more: Any) -> str:
+    """A mandate published by the mesh's admin (as the demo grants its own); its id."""
     settings = mesh.settings()
     nc = await connect(settings)
     try:
         data = {"role": "Test Operator", "holder": holder, "scope": scope, **more}
         publisher = Publisher(nc.jetstream(), settings)
-        await publisher.publish(
-            publisher.build("canon-mandate-granted", hub="canon-hub", subject=f"mandate/{holder}", data=data)
-        )
+        event = publisher.build("canon-mandate-granted", hub="canon-hub", subject=f"mandate/{holder}", data=data)
+        await publisher.publish(event)
+        return event.id
+    finally:
+        await nc.close()
+
+
+async def calls_stored(mesh: Mesh, mandate_id: str, calls: int, timeout: float = 10.0) -> None:
+    """Wait until the gateway's bucket holds `calls` calls of the mandate: a call that spends nothing is stored
+    within a moment after its answer, not before it (gateway/mcp/cap_store.py)."""
+    nc = await connect(mesh.settings())
+    try:
+        kv = await nc.jetstream().key_value(GATEWAY_BUCKET)
+        deadline = time.monotonic() + timeout
+        while True:
+            with contextlib.suppress(KeyNotFoundError):
+                held = msgspec.json.decode((await kv.get(key_of(mandate_id))).value)
+                if sum(n for _, n in held["calls"]) >= calls:
+                    return
+            assert time.monotonic() < deadline, f"the gateway's bucket holds no {calls} calls of {mandate_id}"
+            await asyncio.sleep(0.05)
     finally:
         await nc.close()
 
@@ -113,7 +136,7 @@ def cost(amount: str, vendor: str) -> dict[str, Any]:
 async def test_caps_count_on_after_the_gateway_crashes(mesh, door, agent_name):
     caps = {"spend": {"amount": "100", "currency": "EUR", "per": "month"}}
     await grant(mesh, agent_name, "fin-hub:record_cost", caps=caps)
-    await grant(mesh, agent_name, "ops-hub:get_incidents", caps={"calls_per_minute": 2})
+    reads = await grant(mesh, agent_name, "ops-hub:get_incidents", caps={"calls_per_minute": 2})
     token = await door.agent_token(agent_name)
     vendor = f"vendor-{agent_name}"
     async with mcp_client(door.url, token) as client:
@@ -122,6 +145,7 @@ async def test_caps_count_on_after_the_gateway_crashes(mesh, door, agent_name):
         assert not (await client.call_tool("fin-hub__record_cost", cost("40", vendor))).is_error
         assert not (await once_allowed(client, "ops-hub__get_incidents", {})).is_error
         assert not (await client.call_tool("ops-hub__get_incidents", {})).is_error
+    await calls_stored(mesh, reads, 2)
 
     mesh.crash_and_start()
 

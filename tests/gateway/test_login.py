@@ -24,7 +24,7 @@ import pytest
 
 from tests.conftest import VSMESH, server_dir
 from tests.gateway.issuer_gateway import IssuerGateway, start_gateway
-from tests.gateway.people_cli import error_line, read_event, refusals_of, vsmesh
+from tests.gateway.people_cli import error_line, intruder_refused, read_event, refusals_of, vsmesh
 from tests.signing_in import USER_CODE, approve, sign_in
 from vsmesh.bus.connection import connect
 from vsmesh.cli.session import save
@@ -222,40 +222,6 @@ def test_governance_needs_a_fresh_password(gateway, cli_env, settings):
     assert refusal["data"]["operation"] == "publish canon-mandate-revoked" and "--step-up" in refusal["data"]["reason"]
 
 
-# Run as another OS user by the system's python (the project's lives under root's 0700 home), holding nothing but
-# an agent's access token (on stdin, so no `ps` shows it); the standard library's HTTP client.
-SYSTEM_PYTHON = "/usr/bin/python3"
-INTRUDER = """
-import json, sys, urllib.error, urllib.request
-gateway, admin_creds, signing_keys = sys.argv[1:4]
-token = sys.stdin.read().strip()
-def post(path, body):
-    request = urllib.request.Request(gateway + path, data=json.dumps(body).encode(), method="POST",
-                                     headers={"Authorization": "Bearer " + token, "Content-Type": "application/json"})
-    try:
-        answer = urllib.request.urlopen(request, timeout=60)
-    except urllib.error.HTTPError as e:
-        answer = e
-    return [answer.status, json.loads(answer.read()).get("message", "")]
-def read(path):
-    try:
-        open(path).read()
-        return "read"
-    except OSError as e:
-        return type(e).__name__
-me = {"role": "Owner", "holder": sys.argv[4], "scope": "*"}
-print(json.dumps({
-    "publish as a human": post("/people/publish", {"type": "ops-health-checked", "hub": "ops-hub",
-                                                   "subject": "service/x", "data": [{"status": "green"}]}),
-    "revert": post("/people/revert", {"actor": "ada", "reason": "mine now"}),
-    "grant itself a mandate": post("/people/publish", {"type": "canon-mandate-granted", "hub": "canon-hub",
-                                                       "subject": "mandate/me", "data": [me]}),
-    "read the admin credentials": read(admin_creds),
-    "read the signing keys": read(signing_keys),
-}))
-"""
-
-
 def test_another_os_user_with_an_agents_token_is_refused_everything(gateway, settings, session_dir):
     from vsmesh.bus.creds import creds_path
     from vsmesh.gateway.identity.keys import keys_path
@@ -264,21 +230,4 @@ def test_another_os_user_with_an_agents_token_is_refused_everything(gateway, set
     token = gateway.client_token(intruder, Clients(gateway.data_dir).add_client(intruder, "agent"))
     admin, keys = creds_path(session_dir, "admin"), keys_path(gateway.data_dir)
     assert admin.exists() and keys.exists()
-    ran = subprocess.run(
-        [SYSTEM_PYTHON, "-c", INTRUDER, gateway.url, str(admin), str(keys), intruder],
-        input=token, capture_output=True, text=True, user="nobody", group="nogroup", timeout=120,
-        env={"PATH": "/usr/bin:/bin", "HOME": "/nonexistent"},
-    )  # fmt: skip
-    assert ran.returncode == 0, ran.stderr
-    tried = json.loads(ran.stdout)
-    for attempt in ("publish as a human", "revert", "grant itself a mandate"):
-        status, message = tried[attempt]
-        assert status == 403 and message.startswith("refused: agents write through MCP"), (attempt, message)
-    assert tried["read the admin credentials"] == tried["read the signing keys"] == "PermissionError"
-
-    # Each attempt at the gateway is on the log, with the intruder as its actor.
-    logged = refusals_of(settings, intruder, 3)
-    assert [e["data"]["operation"] for e in logged] == [
-        "publish ops-health-checked", "revert", "publish canon-mandate-granted"
-    ]  # fmt: skip
-    assert all(e["actorkind"] == "agent" and e["data"]["access"] == "write" for e in logged)
+    intruder_refused(settings, gateway.url, admin, keys, intruder, token)

@@ -12,16 +12,20 @@ import json
 import mailbox
 import os
 import shutil
+import socket
 import subprocess
 import uuid
 from pathlib import Path
 
 import httpx
 import msgspec
+import pytest
 from standardwebhooks import Webhook
 
 from tests.cli.test_up import mesh_processes
 from tests.conftest import VSMESH, server_dir, wait_until
+from tests.signing_in import sign_in
+from vsmesh.gateway.identity.clients import Clients
 from vsmesh.notify.inbox import HOOK_PATH, demo_places
 from vsmesh.runtime.mesh_state import load_state
 
@@ -56,16 +60,20 @@ def _red(cli) -> tuple[str, str]:
     return service, json.loads(done.stdout)["id"]
 
 
+@pytest.mark.timeout(480)  # two `make run`s, the first with an initdb: a minute on a quiet machine, minutes at load
 def test_a_fresh_make_run_delivers_a_red_check_signed_to_the_webhook_and_to_the_mail_inbox_once(cli_in) -> None:
     root = server_dir()
     data_dir, log = root / "mesh", root / "up.log"
     proc = _up(data_dir, log)
 
     def cli(*args: str):
-        return cli_in({"VSMESH_DATA_DIR": str(data_dir)}, root, *args)
+        return cli_in({"VSMESH_DATA_DIR": str(data_dir), "VSMESH_CONFIG_DIR": str(root / "person")}, root, *args)
 
     try:
-        wait_until(lambda: load_state(data_dir).ready, timeout=240, what="make run's mesh", proc=proc, log=log)
+        wait_until(lambda: load_state(data_dir).ready, timeout=180, what="make run's mesh", proc=proc, log=log)
+        # A person of that mesh (`vsmesh user add`, `vsmesh login`): the CLI's writes go through its gateway as them.
+        Clients(data_dir).set_person("operator", "the operator's password")
+        sign_in(load_state(data_dir).gateway_url or "", root / "person", "operator", "the operator's password")
         # Canon routes high and above to the inbox's two receivers, the demo's file receiver after them.
         routes = json.loads(cli("notify", "routes", "--json").stdout)
         assert {"inbox-webhook", "inbox-mail", "operators-inbox"} <= set(routes["receivers"])
@@ -92,6 +100,9 @@ def test_a_fresh_make_run_delivers_a_red_check_signed_to_the_webhook_and_to_the_
         assert mail["X-Vsmesh-Notification"] == rows["inbox-mail"]["notification_id"]
         # The secret is in the data dir alone: the policy names its file.
         assert secret not in json.dumps(routes)
+        # The event's page offers to silence what it told of: hub and entity from the notifier's ledger.
+        shown = httpx.get(f"{load_state(data_dir).gateway_url}/event/{event_id}").text
+        assert f'name="entity" value="{service}"' in shown and 'name="hub" value="ops-hub"' in shown
 
         # A forged delivery is refused and written nowhere.
         port = json.loads(demo_places(data_dir).ports.read_text())["webhook"]
@@ -106,7 +117,7 @@ def test_a_fresh_make_run_delivers_a_red_check_signed_to_the_webhook_and_to_the_
         assert proc.wait(60) == 0, log.read_text()[-2000:]
         proc = _up(data_dir, log)
         mine = lambda: (state := load_state(data_dir)).ready and state.supervisor_pid == proc.pid  # noqa: E731
-        wait_until(mine, timeout=240, what="the second make run", proc=proc, log=log)
+        wait_until(mine, timeout=180, what="the second make run", proc=proc, log=log)
         _, again = _red(cli)
         told_both = lambda: _hooks(data_dir, again) and _mails(data_dir, again)  # noqa: E731
         wait_until(told_both, timeout=60, what="the inbox to be told again", proc=proc, log=log)
@@ -153,3 +164,16 @@ def test_notify_inbox_prints_its_receivers_and_keeps_what_they_take(tmp_path: Pa
         proc.send_signal(signal.SIGINT)
         proc.wait(30)
     assert proc.returncode == 0, proc.stderr.read().decode()[-2000:]
+
+
+def test_notify_inbox_on_a_port_in_use_says_so_in_one_line(tmp_path: Path) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        done = subprocess.run([*VSMESH, "notify", "inbox", str(tmp_path / "inbox"), "--webhook-port", str(port)],
+                              capture_output=True, text=True, timeout=60)  # fmt: skip
+    assert done.returncode == 1
+    assert done.stderr.strip() == (
+        f"error: the inbox's webhook cannot listen on 127.0.0.1:{port}: in use; choose another --webhook-port"
+    )

@@ -137,6 +137,27 @@ def test_rebuild_logs_progress_lines_off_a_terminal_while_the_hub_answers(cli, r
     assert progress and {"hub", "events", "total", "events_per_s", "eta_s"} <= set(progress[-1])
 
 
+def test_a_rebuild_in_partitions_split_by_the_server_leaves_the_hub_as_it_was(cli, running_mesh, settings):
+    name = f"svc-{uuid.uuid4().hex[:8]}"
+    publish_health(cli, name, "red")
+    wait_until(lambda: status_of(cli, name) == "red", timeout=15, what="the service in the live summary")
+    result = cli("rebuild", "ops-hub", "--partitions", "2")
+    assert result.exit_code == 0, result.output
+    assert "ops-hub rebuilt from" in result.stdout
+    assert status_of(cli, name) == "red"
+    # The server keeps the split for the next time: a stream per horizon stream of ops-hub.
+    info = asyncio.run(split_stream(settings, "SPLIT_OPERATIONAL_ops-hub_2"))
+    assert info.config.sources[0].name == "OPERATIONAL" and info.state.messages
+
+
+async def split_stream(settings, name: str):
+    nc = await connect(settings)
+    try:
+        return await nc.jetstream().stream_info(name)
+    finally:
+        await nc.close()
+
+
 def test_snapshot_is_stored_beside_the_log_and_listed(cli, running_mesh):
     # Something of ops-hub's applied, whichever test ran first on the session's mesh (it has no demo).
     name = f"snap-{uuid.uuid4().hex[:6]}"
@@ -206,12 +227,12 @@ def test_a_killed_rebuild_starts_over_with_fresh_or_resumes(cli, running_mesh, m
         assert not [b for b in json.loads(cli("rebuild", "--list", "--json").stdout) if b["hub"] == "ops-hub"]
 
 
-def test_every_hub_rebuilds_the_registry_and_manifest_hubs_too(cli, running_mesh, mesh_env):
+def test_every_hub_rebuilds_the_registry_and_manifest_hubs_too(cli, running_mesh, mesh_env, person):
     """`vsmesh rebuild syn-hub` answered "unknown hub"; every hub goes through the same engine paths now.
     (Rebuilds run as their own process: one learns syn-hub's declared types, as it must to fold them.)"""
 
     def vsmesh(*args: str) -> subprocess.CompletedProcess:
-        env = {**os.environ, **mesh_env}
+        env = {**os.environ, **mesh_env, "VSMESH_CONFIG_DIR": str(person.fresh())}  # writes as the session's person
         return subprocess.run([*VSMESH, *args], env=env, capture_output=True, text=True, timeout=120)
 
     assert cli("hub", "bootstrap", "syn-hub").exit_code == 0

@@ -30,9 +30,10 @@ from vsmesh.projectors.engine.partitions import (
     own_positions,
     partition_of,
     router,
+    share,
 )
 from vsmesh.projectors.rebuild.build import rebuild
-from vsmesh.runtime.partitions import process_runner, worker_env
+from vsmesh.runtime.partitions import forked_runner, worker_env
 
 REPO = Path(__file__).resolve().parents[2]
 SPEC = "tests.projectors.partition_projection:projection"
@@ -54,6 +55,22 @@ def test_each_entity_folds_on_one_partition_and_threads_on_the_first():
     # A type keyed by something else than its subject goes to partition 0; a revert reaches every partition.
     assert [keeps("operational.ops-hub.alert-raised.service:gitea") for keeps in parts] == [True, False, False]
     assert all(keeps("constitutional.ops-hub.event-reverted.service:gitea") for keeps in parts)
+
+
+def test_partition_zero_reads_the_others_threads_and_every_partition_the_others_reverts():
+    keyed, threads = frozenset({"ops-health-checked"}), frozenset({"alert-raised"})
+    first = share(Partition(0, 3), "OPERATIONAL", "operational.ops-hub.>", keyed, threads)
+    last = share(Partition(2, 3), "OPERATIONAL", "operational.ops-hub.>", keyed, threads)
+    split = "split.ops-hub.operational.3"
+    assert first is not None and last is not None
+    assert first.filters == (f"{split}.0.>", f"{split}.1.event-reverted", f"{split}.2.event-reverted",
+                             f"{split}.1.alert-raised", f"{split}.2.alert-raised")  # fmt: skip
+    assert last.filters == (f"{split}.2.>", f"{split}.0.event-reverted", f"{split}.1.event-reverted")
+    # Of its own share, a partition leaves the threads to partition 0 and quarantines a type nobody knows.
+    keeps = router(Partition(2, 3), keyed, threads)
+    assert not keeps("operational.ops-hub.alert-raised.service:gitea")
+    assert keeps("operational.ops-hub.made-up.service:gitea")
+    assert share(Partition(0, 2), "OPERATIONAL", "operational.>", keyed, threads) is None
 
 
 def test_positions_of_a_partitioned_hub():
@@ -132,7 +149,7 @@ async def test_a_partitioned_rebuild_equals_a_single_projectors(bus, db, setting
     published = await publisher.publish_many(build_events(publisher, hub, 0, 2000, opened))
     try:
         # Two processes fold their shares side by side (small batches: their recent-event trims interleave).
-        runner = process_runner(settings, hub, batch_size=500, projection=SPEC)
+        runner = forked_runner(settings, split, batch_size=500)
         done = await rebuild(js, db, split, batch_size=500, replay_with=partitioned_replay(runner, 2))
         await rebuild(js, db, one, batch_size=500)
         assert done.events >= len(published)
@@ -141,6 +158,27 @@ async def test_a_partitioned_rebuild_equals_a_single_projectors(bus, db, setting
         assert await digest(db, split.schema, with_positions=True) == await digest(db, one.schema, with_positions=True)
     finally:
         await drop(db, one.schema, split.schema)
+
+
+async def test_each_partition_of_a_rebuild_reads_only_its_share(bus, db, settings):
+    js, publisher = bus
+    hub = f"parts-{uuid.uuid4().hex[:6]}"
+    published = await publisher.publish_many(build_events(publisher, hub, 0, 2000, []))
+    runner = forked_runner(settings, projection(hub), batch_size=500)
+    read: dict[int, int] = {}
+
+    async def counted(partition: Partition, schema: str):
+        done = await runner(partition, schema)
+        read[partition.index] = done.messages
+        return done
+
+    try:
+        await rebuild(js, db, projection(hub), batch_size=500, replay_with=partitioned_replay(counted, 2))
+        # The server split the hub's events: together the partitions read each once, each about half.
+        assert sum(read.values()) == len(published), read
+        assert max(read.values()) < 0.7 * len(published), read
+    finally:
+        await drop(db, projection(hub).schema)
 
 
 def follow(hub: str, k: int, env: dict[str, str], log: Path) -> subprocess.Popen:

@@ -18,11 +18,13 @@ import asyncpg
 import httpx
 import pytest
 
-from tests.conftest import VSMESH, wait_until
+from tests.conftest import VSMESH, publish_as, wait_until
 from tests.gateway.conftest import mcp_client
 from tests.gateway.front_door import FrontDoor, once_allowed, refusal
+from tests.signing_in import sign_in
 from vsmesh.bus.connection import connect
 from vsmesh.bus.publisher import Publisher
+from vsmesh.gateway.identity.clients import Clients
 from vsmesh.runtime.mesh_state import load_state
 from vsmesh.settings import Settings
 
@@ -54,8 +56,12 @@ def audited(mesh, fresh_database, tmp_path) -> Iterator[dict[str, str]]:
 
 @pytest.fixture
 def vsmesh(audited, cli_in, tmp_path):
-    """The CLI in-process against the test's mesh, as an operator's terminal runs it."""
-    env = audited | {"VSMESH_ACTOR": "auditor-test"}
+    """The CLI in-process against the test's mesh, as an operator's terminal runs it: signed in as a person of
+    that mesh (`vsmesh user add`, `vsmesh login`), whose writes go through its gateway."""
+    data_dir = Path(audited["VSMESH_DATA_DIR"])
+    Clients(data_dir).set_person("auditor-test", "the auditor's password")
+    sign_in(load_state(data_dir).gateway_url or "", tmp_path / "person", "auditor-test", "the auditor's password")
+    env = audited | {"VSMESH_CONFIG_DIR": str(tmp_path / "person")}
 
     def invoke(*args: str):
         return cli_in(env, tmp_path, *args)
@@ -169,23 +175,9 @@ def test_the_audit_passes_a_fresh_mesh_finds_a_hand_altered_row_and_an_unmandate
     assert "rebuild/ops-hub/inventory" not in open_findings(vsmesh)
 
     # An agent's event published without any mandate (by the admin, as the agent): a high finding, escalated.
-    rogue = vsmesh(
-        "publish",
-        "ops-incident-opened",
-        "--hub",
-        "ops-hub",
-        "--subject",
-        "service/gitea",
-        "--data",
-        json.dumps({"title": "rogue", "severity": "low"}),
-        "--actor",
-        "rogue-bot",
-        "--actor-kind",
-        "agent",
-        "--json",
-    )
-    assert rogue.exit_code == 0, rogue.output
-    rogue_id = json.loads(rogue.stdout)["id"]
+    rogue = publish_as(Settings.from_env(audited), "rogue-bot", "agent", "ops-incident-opened", "ops-hub",
+                       "service/gitea", {"title": "rogue", "severity": "low"})  # fmt: skip
+    rogue_id = rogue["id"]
     code, unmandated = audit(vsmesh, "--check", "mandates")
     assert code == 1
     (finding,) = unmandated["raised"]

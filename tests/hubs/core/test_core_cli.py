@@ -14,7 +14,7 @@ def as_json(cli, *args: str):
     return json.loads(result.stdout)
 
 
-def test_capability_register_request_and_update(cli, core_hub):
+def test_capability_register_request_and_update(cli, core_hub, running_mesh):
     hub = core_hub.slug
     assert cli("capability", "register", hub, "rotate-keys", "--tag", "security").exit_code == 0
     wait_until(lambda: as_json(cli, "capability", "list", hub), timeout=10, what="the capability to be listed")
@@ -38,7 +38,7 @@ def test_capability_register_request_and_update(cli, core_hub):
     assert "rotate-keys" in shown.stdout and "in-progress" in shown.stdout
 
 
-def test_message_send_list_and_read(cli, core_hub):
+def test_message_send_list_and_read(cli, core_hub, running_mesh):
     hub = core_hub.slug
     sent = as_json(cli, "message", "send", hub, "ops-team", "backups are green", "--title", "backups")
 
@@ -51,7 +51,7 @@ def test_message_send_list_and_read(cli, core_hub):
     assert "backups" in cli("message", "list", hub).stdout
 
 
-def test_escalate_then_list_escalations_risks_and_alerts(cli, core_hub):
+def test_escalate_then_list_escalations_risks_and_alerts(cli, core_hub, running_mesh):
     hub = core_hub.slug
     escalated = as_json(cli, "escalate", hub, "budget overrun", "--severity", "critical", "--from-hub", "fin-hub")
     found = wait_until(lambda: as_json(cli, "escalations", hub), timeout=10, what="the escalation to show up")
@@ -61,7 +61,7 @@ def test_escalate_then_list_escalations_risks_and_alerts(cli, core_hub):
     assert as_json(cli, "alerts", hub, "--status", "resolved") == []
 
 
-def test_errors_are_one_line(cli, core_hub):
+def test_errors_are_one_line(cli, core_hub, running_mesh):
     bad = cli("risks", core_hub.slug, "--status", "forgotten")
     assert bad.exit_code == 1
     # Only the CLI's own lines: the hub fixture's projector runs in this process and may log meanwhile.
