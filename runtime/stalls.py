@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import gc
 import json
+import re
 import sys
 import threading
 import time
@@ -23,6 +24,7 @@ from typing import Any
 
 BEAT_S = 0.005  # the loop's heartbeat; a beat this much late or more than `stall_ms` late is a stall
 FLUSH_S = 0.25  # how often the watcher thread writes what was recorded
+_STDLIB = re.compile(r"/lib/python3\.\d+/")
 STACK_FRAMES = 8  # innermost frames kept of a stack sampled during a stall
 SAMPLES = 4  # stack samples kept per stall
 
@@ -135,9 +137,11 @@ def _stack(thread: int, late: float) -> list[str]:
 
 def _short(filename: str) -> str:
     """A file name from the package or library it belongs to, not the whole path."""
-    for marker in ("/site-packages/", "/lib/python3"):
-        if marker in filename:
-            return filename.split(marker, 1)[1]
+    if "/site-packages/" in filename:
+        return filename.split("/site-packages/", 1)[1]
+    found = _STDLIB.search(filename)
+    if found is not None:
+        return filename[found.end() :]
     return "/".join(filename.rsplit("/", 3)[-3:])
 
 
