@@ -224,7 +224,7 @@ async def main(
         data_dir = Path(settings.data_dir) / "up"
         logs = {"up": data_dir / "stalls.jsonl", "bench": data_dir / "bench-stalls.jsonl"}
         proc = start_projector(settings, data_dir, stall_log=logs["up"])
-        # The bench's own full collections (84 ms of CPU, ~90k objects) stalled its poller and publisher, and
+        # The bench's own full collections (84-124 ms of CPU, ~121k objects) stalled its poller and publisher, and
         # showed as spikes of the path it measures: its started heap is frozen as `vsmesh up`'s is.
         own = StallLog(logs["bench"])
         own.frozen(freeze_started_heap())

@@ -1,8 +1,8 @@
 """The heap of a long-running process, kept out of the cyclic collector's way once it has started.
 
-Why: `vsmesh up` holds ~200k objects once started (modules, classes, pydantic and SQLAlchemy models, compiled
-statements), nearly all of them for its whole life. CPython's full collection walks every one: 115 ms of CPU
-each time in `vsmesh up --hub ops-hub`, during which no loop of the process runs, the live projector's
+Why: `vsmesh up` holds ~218k objects once started (modules, classes, pydantic and SQLAlchemy models, compiled
+statements), nearly all of them for its whole life. CPython's full collection walks every one: 114-173 ms of
+CPU each time in `vsmesh up --hub ops-hub`, during which no loop of the process runs, the live projector's
 included (bench/latency.py records them; docs/performance.md §Live path). Frozen, they are left out of every
 walk, and a full collection walks only what was made since.
 """
