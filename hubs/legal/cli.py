@@ -77,10 +77,10 @@ async def _import(settings: Settings, tools: list) -> dict[str, Any]:
     published = 0
     try:
         known = set(
-            (await contract_ask(nc, LEGAL_HUB, "known_events", {"ids": [t.event_id() for t in tools]}))["known"]
+            (await contract_ask(nc, LEGAL_HUB, "known_events", {"ids": [t.content_id() for t in tools]}))["known"]
         )
         for t in tools:
-            if t.event_id() not in known:
+            if t.content_id() not in known:
                 await ask_hub(settings, LEGAL_HUB, "ingest_tpsc_tool", {"tool": t.model_dump(mode="json")})
                 published += 1
     finally:

@@ -56,7 +56,8 @@ class TpscTool(BaseModel):
     def data(self) -> dict[str, Any]:
         return {k: v for k, v in self.model_dump(mode="json").items() if v not in (None, [], "")}
 
-    def event_id(self) -> str:
+    def content_id(self) -> str:
+        """The id of the event recording this row: from its content, so the same row is stored once."""
         return str(uuid.uuid5(IMPORT_NAMESPACE, json.dumps(self.data(), sort_keys=True)))
 
 

@@ -23,7 +23,7 @@ async def ingest_tpsc_tool(ctx: HubContext, request: IngestToolRequest) -> dict[
     """Record one vendor (a TPSC row); the event id derives from its content, so the same row is stored once."""
     t = request.tool
     return await publish_as_caller(
-        ctx, "legal-vendor-recorded", request, f"vendor/{t.vendor}", t.data(), event_id=t.event_id()
+        ctx, "legal-vendor-recorded", request, f"vendor/{t.vendor}", t.data(), event_id=t.content_id()
     )
 
 

@@ -83,7 +83,7 @@ async def test_4xx_parks_at_once_and_5xx_retries_with_backoff(notifier, inbox) -
     assert done[0]["attempts"] == 3 and len(box.received) == 1
     failed = await _events(notifier, "notification-failed")
     assert sorted(f["data"].get("attempts", 1) for f in failed) == [1, 1, 2]
-    assert [f["data"].get("parked") for f in failed if "404" in f["data"]["error"]] == [True]
+    assert [f["data"].get("parked") for f in failed if "HTTP 404" in f["data"]["error"]] == [True]
 
 
 async def test_a_silence_suppresses_and_records_and_resolved_is_sent_once(notifier, inbox) -> None:

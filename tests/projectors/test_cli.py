@@ -145,6 +145,9 @@ def test_a_rebuild_in_partitions_split_by_the_server_leaves_the_hub_as_it_was(cl
     assert result.exit_code == 0, result.output
     assert "ops-hub rebuilt from" in result.stdout
     assert status_of(cli, name) == "red"
+    # Its positions are a single projector's again (a partition's row left behind would show in `status`).
+    status = cli("status", "--json")
+    assert status.exit_code == 0 and '"ops-hub p0"' not in status.stdout, status.output
     # The server keeps the split for the next time: a stream per horizon stream of ops-hub.
     info = asyncio.run(split_stream(settings, "SPLIT_OPERATIONAL_ops-hub_2"))
     assert info.config.sources[0].name == "OPERATIONAL" and info.state.messages
