@@ -171,8 +171,8 @@ async def main(n: int, history: int) -> None:
                 "floor_p50": round(raw50, 2),
                 "ratio_p50": round(p50 / raw50, 1),
                 "plain_visible_p50": round(pct(visible, 50), 1),
-                "target_p50_ms": 300,
-                "target_p99_ms": 1000,
+                "target_p50_ms": 50,
+                "target_p99_ms": 200,
             }
         )
     )
