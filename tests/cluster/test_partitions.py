@@ -48,8 +48,14 @@ def test_two_processes_of_two_partitions_share_the_hub(cluster, cluster_db, caps
         key, ops, report["handover_after_stop_s"] = asyncio.run(_handover(settings, *procs))
         assert procs[1].wait(30) == 0, logs[1].read_text()[-2000:]
         assert ops[-1] == f"PUT by {procs[0].pid}" and "DEL" in ops, ops  # a delete, not an expiry, came first
-        released = [x for x in lease_log(logs[1]) if x["event"] == "lease released" and x["lease"] == key]
-        taken = [x for x in lease_log(logs[0]) if x["event"] == "lease acquired" and x["lease"] == key]
+        # The log line follows the lease's entry: read the logs until both are written.
+        deadline = time.monotonic() + 10
+        while True:
+            released = [x for x in lease_log(logs[1]) if x["event"] == "lease released" and x["lease"] == key]
+            taken = [x for x in lease_log(logs[0]) if x["event"] == "lease acquired" and x["lease"] == key]
+            if (released and taken) or time.monotonic() > deadline:
+                break
+            time.sleep(0.1)
         assert released and taken and taken[-1]["at"] >= released[-1]["at"], (released, taken)
         # Its candidacy went too: the other holds both partitions.
         report["all_to_one_after_stop_s"] = asyncio.run(_all_to(settings, procs[0].pid, time.monotonic()))

@@ -33,7 +33,8 @@ def test_a_replay_in_the_process_leaves_its_freeze_as_it_found_it(thawed) -> Non
     with _fewer_collections():
         made_during = [{"n": i} for i in range(10_000)]
     # The replay neither thawed the started heap (its full collections would walk it all again) nor froze more
-    assert gc.get_freeze_count() == frozen
+    # (what it made): the count only drops by frozen objects freed meanwhile (by other code of this process).
+    assert frozen - 1_000 <= gc.get_freeze_count() <= frozen
     assert len(made_during) == 10_000
 
 
