@@ -306,7 +306,7 @@ class StreamReader:
         newest = (await stream_info(self._js, self._share.split.name)).state.last_seq
         if not newest or newest == self._settled_at:
             return None  # nothing sourced, or nothing since it last settled
-        newest, through = await sourced_through(self._js, self._share.split)
+        through = await sourced_through(self._js, self._share.split, newest)
         info = await self._sub.consumer_info()  # after the newest was read: its pending covers it
         if info.num_pending:
             return None

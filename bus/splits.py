@@ -148,13 +148,14 @@ async def ensure_split(js: JetStreamContext, split: Split) -> None:
         log.info("split stream reconciled", stream=split.name, max_age=wanted.max_age)
 
 
-async def sourced_through(js: JetStreamContext, split: Split) -> tuple[int, int]:
-    """(the split stream's last sequence, the horizon sequence of its message there); (0, 0) when empty."""
-    last = (await stream_info(js, split.name)).state.last_seq
+async def sourced_through(js: JetStreamContext, split: Split, last: int | None = None) -> int:
+    """The horizon sequence of the split stream's message at `last` (default: its newest); 0 when empty."""
+    if last is None:
+        last = (await stream_info(js, split.name)).state.last_seq
     if not last:
-        return 0, 0
+        return 0
     msg = await js.get_msg(split.name, seq=last)  # the leader answers: no lagging replica (bus/direct.py)
-    return last, int(msg.headers[SOURCE_HEADER].split(" ", 2)[1])  # type: ignore[index]
+    return origin(msg)[0]  # type: ignore[arg-type]
 
 
 async def wait_sourced(
@@ -172,7 +173,7 @@ async def wait_sourced(
     deadline = time.monotonic() + timeout
     told = time.monotonic()
     while True:
-        _, through = await sourced_through(js, split)
+        through = await sourced_through(js, split)
         progress(through, wanted)
         if through >= wanted:
             return
