@@ -11,10 +11,8 @@ redelivery too: the same webhook-id again).
 
 from __future__ import annotations
 
-import base64
 import contextlib
 import json
-import secrets
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -31,6 +29,7 @@ from starlette.routing import Route
 from vsmesh.bus.publisher import Publisher
 from vsmesh.gateway.server import Served, bind, serve
 from vsmesh.settings import Settings
+from vsmesh.webhook_signing import new_secret
 
 log = structlog.get_logger(__name__)
 
@@ -68,7 +67,7 @@ def kept_secret(places: Places) -> str:
     if places.secret.exists():
         return places.secret.read_text().strip()
     places.root.mkdir(parents=True, exist_ok=True, mode=0o700)
-    made = "whsec_" + base64.b64encode(secrets.token_bytes(24)).decode()
+    made = new_secret()
     places.secret.touch(mode=0o600)
     places.secret.write_text(made + "\n")
     return made

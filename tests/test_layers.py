@@ -29,7 +29,10 @@ LAYERS = {
 # nothing below.
 HUB_PARTS = {"cli.py": LAYERS["cli"], "pages.py": LAYERS["gateway"]}
 # Importable from anywhere
-BASE = {"vsmesh.errors", "vsmesh.settings", "vsmesh.logs", "vsmesh.manifests", "vsmesh.durations", "vsmesh.clock"}
+BASE = {
+    "vsmesh.errors", "vsmesh.settings", "vsmesh.logs", "vsmesh.manifests", "vsmesh.durations", "vsmesh.clock",
+    "vsmesh.webhook_signing",
+}  # fmt: skip
 
 
 def layer_of(module: str) -> int | None:

@@ -10,8 +10,6 @@ a timeout or a refused connection is retried.
 from __future__ import annotations
 
 import base64
-import hashlib
-import hmac
 import time
 from collections.abc import Mapping
 
@@ -21,6 +19,7 @@ from vsmesh.durations import parse_duration
 from vsmesh.events.schemas.notification import WebhookReceiver
 from vsmesh.notify.message import DELIVERED, Message, Outcome, failed
 from vsmesh.notify.secrets import resolve
+from vsmesh.webhook_signing import signature
 
 RETRIED_4XX = {408, 425, 429}
 
@@ -30,11 +29,6 @@ def signing_key(secret: str) -> bytes:
     if secret.startswith("whsec_"):
         return base64.b64decode(secret.removeprefix("whsec_") + "==")
     return secret.encode()
-
-
-def signature(key: bytes, msg_id: str, timestamp: int, body: bytes) -> str:
-    digest = hmac.new(key, f"{msg_id}.{timestamp}.".encode() + body, hashlib.sha256).digest()
-    return "v1," + base64.b64encode(digest).decode()
 
 
 def headers_for(receiver: WebhookReceiver, message: Message, environ: Mapping[str, str]) -> dict[str, str]:

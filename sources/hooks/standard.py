@@ -6,8 +6,6 @@ by the sender across its retries, from which the event's id derives.
 
 from __future__ import annotations
 
-import base64
-import secrets
 import time
 from typing import Annotated, Any
 
@@ -16,6 +14,7 @@ import msgspec
 from vsmesh.sources.hooks.source import Headers, Proposed, Source, Translated, decode, hook_metadata, malformed
 from vsmesh.sources.hooks.store import Hook
 from vsmesh.sources.hooks.verify import check_standard
+from vsmesh.webhook_signing import new_secret
 
 TOLERANCE_S = 300.0  # the Standard Webhooks specification's suggested five minutes, as its libraries default
 
@@ -24,11 +23,6 @@ class Delivered(msgspec.Struct, kw_only=True):
     type: Annotated[str, msgspec.Meta(min_length=1)]
     subject: str | None = None
     data: dict[str, Any] = {}
-
-
-def new_secret() -> str:
-    """A Standard Webhooks secret: `whsec_` and base64 of 24 random bytes, as its libraries read one."""
-    return "whsec_" + base64.b64encode(secrets.token_bytes(24)).decode()
 
 
 def verify(hook: Hook, headers: Headers, body: bytes) -> None:

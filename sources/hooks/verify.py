@@ -11,6 +11,7 @@ import hashlib
 import hmac
 
 from vsmesh.sources.hooks.source import Headers, unauthorized
+from vsmesh.webhook_signing import signature
 
 
 def check_token(headers: Headers, secret: str) -> None:
@@ -61,9 +62,7 @@ def check_standard(headers: Headers, body: bytes, secret: str, *, now: float, to
             reason="replayed",
         )
     key = base64.b64decode(secret.removeprefix("whsec_") + "==")
-    expected = (
-        "v1," + base64.b64encode(hmac.new(key, f"{msg_id}.{sent}.".encode() + body, hashlib.sha256).digest()).decode()
-    )
+    expected = signature(key, msg_id, sent, body)
     if not any(hmac.compare_digest(expected.encode(), given.encode()) for given in signatures.split()):
         raise unauthorized("webhook-signature does not match the delivery signed with this hook's secret")
     return msg_id
