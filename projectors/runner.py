@@ -22,12 +22,13 @@ from vsmesh.projectors.engine.batches import (
     BatchResult,
     apply_batch,
     ensure_schema,
+    live_lock_sql,
     lock_hub,
     lock_partition,
     positions,
     settle,
 )
-from vsmesh.projectors.engine.checkpoint import read_positions, save_position
+from vsmesh.projectors.engine.checkpoint import position_sql, read_positions, save_position
 from vsmesh.projectors.engine.partitions import needs_rebuild
 from vsmesh.projectors.engine.pipeline import READ_AHEAD
 from vsmesh.projectors.engine.projection import Projection
@@ -185,11 +186,14 @@ async def _settle_partitioning(js: JetStreamContext, engine: AsyncEngine, projec
 async def _apply(
     js: JetStreamContext, engine: AsyncEngine, projection: Projection, stream: str, batch: list[Msg]
 ) -> BatchResult:
-    async with driver.transaction(engine, projection.schema) as conn:
-        result = await apply_batch(conn, projection, stream, batch)
+    """One live batch: its lock goes with BEGIN and its position with COMMIT (driver.few_trips)."""
+    async with driver.few_trips(engine, projection.schema, live_lock_sql(projection)) as (conn, at_commit):
+        result = await apply_batch(conn, projection, stream, batch, lock=False, save=False)
         if result.rejected:
             # Before the commit: a crash in between re-reads the batch, and the copy is idempotent.
             await quarantine(js, result.rejected, found_by=projection.hub)
+        row = projection.position_row(stream)
+        at_commit.append(position_sql(projection.schema, projection.positions, row, result.position))
     return result
 
 

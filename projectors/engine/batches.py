@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 import sqlalchemy as sa
 import structlog
 from nats.aio.msg import Msg
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from vsmesh.bus.provenance import decode_stored
@@ -231,18 +232,32 @@ def _partition_lock_statement(hub: str, partition: str) -> sa.Select:
     )
 
 
+def live_lock_sql(projection: Projection) -> str:
+    """The lock a live batch takes (`lock_hub` without the flush, or `lock_partition`), as literal SQL to go with
+    its BEGIN (driver.few_trips)."""
+    if projection.partition is not None:
+        return _literal(_partition_lock_statement(projection.hub, projection.partition.position_row("")))
+    return _literal(_lock_statement(projection.hub, False))
+
+
+@functools.cache
+def _literal(stmt: sa.Select) -> str:
+    return str(stmt.compile(dialect=postgresql.dialect(), compile_kwargs={"literal_binds": True}))
+
+
 @functools.cache
 def _aggregate_lock(hub: str) -> sa.Select:
     return sa.select(sa.func.pg_advisory_xact_lock(hub_lock_key(f"{hub}:aggregates")))
 
 
 async def apply_batch(
-    conn: AsyncConnection, projection: Projection, stream: str, msgs: list[Msg], *, lock: bool = True
+    conn: AsyncConnection, projection: Projection, stream: str, msgs: list[Msg], *, lock: bool = True, save: bool = True
 ) -> BatchResult:
     """Apply one batch inside the caller's transaction; the hub lock makes concurrent writers take turns.
 
     With `lock`, the batch is a live one: its commit does not wait for the WAL flush (see lock_hub). A
-    caller that holds the lock already (a rebuild's swap) passes `lock=False` and keeps its own commit.
+    caller that holds the lock already (a rebuild's swap, a live batch that took it with its BEGIN) passes
+    `lock=False` and keeps its own commit. Without `save`, the caller stores the position it returns.
     """
     if lock and projection.partition is not None:
         await lock_partition(conn, projection)
@@ -252,7 +267,7 @@ async def apply_batch(
     folded = fold(projection, stream, msgs, after, reverted)
     if folded.last <= after:
         return BatchResult(0, 0, after)
-    return await write_folded(conn, projection, folded)
+    return await write_folded(conn, projection, folded, save=save)
 
 
 async def settle(engine: AsyncEngine, projection: Projection, stream: str, at: int) -> int:
@@ -285,8 +300,11 @@ def state_query(positions: sa.Table, reverted: sa.Table) -> sa.CompoundSelect:
     )
 
 
-async def write_folded(conn: AsyncConnection, projection: Projection, folded: Folded) -> BatchResult:
-    """Write a folded batch: its rows, the hub's after-batch statements and the new position (caller's transaction)."""
+async def write_folded(
+    conn: AsyncConnection, projection: Projection, folded: Folded, *, save: bool = True
+) -> BatchResult:
+    """Write a folded batch: its rows, the hub's after-batch statements and (with `save`) the new position, in the
+    caller's transaction."""
     if projection.before_write is not None:
         projection.before_write(folded.changes)
     await folded.changes.flush(conn)
@@ -297,5 +315,6 @@ async def write_folded(conn: AsyncConnection, projection: Projection, folded: Fo
         await driver.execute(conn, _aggregate_lock(projection.hub))
     for stmt in statements:
         await driver.execute(conn, stmt)
-    await save_position(conn, projection.positions, projection.position_row(folded.stream), folded.last)
+    if save:
+        await save_position(conn, projection.positions, projection.position_row(folded.stream), folded.last)
     return BatchResult(folded.applied, folded.skipped, folded.last, folded.rejected, folded.reverts)
