@@ -108,11 +108,7 @@ async def test_sigkill_during_delivery_loses_nothing_and_never_changes_a_webhook
         else:
             raise AssertionError("the ledger never said every notification was delivered")
     finally:
-        proc.terminate()
-        proc.wait(10)
-        server.shutdown()
-        await engine.dispose()
-        await nc.close()
+        await _stop(proc, server, engine, nc)
 
 
 async def route_high_to(publisher, server) -> None:
@@ -144,19 +140,11 @@ async def _until_routes(engine, proc, log) -> None:
 
 
 async def test_sigkill_after_planning_nothing_for_a_while_tells_each_alert_once(own, tmp_path) -> None:
-    from vsmesh.bus.connection import connect
-    from vsmesh.bus.publisher import Publisher
-    from vsmesh.projectors.engine.database import create_engine
-
     # Its position is stored only with what it plans (or after an hour): the kill lands while it runs ahead.
     lazy = own.model_copy(update={"reactor_save_every_s": 3600.0})
-    box = Inbox()
-    server = serve(box)
-    log = tmp_path / "notifier.log"
-    proc = _start(lazy, log)
-    nc = await connect(own)
-    engine = create_engine(own)
-    publisher = Publisher(nc.jetstream(), own)
+    box, log = Inbox(), tmp_path / "notifier.log"
+    server, proc = serve(box), _start(lazy, log)
+    nc, engine, publisher = await _client(own)
 
     def alert(name: str, severity: str):
         return publisher.build("alert-raised", hub="ops-hub", subject=f"service/{name}",
@@ -194,11 +182,7 @@ async def test_sigkill_after_planning_nothing_for_a_while_tells_each_alert_once(
         proc.wait(10)
         assert await _stored(engine) >= last_quiet
     finally:
-        proc.terminate()
-        proc.wait(10)
-        server.shutdown()
-        await engine.dispose()
-        await nc.close()
+        await _stop(proc, server, engine, nc)
 
 
 async def _stored(engine) -> int:
@@ -207,3 +191,21 @@ async def _stored(engine) -> int:
     async with engine.connect() as conn:
         query = sa.select(positions.c.seq).where(positions.c.stream == "OPERATIONAL")
         return (await conn.execute(query)).scalar_one()
+
+
+async def _client(own):
+    """The test's own NATS connection, database engine and publisher (the notifier has its own, in its process)."""
+    from vsmesh.bus.connection import connect
+    from vsmesh.bus.publisher import Publisher
+    from vsmesh.projectors.engine.database import create_engine
+
+    nc = await connect(own)
+    return nc, create_engine(own), Publisher(nc.jetstream(), own)
+
+
+async def _stop(proc, server, engine, nc) -> None:
+    proc.terminate()
+    proc.wait(10)
+    server.shutdown()
+    await engine.dispose()
+    await nc.close()
