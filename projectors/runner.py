@@ -28,7 +28,7 @@ from vsmesh.projectors.engine.batches import (
     positions,
     settle,
 )
-from vsmesh.projectors.engine.checkpoint import position_sql, read_positions, save_position
+from vsmesh.projectors.engine.checkpoint import read_positions, save_position
 from vsmesh.projectors.engine.partitions import needs_rebuild
 from vsmesh.projectors.engine.pipeline import READ_AHEAD
 from vsmesh.projectors.engine.projection import Projection
@@ -186,14 +186,12 @@ async def _settle_partitioning(js: JetStreamContext, engine: AsyncEngine, projec
 async def _apply(
     js: JetStreamContext, engine: AsyncEngine, projection: Projection, stream: str, batch: list[Msg]
 ) -> BatchResult:
-    """One live batch: its lock goes with BEGIN and its position with COMMIT (driver.few_trips)."""
+    """One live batch: its lock goes with BEGIN, and the statements after its rows with COMMIT (driver.few_trips)."""
     async with driver.few_trips(engine, projection.schema, live_lock_sql(projection)) as (conn, at_commit):
-        result = await apply_batch(conn, projection, stream, batch, lock=False, save=False)
+        result = await apply_batch(conn, projection, stream, batch, lock=False, at_commit=at_commit)
         if result.rejected:
             # Before the commit: a crash in between re-reads the batch, and the copy is idempotent.
             await quarantine(js, result.rejected, found_by=projection.hub)
-        row = projection.position_row(stream)
-        at_commit.append(position_sql(projection.schema, projection.positions, row, result.position))
     return result
 
 

@@ -20,7 +20,7 @@ from vsmesh.events.envelope import Event
 from vsmesh.events.schemas.hub import EventReverted
 from vsmesh.projectors.engine import driver
 from vsmesh.projectors.engine.changes import Changes
-from vsmesh.projectors.engine.checkpoint import read_positions, save_position
+from vsmesh.projectors.engine.checkpoint import position_sql, read_positions, save_position
 from vsmesh.projectors.engine.driver import in_schema
 from vsmesh.projectors.engine.partitions import hub_positions, own_positions
 from vsmesh.projectors.engine.projection import Applied, Handler, Projection
@@ -236,13 +236,15 @@ def live_lock_sql(projection: Projection) -> str:
     """The lock a live batch takes (`lock_hub` without the flush, or `lock_partition`), as literal SQL to go with
     its BEGIN (driver.few_trips)."""
     if projection.partition is not None:
-        return _literal(_partition_lock_statement(projection.hub, projection.partition.position_row("")))
-    return _literal(_lock_statement(projection.hub, False))
+        stmt = _partition_lock_statement(projection.hub, projection.partition.position_row(""))
+    else:
+        stmt = _lock_statement(projection.hub, False)
+    sql = driver.literal(stmt, _DIALECT)
+    assert sql is not None, "a lock statement holds integers and strings only"
+    return sql
 
 
-@functools.cache
-def _literal(stmt: sa.Select) -> str:
-    return str(stmt.compile(dialect=postgresql.dialect(), compile_kwargs={"literal_binds": True}))
+_DIALECT = postgresql.dialect()
 
 
 @functools.cache
@@ -251,13 +253,19 @@ def _aggregate_lock(hub: str) -> sa.Select:
 
 
 async def apply_batch(
-    conn: AsyncConnection, projection: Projection, stream: str, msgs: list[Msg], *, lock: bool = True, save: bool = True
+    conn: AsyncConnection,
+    projection: Projection,
+    stream: str,
+    msgs: list[Msg],
+    *,
+    lock: bool = True,
+    at_commit: list[str] | None = None,
 ) -> BatchResult:
     """Apply one batch inside the caller's transaction; the hub lock makes concurrent writers take turns.
 
     With `lock`, the batch is a live one: its commit does not wait for the WAL flush (see lock_hub). A
     caller that holds the lock already (a rebuild's swap, a live batch that took it with its BEGIN) passes
-    `lock=False` and keeps its own commit. Without `save`, the caller stores the position it returns.
+    `lock=False` and keeps its own commit. `at_commit`: see write_folded.
     """
     if lock and projection.partition is not None:
         await lock_partition(conn, projection)
@@ -267,7 +275,7 @@ async def apply_batch(
     folded = fold(projection, stream, msgs, after, reverted)
     if folded.last <= after:
         return BatchResult(0, 0, after)
-    return await write_folded(conn, projection, folded, save=save)
+    return await write_folded(conn, projection, folded, at_commit=at_commit)
 
 
 async def settle(engine: AsyncEngine, projection: Projection, stream: str, at: int) -> int:
@@ -290,6 +298,13 @@ async def _read_state(conn: AsyncConnection, projection: Projection, stream: str
     return after, effective((revert_id, event_id) for name, _, revert_id, event_id in rows if name is None)
 
 
+def _literals(conn: AsyncConnection, statements: list[sa.Executable]) -> list[str] | None:
+    """The statements as literal SQL, or None when one cannot be written so (then all run as they are, in order)."""
+    dialect, schema = conn.dialect, driver.schema_of(conn)
+    found = [driver.literal(stmt, dialect, schema) for stmt in statements]
+    return None if None in found else found  # type: ignore[return-value]
+
+
 @functools.cache
 def state_query(positions: sa.Table, reverted: sa.Table) -> sa.CompoundSelect:
     """Positions (stream, position) and reverted ids (revert_id, event_id) in one statement."""
@@ -301,10 +316,11 @@ def state_query(positions: sa.Table, reverted: sa.Table) -> sa.CompoundSelect:
 
 
 async def write_folded(
-    conn: AsyncConnection, projection: Projection, folded: Folded, *, save: bool = True
+    conn: AsyncConnection, projection: Projection, folded: Folded, *, at_commit: list[str] | None = None
 ) -> BatchResult:
-    """Write a folded batch: its rows, the hub's after-batch statements and (with `save`) the new position, in the
-    caller's transaction."""
+    """Write a folded batch: its rows, the hub's after-batch statements and the new position, in the caller's
+    transaction. With `at_commit` (a live batch's, driver.few_trips), the statements after the rows and the
+    position are put there as literal SQL instead, to run in the message that commits."""
     if projection.before_write is not None:
         projection.before_write(folded.changes)
     await folded.changes.flush(conn)
@@ -312,9 +328,13 @@ async def write_folded(
     if statements and projection.partition is not None:
         # Cross-entity statements (ops' recent-events trim) of two partitions would see neither's rows and
         # could deadlock: they take turns, for the end of the transaction only (projectors/engine/partitions.py).
-        await driver.execute(conn, _aggregate_lock(projection.hub))
-    for stmt in statements:
-        await driver.execute(conn, stmt)
-    if save:
-        await save_position(conn, projection.positions, projection.position_row(folded.stream), folded.last)
+        statements = [_aggregate_lock(projection.hub), *statements]
+    row = projection.position_row(folded.stream)
+    later = _literals(conn, statements) if at_commit is not None else None
+    if at_commit is not None and later is not None:
+        at_commit += [*later, position_sql(driver.schema_of(conn) or "public", projection.positions, row, folded.last)]
+    else:
+        for stmt in statements:
+            await driver.execute(conn, stmt)
+        await save_position(conn, projection.positions, row, folded.last)
     return BatchResult(folded.applied, folded.skipped, folded.last, folded.rejected, folded.reverts)

@@ -95,6 +95,29 @@ def _compile(
     return Compiled(done.string, names, processors, tuple(None if b.required else b.effective_value for b in binds))
 
 
+_LITERAL: weakref.WeakKeyDictionary[sa.ClauseElement, dict[str | None, str | None]] = weakref.WeakKeyDictionary()
+
+
+def literal(stmt: sa.ClauseElement, dialect: sa.Dialect, schema: str | None = None) -> str | None:
+    """`stmt` as SQL with its own values written in (for `few_trips`' messages), the hub's schema-less tables in
+    `schema`; None when one of its values cannot be written so."""
+    by_schema = _LITERAL.get(stmt)
+    if by_schema is None:
+        by_schema = _LITERAL[stmt] = {}
+    if schema not in by_schema:
+        try:
+            done = stmt.compile(
+                dialect=dialect,
+                compile_kwargs={"literal_binds": True},
+                schema_translate_map={None: schema} if schema else None,
+                render_schema_translate=bool(schema),
+            )
+            by_schema[schema] = str(done)
+        except (sa.exc.CompileError, NotImplementedError):
+            by_schema[schema] = None
+    return by_schema[schema]
+
+
 async def in_schema(conn: AsyncConnection, schema: str) -> AsyncConnection:
     """The connection, with the hub's schema-less tables resolved to `schema`."""
     return await conn.execution_options(schema_translate_map={None: schema})
