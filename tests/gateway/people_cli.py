@@ -12,6 +12,7 @@ import msgspec
 from click.testing import Result
 from typer.testing import CliRunner
 
+from tests.conftest import VSMESH
 from vsmesh.bus.connection import connect
 
 
@@ -21,6 +22,23 @@ def vsmesh(env: dict[str, str], *args: str) -> Result:
 
     unset = {k: None for k in os.environ if k.startswith("VSMESH_")}
     return CliRunner().invoke(app, list(args), env={**unset, **env}, catch_exceptions=False)
+
+
+def login_in_background(env: dict[str, str], *args: str) -> tuple[subprocess.Popen, str]:
+    """`vsmesh login ARGS` running, and the first line it asks the person to act on (a code, or a URL)."""
+    proc = subprocess.Popen(
+        [*VSMESH, "login", *args], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    assert proc.stderr is not None
+    line = proc.stderr.readline()
+    assert line, proc.stderr.read()
+    return proc, line
+
+
+def finished(proc: subprocess.Popen) -> str:
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 0, err
+    return out
 
 
 def error_line(result: Result) -> str:

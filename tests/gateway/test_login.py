@@ -12,7 +12,6 @@ import json
 import os
 import shutil
 import stat
-import subprocess
 import time
 import uuid
 from collections.abc import Iterator
@@ -22,9 +21,17 @@ import httpx
 import msgspec
 import pytest
 
-from tests.conftest import VSMESH, server_dir
+from tests.conftest import server_dir
 from tests.gateway.issuer_gateway import IssuerGateway, start_gateway
-from tests.gateway.people_cli import error_line, intruder_refused, read_event, refusals_of, vsmesh
+from tests.gateway.people_cli import (
+    error_line,
+    finished,
+    intruder_refused,
+    login_in_background,
+    read_event,
+    refusals_of,
+    vsmesh,
+)
 from tests.signing_in import USER_CODE, approve, sign_in
 from vsmesh.bus.connection import connect
 from vsmesh.cli.session import save
@@ -67,23 +74,6 @@ def cli_env(gateway, mesh_env, tmp_path) -> dict[str, str]:
         "VSMESH_DATA_DIR": str(tmp_path / "no-mesh-here"),
         "VSMESH_LOG_FORMAT": "json",
     }
-
-
-def login_in_background(env: dict[str, str], *args: str) -> tuple[subprocess.Popen, str]:
-    """`vsmesh login ARGS` running, and the first line it asks the person to act on (a code, or a URL)."""
-    proc = subprocess.Popen(
-        [*VSMESH, "login", *args], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
-    )
-    assert proc.stderr is not None
-    line = proc.stderr.readline()
-    assert line, proc.stderr.read()
-    return proc, line
-
-
-def finished(proc: subprocess.Popen) -> str:
-    out, err = proc.communicate(timeout=60)
-    assert proc.returncode == 0, err
-    return out
 
 
 def test_device_login_signs_in_and_the_gateway_publishes_as_the_person(gateway, cli_env, settings, tmp_path):
