@@ -6,6 +6,7 @@ import asyncio
 import json
 import os
 import subprocess
+import uuid
 from pathlib import Path
 
 import msgspec
@@ -39,6 +40,17 @@ def finished(proc: subprocess.Popen) -> str:
     out, err = proc.communicate(timeout=60)
     assert proc.returncode == 0, err
     return out
+
+
+def publish_claiming_another(env: dict[str, str], settings, name: str) -> tuple[tuple[str, ...], dict]:
+    """`vsmesh publish` of a health check from a shell whose VSMESH_ACTOR names somebody else: the command's
+    arguments, and the event as the log holds it."""
+    entity = f"service/{name}-{uuid.uuid4().hex[:6]}"
+    args = ("publish", "ops-health-checked", "--hub", "ops-hub", "--subject", entity, "--data", '{"status":"green"}')
+    done = vsmesh({**env, "VSMESH_ACTOR": "somebody-else"}, *args, "--json")
+    assert done.exit_code == 0, done.stderr
+    stored = json.loads(done.stdout)
+    return args, read_event(settings, stored["stream"], stored["seq"])
 
 
 def error_line(result: Result) -> str:

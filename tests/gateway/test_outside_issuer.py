@@ -21,14 +21,18 @@ import pytest
 from joserfc import jws
 
 from tests.conftest import server_dir
-from tests.gateway.issuer_gateway import IssuerGateway, start_gateway
+from tests.gateway.issuer_gateway import IssuerGateway, people_writes, start_gateway
 from tests.gateway.outside_provider import Browser, Tls, make_tls, provider
-from tests.gateway.people_cli import error_line, finished, login_in_background, read_event, vsmesh
+from tests.gateway.people_cli import (
+    error_line,
+    finished,
+    login_in_background,
+    publish_claiming_another,
+    read_event,
+    vsmesh,
+)
 from tests.signing_in import USER_CODE
-from vsmesh.bus.connection import connect
 from vsmesh.cli.session import fresh, signed_in
-from vsmesh.gateway.identity.resource import authenticate
-from vsmesh.gateway.people import PeopleWrites
 from vsmesh.gateway.server import bind
 from vsmesh.settings import Settings
 
@@ -57,16 +61,11 @@ def outside(mesh_env, streams, tmp_path_factory) -> Iterator[Outside]:
     issuer = f"https://127.0.0.1:{sock.getsockname()[1]}"
     path = server_dir()
 
-    async def people(settings, verifier, stack):
-        nc = await connect(settings, name="test-people")
-        stack.push_async_callback(nc.close)
-        return PeopleWrites(nc, settings, authenticate(verifier)).routes()
-
     env = {**mesh_env, "VSMESH_OIDC_ISSUER": issuer, "VSMESH_STEP_UP_S": str(STEP_UP_S)}
     # The gateway trusts the issuer's CA as a deployment would, by the standard variable its HTTP client reads.
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("SSL_CERT_FILE", str(tls.ca_file))
-        started = start_gateway(path, env, routes=people)
+        started = start_gateway(path, env, routes=people_writes)
         gateway = next(started)
     try:
         with provider(sock, tls, gateway.url, {PERSON: PASSWORD}, AGENT, here / "provider.log") as served:
@@ -122,12 +121,7 @@ def test_a_person_signs_in_at_the_outside_issuer_and_governs_after_a_step_up(
     assert (who["subject"], who["kind"], who["issuer"]) == (PERSON, "human", outside.issuer)
 
     # A write is stored as the verified person, whatever the shell says.
-    entity = f"service/outside-{uuid.uuid4().hex[:6]}"
-    args = ("publish", "ops-health-checked", "--hub", "ops-hub", "--subject", entity, "--data", '{"status":"green"}')
-    done = vsmesh({**cli_env, "VSMESH_ACTOR": "somebody-else"}, *args, "--json")
-    assert done.exit_code == 0, done.stderr
-    stored = json.loads(done.stdout)
-    event = read_event(settings, stored["stream"], stored["seq"])
+    _, event = publish_claiming_another(cli_env, settings, "outside")
     assert (event["actor"], event["actorkind"], event["source"]) == (PERSON, "human", "vsmesh/gateway")
 
     # A refresh rotates the refresh token and keeps when the password was entered; the spent one is refused.
