@@ -10,9 +10,11 @@ import json
 import os
 import shutil
 import ssl
+import subprocess
 import time
 import uuid
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -32,13 +34,15 @@ from tests.gateway.people_cli import (
     vsmesh,
 )
 from tests.signing_in import USER_CODE
-from vsmesh.cli.session import fresh, signed_in
+from vsmesh.cli.session import Session, begin, fresh, signed_in
+from vsmesh.errors import Unauthorized
+from vsmesh.gateway.identity import person_token
 from vsmesh.gateway.server import bind
 from vsmesh.settings import Settings
 
 PERSON, PASSWORD = "ada", "correct horse battery"
 AGENT = ("release-bot", "s3cret-of-the-agent")
-STEP_UP_S = 4  # short: the first sign-in goes stale within the test
+STEP_UP_S = 6  # short: the first sign-in goes stale in the test; enough for a loaded machine to use the step-up
 
 
 @dataclass(frozen=True)
@@ -79,13 +83,15 @@ def outside(mesh_env, streams, tmp_path_factory) -> Iterator[Outside]:
 
 @pytest.fixture
 def cli_env(outside: Outside, tmp_path) -> dict[str, str]:
-    """A user's shell: the gateway's URL, the issuer's CA trusted, a config dir of its own, no mesh here."""
+    """A user's shell: the gateway's URL and step-up window, the issuer's CA trusted, a config dir of its own, no
+    mesh here."""
     return {
         **{k: v for k, v in os.environ.items() if not k.startswith("VSMESH_")},
         "VSMESH_GATEWAY_URL": outside.gateway.url,
         "VSMESH_CONFIG_DIR": str(tmp_path / "config"),
         "VSMESH_DATA_DIR": str(tmp_path / "no-mesh-here"),
         "VSMESH_LOG_FORMAT": "json",
+        "VSMESH_STEP_UP_S": str(STEP_UP_S),  # as the gateway's: what `whoami` and a step-up hold the sign-in to
         "SSL_CERT_FILE": str(outside.tls.ca_file),
     }
 
@@ -100,7 +106,12 @@ def browser(outside: Outside) -> Iterator[Browser]:
 def device_login(outside: Outside, browser: Browser, env: dict[str, str], *args: str) -> bool:
     """`vsmesh login --issuer URL ARGS` by the device grant, approved in `browser`; whether the password was
     asked."""
-    proc, line = login_in_background(env, "--issuer", outside.issuer, *args)
+    return approve_login(browser, *login_in_background(env, "--issuer", outside.issuer, *args))
+
+
+def approve_login(browser: Browser, proc: subprocess.Popen, line: str) -> bool:
+    """The person approves, in `browser`, the code a running `vsmesh login` showed (`line`); whether the password
+    was asked."""
     url = line.split("open ", 1)[1].split()[0]
     asked, page = browser.approve_device(url, USER_CODE.search(line).group(1), PERSON, PASSWORD)
     assert "Sign-in Success" in page.text, page.text[:500]
@@ -124,10 +135,41 @@ def test_a_person_signs_in_at_the_outside_issuer_and_governs_after_a_step_up(
     _, event = publish_claiming_another(cli_env, settings, "outside")
     assert (event["actor"], event["actorkind"], event["source"]) == (PERSON, "human", "vsmesh/gateway")
 
-    # A refresh rotates the refresh token and keeps when the password was entered; the spent one is refused.
+    # A refresh rotates the refresh token (refresh_rotates).
     monkeypatch.setenv("SSL_CERT_FILE", cli_env["SSL_CERT_FILE"])  # the CLI's refresh, here in the test's process
-    config = Settings(config_dir=Path(cli_env["VSMESH_CONFIG_DIR"]), gateway_url=outside.gateway.url)
+    config = Settings(
+        config_dir=Path(cli_env["VSMESH_CONFIG_DIR"]), gateway_url=outside.gateway.url, step_up_s=STEP_UP_S
+    )
     first = signed_in(config)
+    refresh_rotates(outside, config, first)
+
+    # The person starts the step-up now (the command's start overlaps the wait below); it is approved after it.
+    with ThreadPoolExecutor(1) as pool:
+        step_up = pool.submit(login_in_background, cli_env, "--issuer", outside.issuer, "--step-up")
+        # Once the sign-in is older than the step-up window, governance is refused, one line naming the step-up.
+        time.sleep(max(0.0, first.auth_time + STEP_UP_S + 1 - time.time()))  # the clock, not a server, is waited on
+        revocation = {"mandate_id": str(uuid.uuid4()), "reason": "outside issuer test"}
+        revoke = ("publish", "canon-mandate-revoked", "--hub", "canon-hub", "--subject", "mandate/nobody",
+                  "--data", json.dumps(revocation), "--json")  # fmt: skip
+        refused = vsmesh(cli_env, *revoke)
+        assert refused.exit_code == 1
+        assert f"needs a password entered within the last {STEP_UP_S} s; {PERSON} entered it" in error_line(refused)
+
+        # Without asking for a fresh sign-in, the provider reuses the browser's session: that is no step-up.
+        a_reused_session_is_no_step_up(outside, browser, config, first.auth_time)
+
+        # The step-up asks for a sign-in a second old (max_age): the password is asked again, and the new token's
+        # auth_time allows the same write.
+        assert approve_login(browser, *step_up.result(60))
+    allowed = vsmesh(cli_env, *revoke)
+    assert allowed.exit_code == 0, allowed.stderr
+    event = read_event(settings, "CONSTITUTIONAL", json.loads(allowed.stdout)["seq"])
+    assert (event["type"], event["actor"], event["actorkind"]) == ("canon-mandate-revoked", PERSON, "human")
+
+
+def refresh_rotates(outside: Outside, config: Settings, first: Session) -> None:
+    """A refresh rotates the refresh token and keeps when the password was entered; the spent one is refused,
+    and its reuse ends the whole sign-in."""
     renewed = fresh(config, first, force=True)
     assert renewed.refresh_token != first.refresh_token and renewed.access_token != first.access_token
     assert auth_time(renewed.access_token) == auth_time(first.access_token) == first.auth_time
@@ -135,23 +177,21 @@ def test_a_person_signs_in_at_the_outside_issuer_and_governs_after_a_step_up(
     form = {"grant_type": "refresh_token", "refresh_token": first.refresh_token, "client_id": "vsmesh-cli"}
     spent = httpx.post(renewed.endpoints.token_endpoint, data=form, verify=outside.trust())
     assert spent.status_code == 400 and spent.json()["error"] == "invalid_grant", spent.text
+    with pytest.raises(Unauthorized, match="the issuer refused"):
+        fresh(config, renewed, force=True)
 
-    # Once the sign-in is older than the step-up window, governance is refused, one line naming the step-up.
-    time.sleep(max(0.0, first.auth_time + STEP_UP_S + 1 - time.time()))  # the clock, not a server, is waited on
-    revocation = {"mandate_id": str(uuid.uuid4()), "reason": "outside issuer test"}
-    revoke = ("publish", "canon-mandate-revoked", "--hub", "canon-hub", "--subject", "mandate/nobody",
-              "--data", json.dumps(revocation), "--json")  # fmt: skip
-    refused = vsmesh(cli_env, *revoke)
-    assert refused.exit_code == 1
-    assert f"needs a password entered within the last {STEP_UP_S} s; {PERSON} entered it" in error_line(refused)
 
-    # The step-up: the browser still holds its sign-in session at the provider, yet the password is asked again
-    # (max_age=0 honoured), and the new token's auth_time allows the same write.
-    assert device_login(outside, browser, cli_env, "--step-up")
-    allowed = vsmesh(cli_env, *revoke)
-    assert allowed.exit_code == 0, allowed.stderr
-    event = read_event(settings, "CONSTITUTIONAL", json.loads(allowed.stdout)["seq"])
-    assert (event["type"], event["actor"], event["actorkind"]) == ("canon-mandate-revoked", PERSON, "human")
+def a_reused_session_is_no_step_up(outside: Outside, browser: Browser, config: Settings, signed_in_at: int) -> None:
+    """A sign-in that asks for no fresh password, approved in the browser that holds a session at the provider:
+    no password is asked, the token keeps the old auth_time, and a step-up refuses to keep it."""
+    endpoints = person_token.discover(outside.issuer, outside.gateway.url)
+    started = person_token.start_device(endpoints)
+    asked, _ = browser.approve_device(started.verification_uri, started.user_code, PERSON, PASSWORD)
+    assert not asked
+    reused = person_token.poll_device(endpoints, started)
+    assert auth_time(reused.access_token) == signed_in_at
+    with pytest.raises(Unauthorized, match="did not ask for the password again"):
+        begin(config, endpoints, outside.gateway.url, reused, step_up=True)
 
 
 def test_an_agents_token_from_the_outside_issuer_is_refused_at_people(outside):
