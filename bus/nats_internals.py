@@ -221,7 +221,7 @@ SOURCE_HEADER = "Nats-Stream-Source"  # where a sourced message came from (the s
 _SOURCE = SOURCE_HEADER.encode() + b": "
 
 
-def _header_lines(nc: Client, buf: bytearray, start: int, end: int) -> dict[str, str] | None:
+def _header_lines(nc: Client, buf: bytes | bytearray, start: int, end: int) -> dict[str, str] | None:
     """nats-py's reading of the plain header block `buf[start:end]`: its own parser, but for a block of only
     the event's id (every stored event's), or of it and where a split stream sourced it from (bus/splits.py),
     each once, read in place as that parser reads them (in less than half its time for an id alone, a tenth
@@ -357,88 +357,101 @@ def _sourced(
 
 
 class _FastParser(Parser):
-    """nats-py's parser with a fast path for the data messages of directly delivered ordered consumers."""
+    """nats-py's parser with a fast path for the data messages of directly delivered ordered consumers.
+
+    It walks what arrived as one immutable `bytes` (what was left of the last read, then this read) rather
+    than nats-py's bytearray: a message's payload is then one slice, not a slice copied again into bytes, and
+    searching bytes costs less than searching a bytearray (docs/performance.md §Reading). `self.buf` holds
+    only what is left over (a message not all here yet), as nats-py's parser keeps it between reads.
+    """
 
     async def parse(self, data: bytes = b"") -> None:
-        self.buf.extend(data)
         if self.state != AWAITING_CONTROL_LINE:
+            self.buf.extend(data)
             await Parser.parse(self)  # a message nats-py's parser began (it never does here): it finishes
             return
+        buf = self.buf
+        if buf:
+            data = bytes(buf) + data
+            buf.clear()
+        elif type(data) is not bytes:
+            data = bytes(data)  # (a transport that hands over another buffer type: payloads are bytes)
         try:
-            await self._parse()
+            await self._parse(data)
         except ValueError as e:  # a sid or size that is no number, as nats-py says it
             raise ProtocolError("nats: malformed MSG") from e
 
-    async def _parse(self) -> None:
-        buf, pos = self.buf, 0
-        while pos < len(buf):
-            if buf.startswith(b"HMSG ", pos):
+    async def _parse(self, chunk: bytes) -> None:
+        held, pos, size = self.buf, 0, len(chunk)
+        while pos < size:
+            if chunk.startswith(b"HMSG ", pos):
                 # The usual line, `HMSG subject sid reply hlen size`, split rather than matched: the regex
                 # was a fifth of the parser's time in a rebuild, and a split costs about two thirds of it
-                # (docs/performance.md §Reading). Any other form goes through the regex below.
-                line_end = buf.find(b"\r\n", pos)
+                # (docs/performance.md §Reading). Any other form goes through the regex below. The line's
+                # end is found by its `\n` (a one-byte search), its `\r` checked.
+                line_end = chunk.find(b"\n", pos) - 1
                 if line_end < 0:
                     break  # not all here yet
-                tokens = buf[pos + 5 : line_end].split()
-                if len(tokens) == 5:
+                tokens = chunk[pos + 5 : line_end].split()
+                if len(tokens) == 5 and chunk[line_end] == 13:
                     payload_at = line_end + 2
                     end = payload_at + int(tokens[4])
-                    if end + 2 > len(buf):
+                    if end + 2 > size:
                         break
                     subject, sid, reply, hlen = tokens[0], int(tokens[1]), tokens[2], int(tokens[3])
-                    if not self._deliver(subject, sid, reply, hlen, buf, payload_at, end):
-                        buf = await self._stock_msg(buf, subject, sid, reply, hlen, payload_at, end)
-                        pos = 0
-                        continue
                     pos = end + 2
+                    if not self._deliver(subject, sid, reply, hlen, chunk, payload_at, end):
+                        await self._stock_msg(chunk, subject, sid, reply, hlen, payload_at, end)
+                        if self.buf is not held:
+                            return  # reset by a reconnect meanwhile: what is left here is stale
                     continue
-            m = _HMSG.match(buf, pos) or _MSG.match(buf, pos)
+            m = _HMSG.match(chunk, pos) or _MSG.match(chunk, pos)
             if m is None:  # another operation (PING, INFO, -ERR …): nats-py's parser reads that one line
-                line_end = buf.find(b"\r\n", pos)
+                line_end = chunk.find(b"\r\n", pos)
                 if line_end < 0:
                     break  # not all here yet
-                line = bytes(buf[pos : line_end + 2])
-                del buf[: line_end + 2]
-                pos = 0
-                buf = await self._stock_line(line, buf)
+                line = chunk[pos : line_end + 2]
+                pos = line_end + 2
+                if not await self._stock_line(line):
+                    return
                 continue
             headed = m.re is _HMSG
             payload_at = m.end()
             end = payload_at + int(m[6] if headed else m[5])
-            if end + 2 > len(buf):
+            if end + 2 > size:
                 break  # the rest arrives with the next read; the line is matched again then
-            # (groups first: a match reads them from the bytearray as it is now)
             subject, sid, reply, hlen = m[1], int(m[2]), m[4] or b"", int(m[5]) if headed else 0
-            if headed and reply and self._deliver(subject, sid, reply, hlen, buf, payload_at, end):
-                pos = end + 2
+            pos = end + 2
+            if headed and reply and self._deliver(subject, sid, reply, hlen, chunk, payload_at, end):
                 continue
-            buf = await self._stock_msg(buf, subject, sid, reply, hlen, payload_at, end)
-            pos = 0
-        del buf[:pos]
+            await self._stock_msg(chunk, subject, sid, reply, hlen, payload_at, end)
+            if self.buf is not held:
+                return
+        held += chunk[pos:]  # (nothing awaited since the check above: still the parser's buffer)
 
     async def _stock_msg(
-        self, buf: bytearray, subject: bytes, sid: int, reply: bytes, hlen: int, payload_at: int, end: int
-    ) -> bytearray:
-        """nats-py's own path for one message, handed over as its parser does, the buffer already cut up to
-        the message's end; the buffer to go on with (a reconnect while it awaited resets it)."""
-        headers = bytes(buf[payload_at : payload_at + hlen]) if hlen else None
-        payload = bytes(buf[payload_at + hlen : end])
-        del buf[: end + 2]
+        self, chunk: bytes, subject: bytes, sid: int, reply: bytes, hlen: int, payload_at: int, end: int
+    ) -> None:
+        """nats-py's own path for one message, handed over as its parser does (a reconnect while it awaits
+        resets `self.buf`: the caller stops then)."""
+        headers = chunk[payload_at : payload_at + hlen] if hlen else None
+        payload = chunk[payload_at + hlen : end]
         await self.nc._process_msg(sid, subject, reply, payload, headers)
-        return self.buf
 
-    async def _stock_line(self, line: bytes, rest: bytearray) -> bytearray:
-        """Have nats-py's parser read one control line (no payload follows it); the buffer to go on with."""
+    async def _stock_line(self, line: bytes) -> bool:
+        """Have nats-py's parser read one control line (no payload follows it); False when a reconnect reset
+        the parser meanwhile (what is left of the read is stale then)."""
+        held = self.buf
         self.buf = alone = bytearray(line)
         try:
             await Parser.parse(self)
         finally:
             if self.buf is alone:  # (not reset by a reconnect meanwhile)
-                self.buf = rest
-        return self.buf
+                self.buf = held
+        return self.buf is held
 
     def _deliver(
-        self, subject: bytes, sid: int, reply: bytes, hlen: int, buf: bytearray, payload_at: int, end: int
+        self, subject: bytes, sid: int, reply: bytes, hlen: int, buf: bytes, payload_at: int, end: int
     ) -> bool:
         """Hand over a plain data message in sequence as Client._process_msg would; False: leave it to nats-py."""
         nc = self.nc
@@ -451,14 +464,14 @@ class _FastParser(Parser):
         if type(queue) is not _Direct:
             return False
         at = payload_at + hlen
-        if at >= end or buf[payload_at : payload_at + 10] != _PLAIN_HEADERS:
+        if at >= end or not buf.startswith(_PLAIN_HEADERS, payload_at):
             return False  # no data (a control message has none) or a status line
         reply = reply.decode()
         tokens = reply.split(".")
         jsi = sub._jsi
         if len(tokens) != _ACK_TOKENS or tokens[0] != "$JS" or tokens[1] != "ACK" or int(tokens[6]) != jsi._dseq:
             return False  # another reply form, or a gap: nats-py resets the ordered consumer
-        payload = bytes(buf[at:end])
+        payload = buf[at:end]
         if 0 < sub._pending_bytes_limit <= len(payload):
             return False  # nats-py reports it as a slow consumer
         stats = nc.stats
