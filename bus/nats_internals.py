@@ -251,7 +251,7 @@ def _header_lines(nc: Client, buf: bytes | bytearray, start: int, end: int) -> d
     return nc._parse_header_lines(bytes(buf[start:end])) or None
 
 
-def _split_block(buf: bytearray, start: int, end: int) -> tuple[str, int, str] | None:
+def _split_block(buf: bytes | bytearray, start: int, end: int) -> tuple[str, int, str] | None:
     """The event id, horizon sequence and horizon subject of a split stream's header block `buf[start:end]`
     that is exactly `Nats-Msg-Id` then `Nats-Stream-Source` (`<stream> <seq> <filter> <transform> <subject>
     <hash>`, bus/splits.py); None for any other block. Read in place, without the dict of both headers and
