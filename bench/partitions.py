@@ -17,6 +17,8 @@ workers, of nats-server, of PostgreSQL (the postmaster and every backend, ended 
 rest of the machine (`cpu` in the JSON; the servers' only when the bench started them, bench/_servers.py).
 
 Arithmetic from the run's own CPU figures, not from its speed-up alone:
+  - `cpu_ratio`: the partitions' CPU over one projector's (Python, nats-server and PostgreSQL; the least
+    swayed by other users of the machine).
   - `cpu_bound_speedup`: the best the partitions could do on this machine's cores with the CPU they used
     (Python + nats-server + PostgreSQL spread perfectly over every core): one projector's wall time over
     the partitions' CPU / cores. Below the target, the target cannot be met without spending less CPU.
@@ -144,7 +146,10 @@ async def main(n: int, partitions: int, batch_size: int) -> None:
     speedup = split.rate / one.rate
     cores = os.cpu_count() or 1
     spent = cpu["partitions"]
-    work = sum(spent.get(k, 0.0) for k in ("python", "nats", "postgres"))  # the rebuild's own CPU
+
+    def work(phase: str) -> float:  # a rebuild's own CPU: Python, nats-server, PostgreSQL
+        return sum(cpu[phase].get(k, 0.0) for k in ("python", "nats", "postgres"))
+
     serial_s = max(split.seconds - workers.wall_s, 0.0)  # the partitioned rebuild's wall time outside the workers
 
     def predicted(k: int) -> float:
@@ -177,7 +182,8 @@ async def main(n: int, partitions: int, batch_size: int) -> None:
         "load_1m": os.getloadavg()[0],
         "events": n,
         "cores": cores,
-        "cpu_bound_speedup": round(one.seconds / (work / cores), 2) if work else None,
+        "cpu_ratio": round(work("partitions") / work("single"), 2) if work("single") else None,
+        "cpu_bound_speedup": round(one.seconds / (work("partitions") / cores), 2) if work("partitions") else None,
         "cpu_budget_s": round(cores * one.seconds / TARGET_SPEEDUP, 2),
         "serial_s": round(serial_s, 2),
         "predicted_speedup": {k: round(predicted(k), 2) for k in (8, 32)},
