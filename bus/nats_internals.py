@@ -281,10 +281,12 @@ _new = object.__new__
 MSG_FIELDS = frozenset({"_client", "subject", "reply", "data", "headers", "_metadata", "_ackd", "_sid"})
 
 
-def _delivered(nc: Client, sid: int, subject: str, reply: str, data: bytes, headers: Any, seq: int) -> Delivered:
-    """A Delivered as Msg's own __init__ would make it, in a third of its time: the Msg was the largest single
-    cost of the parser in a rebuild (docs/performance.md §Reading)."""
-    msg = _new(Delivered)
+def _delivered(
+    nc: Client, sid: int, subject: str, reply: str, data: bytes, headers: Any, seq: int, kind: type = Delivered
+) -> Any:
+    """A Delivered (or `kind`) as Msg's own __init__ would make it, in a third of its time: the Msg was the
+    largest single cost of the parser in a rebuild (docs/performance.md §Reading)."""
+    msg = _new(kind)
     msg._client = nc
     msg.subject = subject
     msg.reply = reply
@@ -342,16 +344,7 @@ def _sourced(
     nc: Client, sid: int, origin: str, subject: str, reply: str, data: bytes, msg_id: str, seq: int
 ) -> Sourced:
     """A Sourced as `sourced` would make it of the fast parser's Delivered, made at once."""
-    msg = _new(Sourced)
-    msg._client = nc
-    msg.subject = subject
-    msg.reply = reply
-    msg.data = data
-    msg.headers = {"Nats-Msg-Id": msg_id}
-    msg._metadata = None
-    msg._ackd = False
-    msg._sid = sid
-    msg.seq = seq
+    msg: Sourced = _delivered(nc, sid, subject, reply, data, {"Nats-Msg-Id": msg_id}, seq, Sourced)
     msg.origin = origin
     return msg
 

@@ -38,18 +38,23 @@ async def share_messages(js, split: Split, index: int, after: int = 0) -> list:
     return out
 
 
-async def test_each_partition_reads_its_entities_as_the_horizon_stream_stored_them(settings):
+async def publish_checks(settings, count: int, services: int):  # noqa: ANN201 - (client, js, hub, {seq: event})
+    """`count` health checks of a new hub over `services` services, published; what was stored where."""
     nc = await connect(settings)
     js = nc.jetstream()
     await ensure_streams(js)
     hub = f"split-{uuid.uuid4().hex[:6]}"
     publisher = Publisher(js, settings, source="vsmesh/split-tests")
-    events = [
-        publisher.build("ops-health-checked", hub=hub, subject=f"service/svc-{i % 40}", data={"status": "green"})
-        for i in range(400)
-    ]
-    stored = {p.sequence: f"operational.{hub}.ops-health-checked.service:svc-{i % 40}"
-              for i, p in enumerate(await publisher.publish_many(events))}  # fmt: skip
+    events = [publisher.build("ops-health-checked", hub=hub, subject=f"service/svc-{i % services}",
+                              data={"status": "green"}) for i in range(count)]  # fmt: skip
+    stored = {p.sequence: e for e, p in zip(events, await publisher.publish_many(events), strict=True)}
+    return nc, js, hub, stored
+
+
+async def test_each_partition_reads_its_entities_as_the_horizon_stream_stored_them(settings):
+    nc, js, hub, events = await publish_checks(settings, 400, 40)
+    prefix = f"operational.{hub}.ops-health-checked.service:"
+    stored = {seq: prefix + e.subject.removeprefix("service/") for seq, e in events.items()}
     split = Split("OPERATIONAL", "operational", hub, 3)
     try:
         await ensure_split(js, split)
@@ -76,14 +81,8 @@ async def test_a_split_event_reads_the_same_through_the_fast_parser_and_through_
     # The fast parser reads the horizon sequence and subject straight from the header block; nats-py's own
     # path reads them from the headers afterwards. Either way a partition sees what the horizon stream stored:
     # its subject, sequence and headers (the split's Nats-Stream-Source is the split's, not the event's).
-    nc = await connect(settings)
-    js = nc.jetstream()
-    await ensure_streams(js)
-    hub = f"split-{uuid.uuid4().hex[:6]}"
-    publisher = Publisher(js, settings, source="vsmesh/split-tests")
-    events = [publisher.build("ops-health-checked", hub=hub, subject=f"service/svc-{i % 7}", data={"status": "red"})
-              for i in range(60)]  # fmt: skip
-    ids = {p.sequence: e.id for e, p in zip(events, await publisher.publish_many(events), strict=True)}
+    nc, js, hub, events = await publish_checks(settings, 60, 7)
+    ids = {seq: e.id for seq, e in events.items()}
     split = Split("OPERATIONAL", "operational", hub, 2)
     plain = await nats.connect(settings.nats_url, user=settings.nats_user, password=settings.nats_password)
     try:
