@@ -39,7 +39,10 @@ from vsmesh.cli.session import Session, begin, fresh, signed_in
 from vsmesh.errors import Unauthorized
 from vsmesh.gateway.identity import person_token
 from vsmesh.gateway.identity.clients import AgentCredentials
+from vsmesh.gateway.identity.issuer import PAGES_CALLBACK, PAGES_CLIENT
 from vsmesh.gateway.identity.service_identity import service_identity
+from vsmesh.gateway.identity.signin import SESSION_COOKIE, SignIn
+from vsmesh.gateway.identity.verify import TokenVerifier
 from vsmesh.gateway.server import bind
 from vsmesh.settings import Settings
 
@@ -60,6 +63,12 @@ class Outside:
         return ssl.create_default_context(cafile=self.tls.ca_file)
 
 
+async def people_and_pages_sign_in(settings: Settings, verifier: TokenVerifier, stack) -> list:
+    """People's writes, and the pages' sign-in at the outside issuer (as `vsmesh up` serves them)."""
+    sign_in = SignIn(verifier.issuer, verifier, local_issuer=False)
+    return [*await people_writes(settings, verifier, stack), *sign_in.routes()]
+
+
 @pytest.fixture(scope="module")
 def outside(mesh_env, streams, tmp_path_factory) -> Iterator[Outside]:
     """The provider and a gateway relying on it: the provider's socket is made first (the gateway must name
@@ -74,7 +83,7 @@ def outside(mesh_env, streams, tmp_path_factory) -> Iterator[Outside]:
     # The gateway trusts the issuer's CA as a deployment would, by the standard variable its HTTP client reads.
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("SSL_CERT_FILE", str(tls.ca_file))
-        started = start_gateway(path, env, routes=people_writes)
+        started = start_gateway(path, env, routes=people_and_pages_sign_in)
         gateway = next(started)
     try:
         with provider(sock, tls, gateway.url, {PERSON: PASSWORD}, CONFIDENTIAL, here / "provider.log") as served:
@@ -197,6 +206,20 @@ def a_reused_session_is_no_step_up(outside: Outside, browser: Browser, config: S
     assert auth_time(reused.access_token) == signed_in_at
     with pytest.raises(Unauthorized, match="did not ask for the password again"):
         begin(config, endpoints, outside.gateway.url, reused, step_up=True)
+
+
+def test_a_person_signs_in_to_the_pages_at_the_outside_issuer(outside, browser):
+    # The gateway's sign-in sends the browser to the provider's login page, and the code back to its callback.
+    page = browser.open(f"{outside.gateway.url}/signin?next=/healthz")
+    assert page.url.host == "127.0.0.1" and str(page.url).startswith(outside.issuer), page.url
+    assert 'name="password"' in page.text
+    back = browser.submit(page, login=PERSON, password=PASSWORD)
+    assert [str(r.url).split("?")[0] for r in back.history][-1] == f"{outside.gateway.url}{PAGES_CALLBACK}"
+    # The session cookie holds the provider's token for the gateway, which takes it for the person.
+    token = browser.http.cookies.get(SESSION_COOKIE)
+    assert token, back.text[:500]
+    me = outside.gateway.whoami(token).json()
+    assert (me["subject"], me["kind"], me["client_id"]) == (PERSON, "human", PAGES_CLIENT)
 
 
 def credentials_file(outside: Outside, path: Path, client: tuple[str, str], kind: str) -> Path:

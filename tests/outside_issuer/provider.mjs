@@ -47,6 +47,14 @@ const configuration = {
       response_types: ['code'],
       redirect_uris: ['http://127.0.0.1/callback'],
     },
+    {
+      // The gateway's pages: a public client whose code comes back to the gateway's own sign-in callback.
+      client_id: 'vsmesh-pages',
+      token_endpoint_auth_method: 'none',
+      grant_types: ['authorization_code'],
+      response_types: ['code'],
+      redirect_uris: [`${env.AUDIENCE}/signin/callback`],
+    },
     ...confidential.map(({ client_id, client_secret }) => ({
       client_id, client_secret, grant_types: ['client_credentials'], response_types: [], redirect_uris: [],
     })),
