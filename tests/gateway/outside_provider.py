@@ -61,10 +61,11 @@ def node() -> str:
 
 @contextmanager
 def provider(
-    sock: socket.socket, tls: Tls, audience: str, people: dict[str, str], agent: tuple[str, str], log: Path
+    sock: socket.socket, tls: Tls, audience: str, people: dict[str, str], clients: dict[str, tuple[str, str]], log: Path
 ) -> Iterator[str]:
     """The provider serving on `sock` (listening, its address the issuer's) until the block ends; yields the
-    issuer URL once its discovery document answers."""
+    issuer URL once its discovery document answers. `people`: name -> password; `clients`: the confidential
+    clients, client id -> (secret, actor kind)."""
     issuer = f"https://127.0.0.1:{sock.getsockname()[1]}"
     env = {
         "PATH": os.environ["PATH"],
@@ -74,8 +75,9 @@ def provider(
         "TLS_KEY": str(tls.key_file),
         "AUDIENCE": audience,
         "PEOPLE": json.dumps(people),
-        "AGENT_ID": agent[0],
-        "AGENT_SECRET": agent[1],
+        "CLIENTS": json.dumps(
+            [{"client_id": c, "client_secret": secret, "actor_kind": kind} for c, (secret, kind) in clients.items()]
+        ),
         "DEVICE_POLL_S": "1",
     }
     with open(log, "wb") as out:

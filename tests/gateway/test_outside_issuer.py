@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
+import msgspec
 import pytest
 from joserfc import jws
 
@@ -37,11 +38,18 @@ from tests.signing_in import USER_CODE
 from vsmesh.cli.session import Session, begin, fresh, signed_in
 from vsmesh.errors import Unauthorized
 from vsmesh.gateway.identity import person_token
+from vsmesh.gateway.identity.clients import AgentCredentials
+from vsmesh.gateway.identity.issuer import PAGES_CALLBACK, PAGES_CLIENT
+from vsmesh.gateway.identity.service_identity import service_identity
+from vsmesh.gateway.identity.signin import SESSION_COOKIE, SignIn
+from vsmesh.gateway.identity.verify import TokenVerifier
 from vsmesh.gateway.server import bind
 from vsmesh.settings import Settings
 
 PERSON, PASSWORD = "ada", "correct horse battery"
 AGENT = ("release-bot", "s3cret-of-the-agent")
+SERVICE = ("vsmesh-probes", "s3cret-of-the-probes")
+CONFIDENTIAL = {AGENT[0]: (AGENT[1], "agent"), SERVICE[0]: (SERVICE[1], "service")}
 STEP_UP_S = 6  # short: the first sign-in goes stale in the test; enough for a loaded machine to use the step-up
 
 
@@ -53,6 +61,12 @@ class Outside:
 
     def trust(self) -> ssl.SSLContext:
         return ssl.create_default_context(cafile=self.tls.ca_file)
+
+
+async def people_and_pages_sign_in(settings: Settings, verifier: TokenVerifier, stack) -> list:
+    """People's writes, and the pages' sign-in at the outside issuer (as `vsmesh up` serves them)."""
+    sign_in = SignIn(verifier.issuer, verifier, local_issuer=False)
+    return [*await people_writes(settings, verifier, stack), *sign_in.routes()]
 
 
 @pytest.fixture(scope="module")
@@ -69,10 +83,10 @@ def outside(mesh_env, streams, tmp_path_factory) -> Iterator[Outside]:
     # The gateway trusts the issuer's CA as a deployment would, by the standard variable its HTTP client reads.
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("SSL_CERT_FILE", str(tls.ca_file))
-        started = start_gateway(path, env, routes=people_writes)
+        started = start_gateway(path, env, routes=people_and_pages_sign_in)
         gateway = next(started)
     try:
-        with provider(sock, tls, gateway.url, {PERSON: PASSWORD}, AGENT, here / "provider.log") as served:
+        with provider(sock, tls, gateway.url, {PERSON: PASSWORD}, CONFIDENTIAL, here / "provider.log") as served:
             sock.close()  # the provider holds it now
             yield Outside(served, gateway, tls)
     finally:
@@ -194,22 +208,55 @@ def a_reused_session_is_no_step_up(outside: Outside, browser: Browser, config: S
         begin(config, endpoints, outside.gateway.url, reused, step_up=True)
 
 
-def test_an_agents_token_from_the_outside_issuer_is_refused_at_people(outside):
-    # Client credentials at the provider, for the gateway (RFC 8707): a JWT whose actor_kind says agent.
-    answer = httpx.post(
-        f"{outside.issuer}/token",
-        data={"grant_type": "client_credentials", "resource": outside.gateway.url},
-        auth=AGENT,
-        verify=outside.trust(),
-    )
-    assert answer.status_code == 200, answer.text
-    token = answer.json()["access_token"]
-    assert outside.gateway.whoami(token).json()["kind"] == "agent"
+def test_a_person_signs_in_to_the_pages_at_the_outside_issuer(outside, browser):
+    # The gateway's sign-in sends the browser to the provider's login page, and the code back to its callback.
+    page = browser.open(f"{outside.gateway.url}/signin?next=/healthz")
+    assert page.url.host == "127.0.0.1" and str(page.url).startswith(outside.issuer), page.url
+    assert 'name="password"' in page.text
+    back = browser.submit(page, login=PERSON, password=PASSWORD)
+    assert [str(r.url).split("?")[0] for r in back.history][-1] == f"{outside.gateway.url}{PAGES_CALLBACK}"
+    # The session cookie holds the provider's token for the gateway, which takes it for the person.
+    token = browser.http.cookies.get(SESSION_COOKIE)
+    assert token, back.text[:500]
+    me = outside.gateway.whoami(token).json()
+    assert (me["subject"], me["kind"], me["client_id"]) == (PERSON, "human", PAGES_CLIENT)
+
+
+def credentials_file(outside: Outside, path: Path, client: tuple[str, str], kind: str) -> Path:
+    """The credentials file of a client made at the outside issuer, written as the README says (`vsmesh agent add`
+    writes none for an outside issuer)."""
+    stored = AgentCredentials(
+        client_id=client[0], client_secret=client[1], token_url=f"{outside.issuer}/token", issuer=outside.issuer,
+        kind=kind,
+    )  # fmt: skip
+    path.write_bytes(msgspec.json.encode(stored))
+    return path
+
+
+def test_an_agents_token_from_the_outside_issuer_is_refused_at_people(outside, cli_env, tmp_path):
+    # `vsmesh gateway token` at the provider (client credentials, for the gateway's resource): the gateway takes
+    # the JWT for the agent its actor_kind says.
+    creds = credentials_file(outside, tmp_path / "release-bot.json", AGENT, "agent")
+    printed = vsmesh(cli_env, "gateway", "token", AGENT[0], "--creds", str(creds))
+    assert printed.exit_code == 0, printed.stderr
+    token = printed.stdout.strip()
+    assert outside.gateway.whoami(token).json() == {
+        "subject": AGENT[0], "kind": "agent", "name": AGENT[0], "client_id": AGENT[0], "scopes": [],
+    }  # fmt: skip
+    # Agents write through MCP, under their mandates: never at /people.
     body = {"type": "ops-health-checked", "hub": "ops-hub", "subject": "service/x", "data": [{"status": "green"}]}
     refused = httpx.post(
         f"{outside.gateway.url}/people/publish", json=body, headers={"Authorization": f"Bearer {token}"}
     )
     assert refused.status_code == 403 and refused.json()["message"].startswith("refused: agents write through MCP")
+
+
+async def test_a_service_proves_its_identity_with_the_outside_issuer(outside, tmp_path, monkeypatch):
+    """What `vsmesh up` does for its probe runner, hooks and notifier with an outside issuer."""
+    monkeypatch.setenv("SSL_CERT_FILE", str(outside.tls.ca_file))
+    creds = credentials_file(outside, tmp_path / "vsmesh-probes.json", SERVICE, "service")
+    who = await service_identity(outside.gateway.config, SERVICE[0], creds=creds)
+    assert (who.subject, who.kind) == (SERVICE[0], "service")
 
 
 def test_an_issuer_whose_certificate_is_not_trusted_is_named_with_the_fix(outside, cli_env):

@@ -7,7 +7,8 @@
 //   TLS_CERT, TLS_KEY   PEM files of the issuer's certificate (made by the test's own CA) and key
 //   AUDIENCE       the gateway's URL: the one resource (RFC 8707) whose access tokens are JWTs
 //   PEOPLE         JSON {"name": "password"}: who may sign in, with which password
-//   AGENT_ID, AGENT_SECRET   a confidential client with client credentials only: an agent
+//   CLIENTS        JSON [{"client_id", "client_secret", "actor_kind"}]: agents' and services' confidential clients,
+//                  client credentials only
 //   DEVICE_POLL_S  the device grant's polling interval (Keycloak: the realm's "device polling interval")
 import * as crypto from 'node:crypto';
 import { readFileSync } from 'node:fs';
@@ -18,6 +19,8 @@ import Provider, { errors } from 'oidc-provider';
 
 const env = process.env;
 const people = JSON.parse(env.PEOPLE);
+const confidential = JSON.parse(env.CLIENTS);
+const kindOf = Object.fromEntries(confidential.map((c) => [c.client_id, c.actor_kind]));
 const DEVICE_GRANT = 'urn:ietf:params:oauth:grant-type:device_code';
 
 function signingKeys() {
@@ -45,12 +48,16 @@ const configuration = {
       redirect_uris: ['http://127.0.0.1/callback'],
     },
     {
-      client_id: env.AGENT_ID,
-      client_secret: env.AGENT_SECRET,
-      grant_types: ['client_credentials'],
-      response_types: [],
-      redirect_uris: [],
+      // The gateway's pages: a public client whose code comes back to the gateway's own sign-in callback.
+      client_id: 'vsmesh-pages',
+      token_endpoint_auth_method: 'none',
+      grant_types: ['authorization_code'],
+      response_types: ['code'],
+      redirect_uris: [`${env.AUDIENCE}/signin/callback`],
     },
+    ...confidential.map(({ client_id, client_secret }) => ({
+      client_id, client_secret, grant_types: ['client_credentials'], response_types: [], redirect_uris: [],
+    })),
   ],
   jwks: signingKeys(),
   cookies: { keys: [crypto.randomBytes(32).toString('hex')] },
@@ -74,9 +81,10 @@ const configuration = {
     },
   },
   // Keycloak's defaults for vsmesh's realm: access tokens carry `auth_time` (its `basic` scope) and `name`
-  // (`profile`), an agent's client adds `actor_kind` (a hardcoded-claim mapper), people get refresh tokens.
+  // (`profile`), an agent's or a service's client adds `actor_kind` (a hardcoded-claim mapper), people get
+  // refresh tokens.
   async extraTokenClaims(ctx, token) {
-    if (token.kind === 'ClientCredentials') return { actor_kind: 'agent' };
+    if (token.kind === 'ClientCredentials') return { actor_kind: kindOf[token.clientId] };
     return { auth_time: authTime(ctx), name: token.accountId };
   },
   issueRefreshToken: (ctx, client) => client.grantTypeAllowed('refresh_token'),
