@@ -1,8 +1,9 @@
 """Child process of bench/rebuild.py: rebuild one hub's ops projection and report its rate and peak RSS.
 
 Run apart from the publisher so that only the rebuild's own memory counts. Reads the servers from the
-VSMESH_* environment; prints one JSON line: events, batches (written by the replay), seconds, rate,
-cpu_us_per_event (this process's CPU during the rebuild per event), peak_rss_mb (VmHWM, see peak_rss_mb).
+VSMESH_* environment; prints one JSON line: events, batches (written by the replay), seconds, rate, phases
+(seconds of prepare, replay, finish: RebuildResult.phases), cpu_us_per_event (this process's CPU during the
+rebuild per event), peak_rss_mb (VmHWM, see peak_rss_mb).
 
     python bench/_rebuild_child.py --hub bench-abc123 [--batch-size N]
 """
@@ -88,6 +89,7 @@ async def main(hub: str, batch_size: int) -> None:
         "batches": calls - 2,
         "seconds": round(result.seconds, 3),
         "replay_seconds": round(replay_s, 3),  # the rest: preparing the schema, catching up, ANALYZE, the swap
+        "phases": {name: round(s, 3) for name, s in result.phases.items()},  # prepare, replay, finish
         "rate": round(result.rate),
         "cpu_us_per_event": round(cpu / max(result.events, 1) * 1e6, 2),
         "peak_rss_mb": round(peak_rss_mb(), 1),

@@ -16,7 +16,8 @@ Target: ratio >= 0.8 at 200k and at 1M events; the rebuild's peak RSS under 300 
 With --naive-floor, also times a naive rebuild loop (read, msgspec, one upsert per event) for reference.
 Last line: JSON with the median rebuild rate and floor, the ratio and every round's, the target,
 peak_rss_mb (the largest of the rounds), the CPU per event, the replay's batches and seconds (beside the
-whole rebuild's) and the 1-minute load average before and after.
+whole rebuild's), the median round's phases (seconds of prepare, replay, finish: the fixed cost is the first
+and the last) and the 1-minute load average before and after.
 """
 
 from __future__ import annotations
@@ -191,6 +192,11 @@ async def rebuild_in_child(settings, hub: str, batch_size: int, profile: str | N
     return json.loads(next(line for line in reversed(out.decode().splitlines()) if line.startswith("{")))
 
 
+def _phases(child: dict) -> str:
+    """The rebuild's steps, e.g. `prepare 0.05 + replay 2.20 + finish 0.10 s`."""
+    return " + ".join(f"{name} {s:.2f}" for name, s in child["phases"].items()) + " s"
+
+
 async def main(
     n: int, rounds_wanted: int, batch_size: int, naive: bool, profile: str | None, py_spy: str | None
 ) -> None:
@@ -220,7 +226,8 @@ async def main(
             print(
                 f"round {i}: vsmesh rebuild (child process) {child['events']:,} events ({child['batches']} "
                 f"batches) in {child['seconds']:.2f} s = {child['rate']:,.0f} ev/s, "
-                f"{child['cpu_us_per_event']:.1f} µs CPU/event; peak RSS {child['peak_rss_mb']:.0f} MB "
+                f"{child['cpu_us_per_event']:.1f} µs CPU/event; {_phases(child)}; "
+                f"peak RSS {child['peak_rss_mb']:.0f} MB "
                 f"({child['rss_at_start_mb']:.0f} MB after imports; ru_maxrss {child['ru_maxrss_mb']:.0f} MB, "
                 f"which on Linux includes the parent's RSS at fork); raw read after it {floors[-1]:,.0f} ev/s: "
                 f"ratio {rounds[-1]['ratio']:.2f}",
@@ -255,6 +262,7 @@ async def main(
                 "batches": middle["batches"],
                 "replay_seconds": middle["replay_seconds"],
                 "seconds": middle["seconds"],
+                "phases": middle["phases"],
                 "load_1m": [round(load_before, 2), round(os.getloadavg()[0], 2)],
             }
         )

@@ -108,8 +108,11 @@ class _Direct:
     the reader's pause bounds memory (bus/reader.py).
     """
 
-    def __init__(self, sub: Subscription, receive: Callable[[Msg], None]) -> None:
+    def __init__(self, sub: Subscription, receive: Callable[[Msg], None], sourced_from: str | None = None) -> None:
         self._sub, self._receive = sub, receive
+        # A split stream's reader's (bus/splits.py): the horizon stream the fast parser hands its messages on
+        # as (Sourced), reading the origin from the header block it parses anyway.
+        self.sourced_from = sourced_from
 
     def put_nowait(self, msg: Msg) -> None:
         self._sub._pending_size -= len(msg.data)  # added just before, for nats-py's slow-consumer limit
@@ -144,12 +147,14 @@ def inner_subscription(psub: Any) -> Subscription | None:
     return inner if isinstance(inner, Subscription) else None
 
 
-def deliver_directly(psub: Any, receive: Callable[[Msg], None]) -> bool:
+def deliver_directly(psub: Any, receive: Callable[[Msg], None], *, sourced_from: str | None = None) -> bool:
     """Have nats-py hand this push subscription's messages to `receive` as it reads them (see _Direct).
 
     The subscription must have been made with a callback that does the same as `receive`: where nats-py's
     internals are not as expected, or the internal is switched off, it keeps its queue and that callback
-    (same messages, same order, slower) and this returns False.
+    (same messages, same order, slower) and this returns False. With `sourced_from` (a split stream's
+    reader: the horizon stream), the fast parser hands on the messages it reads as `Sourced` already; the
+    others still reach `receive` as they are.
     """
     if not enabled(DIRECT_DELIVERY):
         return False
@@ -162,7 +167,7 @@ def deliver_directly(psub: Any, receive: Callable[[Msg], None]) -> bool:
         msg = old.get_nowait()
         inner._pending_size -= len(msg.data)
         receive(msg)
-    inner._pending_queue = psub._pending_queue = _Direct(inner, receive)
+    inner._pending_queue = psub._pending_queue = _Direct(inner, receive, sourced_from)
     if inner._wait_for_msgs_task is not None:
         inner._wait_for_msgs_task.cancel()  # it only ever waited on the old queue
     return True
@@ -212,10 +217,11 @@ def parser_for(nc: Client) -> Parser:
 
 
 _MSG_ID = b"Nats-Msg-Id: "
-_SOURCE = b"Nats-Stream-Source: "
+SOURCE_HEADER = "Nats-Stream-Source"  # where a sourced message came from (the server adds it)
+_SOURCE = SOURCE_HEADER.encode() + b": "
 
 
-def _header_lines(nc: Client, buf: bytearray, start: int, end: int) -> dict[str, str] | None:
+def _header_lines(nc: Client, buf: bytes | bytearray, start: int, end: int) -> dict[str, str] | None:
     """nats-py's reading of the plain header block `buf[start:end]`: its own parser, but for a block of only
     the event's id (every stored event's), or of it and where a split stream sourced it from (bus/splits.py),
     each once, read in place as that parser reads them (in less than half its time for an id alone, a tenth
@@ -245,6 +251,25 @@ def _header_lines(nc: Client, buf: bytearray, start: int, end: int) -> dict[str,
     return nc._parse_header_lines(bytes(buf[start:end])) or None
 
 
+def _split_block(buf: bytes | bytearray, start: int, end: int) -> tuple[str, int, str] | None:
+    """The event id, horizon sequence and horizon subject of a split stream's header block `buf[start:end]`
+    that is exactly `Nats-Msg-Id` then `Nats-Stream-Source` (`<stream> <seq> <filter> <transform> <subject>
+    <hash>`, bus/splits.py); None for any other block. Read in place, without the dict of both headers and
+    the split of the source value that `bus/splits.origin` does on it afterwards (a partition's largest own
+    cost, docs/performance.md §Partitions)."""
+    last = end - 4  # the block ends with an empty line
+    id_end = buf.find(b"\r\n", start, last)
+    if id_end < 0 or not buf.startswith(_SOURCE, id_end + 2) or not buf.startswith(_MSG_ID, start):
+        return None
+    # One split of the source value, its line's tokens checked (a third header would add one or end the last).
+    source = buf[id_end + 2 + len(_SOURCE) : last].split(b" ")
+    if len(source) != 6 or not source[1].isdigit() or b"\r" in source[5]:
+        return None
+    # Decoded as nats-py decodes header values (bus/splits.origin reads the subject from its reading).
+    msg_id = buf[start + 13 : id_end].strip().decode("utf-8", "replace")
+    return msg_id, int(source[1]), source[4].decode("utf-8", "replace")
+
+
 class Delivered(Msg):
     """A message the fast parser delivered: nats-py's Msg, with the stream sequence its reply names (`seq`),
     read once here rather than again by every step of a rebuild (bus/reader.stream_sequence)."""
@@ -256,10 +281,12 @@ _new = object.__new__
 MSG_FIELDS = frozenset({"_client", "subject", "reply", "data", "headers", "_metadata", "_ackd", "_sid"})
 
 
-def _delivered(nc: Client, sid: int, subject: str, reply: str, data: bytes, headers: Any, seq: int) -> Delivered:
-    """A Delivered as Msg's own __init__ would make it, in a third of its time: the Msg was the largest single
-    cost of the parser in a rebuild (docs/performance.md §Reading)."""
-    msg = _new(Delivered)
+def _delivered(
+    nc: Client, sid: int, subject: str, reply: str, data: bytes, headers: Any, seq: int, kind: type = Delivered
+) -> Any:
+    """A Delivered (or `kind`) as Msg's own __init__ would make it, in a third of its time: the Msg was the
+    largest single cost of the parser in a rebuild (docs/performance.md §Reading)."""
+    msg = _new(kind)
     msg._client = nc
     msg.subject = subject
     msg.reply = reply
@@ -273,11 +300,20 @@ def _delivered(nc: Client, sid: int, subject: str, reply: str, data: bytes, head
 
 
 class Sourced(Delivered):
-    """A message read from a split stream (bus/splits.py) as its horizon stream stored it: its subject, `seq`
-    and metadata's stream and stream sequence are the horizon stream's. The reply stays the split stream's
-    consumer's, and so does the metadata's `num_pending` (what the partition has left to read)."""
+    """A message read from a split stream (bus/splits.py) as its horizon stream stored it: its subject, `seq`,
+    headers (the split's `Nats-Stream-Source` left out) and metadata's stream and stream sequence are the
+    horizon stream's. The reply stays the split stream's consumer's, and so does the metadata's
+    `num_pending` (what the partition has left to read) and `split_seq`."""
 
     origin: str
+
+    @property
+    def split_seq(self) -> int:
+        """The split stream's sequence of this message (its reply names it)."""
+        reply = self.reply
+        if reply.count(".") == _ACK_TOKENS - 1:
+            return int(reply.rsplit(".", 4)[1])
+        return Msg.metadata.fget(self).sequence.stream  # type: ignore[attr-defined] - another reply form
 
     @property
     def metadata(self) -> Msg.Metadata:
@@ -299,92 +335,116 @@ def sourced(msg: Msg, origin: str, subject: str, seq: int) -> Sourced:
         out = _new(Sourced)
         out.__dict__.update(msg.__dict__)
     out.subject, out.seq, out.origin, out._metadata = subject, seq, origin, None
+    if out.headers:
+        out.headers = {k: v for k, v in out.headers.items() if k != SOURCE_HEADER} or None
     return out
 
 
+def _sourced(
+    nc: Client, sid: int, origin: str, subject: str, reply: str, data: bytes, msg_id: str, seq: int
+) -> Sourced:
+    """A Sourced as `sourced` would make it of the fast parser's Delivered, made at once."""
+    msg: Sourced = _delivered(nc, sid, subject, reply, data, {"Nats-Msg-Id": msg_id}, seq, Sourced)
+    msg.origin = origin
+    return msg
+
+
 class _FastParser(Parser):
-    """nats-py's parser with a fast path for the data messages of directly delivered ordered consumers."""
+    """nats-py's parser with a fast path for the data messages of directly delivered ordered consumers.
+
+    It walks what arrived as one immutable `bytes` (what was left of the last read, then this read) rather
+    than nats-py's bytearray: a message's payload is then one slice, not a slice copied again into bytes, and
+    searching bytes costs less than searching a bytearray (docs/performance.md §Reading). `self.buf` holds
+    only what is left over (a message not all here yet), as nats-py's parser keeps it between reads.
+    """
 
     async def parse(self, data: bytes = b"") -> None:
-        self.buf.extend(data)
         if self.state != AWAITING_CONTROL_LINE:
+            self.buf.extend(data)
             await Parser.parse(self)  # a message nats-py's parser began (it never does here): it finishes
             return
+        buf = self.buf
+        if buf:
+            data = bytes(buf) + data
+            buf.clear()
+        elif type(data) is not bytes:
+            data = bytes(data)  # (a transport that hands over another buffer type: payloads are bytes)
         try:
-            await self._parse()
+            await self._parse(data)
         except ValueError as e:  # a sid or size that is no number, as nats-py says it
             raise ProtocolError("nats: malformed MSG") from e
 
-    async def _parse(self) -> None:
-        buf, pos = self.buf, 0
-        while pos < len(buf):
-            if buf.startswith(b"HMSG ", pos):
+    async def _parse(self, chunk: bytes) -> None:
+        held, pos, size = self.buf, 0, len(chunk)
+        while pos < size:
+            if chunk.startswith(b"HMSG ", pos):
                 # The usual line, `HMSG subject sid reply hlen size`, split rather than matched: the regex
                 # was a fifth of the parser's time in a rebuild, and a split costs about two thirds of it
-                # (docs/performance.md §Reading). Any other form goes through the regex below.
-                line_end = buf.find(b"\r\n", pos)
+                # (docs/performance.md §Reading). Any other form goes through the regex below. The line's
+                # end is found by its `\n` (a one-byte search), its `\r` checked.
+                line_end = chunk.find(b"\n", pos) - 1
                 if line_end < 0:
                     break  # not all here yet
-                tokens = buf[pos + 5 : line_end].split()
-                if len(tokens) == 5:
+                tokens = chunk[pos + 5 : line_end].split()
+                if len(tokens) == 5 and chunk[line_end] == 13:
                     payload_at = line_end + 2
                     end = payload_at + int(tokens[4])
-                    if end + 2 > len(buf):
+                    if end + 2 > size:
                         break
                     subject, sid, reply, hlen = tokens[0], int(tokens[1]), tokens[2], int(tokens[3])
-                    if not self._deliver(subject, sid, reply, hlen, buf, payload_at, end):
-                        buf = await self._stock_msg(buf, subject, sid, reply, hlen, payload_at, end)
-                        pos = 0
-                        continue
                     pos = end + 2
+                    if not self._deliver(subject, sid, reply, hlen, chunk, payload_at, end):
+                        await self._stock_msg(chunk, subject, sid, reply, hlen, payload_at, end)
+                        if self.buf is not held:
+                            return  # reset by a reconnect meanwhile: what is left here is stale
                     continue
-            m = _HMSG.match(buf, pos) or _MSG.match(buf, pos)
+            m = _HMSG.match(chunk, pos) or _MSG.match(chunk, pos)
             if m is None:  # another operation (PING, INFO, -ERR …): nats-py's parser reads that one line
-                line_end = buf.find(b"\r\n", pos)
+                line_end = chunk.find(b"\r\n", pos)
                 if line_end < 0:
                     break  # not all here yet
-                line = bytes(buf[pos : line_end + 2])
-                del buf[: line_end + 2]
-                pos = 0
-                buf = await self._stock_line(line, buf)
+                line = chunk[pos : line_end + 2]
+                pos = line_end + 2
+                if not await self._stock_line(line):
+                    return
                 continue
             headed = m.re is _HMSG
             payload_at = m.end()
             end = payload_at + int(m[6] if headed else m[5])
-            if end + 2 > len(buf):
+            if end + 2 > size:
                 break  # the rest arrives with the next read; the line is matched again then
-            # (groups first: a match reads them from the bytearray as it is now)
             subject, sid, reply, hlen = m[1], int(m[2]), m[4] or b"", int(m[5]) if headed else 0
-            if headed and reply and self._deliver(subject, sid, reply, hlen, buf, payload_at, end):
-                pos = end + 2
+            pos = end + 2
+            if headed and reply and self._deliver(subject, sid, reply, hlen, chunk, payload_at, end):
                 continue
-            buf = await self._stock_msg(buf, subject, sid, reply, hlen, payload_at, end)
-            pos = 0
-        del buf[:pos]
+            await self._stock_msg(chunk, subject, sid, reply, hlen, payload_at, end)
+            if self.buf is not held:
+                return
+        held += chunk[pos:]  # (nothing awaited since the check above: still the parser's buffer)
 
     async def _stock_msg(
-        self, buf: bytearray, subject: bytes, sid: int, reply: bytes, hlen: int, payload_at: int, end: int
-    ) -> bytearray:
-        """nats-py's own path for one message, handed over as its parser does, the buffer already cut up to
-        the message's end; the buffer to go on with (a reconnect while it awaited resets it)."""
-        headers = bytes(buf[payload_at : payload_at + hlen]) if hlen else None
-        payload = bytes(buf[payload_at + hlen : end])
-        del buf[: end + 2]
+        self, chunk: bytes, subject: bytes, sid: int, reply: bytes, hlen: int, payload_at: int, end: int
+    ) -> None:
+        """nats-py's own path for one message, handed over as its parser does (a reconnect while it awaits
+        resets `self.buf`: the caller stops then)."""
+        headers = chunk[payload_at : payload_at + hlen] if hlen else None
+        payload = chunk[payload_at + hlen : end]
         await self.nc._process_msg(sid, subject, reply, payload, headers)
-        return self.buf
 
-    async def _stock_line(self, line: bytes, rest: bytearray) -> bytearray:
-        """Have nats-py's parser read one control line (no payload follows it); the buffer to go on with."""
+    async def _stock_line(self, line: bytes) -> bool:
+        """Have nats-py's parser read one control line (no payload follows it); False when a reconnect reset
+        the parser meanwhile (what is left of the read is stale then)."""
+        held = self.buf
         self.buf = alone = bytearray(line)
         try:
             await Parser.parse(self)
         finally:
             if self.buf is alone:  # (not reset by a reconnect meanwhile)
-                self.buf = rest
-        return self.buf
+                self.buf = held
+        return self.buf is held
 
     def _deliver(
-        self, subject: bytes, sid: int, reply: bytes, hlen: int, buf: bytearray, payload_at: int, end: int
+        self, subject: bytes, sid: int, reply: bytes, hlen: int, buf: bytes, payload_at: int, end: int
     ) -> bool:
         """Hand over a plain data message in sequence as Client._process_msg would; False: leave it to nats-py."""
         nc = self.nc
@@ -397,14 +457,14 @@ class _FastParser(Parser):
         if type(queue) is not _Direct:
             return False
         at = payload_at + hlen
-        if at >= end or buf[payload_at : payload_at + 10] != _PLAIN_HEADERS:
+        if at >= end or not buf.startswith(_PLAIN_HEADERS, payload_at):
             return False  # no data (a control message has none) or a status line
         reply = reply.decode()
         tokens = reply.split(".")
         jsi = sub._jsi
         if len(tokens) != _ACK_TOKENS or tokens[0] != "$JS" or tokens[1] != "ACK" or int(tokens[6]) != jsi._dseq:
             return False  # another reply form, or a gap: nats-py resets the ordered consumer
-        payload = bytes(buf[at:end])
+        payload = buf[at:end]
         if 0 < sub._pending_bytes_limit <= len(payload):
             return False  # nats-py reports it as a slow consumer
         stats = nc.stats
@@ -414,8 +474,13 @@ class _FastParser(Parser):
         jsi._active = True
         jsi._dseq += 1
         jsi._sseq = seq = int(tokens[5])
-        headers = _header_lines(nc, buf, payload_at + 10, at)
-        msg = _delivered(nc, sid, subject.decode(), reply, payload, headers, seq)
+        origin = queue.sourced_from
+        split = _split_block(buf, payload_at + 10, at) if origin is not None else None
+        if split is not None:
+            msg: Delivered = _sourced(nc, sid, origin, split[2], reply, payload, split[0], split[1])  # type: ignore[arg-type]
+        else:
+            headers = _header_lines(nc, buf, payload_at + 10, at)
+            msg = _delivered(nc, sid, subject.decode(), reply, payload, headers, seq)
         queue.deliver(msg)
         jsi._fciseq += 1  # JetStreamContext._JSI.track_sequences
         jsi._cmeta = reply

@@ -68,17 +68,27 @@ async def ask_hub(
     settings: Settings, hub: str, operation: str, request: dict[str, Any] | None = None, *, timeout: float = 10.0
 ) -> Any:
     """One contract call on a connection of its own, for a command that asks a hub once; a write goes through the
-    gateway as the signed-in person (refused in one line naming `vsmesh login` when nobody is)."""
+    gateway as the signed-in person (refused in one line naming `vsmesh login` when nobody is), and so does a read
+    when this shell knows no NATS server (the mesh runs as another OS user, or on another machine)."""
     from vsmesh.bus.connection import connect
     from vsmesh.bus.contract_client import ask
+    from vsmesh.cli.session import as_person, call_gateway, signed_in
+    from vsmesh.errors import MeshNotRunning
     from vsmesh.hubs.operations import writes
 
     if writes(hub, operation):
-        from vsmesh.cli.session import as_person
-
         given = {k: v for k, v in (request or {}).items() if k not in ("actor", "actor_kind")}  # the gateway's to say
         body = {"hub": hub, "operation": operation, "request": given, "timeout": timeout}
         return await asyncio.to_thread(as_person, settings, f"{operation} on {hub}", "/people/call", body)
+    session = None if settings.nats_url else signed_in(settings)
+    if session is not None:
+        body = {"hub": hub, "operation": operation, "request": request or {}, "timeout": timeout}
+        return await asyncio.to_thread(call_gateway, settings, session, "/people/read", body)
+    if not settings.nats_url:
+        raise MeshNotRunning(
+            f"no mesh found in {settings.data_dir}: start one with `vsmesh up`, set VSMESH_NATS_URL, or sign in "
+            "(`vsmesh login`) to read through the mesh's gateway"
+        )
     nc = await connect(settings, name=f"vsmesh-cli-{hub}")
     try:
         return await ask(nc, hub, operation, request or {}, timeout=timeout)

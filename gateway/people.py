@@ -5,6 +5,7 @@
     POST /people/revert   {event_id | actor, since, reason, cascade}           -> {reverted: [..]}
     POST /people/decide   {approval_id, decision: approve|deny, arguments_hash, reason} -> {id, stream, seq}
     POST /people/call     {hub, operation, request, timeout}                -> the contract's answer
+    POST /people/read     {hub, operation, request, timeout}                -> a read operation's answer
 
 The caller is the verified bearer token and nothing else: every event's `actor` is the token's subject and its
 `actorkind` human, whatever the request says. Agents and services are refused here (they write through MCP,
@@ -13,7 +14,8 @@ mandate) or a revert — needs a fresh person (identity/step_up.py). Each refusa
 `canon-call-refused` event whose actor is who tried, as the MCP server records its refusals.
 
 The events are published on the connection `vsmesh up` gave the gateway (the mesh's own; in the embedded runtime
-its admin), so a person needs no NATS credentials at all.
+its admin), so a person needs no NATS credentials at all; `/people/read` serves the CLI's contract reads the same
+way, for a shell that holds none (the mesh in system mode, another machine).
 """
 
 from __future__ import annotations
@@ -46,6 +48,7 @@ from vsmesh.gateway.identity.resource import BearerAuth, caller
 from vsmesh.gateway.identity.step_up import require_fresh_person
 from vsmesh.gateway.mcp.tools import GATEWAY_FIELDS
 from vsmesh.hubs.canon.approvals import decision_call
+from vsmesh.hubs.operations import read_operation_names
 from vsmesh.hubs.publishing import check_vocabulary
 from vsmesh.hubs.revert import revert_actor, revert_event
 from vsmesh.settings import Settings
@@ -138,6 +141,7 @@ class PeopleWrites:
             Route(f"{PEOPLE_PATH}/revert", self.bearer.protect(request_response(self.revert)), methods=["POST"]),
             Route(f"{PEOPLE_PATH}/decide", self.bearer.protect(request_response(self.decide)), methods=["POST"]),
             Route(f"{PEOPLE_PATH}/call", self.bearer.protect(request_response(self.call)), methods=["POST"]),
+            Route(f"{PEOPLE_PATH}/read", self.bearer.protect(request_response(self.read)), methods=["POST"]),
         ]
 
     def publisher_for(self, who: Principal) -> Publisher:
@@ -198,6 +202,21 @@ class PeopleWrites:
 
         return await self.answer(request, act)
 
+    async def read(self, request: Request) -> Response:
+        """A contract read of a person's (`vsmesh summary`, `vsmesh call` of a read …): what the NATS `reader` user
+        may ask, for a person whose shell has no NATS credentials."""
+
+        async def act(who: Principal, claims: dict) -> Any:
+            asked = parse(CallRequest, await request.body())
+            if asked.operation not in read_operation_names():
+                raise ConfigError(
+                    f"{asked.operation} is no read operation: send a write to {PEOPLE_PATH}/call (`vsmesh call`)"
+                )
+            await self.check(who, claims, asked.hub, asked.operation, f"reading {asked.operation}", False, "read")
+            return await ask(self.nc, asked.hub, asked.operation, asked.request, timeout=asked.timeout)
+
+        return await self.answer(request, act)
+
     async def decide(self, request: Request) -> Response:
         """A person's approval or denial of a call the MCP gateway held (`vsmesh approve`, `vsmesh deny`)."""
 
@@ -215,22 +234,24 @@ class PeopleWrites:
 
         return await self.answer(request, act)
 
-    async def check(self, who: Principal, claims: dict, hub: str, operation: str, what: str, governs: bool) -> None:
+    async def check(
+        self, who: Principal, claims: dict, hub: str, operation: str, what: str, governs: bool, access: str = "write"
+    ) -> None:
         """Refused, on the log and as an event, unless a person asks (a fresh one, for governance)."""
         try:
             if who.kind != "human":
                 raise PermissionDenied(
-                    f"refused: {who.kind}s write through MCP under their canon-hub mandates, not as a person here"
+                    f"refused: {who.kind}s {access} through MCP under their canon-hub mandates, not as a person here"
                 )
             if governs:
                 require_fresh_person(who, claims, self.settings.step_up_s, what)
         except PermissionDenied as e:
-            await self.refused(who, hub, operation, str(e))
+            await self.refused(who, hub, operation, str(e), access)
             raise
 
-    async def refused(self, who: Principal, hub: str, operation: str, reason: str) -> None:
-        log.warning("person's write refused", actor=who.subject, kind=who.kind, operation=operation, reason=reason)
-        data = {"hub": hub, "operation": operation, "access": "write", "reason": reason, "metadata": {"via": "people"}}
+    async def refused(self, who: Principal, hub: str, operation: str, reason: str, access: str = "write") -> None:
+        log.warning(f"person's {access} refused", actor=who.subject, kind=who.kind, operation=operation, reason=reason)
+        data = {"hub": hub, "operation": operation, "access": access, "reason": reason, "metadata": {"via": "people"}}
         publisher = self.publisher_for(who)
         refusal = publisher.build("canon-call-refused", hub=CANON_HUB, subject=f"actor/{who.subject}", data=data)
         await publisher.publish(refusal)

@@ -122,34 +122,29 @@ async def replay(
     return result
 
 
-_GC_GEN0 = 100_000  # allocations between young collections while replaying (CPython's default is 700)
 _replaying = 0  # replays running in this process (they may overlap): the last one out restores the collector
-_saved_threshold = gc.get_threshold()
-_froze = False  # whether the first replay in froze the heap (and the last one out thaws it)
+_was_enabled = True  # whether the collector ran when the first replay in stopped it
 
 
 @contextlib.contextmanager
 def _fewer_collections() -> Iterator[None]:
-    """Collect garbage less often while replaying: a replay keeps ~100k messages and their rows alive, and
-    with the default thresholds the cyclic collector kept walking them (a quarter of the CPU time of a
-    rebuild, bench/rebuild.py). Objects alive before the replay are frozen out of the collector's walks, unless
-    the process froze its heap already (`vsmesh up`, runtime/heap.py): that freeze is its to keep."""
-    global _replaying, _saved_threshold, _froze
+    """No cyclic garbage collection while replaying. A replay keeps ~100k messages and their rows alive, and
+    the collector kept walking them: with the default thresholds a quarter of a rebuild's CPU; with young
+    collections every 100,000 allocations and the started heap frozen still ~9% (~0.7 µs an event), while
+    those collections found a few hundred objects in a 200k-event rebuild (docs/performance.md §Rebuild). Reading,
+    folding and writing make no reference cycles of their own; what other tasks of the process make meanwhile
+    waits for the first collection after the replay. Reference counting frees everything else as ever."""
+    global _replaying, _was_enabled
     if _replaying == 0:
-        _saved_threshold = saved = gc.get_threshold()
-        _froze = gc.get_freeze_count() == 0
-        if _froze:
-            gc.freeze()
-        gc.set_threshold(max(saved[0], _GC_GEN0), *saved[1:])
+        _was_enabled = gc.isenabled()
+        gc.disable()
     _replaying += 1
     try:
         yield
     finally:
         _replaying -= 1
-        if _replaying == 0:
-            gc.set_threshold(*_saved_threshold)
-            if _froze:
-                gc.unfreeze()
+        if _replaying == 0 and _was_enabled:
+            gc.enable()
 
 
 async def _open(

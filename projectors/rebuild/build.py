@@ -12,7 +12,7 @@ import datetime as dt
 import time
 import zlib
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import msgspec
 import sqlalchemy as sa
@@ -66,6 +66,9 @@ class RebuildResult:
     resumed: bool = False
     swapped: bool = True  # False when the review of its diff declined the swap (the staging schema is kept)
     diff: SchemaDiff | None = None
+    # Seconds spent in each step: `prepare` (claim, schema, snapshot, reverts), `replay`, `finish` (what
+    # follows: catch-up, ANALYZE, swap and drop of the replaced schema; or the copy's rename).
+    phases: dict[str, float] = field(default_factory=dict)
 
     @property
     def rate(self) -> float:
@@ -120,9 +123,11 @@ async def rebuild(
             if into:
                 await _refuse_existing(engine, target, into)
             start, info, resumed = await _prepare(js, engine, projection, staging, wanted, fresh, allow_gap, without)
+            prepared = time.perf_counter()
             replayed = await replay_with(
                 js, engine, projection, staging, start, until=until, batch_size=batch_size, progress=progress
             )
+            replayed_at = time.perf_counter()
             events = replayed.messages
             diff = None
             if into:
@@ -138,7 +143,8 @@ async def rebuild(
                     bound.info("rebuild not swapped: the review declined it", staging=staging)
                     seconds = time.perf_counter() - started
                     return RebuildResult(projection.hub, events, seconds, more.positions, staging, info.source,
-                                         resumed, swapped=False, diff=diff)  # fmt: skip
+                                         resumed, swapped=False, diff=diff,
+                                         phases=_phases(started, prepared, replayed_at))  # fmt: skip
                 reached, caught_up = await _swap(js, engine, projection, staging, more.positions, info, batch_size)
                 events += caught_up
             else:
@@ -148,7 +154,10 @@ async def rebuild(
         finally:
             await _release(guard, staging)
     seconds = time.perf_counter() - started
-    result = RebuildResult(projection.hub, events, seconds, reached, target, info.source, resumed, diff=diff)
+    phases = _phases(started, prepared, replayed_at)
+    result = RebuildResult(
+        projection.hub, events, seconds, reached, target, info.source, resumed, diff=diff, phases=phases
+    )
     bound.info(
         "point-in-time copy built" if into else "rebuild swapped in",
         events=events,
@@ -160,6 +169,11 @@ async def rebuild(
         rejected=replayed.rejected,
     )
     return result
+
+
+def _phases(started: float, prepared: float, replayed: float) -> dict[str, float]:
+    now = time.perf_counter()
+    return {"prepare": prepared - started, "replay": replayed - prepared, "finish": now - replayed}
 
 
 async def _prepare(

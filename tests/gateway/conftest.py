@@ -12,6 +12,7 @@ import shutil
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 from typing import Any
 
 import httpx2
@@ -51,6 +52,17 @@ def front_door(cli, running_mesh, session_dir) -> FrontDoor:
     base = load_state(data_dir).gateway_url
     assert base, "vsmesh up recorded no gateway URL in its mesh state"
     return FrontDoor(base, data_dir, cli)
+
+
+@pytest.fixture
+def shell(running_mesh, session_dir: Path, tmp_path: Path) -> dict[str, str]:
+    """A person's shell beside the running mesh: its gateway's URL and a config dir of its own, no NATS user."""
+    return {
+        "VSMESH_GATEWAY_URL": load_state(session_dir / "up").gateway_url or "",
+        "VSMESH_CONFIG_DIR": str(tmp_path / "config"),
+        "VSMESH_DATA_DIR": str(tmp_path / "no-mesh-here"),
+        "VSMESH_LOG_FORMAT": "json",
+    }
 
 
 @pytest.fixture

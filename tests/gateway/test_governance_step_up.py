@@ -33,21 +33,9 @@ from vsmesh.gateway.identity.issuer import Issuer
 from vsmesh.gateway.identity.resource import authenticate
 from vsmesh.gateway.people import PeopleWrites
 from vsmesh.runtime.chain_check import sign_chain
-from vsmesh.runtime.mesh_state import load_state
 from vsmesh.settings import Settings
 
 STEP_UP = "run `vsmesh login --step-up`"
-
-
-@pytest.fixture
-def shell(running_mesh, session_dir: Path, tmp_path: Path) -> dict[str, str]:
-    """A person's shell beside the running mesh: its gateway's URL and a config dir of its own, no NATS user."""
-    return {
-        "VSMESH_GATEWAY_URL": load_state(session_dir / "up").gateway_url or "",
-        "VSMESH_CONFIG_DIR": str(tmp_path / "config"),
-        "VSMESH_DATA_DIR": str(tmp_path / "no-mesh-here"),
-        "VSMESH_LOG_FORMAT": "json",
-    }
 
 
 def plain_stream(settings: Settings) -> str:

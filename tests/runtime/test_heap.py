@@ -38,7 +38,20 @@ def test_a_replay_in_the_process_leaves_its_freeze_as_it_found_it(thawed) -> Non
     assert len(made_during) == 10_000
 
 
-def test_a_replay_in_a_process_that_froze_nothing_thaws_what_it_froze(thawed) -> None:
+def test_a_replay_stops_the_collector_until_the_last_overlapping_replay_ends(thawed) -> None:
     with _fewer_collections():
-        assert gc.get_freeze_count() > 0
-    assert gc.get_freeze_count() == 0
+        with _fewer_collections():
+            assert not gc.isenabled()
+        assert not gc.isenabled()  # the other replay still runs
+    assert gc.isenabled()
+    assert gc.get_freeze_count() == 0  # nothing frozen on the way
+
+
+def test_a_replay_leaves_a_collector_stopped_by_someone_else_stopped(thawed) -> None:
+    gc.disable()
+    try:
+        with _fewer_collections():
+            pass
+        assert not gc.isenabled()
+    finally:
+        gc.enable()
