@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test test-each soak bench lint clean browser
+.PHONY: run test test-each soak bench lint clean browser node outside-issuer
 
 $(STAMP): pyproject.toml
 	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
@@ -24,7 +24,7 @@ run: $(STAMP)
 # (slowest first), not reordered by test count.
 TEST_JOBS ?= 3
 
-test: $(STAMP) browser
+test: $(STAMP) browser outside-issuer
 	$(BIN)/python -m pytest -q -n $(TEST_JOBS) --dist loadfile --no-loadscope-reorder --durations=10 $(PYTEST_ARGS)
 
 # The page tests drive Debian's chromium with Playwright (Playwright's own browser download cannot work
@@ -39,8 +39,28 @@ browser:
 	    exit 1; \
 	  fi; }
 
+# The login tests' outside issuer is panva's oidc-provider, a certified OpenID Provider on Node.js
+# (tests/outside_issuer): Node.js from Debian when it can be installed; otherwise `make test` fails, never skips.
+node:
+	@{ command -v node && command -v npm; } >/dev/null || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    echo "installing nodejs and npm (Debian) for the outside issuer's login tests"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nodejs npm >/dev/null; \
+	  else \
+	    echo "error: the outside issuer's login tests need Node.js: run 'sudo apt-get install nodejs npm' (Debian/Ubuntu)" >&2; \
+	    exit 1; \
+	  fi; }
+
+# Its packages as the lockfile pins them, again only when the lockfile is newer than what is installed.
+OUTSIDE_ISSUER := tests/outside_issuer
+outside-issuer: node $(OUTSIDE_ISSUER)/node_modules/.package-lock.json
+
+$(OUTSIDE_ISSUER)/node_modules/.package-lock.json: $(OUTSIDE_ISSUER)/package-lock.json
+	npm ci --prefix $(OUTSIDE_ISSUER) --no-audit --no-fund --loglevel=error
+	touch $@
+
 # Every test file in a session of its own: what passes only after another file ran fails here (not in `make test`).
-test-each: $(STAMP) browser
+test-each: $(STAMP) browser outside-issuer
 	PYTHON=$(BIN)/python tests/run_each_file.sh $(PYTEST_ARGS)
 
 soak: $(STAMP)
@@ -54,4 +74,4 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check .
 
 clean:
-	rm -rf $(VENV) .vsmesh
+	rm -rf $(VENV) .vsmesh $(OUTSIDE_ISSUER)/node_modules

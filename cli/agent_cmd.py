@@ -124,11 +124,11 @@ def token(
     data_dir: Path | None = DataDir,
 ) -> None:
     """Print a fresh access token for the agent (client credentials against the running gateway)."""
-    from vsmesh.gateway.identity.agent_token import fetch_token, read_credentials, token_url
+    from vsmesh.gateway.identity.agent_token import fetch_token, read_credentials, token_endpoint
 
     settings = mesh_settings(data_dir) if creds is None else settings_from(data_dir)
     stored = read_credentials(creds or credentials_path(settings.data_dir.resolve(), name), name)
-    typer.echo(fetch_token(stored, token_url(stored, settings.gateway_url)).value)
+    typer.echo(fetch_token(stored, token_endpoint(stored, settings.gateway_url)).value)
 
 
 @gateway_app.command("rotate-key")

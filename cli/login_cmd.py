@@ -20,6 +20,11 @@ from vsmesh.cli.output import echo_json
 from vsmesh.errors import ConfigError, Unauthorized, VsmeshError
 from vsmesh.settings import Settings
 
+# A step-up asks the issuer for a sign-in at most a second old, whatever sign-in session it holds: the password is
+# asked again. Not 0: issuers read max_age=0 as prompt=login, which the device grant does not carry (oidc-provider
+# drops it, and reuses the browser's session); a second old is as fresh for governance.
+STEP_UP_MAX_AGE_S = 1
+
 
 @guarded
 def login(
@@ -44,12 +49,16 @@ def login(
         raise ConfigError(
             "no gateway known: start the mesh (`vsmesh up`), or set VSMESH_GATEWAY_URL to the gateway's URL"
         )
-    endpoints = person_token.discover(issuer or settings.oidc_issuer or gateway)
+    # The gateway names its issuer and the resource its tokens must be for (RFC 9728); --issuer and
+    # VSMESH_OIDC_ISSUER still choose another issuer, whose tokens the gateway then refuses as such.
+    resource = person_token.protected_resource(gateway)
+    endpoints = person_token.discover(issuer or settings.oidc_issuer or resource.issuer or gateway, resource.resource)
     use_browser = browser or (not device and not endpoints.device_authorization_endpoint)
+    max_age = STEP_UP_MAX_AGE_S if step_up else None
     if use_browser:
-        tokens = person_token.browser_sign_in(endpoints, _open, max_age=0 if step_up else None)
+        tokens = person_token.browser_sign_in(endpoints, _open, max_age=max_age)
     else:
-        started = person_token.start_device(endpoints)
+        started = person_token.start_device(endpoints, max_age=max_age)
         typer.echo(
             f"To sign in, open {started.verification_uri} and enter the code {started.user_code}\n"
             f"  (or open {started.verification_uri_complete or started.verification_uri})\n"
@@ -57,7 +66,7 @@ def login(
             err=True,
         )
         tokens = person_token.poll_device(endpoints, started)
-    session = sessions.begin(settings, endpoints, gateway, tokens)
+    session = sessions.begin(settings, endpoints, gateway, tokens, step_up=step_up)
     _show(settings, session, as_json, "signed in as")
 
 

@@ -55,13 +55,13 @@ def mcp(
 
 
 def _serve(settings: Settings, token: str | None, creds: Path | None) -> None:
-    from vsmesh.gateway.identity.agent_token import RenewingBearer, fetch_token, read_credentials, token_url
+    from vsmesh.gateway.identity.agent_token import RenewingBearer, fetch_token, read_credentials, token_endpoint
     from vsmesh.gateway.mcp.stdio_bridge import Bearer, bridge
 
     if creds is not None:
         stored = read_credentials(creds, creds.stem)
-        url = token_url(stored, settings.gateway_url)
-        auth = RenewingBearer(stored, url, first=fetch_token(stored, url))  # a refusal is one line, before serving
+        where = token_endpoint(stored, settings.gateway_url)
+        auth = RenewingBearer(stored, where, first=fetch_token(stored, where))  # a refusal is one line, before serving
     elif token:
         auth = Bearer(token)
     else:
@@ -75,7 +75,7 @@ def _serve(settings: Settings, token: str | None, creds: Path | None) -> None:
 def client_config(agent: str, settings: Settings, creds: Path | None) -> dict:
     """The `mcpServers` entries an MCP client reads, each working as printed: the stdio bridge, which gets and
     renews the agent's tokens from its credentials file, and the direct HTTP form with a fresh token."""
-    from vsmesh.gateway.identity.agent_token import fetch_token, read_credentials, token_url
+    from vsmesh.gateway.identity.agent_token import fetch_token, read_credentials, token_endpoint
     from vsmesh.gateway.identity.clients import credentials_path
     from vsmesh.runtime.mesh_state import running_state
 
@@ -85,7 +85,7 @@ def client_config(agent: str, settings: Settings, creds: Path | None) -> dict:
         running_state(settings.data_dir)
     path = (creds or credentials_path(settings.data_dir, agent)).resolve()
     stored = read_credentials(path, agent)
-    token = fetch_token(stored, token_url(stored, settings.gateway_url))
+    token = fetch_token(stored, token_endpoint(stored, settings.gateway_url))
     endpoint = f"{settings.gateway_url}{GATEWAY_MCP_PATH}"
     lifetime = max(0, round(token.expires_at - time.monotonic()))
     typer.echo(f"the HTTP entry's token lives {lifetime} s; the stdio entry renews its own from {path}", err=True)

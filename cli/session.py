@@ -63,11 +63,18 @@ def forget(settings: Settings) -> None:
     (settings.config_dir / SESSION_FILE).unlink(missing_ok=True)
 
 
-def begin(settings: Settings, endpoints: Endpoints, gateway_url: str, tokens: person_token.Tokens) -> Session:
-    """Keep a new sign-in, once the gateway verified its token as a person's."""
+def begin(
+    settings: Settings, endpoints: Endpoints, gateway_url: str, tokens: person_token.Tokens, *, step_up: bool = False
+) -> Session:
+    """Keep a new sign-in, once the gateway verified its token as a person's; for a step-up, only one whose
+    password was entered within the governance window (an issuer that reused its own sign-in session would
+    otherwise leave the person signed in and every governance write refused)."""
     who = whoami(gateway_url, tokens.access_token)
     if who.get("kind") != "human":
         raise Unauthorized(f"the issuer signed in {who.get('subject')} as {who.get('kind')}: only a person may log in")
+    auth_time = _auth_time(tokens.access_token)
+    if step_up:
+        _check_step_up(endpoints.issuer, auth_time, settings.step_up_s)
     session = Session(
         endpoints=endpoints,
         gateway_url=gateway_url,
@@ -76,10 +83,24 @@ def begin(settings: Settings, endpoints: Endpoints, gateway_url: str, tokens: pe
         access_token=tokens.access_token,
         refresh_token=tokens.refresh_token,
         expires_at=time.time() + tokens.expires_in,
-        auth_time=_auth_time(tokens.access_token),
+        auth_time=auth_time,
     )
     save(settings, session)
     return session
+
+
+def _check_step_up(issuer: str, auth_time: int | None, step_up_s: float) -> None:
+    if auth_time is None:
+        raise Unauthorized(
+            f"the issuer {issuer} put no auth_time in the access token, and governance needs it: have it add the"
+            " claim (Keycloak: the `basic` client scope)"
+        )
+    age = time.time() - auth_time
+    if age > step_up_s:
+        raise Unauthorized(
+            f"the issuer {issuer} did not ask for the password again (it was entered {age:.0f} s ago; governance"
+            f" needs it within {step_up_s:g} s): end your sign-in session there, then `vsmesh login --step-up`"
+        )
 
 
 def whoami(gateway_url: str, token: str) -> dict[str, Any]:

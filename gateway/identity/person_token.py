@@ -3,7 +3,12 @@ authorization grant (RFC 8628) or authorization code with PKCE (RFC 7636, S256) 
 (RFC 8252 §7.3), and refresh. The local issuer and an outside one (Keycloak) alike: endpoints come from the
 issuer's discovery document. The client is public (`vsmesh-cli`): no secret a terminal could leak.
 
-    endpoints = discover(issuer)
+Every request names the gateway as the resource (RFC 8707 `resource`), as its RFC 9728 metadata gives it: an
+issuer that follows RFC 8707 (oidc-provider, Authlete, …) issues a JWT access token for the gateway only when
+asked for one, and an opaque token for its own userinfo otherwise; the local issuer and Keycloak ignore it.
+
+    gateway = protected_resource(gateway_url)  # the issuer the gateway takes tokens of, and its resource name
+    endpoints = discover(gateway.issuer, gateway.resource)
     started = start_device(endpoints)        # show started.verification_uri_complete / user_code
     tokens = poll_device(endpoints, started) # until the person approved (or denied, or it expired)
     tokens = browser_sign_in(endpoints, show=print)
@@ -14,6 +19,7 @@ from __future__ import annotations
 
 import http.server
 import secrets
+import ssl
 import threading
 import time
 import urllib.parse
@@ -26,8 +32,10 @@ import msgspec
 from vsmesh.errors import MeshNotRunning, Unauthorized
 from vsmesh.gateway.identity.device import DEVICE_GRANT, SLOW_DOWN_S
 from vsmesh.gateway.identity.issuer import _s256
+from vsmesh.gateway.identity.verify import resource_metadata_url
 
 CLI_CLIENT = "vsmesh-cli"
+ISSUER = "the issuer (`vsmesh up`)"
 
 
 class Endpoints(msgspec.Struct, kw_only=True):
@@ -36,6 +44,18 @@ class Endpoints(msgspec.Struct, kw_only=True):
     authorization_endpoint: str | None = None
     device_authorization_endpoint: str | None = None
     revocation_endpoint: str | None = None
+    resource: str | None = None  # the gateway's resource URL, the audience of the tokens asked for (RFC 8707)
+
+
+class ProtectedResource(msgspec.Struct, kw_only=True):
+    """A gateway's RFC 9728 metadata: its resource URL (its tokens' audience) and the issuers it takes."""
+
+    resource: str
+    authorization_servers: list[str] = []
+
+    @property
+    def issuer(self) -> str | None:
+        return self.authorization_servers[0] if self.authorization_servers else None
 
 
 class Tokens(msgspec.Struct, kw_only=True):
@@ -53,27 +73,56 @@ class DeviceStart(msgspec.Struct, kw_only=True):
     interval: float = 5.0
 
 
-def _get(url: str) -> dict:
+def _unreachable(url: str, e: Exception, what: str) -> MeshNotRunning:
+    """Why `url` did not answer, one line: an untrusted certificate (an issuer on a private CA) is not a server
+    that is down, and the fix differs."""
+    cause: BaseException | None = e
+    while cause is not None and not isinstance(cause, ssl.SSLCertVerificationError):
+        cause = cause.__cause__ or cause.__context__  # httpx's error, httpcore's, then the ssl module's
+    if cause is not None:
+        return MeshNotRunning(
+            f"cannot reach {url}: its certificate is not trusted ({cause.verify_message}); if its CA is a private"
+            " one, set SSL_CERT_FILE to a file holding it"
+        )
+    return MeshNotRunning(f"cannot reach {url} ({type(e).__name__}): is {what} running?")
+
+
+def _get(url: str, what: str = ISSUER) -> dict:
     try:
         return httpx.get(url, timeout=10).raise_for_status().json()
-    except (httpx.HTTPError, ValueError) as e:
-        raise MeshNotRunning(f"cannot read {url} ({type(e).__name__}): is the issuer (`vsmesh up`) running?") from None
+    except httpx.HTTPError as e:
+        raise _unreachable(url, e, what) from None
+    except ValueError as e:
+        raise MeshNotRunning(f"cannot read {url} ({type(e).__name__}): is {what} running?") from None
 
 
-def discover(issuer: str) -> Endpoints:
-    """The issuer's endpoints from its OIDC discovery document."""
+def protected_resource(gateway_url: str) -> ProtectedResource:
+    """What the gateway says of itself as a protected resource: the resource to ask tokens for, and its issuer."""
+    url = resource_metadata_url(gateway_url)
+    try:
+        return msgspec.convert(_get(url, what="the gateway (`vsmesh up`)"), ProtectedResource, strict=False)
+    except msgspec.ValidationError as e:
+        raise MeshNotRunning(f"{url} is not a protected resource's metadata (RFC 9728: {e})") from None
+
+
+def discover(issuer: str, resource: str | None = None) -> Endpoints:
+    """The issuer's endpoints from its OIDC discovery document; tokens are asked for `resource` (RFC 8707)."""
     document = _get(issuer.rstrip("/") + "/.well-known/openid-configuration")
     try:
-        return msgspec.convert(document, Endpoints, strict=False)
+        return msgspec.convert({**document, "resource": resource}, Endpoints, strict=False)
     except msgspec.ValidationError as e:
         raise MeshNotRunning(f"{issuer} has no usable OIDC discovery document ({e})") from None
+
+
+def _for_resource(endpoints: Endpoints, form: dict[str, str]) -> dict[str, str]:
+    return {**form, "resource": endpoints.resource} if endpoints.resource else form
 
 
 def _post(url: str, form: dict[str, str]) -> tuple[int, dict]:
     try:
         answer = httpx.post(url, data=form, timeout=30)
     except httpx.HTTPError as e:
-        raise MeshNotRunning(f"cannot reach {url} ({type(e).__name__}): is the issuer (`vsmesh up`) running?") from None
+        raise _unreachable(url, e, ISSUER) from None
     try:
         return answer.status_code, answer.json()
     except ValueError:
@@ -86,10 +135,13 @@ def _tokens(status: int, body: dict) -> Tokens:
     return msgspec.convert(body, Tokens, strict=False)
 
 
-def start_device(endpoints: Endpoints, client_id: str = CLI_CLIENT) -> DeviceStart:
+def start_device(endpoints: Endpoints, client_id: str = CLI_CLIENT, *, max_age: int | None = None) -> DeviceStart:
+    """A device sign-in begun; `max_age`: how many seconds old the person's sign-in at the issuer may be (older,
+    whatever session the approving browser holds there, the issuer asks the password again)."""
     if not endpoints.device_authorization_endpoint:
         raise Unauthorized(f"{endpoints.issuer} offers no device authorization grant: use `vsmesh login --browser`")
-    status, body = _post(endpoints.device_authorization_endpoint, {"client_id": client_id, "scope": "openid"})
+    form = {"client_id": client_id, "scope": "openid", **({"max_age": str(max_age)} if max_age is not None else {})}
+    status, body = _post(endpoints.device_authorization_endpoint, _for_resource(endpoints, form))
     if status != 200:
         raise Unauthorized(f"the issuer refused a device sign-in: {body.get('error_description') or body.get('error')}")
     return msgspec.convert(body, DeviceStart, strict=False)
@@ -105,7 +157,9 @@ def poll_device(
     """Ask the token endpoint every `interval` until the person approved; slower when told (§3.5)."""
     interval = started.interval
     deadline = time.monotonic() + started.expires_in
-    form = {"grant_type": DEVICE_GRANT, "device_code": started.device_code, "client_id": client_id}
+    form = _for_resource(
+        endpoints, {"grant_type": DEVICE_GRANT, "device_code": started.device_code, "client_id": client_id}
+    )
     while time.monotonic() < deadline:
         status, body = _post(endpoints.token_endpoint, form)
         error = body.get("error") if status != 200 else None
@@ -122,7 +176,7 @@ def poll_device(
 def refresh(endpoints: Endpoints, refresh_token: str, client_id: str = CLI_CLIENT) -> Tokens:
     """New tokens for a refresh token, which the issuer spends (rotation): keep the new one."""
     form = {"grant_type": "refresh_token", "refresh_token": refresh_token, "client_id": client_id}
-    return _tokens(*_post(endpoints.token_endpoint, form))
+    return _tokens(*_post(endpoints.token_endpoint, _for_resource(endpoints, form)))
 
 
 def revoke(endpoints: Endpoints, refresh_token: str, client_id: str = CLI_CLIENT) -> None:
@@ -166,6 +220,7 @@ def browser_sign_in(
         "scope": "openid",
         **({"max_age": str(max_age)} if max_age is not None else {}),
     }
+    query = _for_resource(endpoints, query)
     thread = threading.Thread(target=server.serve_forever, name="login-callback", daemon=True)
     thread.start()
     try:
@@ -184,7 +239,7 @@ def browser_sign_in(
         "client_id": client_id,
         "code_verifier": verifier,
     }
-    return _tokens(*_post(endpoints.token_endpoint, form))
+    return _tokens(*_post(endpoints.token_endpoint, _for_resource(endpoints, form)))
 
 
 def _handler(callback: _Callback) -> type[http.server.BaseHTTPRequestHandler]:

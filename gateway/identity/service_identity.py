@@ -34,7 +34,7 @@ async def service_identity(
     path = creds or credentials_path(config.data_dir, name)
     stored = _credentials(config, name, path, register)
     async with httpx.AsyncClient(timeout=10.0) as http:
-        token = await _token(http, config.issuer, stored)
+        token = await _token(http, config, stored)
     verifier = make_verifier(config)
     try:
         principal = await verifier.verify(token)
@@ -71,14 +71,15 @@ def _credentials(config: GatewayConfig, name: str, path: Path, register: bool) -
     return stored
 
 
-async def _token(http: httpx.AsyncClient, issuer: str, stored: AgentCredentials) -> str:
-    """An access token by client credentials at the token endpoint the issuer's discovery names."""
+async def _token(http: httpx.AsyncClient, config: GatewayConfig, stored: AgentCredentials) -> str:
+    """An access token for this gateway (RFC 8707 `resource`: an issuer that follows it makes a JWT for the gateway
+    only when asked) by client credentials at the token endpoint the issuer's discovery names."""
+    issuer = config.issuer
+    form = {"grant_type": "client_credentials", "resource": config.audience}
     try:
         discovery = (await http.get(issuer.rstrip("/") + "/.well-known/openid-configuration")).raise_for_status()
         url = discovery.json()["token_endpoint"]
-        answer = await http.post(
-            url, data={"grant_type": "client_credentials"}, auth=(stored.client_id, stored.client_secret)
-        )
+        answer = await http.post(url, data=form, auth=(stored.client_id, stored.client_secret))
     except (httpx.HTTPError, ValueError, KeyError) as e:
         raise ConfigError(f"cannot get a token from the issuer {issuer} ({type(e).__name__}); is it running?") from None
     if answer.status_code != 200:

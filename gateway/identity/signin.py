@@ -6,7 +6,9 @@
     POST /signout                   -> the cookie dropped
 
 The pages are the issuer's public client `vsmesh-pages`; its redirect URI is this gateway's own
-`/signin/callback` on the origin the browser used (the issuer checks it, gateway/identity/issuer.py). The session
+`/signin/callback` on the origin the browser used (the issuer checks it, gateway/identity/issuer.py). The token is
+asked for this gateway (RFC 8707 `resource`, its audience): an outside issuer that follows RFC 8707 makes a JWT for
+it only when asked. The session
 lasts as long as the token (VSMESH_TOKEN_TTL_S): then the person signs in again.
 
 Who may read without signing in: a browser on this machine (a loopback client address). Behind a reverse
@@ -116,6 +118,8 @@ class SignIn:
             "code_challenge": _s256(verifier),
             "code_challenge_method": "S256",
             "state": state,
+            "scope": "openid",  # an OpenID sign-in: an issuer grants nothing to a request that asks for no scope
+            "resource": self.verifier.audience,
         }
         endpoints = await self.endpoints()
         response = RedirectResponse(f"{endpoints.authorize}?{urllib.parse.urlencode(query)}", status_code=303)
@@ -135,6 +139,7 @@ class SignIn:
             "redirect_uri": callback_url(origin_of(request)),
             "client_id": PAGES_CLIENT,
             "code_verifier": flow["verifier"],
+            "resource": self.verifier.audience,
         }
         try:
             answer = await self.verifier.http.post((await self.endpoints()).token, data=form)

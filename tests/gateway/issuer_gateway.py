@@ -12,10 +12,13 @@ from pathlib import Path
 
 import httpx
 
+from vsmesh.bus.connection import connect
 from vsmesh.gateway.app import create_app
 from vsmesh.gateway.identity.config import GatewayConfig, make_verifier
 from vsmesh.gateway.identity.issuer import Issuer
+from vsmesh.gateway.identity.resource import authenticate
 from vsmesh.gateway.identity.verify import TokenVerifier
+from vsmesh.gateway.people import PeopleWrites
 from vsmesh.gateway.server import bind, serve, url_of
 from vsmesh.settings import Settings
 
@@ -43,6 +46,14 @@ class IssuerGateway:
     def whoami(self, token: str | None) -> httpx.Response:
         headers = {"Authorization": f"Bearer {token}"} if token else {}
         return httpx.get(f"{self.url}/whoami", headers=headers)
+
+
+async def people_writes(settings: Settings, verifier: TokenVerifier, stack: contextlib.AsyncExitStack) -> list:
+    """Routes for `start_gateway`: people's writes (/people/...) on the session's NATS, as the mesh's own
+    connection (its admin)."""
+    nc = await connect(settings, name="test-people")
+    stack.push_async_callback(nc.close)
+    return PeopleWrites(nc, settings, authenticate(verifier)).routes()
 
 
 def start_gateway(

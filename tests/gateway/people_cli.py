@@ -6,12 +6,14 @@ import asyncio
 import json
 import os
 import subprocess
+import uuid
 from pathlib import Path
 
 import msgspec
 from click.testing import Result
 from typer.testing import CliRunner
 
+from tests.conftest import VSMESH
 from vsmesh.bus.connection import connect
 
 
@@ -21,6 +23,34 @@ def vsmesh(env: dict[str, str], *args: str) -> Result:
 
     unset = {k: None for k in os.environ if k.startswith("VSMESH_")}
     return CliRunner().invoke(app, list(args), env={**unset, **env}, catch_exceptions=False)
+
+
+def login_in_background(env: dict[str, str], *args: str) -> tuple[subprocess.Popen, str]:
+    """`vsmesh login ARGS` running, and the first line it asks the person to act on (a code, or a URL)."""
+    proc = subprocess.Popen(
+        [*VSMESH, "login", *args], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    assert proc.stderr is not None
+    line = proc.stderr.readline()
+    assert line, proc.stderr.read()
+    return proc, line
+
+
+def finished(proc: subprocess.Popen) -> str:
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 0, err
+    return out
+
+
+def publish_claiming_another(env: dict[str, str], settings, name: str) -> tuple[tuple[str, ...], dict]:
+    """`vsmesh publish` of a health check from a shell whose VSMESH_ACTOR names somebody else: the command's
+    arguments, and the event as the log holds it."""
+    entity = f"service/{name}-{uuid.uuid4().hex[:6]}"
+    args = ("publish", "ops-health-checked", "--hub", "ops-hub", "--subject", entity, "--data", '{"status":"green"}')
+    done = vsmesh({**env, "VSMESH_ACTOR": "somebody-else"}, *args, "--json")
+    assert done.exit_code == 0, done.stderr
+    stored = json.loads(done.stdout)
+    return args, read_event(settings, stored["stream"], stored["seq"])
 
 
 def error_line(result: Result) -> str:

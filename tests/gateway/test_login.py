@@ -12,7 +12,6 @@ import json
 import os
 import shutil
 import stat
-import subprocess
 import time
 import uuid
 from collections.abc import Iterator
@@ -22,16 +21,22 @@ import httpx
 import msgspec
 import pytest
 
-from tests.conftest import VSMESH, server_dir
-from tests.gateway.issuer_gateway import IssuerGateway, start_gateway
-from tests.gateway.people_cli import error_line, intruder_refused, read_event, refusals_of, vsmesh
+from tests.conftest import server_dir
+from tests.gateway.issuer_gateway import IssuerGateway, people_writes, start_gateway
+from tests.gateway.people_cli import (
+    error_line,
+    finished,
+    intruder_refused,
+    login_in_background,
+    publish_claiming_another,
+    read_event,
+    refusals_of,
+    vsmesh,
+)
 from tests.signing_in import USER_CODE, approve, sign_in
-from vsmesh.bus.connection import connect
 from vsmesh.cli.session import save
 from vsmesh.errors import Unauthorized
 from vsmesh.gateway.identity.clients import Clients
-from vsmesh.gateway.identity.resource import authenticate
-from vsmesh.gateway.people import PeopleWrites
 from vsmesh.settings import Settings
 
 STEP_UP_S = 300  # the default
@@ -43,13 +48,8 @@ def gateway(mesh_env, streams) -> Iterator[IssuerGateway]:
     """The issuer and people's writes on the session's NATS (as the mesh's own connection: its admin)."""
     path = server_dir()
 
-    async def people(settings, verifier, stack):
-        nc = await connect(settings, name="test-people")
-        stack.push_async_callback(nc.close)
-        return PeopleWrites(nc, settings, authenticate(verifier)).routes()
-
     env = {**mesh_env, "VSMESH_STEP_UP_S": str(STEP_UP_S), "VSMESH_DEVICE_POLL_S": "1"}
-    started = start_gateway(path, env, routes=people)
+    started = start_gateway(path, env, routes=people_writes)
     served = next(started)
     Clients(path).set_person(PERSON, PASSWORD)
     yield served
@@ -69,23 +69,6 @@ def cli_env(gateway, mesh_env, tmp_path) -> dict[str, str]:
     }
 
 
-def login_in_background(env: dict[str, str], *args: str) -> tuple[subprocess.Popen, str]:
-    """`vsmesh login ARGS` running, and the first line it asks the person to act on (a code, or a URL)."""
-    proc = subprocess.Popen(
-        [*VSMESH, "login", *args], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
-    )
-    assert proc.stderr is not None
-    line = proc.stderr.readline()
-    assert line, proc.stderr.read()
-    return proc, line
-
-
-def finished(proc: subprocess.Popen) -> str:
-    out, err = proc.communicate(timeout=60)
-    assert proc.returncode == 0, err
-    return out
-
-
 def test_device_login_signs_in_and_the_gateway_publishes_as_the_person(gateway, cli_env, settings, tmp_path):
     proc, line = login_in_background(cli_env, "--device")
     code = USER_CODE.search(line).group(1)
@@ -102,12 +85,7 @@ def test_device_login_signs_in_and_the_gateway_publishes_as_the_person(gateway, 
     assert (who["subject"], who["kind"], who["issuer"]) == (PERSON, "human", gateway.url)
 
     # A write goes through the gateway and is stored as the verified person, whatever the shell says.
-    entity = f"service/login-{uuid.uuid4().hex[:6]}"
-    args = ("publish", "ops-health-checked", "--hub", "ops-hub", "--subject", entity, "--data", '{"status":"green"}')
-    done = vsmesh({**cli_env, "VSMESH_ACTOR": "somebody-else"}, *args, "--json")
-    assert done.exit_code == 0, done.stderr
-    stored = json.loads(done.stdout)
-    event = read_event(settings, stored["stream"], stored["seq"])
+    args, event = publish_claiming_another(cli_env, settings, "login")
     assert (event["actor"], event["actorkind"], event["source"]) == (PERSON, "human", "vsmesh/gateway")
     # --actor may only repeat the person: one line naming the fix.
     forged = vsmesh(cli_env, *args, "--actor", "grace")

@@ -17,7 +17,7 @@ from mcp.client.streamable_http import streamable_http_client
 from tests.conftest import exported
 from tests.gateway.front_door import once_allowed
 from vsmesh.events import decode_event
-from vsmesh.gateway.identity.agent_token import AccessToken, RenewingBearer
+from vsmesh.gateway.identity.agent_token import AccessToken, RenewingBearer, TokenEndpoint
 from vsmesh.gateway.identity.clients import AgentCredentials, Clients
 from vsmesh.runtime.mesh_state import load_state
 
@@ -112,7 +112,7 @@ async def test_the_bridges_token_is_renewed_before_its_end_and_when_refused(runn
         async def seen(response: httpx2.Response) -> None:
             sent.append((response.request.headers["Authorization"].removeprefix("Bearer "), response.status_code))
 
-        auth = RenewingBearer(stored, stored.token_url, first=first)
+        auth = RenewingBearer(stored, TokenEndpoint(stored.token_url), first=first)
         async with httpx2.AsyncClient(auth=auth, event_hooks={"response": [seen]}, timeout=30) as http:
             return (await http.get(f"{url}/whoami")).json()["subject"], sent
 
