@@ -12,10 +12,22 @@ Each rate counts the whole rebuild (prepare, replay, swap). On a 2-core machine 
 cores with nats-server and PostgreSQL, so the speed-up is what is left after them (report it as measured).
 Last line: JSON with both rates, the floor, their ratios and the speed-up (target: >= 1.4 on 2 cores).
 
-Arithmetic for more cores, from the run's own figures: the measured speed-up s on P partitions gives the
-share f of a rebuild's work that did not spread over the partitions (Amdahl: s = 1 / (f + (1 - f) / P)),
-and with a core per partition N partitions would give 1 / (f + (1 - f) / N) — as long as nats-server and
-PostgreSQL keep up, which this machine cannot show.
+Where the cores go: for the split and each rebuild, the CPU seconds of this Python process and its forked
+workers, of nats-server, of PostgreSQL (the postmaster and every backend, ended ones included) and of the
+rest of the machine (`cpu` in the JSON; the servers' only when the bench started them, bench/_servers.py).
+
+Arithmetic from the run's own CPU figures, not from its speed-up alone:
+  - `cpu_ratio`: the partitions' CPU over one projector's (Python, nats-server and PostgreSQL; the least
+    swayed by other users of the machine).
+  - `cpu_bound_speedup`: the best the partitions could do on this machine's cores with the CPU they used
+    (Python + nats-server + PostgreSQL spread perfectly over every core): one projector's wall time over
+    the partitions' CPU / cores. Below the target, the target cannot be met without spending less CPU.
+  - `cpu_budget_s`: the CPU the partitions may use at most, on these cores, to reach the target speed-up.
+  - `predicted_speedup` for 8 and 32 partitions, a core each and servers that keep up: one projector's
+    wall time over the partitioned rebuild's serial part (its wall time outside the workers) plus the
+    workers' CPU spread over k cores (a worker's fixed costs left out: a lower bound on the time);
+    `server_cores` is the cores nats-server and PostgreSQL would need then, nats-server's CPU grown in
+    proportion to the partitions (each one's consumer reads through the whole split stream).
 """
 
 from __future__ import annotations
@@ -25,12 +37,11 @@ import asyncio
 import dataclasses
 import json
 import os
-import resource
 import time
 import uuid
 
 import nats
-from _servers import servers
+from _servers import cpu_spent, python_cpu, servers_and_processes
 from rebuild import ENTITIES, publish, raw_read
 
 from vsmesh.bus.connection import connect
@@ -39,17 +50,39 @@ from vsmesh.bus.splits import Split, ensure_split, wait_sourced
 from vsmesh.bus.streams import ensure_streams
 from vsmesh.hubs.ops.projector import projection as ops_projection
 from vsmesh.logs import configure_logging
-from vsmesh.projectors.distribution.partitioned import partitioned_replay
+from vsmesh.projectors.distribution.partitioned import RunPartition, partitioned_replay
 from vsmesh.projectors.engine.database import create_engine
+from vsmesh.projectors.engine.partitions import Partition
+from vsmesh.projectors.engine.pipeline import Replayed
 from vsmesh.projectors.engine.projection import Projection
 from vsmesh.projectors.rebuild.build import DEFAULT_BATCH_SIZE, rebuild
 from vsmesh.runtime.partitions import forked_runner
 
+TARGET_SPEEDUP = 1.4  # 2 partitions against one projector, on 2 cores
 
-def cpu_s() -> float:
-    """CPU time of this process and of its finished children (a partitioned rebuild's forked workers)."""
-    own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
-    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
+
+@dataclasses.dataclass
+class Workers:
+    """When the first worker started and the last one answered, and the CPU they used (in the wrapped runner)."""
+
+    started: float = 0.0
+    ended: float = 0.0
+    cpu_s: float = 0.0
+    _cpu: float = 0.0  # Python's CPU when the first worker started
+
+    def timed(self, run: RunPartition) -> RunPartition:
+        async def timed_run(partition: Partition, schema: str) -> Replayed:
+            if not self.started:
+                self.started, self._cpu = time.perf_counter(), python_cpu()
+            answer = await run(partition, schema)
+            self.ended, self.cpu_s = time.perf_counter(), python_cpu() - self._cpu
+            return answer
+
+        return timed_run
+
+    @property
+    def wall_s(self) -> float:
+        return self.ended - self.started
 
 
 def projection(hub: str) -> Projection:
@@ -60,7 +93,7 @@ def projection(hub: str) -> Projection:
 
 
 async def main(n: int, partitions: int, batch_size: int) -> None:
-    with servers() as settings:
+    with servers_and_processes() as (settings, processes):
         configure_logging(settings)
         nc = await connect(settings, name="bench")
         js = nc.jetstream()
@@ -76,25 +109,28 @@ async def main(n: int, partitions: int, batch_size: int) -> None:
         floors = [await raw_read(bare.jetstream(), subject, n)]
         print(f"raw ordered-consumer read: {floors[0]:,.0f} ev/s", flush=True)
         by_server = Split("OPERATIONAL", "operational", hub, partitions)
-        t = time.perf_counter()
+        t, before = time.perf_counter(), processes.cpu()
         await ensure_split(js, by_server)
         await wait_sourced(js, by_server)
         split_s = time.perf_counter() - t
+        cpu = {"split": cpu_spent(before, processes.cpu(), split_s)}
         print(
             f"split by the server into {partitions} partitions in {split_s:.1f} s = {n / split_s:,.0f} ev/s", flush=True
         )
-        cpu = cpu_s()
+        before = processes.cpu()
         one = await rebuild(js, engine, projection(hub), batch_size=batch_size, fresh=True)
-        one_cpu = cpu_s() - cpu
-        print(f"1 projector: {one.events:,} events in {one.seconds:.2f} s = {one.rate:,.0f} ev/s, "
-              f"its Python {one_cpu:.2f} s CPU", flush=True)  # fmt: skip
-        runner = forked_runner(settings, projection(hub), batch_size=batch_size)
-        cpu = cpu_s()
+        cpu["single"] = cpu_spent(before, processes.cpu(), one.seconds)
+        print(f"1 projector: {one.events:,} events in {one.seconds:.2f} s = {one.rate:,.0f} ev/s; CPU s "
+              f"{cpu['single']}", flush=True)  # fmt: skip
+        workers = Workers()
+        runner = workers.timed(forked_runner(settings, projection(hub), batch_size=batch_size))
+        before = processes.cpu()
         split = await rebuild(js, engine, projection(hub), batch_size=batch_size, fresh=True,
                               replay_with=partitioned_replay(runner, partitions))  # fmt: skip
-        split_cpu = cpu_s() - cpu
-        print(f"{partitions} partitions: {split.events:,} events in {split.seconds:.2f} s = {split.rate:,.0f} ev/s, "
-              f"their Python {split_cpu:.2f} s CPU", flush=True)  # fmt: skip
+        cpu["partitions"] = cpu_spent(before, processes.cpu(), split.seconds)
+        print(f"{partitions} partitions: {split.events:,} events in {split.seconds:.2f} s = {split.rate:,.0f} ev/s "
+              f"(workers {workers.wall_s:.2f} s, {workers.cpu_s:.2f} s CPU); CPU s {cpu['partitions']}",
+              flush=True)  # fmt: skip
         try:
             floors.append(await raw_read(bare.jetstream(), subject, n))
             print(f"raw ordered-consumer read again: {floors[1]:,.0f} ev/s", flush=True)
@@ -108,7 +144,23 @@ async def main(n: int, partitions: int, batch_size: int) -> None:
         await nc.close()
     floor = max(floors)
     speedup = split.rate / one.rate
-    serial = min(max(partitions / speedup - 1, 0.0) / (partitions - 1), 1.0)  # Amdahl's f from this run
+    cores = os.cpu_count() or 1
+    spent = cpu["partitions"]
+
+    def work(phase: str) -> float:  # a rebuild's own CPU: Python, nats-server, PostgreSQL
+        return sum(cpu[phase].get(k, 0.0) for k in ("python", "nats", "postgres"))
+
+    serial_s = max(split.seconds - workers.wall_s, 0.0)  # the partitioned rebuild's wall time outside the workers
+
+    def predicted(k: int) -> float:
+        return one.seconds / (serial_s + workers.cpu_s / k)
+
+    def servers_cpu(k: int) -> float:
+        # Each partition's consumer reads through the whole split stream, so nats-server's CPU grows with the
+        # partitions (2 -> 4 partitions: 1.0 -> 1.5 s, docs/performance.md §Partitions): taken as growing in
+        # proportion from this run's P (an upper bound); PostgreSQL's as measured.
+        return spent.get("nats", 0.0) * k / partitions + spent.get("postgres", 0.0)
+
     report = {
         "metric": "partitioned_rebuild_events_per_s",
         "partitions": partitions,
@@ -118,20 +170,24 @@ async def main(n: int, partitions: int, batch_size: int) -> None:
         "ratio": round(split.rate / floor, 2),
         "single_ratio": round(one.rate / floor, 2),
         "speedup": round(speedup, 2),
-        "target_speedup": 1.4,
+        "target_speedup": TARGET_SPEEDUP,
         "split_s": round(split_s, 2),
-        # Python's CPU (this process and the workers): what is left of the wall time went to nats-server,
-        # PostgreSQL and whatever else shares the cores.
-        "single_cpu_s": round(one_cpu, 2),
-        "partitions_cpu_s": round(split_cpu, 2),
         "single_s": round(one.seconds, 2),
         "partitions_s": round(split.seconds, 2),
+        "workers_s": round(workers.wall_s, 2),
+        "workers_cpu_s": round(workers.cpu_s, 2),
+        # CPU seconds per phase: python (this process and the forked workers), nats, postgres, other (the
+        # rest of the machine), busy (all of it) and the phase's wall time.
+        "cpu": cpu,
         "load_1m": os.getloadavg()[0],
         "events": n,
-        "cores": os.cpu_count(),
-        "serial_share": round(serial, 2),
-        # With a core per partition (nats-server and PostgreSQL keeping up): Amdahl with this run's share.
-        "predicted_speedup": {k: round(1 / (serial + (1 - serial) / k), 2) for k in (8, 32)},
+        "cores": cores,
+        "cpu_ratio": round(work("partitions") / work("single"), 2) if work("single") else None,
+        "cpu_bound_speedup": round(one.seconds / (work("partitions") / cores), 2) if work("partitions") else None,
+        "cpu_budget_s": round(cores * one.seconds / TARGET_SPEEDUP, 2),
+        "serial_s": round(serial_s, 2),
+        "predicted_speedup": {k: round(predicted(k), 2) for k in (8, 32)},
+        "server_cores": {k: round(servers_cpu(k) / (one.seconds / predicted(k)), 1) for k in (8, 32)},
     }
     print(json.dumps(report))
 

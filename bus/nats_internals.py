@@ -108,8 +108,11 @@ class _Direct:
     the reader's pause bounds memory (bus/reader.py).
     """
 
-    def __init__(self, sub: Subscription, receive: Callable[[Msg], None]) -> None:
+    def __init__(self, sub: Subscription, receive: Callable[[Msg], None], sourced_from: str | None = None) -> None:
         self._sub, self._receive = sub, receive
+        # A split stream's reader's (bus/splits.py): the horizon stream the fast parser hands its messages on
+        # as (Sourced), reading the origin from the header block it parses anyway.
+        self.sourced_from = sourced_from
 
     def put_nowait(self, msg: Msg) -> None:
         self._sub._pending_size -= len(msg.data)  # added just before, for nats-py's slow-consumer limit
@@ -144,12 +147,14 @@ def inner_subscription(psub: Any) -> Subscription | None:
     return inner if isinstance(inner, Subscription) else None
 
 
-def deliver_directly(psub: Any, receive: Callable[[Msg], None]) -> bool:
+def deliver_directly(psub: Any, receive: Callable[[Msg], None], *, sourced_from: str | None = None) -> bool:
     """Have nats-py hand this push subscription's messages to `receive` as it reads them (see _Direct).
 
     The subscription must have been made with a callback that does the same as `receive`: where nats-py's
     internals are not as expected, or the internal is switched off, it keeps its queue and that callback
-    (same messages, same order, slower) and this returns False.
+    (same messages, same order, slower) and this returns False. With `sourced_from` (a split stream's
+    reader: the horizon stream), the fast parser hands on the messages it reads as `Sourced` already; the
+    others still reach `receive` as they are.
     """
     if not enabled(DIRECT_DELIVERY):
         return False
@@ -162,7 +167,7 @@ def deliver_directly(psub: Any, receive: Callable[[Msg], None]) -> bool:
         msg = old.get_nowait()
         inner._pending_size -= len(msg.data)
         receive(msg)
-    inner._pending_queue = psub._pending_queue = _Direct(inner, receive)
+    inner._pending_queue = psub._pending_queue = _Direct(inner, receive, sourced_from)
     if inner._wait_for_msgs_task is not None:
         inner._wait_for_msgs_task.cancel()  # it only ever waited on the old queue
     return True
@@ -213,7 +218,8 @@ def parser_for(nc: Client) -> Parser:
 
 _SUBJECTS_KEPT = 100_000  # subjects whose string the fast parser keeps (then it starts again)
 _MSG_ID = b"Nats-Msg-Id: "
-_SOURCE = b"Nats-Stream-Source: "
+SOURCE_HEADER = "Nats-Stream-Source"  # where a sourced message came from (the server adds it)
+_SOURCE = SOURCE_HEADER.encode() + b": "
 
 
 def _header_lines(nc: Client, buf: bytes | bytearray, start: int, end: int) -> dict[str, str] | None:
@@ -246,6 +252,25 @@ def _header_lines(nc: Client, buf: bytes | bytearray, start: int, end: int) -> d
     return nc._parse_header_lines(bytes(buf[start:end])) or None
 
 
+def _split_block(buf: bytes | bytearray, start: int, end: int) -> tuple[str, int, str] | None:
+    """The event id, horizon sequence and horizon subject of a split stream's header block `buf[start:end]`
+    that is exactly `Nats-Msg-Id` then `Nats-Stream-Source` (`<stream> <seq> <filter> <transform> <subject>
+    <hash>`, bus/splits.py); None for any other block. Read in place, without the dict of both headers and
+    the split of the source value that `bus/splits.origin` does on it afterwards (a partition's largest own
+    cost, docs/performance.md §Partitions)."""
+    last = end - 4  # the block ends with an empty line
+    id_end = buf.find(b"\r\n", start, last)
+    if id_end < 0 or not buf.startswith(_SOURCE, id_end + 2) or not buf.startswith(_MSG_ID, start):
+        return None
+    # One split of the source value, its line's tokens checked (a third header would add one or end the last).
+    source = buf[id_end + 2 + len(_SOURCE) : last].split(b" ")
+    if len(source) != 6 or not source[1].isdigit() or b"\r" in source[5]:
+        return None
+    # Decoded as nats-py decodes header values (bus/splits.origin reads the subject from its reading).
+    msg_id = buf[start + 13 : id_end].strip().decode("utf-8", "replace")
+    return msg_id, int(source[1]), source[4].decode("utf-8", "replace")
+
+
 class Delivered(Msg):
     """A message the fast parser delivered: nats-py's Msg, with the stream sequence its reply names (`seq`),
     read once here rather than again by every step of a rebuild (bus/reader.stream_sequence)."""
@@ -257,10 +282,12 @@ _new = object.__new__
 MSG_FIELDS = frozenset({"_client", "subject", "reply", "data", "headers", "_metadata", "_ackd", "_sid"})
 
 
-def _delivered(nc: Client, sid: int, subject: str, reply: str, data: bytes, headers: Any, seq: int) -> Delivered:
-    """A Delivered as Msg's own __init__ would make it, in a third of its time: the Msg was the largest single
-    cost of the parser in a rebuild (docs/performance.md §Reading)."""
-    msg = _new(Delivered)
+def _delivered(
+    nc: Client, sid: int, subject: str, reply: str, data: bytes, headers: Any, seq: int, kind: type = Delivered
+) -> Any:
+    """A Delivered (or `kind`) as Msg's own __init__ would make it, in a third of its time: the Msg was the
+    largest single cost of the parser in a rebuild (docs/performance.md §Reading)."""
+    msg = _new(kind)
     msg._client = nc
     msg.subject = subject
     msg.reply = reply
@@ -274,11 +301,20 @@ def _delivered(nc: Client, sid: int, subject: str, reply: str, data: bytes, head
 
 
 class Sourced(Delivered):
-    """A message read from a split stream (bus/splits.py) as its horizon stream stored it: its subject, `seq`
-    and metadata's stream and stream sequence are the horizon stream's. The reply stays the split stream's
-    consumer's, and so does the metadata's `num_pending` (what the partition has left to read)."""
+    """A message read from a split stream (bus/splits.py) as its horizon stream stored it: its subject, `seq`,
+    headers (the split's `Nats-Stream-Source` left out) and metadata's stream and stream sequence are the
+    horizon stream's. The reply stays the split stream's consumer's, and so does the metadata's
+    `num_pending` (what the partition has left to read) and `split_seq`."""
 
     origin: str
+
+    @property
+    def split_seq(self) -> int:
+        """The split stream's sequence of this message (its reply names it)."""
+        reply = self.reply
+        if reply.count(".") == _ACK_TOKENS - 1:
+            return int(reply.rsplit(".", 4)[1])
+        return Msg.metadata.fget(self).sequence.stream  # type: ignore[attr-defined] - another reply form
 
     @property
     def metadata(self) -> Msg.Metadata:
@@ -300,7 +336,18 @@ def sourced(msg: Msg, origin: str, subject: str, seq: int) -> Sourced:
         out = _new(Sourced)
         out.__dict__.update(msg.__dict__)
     out.subject, out.seq, out.origin, out._metadata = subject, seq, origin, None
+    if out.headers:
+        out.headers = {k: v for k, v in out.headers.items() if k != SOURCE_HEADER} or None
     return out
+
+
+def _sourced(
+    nc: Client, sid: int, origin: str, subject: str, reply: str, data: bytes, msg_id: str, seq: int
+) -> Sourced:
+    """A Sourced as `sourced` would make it of the fast parser's Delivered, made at once."""
+    msg: Sourced = _delivered(nc, sid, subject, reply, data, {"Nats-Msg-Id": msg_id}, seq, Sourced)
+    msg.origin = origin
+    return msg
 
 
 class _FastParser(Parser):
@@ -434,13 +481,18 @@ class _FastParser(Parser):
         jsi._active = True
         jsi._dseq += 1
         jsi._sseq = seq = int(tokens[5])
-        headers = _header_lines(nc, buf, payload_at + 10, at)
-        name = self._subjects.get(subject)
-        if name is None:
-            if len(self._subjects) >= _SUBJECTS_KEPT:
-                self._subjects.clear()
-            name = self._subjects[subject] = subject.decode()
-        msg = _delivered(nc, sid, name, reply, payload, headers, seq)
+        origin = queue.sourced_from
+        split = _split_block(buf, payload_at + 10, at) if origin is not None else None
+        if split is not None:
+            msg: Delivered = _sourced(nc, sid, origin, split[2], reply, payload, split[0], split[1])  # type: ignore[arg-type]
+        else:
+            headers = _header_lines(nc, buf, payload_at + 10, at)
+            name = self._subjects.get(subject)
+            if name is None:
+                if len(self._subjects) >= _SUBJECTS_KEPT:
+                    self._subjects.clear()
+                name = self._subjects[subject] = subject.decode()
+            msg = _delivered(nc, sid, name, reply, payload, headers, seq)
         queue.deliver(msg)
         jsi._fciseq += 1  # JetStreamContext._JSI.track_sequences
         jsi._cmeta = reply

@@ -165,15 +165,14 @@ class StreamReader:
         self._generation = 0  # bumped on pause: a dropped subscription's stragglers are ignored
         self._paused: asyncio.Task | None = None
         self._share = share
-        self._last_read = 0  # a split reader's: the split stream's sequence of the last message seen
         self._settled_at = 0  # and the split stream's last sequence when it last settled
 
     async def __aenter__(self) -> StreamReader:
         if self._share is not None:
             self._filter_locally = False
             if self._start.after_seq is not None:
-                self._last_read = await split_start(self._js, self._share.split, self._start.after_seq)
-                await self._subscribe(Start(after_seq=self._last_read))
+                after = await split_start(self._js, self._share.split, self._start.after_seq)
+                await self._subscribe(Start(after_seq=after))
                 return self
         if self._filter_locally:
             subjects = (await stream_info(self._js, self.stream)).config.subjects or []
@@ -192,8 +191,7 @@ class StreamReader:
         def receive(msg: Msg) -> None:
             if generation != self._generation:
                 return  # read again after the resume
-            if share is not None:
-                self._last_read = stream_sequence(msg)
+            if share is not None and type(msg) is not Sourced:  # (the fast parser's come as Sourced already)
                 at, subject = origin(msg)
                 msg = sourced(msg, stream, subject, at)
             self._last = msg
@@ -231,7 +229,8 @@ class StreamReader:
             ),
             f"a consumer on {self.stream}",
         )
-        deliver_directly(self._sub, receive)  # nats-py's queue and task skipped: bus/nats_internals.py
+        # nats-py's queue and task skipped: bus/nats_internals.py
+        deliver_directly(self._sub, receive, sourced_from=stream if share is not None else None)
 
     def _pause(self) -> None:
         self._generation += 1
@@ -243,7 +242,7 @@ class StreamReader:
         await self._paused
         self._paused = None
         assert self._last is not None, "a paused reader has kept messages"
-        last = self._last_read if self._share is not None else self._last.metadata.sequence.stream
+        last = self._last.split_seq if isinstance(self._last, Sourced) else self._last.metadata.sequence.stream
         await self._subscribe(Start(after_seq=last))
 
     async def __aexit__(self, *exc: object) -> None:

@@ -43,12 +43,12 @@ from nats.js.api import (
 )
 from nats.js.errors import BadRequestError, NotFoundError
 
+from vsmesh.bus.nats_internals import SOURCE_HEADER
 from vsmesh.bus.streams import patiently, stream_info
 from vsmesh.errors import ConfigError
 
 log = structlog.get_logger(__name__)
 
-SOURCE_HEADER = "Nats-Stream-Source"
 # The server refuses a shorter window. A split stream must not drop what the horizon stream kept (it holds
 # its own duplicates out already); the window only matters for one event id stored twice 100 ms apart.
 _DUPLICATE_WINDOW_S = 0.1

@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import uuid
 
+import nats
 from nats.js.api import StreamConfig
 
+from vsmesh.bus import nats_internals
 from vsmesh.bus.connection import connect
 from vsmesh.bus.publisher import Publisher
 from vsmesh.bus.reader import Start, StreamReader, stream_sequence
@@ -23,27 +25,36 @@ def test_only_a_hubs_own_subjects_can_be_split():
 
 
 async def read_share(js, split: Split, index: int, after: int) -> list[tuple[int, str, str]]:
+    return [(stream_sequence(m), m.subject, m.metadata.stream) for m in await share_messages(js, split, index, after)]
+
+
+async def share_messages(js, split: Split, index: int, after: int = 0) -> list:
     share = Share(split, (split.share(index),))
     out = []
     subject = f"{split.horizon}.{split.hub}.>"
     async with StreamReader(js, split.origin, subject, Start(after_seq=after), share=share) as reader:
         async for batch in reader.drain_to_head(100):
-            out += [(stream_sequence(m), m.subject, m.metadata.stream) for m in batch]
+            out += batch
     return out
 
 
-async def test_each_partition_reads_its_entities_as_the_horizon_stream_stored_them(settings):
+async def publish_checks(settings, count: int, services: int):  # noqa: ANN201 - (client, js, hub, {seq: event})
+    """`count` health checks of a new hub over `services` services, published; what was stored where."""
     nc = await connect(settings)
     js = nc.jetstream()
     await ensure_streams(js)
     hub = f"split-{uuid.uuid4().hex[:6]}"
     publisher = Publisher(js, settings, source="vsmesh/split-tests")
-    events = [
-        publisher.build("ops-health-checked", hub=hub, subject=f"service/svc-{i % 40}", data={"status": "green"})
-        for i in range(400)
-    ]
-    stored = {p.sequence: f"operational.{hub}.ops-health-checked.service:svc-{i % 40}"
-              for i, p in enumerate(await publisher.publish_many(events))}  # fmt: skip
+    events = [publisher.build("ops-health-checked", hub=hub, subject=f"service/svc-{i % services}",
+                              data={"status": "green"}) for i in range(count)]  # fmt: skip
+    stored = {p.sequence: e for e, p in zip(events, await publisher.publish_many(events), strict=True)}
+    return nc, js, hub, stored
+
+
+async def test_each_partition_reads_its_entities_as_the_horizon_stream_stored_them(settings):
+    nc, js, hub, events = await publish_checks(settings, 400, 40)
+    prefix = f"operational.{hub}.ops-health-checked.service:"
+    stored = {seq: prefix + e.subject.removeprefix("service/") for seq, e in events.items()}
     split = Split("OPERATIONAL", "operational", hub, 3)
     try:
         await ensure_split(js, split)
@@ -64,6 +75,44 @@ async def test_each_partition_reads_its_entities_as_the_horizon_stream_stored_th
     finally:
         await js.delete_stream(split.name)
         await nc.close()
+
+
+async def test_a_split_event_reads_the_same_through_the_fast_parser_and_through_nats_py(settings):
+    # The fast parser reads the horizon sequence and subject straight from the header block; nats-py's own
+    # path reads them from the headers afterwards. Either way a partition sees what the horizon stream stored:
+    # its subject, sequence and headers (the split's Nats-Stream-Source is the split's, not the event's).
+    nc, js, hub, events = await publish_checks(settings, 60, 7)
+    ids = {seq: e.id for seq, e in events.items()}
+    split = Split("OPERATIONAL", "operational", hub, 2)
+    plain = await nats.connect(settings.nats_url, user=settings.nats_user, password=settings.nats_password)
+    try:
+        await ensure_split(js, split)
+        await wait_sourced(js, split)
+        for index in range(2):
+            fast, stock = await share_messages(js, split, index), await share_messages(plain.jetstream(), split, index)
+            assert fast and all(type(m) is nats_internals.Sourced for m in fast + stock)
+            seen = [[(m.subject, m.data, m.headers, m.seq, m.metadata.stream, m.split_seq) for m in msgs]
+                    for msgs in (fast, stock)]  # fmt: skip
+            assert seen[0] == seen[1]
+            assert all(m.headers == {"Nats-Msg-Id": ids[m.seq]} for m in fast)
+            assert sorted(m.split_seq for m in fast) == [m.split_seq for m in fast]
+    finally:
+        await js.delete_stream(split.name)
+        await plain.close()
+        await nc.close()
+
+
+def test_only_an_id_then_a_source_header_block_is_read_in_place():
+    source = b"Nats-Stream-Source: OPERATIONAL 12 operational.h.*.* split.h.operational.2.{{partition(2,2)}} s.t x"
+    block = b"Nats-Msg-Id: abc\r\n" + source + b"\r\n\r\n"
+    assert nats_internals._split_block(bytearray(block), 0, len(block)) == ("abc", 12, "s.t")
+    for other in (
+        source + b"\r\nNats-Msg-Id: abc\r\n\r\n",  # the other order
+        block[:-2] + b"X-Case: 1\r\n\r\n",  # a third header
+        b"Nats-Msg-Id: abc\r\n" + source.replace(b" 12 ", b" x12 ") + b"\r\n\r\n",  # no sequence
+        b"Nats-Msg-Id: abc\r\n\r\n",  # an event of the horizon stream itself
+    ):
+        assert nats_internals._split_block(bytearray(other), 0, len(other)) is None, other
 
 
 async def test_a_split_stream_keeps_events_as_long_as_its_horizon_stream(settings):
