@@ -3,7 +3,10 @@
 It reads through the one event source (projectors/engine/source.py) like a coupling, and per batch, in one
 transaction: folds canon's policies and silences into the ledger, plans what the batch's events ask for under
 the routes in force (joining a group still waiting, or opening a notification), and moves the position. A
-crash re-reads the batch and derives the same notification ids, so nothing is planned twice or lost.
+crash re-reads the batch and derives the same notification ids, so nothing is planned twice or lost. A batch
+with nothing to fold or plan (most are) writes nothing: its position waits in memory and is stored with the next
+batch that writes, every `VSMESH_REACTOR_SAVE_EVERY_S` and at stop (projectors/couplings/saver.py); read again
+after a crash, it plans nothing again.
 
 The first start begins at each stream's head: a mesh's past is not news. The constitutional stream is read
 from its start even then, for canon's routes, but nothing stored before the first start is told; and the silences
@@ -46,7 +49,8 @@ from vsmesh.notify.routes import (
     resolves,
     routing,
 )
-from vsmesh.projectors.engine.source import Follow, decode, follow, retry
+from vsmesh.projectors.couplings.saver import LazyPosition
+from vsmesh.projectors.engine.source import Follow, Stored, decode, follow, retry
 
 log = structlog.get_logger(__name__)
 
@@ -56,6 +60,7 @@ CONSTITUTIONAL = stream_for(Horizon.CONSTITUTIONAL)
 OPERATIONAL = stream_for(NotificationSilenceSet.horizon)  # where people's silences are stored
 SILENCE_TYPES = ("notification-silence-set", "notification-silence-expired")
 OWN_TYPES = "notification-"  # the notifier's own record is never news to tell
+FOLDED = (CanonPolicyDeclared, NotificationSilenceSet, NotificationSilenceExpired)  # kept in the ledger
 
 
 @dataclass
@@ -162,11 +167,15 @@ def _silence(row: Any) -> Silence:
 class Planner:
     """One horizon stream, read in batches, planned in one transaction per batch."""
 
-    def __init__(self, js: JetStreamContext, engine: AsyncEngine, state: NotifierState, stream: str) -> None:
+    def __init__(
+        self, js: JetStreamContext, engine: AsyncEngine, state: NotifierState, stream: str, save_every_s: float = 1.0
+    ) -> None:
         self.js, self.engine, self.state, self.stream = js, engine, state, stream
         self.notify_after = 0
         self.canon_head = 0
         self.log = log.bind(stream=stream, part="notify-planner")
+        self.saved = LazyPosition(self._store, save_every_s)
+        self._failed = False  # the stored row names an error: the next batch clears it at once
 
     async def run(self, stop: asyncio.Event) -> None:
         # The database or NATS away at start is waited for, as a batch would be: the planner never dies of it.
@@ -182,8 +191,17 @@ class Planner:
             for w in waits:
                 w.cancel()
         self.log.info("notifier following", position=position, notify_after=self.notify_after)
-        async for batch in follow(self.js, self.stream, f"{self.stream.lower()}.>", position, FOLLOW, stop):
-            await retry(lambda b=batch: self.handle(b.msgs), stop=stop, transient=(Exception,), on_error=self._report)
+        self.saved.reset(position)
+        async with self.saved.kept(stop, self.log):
+            async for batch in follow(self.js, self.stream, f"{self.stream.lower()}.>", position, FOLLOW, stop):
+                await retry(lambda b=batch: self.handle(b.msgs), stop=stop, transient=(Exception,),
+                            on_error=self._report)  # fmt: skip
+
+    async def _store(self, seq: int) -> None:
+        """The position alone (the batches up to it wrote nothing); never back past a holder's before it."""
+        async with self.engine.begin() as conn:
+            stmt = positions.update().where(positions.c.stream == self.stream)
+            await conn.execute(stmt.values(seq=sa.func.greatest(positions.c.seq, seq), updated_at=utc_now()))
 
     async def _start_position(self) -> int:
         seq, self.notify_after = await claim_start(self.js, self.engine, self.stream)
@@ -196,6 +214,7 @@ class Planner:
     async def _report(self, e: BaseException) -> None:
         error = f"{type(e).__name__}: {e}".splitlines()[0][:500]
         self.state.last_error = error
+        self._failed = True
         self.log.error("notifier batch failed; it will be retried", error=error)
         with contextlib.suppress(Exception):  # the database may be what failed: the log line says it anyway
             async with self.engine.begin() as conn:
@@ -204,11 +223,39 @@ class Planner:
 
     async def handle(self, msgs: list) -> None:
         decoded = decode(msgs)
+        last = stream_sequence(msgs[-1])
+        planned = 0
+        if self._failed or self.saved.due() or self._writes(decoded.events):
+            async with self.saved.writing(last):
+                planned = await self._write(decoded.events, last)
+            self._failed = False
+        else:
+            self.saved.passed(last)
+        self.state.positions[self.stream] = last
+        self.state.last_error = None
+        if self.stream == CONSTITUTIONAL and last >= self.canon_head:
+            self.state.canon_read.set()
+        if planned:
+            self.state.wake.set()
+
+    def _writes(self, events: list[Stored]) -> bool:
+        """Whether a batch has anything for the ledger: canon's routes or a silence, or an event to tell of."""
+        for seq, _, event in events:
+            if isinstance(event, FOLDED):
+                return True
+            if seq <= self.notify_after or event.type.startswith(OWN_TYPES):
+                continue
+            if resolves(event) is not None or plan(event, self.state.routing):
+                return True
+        return False
+
+    async def _write(self, events: list[Stored], last: int) -> int:
+        """In one transaction: the batch folded and planned, and the position past it; how many were planned."""
         now = utc_now()
         planned = 0
         async with self.engine.begin() as conn:
             segment = Segment(now)
-            for seq, _, event in decoded.events:
+            for seq, _, event in events:
                 await self._fold(conn, event)
                 if seq <= self.notify_after or event.type.startswith(OWN_TYPES):
                     continue
@@ -220,18 +267,12 @@ class Planner:
                 else:
                     segment.add(event, plan(event, self.state.routing))
             planned += await segment.write(conn)
-            last = stream_sequence(msgs[-1])
             await conn.execute(
                 positions.update()
                 .where(positions.c.stream == self.stream)
                 .values(seq=last, updated_at=now, last_error=None)
             )
-        self.state.positions[self.stream] = last
-        self.state.last_error = None
-        if self.stream == CONSTITUTIONAL and last >= self.canon_head:
-            self.state.canon_read.set()
-        if planned:
-            self.state.wake.set()
+        return planned
 
     async def _fold(self, conn: AsyncConnection, event: Event) -> None:
         """canon's routes and silences, kept with the position that read them."""
@@ -240,7 +281,7 @@ class Planner:
             row = {"policy": event.data.policy, "values": values, "event_id": event.id, "declared_at": event.time}
             await conn.execute(insert(policies).values(row).on_conflict_do_update(index_elements=["policy"], set_=row))
             self.state.policy(event.data.policy, values)
-        elif isinstance(event, NotificationSilenceSet | NotificationSilenceExpired):
+        elif isinstance(event, FOLDED):
             await fold_silence(conn, event, self.state.silences)
 
     async def _resolved(

@@ -63,8 +63,8 @@ async def start_notifier(
 
     async def work(stop_work: asyncio.Event) -> None:
         await state.load(engine)  # afresh: another holder may have moved the ledger on since
-        tasks = [asyncio.create_task(Planner(js, engine, state, stream).run(stop_work), name=f"notify:{stream}")
-                 for stream in STREAMS]  # fmt: skip
+        planners = [Planner(js, engine, state, stream, settings.reactor_save_every_s) for stream in STREAMS]
+        tasks = [asyncio.create_task(p.run(stop_work), name=f"notify:{p.stream}") for p in planners]
         deliverer = Deliverer(engine, publisher, state, environ, settings.data_dir)
         tasks.append(asyncio.create_task(deliverer.run(stop_work), name="notify:delivery"))
         log.info("notifier running", actor=actor[0], routes=len(state.routing.routes))

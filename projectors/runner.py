@@ -22,6 +22,7 @@ from vsmesh.projectors.engine.batches import (
     BatchResult,
     apply_batch,
     ensure_schema,
+    live_lock_sql,
     lock_hub,
     lock_partition,
     positions,
@@ -185,8 +186,9 @@ async def _settle_partitioning(js: JetStreamContext, engine: AsyncEngine, projec
 async def _apply(
     js: JetStreamContext, engine: AsyncEngine, projection: Projection, stream: str, batch: list[Msg]
 ) -> BatchResult:
-    async with driver.transaction(engine, projection.schema) as conn:
-        result = await apply_batch(conn, projection, stream, batch)
+    """One live batch: its lock goes with BEGIN, and the statements after its rows with COMMIT (driver.few_trips)."""
+    async with driver.few_trips(engine, projection.schema, live_lock_sql(projection)) as (conn, at_commit):
+        result = await apply_batch(conn, projection, stream, batch, lock=False, at_commit=at_commit)
         if result.rejected:
             # Before the commit: a crash in between re-reads the batch, and the copy is idempotent.
             await quarantine(js, result.rejected, found_by=projection.hub)

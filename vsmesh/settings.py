@@ -45,6 +45,11 @@ class Settings(BaseModel):
     )
     # Only while behind the head: a batch that holds the stream's last stored event goes at once.
     batch_wait_ms: float = Field(5.0, ge=0, description="how long a projector behind the head waits to fill a batch")
+    # A crash re-reads at most this much of what a coupling or the notify planner did nothing for
+    # (projectors/couplings/saver.py).
+    reactor_save_every_s: float = Field(
+        1.0, gt=0, description="how often a coupling that did nothing stores its position (at once when it emits)"
+    )
     connect_timeout: float = Field(2.0, gt=0, description="seconds to wait for a server before giving up")
     replicas: int = Field(0, ge=0, description="stream replicas; 0: 3 on a NATS cluster of 3+ servers, else 1")
     snapshot_every_events: int = Field(100_000, ge=0, description="snapshot a hub after this many events (0: off)")

@@ -3,10 +3,16 @@
 - fin pays a vendor the register does not know → `legal-vendor-spend-seen` and a "vendor not reviewed" risk;
 - ops says a service handles personal data (`attributes.personal_data`) → `legal-service-noted`;
 - an actor of kind `agent` acts on a coded hub for the first time → `legal-agent-observed`.
+
+Whether legal has seen an agent on a hub is asked of legal-hub's contract (its read model is the truth), and
+the answer is remembered in the process for a while (`SeenAgents`): an agent's every write would otherwise
+cost a contract request.
 """
 
 from __future__ import annotations
 
+import time
+from collections import OrderedDict
 from types import ModuleType
 from typing import Any
 
@@ -76,12 +82,48 @@ def service_to_legal(event: Event) -> list[Emit]:
     return [Emit("legal-service-noted", manifest.SLUG, f"service/{name}", data)]
 
 
-def _agent_reaction(hub: str):
+class SeenAgents:
+    """(agent, hub) pairs known to be seen, each for `keep_s` (then legal is asked again: an observation
+    reverted meanwhile is noticed), at most `most` of them (the oldest go first).
+
+    A pair is known from legal's answer, or from the observation this process emitted for it. The latter
+    names its cause: asked again for that very cause (its batch failed and is retried, the observation may
+    not be stored), it is not known, so the retry emits it again; any other event of the agent emits nothing,
+    where asking legal before it applied the observation would have emitted a second one.
+    """
+
+    def __init__(self, keep_s: float = 60.0, most: int = 4096) -> None:
+        self.keep_s, self.most = keep_s, most
+        self._pairs: OrderedDict[tuple[str, str], tuple[float, str | None]] = OrderedDict()
+
+    def known(self, pair: tuple[str, str], cause_id: str) -> bool:
+        found = self._pairs.get(pair)
+        if found is None:
+            return False
+        at, emitted_for = found
+        if time.monotonic() - at > self.keep_s:
+            del self._pairs[pair]
+            return False
+        return emitted_for != cause_id
+
+    def add(self, pair: tuple[str, str], emitted_for: str | None = None) -> None:
+        self._pairs[pair] = (time.monotonic(), emitted_for)
+        self._pairs.move_to_end(pair)
+        if len(self._pairs) > self.most:
+            self._pairs.popitem(last=False)
+
+
+def _agent_reaction(hub: str, seen: SeenAgents):
     async def agent_to_legal(event: Event, ctx: Context) -> list[Emit]:
         if event.actorkind != "agent":
             return []
-        if (await ctx.ask(manifest.SLUG, "agent_seen", {"agent": event.actor, "hub": hub}))["seen"]:
+        pair = (event.actor, hub)
+        if seen.known(pair, event.id):
             return []
+        if (await ctx.ask(manifest.SLUG, "agent_seen", {"agent": event.actor, "hub": hub}))["seen"]:
+            seen.add(pair)
+            return []
+        seen.add(pair, emitted_for=event.id)
         data = {"actor": event.actor, "seen_on_hub": hub, "event_type": event.type, "cause_event_id": event.id}
         return [Emit("legal-agent-observed", manifest.SLUG, f"ai-system/{event.actor}", data)]
 
@@ -103,7 +145,7 @@ def couplings() -> list[Coupling]:
             source_hub=hub,
             target_hub=manifest.SLUG,
             reacts_to=_classes(family),
-            react=_agent_reaction(hub),
+            react=_agent_reaction(hub, SeenAgents()),
             emits=(LegalAgentObserved,),
             description=f"an agent acting on {hub} for the first time → legal's AI register check",
         )

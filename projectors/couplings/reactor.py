@@ -8,10 +8,17 @@ Per (coupling, stream) a position lives in `vsmesh_reactors.positions`. A batch 
 4. in one transaction: record the emitted ids and move the position past the batch.
 
 A crash before 4 re-reads the batch and derives the same ids: JetStream drops them within its duplicate
-window, and after a restart the first batch also checks the stream's last message on each emitted
-subject, so an emission older than the window is not stored twice either. Nothing is skipped, because
-the position moves only after the acknowledgements. The `emitted` table is also the index
-`vsmesh trace` reads (each row names its cause). Projector rebuilds never touch any of this.
+window, and after a restart the emissions are also checked against the stream's last message on their
+subject until one is found not stored, so an emission older than the window is not stored twice either.
+Nothing is skipped, because the position moves only after the acknowledgements. The `emitted` table is
+also the index `vsmesh trace` reads (each row names its cause). Projector rebuilds never touch any of this.
+
+A batch that emits nothing skips 4: its position is kept in memory (status and /metrics show it) and
+stored with the next emission, by a saver every `VSMESH_REACTOR_SAVE_EVERY_S`, and at stop. Most batches
+are such (most events are of no concern to a coupling), and their transaction was most of a coupling's
+cost on the live path. A crash re-reads them: they emit nothing again (a reaction is a function of its
+cause and of what hubs answer; what was seen or known stays so), and the first emission after them is
+still checked against the stream as above.
 """
 
 from __future__ import annotations
@@ -42,6 +49,7 @@ from vsmesh.bus.subjects import event_subject
 from vsmesh.errors import ConfigError, ContractUnavailable, MeshNotRunning, PublishError
 from vsmesh.events.envelope import Event
 from vsmesh.projectors.couplings.coupling import Coupling, Emit, derived_id
+from vsmesh.projectors.couplings.saver import LazyPosition
 from vsmesh.projectors.engine.batches import hub_lock_key
 from vsmesh.projectors.engine.source import Follow, decode, follow, retry
 from vsmesh.settings import Settings
@@ -156,17 +164,25 @@ class Reactor:
         self.nc, self.js, self.engine = nc, nc.jetstream(), engine
         self.coupling, self.stream, self.stats = coupling, stream, stats
         self.publisher = Publisher(self.js, settings, source=f"vsmesh/couplings/{coupling.name}")
-        self.recovering = True  # the first batch after a start may hold emissions published before a crash
+        # Until an emission is found not yet stored: those after the stored position may have been published
+        # before a crash (the batches that emitted nothing since are not stored).
+        self.recovering = True
         self.log = log.bind(coupling=coupling.name, stream=stream)
+        # The saver stores a position alone, and leaves the error a failing batch recorded in place.
+        self.saved = LazyPosition(lambda seq: self._commit([], seq, handled=False), settings.reactor_save_every_s)
+        self._failed = False  # the stored row names an error: the next batch clears it at once
 
     async def run(self, stop: asyncio.Event) -> None:
         position = await self._position()
+        self.saved.reset(position)
         self.stats.positions[self.stream] = position
         self.log.info("reactor following", position=position)
         subject = self.coupling.sources[self.stream]
-        async for batch in follow(self.js, self.stream, subject, position, FOLLOW, stop):
-            # handle() quarantines what is wrong with a cause itself; whatever else fails is retried.
-            await retry(lambda b=batch: self.handle(b.msgs), stop=stop, transient=(Exception,), on_error=self._report)
+        async with self.saved.kept(stop, self.log):
+            async for batch in follow(self.js, self.stream, subject, position, FOLLOW, stop):
+                # handle() quarantines what is wrong with a cause itself; whatever else fails is retried.
+                await retry(lambda b=batch: self.handle(b.msgs), stop=stop, transient=(Exception,),
+                            on_error=self._report)  # fmt: skip
 
     async def _position(self) -> int:
         query = sa.select(positions.c.seq).where(
@@ -179,6 +195,7 @@ class Reactor:
         """A transient failure: reported (status, log), and the same batch is tried again; never skipped."""
         error = f"{type(e).__name__}: {e}".splitlines()[0][:500]
         self.stats.last_error = error
+        self._failed = True
         self.log.error("reactor failed; batch will be retried", error=error)
         with contextlib.suppress(Exception):
             await self._record_error(error)
@@ -209,18 +226,27 @@ class Reactor:
             await quarantine(self.js, rejected, found_by=f"coupling:{self.coupling.name}")
             self.stats.rejected += len(rejected)
         done = await self._already_emitted([e.id for e, _ in pending])
+        fresh = False  # an emission not stored before: what a crash left lies behind it
         for event, row in pending:
             if event.id in done:
                 continue
             if self.recovering and await self._in_stream(event):
                 row["seq"] = None  # stored before a crash; its sequence is not worth a lookup
             else:
+                fresh = True
                 published = await self.publisher.publish(event)
                 row["seq"] = published.sequence
             rows.append(row)
-        await self._commit(rows, stream_sequence(batch[-1]))
-        self.recovering = False
-        self.stats.positions[self.stream] = stream_sequence(batch[-1])
+        if fresh:
+            self.recovering = False
+        last = stream_sequence(batch[-1])
+        if rows or rejected or self._failed or self.saved.due():
+            async with self.saved.writing(last):
+                await self._commit(rows, last)
+            self._failed = False
+        else:
+            self.saved.passed(last)
+        self.stats.positions[self.stream] = last
         self.stats.emitted += len(rows)
         self.stats.last_error = None
 
@@ -256,7 +282,8 @@ class Reactor:
             return False
         return bool(msg.headers and msg.headers.get("Nats-Msg-Id") == event.id)
 
-    async def _commit(self, rows: list[dict[str, Any]], seq: int) -> None:
+    async def _commit(self, rows: list[dict[str, Any]], seq: int, *, handled: bool = True) -> None:
+        """The emitted rows and the position, in one transaction; `handled`: a batch succeeded (its error goes)."""
         now = dt.datetime.now(dt.UTC)
         async with self.engine.begin() as conn:
             if rows:
@@ -267,12 +294,8 @@ class Reactor:
             await conn.execute(
                 stmt.on_conflict_do_update(
                     index_elements=[positions.c.coupling, positions.c.stream],
-                    set_={
-                        "seq": seq,
-                        "emitted": positions.c.emitted + len(rows),
-                        "updated_at": now,
-                        "last_error": None,
-                    },
+                    set_={"seq": seq, "emitted": positions.c.emitted + len(rows), "updated_at": now}
+                    | ({"last_error": None} if handled else {}),
                 )
             )
 

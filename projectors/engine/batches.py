@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 import sqlalchemy as sa
 import structlog
 from nats.aio.msg import Msg
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from vsmesh.bus.provenance import decode_stored
@@ -19,7 +20,7 @@ from vsmesh.events.envelope import Event
 from vsmesh.events.schemas.hub import EventReverted
 from vsmesh.projectors.engine import driver
 from vsmesh.projectors.engine.changes import Changes
-from vsmesh.projectors.engine.checkpoint import read_positions, save_position
+from vsmesh.projectors.engine.checkpoint import position_sql, read_positions, save_position
 from vsmesh.projectors.engine.driver import in_schema
 from vsmesh.projectors.engine.partitions import hub_positions, own_positions
 from vsmesh.projectors.engine.projection import Applied, Handler, Projection
@@ -55,6 +56,24 @@ async def ensure_schema(engine: AsyncEngine, projection: Projection, schema: str
                 sync.execution_options(schema_translate_map={None: schema}), checkfirst=True
             )
         )
+
+
+async def create_schema(engine: AsyncEngine, projection: Projection, schema: str) -> None:
+    """Drop `schema` if it exists and make it anew with the hub's tables, in one transaction and one round
+    trip: a rebuild's staging schema, which nobody else makes (ensure_schema asks the catalog about each table
+    first and sends each statement apart, a third of a rebuild's fixed cost; docs/performance.md §Rebuild)."""
+    statements = [f'DROP SCHEMA IF EXISTS "{schema}" CASCADE', f'CREATE SCHEMA "{schema}"']
+    dialect = engine.dialect
+
+    def add(ddl: sa.schema.ExecutableDDLElement, *_: object, **__: object) -> None:
+        statements.append(str(ddl.compile(dialect=dialect, schema_translate_map={None: schema},
+                                          render_schema_translate=True)))  # fmt: skip
+
+    projection.metadata.create_all(sa.create_mock_engine(engine.url, add), checkfirst=False)
+    async with engine.begin() as conn:
+        raw = await driver.raw_connection(conn)
+        with driver.sqlalchemy_errors("CREATE SCHEMA"):
+            await raw.execute(";\n".join(statements))
 
 
 async def positions(engine: AsyncEngine, projection: Projection, schema: str) -> dict[str, int]:
@@ -231,18 +250,40 @@ def _partition_lock_statement(hub: str, partition: str) -> sa.Select:
     )
 
 
+def live_lock_sql(projection: Projection) -> str:
+    """The lock a live batch takes (`lock_hub` without the flush, or `lock_partition`), as literal SQL to go with
+    its BEGIN (driver.few_trips)."""
+    if projection.partition is not None:
+        stmt = _partition_lock_statement(projection.hub, projection.partition.position_row(""))
+    else:
+        stmt = _lock_statement(projection.hub, False)
+    sql = driver.literal(stmt, _DIALECT)
+    assert sql is not None, "a lock statement holds integers and strings only"
+    return sql
+
+
+_DIALECT = postgresql.dialect()
+
+
 @functools.cache
 def _aggregate_lock(hub: str) -> sa.Select:
     return sa.select(sa.func.pg_advisory_xact_lock(hub_lock_key(f"{hub}:aggregates")))
 
 
 async def apply_batch(
-    conn: AsyncConnection, projection: Projection, stream: str, msgs: list[Msg], *, lock: bool = True
+    conn: AsyncConnection,
+    projection: Projection,
+    stream: str,
+    msgs: list[Msg],
+    *,
+    lock: bool = True,
+    at_commit: list[str] | None = None,
 ) -> BatchResult:
     """Apply one batch inside the caller's transaction; the hub lock makes concurrent writers take turns.
 
     With `lock`, the batch is a live one: its commit does not wait for the WAL flush (see lock_hub). A
-    caller that holds the lock already (a rebuild's swap) passes `lock=False` and keeps its own commit.
+    caller that holds the lock already (a rebuild's swap, a live batch that took it with its BEGIN) passes
+    `lock=False` and keeps its own commit. `at_commit`: see write_folded.
     """
     if lock and projection.partition is not None:
         await lock_partition(conn, projection)
@@ -252,7 +293,7 @@ async def apply_batch(
     folded = fold(projection, stream, msgs, after, reverted)
     if folded.last <= after:
         return BatchResult(0, 0, after)
-    return await write_folded(conn, projection, folded)
+    return await write_folded(conn, projection, folded, at_commit=at_commit)
 
 
 async def settle(engine: AsyncEngine, projection: Projection, stream: str, at: int) -> int:
@@ -275,6 +316,13 @@ async def _read_state(conn: AsyncConnection, projection: Projection, stream: str
     return after, effective((revert_id, event_id) for name, _, revert_id, event_id in rows if name is None)
 
 
+def _literals(conn: AsyncConnection, statements: list[sa.Executable]) -> list[str] | None:
+    """The statements as literal SQL, or None when one cannot be written so (then all run as they are, in order)."""
+    dialect, schema = conn.dialect, driver.schema_of(conn)
+    found = [driver.literal(stmt, dialect, schema) for stmt in statements]
+    return None if None in found else found  # type: ignore[return-value]
+
+
 @functools.cache
 def state_query(positions: sa.Table, reverted: sa.Table) -> sa.CompoundSelect:
     """Positions (stream, position) and reverted ids (revert_id, event_id) in one statement."""
@@ -285,8 +333,12 @@ def state_query(positions: sa.Table, reverted: sa.Table) -> sa.CompoundSelect:
     )
 
 
-async def write_folded(conn: AsyncConnection, projection: Projection, folded: Folded) -> BatchResult:
-    """Write a folded batch: its rows, the hub's after-batch statements and the new position (caller's transaction)."""
+async def write_folded(
+    conn: AsyncConnection, projection: Projection, folded: Folded, *, at_commit: list[str] | None = None
+) -> BatchResult:
+    """Write a folded batch: its rows, the hub's after-batch statements and the new position, in the caller's
+    transaction. With `at_commit` (a live batch's, driver.few_trips), the statements after the rows and the
+    position are put there as literal SQL instead, to run in the message that commits."""
     if projection.before_write is not None:
         projection.before_write(folded.changes)
     await folded.changes.flush(conn)
@@ -294,8 +346,13 @@ async def write_folded(conn: AsyncConnection, projection: Projection, folded: Fo
     if statements and projection.partition is not None:
         # Cross-entity statements (ops' recent-events trim) of two partitions would see neither's rows and
         # could deadlock: they take turns, for the end of the transaction only (projectors/engine/partitions.py).
-        await driver.execute(conn, _aggregate_lock(projection.hub))
-    for stmt in statements:
-        await driver.execute(conn, stmt)
-    await save_position(conn, projection.positions, projection.position_row(folded.stream), folded.last)
+        statements = [_aggregate_lock(projection.hub), *statements]
+    row = projection.position_row(folded.stream)
+    later = _literals(conn, statements) if at_commit is not None else None
+    if at_commit is not None and later is not None:
+        at_commit += [*later, position_sql(driver.schema_of(conn) or "public", projection.positions, row, folded.last)]
+    else:
+        for stmt in statements:
+            await driver.execute(conn, stmt)
+        await save_position(conn, projection.positions, row, folded.last)
     return BatchResult(folded.applied, folded.skipped, folded.last, folded.rejected, folded.reverts)

@@ -31,3 +31,12 @@ async def read_positions(conn: AsyncConnection, table: sa.Table) -> dict[str, in
 async def save_position(conn: AsyncConnection, table: sa.Table, stream: str, position: int) -> None:
     row = {"position": position, "stream": stream}
     await driver.execute(conn, upsert_statement(table, ("position", "stream")), row)
+
+
+def position_sql(schema: str, table: sa.Table, stream: str, position: int) -> str:
+    """`save_position` as literal SQL, to go with a live batch's COMMIT (driver.few_trips)."""
+    name = stream.replace("'", "''")
+    return (
+        f'INSERT INTO "{schema}"."{table.name}" (stream, position) VALUES (\'{name}\', {int(position)}) '
+        "ON CONFLICT (stream) DO UPDATE SET position = excluded.position"
+    )

@@ -95,6 +95,29 @@ def _compile(
     return Compiled(done.string, names, processors, tuple(None if b.required else b.effective_value for b in binds))
 
 
+_LITERAL: weakref.WeakKeyDictionary[sa.ClauseElement, dict[str | None, str | None]] = weakref.WeakKeyDictionary()
+
+
+def literal(stmt: sa.ClauseElement, dialect: sa.Dialect, schema: str | None = None) -> str | None:
+    """`stmt` as SQL with its own values written in (for `few_trips`' messages), the hub's schema-less tables in
+    `schema`; None when one of its values cannot be written so."""
+    by_schema = _LITERAL.get(stmt)
+    if by_schema is None:
+        by_schema = _LITERAL[stmt] = {}
+    if schema not in by_schema:
+        try:
+            done = stmt.compile(
+                dialect=dialect,
+                compile_kwargs={"literal_binds": True},
+                schema_translate_map={None: schema} if schema else None,
+                render_schema_translate=bool(schema),
+            )
+            by_schema[schema] = str(done)
+        except (sa.exc.CompileError, NotImplementedError):
+            by_schema[schema] = None
+    return by_schema[schema]
+
+
 async def in_schema(conn: AsyncConnection, schema: str) -> AsyncConnection:
     """The connection, with the hub's schema-less tables resolved to `schema`."""
     return await conn.execution_options(schema_translate_map={None: schema})
@@ -139,6 +162,45 @@ async def transaction(engine: AsyncEngine, schema: str) -> AsyncIterator[AsyncCo
         except (sa.exc.OperationalError, OSError):
             await conn.invalidate()
             raise
+
+
+@contextlib.asynccontextmanager
+async def few_trips(engine: AsyncEngine, schema: str, begin: str) -> AsyncIterator[tuple[AsyncConnection, list[str]]]:
+    """As `transaction`, in two round trips fewer: BEGIN goes with `begin` (literal SQL) in one message, and COMMIT
+    with the statements the body leaves in the list it is given (literal SQL) in another.
+
+    PostgreSQL runs the statements of one simple-query message in order and stops at the first that fails. A live
+    batch is a handful of round trips to a server on the same 2 cores; each one waits for PostgreSQL to be
+    scheduled, and then for this process to be again (docs/performance.md §Live path).
+    """
+    async with engine.connect() as conn:
+        raw = await raw_connection(conn)
+        try:
+            with sqlalchemy_errors(f"BEGIN; {begin}"):
+                await raw.execute(f"BEGIN; {begin}")
+            try:
+                at_commit: list[str] = []
+                yield await in_schema(conn, schema), at_commit
+                if conn.in_transaction():
+                    raise RuntimeError("a SQLAlchemy statement ran in a driver transaction: use driver.execute")
+                sql = "; ".join([*at_commit, "COMMIT"])
+                with sqlalchemy_errors(sql):
+                    await raw.execute(sql)
+            except BaseException:
+                await _roll_back(conn, raw)
+                raise
+        except (sa.exc.OperationalError, OSError):
+            await conn.invalidate()
+            raise
+
+
+async def _roll_back(conn: AsyncConnection, raw: asyncpg.Connection) -> None:
+    """End a transaction of `few_trips` that failed; a connection that cannot is not used again."""
+    try:
+        if not raw.is_closed() and raw.is_in_transaction():
+            await raw.execute("ROLLBACK")
+    except Exception:  # noqa: BLE001 - e.g. cancelled mid-statement: the connection's state is unknown
+        await conn.invalidate()
 
 
 async def execute(conn: AsyncConnection, stmt: sa.ClauseElement, row: dict[str, Any] | None = None) -> None:

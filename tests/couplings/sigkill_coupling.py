@@ -1,4 +1,5 @@
-"""A coupling only the SIGKILL test runs (in its own reactor process): each sigkill/* decision → one message."""
+"""A coupling only the SIGKILL tests run (in its own reactor process): each sigkill/* decision → one message, but
+none for a sigkill/*/quiet/* one."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ NAME = "test-sigkill-echo"
 
 
 def echo(event: Event) -> list[Emit]:
-    if not (event.subject or "").startswith("sigkill/"):
+    if not (event.subject or "").startswith("sigkill/") or "/quiet/" in event.subject:
         return []
     return [Emit("message-sent", "dev-hub", event.subject, {"to": "sigkill", "body": event.id})]
 

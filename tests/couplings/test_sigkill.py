@@ -1,4 +1,5 @@
-"""A reactor killed with SIGKILL at arbitrary moments while events stream in: no emission lost, none doubled."""
+"""A reactor killed with SIGKILL at arbitrary moments while events stream in, or after emitting nothing for a
+while (its position not stored for that stretch): no emission lost, none doubled."""
 
 from __future__ import annotations
 
@@ -26,10 +27,10 @@ ROOT = Path(__file__).parent.parent.parent
 EVENTS = 300
 
 
-def start_reactor(mesh_env: dict[str, str]) -> subprocess.Popen:
+def start_reactor(mesh_env: dict[str, str], **env_vars: str) -> subprocess.Popen:
     cmd = [sys.executable, "-m", "vsmesh.runtime.reactor_main", "--extra", "tests.couplings.sigkill_coupling:couplings",
            "--only", NAME]  # fmt: skip
-    env = {**os.environ, **mesh_env}
+    env = {**os.environ, **mesh_env, **env_vars}
     return subprocess.Popen(cmd, env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
@@ -115,6 +116,68 @@ def test_sigkill_during_a_stream_neither_skips_nor_doubles(settings, mesh_env, s
         assert len({e.id for e in emitted}) == len(emitted) == len(causes)
     finally:
         enough.set()
+        reactor.terminate()
+        reactor.wait(10)
+
+
+async def decide(settings, subjects: list[str]) -> list[tuple[str, int]]:
+    """One dev decision per subject: (event id, stream sequence) of each."""
+    nc = await connect(settings, name="test-sigkill")
+    try:
+        publisher = Publisher(nc.jetstream(), settings)
+        events = [publisher.build("dev-decision-recorded", hub="dev-hub", subject=s,
+                                  data={"title": s, "decision": "go"}) for s in subjects]  # fmt: skip
+        return [(p.event_id, p.sequence) for p in await publisher.publish_many(events)]
+    finally:
+        await nc.close()
+
+
+async def reactor_state(settings) -> tuple[int, int]:
+    """(stored position, how far its consumer has delivered): what the reactor stored, and what it read."""
+    nc = await connect(settings, name="test-sigkill")
+    conn = await asyncpg.connect(settings.database_url)
+    try:
+        query = "SELECT seq FROM vsmesh_reactors.positions WHERE coupling = $1 AND stream = 'TACTICAL'"
+        stored = await conn.fetchval(query, NAME) or 0
+        consumers = await nc.jetstream().consumers_info("TACTICAL")
+        subject = "tactical.dev-hub.dev-decision-recorded.>"
+        delivered = max((c.delivered.stream_seq or 0 for c in consumers if c.config.filter_subject == subject),
+                        default=0)  # fmt: skip
+        return stored, delivered
+    finally:
+        await conn.close()
+        await nc.close()
+
+
+def test_sigkill_after_emitting_nothing_for_a_while_neither_skips_nor_doubles(settings, mesh_env, streams):
+    run = uuid.uuid4().hex[:8]
+    # Stored only when it emits (or after an hour): the kill lands while its position runs ahead of the stored one.
+    reactor = start_reactor(mesh_env, VSMESH_REACTOR_SAVE_EVERY_S="3600")
+    try:
+        [first] = asyncio.run(decide(settings, [f"sigkill/{run}/first"]))
+        wait_until(lambda: echoed(settings, run) == 1, timeout=60, what="the first echo", proc=reactor)
+        stored, _ = asyncio.run(reactor_state(settings))
+        assert stored >= first[1]
+        # 200 decisions it emits nothing for: read, and not stored.
+        quiet = asyncio.run(decide(settings, [f"sigkill/{run}/quiet/{j}" for j in range(200)]))
+        last_quiet = max(seq for _, seq in quiet)
+        wait_until(lambda: asyncio.run(reactor_state(settings))[1] >= last_quiet, timeout=60,
+                   what="the reactor to read the quiet decisions", proc=reactor)  # fmt: skip
+        assert asyncio.run(reactor_state(settings))[0] == stored
+        reactor.send_signal(signal.SIGKILL)
+        reactor.wait(10)
+        # Restarted, it reads the quiet ones again (emitting nothing) and answers the next decision once.
+        reactor = start_reactor(mesh_env, VSMESH_REACTOR_SAVE_EVERY_S="3600")
+        [second] = asyncio.run(decide(settings, [f"sigkill/{run}/second"]))
+        wait_until(lambda: echoed(settings, run) == 2, timeout=60, what="the second echo", proc=reactor)
+        emitted = asyncio.run(echoes(settings, run))
+        assert sorted(e.causationid for e in emitted) == sorted([first[0], second[0]])
+        # Stopped cleanly, it stores what it has read: a next start has nothing to read again.
+        reactor.terminate()
+        reactor.wait(10)
+        stored, _ = asyncio.run(reactor_state(settings))
+        assert stored >= second[1]
+    finally:
         reactor.terminate()
         reactor.wait(10)
 

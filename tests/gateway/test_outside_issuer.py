@@ -1,7 +1,8 @@
-"""`vsmesh login --issuer URL` against a real outside issuer: panva's oidc-provider, a certified OpenID Provider,
-set up as vsmesh's Keycloak realm would be (outside_provider.py, tests/outside_issuer/provider.mjs) and served over
-HTTPS with a certificate of the test's own CA; a gateway with `VSMESH_OIDC_ISSUER` naming it, on the session's
-nats-server. The person approves on the provider's own pages; nothing here mints a token.
+"""vsmesh against a real outside issuer: panva's oidc-provider, a certified OpenID Provider, set up as vsmesh's
+Keycloak realm would be (outside_provider.py, tests/outside_issuer/provider.mjs) and served over HTTPS with a
+certificate of the test's own CA; a gateway with `VSMESH_OIDC_ISSUER` naming it, on the session's nats-server.
+`vsmesh login --issuer URL` (device grant, PKCE), refresh, step-up and logout; the pages' sign-in; an agent's and a
+service's client credentials. The person approves on the provider's own pages; nothing here mints a token.
 """
 
 from __future__ import annotations

@@ -108,11 +108,7 @@ async def test_sigkill_during_delivery_loses_nothing_and_never_changes_a_webhook
         else:
             raise AssertionError("the ledger never said every notification was delivered")
     finally:
-        proc.terminate()
-        proc.wait(10)
-        server.shutdown()
-        await engine.dispose()
-        await nc.close()
+        await _stop(proc, server, engine, nc)
 
 
 async def route_high_to(publisher, server) -> None:
@@ -141,3 +137,75 @@ async def _until_routes(engine, proc, log) -> None:
         assert proc.poll() is None, log.read_text()[-2000:]
         await asyncio.sleep(0.05)
     raise AssertionError("the notifier never read canon's route")
+
+
+async def test_sigkill_after_planning_nothing_for_a_while_tells_each_alert_once(own, tmp_path) -> None:
+    # Its position is stored only with what it plans (or after an hour): the kill lands while it runs ahead.
+    lazy = own.model_copy(update={"reactor_save_every_s": 3600.0})
+    box, log = Inbox(), tmp_path / "notifier.log"
+    server, proc = serve(box), _start(lazy, log)
+    nc, engine, publisher = await _client(own)
+
+    def alert(name: str, severity: str):
+        return publisher.build("alert-raised", hub="ops-hub", subject=f"service/{name}",
+                               data={"title": f"{name} down", "severity": severity})  # fmt: skip
+
+    try:
+        await route_high_to(publisher, server)
+        await _until_routes(engine, proc, log)
+        first = alert("first", "high")
+        await publisher.publish(first)
+        wait_until(lambda: _told(box) == {first.id}, timeout=60, what="the first alert told", proc=proc, log=log)
+        stored = await _stored(engine)
+        # 100 alerts no route tells of: read, and their position not stored.
+        quiet = [alert(f"quiet{i}", "low") for i in range(100)]
+        last_quiet = max(p.sequence for p in await publisher.publish_many(quiet))
+        for _ in range(600):
+            consumers = await nc.jetstream().consumers_info("OPERATIONAL")
+            if max((c.delivered.stream_seq or 0 for c in consumers), default=0) >= last_quiet:
+                break
+            await asyncio.sleep(0.05)
+        else:
+            raise AssertionError("the notifier never read the quiet alerts")
+        assert await _stored(engine) == stored
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(10)
+        # Restarted, it reads them again (planning nothing) and tells of the next alert once.
+        proc = _start(lazy, log)
+        second = alert("second", "high")
+        await publisher.publish(second)
+        wait_until(lambda: len(box.received) >= 2, timeout=60, what="the second alert told", proc=proc, log=log)
+        told = [e["id"] for _, body in list(box.received) for e in msgspec.json.decode(body)]
+        assert sorted(told) == sorted([first.id, second.id])
+        # Stopped cleanly, it stores what it read: a next start reads nothing again.
+        proc.terminate()
+        proc.wait(10)
+        assert await _stored(engine) >= last_quiet
+    finally:
+        await _stop(proc, server, engine, nc)
+
+
+async def _stored(engine) -> int:
+    from vsmesh.notify.ledger import positions
+
+    async with engine.connect() as conn:
+        query = sa.select(positions.c.seq).where(positions.c.stream == "OPERATIONAL")
+        return (await conn.execute(query)).scalar_one()
+
+
+async def _client(own):
+    """The test's own NATS connection, database engine and publisher (the notifier has its own, in its process)."""
+    from vsmesh.bus.connection import connect
+    from vsmesh.bus.publisher import Publisher
+    from vsmesh.projectors.engine.database import create_engine
+
+    nc = await connect(own)
+    return nc, create_engine(own), Publisher(nc.jetstream(), own)
+
+
+async def _stop(proc, server, engine, nc) -> None:
+    proc.terminate()
+    proc.wait(10)
+    server.shutdown()
+    await engine.dispose()
+    await nc.close()
