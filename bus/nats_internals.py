@@ -216,6 +216,7 @@ def parser_for(nc: Client) -> Parser:
     return _FastParser(nc)
 
 
+_SUBJECTS_KEPT = 100_000  # subjects whose string the fast parser keeps (then it starts again)
 _MSG_ID = b"Nats-Msg-Id: "
 SOURCE_HEADER = "Nats-Stream-Source"  # where a sourced message came from (the server adds it)
 _SOURCE = SOURCE_HEADER.encode() + b": "
@@ -358,6 +359,12 @@ class _FastParser(Parser):
     only what is left over (a message not all here yet), as nats-py's parser keeps it between reads.
     """
 
+    def __init__(self, nc: Client) -> None:
+        super().__init__(nc)
+        # Each subject's string, made once: a hub's events repeat a few thousand subjects, and one string each
+        # is less to hold than one per message (12 MB of a rebuild's peak; docs/performance.md §Rebuild).
+        self._subjects: dict[bytes, str] = {}
+
     async def parse(self, data: bytes = b"") -> None:
         if self.state != AWAITING_CONTROL_LINE:
             self.buf.extend(data)
@@ -480,7 +487,12 @@ class _FastParser(Parser):
             msg: Delivered = _sourced(nc, sid, origin, split[2], reply, payload, split[0], split[1])  # type: ignore[arg-type]
         else:
             headers = _header_lines(nc, buf, payload_at + 10, at)
-            msg = _delivered(nc, sid, subject.decode(), reply, payload, headers, seq)
+            name = self._subjects.get(subject)
+            if name is None:
+                if len(self._subjects) >= _SUBJECTS_KEPT:
+                    self._subjects.clear()
+                name = self._subjects[subject] = subject.decode()
+            msg = _delivered(nc, sid, name, reply, payload, headers, seq)
         queue.deliver(msg)
         jsi._fciseq += 1  # JetStreamContext._JSI.track_sequences
         jsi._cmeta = reply

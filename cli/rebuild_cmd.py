@@ -29,7 +29,7 @@ if TYPE_CHECKING:
 
 # vsmesh.projectors.rebuild.build's default, repeated so `--help` shows it without importing SQLAlchemy;
 # tests/cli/test_startup.py checks the two agree.
-DEFAULT_BATCH_SIZE = 50_000
+DEFAULT_BATCH_SIZE = 75_000
 
 LOG_EVERY_S = 2.0
 

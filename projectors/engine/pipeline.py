@@ -39,7 +39,10 @@ QUEUE_DEPTH = 2  # folded batches waiting for the writer: one in PostgreSQL, one
 # stream. A wait of a fraction of a second cut a loaded machine's rebuild into many part-filled batches that
 # wrote rows for most events (docs/performance.md §Rebuild).
 FILL_S = 5.0
-READ_AHEAD = 100_000  # messages a reader holds before it pauses its consumer (~1 KB each in memory)
+# Messages a reader holds before it pauses its consumer (~1 KB each in memory): a batch ahead of the one being
+# folded. A batch is never bigger (it takes what is queued once the reader pauses); more than one batch only
+# grew the peak memory (docs/performance.md §Rebuild).
+READ_AHEAD = 75_000
 
 
 class Until(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):

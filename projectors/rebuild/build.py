@@ -7,6 +7,7 @@ projector code, same stop), and discards it otherwise. Neither ever touches the 
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import datetime as dt
 import time
@@ -23,7 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from vsmesh.bus.reader import Start, StreamReader
 from vsmesh.errors import Busy, ConfigError
-from vsmesh.projectors.engine.batches import apply_batch, ensure_schema, in_schema, lock_hub, positions
+from vsmesh.projectors.engine.batches import apply_batch, create_schema, in_schema, lock_hub, positions
 from vsmesh.projectors.engine.pipeline import Progress, Replayed, replay, stop_for
 from vsmesh.projectors.engine.projection import Projection
 from vsmesh.projectors.engine.reverted import REVERT_STREAM, revert_row, reverts_in_log
@@ -32,7 +33,6 @@ from vsmesh.projectors.rebuild.copies import (
     BuildInfo,
     Until,
     drop_old,
-    drop_schema,
     fingerprint,
     pit_schema,
     read_build_info,
@@ -51,8 +51,9 @@ log = structlog.get_logger(__name__)
 
 Review = Callable[[SchemaDiff], Awaitable[bool]]  # shown the new schema's diff, says whether to swap it in
 
-DEFAULT_BATCH_SIZE = 50_000  # nobody reads a staging schema: big batches fold more events into each row
-# (faster than 10k, at the same peak memory, flat in the number of events; docs/performance.md §Rebuild)
+DEFAULT_BATCH_SIZE = 75_000  # nobody reads a staging schema: big batches fold more events into each row and
+# set more aside (projectors/engine/supersede.py): 10k -> 50k -> 75k, each faster, peak memory flat in the number
+# of events and under 300 MB with the reader holding as many (pipeline.READ_AHEAD; docs/performance.md §Rebuild)
 
 
 @dataclass(frozen=True)
@@ -196,8 +197,7 @@ async def _prepare(
             return start, leftover, True
     if leftover is not None or await _exists(engine, staging):
         log.info("discarding an interrupted build", hub=projection.hub, schema=staging, fresh=fresh)
-    await drop_schema(engine, staging)
-    await ensure_schema(engine, projection, staging)
+    await create_schema(engine, projection, staging)
     start, snapshot = await plan_start(js, projection, wanted.until, allow_gap=allow_gap)
     info = dataclasses.replace(wanted, source=snapshot.name if snapshot else "log")
     body = await load_snapshot(js, snapshot) if snapshot else None
@@ -272,11 +272,31 @@ async def catch_up(
 async def _analyze(engine: AsyncEngine, projection: Projection, schema: str) -> None:
     """Planner statistics for the new tables before they answer: a freshly built schema has none, and the
     first reads after the swap were planned blind, with nested loops that made ops-hub's summary at 10,000
-    services take tens of seconds instead of a tenth of one (docs/performance.md §Contracts)."""
+    services take tens of seconds instead of a tenth of one (docs/performance.md §Contracts).
+
+    Two tables at a time, the biggest first, each on a connection of its own: PostgreSQL analyzes each in a
+    process of its own, and one after the other they were a third of a rebuild's fixed cost, one core busy
+    (docs/performance.md §Rebuild)."""
+    names = [table.name for table in projection.metadata.sorted_tables]
     async with engine.connect() as conn:
-        for table in projection.metadata.sorted_tables:
-            await conn.execute(sa.text(f'ANALYZE "{schema}"."{table.name}"'))
-        await conn.commit()
+        rows = (await conn.execute(_SIZES, {"schema": schema, "names": names})).all()
+    sizes = {name: size for name, size in rows}
+    waiting = sorted(names, key=lambda name: sizes.get(name, 0), reverse=True)
+
+    async def analyze_some() -> None:
+        async with engine.connect() as conn:
+            while waiting:
+                await conn.execute(sa.text(f'ANALYZE "{schema}"."{waiting.pop(0)}"'))
+            await conn.commit()
+
+    await asyncio.gather(*(analyze_some() for _ in range(ANALYZE_CONNECTIONS)))
+
+
+ANALYZE_CONNECTIONS = 2
+_SIZES = sa.text(
+    "SELECT c.relname, pg_total_relation_size(c.oid) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+    "WHERE n.nspname = :schema AND c.relname = ANY(:names)"
+)
 
 
 async def _finish_copy(engine: AsyncEngine, projection: Projection, staging: str, target: str, info: BuildInfo) -> None:
