@@ -38,12 +38,17 @@ async def test_a_value_postgresql_refuses_raises_sqlalchemys_integrity_error(db)
             await driver.execute_many(conn, upsert_statement(entities, tuple(sorted(row))), tuple(sorted(row)), [row])
 
 
-async def test_a_live_batch_skips_the_flush_wait_in_its_own_transaction_only(bus, db):
+async def three_health_events(bus, db):
+    """A fresh sample projection's tables, and three health events of its hub as read back from the stream."""
     js, publisher = bus
     projection = sample_projection()
     await ensure_schema(db, projection, projection.schema)
     await publisher.publish_many(health_events(publisher, projection.hub, 3))
-    msgs = await read_all(js, "OPERATIONAL", f"operational.{projection.hub}.>")
+    return js, projection, await read_all(js, "OPERATIONAL", f"operational.{projection.hub}.>")
+
+
+async def test_a_live_batch_skips_the_flush_wait_in_its_own_transaction_only(bus, db):
+    _, projection, msgs = await three_health_events(bus, db)
     show = sa.text("SHOW synchronous_commit")
     async with db.connect() as conn:
         async with conn.begin():
@@ -58,11 +63,7 @@ async def test_a_live_batch_commits_its_rows_and_position_together_and_leaves_th
     from vsmesh.projectors.engine.batches import positions
     from vsmesh.projectors.runner import _apply
 
-    js, publisher = bus
-    projection = sample_projection()
-    await ensure_schema(db, projection, projection.schema)
-    await publisher.publish_many(health_events(publisher, projection.hub, 3))
-    msgs = await read_all(js, "OPERATIONAL", f"operational.{projection.hub}.>")
+    js, projection, msgs = await three_health_events(bus, db)
     # The live path: lock with BEGIN, the rows, the position with COMMIT.
     result = await _apply(js, db, projection, "OPERATIONAL", msgs)
     assert await _count(db, projection.schema) == 3
