@@ -146,9 +146,12 @@ async def run_leased(
             if share is not None:
                 share.drop(name)
         if revision is not None:
+            # Stamped before the delete: whoever takes the lease over stamps its acquisition after it, so the
+            # two log lines order as the hand-over did even when this process is slow to log.
+            released_at = time.time()
             with contextlib.suppress(NatsError, TimeoutError, OSError):
                 await kv.delete(key, last=revision)  # hand over at once
-            bound.info("lease released", at=time.time())
+            bound.info("lease released", at=released_at)
     if share is not None:
         await share.leave()  # (once for all of the hub's partitions)
 
