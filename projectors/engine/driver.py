@@ -122,7 +122,9 @@ def literal(stmt: sa.ClauseElement, dialect: sa.Dialect, schema: str | None = No
     return by_schema[schema]
 
 
-def literal_rows(conn: AsyncConnection, stmt: sa.ClauseElement, columns: Sequence[str], rows: Sequence[dict[str, Any]]) -> str | None:
+def literal_rows(
+    conn: AsyncConnection, stmt: sa.ClauseElement, columns: Sequence[str], rows: Sequence[dict[str, Any]]
+) -> str | None:
     """An INSERT (or upsert) of `columns`, one VALUES row per row, as literal SQL with the same casts asyncpg's
     parameters get (for `one_trip`); None when a value cannot be written so (projectors/engine/literals.py)."""
     c = compiled(conn, stmt, columns)
@@ -156,7 +158,8 @@ def _values_shape(sql: str) -> tuple[str, tuple[str, ...], str] | None:
         return None
     inner = sql[start + len(" VALUES (") : end]
     found = list(_PLACEHOLDER.finditer(inner))
-    if "".join(m.group(0) for m in found) != inner or [int(m.group(1)) for m in found] != list(range(1, len(found) + 1)):
+    in_order = [int(m.group(1)) for m in found] == list(range(1, len(found) + 1))
+    if not in_order or "".join(m.group(0) for m in found) != inner:
         return None
     return sql[: start + len(" VALUES ")], tuple(m.group(2) for m in found), sql[end + 1 :]
 

@@ -11,14 +11,16 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import JSONB
 
+from tests.projectors.partition_projection import projection as partition_projection
 from tests.projectors.sample import health_events, ledger_seqs, read_all, sample_projection
+from tests.projectors.test_partitions import build_events
 from tests.projectors.test_scoped_revert import revert_of
 from vsmesh.bus.quarantine_store import list_quarantined
 from vsmesh.events.envelope import Event
 from vsmesh.events.schemas.ops import OpsHealthChecked
-from vsmesh.projectors.engine import driver
 from vsmesh.projectors.engine.batches import ensure_schema, in_schema, positions
 from vsmesh.projectors.engine.changes import Changes
+from vsmesh.projectors.engine.partitions import Partition
 from vsmesh.projectors.engine.projection import Applied, Projection
 from vsmesh.projectors.engine.stats import ProjectorStats
 from vsmesh.projectors.rebuild.build import rebuild
@@ -84,10 +86,47 @@ async def test_the_guard_catches_a_position_another_writer_moved(bus, db):
     await _same_as_rebuild(js, db, projection)
 
 
+async def test_the_guard_catches_a_rebuild_swapped_in_meanwhile(bus, db):
+    js, publisher = bus
+    projection = sample_projection()
+    await ensure_schema(db, projection, projection.schema)
+    await publisher.publish_many(health_events(publisher, projection.hub, 5))
+    msgs = await read_all(js, OPS, f"operational.{projection.hub}.>")
+    ours = await _apply(js, db, projection, OPS, msgs[:2])
+    swapped = await rebuild(js, db, projection)  # replays everything stored and swaps it in under the hub lock
+    assert swapped.positions[OPS] == msgs[-1].metadata.sequence.stream
+    result = await _apply(js, db, projection, OPS, msgs[2:], ours.known)
+    assert result.applied == 0 and result.position == msgs[-1].metadata.sequence.stream
+    assert await ledger_seqs(db, projection.schema) == [m.metadata.sequence.stream for m in msgs]
+    await _same_as_rebuild(js, db, projection)
+
+
+async def test_partitions_write_their_batches_in_one_round_trip_side_by_side(bus, db, messages):
+    js, publisher = bus
+    hub = f"kp-{uuid.uuid4().hex[:6]}"
+    whole = partition_projection(hub)
+    parts = [whole.for_partition(Partition(k, 2)) for k in range(2)]
+    await ensure_schema(db, whole, whole.schema)
+    await publisher.publish_many(build_events(publisher, hub, 0, 300, []))
+    msgs = await read_all(js, OPS, f"operational.{hub}.>")
+    known = [None, None]
+    one_message = 0
+    for start in range(0, len(msgs), 20):
+        for k, part in enumerate(parts):
+            messages.clear()
+            result = await _apply(js, db, part, OPS, msgs[start : start + 20], known[k])
+            one_message += known[k] is not None and len(messages) == 1
+            known[k] = result.known
+    assert one_message >= len(msgs) // 20 * 2 - 4  # all but the first of each and those that stored reverts
+    await _same_as_rebuild(js, db, whole)
+
+
 async def test_the_guard_catches_a_revert_another_streams_batch_stored(bus, db):
     js, publisher = bus
     hub = f"sample-{uuid.uuid4().hex[:8]}"
-    projection = sample_projection(hub, streams={OPS: f"operational.{hub}.>", "CONSTITUTIONAL": f"constitutional.{hub}.>"})
+    projection = sample_projection(
+        hub, streams={OPS: f"operational.{hub}.>", "CONSTITUTIONAL": f"constitutional.{hub}.>"}
+    )
     await ensure_schema(db, projection, projection.schema)
     stored = await publisher.publish_many(health_events(publisher, hub, 3))
     msgs = await read_all(js, OPS, f"operational.{hub}.>")
@@ -216,7 +255,9 @@ async def test_a_value_postgresql_refuses_in_a_known_batch_is_quarantined_alone(
         conn = await in_schema(conn, projection.schema)
         bodies = dict((await conn.execute(sa.select(notes.c.entity, notes.c.body))).all())
     assert bodies == {"service/a": "first", "service/b": "before", "service/c": "after"}
-    quarantined = [q for q in await list_quarantined(js) if (q.origin_stream, q.origin_seq) == (OPS, stored[1].sequence)]
+    quarantined = [
+        q for q in await list_quarantined(js) if (q.origin_stream, q.origin_seq) == (OPS, stored[1].sequence)
+    ]
     assert len(quarantined) == 1 and "could not store it" in quarantined[0].reason and hub in quarantined[0].reason
 
 
@@ -226,4 +267,3 @@ async def _applied_through(db, projection: Projection, sequence: int) -> None:
             return
         await asyncio.sleep(0.05)
     raise AssertionError(f"{projection.hub} did not apply through {sequence} in 10 s")
-
