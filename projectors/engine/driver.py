@@ -221,24 +221,17 @@ async def few_trips(engine: AsyncEngine, schema: str, begin: str) -> AsyncIterat
     """
     async with engine.connect() as conn:
         raw = await raw_connection(conn)
-        try:
-            try:
-                # Inside: a statement of `begin` that fails leaves the transaction begun, to be rolled back.
-                with sqlalchemy_errors(f"BEGIN; {begin}"):
-                    await raw.execute(f"BEGIN; {begin}")
-                at_commit: list[str] = []
-                yield await in_schema(conn, schema), at_commit
-                if conn.in_transaction():
-                    raise RuntimeError("a SQLAlchemy statement ran in a driver transaction: use driver.execute")
-                sql = "; ".join([*at_commit, "COMMIT"])
-                with sqlalchemy_errors(sql):
-                    await raw.execute(sql)
-            except BaseException:
-                await _roll_back(conn, raw)
-                raise
-        except (sa.exc.OperationalError, OSError):
-            await conn.invalidate()
-            raise
+        async with _rolled_back_on_failure(conn, raw):
+            # Inside: a statement of `begin` that fails leaves the transaction begun, to be rolled back.
+            with sqlalchemy_errors(f"BEGIN; {begin}"):
+                await raw.execute(f"BEGIN; {begin}")
+            at_commit: list[str] = []
+            yield await in_schema(conn, schema), at_commit
+            if conn.in_transaction():
+                raise RuntimeError("a SQLAlchemy statement ran in a driver transaction: use driver.execute")
+            sql = "; ".join([*at_commit, "COMMIT"])
+            with sqlalchemy_errors(sql):
+                await raw.execute(sql)
 
 
 async def one_trip(
@@ -257,17 +250,24 @@ async def one_trip(
         if statements is None:
             return False
         raw = await raw_connection(conn)
-        try:
-            try:
-                with sqlalchemy_errors(label):
-                    await raw.execute("; ".join(["BEGIN", *statements, "COMMIT"]))
-            except BaseException:
-                await _roll_back(conn, raw)
-                raise
-        except (sa.exc.OperationalError, OSError):
-            await conn.invalidate()
-            raise
+        async with _rolled_back_on_failure(conn, raw):
+            with sqlalchemy_errors(label):
+                await raw.execute("; ".join(["BEGIN", *statements, "COMMIT"]))
     return True
+
+
+@contextlib.asynccontextmanager
+async def _rolled_back_on_failure(conn: AsyncConnection, raw: asyncpg.Connection) -> AsyncIterator[None]:
+    """A transaction sent as literal SQL that fails is rolled back; a connection that broke is not used again."""
+    try:
+        try:
+            yield
+        except BaseException:
+            await _roll_back(conn, raw)
+            raise
+    except (sa.exc.OperationalError, OSError):
+        await conn.invalidate()
+        raise
 
 
 async def _roll_back(conn: AsyncConnection, raw: asyncpg.Connection) -> None:

@@ -53,12 +53,17 @@ async def _same_as_rebuild(js, db, projection: Projection) -> None:
         await drop_schema(db, pit_schema(name))
 
 
-async def test_a_batch_after_the_first_is_one_round_trip(bus, db, messages):
+async def _published(bus, db, count: int, **options):
+    """A fresh sample projection's tables, and `count` events of its hub as read back from the stream."""
     js, publisher = bus
     projection = sample_projection()
     await ensure_schema(db, projection, projection.schema)
-    await publisher.publish_many(health_events(publisher, projection.hub, 6, alerts_every=3))
-    msgs = await read_all(js, OPS, f"operational.{projection.hub}.>")
+    await publisher.publish_many(health_events(publisher, projection.hub, count, **options))
+    return js, projection, await read_all(js, OPS, f"operational.{projection.hub}.>")
+
+
+async def test_a_batch_after_the_first_is_one_round_trip(bus, db, messages):
+    js, projection, msgs = await _published(bus, db, 6, alerts_every=3)
     first = await _apply(js, db, projection, OPS, msgs[:3])
     assert first.known is not None and first.known.after == msgs[2].metadata.sequence.stream
     messages.clear()
@@ -71,11 +76,7 @@ async def test_a_batch_after_the_first_is_one_round_trip(bus, db, messages):
 
 
 async def test_the_guard_catches_a_position_another_writer_moved(bus, db):
-    js, publisher = bus
-    projection = sample_projection()
-    await ensure_schema(db, projection, projection.schema)
-    await publisher.publish_many(health_events(publisher, projection.hub, 6))
-    msgs = await read_all(js, OPS, f"operational.{projection.hub}.>")
+    js, projection, msgs = await _published(bus, db, 6)
     ours = await _apply(js, db, projection, OPS, msgs[:2])
     # Another holder of the hub's lease applies the next two (ours does not know).
     await _apply(js, db, projection, OPS, msgs[2:4])
@@ -87,11 +88,7 @@ async def test_the_guard_catches_a_position_another_writer_moved(bus, db):
 
 
 async def test_the_guard_catches_a_rebuild_swapped_in_meanwhile(bus, db):
-    js, publisher = bus
-    projection = sample_projection()
-    await ensure_schema(db, projection, projection.schema)
-    await publisher.publish_many(health_events(publisher, projection.hub, 5))
-    msgs = await read_all(js, OPS, f"operational.{projection.hub}.>")
+    js, projection, msgs = await _published(bus, db, 5)
     ours = await _apply(js, db, projection, OPS, msgs[:2])
     swapped = await rebuild(js, db, projection)  # replays everything stored and swaps it in under the hub lock
     assert swapped.positions[OPS] == msgs[-1].metadata.sequence.stream
