@@ -84,7 +84,9 @@ async def create_schema(engine: AsyncEngine, projection: Projection, schema: str
 # planner has no use for their statistics, and gathering them was most of a rebuild's ANALYZE: a JSONB
 # column's histogram sorts every sampled document (docs/performance.md §Rebuild).
 def _jsonb_columns(projection: Projection) -> list[tuple[sa.Table, sa.Column]]:
-    return [(t, c) for t in projection.metadata.sorted_tables for c in t.columns if isinstance(c.type, postgresql.JSONB)]
+    return [
+        (t, c) for t in projection.metadata.sorted_tables for c in t.columns if isinstance(c.type, postgresql.JSONB)
+    ]
 
 
 def _statistics_off(schema: str, table: str, column: str) -> str:
