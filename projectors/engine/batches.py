@@ -80,9 +80,10 @@ async def create_schema(engine: AsyncEngine, projection: Projection, schema: str
             await raw.execute(";\n".join(statements))
 
 
-# JSONB columns hold what an event carried (details, observations); no read filters or sorts on them, so the
-# planner has no use for their statistics, and gathering them was most of a rebuild's ANALYZE: a JSONB
-# column's histogram sorts every sampled document (docs/performance.md §Rebuild).
+# JSONB columns hold what an event carried (details, observations, tags). No read sorts on them, and those that
+# look inside go through functions the column's statistics do not inform (jsonb_typeof) or small tables, while
+# gathering them was most of a rebuild's ANALYZE: their histogram sorts every sampled document
+# (docs/performance.md §Rebuild).
 def _jsonb_columns(projection: Projection) -> list[tuple[sa.Table, sa.Column]]:
     return [
         (t, c) for t in projection.metadata.sorted_tables for c in t.columns if isinstance(c.type, postgresql.JSONB)
