@@ -262,37 +262,31 @@ def _jsonb(projection) -> set[tuple[str, str]]:
 
 async def _without_statistics(db, schema: str) -> set[tuple[str, str]]:
     """The (table, column) pairs of `schema` that ANALYZE gathers no statistics for."""
-    async with db.connect() as conn:
-        rows = await conn.execute(
-            sa.text(
-                "SELECT c.relname, a.attname FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid"
-                " JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = :s AND a.attstattarget = 0"
-            ),
-            {"s": schema},
+    return set(
+        await _rows(
+            db,
+            "SELECT c.relname, a.attname FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid"
+            " JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = :s AND a.attstattarget = 0",
+            schema,
         )
-        return {tuple(r) for r in rows}
+    )
 
 
 async def _shape(db, schema: str) -> tuple[list, list, list]:
     """A schema's columns, constraints and index definitions, without its name."""
+    columns = (
+        "SELECT table_name, column_name, data_type, is_nullable, column_default FROM information_schema.columns"
+        " WHERE table_schema = :s ORDER BY 1, 2"
+    )
+    constraints = (
+        "SELECT c.relname, k.contype, pg_get_constraintdef(k.oid) FROM pg_constraint k JOIN pg_class c"
+        " ON c.oid = k.conrelid JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = :s"
+        " ORDER BY 1, 2, 3"
+    )
+    indexes = "SELECT indexname, replace(indexdef, :s, '') FROM pg_indexes WHERE schemaname = :s ORDER BY 1"
+    return tuple([await _rows(db, sql, schema) for sql in (columns, constraints, indexes)])
+
+
+async def _rows(db, sql: str, schema: str) -> list[tuple]:
     async with db.connect() as conn:
-        columns = await conn.execute(
-            sa.text(
-                "SELECT table_name, column_name, data_type, is_nullable, column_default FROM information_schema.columns"
-                " WHERE table_schema = :s ORDER BY 1, 2"
-            ),
-            {"s": schema},
-        )
-        constraints = await conn.execute(
-            sa.text(
-                "SELECT c.relname, k.contype, pg_get_constraintdef(k.oid) FROM pg_constraint k JOIN pg_class c"
-                " ON c.oid = k.conrelid JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = :s"
-                " ORDER BY 1, 2, 3"
-            ),
-            {"s": schema},
-        )
-        indexes = await conn.execute(
-            sa.text("SELECT indexname, replace(indexdef, :s, '') FROM pg_indexes WHERE schemaname = :s ORDER BY 1"),
-            {"s": schema},
-        )
-        return [tuple(r) for r in columns], [tuple(r) for r in constraints], [tuple(r) for r in indexes]
+        return [tuple(r) for r in await conn.execute(sa.text(sql), {"s": schema})]
