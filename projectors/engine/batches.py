@@ -76,6 +76,9 @@ async def ensure_schema(engine: AsyncEngine, projection: Projection, schema: str
                 sync.execution_options(schema_translate_map={None: schema}), checkfirst=True
             )
         )
+        with_statistics = (await conn.execute(_JSONB_WITH_STATISTICS, {"schema": schema})).all()
+        for table, column in with_statistics:
+            await conn.execute(sa.text(_statistics_off(schema, table, column)))
 
 
 async def create_schema(engine: AsyncEngine, projection: Projection, schema: str) -> None:
@@ -90,10 +93,32 @@ async def create_schema(engine: AsyncEngine, projection: Projection, schema: str
                                           render_schema_translate=True)))  # fmt: skip
 
     projection.metadata.create_all(sa.create_mock_engine(engine.url, add), checkfirst=False)
+    statements += [_statistics_off(schema, table.name, column.name) for table, column in _jsonb_columns(projection)]
     async with engine.begin() as conn:
         raw = await driver.raw_connection(conn)
         with driver.sqlalchemy_errors("CREATE SCHEMA"):
             await raw.execute(";\n".join(statements))
+
+
+# JSONB columns hold what an event carried (details, observations, tags). No read sorts on them, and those that
+# look inside go through functions the column's statistics do not inform (jsonb_typeof) or small tables, while
+# gathering them was most of a rebuild's ANALYZE: their histogram sorts every sampled document
+# (docs/performance.md §Rebuild).
+def _jsonb_columns(projection: Projection) -> list[tuple[sa.Table, sa.Column]]:
+    return [
+        (t, c) for t in projection.metadata.sorted_tables for c in t.columns if isinstance(c.type, postgresql.JSONB)
+    ]
+
+
+def _statistics_off(schema: str, table: str, column: str) -> str:
+    return f'ALTER TABLE "{schema}"."{table}" ALTER COLUMN "{column}" SET STATISTICS 0'
+
+
+_JSONB_WITH_STATISTICS = sa.text(
+    "SELECT c.relname, a.attname FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid "
+    "JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = :schema AND c.relkind = 'r' "
+    "AND a.atttypid = 'jsonb'::regtype AND NOT a.attisdropped AND a.attstattarget IS DISTINCT FROM 0"
+)
 
 
 async def positions(engine: AsyncEngine, projection: Projection, schema: str) -> dict[str, int]:
