@@ -2,12 +2,13 @@
 
 Publishes N events (bench/rebuild.py's mix: health checks over 10,000 services, one inventory record each,
 1% alerts) under a hub of the run's own, lets the server split them (the hub's split stream of OPERATIONAL,
-bus/splits.py: a sourced copy under subjects naming each event's partition; timed on its own, as
-`split_s`, since a running mesh keeps it up to date as events arrive), then measures in the same run:
+bus/splits.py: a sourced copy under subjects naming each event's partition, and each partition's own stream,
+a mirror of it holding that partition's share; timed on its own, as `split_s`, since a running mesh keeps
+them up to date as events arrive), then measures in the same run:
   (a) the floor: a bare nats-py ordered consumer reading the events (best of one read before, one after);
   (b) `rebuild` with one projector (this process);
   (c) `rebuild` with `--partitions P` (default 2): one forked process per partition (runtime/partitions.py),
-      each reading only its share of the split stream, then the collapse and swap.
+      each reading only its share (its own stream), then the collapse and swap.
 Each rate counts the whole rebuild (prepare, replay, swap). On a 2-core machine the partitions share the
 cores with nats-server and PostgreSQL, so the speed-up is what is left after them (report it as measured).
 Last line: JSON with both rates, the floor, their ratios and the speed-up (target: >= 1.4 on 2 cores).
@@ -46,7 +47,7 @@ from rebuild import ENTITIES, publish, raw_read
 
 from vsmesh.bus.connection import connect
 from vsmesh.bus.publisher import Publisher
-from vsmesh.bus.splits import Split, ensure_split, wait_sourced
+from vsmesh.bus.splits import ensure_share, wait_share
 from vsmesh.bus.streams import ensure_streams
 from vsmesh.hubs.ops.projector import projection as ops_projection
 from vsmesh.logs import configure_logging
@@ -108,10 +109,13 @@ async def main(n: int, partitions: int, batch_size: int) -> None:
                                   user=settings.nats_user, password=settings.nats_password)  # fmt: skip
         floors = [await raw_read(bare.jetstream(), subject, n)]
         print(f"raw ordered-consumer read: {floors[0]:,.0f} ev/s", flush=True)
-        by_server = Split("OPERATIONAL", "operational", hub, partitions)
+        shares = [s for k in range(partitions)
+                  for s in (projection(hub).for_partition(Partition(k, partitions)).shares or {}).values()]  # fmt: skip
         t, before = time.perf_counter(), processes.cpu()
-        await ensure_split(js, by_server)
-        await wait_sourced(js, by_server)
+        for share in shares:
+            await ensure_share(js, share)
+        for share in shares:
+            await wait_share(js, share)
         split_s = time.perf_counter() - t
         cpu = {"split": cpu_spent(before, processes.cpu(), split_s)}
         print(
@@ -138,7 +142,8 @@ async def main(n: int, partitions: int, batch_size: int) -> None:
             print("raw ordered-consumer read again: timed out; the floor is the first read's", flush=True)
         async with engine.begin() as conn:
             await conn.exec_driver_sql(f'DROP SCHEMA IF EXISTS "{projection(hub).schema}" CASCADE')
-        await js.delete_stream(by_server.name)
+        for name in [s.name for s in shares] + [shares[0].split.name]:
+            await js.delete_stream(name)
         await bare.close()
         await engine.dispose()
         await nc.close()

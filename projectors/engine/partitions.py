@@ -117,7 +117,7 @@ def share(partition: Partition, stream: str, subject: str, entity_types: frozens
     filters = [split.share(partition.index)] + [split.subject(j, REVERT_TYPE) for j in others]
     if partition.index == 0:
         filters += [split.subject(j, kind) for j in others for kind in sorted(threads - {REVERT_TYPE})]
-    return Share(split, tuple(filters))
+    return Share(split, partition.index, tuple(filters))
 
 
 def parse_row(name: str) -> tuple[str, Partition | None]:
