@@ -149,7 +149,7 @@ async def test_a_partitions_own_stream_holds_its_share_and_the_other_subjects_it
 def test_only_an_id_then_a_source_header_block_is_read_in_place():
     source = b"Nats-Stream-Source: OPERATIONAL 12 operational.h.*.* split.h.operational.2.{{partition(2,2)}} s.t x"
     block = b"Nats-Msg-Id: abc\r\n" + source + b"\r\n\r\n"
-    assert nats_internals._split_block(bytearray(block), 0, len(block)) == ("abc", 12, "s.t")
+    assert nats_internals._split_block(bytearray(block), 0, len(block)) == ("abc", 12, b"s.t")
     for other in (
         source + b"\r\nNats-Msg-Id: abc\r\n\r\n",  # the other order
         block[:-2] + b"X-Case: 1\r\n\r\n",  # a third header
