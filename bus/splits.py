@@ -23,22 +23,24 @@ spends reading the horizon stream whole (docs/performance.md §Partitions). So e
 of its own (`Share.name`): a mirror of the split stream keeping only those subjects, which a replay reads
 from end to end with no filter. A mirror keeps the split stream's sequences (the others' events leave gaps)
 and the messages as stored, `Nats-Stream-Source` included, so a partition reads it as it reads the split.
-A live partition still follows the split stream with its filters: new events cost a filter no walk, and its
-idle position (`StreamReader.settled`) is the split stream's.
+A live partition still follows the split stream with its filters: a new event costs the server one match
+there, not a walk, and an idle partition's position (`StreamReader.settled`) follows the split stream's last
+sequence, which a mirror's does not (it stops at the last message the mirror keeps).
 
 Why a sourced copy rather than a transform on the horizon stream itself: a stream's subject transform
 rewrites the stored subject of every event for every reader (provenance compares it with the envelope, and
 every filter in the mesh names four tokens); a split stream changes nothing for anyone else, at the price of
-a second copy of the hub's share of that stream, kept as long as the horizon keeps it.
+a second copy of the hub's share of that stream, and with the partitions' own streams a third, kept as long
+as the horizon keeps it.
 """
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import hashlib
 import time
 from collections.abc import Callable
-import dataclasses
 from dataclasses import dataclass
 
 import structlog

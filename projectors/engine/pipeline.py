@@ -171,7 +171,9 @@ async def _open_share(
     from the partition's own stream, a mirror of the split that holds only its share (the server walks no
     other partition's events; the partitioned rebuild waited for it, bus/splits.wait_share)."""
     events = await count_pending(js, share.name, ">", await split_start(js, share.name, after))
-    reader = StreamReader(js, stream, subject, Start(after_seq=after), max_queued=READ_AHEAD, share=share, mirrored=True)
+    reader = StreamReader(
+        js, stream, subject, Start(after_seq=after), max_queued=READ_AHEAD, share=share, mirrored=True
+    )
     return reader, events
 
 

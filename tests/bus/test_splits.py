@@ -130,7 +130,9 @@ async def test_a_partitions_own_stream_holds_its_share_and_the_other_subjects_it
             await wait_share(js, share)  # holds what was stored before, the late alert included
         read = [await share_messages(js, split, k, share=shares[k]) for k in range(2)]
         alerted = {seq for seq, e in events.items() if e is None or e.type == "alert-raised"}
-        wanted = [sorted(s for s in entity if partition_of(entity[s], 2) == k or (k == 0 and s in alerted)) for k in (0, 1)]
+        wanted = [
+            sorted(s for s in entity if partition_of(entity[s], 2) == k or (k == 0 and s in alerted)) for k in (0, 1)
+        ]
         for k in range(2):
             assert [stream_sequence(m) for m in read[k]] == wanted[k]
             assert all(m.subject.endswith(entity[stream_sequence(m)]) for m in read[k])
