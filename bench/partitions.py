@@ -39,6 +39,7 @@ import asyncio
 import dataclasses
 import json
 import os
+import resource
 import time
 import uuid
 
@@ -70,14 +71,17 @@ class Workers:
     started: float = 0.0
     ended: float = 0.0
     cpu_s: float = 0.0
+    faults: int = 0  # the workers' minor page faults (a fork's copied pages among them)
     _cpu: float = 0.0  # Python's CPU when the first worker started
+    _faults: int = 0
 
     def timed(self, run: RunPartition) -> RunPartition:
         async def timed_run(partition: Partition, schema: str) -> Replayed:
             if not self.started:
-                self.started, self._cpu = time.perf_counter(), python_cpu()
+                self.started, self._cpu, self._faults = time.perf_counter(), python_cpu(), _child_faults()
             answer = await run(partition, schema)
             self.ended, self.cpu_s = time.perf_counter(), python_cpu() - self._cpu
+            self.faults = _child_faults() - self._faults
             return answer
 
         return timed_run
@@ -85,6 +89,10 @@ class Workers:
     @property
     def wall_s(self) -> float:
         return self.ended - self.started
+
+
+def _child_faults() -> int:
+    return resource.getrusage(resource.RUSAGE_CHILDREN).ru_minflt
 
 
 def projection(hub: str) -> Projection:
@@ -182,6 +190,7 @@ async def main(n: int, partitions: int, batch_size: int) -> None:
         "partitions_s": round(split.seconds, 2),
         "workers_s": round(workers.wall_s, 2),
         "workers_cpu_s": round(workers.cpu_s, 2),
+        "workers_faults": workers.faults,
         # CPU seconds per phase: python (this process and the forked workers), nats, postgres, other (the
         # rest of the machine), busy (all of it) and the phase's wall time.
         "cpu": cpu,

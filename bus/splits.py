@@ -37,11 +37,11 @@ as the horizon keeps it.
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import hashlib
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import structlog
 from nats.aio.msg import Msg
@@ -106,19 +106,13 @@ class Split:
             src=f"{self.horizon}.{self.hub}.*.*",
             dest=f"{self.prefix}.{{{{partition({self.count},2)}}}}.{{{{wildcard(1)}}}}",
         )
-        return StreamConfig(
+        return _kept_like(
+            origin,
             name=self.name,
             description=f"{self.hub}'s events of {self.origin} split into {self.count} partitions by entity",
             subjects=[],
             sources=[StreamSource(name=self.origin, subject_transforms=[transform])],
-            retention=RetentionPolicy.LIMITS,
-            storage=StorageType.FILE,
-            max_age=origin.max_age,
-            max_msg_size=origin.max_msg_size,
-            num_replicas=origin.num_replicas,
-            discard=DiscardPolicy.OLD,
             duplicate_window=_DUPLICATE_WINDOW_S,
-            allow_direct=True,
         )
 
 
@@ -141,18 +135,26 @@ class Share:
         """The partition's stream: a mirror of the split stream keeping only this share's subjects, kept as
         long as the horizon stream `origin` keeps events."""
         keep = [SubjectTransform(src=subject, dest=subject) for subject in self.filters]
-        return StreamConfig(
+        return _kept_like(
+            origin,
             name=self.name,
             description=f"partition {self.index} of {self.split.name}: its share and the reverts and threads it folds",
             mirror=StreamSource(name=self.split.name, subject_transforms=keep),
-            retention=RetentionPolicy.LIMITS,
-            storage=StorageType.FILE,
-            max_age=origin.max_age,
-            max_msg_size=origin.max_msg_size,
-            num_replicas=origin.num_replicas,
-            discard=DiscardPolicy.OLD,
-            allow_direct=True,
         )
+
+
+def _kept_like(origin: StreamConfig, **config: Any) -> StreamConfig:
+    """A copy of a horizon stream's events: kept as long as `origin` keeps them, with as many replicas."""
+    return StreamConfig(
+        retention=RetentionPolicy.LIMITS,
+        storage=StorageType.FILE,
+        max_age=origin.max_age,
+        max_msg_size=origin.max_msg_size,
+        num_replicas=origin.num_replicas,
+        discard=DiscardPolicy.OLD,
+        allow_direct=True,
+        **config,
+    )
 
 
 def origin(msg: Msg) -> tuple[int, str]:
@@ -170,39 +172,31 @@ def origin(msg: Msg) -> tuple[int, str]:
 async def ensure_split(js: JetStreamContext, split: Split) -> None:
     """Create the split stream when missing (partitions starting side by side may race: both succeed), or
     bring its retention in line with the horizon stream's."""
-    wanted = split.config((await stream_info(js, split.origin)).config)
-    try:
-        current = (await stream_info(js, split.name, patience=10.0)).config
-    except NotFoundError:
-        try:
-            await patiently(lambda: js.add_stream(wanted), f"create {split.name}")
-            log.info("split stream created", stream=split.name, origin=split.origin, hub=split.hub,
-                     partitions=split.count)  # fmt: skip
-        except BadRequestError:  # another partition made it meanwhile
-            pass
-        return
-    if current.max_age != wanted.max_age or current.max_msg_size != wanted.max_msg_size:
-        await js.update_stream(wanted)
-        log.info("split stream reconciled", stream=split.name, max_age=wanted.max_age)
+    await _ensure(js, split.config((await stream_info(js, split.origin)).config), "split stream", hub=split.hub,
+                  origin=split.origin, partitions=split.count)  # fmt: skip
 
 
 async def ensure_share(js: JetStreamContext, share: Share) -> None:
-    """Create the split stream and the partition's own stream when missing (partitions starting side by side
-    may race: both succeed), or bring their retention in line with the horizon stream's."""
+    """Create the split stream and the partition's own stream when missing, or bring their retention in line
+    with the horizon stream's."""
     await ensure_split(js, share.split)
     wanted = share.config((await stream_info(js, share.split.origin)).config)
+    await _ensure(js, wanted, "partition stream", split=share.split.name, filters=share.filters)
+
+
+async def _ensure(js: JetStreamContext, wanted: StreamConfig, what: str, **context: Any) -> None:
     try:
-        current = (await stream_info(js, share.name, patience=10.0)).config
+        current = (await stream_info(js, wanted.name or "", patience=10.0)).config
     except NotFoundError:
         try:
-            await patiently(lambda: js.add_stream(wanted), f"create {share.name}")
-            log.info("partition stream created", stream=share.name, split=share.split.name, filters=share.filters)
+            await patiently(lambda: js.add_stream(wanted), f"create {wanted.name}")
+            log.info(f"{what} created", stream=wanted.name, **context)
         except BadRequestError:  # another process made it meanwhile
             pass
         return
     if current.max_age != wanted.max_age or current.max_msg_size != wanted.max_msg_size:
-        await js.update_stream(dataclasses.replace(current, max_age=wanted.max_age, max_msg_size=wanted.max_msg_size))
-        log.info("partition stream reconciled", stream=share.name, max_age=wanted.max_age)
+        await js.update_stream(wanted)
+        log.info(f"{what} reconciled", stream=wanted.name, max_age=wanted.max_age)
 
 
 async def wait_share(

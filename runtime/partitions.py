@@ -9,7 +9,6 @@ forked thread still holds the parent's running loop).
 from __future__ import annotations
 
 import asyncio
-import gc
 import multiprocessing
 import os
 import threading
@@ -48,13 +47,7 @@ def forked_runner(settings: Settings, projection: Projection, *, batch_size: int
             target=_replay_forked, args=(settings, projection.for_partition(partition), schema, batch_size, send),
             name=f"vsmesh-{projection.hub}-{partition.label}", daemon=True,
         )  # fmt: skip
-        # The inherited heap out of the collector's sight: a collection in the worker would walk (and so copy,
-        # page by page) every object it shares with this process.
-        gc.freeze()
-        try:
-            worker.start()
-        finally:
-            gc.unfreeze()
+        worker.start()
         send.close()
         try:
             answer = await asyncio.to_thread(_answer, receive)
