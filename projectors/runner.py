@@ -20,13 +20,17 @@ from vsmesh.errors import Busy
 from vsmesh.projectors.engine import driver
 from vsmesh.projectors.engine.batches import (
     BatchResult,
+    Known,
     apply_batch,
     ensure_schema,
+    fold,
+    is_stale,
     live_lock_sql,
     lock_hub,
     lock_partition,
     positions,
     settle,
+    write_known,
 )
 from vsmesh.projectors.engine.checkpoint import read_positions, save_position
 from vsmesh.projectors.engine.partitions import needs_rebuild
@@ -136,18 +140,21 @@ async def _follow(
     how = Follow(settings.batch_size, settings.batch_wait_ms / 1000, READ_AHEAD)
     timer = BATCH_SECONDS.labels(projection.hub)
     share = projection.shares.get(stream) if projection.shares else None
+    known: Known | None = None  # the state this follower's last batch left (see _apply)
     async for batch in follow(js, stream, subject, after, how, stop, share):
         if not batch.msgs:  # a partition at rest: all of its share is applied up to there
             stats.positions[stream] = await settle(engine, projection, stream, batch.settled)
+            known = None
             continue
         started = time.perf_counter()
-        result = await _apply_with_retry(js, engine, projection, stream, batch.msgs, stop, stats, bound)
+        result = await _apply_with_retry(js, engine, projection, stream, batch.msgs, stop, stats, bound, known)
         took = time.perf_counter() - started
         timer.observe(took)
         if stats.on_batch is not None:
             stats.on_batch(stats.name, len(batch.msgs), started, took)
         if result is None:
             return
+        known = result.known
         stats.applied += result.applied
         stats.positions[stream] = result.position
         if stats.on_applied is not None:
@@ -184,9 +191,30 @@ async def _settle_partitioning(js: JetStreamContext, engine: AsyncEngine, projec
 
 
 async def _apply(
-    js: JetStreamContext, engine: AsyncEngine, projection: Projection, stream: str, batch: list[Msg]
+    js: JetStreamContext,
+    engine: AsyncEngine,
+    projection: Projection,
+    stream: str,
+    batch: list[Msg],
+    known: Known | None = None,
 ) -> BatchResult:
-    """One live batch: its lock goes with BEGIN, and the statements after its rows with COMMIT (driver.few_trips)."""
+    """One live batch. From `known` (the state the previous batch left), folded first and written in one round
+    trip where it can be (batches.write_known); else, or when another writer moved the state, its lock goes
+    with BEGIN, the state is read, and the statements after its rows go with COMMIT (driver.few_trips)."""
+    if known is not None:
+        folded = fold(projection, stream, batch, known.after, known.reverted)
+        if folded.last <= known.after:
+            return BatchResult(0, 0, known.after, known=known)
+        if folded.rejected:
+            # Before the commit, as below; a batch redone after a failed guard copies them again (idempotent).
+            await quarantine(js, folded.rejected, found_by=projection.hub)
+        try:
+            return await write_known(engine, projection, folded, known)
+        except DBAPIError as e:
+            if not is_stale(e):
+                raise
+            log.info("live state moved by another writer: batch redone from the stored state",
+                     hub=projection.hub, stream=stream, known_position=known.after)  # fmt: skip
     async with driver.few_trips(engine, projection.schema, live_lock_sql(projection)) as (conn, at_commit):
         result = await apply_batch(conn, projection, stream, batch, lock=False, at_commit=at_commit)
         if result.rejected:
@@ -204,8 +232,10 @@ async def _apply_with_retry(
     stop: asyncio.Event,
     stats: ProjectorStats,
     bound: structlog.typing.FilteringBoundLogger,
+    known: Known | None = None,
 ) -> BatchResult | None:
-    """Apply a batch, retrying while PostgreSQL is away (a batch is idempotent by position)."""
+    """Apply a batch, retrying while PostgreSQL is away (a batch is idempotent by position); `known`: see _apply
+    (a retry reads the state again)."""
 
     def report(e: BaseException) -> None:
         stats.last_error = (
@@ -215,8 +245,9 @@ async def _apply_with_retry(
         bound.warning("batch will be retried", error=stats.last_error, first=batch[0].metadata.sequence.stream)
 
     try:
+        tries = iter([known])
         result = await retry(
-            lambda: _apply(js, engine, projection, stream, batch),
+            lambda: _apply(js, engine, projection, stream, batch, next(tries, None)),
             stop=stop,
             transient=(DBAPIError, InterfaceError, OSError),
             unless=(IntegrityError, DataError),

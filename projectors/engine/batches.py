@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import zlib
 from dataclasses import dataclass, field
@@ -38,6 +39,25 @@ class BatchResult:
     position: int
     rejected: list[Rejected] = field(default_factory=list)  # invalid messages, for the quarantine
     reverts: int = 0  # the hub's event-reverted events in the batch: the live projector then rebuilds
+    known: Known | None = None  # the stream's state once this batch is committed, when it can be known
+
+
+@dataclass(frozen=True)
+class Known:
+    """What a live projector knows of its stream between two of its batches, so that the next need not read it:
+    its position and the hub's reverted ids (with how many rows the reverts table held).
+
+    Only a guess: another writer may have moved them since (a rebuild's swap, another lease holder, another
+    stream's batch that stored a revert). A batch that uses it checks it first, in its transaction and under
+    the hub's lock (`guard_sql`), and is redone from what is stored when it does not hold.
+    """
+
+    after: int
+    reverted: frozenset[str]
+    reverts_stored: int
+
+
+STALE = "VSM01"  # the SQLSTATE of a failed guard
 
 
 def hub_lock_key(hub: str) -> int:
@@ -56,6 +76,9 @@ async def ensure_schema(engine: AsyncEngine, projection: Projection, schema: str
                 sync.execution_options(schema_translate_map={None: schema}), checkfirst=True
             )
         )
+        with_statistics = (await conn.execute(_JSONB_WITH_STATISTICS, {"schema": schema})).all()
+        for table, column in with_statistics:
+            await conn.execute(sa.text(_statistics_off(schema, table, column)))
 
 
 async def create_schema(engine: AsyncEngine, projection: Projection, schema: str) -> None:
@@ -70,10 +93,32 @@ async def create_schema(engine: AsyncEngine, projection: Projection, schema: str
                                           render_schema_translate=True)))  # fmt: skip
 
     projection.metadata.create_all(sa.create_mock_engine(engine.url, add), checkfirst=False)
+    statements += [_statistics_off(schema, table.name, column.name) for table, column in _jsonb_columns(projection)]
     async with engine.begin() as conn:
         raw = await driver.raw_connection(conn)
         with driver.sqlalchemy_errors("CREATE SCHEMA"):
             await raw.execute(";\n".join(statements))
+
+
+# JSONB columns hold what an event carried (details, observations, tags). No read sorts on them, and those that
+# look inside go through functions the column's statistics do not inform (jsonb_typeof) or small tables, while
+# gathering them was most of a rebuild's ANALYZE: their histogram sorts every sampled document
+# (docs/performance.md §Rebuild).
+def _jsonb_columns(projection: Projection) -> list[tuple[sa.Table, sa.Column]]:
+    return [
+        (t, c) for t in projection.metadata.sorted_tables for c in t.columns if isinstance(c.type, postgresql.JSONB)
+    ]
+
+
+def _statistics_off(schema: str, table: str, column: str) -> str:
+    return f'ALTER TABLE "{schema}"."{table}" ALTER COLUMN "{column}" SET STATISTICS 0'
+
+
+_JSONB_WITH_STATISTICS = sa.text(
+    "SELECT c.relname, a.attname FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid "
+    "JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = :schema AND c.relkind = 'r' "
+    "AND a.atttypid = 'jsonb'::regtype AND NOT a.attisdropped AND a.attstattarget IS DISTINCT FROM 0"
+)
 
 
 async def positions(engine: AsyncEngine, projection: Projection, schema: str) -> dict[str, int]:
@@ -289,11 +334,20 @@ async def apply_batch(
         await lock_partition(conn, projection)
     elif lock:
         await lock_hub(conn, projection.hub, wait_for_flush=False)
-    after, reverted = await _read_state(conn, projection, stream)
-    folded = fold(projection, stream, msgs, after, reverted)
-    if folded.last <= after:
-        return BatchResult(0, 0, after)
-    return await write_folded(conn, projection, folded, at_commit=at_commit)
+    state = await _read_state(conn, projection, stream)
+    folded = fold(projection, stream, msgs, state.after, state.reverted)
+    if folded.last <= state.after:
+        return BatchResult(0, 0, state.after, known=state if state.exact else None)
+    result = await write_folded(conn, projection, folded, at_commit=at_commit)
+    return _with_known(result, folded, state.reverted, state.reverts_stored)
+
+
+def _with_known(result: BatchResult, folded: Folded, reverted: frozenset[str], reverts_stored: int) -> BatchResult:
+    """`result` with the state its commit leaves; unknown when the batch stored reverts (the table's new count
+    is PostgreSQL's to say: a revert applied again is not a new row)."""
+    if folded.reverts:
+        return result
+    return dataclasses.replace(result, known=Known(folded.last, reverted, reverts_stored))
 
 
 async def settle(engine: AsyncEngine, projection: Projection, stream: str, at: int) -> int:
@@ -301,19 +355,54 @@ async def settle(engine: AsyncEngine, projection: Projection, stream: str, at: i
     the other partitions' events went on); its position after."""
     async with driver.transaction(engine, projection.schema) as conn:
         await lock_partition(conn, projection)
-        after, _ = await _read_state(conn, projection, stream)
+        after = (await _read_state(conn, projection, stream)).after
         if at <= after:
             return after
         await save_position(conn, projection.positions, projection.position_row(stream), at)
     return at
 
 
-async def _read_state(conn: AsyncConnection, projection: Projection, stream: str) -> tuple[int, frozenset[str]]:
+@dataclass(frozen=True)
+class _State(Known):
+    exact: bool  # the position was read from the stream's own row (not a new partition's start, nor 0)
+
+
+async def _read_state(conn: AsyncConnection, projection: Projection, stream: str) -> _State:
     """The stream's position and the hub's reverted ids, in one round trip."""
     rows = await driver.fetch(conn, state_query(projection.positions, projection.reverted))
     at = {name: position for name, position, _, _ in rows if name is not None}
-    after = at.get(projection.position_row(stream), at.get(stream, 0))  # a new partition starts at the plain row
-    return after, effective((revert_id, event_id) for name, _, revert_id, event_id in rows if name is None)
+    row = projection.position_row(stream)
+    after = at.get(row, at.get(stream, 0))  # a new partition starts at the plain row
+    pairs = [(revert_id, event_id) for name, _, revert_id, event_id in rows if name is None]
+    return _State(after, effective(pairs), len(pairs), row in at)
+
+
+def guard_sql(schema: str, projection: Projection, stream: str, known: Known) -> str:
+    """A statement that fails with SQLSTATE `STALE` unless the stream's stored position and the count of the hub's
+    reverts are what `known` says (reverts are only ever added, except by a rebuild, whose swap also moves the
+    position or leaves tables equal to what this projector would write)."""
+    row = projection.position_row(stream).replace("'", "''")
+    positions, reverted = f'"{schema}"."{projection.positions.name}"', f'"{schema}"."{projection.reverted.name}"'
+    return (
+        f"DO $guard$ BEGIN IF coalesce((SELECT position FROM {positions} WHERE stream = '{row}'), -1) "
+        f"<> {int(known.after)} OR (SELECT count(*) FROM {reverted}) <> {int(known.reverts_stored)} "
+        f"THEN RAISE EXCEPTION 'the live state moved' USING ERRCODE = '{STALE}'; END IF; END $guard$"
+    )
+
+
+def is_stale(e: BaseException) -> bool:
+    """Whether `e` is a failed `guard_sql`."""
+    return isinstance(e, sa.exc.DBAPIError) and getattr(e.orig, "sqlstate", None) == STALE
+
+
+def _after_rows(projection: Projection) -> list[sa.Executable]:
+    """The hub's statements after a batch's rows (a partition's with the aggregate lock first)."""
+    statements = projection.after_batch()
+    if statements and projection.partition is not None:
+        # Cross-entity statements (ops' recent-events trim) of two partitions would see neither's rows and
+        # could deadlock: they take turns, for the end of the transaction only (projectors/engine/partitions.py).
+        statements = [_aggregate_lock(projection.hub), *statements]
+    return statements
 
 
 def _literals(conn: AsyncConnection, statements: list[sa.Executable]) -> list[str] | None:
@@ -341,12 +430,14 @@ async def write_folded(
     position are put there as literal SQL instead, to run in the message that commits."""
     if projection.before_write is not None:
         projection.before_write(folded.changes)
+    return await _write_rows(conn, projection, folded, at_commit)
+
+
+async def _write_rows(
+    conn: AsyncConnection, projection: Projection, folded: Folded, at_commit: list[str] | None
+) -> BatchResult:
     await folded.changes.flush(conn)
-    statements = projection.after_batch()
-    if statements and projection.partition is not None:
-        # Cross-entity statements (ops' recent-events trim) of two partitions would see neither's rows and
-        # could deadlock: they take turns, for the end of the transaction only (projectors/engine/partitions.py).
-        statements = [_aggregate_lock(projection.hub), *statements]
+    statements = _after_rows(projection)
     row = projection.position_row(folded.stream)
     later = _literals(conn, statements) if at_commit is not None else None
     if at_commit is not None and later is not None:
@@ -356,3 +447,30 @@ async def write_folded(
             await driver.execute(conn, stmt)
         await save_position(conn, projection.positions, row, folded.last)
     return BatchResult(folded.applied, folded.skipped, folded.last, folded.rejected, folded.reverts)
+
+
+async def write_known(engine: AsyncEngine, projection: Projection, folded: Folded, known: Known) -> BatchResult:
+    """Write a batch folded from `known` (not read in its transaction): the lock, the guard that `known` still
+    holds, the rows, the hub's after-batch statements, the position and COMMIT, in one round trip where every
+    statement can be written as literal SQL (driver.one_trip), else the rows apart (driver.few_trips).
+
+    Raises what `guard_sql` raises (see `is_stale`) when another writer moved the state: nothing is written.
+    """
+    if projection.before_write is not None:
+        projection.before_write(folded.changes)
+    schema = projection.schema
+    begin = [live_lock_sql(projection), guard_sql(schema, projection, folded.stream, known)]
+    row = projection.position_row(folded.stream)
+
+    def statements(conn: AsyncConnection) -> list[str] | None:
+        rows, after = folded.changes.literal(conn), _literals(conn, _after_rows(projection))
+        if rows is None or after is None:
+            return None
+        return [*begin, *rows, *after, position_sql(schema, projection.positions, row, folded.last)]
+
+    if await driver.one_trip(engine, schema, statements, f"live batch of {projection.hub} through {folded.last}"):
+        result = BatchResult(folded.applied, folded.skipped, folded.last, folded.rejected, folded.reverts)
+    else:
+        async with driver.few_trips(engine, schema, "; ".join(begin)) as (conn, at_commit):
+            result = await _write_rows(conn, projection, folded, at_commit)
+    return _with_known(result, folded, known.reverted, known.reverts_stored)

@@ -40,6 +40,22 @@ async def upsert_rows(conn: AsyncConnection, table: sa.Table, columns: tuple[str
     await driver.execute(conn, drop)
 
 
+def literal_inserts(
+    conn: AsyncConnection, table: sa.Table, columns: tuple[str, ...], rows: Sequence[Row]
+) -> str | None:
+    """`insert_rows` as one literal statement, or None (too many rows for one, or a value not written so)."""
+    return driver.literal_rows(conn, _insert(table), columns, rows) if len(rows) < COPY_THRESHOLD else None
+
+
+def literal_upserts(
+    conn: AsyncConnection, table: sa.Table, columns: tuple[str, ...], rows: Sequence[Row]
+) -> str | None:
+    """`upsert_rows` as one literal statement (keys unique in `rows`, so one row is never updated twice), or None."""
+    if len(rows) >= COPY_THRESHOLD:
+        return None
+    return driver.literal_rows(conn, upsert_statement(table, columns), columns, rows)
+
+
 @functools.cache
 def _merge_statements(
     table: sa.Table, columns: tuple[str, ...], schema: str | None

@@ -13,7 +13,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from vsmesh.projectors.engine.bulk import insert_rows, upsert_rows
+from vsmesh.projectors.engine.bulk import insert_rows, literal_inserts, literal_upserts, upsert_rows
 
 
 class Changes:
@@ -116,6 +116,19 @@ class Changes:
         for table, by_key in self._upserts.items():
             for columns, group in _group_by_columns(by_key.values()).items():
                 await upsert_rows(conn, table, columns, group)
+
+    def literal(self, conn: AsyncConnection) -> list[str] | None:
+        """What `flush` writes, as literal SQL statements in the same order, or None when a group cannot be
+        written so (too many rows, or a value a literal cannot carry: see driver.literal_rows)."""
+        self._build_newest()
+        out = []
+        for table, rows in self._inserts.items():
+            for columns, group in _group_by_columns(rows).items():
+                out.append(literal_inserts(conn, table, columns, group))
+        for table, by_key in self._upserts.items():
+            for columns, group in _group_by_columns(by_key.values()).items():
+                out.append(literal_upserts(conn, table, columns, group))
+        return None if None in out else out  # type: ignore[return-value]
 
     def _build_newest(self) -> None:
         """Build the kept rows of `insert_newest` as inserts (a scoped revert's `only` must see them too)."""

@@ -9,7 +9,9 @@ builds every statement with the engine's own dialect (JSON serializer, casts); o
 from __future__ import annotations
 
 import contextlib
+import functools
 import operator
+import re
 import weakref
 from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from dataclasses import dataclass
@@ -18,6 +20,8 @@ from typing import Any
 import asyncpg
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from vsmesh.projectors.engine import literals
 
 Processor = Callable[[Any], Any]
 
@@ -118,6 +122,48 @@ def literal(stmt: sa.ClauseElement, dialect: sa.Dialect, schema: str | None = No
     return by_schema[schema]
 
 
+def literal_rows(
+    conn: AsyncConnection, stmt: sa.ClauseElement, columns: Sequence[str], rows: Sequence[dict[str, Any]]
+) -> str | None:
+    """An INSERT (or upsert) of `columns`, one VALUES row per row, as literal SQL with the same casts asyncpg's
+    parameters get (for `one_trip`); None when a value cannot be written so (projectors/engine/literals.py)."""
+    c = compiled(conn, stmt, columns)
+    shape = _values_shape(c.sql)
+    if shape is None:
+        return None
+    head, casts, tail = shape
+    write = literals.literal
+    out = []
+    for record in c.records(rows):
+        values = []
+        for value, cast in zip(record, casts, strict=True):
+            written = write(value)
+            if written is None:
+                return None
+            values.append(written + cast)
+        out.append("(" + ", ".join(values) + ")")
+    return head + ", ".join(out) + tail
+
+
+_PLACEHOLDER = re.compile(r"\$(\d+)((?:::[A-Z][A-Z ]*)?)(?:, |$)")
+
+
+@functools.cache
+def _values_shape(sql: str) -> tuple[str, tuple[str, ...], str] | None:
+    """An INSERT's SQL split around its one VALUES row: (text up to VALUES, each parameter's cast in order, text
+    after the row), or None for another shape."""
+    start = sql.find(" VALUES (")
+    end = sql.find(")", start)
+    if start < 0 or end < 0:
+        return None
+    inner = sql[start + len(" VALUES (") : end]
+    found = list(_PLACEHOLDER.finditer(inner))
+    in_order = [int(m.group(1)) for m in found] == list(range(1, len(found) + 1))
+    if not in_order or "".join(m.group(0) for m in found) != inner:
+        return None
+    return sql[: start + len(" VALUES ")], tuple(m.group(2) for m in found), sql[end + 1 :]
+
+
 async def in_schema(conn: AsyncConnection, schema: str) -> AsyncConnection:
     """The connection, with the hub's schema-less tables resolved to `schema`."""
     return await conn.execution_options(schema_translate_map={None: schema})
@@ -175,23 +221,53 @@ async def few_trips(engine: AsyncEngine, schema: str, begin: str) -> AsyncIterat
     """
     async with engine.connect() as conn:
         raw = await raw_connection(conn)
-        try:
+        async with _rolled_back_on_failure(conn, raw):
+            # Inside: a statement of `begin` that fails leaves the transaction begun, to be rolled back.
             with sqlalchemy_errors(f"BEGIN; {begin}"):
                 await raw.execute(f"BEGIN; {begin}")
-            try:
-                at_commit: list[str] = []
-                yield await in_schema(conn, schema), at_commit
-                if conn.in_transaction():
-                    raise RuntimeError("a SQLAlchemy statement ran in a driver transaction: use driver.execute")
-                sql = "; ".join([*at_commit, "COMMIT"])
-                with sqlalchemy_errors(sql):
-                    await raw.execute(sql)
-            except BaseException:
-                await _roll_back(conn, raw)
-                raise
-        except (sa.exc.OperationalError, OSError):
-            await conn.invalidate()
+            at_commit: list[str] = []
+            yield await in_schema(conn, schema), at_commit
+            if conn.in_transaction():
+                raise RuntimeError("a SQLAlchemy statement ran in a driver transaction: use driver.execute")
+            sql = "; ".join([*at_commit, "COMMIT"])
+            with sqlalchemy_errors(sql):
+                await raw.execute(sql)
+
+
+async def one_trip(
+    engine: AsyncEngine, schema: str, build: Callable[[AsyncConnection], list[str] | None], label: str
+) -> bool:
+    """A whole transaction in one round trip: BEGIN, the statements `build` writes (literal SQL, given a
+    connection mapped to `schema`) and COMMIT, in one simple-query message. False, with nothing sent, when
+    `build` gives None (a statement it cannot write so). `label` names the transaction in errors (the
+    statements hold the rows' values).
+
+    PostgreSQL runs the statements of one message in order and stops at the first that fails; the
+    transaction is then rolled back here, as `few_trips` does.
+    """
+    async with engine.connect() as conn:
+        statements = build(await in_schema(conn, schema))
+        if statements is None:
+            return False
+        raw = await raw_connection(conn)
+        async with _rolled_back_on_failure(conn, raw):
+            with sqlalchemy_errors(label):
+                await raw.execute("; ".join(["BEGIN", *statements, "COMMIT"]))
+    return True
+
+
+@contextlib.asynccontextmanager
+async def _rolled_back_on_failure(conn: AsyncConnection, raw: asyncpg.Connection) -> AsyncIterator[None]:
+    """A transaction sent as literal SQL that fails is rolled back; a connection that broke is not used again."""
+    try:
+        try:
+            yield
+        except BaseException:
+            await _roll_back(conn, raw)
             raise
+    except (sa.exc.OperationalError, OSError):
+        await conn.invalidate()
+        raise
 
 
 async def _roll_back(conn: AsyncConnection, raw: asyncpg.Connection) -> None:

@@ -9,6 +9,7 @@ import uuid
 
 import pytest
 import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import JSONB
 
 from tests.hub_lock import HeldHubLock
 from tests.projectors.sample import digest, entities, health_events, ledger_seqs, read_all, sample_projection
@@ -229,32 +230,63 @@ async def test_a_staging_schema_made_in_one_round_trip_is_the_one_create_all_mak
     try:
         assert await _shape(db, staged) == await _shape(db, live)
         assert "leftover" not in {row[0] for row in (await _shape(db, staged))[0]}
+        # Every JSONB column (the evidence's detail among them), and nothing else.
+        assert ("evidence", "detail") in _jsonb(projection)
+        assert await _without_statistics(db, staged) == _jsonb(projection) == await _without_statistics(db, live)
     finally:
         async with db.begin() as conn:
             for schema in (live, staged):
                 await conn.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
 
 
+async def test_a_live_schema_made_before_gathers_no_statistics_on_jsonb_after_a_start(db):
+    # A hub's tables made when ANALYZE still sorted every JSONB document it sampled: the next start turns that off.
+    projection = ops_projection()
+    live = "ddl_old_" + uuid.uuid4().hex[:6]
+    await ensure_schema(db, projection, live)
+    async with db.begin() as conn:
+        for table, column in _jsonb(projection):
+            await conn.execute(sa.text(f'ALTER TABLE "{live}"."{table}" ALTER COLUMN "{column}" SET STATISTICS -1'))
+    assert await _without_statistics(db, live) == set()
+    try:
+        await ensure_schema(db, projection, live)
+        assert await _without_statistics(db, live) == _jsonb(projection)
+    finally:
+        async with db.begin() as conn:
+            await conn.execute(sa.text(f'DROP SCHEMA "{live}" CASCADE'))
+
+
+def _jsonb(projection) -> set[tuple[str, str]]:
+    return {(t.name, c.name) for t in projection.metadata.sorted_tables for c in t.columns if isinstance(c.type, JSONB)}
+
+
+async def _without_statistics(db, schema: str) -> set[tuple[str, str]]:
+    """The (table, column) pairs of `schema` that ANALYZE gathers no statistics for."""
+    return set(
+        await _rows(
+            db,
+            "SELECT c.relname, a.attname FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid"
+            " JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = :s AND a.attstattarget = 0",
+            schema,
+        )
+    )
+
+
 async def _shape(db, schema: str) -> tuple[list, list, list]:
     """A schema's columns, constraints and index definitions, without its name."""
+    columns = (
+        "SELECT table_name, column_name, data_type, is_nullable, column_default FROM information_schema.columns"
+        " WHERE table_schema = :s ORDER BY 1, 2"
+    )
+    constraints = (
+        "SELECT c.relname, k.contype, pg_get_constraintdef(k.oid) FROM pg_constraint k JOIN pg_class c"
+        " ON c.oid = k.conrelid JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = :s"
+        " ORDER BY 1, 2, 3"
+    )
+    indexes = "SELECT indexname, replace(indexdef, :s, '') FROM pg_indexes WHERE schemaname = :s ORDER BY 1"
+    return tuple([await _rows(db, sql, schema) for sql in (columns, constraints, indexes)])
+
+
+async def _rows(db, sql: str, schema: str) -> list[tuple]:
     async with db.connect() as conn:
-        columns = await conn.execute(
-            sa.text(
-                "SELECT table_name, column_name, data_type, is_nullable, column_default FROM information_schema.columns"
-                " WHERE table_schema = :s ORDER BY 1, 2"
-            ),
-            {"s": schema},
-        )
-        constraints = await conn.execute(
-            sa.text(
-                "SELECT c.relname, k.contype, pg_get_constraintdef(k.oid) FROM pg_constraint k JOIN pg_class c"
-                " ON c.oid = k.conrelid JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = :s"
-                " ORDER BY 1, 2, 3"
-            ),
-            {"s": schema},
-        )
-        indexes = await conn.execute(
-            sa.text("SELECT indexname, replace(indexdef, :s, '') FROM pg_indexes WHERE schemaname = :s ORDER BY 1"),
-            {"s": schema},
-        )
-        return [tuple(r) for r in columns], [tuple(r) for r in constraints], [tuple(r) for r in indexes]
+        return [tuple(r) for r in await conn.execute(sa.text(sql), {"s": schema})]
