@@ -252,8 +252,8 @@ def _header_lines(nc: Client, buf: bytes | bytearray, start: int, end: int) -> d
     return nc._parse_header_lines(bytes(buf[start:end])) or None
 
 
-def _split_block(buf: bytes | bytearray, start: int, end: int) -> tuple[str, int, str] | None:
-    """The event id, horizon sequence and horizon subject of a split stream's header block `buf[start:end]`
+def _split_block(buf: bytes | bytearray, start: int, end: int) -> tuple[str, int, bytes] | None:
+    """The event id, horizon sequence and horizon subject (undecoded) of a split stream's header block `buf[start:end]`
     that is exactly `Nats-Msg-Id` then `Nats-Stream-Source` (`<stream> <seq> <filter> <transform> <subject>
     <hash>`, bus/splits.py); None for any other block. Read in place, without the dict of both headers and
     the split of the source value that `bus/splits.origin` does on it afterwards (a partition's largest own
@@ -266,9 +266,9 @@ def _split_block(buf: bytes | bytearray, start: int, end: int) -> tuple[str, int
     source = buf[id_end + 2 + len(_SOURCE) : last].split(b" ")
     if len(source) != 6 or not source[1].isdigit() or b"\r" in source[5]:
         return None
-    # Decoded as nats-py decodes header values (bus/splits.origin reads the subject from its reading).
+    # Decoded as nats-py decodes header values (the subject by the caller, once per subject).
     msg_id = buf[start + 13 : id_end].strip().decode("utf-8", "replace")
-    return msg_id, int(source[1]), source[4].decode("utf-8", "replace")
+    return msg_id, int(source[1]), source[4]
 
 
 class Delivered(Msg):
@@ -450,6 +450,15 @@ class _FastParser(Parser):
                 self.buf = held
         return self.buf is held
 
+    def _subject(self, raw: bytes, errors: str = "strict") -> str:
+        """The subject's string, made once (see __init__)."""
+        name = self._subjects.get(raw)
+        if name is None:
+            if len(self._subjects) >= _SUBJECTS_KEPT:
+                self._subjects.clear()
+            name = self._subjects[raw] = raw.decode("utf-8", errors)
+        return name
+
     def _deliver(
         self, subject: bytes, sid: int, reply: bytes, hlen: int, buf: bytes, payload_at: int, end: int
     ) -> bool:
@@ -484,15 +493,11 @@ class _FastParser(Parser):
         origin = queue.sourced_from
         split = _split_block(buf, payload_at + 10, at) if origin is not None else None
         if split is not None:
-            msg: Delivered = _sourced(nc, sid, origin, split[2], reply, payload, split[0], split[1])  # type: ignore[arg-type]
+            name = self._subject(split[2], "replace")  # (as nats-py decodes a header value)
+            msg: Delivered = _sourced(nc, sid, origin, name, reply, payload, split[0], split[1])  # type: ignore[arg-type]
         else:
             headers = _header_lines(nc, buf, payload_at + 10, at)
-            name = self._subjects.get(subject)
-            if name is None:
-                if len(self._subjects) >= _SUBJECTS_KEPT:
-                    self._subjects.clear()
-                name = self._subjects[subject] = subject.decode()
-            msg = _delivered(nc, sid, name, reply, payload, headers, seq)
+            msg = _delivered(nc, sid, self._subject(subject), reply, payload, headers, seq)
         queue.deliver(msg)
         jsi._fciseq += 1  # JetStreamContext._JSI.track_sequences
         jsi._cmeta = reply

@@ -17,18 +17,31 @@ is left out of the stored subject on purpose: a consumer's wildcard filter costs
 subject of the stream, and with one subject per entity a partition read a few thousand events a second
 (docs/performance.md §Partitions); without, the split stream has a handful of subjects per partition.
 
+A consumer filtering the split stream still walks all of it: with the list of subjects a partition needs (its
+share, the others' reverts, and for partition 0 the others' thread types) nats-server spent twice what it
+spends reading the horizon stream whole (docs/performance.md §Partitions). So each partition also has a stream
+of its own (`Share.name`): a mirror of the split stream keeping only those subjects, which a replay reads
+from end to end with no filter. A mirror keeps the split stream's sequences (the others' events leave gaps)
+and the messages as stored, `Nats-Stream-Source` included, so a partition reads it as it reads the split.
+A live partition still follows the split stream with its filters: a new event costs the server one match
+there, not a walk, and an idle partition's position (`StreamReader.settled`) follows the split stream's last
+sequence, which a mirror's does not (it stops at the last message the mirror keeps).
+
 Why a sourced copy rather than a transform on the horizon stream itself: a stream's subject transform
 rewrites the stored subject of every event for every reader (provenance compares it with the envelope, and
 every filter in the mesh names four tokens); a split stream changes nothing for anyone else, at the price of
-a second copy of the hub's share of that stream, kept as long as the horizon keeps it.
+a second copy of the hub's share of that stream, and with the partitions' own streams a third, kept as long
+as the horizon keeps it.
 """
 
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import structlog
 from nats.aio.msg import Msg
@@ -93,28 +106,55 @@ class Split:
             src=f"{self.horizon}.{self.hub}.*.*",
             dest=f"{self.prefix}.{{{{partition({self.count},2)}}}}.{{{{wildcard(1)}}}}",
         )
-        return StreamConfig(
+        return _kept_like(
+            origin,
             name=self.name,
             description=f"{self.hub}'s events of {self.origin} split into {self.count} partitions by entity",
             subjects=[],
             sources=[StreamSource(name=self.origin, subject_transforms=[transform])],
-            retention=RetentionPolicy.LIMITS,
-            storage=StorageType.FILE,
-            max_age=origin.max_age,
-            max_msg_size=origin.max_msg_size,
-            num_replicas=origin.num_replicas,
-            discard=DiscardPolicy.OLD,
             duplicate_window=_DUPLICATE_WINDOW_S,
-            allow_direct=True,
         )
 
 
 @dataclass(frozen=True)
 class Share:
-    """What one partition reads of a split stream: the split, and the subjects its consumer filters on."""
+    """What partition `index` reads of a split stream: the split, and the subjects its consumer filters on."""
 
     split: Split
+    index: int
     filters: tuple[str, ...]
+
+    @property
+    def name(self) -> str:
+        """The partition's own stream: the split's events on `filters`. Named by them too, so projections of one
+        hub that declare other types (a new version) never share one; a replaced one is left to its owner."""
+        digest = hashlib.sha256("\n".join(self.filters).encode()).hexdigest()[:8]
+        return f"{self.split.name}_P{self.index}_{digest}"
+
+    def config(self, origin: StreamConfig) -> StreamConfig:
+        """The partition's stream: a mirror of the split stream keeping only this share's subjects, kept as
+        long as the horizon stream `origin` keeps events."""
+        keep = [SubjectTransform(src=subject, dest=subject) for subject in self.filters]
+        return _kept_like(
+            origin,
+            name=self.name,
+            description=f"partition {self.index} of {self.split.name}: its share and the reverts and threads it folds",
+            mirror=StreamSource(name=self.split.name, subject_transforms=keep),
+        )
+
+
+def _kept_like(origin: StreamConfig, **config: Any) -> StreamConfig:
+    """A copy of a horizon stream's events: kept as long as `origin` keeps them, with as many replicas."""
+    return StreamConfig(
+        retention=RetentionPolicy.LIMITS,
+        storage=StorageType.FILE,
+        max_age=origin.max_age,
+        max_msg_size=origin.max_msg_size,
+        num_replicas=origin.num_replicas,
+        discard=DiscardPolicy.OLD,
+        allow_direct=True,
+        **config,
+    )
 
 
 def origin(msg: Msg) -> tuple[int, str]:
@@ -132,20 +172,58 @@ def origin(msg: Msg) -> tuple[int, str]:
 async def ensure_split(js: JetStreamContext, split: Split) -> None:
     """Create the split stream when missing (partitions starting side by side may race: both succeed), or
     bring its retention in line with the horizon stream's."""
-    wanted = split.config((await stream_info(js, split.origin)).config)
+    await _ensure(js, split.config((await stream_info(js, split.origin)).config), "split stream", hub=split.hub,
+                  origin=split.origin, partitions=split.count)  # fmt: skip
+
+
+async def ensure_share(js: JetStreamContext, share: Share) -> None:
+    """Create the split stream and the partition's own stream when missing, or bring their retention in line
+    with the horizon stream's."""
+    await ensure_split(js, share.split)
+    wanted = share.config((await stream_info(js, share.split.origin)).config)
+    await _ensure(js, wanted, "partition stream", split=share.split.name, filters=share.filters)
+
+
+async def _ensure(js: JetStreamContext, wanted: StreamConfig, what: str, **context: Any) -> None:
     try:
-        current = (await stream_info(js, split.name, patience=10.0)).config
+        current = (await stream_info(js, wanted.name or "", patience=10.0)).config
     except NotFoundError:
         try:
-            await patiently(lambda: js.add_stream(wanted), f"create {split.name}")
-            log.info("split stream created", stream=split.name, origin=split.origin, hub=split.hub,
-                     partitions=split.count)  # fmt: skip
-        except BadRequestError:  # another partition made it meanwhile
+            await patiently(lambda: js.add_stream(wanted), f"create {wanted.name}")
+            log.info(f"{what} created", stream=wanted.name, **context)
+        except BadRequestError:  # another process made it meanwhile
             pass
         return
     if current.max_age != wanted.max_age or current.max_msg_size != wanted.max_msg_size:
         await js.update_stream(wanted)
-        log.info("split stream reconciled", stream=split.name, max_age=wanted.max_age)
+        log.info(f"{what} reconciled", stream=wanted.name, max_age=wanted.max_age)
+
+
+async def wait_share(
+    js: JetStreamContext,
+    share: Share,
+    *,
+    timeout: float = 600.0,
+    progress: Callable[[int, int], None] = lambda done, total: None,
+) -> None:
+    """Wait until the partition's stream holds its share of every event of the hub that the horizon stream had
+    stored before this call: the split stream has it, and the mirror holds the split's last message on any
+    of the share's subjects (a mirror's last sequence stops at the last message it keeps)."""
+    await wait_sourced(js, share.split, timeout=timeout, progress=progress)
+    wanted = 0
+    for subject in share.filters:
+        try:
+            wanted = max(wanted, (await js.get_msg(share.split.name, subject=subject)).seq or 0)
+        except NotFoundError:
+            continue  # nothing on that subject
+    deadline = time.monotonic() + timeout
+    while (through := (await stream_info(js, share.name)).state.last_seq) < wanted:
+        if time.monotonic() > deadline:
+            raise ConfigError(
+                f"{share.name} mirrored {share.split.name} only up to {through} of {wanted} in {timeout:g} s: check "
+                f"`nats stream info {share.name}` for a mirror error, or rebuild with --partitions 1"
+            )
+        await asyncio.sleep(0.05)
 
 
 async def sourced_through(js: JetStreamContext, split: Split, last: int | None = None) -> int:
@@ -188,18 +266,19 @@ async def wait_sourced(
         await asyncio.sleep(0.05)
 
 
-async def split_start(js: JetStreamContext, split: Split, after: int) -> int:
-    """The split stream's sequence of the last event sourced at or before horizon sequence `after` (0: none):
-    a partition resuming from its position starts reading right after it. A binary search of direct gets."""
+async def split_start(js: JetStreamContext, stream: str, after: int) -> int:
+    """The sequence in split stream `stream` (or a partition's mirror of it) of the last event sourced at or
+    before horizon sequence `after` (0: none): a partition resuming from its position starts reading right
+    after it. A binary search of direct gets."""
     if after <= 0:
         return 0
-    info = (await stream_info(js, split.name)).state
+    info = (await stream_info(js, stream)).state
     low, high = info.first_seq, info.last_seq  # the answer is in [low - 1, high]
     found = low - 1 if low else 0
     while low <= high:
         mid = (low + high) // 2
         try:
-            msg = await js.get_msg(split.name, seq=mid, next=True)
+            msg = await js.get_msg(stream, seq=mid, next=True)
         except NotFoundError:
             high = mid - 1
             continue
@@ -215,9 +294,11 @@ __all__ = [
     "SOURCE_HEADER",
     "Share",
     "Split",
+    "ensure_share",
     "ensure_split",
     "origin",
     "sourced_through",
     "split_start",
+    "wait_share",
     "wait_sourced",
 ]

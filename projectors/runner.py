@@ -15,7 +15,7 @@ from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, InterfaceError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from vsmesh.bus.quarantine import Rejected, quarantine
-from vsmesh.bus.splits import ensure_split
+from vsmesh.bus.splits import ensure_share
 from vsmesh.errors import Busy
 from vsmesh.projectors.engine import driver
 from vsmesh.projectors.engine.batches import (
@@ -64,8 +64,8 @@ async def run_projection(
     """Follow every stream of the projection until `stop` is set."""
     await ensure_schema(engine, projection, projection.schema)
     await _settle_partitioning(js, engine, projection, stop)
-    for share in (projection.shares or {}).values():
-        await ensure_split(js, share.split)
+    for share in (projection.shares or {}).values():  # its own stream kept up to date for the next rebuild
+        await ensure_share(js, share)
     # Every stream it follows, at 0 until something of it is applied: /metrics shows the stream from the start.
     applied = await positions(engine, projection, projection.schema)
     stats.positions = {stream: 0 for stream in projection.streams} | applied

@@ -15,7 +15,7 @@ from nats.js import JetStreamContext
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from vsmesh.bus.reader import Start, StreamReader, stream_sequence
-from vsmesh.bus.splits import ensure_split, wait_sourced
+from vsmesh.bus.splits import ensure_share, wait_share
 from vsmesh.errors import ConfigError
 from vsmesh.projectors.engine.batches import apply_batch, in_schema
 from vsmesh.projectors.engine.checkpoint import read_positions, save_position
@@ -48,9 +48,9 @@ def partitioned_replay(run_partition: RunPartition, count: int):  # noqa: ANN201
                 "a partitioned rebuild folds up to the head; build a point-in-time copy with one projector"
             )
         parts = [projection.for_partition(Partition(k, count)) for k in range(count)]
-        for share in (parts[0].shares or {}).values():  # the server splits the log before the workers read it
-            await ensure_split(js, share.split)
-            await wait_sourced(js, share.split)
+        for share in (s for p in parts for s in (p.shares or {}).values()):  # the server splits the log first
+            await ensure_share(js, share)
+            await wait_share(js, share)
         # Each worker starts from its own row in the staging schema (or the plain one): a resumed build goes on.
         done = await asyncio.gather(*(run_partition(p.partition, schema) for p in parts))  # type: ignore[arg-type]
         # The catch-up reads the streams themselves: what arrived after the split was read is little.

@@ -32,7 +32,7 @@ from vsmesh.events.governance import REVERT_TYPE
 _FNV_OFFSET = 0x811C9DC5
 _FNV_PRIME = 0x01000193
 _ROW = re.compile(r"^(?P<stream>.+)\.p(?P<index>\d+)of(?P<count>\d+)$")
-_CACHE_LIMIT = 1 << 17  # entity tokens remembered per router: hashing in Python costs ~2 µs a token
+_CACHE_LIMIT = 1 << 17  # subjects remembered per router: hashing an entity token in Python costs ~2 µs
 
 
 def fnv1a(token: str) -> int:
@@ -88,20 +88,24 @@ def router(partition: Partition, entity_types: frozenset[str], threads: frozense
     reads it: a partition reading its share of a split stream (`share`) is the only one the server gave it
     to, and quarantines it."""
     index, count = partition.index, partition.count
-    cache: dict[str, int] = {}
+    # The answer per subject: a hub's events repeat a few thousand subjects, and one lookup costs less than
+    # the split and checks below for every event a partition reads (docs/performance.md §Partitions).
+    cache: dict[str, bool] = {}
 
     def keeps(subject: str) -> bool:
+        found = cache.get(subject)
+        if found is None:
+            if len(cache) >= _CACHE_LIMIT:
+                cache.clear()
+            found = cache[subject] = _keeps(subject)
+        return found
+
+    def _keeps(subject: str) -> bool:
         tokens = subject.split(".", 3)
         kind = tokens[2] if len(tokens) > 2 else ""
         if kind not in entity_types:
             return index == 0 or kind == REVERT_TYPE or (threads is not None and kind not in threads)
-        entity = tokens[3] if len(tokens) > 3 else "_"
-        found = cache.get(entity)
-        if found is None:
-            if len(cache) >= _CACHE_LIMIT:
-                cache.clear()
-            found = cache[entity] = fnv1a(entity) % count
-        return found == index
+        return fnv1a(tokens[3] if len(tokens) > 3 else "_") % count == index
 
     return keeps
 
@@ -117,7 +121,7 @@ def share(partition: Partition, stream: str, subject: str, entity_types: frozens
     filters = [split.share(partition.index)] + [split.subject(j, REVERT_TYPE) for j in others]
     if partition.index == 0:
         filters += [split.subject(j, kind) for j in others for kind in sorted(threads - {REVERT_TYPE})]
-    return Share(split, tuple(filters))
+    return Share(split, partition.index, tuple(filters))
 
 
 def parse_row(name: str) -> tuple[str, Partition | None]:

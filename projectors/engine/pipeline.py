@@ -167,9 +167,13 @@ async def _open(
 async def _open_share(
     js: JetStreamContext, share: Share, stream: str, subject: str, after: int
 ) -> tuple[StreamReader, int]:
-    """A reader of one partition's share of the stream's split (bus/splits.py), and how many events it reads."""
-    events = await count_pending(js, share.split.name, list(share.filters), await split_start(js, share.split, after))
-    reader = StreamReader(js, stream, subject, Start(after_seq=after), max_queued=READ_AHEAD, share=share)
+    """A reader of one partition's share of the stream's split (bus/splits.py), and how many events it reads:
+    from the partition's own stream, a mirror of the split that holds only its share (the server walks no
+    other partition's events; the partitioned rebuild waited for it, bus/splits.wait_share)."""
+    events = await count_pending(js, share.name, ">", await split_start(js, share.name, after))
+    reader = StreamReader(
+        js, stream, subject, Start(after_seq=after), max_queued=READ_AHEAD, share=share, mirrored=True
+    )
     return reader, events
 
 

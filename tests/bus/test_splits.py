@@ -12,7 +12,7 @@ from vsmesh.bus import nats_internals
 from vsmesh.bus.connection import connect
 from vsmesh.bus.publisher import Publisher
 from vsmesh.bus.reader import Start, StreamReader, stream_sequence
-from vsmesh.bus.splits import Share, Split, ensure_split, split_start, wait_sourced
+from vsmesh.bus.splits import Share, Split, ensure_share, ensure_split, split_start, wait_share, wait_sourced
 from vsmesh.bus.streams import ensure_streams
 from vsmesh.projectors.engine.partitions import partition_of
 
@@ -28,11 +28,14 @@ async def read_share(js, split: Split, index: int, after: int) -> list[tuple[int
     return [(stream_sequence(m), m.subject, m.metadata.stream) for m in await share_messages(js, split, index, after)]
 
 
-async def share_messages(js, split: Split, index: int, after: int = 0) -> list:
-    share = Share(split, (split.share(index),))
+async def share_messages(js, split: Split, index: int, after: int = 0, share: Share | None = None) -> list:
+    """What a partition reads of its share: by default filtering the split stream, or `share`'s own stream."""
+    mirrored = share is not None
+    share = share or Share(split, index, (split.share(index),))
     out = []
     subject = f"{split.horizon}.{split.hub}.>"
-    async with StreamReader(js, split.origin, subject, Start(after_seq=after), share=share) as reader:
+    reader = StreamReader(js, split.origin, subject, Start(after_seq=after), share=share, mirrored=mirrored)
+    async with reader:
         async for batch in reader.drain_to_head(100):
             out += batch
     return out
@@ -71,7 +74,7 @@ async def test_each_partition_reads_its_entities_as_the_horizon_stream_stored_th
         # A partition resuming from its position (a horizon sequence) reads exactly what comes after it.
         middle = shares[1][len(shares[1]) // 2][0]
         assert await read_share(js, split, 1, middle) == [s for s in shares[1] if s[0] > middle]
-        assert await split_start(js, split, min(stored) - 1) == 0
+        assert await split_start(js, split.name, min(stored) - 1) == 0
     finally:
         await js.delete_stream(split.name)
         await nc.close()
@@ -102,10 +105,53 @@ async def test_a_split_event_reads_the_same_through_the_fast_parser_and_through_
         await nc.close()
 
 
+async def test_a_partitions_own_stream_holds_its_share_and_the_other_subjects_it_names(settings):
+    # A replay reads the partition's own stream end to end, with no filter: it must hold exactly its share and
+    # the other partitions' events it was told to keep (here: their alerts), as the horizon stream stored them.
+    nc, js, hub, events = await publish_checks(settings, 300, 30)
+    publisher = Publisher(js, settings, source="vsmesh/split-tests")
+    alerts = [publisher.build("alert-raised", hub=hub, subject=f"service/svc-{i}", data={"title": "slow"})
+              for i in range(30)]  # fmt: skip
+    for e, p in zip(alerts, await publisher.publish_many(alerts), strict=True):
+        events[p.sequence] = e
+    entity = {seq: e.subject.replace("/", ":") for seq, e in events.items()}  # the subject's last token
+    split = Split("OPERATIONAL", "operational", hub, 2)
+    shares = [Share(split, 0, (split.share(0), split.subject(1, "alert-raised"))), Share(split, 1, (split.share(1),))]
+    try:
+        for share in shares:
+            await ensure_share(js, share)
+            await ensure_share(js, share)  # a second process starting: the same streams, no error
+        later = await publisher.publish_many(
+            [publisher.build("alert-raised", hub=hub, subject="service/svc-late", data={"title": "late"})]
+        )
+        events[later[0].sequence] = None
+        entity[later[0].sequence] = "service:svc-late"
+        for share in shares:
+            await wait_share(js, share)  # holds what was stored before, the late alert included
+        read = [await share_messages(js, split, k, share=shares[k]) for k in range(2)]
+        alerted = {seq for seq, e in events.items() if e is None or e.type == "alert-raised"}
+        wanted = [
+            sorted(s for s in entity if partition_of(entity[s], 2) == k or (k == 0 and s in alerted)) for k in (0, 1)
+        ]
+        for k in range(2):
+            assert [stream_sequence(m) for m in read[k]] == wanted[k]
+            assert all(m.subject.endswith(entity[stream_sequence(m)]) for m in read[k])
+        assert set(wanted[0]) & set(wanted[1]) and set(wanted[0]) | set(wanted[1]) == set(entity)
+        # Resuming from a position reads what comes after it, here too.
+        middle = wanted[1][len(wanted[1]) // 2]
+        assert [stream_sequence(m) for m in await share_messages(js, split, 1, middle, shares[1])] == [
+            s for s in wanted[1] if s > middle
+        ]
+    finally:
+        for name in [s.name for s in shares] + [split.name]:
+            await js.delete_stream(name)
+        await nc.close()
+
+
 def test_only_an_id_then_a_source_header_block_is_read_in_place():
     source = b"Nats-Stream-Source: OPERATIONAL 12 operational.h.*.* split.h.operational.2.{{partition(2,2)}} s.t x"
     block = b"Nats-Msg-Id: abc\r\n" + source + b"\r\n\r\n"
-    assert nats_internals._split_block(bytearray(block), 0, len(block)) == ("abc", 12, "s.t")
+    assert nats_internals._split_block(bytearray(block), 0, len(block)) == ("abc", 12, b"s.t")
     for other in (
         source + b"\r\nNats-Msg-Id: abc\r\n\r\n",  # the other order
         block[:-2] + b"X-Case: 1\r\n\r\n",  # a third header
