@@ -38,14 +38,20 @@ def _utf8(value: str) -> bool:
     return True
 
 
+def _signed(written: str) -> str:
+    # A cast binds tighter than a minus: -9223372036854775808::BIGINT casts the positive number first, which
+    # bigint cannot hold. In parentheses the number is negative before it is cast.
+    return f"({written})" if written.startswith("-") else written
+
+
 def _float(value: float) -> str | None:
     if not math.isfinite(value):
         return None
-    return repr(value)
+    return _signed(repr(value))
 
 
 def _decimal(value: decimal.Decimal) -> str | None:
-    return str(value) if value.is_finite() else None
+    return _signed(str(value)) if value.is_finite() else None
 
 
 def _datetime(value: datetime.datetime) -> str | None:
@@ -57,7 +63,7 @@ def _datetime(value: datetime.datetime) -> str | None:
 _WRITERS: dict[type, Callable[[Any], str | None]] = {
     type(None): lambda _: "NULL",
     bool: lambda v: "true" if v else "false",
-    int: str,
+    int: lambda v: _signed(str(v)),
     float: _float,
     decimal.Decimal: _decimal,
     str: text,

@@ -5,7 +5,9 @@ value PostgreSQL refuses still quarantined alone."""
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import uuid
+from decimal import Decimal
 
 import pytest
 import sqlalchemy as sa
@@ -20,6 +22,7 @@ from vsmesh.events.envelope import Event
 from vsmesh.events.schemas.ops import OpsHealthChecked
 from vsmesh.projectors.engine.batches import ensure_schema, in_schema, positions
 from vsmesh.projectors.engine.changes import Changes
+from vsmesh.projectors.engine.literals import literal
 from vsmesh.projectors.engine.partitions import Partition
 from vsmesh.projectors.engine.projection import Applied, Projection
 from vsmesh.projectors.engine.stats import ProjectorStats
@@ -209,18 +212,21 @@ async def test_hostile_values_arrive_byte_for_byte_in_one_round_trip(bus, db, me
         assert doc == {"note": value, "nested": {"quote": value[:50], "list": [value[:20], 1, None, True]}}
 
 
-def test_values_a_literal_cannot_carry_exactly_are_left_to_parameters(db):
-    from vsmesh.projectors.engine.literals import literal
-
+def test_values_a_literal_cannot_carry_exactly_are_left_to_parameters():
     assert literal("a\x00b") is None  # a simple-query message ends at a NUL
     assert literal("\ud800") is None  # not UTF-8
     assert literal(float("nan")) is None
-    import datetime
-
-    assert literal(datetime.datetime(2026, 12, 7, 23, 0)) is None  # naive: whose zone?
-    assert literal(datetime.datetime(2026, 12, 7, 23, 0, tzinfo=datetime.UTC)) == "'2026-12-07T23:00:00+00:00'"
+    assert literal(dt.datetime(2026, 12, 7, 23, 0)) is None  # naive: whose zone?
+    assert literal(dt.datetime(2026, 12, 7, 23, 0, tzinfo=dt.UTC)) == "'2026-12-07T23:00:00+00:00'"
     assert literal("it's \\") == "E'it''s \\\\'"
     assert literal(object()) is None
+
+
+async def test_numbers_at_their_limits_arrive_exactly_under_their_cast(db):
+    values = [(-(2**63), "BIGINT"), (2**63 - 1, "BIGINT"), (-1.5e-300, "FLOAT"), (Decimal("-12.3400"), "NUMERIC")]
+    async with db.connect() as conn:
+        for value, cast in values:
+            assert (await conn.execute(sa.text(f"SELECT {literal(value)}::{cast}"))).scalar() == value
 
 
 @pytest.mark.parametrize("column", ["body", "doc"])
