@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import operator
 from collections import defaultdict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 import sqlalchemy as sa
@@ -109,26 +109,30 @@ class Changes:
 
     async def flush(self, conn: AsyncConnection) -> None:
         """Write every change; rows with the same set of columns go in one statement (or one COPY)."""
-        self._build_newest()
-        for table, rows in self._inserts.items():
-            for columns, group in _group_by_columns(rows).items():
-                await insert_rows(conn, table, columns, group)
-        for table, by_key in self._upserts.items():
-            for columns, group in _group_by_columns(by_key.values()).items():
-                await upsert_rows(conn, table, columns, group)
+        for upsert, table, columns, group in self._groups():
+            await (upsert_rows if upsert else insert_rows)(conn, table, columns, group)
 
     def literal(self, conn: AsyncConnection) -> list[str] | None:
         """What `flush` writes, as literal SQL statements in the same order, or None when a group cannot be
         written so (too many rows, or a value a literal cannot carry: see driver.literal_rows)."""
-        self._build_newest()
         out = []
+        for upsert, table, columns, group in self._groups():
+            written = (literal_upserts if upsert else literal_inserts)(conn, table, columns, group)
+            if written is None:
+                return None
+            out.append(written)
+        return out
+
+    def _groups(self) -> Iterator[tuple[bool, sa.Table, tuple[str, ...], list[dict[str, Any]]]]:
+        """(upsert?, table, columns, rows) in the order they are written: inserts, then upserts, each table's
+        rows grouped by the columns they set."""
+        self._build_newest()
         for table, rows in self._inserts.items():
             for columns, group in _group_by_columns(rows).items():
-                out.append(literal_inserts(conn, table, columns, group))
+                yield False, table, columns, group
         for table, by_key in self._upserts.items():
             for columns, group in _group_by_columns(by_key.values()).items():
-                out.append(literal_upserts(conn, table, columns, group))
-        return None if None in out else out  # type: ignore[return-value]
+                yield True, table, columns, group
 
     def _build_newest(self) -> None:
         """Build the kept rows of `insert_newest` as inserts (a scoped revert's `only` must see them too)."""
