@@ -53,9 +53,13 @@ PARTIALS_AT_ONCE = 1
 
 class Listener:
     """One browser's event stream: what is not yet sent to it — the latest of each part, and the items of
-    each keyed list changed since (with the list's latest order)."""
+    each keyed list changed since (with the list's latest order).
 
-    def __init__(self) -> None:
+    `since` is when its page was read (wall clock, `time.time()`): a render from a read that started earlier
+    is older than what the browser shows, and would take a newer state back."""
+
+    def __init__(self, since: float = 0.0) -> None:
+        self.since = since
         self.parts: dict[str, str] = {}
         self.lists: dict[str, tuple[dict[str, str], list[str], str]] = {}  # container -> (items, order, part)
         self.ready = asyncio.Event()
@@ -98,6 +102,7 @@ class LiveView:
         self.listeners: set[Listener] = set()
         self.data: dict[str, Any] | None = None
         self.parts: dict[str, str] = {}
+        self.part_at: dict[str, float] = {}  # when the read that last changed each part started (wall clock)
         self._stale: set[str] = set()  # parts not rendered since their list was patched item by item
         self.items: dict[str, dict[str, str]] = {}  # keyed list -> {item id: its HTML}, in order, as pushed
         self._rendered: dict[tuple[str, str], str] = {}  # an item's HTML by its list and value
@@ -154,7 +159,7 @@ class LiveView:
     async def _full(self) -> None:
         if self._reading:
             await asyncio.wait(list(self._reading))
-        started = time.perf_counter()
+        started, read_at = time.perf_counter(), time.time()
         try:
             self.data = await self._load(self.page)
         except (VsmeshError, OSError) as e:  # a hub not answering now: the next batch tries again
@@ -162,7 +167,7 @@ class LiveView:
             self._changed = None
             return
         self._full_at = time.monotonic()
-        self._push(partial=False)
+        self._push(partial=False, read_at=read_at)
         RENDER_SECONDS.labels(self.page.slug, "full").observe(time.perf_counter() - started)
 
     async def _start(self, partial: Partial) -> None:
@@ -177,7 +182,7 @@ class LiveView:
         task.add_done_callback(lambda done: self._reading.pop(done, None))
 
     async def _read(self, partial: Partial) -> None:
-        started = time.perf_counter()
+        started, read_at = time.perf_counter(), time.time()
         try:
             merge = await partial.read(self._ask)
         except (VsmeshError, OSError) as e:
@@ -191,18 +196,20 @@ class LiveView:
             self._wanted.set()
             return
         self.data = merge(self.data)
-        self._push(partial=True)
+        self._push(partial=True, read_at=read_at)
         RENDER_SECONDS.labels(self.page.slug, "partial").observe(time.perf_counter() - started)
 
-    def _push(self, *, partial: bool) -> None:
-        """Render the parts and offer each listener those that changed since the last push; after a partial
-        update, a keyed list's part is not rendered: its changed items and its order go instead."""
+    def _push(self, *, partial: bool, read_at: float) -> None:
+        """Render the parts and offer each listener those that changed since the last push (not to a browser
+        whose page was read after `read_at`: it shows as much or more); after a partial update, a keyed list's
+        part is not rendered: its changed items and its order go instead."""
         data = self.data or {}
         by_item = [kl for kl in self.page.lists if partial and self.items.get(kl.container) and data[kl.items]]
         skip = {kl.part for kl in by_item}
         parts = self._render(self.page, data, skip)
         fresh = {key: html for key, html in parts.items() if self.parts.get(key) != html}
         self.parts.update(parts)
+        self.part_at.update(dict.fromkeys(fresh, read_at))
         self._stale = (self._stale | skip) - parts.keys()
         lists = {}
         for kl in self.page.lists:
@@ -211,8 +218,9 @@ class LiveView:
             if kl in by_item and (now.keys() != before.keys() or list(now) != list(before) or now != before):
                 lists[kl.container] = ({k: h for k, h in now.items() if before.get(k) != h}, list(now), kl.part)
             self.items[kl.container] = now
+        self.part_at.update({part: read_at for _, _, part in lists.values()})
         if fresh or lists:
-            for listener in list(self.listeners):
+            for listener in [each for each in self.listeners if each.since <= read_at]:
                 listener.offer(fresh, lists)
 
     def _item_html(self, kl: KeyedList, item: dict[str, Any]) -> str:
@@ -223,12 +231,13 @@ class LiveView:
             self._rendered[key] = self._item(kl, item)
         return self._rendered[key]
 
-    def current_parts(self) -> dict[str, str]:
-        """Every part as it is now (for a browser that just connected), rendering the stale ones first."""
+    def missed(self, since: float) -> dict[str, str]:
+        """The parts a browser whose page was read at `since` has not seen: those changed by a read that
+        started later (a keyed list's part rendered whole first, if it was patched item by item)."""
         if self._stale and self.data is not None:
             self.parts.update(self._render(self.page, self.data, set()))
             self._stale = set()
-        return self.parts
+        return {key: html for key, html in self.parts.items() if self.part_at.get(key, 0.0) >= since}
 
 
 class LiveViews:
@@ -238,17 +247,19 @@ class LiveViews:
         self.feed, self._ask, self._load, self._render, self._item = feed, ask_, load, render, item
         self._views: dict[str, LiveView] = {}
 
-    async def follow(self, page: Page, *, idle_s: float) -> AsyncIterator[str | None]:
-        """Patches of `page` as HTML, as it changes (all its parts first, when known); None after `idle_s`
-        without any (a keep-alive for the caller). The wait never cancels the generator."""
+    async def follow(self, page: Page, *, idle_s: float, since: float = 0.0) -> AsyncIterator[str | None]:
+        """Patches of `page` as HTML, as it changes since the browser's page was read at `since` (first the
+        parts changed after it, when known); None after `idle_s` without any (a keep-alive for the caller).
+        The wait never cancels the generator."""
         view = self._views.get(page.slug)
         if view is None:
             view = self._views[page.slug] = LiveView(page, self.feed, self._ask, self._load, self._render, self._item)
             view.start()
-        listener = Listener()
+        listener = Listener(since)
         view.listeners.add(listener)
-        if view.parts:  # what this browser may have missed between its page and its stream
-            listener.offer(view.current_parts(), {})
+        missed = view.missed(since)  # between its page and its stream
+        if missed:
+            listener.offer(missed, {})
         try:
             while True:
                 try:

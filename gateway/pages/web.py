@@ -9,6 +9,7 @@ without signing in (a banner says so); any other address must sign in with the g
 
 from __future__ import annotations
 
+import time
 import urllib.parse
 from pathlib import Path
 from typing import Any
@@ -99,12 +100,13 @@ class Pages:
             return self._error(request, 404, f"no page {request.path_params['slug']!r}; the pages: {', '.join(PAGES)}")
         as_of = request.query_params.get("as_of") or None
         before = request.query_params.get("before") or None  # the audit's older page (constitutional)
+        read_at = time.time()  # its live stream sends nothing read before this (gateway/pages/views.py)
         try:
             data = await self._load(page, Asker(self.nc, as_of, before))
         except ContractError as e:
             status = {"not_found": 404, "invalid_request": 400}.get(e.code, 503)
             return self._error(request, status, f"{page.title}: {e}")
-        context = {"title": page.title, "page": page, "as_of": as_of, "before": before, **data}
+        context = {"title": page.title, "page": page, "as_of": as_of, "before": before, "read_at": read_at, **data}
         if request.query_params.get("fragment"):
             return self._render(request, page.template, {**context, "fragment": True})
         return self._render(request, page.template, context)
@@ -138,11 +140,15 @@ class Pages:
         page = PAGES.get(request.path_params["slug"])
         if page is None:
             return Response(status_code=404)
+        try:
+            since = float(request.query_params.get("since") or 0.0)
+        except ValueError:
+            return Response("since: not a time in seconds; reload the page for its live stream", status_code=400)
 
         async def stream():
             yield ": live\n\n"
             # Waiting inside the views, not around them: a timeout around an async generator's step would close it.
-            async for parts in self.views.follow(page, idle_s=KEEPALIVE_S):
+            async for parts in self.views.follow(page, idle_s=KEEPALIVE_S, since=since):
                 yield ": keepalive\n\n" if parts is None else sse("patch", parts)
 
         return StreamingResponse(stream(), media_type="text/event-stream", headers={"Cache-Control": "no-store"})

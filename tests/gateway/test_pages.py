@@ -170,6 +170,32 @@ def test_the_canon_page_audits_an_agents_action_and_shows_its_revert(page_cli, p
     expect(page.locator("h1")).to_contain_text(acted["id"])
 
 
+def test_a_page_read_after_a_change_keeps_it_when_its_live_stream_opens(pages_url, page, settings):
+    # A browser already on the page keeps its live view running, with the audit as it was read then.
+    watcher = page.context.new_page()
+    watcher.goto(f"{pages_url}/constitutional")
+    expect(watcher.locator("body")).to_have_attribute("data-connected", "yes", timeout=10_000)
+    # An agent acts on another hub: no batch of the page's own hubs, so that view does not read again.
+    agent = f"late-bot-{uuid.uuid4().hex[:6]}"
+    acted = publish_as(settings, agent, "agent", "ops-health-checked", "ops-hub", f"service/{agent}",
+                       {"status": "red", "observations": {}})  # fmt: skip
+    row = page.locator(f'[data-action="{acted["id"]}"]')
+
+    def shown() -> bool:
+        page.goto(f"{pages_url}/constitutional")
+        return row.count() == 1
+
+    wait_until(shown, what="the agent's action on a freshly read canon page")
+    expect(page.locator("body")).to_have_attribute("data-connected", "yes", timeout=10_000)
+    # Its stream sends only what changed after its page was read: the older view never takes the action back.
+    time.sleep(1.0)
+    assert row.count() == 1, "the live stream replaced the page with an older render"
+    watcher.close()
+    # A stream asked from a time that is not one is refused, naming the fix.
+    refused = httpx.get(f"{pages_url}/constitutional/live?since=yesterday")
+    assert refused.status_code == 400 and "reload the page" in refused.text
+
+
 def scrape(pages_url: str) -> dict:
     return {f.name: f for f in text_string_to_metric_families(httpx.get(f"{pages_url}/metrics").text)}
 
