@@ -141,31 +141,37 @@ async def _follow(
     timer = BATCH_SECONDS.labels(projection.hub)
     share = projection.shares.get(stream) if projection.shares else None
     known: Known | None = None  # the state this follower's last batch left (see _apply)
-    async for batch in follow(js, stream, subject, after, how, stop, share):
-        if not batch.msgs:  # a partition at rest: all of its share is applied up to there
-            stats.positions[stream] = await settle(engine, projection, stream, batch.settled)
-            known = None
-            continue
-        started = time.perf_counter()
-        result = await _apply_with_retry(js, engine, projection, stream, batch.msgs, stop, stats, bound, known)
-        took = time.perf_counter() - started
-        timer.observe(took)
-        if stats.on_batch is not None:
-            stats.on_batch(stats.name, len(batch.msgs), started, took)
-        if result is None:
-            return
-        known = result.known
-        stats.applied += result.applied
-        stats.positions[stream] = result.position
-        if stats.on_applied is not None:
-            few = len(batch.msgs) <= ANNOUNCED_SUBJECTS
-            stats.batch_subjects = [m.subject for m in batch.msgs] if few else None
-            await stats.on_applied(stats)
-        if result.reverts and refold is not None and _refolds(projection):
-            refold.request(batch.msgs)
-        if time.monotonic() - last_log > 10:
-            bound.info("projector progress", position=result.position, applied=stats.applied, lag=batch.lag)
-            last_log = time.monotonic()
+    held = driver.Held(engine)  # its own connection to PostgreSQL, for the batches written from `known`
+    try:
+        async for batch in follow(js, stream, subject, after, how, stop, share):
+            if not batch.msgs:  # a partition at rest: all of its share is applied up to there
+                stats.positions[stream] = await settle(engine, projection, stream, batch.settled)
+                known = None
+                continue
+            started = time.perf_counter()
+            result = await _apply_with_retry(
+                js, engine, projection, stream, batch.msgs, stop, stats, bound, known, held
+            )
+            took = time.perf_counter() - started
+            timer.observe(took)
+            if stats.on_batch is not None:
+                stats.on_batch(stats.name, len(batch.msgs), started, took)
+            if result is None:
+                return
+            known = result.known
+            stats.applied += result.applied
+            stats.positions[stream] = result.position
+            if stats.on_applied is not None:
+                few = len(batch.msgs) <= ANNOUNCED_SUBJECTS
+                stats.batch_subjects = [m.subject for m in batch.msgs] if few else None
+                await stats.on_applied(stats)
+            if result.reverts and refold is not None and _refolds(projection):
+                refold.request(batch.msgs)
+            if time.monotonic() - last_log > 10:
+                bound.info("projector progress", position=result.position, applied=stats.applied, lag=batch.lag)
+                last_log = time.monotonic()
+    finally:
+        await held.close()
 
 
 def _refolds(projection: Projection) -> bool:
@@ -197,10 +203,12 @@ async def _apply(
     stream: str,
     batch: list[Msg],
     known: Known | None = None,
+    held: driver.Held | None = None,
 ) -> BatchResult:
     """One live batch. From `known` (the state the previous batch left), folded first and written in one round
-    trip where it can be (batches.write_known); else, or when another writer moved the state, its lock goes
-    with BEGIN, the state is read, and the statements after its rows go with COMMIT (driver.few_trips)."""
+    trip where it can be (batches.write_known), on `held` (the follower's own connection) when given; else, or
+    when another writer moved the state, its lock goes with BEGIN, the state is read, and the statements after its
+    rows go with COMMIT (driver.few_trips)."""
     if known is not None:
         folded = fold(projection, stream, batch, known.after, known.reverted)
         if folded.last <= known.after:
@@ -209,7 +217,7 @@ async def _apply(
             # Before the commit, as below; a batch redone after a failed guard copies them again (idempotent).
             await quarantine(js, folded.rejected, found_by=projection.hub)
         try:
-            return await write_known(engine, projection, folded, known)
+            return await write_known(engine, projection, folded, known, held)
         except DBAPIError as e:
             if not is_stale(e):
                 raise
@@ -233,9 +241,10 @@ async def _apply_with_retry(
     stats: ProjectorStats,
     bound: structlog.typing.FilteringBoundLogger,
     known: Known | None = None,
+    held: driver.Held | None = None,
 ) -> BatchResult | None:
-    """Apply a batch, retrying while PostgreSQL is away (a batch is idempotent by position); `known`: see _apply
-    (a retry reads the state again)."""
+    """Apply a batch, retrying while PostgreSQL is away (a batch is idempotent by position); `known` and `held`:
+    see _apply (a retry reads the state again)."""
 
     def report(e: BaseException) -> None:
         stats.last_error = (
@@ -247,7 +256,7 @@ async def _apply_with_retry(
     try:
         tries = iter([known])
         result = await retry(
-            lambda: _apply(js, engine, projection, stream, batch, next(tries, None)),
+            lambda: _apply(js, engine, projection, stream, batch, next(tries, None), held),
             stop=stop,
             transient=(DBAPIError, InterfaceError, OSError),
             unless=(IntegrityError, DataError),

@@ -21,7 +21,7 @@ from vsmesh.events.envelope import Event
 from vsmesh.events.schemas.hub import EventReverted
 from vsmesh.projectors.engine import driver
 from vsmesh.projectors.engine.changes import Changes
-from vsmesh.projectors.engine.checkpoint import position_sql, read_positions, save_position
+from vsmesh.projectors.engine.checkpoint import position_sql, position_upsert, read_positions, save_position
 from vsmesh.projectors.engine.driver import in_schema
 from vsmesh.projectors.engine.partitions import hub_positions, own_positions
 from vsmesh.projectors.engine.projection import Applied, Handler, Projection
@@ -381,13 +381,21 @@ def guard_sql(schema: str, projection: Projection, stream: str, known: Known) ->
     """A statement that fails with SQLSTATE `STALE` unless the stream's stored position and the count of the hub's
     reverts are what `known` says (reverts are only ever added, except by a rebuild, whose swap also moves the
     position or leaves tables equal to what this projector would write)."""
+    moved = _moved(schema, projection, stream, str(int(known.after)), str(int(known.reverts_stored)))
+    return f"DO $guard$ BEGIN IF {moved} THEN {_RAISE_STALE}; END IF; END $guard$"
+
+
+def _moved(schema: str, projection: Projection, stream: str, known_position: str, known_reverts: str) -> str:
+    """The condition under which the guard fails (`known_position` and `known_reverts`: SQL expressions)."""
     row = projection.position_row(stream).replace("'", "''")
     positions, reverted = f'"{schema}"."{projection.positions.name}"', f'"{schema}"."{projection.reverted.name}"'
     return (
-        f"DO $guard$ BEGIN IF coalesce((SELECT position FROM {positions} WHERE stream = '{row}'), -1) "
-        f"<> {int(known.after)} OR (SELECT count(*) FROM {reverted}) <> {int(known.reverts_stored)} "
-        f"THEN RAISE EXCEPTION 'the live state moved' USING ERRCODE = '{STALE}'; END IF; END $guard$"
+        f"coalesce((SELECT position FROM {positions} WHERE stream = '{row}'), -1) <> {known_position} "
+        f"OR (SELECT count(*) FROM {reverted}) <> {known_reverts}"
     )
+
+
+_RAISE_STALE = f"RAISE EXCEPTION 'the live state moved' USING ERRCODE = '{STALE}'"
 
 
 def is_stale(e: BaseException) -> bool:
@@ -449,28 +457,73 @@ async def _write_rows(
     return BatchResult(folded.applied, folded.skipped, folded.last, folded.rejected, folded.reverts)
 
 
-async def write_known(engine: AsyncEngine, projection: Projection, folded: Folded, known: Known) -> BatchResult:
+async def write_known(
+    engine: AsyncEngine, projection: Projection, folded: Folded, known: Known, held: driver.Held | None = None
+) -> BatchResult:
     """Write a batch folded from `known` (not read in its transaction): the lock, the guard that `known` still
     holds, the rows, the hub's after-batch statements, the position and COMMIT, in one round trip where every
-    statement can be written as literal SQL (driver.one_trip), else the rows apart (driver.few_trips).
+    statement can be written as literal SQL (driver.one_trip), else the rows apart (driver.few_trips). On
+    `held` (a live follower's own connection), the lock and guard and what follows the rows are two calls of
+    functions made once on it (`live_functions`).
 
     Raises what `guard_sql` raises (see `is_stale`) when another writer moved the state: nothing is written.
     """
     if projection.before_write is not None:
         projection.before_write(folded.changes)
     schema = projection.schema
-    begin = [live_lock_sql(projection), guard_sql(schema, projection, folded.stream, known)]
     row = projection.position_row(folded.stream)
+    calls = await _held_calls(held, projection, folded, known) if held is not None else None
+
+    def begin() -> list[str]:
+        return [live_lock_sql(projection), guard_sql(schema, projection, folded.stream, known)]
 
     def statements(conn: AsyncConnection) -> list[str] | None:
-        rows, after = folded.changes.literal(conn), _literals(conn, _after_rows(projection))
-        if rows is None or after is None:
+        rows = folded.changes.literal(conn)
+        if rows is None:
             return None
-        return [*begin, *rows, *after, position_sql(schema, projection.positions, row, folded.last)]
+        if calls is not None:
+            return [calls[0], *rows, calls[1]]
+        after = _literals(conn, _after_rows(projection))
+        if after is None:
+            return None
+        return [*begin(), *rows, *after, position_sql(schema, projection.positions, row, folded.last)]
 
-    if await driver.one_trip(engine, schema, statements, f"live batch of {projection.hub} through {folded.last}"):
+    label = f"live batch of {projection.hub} through {folded.last}"
+    if await driver.one_trip(engine, schema, statements, label, held if calls is not None else None):
         result = BatchResult(folded.applied, folded.skipped, folded.last, folded.rejected, folded.reverts)
     else:
-        async with driver.few_trips(engine, schema, "; ".join(begin)) as (conn, at_commit):
+        async with driver.few_trips(engine, schema, "; ".join(begin())) as (conn, at_commit):
             result = await _write_rows(conn, projection, folded, at_commit)
     return _with_known(result, folded, known.reverted, known.reverts_stored)
+
+
+async def _held_calls(held: driver.Held, projection: Projection, folded: Folded, known: Known) -> tuple[str, str] | None:
+    """The two calls a batch on `held` makes (before its rows, after them), or None where the hub's after-batch
+    statements cannot be written as literal SQL."""
+    stream = folded.stream
+    names = await held.functions(projection.schema, stream, lambda conn: live_functions(conn, projection, stream))
+    if names is None:
+        return None
+    begin, end = names
+    return f"SELECT {begin}({int(known.after)}, {int(known.reverts_stored)})", f"SELECT {end}({int(folded.last)})"
+
+
+def live_functions(conn: AsyncConnection, projection: Projection, stream: str) -> list[tuple[str, str]] | None:
+    """The parameters and PL/pgSQL bodies of a known batch's two calls on a held connection: the lock and the
+    guard (given the known position and count of reverts, as `guard_sql`), then the hub's after-batch statements
+    and the position (given the new one). None when an after-batch statement cannot be written as literal SQL."""
+    schema = driver.schema_of(conn) or "public"
+    after = _literals(conn, _after_rows(projection))
+    if after is None:
+        return None
+    guard = f"IF {_moved(schema, projection, stream, 'known_position', 'known_reverts')} THEN {_RAISE_STALE}; END IF;"
+    position = position_upsert(schema, projection.positions, projection.position_row(stream), "new_position")
+    return [
+        ("known_position bigint, known_reverts bigint", f"{_performed(live_lock_sql(projection))}; {guard}"),
+        ("new_position bigint", " ".join([*(f"{_performed(sql)};" for sql in after), f"{position};"])),
+    ]
+
+
+def _performed(sql: str) -> str:
+    """A statement as PL/pgSQL runs it: a SELECT whose rows are not wanted is a PERFORM."""
+    return "PERFORM " + sql[len("SELECT ") :] if sql.startswith("SELECT ") else sql

@@ -35,8 +35,13 @@ async def save_position(conn: AsyncConnection, table: sa.Table, stream: str, pos
 
 def position_sql(schema: str, table: sa.Table, stream: str, position: int) -> str:
     """`save_position` as literal SQL, to go with a live batch's COMMIT (driver.few_trips)."""
+    return position_upsert(schema, table, stream, str(int(position)))
+
+
+def position_upsert(schema: str, table: sa.Table, stream: str, value: str) -> str:
+    """The upsert of `stream`'s position to `value`, an SQL expression (a function's parameter, a literal)."""
     name = stream.replace("'", "''")
     return (
-        f'INSERT INTO "{schema}"."{table.name}" (stream, position) VALUES (\'{name}\', {int(position)}) '
+        f'INSERT INTO "{schema}"."{table.name}" (stream, position) VALUES (\'{name}\', {value}) '
         "ON CONFLICT (stream) DO UPDATE SET position = excluded.position"
     )

@@ -13,7 +13,8 @@ import functools
 import operator
 import re
 import weakref
-from collections.abc import AsyncIterator, Callable, Iterator, Sequence
+import zlib
+from collections.abc import AsyncIterator, Callable, Hashable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -235,25 +236,111 @@ async def few_trips(engine: AsyncEngine, schema: str, begin: str) -> AsyncIterat
 
 
 async def one_trip(
-    engine: AsyncEngine, schema: str, build: Callable[[AsyncConnection], list[str] | None], label: str
+    engine: AsyncEngine,
+    schema: str,
+    build: Callable[[AsyncConnection], list[str] | None],
+    label: str,
+    held: Held | None = None,
 ) -> bool:
     """A whole transaction in one round trip: BEGIN, the statements `build` writes (literal SQL, given a
     connection mapped to `schema`) and COMMIT, in one simple-query message. False, with nothing sent, when
     `build` gives None (a statement it cannot write so). `label` names the transaction in errors (the
-    statements hold the rows' values).
+    statements hold the rows' values). On `held`'s connection when given, else on one of the pool's.
 
     PostgreSQL runs the statements of one message in order and stops at the first that fails; the
     transaction is then rolled back here, as `few_trips` does.
     """
+    if held is not None:
+        return await _one_trip(await held.connection(schema), build, label)
     async with engine.connect() as conn:
-        statements = build(await in_schema(conn, schema))
-        if statements is None:
-            return False
-        raw = await raw_connection(conn)
-        async with _rolled_back_on_failure(conn, raw):
-            with sqlalchemy_errors(label):
-                await raw.execute("; ".join(["BEGIN", *statements, "COMMIT"]))
+        return await _one_trip(await in_schema(conn, schema), build, label)
+
+
+async def _one_trip(conn: AsyncConnection, build: Callable[[AsyncConnection], list[str] | None], label: str) -> bool:
+    statements = build(conn)
+    if statements is None:
+        return False
+    raw = await raw_connection(conn)
+    async with _rolled_back_on_failure(conn, raw):
+        with sqlalchemy_errors(label):
+            await raw.execute("; ".join(["BEGIN", *statements, "COMMIT"]))
     return True
+
+
+class Held:
+    """A connection one live follower keeps between its batches, and the functions its batches call on it.
+
+    Outside the engine's pool (a pool of its own with the engine's dialect and connect arguments): the pool is
+    the process's, shared by every hub's followers and reads, and a checkout and return cost a batch ~60 µs of
+    CPU. Its functions live in the session's temporary schema (`pg_temp`): PostgreSQL compiles a PL/pgSQL body
+    and plans its statements once per session, where a `DO` block or a statement sent as text is parsed and
+    planned again in every batch (docs/performance.md §Live batch's fixed costs). A connection that broke is
+    replaced at the next batch, its functions made again on the new one.
+    """
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self._engine = engine
+        self._own: AsyncEngine | None = None
+        self._conn: AsyncConnection | None = None
+        self._schema: str | None = None
+        self._functions: dict[Hashable, list[str]] = {}  # made on this connection, by the caller's key
+
+    async def connection(self, schema: str) -> AsyncConnection:
+        """The held connection, mapped to `schema`; a new one when the last broke."""
+        conn = self._conn
+        if conn is None or conn.invalidated or conn.closed:
+            if conn is not None:
+                await conn.close()
+            if self._own is None:
+                sync = self._engine.sync_engine
+                self._own = AsyncEngine(sa.engine.Engine(sync.pool.recreate(), sync.dialect, sync.url))
+            conn = self._conn = await self._own.connect()
+            self._schema, self._functions = None, {}
+        if self._schema != schema:
+            await in_schema(conn, schema)
+            self._schema = schema
+        return conn
+
+    async def functions(
+        self, schema: str, key: Hashable, make: Callable[[AsyncConnection], list[tuple[str, str]] | None]
+    ) -> list[str] | None:
+        """The names of `pg_temp` PL/pgSQL functions, made on the held connection the first time `key` is asked
+        for: `make` gives each one's parameters and body (statements, each ended by `;`), or None when it cannot
+        (then None here too, and asked again next time)."""
+        conn = await self.connection(schema)
+        names = self._functions.get(key)
+        if names is not None:
+            return names
+        made = make(conn)
+        if made is None or any(_BODY_QUOTE in body for _, body in made):
+            return None
+        names = [f"pg_temp.vsmesh_{zlib.crc32(f'{p}{b}'.encode()):08x}" for p, b in made]
+        sql = "; ".join(
+            f"CREATE OR REPLACE FUNCTION {name}({parameters}) RETURNS void LANGUAGE plpgsql "
+            f"AS {_BODY_QUOTE} BEGIN {body} END {_BODY_QUOTE}"
+            for name, (parameters, body) in zip(names, made, strict=True)
+        )
+        raw = await raw_connection(conn)
+        try:
+            with sqlalchemy_errors(sql):
+                await raw.execute(sql)
+        except (sa.exc.OperationalError, OSError):
+            await conn.invalidate()
+            raise
+        self._functions[key] = names
+        return names
+
+    async def close(self) -> None:
+        """Give the connection back and close its pool (a connection that broke is only dropped)."""
+        with contextlib.suppress(sa.exc.SQLAlchemyError, OSError):
+            if self._conn is not None:
+                await self._conn.close()
+            if self._own is not None:
+                await self._own.dispose()
+        self._conn = self._own = None
+
+
+_BODY_QUOTE = "$vsmesh_body$"
 
 
 @contextlib.asynccontextmanager

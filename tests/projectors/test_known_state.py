@@ -20,6 +20,9 @@ from tests.projectors.test_scoped_revert import revert_of
 from vsmesh.bus.quarantine_store import list_quarantined
 from vsmesh.events.envelope import Event
 from vsmesh.events.schemas.ops import OpsHealthChecked
+from vsmesh.hubs.ops.projector import projection as ops_projection
+from vsmesh.hubs.ops.tables import RECENT_EVENTS_KEPT
+from vsmesh.projectors.engine import driver
 from vsmesh.projectors.engine.batches import ensure_schema, in_schema, positions
 from vsmesh.projectors.engine.changes import Changes
 from vsmesh.projectors.engine.literals import literal
@@ -44,6 +47,18 @@ def messages(db):
         dbapi_connection.driver_connection.add_query_logger(lambda q: sent.append(q.query))
 
     return sent
+
+
+@pytest.fixture(params=["pooled", "held"])
+async def held(request, db):
+    """Where a batch written from the known state goes: a pooled connection, or a live follower's own one (its
+    lock, guard, after-batch statements and position then functions made once on it)."""
+    if request.param == "pooled":
+        yield None
+        return
+    own = driver.Held(db)
+    yield own
+    await own.close()
 
 
 async def _same_as_rebuild(js, db, projection: Projection) -> None:
@@ -78,24 +93,27 @@ async def test_a_batch_after_the_first_is_one_round_trip(bus, db, messages):
     await _same_as_rebuild(js, db, projection)
 
 
-async def test_the_guard_catches_a_position_another_writer_moved(bus, db):
+async def test_the_guard_catches_a_position_another_writer_moved(bus, db, held):
     js, projection, msgs = await _published(bus, db, 6)
-    ours = await _apply(js, db, projection, OPS, msgs[:2])
+    ours = await _apply(js, db, projection, OPS, msgs[:1])
+    ours = await _apply(js, db, projection, OPS, msgs[1:2], ours.known, held)  # on `held`, its functions made
     # Another holder of the hub's lease applies the next two (ours does not know).
     await _apply(js, db, projection, OPS, msgs[2:4])
     # Ours, from what it knew: without the guard it would apply events 3 and 4 again (the ledger has no key).
-    result = await _apply(js, db, projection, OPS, msgs[2:], ours.known)
+    result = await _apply(js, db, projection, OPS, msgs[2:], ours.known, held)
     assert result.applied == 2 and result.position == msgs[-1].metadata.sequence.stream
     assert await ledger_seqs(db, projection.schema) == [m.metadata.sequence.stream for m in msgs]
     await _same_as_rebuild(js, db, projection)
 
 
-async def test_the_guard_catches_a_rebuild_swapped_in_meanwhile(bus, db):
+async def test_the_guard_catches_a_rebuild_swapped_in_meanwhile(bus, db, held):
     js, projection, msgs = await _published(bus, db, 5)
-    ours = await _apply(js, db, projection, OPS, msgs[:2])
+    ours = await _apply(js, db, projection, OPS, msgs[:1])
+    # On `held`, its functions have run once: PostgreSQL keeps their plans, made against the tables swapped out.
+    ours = await _apply(js, db, projection, OPS, msgs[1:2], ours.known, held)
     swapped = await rebuild(js, db, projection)  # replays everything stored and swaps it in under the hub lock
     assert swapped.positions[OPS] == msgs[-1].metadata.sequence.stream
-    result = await _apply(js, db, projection, OPS, msgs[2:], ours.known)
+    result = await _apply(js, db, projection, OPS, msgs[2:], ours.known, held)
     assert result.applied == 0 and result.position == msgs[-1].metadata.sequence.stream
     assert await ledger_seqs(db, projection.schema) == [m.metadata.sequence.stream for m in msgs]
     await _same_as_rebuild(js, db, projection)
@@ -121,7 +139,7 @@ async def test_partitions_write_their_batches_in_one_round_trip_side_by_side(bus
     await _same_as_rebuild(js, db, whole)
 
 
-async def test_the_guard_catches_a_revert_another_streams_batch_stored(bus, db):
+async def test_the_guard_catches_a_revert_another_streams_batch_stored(bus, db, held):
     js, publisher = bus
     hub = f"sample-{uuid.uuid4().hex[:8]}"
     projection = sample_projection(
@@ -136,9 +154,60 @@ async def test_the_guard_catches_a_revert_another_streams_batch_stored(bus, db):
     await publisher.publish_many([revert_of(publisher, reverted_event)])
     revert_msgs = await read_all(js, "CONSTITUTIONAL", f"constitutional.{hub}.>")
     await _apply(js, db, projection, "CONSTITUTIONAL", revert_msgs)
-    result = await _apply(js, db, projection, OPS, msgs[1:], ours.known)
+    result = await _apply(js, db, projection, OPS, msgs[1:], ours.known, held)
     assert result.applied == 1  # the reverted one skipped
     assert await ledger_seqs(db, projection.schema) == [m.metadata.sequence.stream for m in msgs[:2]]
+    await _same_as_rebuild(js, db, projection)
+
+
+async def test_a_followers_own_connection_sends_each_batch_as_two_calls_around_its_rows(bus, db, messages):
+    js, publisher = bus
+    hub = f"kops-{uuid.uuid4().hex[:6]}"
+    projection = ops_projection(hub)  # with an after-batch statement: the recent events' trim
+    await ensure_schema(db, projection, projection.schema)
+    count = RECENT_EVENTS_KEPT + 50
+    checks = [publisher.build("ops-health-checked", hub=hub, subject=f"service/s{i % 30}",
+                              data={"status": ["green", "red"][i % 2]}) for i in range(count)]  # fmt: skip
+    await publisher.publish_many(checks)
+    msgs = await read_all(js, OPS, f"operational.{hub}.>")
+    held = driver.Held(db)
+    try:
+        known, sent = None, []
+        for start in range(0, count, 7):
+            messages.clear()
+            result = await _apply(js, db, projection, OPS, msgs[start : start + 7], known, held)
+            if known is not None:
+                sent.append(list(messages))
+            known = result.known
+    finally:
+        await held.close()
+    # Made once (both functions in one message), then one message a batch: a call, the rows, a call.
+    assert "CREATE OR REPLACE FUNCTION pg_temp." in sent[0][0] and all(len(m) == 1 for m in sent[1:])
+    assert all(m[0].startswith("BEGIN; SELECT pg_temp.") and "; SELECT pg_temp." in m[0] for m in sent[1:])
+    async with db.connect() as conn:
+        kept = await conn.execute(sa.text(f'SELECT count(*) FROM "{projection.schema}".recent_events'))
+        assert kept.scalar() == RECENT_EVENTS_KEPT
+    await _same_as_rebuild(js, db, projection)
+
+
+async def test_a_followers_own_connection_that_broke_is_replaced(bus, db):
+    js, projection, msgs = await _published(bus, db, 6)
+    held = driver.Held(db)
+    try:
+        ours = await _apply(js, db, projection, OPS, msgs[:1])
+        ours = await _apply(js, db, projection, OPS, msgs[1:2], ours.known, held)
+        pid = (await driver.raw_connection(await held.connection(projection.schema))).get_server_pid()
+        async with db.connect() as conn:  # an administrator ends its backend (a restart, a failover)
+            await conn.execute(sa.text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
+        with pytest.raises(sa.exc.DBAPIError):
+            await _apply(js, db, projection, OPS, msgs[2:4], ours.known, held)
+        ours = await _apply(js, db, projection, OPS, msgs[2:4], None, held)  # the follower's retry reads the state
+        result = await _apply(js, db, projection, OPS, msgs[4:], ours.known, held)
+        again = (await driver.raw_connection(await held.connection(projection.schema))).get_server_pid()
+    finally:
+        await held.close()
+    assert result.applied == 2 and again != pid
+    assert await ledger_seqs(db, projection.schema) == [m.metadata.sequence.stream for m in msgs]
     await _same_as_rebuild(js, db, projection)
 
 
