@@ -30,7 +30,7 @@ import time
 from pathlib import Path
 
 import asyncpg
-from _servers import servers
+from _servers import process_tree_cpu, servers_and_processes
 from _spikes import explain, spikes, summary
 from nats.js.api import StreamConfig
 
@@ -213,10 +213,11 @@ async def visible_latencies(js, settings, rate: float, seconds: float) -> tuple[
 
 async def main(
     rate: float, seconds: float, keep: Path | None
-) -> tuple[list[tuple[float, float]], list[float], int, dict[str, list]]:
-    """Run the floor and the measured path; their latencies, how many were offered, and each process's records
-    (also written to `keep`, when given, however the run ended)."""
-    with servers() as settings:
+) -> tuple[list[tuple[float, float]], list[float], int, dict[str, list], dict[str, float]]:
+    """Run the floor and the measured path; their latencies, how many were offered, each process's records
+    (also written to `keep`, when given, however the run ended), and the CPU per batch of `vsmesh up` and of
+    PostgreSQL while the path was measured."""
+    with servers_and_processes() as (settings, processes):
         configure_logging(settings)
         nc = await connect(settings, name="bench-latency")
         js = nc.jetstream()
@@ -231,7 +232,10 @@ async def main(
         own.start(asyncio.get_running_loop())
         try:
             floor = await raw_floor(js, rate, min(seconds, FLOOR_SECONDS))
+            batches = await batches_so_far(settings)
+            before = process_tree_cpu(proc.pid), processes.cpu()["postgres"]
             lat, total = await visible_latencies(js, settings, rate, seconds)
+            after = process_tree_cpu(proc.pid), processes.cpu()["postgres"]
         finally:
             own.stop()
             stop_projector(proc)
@@ -239,11 +243,30 @@ async def main(
             records = {name: read_records(path) for name, path in logs.items()}
             if keep is not None:
                 await asyncio.to_thread(keep.write_text, json.dumps(records))
-    return lat, floor, total, records
+        batches = await batches_so_far(settings) - batches  # its backends have exited: their counts are in
+        cpu = {"batches": batches, "up_ms": (after[0] - before[0]) * 1000 / max(batches, 1)}
+        if after[1] is not None and before[1] is not None:  # the poller's queries are in PostgreSQL's share
+            cpu["postgres_ms"] = (after[1] - before[1]) * 1000 / max(batches, 1)
+    return lat, floor, total, records, cpu
+
+
+async def batches_so_far(settings) -> int:
+    """How many batches ops-hub's projector has committed: each writes its position row once (PostgreSQL's
+    statistics, counted when a backend ends its transaction or exits)."""
+    conn = await asyncpg.connect(settings.database_url)
+    try:
+        found = await conn.fetchval(
+            "SELECT n_tup_ins + n_tup_upd FROM pg_stat_user_tables WHERE schemaname = $1 AND relname = "
+            "'vsmesh_positions'",
+            projection().schema,
+        )
+    finally:
+        await conn.close()
+    return int(found or 0)
 
 
 def report(lat: list[tuple[float, float]], floor: list[float], total: int, rate: float, seconds: float,
-           records: dict[str, list[dict]]) -> None:  # fmt: skip
+           records: dict[str, list[dict]], cpu: dict[str, float]) -> None:  # fmt: skip
     """Print the figures, the spikes with what ran then, and the JSON line."""
     p50, p99, top = percentiles([latency for _, latency in lat])
     f50, f99, ftop = percentiles(floor)
@@ -262,6 +285,10 @@ def report(lat: list[tuple[float, float]], floor: list[float], total: int, rate:
     )
     for process, seen in summary(records, start, max(t + x for t, x in published)).items():
         print(f"recorded in {process} during the run: {seen}")
+    if cpu.get("batches"):
+        pg = f", PostgreSQL {cpu['postgres_ms']:.3f} ms (the bench's poller included)" if "postgres_ms" in cpu else ""
+        print(f"{cpu['batches']:,} batches ({total / cpu['batches']:.1f} events each); CPU per batch: "
+              f"`vsmesh up` {cpu['up_ms']:.3f} ms{pg}")  # fmt: skip
     for spike in found:
         print(spike.line(start))
     met = p99 <= TARGET_MS and top <= MAX_TARGET_MS
@@ -279,6 +306,8 @@ def report(lat: list[tuple[float, float]], floor: list[float], total: int, rate:
                 "max_ms": round(top, 2),
                 "max_target": MAX_TARGET_MS,
                 "spikes": [s.as_json(start) for s in found],
+                "batches": cpu.get("batches"),
+                "cpu_ms_per_batch": {k: round(v, 3) for k, v in cpu.items() if k.endswith("_ms")},
             }
         )
     )
@@ -290,5 +319,5 @@ if __name__ == "__main__":
     parser.add_argument("--seconds", type=float, default=30.0, help="how long to offer that load")
     parser.add_argument("--records", type=Path, help="also write every stall, GC and batch record (JSON) here")
     args = parser.parse_args()
-    lat, floor, total, records = asyncio.run(main(args.rate, args.seconds, args.records))
-    report(lat, floor, total, args.rate, args.seconds, records)
+    lat, floor, total, records, cpu = asyncio.run(main(args.rate, args.seconds, args.records))
+    report(lat, floor, total, args.rate, args.seconds, records, cpu)

@@ -497,7 +497,9 @@ async def write_known(
     return _with_known(result, folded, known.reverted, known.reverts_stored)
 
 
-async def _held_calls(held: driver.Held, projection: Projection, folded: Folded, known: Known) -> tuple[str, str] | None:
+async def _held_calls(
+    held: driver.Held, projection: Projection, folded: Folded, known: Known
+) -> tuple[str, str] | None:
     """The two calls a batch on `held` makes (before its rows, after them), or None where the hub's after-batch
     statements cannot be written as literal SQL."""
     stream = folded.stream

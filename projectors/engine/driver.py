@@ -270,12 +270,12 @@ async def _one_trip(conn: AsyncConnection, build: Callable[[AsyncConnection], li
 class Held:
     """A connection one live follower keeps between its batches, and the functions its batches call on it.
 
-    Outside the engine's pool (a pool of its own with the engine's dialect and connect arguments): the pool is
-    the process's, shared by every hub's followers and reads, and a checkout and return cost a batch ~60 µs of
-    CPU. Its functions live in the session's temporary schema (`pg_temp`): PostgreSQL compiles a PL/pgSQL body
-    and plans its statements once per session, where a `DO` block or a statement sent as text is parsed and
-    planned again in every batch (docs/performance.md §Live batch's fixed costs). A connection that broke is
-    replaced at the next batch, its functions made again on the new one.
+    Outside the engine's pool (a pool of its own with the engine's dialect and connect arguments): that pool is
+    the process's, shared by every hub's followers and reads, and its checkout and return are CPU every batch
+    spent again. Its functions live in the session's temporary schema (`pg_temp`): PostgreSQL compiles a
+    PL/pgSQL body and plans its statements once per session, where a `DO` block or a statement sent as text is
+    parsed and planned again in every batch (docs/performance.md §A live batch's fixed costs). A connection
+    that broke is replaced at the next batch, its functions made again on the new one.
     """
 
     def __init__(self, engine: AsyncEngine) -> None:
