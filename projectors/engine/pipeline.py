@@ -11,7 +11,7 @@ import asyncio
 import contextlib
 import datetime as dt
 import gc
-from collections.abc import Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass
 
 import msgspec
@@ -96,11 +96,13 @@ async def replay(
     until: Until,
     batch_size: int,
     progress: Progress = lambda done, total: None,
+    ready: Awaitable[object] | None = None,
 ) -> Replayed:
-    """Replay every stream of `projection` from `start` into `schema`, up to its head or `until`."""
+    """Replay every stream of `projection` from `start` into `schema`, up to its head or `until`.
+
+    `ready`: what makes `schema` (a rebuild's staging schema, projectors/rebuild/build.py), awaited once the
+    readers have started reading and before anything is folded or written."""
     result = Replayed(dict(start))
-    async with engine.connect() as conn:  # seeded by the build before the replay (projectors/engine/reverted.py)
-        reverted = await load_reverted(await in_schema(conn, schema), projection.reverted)
     queue: asyncio.Queue[Folded | BaseException | None] = asyncio.Queue(maxsize=QUEUE_DEPTH)
     total = 0
     with _fewer_collections():
@@ -114,6 +116,10 @@ async def replay(
                     reader, events = await _open(js, projection.hub, stream, subject, start.get(stream, 0), until)
                 readers.append(await stack.enter_async_context(reader))
                 total += events
+            if ready is not None:
+                await ready  # meanwhile the readers' first messages arrive
+            async with engine.connect() as conn:  # seeded by the build (projectors/engine/reverted.py)
+                reverted = await load_reverted(await in_schema(conn, schema), projection.reverted)
             progress(0, total)
             reading = asyncio.create_task(_read(projection, readers, start, until, batch_size, queue, result, reverted))
             try:
