@@ -26,8 +26,9 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from vsmesh.bus.reader import Start, StreamReader
 from vsmesh.errors import Busy, ConfigError
+from vsmesh.projectors.engine import driver
 from vsmesh.projectors.engine.batches import apply_batch, create_schema, in_schema, lock_hub, positions
-from vsmesh.projectors.engine.pipeline import Progress, Replayed, replay, stop_for
+from vsmesh.projectors.engine.pipeline import Progress, Replayed, replay, restore_fillfactor, stop_for
 from vsmesh.projectors.engine.projection import Projection
 from vsmesh.projectors.engine.reverted import REVERT_STREAM, revert_row, reverts_in_log
 from vsmesh.projectors.rebuild import whatif
@@ -274,6 +275,8 @@ async def _swap(
 ) -> tuple[dict[str, int], int]:
     """Under the hub lock (the live projector waits): catch up what arrived meanwhile, then swap."""
     await drop_old(engine, projection.schema)  # a leftover of an earlier swap, before taking the lock
+    async with engine.begin() as conn:
+        await (await driver.raw_connection(conn)).execute(restore_fillfactor(projection, staging))
     await _analyze(engine, projection, staging)
     async with engine.begin() as conn:
         await lock_hub(conn, projection.hub)
@@ -340,6 +343,7 @@ _SIZES = sa.text(
 
 async def _finish_copy(engine: AsyncEngine, projection: Projection, staging: str, target: str, info: BuildInfo) -> None:
     async with engine.begin() as conn:
+        await (await driver.raw_connection(conn)).execute(restore_fillfactor(projection, staging))
         if info.without:
             await whatif.settle(conn, projection, staging)
         await write_build_info(conn, staging, dataclasses.replace(info, finished_at=dt.datetime.now(dt.UTC)))
