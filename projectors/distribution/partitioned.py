@@ -42,11 +42,14 @@ def partitioned_replay(run_partition: RunPartition, count: int):  # noqa: ANN201
         until: Until,
         batch_size: int,
         progress: Progress = lambda done, total: None,
+        ready: Awaitable[object] | None = None,
     ) -> Replayed:
         if until:
             raise ConfigError(
                 "a partitioned rebuild folds up to the head; build a point-in-time copy with one projector"
             )
+        if ready is not None:
+            await ready  # the staging schema the workers write into
         parts = [projection.for_partition(Partition(k, count)) for k in range(count)]
         for share in (s for p in parts for s in (p.shares or {}).values()):  # the server splits the log first
             await ensure_share(js, share)

@@ -11,11 +11,10 @@ import asyncio
 import contextlib
 import datetime as dt
 import gc
-from collections.abc import Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass
 
 import msgspec
-import sqlalchemy as sa
 import structlog
 from nats.js import JetStreamContext
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -23,6 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from vsmesh.bus.reader import Start, Stop, StreamReader, count_pending, stream_sequence, stream_time_ns
 from vsmesh.bus.splits import Share, split_start
 from vsmesh.bus.streams import stream_info
+from vsmesh.projectors.engine import driver
 from vsmesh.projectors.engine.batches import Folded, fold, in_schema, write_folded
 from vsmesh.projectors.engine.projection import Projection
 from vsmesh.projectors.engine.reverted import load_reverted
@@ -43,6 +43,13 @@ FILL_S = 5.0
 # folded. A batch is never bigger (it takes what is queued once the reader pauses); more than one batch only
 # grew the peak memory (docs/performance.md §Rebuild).
 READ_AHEAD = 75_000
+# How full a replay leaves the pages of a table it upserts (PostgreSQL's default: 100). Every batch rewrites
+# the rows of the entities it touches, most of them written by the batch before; with room left in their page
+# the new version goes there (a HOT update: no index entry, and the page's dead versions are pruned), and a
+# batch's merge took 40% less time than into full pages, which is the wait at the end of a replay
+# (docs/performance.md §Rebuild). A build sets its tables back to the default before they are served
+# (`restore_fillfactor`).
+UPSERTED_FILLFACTOR = 50
 
 
 class Until(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
@@ -96,11 +103,13 @@ async def replay(
     until: Until,
     batch_size: int,
     progress: Progress = lambda done, total: None,
+    ready: Awaitable[object] | None = None,
 ) -> Replayed:
-    """Replay every stream of `projection` from `start` into `schema`, up to its head or `until`."""
+    """Replay every stream of `projection` from `start` into `schema`, up to its head or `until`.
+
+    `ready`: what makes `schema` (a rebuild's staging schema, projectors/rebuild/build.py), awaited once the
+    readers have started reading and before anything is folded or written."""
     result = Replayed(dict(start))
-    async with engine.connect() as conn:  # seeded by the build before the replay (projectors/engine/reverted.py)
-        reverted = await load_reverted(await in_schema(conn, schema), projection.reverted)
     queue: asyncio.Queue[Folded | BaseException | None] = asyncio.Queue(maxsize=QUEUE_DEPTH)
     total = 0
     with _fewer_collections():
@@ -114,6 +123,10 @@ async def replay(
                     reader, events = await _open(js, projection.hub, stream, subject, start.get(stream, 0), until)
                 readers.append(await stack.enter_async_context(reader))
                 total += events
+            if ready is not None:
+                await ready  # meanwhile the readers' first messages arrive
+            async with engine.connect() as conn:  # seeded by the build (projectors/engine/reverted.py)
+                reverted = await load_reverted(await in_schema(conn, schema), projection.reverted)
             progress(0, total)
             reading = asyncio.create_task(_read(projection, readers, start, until, batch_size, queue, result, reverted))
             try:
@@ -212,6 +225,7 @@ async def _write(
     report: Callable[[], None],
 ) -> None:
     """Apply folded batches, one transaction each (rows and position together), until the reader is done."""
+    loosened: set[str] = set()
     while True:
         item = await queue.get()
         if item is None:
@@ -221,13 +235,26 @@ async def _write(
         async with engine.begin() as conn:
             # Nobody reads a staging schema, and rows and position commit together either way: a batch lost
             # to a PostgreSQL crash is replayed on resume, so no need to wait for each WAL flush.
-            await conn.execute(sa.text("SET LOCAL synchronous_commit TO OFF"))
+            first = ["SET LOCAL synchronous_commit TO OFF"]
+            for table in item.changes.upserted():
+                if table.name not in loosened:
+                    loosened.add(table.name)
+                    first.append(f'ALTER TABLE "{schema}"."{table.name}" SET (fillfactor = {UPSERTED_FILLFACTOR})')
+            await (await driver.raw_connection(conn)).execute(";".join(first))
             await write_folded(await in_schema(conn, schema), projection, item)
         result.positions[item.stream] = item.last
         result.messages += item.messages
         result.applied += item.applied
         result.rejected += len(item.rejected)
         report()
+
+
+def restore_fillfactor(projection: Projection, schema: str) -> str:
+    """SQL that sets every table of `projection` in `schema` back to the default fillfactor (see
+    UPSERTED_FILLFACTOR): the pages a replay left half full stay so, new ones fill up as ever."""
+    return ";".join(
+        f'ALTER TABLE "{schema}"."{table.name}" RESET (fillfactor)' for table in projection.metadata.sorted_tables
+    )
 
 
 async def _mostly_ours(js: JetStreamContext, stream: str, after: int, last: int | None, matching: int) -> bool:
