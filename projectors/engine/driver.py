@@ -416,7 +416,8 @@ def sqlalchemy_errors(sql: str) -> Iterator[None]:
         raise sa.exc.IntegrityError(sql, None, e) from e
     except asyncpg.DataError as e:
         raise sa.exc.DataError(sql, None, e) from e
-    except (asyncpg.PostgresConnectionError, asyncpg.InterfaceError) as e:
+    except (asyncpg.PostgresConnectionError, asyncpg.InterfaceError, asyncpg.InternalClientError) as e:
+        # InternalClientError: the protocol caught mid-operation by its backend's end (terminated, restarted).
         raise sa.exc.OperationalError(sql, None, e) from e
     except asyncpg.PostgresError as e:
         raise sa.exc.DBAPIError(sql, None, e) from e
