@@ -48,9 +48,10 @@ def partitioned_replay(run_partition: RunPartition, count: int):  # noqa: ANN201
                 "a partitioned rebuild folds up to the head; build a point-in-time copy with one projector"
             )
         parts = [projection.for_partition(Partition(k, count)) for k in range(count)]
-        for share in (s for p in parts for s in (p.shares or {}).values()):  # the server splits the log first
-            await ensure_share(js, share)
-            await wait_share(js, share)
+        # The server splits the log first; the shares' streams are made, then waited for, side by side.
+        shares = [s for p in parts for s in (p.shares or {}).values()]
+        await asyncio.gather(*(ensure_share(js, share) for share in shares))
+        await asyncio.gather(*(wait_share(js, share) for share in shares))
         # Each worker starts from its own row in the staging schema (or the plain one): a resumed build goes on.
         done = await asyncio.gather(*(run_partition(p.partition, schema) for p in parts))  # type: ignore[arg-type]
         # The catch-up reads the streams themselves: what arrived after the split was read is little.
