@@ -96,7 +96,8 @@ async def _replay_partition(settings: Settings, part: Projection, schema: str, b
     engine = create_engine(settings)
     try:
         start = await positions(engine, part, schema)
-        return await replay(nc.jetstream(), engine, part, schema, start, until=Until(), batch_size=batch_size)
+        return await replay(nc.jetstream(), engine, part.reading_shares(), schema, start, until=Until(),
+                            batch_size=batch_size)  # fmt: skip
     finally:
         await engine.dispose()
         await nc.close()

@@ -73,6 +73,21 @@ def test_partition_zero_reads_the_others_threads_and_every_partition_the_others_
     assert share(Partition(0, 2), "OPERATIONAL", "operational.>", keyed, threads) is None
 
 
+def test_a_partition_replaying_its_own_streams_folds_what_the_server_put_there():
+    first, last = (projection("ops-hub").for_partition(Partition(k, 2)) for k in (0, 1))
+    health = [f"operational.ops-hub.ops-health-checked.service:svc-{i}" for i in range(40)]
+    alert = "operational.ops-hub.alert-raised.service:gitea"
+    # Partition 0 folds every message of its share (its hash share, every thread, every revert): it checks none.
+    assert first.reading_shares().keeps is None
+    # Another leaves the threads the server hashed into its share to partition 0, and hashes nothing again.
+    replaying = last.reading_shares().keeps
+    assert replaying is not None and not replaying(alert) and all(replaying(s) for s in health)
+    # Reading a horizon stream, the partition itself still picks its share by hash.
+    assert last.keeps is not None and 0 < sum(map(last.keeps, health)) < len(health)
+    whole = projection("ops-hub")
+    assert whole.reading_shares() is whole
+
+
 def test_positions_of_a_partitioned_hub():
     rows = {"OPERATIONAL": 10, "OPERATIONAL.p0of2": 40, "OPERATIONAL.p1of2": 30, "TACTICAL": 5}
     # A partition starts from the plain row until it wrote its own; the hub is as far as its slowest partition.
