@@ -18,6 +18,8 @@ import sqlalchemy as sa
 from tests.projectors.crash_projector import ledger
 from tests.projectors.partition_projection import projection
 from vsmesh.bus.publisher import Publisher
+from vsmesh.bus.splits import ensure_share, wait_share
+from vsmesh.bus.streams import stream_info
 from vsmesh.errors import ConfigError
 from vsmesh.projectors.distribution.partitioned import partitioned_replay
 from vsmesh.projectors.engine.batches import in_schema, positions
@@ -33,7 +35,7 @@ from vsmesh.projectors.engine.partitions import (
     share,
 )
 from vsmesh.projectors.rebuild.build import rebuild
-from vsmesh.runtime.partitions import forked_runner, worker_env
+from vsmesh.runtime.partitions import forked_runner, share_batch, worker_env
 
 REPO = Path(__file__).resolve().parents[2]
 SPEC = "tests.projectors.partition_projection:projection"
@@ -194,6 +196,24 @@ async def test_each_partition_of_a_rebuild_reads_only_its_share(bus, db, setting
         assert max(read.values()) < 0.7 * len(published), read
     finally:
         await drop(db, projection(hub).schema)
+
+
+async def test_a_partition_folds_its_share_in_one_batch_when_one_projector_would_hold_as_much(bus, settings):
+    js, publisher = bus
+    hub = f"parts-{uuid.uuid4().hex[:6]}"
+    await publisher.publish_many(build_events(publisher, hub, 0, 600, []))
+    part = projection(hub).for_partition(Partition(1, 2))
+    shares = list((part.shares or {}).values())
+    for found in shares:
+        await ensure_share(js, found)
+        await wait_share(js, found)
+    held = max([(await stream_info(js, found.name)).state.messages for found in shares])
+    assert 200 < held < 600  # about half of the hub's events
+    # Well under a batch and the reader's read-ahead: the whole share in one batch, each entity folded once.
+    assert await share_batch(js, part, {}, 100) == held
+    assert await share_batch(js, part, {}, 5_000) == 5_000
+    # A resumed build reads what is left of its share: batches of the rebuild's size.
+    assert await share_batch(js, part, {stream: 1 for stream in part.streams}, 100) == 100
 
 
 def follow(hub: str, k: int, env: dict[str, str], log: Path) -> subprocess.Popen:
