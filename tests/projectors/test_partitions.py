@@ -20,7 +20,7 @@ from tests.projectors.partition_projection import projection
 from vsmesh.bus.publisher import Publisher
 from vsmesh.bus.splits import ensure_share, wait_share
 from vsmesh.bus.streams import stream_info
-from vsmesh.errors import ConfigError
+from vsmesh.errors import ConfigError, VsmeshError
 from vsmesh.projectors.distribution.partitioned import partitioned_replay
 from vsmesh.projectors.engine.batches import in_schema, positions
 from vsmesh.projectors.engine.checkpoint import read_positions
@@ -214,6 +214,19 @@ async def test_a_partition_folds_its_share_in_one_batch_when_one_projector_would
     assert await share_batch(js, part, {}, 5_000) == 5_000
     # A resumed build reads what is left of its share: batches of the rebuild's size.
     assert await share_batch(js, part, {stream: 1 for stream in part.streams}, 100) == 100
+
+
+async def test_a_failed_partition_worker_says_which_and_what_to_do(bus, settings):
+    js, publisher = bus
+    hub = f"parts-{uuid.uuid4().hex[:6]}"
+    await publisher.publish_many(build_events(publisher, hub, 0, 50, []))
+    runner = forked_runner(settings, projection(hub), batch_size=500)
+    # A staging schema that is not there: the worker's first read of its positions fails, and the rebuild says so.
+    with pytest.raises(
+        VsmeshError, match=r"partition p1 of parts-\w+ failed: .*does not exist.*; run the rebuild again"
+    ) as e:
+        await runner(Partition(1, 2), f"missing_{uuid.uuid4().hex[:6]}")
+    assert "\n" not in str(e.value)
 
 
 def follow(hub: str, k: int, env: dict[str, str], log: Path) -> subprocess.Popen:
