@@ -30,7 +30,7 @@ from vsmesh.projectors.engine import driver
 from vsmesh.projectors.engine.batches import apply_batch, create_schema, in_schema, lock_hub, positions
 from vsmesh.projectors.engine.pipeline import Progress, Replayed, replay, restore_fillfactor, stop_for
 from vsmesh.projectors.engine.projection import Projection
-from vsmesh.projectors.engine.reverted import REVERT_STREAM, revert_row, reverts_in_log
+from vsmesh.projectors.engine.reverted import REVERT_STREAM, mark_refolded, revert_row, reverts_in_log
 from vsmesh.projectors.rebuild import whatif
 from vsmesh.projectors.rebuild.copies import (
     BuildInfo,
@@ -224,6 +224,7 @@ async def _prepare(
                 table = projection.reverted
                 stmt = pg_insert(table).values(reverts).on_conflict_do_nothing(index_elements=["revert_id"])
                 await (await in_schema(conn, staging)).execute(stmt)
+            await mark_refolded(conn, staging, [r["revert_id"] for r in reverts])  # folded in from the start
             if without:
                 await whatif.seed(conn, projection, staging, skipped)
             await write_build_info(conn, staging, info)
