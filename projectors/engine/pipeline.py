@@ -251,10 +251,10 @@ async def _write(
             # Nobody reads a staging schema, and rows and position commit together either way: a batch lost
             # to a PostgreSQL crash is replayed on resume, so no need to wait for each WAL flush.
             first = ["SET LOCAL synchronous_commit TO OFF"]
-            for table in item.changes.upserted():
-                if table.name not in loosened:
-                    loosened.add(table.name)
-                    first.append(f'ALTER TABLE "{schema}"."{table.name}" SET (fillfactor = {UPSERTED_FILLFACTOR})')
+            # By name: a partitioned rebuild's workers take these tables' locks in the same order (no deadlock).
+            for name in sorted({table.name for table in item.changes.upserted()} - loosened):
+                loosened.add(name)
+                first.append(f'ALTER TABLE "{schema}"."{name}" SET (fillfactor = {UPSERTED_FILLFACTOR})')
             await (await driver.raw_connection(conn)).execute(";".join(first))
             await write_folded(await in_schema(conn, schema), projection, item)
         result.positions[item.stream] = item.last
