@@ -70,7 +70,8 @@ async def run_projection(
     applied = await positions(engine, projection, projection.schema)
     stats.positions = {stream: 0 for stream in projection.streams} | applied
     refold = Refold(js, engine, projection.whole(), stop)
-    await refold.refolder.load()  # the reverts applied so far; the ones the projector applies next are new
+    if await refold.refolder.load():  # the reverts shown so far; the ones the projector applies next are new
+        refold.request()  # stored before a stop, never re-folded
     refolding = asyncio.create_task(refold.run())
     try:
         await asyncio.gather(

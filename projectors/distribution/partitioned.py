@@ -42,11 +42,14 @@ def partitioned_replay(run_partition: RunPartition, count: int):  # noqa: ANN201
         until: Until,
         batch_size: int,
         progress: Progress = lambda done, total: None,
+        ready: Awaitable[object] | None = None,
     ) -> Replayed:
         if until:
             raise ConfigError(
                 "a partitioned rebuild folds up to the head; build a point-in-time copy with one projector"
             )
+        if ready is not None:
+            await ready  # the staging schema the workers write into
         parts = [projection.for_partition(Partition(k, count)) for k in range(count)]
         # The server splits the log first; the shares' streams are made, then waited for, side by side.
         shares = [s for p in parts for s in (p.shares or {}).values()]

@@ -103,6 +103,10 @@ class Changes:
             r for by_key in self._upserts.values() for r in by_key.values()
         ]
 
+    def upserted(self) -> list[sa.Table]:
+        """The tables these changes upsert rows of."""
+        return [table for table, by_key in self._upserts.items() if by_key]
+
     def __len__(self) -> int:
         newest = sum(min(count, len(entries)) for count, entries in self._newest.values())
         return sum(map(len, self._upserts.values())) + sum(map(len, self._inserts.values())) + newest

@@ -11,11 +11,10 @@ import asyncio
 import contextlib
 import datetime as dt
 import gc
-from collections.abc import Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass
 
 import msgspec
-import sqlalchemy as sa
 import structlog
 from nats.js import JetStreamContext
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -23,6 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from vsmesh.bus.reader import Start, Stop, StreamReader, count_pending, stream_sequence, stream_time_ns
 from vsmesh.bus.splits import Share, split_start
 from vsmesh.bus.streams import stream_info
+from vsmesh.projectors.engine import driver
 from vsmesh.projectors.engine.batches import Folded, fold, in_schema, write_folded
 from vsmesh.projectors.engine.projection import Projection
 from vsmesh.projectors.engine.reverted import load_reverted
@@ -43,6 +43,13 @@ FILL_S = 5.0
 # folded. A batch is never bigger (it takes what is queued once the reader pauses); more than one batch only
 # grew the peak memory (docs/performance.md §Rebuild).
 READ_AHEAD = 75_000
+# How full a replay leaves the pages of a table it upserts (PostgreSQL's default: 100). Every batch rewrites
+# the rows of the entities it touches, most of them written by the batch before; with room left in their page
+# the new version goes there (a HOT update: no index entry, and the page's dead versions are pruned), and a
+# batch's merge took 40% less time than into full pages, which is the wait at the end of a replay
+# (docs/performance.md §Rebuild). A build sets its tables back to the default before they are served
+# (`restore_fillfactor`).
+UPSERTED_FILLFACTOR = 50
 
 
 class Until(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
@@ -96,11 +103,13 @@ async def replay(
     until: Until,
     batch_size: int,
     progress: Progress = lambda done, total: None,
+    ready: Awaitable[object] | None = None,
 ) -> Replayed:
-    """Replay every stream of `projection` from `start` into `schema`, up to its head or `until`."""
+    """Replay every stream of `projection` from `start` into `schema`, up to its head or `until`.
+
+    `ready`: what makes `schema` (a rebuild's staging schema, projectors/rebuild/build.py), awaited once the
+    readers have started reading and before anything is folded or written."""
     result = Replayed(dict(start))
-    async with engine.connect() as conn:  # seeded by the build before the replay (projectors/engine/reverted.py)
-        reverted = await load_reverted(await in_schema(conn, schema), projection.reverted)
     queue: asyncio.Queue[Folded | BaseException | None] = asyncio.Queue(maxsize=QUEUE_DEPTH)
     total = 0
     with _fewer_collections():
@@ -115,14 +124,32 @@ async def replay(
                 readers.append(await stack.enter_async_context(reader))
                 total += events
             progress(0, total)
+            reverted = asyncio.ensure_future(_reverted_when(ready, engine, projection, schema))
             reading = asyncio.create_task(_read(projection, readers, start, until, batch_size, queue, result, reverted))
             try:
                 await _write(engine, projection, schema, queue, result, lambda: progress(result.messages, total))
+                await reverted  # the schema is made (or its error raised) even when there was nothing to read
             finally:
                 reading.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await reading
+                if not reverted.done():
+                    reverted.cancel()
+                with contextlib.suppress(asyncio.CancelledError, Exception):  # (the reader's error already said it)
+                    await reverted
     return result
+
+
+async def _reverted_when(
+    ready: Awaitable[object] | None, engine: AsyncEngine, projection: Projection, schema: str
+) -> frozenset[str]:
+    """The hub's reverted event ids, read from `schema` once `ready` has made it (the build seeds them there
+    before the replay, projectors/engine/reverted.py). The readers read meanwhile, and their first requests
+    go out before the server's messages queue up in front of their answers."""
+    if ready is not None:
+        await ready
+    async with engine.connect() as conn:
+        return await load_reverted(await in_schema(conn, schema), projection.reverted)
 
 
 _replaying = 0  # replays running in this process (they may overlap): the last one out restores the collector
@@ -185,15 +212,16 @@ async def _read(
     batch_size: int,
     queue: asyncio.Queue[Folded | BaseException | None],
     result: Replayed,
-    reverted: frozenset[str] = frozenset(),
+    reverted: Awaitable[frozenset[str]],
 ) -> None:
-    """Read and fold each stream in turn; an error travels through the queue so the writer raises it."""
+    """Read and fold each stream in turn; an error travels through the queue so the writer raises it.
+    `reverted` is awaited before the first fold: the schema it is read from may still be in the making."""
     try:
         for reader in readers:
             after = start.get(reader.stream, 0)
             stop = stop_for(until, reader.stream)
             async for batch in reader.drain_to_head(batch_size, stop=stop, fill_s=FILL_S):
-                folded = fold(projection, reader.stream, batch, after, reverted, supersede=True)
+                folded = fold(projection, reader.stream, batch, after, await reverted, supersede=True)
                 after = folded.last
                 await queue.put(folded)
         await queue.put(None)
@@ -212,6 +240,7 @@ async def _write(
     report: Callable[[], None],
 ) -> None:
     """Apply folded batches, one transaction each (rows and position together), until the reader is done."""
+    loosened: set[str] = set()
     while True:
         item = await queue.get()
         if item is None:
@@ -221,13 +250,26 @@ async def _write(
         async with engine.begin() as conn:
             # Nobody reads a staging schema, and rows and position commit together either way: a batch lost
             # to a PostgreSQL crash is replayed on resume, so no need to wait for each WAL flush.
-            await conn.execute(sa.text("SET LOCAL synchronous_commit TO OFF"))
+            first = ["SET LOCAL synchronous_commit TO OFF"]
+            # By name: a partitioned rebuild's workers take these tables' locks in the same order (no deadlock).
+            for name in sorted({table.name for table in item.changes.upserted()} - loosened):
+                loosened.add(name)
+                first.append(f'ALTER TABLE "{schema}"."{name}" SET (fillfactor = {UPSERTED_FILLFACTOR})')
+            await (await driver.raw_connection(conn)).execute(";".join(first))
             await write_folded(await in_schema(conn, schema), projection, item)
         result.positions[item.stream] = item.last
         result.messages += item.messages
         result.applied += item.applied
         result.rejected += len(item.rejected)
         report()
+
+
+def restore_fillfactor(projection: Projection, schema: str) -> str:
+    """SQL that sets every table of `projection` in `schema` back to the default fillfactor (see
+    UPSERTED_FILLFACTOR): the pages a replay left half full stay so, new ones fill up as ever."""
+    return ";".join(
+        f'ALTER TABLE "{schema}"."{table.name}" RESET (fillfactor)' for table in projection.metadata.sorted_tables
+    )
 
 
 async def _mostly_ours(js: JetStreamContext, stream: str, after: int, last: int | None, matching: int) -> bool:

@@ -8,6 +8,12 @@ the hub (replay + swap, projectors/rebuild/build.py) with the new set, so live a
 
 A hub's streams are replayed one after the other, so a rebuild first seeds the table from the hub's
 `event-reverted` events in the constitutional stream: the set is complete before any other stream is folded.
+
+Beside it, `vsmesh_refolded` names the reverts whose effect the hub's tables show (re-folded after the live
+projector stored them, or folded in by a rebuild). A projector stopped between storing a revert and re-folding
+would otherwise start again believing every stored revert shown, and the reverted event would stay visible. It
+is kept out of the hub's metadata (no diff, no snapshot: a rebuilt schema gets it from its seed), and a schema
+without it, made before it existed, shows every revert it stores.
 """
 
 from __future__ import annotations
@@ -17,6 +23,7 @@ from collections.abc import Iterable
 
 import sqlalchemy as sa
 from nats.js import JetStreamContext
+from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from vsmesh.bus.provenance import decode_stored
@@ -28,6 +35,8 @@ from vsmesh.projectors.engine.changes import Changes
 
 REVERTED_TABLE = "vsmesh_reverted"
 REVERT_STREAM = "CONSTITUTIONAL"
+
+refolded_table = sa.Table("vsmesh_refolded", sa.MetaData(), sa.Column("revert_id", sa.Text, primary_key=True))
 
 
 def reverted_table(metadata: sa.MetaData) -> sa.Table:
@@ -98,3 +107,21 @@ async def reverts_in_log(js: JetStreamContext, hub: str, stop: Stop | None = Non
                 if event.type == REVERT_TYPE and event.hub == hub:
                     found.append(event)
     return found
+
+
+async def load_refolded(conn: AsyncConnection, schema: str) -> frozenset[str] | None:
+    """The reverts `schema`'s tables show, or None for a schema without the record (all shown)."""
+    exists = await conn.execute(sa.text("SELECT to_regclass(:t)"), {"t": f'"{schema}".{refolded_table.name}'})
+    if exists.scalar_one() is None:
+        return None
+    rows = await conn.execute(sa.text(f'SELECT revert_id FROM "{schema}".{refolded_table.name}'))
+    return frozenset(r for (r,) in rows)
+
+
+async def mark_refolded(conn: AsyncConnection, schema: str, revert_ids: Iterable[str]) -> None:
+    """Record that `schema`'s tables show these reverts (in the caller's transaction)."""
+    conn = await conn.execution_options(schema_translate_map={None: schema})
+    await conn.run_sync(lambda sync: refolded_table.create(sync, checkfirst=True))
+    rows = [{"revert_id": r} for r in revert_ids]
+    if rows:
+        await conn.execute(pg_insert(refolded_table).values(rows).on_conflict_do_nothing(index_elements=["revert_id"]))

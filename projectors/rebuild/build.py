@@ -8,12 +8,14 @@ projector code, same stop), and discards it otherwise. Neither ever touches the 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import datetime as dt
 import time
 import zlib
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 import msgspec
 import sqlalchemy as sa
@@ -24,10 +26,11 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from vsmesh.bus.reader import Start, StreamReader
 from vsmesh.errors import Busy, ConfigError
+from vsmesh.projectors.engine import driver
 from vsmesh.projectors.engine.batches import apply_batch, create_schema, in_schema, lock_hub, positions
-from vsmesh.projectors.engine.pipeline import Progress, Replayed, replay, stop_for
+from vsmesh.projectors.engine.pipeline import Progress, Replayed, replay, restore_fillfactor, stop_for
 from vsmesh.projectors.engine.projection import Projection
-from vsmesh.projectors.engine.reverted import REVERT_STREAM, revert_row, reverts_in_log
+from vsmesh.projectors.engine.reverted import REVERT_STREAM, mark_refolded, revert_row, reverts_in_log
 from vsmesh.projectors.rebuild import whatif
 from vsmesh.projectors.rebuild.copies import (
     BuildInfo,
@@ -123,11 +126,14 @@ async def rebuild(
         try:
             if into:
                 await _refuse_existing(engine, target, into)
-            start, info, resumed = await _prepare(js, engine, projection, staging, wanted, fresh, allow_gap, without)
-            prepared = time.perf_counter()
-            replayed = await replay_with(
-                js, engine, projection, staging, start, until=until, batch_size=batch_size, progress=progress
+            start, info, resumed, seed = await _prepare(
+                js, engine, projection, staging, wanted, fresh, allow_gap, without
             )
+            prepared = time.perf_counter()
+            replayed = await _replay_seeded(
+                replay_with, seed, js, engine, projection, staging, start, until=until, batch_size=batch_size,
+                progress=progress,
+            )  # fmt: skip
             replayed_at = time.perf_counter()
             events = replayed.messages
             diff = None
@@ -186,35 +192,70 @@ async def _prepare(
     fresh: bool,
     allow_gap: bool,
     without: Without | None = None,
-) -> tuple[dict[str, int], BuildInfo, bool]:
-    """Resume a leftover staging schema of the same build, or start a new one; returns (start, info, resumed)."""
+) -> tuple[dict[str, int], BuildInfo, bool, Callable[[AsyncEngine], Awaitable[None]]]:
+    """Resume a leftover staging schema of the same build, or plan a new one; returns (start, info, resumed,
+    seed): `seed` makes the new staging schema with what the build starts from (nothing for a resumed one).
+
+    Only what the replay's reading needs is decided here (where it starts); the schema is made while the first
+    messages are read (`_replay_seeded`): its DDL was a fixed wait before any reading (docs/performance.md
+    §Rebuild)."""
     async with engine.connect() as conn:
         leftover = await read_build_info(conn, staging)
     if leftover is not None and not fresh and _same_build(leftover, wanted):
         start = await positions(engine, projection, staging)
         if not gaps(await first_sequences(js, projection), start):
             log.info("resuming an interrupted build", hub=projection.hub, schema=staging, positions=start)
-            return start, leftover, True
+            return start, leftover, True, _nothing
     if leftover is not None or await _exists(engine, staging):
         log.info("discarding an interrupted build", hub=projection.hub, schema=staging, fresh=fresh)
-    await create_schema(engine, projection, staging)
     start, snapshot = await plan_start(js, projection, wanted.until, allow_gap=allow_gap)
     info = dataclasses.replace(wanted, source=snapshot.name if snapshot else "log")
     body = await load_snapshot(js, snapshot) if snapshot else None
     reverts = await _reverts(js, projection, wanted.until)
     skipped = await whatif.left_out(js, projection, without, wanted.until) if without else []
-    async with engine.begin() as conn:
-        # The snapshot's rows and the build record commit together: a crash in between leaves no half-restore.
-        if body is not None:
-            await restore_snapshot(conn, projection, staging, body)
-        if reverts:  # the whole set before any stream is folded: streams replay one after the other
-            table = projection.reverted
-            stmt = pg_insert(table).values(reverts).on_conflict_do_nothing(index_elements=["revert_id"])
-            await (await in_schema(conn, staging)).execute(stmt)
-        if without:
-            await whatif.seed(conn, projection, staging, skipped)
-        await write_build_info(conn, staging, info)
-    return start, info, False
+
+    async def seed(engine: AsyncEngine) -> None:
+        await create_schema(engine, projection, staging)
+        async with engine.begin() as conn:
+            # The snapshot's rows and the build record commit together: a crash in between leaves no half-restore.
+            if body is not None:
+                await restore_snapshot(conn, projection, staging, body)
+            if reverts:  # the whole set before any stream is folded: streams replay one after the other
+                table = projection.reverted
+                stmt = pg_insert(table).values(reverts).on_conflict_do_nothing(index_elements=["revert_id"])
+                await (await in_schema(conn, staging)).execute(stmt)
+            await mark_refolded(conn, staging, [r["revert_id"] for r in reverts])  # folded in from the start
+            if without:
+                await whatif.seed(conn, projection, staging, skipped)
+            await write_build_info(conn, staging, info)
+
+    return start, info, False, seed
+
+
+async def _nothing(engine: AsyncEngine) -> None:
+    pass
+
+
+async def _replay_seeded(
+    replay_with: Callable[..., Awaitable[Replayed]],
+    seed: Callable[[AsyncEngine], Awaitable[None]],
+    js: JetStreamContext,
+    engine: AsyncEngine,
+    projection: Projection,
+    staging: str,
+    start: dict[str, int],
+    **options: Any,
+) -> Replayed:
+    """`replay_with` while `seed` makes the staging schema: the replay starts reading at once and waits for the
+    schema (`ready`) before it folds or writes anything. A seed that fails fails the replay."""
+    seeding = asyncio.ensure_future(seed(engine))
+    try:
+        return await replay_with(js, engine, projection, staging, start, ready=seeding, **options)
+    finally:
+        if not seeding.done():  # the replay failed before it waited for the seed: nothing may be left running
+            seeding.cancel()
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            await seeding
 
 
 async def _reverts(js: JetStreamContext, projection: Projection, until: Until) -> list[dict]:
@@ -235,6 +276,8 @@ async def _swap(
 ) -> tuple[dict[str, int], int]:
     """Under the hub lock (the live projector waits): catch up what arrived meanwhile, then swap."""
     await drop_old(engine, projection.schema)  # a leftover of an earlier swap, before taking the lock
+    async with engine.begin() as conn:
+        await (await driver.raw_connection(conn)).execute(restore_fillfactor(projection, staging))
     await _analyze(engine, projection, staging)
     async with engine.begin() as conn:
         await lock_hub(conn, projection.hub)
@@ -301,6 +344,7 @@ _SIZES = sa.text(
 
 async def _finish_copy(engine: AsyncEngine, projection: Projection, staging: str, target: str, info: BuildInfo) -> None:
     async with engine.begin() as conn:
+        await (await driver.raw_connection(conn)).execute(restore_fillfactor(projection, staging))
         if info.without:
             await whatif.settle(conn, projection, staging)
         await write_build_info(conn, staging, dataclasses.replace(info, finished_at=dt.datetime.now(dt.UTC)))

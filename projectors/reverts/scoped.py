@@ -49,7 +49,7 @@ from vsmesh.projectors.engine.batches import fold, lock_hub, state_query
 from vsmesh.projectors.engine.changes import Changes
 from vsmesh.projectors.engine.partitions import AppliedUpTo, applied_up_to
 from vsmesh.projectors.engine.projection import Projection, RevertScope
-from vsmesh.projectors.engine.reverted import effective, reverts_in_log
+from vsmesh.projectors.engine.reverted import effective, load_refolded, mark_refolded, reverts_in_log
 from vsmesh.projectors.rebuild.build import rebuild
 from vsmesh.projectors.reverts.tail import ORDER, read_applied, refill_tail, run_after_batch, tail_state, tail_windows
 
@@ -259,15 +259,27 @@ class RevertRefolder:
             if isinstance(event, EventReverted) and event.hub == self.projection.hub:
                 self.pending[event.id] = event
 
-    async def load(self) -> None:
-        """Start from the reverts the hub has applied (before the projector applies more)."""
-        self.done = await self._applied()
+    async def load(self) -> bool:
+        """Start from the reverts the hub's tables show (before the projector applies more); True when it
+        stored some it has not re-folded yet (its projector stopped in between): `refold` catches up."""
+        applied = await self._applied()
+        async with self.engine.begin() as conn:
+            shown = await load_refolded(conn, self.projection.schema)
+            if shown is None:  # a schema from before the record: it shows what it stores; kept from now on
+                await mark_refolded(conn, self.projection.schema, applied)
+        self.done = applied if shown is None else applied & shown
+        return bool(applied - self.done)
 
     async def _applied(self) -> set[str]:
         async with self.engine.connect() as conn:
             rows = await driver.fetch(await driver.in_schema(conn, self.projection.schema),
                                       _select(self.projection.reverted, "revert_id"))  # fmt: skip
         return {r for (r,) in rows}
+
+    async def _shown(self, revert_ids: set[str]) -> None:
+        self.done |= revert_ids
+        async with self.engine.begin() as conn:
+            await mark_refolded(conn, self.projection.schema, revert_ids)
 
     async def refold(self) -> str:
         """Re-fold what the reverts applied since the last call changed; says how (entities or whole hub)."""
@@ -298,7 +310,7 @@ class RevertRefolder:
             ids = {t.event_id for t in targets or ()}
             planned, phases = time.perf_counter(), {}
             if await refold_entities(self.js, self.engine, self.projection, how, ids, phases):
-                self.done |= new
+                await self._shown(new)
                 for phase, seconds in (*phases.items(), ("all_s", time.perf_counter() - started)):
                     REFOLD_SECONDS.labels(self.projection.hub, phase.removesuffix("_s")).observe(seconds)
                 bound.info("re-folded entities after a revert", entities=len(how),
@@ -309,6 +321,6 @@ class RevertRefolder:
         applied = applied if applied is not None else await self._applied()  # before: later ones stay new
         # fresh: a leftover staging schema was folded with another set of reverts.
         await rebuild(self.js, self.engine, self.projection, fresh=True)
-        self.done |= applied
+        await self._shown(applied)
         bound.info("re-folded the hub after a revert", reason=how, seconds=round(time.perf_counter() - started, 3))
         return WHOLE_HUB

@@ -4,7 +4,9 @@ name of their own; real NATS and PostgreSQL)."""
 
 from __future__ import annotations
 
+import asyncio
 import random
+import time
 import uuid
 
 import pytest
@@ -17,10 +19,12 @@ from vsmesh.projectors.engine import driver
 from vsmesh.projectors.engine.batches import apply_batch, ensure_schema, in_schema, positions
 from vsmesh.projectors.engine.partitions import Partition
 from vsmesh.projectors.engine.projection import Projection
+from vsmesh.projectors.engine.stats import ProjectorStats
 from vsmesh.projectors.rebuild.build import rebuild
 from vsmesh.projectors.rebuild.copies import drop_schema, pit_schema
 from vsmesh.projectors.rebuild.diff import diff_schemas
 from vsmesh.projectors.reverts.scoped import ENTITIES, WHOLE_HUB, RevertRefolder, revert_mode
+from vsmesh.projectors.runner import run_projection
 
 SERVICES = [f"service/s{k}" for k in range(6)]
 
@@ -174,6 +178,40 @@ async def test_the_summary_answered_before_a_scoped_revert_is_not_answered_again
         assert await refolder.refold() == ENTITIES
         assert await status_of_a() == "green"
     finally:
+        await drop_schema(db, projection.schema)
+
+
+async def status_of(db, projection: Projection, service: str) -> str:
+    async with db.connect() as conn:
+        answer = await reads.domain_summary(await in_schema(conn, projection.schema))
+    return next(s["status"] for s in answer["services"] if s["name"] == service)
+
+
+@pytest.mark.parametrize("scoped", [True, False], ids=["entities", "whole-hub"])
+async def test_a_revert_stored_just_before_its_projector_stopped_shows_once_it_runs_again(bus, db, settings, scoped):
+    # The live projector stores a revert with its batch and re-folds after; stopped in between (a lost lease, a
+    # crash), the next one must still re-fold, not take the stored revert for one its tables show.
+    js, publisher = bus
+    slug = f"rv-{uuid.uuid4().hex[:8]}"
+    projection = ops_projection(slug)
+    if not scoped:
+        projection.scope = None
+    checks, _ = await green_then_red(js, db, publisher, projection)
+    await publisher.publish(revert_of(publisher, checks[1]))
+    await catch_up(js, db, projection)  # stored, never re-folded: the projector stopped here
+    stop = asyncio.Event()
+    task = asyncio.create_task(run_projection(js, db, projection, settings, stop, ProjectorStats(slug)))
+    try:
+        deadline = time.monotonic() + 30
+        while await status_of(db, projection, "a") != "green":
+            assert time.monotonic() < deadline, "the stored revert never showed: service a is still red"
+            await asyncio.sleep(0.05)
+        # Shown now, and recorded as shown: the next start has nothing to re-fold.
+        later = RevertRefolder(js, db, projection)
+        assert not await later.load()
+    finally:
+        stop.set()
+        await task
         await drop_schema(db, projection.schema)
 
 
