@@ -38,6 +38,7 @@ import argparse
 import asyncio
 import dataclasses
 import json
+import multiprocessing
 import os
 import resource
 import time
@@ -80,11 +81,16 @@ class Workers:
             if not self.started:
                 self.started, self._cpu, self._faults = time.perf_counter(), python_cpu(), _child_faults()
             answer = await run(partition, schema)
-            self.ended, self.cpu_s = time.perf_counter(), python_cpu() - self._cpu
-            self.faults = _child_faults() - self._faults
+            self.ended = time.perf_counter()
             return answer
 
         return timed_run
+
+    async def exited(self) -> None:
+        """Wait for the workers' exit, then count their CPU and faults: a worker answers before it closes its
+        connections and exits, and only an exited (reaped) child's CPU shows in this process's figures."""
+        await asyncio.to_thread(lambda: [child.join() for child in multiprocessing.active_children()])
+        self.cpu_s, self.faults = python_cpu() - self._cpu, _child_faults() - self._faults
 
     @property
     def wall_s(self) -> float:
@@ -140,6 +146,7 @@ async def main(n: int, partitions: int, batch_size: int) -> None:
         before = processes.cpu()
         split = await rebuild(js, engine, projection(hub), batch_size=batch_size, fresh=True,
                               replay_with=partitioned_replay(runner, partitions))  # fmt: skip
+        await workers.exited()
         cpu["partitions"] = cpu_spent(before, processes.cpu(), split.seconds)
         print(f"{partitions} partitions: {split.events:,} events in {split.seconds:.2f} s = {split.rate:,.0f} ev/s "
               f"(workers {workers.wall_s:.2f} s, {workers.cpu_s:.2f} s CPU); CPU s {cpu['partitions']}",

@@ -208,9 +208,10 @@ class StreamReader:
                 self._markers += 1  # another subject's message at the head: passed on only to say so
             queue = self._queue
             queue.append(msg)
-            if not self._arrived.is_set():
+            queued = len(queue)
+            if queued == 1:  # a batch waits for a message only when the queue is empty (_wait)
                 self._arrived.set()
-            if self._max_queued and len(queue) >= self._max_queued:
+            if self._max_queued and queued >= self._max_queued:
                 self._pause()
 
         async def enqueue(msg: Msg) -> None:

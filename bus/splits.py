@@ -210,12 +210,15 @@ async def wait_share(
     stored before this call: the split stream has it, and the mirror holds the split's last message on any
     of the share's subjects (a mirror's last sequence stops at the last message it keeps)."""
     await wait_sourced(js, share.split, timeout=timeout, progress=progress)
-    wanted = 0
-    for subject in share.filters:
+
+    async def last_on(subject: str) -> int:
         try:
-            wanted = max(wanted, (await js.get_msg(share.split.name, subject=subject)).seq or 0)
+            return (await js.get_msg(share.split.name, subject=subject)).seq or 0
         except NotFoundError:
-            continue  # nothing on that subject
+            return 0  # nothing on that subject
+
+    # Asked side by side: partition 0 names every thread type, and one by one they held up the rebuild's start.
+    wanted = max(await asyncio.gather(*(last_on(subject) for subject in share.filters)))
     deadline = time.monotonic() + timeout
     while (through := (await stream_info(js, share.name)).state.last_seq) < wanted:
         if time.monotonic() > deadline:

@@ -15,7 +15,7 @@ from nats.js import JetStreamContext
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from vsmesh.bus.reader import Start, StreamReader, stream_sequence
-from vsmesh.bus.splits import ensure_share, wait_share
+from vsmesh.bus.splits import Share, ensure_share, wait_share
 from vsmesh.errors import ConfigError
 from vsmesh.projectors.engine.batches import apply_batch, in_schema
 from vsmesh.projectors.engine.checkpoint import read_positions, save_position
@@ -48,12 +48,17 @@ def partitioned_replay(run_partition: RunPartition, count: int):  # noqa: ANN201
             raise ConfigError(
                 "a partitioned rebuild folds up to the head; build a point-in-time copy with one projector"
             )
-        if ready is not None:
-            await ready  # the staging schema the workers write into
         parts = [projection.for_partition(Partition(k, count)) for k in range(count)]
-        for share in (s for p in parts for s in (p.shares or {}).values()):  # the server splits the log first
-            await ensure_share(js, share)
-            await wait_share(js, share)
+        # The server splits the log first (the shares' streams made, then waited for, side by side), while the
+        # staging schema the workers write into is made.
+        splitting = asyncio.ensure_future(_shares_ready(js, [s for p in parts for s in (p.shares or {}).values()]))
+        try:
+            if ready is not None:
+                await ready
+        except BaseException:
+            splitting.cancel()
+            raise
+        await splitting
         # Each worker starts from its own row in the staging schema (or the plain one): a resumed build goes on.
         done = await asyncio.gather(*(run_partition(p.partition, schema) for p in parts))  # type: ignore[arg-type]
         # The catch-up reads the streams themselves: what arrived after the split was read is little.
@@ -65,6 +70,11 @@ def partitioned_replay(run_partition: RunPartition, count: int):  # noqa: ANN201
         return result
 
     return replay_partitions
+
+
+async def _shares_ready(js: JetStreamContext, shares: list[Share]) -> None:
+    await asyncio.gather(*(ensure_share(js, share) for share in shares))
+    await asyncio.gather(*(wait_share(js, share) for share in shares))
 
 
 async def collapse(

@@ -88,26 +88,47 @@ def router(partition: Partition, entity_types: frozenset[str], threads: frozense
     reads it: a partition reading its share of a split stream (`share`) is the only one the server gave it
     to, and quarantines it."""
     index, count = partition.index, partition.count
-    # The answer per subject: a hub's events repeat a few thousand subjects, and one lookup costs less than
-    # the split and checks below for every event a partition reads (docs/performance.md §Partitions).
-    cache: dict[str, bool] = {}
 
     def keeps(subject: str) -> bool:
-        found = cache.get(subject)
-        if found is None:
-            if len(cache) >= _CACHE_LIMIT:
-                cache.clear()
-            found = cache[subject] = _keeps(subject)
-        return found
-
-    def _keeps(subject: str) -> bool:
         tokens = subject.split(".", 3)
         kind = tokens[2] if len(tokens) > 2 else ""
         if kind not in entity_types:
             return index == 0 or kind == REVERT_TYPE or (threads is not None and kind not in threads)
         return fnv1a(tokens[3] if len(tokens) > 3 else "_") % count == index
 
-    return keeps
+    return _per_subject(keeps)
+
+
+def share_router(partition: Partition, threads: frozenset[str]) -> Router | None:
+    """What a partition folds of what it reads from its own streams (`share`); None: all of it. The server
+    hashed the entity-keyed events there already, and partition 0's share holds nothing it does not fold, so
+    it checks nothing; another leaves to partition 0 the `threads` types the server hashed into its share.
+    (`router`'s hash and checks per event were ~4% of a partitioned rebuild's Python: docs/performance.md
+    §Partitions.)"""
+    if partition.index == 0:
+        return None
+
+    def keeps(subject: str) -> bool:
+        tokens = subject.split(".", 3)
+        return (tokens[2] if len(tokens) > 2 else "") not in threads
+
+    return _per_subject(keeps)
+
+
+def _per_subject(keeps: Router) -> Router:
+    """`keeps`, answered once per subject: a hub's events repeat a few thousand subjects, and one lookup costs
+    less than the split and checks for every event a partition reads (docs/performance.md §Partitions)."""
+    cache: dict[str, bool] = {}
+
+    def cached(subject: str) -> bool:
+        found = cache.get(subject)
+        if found is None:
+            if len(cache) >= _CACHE_LIMIT:
+                cache.clear()
+            found = cache[subject] = keeps(subject)
+        return found
+
+    return cached
 
 
 def share(partition: Partition, stream: str, subject: str, entity_types: frozenset[str],
@@ -236,4 +257,5 @@ __all__ = [
     "partitions_of",
     "router",
     "share",
+    "share_router",
 ]

@@ -123,19 +123,33 @@ async def replay(
                     reader, events = await _open(js, projection.hub, stream, subject, start.get(stream, 0), until)
                 readers.append(await stack.enter_async_context(reader))
                 total += events
-            if ready is not None:
-                await ready  # meanwhile the readers' first messages arrive
-            async with engine.connect() as conn:  # seeded by the build (projectors/engine/reverted.py)
-                reverted = await load_reverted(await in_schema(conn, schema), projection.reverted)
             progress(0, total)
+            reverted = asyncio.ensure_future(_reverted_when(ready, engine, projection, schema))
             reading = asyncio.create_task(_read(projection, readers, start, until, batch_size, queue, result, reverted))
             try:
                 await _write(engine, projection, schema, queue, result, lambda: progress(result.messages, total))
+                await reverted  # the schema is made (or its error raised) even when there was nothing to read
             finally:
                 reading.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await reading
+                if not reverted.done():
+                    reverted.cancel()
+                with contextlib.suppress(asyncio.CancelledError, Exception):  # (the reader's error already said it)
+                    await reverted
     return result
+
+
+async def _reverted_when(
+    ready: Awaitable[object] | None, engine: AsyncEngine, projection: Projection, schema: str
+) -> frozenset[str]:
+    """The hub's reverted event ids, read from `schema` once `ready` has made it (the build seeds them there
+    before the replay, projectors/engine/reverted.py). The readers read meanwhile, and their first requests
+    go out before the server's messages queue up in front of their answers."""
+    if ready is not None:
+        await ready
+    async with engine.connect() as conn:
+        return await load_reverted(await in_schema(conn, schema), projection.reverted)
 
 
 _replaying = 0  # replays running in this process (they may overlap): the last one out restores the collector
@@ -198,15 +212,16 @@ async def _read(
     batch_size: int,
     queue: asyncio.Queue[Folded | BaseException | None],
     result: Replayed,
-    reverted: frozenset[str] = frozenset(),
+    reverted: Awaitable[frozenset[str]],
 ) -> None:
-    """Read and fold each stream in turn; an error travels through the queue so the writer raises it."""
+    """Read and fold each stream in turn; an error travels through the queue so the writer raises it.
+    `reverted` is awaited before the first fold: the schema it is read from may still be in the making."""
     try:
         for reader in readers:
             after = start.get(reader.stream, 0)
             stop = stop_for(until, reader.stream)
             async for batch in reader.drain_to_head(batch_size, stop=stop, fill_s=FILL_S):
-                folded = fold(projection, reader.stream, batch, after, reverted, supersede=True)
+                folded = fold(projection, reader.stream, batch, after, await reverted, supersede=True)
                 after = folded.last
                 await queue.put(folded)
         await queue.put(None)
@@ -236,10 +251,10 @@ async def _write(
             # Nobody reads a staging schema, and rows and position commit together either way: a batch lost
             # to a PostgreSQL crash is replayed on resume, so no need to wait for each WAL flush.
             first = ["SET LOCAL synchronous_commit TO OFF"]
-            for table in item.changes.upserted():
-                if table.name not in loosened:
-                    loosened.add(table.name)
-                    first.append(f'ALTER TABLE "{schema}"."{table.name}" SET (fillfactor = {UPSERTED_FILLFACTOR})')
+            # By name: a partitioned rebuild's workers take these tables' locks in the same order (no deadlock).
+            for name in sorted({table.name for table in item.changes.upserted()} - loosened):
+                loosened.add(name)
+                first.append(f'ALTER TABLE "{schema}"."{name}" SET (fillfactor = {UPSERTED_FILLFACTOR})')
             await (await driver.raw_connection(conn)).execute(";".join(first))
             await write_folded(await in_schema(conn, schema), projection, item)
         result.positions[item.stream] = item.last

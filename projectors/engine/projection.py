@@ -15,7 +15,7 @@ from vsmesh.events.envelope import Event
 from vsmesh.events.governance import REVERT_TYPE
 from vsmesh.projectors.engine.changes import Changes
 from vsmesh.projectors.engine.checkpoint import positions_table
-from vsmesh.projectors.engine.partitions import Partition, Router, router, share
+from vsmesh.projectors.engine.partitions import Partition, Router, router, share, share_router
 from vsmesh.projectors.engine.reverted import reverted_table
 
 
@@ -117,11 +117,23 @@ class Projection:
         whole = dataclasses.replace(self, partition=partition, keeps=router(partition, self.entity_types), shares=None)
         if not split:
             return whole
-        threads = self.known_types() - self.entity_types - {REVERT_TYPE}
+        threads = self.threads()
         shares = {s: share(partition, s, subject, self.entity_types, threads) for s, subject in self.streams.items()}
         if any(found is None for found in shares.values()):
             return whole
         return dataclasses.replace(whole, keeps=router(partition, self.entity_types, threads), shares=shares)  # type: ignore[arg-type]
+
+    def reading_shares(self) -> Projection:
+        """This partition as its replay of its own streams folds (`shares`, every stream from its share; itself
+        otherwise): what the server put there is its own, so it hashes nothing again (`share_router`). Only
+        for those reads: `keeps` of the partition itself picks its share of a horizon stream's events."""
+        if self.partition is None or not self.shares:
+            return self
+        return dataclasses.replace(self, keeps=share_router(self.partition, self.threads()))
+
+    def threads(self) -> frozenset[str]:
+        """The known types that are neither entity-keyed nor reverts: folded on partition 0."""
+        return self.known_types() - (self.entity_types or frozenset()) - {REVERT_TYPE}
 
     def whole(self) -> Projection:
         """The hub's single projector (itself when not a partition)."""

@@ -18,7 +18,9 @@ import sqlalchemy as sa
 from tests.projectors.crash_projector import ledger
 from tests.projectors.partition_projection import projection
 from vsmesh.bus.publisher import Publisher
-from vsmesh.errors import ConfigError
+from vsmesh.bus.splits import ensure_share, wait_share
+from vsmesh.bus.streams import stream_info
+from vsmesh.errors import ConfigError, VsmeshError
 from vsmesh.projectors.distribution.partitioned import partitioned_replay
 from vsmesh.projectors.engine.batches import in_schema, positions
 from vsmesh.projectors.engine.checkpoint import read_positions
@@ -33,7 +35,7 @@ from vsmesh.projectors.engine.partitions import (
     share,
 )
 from vsmesh.projectors.rebuild.build import rebuild
-from vsmesh.runtime.partitions import forked_runner, worker_env
+from vsmesh.runtime.partitions import forked_runner, share_batch, worker_env
 
 REPO = Path(__file__).resolve().parents[2]
 SPEC = "tests.projectors.partition_projection:projection"
@@ -71,6 +73,21 @@ def test_partition_zero_reads_the_others_threads_and_every_partition_the_others_
     assert not keeps("operational.ops-hub.alert-raised.service:gitea")
     assert keeps("operational.ops-hub.made-up.service:gitea")
     assert share(Partition(0, 2), "OPERATIONAL", "operational.>", keyed, threads) is None
+
+
+def test_a_partition_replaying_its_own_streams_folds_what_the_server_put_there():
+    first, last = (projection("ops-hub").for_partition(Partition(k, 2)) for k in (0, 1))
+    health = [f"operational.ops-hub.ops-health-checked.service:svc-{i}" for i in range(40)]
+    alert = "operational.ops-hub.alert-raised.service:gitea"
+    # Partition 0 folds every message of its share (its hash share, every thread, every revert): it checks none.
+    assert first.reading_shares().keeps is None
+    # Another leaves the threads the server hashed into its share to partition 0, and hashes nothing again.
+    replaying = last.reading_shares().keeps
+    assert replaying is not None and not replaying(alert) and all(replaying(s) for s in health)
+    # Reading a horizon stream, the partition itself still picks its share by hash.
+    assert last.keeps is not None and 0 < sum(map(last.keeps, health)) < len(health)
+    whole = projection("ops-hub")
+    assert whole.reading_shares() is whole
 
 
 def test_positions_of_a_partitioned_hub():
@@ -179,6 +196,37 @@ async def test_each_partition_of_a_rebuild_reads_only_its_share(bus, db, setting
         assert max(read.values()) < 0.7 * len(published), read
     finally:
         await drop(db, projection(hub).schema)
+
+
+async def test_a_partition_folds_its_share_in_one_batch_when_one_projector_would_hold_as_much(bus, settings):
+    js, publisher = bus
+    hub = f"parts-{uuid.uuid4().hex[:6]}"
+    await publisher.publish_many(build_events(publisher, hub, 0, 600, []))
+    part = projection(hub).for_partition(Partition(1, 2))
+    shares = list((part.shares or {}).values())
+    for found in shares:
+        await ensure_share(js, found)
+        await wait_share(js, found)
+    held = max([(await stream_info(js, found.name)).state.messages for found in shares])
+    assert 200 < held < 600  # about half of the hub's events
+    # Well under a batch and the reader's read-ahead: the whole share in one batch, each entity folded once.
+    assert await share_batch(js, part, {}, 100) == held
+    assert await share_batch(js, part, {}, 5_000) == 5_000
+    # A resumed build reads what is left of its share: batches of the rebuild's size.
+    assert await share_batch(js, part, {stream: 1 for stream in part.streams}, 100) == 100
+
+
+async def test_a_failed_partition_worker_says_which_and_what_to_do(bus, settings):
+    js, publisher = bus
+    hub = f"parts-{uuid.uuid4().hex[:6]}"
+    await publisher.publish_many(build_events(publisher, hub, 0, 50, []))
+    runner = forked_runner(settings, projection(hub), batch_size=500)
+    # A staging schema that is not there: the worker's first read of its positions fails, and the rebuild says so.
+    with pytest.raises(
+        VsmeshError, match=r"partition p1 of parts-\w+ failed: .*does not exist.*; run the rebuild again"
+    ) as e:
+        await runner(Partition(1, 2), f"missing_{uuid.uuid4().hex[:6]}")
+    assert "\n" not in str(e.value)
 
 
 def follow(hub: str, k: int, env: dict[str, str], log: Path) -> subprocess.Popen:
