@@ -121,6 +121,8 @@ async def load_refolded(conn: AsyncConnection, schema: str) -> frozenset[str] | 
 async def mark_refolded(conn: AsyncConnection, schema: str, revert_ids: Iterable[str]) -> None:
     """Record that `schema`'s tables show these reverts (in the caller's transaction)."""
     conn = await conn.execution_options(schema_translate_map={None: schema})
+    # A hub's partitions start side by side: two creates of one table would collide in the catalog.
+    await conn.execute(sa.text("SELECT pg_advisory_xact_lock(hashtext(:key))"), {"key": f"refolded:{schema}"})
     await conn.run_sync(lambda sync: refolded_table.create(sync, checkfirst=True))
     rows = [{"revert_id": r} for r in revert_ids]
     if rows:

@@ -215,6 +215,18 @@ async def test_a_revert_stored_just_before_its_projector_stopped_shows_once_it_r
         await drop_schema(db, projection.schema)
 
 
+async def test_partitions_starting_side_by_side_all_load_the_record_of_shown_reverts(bus, db):
+    # Each partition's projector loads it as it starts, and the first load of a schema makes its table.
+    js, _ = bus
+    projection = ops_projection(f"rv-{uuid.uuid4().hex[:8]}")
+    await ensure_schema(db, projection, projection.schema)
+    try:
+        behind = await asyncio.gather(*(RevertRefolder(js, db, projection).load() for _ in range(6)))
+        assert behind == [False] * 6
+    finally:
+        await drop_schema(db, projection.schema)
+
+
 async def test_a_scoped_revert_on_a_hub_of_two_partitions_equals_a_rebuild_without_the_reverted_events(bus, db):
     js, publisher = bus
     rng = random.Random(3)
